@@ -1,0 +1,23 @@
+#include <cstdio>
+#include <string>
+
+#include "agent/commands.h"
+#include "config/config.h"
+
+namespace wb::agent {
+
+// Like `sshd -t`: validate and say everything that is wrong, then exit.
+int CheckConfigCommand(const std::filesystem::path& config_file) {
+  auto loaded = config::LoadConfig(config_file);
+  if (!loaded.ok()) {
+    for (const auto& error : loaded.error()) std::fprintf(stderr, "%s\n", error.ToString().c_str());
+    std::fprintf(stderr, "%s: %zu problem%s found\n", config_file.c_str(),
+                 loaded.error().size(), loaded.error().size() == 1 ? "" : "s");
+    return kExitUsage;
+  }
+  std::printf("%s: OK (%zu director%s)\n", config_file.c_str(), loaded->directories.size(),
+              loaded->directories.size() == 1 ? "y" : "ies");
+  return kExitOk;
+}
+
+}  // namespace wb::agent

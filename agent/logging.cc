@@ -1,0 +1,92 @@
+#include "agent/logging.h"
+
+#include <spdlog/details/log_msg.h>
+#include <spdlog/formatter.h>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/ansicolor_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace wb::agent {
+namespace {
+
+std::string IsoUtcMillis(spdlog::log_clock::time_point tp) {
+  using namespace std::chrono;
+  const auto ms = duration_cast<milliseconds>(tp.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+// One JSON object per record: {"ts","level","logger","msg"}. Invalid UTF-8 in a message is
+// replaced rather than producing a line a log shipper cannot parse.
+class JsonFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    nlohmann::json record = {
+        {"ts", IsoUtcMillis(msg.time)},
+        {"level", std::string(spdlog::level::to_string_view(msg.level).data(),
+                              spdlog::level::to_string_view(msg.level).size())},
+        {"logger", std::string(msg.logger_name.data(), msg.logger_name.size())},
+        {"msg", std::string(msg.payload.data(), msg.payload.size())},
+    };
+    const std::string line =
+        record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    dest.append(line.data(), line.data() + line.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonFormatter>();
+  }
+};
+
+spdlog::level::level_enum SpdlogLevel(config::LogLevel level) {
+  switch (level) {
+    case config::LogLevel::kTrace: return spdlog::level::trace;
+    case config::LogLevel::kDebug: return spdlog::level::debug;
+    case config::LogLevel::kInfo: return spdlog::level::info;
+    case config::LogLevel::kWarn: return spdlog::level::warn;
+    case config::LogLevel::kError: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+}  // namespace
+
+void ApplyLogLevel(spdlog::logger& logger, config::LogLevel level) {
+  logger.set_level(SpdlogLevel(level));
+}
+
+std::shared_ptr<spdlog::logger> MakeLogger(const config::LogConfig& settings, int fd) {
+  FILE* stream = fd == 1 ? stdout : stderr;
+  const bool text = settings.format == config::LogFormat::kText ||
+                    (settings.format == config::LogFormat::kAuto && ::isatty(fd) == 1);
+  std::shared_ptr<spdlog::sinks::sink> sink;
+  if (text) {
+    auto color = std::make_shared<spdlog::sinks::ansicolor_sink_mt>(stream,
+                                                                     spdlog::color_mode::automatic);
+    color->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+    sink = color;
+  } else {
+    sink = fd == 1 ? std::shared_ptr<spdlog::sinks::sink>(
+                         std::make_shared<spdlog::sinks::stdout_sink_mt>())
+                   : std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    sink->set_formatter(std::make_unique<JsonFormatter>());
+  }
+  auto logger = std::make_shared<spdlog::logger>("wbagent", sink);
+  ApplyLogLevel(*logger, settings.level);
+  logger->flush_on(spdlog::level::info);
+  return logger;
+}
+
+}  // namespace wb::agent

@@ -1,0 +1,26 @@
+# Warnings and hardening applied to every target of this project (not to third-party code).
+add_compile_options(-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
+                    -Woverloaded-virtual -Wformat=2 -Wimplicit-fallthrough
+                    # Designated initializers that leave members at their defaults are the idiom.
+                    -Wno-missing-field-initializers)
+if(WB_WERROR)
+  add_compile_options(-Werror)
+endif()
+
+set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+include(CheckPIESupported)
+check_pie_supported()
+
+add_compile_options(-fstack-protector-strong -fstack-clash-protection -fcf-protection
+                    -D_GLIBCXX_ASSERTIONS)
+add_link_options(-Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack -pie)
+
+if(WB_SANITIZE)
+  # _FORTIFY_SOURCE and ASan both intercept the same libc calls; keep only ASan.
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+else()
+  # _FORTIFY_SOURCE needs optimisation; Debug builds get -O1 so it stays on.
+  add_compile_options(-U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 $<$<CONFIG:Debug>:-O1>)
+endif()

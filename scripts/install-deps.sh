@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package wbagent needs to build, test, run the demo and the
+# benchmarks. Non-interactive and safe to re-run: apt-get skips what is already there.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang-format
+  # libraries
+  libldap-dev libboost1.74-dev libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev libcli11-dev libtoml11-dev libsystemd-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # real servers and clients the tests and the demo start
+  slapd ldap-utils openssl
+  samba samba-ad-dc samba-ad-provision winbind krb5-user
+  iproute2 socat tinyproxy sqlite3 procps
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  sudo=sudo
+else
+  sudo=
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# slapd and krb5 ask questions at install time; answer them so apt never waits on a tty.
+echo "slapd slapd/no_configuration boolean true" | $sudo debconf-set-selections
+echo "krb5-config krb5-config/default_realm string SAMDOM.EXAMPLE.TEST" | $sudo debconf-set-selections
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The packaged services are not ours: tests start private instances on their own ports.
+for svc in slapd samba-ad-dc smbd nmbd winbind tinyproxy; do
+  $sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true
+done
+echo "install-deps: done"

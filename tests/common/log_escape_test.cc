@@ -1,0 +1,25 @@
+#include "common/log_escape.h"
+
+#include <gtest/gtest.h>
+
+namespace wb {
+namespace {
+
+TEST(EscapeForLogTest, PrintableTextPassesThrough) {
+  EXPECT_EQ(EscapeForLog("uid=alice,ou=people"), "uid=alice,ou=people");
+}
+
+TEST(EscapeForLogTest, NewlinesCannotForgeLogLines) {
+  EXPECT_EQ(EscapeForLog("a\nlevel=error"), "a\\x0alevel=error");
+}
+
+TEST(EscapeForLogTest, TerminalEscapesAndBackslashAreEscaped) {
+  EXPECT_EQ(EscapeForLog("\x1b[31m\\"), "\\x1b[31m\\x5c");
+}
+
+TEST(EscapeForLogTest, LongTextIsCut) {
+  EXPECT_EQ(EscapeForLog("abcdef", 3), "abc...");
+}
+
+}  // namespace
+}  // namespace wb

@@ -1,0 +1,115 @@
+// Proves the slapd fixture is a real, verified, ppolicy-enforcing server: later tests of the
+// OpenLDAP writer rely on each of these facts.
+#include <gtest/gtest.h>
+
+#include "tests/support/server_gate.h"
+#include "tests/support/slapd_server.h"
+
+namespace wb::testing {
+namespace {
+
+class SlapdFixtureTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto started = SlapdServer::Start();
+    if (started.ok()) {
+      server_ = std::move(*started);
+    } else {
+      start_status_ = started.error();
+    }
+  }
+  static void TearDownTestSuite() { server_.reset(); }
+  void SetUp() override { WB_REQUIRE_SERVER(start_status_); }
+
+  static inline std::unique_ptr<SlapdServer> server_;
+  static inline Status start_status_;
+};
+
+TEST_F(SlapdFixtureTest, ServiceAccountBindsOverLdapsWithVerification) {
+  auto client = LdapTestClient::Connect(server_->ldaps_url(), server_->ca_file(),
+                                        SlapdServer::service_dn(),
+                                        SlapdServer::service_password());
+  EXPECT_TRUE(client.ok()) << client.error().ToString();
+}
+
+TEST_F(SlapdFixtureTest, ServiceAccountBindsWithStartTls) {
+  EXPECT_TRUE(TryUserBind(server_->ldap_url(), server_->ca_file(), SlapdServer::service_dn(),
+                          SlapdServer::service_password())
+                  .ok());
+}
+
+TEST_F(SlapdFixtureTest, ServerCertificateFromAnotherCaIsRefused) {
+  TempDir dir;
+  auto other = TestCa::Create(dir.path(), "other-ca");
+  ASSERT_TRUE(other.ok());
+  Status bind = TryUserBind(server_->ldaps_url(), other->cert(), SlapdServer::service_dn(),
+                            SlapdServer::service_password());
+  EXPECT_FALSE(bind.ok());
+}
+
+TEST_F(SlapdFixtureTest, ServiceAccountCanResetButPpolicyStillChecksLength) {
+  auto client = LdapTestClient::Connect(server_->ldaps_url(), server_->ca_file(),
+                                        SlapdServer::service_dn(),
+                                        SlapdServer::service_password());
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE(server_->CreateUser("pat", "Pat-Initial-1").ok());
+  EXPECT_FALSE(client->Modify(SlapdServer::user_dn("pat"),
+                              {{LdapMod::Op::kReplace, "userPassword", {"short"}}})
+                   .ok());
+  EXPECT_EQ(client->last_result(), LDAP_CONSTRAINT_VIOLATION);
+  ASSERT_TRUE(client->Modify(SlapdServer::user_dn("pat"),
+                             {{LdapMod::Op::kReplace, "userPassword", {"Pat-Second-2"}}})
+                  .ok());
+  EXPECT_TRUE(TryUserBind(server_->ldaps_url(), server_->ca_file(), SlapdServer::user_dn("pat"),
+                          "Pat-Second-2")
+                  .ok());
+}
+
+TEST_F(SlapdFixtureTest, NoRightsAccountCannotWritePasswords) {
+  auto client = LdapTestClient::Connect(server_->ldaps_url(), server_->ca_file(),
+                                        SlapdServer::norights_dn(),
+                                        SlapdServer::norights_password());
+  ASSERT_TRUE(client.ok());
+  EXPECT_FALSE(client->Modify(SlapdServer::user_dn("bob"),
+                              {{LdapMod::Op::kReplace, "userPassword", {"Bob-Second-22"}}})
+                   .ok());
+  EXPECT_EQ(client->last_result(), LDAP_INSUFFICIENT_ACCESS);
+}
+
+TEST_F(SlapdFixtureTest, BadBindsLockTheUserAndDeletingTheLockTimeUnlocks) {
+  ASSERT_TRUE(server_->LockUserByBadBinds("carol").ok());
+  EXPECT_FALSE(TryUserBind(server_->ldaps_url(), server_->ca_file(),
+                           SlapdServer::user_dn("carol"), SlapdServer::user_password("carol"))
+                   .ok());
+  auto svc = LdapTestClient::Connect(server_->ldaps_url(), server_->ca_file(),
+                                     SlapdServer::service_dn(), SlapdServer::service_password());
+  ASSERT_TRUE(svc.ok());
+  ASSERT_TRUE(svc->Modify(SlapdServer::user_dn("carol"),
+                          {{LdapMod::Op::kDelete, "pwdAccountLockedTime", {}}})
+                  .ok());
+  EXPECT_TRUE(TryUserBind(server_->ldaps_url(), server_->ca_file(),
+                          SlapdServer::user_dn("carol"), SlapdServer::user_password("carol"))
+                  .ok());
+}
+
+TEST_F(SlapdFixtureTest, PolicyCanBeChanged) {
+  ASSERT_TRUE(server_->SetPolicy({.min_length = 12}).ok());
+  auto value = server_->ReadAttribute(SlapdServer::policy_dn(), "pwdMinLength");
+  ASSERT_TRUE(value.ok());
+  EXPECT_EQ(*value, std::vector<std::string>{"12"});
+  ASSERT_TRUE(server_->SetPolicy({.min_length = 8}).ok());
+}
+
+TEST_F(SlapdFixtureTest, StoppedServerComesBackOnTheSamePort) {
+  ASSERT_TRUE(server_->Stop().ok());
+  EXPECT_FALSE(TryUserBind(server_->ldaps_url(), server_->ca_file(), SlapdServer::service_dn(),
+                           SlapdServer::service_password())
+                   .ok());
+  ASSERT_TRUE(server_->Resume().ok());
+  EXPECT_TRUE(TryUserBind(server_->ldaps_url(), server_->ca_file(), SlapdServer::service_dn(),
+                          SlapdServer::service_password())
+                  .ok());
+}
+
+}  // namespace
+}  // namespace wb::testing

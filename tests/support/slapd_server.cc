@@ -1,0 +1,220 @@
+#include "tests/support/slapd_server.h"
+
+#include <thread>
+
+namespace wb::testing {
+namespace {
+
+constexpr char kSchemaDir[] = "/etc/ldap/schema";
+
+std::string ConfigLdif(const std::filesystem::path& dir, const KeyPair& server,
+                       const std::filesystem::path& ca) {
+  const std::string svc = SlapdServer::service_dn();
+  const std::string people = SlapdServer::people_dn();
+  return "dn: cn=config\nobjectClass: olcGlobal\ncn: config\n"
+         "olcPidFile: " + (dir / "slapd.pid").string() + "\n"
+         "olcTLSCACertificateFile: " + ca.string() + "\n"
+         "olcTLSCertificateFile: " + server.cert.string() + "\n"
+         "olcTLSCertificateKeyFile: " + server.key.string() + "\n\n"
+         "dn: cn=module{0},cn=config\nobjectClass: olcModuleList\ncn: module{0}\n"
+         "olcModulePath: /usr/lib/ldap\nolcModuleLoad: back_mdb.la\n"
+         "olcModuleLoad: ppolicy.la\n\n"
+         "dn: cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: schema\n\n"
+         "include: file://" + std::string(kSchemaDir) + "/core.ldif\n\n"
+         "include: file://" + std::string(kSchemaDir) + "/cosine.ldif\n\n"
+         "include: file://" + std::string(kSchemaDir) + "/inetorgperson.ldif\n\n"
+         "include: file://" + std::string(kSchemaDir) + "/nis.ldif\n\n"
+         "dn: olcDatabase={-1}frontend,cn=config\nobjectClass: olcDatabaseConfig\n"
+         "objectClass: olcFrontendConfig\nolcDatabase: {-1}frontend\n\n"
+         "dn: olcDatabase={0}config,cn=config\nobjectClass: olcDatabaseConfig\n"
+         "olcDatabase: {0}config\nolcAccess: {0}to * by * none\n\n"
+         "dn: olcDatabase={1}mdb,cn=config\nobjectClass: olcDatabaseConfig\n"
+         "objectClass: olcMdbConfig\nolcDatabase: {1}mdb\n"
+         "olcSuffix: " + SlapdServer::base_dn() + "\n"
+         "olcRootDN: " + SlapdServer::admin_dn() + "\n"
+         "olcRootPW: " + SlapdServer::admin_password() + "\n"
+         "olcDbDirectory: " + (dir / "data").string() + "\n"
+         "olcDbNoSync: TRUE\nolcDbIndex: objectClass eq\nolcDbIndex: uid,mail eq\n"
+         // The service account may write the password and lock attributes of people, and
+         // nothing else; people may change their own password; binds need auth access.
+         "olcAccess: {0}to dn.subtree=\"" + people + "\" attrs=userPassword by dn.exact=\"" +
+         svc + "\" write by self write by anonymous auth by * none\n"
+         "olcAccess: {1}to dn.subtree=\"" + people +
+         "\" attrs=pwdAccountLockedTime,pwdReset by dn.exact=\"" + svc +
+         "\" write by * read\n"
+         "olcAccess: {2}to attrs=userPassword by self write by anonymous auth by * none\n"
+         "olcAccess: {3}to * by * read\n\n"
+         "dn: olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config\n"
+         "objectClass: olcOverlayConfig\nobjectClass: olcPPolicyConfig\n"
+         "olcOverlay: {0}ppolicy\n"
+         "olcPPolicyDefault: " + SlapdServer::policy_dn() + "\n"
+         "olcPPolicyHashCleartext: TRUE\nolcPPolicyUseLockout: TRUE\n";
+}
+
+std::string UserLdif(const std::string& uid, const std::string& password,
+                     const std::string& mail) {
+  return "dn: " + SlapdServer::user_dn(uid) + "\nobjectClass: inetOrgPerson\nuid: " + uid +
+         "\ncn: " + uid + "\nsn: " + uid + "\ndisplayName: " + uid + " Example\nmail: " + mail +
+         "\nuserPassword: " + password + "\n\n";
+}
+
+std::string DataLdif() {
+  std::string ldif =
+      "dn: dc=example,dc=test\nobjectClass: dcObject\nobjectClass: organization\n"
+      "o: Example\ndc: example\n\n"
+      "dn: ou=people,dc=example,dc=test\nobjectClass: organizationalUnit\nou: people\n\n"
+      "dn: ou=services,dc=example,dc=test\nobjectClass: organizationalUnit\nou: services\n\n"
+      "dn: ou=policies,dc=example,dc=test\nobjectClass: organizationalUnit\nou: policies\n\n"
+      "dn: " + SlapdServer::policy_dn() + "\nobjectClass: pwdPolicy\nobjectClass: device\n"
+      "cn: default\npwdAttribute: userPassword\npwdMinLength: 8\npwdInHistory: 5\n"
+      "pwdCheckQuality: 2\npwdLockout: TRUE\npwdMaxFailure: 3\npwdAllowUserChange: TRUE\n\n"
+      "dn: " + SlapdServer::service_dn() + "\nobjectClass: organizationalRole\n"
+      "objectClass: simpleSecurityObject\ncn: wbagent\n"
+      "userPassword: " + SlapdServer::service_password() + "\n\n"
+      "dn: " + SlapdServer::norights_dn() + "\nobjectClass: organizationalRole\n"
+      "objectClass: simpleSecurityObject\ncn: norights\n"
+      "userPassword: " + SlapdServer::norights_password() + "\n\n";
+  for (const char* uid : {"alice", "bob", "carol", "dave"}) {
+    ldif += UserLdif(uid, SlapdServer::user_password(uid), std::string(uid) + "@example.test");
+  }
+  for (const char* uid : {"erin", "frank"}) {
+    ldif += UserLdif(uid, SlapdServer::user_password(uid), "shared@example.test");
+  }
+  return ldif;
+}
+
+Status Slapadd(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"slapadd"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CommandResult r = RunCommand(argv);
+  if (r.exit_code != 0) return Internal("slapadd failed: " + r.output);
+  return Status::Ok();
+}
+
+std::vector<LdapMod> PolicyMods(const PpolicySettings& s) {
+  std::vector<LdapMod> mods;
+  auto add = [&](const char* attr, const std::optional<int>& v) {
+    if (v) mods.push_back({LdapMod::Op::kReplace, attr, {std::to_string(*v)}});
+  };
+  add("pwdMinLength", s.min_length);
+  add("pwdMaxLength", s.max_length);
+  add("pwdInHistory", s.in_history);
+  add("pwdMinAge", s.min_age);
+  add("pwdMaxFailure", s.max_failure);
+  add("pwdCheckQuality", s.check_quality);
+  return mods;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SlapdServer>> SlapdServer::Start() {
+  if (!std::filesystem::exists("/usr/sbin/slapd")) {
+    return Unavailable("slapd is not installed (run scripts/install-deps.sh)");
+  }
+  std::unique_ptr<SlapdServer> server(new SlapdServer());
+  auto ca = TestCa::Create(server->dir() / "tls", "slapd-test-ca");
+  if (!ca.ok()) return ca.error();
+  server->ca_ = std::move(*ca);
+  WB_RETURN_IF_ERROR(server->WriteConfig());
+  // A port found free may be taken before slapd binds it; try a few times.
+  Status launched;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    server->ldap_port_ = FreeLoopbackPort();
+    server->ldaps_port_ = FreeLoopbackPort();
+    launched = server->Launch();
+    if (launched.ok()) return server;
+  }
+  return launched;
+}
+
+SlapdServer::~SlapdServer() { process_.Stop(); }
+
+Status SlapdServer::WriteConfig() {
+  auto server_cert = ca_.IssueServer("slapd-server");
+  if (!server_cert.ok()) return server_cert.error();
+  const auto slapd_d = dir() / "slapd.d";
+  std::filesystem::create_directories(slapd_d);
+  std::filesystem::create_directories(dir() / "data");
+  WB_RETURN_IF_ERROR(WriteFile(dir() / "config.ldif", ConfigLdif(dir(), *server_cert, ca_file())));
+  WB_RETURN_IF_ERROR(WriteFile(dir() / "data.ldif", DataLdif()));
+  WB_RETURN_IF_ERROR(
+      Slapadd({"-n0", "-F", slapd_d.string(), "-l", (dir() / "config.ldif").string()}));
+  return Slapadd({"-q", "-n1", "-F", slapd_d.string(), "-l", (dir() / "data.ldif").string()});
+}
+
+Status SlapdServer::Launch() {
+  const std::string listen = ldap_url() + "/ " + ldaps_url() + "/";
+  auto child = ChildProcess::Start(
+      {"/usr/sbin/slapd", "-d", "0", "-F", (dir() / "slapd.d").string(), "-h", listen},
+      dir() / "slapd.log");
+  if (!child.ok()) return child.error();
+  process_ = std::move(*child);
+  Status ready = WaitUntil(
+      [&] {
+        auto c = LdapTestClient::Connect(ldap_url(), ca_file(), service_dn(),
+                                         service_password());
+        return c.ok() ? Status::Ok() : c.error();
+      },
+      std::chrono::seconds(10), &process_);
+  if (!ready.ok()) {
+    process_.Stop();
+    return ready.WithContext("slapd (log " + (dir() / "slapd.log").string() + ": " +
+                             ReadFileOrEmpty(dir() / "slapd.log") + ")");
+  }
+  return Status::Ok();
+}
+
+std::string SlapdServer::ldap_url() const {
+  return "ldap://127.0.0.1:" + std::to_string(ldap_port_);
+}
+
+std::string SlapdServer::ldaps_url() const {
+  return "ldaps://127.0.0.1:" + std::to_string(ldaps_port_);
+}
+
+Result<LdapTestClient> SlapdServer::AdminClient() const {
+  return LdapTestClient::Connect(ldaps_url(), ca_file(), admin_dn(), admin_password());
+}
+
+Status SlapdServer::CreateUser(const std::string& uid, const std::string& password) {
+  auto admin = AdminClient();
+  if (!admin.ok()) return admin.error();
+  return admin->Add(user_dn(uid), {{LdapMod::Op::kAdd, "objectClass", {"inetOrgPerson"}},
+                                   {LdapMod::Op::kAdd, "uid", {uid}},
+                                   {LdapMod::Op::kAdd, "cn", {uid}},
+                                   {LdapMod::Op::kAdd, "sn", {uid}},
+                                   {LdapMod::Op::kAdd, "mail", {uid + "@example.test"}},
+                                   {LdapMod::Op::kAdd, "userPassword", {password}}});
+}
+
+Status SlapdServer::LockUserByBadBinds(const std::string& uid) {
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    auto locked = ReadAttribute(user_dn(uid), "pwdAccountLockedTime");
+    if (!locked.ok()) return locked.error();
+    if (!locked->empty()) return Status::Ok();
+    (void)TryUserBind(ldaps_url(), ca_file(), user_dn(uid), "wrong-password");
+  }
+  return FailedPrecondition(uid + " is still not locked after 10 bad binds");
+}
+
+Result<std::vector<std::string>> SlapdServer::ReadAttribute(const std::string& dn,
+                                                            const std::string& attribute) const {
+  auto admin = AdminClient();
+  if (!admin.ok()) return admin.error();
+  return admin->Read(dn, attribute);
+}
+
+Status SlapdServer::SetPolicy(const PpolicySettings& settings) {
+  auto admin = AdminClient();
+  if (!admin.ok()) return admin.error();
+  return admin->Modify(policy_dn(), PolicyMods(settings));
+}
+
+Status SlapdServer::Stop() {
+  process_.Stop();
+  return Status::Ok();
+}
+
+Status SlapdServer::Resume() { return Launch(); }
+
+}  // namespace wb::testing

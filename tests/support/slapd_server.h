@@ -1,0 +1,86 @@
+#pragma once
+// Test support: a private OpenLDAP slapd (mdb + ppolicy) on free loopback ports, with LDAPS
+// and StartTLS on a test CA made on the fly. Ready in well under a second; no root needed.
+//
+// Directory layout (base dc=example,dc=test):
+//   ou=people     users alice, bob, carol, dave (password "<name>-Initial-1"), plus
+//                 erin and frank who share mail "shared@example.test" (an ambiguous user)
+//   ou=services   cn=wbagent: *write* (not manage) on userPassword, pwdAccountLockedTime and
+//                 pwdReset under ou=people, so ppolicy checks apply to its resets;
+//                 cn=norights: read only
+//   ou=policies   cn=default: the default ppolicy (see PpolicySettings for the start values)
+// The rootdn cn=admin,dc=example,dc=test bypasses every check; tests use it only to prepare
+// and inspect the directory.
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "tests/support/ldap_test_client.h"
+#include "tests/support/process.h"
+#include "tests/support/test_ca.h"
+
+namespace wb::testing {
+
+struct PpolicySettings {
+  std::optional<int> min_length;    // pwdMinLength, start value 8
+  std::optional<int> max_length;    // pwdMaxLength, start value 0 (none)
+  std::optional<int> in_history;    // pwdInHistory, start value 5
+  std::optional<int> min_age;       // pwdMinAge seconds, start value 0
+  std::optional<int> max_failure;   // pwdMaxFailure, start value 3 (pwdLockout TRUE)
+  std::optional<int> check_quality;  // pwdCheckQuality, start value 2
+};
+
+class SlapdServer {
+ public:
+  static Result<std::unique_ptr<SlapdServer>> Start();
+  ~SlapdServer();
+  SlapdServer(const SlapdServer&) = delete;
+  SlapdServer& operator=(const SlapdServer&) = delete;
+
+  std::string ldap_url() const;   // ldap://127.0.0.1:PORT (use StartTLS)
+  std::string ldaps_url() const;  // ldaps://127.0.0.1:PORT
+  const std::filesystem::path& ca_file() const { return ca_.cert(); }
+  const TestCa& ca() const { return ca_; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+
+  static std::string base_dn() { return "dc=example,dc=test"; }
+  static std::string people_dn() { return "ou=people,dc=example,dc=test"; }
+  static std::string policy_dn() { return "cn=default,ou=policies,dc=example,dc=test"; }
+  static std::string service_dn() { return "cn=wbagent,ou=services,dc=example,dc=test"; }
+  static std::string service_password() { return "Svc-Wbagent-Pass-1"; }
+  static std::string norights_dn() { return "cn=norights,ou=services,dc=example,dc=test"; }
+  static std::string norights_password() { return "Svc-NoRights-Pass-1"; }
+  static std::string admin_dn() { return "cn=admin,dc=example,dc=test"; }
+  static std::string admin_password() { return "Admin-Pass-1"; }
+  static std::string user_dn(const std::string& uid) { return "uid=" + uid + "," + people_dn(); }
+  static std::string user_password(const std::string& uid) { return uid + "-Initial-1"; }
+
+  // A connection bound as the rootdn, for preparing and inspecting the directory.
+  Result<LdapTestClient> AdminClient() const;
+  Status CreateUser(const std::string& uid, const std::string& password);
+  // Binds with a wrong password until ppolicy sets pwdAccountLockedTime.
+  Status LockUserByBadBinds(const std::string& uid);
+  Result<std::vector<std::string>> ReadAttribute(const std::string& dn,
+                                                 const std::string& attribute) const;
+  Status SetPolicy(const PpolicySettings& settings);
+
+  // Stops slapd (the data stays) and starts it again on the same ports: a server outage.
+  Status Stop();
+  Status Resume();
+
+ private:
+  SlapdServer() = default;
+  Status WriteConfig();
+  Status Launch();
+  TempDir dir_{"wbslapd"};
+  TestCa ca_;
+  ChildProcess process_;
+  int ldap_port_ = 0;
+  int ldaps_port_ = 0;
+};
+
+}  // namespace wb::testing

@@ -22,7 +22,7 @@ std::string IsoUtcMillis(spdlog::log_clock::time_point tp) {
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char buf[40];
+  char buf[96];  // room for any int values, so the compiler can prove no truncation
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(ms % 1000));
@@ -52,11 +52,16 @@ class JsonFormatter final : public spdlog::formatter {
 
 spdlog::level::level_enum SpdlogLevel(config::LogLevel level) {
   switch (level) {
-    case config::LogLevel::kTrace: return spdlog::level::trace;
-    case config::LogLevel::kDebug: return spdlog::level::debug;
-    case config::LogLevel::kInfo: return spdlog::level::info;
-    case config::LogLevel::kWarn: return spdlog::level::warn;
-    case config::LogLevel::kError: return spdlog::level::err;
+    case config::LogLevel::kTrace:
+      return spdlog::level::trace;
+    case config::LogLevel::kDebug:
+      return spdlog::level::debug;
+    case config::LogLevel::kInfo:
+      return spdlog::level::info;
+    case config::LogLevel::kWarn:
+      return spdlog::level::warn;
+    case config::LogLevel::kError:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }
@@ -67,20 +72,15 @@ void ApplyLogLevel(spdlog::logger& logger, config::LogLevel level) {
   logger.set_level(SpdlogLevel(level));
 }
 
-std::shared_ptr<spdlog::logger> MakeLogger(const config::LogConfig& settings, int fd) {
-  FILE* stream = fd == 1 ? stdout : stderr;
+std::shared_ptr<spdlog::logger> MakeLogger(const config::LogConfig& settings) {
   const bool text = settings.format == config::LogFormat::kText ||
-                    (settings.format == config::LogFormat::kAuto && ::isatty(fd) == 1);
+                    (settings.format == config::LogFormat::kAuto && ::isatty(STDERR_FILENO) == 1);
   std::shared_ptr<spdlog::sinks::sink> sink;
   if (text) {
-    auto color = std::make_shared<spdlog::sinks::ansicolor_sink_mt>(stream,
-                                                                     spdlog::color_mode::automatic);
-    color->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
-    sink = color;
+    sink = std::make_shared<spdlog::sinks::ansicolor_stderr_sink_mt>();
+    sink->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
   } else {
-    sink = fd == 1 ? std::shared_ptr<spdlog::sinks::sink>(
-                         std::make_shared<spdlog::sinks::stdout_sink_mt>())
-                   : std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     sink->set_formatter(std::make_unique<JsonFormatter>());
   }
   auto logger = std::make_shared<spdlog::logger>("wbagent", sink);

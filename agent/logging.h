@@ -12,9 +12,10 @@
 
 namespace wb::agent {
 
-// A logger that writes to `fd` (stderr in the daemon). LogFormat::kAuto picks text when `fd`
-// is a terminal. The caller owns the logger and passes it to the components that log.
-std::shared_ptr<spdlog::logger> MakeLogger(const config::LogConfig& settings, int fd = 2);
+// A logger that writes to standard error (journald takes it from there). LogFormat::kAuto
+// picks text when standard error is a terminal. The caller owns the logger and passes it to
+// the components that log.
+std::shared_ptr<spdlog::logger> MakeLogger(const config::LogConfig& settings);
 
 // Applies a reloaded level to an existing logger.
 void ApplyLogLevel(spdlog::logger& logger, config::LogLevel level);

@@ -63,6 +63,8 @@ int RunDaemonCommand(const std::filesystem::path& config_file) {
     return kExitUsage;
   }
   config::Config running = std::move(*loaded);
+  // A peer that closes a socket must fail one operation, not kill the daemon.
+  ::signal(SIGPIPE, SIG_IGN);
   const sigset_t signals = ControlSignals();
   // Block before any thread exists, so every later thread inherits the mask.
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);

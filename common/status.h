@@ -112,8 +112,8 @@ class [[nodiscard]] Result {
 }  // namespace wb
 
 // Returns early from the enclosing function when `expr` yields a non-OK Status.
-#define WB_RETURN_IF_ERROR(expr)        \
-  do {                                  \
-    ::wb::Status wb_status_ = (expr);   \
+#define WB_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::wb::Status wb_status_ = (expr);        \
     if (!wb_status_.ok()) return wb_status_; \
   } while (0)

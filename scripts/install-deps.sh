@@ -12,7 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # real servers and clients the tests and the demo start
   slapd ldap-utils openssl
-  samba samba-ad-dc samba-ad-provision winbind krb5-user
+  samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools
   iproute2 socat tinyproxy sqlite3 procps
 )
 

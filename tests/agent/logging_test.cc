@@ -16,7 +16,7 @@ std::string CaptureLog(config::LogConfig settings, const std::string& message) {
   int saved = dup(2);
   dup2(fds[1], 2);
   {
-    auto logger = MakeLogger(settings, 2);
+    auto logger = MakeLogger(settings);
     logger->info("{}", message);
     logger->debug("hidden at info");
     logger->flush();

@@ -17,9 +17,7 @@ TEST(EscapeForLogTest, TerminalEscapesAndBackslashAreEscaped) {
   EXPECT_EQ(EscapeForLog("\x1b[31m\\"), "\\x1b[31m\\x5c");
 }
 
-TEST(EscapeForLogTest, LongTextIsCut) {
-  EXPECT_EQ(EscapeForLog("abcdef", 3), "abc...");
-}
+TEST(EscapeForLogTest, LongTextIsCut) { EXPECT_EQ(EscapeForLog("abcdef", 3), "abc..."); }
 
 }  // namespace
 }  // namespace wb

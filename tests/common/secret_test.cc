@@ -49,8 +49,7 @@ TEST_F(SecretFileTest, GroupReadableFileIsRefused) {
 }
 
 TEST_F(SecretFileTest, WorldReadableFileIsRefused) {
-  EXPECT_EQ(CheckSecretFilePermissions(Write("pw", "x", 0604)).code(),
-            Code::kPermissionDenied);
+  EXPECT_EQ(CheckSecretFilePermissions(Write("pw", "x", 0604)).code(), Code::kPermissionDenied);
 }
 
 TEST_F(SecretFileTest, MissingFileIsNotFound) {

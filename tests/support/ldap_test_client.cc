@@ -22,10 +22,10 @@ Status LdapError(LDAP* ld, int rc, const std::string& what) {
   std::string m = what + ": " + ldap_err2string(rc) + " (" + std::to_string(rc) + ")";
   std::string diag = ld != nullptr ? Diagnostic(ld) : "";
   if (!diag.empty()) m += ": " + diag;
-  Code code = rc == LDAP_NO_SUCH_OBJECT               ? Code::kNotFound
-              : rc == LDAP_INSUFFICIENT_ACCESS        ? Code::kPermissionDenied
+  Code code = rc == LDAP_NO_SUCH_OBJECT                            ? Code::kNotFound
+              : rc == LDAP_INSUFFICIENT_ACCESS                     ? Code::kPermissionDenied
               : rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ? Code::kUnavailable
-                                                       : Code::kFailedPrecondition;
+                                                                   : Code::kFailedPrecondition;
   return Status(code, m);
 }
 
@@ -62,17 +62,20 @@ Result<LDAP*> OpenVerified(const std::string& url, const std::filesystem::path& 
 
 Status SimpleBind(LDAP* ld, const std::string& dn, const std::string& password) {
   berval cred{static_cast<ber_len_t>(password.size()), const_cast<char*>(password.data())};
-  int rc = ldap_sasl_bind_s(ld, dn.empty() ? nullptr : dn.c_str(), LDAP_SASL_SIMPLE, &cred,
-                            nullptr, nullptr, nullptr);
+  int rc = ldap_sasl_bind_s(ld, dn.empty() ? nullptr : dn.c_str(), LDAP_SASL_SIMPLE, &cred, nullptr,
+                            nullptr, nullptr);
   if (rc != LDAP_SUCCESS) return LdapError(ld, rc, "bind as " + dn);
   return Status::Ok();
 }
 
 int ModOp(LdapMod::Op op) {
   switch (op) {
-    case LdapMod::Op::kAdd: return LDAP_MOD_ADD;
-    case LdapMod::Op::kReplace: return LDAP_MOD_REPLACE;
-    case LdapMod::Op::kDelete: return LDAP_MOD_DELETE;
+    case LdapMod::Op::kAdd:
+      return LDAP_MOD_ADD;
+    case LdapMod::Op::kReplace:
+      return LDAP_MOD_REPLACE;
+    case LdapMod::Op::kDelete:
+      return LDAP_MOD_DELETE;
   }
   return LDAP_MOD_REPLACE;
 }
@@ -87,8 +90,8 @@ class ModArray {
         vals.push_back(new berval{static_cast<ber_len_t>(v.size()), const_cast<char*>(v.data())});
       }
       vals.push_back(nullptr);
-      storage_.push_back(LDAPMod{ModOp(m.op) | LDAP_MOD_BVALUES,
-                                 const_cast<char*>(m.attribute.c_str()), {}});
+      storage_.push_back(
+          LDAPMod{ModOp(m.op) | LDAP_MOD_BVALUES, const_cast<char*>(m.attribute.c_str()), {}});
     }
     for (std::size_t i = 0; i < storage_.size(); ++i) {
       storage_[i].mod_vals.modv_bvals = bvals_[i].size() > 1 ? bvals_[i].data() : nullptr;
@@ -152,8 +155,7 @@ Status LdapTestClient::Add(const std::string& dn, const std::vector<LdapMod>& at
 
 Status LdapTestClient::Modify(const std::string& dn, const std::vector<LdapMod>& mods) {
   ModArray array(mods);
-  return Check(ldap_modify_ext_s(ld_, dn.c_str(), array.get(), nullptr, nullptr),
-               "modify " + dn);
+  return Check(ldap_modify_ext_s(ld_, dn.c_str(), array.get(), nullptr, nullptr), "modify " + dn);
 }
 
 Status LdapTestClient::Delete(const std::string& dn) {
@@ -164,8 +166,8 @@ Result<std::vector<std::string>> LdapTestClient::Read(const std::string& dn,
                                                       const std::string& attribute) {
   char* attrs[] = {const_cast<char*>(attribute.c_str()), nullptr};
   LDAPMessage* res = nullptr;
-  int rc = ldap_search_ext_s(ld_, dn.c_str(), LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
-                             nullptr, nullptr, nullptr, 0, &res);
+  int rc = ldap_search_ext_s(ld_, dn.c_str(), LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, nullptr,
+                             nullptr, nullptr, 0, &res);
   std::unique_ptr<LDAPMessage, int (*)(LDAPMessage*)> guard(res, ldap_msgfree);
   WB_RETURN_IF_ERROR(Check(rc, "read " + attribute + " of " + dn));
   std::vector<std::string> values;

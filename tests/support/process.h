@@ -14,8 +14,8 @@
 namespace wb::testing {
 
 struct CommandResult {
-  int exit_code = -1;   // -1 when killed by a signal or not started
-  std::string output;   // stdout and stderr, interleaved
+  int exit_code = -1;  // -1 when killed by a signal or not started
+  std::string output;  // stdout and stderr, interleaved
 };
 
 // Runs argv[0] (looked up in PATH) to completion and captures its output. Extra environment
@@ -39,7 +39,7 @@ class ChildProcess {
   ~ChildProcess();
 
   pid_t pid() const { return pid_; }
-  bool running();                 // reaps the child if it has exited
+  bool running();  // reaps the child if it has exited
   void Signal(int sig) const;
   // Sends SIGTERM, waits up to `grace`, then SIGKILL. Returns the exit code (-1 if signalled).
   int Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(3000));

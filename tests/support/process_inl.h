@@ -15,8 +15,8 @@ Status WaitUntil(Fn ready, std::chrono::milliseconds timeout, ChildProcess* chil
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return Status(Code::kTimeout, "not ready within " + std::to_string(timeout.count()) +
-                                    " ms: " + last.ToString());
+  return Status(Code::kTimeout,
+                "not ready within " + std::to_string(timeout.count()) + " ms: " + last.ToString());
 }
 
 }  // namespace wb::testing

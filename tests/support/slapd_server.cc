@@ -12,47 +12,73 @@ std::string ConfigLdif(const std::filesystem::path& dir, const KeyPair& server,
   const std::string svc = SlapdServer::service_dn();
   const std::string people = SlapdServer::people_dn();
   return "dn: cn=config\nobjectClass: olcGlobal\ncn: config\n"
-         "olcPidFile: " + (dir / "slapd.pid").string() + "\n"
-         "olcTLSCACertificateFile: " + ca.string() + "\n"
-         "olcTLSCertificateFile: " + server.cert.string() + "\n"
-         "olcTLSCertificateKeyFile: " + server.key.string() + "\n\n"
+         "olcPidFile: " +
+         (dir / "slapd.pid").string() +
+         "\n"
+         "olcTLSCACertificateFile: " +
+         ca.string() +
+         "\n"
+         "olcTLSCertificateFile: " +
+         server.cert.string() +
+         "\n"
+         "olcTLSCertificateKeyFile: " +
+         server.key.string() +
+         "\n\n"
          "dn: cn=module{0},cn=config\nobjectClass: olcModuleList\ncn: module{0}\n"
          "olcModulePath: /usr/lib/ldap\nolcModuleLoad: back_mdb.la\n"
          "olcModuleLoad: ppolicy.la\n\n"
          "dn: cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: schema\n\n"
-         "include: file://" + std::string(kSchemaDir) + "/core.ldif\n\n"
-         "include: file://" + std::string(kSchemaDir) + "/cosine.ldif\n\n"
-         "include: file://" + std::string(kSchemaDir) + "/inetorgperson.ldif\n\n"
-         "include: file://" + std::string(kSchemaDir) + "/nis.ldif\n\n"
+         "include: file://" +
+         std::string(kSchemaDir) +
+         "/core.ldif\n\n"
+         "include: file://" +
+         std::string(kSchemaDir) +
+         "/cosine.ldif\n\n"
+         "include: file://" +
+         std::string(kSchemaDir) +
+         "/inetorgperson.ldif\n\n"
+         "include: file://" +
+         std::string(kSchemaDir) +
+         "/nis.ldif\n\n"
          "dn: olcDatabase={-1}frontend,cn=config\nobjectClass: olcDatabaseConfig\n"
          "objectClass: olcFrontendConfig\nolcDatabase: {-1}frontend\n\n"
          "dn: olcDatabase={0}config,cn=config\nobjectClass: olcDatabaseConfig\n"
          "olcDatabase: {0}config\nolcAccess: {0}to * by * none\n\n"
          "dn: olcDatabase={1}mdb,cn=config\nobjectClass: olcDatabaseConfig\n"
          "objectClass: olcMdbConfig\nolcDatabase: {1}mdb\n"
-         "olcSuffix: " + SlapdServer::base_dn() + "\n"
-         "olcRootDN: " + SlapdServer::admin_dn() + "\n"
-         "olcRootPW: " + SlapdServer::admin_password() + "\n"
-         "olcDbDirectory: " + (dir / "data").string() + "\n"
+         "olcSuffix: " +
+         SlapdServer::base_dn() +
+         "\n"
+         "olcRootDN: " +
+         SlapdServer::admin_dn() +
+         "\n"
+         "olcRootPW: " +
+         SlapdServer::admin_password() +
+         "\n"
+         "olcDbDirectory: " +
+         (dir / "data").string() +
+         "\n"
          "olcDbNoSync: TRUE\nolcDbIndex: objectClass eq\nolcDbIndex: uid,mail eq\n"
          // The service account may write the password and lock attributes of people, and
          // nothing else; people may change their own password; binds need auth access.
-         "olcAccess: {0}to dn.subtree=\"" + people + "\" attrs=userPassword by dn.exact=\"" +
-         svc + "\" write by self write by anonymous auth by * none\n"
-         "olcAccess: {1}to dn.subtree=\"" + people +
-         "\" attrs=pwdAccountLockedTime,pwdReset by dn.exact=\"" + svc +
+         "olcAccess: {0}to dn.subtree=\"" +
+         people + "\" attrs=userPassword by dn.exact=\"" + svc +
+         "\" write by self write by anonymous auth by * none\n"
+         "olcAccess: {1}to dn.subtree=\"" +
+         people + "\" attrs=pwdAccountLockedTime,pwdReset by dn.exact=\"" + svc +
          "\" write by * read\n"
          "olcAccess: {2}to attrs=userPassword by self write by anonymous auth by * none\n"
          "olcAccess: {3}to * by * read\n\n"
          "dn: olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config\n"
          "objectClass: olcOverlayConfig\nobjectClass: olcPPolicyConfig\n"
          "olcOverlay: {0}ppolicy\n"
-         "olcPPolicyDefault: " + SlapdServer::policy_dn() + "\n"
+         "olcPPolicyDefault: " +
+         SlapdServer::policy_dn() +
+         "\n"
          "olcPPolicyHashCleartext: TRUE\nolcPPolicyUseLockout: TRUE\n";
 }
 
-std::string UserLdif(const std::string& uid, const std::string& password,
-                     const std::string& mail) {
+std::string UserLdif(const std::string& uid, const std::string& password, const std::string& mail) {
   return "dn: " + SlapdServer::user_dn(uid) + "\nobjectClass: inetOrgPerson\nuid: " + uid +
          "\ncn: " + uid + "\nsn: " + uid + "\ndisplayName: " + uid + " Example\nmail: " + mail +
          "\nuserPassword: " + password + "\n\n";
@@ -65,15 +91,24 @@ std::string DataLdif() {
       "dn: ou=people,dc=example,dc=test\nobjectClass: organizationalUnit\nou: people\n\n"
       "dn: ou=services,dc=example,dc=test\nobjectClass: organizationalUnit\nou: services\n\n"
       "dn: ou=policies,dc=example,dc=test\nobjectClass: organizationalUnit\nou: policies\n\n"
-      "dn: " + SlapdServer::policy_dn() + "\nobjectClass: pwdPolicy\nobjectClass: device\n"
+      "dn: " +
+      SlapdServer::policy_dn() +
+      "\nobjectClass: pwdPolicy\nobjectClass: device\n"
       "cn: default\npwdAttribute: userPassword\npwdMinLength: 8\npwdInHistory: 5\n"
       "pwdCheckQuality: 2\npwdLockout: TRUE\npwdMaxFailure: 3\npwdAllowUserChange: TRUE\n\n"
-      "dn: " + SlapdServer::service_dn() + "\nobjectClass: organizationalRole\n"
+      "dn: " +
+      SlapdServer::service_dn() +
+      "\nobjectClass: organizationalRole\n"
       "objectClass: simpleSecurityObject\ncn: wbagent\n"
-      "userPassword: " + SlapdServer::service_password() + "\n\n"
-      "dn: " + SlapdServer::norights_dn() + "\nobjectClass: organizationalRole\n"
+      "userPassword: " +
+      SlapdServer::service_password() +
+      "\n\n"
+      "dn: " +
+      SlapdServer::norights_dn() +
+      "\nobjectClass: organizationalRole\n"
       "objectClass: simpleSecurityObject\ncn: norights\n"
-      "userPassword: " + SlapdServer::norights_password() + "\n\n";
+      "userPassword: " +
+      SlapdServer::norights_password() + "\n\n";
   for (const char* uid : {"alice", "bob", "carol", "dave"}) {
     ldif += UserLdif(uid, SlapdServer::user_password(uid), std::string(uid) + "@example.test");
   }
@@ -151,8 +186,7 @@ Status SlapdServer::Launch() {
   process_ = std::move(*child);
   Status ready = WaitUntil(
       [&] {
-        auto c = LdapTestClient::Connect(ldap_url(), ca_file(), service_dn(),
-                                         service_password());
+        auto c = LdapTestClient::Connect(ldap_url(), ca_file(), service_dn(), service_password());
         return c.ok() ? Status::Ok() : c.error();
       },
       std::chrono::seconds(10), &process_);

@@ -26,11 +26,11 @@
 namespace wb::testing {
 
 struct PpolicySettings {
-  std::optional<int> min_length;    // pwdMinLength, start value 8
-  std::optional<int> max_length;    // pwdMaxLength, start value 0 (none)
-  std::optional<int> in_history;    // pwdInHistory, start value 5
-  std::optional<int> min_age;       // pwdMinAge seconds, start value 0
-  std::optional<int> max_failure;   // pwdMaxFailure, start value 3 (pwdLockout TRUE)
+  std::optional<int> min_length;     // pwdMinLength, start value 8
+  std::optional<int> max_length;     // pwdMaxLength, start value 0 (none)
+  std::optional<int> in_history;     // pwdInHistory, start value 5
+  std::optional<int> min_age;        // pwdMinAge seconds, start value 0
+  std::optional<int> max_failure;    // pwdMaxFailure, start value 3 (pwdLockout TRUE)
   std::optional<int> check_quality;  // pwdCheckQuality, start value 2
 };
 

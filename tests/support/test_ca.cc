@@ -17,10 +17,10 @@ Status Openssl(const std::vector<std::string>& args) {
 }
 
 Status MakeKey(const std::filesystem::path& key) {
-  WB_RETURN_IF_ERROR(Openssl({"genpkey", "-algorithm", "EC", "-pkeyopt",
-                              "ec_paramgen_curve:P-256", "-out", key.string()}));
-  std::filesystem::permissions(key, std::filesystem::perms::owner_read |
-                                        std::filesystem::perms::owner_write);
+  WB_RETURN_IF_ERROR(Openssl({"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                              "-out", key.string()}));
+  std::filesystem::permissions(
+      key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   return Status::Ok();
 }
 
@@ -41,38 +41,35 @@ Result<TestCa> TestCa::Create(const std::filesystem::path& dir, const std::strin
   ca.dir_ = dir;
   ca.ca_ = {dir / (name + ".pem"), dir / (name + ".key")};
   WB_RETURN_IF_ERROR(MakeKey(ca.ca_.key));
-  WB_RETURN_IF_ERROR(Openssl({"req", "-x509", "-new", "-key", ca.ca_.key.string(), "-sha256",
-                              "-days", "3650", "-subj", "/CN=" + name, "-addext",
-                              "basicConstraints=critical,CA:TRUE", "-addext",
-                              "keyUsage=critical,keyCertSign,cRLSign", "-out",
-                              ca.ca_.cert.string()}));
+  WB_RETURN_IF_ERROR(
+      Openssl({"req", "-x509", "-new", "-key", ca.ca_.key.string(), "-sha256", "-days", "3650",
+               "-subj", "/CN=" + name, "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+               "keyUsage=critical,keyCertSign,cRLSign", "-out", ca.ca_.cert.string()}));
   return ca;
 }
 
 Result<KeyPair> TestCa::Issue(const std::string& name, const std::string& subject,
-                              const std::string& extensions, int days,
-                              int not_before_days) const {
+                              const std::string& extensions, int days, int not_before_days) const {
   KeyPair pair{dir_ / (name + ".pem"), dir_ / (name + ".key")};
   const auto csr = dir_ / (name + ".csr");
   const auto ext = dir_ / (name + ".ext");
   const auto db = dir_ / (name + ".db");
   const auto conf = dir_ / (name + ".cnf");
   WB_RETURN_IF_ERROR(MakeKey(pair.key));
-  WB_RETURN_IF_ERROR(Openssl({"req", "-new", "-key", pair.key.string(), "-subj", subject, "-out",
-                              csr.string()}));
+  WB_RETURN_IF_ERROR(
+      Openssl({"req", "-new", "-key", pair.key.string(), "-subj", subject, "-out", csr.string()}));
   WB_RETURN_IF_ERROR(WriteFile(db, ""));
-  WB_RETURN_IF_ERROR(WriteFile(
-      conf, "[ca]\ndefault_ca=d\n[d]\ndatabase=" + db.string() + "\nnew_certs_dir=" +
-                dir_.string() + "\nserial=" + (dir_ / (name + ".srl")).string() +
-                "\ndefault_md=sha256\npolicy=p\nunique_subject=no\ncopy_extensions=none\n"
-                "[p]\ncommonName=supplied\n[x]\n" +
-                extensions));
+  WB_RETURN_IF_ERROR(
+      WriteFile(conf, "[ca]\ndefault_ca=d\n[d]\ndatabase=" + db.string() + "\nnew_certs_dir=" +
+                          dir_.string() + "\nserial=" + (dir_ / (name + ".srl")).string() +
+                          "\ndefault_md=sha256\npolicy=p\nunique_subject=no\ncopy_extensions=none\n"
+                          "[p]\ncommonName=supplied\n[x]\n" +
+                          extensions));
   WB_RETURN_IF_ERROR(WriteFile(dir_ / (name + ".srl"), "01\n"));
-  WB_RETURN_IF_ERROR(Openssl({"ca", "-batch", "-config", conf.string(), "-cert",
-                              ca_.cert.string(), "-keyfile", ca_.key.string(), "-in",
-                              csr.string(), "-out", pair.cert.string(), "-startdate",
-                              Date(not_before_days), "-enddate", Date(not_before_days + days),
-                              "-extensions", "x", "-notext"}));
+  WB_RETURN_IF_ERROR(Openssl({"ca", "-batch", "-config", conf.string(), "-cert", ca_.cert.string(),
+                              "-keyfile", ca_.key.string(), "-in", csr.string(), "-out",
+                              pair.cert.string(), "-startdate", Date(not_before_days), "-enddate",
+                              Date(not_before_days + days), "-extensions", "x", "-notext"}));
   return pair;
 }
 

@@ -1,0 +1,28 @@
+#pragma once
+// Time as a dependency. Components take a Clock& so tests can move time with a FakeClock
+// instead of sleeping (retries, backoff, expiry, rotation, replay windows).
+
+#include <chrono>
+
+namespace wb {
+
+using WallTime = std::chrono::system_clock::time_point;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Wall-clock time (UTC), for timestamps and request expiry.
+  virtual WallTime Now() const = 0;
+  // Monotonic time, for timeouts and durations; never jumps.
+  virtual std::chrono::steady_clock::time_point Monotonic() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  WallTime Now() const override { return std::chrono::system_clock::now(); }
+  std::chrono::steady_clock::time_point Monotonic() const override {
+    return std::chrono::steady_clock::now();
+  }
+};
+
+}  // namespace wb

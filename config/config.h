@@ -1,0 +1,207 @@
+#pragma once
+// The agent's configuration: one TOML file (docs/configuration.md is the reference).
+//
+// LoadConfig is the only way to obtain a Config. It reads and checks the whole file and
+// returns either a Config that satisfies every guarantee below, or every problem it found
+// (not only the first), each located as FILE:LINE:COL and named by its dotted key. The
+// daemon's start, its SIGHUP reload and `wbagent check-config` all call it, so all three
+// accept and refuse exactly the same files.
+//
+// What LoadConfig guarantees when it returns a Config:
+//   - Every required key was present, every key was known, and every value had the right
+//     type, was in range and, for closed sets, was one of the allowed spellings.
+//   - Every path is absolute and lexically normal. A relative path in the file resolves
+//     against the directory that holds the config file, never against the working directory.
+//   - CA files and client certificates existed and were readable regular files when they were
+//     checked. Secret files (bind_password_file, proxy_password_file, client_key_file, and
+//     audit.key_file if it already exists) existed and passed wb::CheckSecretFilePermissions.
+//     Files may change afterwards: users of a path must still handle errors when they open it.
+//   - agent.state_dir's parent is an existing directory (the agent creates state_dir).
+//   - There is at least one directory; directory names are unique; with two or more
+//     directories each has a route (upn_suffixes or base_dns) and no UPN suffix or base DN
+//     routes to two directories.
+//
+// What LoadConfig never does: read the contents of a secret file (callers read them with
+// wb::ReadSecretFile when they need them, and wipe them), print a secret, create or modify
+// any file, or throw. It reads only the config file itself (at most 1 MiB); the files the
+// config names are only examined (stat, access).
+//
+// Defaults: the member initializers below are the code's defaults; the table in
+// docs/configuration.md is where they are documented, and the test
+// DocumentedDefaultsMatchCode fails when the two disagree.
+//
+// Ownership and threads: Config and everything in it are plain values owned by the caller;
+// nothing refers back into the loader. LoadConfig keeps no state between calls and may be
+// called from any thread.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace wb::config {
+
+// Closed sets. Name() returns the spelling used in the file, for messages and check-config.
+enum class TlsVersion { kTls12, kTls13 };                  // "1.2", "1.3"
+enum class DirectoryKind { kActiveDirectory, kOpenLdap };  // "ad", "openldap"
+enum class LdapTransport { kLdaps, kStartTls };            // ldaps://, ldap:// (+ StartTLS)
+enum class BindMethod { kSimple, kSaslExternal };          // "simple", "sasl_external"
+enum class LookupAttribute { kUserPrincipalName, kSamAccountName, kUid, kMail, kDn };
+enum class HistoryOnReset { kEnforce, kWhenSupported, kOff };  // "enforce", "when_supported", "off"
+enum class PolicyMode { kEnforce, kLogOnly };                  // "enforce", "log_only"
+enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
+enum class LogFormat { kAuto, kText, kJson };
+
+std::string_view Name(TlsVersion v);
+std::string_view Name(DirectoryKind v);
+std::string_view Name(LdapTransport v);  // "ldaps", "starttls"
+std::string_view Name(BindMethod v);
+std::string_view Name(LookupAttribute v);  // the LDAP attribute name, e.g. "sAMAccountName"
+std::string_view Name(HistoryOnReset v);
+std::string_view Name(PolicyMode v);
+std::string_view Name(LogLevel v);
+std::string_view Name(LogFormat v);
+
+// A host name or IP address (an IPv6 address without its brackets) and a port.
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+  bool operator==(const HostPort&) const = default;
+};
+
+struct AgentConfig {
+  std::string id;  // [A-Za-z0-9._-]{1,64}; names this agent to the cloud and in the audit
+  std::filesystem::path state_dir = "/var/lib/wbagent";
+  bool operator==(const AgentConfig&) const = default;
+};
+
+// An HTTP CONNECT proxy. TLS to the cloud stays end to end through it.
+struct ProxyConfig {
+  std::string url;  // as written: http://[user@]host:port
+  HostPort address;
+  std::optional<std::string> user;  // set iff password_file is set
+  std::optional<std::filesystem::path> password_file;
+  bool operator==(const ProxyConfig&) const = default;
+};
+
+struct CloudConfig {
+  std::string url;         // as written: wss://host[:port][/path]
+  HostPort server;         // from url; port 443 when the url has none
+  std::string path = "/";  // from url; "/" when the url has none
+  std::filesystem::path ca_file;
+  std::optional<ProxyConfig> proxy;
+  TlsVersion min_tls = TlsVersion::kTls13;
+  // SHA-256 of the server certificate's SubjectPublicKeyInfo, decoded from base64.
+  std::optional<std::array<std::uint8_t, 32>> spki_pin;
+  std::chrono::seconds connect_timeout{10};
+  std::chrono::seconds heartbeat_interval{30};
+  bool operator==(const CloudConfig&) const = default;
+};
+
+// One server of a directory. Plaintext LDAP is never used: kStartTls means the connection
+// must complete StartTLS (with CA verification) before anything else is sent.
+struct LdapUrl {
+  std::string url;  // as written
+  LdapTransport transport = LdapTransport::kLdaps;
+  HostPort address;  // port 636 (ldaps) or 389 (ldap) when the url has none
+  bool operator==(const LdapUrl&) const = default;
+};
+
+struct DirectoryConfig {
+  std::string name;  // unique across directories
+  DirectoryKind kind = DirectoryKind::kActiveDirectory;
+  std::vector<LdapUrl> urls;  // never empty; tried in this order (failover)
+  std::filesystem::path ca_file;
+  BindMethod bind_method = BindMethod::kSimple;
+  std::optional<std::string> bind_dn;                       // set iff bind_method is kSimple
+  std::optional<std::filesystem::path> bind_password_file;  // set iff bind_method is kSimple
+  // Both set or both unset. Required for kSaslExternal; with kSimple they are presented as
+  // the TLS client certificate to servers that ask for one.
+  std::optional<std::filesystem::path> client_cert_file;
+  std::optional<std::filesystem::path> client_key_file;
+  std::string base_dn;                             // where user lookups search
+  std::vector<std::string> upn_suffixes;           // lower-cased, e.g. "corp.example.com"
+  std::vector<std::string> base_dns;               // routes requests that name a user by DN
+  std::vector<LookupAttribute> lookup_attributes;  // never empty; default depends on kind
+  // Meaningful for kActiveDirectory only; kEnforce is refused for kOpenLdap.
+  HistoryOnReset history_on_reset = HistoryOnReset::kWhenSupported;
+  // OpenLDAP only: the ppolicy entry that applies to users without a pwdPolicySubentry (the
+  // overlay's olcPPolicyDefault, which lives in cn=config where the agent cannot read it).
+  std::string ppolicy_default_dn;  // empty: unknown
+  std::chrono::seconds connect_timeout{5};
+  std::chrono::seconds operation_timeout{10};
+  int pool_size = 4;
+  bool operator==(const DirectoryConfig&) const = default;
+};
+
+struct PolicyConfig {
+  PolicyMode mode = PolicyMode::kEnforce;
+  bool operator==(const PolicyConfig&) const = default;
+};
+
+struct QueueConfig {
+  int max_pending = 10000;            // requests received but not terminal; more are refused
+  int max_in_flight = 8;              // announced to the cloud; <= max_pending
+  std::chrono::hours retention{168};  // how long terminal records are kept
+  bool operator==(const QueueConfig&) const = default;
+};
+
+struct AuditConfig {
+  std::filesystem::path file;      // default: <state_dir>/audit/audit.jsonl
+  std::filesystem::path key_file;  // default: <state_dir>/audit.key; may not exist yet
+  int rotate_size_mb = 64;         // MiB
+  bool operator==(const AuditConfig&) const = default;
+};
+
+struct LogConfig {
+  LogLevel level = LogLevel::kInfo;
+  LogFormat format = LogFormat::kAuto;  // kAuto: text on a terminal, JSON lines otherwise
+  bool operator==(const LogConfig&) const = default;
+};
+
+struct MetricsConfig {
+  std::optional<HostPort> listen;  // always a loopback address; unset: no endpoint
+  bool operator==(const MetricsConfig&) const = default;
+};
+
+struct Config {
+  std::filesystem::path file;  // the absolute path the config was loaded from
+  AgentConfig agent;
+  CloudConfig cloud;
+  std::vector<DirectoryConfig> directories;  // "[[directory]]" in the file; never empty
+  PolicyConfig policy;
+  QueueConfig queue;
+  AuditConfig audit;
+  LogConfig log;
+  MetricsConfig metrics;
+  // A reload compares the old and new Config to see what changed.
+  bool operator==(const Config&) const = default;
+};
+
+// One problem in a config file.
+struct ConfigError {
+  std::string file;     // the path as passed to LoadConfig
+  int line = 0;         // 1-based; 0 when unknown (e.g. the file cannot be read)
+  int column = 0;       // 1-based; 0 when unknown
+  std::string key;      // dotted path, e.g. "directory[1].urls[0]" or "cloud.url"; "" for syntax
+  std::string problem;  // e.g. "unknown key", "expected a string, found an integer"
+
+  // "FILE:LINE:COL: KEY: problem"; LINE:COL is left out when unknown, "KEY: " when empty.
+  std::string ToString() const;
+};
+using ConfigErrors = std::vector<ConfigError>;
+
+// One ToString() per line, in order.
+std::string FormatErrors(const ConfigErrors& errors);
+
+// Reads, validates and returns the config in `file`. On failure, the errors are sorted by
+// line and column and there is at least one. Never throws.
+Result<Config, ConfigErrors> LoadConfig(const std::filesystem::path& file);
+
+}  // namespace wb::config

@@ -27,8 +27,7 @@ class SlapdFixtureTest : public ::testing::Test {
 
 TEST_F(SlapdFixtureTest, ServiceAccountBindsOverLdapsWithVerification) {
   auto client = LdapTestClient::Connect(server_->ldaps_url(), server_->ca_file(),
-                                        SlapdServer::service_dn(),
-                                        SlapdServer::service_password());
+                                        SlapdServer::service_dn(), SlapdServer::service_password());
   EXPECT_TRUE(client.ok()) << client.error().ToString();
 }
 
@@ -49,16 +48,17 @@ TEST_F(SlapdFixtureTest, ServerCertificateFromAnotherCaIsRefused) {
 
 TEST_F(SlapdFixtureTest, ServiceAccountCanResetButPpolicyStillChecksLength) {
   auto client = LdapTestClient::Connect(server_->ldaps_url(), server_->ca_file(),
-                                        SlapdServer::service_dn(),
-                                        SlapdServer::service_password());
+                                        SlapdServer::service_dn(), SlapdServer::service_password());
   ASSERT_TRUE(client.ok());
   ASSERT_TRUE(server_->CreateUser("pat", "Pat-Initial-1").ok());
-  EXPECT_FALSE(client->Modify(SlapdServer::user_dn("pat"),
-                              {{LdapMod::Op::kReplace, "userPassword", {"short"}}})
+  EXPECT_FALSE(client
+                   ->Modify(SlapdServer::user_dn("pat"),
+                            {{LdapMod::Op::kReplace, "userPassword", {"short"}}})
                    .ok());
   EXPECT_EQ(client->last_result(), LDAP_CONSTRAINT_VIOLATION);
-  ASSERT_TRUE(client->Modify(SlapdServer::user_dn("pat"),
-                             {{LdapMod::Op::kReplace, "userPassword", {"Pat-Second-2"}}})
+  ASSERT_TRUE(client
+                  ->Modify(SlapdServer::user_dn("pat"),
+                           {{LdapMod::Op::kReplace, "userPassword", {"Pat-Second-2"}}})
                   .ok());
   EXPECT_TRUE(TryUserBind(server_->ldaps_url(), server_->ca_file(), SlapdServer::user_dn("pat"),
                           "Pat-Second-2")
@@ -66,20 +66,21 @@ TEST_F(SlapdFixtureTest, ServiceAccountCanResetButPpolicyStillChecksLength) {
 }
 
 TEST_F(SlapdFixtureTest, NoRightsAccountCannotWritePasswords) {
-  auto client = LdapTestClient::Connect(server_->ldaps_url(), server_->ca_file(),
-                                        SlapdServer::norights_dn(),
-                                        SlapdServer::norights_password());
+  auto client =
+      LdapTestClient::Connect(server_->ldaps_url(), server_->ca_file(), SlapdServer::norights_dn(),
+                              SlapdServer::norights_password());
   ASSERT_TRUE(client.ok());
-  EXPECT_FALSE(client->Modify(SlapdServer::user_dn("bob"),
-                              {{LdapMod::Op::kReplace, "userPassword", {"Bob-Second-22"}}})
+  EXPECT_FALSE(client
+                   ->Modify(SlapdServer::user_dn("bob"),
+                            {{LdapMod::Op::kReplace, "userPassword", {"Bob-Second-22"}}})
                    .ok());
   EXPECT_EQ(client->last_result(), LDAP_INSUFFICIENT_ACCESS);
 }
 
 TEST_F(SlapdFixtureTest, BadBindsLockTheUserAndDeletingTheLockTimeUnlocks) {
   ASSERT_TRUE(server_->LockUserByBadBinds("carol").ok());
-  EXPECT_FALSE(TryUserBind(server_->ldaps_url(), server_->ca_file(),
-                           SlapdServer::user_dn("carol"), SlapdServer::user_password("carol"))
+  EXPECT_FALSE(TryUserBind(server_->ldaps_url(), server_->ca_file(), SlapdServer::user_dn("carol"),
+                           SlapdServer::user_password("carol"))
                    .ok());
   auto svc = LdapTestClient::Connect(server_->ldaps_url(), server_->ca_file(),
                                      SlapdServer::service_dn(), SlapdServer::service_password());
@@ -87,8 +88,8 @@ TEST_F(SlapdFixtureTest, BadBindsLockTheUserAndDeletingTheLockTimeUnlocks) {
   ASSERT_TRUE(svc->Modify(SlapdServer::user_dn("carol"),
                           {{LdapMod::Op::kDelete, "pwdAccountLockedTime", {}}})
                   .ok());
-  EXPECT_TRUE(TryUserBind(server_->ldaps_url(), server_->ca_file(),
-                          SlapdServer::user_dn("carol"), SlapdServer::user_password("carol"))
+  EXPECT_TRUE(TryUserBind(server_->ldaps_url(), server_->ca_file(), SlapdServer::user_dn("carol"),
+                          SlapdServer::user_password("carol"))
                   .ok());
 }
 

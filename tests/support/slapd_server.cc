@@ -23,7 +23,13 @@ std::string ConfigLdif(const std::filesystem::path& dir, const KeyPair& server,
          "\n"
          "olcTLSCertificateKeyFile: " +
          server.key.string() +
-         "\n\n"
+         "\n"
+         // Client certificates are optional; one for CN=wbagent-client binds with SASL
+         // EXTERNAL as the service account.
+         "olcTLSVerifyClient: try\n"
+         "olcAuthzRegexp: {0}\"^cn=" +
+         std::string(SlapdServer::kClientCertName) + "$\" \"" + svc +
+         "\"\n\n"
          "dn: cn=module{0},cn=config\nobjectClass: olcModuleList\ncn: module{0}\n"
          "olcModulePath: /usr/lib/ldap\nolcModuleLoad: back_mdb.la\n"
          "olcModuleLoad: ppolicy.la\n\n"

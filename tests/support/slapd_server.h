@@ -36,6 +36,10 @@ struct PpolicySettings {
 
 class SlapdServer {
  public:
+  // A client certificate with this common name (from ca().IssueClient) binds with SASL
+  // EXTERNAL as service_dn().
+  static constexpr char kClientCertName[] = "wbagent-client";
+
   static Result<std::unique_ptr<SlapdServer>> Start();
   ~SlapdServer();
   SlapdServer(const SlapdServer&) = delete;
@@ -46,6 +50,7 @@ class SlapdServer {
   const std::filesystem::path& ca_file() const { return ca_.cert(); }
   const TestCa& ca() const { return ca_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
+  pid_t pid() const { return process_.pid(); }  // the running slapd, -1 when stopped
 
   static std::string base_dn() { return "dc=example,dc=test"; }
   static std::string people_dn() { return "ou=people,dc=example,dc=test"; }

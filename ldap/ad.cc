@@ -1,0 +1,250 @@
+// Active Directory: unicodePwd writes, lockoutTime, pwdLastSet, policy hints, domain policy
+// and fine-grained password settings (PSOs).
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include "ldap/kind.h"
+
+namespace wb::ldap {
+namespace {
+
+constexpr char kPolicyHintsOid[] = "1.2.840.113556.1.4.2239";
+constexpr char kPolicyHintsOldOid[] = "1.2.840.113556.1.4.2066";
+// BER of SEQUENCE { INTEGER 1 }: "enforce password history and the other policies".
+constexpr char kPolicyHintsValue[] = "\x30\x03\x02\x01\x01";
+
+constexpr long long kUacAccountDisable = 0x2;
+constexpr long long kUacLockout = 0x10;  // in msDS-User-Account-Control-Computed
+
+// FILETIME: 100 ns intervals since 1601-01-01.
+std::optional<WallTime> FromFileTime(long long ticks) {
+  if (ticks <= 0) return std::nullopt;
+  constexpr long long kUnixEpochTicks = 116444736000000000LL;
+  return WallTime(std::chrono::duration_cast<WallTime::duration>(
+      std::chrono::nanoseconds((ticks - kUnixEpochTicks) * 100)));
+}
+
+// AD stores durations as negative 100 ns intervals.
+std::chrono::seconds FromAdInterval(std::optional<long long> ticks) {
+  if (!ticks || *ticks == std::numeric_limits<long long>::min()) return std::chrono::seconds(0);
+  return std::chrono::seconds(-*ticks / 10'000'000);
+}
+
+struct DcCapabilities {
+  std::optional<std::string> policy_hints_oid;  // nullopt: the DC lacks the control
+  std::string domain_root;                      // defaultNamingContext
+};
+
+class AdOps final : public KindOps {
+ public:
+  explicit AdOps(const config::DirectoryConfig& config) : config_(config) {}
+
+  std::vector<std::string> AccountAttributes() const override {
+    return {"sAMAccountName", "userPrincipalName",  "mail",
+            "displayName",    "userAccountControl", "lockoutTime",
+            "pwdLastSet",     "adminCount",         "memberOf"};
+  }
+
+  Result<Account, Outcome> Complete(Connection& conn, const Entry& found) override {
+    // Constructed attributes are only returned by a base-scope search.
+    auto extra = conn.Search(found.dn, LDAP_SCOPE_BASE, "(objectClass=*)",
+                             {"msDS-ResultantPSO", "msDS-User-Account-Control-Computed"});
+    if (!extra.ok()) return extra.error();
+    const Entry* computed = extra->empty() ? nullptr : &extra->front();
+    return Parse(found, computed);
+  }
+
+  Outcome Apply(Connection& conn, const Account& account, const PasswordChange& change) override {
+    std::vector<RequestControl> controls;
+    std::string note;
+    if (change.password == PasswordChange::Password::kReset) {
+      auto caps = Capabilities(conn);
+      if (!caps.ok()) return caps.error();
+      if (Outcome refusal = ChooseHistoryControl(*caps, conn.url(), controls, note);
+          !refusal.ok()) {
+        return refusal;
+      }
+    }
+    std::optional<Secret> new_value;
+    std::optional<Secret> old_value;
+    if (Outcome bad = EncodePasswords(change, new_value, old_value); !bad.ok()) return bad;
+    Outcome o = conn.Modify(account.dn, Modifications(change, new_value, old_value), controls);
+    if (o.ok()) o.note = note;
+    return o;
+  }
+
+  Result<PasswordPolicy, Outcome> ReadPolicy(Connection& conn, const Account& account) override {
+    if (account.password_policy_dn) return ReadPso(conn, *account.password_policy_dn);
+    auto caps = Capabilities(conn);
+    if (!caps.ok()) return caps.error();
+    return ReadDomainPolicy(conn, caps->domain_root);
+  }
+
+ private:
+  Account Parse(const Entry& e, const Entry* computed) const {
+    Account a;
+    a.dn = e.dn;
+    a.login_name = e.First("samaccountname").value_or("");
+    a.upn = e.First("userprincipalname").value_or("");
+    a.mail = e.First("mail").value_or("");
+    a.display_name = e.First("displayname").value_or("");
+    a.enabled = (ParseInteger(e.First("useraccountcontrol")).value_or(0) & kUacAccountDisable) == 0;
+    const auto computed_uac =
+        computed ? ParseInteger(computed->First("msds-user-account-control-computed"))
+                 : std::nullopt;
+    a.locked = computed_uac ? (*computed_uac & kUacLockout) != 0
+                            : ParseInteger(e.First("lockouttime")).value_or(0) != 0;
+    const auto pwd_last_set = ParseInteger(e.First("pwdlastset"));
+    a.must_change_password = pwd_last_set && *pwd_last_set == 0;
+    if (pwd_last_set) a.password_changed_at = FromFileTime(*pwd_last_set);
+    a.protected_account = ParseInteger(e.First("admincount")).value_or(0) == 1;
+    a.groups = e.All("memberof");
+    if (computed) a.password_policy_dn = computed->First("msds-resultantpso");
+    return a;
+  }
+
+  // Read once per DC: different DCs of one domain may run different versions.
+  Result<DcCapabilities, Outcome> Capabilities(Connection& conn) {
+    {
+      std::lock_guard lock(mu_);
+      auto it = capabilities_.find(conn.url());
+      if (it != capabilities_.end()) return it->second;
+    }
+    auto root = conn.Search("", LDAP_SCOPE_BASE, "(objectClass=*)",
+                            {"supportedControl", "defaultNamingContext"});
+    if (!root.ok()) return root.error();
+    DcCapabilities caps;
+    if (!root->empty()) {
+      const auto& controls = root->front().All("supportedcontrol");
+      for (const char* oid : {kPolicyHintsOid, kPolicyHintsOldOid}) {
+        if (!caps.policy_hints_oid &&
+            std::find(controls.begin(), controls.end(), oid) != controls.end()) {
+          caps.policy_hints_oid = oid;
+        }
+      }
+      caps.domain_root = root->front().First("defaultnamingcontext").value_or(config_.base_dn);
+    }
+    std::lock_guard lock(mu_);
+    capabilities_[conn.url()] = caps;
+    return caps;
+  }
+
+  // history_on_reset decides what an administrative reset does about password history.
+  Outcome ChooseHistoryControl(const DcCapabilities& caps, const std::string& url,
+                               std::vector<RequestControl>& controls, std::string& note) const {
+    const auto mode = config_.history_on_reset;
+    if (mode == config::HistoryOnReset::kOff) {
+      note = "history not enforced: history_on_reset = \"off\"";
+      return Succeeded();
+    }
+    if (caps.policy_hints_oid) {
+      controls.push_back({*caps.policy_hints_oid, std::string(kPolicyHintsValue, 5), true});
+      return Succeeded();
+    }
+    if (mode == config::HistoryOnReset::kEnforce) {
+      Outcome o = MakeOutcome(
+          OutcomeCode::kHistoryNotEnforceable,
+          "the domain controller " + url +
+              " does not support the LDAP_SERVER_POLICY_HINTS control (Windows Server 2016 "
+              "or later, or Samba 4.24 or later), so it cannot enforce password history on "
+              "a reset, and history_on_reset = \"enforce\"; nothing was written");
+      o.server = url;
+      return o;
+    }
+    note = "history not enforced: the domain controller " + url +
+           " does not support the LDAP_SERVER_POLICY_HINTS control";
+    return Succeeded();
+  }
+
+  static Outcome EncodePasswords(const PasswordChange& change, std::optional<Secret>& new_value,
+                                 std::optional<Secret>& old_value) {
+    if (change.password == PasswordChange::Password::kKeep) return Succeeded();
+    auto encoded = AdQuotedUtf16(change.new_password->view());
+    if (!encoded.ok()) return encoded.error();
+    new_value = std::move(*encoded);
+    if (change.password == PasswordChange::Password::kChange) {
+      auto old_encoded = AdQuotedUtf16(change.old_password->view());
+      if (!old_encoded.ok()) return old_encoded.error();
+      old_value = std::move(*old_encoded);
+    }
+    return Succeeded();
+  }
+
+  // One modify for every part of the change, so AD applies all of it or none.
+  static std::vector<Modification> Modifications(const PasswordChange& change,
+                                                 const std::optional<Secret>& new_value,
+                                                 const std::optional<Secret>& old_value) {
+    std::vector<Modification> mods;
+    if (change.password == PasswordChange::Password::kReset) {
+      mods.push_back({LDAP_MOD_REPLACE, "unicodePwd", {new_value->view()}});
+    } else if (change.password == PasswordChange::Password::kChange) {
+      // A user's own change: the DC checks the old password and the full policy.
+      mods.push_back({LDAP_MOD_DELETE, "unicodePwd", {old_value->view()}});
+      mods.push_back({LDAP_MOD_ADD, "unicodePwd", {new_value->view()}});
+    }
+    if (change.unlock) mods.push_back({LDAP_MOD_REPLACE, "lockoutTime", {"0"}});
+    if (change.must_change == PasswordChange::MustChange::kRequire) {
+      mods.push_back({LDAP_MOD_REPLACE, "pwdLastSet", {"0"}});
+    } else if (change.must_change == PasswordChange::MustChange::kClear) {
+      mods.push_back({LDAP_MOD_REPLACE, "pwdLastSet", {"-1"}});
+    }
+    return mods;
+  }
+
+  static Result<PasswordPolicy, Outcome> ReadDomainPolicy(Connection& conn,
+                                                          const std::string& root) {
+    auto found = conn.Search(
+        root, LDAP_SCOPE_BASE, "(objectClass=*)",
+        {"minPwdLength", "pwdProperties", "pwdHistoryLength", "minPwdAge", "lockoutThreshold"});
+    if (!found.ok()) return found.error();
+    if (found->empty()) return MakeOutcome(OutcomeCode::kNotSupported, "domain root unreadable");
+    const Entry& e = found->front();
+    PasswordPolicy p;
+    p.min_length = static_cast<int>(ParseInteger(e.First("minpwdlength")).value_or(0));
+    p.complexity = (ParseInteger(e.First("pwdproperties")).value_or(0) & 1) != 0;
+    p.history_length = static_cast<int>(ParseInteger(e.First("pwdhistorylength")).value_or(0));
+    p.min_age = FromAdInterval(ParseInteger(e.First("minpwdage")));
+    p.lockout_threshold = static_cast<int>(ParseInteger(e.First("lockoutthreshold")).value_or(0));
+    p.source = root;
+    return p;
+  }
+
+  static Result<PasswordPolicy, Outcome> ReadPso(Connection& conn, const std::string& pso) {
+    auto found = conn.Search(
+        pso, LDAP_SCOPE_BASE, "(objectClass=*)",
+        {"msDS-MinimumPasswordLength", "msDS-PasswordComplexityEnabled",
+         "msDS-PasswordHistoryLength", "msDS-MinimumPasswordAge", "msDS-LockoutThreshold"});
+    if (!found.ok()) return found.error();
+    if (found->empty()) {
+      return MakeOutcome(OutcomeCode::kAccessDenied,
+                         "the service account cannot read the user's password settings "
+                         "object " +
+                             pso + " (grant it read access to the PSO)");
+    }
+    const Entry& e = found->front();
+    PasswordPolicy p;
+    p.min_length =
+        static_cast<int>(ParseInteger(e.First("msds-minimumpasswordlength")).value_or(0));
+    p.complexity = e.First("msds-passwordcomplexityenabled").value_or("FALSE") == "TRUE";
+    p.history_length =
+        static_cast<int>(ParseInteger(e.First("msds-passwordhistorylength")).value_or(0));
+    p.min_age = FromAdInterval(ParseInteger(e.First("msds-minimumpasswordage")));
+    p.lockout_threshold =
+        static_cast<int>(ParseInteger(e.First("msds-lockoutthreshold")).value_or(0));
+    p.source = pso;
+    return p;
+  }
+
+  const config::DirectoryConfig config_;
+  std::mutex mu_;
+  std::map<std::string, DcCapabilities> capabilities_;  // by server URL; guarded by mu_
+};
+
+}  // namespace
+
+std::unique_ptr<KindOps> MakeAdOps(const config::DirectoryConfig& config) {
+  return std::make_unique<AdOps>(config);
+}
+
+}  // namespace wb::ldap

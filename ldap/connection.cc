@@ -1,0 +1,377 @@
+#include "ldap/connection.h"
+
+#include <openldap.h>
+#include <signal.h>
+#include <sys/time.h>
+
+#include <mutex>
+#include <utility>
+
+#include "common/log_escape.h"
+#include "ldap/socket.h"
+
+namespace wb::ldap {
+namespace {
+
+timeval ToTimeval(std::chrono::milliseconds ms) {
+  return {static_cast<time_t>(ms.count() / 1000),
+          static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
+}
+
+std::string Diagnostic(LDAP* ld) {
+  char* msg = nullptr;
+  std::string out;
+  if (ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &msg) == LDAP_OPT_SUCCESS && msg) {
+    out = msg;
+    ldap_memfree(msg);
+  }
+  return out;
+}
+
+int ResultCode(LDAP* ld) {
+  int rc = LDAP_OTHER;
+  ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &rc);
+  return rc;
+}
+
+// Per-handle TLS: CA verification is demanded and the context is this handle's own, so two
+// directories with different CAs never share trust.
+Status ConfigureTls(LDAP* ld, const ConnectionSettings& s) {
+  int version = LDAP_VERSION3;
+  int demand = LDAP_OPT_X_TLS_DEMAND;
+  int min_protocol = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2;
+  int zero = 0;
+  bool ok = ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version) == LDAP_OPT_SUCCESS &&
+            ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) == LDAP_OPT_SUCCESS &&
+            ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, s.ca_file.c_str()) == LDAP_OPT_SUCCESS &&
+            ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) == LDAP_OPT_SUCCESS &&
+            ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &min_protocol) == LDAP_OPT_SUCCESS;
+  if (ok && s.client_cert_file && s.client_key_file) {
+    ok =
+        ldap_set_option(ld, LDAP_OPT_X_TLS_CERTFILE, s.client_cert_file->c_str()) ==
+            LDAP_OPT_SUCCESS &&
+        ldap_set_option(ld, LDAP_OPT_X_TLS_KEYFILE, s.client_key_file->c_str()) == LDAP_OPT_SUCCESS;
+  }
+  if (ok) ok = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) == LDAP_OPT_SUCCESS;
+  return ok ? Status::Ok() : Internal("cannot configure TLS (check ca_file and client key)");
+}
+
+Outcome TlsOutcome(LDAP* ld, int rc, bool timed_out) {
+  if (timed_out) {
+    return MakeOutcome(OutcomeCode::kDirectoryTimeout,
+                       "the directory server accepted the connection but did not complete "
+                       "the TLS handshake in time");
+  }
+  std::string diag = Diagnostic(ld);
+  Outcome o = MakeOutcome(OutcomeCode::kTlsFailure,
+                          "TLS to the directory failed: check ca_file, and that the server's "
+                          "certificate is valid and names the host in the URL");
+  o.diagnostic = EscapeForLog(diag.empty() ? ldap_err2string(rc) : diag, 512);
+  return o;
+}
+
+Result<LDAP*, Outcome> StartTls(LDAP* ld, const config::LdapUrl& url, const DeadlineGuard& guard) {
+  int rc = url.transport == config::LdapTransport::kLdaps ? ldap_install_tls(ld)
+                                                          : ldap_start_tls_s(ld, nullptr, nullptr);
+  if (rc != LDAP_SUCCESS) return TlsOutcome(ld, rc, guard.fired());
+  return ld;
+}
+
+// libldap's berval needs a mutable pointer; the bytes are only read.
+berval View(std::string_view bytes) {
+  return {static_cast<ber_len_t>(bytes.size()), const_cast<char*>(bytes.data())};
+}
+
+// Owns the libldap arrays for a modify; the values point into caller-owned bytes.
+class ModArrays {
+ public:
+  explicit ModArrays(const std::vector<Modification>& mods) {
+    values_.resize(mods.size());
+    mods_.resize(mods.size());
+    for (std::size_t i = 0; i < mods.size(); ++i) {
+      for (auto v : mods[i].values) bervals_.push_back(View(v));
+    }
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < mods.size(); ++i) {
+      for (std::size_t j = 0; j < mods[i].values.size(); ++j) {
+        values_[i].push_back(&bervals_[next++]);
+      }
+      values_[i].push_back(nullptr);
+      mods_[i].mod_op = mods[i].op | LDAP_MOD_BVALUES;
+      mods_[i].mod_type = const_cast<char*>(mods[i].attribute.c_str());
+      mods_[i].mod_vals.modv_bvals = mods[i].values.empty() ? nullptr : values_[i].data();
+      pointers_.push_back(&mods_[i]);
+    }
+    pointers_.push_back(nullptr);
+  }
+  LDAPMod** get() { return pointers_.data(); }
+
+ private:
+  std::vector<berval> bervals_;
+  std::vector<std::vector<berval*>> values_;
+  std::vector<LDAPMod> mods_;
+  std::vector<LDAPMod*> pointers_;
+};
+
+class Controls {
+ public:
+  explicit Controls(const std::vector<RequestControl>& controls) {
+    for (const auto& c : controls) {
+      berval value = View(c.value);
+      LDAPControl* ctrl = nullptr;
+      if (ldap_control_create(c.oid.c_str(), c.critical ? 1 : 0, c.value.empty() ? nullptr : &value,
+                              1, &ctrl) == LDAP_SUCCESS) {
+        list_.push_back(ctrl);
+      }
+    }
+    list_.push_back(nullptr);
+  }
+  ~Controls() {
+    for (LDAPControl* c : list_) {
+      if (c != nullptr) ldap_control_free(c);
+    }
+  }
+  Controls(const Controls&) = delete;
+  Controls& operator=(const Controls&) = delete;
+  LDAPControl** get() { return list_.size() > 1 ? list_.data() : nullptr; }
+
+ private:
+  std::vector<LDAPControl*> list_;
+};
+
+Entry ReadEntry(LDAP* ld, LDAPMessage* e) {
+  Entry entry;
+  char* dn = ldap_get_dn(ld, e);
+  if (dn != nullptr) entry.dn = dn;
+  ldap_memfree(dn);
+  BerElement* ber = nullptr;
+  for (char* a = ldap_first_attribute(ld, e, &ber); a != nullptr;
+       a = ldap_next_attribute(ld, e, ber)) {
+    std::string name(a);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    berval** vals = ldap_get_values_len(ld, e, a);
+    auto& out = entry.attributes[name];
+    for (int i = 0; vals != nullptr && vals[i] != nullptr; ++i) {
+      out.emplace_back(vals[i]->bv_val, vals[i]->bv_len);
+    }
+    ldap_value_free_len(vals);
+    ldap_memfree(a);
+  }
+  ber_free(ber, 0);
+  return entry;
+}
+
+// libldap and OpenSSL write to the socket with write(2): a server that closed the connection
+// would kill the process with SIGPIPE instead of failing the operation with EPIPE.
+void IgnoreSigpipe() {
+  static std::once_flag once;
+  std::call_once(once, [] { ::signal(SIGPIPE, SIG_IGN); });
+}
+
+}  // namespace
+
+std::optional<std::string> Entry::First(const std::string& name) const {
+  auto it = attributes.find(name);
+  if (it == attributes.end() || it->second.empty()) return std::nullopt;
+  return it->second.front();
+}
+
+const std::vector<std::string>& Entry::All(const std::string& name) const {
+  static const std::vector<std::string> kNone;
+  auto it = attributes.find(name);
+  return it == attributes.end() ? kNone : it->second;
+}
+
+Result<std::unique_ptr<Connection>, Outcome> Connection::Open(const config::LdapUrl& url,
+                                                              const ConnectionSettings& settings,
+                                                              const Secret& bind_password) {
+  IgnoreSigpipe();
+  const auto started = std::chrono::steady_clock::now();
+  auto fd = ConnectTcp(url.address.host, url.address.port, settings.connect_timeout);
+  if (!fd.ok()) {
+    Outcome o =
+        MakeOutcome(fd.error().code() == Code::kTimeout ? OutcomeCode::kDirectoryTimeout
+                                                        : OutcomeCode::kDirectoryUnavailable,
+                    "cannot connect to " + url.url + ": " + fd.error().message());
+    o.server = url.url;
+    return o;
+  }
+  LDAP* ld = nullptr;
+  if (ldap_init_fd(*fd, LDAP_PROTO_TCP, url.url.c_str(), &ld) != LDAP_SUCCESS) {
+    ::close(*fd);
+    return MakeOutcome(OutcomeCode::kInternalError, "ldap_init_fd failed");
+  }
+  // From here ld owns the socket; the Connection owns ld.
+  std::unique_ptr<Connection> conn(new Connection(ld, url.url, settings.operation_timeout));
+  if (Status s = ConfigureTls(ld, settings); !s.ok()) {
+    return MakeOutcome(OutcomeCode::kTlsFailure, s.message());
+  }
+  const auto left =
+      settings.connect_timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - started);
+  DeadlineGuard guard(*fd, std::max(left, std::chrono::milliseconds(1)));
+  if (auto tls = StartTls(ld, url, guard); !tls.ok()) {
+    Outcome o = tls.error();
+    o.server = url.url;
+    return o;
+  }
+  Outcome bound = conn->Bind(settings, bind_password);
+  guard.Disarm();
+  if (!bound.ok()) {
+    bound.server = url.url;
+    return bound;
+  }
+  return conn;
+}
+
+Connection::~Connection() { ldap_unbind_ext(ld_, nullptr, nullptr); }
+
+Outcome Connection::Bind(const ConnectionSettings& settings, const Secret& bind_password) {
+  int msgid = -1;
+  int rc;
+  if (settings.bind_method == config::BindMethod::kSaslExternal) {
+    // EXTERNAL takes its identity from the TLS client certificate. The initial response is
+    // the authorization identity: present and empty (= the certificate's identity). Without
+    // it the server asks for another round ("SASL bind in progress").
+    char none[] = "";
+    berval empty_authzid{0, none};
+    rc = ldap_sasl_bind(ld_, nullptr, "EXTERNAL", &empty_authzid, nullptr, nullptr, &msgid);
+  } else {
+    berval cred = View(bind_password.view());
+    rc = ldap_sasl_bind(ld_, settings.bind_dn.c_str(), LDAP_SASL_SIMPLE, &cred, nullptr, nullptr,
+                        &msgid);
+  }
+  if (rc != LDAP_SUCCESS) return Failed(rc, OperationKind::kServiceBind);
+  auto result = Await(msgid, OperationKind::kServiceBind);
+  if (!result.ok()) return result.error();
+  return Finish(*result, OperationKind::kServiceBind);
+}
+
+Outcome Connection::Failed(int rc, OperationKind kind) {
+  // A call that fails before a result arrives leaves the handle in an unknown state.
+  broken_ = true;
+  int code = rc == -1 ? ResultCode(ld_) : rc;
+  Outcome o = OutcomeFromLdap(code, Diagnostic(ld_), kind);
+  o.server = url_;
+  return o;
+}
+
+Result<LDAPMessage*, Outcome> Connection::Await(int msgid, OperationKind kind) {
+  last_request_sent_ = true;
+  timeval tv = ToTimeval(op_timeout_);
+  LDAPMessage* result = nullptr;
+  int rc = ldap_result(ld_, msgid, LDAP_MSG_ALL, &tv, &result);
+  if (rc == 0) {
+    ldap_abandon_ext(ld_, msgid, nullptr, nullptr);
+    broken_ = true;
+    Outcome o = MakeOutcome(OutcomeCode::kDirectoryTimeout,
+                            "the directory server did not answer within " +
+                                std::to_string(op_timeout_.count()) + " ms");
+    o.server = url_;
+    return o;
+  }
+  if (rc < 0) return Failed(-1, kind);
+  return result;
+}
+
+Outcome Connection::Finish(LDAPMessage* result, OperationKind kind) {
+  int err = LDAP_OTHER;
+  char* errmsg = nullptr;
+  int rc = ldap_parse_result(ld_, result, &err, nullptr, &errmsg, nullptr, nullptr, 1);
+  std::string diag = errmsg != nullptr ? errmsg : "";
+  ldap_memfree(errmsg);
+  if (rc != LDAP_SUCCESS) return Failed(rc, kind);
+  Outcome o = OutcomeFromLdap(err, diag, kind);
+  o.server = url_;
+  return o;
+}
+
+Result<std::vector<Entry>, Outcome> Connection::Search(const std::string& base, int scope,
+                                                       const std::string& filter,
+                                                       const std::vector<std::string>& attributes,
+                                                       int size_limit) {
+  last_request_sent_ = false;  // set by Await once the request is out
+  std::vector<char*> attrs;
+  for (const auto& a : attributes) attrs.push_back(const_cast<char*>(a.c_str()));
+  attrs.push_back(nullptr);
+  int msgid = -1;
+  int rc = ldap_search_ext(ld_, base.c_str(), scope, filter.c_str(), attrs.data(), 0, nullptr,
+                           nullptr, nullptr, size_limit, &msgid);
+  if (rc != LDAP_SUCCESS) return Failed(rc, OperationKind::kSearch);
+  auto result = Await(msgid, OperationKind::kSearch);
+  if (!result.ok()) return result.error();
+  std::vector<Entry> entries;
+  for (LDAPMessage* e = ldap_first_entry(ld_, *result); e != nullptr; e = ldap_next_entry(ld_, e)) {
+    entries.push_back(ReadEntry(ld_, e));
+  }
+  int err = LDAP_OTHER;
+  char* errmsg = nullptr;
+  rc = ldap_parse_result(ld_, *result, &err, nullptr, &errmsg, nullptr, nullptr, 1);
+  std::string diag = errmsg != nullptr ? errmsg : "";
+  ldap_memfree(errmsg);
+  if (rc != LDAP_SUCCESS) return Failed(rc, OperationKind::kSearch);
+  // A size limit hit still returns the entries found, which is what an ambiguity check needs.
+  if (err != LDAP_SUCCESS && err != LDAP_SIZELIMIT_EXCEEDED) {
+    Outcome o = OutcomeFromLdap(err, diag, OperationKind::kSearch);
+    o.server = url_;
+    return o;
+  }
+  return entries;
+}
+
+Outcome Connection::Modify(const std::string& dn, const std::vector<Modification>& mods,
+                           const std::vector<RequestControl>& controls, OperationKind kind) {
+  last_request_sent_ = false;  // set by Await once the request is out
+  ModArrays arrays(mods);
+  Controls server_controls(controls);
+  int msgid = -1;
+  int rc = ldap_modify_ext(ld_, dn.c_str(), arrays.get(), server_controls.get(), nullptr, &msgid);
+  if (rc != LDAP_SUCCESS) return Failed(rc, kind);
+  auto result = Await(msgid, kind);
+  if (!result.ok()) return result.error();
+  return Finish(*result, kind);
+}
+
+Outcome Connection::PasswordModify(const std::string& dn, const Secret* old_password,
+                                   const Secret& new_password) {
+  last_request_sent_ = false;  // set by Await once the request is out
+  LDAPControl* ppolicy = nullptr;
+  if (ldap_create_passwordpolicy_control(ld_, &ppolicy) != LDAP_SUCCESS) {
+    return MakeOutcome(OutcomeCode::kInternalError, "cannot create the ppolicy control");
+  }
+  LDAPControl* request_controls[] = {ppolicy, nullptr};
+  berval user = View(dn);
+  berval old_value = old_password ? View(old_password->view()) : berval{0, nullptr};
+  berval new_value = View(new_password.view());
+  int msgid = -1;
+  int rc = ldap_passwd(ld_, &user, old_password ? &old_value : nullptr, &new_value,
+                       request_controls, nullptr, &msgid);
+  ldap_control_free(ppolicy);
+  if (rc != LDAP_SUCCESS) return Failed(rc, OperationKind::kPasswordChange);
+  auto result = Await(msgid, OperationKind::kPasswordChange);
+  if (!result.ok()) return result.error();
+
+  int err = LDAP_OTHER;
+  char* errmsg = nullptr;
+  LDAPControl** response_controls = nullptr;
+  rc = ldap_parse_result(ld_, *result, &err, nullptr, &errmsg, nullptr, &response_controls, 1);
+  std::string diag = errmsg != nullptr ? errmsg : "";
+  ldap_memfree(errmsg);
+  if (rc != LDAP_SUCCESS) return Failed(rc, OperationKind::kPasswordChange);
+  LDAPPasswordPolicyError pp_error = PP_noError;
+  LDAPControl* response =
+      ldap_control_find(LDAP_CONTROL_PASSWORDPOLICYRESPONSE, response_controls, nullptr);
+  if (response != nullptr) {
+    ber_int_t expire = -1;
+    ber_int_t grace = -1;
+    ldap_parse_passwordpolicy_control(ld_, response, &expire, &grace, &pp_error);
+  }
+  ldap_controls_free(response_controls);
+  Outcome o = err != LDAP_SUCCESS && pp_error != PP_noError
+                  ? OutcomeFromPpolicy(pp_error, diag)
+                  : OutcomeFromLdap(err, diag, OperationKind::kPasswordChange);
+  o.server = url_;
+  return o;
+}
+
+}  // namespace wb::ldap

@@ -1,0 +1,110 @@
+#pragma once
+// One verified, bound LDAP connection (internal to ldap/).
+//
+// Every connection is TLS with certificate and host-name verification against the
+// directory's CA file, through LDAPS or StartTLS; plaintext LDAP is never used. The TCP
+// connect, TLS handshake and bind are bounded by connect_timeout even when a server accepts
+// TCP and then never answers (libldap's own timeouts do not bound the handshake, so the
+// socket is ours and a watchdog shuts it down at the deadline). Every later operation is
+// asynchronous and bounded by operation_timeout; on timeout it is abandoned and the
+// connection is marked broken.
+//
+// Not thread-safe: one thread uses a Connection at a time (the pool hands it out).
+// The first Open() sets SIGPIPE to be ignored in the process: a peer that closes the socket
+// must fail an operation, not kill the daemon.
+
+#include <ldap.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/secret.h"
+#include "common/status.h"
+#include "config/config.h"
+#include "ldap/outcome.h"
+
+namespace wb::ldap {
+
+// Attribute names are lower-cased keys; values are binary-safe.
+struct Entry {
+  std::string dn;
+  std::map<std::string, std::vector<std::string>> attributes;
+  // The first value of `name` (lower-case), or nullopt.
+  std::optional<std::string> First(const std::string& name) const;
+  const std::vector<std::string>& All(const std::string& name) const;
+};
+
+struct Modification {
+  int op;  // LDAP_MOD_ADD, LDAP_MOD_REPLACE or LDAP_MOD_DELETE
+  std::string attribute;
+  // Views into caller-owned bytes (a password stays in its Secret; nothing is copied).
+  std::vector<std::string_view> values;
+};
+
+// A request control to send with an operation.
+struct RequestControl {
+  std::string oid;
+  std::string value;  // BER-encoded; empty for none
+  bool critical = false;
+};
+
+struct ConnectionSettings {
+  std::filesystem::path ca_file;
+  config::BindMethod bind_method = config::BindMethod::kSimple;
+  std::string bind_dn;
+  std::optional<std::filesystem::path> client_cert_file;
+  std::optional<std::filesystem::path> client_key_file;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds operation_timeout{10000};
+};
+
+class Connection {
+ public:
+  // Connects to `url`, verifies TLS and binds. `bind_password` is used only during this call.
+  static Result<std::unique_ptr<Connection>, Outcome> Open(const config::LdapUrl& url,
+                                                           const ConnectionSettings& settings,
+                                                           const Secret& bind_password);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  const std::string& url() const { return url_; }
+  // True after a timeout or a connection-level error: the pool must not reuse it.
+  bool broken() const { return broken_; }
+  // False when the last operation failed before its request was sent: only then is it
+  // certain the server did not act on it, so a write may be retried on another connection.
+  bool last_request_sent() const { return last_request_sent_; }
+
+  Result<std::vector<Entry>, Outcome> Search(const std::string& base, int scope,
+                                             const std::string& filter,
+                                             const std::vector<std::string>& attributes,
+                                             int size_limit = 0);
+  Outcome Modify(const std::string& dn, const std::vector<Modification>& mods,
+                 const std::vector<RequestControl>& controls = {},
+                 OperationKind kind = OperationKind::kWrite);
+  // RFC 3062 Password Modify with the ppolicy request control; the ppolicy response, when
+  // present, decides the outcome. `old_password` may be null (an administrative reset).
+  Outcome PasswordModify(const std::string& dn, const Secret* old_password,
+                         const Secret& new_password);
+
+ private:
+  Connection(LDAP* ld, std::string url, std::chrono::milliseconds op_timeout)
+      : ld_(ld), url_(std::move(url)), op_timeout_(op_timeout) {}
+  Outcome Bind(const ConnectionSettings& settings, const Secret& bind_password);
+  // Waits for the complete result of `msgid`; abandons it on timeout.
+  Result<LDAPMessage*, Outcome> Await(int msgid, OperationKind kind);
+  Outcome Failed(int rc, OperationKind kind);
+  Outcome Finish(LDAPMessage* result, OperationKind kind);
+
+  LDAP* ld_;
+  std::string url_;
+  std::chrono::milliseconds op_timeout_;
+  bool broken_ = false;
+  bool last_request_sent_ = false;
+};
+
+}  // namespace wb::ldap

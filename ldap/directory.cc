@@ -1,0 +1,205 @@
+#include "ldap/directory.h"
+
+#include <algorithm>
+
+#include "ldap/filter.h"
+#include "ldap/kind.h"
+#include "ldap/pool.h"
+
+namespace wb::ldap {
+namespace {
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// True when `dn` equals `base` or lies below it. Both are normalised by the server-side
+// rules we can apply here: case-insensitive, spaces after commas ignored.
+bool IsUnder(const std::string& dn, const std::string& base) {
+  auto canonical = [](const std::string& s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == ' ' && i > 0 && s[i - 1] == ',') continue;
+      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(s[i]))));
+    }
+    return out;
+  };
+  const std::string d = canonical(dn);
+  const std::string b = canonical(base);
+  return d == b || (d.size() > b.size() && d.compare(d.size() - b.size(), b.size(), b) == 0 &&
+                    d[d.size() - b.size() - 1] == ',');
+}
+
+ConnectionSettings SettingsFor(const config::DirectoryConfig& c) {
+  ConnectionSettings s;
+  s.ca_file = c.ca_file;
+  s.bind_method = c.bind_method;
+  s.bind_dn = c.bind_dn.value_or("");
+  s.client_cert_file = c.client_cert_file;
+  s.client_key_file = c.client_key_file;
+  s.connect_timeout = c.connect_timeout;
+  s.operation_timeout = c.operation_timeout;
+  return s;
+}
+
+class LdapDirectory final : public Directory {
+ public:
+  LdapDirectory(const config::DirectoryConfig& config, Secret bind_password, const Clock& clock)
+      : config_(config),
+        ops_(config.kind == config::DirectoryKind::kActiveDirectory ? MakeAdOps(config)
+                                                                    : MakeOpenLdapOps(config)),
+        pool_(config.urls, SettingsFor(config), std::move(bind_password), config.pool_size, clock) {
+  }
+
+  const std::string& name() const override { return config_.name; }
+
+  Result<Account, Outcome> FindAccount(const Target& target) override {
+    if (std::find(config_.lookup_attributes.begin(), config_.lookup_attributes.end(),
+                  target.kind) == config_.lookup_attributes.end()) {
+      return MakeOutcome(OutcomeCode::kLookupNotEnabled,
+                         "directory '" + config_.name + "' does not look users up by " +
+                             std::string(config::Name(target.kind)) +
+                             " (add it to lookup_attributes)");
+    }
+    if (target.kind == config::LookupAttribute::kDn && !IsUnder(target.value, config_.base_dn)) {
+      return MakeOutcome(OutcomeCode::kOutOfScope,
+                         "the requested DN is outside base_dn of directory '" + config_.name + "'");
+    }
+    return RunFor<Account>([&](Connection& conn) { return Lookup(conn, target); });
+  }
+
+  Outcome Apply(const Account& account, const PasswordChange& change) override {
+    return Run(/*is_write=*/true,
+               [&](Connection& conn) { return ops_->Apply(conn, account, change); });
+  }
+
+  Result<PasswordPolicy, Outcome> EffectivePolicy(const Account& account) override {
+    return RunFor<PasswordPolicy>(
+        [&](Connection& conn) { return ops_->ReadPolicy(conn, account); });
+  }
+
+  Result<bool, Outcome> PasswordChangedSince(const Account& account, WallTime since) override {
+    auto fresh = FindAccount({config::LookupAttribute::kDn, account.dn});
+    if (!fresh.ok()) return fresh.error();
+    // Directory timestamps have one-second resolution; compare at that resolution.
+    const auto since_s = std::chrono::floor<std::chrono::seconds>(since);
+    return fresh->password_changed_at && *fresh->password_changed_at >= since_s;
+  }
+
+  std::vector<ServerHealth> Health() const override { return pool_.Health(); }
+
+ private:
+  Result<Account, Outcome> Lookup(Connection& conn, const Target& target) {
+    const bool by_dn = target.kind == config::LookupAttribute::kDn;
+    // Size limit 2: one entry is the answer, a second one makes it ambiguous.
+    auto found = by_dn ? conn.Search(target.value, LDAP_SCOPE_BASE, ObjectFilter(),
+                                     ops_->AccountAttributes(), 2)
+                       : conn.Search(config_.base_dn, LDAP_SCOPE_SUBTREE,
+                                     UserFilter(config_.kind, target.kind, target.value),
+                                     ops_->AccountAttributes(), 2);
+    if (!found.ok()) {
+      if (found.error().code == OutcomeCode::kUserNotFound) return NotFoundOutcome(target);
+      return found.error();
+    }
+    if (found->empty()) return NotFoundOutcome(target);
+    if (found->size() > 1) {
+      return MakeOutcome(OutcomeCode::kAmbiguousUser,
+                         "more than one account in directory '" + config_.name + "' has " +
+                             std::string(config::Name(target.kind)) +
+                             " equal to the requested value; nothing was changed");
+    }
+    return ops_->Complete(conn, found->front());
+  }
+
+  std::string ObjectFilter() const {
+    return config_.kind == config::DirectoryKind::kActiveDirectory
+               ? "(&(objectCategory=person)(objectClass=user))"
+               : "(objectClass=person)";
+  }
+
+  Outcome NotFoundOutcome(const Target& target) const {
+    return MakeOutcome(OutcomeCode::kUserNotFound, "no account in directory '" + config_.name +
+                                                       "' under " + config_.base_dn + " has that " +
+                                                       std::string(config::Name(target.kind)));
+  }
+
+  // Runs `fn` (Connection& -> Outcome) on a pooled connection. A connection that failed
+  // before its request went out (e.g. an idle connection the server had closed) is replaced
+  // once; a write whose request was sent is never repeated here, because the server may
+  // have applied it.
+  template <typename Fn>
+  Outcome Run(bool is_write, Fn fn) {
+    Outcome outcome;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto lease = pool_.Acquire();
+      if (!lease.ok()) return lease.error();
+      outcome = fn(**lease);
+      if (outcome.ok()) return outcome;
+      pool_.Observe((*lease)->url(), outcome);
+      const bool retryable = (*lease)->broken() && outcome.transient() &&
+                             (!is_write || !(*lease)->last_request_sent());
+      if (!retryable) return outcome;
+    }
+    return outcome;
+  }
+
+  // Run() for a read that produces a T.
+  template <typename T, typename Fn>
+  Result<T, Outcome> RunFor(Fn fn) {
+    std::optional<T> value;
+    Outcome o = Run(/*is_write=*/false, [&](Connection& conn) {
+      auto r = fn(conn);
+      if (!r.ok()) return r.error();
+      value = std::move(*r);
+      return Succeeded(conn.url());
+    });
+    if (!o.ok()) return o;
+    return std::move(*value);
+  }
+
+  const config::DirectoryConfig config_;
+  std::unique_ptr<KindOps> ops_;
+  ServerPool pool_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Directory>> OpenDirectory(const config::DirectoryConfig& config,
+                                                 const Clock& clock) {
+  Secret password;
+  if (config.bind_method == config::BindMethod::kSimple && config.bind_password_file) {
+    auto read = ReadSecretFile(*config.bind_password_file);
+    if (!read.ok()) return read.error().WithContext("directory '" + config.name + "'");
+    password = std::move(*read);
+  }
+  return std::unique_ptr<Directory>(new LdapDirectory(config, std::move(password), clock));
+}
+
+Router::Router(std::vector<std::unique_ptr<Directory>> directories,
+               std::vector<config::DirectoryConfig> configs)
+    : directories_(std::move(directories)), configs_(std::move(configs)) {}
+
+Result<Directory*, Outcome> Router::Route(const Target& target) const {
+  if (directories_.size() == 1) return directories_.front().get();
+  const std::string value = Lower(target.value);
+  for (std::size_t i = 0; i < configs_.size(); ++i) {
+    const auto& c = configs_[i];
+    if (target.kind == config::LookupAttribute::kDn) {
+      for (const auto& base : c.base_dns) {
+        if (IsUnder(target.value, base)) return directories_[i].get();
+      }
+      continue;
+    }
+    const auto at = value.rfind('@');
+    if (at == std::string::npos) continue;
+    const std::string suffix = value.substr(at + 1);
+    for (const auto& s : c.upn_suffixes) {
+      if (Lower(s) == suffix) return directories_[i].get();
+    }
+  }
+  return MakeOutcome(OutcomeCode::kOutOfScope,
+                     "no configured directory routes this target (upn_suffixes / base_dns)");
+}
+
+}  // namespace wb::ldap

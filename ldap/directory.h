@@ -1,0 +1,123 @@
+#pragma once
+// ldap/: the one interface the rest of wbagent has to a directory: "find this account",
+// "apply this change", "what password policy applies to it". It hides libldap and the
+// differences between Active Directory and OpenLDAP.
+//
+// Guarantees:
+//   - Every connection is TLS with CA and host-name verification (LDAPS or StartTLS).
+//   - Every identifier from a request is escaped (RFC 4515) before it is put in a filter,
+//     and a DN target must lie under the directory's base_dn: a request can never widen a
+//     search or reach outside the configured subtree.
+//   - The service account binds; the user never does (a test bind counts as a failed logon
+//     and can lock the account).
+//   - Every answer is an Outcome with a stable code (ldap/outcome.h); no LDAP code or
+//     diagnostic escapes this component except as escaped text inside an Outcome.
+//   - A password is read from its Secret in place, encoded into a Secret that is wiped, and
+//     never logged or copied into an Outcome.
+//
+// Thread-safety: a Directory may be used from several threads at once; each call takes its
+// own connection from a bounded pool (pool_size).
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/secret.h"
+#include "common/status.h"
+#include "config/config.h"
+#include "ldap/outcome.h"
+
+namespace wb::ldap {
+
+// How a request names the account. The kind must be one of the directory's
+// lookup_attributes; kDn must lie under its base_dn.
+struct Target {
+  config::LookupAttribute kind = config::LookupAttribute::kUserPrincipalName;
+  std::string value;
+};
+
+// What the writers and the policy engine need to know about an account.
+struct Account {
+  std::string dn;
+  std::string login_name;  // sAMAccountName (AD) or uid (OpenLDAP)
+  std::string upn;         // AD only
+  std::string mail;
+  std::string display_name;
+  bool enabled = true;
+  bool locked = false;
+  bool must_change_password = false;              // AD pwdLastSet = 0; OpenLDAP pwdReset = TRUE
+  std::optional<WallTime> password_changed_at;    // AD pwdLastSet; OpenLDAP pwdChangedTime
+  bool protected_account = false;                 // AD adminCount = 1
+  std::vector<std::string> groups;                // memberOf DNs, where the directory provides them
+  std::optional<std::string> password_policy_dn;  // msDS-ResultantPSO / pwdPolicySubentry
+};
+
+// One request's change. Any combination; at least one part must be set.
+struct PasswordChange {
+  enum class Password { kKeep, kReset, kChange };
+  enum class MustChange { kLeave, kRequire, kClear };
+  Password password = Password::kKeep;
+  const Secret* new_password = nullptr;  // REQUIRES: set for kReset and kChange
+  const Secret* old_password = nullptr;  // REQUIRES: set for kChange
+  bool unlock = false;
+  MustChange must_change = MustChange::kLeave;
+};
+
+// The directory's effective password policy for one account.
+struct PasswordPolicy {
+  int min_length = 0;
+  int max_length = 0;  // 0: no maximum
+  int history_length = 0;
+  std::chrono::seconds min_age{0};
+  bool complexity = false;  // AD complexity, or OpenLDAP pwdCheckQuality > 0
+  int lockout_threshold = 0;
+  std::string source;  // the DN the values came from (domain root, PSO or ppolicy entry)
+};
+
+struct ServerHealth {
+  std::string url;
+  bool healthy = true;
+  std::string last_error;  // the last failure's Outcome::ToString(); empty when none
+  std::optional<WallTime> failing_since;
+};
+
+class Directory {
+ public:
+  virtual ~Directory() = default;
+  virtual const std::string& name() const = 0;
+
+  // Exactly one match, or kUserNotFound / kAmbiguousUser.
+  virtual Result<Account, Outcome> FindAccount(const Target& target) = 0;
+  // Applies `change` to `account` in as few operations as the directory allows (AD: one
+  // modify). Nothing is written when the outcome is a refusal decided before the write
+  // (e.g. kHistoryNotEnforceable).
+  virtual Outcome Apply(const Account& account, const PasswordChange& change) = 0;
+  virtual Result<PasswordPolicy, Outcome> EffectivePolicy(const Account& account) = 0;
+  // For crash recovery: true when the account's password was set at or after `since`, so a
+  // reset interrupted after the write must not be applied again (it would trip history).
+  virtual Result<bool, Outcome> PasswordChangedSince(const Account& account, WallTime since) = 0;
+  virtual std::vector<ServerHealth> Health() const = 0;
+};
+
+// Opens a directory from its config; reads the bind password file (the secret stays in
+// memory, wiped on destruction). Connections are made lazily.
+Result<std::unique_ptr<Directory>> OpenDirectory(const config::DirectoryConfig& config,
+                                                 const Clock& clock);
+
+// Chooses the directory for a target: by UPN suffix (UPN and mail targets), by base DN (DN
+// targets), and the only directory when there is one.
+class Router {
+ public:
+  explicit Router(std::vector<std::unique_ptr<Directory>> directories,
+                  std::vector<config::DirectoryConfig> configs);
+  Result<Directory*, Outcome> Route(const Target& target) const;
+
+ private:
+  std::vector<std::unique_ptr<Directory>> directories_;
+  std::vector<config::DirectoryConfig> configs_;
+};
+
+}  // namespace wb::ldap

@@ -1,0 +1,36 @@
+#pragma once
+// What differs between Active Directory and OpenLDAP (internal to ldap/): which attributes
+// describe an account, how a change is written, where the password policy lives.
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ldap/connection.h"
+#include "ldap/directory.h"
+
+namespace wb::ldap {
+
+class KindOps {
+ public:
+  virtual ~KindOps() = default;
+  // Attributes a subtree search can return; Complete() fetches anything else it needs.
+  virtual std::vector<std::string> AccountAttributes() const = 0;
+  // Fills the fields that need a base-scope read (AD's constructed attributes).
+  virtual Result<Account, Outcome> Complete(Connection& conn, const Entry& entry) = 0;
+  virtual Outcome Apply(Connection& conn, const Account& account, const PasswordChange& change) = 0;
+  virtual Result<PasswordPolicy, Outcome> ReadPolicy(Connection& conn, const Account& account) = 0;
+};
+
+std::unique_ptr<KindOps> MakeAdOps(const config::DirectoryConfig& config);
+std::unique_ptr<KindOps> MakeOpenLdapOps(const config::DirectoryConfig& config);
+
+// Shared parsing helpers.
+std::optional<WallTime> ParseGeneralizedTime(std::string_view text);
+std::optional<long long> ParseInteger(const std::optional<std::string>& text);
+// "\"password\"" as UTF-16LE, the value AD's unicodePwd takes; kPolicyViolation when the
+// password is not valid UTF-8.
+Result<Secret, Outcome> AdQuotedUtf16(std::string_view utf8);
+
+}  // namespace wb::ldap

@@ -1,0 +1,107 @@
+// OpenLDAP (and 389-DS): the RFC 3062 Password Modify operation with the ppolicy control,
+// pwdAccountLockedTime, pwdReset, and the ppolicy entry that applies to the user.
+#include "ldap/kind.h"
+
+namespace wb::ldap {
+namespace {
+
+// ppolicy's "locked by an administrator" value: the account is disabled, not locked out.
+constexpr char kAdministrativeLock[] = "000001010000Z";
+
+class OpenLdapOps final : public KindOps {
+ public:
+  explicit OpenLdapOps(const config::DirectoryConfig& config) : config_(config) {}
+
+  std::vector<std::string> AccountAttributes() const override {
+    // Operational attributes are only returned when asked for by name.
+    return {"uid",
+            "mail",
+            "displayName",
+            "cn",
+            "pwdChangedTime",
+            "pwdAccountLockedTime",
+            "pwdReset",
+            "pwdPolicySubentry",
+            "memberOf"};
+  }
+
+  Result<Account, Outcome> Complete(Connection&, const Entry& e) override {
+    Account a;
+    a.dn = e.dn;
+    a.login_name = e.First("uid").value_or("");
+    a.mail = e.First("mail").value_or("");
+    a.display_name = e.First("displayname").value_or(e.First("cn").value_or(""));
+    const auto locked_time = e.First("pwdaccountlockedtime");
+    a.enabled = locked_time != kAdministrativeLock;
+    a.locked = locked_time.has_value() && a.enabled;
+    a.must_change_password = e.First("pwdreset").value_or("FALSE") == "TRUE";
+    if (auto changed = e.First("pwdchangedtime")) {
+      a.password_changed_at = ParseGeneralizedTime(*changed);
+    }
+    a.groups = e.All("memberof");
+    a.password_policy_dn = e.First("pwdpolicysubentry");
+    return a;
+  }
+
+  Outcome Apply(Connection& conn, const Account& account, const PasswordChange& change) override {
+    Outcome o = Succeeded(conn.url());
+    if (change.password != PasswordChange::Password::kKeep) {
+      const Secret* old_password =
+          change.password == PasswordChange::Password::kChange ? change.old_password : nullptr;
+      o = conn.PasswordModify(account.dn, old_password, *change.new_password);
+      if (!o.ok()) return o;
+    }
+    // The password operation cannot carry other modifications; the rest follows it, and
+    // only once it succeeded.
+    if (change.unlock) {
+      o = conn.Modify(account.dn, {{LDAP_MOD_DELETE, "pwdAccountLockedTime", {}}}, {},
+                      OperationKind::kClearAttribute);
+      if (!o.ok()) return o;
+    }
+    if (change.must_change == PasswordChange::MustChange::kRequire) {
+      o = conn.Modify(account.dn, {{LDAP_MOD_REPLACE, "pwdReset", {"TRUE"}}});
+    } else if (change.must_change == PasswordChange::MustChange::kClear) {
+      o = conn.Modify(account.dn, {{LDAP_MOD_DELETE, "pwdReset", {}}}, {},
+                      OperationKind::kClearAttribute);
+    }
+    return o;
+  }
+
+  Result<PasswordPolicy, Outcome> ReadPolicy(Connection& conn, const Account& account) override {
+    const std::string dn = account.password_policy_dn.value_or(config_.ppolicy_default_dn);
+    if (dn.empty()) {
+      return MakeOutcome(OutcomeCode::kNotSupported,
+                         "the user has no pwdPolicySubentry and ppolicy_default_dn is not set");
+    }
+    auto found = conn.Search(dn, LDAP_SCOPE_BASE, "(objectClass=pwdPolicy)",
+                             {"pwdMinLength", "pwdMaxLength", "pwdInHistory", "pwdMinAge",
+                              "pwdCheckQuality", "pwdMaxFailure", "pwdLockout"});
+    if (!found.ok()) return found.error();
+    if (found->empty()) {
+      return MakeOutcome(OutcomeCode::kNotSupported, "no readable ppolicy entry at " + dn);
+    }
+    const Entry& e = found->front();
+    PasswordPolicy p;
+    p.min_length = static_cast<int>(ParseInteger(e.First("pwdminlength")).value_or(0));
+    p.max_length = static_cast<int>(ParseInteger(e.First("pwdmaxlength")).value_or(0));
+    p.history_length = static_cast<int>(ParseInteger(e.First("pwdinhistory")).value_or(0));
+    p.min_age = std::chrono::seconds(ParseInteger(e.First("pwdminage")).value_or(0));
+    p.complexity = ParseInteger(e.First("pwdcheckquality")).value_or(0) > 0;
+    if (e.First("pwdlockout").value_or("FALSE") == "TRUE") {
+      p.lockout_threshold = static_cast<int>(ParseInteger(e.First("pwdmaxfailure")).value_or(0));
+    }
+    p.source = dn;
+    return p;
+  }
+
+ private:
+  const config::DirectoryConfig config_;
+};
+
+}  // namespace
+
+std::unique_ptr<KindOps> MakeOpenLdapOps(const config::DirectoryConfig& config) {
+  return std::make_unique<OpenLdapOps>(config);
+}
+
+}  // namespace wb::ldap

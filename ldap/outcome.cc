@@ -1,0 +1,320 @@
+#include "ldap/outcome.h"
+
+#include <ldap.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "common/log_escape.h"
+
+namespace wb::ldap {
+namespace {
+
+bool Contains(std::string_view haystack, std::string_view needle) {
+  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
+                        [](char a, char b) {
+                          return std::tolower(static_cast<unsigned char>(a)) ==
+                                 std::tolower(static_cast<unsigned char>(b));
+                        });
+  return it != haystack.end();
+}
+
+Outcome WithDiagnostic(Outcome outcome, std::string_view diagnostic) {
+  outcome.diagnostic = EscapeForLog(diagnostic, 512);
+  return outcome;
+}
+
+// AD and Samba explain a 0000052D constraint violation in words; the words name the rule.
+Outcome AdPasswordRestriction(std::string_view diag) {
+  if (Contains(diag, "too short")) {
+    return MakeOutcome(OutcomeCode::kPolicyTooShort,
+                       "the new password is shorter than the domain's minimum length");
+  }
+  if (Contains(diag, "history") || Contains(diag, "already used")) {
+    return MakeOutcome(OutcomeCode::kPolicyInHistory,
+                       "the new password is in the account's password history");
+  }
+  if (Contains(diag, "complexity")) {
+    return MakeOutcome(OutcomeCode::kPolicyComplexity,
+                       "the new password does not meet the domain's complexity requirements");
+  }
+  if (Contains(diag, "too young")) {
+    return MakeOutcome(OutcomeCode::kPolicyTooYoung,
+                       "the password was changed too recently (minimum password age)");
+  }
+  if (Contains(diag, "too long")) {
+    return MakeOutcome(OutcomeCode::kPolicyTooLong,
+                       "the new password is longer than the domain allows");
+  }
+  return MakeOutcome(OutcomeCode::kPolicyViolation,
+                     "the domain controller's password policy refused the new password "
+                     "(length, complexity, history, minimum age or a password filter)");
+}
+
+// The "data XXX" part of an AD bind error says why the bind was refused.
+std::string AdBindReason(std::string_view diag) {
+  struct Reason {
+    const char* data;
+    const char* text;
+  };
+  static constexpr Reason kReasons[] = {
+      {"data 52e", "wrong password"},
+      {"data 525", "account not found"},
+      {"data 530", "not permitted to log on at this time"},
+      {"data 531", "not permitted to log on from this workstation"},
+      {"data 532", "password expired"},
+      {"data 533", "account disabled"},
+      {"data 701", "account expired"},
+      {"data 773", "password must be changed"},
+      {"data 775", "account locked out"},
+  };
+  for (const auto& r : kReasons) {
+    if (Contains(diag, r.data)) return r.text;
+  }
+  return "invalid credentials";
+}
+
+Outcome ServiceBindOutcome(int rc, std::string_view diag) {
+  if (rc == LDAP_INVALID_CREDENTIALS) {
+    return MakeOutcome(OutcomeCode::kServiceBindFailed,
+                       "the directory refused the service account's bind: " + AdBindReason(diag) +
+                           "; check bind_dn and bind_password_file");
+  }
+  if (rc == LDAP_STRONG_AUTH_REQUIRED || rc == LDAP_CONFIDENTIALITY_REQUIRED) {
+    return MakeOutcome(OutcomeCode::kServiceBindFailed,
+                       "the directory requires a stronger authentication or encryption for "
+                       "the service account's bind");
+  }
+  return MakeOutcome(OutcomeCode::kServiceBindFailed,
+                     std::string("the service account's bind failed: ") + ldap_err2string(rc));
+}
+
+Outcome ConstraintViolation(std::string_view diag, OperationKind kind) {
+  if (Contains(diag, "0000052D")) return AdPasswordRestriction(diag);
+  if (Contains(diag, "00000056")) {
+    return MakeOutcome(OutcomeCode::kWrongOldPassword,
+                       "the old password given for the change is wrong");
+  }
+  if (Contains(diag, "not being changed from existing value")) {
+    return MakeOutcome(OutcomeCode::kPolicyUnchanged,
+                       "the new password is the same as the current one");
+  }
+  if (kind == OperationKind::kPasswordChange || kind == OperationKind::kWrite) {
+    return MakeOutcome(OutcomeCode::kPolicyViolation,
+                       "the directory's password policy refused the new password");
+  }
+  return MakeOutcome(OutcomeCode::kDirectoryRefused, "the directory refused the operation");
+}
+
+Outcome InsufficientAccess() {
+  return MakeOutcome(OutcomeCode::kAccessDenied,
+                     "the service account lacks the right for this change on this user "
+                     "(AD: Reset Password, Write lockoutTime / pwdLastSet; check that the "
+                     "user inherits the delegated permissions)");
+}
+
+Outcome UnwillingToPerform(std::string_view diag) {
+  if (Contains(diag, "0000001F")) {
+    return MakeOutcome(OutcomeCode::kDirectoryRefused,
+                       "the domain controller will not perform the password write "
+                       "(WILL_NOT_PERFORM): the connection must be encrypted, and the value "
+                       "must be accepted by its password filters");
+  }
+  return MakeOutcome(OutcomeCode::kDirectoryRefused,
+                     "the directory is unwilling to perform the operation");
+}
+
+Outcome ConnectFailure(int rc, std::string_view diag) {
+  if (Contains(diag, "TLS") || Contains(diag, "certificate") || Contains(diag, "SSL")) {
+    return MakeOutcome(OutcomeCode::kTlsFailure,
+                       "TLS to the directory failed: check ca_file and that the server's "
+                       "certificate names the host in the URL");
+  }
+  return MakeOutcome(OutcomeCode::kDirectoryUnavailable,
+                     std::string("cannot reach the directory server: ") + ldap_err2string(rc));
+}
+
+// Failures that say the server could not be reached or did not answer, whatever the operation.
+bool IsConnectivity(int rc) {
+  return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_BUSY ||
+         rc == LDAP_UNAVAILABLE || rc == LDAP_TIMEOUT || rc == LDAP_TIMELIMIT_EXCEEDED;
+}
+
+Outcome ErrorResult(int rc, std::string_view diag, OperationKind kind) {
+  // Any other refusal of the service account's own bind is about its credentials or method.
+  if (kind == OperationKind::kServiceBind && !IsConnectivity(rc)) {
+    return ServiceBindOutcome(rc, diag);
+  }
+  switch (rc) {
+    case LDAP_CONSTRAINT_VIOLATION:
+      return ConstraintViolation(diag, kind);
+    case LDAP_INSUFFICIENT_ACCESS:
+      return InsufficientAccess();
+    case LDAP_UNWILLING_TO_PERFORM:
+      return UnwillingToPerform(diag);
+    case LDAP_NO_SUCH_OBJECT:
+      return MakeOutcome(OutcomeCode::kUserNotFound, "the account no longer exists");
+    case LDAP_INVALID_CREDENTIALS:
+      if (Contains(diag, "00000056")) return ConstraintViolation(diag, kind);
+      return MakeOutcome(OutcomeCode::kWrongOldPassword,
+                         "the old password given for the change is wrong");
+    case LDAP_UNAVAILABLE_CRITICAL_EXTENSION:
+      return MakeOutcome(OutcomeCode::kNotSupported,
+                         "the server does not support a control this operation requires");
+    case LDAP_SERVER_DOWN:
+    case LDAP_CONNECT_ERROR:
+      return ConnectFailure(rc, diag);
+    case LDAP_BUSY:
+    case LDAP_UNAVAILABLE:
+    case LDAP_ADMINLIMIT_EXCEEDED:
+    case LDAP_OTHER:
+      return MakeOutcome(
+          OutcomeCode::kDirectoryUnavailable,
+          std::string("the directory server is busy or unavailable: ") + ldap_err2string(rc));
+    case LDAP_TIMEOUT:
+    case LDAP_TIMELIMIT_EXCEEDED:
+      return MakeOutcome(OutcomeCode::kDirectoryTimeout,
+                         "the directory server did not answer in time");
+    default:
+      return MakeOutcome(OutcomeCode::kInternalError, std::string("unexpected LDAP result ") +
+                                                          std::to_string(rc) + " (" +
+                                                          ldap_err2string(rc) + ")");
+  }
+}
+
+}  // namespace
+
+std::string_view OutcomeName(OutcomeCode code) {
+  switch (code) {
+    case OutcomeCode::kSucceeded:
+      return "succeeded";
+    case OutcomeCode::kUserNotFound:
+      return "user_not_found";
+    case OutcomeCode::kAmbiguousUser:
+      return "ambiguous_user";
+    case OutcomeCode::kLookupNotEnabled:
+      return "lookup_not_enabled";
+    case OutcomeCode::kOutOfScope:
+      return "out_of_scope";
+    case OutcomeCode::kAccountDisabled:
+      return "account_disabled";
+    case OutcomeCode::kAccessDenied:
+      return "access_denied";
+    case OutcomeCode::kDirectoryRefused:
+      return "directory_refused";
+    case OutcomeCode::kServiceBindFailed:
+      return "service_bind_failed";
+    case OutcomeCode::kPolicyTooShort:
+      return "policy_too_short";
+    case OutcomeCode::kPolicyTooLong:
+      return "policy_too_long";
+    case OutcomeCode::kPolicyInHistory:
+      return "policy_in_history";
+    case OutcomeCode::kPolicyTooYoung:
+      return "policy_too_young";
+    case OutcomeCode::kPolicyComplexity:
+      return "policy_complexity";
+    case OutcomeCode::kPolicyUnchanged:
+      return "policy_unchanged";
+    case OutcomeCode::kPolicyChangeNotAllowed:
+      return "policy_change_not_allowed";
+    case OutcomeCode::kPolicyOldPasswordRequired:
+      return "policy_old_password_required";
+    case OutcomeCode::kPolicyViolation:
+      return "policy_violation";
+    case OutcomeCode::kWrongOldPassword:
+      return "wrong_old_password";
+    case OutcomeCode::kHistoryNotEnforceable:
+      return "history_not_enforceable";
+    case OutcomeCode::kDirectoryUnavailable:
+      return "directory_unavailable";
+    case OutcomeCode::kDirectoryTimeout:
+      return "directory_timeout";
+    case OutcomeCode::kTlsFailure:
+      return "tls_failure";
+    case OutcomeCode::kNotSupported:
+      return "not_supported";
+    case OutcomeCode::kInternalError:
+      return "internal_error";
+  }
+  return "internal_error";
+}
+
+bool IsTransient(OutcomeCode code) {
+  return code == OutcomeCode::kDirectoryUnavailable || code == OutcomeCode::kDirectoryTimeout;
+}
+
+std::string Outcome::ToString() const {
+  std::string out(OutcomeName(code));
+  if (!reason.empty()) out += ": " + reason;
+  if (!diagnostic.empty()) out += " [" + diagnostic + "]";
+  return out;
+}
+
+Outcome Succeeded(std::string server) {
+  Outcome o;
+  o.code = OutcomeCode::kSucceeded;
+  o.server = std::move(server);
+  return o;
+}
+
+Outcome MakeOutcome(OutcomeCode code, std::string reason) {
+  Outcome o;
+  o.code = code;
+  o.reason = std::move(reason);
+  return o;
+}
+
+Outcome OutcomeFromLdap(int ldap_result, std::string_view diagnostic, OperationKind kind) {
+  if (ldap_result == LDAP_SUCCESS) return Succeeded();
+  if (ldap_result == LDAP_NO_SUCH_ATTRIBUTE && kind == OperationKind::kClearAttribute) {
+    return Succeeded();
+  }
+  return WithDiagnostic(ErrorResult(ldap_result, diagnostic, kind), diagnostic);
+}
+
+Outcome OutcomeFromPpolicy(int ppolicy_error, std::string_view diagnostic) {
+  Outcome o;
+  switch (ppolicy_error) {
+    case PP_noError:
+      return Succeeded();
+    case PP_passwordTooShort:
+      o = MakeOutcome(OutcomeCode::kPolicyTooShort,
+                      "the new password is shorter than the policy's pwdMinLength");
+      break;
+    case PP_passwordTooLong:
+      o = MakeOutcome(OutcomeCode::kPolicyTooLong,
+                      "the new password is longer than the policy's pwdMaxLength");
+      break;
+    case PP_passwordInHistory:
+      o = MakeOutcome(OutcomeCode::kPolicyInHistory,
+                      "the new password is in the account's history (pwdInHistory)");
+      break;
+    case PP_passwordTooYoung:
+      o = MakeOutcome(OutcomeCode::kPolicyTooYoung,
+                      "the password was changed too recently (pwdMinAge)");
+      break;
+    case PP_insufficientPasswordQuality:
+      o = MakeOutcome(OutcomeCode::kPolicyComplexity,
+                      "the new password does not meet the policy's quality check");
+      break;
+    case PP_passwordModNotAllowed:
+      o = MakeOutcome(OutcomeCode::kPolicyChangeNotAllowed,
+                      "the policy does not allow this password to be changed");
+      break;
+    case PP_mustSupplyOldPassword:
+      o = MakeOutcome(OutcomeCode::kPolicyOldPasswordRequired,
+                      "the policy requires the old password for this change (pwdSafeModify)");
+      break;
+    case PP_accountLocked:
+      o = MakeOutcome(OutcomeCode::kPolicyViolation, "the account is locked by the policy");
+      break;
+    default:
+      o = MakeOutcome(OutcomeCode::kPolicyViolation,
+                      "the directory's password policy refused the new password");
+      break;
+  }
+  return WithDiagnostic(std::move(o), diagnostic);
+}
+
+}  // namespace wb::ldap

@@ -1,0 +1,92 @@
+#include <cstdio>
+#include <ctime>
+#include <string>
+
+#include "common/secret.h"
+#include "ldap/kind.h"
+
+namespace wb::ldap {
+namespace {
+
+int SequenceLength(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if ((lead >> 5) == 0x6) return 2;
+  if ((lead >> 4) == 0xe) return 3;
+  if ((lead >> 3) == 0x1e) return 4;
+  return 0;
+}
+
+// Decodes one UTF-8 sequence at `i` and advances past it; -1 when malformed, overlong, a
+// surrogate or beyond U+10FFFF.
+long DecodeUtf8(std::string_view s, std::size_t& i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const int len = SequenceLength(byte(i));
+  if (len == 0 || s.size() - i < static_cast<std::size_t>(len)) return -1;
+  long cp = len == 1 ? byte(i) : byte(i) & (0x7f >> len);
+  for (int k = 1; k < len; ++k) {
+    if ((byte(i + k) >> 6) != 0x2) return -1;
+    cp = (cp << 6) | (byte(i + k) & 0x3f);
+  }
+  static constexpr long kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
+  i += static_cast<std::size_t>(len);
+  return cp;
+}
+
+void PutUnit(std::string& out, unsigned unit) {
+  out.push_back(static_cast<char>(unit & 0xff));
+  out.push_back(static_cast<char>(unit >> 8));
+}
+
+}  // namespace
+
+std::optional<WallTime> ParseGeneralizedTime(std::string_view text) {
+  // YYYYMMDDHHMMSS[.fraction]Z, as OpenLDAP writes pwdChangedTime.
+  if (text.size() < 15 || text.back() != 'Z') return std::nullopt;
+  std::tm tm{};
+  if (std::sscanf(std::string(text.substr(0, 14)).c_str(), "%4d%2d%2d%2d%2d%2d", &tm.tm_year,
+                  &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+std::optional<long long> ParseInteger(const std::optional<std::string>& text) {
+  if (!text || text->empty()) return std::nullopt;
+  try {
+    std::size_t used = 0;
+    long long v = std::stoll(*text, &used);
+    if (used != text->size()) return std::nullopt;
+    return v;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+Result<Secret, Outcome> AdQuotedUtf16(std::string_view utf8) {
+  std::string out;
+  out.reserve((utf8.size() + 2) * 2);
+  PutUnit(out, '"');
+  for (std::size_t i = 0; i < utf8.size();) {
+    long cp = DecodeUtf8(utf8, i);
+    if (cp < 0) {
+      WipeBytes(out.data(), out.size());
+      return MakeOutcome(OutcomeCode::kPolicyViolation, "the new password is not valid UTF-8");
+    }
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      PutUnit(out, 0xd800 + static_cast<unsigned>(cp >> 10));
+      PutUnit(out, 0xdc00 + static_cast<unsigned>(cp & 0x3ff));
+    } else {
+      PutUnit(out, static_cast<unsigned>(cp));
+    }
+  }
+  PutUnit(out, '"');
+  Secret secret(out);
+  WipeBytes(out.data(), out.capacity());
+  return secret;
+}
+
+}  // namespace wb::ldap

@@ -1,0 +1,153 @@
+#include "ldap/pool.h"
+
+#include <algorithm>
+
+namespace wb::ldap {
+namespace {
+
+// 1 s, 2 s, 4 s ... capped at 60 s: a down server is retried, but not on every request.
+std::chrono::seconds Backoff(int failures) {
+  return std::chrono::seconds(std::min(60, 1 << std::min(failures - 1, 6)));
+}
+
+// The failures that say something about this server rather than about the request.
+bool IsServerFailure(const Outcome& o) {
+  return o.code == OutcomeCode::kDirectoryUnavailable || o.code == OutcomeCode::kDirectoryTimeout ||
+         o.code == OutcomeCode::kTlsFailure || o.code == OutcomeCode::kServiceBindFailed;
+}
+
+}  // namespace
+
+ServerPool::ServerPool(std::vector<config::LdapUrl> urls, ConnectionSettings settings,
+                       Secret bind_password, int max_connections, const Clock& clock)
+    : settings_(std::move(settings)),
+      bind_password_(std::move(bind_password)),
+      max_connections_(std::max(1, max_connections)),
+      clock_(clock) {
+  for (auto& u : urls) {
+    Server s;
+    s.health.url = u.url;
+    s.url = std::move(u);
+    servers_.push_back(std::move(s));
+  }
+}
+
+ServerPool::~ServerPool() = default;
+
+ServerPool::Lease::~Lease() {
+  if (pool_ != nullptr && conn_ != nullptr) pool_->Release(std::move(conn_));
+}
+
+std::vector<std::size_t> ServerPool::ConnectOrder() const {
+  const auto now = clock_.Monotonic();
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < servers_.size(); ++i) {
+    if (servers_[i].retry_after <= now) order.push_back(i);
+  }
+  for (std::size_t i = 0; i < servers_.size(); ++i) {
+    if (servers_[i].retry_after > now) order.push_back(i);
+  }
+  return order;
+}
+
+bool ServerPool::IsPreferred(const std::string& url) const {
+  auto order = ConnectOrder();
+  return !order.empty() && servers_[order.front()].url.url == url;
+}
+
+void ServerPool::MarkFailed(std::size_t index, const Outcome& why) {
+  Server& s = servers_[index];
+  ++s.failures;
+  s.retry_after = clock_.Monotonic() + Backoff(s.failures);
+  if (s.health.healthy) s.health.failing_since = clock_.Now();
+  s.health.healthy = false;
+  s.health.last_error = why.ToString();
+}
+
+void ServerPool::MarkHealthy(std::size_t index) {
+  Server& s = servers_[index];
+  s.failures = 0;
+  s.retry_after = {};
+  s.health.healthy = true;
+  s.health.failing_since.reset();
+}
+
+Result<std::unique_ptr<Connection>, Outcome> ServerPool::OpenNew() {
+  std::vector<std::pair<std::size_t, config::LdapUrl>> candidates;
+  {
+    std::lock_guard lock(mu_);
+    for (std::size_t i : ConnectOrder()) candidates.emplace_back(i, servers_[i].url);
+  }
+  std::optional<Outcome> first_permanent;
+  Outcome last = MakeOutcome(OutcomeCode::kDirectoryUnavailable, "no server configured");
+  for (const auto& [index, url] : candidates) {
+    auto conn = Connection::Open(url, settings_, bind_password_);
+    std::lock_guard lock(mu_);
+    if (conn.ok()) {
+      MarkHealthy(index);
+      return std::move(*conn);
+    }
+    MarkFailed(index, conn.error());
+    last = conn.error();
+    if (!last.transient() && !first_permanent) first_permanent = last;
+  }
+  // A TLS or bind refusal says more to an administrator than "unreachable" does.
+  return first_permanent ? *first_permanent : last;
+}
+
+Result<ServerPool::Lease, Outcome> ServerPool::Acquire() {
+  std::unique_lock lock(mu_);
+  const auto deadline = std::chrono::steady_clock::now() + settings_.operation_timeout;
+  for (;;) {
+    while (!idle_.empty()) {
+      std::unique_ptr<Connection> conn = std::move(idle_.back());
+      idle_.pop_back();
+      if (IsPreferred(conn->url())) return Lease(this, std::move(conn));
+      --open_;  // a fallback connection is dropped once the preferred server is back
+    }
+    if (open_ < max_connections_) break;
+    if (released_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+        open_ >= max_connections_) {
+      return MakeOutcome(OutcomeCode::kDirectoryUnavailable,
+                         "all " + std::to_string(max_connections_) +
+                             " directory connections are busy (pool_size)");
+    }
+  }
+  ++open_;
+  lock.unlock();
+  auto conn = OpenNew();
+  if (!conn.ok()) {
+    lock.lock();
+    --open_;
+    released_.notify_one();
+    return conn.error();
+  }
+  return Lease(this, std::move(*conn));
+}
+
+void ServerPool::Release(std::unique_ptr<Connection> conn) {
+  std::lock_guard lock(mu_);
+  if (conn->broken()) {
+    --open_;
+  } else {
+    idle_.push_back(std::move(conn));
+  }
+  released_.notify_one();
+}
+
+void ServerPool::Observe(const std::string& url, const Outcome& outcome) {
+  if (!IsServerFailure(outcome)) return;
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < servers_.size(); ++i) {
+    if (servers_[i].url.url == url) MarkFailed(i, outcome);
+  }
+}
+
+std::vector<ServerHealth> ServerPool::Health() const {
+  std::lock_guard lock(mu_);
+  std::vector<ServerHealth> out;
+  for (const auto& s : servers_) out.push_back(s.health);
+  return out;
+}
+
+}  // namespace wb::ldap

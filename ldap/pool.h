@@ -1,0 +1,74 @@
+#pragma once
+// Connections to one directory's servers, with failover and a health state per server
+// (internal to ldap/).
+//
+// Servers are tried in the configured order of preference; a server that failed is tried
+// after the healthy ones until its back-off passes, and a connection to a less preferred
+// server is not kept once a more preferred one is healthy again. At most `max_connections`
+// are open; Acquire() waits (bounded by the operation timeout) when all are in use.
+// Thread-safe.
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "common/clock.h"
+#include "ldap/connection.h"
+#include "ldap/directory.h"
+
+namespace wb::ldap {
+
+class ServerPool {
+ public:
+  ServerPool(std::vector<config::LdapUrl> urls, ConnectionSettings settings, Secret bind_password,
+             int max_connections, const Clock& clock);
+  ~ServerPool();
+
+  // A borrowed connection; returned to the pool when destroyed (closed if broken).
+  class Lease {
+   public:
+    Lease(ServerPool* pool, std::unique_ptr<Connection> conn)
+        : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&&) noexcept = default;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    Connection* operator->() { return conn_.get(); }
+    Connection& operator*() { return *conn_; }
+
+   private:
+    ServerPool* pool_;
+    std::unique_ptr<Connection> conn_;
+  };
+
+  Result<Lease, Outcome> Acquire();
+  std::vector<ServerHealth> Health() const;
+  // Records an outcome seen on a connection to `url` (a transient failure marks it unhealthy).
+  void Observe(const std::string& url, const Outcome& outcome);
+
+ private:
+  struct Server {
+    config::LdapUrl url;
+    ServerHealth health;
+    std::chrono::steady_clock::time_point retry_after{};
+    int failures = 0;
+  };
+  void Release(std::unique_ptr<Connection> conn);
+  std::vector<std::size_t> ConnectOrder() const;           // REQUIRES: mu_ held
+  bool IsPreferred(const std::string& url) const;          // REQUIRES: mu_ held
+  void MarkFailed(std::size_t index, const Outcome& why);  // REQUIRES: mu_ held
+  void MarkHealthy(std::size_t index);                     // REQUIRES: mu_ held
+  Result<std::unique_ptr<Connection>, Outcome> OpenNew();  // REQUIRES: mu_ not held
+
+  const ConnectionSettings settings_;
+  const Secret bind_password_;
+  const int max_connections_;
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  std::condition_variable released_;
+  std::vector<Server> servers_;                    // guarded by mu_
+  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
+  int open_ = 0;                                   // guarded by mu_: idle + leased + opening
+};
+
+}  // namespace wb::ldap

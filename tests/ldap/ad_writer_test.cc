@@ -1,0 +1,299 @@
+// The Active Directory writer against a real Samba AD DC (4.17), bound as a delegated
+// service account that is not an administrator. Each test names what it proves.
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+#include "ldap/directory.h"
+#include "tests/ldap/directory_test_util.h"
+#include "tests/support/samba_dc.h"
+#include "tests/support/server_gate.h"
+
+namespace wb::ldap {
+namespace {
+
+using config::HistoryOnReset;
+using config::LookupAttribute;
+using testing::SambaDc;
+
+class AdWriterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto started = SambaDc::Start();
+    if (started.ok()) {
+      dc_ = std::move(*started);
+    } else {
+      start_status_ = started.error();
+    }
+  }
+  static void TearDownTestSuite() { dc_.reset(); }
+  void SetUp() override { WB_REQUIRE_SERVER(start_status_); }
+
+  config::DirectoryConfig Config(HistoryOnReset history = HistoryOnReset::kWhenSupported) {
+    auto c = testing::MakeDirectoryConfig(
+        {config::DirectoryKind::kActiveDirectory,
+         {dc_->ldaps_url()},
+         dc_->ca_file(),
+         SambaDc::service_dn(),
+         SambaDc::service_password(),
+         SambaDc::base_dn(),
+         {LookupAttribute::kUserPrincipalName, LookupAttribute::kSamAccountName,
+          LookupAttribute::kMail, LookupAttribute::kDn}},
+        dir_.path());
+    c.history_on_reset = history;
+    c.operation_timeout = std::chrono::seconds(10);
+    return c;
+  }
+
+  std::unique_ptr<Directory> Open(config::DirectoryConfig c) {
+    auto d = OpenDirectory(c, clock_);
+    EXPECT_TRUE(d.ok());
+    return d.ok() ? std::move(*d) : nullptr;
+  }
+  std::unique_ptr<Directory> Open() { return Open(Config()); }
+
+  Account NewUser(Directory& dir, const std::string& name, const std::string& password) {
+    EXPECT_TRUE(dc_->CreateUser(name, password).ok());
+    auto a = dir.FindAccount({LookupAttribute::kSamAccountName, name});
+    EXPECT_TRUE(a.ok()) << a.error().ToString();
+    return a.ok() ? *a : Account{};
+  }
+
+  static Outcome Reset(Directory& dir, const Account& a, const std::string& password,
+                       PasswordChange::MustChange must = PasswordChange::MustChange::kLeave) {
+    Secret secret(password);
+    return dir.Apply(a, {.password = PasswordChange::Password::kReset,
+                         .new_password = &secret,
+                         .must_change = must});
+  }
+
+  // A search bound as the user: proof the password works, without the writer binding.
+  Status UserBind(const std::string& name, const std::string& password) {
+    auto c = testing::LdapTestClient::Connect(dc_->ldaps_url(), dc_->ca_file(),
+                                              SambaDc::user_dn(name), password);
+    if (!c.ok()) return c.error();
+    return c->Read(SambaDc::user_dn(name), "cn").ok() ? Status::Ok() : Internal("search failed");
+  }
+
+  long long PwdLastSet(const std::string& name) {
+    auto v = dc_->ReadAttribute(SambaDc::user_dn(name), "pwdLastSet");
+    return v.ok() && !v->empty() ? std::stoll(v->front()) : -2;
+  }
+
+  static inline std::unique_ptr<SambaDc> dc_;
+  static inline Status start_status_;
+  testing::TempDir dir_;
+  SystemClock clock_;
+};
+
+TEST_F(AdWriterTest, TheServiceAccountIsNotAdministrator) {
+  EXPECT_EQ(Config().bind_dn->find("Administrator"), std::string::npos);
+  auto groups = dc_->ReadAttribute(SambaDc::service_dn(), "memberOf");
+  ASSERT_TRUE(groups.ok());
+  for (const auto& g : *groups) EXPECT_EQ(g.find("Admins"), std::string::npos) << g;
+}
+
+TEST_F(AdWriterTest, ResetWorksAndTheUserCanSearchWithTheNewPassword) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "adreset1", "Initial-Pass-91");
+  Outcome o = Reset(*dir, a, "Reset-Pass-Zebra-42");
+  ASSERT_TRUE(o.ok()) << o.ToString();
+  EXPECT_TRUE(UserBind("adreset1", "Reset-Pass-Zebra-42").ok());
+}
+
+TEST_F(AdWriterTest, ResetWithoutRequireChangeLeavesPwdLastSetNonZero) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "adreset2", "Initial-Pass-91");
+  ASSERT_TRUE(dir->Apply(a, {.must_change = PasswordChange::MustChange::kRequire}).ok());
+  ASSERT_EQ(PwdLastSet("adreset2"), 0);
+  ASSERT_TRUE(Reset(*dir, a, "Reset-Pass-Lemon-43").ok());
+  EXPECT_GT(PwdLastSet("adreset2"), 0);
+  EXPECT_TRUE(UserBind("adreset2", "Reset-Pass-Lemon-43").ok());
+}
+
+TEST_F(AdWriterTest, UnicodePasswordIsEncodedForAd) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "adunicode", "Initial-Pass-91");
+  ASSERT_TRUE(Reset(*dir, a, "P\xc3\xa4ssw\xc3\xb6rd-\xc3\x9f-77").ok());
+  EXPECT_TRUE(UserBind("adunicode", "P\xc3\xa4ssw\xc3\xb6rd-\xc3\x9f-77").ok());
+}
+
+TEST_F(AdWriterTest, ChangeWithTheRightOldPasswordWorks) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "adchange1", "Initial-Pass-91");
+  Secret old_pw("Initial-Pass-91");
+  Secret new_pw("Changed-Pass-Otter-5");
+  Outcome o = dir->Apply(a, {.password = PasswordChange::Password::kChange,
+                             .new_password = &new_pw,
+                             .old_password = &old_pw});
+  ASSERT_TRUE(o.ok()) << o.ToString();
+  EXPECT_TRUE(UserBind("adchange1", "Changed-Pass-Otter-5").ok());
+}
+
+TEST_F(AdWriterTest, ChangeWithAWrongOldPasswordIs00000056) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "adchange2", "Initial-Pass-91");
+  Secret old_pw("Not-The-Pass-00");
+  Secret new_pw("Changed-Pass-Otter-5");
+  Outcome o = dir->Apply(a, {.password = PasswordChange::Password::kChange,
+                             .new_password = &new_pw,
+                             .old_password = &old_pw});
+  EXPECT_EQ(o.code, OutcomeCode::kWrongOldPassword) << o.ToString();
+  EXPECT_NE(o.diagnostic.find("00000056"), std::string::npos);
+  EXPECT_TRUE(UserBind("adchange2", "Initial-Pass-91").ok());
+}
+
+TEST_F(AdWriterTest, TooShortIs52dWithTheReason) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "adshort", "Initial-Pass-91");
+  Outcome o = Reset(*dir, a, "Ab1-");
+  EXPECT_EQ(o.code, OutcomeCode::kPolicyTooShort) << o.ToString();
+  EXPECT_NE(o.diagnostic.find("0000052D"), std::string::npos);
+  EXPECT_TRUE(UserBind("adshort", "Initial-Pass-91").ok());
+}
+
+TEST_F(AdWriterTest, ComplexityViolationIs52dWithTheReason) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "adcomplex", "Initial-Pass-91");
+  Outcome o = Reset(*dir, a, "alllowercaseletters");
+  EXPECT_EQ(o.code, OutcomeCode::kPolicyComplexity) << o.ToString();
+  EXPECT_TRUE(UserBind("adcomplex", "Initial-Pass-91").ok());
+}
+
+TEST_F(AdWriterTest, UnlockAfterALockoutByBadBinds) {
+  auto dir = Open();
+  NewUser(*dir, "adlocked", "Initial-Pass-91");
+  ASSERT_TRUE(dc_->LockUserByBadBinds("adlocked").ok());
+  auto a = dir->FindAccount({LookupAttribute::kSamAccountName, "adlocked"});
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->locked);
+  ASSERT_TRUE(dir->Apply(*a, {.unlock = true}).ok());
+  EXPECT_TRUE(UserBind("adlocked", "Initial-Pass-91").ok());
+}
+
+TEST_F(AdWriterTest, ResetUnlockAndRequireChangeGoInOneModify) {
+  auto dir = Open();
+  NewUser(*dir, "adcombo", "Initial-Pass-91");
+  ASSERT_TRUE(dc_->LockUserByBadBinds("adcombo").ok());
+  auto a = dir->FindAccount({LookupAttribute::kSamAccountName, "adcombo"});
+  ASSERT_TRUE(a.ok());
+  Secret pw("Combo-Pass-Walrus-8");
+  Outcome o = dir->Apply(*a, {.password = PasswordChange::Password::kReset,
+                              .new_password = &pw,
+                              .unlock = true,
+                              .must_change = PasswordChange::MustChange::kRequire});
+  ASSERT_TRUE(o.ok()) << o.ToString();
+  auto after = dir->FindAccount({LookupAttribute::kSamAccountName, "adcombo"});
+  ASSERT_TRUE(after.ok());
+  EXPECT_FALSE(after->locked);
+  EXPECT_TRUE(after->must_change_password);
+  Status bind = UserBind("adcombo", "Combo-Pass-Walrus-8");
+  EXPECT_NE(bind.message().find("data 773"), std::string::npos) << bind.ToString();
+}
+
+TEST_F(AdWriterTest, PwdLastSetZeroForcesAChangeAndMinusOneUndoesIt) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "adpwdlast", "Initial-Pass-91");
+  ASSERT_TRUE(dir->Apply(a, {.must_change = PasswordChange::MustChange::kRequire}).ok());
+  EXPECT_EQ(PwdLastSet("adpwdlast"), 0);
+  EXPECT_NE(UserBind("adpwdlast", "Initial-Pass-91").message().find("data 773"), std::string::npos);
+  ASSERT_TRUE(dir->Apply(a, {.must_change = PasswordChange::MustChange::kClear}).ok());
+  EXPECT_GT(PwdLastSet("adpwdlast"), 0);
+  EXPECT_TRUE(UserBind("adpwdlast", "Initial-Pass-91").ok());
+}
+
+TEST_F(AdWriterTest, EnforceRefusesWhenTheDcLacksPolicyHints) {
+  auto dir = Open(Config(HistoryOnReset::kEnforce));
+  Account a = NewUser(*dir, "adenforce", "Initial-Pass-91");
+  Outcome o = Reset(*dir, a, "Enforce-Pass-Heron-3");
+  EXPECT_EQ(o.code, OutcomeCode::kHistoryNotEnforceable) << o.ToString();
+  EXPECT_NE(o.reason.find("POLICY_HINTS"), std::string::npos);
+  EXPECT_TRUE(UserBind("adenforce", "Initial-Pass-91").ok());  // nothing written
+}
+
+TEST_F(AdWriterTest, WhenSupportedResetsAndSaysHistoryWasNotEnforced) {
+  auto dir = Open(Config(HistoryOnReset::kWhenSupported));
+  Account a = NewUser(*dir, "adwhen", "Initial-Pass-91");
+  Outcome o = Reset(*dir, a, "When-Pass-Badger-6");
+  ASSERT_TRUE(o.ok()) << o.ToString();
+  EXPECT_NE(o.note.find("history not enforced"), std::string::npos);
+  EXPECT_TRUE(UserBind("adwhen", "When-Pass-Badger-6").ok());
+}
+
+TEST_F(AdWriterTest, ServiceAccountWithoutTheRightGetsAccessDeniedWithGuidance) {
+  auto c = Config();
+  auto full = Open();
+  Account a = NewUser(*full, "addenied", "Initial-Pass-91");
+  c.bind_dn = SambaDc::norights_dn();
+  ASSERT_TRUE(testing::WriteFile(*c.bind_password_file, SambaDc::norights_password(), 0600).ok());
+  auto dir = Open(c);
+  Outcome o = Reset(*dir, a, "Denied-Pass-Raven-4");
+  EXPECT_EQ(o.code, OutcomeCode::kAccessDenied) << o.ToString();
+  EXPECT_NE(o.reason.find("inherit"), std::string::npos);
+}
+
+TEST_F(AdWriterTest, ProtectedAccountIsFlaggedAndOutOfTheDelegation) {
+  auto dir = Open();
+  auto a = dir->FindAccount({LookupAttribute::kSamAccountName, SambaDc::protected_user()});
+  ASSERT_TRUE(a.ok()) << a.error().ToString();
+  EXPECT_TRUE(a->protected_account);
+  EXPECT_EQ(Reset(*dir, *a, "Protected-Pass-Ibis-2").code, OutcomeCode::kAccessDenied);
+}
+
+TEST_F(AdWriterTest, LookupByUpnMailAndDnFindTheSameAccount) {
+  auto dir = Open();
+  auto by_upn = dir->FindAccount({LookupAttribute::kUserPrincipalName, SambaDc::upn("bob")});
+  ASSERT_TRUE(by_upn.ok()) << by_upn.error().ToString();
+  EXPECT_EQ(by_upn->login_name, "bob");
+  EXPECT_TRUE(by_upn->enabled);
+  EXPECT_FALSE(by_upn->protected_account);
+  auto by_dn = dir->FindAccount({LookupAttribute::kDn, by_upn->dn});
+  ASSERT_TRUE(by_dn.ok());
+  EXPECT_EQ(by_dn->dn, by_upn->dn);
+}
+
+TEST_F(AdWriterTest, SharedMailIsAmbiguousAndInjectionMatchesNothing) {
+  auto dir = Open();
+  auto shared = dir->FindAccount({LookupAttribute::kMail, SambaDc::ambiguous_mail()});
+  ASSERT_FALSE(shared.ok());
+  EXPECT_EQ(shared.error().code, OutcomeCode::kAmbiguousUser);
+  auto evil = dir->FindAccount({LookupAttribute::kSamAccountName, "*)(sAMAccountName=*"});
+  ASSERT_FALSE(evil.ok());
+  EXPECT_EQ(evil.error().code, OutcomeCode::kUserNotFound);
+}
+
+TEST_F(AdWriterTest, EffectivePolicyIsTheDomainPolicyOrThePso) {
+  auto dir = Open();
+  auto a = dir->FindAccount({LookupAttribute::kSamAccountName, "carol"});
+  ASSERT_TRUE(a.ok());
+  auto domain = dir->EffectivePolicy(*a);
+  ASSERT_TRUE(domain.ok()) << domain.error().ToString();
+  EXPECT_EQ(domain->min_length, 7);
+  EXPECT_TRUE(domain->complexity);
+  EXPECT_EQ(domain->history_length, 24);
+  EXPECT_EQ(domain->lockout_threshold, 3);
+
+  ASSERT_TRUE(dc_->samba_tool({"domain", "passwordsettings", "pso", "create", "wbtest-pso", "1",
+                               "--min-pwd-length=12", "--history-length=5", "--complexity=off"})
+                  .ok());
+  ASSERT_TRUE(
+      dc_->samba_tool({"domain", "passwordsettings", "pso", "apply", "wbtest-pso", "carol"}).ok());
+  a = dir->FindAccount({LookupAttribute::kSamAccountName, "carol"});
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(a->password_policy_dn.has_value());
+  auto pso = dir->EffectivePolicy(*a);
+  ASSERT_TRUE(pso.ok()) << pso.error().ToString();
+  EXPECT_EQ(pso->min_length, 12);
+  EXPECT_EQ(pso->history_length, 5);
+  EXPECT_FALSE(pso->complexity);
+  EXPECT_NE(pso->source.find("wbtest-pso"), std::string::npos);
+}
+
+TEST_F(AdWriterTest, StartTlsWorksLikeLdaps) {
+  auto c = Config();
+  c.urls = {testing::TestUrl(dc_->ldap_url())};
+  auto dir = Open(c);
+  EXPECT_TRUE(dir->FindAccount({LookupAttribute::kSamAccountName, "dave"}).ok());
+}
+
+}  // namespace
+}  // namespace wb::ldap

@@ -1,0 +1,410 @@
+// The OpenLDAP writer against a real slapd with ppolicy. Each test names what it proves.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "common/clock.h"
+#include "ldap/directory.h"
+#include "tests/ldap/directory_test_util.h"
+#include "tests/support/server_gate.h"
+#include "tests/support/slapd_server.h"
+
+namespace wb::ldap {
+namespace {
+
+using config::LookupAttribute;
+using testing::SlapdServer;
+using testing::TryUserBind;
+
+class OpenLdapWriterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto started = SlapdServer::Start();
+    if (started.ok()) {
+      server_ = std::move(*started);
+    } else {
+      start_status_ = started.error();
+    }
+  }
+  static void TearDownTestSuite() { server_.reset(); }
+
+  void SetUp() override {
+    WB_REQUIRE_SERVER(start_status_);
+    ASSERT_TRUE(server_->SetPolicy({.min_length = 8, .in_history = 5, .min_age = 0}).ok());
+  }
+
+  config::DirectoryConfig Config(std::vector<std::string> urls = {}) {
+    if (urls.empty()) urls = {server_->ldaps_url()};
+    auto c = testing::MakeDirectoryConfig(
+        {config::DirectoryKind::kOpenLdap,
+         urls,
+         server_->ca_file(),
+         SlapdServer::service_dn(),
+         SlapdServer::service_password(),
+         SlapdServer::base_dn(),
+         {LookupAttribute::kUid, LookupAttribute::kMail, LookupAttribute::kDn}},
+        dir_.path());
+    c.ppolicy_default_dn = SlapdServer::policy_dn();
+    return c;
+  }
+
+  std::unique_ptr<Directory> Open(config::DirectoryConfig c) {
+    auto d = OpenDirectory(c, clock_);
+    EXPECT_TRUE(d.ok()) << (d.ok() ? "" : d.error().ToString());
+    return d.ok() ? std::move(*d) : nullptr;
+  }
+  std::unique_ptr<Directory> Open() { return Open(Config()); }
+
+  // A fresh user per test, so tests do not depend on each other's history.
+  Account NewUser(Directory& dir, const std::string& uid) {
+    EXPECT_TRUE(server_->CreateUser(uid, uid + "-Start-1").ok());
+    auto account = dir.FindAccount({LookupAttribute::kUid, uid});
+    EXPECT_TRUE(account.ok()) << account.error().ToString();
+    return account.ok() ? *account : Account{};
+  }
+
+  static Outcome Reset(Directory& dir, const Account& a, const std::string& password) {
+    Secret secret(password);
+    return dir.Apply(a, {.password = PasswordChange::Password::kReset, .new_password = &secret});
+  }
+
+  bool CanBind(const std::string& uid, const std::string& password) {
+    return TryUserBind(server_->ldaps_url(), server_->ca_file(), SlapdServer::user_dn(uid),
+                       password)
+        .ok();
+  }
+
+  static inline std::unique_ptr<SlapdServer> server_;
+  static inline Status start_status_;
+  testing::TempDir dir_;
+  SystemClock clock_;
+};
+
+TEST_F(OpenLdapWriterTest, ResetLetsTheUserBindWithTheNewPassword) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "reset1");
+  Outcome o = Reset(*dir, a, "Brand-New-Pass-7");
+  ASSERT_TRUE(o.ok()) << o.ToString();
+  EXPECT_EQ(o.server, server_->ldaps_url());
+  EXPECT_TRUE(CanBind("reset1", "Brand-New-Pass-7"));
+  EXPECT_FALSE(CanBind("reset1", "reset1-Start-1"));
+}
+
+TEST_F(OpenLdapWriterTest, StartTlsUrlWorksToo) {
+  auto dir = Open(Config({server_->ldap_url()}));
+  Account a = NewUser(*dir, "starttls1");
+  EXPECT_TRUE(Reset(*dir, a, "Start-Tls-Pass-7").ok());
+  EXPECT_TRUE(CanBind("starttls1", "Start-Tls-Pass-7"));
+}
+
+TEST_F(OpenLdapWriterTest, TooShortIsRefusedAndNothingChanges) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "short1");
+  Outcome o = Reset(*dir, a, "Sh0rt");
+  EXPECT_EQ(o.code, OutcomeCode::kPolicyTooShort) << o.ToString();
+  EXPECT_FALSE(o.transient());
+  EXPECT_TRUE(CanBind("short1", "short1-Start-1"));
+}
+
+TEST_F(OpenLdapWriterTest, PasswordInHistoryIsRefusedAndNothingChanges) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "hist1");
+  ASSERT_TRUE(Reset(*dir, a, "History-One-11").ok());
+  ASSERT_TRUE(Reset(*dir, a, "History-Two-22").ok());
+  Outcome o = Reset(*dir, a, "History-One-11");
+  EXPECT_EQ(o.code, OutcomeCode::kPolicyInHistory) << o.ToString();
+  EXPECT_TRUE(CanBind("hist1", "History-Two-22"));
+}
+
+TEST_F(OpenLdapWriterTest, UnchangedPasswordIsRefused) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "same1");
+  ASSERT_TRUE(Reset(*dir, a, "Same-Pass-Again-1").ok());
+  Outcome o = Reset(*dir, a, "Same-Pass-Again-1");
+  EXPECT_TRUE(o.code == OutcomeCode::kPolicyUnchanged || o.code == OutcomeCode::kPolicyInHistory)
+      << o.ToString();
+  EXPECT_TRUE(CanBind("same1", "Same-Pass-Again-1"));
+}
+
+TEST_F(OpenLdapWriterTest, TooYoungIsRefused) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "young1");
+  ASSERT_TRUE(Reset(*dir, a, "Young-First-11").ok());
+  ASSERT_TRUE(server_->SetPolicy({.min_age = 3600}).ok());
+  Outcome o = Reset(*dir, a, "Young-Second-22");
+  EXPECT_EQ(o.code, OutcomeCode::kPolicyTooYoung) << o.ToString();
+  EXPECT_TRUE(CanBind("young1", "Young-First-11"));
+}
+
+TEST_F(OpenLdapWriterTest, UserChangeWithTheRightOldPasswordWorks) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "change1");
+  Secret old_pw("change1-Start-1");
+  Secret new_pw("Changed-By-User-9");
+  Outcome o = dir->Apply(a, {.password = PasswordChange::Password::kChange,
+                             .new_password = &new_pw,
+                             .old_password = &old_pw});
+  ASSERT_TRUE(o.ok()) << o.ToString();
+  EXPECT_TRUE(CanBind("change1", "Changed-By-User-9"));
+}
+
+TEST_F(OpenLdapWriterTest, UserChangeWithAWrongOldPasswordIsRefused) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "change2");
+  Secret old_pw("not-the-password");
+  Secret new_pw("Changed-By-User-9");
+  Outcome o = dir->Apply(a, {.password = PasswordChange::Password::kChange,
+                             .new_password = &new_pw,
+                             .old_password = &old_pw});
+  EXPECT_FALSE(o.ok());
+  EXPECT_FALSE(o.transient());
+  EXPECT_TRUE(CanBind("change2", "change2-Start-1"));
+}
+
+TEST_F(OpenLdapWriterTest, LockedUserIsUnlocked) {
+  auto dir = Open();
+  NewUser(*dir, "locked1");
+  ASSERT_TRUE(server_->LockUserByBadBinds("locked1").ok());
+  auto a = dir->FindAccount({LookupAttribute::kUid, "locked1"});
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->locked);
+  Outcome o = dir->Apply(*a, {.unlock = true});
+  ASSERT_TRUE(o.ok()) << o.ToString();
+  EXPECT_TRUE(CanBind("locked1", "locked1-Start-1"));
+}
+
+TEST_F(OpenLdapWriterTest, UnlockOfAnUnlockedUserIsANoOp) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "unlocked1");
+  EXPECT_TRUE(dir->Apply(a, {.unlock = true}).ok());
+}
+
+TEST_F(OpenLdapWriterTest, ResetWithUnlockAndRequireChangeDoesAllThree) {
+  auto dir = Open();
+  NewUser(*dir, "combo1");
+  ASSERT_TRUE(server_->LockUserByBadBinds("combo1").ok());
+  auto a = dir->FindAccount({LookupAttribute::kUid, "combo1"});
+  ASSERT_TRUE(a.ok());
+  Secret pw("Combined-Pass-77");
+  Outcome o = dir->Apply(*a, {.password = PasswordChange::Password::kReset,
+                              .new_password = &pw,
+                              .unlock = true,
+                              .must_change = PasswordChange::MustChange::kRequire});
+  ASSERT_TRUE(o.ok()) << o.ToString();
+  auto after = dir->FindAccount({LookupAttribute::kUid, "combo1"});
+  ASSERT_TRUE(after.ok());
+  EXPECT_FALSE(after->locked);
+  EXPECT_TRUE(after->must_change_password);
+}
+
+TEST_F(OpenLdapWriterTest, RequireChangeSetsAndClearsPwdReset) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "mustchange1");
+  ASSERT_TRUE(dir->Apply(a, {.must_change = PasswordChange::MustChange::kRequire}).ok());
+  EXPECT_EQ(*server_->ReadAttribute(SlapdServer::user_dn("mustchange1"), "pwdReset"),
+            std::vector<std::string>{"TRUE"});
+  ASSERT_TRUE(dir->Apply(a, {.must_change = PasswordChange::MustChange::kClear}).ok());
+  EXPECT_TRUE(server_->ReadAttribute(SlapdServer::user_dn("mustchange1"), "pwdReset")->empty());
+}
+
+TEST_F(OpenLdapWriterTest, UnknownUserIsUserNotFound) {
+  auto dir = Open();
+  auto a = dir->FindAccount({LookupAttribute::kUid, "nobody-here"});
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, OutcomeCode::kUserNotFound);
+}
+
+TEST_F(OpenLdapWriterTest, UnknownDnIsUserNotFound) {
+  auto dir = Open();
+  auto a = dir->FindAccount({LookupAttribute::kDn, SlapdServer::user_dn("nobody-here")});
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, OutcomeCode::kUserNotFound);
+}
+
+TEST_F(OpenLdapWriterTest, SharedMailIsAmbiguous) {
+  auto dir = Open();
+  auto a = dir->FindAccount({LookupAttribute::kMail, "shared@example.test"});
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, OutcomeCode::kAmbiguousUser);
+}
+
+TEST_F(OpenLdapWriterTest, InjectionIdentifierMatchesNothing) {
+  auto dir = Open();
+  for (const char* evil : {"*)(uid=*", "*", "alice)(|(uid=*", "al*"}) {
+    auto a = dir->FindAccount({LookupAttribute::kUid, evil});
+    ASSERT_FALSE(a.ok()) << evil;
+    EXPECT_EQ(a.error().code, OutcomeCode::kUserNotFound) << evil;
+  }
+}
+
+TEST_F(OpenLdapWriterTest, LookupFindsAccountFacts) {
+  auto dir = Open();
+  auto a = dir->FindAccount({LookupAttribute::kMail, "alice@example.test"});
+  ASSERT_TRUE(a.ok()) << a.error().ToString();
+  EXPECT_EQ(a->dn, SlapdServer::user_dn("alice"));
+  EXPECT_EQ(a->login_name, "alice");
+  EXPECT_EQ(a->display_name, "alice Example");
+  EXPECT_TRUE(a->enabled);
+  EXPECT_FALSE(a->locked);
+}
+
+TEST_F(OpenLdapWriterTest, DnOutsideBaseIsOutOfScope) {
+  auto dir = Open();
+  auto a = dir->FindAccount({LookupAttribute::kDn, "uid=alice,dc=elsewhere,dc=test"});
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, OutcomeCode::kOutOfScope);
+}
+
+TEST_F(OpenLdapWriterTest, LookupByAnAttributeNotConfiguredIsRefused) {
+  auto c = Config();
+  c.lookup_attributes = {LookupAttribute::kUid};
+  auto dir = Open(c);
+  auto a = dir->FindAccount({LookupAttribute::kMail, "alice@example.test"});
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, OutcomeCode::kLookupNotEnabled);
+}
+
+TEST_F(OpenLdapWriterTest, ServiceAccountWithoutRightsGetsAccessDenied) {
+  auto c = Config();
+  auto full = Open();
+  Account a = NewUser(*full, "denied1");
+  c.bind_dn = SlapdServer::norights_dn();
+  ASSERT_TRUE(
+      testing::WriteFile(*c.bind_password_file, SlapdServer::norights_password(), 0600).ok());
+  auto dir = Open(c);
+  Outcome o = Reset(*dir, a, "Denied-Pass-123");
+  EXPECT_EQ(o.code, OutcomeCode::kAccessDenied) << o.ToString();
+  EXPECT_TRUE(CanBind("denied1", "denied1-Start-1"));
+}
+
+TEST_F(OpenLdapWriterTest, WrongBindPasswordIsServiceBindFailed) {
+  auto c = Config();
+  ASSERT_TRUE(testing::WriteFile(*c.bind_password_file, "wrong", 0600).ok());
+  auto dir = Open(c);
+  auto a = dir->FindAccount({LookupAttribute::kUid, "alice"});
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, OutcomeCode::kServiceBindFailed) << a.error().ToString();
+  EXPECT_EQ(a.error().reason.find("wrong"), std::string::npos);  // never the password itself
+}
+
+TEST_F(OpenLdapWriterTest, SaslExternalWithAClientCertificateBindsAsTheServiceAccount) {
+  auto client = server_->ca().IssueClient(SlapdServer::kClientCertName);
+  ASSERT_TRUE(client.ok());
+  auto c = Config();
+  c.bind_method = config::BindMethod::kSaslExternal;
+  c.bind_dn.reset();
+  c.bind_password_file.reset();
+  c.client_cert_file = client->cert;
+  c.client_key_file = client->key;
+  auto full = Open();
+  Account a = NewUser(*full, "external1");
+  auto dir = Open(c);
+  Outcome o = Reset(*dir, a, "External-Pass-55");
+  ASSERT_TRUE(o.ok()) << o.ToString();
+  EXPECT_TRUE(CanBind("external1", "External-Pass-55"));
+}
+
+TEST_F(OpenLdapWriterTest, SaslExternalWithoutAClientCertificateFails) {
+  auto c = Config();
+  c.bind_method = config::BindMethod::kSaslExternal;
+  c.bind_dn.reset();
+  c.bind_password_file.reset();
+  auto dir = Open(c);
+  auto a = dir->FindAccount({LookupAttribute::kUid, "alice"});
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, OutcomeCode::kServiceBindFailed) << a.error().ToString();
+}
+
+TEST_F(OpenLdapWriterTest, ServerCertificateFromAnotherCaIsRefused) {
+  testing::TempDir other;
+  auto ca = testing::TestCa::Create(other.path(), "other");
+  ASSERT_TRUE(ca.ok());
+  auto c = Config();
+  c.ca_file = ca->cert();
+  auto dir = Open(c);
+  auto a = dir->FindAccount({LookupAttribute::kUid, "alice"});
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, OutcomeCode::kTlsFailure) << a.error().ToString();
+}
+
+TEST_F(OpenLdapWriterTest, DownServerIsTransient) {
+  auto c = Config({"ldaps://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort())});
+  auto dir = Open(c);
+  auto a = dir->FindAccount({LookupAttribute::kUid, "alice"});
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, OutcomeCode::kDirectoryUnavailable) << a.error().ToString();
+  EXPECT_TRUE(a.error().transient());
+  EXPECT_FALSE(dir->Health().front().healthy);
+}
+
+TEST_F(OpenLdapWriterTest, FailoverUsesTheSecondUrlWhenTheFirstIsDown) {
+  const std::string down = "ldaps://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+  auto dir = Open(Config({down, server_->ldaps_url()}));
+  Account a = NewUser(*dir, "failover1");
+  Outcome o = Reset(*dir, a, "Failover-Pass-88");
+  ASSERT_TRUE(o.ok()) << o.ToString();
+  EXPECT_EQ(o.server, server_->ldaps_url());
+  auto health = dir->Health();
+  ASSERT_EQ(health.size(), 2u);
+  EXPECT_FALSE(health[0].healthy);
+  EXPECT_FALSE(health[0].last_error.empty());
+  EXPECT_TRUE(health[1].healthy);
+}
+
+TEST_F(OpenLdapWriterTest, ServerRestartIsSurvivedByReconnecting) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "restart1");
+  ASSERT_TRUE(dir->FindAccount({LookupAttribute::kUid, "restart1"}).ok());
+  ASSERT_TRUE(server_->Stop().ok());
+  ASSERT_TRUE(server_->Resume().ok());
+  // The pooled connection is dead; the lookup must reconnect rather than fail.
+  EXPECT_TRUE(dir->FindAccount({LookupAttribute::kUid, "restart1"}).ok());
+}
+
+TEST_F(OpenLdapWriterTest, EffectivePolicyIsTheDefaultPpolicy) {
+  ASSERT_TRUE(server_->SetPolicy({.min_length = 9, .in_history = 4}).ok());
+  auto dir = Open();
+  auto a = dir->FindAccount({LookupAttribute::kUid, "bob"});
+  ASSERT_TRUE(a.ok());
+  auto p = dir->EffectivePolicy(*a);
+  ASSERT_TRUE(p.ok()) << p.error().ToString();
+  EXPECT_EQ(p->min_length, 9);
+  EXPECT_EQ(p->history_length, 4);
+  EXPECT_TRUE(p->complexity);
+  EXPECT_EQ(p->lockout_threshold, 3);
+  EXPECT_EQ(p->source, SlapdServer::policy_dn());
+}
+
+TEST_F(OpenLdapWriterTest, PasswordChangedSinceSeesARecentReset) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "since1");
+  const WallTime before = clock_.Now();
+  auto changed = dir->PasswordChangedSince(a, before + std::chrono::seconds(5));
+  ASSERT_TRUE(changed.ok());
+  ASSERT_TRUE(Reset(*dir, a, "Since-Pass-2024").ok());
+  changed = dir->PasswordChangedSince(a, before);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_TRUE(*changed);
+}
+
+TEST_F(OpenLdapWriterTest, StalledServerTimesOutWithinTheConfiguredTime) {
+  auto c = Config();
+  c.operation_timeout = std::chrono::seconds(1);
+  auto dir = Open(c);
+  ASSERT_TRUE(dir->FindAccount({LookupAttribute::kUid, "alice"}).ok());  // connection pooled
+  // A stopped (SIGSTOP) slapd keeps its sockets open and answers nothing.
+  const pid_t slapd = server_->pid();
+  ASSERT_GT(slapd, 0);
+  ASSERT_EQ(kill(slapd, SIGSTOP), 0);
+  const auto start = std::chrono::steady_clock::now();
+  auto a = dir->FindAccount({LookupAttribute::kUid, "alice"});
+  const auto took = std::chrono::steady_clock::now() - start;
+  kill(slapd, SIGCONT);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, OutcomeCode::kDirectoryTimeout) << a.error().ToString();
+  EXPECT_TRUE(a.error().transient());
+  // Bounded: one operation timeout, plus one connect timeout for the replacement attempt.
+  EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+}  // namespace
+}  // namespace wb::ldap

@@ -1,0 +1,116 @@
+#include "ldap/outcome.h"
+
+#include <gtest/gtest.h>
+#include <ldap.h>
+
+namespace wb::ldap {
+namespace {
+
+Outcome Write(int rc, const char* diag) { return OutcomeFromLdap(rc, diag, OperationKind::kWrite); }
+
+TEST(OutcomeTest, AdTooShortNamesTheRule) {
+  Outcome o = Write(LDAP_CONSTRAINT_VIOLATION,
+                    "0000052D: Constraint violation - check_password_restrictions: the password "
+                    "is too short. It should be equal or longer than 7 characters!");
+  EXPECT_EQ(o.code, OutcomeCode::kPolicyTooShort);
+  EXPECT_FALSE(o.transient());
+  EXPECT_NE(o.diagnostic.find("0000052D"), std::string::npos);
+}
+
+TEST(OutcomeTest, AdHistoryComplexityAndAgeAreDistinguished) {
+  EXPECT_EQ(Write(19, "0000052D: ... the password was already used (in history)!").code,
+            OutcomeCode::kPolicyInHistory);
+  EXPECT_EQ(Write(19, "0000052D: ... the password does not meet the complexity criteria!").code,
+            OutcomeCode::kPolicyComplexity);
+  EXPECT_EQ(Write(19, "0000052D: ... the password is too young to change!").code,
+            OutcomeCode::kPolicyTooYoung);
+  EXPECT_EQ(Write(19, "0000052D: Constraint violation").code, OutcomeCode::kPolicyViolation);
+}
+
+TEST(OutcomeTest, AdWrongOldPasswordIs56) {
+  EXPECT_EQ(Write(LDAP_CONSTRAINT_VIOLATION, "00000056: Constraint violation").code,
+            OutcomeCode::kWrongOldPassword);
+}
+
+TEST(OutcomeTest, AdInsufficientRightsIsAccessDeniedWithGuidance) {
+  Outcome o = Write(LDAP_INSUFFICIENT_ACCESS,
+                    "00000005: SecErr: DSID-03152492, problem 4003 (INSUFF_ACCESS_RIGHTS)");
+  EXPECT_EQ(o.code, OutcomeCode::kAccessDenied);
+  EXPECT_NE(o.reason.find("Reset Password"), std::string::npos);
+}
+
+TEST(OutcomeTest, AdWillNotPerformIsDirectoryRefused) {
+  EXPECT_EQ(Write(LDAP_UNWILLING_TO_PERFORM, "0000001F: SvcErr: DSID-031A12D2, problem 5003").code,
+            OutcomeCode::kDirectoryRefused);
+}
+
+TEST(OutcomeTest, ServiceBindReasonsComeFromAdDataCodes) {
+  auto bind = [](const char* diag) {
+    return OutcomeFromLdap(LDAP_INVALID_CREDENTIALS, diag, OperationKind::kServiceBind);
+  };
+  EXPECT_NE(bind("80090308: LdapErr: DSID-0C09041C, comment: AcceptSecurityContext error, "
+                 "data 52e, v4563")
+                .reason.find("wrong password"),
+            std::string::npos);
+  EXPECT_NE(bind("... data 775, v4563").reason.find("locked"), std::string::npos);
+  EXPECT_NE(bind("... data 773, v4563").reason.find("must be changed"), std::string::npos);
+  EXPECT_NE(bind("... data 533, v4563").reason.find("disabled"), std::string::npos);
+  EXPECT_EQ(bind("x").code, OutcomeCode::kServiceBindFailed);
+}
+
+TEST(OutcomeTest, ConnectionFailuresAreTransient) {
+  EXPECT_TRUE(Write(LDAP_SERVER_DOWN, "").transient());
+  EXPECT_TRUE(Write(LDAP_BUSY, "").transient());
+  EXPECT_TRUE(Write(LDAP_UNAVAILABLE, "").transient());
+  EXPECT_TRUE(Write(LDAP_TIMEOUT, "").transient());
+}
+
+TEST(OutcomeTest, TlsFailureIsPermanent) {
+  Outcome o = Write(LDAP_CONNECT_ERROR, "TLS: hostname does not match CN in peer certificate");
+  EXPECT_EQ(o.code, OutcomeCode::kTlsFailure);
+  EXPECT_FALSE(o.transient());
+}
+
+TEST(OutcomeTest, PpolicyErrorsMapOneToOne) {
+  EXPECT_EQ(OutcomeFromPpolicy(PP_passwordTooShort, "").code, OutcomeCode::kPolicyTooShort);
+  EXPECT_EQ(OutcomeFromPpolicy(PP_passwordTooLong, "").code, OutcomeCode::kPolicyTooLong);
+  EXPECT_EQ(OutcomeFromPpolicy(PP_passwordInHistory, "").code, OutcomeCode::kPolicyInHistory);
+  EXPECT_EQ(OutcomeFromPpolicy(PP_passwordTooYoung, "").code, OutcomeCode::kPolicyTooYoung);
+  EXPECT_EQ(OutcomeFromPpolicy(PP_insufficientPasswordQuality, "").code,
+            OutcomeCode::kPolicyComplexity);
+  EXPECT_EQ(OutcomeFromPpolicy(PP_passwordModNotAllowed, "").code,
+            OutcomeCode::kPolicyChangeNotAllowed);
+  EXPECT_EQ(OutcomeFromPpolicy(PP_mustSupplyOldPassword, "").code,
+            OutcomeCode::kPolicyOldPasswordRequired);
+  EXPECT_TRUE(OutcomeFromPpolicy(PP_noError, "").ok());
+}
+
+TEST(OutcomeTest, UnchangedPasswordIsRecognised) {
+  EXPECT_EQ(OutcomeFromLdap(LDAP_CONSTRAINT_VIOLATION,
+                            "Password is not being changed from existing value",
+                            OperationKind::kPasswordChange)
+                .code,
+            OutcomeCode::kPolicyUnchanged);
+}
+
+TEST(OutcomeTest, AbsentAttributeIsSuccessOnlyWhenClearing) {
+  EXPECT_TRUE(OutcomeFromLdap(LDAP_NO_SUCH_ATTRIBUTE, "", OperationKind::kClearAttribute).ok());
+  EXPECT_FALSE(OutcomeFromLdap(LDAP_NO_SUCH_ATTRIBUTE, "", OperationKind::kWrite).ok());
+}
+
+TEST(OutcomeTest, DiagnosticIsEscaped) {
+  Outcome o = Write(LDAP_OTHER, "line\ninjected");
+  EXPECT_EQ(o.diagnostic.find('\n'), std::string::npos);
+}
+
+TEST(OutcomeTest, EveryCodeHasAStableName) {
+  for (int c = 0; c <= static_cast<int>(OutcomeCode::kInternalError); ++c) {
+    auto name = OutcomeName(static_cast<OutcomeCode>(c));
+    EXPECT_FALSE(name.empty());
+    EXPECT_EQ(name.find(' '), std::string_view::npos);
+  }
+  EXPECT_EQ(OutcomeName(OutcomeCode::kPolicyTooShort), "policy_too_short");
+}
+
+}  // namespace
+}  // namespace wb::ldap

@@ -1,0 +1,114 @@
+// Administrators' views: counts, lists, one request's history. Never a secret.
+
+#include <string>
+
+#include "queue/sqlite_queue.h"
+
+namespace wb::queue {
+
+namespace {
+
+Status CountByState(Db& db, Stats& stats) {
+  Result<Stmt> stmt = db.Prepare("SELECT state, count(*) FROM requests GROUP BY state");
+  if (!stmt.ok()) return stmt.error();
+  for (;;) {
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return Status::Ok();
+    const std::int64_t state = stmt->Int(0);
+    if (state < 0 || state >= static_cast<std::int64_t>(kStateCount)) {
+      return Status(Code::kCorruption, "request has unknown state " + std::to_string(state));
+    }
+    stats.by_state[static_cast<std::size_t>(state)] = stmt->Int(1);
+  }
+}
+
+Result<std::int64_t> CountInterrupted(Db& db, std::string_view session) {
+  Result<Stmt> stmt =
+      db.Prepare("SELECT count(*) FROM requests WHERE state = 2 AND coalesce(session, '') != ?1");
+  if (!stmt.ok()) return stmt.error();
+  stmt->Bind(1, session);
+  Result<bool> row = stmt->Step();
+  if (!row.ok()) return row.error();
+  return stmt->Int(0);
+}
+
+Result<std::vector<HistoryEvent>> LoadHistory(Db& db, std::string_view id) {
+  Result<Stmt> stmt = db.Prepare(
+      "SELECT at, event, state, attempts, code, message FROM history WHERE request_id = ?1 "
+      "ORDER BY seq");
+  if (!stmt.ok()) return stmt.error();
+  stmt->Bind(1, id);
+  std::vector<HistoryEvent> out;
+  for (;;) {
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return out;
+    out.push_back(HistoryEvent{FromMillis(stmt->Int(0)), stmt->Text(1),
+                               static_cast<State>(stmt->Int(2)), static_cast<int>(stmt->Int(3)),
+                               stmt->Text(4), stmt->Text(5)});
+  }
+}
+
+}  // namespace
+
+Result<Stats> SqliteQueue::GetStats() {
+  std::lock_guard lock(db_mu_);
+  Db& db = parts_.db;
+  Stats stats;
+  WB_RETURN_IF_ERROR(CountByState(db, stats));
+  for (State s : {State::kReceived, State::kReady, State::kApplying}) {
+    stats.unfinished += stats.count(s);
+  }
+  Result<std::int64_t> interrupted = CountInterrupted(db, session());
+  if (!interrupted.ok()) return interrupted.error();
+  stats.interrupted = *interrupted;
+  Result<std::int64_t> results =
+      db.QueryInt("SELECT count(*) FROM requests WHERE state >= 3 AND acked_at IS NULL");
+  if (!results.ok()) return results.error();
+  stats.pending_results = *results;
+  Result<std::int64_t> remembered = db.QueryInt("SELECT count(*) FROM replay");
+  if (!remembered.ok()) return remembered.error();
+  stats.remembered_ids_and_nonces = *remembered;
+  if (stats.unfinished > 0) {
+    Result<std::int64_t> oldest =
+        db.QueryInt("SELECT min(received_at) FROM requests WHERE state < 3");
+    if (!oldest.ok()) return oldest.error();
+    stats.oldest_unfinished_received_at = FromMillis(*oldest);
+    stats.oldest_unfinished_age =
+        std::chrono::floor<std::chrono::seconds>(clock_.Now() - FromMillis(*oldest));
+  }
+  return stats;
+}
+
+Result<std::vector<Record>> SqliteQueue::List(const ListFilter& filter) {
+  std::lock_guard lock(db_mu_);
+  Result<Stmt> stmt = parts_.db.Prepare(std::string("SELECT ") + kRecordColumns +
+                                        " FROM requests WHERE (?1 IS NULL OR state = ?1) AND "
+                                        "seq > ?2 ORDER BY seq LIMIT ?3");
+  if (!stmt.ok()) return stmt.error();
+  std::optional<std::int64_t> state;
+  if (filter.state) state = static_cast<std::int64_t>(*filter.state);
+  stmt->Bind(1, state).Bind(2, filter.after_seq).Bind(3, static_cast<std::int64_t>(filter.limit));
+  std::vector<Record> out;
+  for (;;) {
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return out;
+    Result<Record> record = ReadRecord(*stmt);
+    if (!record.ok()) return record.error();
+    out.push_back(std::move(record).value());
+  }
+}
+
+Result<RequestDetail> SqliteQueue::Show(std::string_view id) {
+  std::lock_guard lock(db_mu_);
+  Result<std::optional<Record>> record = LoadRecord(parts_.db, id);
+  if (!record.ok()) return record.error();
+  if (!*record) return NotFound("no " + QuoteId(id));
+  Result<std::vector<HistoryEvent>> history = LoadHistory(parts_.db, id);
+  if (!history.ok()) return history.error();
+  return RequestDetail{std::move(**record), std::move(history).value()};
+}
+
+}  // namespace wb::queue

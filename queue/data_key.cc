@@ -1,0 +1,174 @@
+#include "queue/data_key.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <memory>
+#include <string>
+
+namespace wb::queue {
+
+namespace {
+
+constexpr unsigned char kVersion = 1;
+constexpr int kNonceSize = 12;
+constexpr int kTagSize = 16;
+constexpr std::size_t kOverhead = 1 + kNonceSize + kTagSize;
+
+// Converts the OpenSSL error queue, once, at this boundary.
+Status OpensslStatus(std::string_view what) {
+  std::string m(what);
+  unsigned long err = ERR_get_error();
+  if (err != 0) {
+    char buf[256];
+    ERR_error_string_n(err, buf, sizeof buf);
+    m += ": ";
+    m += buf;
+  }
+  ERR_clear_error();
+  return Internal(std::move(m));
+}
+
+Status NotAuthentic() {
+  ERR_clear_error();
+  return Status(Code::kCorruption,
+                "stored secret does not decrypt: altered, or sealed under another key or for "
+                "another request");
+}
+
+struct CtxFree {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+using CtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
+
+const unsigned char* U(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+unsigned char* U(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+Result<DataKey> DataKey::Generate() {
+  std::string buf(kSize, '\0');
+  if (RAND_bytes(U(buf), static_cast<int>(kSize)) != 1) {
+    return OpensslStatus("generating the queue data key");
+  }
+  DataKey key{Secret(buf)};
+  WipeBytes(buf.data(), buf.size());
+  return key;
+}
+
+Result<DataKey> DataKey::FromHex(std::string_view hex, std::string_view where) {
+  if (hex.size() != 2 * kSize) {
+    return Status(Code::kCorruption, std::string(where) + " must hold " +
+                                         std::to_string(2 * kSize) +
+                                         " hex digits (e.g. from `openssl rand -hex 32`)");
+  }
+  std::string buf(kSize, '\0');
+  for (std::size_t i = 0; i < kSize; ++i) {
+    int hi = HexValue(hex[2 * i]);
+    int lo = HexValue(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      WipeBytes(buf.data(), buf.size());
+      return Status(Code::kCorruption, std::string(where) +
+                                           " holds a character that is not a "
+                                           "hex digit");
+    }
+    buf[i] = static_cast<char>(hi * 16 + lo);
+  }
+  DataKey key{Secret(buf)};
+  WipeBytes(buf.data(), buf.size());
+  return key;
+}
+
+Secret DataKey::ToHex() const {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string buf(2 * kSize, '\0');
+  for (std::size_t i = 0; i < kSize; ++i) {
+    auto b = static_cast<unsigned char>(bytes_.view()[i]);
+    buf[2 * i] = kDigits[b >> 4];
+    buf[2 * i + 1] = kDigits[b & 0xf];
+  }
+  Secret hex(buf);
+  WipeBytes(buf.data(), buf.size());
+  return hex;
+}
+
+std::string DataKey::Id() const {
+  static constexpr std::string_view kLabel("wbagent queue data key id", 26);  // with its NUL
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  bool ok = md != nullptr && EVP_DigestInit_ex(md, EVP_sha256(), nullptr) == 1 &&
+            EVP_DigestUpdate(md, kLabel.data(), kLabel.size()) == 1 &&
+            EVP_DigestUpdate(md, bytes_.view().data(), bytes_.size()) == 1 &&
+            EVP_DigestFinal_ex(md, digest, &len) == 1;
+  EVP_MD_CTX_free(md);
+  if (!ok) return "";
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 8; ++i) {
+    id += kDigits[digest[i] >> 4];
+    id += kDigits[digest[i] & 0xf];
+  }
+  return id;
+}
+
+Result<std::string> DataKey::Seal(std::string_view plaintext, std::string_view aad) const {
+  std::string blob(kOverhead + plaintext.size(), '\0');
+  blob[0] = static_cast<char>(kVersion);
+  unsigned char* nonce = U(blob) + 1;
+  unsigned char* out = nonce + kNonceSize;
+  if (RAND_bytes(nonce, kNonceSize) != 1) return OpensslStatus("generating a nonce");
+  CtxPtr ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  int fin = 0;
+  if (!ctx ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(bytes_.view()), nonce) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len, U(aad), static_cast<int>(aad.size())) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), out, &len, U(plaintext), static_cast<int>(plaintext.size())) !=
+          1 ||
+      EVP_EncryptFinal_ex(ctx.get(), out + len, &fin) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, out + plaintext.size()) != 1) {
+    return OpensslStatus("encrypting a secret");
+  }
+  return blob;
+}
+
+Result<Secret> DataKey::Open(std::string_view blob, std::string_view aad) const {
+  if (blob.size() < kOverhead || static_cast<unsigned char>(blob[0]) != kVersion) {
+    return NotAuthentic();
+  }
+  const unsigned char* nonce = U(blob) + 1;
+  const unsigned char* in = nonce + kNonceSize;
+  const std::size_t n = blob.size() - kOverhead;
+  std::string plain(n, '\0');
+  CtxPtr ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  int fin = 0;
+  bool ok =
+      ctx &&
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(bytes_.view()), nonce) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len, U(aad), static_cast<int>(aad.size())) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), U(plain), &len, in, static_cast<int>(n)) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize,
+                          const_cast<unsigned char*>(in + n)) == 1 &&
+      EVP_DecryptFinal_ex(ctx.get(), U(plain) + len, &fin) == 1;
+  if (!ok) {
+    WipeBytes(plain.data(), plain.size());
+    return NotAuthentic();
+  }
+  Secret secret(plain);
+  WipeBytes(plain.data(), plain.size());
+  return secret;
+}
+
+}  // namespace wb::queue

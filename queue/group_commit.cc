@@ -1,0 +1,54 @@
+#include "queue/group_commit.h"
+
+#include <algorithm>
+
+namespace wb::queue {
+
+Status GroupCommitter::Run(const Op& op) {
+  Writer w{&op};
+  std::unique_lock lock(mu_);
+  writers_.push_back(&w);
+  w.cv.wait(lock, [&] { return w.done || writers_.front() == &w; });
+  if (w.done) return w.status;
+
+  // This writer leads: it commits itself and everyone queued behind it so far.
+  const auto n = std::min(writers_.size(), max_batch_);
+  std::vector<Writer*> batch(writers_.begin(), writers_.begin() + static_cast<long>(n));
+  ++batches_;
+  lock.unlock();
+  CommitBatch(batch);  // writers arriving meanwhile queue up for the next batch
+  lock.lock();
+  for (Writer* x : batch) {
+    writers_.pop_front();
+    x->done = true;
+    if (x != &w) x->cv.notify_one();
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();
+  return w.status;
+}
+
+std::uint64_t GroupCommitter::batches() const {
+  std::lock_guard lock(mu_);
+  return batches_;
+}
+
+std::size_t GroupCommitter::waiting() const {
+  std::lock_guard lock(mu_);
+  return writers_.size();
+}
+
+void GroupCommitter::CommitBatch(const std::vector<Writer*>& batch) {
+  std::lock_guard db_lock(*db_mu_);
+  Status status;
+  Result<Transaction> tx = Transaction::Begin(*db_);
+  if (!tx.ok()) status = tx.error();
+  for (Writer* x : batch) {
+    if (!status.ok()) break;
+    status = (*x->op)(*db_);
+  }
+  if (status.ok()) status = tx->Commit();
+  // On failure the transaction rolls back (tx's destructor): no operation of the batch stays.
+  for (Writer* x : batch) x->status = status;
+}
+
+}  // namespace wb::queue

@@ -1,0 +1,152 @@
+// Intake: Enqueue and RememberNonce, both through group commit.
+
+#include <string>
+
+#include "queue/sealed_passwords.h"
+#include "queue/sqlite_queue.h"
+
+namespace wb::queue {
+
+namespace {
+
+constexpr std::size_t kMaxIdBytes = 128;
+
+Status ValidateRequest(const Request& r) {
+  const RequestInfo& i = r.info;
+  if (i.id.empty() || i.id.size() > kMaxIdBytes) {
+    return InvalidArgument("request id must be 1 to " + std::to_string(kMaxIdBytes) + " bytes");
+  }
+  if (i.account_key.empty()) return InvalidArgument(QuoteId(i.id) + " has no account key");
+  if (!AnyOperation(i.operations)) return InvalidArgument(QuoteId(i.id) + " has no operation");
+  const bool sets_password = i.operations.reset || i.operations.change;
+  if (sets_password == r.new_password.empty()) {
+    return InvalidArgument(QuoteId(i.id) + (sets_password
+                                                ? " sets a password but carries none"
+                                                : " carries a new password it does not set"));
+  }
+  if (i.operations.change == r.old_password.empty()) {
+    return InvalidArgument(QuoteId(i.id) + (i.operations.change
+                                                ? " changes a password but has no old one"
+                                                : " carries an old password but is no change"));
+  }
+  return Status::Ok();
+}
+
+Result<bool> IsRemembered(Db& db, std::int64_t kind, std::string_view value) {
+  Result<Stmt> stmt = db.Prepare("SELECT 1 FROM replay WHERE kind = ?1 AND value = ?2");
+  if (!stmt.ok()) return stmt.error();
+  stmt->Bind(1, kind).Bind(2, value);
+  return stmt->Step();
+}
+
+// Returns whether the value was new.
+Result<bool> Remember(Db& db, std::int64_t kind, std::string_view value,
+                      std::int64_t forget_after) {
+  Result<Stmt> stmt =
+      db.Prepare("INSERT OR IGNORE INTO replay (kind, value, forget_after) VALUES (?1, ?2, ?3)");
+  if (!stmt.ok()) return stmt.error();
+  WB_RETURN_IF_ERROR(stmt->Bind(1, kind).Bind(2, value).Bind(3, forget_after).Run());
+  return db.Changes() == 1;
+}
+
+Status InsertRow(Db& db, const RequestInfo& i, const std::string& blob, std::int64_t now) {
+  Result<Stmt> stmt = db.Prepare(
+      "INSERT INTO requests (id, tenant, correlation_id, operations, target, target_kind, "
+      "account_key, requester, issued_at, expires_at, state, attempts, received_at, "
+      "not_before, secret) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0, ?11, ?11, ?12)");
+  if (!stmt.ok()) return stmt.error();
+  return stmt->Bind(1, i.id)
+      .Bind(2, i.tenant)
+      .Bind(3, i.correlation_id)
+      .Bind(4, OperationBits(i.operations))
+      .Bind(5, i.target)
+      .Bind(6, i.target_kind)
+      .Bind(7, i.account_key)
+      .Bind(8, i.requester_json)
+      .Bind(9, ToMillis(i.issued_at))
+      .Bind(10, ToMillis(i.expires_at))
+      .Bind(11, now)
+      .BindBlob(12, blob)
+      .Run();
+}
+
+}  // namespace
+
+struct SqliteQueue::EnqueueSlot {
+  const RequestInfo* info;
+  std::string blob;               // sealed passwords; empty when none
+  std::optional<Status> refusal;  // a refusal meant for this caller alone
+  std::optional<EnqueueResult> result;
+};
+
+Result<EnqueueResult> SqliteQueue::Enqueue(const Request& request) {
+  WB_RETURN_IF_ERROR(RequireWritable());
+  WB_RETURN_IF_ERROR(ValidateRequest(request));
+  const std::string& id = request.info.id;
+  Result<std::string> blob =
+      SealPasswords(*parts_.key, id, request.new_password, request.old_password);
+  if (!blob.ok()) return blob.error();
+  EnqueueSlot slot{&request.info, std::move(blob).value()};
+  Status s = committer_.Run([&](Db& db) { return InsertInBatch(db, slot); });
+  if (!s.ok()) return s.WithContext("not accepted: " + QuoteId(id));
+  if (slot.refusal) return *slot.refusal;
+  return std::move(*slot.result);
+}
+
+Status SqliteQueue::InsertInBatch(Db& db, EnqueueSlot& slot) {
+  const RequestInfo& info = *slot.info;
+  const std::int64_t now = NowMs();
+  Result<std::optional<Record>> existing = LoadRecord(db, info.id);
+  if (!existing.ok()) return existing.error();
+  if (*existing) {
+    slot.result = EnqueueResult{std::move(**existing), false};
+    return Status::Ok();
+  }
+  Result<bool> replayed = IsRemembered(db, kReplayRequestId, info.id);
+  if (!replayed.ok()) return replayed.error();
+  if (*replayed) {
+    slot.refusal = Status(Code::kAlreadyExists, QuoteId(info.id) +
+                                                    " was processed before and its record purged;"
+                                                    " refusing it as a replay");
+    return Status::Ok();
+  }
+  if (ToMillis(info.expires_at) <= now) {
+    slot.refusal = FailedPrecondition(QuoteId(info.id) + " has already expired");
+    return Status::Ok();
+  }
+  Result<std::int64_t> unfinished = db.QueryInt("SELECT count(*) FROM requests WHERE state < 3");
+  if (!unfinished.ok()) return unfinished.error();
+  if (*unfinished >= static_cast<std::int64_t>(options_.max_pending)) {
+    slot.refusal = Status(Code::kResourceExhausted,
+                          "queue is full (max_pending = " + std::to_string(options_.max_pending) +
+                              " unfinished requests); " + QuoteId(info.id) + " was not accepted");
+    return Status::Ok();
+  }
+  WB_RETURN_IF_ERROR(InsertRow(db, info, slot.blob, now));
+  WB_RETURN_IF_ERROR(AppendHistory(db, info.id, now, "received"));
+  const std::int64_t forget_after = ToMillis(info.expires_at + options_.clock_skew);
+  Result<bool> remembered = Remember(db, kReplayRequestId, info.id, forget_after);
+  if (!remembered.ok()) return remembered.error();
+  Result<std::optional<Record>> stored = LoadRecord(db, info.id);
+  if (!stored.ok()) return stored.error();
+  if (!*stored) return Internal("a stored request could not be read back");
+  slot.result = EnqueueResult{std::move(**stored), true};
+  return Status::Ok();
+}
+
+Result<bool> SqliteQueue::RememberNonce(std::string_view nonce, WallTime expires_at) {
+  WB_RETURN_IF_ERROR(RequireWritable());
+  if (nonce.empty()) return InvalidArgument("empty nonce");
+  const std::int64_t forget_after = ToMillis(expires_at + options_.clock_skew);
+  bool fresh = false;
+  Status s = committer_.Run([&](Db& db) -> Status {
+    Result<bool> r = Remember(db, kReplayNonce, nonce, forget_after);
+    if (!r.ok()) return r.error();
+    fresh = *r;
+    return Status::Ok();
+  });
+  if (!s.ok()) return s.WithContext("remembering a nonce");
+  return fresh;
+}
+
+}  // namespace wb::queue

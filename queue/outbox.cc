@@ -1,0 +1,99 @@
+// The outbox (results until acknowledged) and periodic maintenance.
+
+#include <string>
+
+#include "queue/sqlite_queue.h"
+
+namespace wb::queue {
+
+namespace {
+
+// Terminal records past retention: acknowledged ones by acked_at, others by finished_at.
+constexpr const char* kPurgeable =
+    "state >= 3 AND ((acked_at IS NOT NULL AND acked_at <= ?1) OR "
+    "(acked_at IS NULL AND finished_at <= ?2))";
+
+Result<int> Purge(Db& db, std::int64_t acked_before, std::int64_t finished_before) {
+  Result<Stmt> history = db.Prepare(
+      std::string("DELETE FROM history WHERE request_id IN (SELECT id FROM requests WHERE ") +
+      kPurgeable + ")");
+  if (!history.ok()) return history.error();
+  WB_RETURN_IF_ERROR(history->Bind(1, acked_before).Bind(2, finished_before).Run());
+  Result<Stmt> requests = db.Prepare(std::string("DELETE FROM requests WHERE ") + kPurgeable);
+  if (!requests.ok()) return requests.error();
+  WB_RETURN_IF_ERROR(requests->Bind(1, acked_before).Bind(2, finished_before).Run());
+  return static_cast<int>(db.Changes());
+}
+
+Result<int> Forget(Db& db, std::int64_t now) {
+  Result<Stmt> stmt = db.Prepare("DELETE FROM replay WHERE forget_after <= ?1");
+  if (!stmt.ok()) return stmt.error();
+  WB_RETURN_IF_ERROR(stmt->Bind(1, now).Run());
+  return static_cast<int>(db.Changes());
+}
+
+}  // namespace
+
+Result<std::vector<Record>> SqliteQueue::PendingResults(std::size_t limit) {
+  std::lock_guard lock(db_mu_);
+  Result<Stmt> stmt = parts_.db.Prepare(std::string("SELECT ") + kRecordColumns +
+                                        " FROM requests WHERE state >= 3 AND acked_at IS NULL "
+                                        "ORDER BY finished_at, seq LIMIT ?1");
+  if (!stmt.ok()) return stmt.error();
+  stmt->Bind(1, static_cast<std::int64_t>(limit));
+  std::vector<Record> out;
+  for (;;) {
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return out;
+    Result<Record> record = ReadRecord(*stmt);
+    if (!record.ok()) return record.error();
+    out.push_back(std::move(record).value());
+  }
+}
+
+Status SqliteQueue::AcknowledgeResult(std::string_view id) {
+  return Transition(id, [&](Db& db, const RowState& row, std::int64_t now) -> Status {
+    if (!IsTerminal(row.state)) {
+      return FailedPrecondition(QuoteId(id) + " is " + std::string(StateName(row.state)) +
+                                "; only a final result can be acknowledged");
+    }
+    Result<Stmt> stmt =
+        db.Prepare("UPDATE requests SET acked_at = ?2 WHERE id = ?1 AND acked_at IS NULL");
+    if (!stmt.ok()) return stmt.error();
+    WB_RETURN_IF_ERROR(stmt->Bind(1, id).Bind(2, now).Run());
+    if (db.Changes() == 0) return Status::Ok();  // acknowledged before
+    return AppendHistory(db, id, now, "result_acknowledged");
+  });
+}
+
+Result<MaintenanceReport> SqliteQueue::Maintain() {
+  WB_RETURN_IF_ERROR(RequireWritable());
+  std::lock_guard lock(db_mu_);
+  Db& db = parts_.db;
+  const std::int64_t now = NowMs();
+  MaintenanceReport report;
+  {
+    Result<Transaction> tx = Transaction::Begin(db);
+    if (!tx.ok()) return tx.error();
+    Result<int> expired = ExpireDue(db, now);
+    if (!expired.ok()) return expired.error();
+    const auto retention =
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.retention);
+    const auto unacked =
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.unacknowledged_retention);
+    Result<int> purged = Purge(db, now - retention.count(), now - unacked.count());
+    if (!purged.ok()) return purged.error();
+    Result<int> forgotten = Forget(db, now);
+    if (!forgotten.ok()) return forgotten.error();
+    WB_RETURN_IF_ERROR(tx->Commit());
+    report = {*expired, *purged, *forgotten};
+  }
+  // Copies the WAL into the database and truncates it: erased ciphertext does not linger in
+  // old WAL frames. A reader (an administrator's inspection) can make this a partial
+  // checkpoint; the next call finishes it.
+  WB_RETURN_IF_ERROR(db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  return report;
+}
+
+}  // namespace wb::queue

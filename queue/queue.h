@@ -1,0 +1,344 @@
+#pragma once
+// The durable request queue: where an accepted request lives until the cloud has acknowledged
+// its result.
+//
+// The queue keeps the agent's promise to the cloud: a request it accepted is never lost, and
+// never applied twice. It is one SQLite database in WAL mode under the state directory, with
+// every commit that backs an "accepted" or a "result" fsynced before the call returns.
+//
+// Life of a request (each arrow is one transaction that records a HistoryEvent):
+//
+//   Enqueue ──▶ received ──MarkReady──▶ ready ──Take──▶ applying ──Finish──▶ succeeded
+//                  │                     ▲  │               │               rejected
+//                  │                     │  │               │               failed
+//                  │                     └──┼──── Retry ────┤ (transient)
+//                  │                     (backoff)          └──▶ expired (no time left to retry)
+//                  │                        │
+//                  └──── Finish(rejected / failed) ─────────────────────▶ terminal
+//                        and the queue expires received/ready requests past expires_at
+//
+//   terminal ──AcknowledgeResult──▶ result acknowledged ──(retention)──▶ purged by Maintain
+//
+// - received: stored durably; the caller may now send "accepted". Waiting for admission (the
+//   daemon's policy check), which ends in MarkReady or Finish(kRejected).
+// - ready: admitted; waits for its turn. Take hands out the oldest ready request whose backoff
+//   has passed, whose account has no older unfinished request, while fewer than
+//   Options::max_in_flight requests are applying.
+// - applying: handed to a worker, which owns it until it calls Finish or Retry. The attempt's
+//   start time and number are durable *before* Take returns, so a crash during the directory
+//   write is always detectable at the next Open (see "Crash recovery").
+// - terminal (succeeded, rejected, failed, expired): the outcome is durable, the encrypted
+//   password is erased, and the result waits in the outbox until AcknowledgeResult.
+//
+// Guarantees
+// - Durability: when Enqueue, Finish, Retry, AcknowledgeResult, RememberNonce, MarkReady, Take
+//   or a recovery call returns OK, its transaction has been fsynced (SQLite synchronous=FULL).
+//   Concurrent Enqueue/RememberNonce calls share one transaction and one fsync (group commit);
+//   each caller still returns only after its own row is durable.
+// - Idempotency: a request id is stored at most once. Enqueue of a known id returns the stored
+//   record and its state (EnqueueResult::inserted == false). An id whose record has already
+//   been purged is refused with kAlreadyExists until its expiry plus Options::clock_skew.
+// - Ordering: requests with the same account key are handed out by Take in accept order, one at
+//   a time: a request waits while an older request for its account is unfinished (received,
+//   ready, in backoff, or applying).
+// - Bounds: at most Options::max_pending unfinished requests; Enqueue beyond that, or when the
+//   disk (or Options::max_db_bytes) is full, fails with kResourceExhausted and stores nothing.
+//   Requests already stored are never damaged by a refused one.
+// - Secrets: the new and old passwords are stored only as AES-256-GCM ciphertext under a local
+//   data key, with the request id as associated data, and the ciphertext is erased (SQLite
+//   secure_delete) in the same transaction that makes the request terminal. Plaintext exists
+//   only in wb::Secret objects (Work) that wipe themselves. Remnants of erased pages in the
+//   -wal file are removed by the checkpoint Maintain runs (PRAGMA wal_checkpoint(TRUNCATE)).
+//   No Record, HistoryEvent, Status message or log line contains a password.
+//
+// Crash recovery (what the daemon does after Open)
+//   1. For each record in InterruptedAttempts() (found `applying` at Open: the previous process
+//      died during the attempt), ask the directory whether the change is already visible, e.g.
+//      pwdLastSet / pwdChangedTime later than Record::attempt_started_at (minus the directory's
+//      clock skew). Then call either MarkFoundApplied(id, server) or RequeueInterrupted(id).
+//      Until resolved, an interrupted request counts against max_in_flight and blocks its
+//      account.
+//   2. Re-run admission for requests still `received` (List with state kReceived).
+//   3. Re-send results from PendingResults(); start taking work.
+//
+// Files under Options::state_dir, all mode 0600: queue.db, queue.db-wal, queue.db-shm (SQLite),
+// queue.lock (flock; holds the owner's pid), queue.key (the data key, unless it comes from
+// $CREDENTIALS_DIRECTORY). Only one read-write Queue may use a state directory at a time.
+//
+// Thread-safety: a Queue is safe to use from several threads at once. Records, Work and the
+// other structs are plain values owned by the caller.
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/secret.h"
+#include "common/status.h"
+
+namespace wb::queue {
+
+// Numeric values are stored in the database: never renumber.
+enum class State {
+  kReceived = 0,
+  kReady = 1,
+  kApplying = 2,
+  kSucceeded = 3,
+  kRejected = 4,
+  kFailed = 5,
+  kExpired = 6,
+};
+inline constexpr std::size_t kStateCount = 7;
+
+// "received", "ready", "applying", "succeeded", "rejected", "failed", "expired".
+std::string_view StateName(State state);
+inline bool IsTerminal(State state) { return state >= State::kSucceeded; }
+
+// What the request asks the directory to do; any combination.
+struct Operations {
+  bool reset = false;                 // set a new password (administrative reset)
+  bool change = false;                // change: old password -> new password
+  bool unlock = false;                // clear a lockout
+  bool require_change = false;        // force a change at next logon
+  bool clear_require_change = false;  // a reset must not leave the user forced to change
+};
+
+// The non-secret part of a request, stored as given. The queue does not interpret target,
+// target_kind or requester_json.
+struct RequestInfo {
+  std::string id;  // the cloud's request id (a UUID); unique
+  std::string tenant;
+  std::string correlation_id;
+  Operations operations;
+  std::string target;       // the account as requested (UPN, sAMAccountName, uid, mail, DN)
+  std::string target_kind;  // e.g. "upn", "dn"
+  std::string account_key;  // requests with equal keys are applied one at a time, in order
+  WallTime issued_at;
+  WallTime expires_at;         // no attempt starts after this; the request then expires
+  std::string requester_json;  // who asked and how they were verified; opaque, no secrets
+};
+
+struct Request {
+  RequestInfo info;
+  Secret new_password;  // REQUIRED non-empty when operations.reset or operations.change
+  Secret old_password;  // REQUIRED non-empty when operations.change; otherwise empty
+};
+
+// The result of an attempt (Retry) or of the request (Finish). Never put a password in it.
+struct Outcome {
+  State state = State::kFailed;  // Finish: kSucceeded, kRejected or kFailed; ignored by Retry
+  std::string code;              // stable, e.g. "succeeded", "user_not_found", "policy_too_short"
+  bool transient = false;        // whether the error was of the kind that may pass on retry
+  std::string message;           // for humans
+  std::string server;            // the directory server used, if any
+  std::chrono::milliseconds duration{0};
+};
+
+// A stored request as administrators and the outbox see it: never its secret.
+struct Record {
+  RequestInfo info;
+  std::int64_t seq = 0;  // accept order
+  State state = State::kReceived;
+  int attempts = 0;  // attempts started (Take) so far
+  WallTime received_at;
+  std::optional<WallTime> ready_at;
+  std::optional<WallTime> attempt_started_at;  // start of the latest attempt
+  WallTime not_before;                         // ready: earliest time of the next attempt
+  std::optional<WallTime> finished_at;         // when it became terminal
+  std::optional<WallTime> acknowledged_at;     // when the cloud acknowledged the result
+  std::string last_error_code;                 // of the latest failed attempt, if any
+  std::string last_error_message;
+  std::optional<Outcome> outcome;  // set when terminal
+  bool secret_stored = false;      // whether ciphertext is still in the database
+};
+
+// A request handed to a worker by Take: the record and the decrypted passwords. The Secrets
+// wipe themselves; do not copy their bytes into longer-lived strings.
+struct Work {
+  Record record;
+  Secret new_password;
+  Secret old_password;
+};
+
+struct EnqueueResult {
+  Record record;  // the stored record (for a known id: as it is now, in whatever state)
+  bool inserted;  // false: the id was already stored and nothing was written
+};
+
+struct HistoryEvent {
+  WallTime at;
+  // "received", "ready", "applying", "retry_scheduled", "requeued_after_interruption",
+  // "found_applied", "succeeded", "rejected", "failed", "expired", "result_acknowledged".
+  std::string event;
+  State state;       // the state after the event
+  int attempts;      // attempts started at the time
+  std::string code;  // the outcome or error code, if the event has one
+  std::string message;
+};
+
+struct RequestDetail {
+  Record record;
+  std::vector<HistoryEvent> history;  // oldest first
+};
+
+struct Stats {
+  std::array<std::int64_t, kStateCount> by_state{};  // index: static_cast<size_t>(State)
+  std::int64_t unfinished = 0;                       // received + ready + applying
+  std::int64_t interrupted = 0;                      // applying, left over from a previous process
+  std::int64_t pending_results = 0;                  // terminal, result not yet acknowledged
+  std::optional<WallTime> oldest_unfinished_received_at;
+  std::optional<std::chrono::seconds> oldest_unfinished_age;
+  std::int64_t remembered_ids_and_nonces = 0;
+
+  std::int64_t count(State s) const { return by_state[static_cast<std::size_t>(s)]; }
+};
+
+struct ListFilter {
+  std::optional<State> state;  // all states when unset
+  std::int64_t after_seq = 0;  // paging: only records with seq > after_seq
+  std::size_t limit = 100;
+};
+
+struct MaintenanceReport {
+  int expired = 0;         // received/ready requests past expires_at
+  int purged_records = 0;  // terminal records past their retention
+  int forgotten_replay_entries = 0;
+};
+
+struct Options {
+  // REQUIRED. Created (mode 0700) if it does not exist; its parent must exist.
+  std::filesystem::path state_dir;
+  // Opens for administrators' inspection while the agent runs: no lock, no key, no writes
+  // (mutating calls fail with kFailedPrecondition). The database must exist and be at the
+  // current schema version.
+  bool read_only = false;
+
+  std::size_t max_pending = 10'000;  // unfinished requests (received, ready, applying)
+  std::size_t max_in_flight = 4;     // requests applying at once
+  std::uint64_t max_db_bytes = 0;    // a cap on the database size; 0: only the disk limits it
+
+  std::chrono::milliseconds backoff_base{1'000};  // delay after the first failed attempt
+  std::chrono::milliseconds backoff_cap{300'000};
+  // Returns a uniform value in [0, 1) for jitter. Unset: a generator seeded from the OS.
+  // Called with the queue's internal lock held: it need not be thread-safe, and must not call
+  // back into the queue.
+  std::function<double()> random;
+
+  // Acknowledged terminal records are purged this long after their result was acknowledged;
+  // unacknowledged ones this long after they finished.
+  std::chrono::seconds retention{std::chrono::hours(24 * 7)};
+  std::chrono::seconds unacknowledged_retention{std::chrono::hours(24 * 30)};
+  // Request ids and nonces are remembered until their expiry plus this.
+  std::chrono::seconds clock_skew{300};
+
+  // The data key is read from <credentials_directory>/<key_credential> when that file exists
+  // (systemd LoadCredential=); otherwise from state_dir/queue.key, created at first start.
+  // Unset: $CREDENTIALS_DIRECTORY, if set. The key file holds 64 hex digits.
+  std::optional<std::filesystem::path> credentials_directory;
+  std::string key_credential = "queue.key";
+};
+
+class Queue {
+ public:
+  // Opens (creating or migrating) the queue in options.state_dir. `clock` is not owned and
+  // must outlive the Queue. Fails with:
+  //   kFailedPrecondition  another process (or Queue) holds the state directory (the message
+  //                        names the directory and the holder's pid), the schema is newer than
+  //                        this build, or the data key does not match the stored secrets;
+  //   kPermissionDenied    the key file is accessible by group or others;
+  //   kCorruption          the database or the key file is malformed;
+  //   kResourceExhausted   the disk is full.
+  static Result<std::unique_ptr<Queue>> Open(const Options& options, const Clock& clock);
+
+  Queue() = default;
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+  // REQUIRES: no call in progress. Releases the lock.
+  virtual ~Queue() = default;
+
+  // --- Intake -----------------------------------------------------------------------------
+
+  // Stores `request` as received; returns after it is durable. A known id returns the stored
+  // record with inserted == false (whatever the rest of `request` says). The caller keeps
+  // ownership of the passwords. Fails with kInvalidArgument (empty id or account key, no
+  // operation, a missing password), kFailedPrecondition (already expired), kAlreadyExists (the
+  // id was seen before and its record purged: a replay), kResourceExhausted (max_pending or
+  // disk full; nothing stored).
+  virtual Result<EnqueueResult> Enqueue(const Request& request) = 0;
+
+  // Remembers a nonce durably until expires_at + clock_skew. Returns false if it was already
+  // remembered (a replay), true if it is new.
+  virtual Result<bool> RememberNonce(std::string_view nonce, WallTime expires_at) = 0;
+
+  // --- Admission and work -----------------------------------------------------------------
+
+  // received -> ready. kNotFound for an unknown id, kFailedPrecondition in another state
+  // (e.g. the request expired while its admission was being decided).
+  virtual Status MarkReady(std::string_view id) = 0;
+
+  // ready -> applying for the next eligible request (see Ordering), with its passwords
+  // decrypted. Returns nullopt when nothing is eligible now. Ready or received requests past
+  // expires_at are expired on the way. If a stored secret does not decrypt (a foreign, corrupt
+  // or wrong-key ciphertext), that request is finished as failed with code
+  // "secret_unreadable" and Take returns kCorruption; call it again for the next request.
+  virtual Result<std::optional<Work>> Take() = 0;
+
+  // The earliest not_before among ready requests (when Take may next have work, besides
+  // Enqueue/MarkReady/Finish calls), or nullopt when none is ready.
+  virtual Result<std::optional<WallTime>> NextReadyTime() = 0;
+
+  // Ends the request. From applying (taken by this Queue): outcome.state kSucceeded,
+  // kRejected or kFailed. From received or ready: kRejected or kFailed only (e.g. a policy
+  // denial). Erases the ciphertext. kInvalidArgument for another outcome.state or an empty
+  // code, kNotFound, kFailedPrecondition in another state (including interrupted attempts).
+  virtual Status Finish(std::string_view id, const Outcome& outcome) = 0;
+
+  // After a transient failure of an attempt taken by this Queue: applying -> ready with
+  // exponential backoff (base * 2^(attempts-1), capped, with jitter in [1/2, 1) of it), or
+  // -> expired when the next attempt would start at or after expires_at. The failure's code
+  // and message become the record's last error. Returns the new state.
+  virtual Result<State> Retry(std::string_view id, const Outcome& failure) = 0;
+
+  // --- Crash recovery ---------------------------------------------------------------------
+
+  // Requests found applying at Open: the previous process died during their attempt. Each
+  // record carries attempt_started_at.
+  virtual Result<std::vector<Record>> InterruptedAttempts() = 0;
+  // The directory shows the change: interrupted -> succeeded ("found_applied").
+  virtual Status MarkFoundApplied(std::string_view id, std::string_view server) = 0;
+  // The directory does not show the change: interrupted -> ready, eligible at once. The
+  // interrupted attempt stays counted.
+  virtual Status RequeueInterrupted(std::string_view id) = 0;
+
+  // --- Outbox -----------------------------------------------------------------------------
+
+  // Terminal records whose result the cloud has not acknowledged, oldest finished first.
+  virtual Result<std::vector<Record>> PendingResults(std::size_t limit) = 0;
+  // Marks the result acknowledged. Acknowledging twice is OK. kNotFound, kFailedPrecondition
+  // when the request is not terminal.
+  virtual Status AcknowledgeResult(std::string_view id) = 0;
+
+  // --- Housekeeping -----------------------------------------------------------------------
+
+  // Periodic (e.g. every minute): expires requests past expires_at, purges terminal records
+  // past their retention, forgets ids and nonces past expiry + clock_skew, and truncates the
+  // -wal file so erased ciphertext does not linger there.
+  virtual Result<MaintenanceReport> Maintain() = 0;
+
+  // --- Administration (also in read-only mode) ----------------------------------------------
+
+  virtual Result<Stats> GetStats() = 0;
+  virtual Result<std::vector<Record>> List(const ListFilter& filter) = 0;
+  // One request with its history. kNotFound for an unknown (or purged) id.
+  virtual Result<RequestDetail> Show(std::string_view id) = 0;
+};
+
+}  // namespace wb::queue

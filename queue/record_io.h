@@ -1,0 +1,53 @@
+#pragma once
+// Rows <-> structs, and the small SQL helpers the queue's transitions share. Every function
+// here runs inside the caller's transaction, with the caller holding the Db.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "queue/queue.h"
+#include "queue/sqlite.h"
+
+namespace wb::queue {
+
+// Times are stored as milliseconds since the Unix epoch.
+std::int64_t ToMillis(WallTime t);
+WallTime FromMillis(std::int64_t ms);
+
+std::int64_t OperationBits(const Operations& ops);
+Operations OperationsFromBits(std::int64_t bits);
+bool AnyOperation(const Operations& ops);
+
+// The columns ReadRecord expects, in order, for "SELECT <kRecordColumns> FROM requests ...".
+extern const char* const kRecordColumns;
+Result<Record> ReadRecord(const Stmt& row);
+
+// nullopt when no request has this id.
+Result<std::optional<Record>> LoadRecord(Db& db, std::string_view id);
+
+// The fields a transition checks before it writes.
+struct RowState {
+  State state;
+  int attempts;
+  std::string session;  // the Queue instance that took it, while applying
+  std::int64_t expires_at;
+  std::string last_error_code;
+};
+Result<std::optional<RowState>> LoadRowState(Db& db, std::string_view id);
+
+// Appends a history event carrying the request's current state and attempt count.
+Status AppendHistory(Db& db, std::string_view id, std::int64_t at, std::string_view event,
+                     std::string_view code = {}, std::string_view message = {});
+
+// Makes the request terminal with `outcome` and erases its secret; records `event`.
+Status WriteTerminal(Db& db, std::string_view id, const Outcome& outcome, std::int64_t now,
+                     std::string_view event);
+
+// Expires every received or ready request whose expires_at has passed. Returns how many.
+Result<int> ExpireDue(Db& db, std::int64_t now);
+
+}  // namespace wb::queue

@@ -1,0 +1,189 @@
+// Admission and work: MarkReady, Take, NextReadyTime, Finish, Retry.
+
+#include <string>
+
+#include "queue/sealed_passwords.h"
+#include "queue/sqlite_queue.h"
+
+namespace wb::queue {
+
+namespace {
+
+// The oldest ready request that is due, unexpired, and first in line for its account.
+constexpr const char* kNextEligible =
+    "SELECT r.id, r.secret FROM requests r "
+    "WHERE r.state = 1 AND r.not_before <= ?1 AND r.expires_at > ?1 AND NOT EXISTS ("
+    "  SELECT 1 FROM requests e WHERE e.account_key = r.account_key AND e.state < 3"
+    "  AND e.seq < r.seq) "
+    "ORDER BY r.seq LIMIT 1";
+
+struct Candidate {
+  std::string id;
+  std::string sealed;  // ciphertext; empty when the request carries no password
+};
+
+Result<std::optional<Candidate>> NextEligible(Db& db, std::int64_t now) {
+  Result<Stmt> stmt = db.Prepare(kNextEligible);
+  if (!stmt.ok()) return stmt.error();
+  stmt->Bind(1, now);
+  Result<bool> found = stmt->Step();
+  if (!found.ok()) return found.error();
+  if (!*found) return std::optional<Candidate>();
+  return std::optional<Candidate>(Candidate{stmt->Text(0), stmt->Blob(1)});
+}
+
+Status WrongState(std::string_view id, State state, std::string_view wanted) {
+  return FailedPrecondition(QuoteId(id) + " is " + std::string(StateName(state)) + ", not " +
+                            std::string(wanted));
+}
+
+Status ValidateFinal(const Outcome& o) {
+  if (o.state != State::kSucceeded && o.state != State::kRejected && o.state != State::kFailed) {
+    return InvalidArgument("Finish takes succeeded, rejected or failed, not " +
+                           std::string(StateName(o.state)));
+  }
+  if (o.code.empty()) return InvalidArgument("an outcome needs a code");
+  return Status::Ok();
+}
+
+Status MarkApplying(Db& db, std::string_view id, std::int64_t now, std::string_view session) {
+  Result<Stmt> stmt = db.Prepare(
+      "UPDATE requests SET state = 2, attempts = attempts + 1, attempt_started_at = ?2, "
+      "session = ?3 WHERE id = ?1");
+  if (!stmt.ok()) return stmt.error();
+  WB_RETURN_IF_ERROR(stmt->Bind(1, id).Bind(2, now).Bind(3, session).Run());
+  return AppendHistory(db, id, now, "applying");
+}
+
+Status ScheduleRetry(Db& db, std::string_view id, const Outcome& failure, std::int64_t now,
+                     std::int64_t next) {
+  Result<Stmt> stmt = db.Prepare(
+      "UPDATE requests SET state = 1, not_before = ?2, session = NULL, last_error_code = ?3, "
+      "last_error_message = ?4 WHERE id = ?1");
+  if (!stmt.ok()) return stmt.error();
+  WB_RETURN_IF_ERROR(
+      stmt->Bind(1, id).Bind(2, next).Bind(3, failure.code).Bind(4, failure.message).Run());
+  return AppendHistory(db, id, now, "retry_scheduled", failure.code, failure.message);
+}
+
+Status RecordLastError(Db& db, std::string_view id, const Outcome& failure) {
+  Result<Stmt> stmt =
+      db.Prepare("UPDATE requests SET last_error_code = ?2, last_error_message = ?3 WHERE id = ?1");
+  if (!stmt.ok()) return stmt.error();
+  return stmt->Bind(1, id).Bind(2, failure.code).Bind(3, failure.message).Run();
+}
+
+}  // namespace
+
+Status SqliteQueue::MarkReady(std::string_view id) {
+  return Transition(id, [&](Db& db, const RowState& row, std::int64_t now) -> Status {
+    if (row.state != State::kReceived) return WrongState(id, row.state, "received");
+    Result<Stmt> stmt =
+        db.Prepare("UPDATE requests SET state = 1, ready_at = ?2, not_before = ?2 WHERE id = ?1");
+    if (!stmt.ok()) return stmt.error();
+    WB_RETURN_IF_ERROR(stmt->Bind(1, id).Bind(2, now).Run());
+    return AppendHistory(db, id, now, "ready");
+  });
+}
+
+Result<std::optional<Work>> SqliteQueue::Take() {
+  WB_RETURN_IF_ERROR(RequireWritable());
+  std::lock_guard lock(db_mu_);
+  return TakeLocked(NowMs());
+}
+
+Result<std::optional<Work>> SqliteQueue::TakeLocked(std::int64_t now) {
+  Db& db = parts_.db;
+  Result<Transaction> tx = Transaction::Begin(db);
+  if (!tx.ok()) return tx.error();
+  Result<int> expired = ExpireDue(db, now);
+  if (!expired.ok()) return expired.error();
+  Result<std::int64_t> in_flight = db.QueryInt("SELECT count(*) FROM requests WHERE state = 2");
+  if (!in_flight.ok()) return in_flight.error();
+  std::optional<Candidate> next;
+  if (*in_flight < static_cast<std::int64_t>(options_.max_in_flight)) {
+    Result<std::optional<Candidate>> found = NextEligible(db, now);
+    if (!found.ok()) return found.error();
+    next = std::move(found).value();
+  }
+  if (!next) {
+    WB_RETURN_IF_ERROR(tx->Commit());  // keeps the expirations
+    return std::optional<Work>();
+  }
+  Passwords passwords;
+  if (!next->sealed.empty()) {
+    Result<Passwords> opened = OpenPasswords(*parts_.key, next->id, next->sealed);
+    if (!opened.ok()) {
+      Outcome unreadable{.state = State::kFailed,
+                         .code = "secret_unreadable",
+                         .message = "the stored password could not be decrypted"};
+      WB_RETURN_IF_ERROR(WriteTerminal(db, next->id, unreadable, now, "failed"));
+      WB_RETURN_IF_ERROR(tx->Commit());
+      return opened.error().WithContext(QuoteId(next->id) + " failed");
+    }
+    passwords = std::move(opened).value();
+  }
+  WB_RETURN_IF_ERROR(MarkApplying(db, next->id, now, session()));
+  Result<std::optional<Record>> record = LoadRecord(db, next->id);
+  if (!record.ok()) return record.error();
+  if (!*record) return Internal("a taken request could not be read back");
+  WB_RETURN_IF_ERROR(tx->Commit());
+  return std::optional<Work>(Work{std::move(**record), std::move(passwords.new_password),
+                                  std::move(passwords.old_password)});
+}
+
+Result<std::optional<WallTime>> SqliteQueue::NextReadyTime() {
+  std::lock_guard lock(db_mu_);
+  Result<Stmt> stmt = parts_.db.Prepare("SELECT min(not_before) FROM requests WHERE state = 1");
+  if (!stmt.ok()) return stmt.error();
+  Result<bool> row = stmt->Step();
+  if (!row.ok()) return row.error();
+  std::optional<std::int64_t> ms = *row ? stmt->OptInt(0) : std::nullopt;
+  if (!ms) return std::optional<WallTime>();
+  return std::optional<WallTime>(FromMillis(*ms));
+}
+
+Status SqliteQueue::Finish(std::string_view id, const Outcome& outcome) {
+  WB_RETURN_IF_ERROR(ValidateFinal(outcome));
+  return Transition(id, [&](Db& db, const RowState& row, std::int64_t now) -> Status {
+    const bool mine = row.state == State::kApplying && row.session == session();
+    const bool unstarted = row.state == State::kReceived || row.state == State::kReady;
+    if (row.state == State::kApplying && !mine) {
+      return FailedPrecondition(QuoteId(id) +
+                                " is an interrupted attempt; resolve it with MarkFoundApplied "
+                                "or RequeueInterrupted");
+    }
+    if (!mine && !unstarted) return WrongState(id, row.state, "unfinished");
+    if (unstarted && outcome.state == State::kSucceeded) {
+      return WrongState(id, row.state, "applying (only an attempt can succeed)");
+    }
+    return WriteTerminal(db, id, outcome, now, StateName(outcome.state));
+  });
+}
+
+Result<State> SqliteQueue::Retry(std::string_view id, const Outcome& failure) {
+  if (failure.code.empty()) return InvalidArgument("a failure needs a code");
+  State result = State::kReady;
+  Status s = Transition(id, [&](Db& db, const RowState& row, std::int64_t now) -> Status {
+    if (row.state != State::kApplying || row.session != session()) {
+      return WrongState(id, row.state, "applying in this process");
+    }
+    const auto delay = BackoffDelay(backoff_, row.attempts, NextRandom());
+    const std::int64_t next = now + delay.count();
+    if (next < row.expires_at) return ScheduleRetry(db, id, failure, now, next);
+    result = State::kExpired;
+    WB_RETURN_IF_ERROR(RecordLastError(db, id, failure));
+    Outcome expired{.state = State::kExpired,
+                    .code = "expired",
+                    .transient = true,
+                    .message = "expired before the next attempt (" + std::to_string(row.attempts) +
+                               " attempt(s) made); last error: " + failure.code,
+                    .server = failure.server,
+                    .duration = failure.duration};
+    return WriteTerminal(db, id, expired, now, "expired");
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+}  // namespace wb::queue

@@ -1,0 +1,127 @@
+#include "queue/schema.h"
+
+#include <string>
+
+namespace wb::queue {
+
+namespace {
+
+// Version 1. Times are milliseconds since the Unix epoch (UTC). States are queue::State values;
+// 0..2 are unfinished, 3..6 terminal. A terminal request holds no secret: the CHECK makes the
+// erasure a property of the schema, not only of the code.
+constexpr const char* kV1 = R"sql(
+CREATE TABLE meta (
+  name  TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE requests (
+  seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+  id                  TEXT NOT NULL UNIQUE,
+  tenant              TEXT NOT NULL,
+  correlation_id      TEXT NOT NULL,
+  operations          INTEGER NOT NULL,
+  target              TEXT NOT NULL,
+  target_kind         TEXT NOT NULL,
+  account_key         TEXT NOT NULL,
+  requester           TEXT NOT NULL,
+  issued_at           INTEGER NOT NULL,
+  expires_at          INTEGER NOT NULL,
+  state               INTEGER NOT NULL CHECK (state BETWEEN 0 AND 6),
+  attempts            INTEGER NOT NULL DEFAULT 0,
+  received_at         INTEGER NOT NULL,
+  ready_at            INTEGER,
+  attempt_started_at  INTEGER,
+  not_before          INTEGER NOT NULL,
+  finished_at         INTEGER,
+  acked_at            INTEGER,
+  session             TEXT,
+  last_error_code     TEXT NOT NULL DEFAULT '',
+  last_error_message  TEXT NOT NULL DEFAULT '',
+  outcome_code        TEXT,
+  outcome_transient   INTEGER,
+  outcome_message     TEXT,
+  outcome_server      TEXT,
+  outcome_duration_ms INTEGER,
+  secret              BLOB,
+  CHECK (state < 3 OR secret IS NULL)
+);
+CREATE INDEX requests_unfinished ON requests (account_key, seq) WHERE state < 3;
+CREATE INDEX requests_by_state ON requests (state, seq);
+CREATE INDEX requests_outbox ON requests (finished_at) WHERE state >= 3 AND acked_at IS NULL;
+
+CREATE TABLE history (
+  seq        INTEGER PRIMARY KEY,
+  request_id TEXT NOT NULL,
+  at         INTEGER NOT NULL,
+  event      TEXT NOT NULL,
+  state      INTEGER NOT NULL,
+  attempts   INTEGER NOT NULL,
+  code       TEXT NOT NULL DEFAULT '',
+  message    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX history_by_request ON history (request_id, seq);
+
+CREATE TABLE replay (
+  kind         INTEGER NOT NULL,
+  value        TEXT NOT NULL,
+  forget_after INTEGER NOT NULL,
+  PRIMARY KEY (kind, value)
+) WITHOUT ROWID;
+CREATE INDEX replay_by_expiry ON replay (forget_after);
+)sql";
+
+constexpr Migration kMigrations[] = {
+    {1, kV1},
+};
+
+Status Apply(Db& db, const Migration& m) {
+  Result<Transaction> tx = Transaction::Begin(db);
+  if (!tx.ok()) return tx.error();
+  WB_RETURN_IF_ERROR(db.Exec(m.sql).WithContext("schema migration " + std::to_string(m.version)));
+  WB_RETURN_IF_ERROR(db.Exec("PRAGMA user_version = " + std::to_string(m.version)));
+  return tx->Commit();
+}
+
+Status TooNew(int found, int supported) {
+  return FailedPrecondition("queue database schema version " + std::to_string(found) +
+                            " is newer than this wbagent supports (" + std::to_string(supported) +
+                            "); run the wbagent version that wrote it, or a newer one");
+}
+
+}  // namespace
+
+std::span<const Migration> Migrations() { return kMigrations; }
+
+int CurrentSchemaVersion() { return Migrations().back().version; }
+
+Result<int> SchemaVersion(Db& db) {
+  Result<std::int64_t> v = db.QueryInt("PRAGMA user_version");
+  if (!v.ok()) return v.error();
+  return static_cast<int>(*v);
+}
+
+Status Migrate(Db& db, std::span<const Migration> migrations) {
+  Result<int> version = SchemaVersion(db);
+  if (!version.ok()) return version.error();
+  const int latest = migrations.empty() ? 0 : migrations.back().version;
+  if (*version > latest) return TooNew(*version, latest);
+  for (const Migration& m : migrations) {
+    if (m.version > *version) WB_RETURN_IF_ERROR(Apply(db, m));
+  }
+  return Status::Ok();
+}
+
+Status CheckSchemaVersion(Db& db, int version) {
+  Result<int> found = SchemaVersion(db);
+  if (!found.ok()) return found.error();
+  if (*found > version) return TooNew(*found, version);
+  if (*found < version) {
+    return FailedPrecondition("queue database schema version " + std::to_string(*found) +
+                              " is older than this wbagent's (" + std::to_string(version) +
+                              "); start the agent once to migrate it");
+  }
+  return Status::Ok();
+}
+
+}  // namespace wb::queue

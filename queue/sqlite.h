@@ -1,0 +1,98 @@
+#pragma once
+// A thin RAII layer over the SQLite C API. This is the one place where SQLite result codes
+// become wb::Status (SqliteStatus); nothing above it sees an rc.
+//
+// Not thread-safe: a Db and its statements are used by one thread at a time (the queue holds a
+// mutex around them).
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace wb::queue {
+
+// SQLITE_FULL -> kResourceExhausted; SQLITE_BUSY/LOCKED -> kUnavailable; SQLITE_CORRUPT/NOTADB/
+// FORMAT -> kCorruption; SQLITE_PERM/AUTH/READONLY -> kPermissionDenied; SQLITE_IOERR/CANTOPEN/
+// PROTOCOL -> kIoError; a UNIQUE or PRIMARY KEY violation -> kAlreadyExists; everything else
+// (other constraints, misuse) -> kInternal. `what` says what was being done.
+Status SqliteStatus(int rc, sqlite3* db, std::string_view what);
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Stmt(Stmt&& other) noexcept;
+  Stmt& operator=(Stmt&&) = delete;
+  Stmt(const Stmt&) = delete;
+  ~Stmt();
+
+  // Parameters are 1-based (?1, ?2, ...). A failed bind is reported by the next Step/Run.
+  Stmt& Bind(int index, std::int64_t value);
+  Stmt& Bind(int index, std::string_view text);
+  Stmt& Bind(int index, std::optional<std::int64_t> value);
+  Stmt& BindBlob(int index, std::string_view bytes);  // empty binds NULL
+  Stmt& BindNull(int index);
+
+  // Returns true when a row is available, false when done.
+  Result<bool> Step();
+  // Steps to completion, ignoring rows.
+  Status Run();
+
+  std::int64_t Int(int col) const;
+  std::optional<std::int64_t> OptInt(int col) const;
+  std::string Text(int col) const;
+  std::string Blob(int col) const;  // ciphertext only: not wiped
+  bool IsNull(int col) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  int bind_rc_ = SQLITE_OK;
+};
+
+class Db {
+ public:
+  // flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, or SQLITE_OPEN_READONLY.
+  static Result<Db> Open(const std::filesystem::path& path, int flags);
+  Db(Db&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  Db& operator=(Db&&) = delete;
+  Db(const Db&) = delete;
+  ~Db();
+
+  Result<Stmt> Prepare(std::string_view sql);
+  // Runs one or more statements that return no rows needed by the caller.
+  Status Exec(const std::string& sql);
+  // The first column of the first row of `sql`, as an integer.
+  Result<std::int64_t> QueryInt(std::string_view sql);
+  // Rows changed by the latest INSERT/UPDATE/DELETE.
+  std::int64_t Changes() const { return sqlite3_changes64(db_); }
+  // True outside an explicit transaction (SQLite may roll one back on its own after an error).
+  bool InAutocommit() const { return sqlite3_get_autocommit(db_) != 0; }
+
+ private:
+  explicit Db(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+};
+
+// BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted.
+class Transaction {
+ public:
+  static Result<Transaction> Begin(Db& db);
+  Transaction(Transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  Transaction& operator=(Transaction&&) = delete;
+  Transaction(const Transaction&) = delete;
+  ~Transaction();
+
+  Status Commit();
+
+ private:
+  explicit Transaction(Db* db) : db_(db) {}
+  Db* db_;  // null once committed or rolled back
+};
+
+}  // namespace wb::queue

@@ -1,0 +1,154 @@
+// Administrators' views: counts per state, listing, one request's history, read-only access.
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/queue/queue_test_util.h"
+
+namespace wb::queue::testing {
+namespace {
+
+class AdminTest : public QueueTest {
+ protected:
+  void SetUp() override { Open(); }
+};
+
+TEST_F(AdminTest, StatsCountEachStateAndTheOldestUnfinishedRequest) {
+  const WallTime first = clock_.Now();
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("received", "a", clock_.Now())).ok());
+  clock_.Advance(seconds(30));
+  AddReady("ready", "b");
+  AddReady("applying", "c");
+  AddReady("done", "d");
+  ASSERT_TRUE(queue_->Finish("done", Rejected()).ok());
+  MustTake();
+  clock_.Advance(seconds(45));
+  auto stats = queue_->GetStats();
+  ASSERT_TRUE(stats.ok()) << stats.error().ToString();
+  EXPECT_EQ(stats->count(State::kReceived), 1);
+  EXPECT_EQ(stats->count(State::kReady), 1);
+  EXPECT_EQ(stats->count(State::kApplying), 1);
+  EXPECT_EQ(stats->count(State::kRejected), 1);
+  EXPECT_EQ(stats->count(State::kSucceeded), 0);
+  EXPECT_EQ(stats->unfinished, 3);
+  EXPECT_EQ(stats->interrupted, 0);
+  EXPECT_EQ(stats->pending_results, 1);
+  EXPECT_EQ(stats->oldest_unfinished_received_at, first);
+  EXPECT_EQ(stats->oldest_unfinished_age, seconds(75));
+  EXPECT_EQ(stats->remembered_ids_and_nonces, 4);
+}
+
+TEST_F(AdminTest, StatsOfAnEmptyQueueHaveNoOldestRequest) {
+  auto stats = queue_->GetStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->unfinished, 0);
+  EXPECT_FALSE(stats->oldest_unfinished_age.has_value());
+}
+
+TEST_F(AdminTest, ListFiltersByStateAndPagesInAcceptOrder) {
+  for (int i = 0; i < 5; ++i) AddReady("r" + std::to_string(i), "u" + std::to_string(i));
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("x", "ux", clock_.Now())).ok());
+  auto ready = queue_->List({.state = State::kReady, .limit = 3});
+  ASSERT_TRUE(ready.ok());
+  ASSERT_EQ(ready->size(), 3u);
+  EXPECT_EQ(ready->front().info.id, "r0");
+  auto rest = queue_->List({.state = State::kReady, .after_seq = ready->back().seq});
+  ASSERT_EQ(rest->size(), 2u);
+  EXPECT_EQ(rest->back().info.id, "r4");
+  EXPECT_EQ(queue_->List({})->size(), 6u);
+  EXPECT_EQ(queue_->List({.state = State::kReceived})->size(), 1u);
+}
+
+TEST_F(AdminTest, ShowGivesHistoryWithAttemptsAndLastError) {
+  AddReady("r1", "alice");
+  MustTake();
+  Outcome busy = Transient("directory_busy");
+  busy.message = "server busy, try later";
+  ASSERT_TRUE(queue_->Retry("r1", busy).ok());
+  auto d = queue_->Show("r1");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->record.attempts, 1);
+  EXPECT_EQ(d->record.last_error_code, "directory_busy");
+  EXPECT_EQ(d->record.last_error_message, "server busy, try later");
+  ASSERT_EQ(d->history.size(), 4u);
+  EXPECT_EQ(d->history[3].event, "retry_scheduled");
+  EXPECT_EQ(d->history[3].state, State::kReady);
+  EXPECT_EQ(d->history[3].message, "server busy, try later");
+  EXPECT_EQ(d->history[0].at, clock_.Now());
+}
+
+TEST_F(AdminTest, ShowOfUnknownIdIsNotFound) {
+  EXPECT_EQ(queue_->Show("nope").error().code(), Code::kNotFound);
+}
+
+TEST_F(AdminTest, NoViewContainsThePassword) {
+  Request req = MakeChange("r1", "alice", clock_.Now());
+  ASSERT_TRUE(queue_->Enqueue(req).ok());
+  ASSERT_TRUE(queue_->MarkReady("r1").ok());
+  MustTake();
+  auto d = queue_->Show("r1");
+  ASSERT_TRUE(d.ok());
+  std::string all = d->record.info.id + d->record.info.target + d->record.info.requester_json +
+                    d->record.last_error_code + d->record.last_error_message;
+  for (const auto& e : d->history) all += e.event + e.code + e.message;
+  auto records = queue_->List({});
+  ASSERT_TRUE(records.ok());
+  for (const auto& r : *records) all += r.info.requester_json + r.info.target;
+  EXPECT_EQ(all.find(req.new_password.view()), std::string::npos);
+  EXPECT_EQ(all.find(req.old_password.view()), std::string::npos);
+}
+
+TEST_F(AdminTest, ReadOnlyQueueSeesTheRunningAgentsQueue) {
+  AddReady("r1", "alice");
+  AddReady("r2", "bob");
+  MustTake();
+  Options o = DefaultOptions();
+  o.read_only = true;
+  auto inspector = OpenQueue(o);
+  ASSERT_TRUE(inspector.ok()) << inspector.error().ToString();
+  auto stats = (*inspector)->GetStats();
+  ASSERT_TRUE(stats.ok()) << stats.error().ToString();
+  EXPECT_EQ(stats->count(State::kReady), 1);
+  EXPECT_EQ(stats->count(State::kApplying), 1);
+  EXPECT_EQ(stats->interrupted, 0);  // r1 belongs to the running agent
+  EXPECT_EQ((*inspector)->Show("r2")->record.state, State::kReady);
+  EXPECT_EQ((*inspector)->List({})->size(), 2u);
+}
+
+TEST_F(AdminTest, ReadOnlyQueueRefusesWrites) {
+  AddReady("r1", "alice");
+  Options o = DefaultOptions();
+  o.read_only = true;
+  auto inspector = OpenQueue(o);
+  ASSERT_TRUE(inspector.ok());
+  Queue& q = **inspector;
+  EXPECT_EQ(q.Enqueue(MakeReset("r2", "bob", clock_.Now())).error().code(),
+            Code::kFailedPrecondition);
+  EXPECT_EQ(q.Take().error().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(q.MarkReady("r1").code(), Code::kFailedPrecondition);
+  EXPECT_EQ(q.Finish("r1", Rejected()).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(q.RememberNonce("n", clock_.Now()).error().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(q.Maintain().error().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(queue_->Show("r1")->record.state, State::kReady);
+}
+
+TEST_F(AdminTest, ReadOnlyOpenWithoutADatabaseIsNotFound) {
+  Options o = DefaultOptions();
+  o.state_dir = dir_.path() / "elsewhere";
+  o.read_only = true;
+  EXPECT_EQ(OpenQueue(o).error().code(), Code::kNotFound);
+}
+
+TEST_F(AdminTest, StateNamesAreStable) {
+  EXPECT_EQ(StateName(State::kReceived), "received");
+  EXPECT_EQ(StateName(State::kReady), "ready");
+  EXPECT_EQ(StateName(State::kApplying), "applying");
+  EXPECT_EQ(StateName(State::kSucceeded), "succeeded");
+  EXPECT_EQ(StateName(State::kRejected), "rejected");
+  EXPECT_EQ(StateName(State::kFailed), "failed");
+  EXPECT_EQ(StateName(State::kExpired), "expired");
+}
+
+}  // namespace
+}  // namespace wb::queue::testing

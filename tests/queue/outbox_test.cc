@@ -1,0 +1,144 @@
+// The outbox, retention, and the durable replay memory.
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/queue/queue_test_util.h"
+
+namespace wb::queue::testing {
+namespace {
+
+class OutboxTest : public QueueTest {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Finished(const std::string& id, const std::string& account) {
+    ASSERT_TRUE(queue_->Enqueue(MakeReset(id, account, clock_.Now())).ok());
+    ASSERT_TRUE(queue_->Finish(id, Rejected()).ok());
+  }
+
+  std::vector<std::string> PendingIds() {
+    std::vector<std::string> out;
+    auto pending = queue_->PendingResults(100);
+    EXPECT_TRUE(pending.ok());
+    if (pending.ok()) {
+      for (const auto& r : *pending) out.push_back(r.info.id);
+    }
+    return out;
+  }
+};
+
+TEST_F(OutboxTest, PendingResultsListTerminalUnacknowledgedInFinishOrder) {
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("r1", "alice", clock_.Now())).ok());
+  Finished("r2", "bob");
+  clock_.Advance(seconds(1));
+  ASSERT_TRUE(queue_->Finish("r1", Rejected()).ok());
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("r3", "carol", clock_.Now())).ok());  // unfinished
+  EXPECT_EQ(PendingIds(), (std::vector<std::string>{"r2", "r1"}));
+  EXPECT_EQ(queue_->PendingResults(1)->size(), 1u);
+}
+
+TEST_F(OutboxTest, PendingResultsSurviveARestart) {
+  Finished("r1", "alice");
+  Reopen();
+  EXPECT_EQ(PendingIds(), std::vector<std::string>{"r1"});
+}
+
+TEST_F(OutboxTest, AcknowledgedResultsLeaveTheOutbox) {
+  Finished("r1", "alice");
+  Finished("r2", "bob");
+  ASSERT_TRUE(queue_->AcknowledgeResult("r1").ok());
+  EXPECT_EQ(PendingIds(), std::vector<std::string>{"r2"});
+  Reopen();
+  EXPECT_EQ(PendingIds(), std::vector<std::string>{"r2"});
+}
+
+TEST_F(OutboxTest, AcknowledgedRecordsArePurgedAfterRetention) {
+  Finished("r1", "alice");
+  ASSERT_TRUE(queue_->AcknowledgeResult("r1").ok());
+  clock_.Advance(DefaultOptions().retention - seconds(1));
+  EXPECT_EQ(queue_->Maintain()->purged_records, 0);
+  clock_.Advance(seconds(1));
+  auto report = queue_->Maintain();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->purged_records, 1);
+  EXPECT_EQ(queue_->Show("r1").error().code(), Code::kNotFound);
+  EXPECT_EQ(RawSql(db_path(), "SELECT count(*) FROM history WHERE request_id = 'r1'"), "0");
+}
+
+TEST_F(OutboxTest, UnacknowledgedResultsAreKeptForTheirLongerRetention) {
+  Finished("r1", "alice");
+  clock_.Advance(DefaultOptions().retention + hours(1));
+  EXPECT_EQ(queue_->Maintain()->purged_records, 0);
+  EXPECT_EQ(PendingIds(), std::vector<std::string>{"r1"});
+  clock_.Advance(DefaultOptions().unacknowledged_retention);
+  EXPECT_EQ(queue_->Maintain()->purged_records, 1);
+  EXPECT_TRUE(PendingIds().empty());
+}
+
+TEST_F(OutboxTest, UnfinishedRequestsAreNeverPurged) {
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("r1", "alice", clock_.Now(), hours(24 * 365))).ok());
+  clock_.Advance(hours(24 * 100));
+  EXPECT_EQ(queue_->Maintain()->purged_records, 0);
+  EXPECT_EQ(queue_->Show("r1")->record.state, State::kReceived);
+}
+
+TEST_F(OutboxTest, APurgedIdIsRefusedAsAReplay) {
+  Request req = MakeReset("r1", "alice", clock_.Now(), hours(24 * 30));
+  ASSERT_TRUE(queue_->Enqueue(req).ok());
+  ASSERT_TRUE(queue_->Finish("r1", Rejected()).ok());
+  ASSERT_TRUE(queue_->AcknowledgeResult("r1").ok());
+  clock_.Advance(DefaultOptions().retention);
+  ASSERT_EQ(queue_->Maintain()->purged_records, 1);
+  Reopen();
+  auto again = queue_->Enqueue(req);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code(), Code::kAlreadyExists);
+  EXPECT_EQ(queue_->Show("r1").error().code(), Code::kNotFound);
+}
+
+TEST_F(OutboxTest, IdsAreForgottenAfterExpiryPlusSkew) {
+  Finished("r1", "alice");  // expires in an hour
+  EXPECT_EQ(queue_->GetStats()->remembered_ids_and_nonces, 1);
+  clock_.Advance(hours(1) + DefaultOptions().clock_skew - seconds(1));
+  EXPECT_EQ(queue_->Maintain()->forgotten_replay_entries, 0);
+  clock_.Advance(seconds(1));
+  EXPECT_EQ(queue_->Maintain()->forgotten_replay_entries, 1);
+  EXPECT_EQ(queue_->GetStats()->remembered_ids_and_nonces, 0);
+}
+
+TEST_F(OutboxTest, ANonceIsNewOnceAndThenAReplay) {
+  auto first = queue_->RememberNonce("n-1", clock_.Now() + minutes(5));
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  EXPECT_TRUE(*first);
+  EXPECT_FALSE(*queue_->RememberNonce("n-1", clock_.Now() + minutes(5)));
+  EXPECT_TRUE(*queue_->RememberNonce("n-2", clock_.Now() + minutes(5)));
+}
+
+TEST_F(OutboxTest, ANonceIsStillAReplayAfterARestart) {
+  ASSERT_TRUE(*queue_->RememberNonce("n-1", clock_.Now() + minutes(5)));
+  Reopen();
+  EXPECT_FALSE(*queue_->RememberNonce("n-1", clock_.Now() + minutes(5)));
+}
+
+TEST_F(OutboxTest, ANonceIsRememberedThroughTheClockSkew) {
+  ASSERT_TRUE(*queue_->RememberNonce("n-1", clock_.Now() + minutes(5)));
+  clock_.Advance(minutes(5) + DefaultOptions().clock_skew - seconds(1));
+  ASSERT_TRUE(queue_->Maintain().ok());
+  EXPECT_FALSE(*queue_->RememberNonce("n-1", clock_.Now() + minutes(5)));
+}
+
+TEST_F(OutboxTest, ANonceIsForgottenAfterExpiryPlusSkew) {
+  ASSERT_TRUE(*queue_->RememberNonce("n-1", clock_.Now() + minutes(5)));
+  clock_.Advance(minutes(5) + DefaultOptions().clock_skew);
+  EXPECT_EQ(queue_->Maintain()->forgotten_replay_entries, 1);
+  EXPECT_TRUE(*queue_->RememberNonce("n-1", clock_.Now() + minutes(5)));
+}
+
+TEST_F(OutboxTest, AnEmptyNonceIsInvalid) {
+  EXPECT_EQ(queue_->RememberNonce("", clock_.Now()).error().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace wb::queue::testing

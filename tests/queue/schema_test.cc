@@ -1,0 +1,102 @@
+#include "queue/schema.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "tests/support/process.h"
+
+namespace wb::queue {
+namespace {
+
+class SchemaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = Db::Open(dir_.path() / "s.db", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_TRUE(db.ok());
+    db_ = std::make_unique<Db>(std::move(db).value());
+  }
+  bool HasTable(const char* name) {
+    return *db_->QueryInt(std::string("SELECT count(*) FROM sqlite_schema WHERE name = '") + name +
+                          "'") == 1;
+  }
+
+  wb::testing::TempDir dir_{"wbschema"};
+  std::unique_ptr<Db> db_;
+};
+
+constexpr Migration kTwoSteps[] = {{1, "CREATE TABLE a (x)"}, {2, "CREATE TABLE b (y)"}};
+
+TEST_F(SchemaTest, AFreshDatabaseGetsTheCurrentSchema) {
+  ASSERT_TRUE(Migrate(*db_, Migrations()).ok());
+  EXPECT_EQ(*SchemaVersion(*db_), CurrentSchemaVersion());
+  EXPECT_TRUE(HasTable("requests"));
+  EXPECT_TRUE(HasTable("history"));
+  EXPECT_TRUE(HasTable("replay"));
+  EXPECT_TRUE(HasTable("meta"));
+}
+
+TEST_F(SchemaTest, MigratingTwiceChangesNothing) {
+  ASSERT_TRUE(Migrate(*db_, Migrations()).ok());
+  ASSERT_TRUE(Migrate(*db_, Migrations()).ok());
+  EXPECT_EQ(*SchemaVersion(*db_), CurrentSchemaVersion());
+}
+
+TEST_F(SchemaTest, OnlyTheMissingStepsRunInOrder) {
+  ASSERT_TRUE(Migrate(*db_, std::span(kTwoSteps, 1)).ok());
+  EXPECT_EQ(*SchemaVersion(*db_), 1);
+  ASSERT_TRUE(Migrate(*db_, kTwoSteps).ok());  // step 1 again would fail: table a exists
+  EXPECT_EQ(*SchemaVersion(*db_), 2);
+  EXPECT_TRUE(HasTable("b"));
+}
+
+TEST_F(SchemaTest, AFailingStepLeavesThePreviousVersion) {
+  constexpr Migration kBroken[] = {{1, "CREATE TABLE a (x)"},
+                                   {2, "CREATE TABLE c (z); THIS IS NOT SQL"}};
+  Status s = Migrate(*db_, kBroken);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("migration 2"), std::string::npos);
+  EXPECT_EQ(*SchemaVersion(*db_), 1);
+  EXPECT_FALSE(HasTable("c"));
+}
+
+TEST_F(SchemaTest, ANewerDatabaseIsRefused) {
+  ASSERT_TRUE(db_->Exec("PRAGMA user_version = 7").ok());
+  Status s = Migrate(*db_, kTwoSteps);
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition);
+  EXPECT_NE(s.message().find("version 7"), std::string::npos);
+  EXPECT_NE(s.message().find("(2)"), std::string::npos);
+  EXPECT_EQ(*SchemaVersion(*db_), 7);
+}
+
+TEST_F(SchemaTest, TheSchemaRefusesASecretOnATerminalRequest) {
+  ASSERT_TRUE(Migrate(*db_, Migrations()).ok());
+  Status s = db_->Exec(
+      "INSERT INTO requests (id, tenant, correlation_id, operations, target, target_kind, "
+      "account_key, requester, issued_at, expires_at, state, received_at, not_before, secret) "
+      "VALUES ('x', '', '', 1, '', '', 'k', '', 0, 1, 3, 0, 0, X'00')");
+  EXPECT_EQ(s.code(), Code::kInternal);  // SQLITE_CONSTRAINT_CHECK: a bug, not a duplicate
+  EXPECT_NE(s.message().find("CHECK constraint"), std::string::npos);
+}
+
+TEST(SqliteStatusTest, EachResultCodeMapsOnce) {
+  EXPECT_TRUE(SqliteStatus(SQLITE_OK, nullptr, "x").ok());
+  EXPECT_TRUE(SqliteStatus(SQLITE_DONE, nullptr, "x").ok());
+  EXPECT_EQ(SqliteStatus(SQLITE_FULL, nullptr, "x").code(), Code::kResourceExhausted);
+  EXPECT_EQ(SqliteStatus(SQLITE_BUSY, nullptr, "x").code(), Code::kUnavailable);
+  EXPECT_EQ(SqliteStatus(SQLITE_BUSY_SNAPSHOT, nullptr, "x").code(), Code::kUnavailable);
+  EXPECT_EQ(SqliteStatus(SQLITE_LOCKED, nullptr, "x").code(), Code::kUnavailable);
+  EXPECT_EQ(SqliteStatus(SQLITE_CORRUPT, nullptr, "x").code(), Code::kCorruption);
+  EXPECT_EQ(SqliteStatus(SQLITE_NOTADB, nullptr, "x").code(), Code::kCorruption);
+  EXPECT_EQ(SqliteStatus(SQLITE_IOERR_WRITE, nullptr, "x").code(), Code::kIoError);
+  EXPECT_EQ(SqliteStatus(SQLITE_CANTOPEN, nullptr, "x").code(), Code::kIoError);
+  EXPECT_EQ(SqliteStatus(SQLITE_READONLY, nullptr, "x").code(), Code::kPermissionDenied);
+  EXPECT_EQ(SqliteStatus(SQLITE_CONSTRAINT_UNIQUE, nullptr, "x").code(), Code::kAlreadyExists);
+  EXPECT_EQ(SqliteStatus(SQLITE_CONSTRAINT_NOTNULL, nullptr, "x").code(), Code::kInternal);
+  EXPECT_EQ(SqliteStatus(SQLITE_MISUSE, nullptr, "x").code(), Code::kInternal);
+  EXPECT_NE(SqliteStatus(SQLITE_FULL, nullptr, "storing").message().find("storing"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace wb::queue

@@ -1,0 +1,216 @@
+// The request envelope: SealRequest (cloud side) and OpenRequest (agent side).
+#include <cstdio>
+
+#include "common/log_escape.h"
+#include "protocol/base64url.h"
+#include "protocol/claims.h"
+#include "protocol/internal.h"
+#include "protocol/jose.h"
+#include "protocol/jwe.h"
+#include "protocol/secret_json.h"
+
+namespace wb::protocol {
+namespace {
+
+Rejection Reject(RejectCode code, std::string reason, std::string request_id = "") {
+  return Rejection{code, std::move(reason), std::move(request_id)};
+}
+
+// The jti an envelope claims, for the `rejected` message only: read without trusting it, and
+// only when it has the UUID form (so echoing it back cannot carry anything else).
+std::string ClaimedId(std::string_view payload) {
+  auto j = ParseStrictJson(payload, kMaxEnvelopeBytes, "claims");
+  if (!j.ok() || !j->is_object()) return "";
+  auto it = j->find("jti");
+  if (it == j->end() || !it->is_string()) return "";
+  const auto& id = it->get_ref<const std::string&>();
+  return Matches(id, kIdRule) ? id : "";
+}
+
+std::string Seconds(WallTime t) { return std::to_string(ToUnixSeconds(t)); }
+
+// Steps 2-5 of OpenRequest: the JWS header, the key, the signature. On success `kid` names the
+// key that signed.
+std::optional<Rejection> CheckSignature(const CompactJws& jws, const Jwks& trusted,
+                                        std::string& kid) {
+  const Json& h = jws.header;
+  // The algorithm first: an "alg":"none" or "HS256" token is refused as such, whatever else
+  // its header holds.
+  auto alg = h.find("alg");
+  if (alg == h.end() || !alg->is_string()) {
+    return Reject(RejectCode::kMalformed, "JWS header: missing alg");
+  }
+  if (alg->get_ref<const std::string&>() != "ES256") {
+    return Reject(RejectCode::kBadAlgorithm,
+                  "JWS alg \"" + EscapeForLog(alg->get_ref<const std::string&>(), 32) +
+                      "\" is not allowed; only ES256 is");
+  }
+  FieldReader r(h, "JWS header");
+  std::string alg_value, typ;
+  r.String("alg", alg_value, {1, 32, Charset::kPrintable});
+  r.String("kid", kid, kKidRule);
+  r.String("typ", typ, {1, 64, Charset::kPrintable});
+  if (Status s = r.Finish(); !s.ok()) return Reject(RejectCode::kMalformed, s.message());
+  if (typ != kRequestTyp) {
+    return Reject(RejectCode::kMalformed, "JWS typ must be " + std::string(kRequestTyp));
+  }
+  const Jwk* jwk = trusted.Find(kid);
+  if (jwk == nullptr) {
+    return Reject(RejectCode::kUnknownKid,
+                  "kid \"" + EscapeForLog(kid, 64) + "\" is not a trusted cloud signing key");
+  }
+  if ((!jwk->use.empty() && jwk->use != "sig") || (!jwk->alg.empty() && jwk->alg != "ES256")) {
+    return Reject(RejectCode::kUnknownKid,
+                  "key \"" + EscapeForLog(kid, 64) + "\" is not an ES256 signing key");
+  }
+  auto key = JwkPublicKey(*jwk);
+  if (!key.ok()) return Reject(RejectCode::kUnknownKid, key.error().message());
+  if (!Es256Verify(key->get(), jws.signing_input, jws.signature)) {
+    return Reject(RejectCode::kBadSignature,
+                  "the signature does not verify with key \"" + EscapeForLog(kid, 64) + "\"");
+  }
+  return std::nullopt;
+}
+
+// Steps 7-8: tenant, audience, time.
+std::optional<Rejection> CheckBinding(const RequestClaims& c, const OpenOptions& options,
+                                      const Clock& clock) {
+  if (c.tenant != options.expected_tenant) {
+    return Reject(RejectCode::kWrongTenant,
+                  "tenant \"" + EscapeForLog(c.tenant, 64) + "\" is not this agent's tenant");
+  }
+  if (c.audience != options.expected_audience) {
+    return Reject(RejectCode::kWrongAudience,
+                  "aud \"" + EscapeForLog(c.audience, 64) + "\" is not this agent's id");
+  }
+  const WallTime now = clock.Now();
+  const std::string skew = std::to_string(options.max_skew.count());
+  if (c.issued_at > now + options.max_skew) {
+    return Reject(RejectCode::kNotYetValid, "iat " + Seconds(c.issued_at) + " is more than " +
+                                                skew + " s after now (" + Seconds(now) + ")");
+  }
+  if (c.not_before && *c.not_before > now + options.max_skew) {
+    return Reject(RejectCode::kNotYetValid, "nbf " + Seconds(*c.not_before) + " is more than " +
+                                                skew + " s after now (" + Seconds(now) + ")");
+  }
+  if (c.expires_at + options.max_skew <= now) {
+    return Reject(RejectCode::kExpired, "exp " + Seconds(c.expires_at) + " is more than " + skew +
+                                            " s before now (" + Seconds(now) + ")");
+  }
+  return std::nullopt;
+}
+
+// Step 9: the JWE, when present.
+std::optional<Rejection> OpenSecret(const ParsedClaims& parsed, const EcPrivateKey& key,
+                                    Passwords& passwords) {
+  if (parsed.secret.empty()) return std::nullopt;
+  WipedString plaintext;
+  const std::string kid = key.PublicJwk().kid;
+  if (auto rejection = JweDecrypt(parsed.secret, key.native(), kid, plaintext)) return rejection;
+  auto opened = ParsePasswords(plaintext.view());
+  if (!opened.ok()) return Reject(RejectCode::kMalformed, opened.error().message());
+  passwords = std::move(*opened);
+  if (Status s = CheckPasswordsFit(parsed.claims, passwords); !s.ok()) {
+    return Reject(RejectCode::kMalformed, s.message());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string NewRequestId() {
+  auto bytes = RandomBytes(16);
+  if (!bytes.ok()) return "";
+  auto* b = reinterpret_cast<unsigned char*>(bytes->data());
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 9562 variant
+  char out[37];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return out;
+}
+
+std::string NewNonce() {
+  auto bytes = RandomBytes(32);
+  return bytes.ok() ? Base64UrlEncode(*bytes) : "";
+}
+
+Result<std::string> SealRequest(const RequestClaims& claims, const Passwords* passwords,
+                                const EcPrivateKey& signing_key, std::string_view signing_kid,
+                                const Jwk& agent_encryption_key) {
+  WB_RETURN_IF_ERROR(CheckClaimRules(claims, passwords != nullptr));
+  if (!Matches(signing_kid, kKidRule)) return InvalidArgument("bad signing kid");
+  std::string secret;
+  if (passwords != nullptr) {
+    WB_RETURN_IF_ERROR(CheckPasswordsFit(claims, *passwords));
+    WipedString plaintext;
+    WB_RETURN_IF_ERROR(SerializePasswords(*passwords, plaintext));
+    auto jwe = JweEncrypt(plaintext.view(), agent_encryption_key);
+    if (!jwe.ok()) return jwe.error();
+    secret = std::move(*jwe);
+  }
+  OrderedJson header;
+  header["alg"] = "ES256";
+  header["kid"] = signing_kid;
+  header["typ"] = kRequestTyp;
+  auto jws = SignCompactJws(header, ClaimsToJson(claims, secret), signing_key.native());
+  if (!jws.ok()) return jws.error();
+  if (jws->size() > kMaxEnvelopeBytes) {
+    return InvalidArgument("the envelope would be " + std::to_string(jws->size()) +
+                           " bytes; the limit is " + std::to_string(kMaxEnvelopeBytes));
+  }
+  return jws;
+}
+
+Result<VerifiedRequest, Rejection> OpenRequest(std::string_view envelope, const Jwks& trusted,
+                                               const EcPrivateKey& agent_encryption_key,
+                                               const OpenOptions& options, const Clock& clock,
+                                               ReplayGuard& replay) {
+  if (envelope.size() > kMaxEnvelopeBytes) {
+    return Reject(RejectCode::kTooLarge, "envelope is " + std::to_string(envelope.size()) +
+                                             " bytes; the limit is " +
+                                             std::to_string(kMaxEnvelopeBytes));
+  }
+  auto jws = SplitCompactJws(envelope);
+  if (!jws.ok()) return Reject(RejectCode::kMalformed, jws.error().message());
+
+  VerifiedRequest out;
+  if (auto rejection = CheckSignature(*jws, trusted, out.signed_by)) {
+    rejection->request_id = ClaimedId(jws->payload);
+    return *std::move(rejection);
+  }
+  // Authentic from here on.
+  auto parsed = ClaimsFromJson(jws->payload);
+  if (!parsed.ok()) {
+    return Reject(RejectCode::kMalformed, parsed.error().message(), ClaimedId(jws->payload));
+  }
+  const std::string& id = parsed->claims.id;
+  if (Status s = CheckClaimRules(parsed->claims, !parsed->secret.empty()); !s.ok()) {
+    return Reject(RejectCode::kMalformed, s.message(), id);
+  }
+  if (auto rejection = CheckBinding(parsed->claims, options, clock)) {
+    rejection->request_id = id;
+    return *std::move(rejection);
+  }
+  if (auto rejection = OpenSecret(*parsed, agent_encryption_key, out.passwords)) {
+    rejection->request_id = id;
+    return *std::move(rejection);
+  }
+  auto verdict =
+      replay.Remember(id, parsed->claims.nonce, parsed->claims.expires_at + options.max_skew);
+  if (!verdict.ok()) {
+    return Reject(RejectCode::kUnavailable,
+                  "replay memory unavailable: " + verdict.error().ToString(), id);
+  }
+  if (*verdict == ReplayGuard::Verdict::kReplay) {
+    return Reject(RejectCode::kReplayed,
+                  "the request id or nonce was already used by another request", id);
+  }
+  out.redelivered = *verdict == ReplayGuard::Verdict::kRedelivery;
+  out.claims = std::move(parsed->claims);
+  return out;
+}
+
+}  // namespace wb::protocol

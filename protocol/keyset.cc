@@ -1,0 +1,75 @@
+// Signed key sets: signing-key rollover.
+#include "common/log_escape.h"
+#include "protocol/internal.h"
+#include "protocol/jose.h"
+
+namespace wb::protocol {
+
+Result<std::string> SignKeySet(const Jwks& keys, std::string_view tenant, WallTime issued_at,
+                               const EcPrivateKey& signing_key, std::string_view signing_kid) {
+  if (keys.keys.empty()) return InvalidArgument("a key set needs at least one key");
+  if (!Matches(tenant, kTenantRule) || !Matches(signing_kid, kKidRule)) {
+    return InvalidArgument("bad tenant or signing kid");
+  }
+  OrderedJson header;
+  header["alg"] = "ES256";
+  header["kid"] = signing_kid;
+  header["typ"] = kKeySetTyp;
+  OrderedJson payload;
+  payload["tenant"] = tenant;
+  payload["iat"] = ToUnixSeconds(issued_at);
+  payload["keys"] = JwksToJson(keys)["keys"];
+  return SignCompactJws(header, Dump(payload), signing_key.native());
+}
+
+Result<VerifiedKeySet> VerifyKeySet(std::string_view jws_text, const Jwks& trusted,
+                                    std::string_view expected_tenant, const Clock& clock,
+                                    std::chrono::seconds max_skew,
+                                    std::optional<WallTime> newer_than) {
+  auto jws = SplitCompactJws(jws_text);
+  if (!jws.ok()) return jws.error().WithContext("key set");
+  FieldReader h(jws->header, "key set: JWS header");
+  std::string alg, kid, typ;
+  h.String("alg", alg, {1, 32, Charset::kPrintable});
+  h.String("kid", kid, kKidRule);
+  h.String("typ", typ, {1, 64, Charset::kPrintable});
+  WB_RETURN_IF_ERROR(h.Finish());
+  if (alg != "ES256") {
+    return PermissionDenied("key set: alg \"" + EscapeForLog(alg, 32) + "\" is not allowed");
+  }
+  if (typ != kKeySetTyp) return InvalidArgument("key set: typ must be " + std::string(kKeySetTyp));
+  const Jwk* signer = trusted.Find(kid);
+  if (signer == nullptr || (!signer->use.empty() && signer->use != "sig")) {
+    return PermissionDenied("key set: signed by \"" + EscapeForLog(kid, 64) +
+                            "\", which is not a trusted signing key");
+  }
+  auto key = JwkPublicKey(*signer);
+  if (!key.ok()) return key.error();
+  if (!Es256Verify(key->get(), jws->signing_input, jws->signature)) {
+    return PermissionDenied("key set: the signature does not verify");
+  }
+
+  auto payload = ParseStrictJson(jws->payload, kMaxMessageBytes, "key set");
+  if (!payload.ok()) return InvalidArgument(payload.error().message());
+  VerifiedKeySet out;
+  std::string tenant;
+  FieldReader r(*payload, "key set");
+  r.String("tenant", tenant, kTenantRule);
+  r.Time("iat", out.issued_at);
+  ReadKeys(r, out.keys);
+  WB_RETURN_IF_ERROR(r.Finish());
+  if (tenant != expected_tenant) {
+    return PermissionDenied("key set: for tenant \"" + EscapeForLog(tenant, 64) +
+                            "\", not this agent's");
+  }
+  if (out.issued_at > clock.Now() + max_skew) {
+    return FailedPrecondition("key set: iat is in the future");
+  }
+  if (newer_than && out.issued_at <= *newer_than) {
+    return PermissionDenied("key set: not newer than the key set in use (a replay?)");
+  }
+  out.signed_by = kid;
+  return out;
+}
+
+}  // namespace wb::protocol

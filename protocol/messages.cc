@@ -1,0 +1,257 @@
+// Channel messages: strict parsing and serialisation.
+#include <utility>
+
+#include "common/log_escape.h"
+#include "protocol/internal.h"
+
+namespace wb::protocol {
+namespace {
+
+constexpr StringRule kVersionRule{1, 64, Charset::kPrintable};
+constexpr StringRule kTypeRule{1, 32, Charset::kToken};
+// The envelope's own checks (size, form) belong to OpenRequest, which rejects with precise
+// codes; here it only has to be text.
+constexpr StringRule kEnvelopeRule{1, kMaxMessageBytes, Charset::kText};
+constexpr StringRule kJwsRule{1, kMaxMessageBytes, Charset::kCompact};
+constexpr StringRule kPemRule{1, kMaxMessageBytes, Charset::kPem};
+
+template <typename T>
+Result<Message> Done(FieldReader& r, T message) {
+  WB_RETURN_IF_ERROR(r.Finish());
+  return Message(std::move(message));
+}
+
+Result<Message> ParseHello(FieldReader& r) {
+  Hello m;
+  int64_t credits = 0;
+  r.String("agent_id", m.agent_id, kAgentIdRule);
+  r.String("version", m.version, kVersionRule);
+  if (r.Integer("credits", credits, 0, kMaxCredits)) m.credits = static_cast<int>(credits);
+  r.StringArray("unacked_results", m.unacked_results, 0, kMaxUnackedResults, kIdRule);
+  return Done(r, std::move(m));
+}
+
+Result<Message> ParseWelcome(FieldReader& r) {
+  Welcome m;
+  r.String("tenant", m.tenant, kTenantRule);
+  r.Time("server_time", m.server_time);
+  return Done(r, std::move(m));
+}
+
+Result<Message> ParseRequest(FieldReader& r) {
+  Request m;
+  r.String("envelope", m.envelope, kEnvelopeRule);
+  return Done(r, std::move(m));
+}
+
+Result<Message> ParseAccepted(FieldReader& r) {
+  Accepted m;
+  r.String("id", m.id, kIdRule);
+  return Done(r, std::move(m));
+}
+
+Result<Message> ParseRejected(FieldReader& r) {
+  Rejected m;
+  std::string code;
+  r.OptionalString("id", m.id, kIdRule);
+  if (r.String("code", code, kCodeRule)) {
+    if (auto c = ParseRejectCode(code)) {
+      m.code = *c;
+    } else {
+      r.Fail("message: unknown rejection code \"" + code + "\"");
+    }
+  }
+  r.String("reason", m.reason, kTextRule);
+  return Done(r, std::move(m));
+}
+
+Result<Message> ParseResult(FieldReader& r) {
+  ResultMessage m;
+  r.String("id", m.id, kIdRule);
+  r.String("outcome", m.outcome, kCodeRule);
+  r.OptionalString("reason", m.reason, kTextRule);
+  r.OptionalString("note", m.note, kTextRule);
+  r.Time("completed_at", m.completed_at);
+  return Done(r, std::move(m));
+}
+
+Result<Message> ParseResultAck(FieldReader& r) {
+  ResultAck m;
+  r.String("id", m.id, kIdRule);
+  return Done(r, std::move(m));
+}
+
+Result<Message> ParseCredits(FieldReader& r) {
+  Credits m;
+  int64_t credits = 0;
+  if (r.Integer("credits", credits, 0, kMaxCredits)) m.credits = static_cast<int>(credits);
+  return Done(r, std::move(m));
+}
+
+Result<Message> ParseKeySet(FieldReader& r) {
+  KeySet m;
+  r.String("jwks_jws", m.jwks_jws, kJwsRule);
+  return Done(r, std::move(m));
+}
+
+Result<Message> ParseRenew(FieldReader& r) {
+  Renew m;
+  r.String("csr", m.csr, kPemRule);
+  return Done(r, std::move(m));
+}
+
+Result<Message> ParseCertificate(FieldReader& r) {
+  Certificate m;
+  r.String("certificate", m.certificate, kPemRule);
+  return Done(r, std::move(m));
+}
+
+Result<Message> ParseError(FieldReader& r) {
+  ErrorMessage m;
+  r.String("code", m.code, kCodeRule);
+  r.String("message", m.message, kTextRule);
+  return Done(r, std::move(m));
+}
+
+using Parser = Result<Message> (*)(FieldReader&);
+constexpr std::pair<std::string_view, Parser> kParsers[] = {
+    {"hello", ParseHello},          {"welcome", ParseWelcome},         {"request", ParseRequest},
+    {"accepted", ParseAccepted},    {"rejected", ParseRejected},       {"result", ParseResult},
+    {"result_ack", ParseResultAck}, {"credits", ParseCredits},         {"keyset", ParseKeySet},
+    {"renew", ParseRenew},          {"certificate", ParseCertificate}, {"error", ParseError},
+};
+
+OrderedJson Head(std::string_view type) {
+  OrderedJson j;
+  j["type"] = type;
+  j["v"] = kVersion;
+  return j;
+}
+
+}  // namespace
+
+Result<Message> ParseMessage(std::string_view json) {
+  auto parsed = ParseStrictJson(json, kMaxMessageBytes, "message");
+  if (!parsed.ok()) return parsed.error();
+  const Json& j = *parsed;
+  if (j.is_object()) {
+    auto v = j.find("v");
+    if (v != j.end() && v->is_number_integer() && *v != kVersion) {
+      return FailedPrecondition("unsupported protocol version " + EscapeForLog(Dump(*v), 24) +
+                                "; this agent speaks version 1");
+    }
+  }
+  FieldReader r(j, "message");
+  std::string type;
+  int64_t v = 0;
+  r.Integer("v", v, kVersion, kVersion);
+  r.String("type", type, kTypeRule);
+  if (r.failed()) return r.Finish();
+  for (const auto& [name, parse] : kParsers) {
+    if (name == type) return parse(r);
+  }
+  return InvalidArgument("message: unknown type \"" + type + "\"");
+}
+
+RejectCode RejectCodeForParseError(const Status& parse_error) {
+  return parse_error.code() == Code::kResourceExhausted ? RejectCode::kTooLarge
+                                                        : RejectCode::kMalformed;
+}
+
+std::string MessageTypeOf(std::string_view json) {
+  auto parsed = ParseStrictJson(json, kMaxMessageBytes, "message");
+  if (!parsed.ok() || !parsed->is_object()) return "";
+  auto t = parsed->find("type");
+  if (t == parsed->end() || !t->is_string()) return "";
+  const auto& s = t->get_ref<const std::string&>();
+  return Matches(s, kTypeRule) ? s : "";
+}
+
+std::string Serialize(const Hello& m) {
+  OrderedJson j = Head("hello");
+  j["agent_id"] = m.agent_id;
+  j["version"] = m.version;
+  j["credits"] = m.credits;
+  j["unacked_results"] = m.unacked_results;
+  return Dump(j);
+}
+
+std::string Serialize(const Welcome& m) {
+  OrderedJson j = Head("welcome");
+  j["tenant"] = m.tenant;
+  j["server_time"] = ToUnixSeconds(m.server_time);
+  return Dump(j);
+}
+
+std::string Serialize(const Request& m) {
+  OrderedJson j = Head("request");
+  j["envelope"] = m.envelope;
+  return Dump(j);
+}
+
+std::string Serialize(const Accepted& m) {
+  OrderedJson j = Head("accepted");
+  j["id"] = m.id;
+  return Dump(j);
+}
+
+std::string Serialize(const Rejected& m) {
+  OrderedJson j = Head("rejected");
+  if (!m.id.empty()) j["id"] = m.id;
+  j["code"] = RejectCodeName(m.code);
+  j["reason"] = m.reason;
+  return Dump(j);
+}
+
+std::string Serialize(const ResultMessage& m) {
+  OrderedJson j = Head("result");
+  j["id"] = m.id;
+  j["outcome"] = m.outcome;
+  if (!m.reason.empty()) j["reason"] = m.reason;
+  if (!m.note.empty()) j["note"] = m.note;
+  j["completed_at"] = ToUnixSeconds(m.completed_at);
+  return Dump(j);
+}
+
+std::string Serialize(const ResultAck& m) {
+  OrderedJson j = Head("result_ack");
+  j["id"] = m.id;
+  return Dump(j);
+}
+
+std::string Serialize(const Credits& m) {
+  OrderedJson j = Head("credits");
+  j["credits"] = m.credits;
+  return Dump(j);
+}
+
+std::string Serialize(const KeySet& m) {
+  OrderedJson j = Head("keyset");
+  j["jwks_jws"] = m.jwks_jws;
+  return Dump(j);
+}
+
+std::string Serialize(const Renew& m) {
+  OrderedJson j = Head("renew");
+  j["csr"] = m.csr;
+  return Dump(j);
+}
+
+std::string Serialize(const Certificate& m) {
+  OrderedJson j = Head("certificate");
+  j["certificate"] = m.certificate;
+  return Dump(j);
+}
+
+std::string Serialize(const ErrorMessage& m) {
+  OrderedJson j = Head("error");
+  j["code"] = m.code;
+  j["message"] = m.message;
+  return Dump(j);
+}
+
+std::string Serialize(const Message& m) {
+  return std::visit([](const auto& x) { return Serialize(x); }, m);
+}
+
+}  // namespace wb::protocol

@@ -1,0 +1,118 @@
+// EcPrivateKey: P-256 private keys, generated here and kept in 0600 PEM files.
+#include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "protocol/base64url.h"
+#include "protocol/internal.h"
+#include "protocol/jose.h"
+
+namespace wb::protocol {
+namespace {
+
+using BioPtr = std::unique_ptr<BIO, OsslDeleter<BIO, BIO_free_all>>;
+
+int NoPassphrase(char*, int, int, void*) { return 0; }
+
+Status WriteAll(int fd, std::string_view data, const std::string& name) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(errno, name);
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return Status::Ok();
+}
+
+Status SyncDirectory(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, dir.string());
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  return rc == 0 ? Status::Ok() : ErrnoStatus(err, dir.string());
+}
+
+}  // namespace
+
+void EcPrivateKey::Free::operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+
+EcPrivateKey::EcPrivateKey(EcPrivateKey&&) noexcept = default;
+EcPrivateKey& EcPrivateKey::operator=(EcPrivateKey&&) noexcept = default;
+EcPrivateKey::~EcPrivateKey() = default;
+
+Result<EcPrivateKey> EcPrivateKey::Generate() {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  if (key == nullptr) return OpenSslError("generating a P-256 key");
+  return EcPrivateKey(key);
+}
+
+Result<EcPrivateKey> EcPrivateKey::FromPem(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return OpenSslError("BIO_new_mem_buf");
+  EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr);
+  if (raw == nullptr) {
+    ClearOpenSslErrors();
+    return InvalidArgument("not an unencrypted PEM private key");
+  }
+  PkeyPtr key(raw);
+  if (!IsP256(key.get())) return InvalidArgument("the private key is not an EC P-256 key");
+  return EcPrivateKey(key.release());
+}
+
+Result<EcPrivateKey> EcPrivateKey::Load(const std::filesystem::path& path) {
+  auto pem = ReadSecretFile(path);
+  if (!pem.ok()) return pem.error();
+  auto key = FromPem(pem->view());
+  if (!key.ok()) return key.error().WithContext(path.string());
+  return key;
+}
+
+Secret EcPrivateKey::ToPem() const {
+  // A secure-heap memory BIO: the PEM text is cleansed when the BIO is freed.
+  BioPtr bio(BIO_new(BIO_s_secmem()));
+  if (!bio || PEM_write_bio_PrivateKey(bio.get(), pkey_.get(), nullptr, nullptr, 0, nullptr,
+                                       nullptr) != 1) {
+    ClearOpenSslErrors();
+    return Secret();
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return Secret(std::string_view(data, len > 0 ? static_cast<std::size_t>(len) : 0));
+}
+
+Status EcPrivateKey::Save(const std::filesystem::path& path) const {
+  const Secret pem = ToPem();
+  if (pem.empty()) return Internal("could not encode the private key as PEM");
+  std::string tmp = path.string() + ".tmp.XXXXXX";
+  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);  // mode 0600
+  if (fd < 0) return ErrnoStatus(errno, tmp);
+  Status s = WriteAll(fd, pem.view(), tmp);
+  if (s.ok() && ::fchmod(fd, 0600) != 0) s = ErrnoStatus(errno, tmp);
+  if (s.ok() && ::fsync(fd) != 0) s = ErrnoStatus(errno, tmp);
+  if (::close(fd) != 0 && s.ok()) s = ErrnoStatus(errno, tmp);
+  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = ErrnoStatus(errno, path.string());
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return SyncDirectory(path.parent_path());
+}
+
+Jwk EcPrivateKey::PublicJwk(std::string_view use, std::string_view alg) const {
+  std::string x, y;
+  Jwk jwk;
+  if (!P256Coordinates(pkey_.get(), x, y).ok()) return jwk;  // not reachable: P-256 checked
+  jwk.x = Base64UrlEncode(x);
+  jwk.y = Base64UrlEncode(y);
+  jwk.kid = Thumbprint(jwk);
+  jwk.use = use;
+  jwk.alg = alg;
+  return jwk;
+}
+
+}  // namespace wb::protocol

@@ -1,0 +1,444 @@
+#pragma once
+// The wbagent channel protocol, v1: the messages agent and cloud exchange, the keys they use,
+// and the signed, encrypted request envelope. docs/protocol.md is the specification; this
+// header is its C++ contract, shared by the agent (channel/, `wbagent register`) and by the
+// reference cloud endpoint (tools/wbcloud/).
+//
+// Nothing here does I/O except EcPrivateKey::Load/Save. Every function is thread-safe for
+// distinct arguments; the classes are not internally synchronised (ReplayGuard implementations
+// say their own rules).
+//
+// Errors: functions that check input from a peer return a Status whose message is safe to log:
+// it never contains a secret, and any peer text in it went through wb::EscapeForLog.
+// OpenSSL errors are converted to Status here, once; callers never see ERR_get_error().
+
+#include <openssl/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/secret.h"
+#include "common/status.h"
+
+namespace wb::protocol {
+
+// ---------------------------------------------------------------------------------------------
+// Constants of protocol v1.
+
+inline constexpr int kVersion = 1;
+inline constexpr std::string_view kSubprotocol = "wbagent.v1";  // Sec-WebSocket-Protocol
+inline constexpr std::size_t kMaxMessageBytes = 64 * 1024;      // one JSON text frame
+inline constexpr std::size_t kMaxEnvelopeBytes = 16 * 1024;     // the compact JWS
+inline constexpr std::chrono::seconds kDefaultMaxSkew{120};
+inline constexpr std::chrono::seconds kMaxRequestLifetime{15 * 60};  // exp - iat
+inline constexpr int kMaxCredits = 1024;                 // = config queue.max_in_flight bound
+inline constexpr std::size_t kMaxUnackedResults = 1000;  // ids listed in one hello
+inline constexpr std::size_t kMaxPasswordBytes = 1024;   // UTF-8, per password
+
+// JWS "typ" values: a request envelope and a signed key set can never be taken for each other.
+inline constexpr std::string_view kRequestTyp = "wbagent-request+jwt";
+inline constexpr std::string_view kKeySetTyp = "wbagent-keyset+jwt";
+
+// ---------------------------------------------------------------------------------------------
+// Rejection codes: why the agent refused an envelope (the `rejected` message). Stable.
+
+enum class RejectCode {
+  kBadSignature,   // "bad_signature": the ES256 signature does not verify
+  kUnknownKid,     // "unknown_kid": the JWS kid is not in the pinned cloud key set
+  kBadAlgorithm,   // "bad_algorithm": alg (or JWE alg/enc) not on the allow-list
+  kExpired,        // "expired": exp + skew has passed
+  kNotYetValid,    // "not_yet_valid": iat or nbf beyond now + skew
+  kReplayed,       // "replayed": the id or the nonce was seen with a different request
+  kTooLarge,       // "too_large": message > 64 KiB or envelope > 16 KiB
+  kMalformed,      // "malformed": encoding, JSON, schema or claim-consistency error
+  kWrongTenant,    // "wrong_tenant": tenant is not the enrolled tenant
+  kWrongAudience,  // "wrong_audience": aud is not this agent's id
+  kDecryptFailed,  // "decrypt_failed": the JWE is not for this agent's key or was altered
+  kQueueFull,      // "queue_full": the agent has no room (sent by the channel, not OpenRequest)
+  kUnavailable,    // "unavailable": the agent could not consult its replay memory; retry later
+};
+
+// The stable wire name, e.g. "bad_signature".
+std::string_view RejectCodeName(RejectCode code);
+// The inverse; nullopt for an unknown name.
+std::optional<RejectCode> ParseRejectCode(std::string_view name);
+
+struct Rejection {
+  RejectCode code;
+  // One line for the `rejected` message, the audit trail and the log. Never holds a secret;
+  // peer text in it is escaped.
+  std::string reason;
+  // The request id (jti) as claimed by the envelope, when one could be read and has UUID form;
+  // empty otherwise. Authenticated only when `code` comes after the signature check (see
+  // OpenRequest); always safe to echo back in `rejected`.
+  std::string request_id;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Channel messages. One JSON object per WebSocket text frame; every object has "type" and
+// "v": 1. Times are integer Unix seconds on the wire and WallTime (whole seconds) here.
+
+// agent -> cloud, first message after the WebSocket handshake.
+struct Hello {
+  std::string agent_id;
+  std::string version;  // the agent's software version
+  int credits = 0;      // requests the agent will take in flight, 0..kMaxCredits
+  std::vector<std::string> unacked_results;  // request ids; at most kMaxUnackedResults
+};
+
+// cloud -> agent, answer to hello.
+struct Welcome {
+  std::string tenant;
+  WallTime server_time;
+};
+
+// cloud -> agent: one request envelope (a compact JWS, see OpenRequest).
+struct Request {
+  std::string envelope;
+};
+
+// agent -> cloud: the request is durably queued.
+struct Accepted {
+  std::string id;
+};
+
+// agent -> cloud: an envelope check failed; nothing was written.
+struct Rejected {
+  std::string id;  // empty when unknown (omitted on the wire)
+  RejectCode code = RejectCode::kMalformed;
+  std::string reason;
+};
+
+// agent -> cloud: the final outcome of a request; re-sent until result_ack.
+struct ResultMessage {
+  std::string id;
+  std::string outcome;  // stable code, see docs/troubleshooting.md, [a-z0-9_]{1,64}
+  std::string reason;   // may be empty (omitted on the wire)
+  std::string note;     // may be empty (omitted on the wire)
+  WallTime completed_at;
+};
+
+// cloud -> agent: the result was stored; stop re-sending it.
+struct ResultAck {
+  std::string id;
+};
+
+// agent -> cloud: flow-control update: the number of requests the agent will take in flight.
+struct Credits {
+  int credits = 0;
+};
+
+// cloud -> agent: signing-key rollover; a compact JWS over the new key set (see VerifyKeySet).
+struct KeySet {
+  std::string jwks_jws;
+};
+
+// agent -> cloud: certificate renewal; a PEM CSR.
+struct Renew {
+  std::string csr;
+};
+
+// cloud -> agent: the renewed certificate; a PEM chain, leaf first.
+struct Certificate {
+  std::string certificate;
+};
+
+// either way: a protocol-level error. Codes: docs/protocol.md ("error" message), e.g.
+// "unsupported_version", "bad_message", "unknown_agent", "internal".
+struct ErrorMessage {
+  std::string code;  // [a-z0-9_]{1,64}
+  std::string message;
+};
+
+using Message = std::variant<Hello, Welcome, Request, Accepted, Rejected, ResultMessage, ResultAck,
+                             Credits, KeySet, Renew, Certificate, ErrorMessage>;
+
+// Parses one frame strictly: at most kMaxMessageBytes, one JSON object, no duplicate keys,
+// "v" == 1, a known "type", every field of that type present with its JSON type and bounds,
+// and no other field. Errors:
+//   kResourceExhausted  - larger than kMaxMessageBytes (reject with too_large)
+//   kFailedPrecondition - "v" is an integer other than 1 (answer error "unsupported_version")
+//   kInvalidArgument    - anything else (reject with malformed / answer error "bad_message")
+// Use RejectCodeForParseError to pick the rejection for a frame that was meant as a request.
+Result<Message> ParseMessage(std::string_view json);
+RejectCode RejectCodeForParseError(const Status& parse_error);
+
+// The "type" of a frame, best effort, for logging and for deciding whether a frame that failed
+// ParseMessage was a request; empty when it cannot be read. Never throws.
+std::string MessageTypeOf(std::string_view json);
+
+// Compact JSON for each message. REQUIRES: fields within the bounds ParseMessage checks
+// (Serialize does not check them; a peer would refuse the frame).
+std::string Serialize(const Hello& m);
+std::string Serialize(const Welcome& m);
+std::string Serialize(const Request& m);
+std::string Serialize(const Accepted& m);
+std::string Serialize(const Rejected& m);
+std::string Serialize(const ResultMessage& m);
+std::string Serialize(const ResultAck& m);
+std::string Serialize(const Credits& m);
+std::string Serialize(const KeySet& m);
+std::string Serialize(const Renew& m);
+std::string Serialize(const Certificate& m);
+std::string Serialize(const ErrorMessage& m);
+std::string Serialize(const Message& m);
+
+// ---------------------------------------------------------------------------------------------
+// Keys. Only EC P-256 is used: ES256 signatures, ECDH-ES key agreement, TLS client keys.
+
+// A public key as a JWK (RFC 7517): kty "EC", crv "P-256", x and y base64url (32 bytes each).
+struct Jwk {
+  std::string kid;  // our own keys: the RFC 7638 thumbprint; peer keys: any 1..128 printable
+  std::string x;
+  std::string y;
+  std::string use;  // "sig", "enc" or empty (omitted)
+  std::string alg;  // "ES256", "ECDH-ES" or empty (omitted)
+};
+
+// RFC 7638 JWK thumbprint (SHA-256, base64url) of an EC key: over {"crv","kty","x","y"}.
+std::string Thumbprint(const Jwk& jwk);
+
+// Parses one public JWK strictly: members kty ("EC"), crv ("P-256"), x, y, kid (required);
+// use, alg (optional, with the values above); any other member - a private "d" above all -
+// is refused. x/y must decode to 32 bytes each and name a point on the curve.
+Result<Jwk> ParseJwk(std::string_view json);
+std::string SerializeJwk(const Jwk& jwk);
+
+// A key set {"keys": [JWK...]}; kids are unique; at most 16 keys.
+struct Jwks {
+  std::vector<Jwk> keys;
+  // The key with this kid, or nullptr. Compares kids in constant time for equal lengths.
+  const Jwk* Find(std::string_view kid) const;
+};
+Result<Jwks> ParseJwks(std::string_view json);
+std::string SerializeJwks(const Jwks& jwks);
+
+// A P-256 private key. Move-only; the EVP_PKEY is freed (and its secret scalar cleansed by
+// OpenSSL) on destruction.
+class EcPrivateKey {
+ public:
+  // A fresh key from the OpenSSL default RNG.
+  static Result<EcPrivateKey> Generate();
+  // PEM: PKCS#8 "PRIVATE KEY" or SEC1 "EC PRIVATE KEY", unencrypted. REQUIRES curve P-256.
+  static Result<EcPrivateKey> FromPem(std::string_view pem);
+  // Reads a key file with wb::ReadSecretFile: refused (kPermissionDenied) when group or others
+  // may access it, or when owned by another user.
+  static Result<EcPrivateKey> Load(const std::filesystem::path& path);
+
+  EcPrivateKey(EcPrivateKey&&) noexcept;
+  EcPrivateKey& operator=(EcPrivateKey&&) noexcept;
+  ~EcPrivateKey();
+
+  // Unencrypted PKCS#8 PEM ("BEGIN PRIVATE KEY"), as TLS libraries read it.
+  Secret ToPem() const;
+  // Writes ToPem() to `path` created with mode 0600 (via a temporary file in the same
+  // directory, fsync and rename, so a crash leaves the old file or the new one). An existing
+  // file is replaced.
+  Status Save(const std::filesystem::path& path) const;
+
+  // The public half. kid = Thumbprint; `use` and `alg` as given ("sig"/"ES256" for a signing
+  // key, "enc"/"ECDH-ES" for an encryption key; empty strings omit them).
+  Jwk PublicJwk(std::string_view use = "", std::string_view alg = "") const;
+
+  // The OpenSSL key, for a CSR (X509_REQ_sign) or an SSL context. Owned by this object.
+  EVP_PKEY* native() const { return pkey_.get(); }
+
+ private:
+  struct Free {
+    void operator()(EVP_PKEY* p) const;
+  };
+  explicit EcPrivateKey(EVP_PKEY* pkey) : pkey_(pkey) {}
+  std::unique_ptr<EVP_PKEY, Free> pkey_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Signed key set (signing-key rollover): a compact JWS, header
+// {"alg":"ES256","kid":<signer>,"typ":"wbagent-keyset+jwt"}, payload
+// {"tenant": ..., "iat": <unix s>, "keys": [JWK...]}.
+
+Result<std::string> SignKeySet(const Jwks& keys, std::string_view tenant, WallTime issued_at,
+                               const EcPrivateKey& signing_key, std::string_view signing_kid);
+
+struct VerifiedKeySet {
+  Jwks keys;
+  WallTime issued_at;
+  std::string signed_by;  // kid of the trusted key that signed it
+};
+
+// Verifies a signed key set against the currently trusted keys: ES256 only, typ as above, kid
+// in `trusted`, signature, strict payload, tenant == expected_tenant, iat <= now + max_skew,
+// and iat > `newer_than` when given (the iat of the set in use: an old set replayed is refused).
+// The new set must hold at least one key. Errors: kPermissionDenied (signature, unknown kid,
+// tenant, stale iat), kInvalidArgument (malformed), kFailedPrecondition (iat in the future).
+Result<VerifiedKeySet> VerifyKeySet(std::string_view jws, const Jwks& trusted,
+                                    std::string_view expected_tenant, const Clock& clock,
+                                    std::chrono::seconds max_skew,
+                                    std::optional<WallTime> newer_than);
+
+// ---------------------------------------------------------------------------------------------
+// The request envelope.
+//
+// A compact JWS, header exactly {"alg":"ES256","kid":<cloud signing kid>,"typ":
+// "wbagent-request+jwt"}, over the claims below. The passwords travel in "secret": a compact
+// JWE, header {"alg":"ECDH-ES","enc":"A256GCM","kid":<agent encryption kid>,"epk":<JWK>}
+// (optionally "apu"/"apv"), plaintext {"new_password": ..., "old_password"?: ...}.
+
+enum class Operation { kReset, kChange, kUnlock, kRequireChange, kClearRequireChange };
+// "reset", "change", "unlock", "require_change", "clear_require_change".
+std::string_view OperationName(Operation op);
+
+enum class TargetKind { kUserPrincipalName, kSamAccountName, kUid, kMail, kDn };
+// "userPrincipalName", "sAMAccountName", "uid", "mail", "dn".
+std::string_view TargetKindName(TargetKind kind);
+
+enum class RequesterType { kSelf, kAdmin };
+std::string_view RequesterTypeName(RequesterType type);  // "self", "admin"
+
+struct Target {
+  TargetKind kind = TargetKind::kUserPrincipalName;
+  std::string value;  // UTF-8, 1..1024 bytes, no control characters
+};
+
+struct Requester {
+  RequesterType type = RequesterType::kSelf;
+  std::string id;                        // 1..256 bytes, no control characters
+  std::vector<std::string> verified_by;  // methods, each [a-z0-9_.:-]{1,64}; at most 16
+};
+
+// The JWS payload minus "secret". Rules (checked by OpenRequest, assumed by SealRequest):
+// - id: a UUID (8-4-4-4-12 hex, lowercase); nonce: base64url, 22..128 characters (>= 128 bits);
+// - tenant, audience: 1..128 printable ASCII; correlation_id: 0..256 printable ASCII;
+// - operations: 1..5 distinct; not both reset and change; not both require_change and
+//   clear_require_change; reset or change <=> a secret is present; change => old_password;
+// - iat <= nbf (when present) < exp, and exp - iat <= kMaxRequestLifetime.
+struct RequestClaims {
+  std::string id;                      // "jti"
+  std::string tenant;                  // "tenant"
+  std::string audience;                // "aud": the agent id
+  WallTime issued_at;                  // "iat"
+  std::optional<WallTime> not_before;  // "nbf"
+  WallTime expires_at;                 // "exp"
+  std::string nonce;                   // "nonce"
+  std::vector<Operation> operations;   // "op"
+  Target target;                       // "target"
+  Requester requester;                 // "requester"
+  std::string correlation_id;          // "correlation_id"
+};
+
+struct Passwords {
+  Secret new_password;
+  Secret old_password;  // empty unless the operations include change
+};
+
+// A fresh random UUID v4 and a fresh nonce (32 random bytes, base64url), for the cloud side.
+// Empty only if the RNG fails (SealRequest then refuses the claims).
+std::string NewRequestId();
+std::string NewNonce();
+
+// Cloud side: builds the envelope. `passwords` is null for requests without reset/change.
+// The JWE is encrypted to `agent_encryption_key` with a fresh ephemeral key and IV; every
+// buffer that held the plaintext is wiped. Errors: kInvalidArgument when the claims break the
+// rules above or the result would exceed kMaxEnvelopeBytes; kInternal on an OpenSSL failure.
+Result<std::string> SealRequest(const RequestClaims& claims, const Passwords* passwords,
+                                const EcPrivateKey& signing_key, std::string_view signing_kid,
+                                const Jwk& agent_encryption_key);
+
+// Replay memory, implemented durably by the queue (and in memory below, for tests).
+// Implementations must be safe to call from the thread that calls OpenRequest.
+class ReplayGuard {
+ public:
+  enum class Verdict {
+    kNew,         // neither the id nor the nonce was seen; both are now remembered
+    kRedelivery,  // this exact (id, nonce) pair was remembered before: the same request again
+    kReplay,      // the id was seen with another nonce, or the nonce with another id
+  };
+  virtual ~ReplayGuard() = default;
+  // Remembers (request_id, nonce) until `forget_after` (= exp + max skew), durably before it
+  // returns kNew. An error (e.g. kIoError) means nothing is known; OpenRequest then rejects
+  // with kUnavailable.
+  virtual Result<Verdict> Remember(std::string_view request_id, std::string_view nonce,
+                                   WallTime forget_after) = 0;
+};
+
+// Not durable; forgets entries whose forget_after has passed (by `clock`) when it is called.
+// Thread-safe.
+std::unique_ptr<ReplayGuard> NewInMemoryReplayGuard(const Clock& clock);
+
+struct VerifiedRequest {
+  RequestClaims claims;
+  std::string signed_by;  // kid of the cloud key that signed it
+  Passwords passwords;    // empty Secrets when the request carries none
+  // True when the replay memory already held this exact (id, nonce): the cloud re-delivered a
+  // request the agent has seen. The caller answers with the state it already has and must not
+  // apply it again.
+  bool redelivered = false;
+};
+
+struct OpenOptions {
+  std::string expected_tenant;    // from enrollment
+  std::string expected_audience;  // this agent's id
+  std::chrono::seconds max_skew = kDefaultMaxSkew;
+};
+
+// Agent side: checks and opens an envelope (the "envelope" string of a `request` message).
+// Checks, in this order, each failing with its code (docs/protocol.md section 6):
+//   1. size <= kMaxEnvelopeBytes                                      too_large
+//   2. three canonical base64url parts; header a JSON object with alg  malformed
+//   3. alg == "ES256"                                                  bad_algorithm
+//   4. header has exactly alg, kid, typ; typ == kRequestTyp            malformed
+//   5. kid in `trusted` (and that key is not marked for encryption)    unknown_kid
+//   6. the ES256 signature (64 bytes R||S) verifies                    bad_signature
+//      -- everything below runs only for an authentic envelope --
+//   7. strict claims schema and the rules of RequestClaims             malformed
+//   8. tenant, then aud                                     wrong_tenant, wrong_audience
+//   9. iat and nbf <= now + skew                                       not_yet_valid
+//      exp > now - skew                                                expired
+//  10. the JWE: form and header                                        malformed
+//      alg "ECDH-ES", enc "A256GCM"                                    bad_algorithm
+//      kid == the agent key's thumbprint                               decrypt_failed
+//      epk on the curve, 12-byte IV, 16-byte tag                       malformed
+//      authenticates and decrypts                                      decrypt_failed
+//      plaintext strict; old_password exactly for change               malformed
+//  11. ReplayGuard::Remember(id, nonce, exp + skew)          replayed / unavailable
+// So an unauthenticated peer costs at most one signature verification, and replay memory is
+// written only for an envelope that passed every other check. Every buffer that held
+// plaintext is wiped; the passwords live on only in the returned Secrets. The Rejection's
+// reason never holds a password.
+Result<VerifiedRequest, Rejection> OpenRequest(std::string_view envelope, const Jwks& trusted,
+                                               const EcPrivateKey& agent_encryption_key,
+                                               const OpenOptions& options, const Clock& clock,
+                                               ReplayGuard& replay);
+
+// ---------------------------------------------------------------------------------------------
+// Enrollment (HTTPS POST /enroll, JSON bodies; not channel messages, no "type"/"v").
+
+struct EnrollRequest {
+  std::string token;  // the one-time enrollment token
+  std::string agent_id;
+  std::string csr;     // PEM
+  Jwk encryption_jwk;  // the agent's encryption public key (use "enc", alg "ECDH-ES")
+};
+
+struct EnrollResponse {
+  std::string tenant;
+  std::string certificate;  // PEM chain, leaf first
+  Jwks cloud_keys;          // the cloud's request-signing keys
+  std::string agent_url;    // wss://...
+};
+
+// Strict like ParseMessage (unknown fields refused), at most kMaxMessageBytes.
+Result<EnrollRequest> ParseEnrollRequest(std::string_view json);
+Result<EnrollResponse> ParseEnrollResponse(std::string_view json);
+std::string Serialize(const EnrollRequest& m);
+std::string Serialize(const EnrollResponse& m);
+
+}  // namespace wb::protocol

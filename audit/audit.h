@@ -1,0 +1,358 @@
+#pragma once
+// The audit trail: who reset whose password, when, approved how, and with what result, in a
+// form that shows whether anyone edited the answer. docs/audit.md is the auditor's reference
+// (schema, examples, how to verify and export); this header is the contract for the code.
+//
+// Files. The trail is the active file (config audit.file, e.g. .../audit.jsonl) and the files
+// rotated out of it, "<active>.000001", "<active>.000002", ... (oldest first). Each line is one
+// record: a JSON object with its keys in the fixed order of docs/audit.md, ending in
+// "prev" and "hmac". wbagent never edits, reorders or deletes a complete line, and never
+// deletes a file.
+//
+// Chain. "prev" is the SHA-256 (lowercase hex) of the previous record's line as written
+// (without its newline); the first record of the trail has 64 zeros. A rotated-in file's
+// first record links to the last record of the file before it. "hmac" is HMAC-SHA-256 under
+// the audit key of the line with its `,"hmac":"…"` member removed, i.e. of the bytes
+// `{…,"prev":"<hex>"}`. "seq" counts records from 1 with no gaps. The head of the chain
+// (seq, hash, file) is checkpointed, HMAC'd the same way, in a small file in the agent's state
+// directory, so a removed tail is detected too.
+//
+// What Verify proves, given the key: every line was written by a holder of the key, and since
+// then no record was edited, removed, inserted or reordered, no rotated file was removed, and
+// the tail was not removed back past the last checkpoint. What it cannot prove: that a holder of
+// the key (root on this host, or the agent itself) did not rewrite the whole trail and checkpoint
+// together, or roll both back to an older copy. Shipping records off-host (the journal mirror,
+// a log shipper) is what defends against that.
+//
+// Never a secret. Event has no field for a password and none may be put in any field; the
+// audit key never leaves the Writer and never appears in a record, message or Status.
+//
+// Threads. Writer is safe for concurrent Append calls from any number of threads: appends are
+// serialised into one chain, and seq order is file order. Verify, Query and LoadKey keep no
+// state and may run on any thread, also while a Writer appends to the same trail (they read
+// the checkpoint before the files, so a live head is never mistaken for a truncation; a
+// rotation in the middle of a run can make Verify report a spurious missing file: run again).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/secret.h"
+#include "common/status.h"
+
+namespace wb::audit {
+
+// ---------------------------------------------------------------------------------------------
+// The record.
+
+// The event type. Name() is the stable snake_case value of the record's "event" key.
+enum class EventType {
+  kRequestReceived,     // "request_received": passed the envelope checks, queued, "accepted"
+  kRequestRejected,     // "request_rejected": refused before policy (signature, expiry, replay,
+                        //   malformed, oversized); nothing was written
+  kPolicyDecision,      // "policy_decision": allow, deny or would_deny, with reason codes
+  kDirectoryWrite,      // "directory_write": a write was attempted; outcome says how it ended
+  kRequestExpired,      // "request_expired": reached its expiry before it could be applied
+  kResultSent,          // "result_sent": the final result was sent to the cloud
+  kResultAcknowledged,  // "result_acknowledged": the cloud acknowledged the result
+  kConfigLoaded,        // "config_loaded": at start and at each accepted reload
+  kConfigRejected,      // "config_rejected": a reload was refused; the old config stays
+  kAgentStarted,        // "agent_started"
+  kAgentStopped,        // "agent_stopped"
+  kKeyRotated,          // "key_rotated": a certificate or key of the agent or the cloud's
+                        //   signing key set changed; detail says which
+  kAuditRecovered,      // "audit_recovered": at open, the Writer removed a torn final line
+};
+std::string_view Name(EventType type);
+std::optional<EventType> ParseEventType(std::string_view name);
+
+// What was asked for. A request may combine several ("reset" + "unlock").
+enum class Operation { kReset, kChange, kUnlock, kRequireChange };
+std::string_view Name(Operation op);  // "reset", "change", "unlock", "require_change"
+
+enum class RequesterKind { kNone, kSelf, kAdmin };  // kNone: not about a request
+std::string_view Name(RequesterKind kind);          // "", "self", "admin"
+
+enum class Decision { kNone, kAllow, kDeny, kWouldDeny };  // kWouldDeny: log-only rollout
+std::string_view Name(Decision decision);                  // "", "allow", "deny", "would_deny"
+
+struct Target {
+  std::string requested;  // the account as the cloud named it (UPN, sAMAccountName, uid, DN)
+  std::string dn;         // the DN it resolved to; empty before or without resolution
+  bool operator==(const Target&) const = default;
+};
+
+struct Requester {
+  RequesterKind kind = RequesterKind::kNone;
+  std::string id;                        // who asked: the user or the administrator
+  std::vector<std::string> verified_by;  // how the cloud verified them, e.g. "sms", "fido2"
+  bool operator==(const Requester&) const = default;
+};
+
+// One event, as a component reports it. Empty strings, empty lists and kNone are left out of
+// the record. Strings longer than kMaxFieldBytes (detail: kMaxDetailBytes) and list entries
+// longer than kMaxListItemBytes are cut at a UTF-8 boundary and end in "..."; lists keep their
+// first kMaxListItems entries. Invalid UTF-8 is replaced by U+FFFD.
+struct Event {
+  EventType type = EventType::kAgentStarted;
+  std::string request_id;      // the request's UUID
+  std::string correlation_id;  // the cloud's correlation id
+  std::string tenant;
+  std::vector<Operation> operations;
+  Target target;
+  Requester requester;
+  Decision decision = Decision::kNone;
+  std::vector<std::string> reasons;  // stable reason codes, e.g. "protected_account"
+  std::string directory;             // the configured directory's name
+  std::string server;                // the directory server used, e.g. "ldaps://dc1:636"
+  std::string outcome;               // stable outcome code, e.g. "succeeded", "user_not_found"
+  std::optional<std::chrono::milliseconds> duration;
+  std::string detail;  // short human text for operators; never a secret
+  bool operator==(const Event&) const = default;
+};
+
+inline constexpr std::size_t kMaxFieldBytes = 1024;
+inline constexpr std::size_t kMaxDetailBytes = 4096;
+inline constexpr std::size_t kMaxListItems = 16;
+inline constexpr std::size_t kMaxListItemBytes = 256;
+
+// A record as stored: the event and what the Writer added.
+struct Record {
+  std::uint64_t seq = 0;
+  WallTime time;      // UTC, whole milliseconds
+  std::string agent;  // the writing agent's id (several agents may serve one tenant)
+  Event event;
+  std::string prev;  // SHA-256 hex of the previous line
+  std::string hmac;  // HMAC-SHA-256 hex
+};
+
+// Parses one line (without its newline) into a Record. Checks the shape and the values, not
+// the HMAC or the chain (that is Verify's job). Unknown keys are refused.
+Result<Record> ParseRecord(std::string_view line);
+
+// "2026-01-15T12:00:00.123Z", the record's time format.
+std::string FormatTime(WallTime time);
+// Accepts "YYYY-MM-DD", "YYYY-MM-DDTHH:MM", "YYYY-MM-DDTHH:MM:SS" and "...SS.mmm", with "T" or
+// a space, with or without a trailing "Z"; all are UTC.
+Result<WallTime> ParseTime(std::string_view text);
+
+// ---------------------------------------------------------------------------------------------
+// The key.
+
+inline constexpr std::size_t kKeyBytes = 32;
+
+struct KeyOptions {
+  // A systemd credential (LoadCredential=) named credential_name in this directory is used
+  // first. Unset: $CREDENTIALS_DIRECTORY, if set. Empty: no credential is looked for.
+  std::optional<std::filesystem::path> credentials_directory;
+  std::string credential_name = "audit.key";
+  std::filesystem::path key_file;  // config audit.key_file; used when there is no credential
+  // When key_file does not exist, create it: kKeyBytes from the OpenSSL CSPRNG, hex-encoded,
+  // mode 0600, written to an O_EXCL temporary file and link()ed into place, so the key file is
+  // created exclusively (a concurrent creator's key wins) and never seen half-written. The
+  // daemon sets this; the audit commands never do.
+  bool create_if_missing = false;
+};
+
+struct LoadedKey {
+  Secret key;                    // kKeyBytes or more raw bytes
+  std::filesystem::path source;  // the file it was read from
+  bool created = false;          // true when this call created key_file: the caller logs it
+};
+
+// A key file holds at least kKeyBytes as hex (`openssl rand -hex 32`), optionally followed by
+// a newline. It must pass CheckSecretFilePermissions: a key others can read is refused.
+Result<LoadedKey> LoadKey(const KeyOptions& options);
+
+// ---------------------------------------------------------------------------------------------
+// Writing.
+
+// kDurable: Append returns only after the record and every record before it are on stable
+// storage (fsync) and the checkpoint names it. kBuffered: the record is in the file (write(2)
+// returned; it survives a crash of the process, not of the host) and becomes durable with the
+// next durable append, Sync or Close.
+enum class Durability { kBuffered, kDurable };
+
+// The rule the agent follows: an event is durable before anything that depends on it leaves
+// the host (a result to the cloud, a change in the directory), and so are the rare lifecycle
+// events. kBuffered: request_received (the queue holds the request durably), result_sent and
+// result_acknowledged (a lost one is re-sent and recorded again). Every other type: kDurable.
+Durability DefaultDurability(EventType type);
+
+struct Appended {
+  std::uint64_t seq = 0;
+  WallTime time;
+};
+
+// Where components send events. The daemon passes a Writer; tests may pass a fake.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual Result<Appended> Append(const Event& event, Durability durability) = 0;
+  Result<Appended> Append(const Event& event) {
+    return Append(event, DefaultDurability(event.type));
+  }
+};
+
+// Gets a copy of every record right after it is written, in seq order (e.g. to the journal
+// for a SIEM). Called with the Writer's lock held: it must be quick and must not call the
+// Writer. A mirror cannot fail an append.
+class Mirror {
+ public:
+  virtual ~Mirror() = default;
+  virtual void Publish(const Record& record, std::string_view line) = 0;
+};
+
+// Sends each record to the systemd journal as structured fields (WB_AUDIT_SEQ,
+// WB_AUDIT_EVENT, WB_AUDIT_REQUEST_ID, ..., and WB_AUDIT_RECORD with the whole line), with
+// SYSLOG_IDENTIFIER=wbagent-audit.
+std::unique_ptr<Mirror> MakeJournalMirror();
+
+struct WriterOptions {
+  std::filesystem::path file;             // the active file; missing directories are created
+  std::filesystem::path checkpoint_file;  // see CheckpointPath
+  std::string agent_id;                   // written into every record
+  std::uint64_t rotate_size = 64u << 20;  // rotate before a line would pass it; 0: never
+  std::chrono::seconds rotate_age{0};     // rotate a file this old (by its first record); 0: never
+  Mirror* mirror = nullptr;               // not owned; must outlive the Writer
+};
+
+// What Open did to make the trail appendable again after an unclean stop.
+struct Recovery {
+  std::filesystem::path file;  // the file whose torn final line was removed
+  std::uint64_t line = 0;      // that line's number
+  std::uint64_t bytes = 0;     // how many bytes were removed
+  std::uint64_t seq = 0;       // the audit_recovered record that reports it
+};
+
+class Writer final : public Sink {
+ public:
+  // Opens the trail for appending, creating it if needed. Refuses (kCorruption) a trail whose
+  // last record fails its HMAC (wrong key, or edited) or that ends before the checkpoint
+  // (truncated), a checkpoint that fails its HMAC, and a missing checkpoint beside a trail
+  // with records: the agent must not extend a chain it cannot vouch for. Only the last
+  // record is checked here; Verify checks the rest. A torn final line (a write cut short by a
+  // crash; no newline) is truncated back to the last complete record and an audit_recovered record
+  // is appended. Takes ownership of `key`. `clock` must outlive the Writer.
+  static Result<std::unique_ptr<Writer>> Open(WriterOptions options, Secret key,
+                                              const Clock& clock);
+  ~Writer() override;  // Close(), ignoring its error
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // Appends one record and returns its seq and time. Rotates first when the active file is
+  // full or old. After a failed write, fsync or checkpoint write the Writer is broken: this
+  // and every later call fails, because what reached the disk is unknown; the agent must stop
+  // processing requests. Thread-safe. Concurrent durable appends share one fsync.
+  using Sink::Append;
+  Result<Appended> Append(const Event& event, Durability durability) override;
+
+  // Makes every record appended so far durable and checkpoints the head. Thread-safe.
+  Status Sync();
+  // Sync, then close the file; later calls fail. Thread-safe; idempotent.
+  Status Close();
+
+  // Set when Open removed a torn final line; the caller logs it.
+  const std::optional<Recovery>& recovery() const;
+
+ private:
+  class Impl;
+  explicit Writer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The checkpoint file for a state directory: <state_dir>/audit.checkpoint.
+std::filesystem::path CheckpointPath(const std::filesystem::path& state_dir);
+
+// ---------------------------------------------------------------------------------------------
+// Verifying.
+
+struct VerifyOptions {
+  std::filesystem::path file;  // the active file; rotated files are found beside it
+  // Unset: the checkpoint is not checked, so a removed tail goes unnoticed (e.g. a copy of
+  // the trail off-host without its checkpoint).
+  std::optional<std::filesystem::path> checkpoint_file;
+};
+
+enum class Problem {
+  kMalformed,           // not a complete record: bad JSON, bad value, or no "hmac"
+  kNotCanonical,        // a valid HMAC over a line that is not in canonical form
+  kBadHmac,             // the record was changed after it was written, or a foreign key
+  kBadStart,            // the first record is not seq 1 with a zero prev: the start is missing
+  kGap,                 // seq jumps: records were removed here
+  kOutOfOrder,          // seq goes back, or a missing seq appears later: records were moved
+  kBrokenLink,          // prev is not the hash of the record before it
+  kMissingFile,         // a rotated file is missing between two others
+  kTornTail,            // the newest line has no newline: a write cut short by a crash
+  kTruncated,           // the trail ends before the checkpointed head
+  kCheckpointMismatch,  // the record at the checkpointed seq has another hash
+  kCheckpointInvalid,   // the checkpoint is malformed or fails its HMAC
+  kCheckpointMissing,   // records exist but the checkpoint does not
+};
+std::string_view Name(Problem problem);  // e.g. "bad_hmac", "torn_tail"
+
+struct Finding {
+  Problem problem = Problem::kMalformed;
+  std::filesystem::path file;
+  std::uint64_t line = 0;  // 1-based; 0 when about a file or the checkpoint as a whole
+  std::string message;     // what is wrong, for people
+};
+
+struct VerifyReport {
+  std::size_t files = 0;      // files read
+  std::uint64_t records = 0;  // records that verified (before the finding, if any)
+  std::uint64_t last_seq = 0;
+  std::optional<std::uint64_t> checkpoint_seq;  // the checkpoint's head, when one was read
+  std::optional<Finding> finding;               // the first problem, in trail order
+  bool ok() const { return !finding.has_value(); }
+};
+
+// Reads the checkpoint, then every file of the trail in order, and checks each line's HMAC,
+// form, seq and link, the rotated files' numbering and the head against the checkpoint. Stops
+// at the first problem. Returns a Status only when it cannot read: e.g. the directory is
+// missing (kNotFound) or unreadable.
+Result<VerifyReport> Verify(const VerifyOptions& options, const Secret& key);
+
+// ---------------------------------------------------------------------------------------------
+// Querying. Query does not verify: run Verify first to know the records are genuine.
+
+struct QueryFilter {
+  std::optional<WallTime> since;  // time >= since
+  std::optional<WallTime> until;  // time < until
+  // The account or the requester: matches target.requested, target.dn or requester.id,
+  // ignoring ASCII case; '*' matches any run of characters.
+  std::string user;
+  std::string request_id;  // the id, or its first characters as the table shows them
+  std::string outcome;     // exact
+};
+bool Matches(const Record& record, const QueryFilter& filter);
+
+struct StoredRecord {
+  Record record;
+  std::string line;  // exactly as stored, so an export keeps each record's HMAC checkable
+};
+
+struct QueryResult {
+  std::vector<StoredRecord> records;  // in trail order
+  std::uint64_t skipped_lines = 0;    // lines that are not records (torn, malformed)
+};
+
+Result<QueryResult> Query(const std::filesystem::path& file, const QueryFilter& filter);
+
+enum class Format { kTable, kJson, kCsv };
+std::optional<Format> ParseFormat(std::string_view name);  // "table", "json", "csv"
+
+// kTable: aligned columns for a terminal: times to the second, request ids to 8 characters,
+// control characters shown as '?', long cells cut.
+// kJson: the stored lines, one per line (JSON lines). kCsv: RFC 4180 with a header row, CRLF
+// line ends; a cell starting with = + - @ is prefixed with ' so spreadsheets do not run it.
+std::string FormatRecords(const std::vector<StoredRecord>& records, Format format);
+
+}  // namespace wb::audit

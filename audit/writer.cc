@@ -1,0 +1,400 @@
+// The Writer: one chain, appended under a mutex; durable appends share fsyncs (group commit).
+//
+// Invariants, under mu_:
+//   - head_ is the seq and hash of the last line in the files; the active file ends with it
+//     or is empty (then the head is the last line of the newest rotated file).
+//   - durable_seq_ <= head_.seq: records up to durable_seq_ are fsync'ed and the checkpoint
+//     names durable_seq_. The checkpoint is only written after the fsync of the data it
+//     names, so after a crash it is never ahead of the files.
+//   - At most one thread syncs at a time (syncing_); the others wait on synced_cv_.
+#include <fcntl.h>
+#include <stdio.h>  // renameat2
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+
+#include "audit/audit.h"
+#include "audit/internal/checkpoint.h"
+#include "audit/internal/crypto.h"
+#include "audit/internal/files.h"
+#include "audit/internal/record_json.h"
+#include "audit/internal/seal.h"
+#include "audit/internal/thread_annotations.h"
+
+namespace wb::audit {
+
+using internal::Fd;
+
+namespace {
+
+Status Corrupt(std::string message) { return Status(Code::kCorruption, std::move(message)); }
+
+std::string Location(const std::filesystem::path& file, std::uint64_t line) {
+  return file.string() + ":" + std::to_string(line);
+}
+
+// Counts the newlines in the first `end` bytes of a file.
+Result<std::uint64_t> CountLines(int fd, std::uint64_t end, const std::filesystem::path& path) {
+  std::uint64_t lines = 0;
+  std::string chunk(64 * 1024, '\0');
+  for (std::uint64_t at = 0; at < end;) {
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), end - at));
+    const ssize_t n = ::pread(fd, chunk.data(), want, static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(errno, "read " + path.string());
+    if (n == 0) break;
+    lines += static_cast<std::uint64_t>(std::count(chunk.data(), chunk.data() + n, '\n'));
+    at += static_cast<std::uint64_t>(n);
+  }
+  return lines;
+}
+
+}  // namespace
+
+class Writer::Impl {
+ public:
+  Impl(WriterOptions options, Secret key, const Clock& clock)
+      : options_(std::move(options)), key_(std::move(key)), clock_(clock) {}
+
+  Status Open();
+  Result<Appended> Append(const Event& event, Durability durability);
+  Status Sync();
+  Status Close();
+
+  std::optional<Recovery> recovery_;
+
+ private:
+  struct Head {
+    std::uint64_t seq = 0;
+    std::string hash{internal::kZeroHash};
+  };
+
+  // Open's steps.
+  Result<std::optional<Head>> ReadHead(const internal::TrailFile& file);
+  Status RecoverTornLine(const std::filesystem::path& path, std::uint64_t keep, std::uint64_t size);
+  Status CheckAgainstCheckpoint(const std::optional<internal::Checkpoint>& checkpoint)
+      WB_REQUIRES(mu_);
+  Status OpenActive(bool exists) WB_REQUIRES(mu_);
+
+  Status RotateIfDue(std::size_t next_line, WallTime now) WB_REQUIRES(mu_);
+  Status Rotate() WB_REQUIRES(mu_);
+  Status WaitDurable(std::unique_lock<std::mutex>& lock, std::uint64_t seq) WB_REQUIRES(mu_);
+  Status Break(Status status) WB_REQUIRES(mu_);
+
+  const WriterOptions options_;
+  const Secret key_;
+  const Clock& clock_;
+
+  std::mutex mu_;
+  std::condition_variable synced_cv_;
+  std::shared_ptr<Fd> file_ WB_GUARDED_BY(mu_);  // shared with a syncer running unlocked
+  Head head_ WB_GUARDED_BY(mu_);
+  std::string head_file_ WB_GUARDED_BY(mu_);  // the head's file name, for the checkpoint
+  std::uint64_t active_size_ WB_GUARDED_BY(mu_) = 0;
+  std::optional<WallTime> active_started_ WB_GUARDED_BY(mu_);
+  std::uint64_t next_index_ WB_GUARDED_BY(mu_) = 1;
+  std::uint64_t durable_seq_ WB_GUARDED_BY(mu_) = 0;
+  bool syncing_ WB_GUARDED_BY(mu_) = false;
+  bool closed_ WB_GUARDED_BY(mu_) = false;
+  Status broken_ WB_GUARDED_BY(mu_);
+};
+
+// ---- Open -------------------------------------------------------------------------------
+
+Status Writer::Impl::Open() {
+  WB_RETURN_IF_ERROR(internal::MakeDirs(options_.file.parent_path()));
+  WB_RETURN_IF_ERROR(internal::MakeDirs(options_.checkpoint_file.parent_path()));
+  auto checkpoint = internal::ReadCheckpoint(options_.checkpoint_file, key_);
+  if (!checkpoint.ok()) return checkpoint.error();
+  auto files = internal::ListTrail(options_.file);
+  if (!files.ok()) return files.error();
+  bool active_exists = false;
+  for (const auto& f : *files) {
+    if (f.index == 0) {
+      active_exists = true;
+    } else {
+      next_index_ = f.index + 1;
+    }
+  }
+  std::lock_guard lock(mu_);  // nothing else can hold it yet; for the annotations
+  head_file_ = options_.file.filename().string();
+  for (auto it = files->rbegin(); it != files->rend(); ++it) {
+    auto head = ReadHead(*it);
+    if (!head.ok()) return head.error();
+    if (*head) {
+      head_ = **head;
+      head_file_ = it->path.filename().string();
+      break;
+    }
+  }
+  WB_RETURN_IF_ERROR(CheckAgainstCheckpoint(*checkpoint));
+  durable_seq_ = *checkpoint ? (*checkpoint)->seq : 0;
+  if (!*checkpoint) {
+    // A new trail: checkpoint seq 0 now, so that a checkpoint that later goes missing is
+    // always a sign of tampering, never of a crash before the first sync.
+    WB_RETURN_IF_ERROR(internal::WriteCheckpoint(
+        options_.checkpoint_file, {0, std::string(internal::kZeroHash), head_file_, clock_.Now()},
+        key_));
+  }
+  return OpenActive(active_exists);
+}
+
+Result<std::optional<Writer::Impl::Head>> Writer::Impl::ReadHead(const internal::TrailFile& file) {
+  auto fd = internal::OpenFile(file.path, O_RDONLY | O_NOFOLLOW);
+  if (!fd.ok()) return fd.error();
+  auto size = internal::FileSize(fd->get(), file.path.string());
+  if (!size.ok()) return size.error();
+  constexpr std::size_t kTail = 2 * internal::kMaxLineBytes + 2;
+  auto tail = internal::ReadTail(fd->get(), *size, kTail, file.path.string());
+  if (!tail.ok()) return tail.error();
+  const std::uint64_t tail_start = *size - tail->size();
+  std::string_view text = *tail;
+  if (!text.empty() && text.back() != '\n') {
+    const std::size_t nl = text.rfind('\n');
+    if (nl == std::string_view::npos && tail_start > 0) {
+      return Corrupt(file.path.string() + " ends in a line longer than any record");
+    }
+    const std::size_t keep = nl == std::string_view::npos ? 0 : nl + 1;
+    WB_RETURN_IF_ERROR(RecoverTornLine(file.path, tail_start + keep, *size));
+    text = text.substr(0, keep);
+  }
+  if (text.empty()) return std::optional<Head>();
+  text.remove_suffix(1);
+  const std::size_t start = text.rfind('\n');
+  if (start == std::string_view::npos && tail_start > 0) {
+    return Corrupt(file.path.string() + " ends in a line longer than any record");
+  }
+  const std::string_view line = start == std::string_view::npos ? text : text.substr(start + 1);
+  const std::string where = file.path.string() + " (last line)";
+  if (internal::CheckSeal(line, key_) != internal::SealCheck::kOk) {
+    return Corrupt(where +
+                   ": the last record fails its HMAC: the trail was edited, or the audit key "
+                   "is not the one that wrote it; run `wbagent audit verify`");
+  }
+  auto record = ParseRecord(line);
+  if (!record.ok()) return Corrupt(where + ": " + record.error().message());
+  return std::optional<Head>(Head{record->seq, internal::Sha256Hex(line)});
+}
+
+// A torn final line is a write that a crash cut short: it was never reported as written, so
+// it is removed, and the removal is itself recorded (audit_recovered).
+Status Writer::Impl::RecoverTornLine(const std::filesystem::path& path, std::uint64_t keep,
+                                     std::uint64_t size) {
+  auto fd = internal::OpenFile(path, O_RDWR | O_NOFOLLOW);
+  if (!fd.ok()) return fd.error();
+  auto line = CountLines(fd->get(), keep, path);
+  if (!line.ok()) return line.error();
+  if (::ftruncate(fd->get(), static_cast<off_t>(keep)) != 0) {
+    return ErrnoStatus(errno, "truncate torn line of " + path.string());
+  }
+  if (::fsync(fd->get()) != 0) return ErrnoStatus(errno, "fsync " + path.string());
+  recovery_ = Recovery{path, *line + 1, size - keep, 0};
+  return Status::Ok();
+}
+
+Status Writer::Impl::CheckAgainstCheckpoint(const std::optional<internal::Checkpoint>& checkpoint) {
+  const std::string advice = "; refusing to extend it. Run `wbagent audit verify` (docs/audit.md)";
+  if (!checkpoint) {
+    if (head_.seq == 0) return Status::Ok();
+    return Corrupt("the audit checkpoint " + options_.checkpoint_file.string() +
+                   " is missing but the trail has records" + advice);
+  }
+  if (checkpoint->seq > head_.seq) {
+    return Corrupt("the audit trail ends at seq " + std::to_string(head_.seq) +
+                   " but its checkpoint says seq " + std::to_string(checkpoint->seq) +
+                   ": records were removed" + advice);
+  }
+  if (checkpoint->seq == head_.seq && checkpoint->hash != head_.hash) {
+    return Corrupt("the last audit record (seq " + std::to_string(head_.seq) +
+                   ") is not the one the checkpoint names" + advice);
+  }
+  return Status::Ok();
+}
+
+Status Writer::Impl::OpenActive(bool exists) {
+  auto fd = internal::OpenFile(options_.file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0640);
+  if (!fd.ok()) return fd.error();
+  if (!exists) WB_RETURN_IF_ERROR(internal::SyncDir(options_.file.parent_path()));
+  auto size = internal::FileSize(fd->get(), options_.file.string());
+  if (!size.ok()) return size.error();
+  active_size_ = *size;
+  if (active_size_ > 0) {
+    // The file's age, for rotate_age, is its first record's time.
+    auto reader = internal::LineReader::Open(options_.file);
+    internal::Line first;
+    if (reader.ok() && reader->Next(first).ok()) {
+      if (auto record = ParseRecord(first.text); record.ok()) active_started_ = record->time;
+    }
+    if (!active_started_) active_started_ = clock_.Now();
+  }
+  file_ = std::make_shared<Fd>(std::move(*fd));
+  return Status::Ok();
+}
+
+// ---- Appending --------------------------------------------------------------------------
+
+Result<Appended> Writer::Impl::Append(const Event& event, Durability durability) {
+  std::unique_lock lock(mu_);
+  if (!broken_.ok()) return broken_;
+  if (closed_) return FailedPrecondition("the audit trail is closed");
+  Record record;
+  record.seq = head_.seq + 1;
+  record.time = internal::TruncateToMillis(clock_.Now());
+  record.agent = options_.agent_id;
+  record.event = event;
+  record.prev = head_.hash;
+  std::string line = internal::Seal(internal::RecordBody(record), key_);
+  if (line.size() >= internal::kMaxLineBytes) {
+    return InvalidArgument("audit record too long");  // the Event limits make this unreachable
+  }
+  WB_RETURN_IF_ERROR(RotateIfDue(line.size() + 1, record.time));
+  const std::string hash = internal::Sha256Hex(line);
+  line += '\n';
+  if (Status s = internal::WriteAll(file_->get(), line, options_.file.string()); !s.ok()) {
+    // Take a partial line back off, so the file still ends in a whole record.
+    if (::ftruncate(file_->get(), static_cast<off_t>(active_size_)) != 0) {
+      return Break(s.WithContext("audit write failed and could not be undone"));
+    }
+    return Break(s);
+  }
+  line.pop_back();
+  active_size_ += line.size() + 1;
+  if (!active_started_) active_started_ = record.time;
+  head_ = Head{record.seq, hash};
+  head_file_ = options_.file.filename().string();
+  if (options_.mirror != nullptr) {
+    record.hmac = internal::Unseal(line)->hmac;
+    options_.mirror->Publish(record, line);
+  }
+  if (durability == Durability::kDurable) WB_RETURN_IF_ERROR(WaitDurable(lock, record.seq));
+  return Appended{record.seq, record.time};
+}
+
+Status Writer::Impl::RotateIfDue(std::size_t next_line, WallTime now) {
+  if (active_size_ == 0) return Status::Ok();
+  const bool full = options_.rotate_size > 0 && active_size_ + next_line > options_.rotate_size;
+  const bool old = options_.rotate_age.count() > 0 && active_started_ &&
+                   now - *active_started_ >= options_.rotate_age;
+  return full || old ? Rotate() : Status::Ok();
+}
+
+// The rotated file is complete and durable before it gets its final name; a crash between
+// the rename and the new file's creation leaves no active file, which Open re-creates.
+Status Writer::Impl::Rotate() {
+  if (::fsync(file_->get()) != 0) {
+    return Break(ErrnoStatus(errno, "fsync " + options_.file.string()));
+  }
+  const std::filesystem::path rotated = internal::RotatedPath(options_.file, next_index_);
+  if (::renameat2(AT_FDCWD, options_.file.c_str(), AT_FDCWD, rotated.c_str(), RENAME_NOREPLACE) !=
+      0) {
+    return Break(
+        ErrnoStatus(errno, "rotate " + options_.file.string() + " to " + rotated.string()));
+  }
+  ++next_index_;
+  if (head_file_ == options_.file.filename().string()) head_file_ = rotated.filename().string();
+  if (Status s = internal::SyncDir(options_.file.parent_path()); !s.ok()) return Break(s);
+  auto fd =
+      internal::OpenFile(options_.file, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW, 0640);
+  if (!fd.ok()) return Break(fd.error());
+  if (Status s = internal::SyncDir(options_.file.parent_path()); !s.ok()) return Break(s);
+  file_ = std::make_shared<Fd>(std::move(*fd));
+  active_size_ = 0;
+  active_started_.reset();
+  return Status::Ok();
+}
+
+Status Writer::Impl::WaitDurable(std::unique_lock<std::mutex>& lock, std::uint64_t seq) {
+  while (durable_seq_ < seq) {
+    if (!broken_.ok()) return broken_;
+    if (syncing_) {
+      synced_cv_.wait(lock);
+      continue;
+    }
+    // Become the syncer for everything written so far; threads arriving meanwhile wait and
+    // are covered by this fsync or start the next one.
+    syncing_ = true;
+    const internal::Checkpoint checkpoint{head_.seq, head_.hash, head_file_, clock_.Now()};
+    const std::shared_ptr<Fd> file = file_;
+    lock.unlock();
+    Status s;
+    if (::fsync(file->get()) != 0) s = ErrnoStatus(errno, "fsync " + options_.file.string());
+    if (s.ok()) s = internal::WriteCheckpoint(options_.checkpoint_file, checkpoint, key_);
+    lock.lock();
+    syncing_ = false;
+    if (s.ok()) {
+      durable_seq_ = std::max(durable_seq_, checkpoint.seq);
+    } else {
+      broken_ = s;
+    }
+    synced_cv_.notify_all();
+  }
+  return Status::Ok();
+}
+
+Status Writer::Impl::Break(Status status) {
+  broken_ = status;
+  return status;
+}
+
+Status Writer::Impl::Sync() {
+  std::unique_lock lock(mu_);
+  if (!broken_.ok()) return broken_;
+  if (closed_) return FailedPrecondition("the audit trail is closed");
+  return WaitDurable(lock, head_.seq);
+}
+
+Status Writer::Impl::Close() {
+  std::unique_lock lock(mu_);
+  if (closed_) return Status::Ok();
+  Status s = broken_.ok() ? WaitDurable(lock, head_.seq) : broken_;
+  synced_cv_.wait(lock, [this] { return !syncing_; });
+  closed_ = true;
+  file_.reset();
+  return s;
+}
+
+// ---- Writer -----------------------------------------------------------------------------
+
+Result<std::unique_ptr<Writer>> Writer::Open(WriterOptions options, Secret key,
+                                             const Clock& clock) {
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(key), clock);
+  WB_RETURN_IF_ERROR(impl->Open());
+  std::unique_ptr<Writer> writer(new Writer(std::move(impl)));
+  if (writer->impl_->recovery_) {
+    Recovery& r = *writer->impl_->recovery_;
+    Event event;
+    event.type = EventType::kAuditRecovered;
+    event.outcome = "torn_line_removed";
+    event.detail = "removed the torn final line " + Location(r.file.filename(), r.line) + " (" +
+                   std::to_string(r.bytes) +
+                   " bytes, no newline): a write cut short by an unclean stop";
+    auto appended = writer->Append(event, Durability::kDurable);
+    if (!appended.ok()) return appended.error();
+    r.seq = appended->seq;
+  }
+  WB_RETURN_IF_ERROR(writer->Sync());
+  return writer;
+}
+
+Writer::Writer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Writer::~Writer() { (void)impl_->Close(); }
+
+Result<Appended> Writer::Append(const Event& event, Durability durability) {
+  return impl_->Append(event, durability);
+}
+
+Status Writer::Sync() { return impl_->Sync(); }
+
+Status Writer::Close() { return impl_->Close(); }
+
+const std::optional<Recovery>& Writer::recovery() const { return impl_->recovery_; }
+
+std::filesystem::path CheckpointPath(const std::filesystem::path& state_dir) {
+  return state_dir / "audit.checkpoint";
+}
+
+}  // namespace wb::audit

@@ -11,8 +11,8 @@ int CheckConfigCommand(const std::filesystem::path& config_file) {
   auto loaded = config::LoadConfig(config_file);
   if (!loaded.ok()) {
     for (const auto& error : loaded.error()) std::fprintf(stderr, "%s\n", error.ToString().c_str());
-    std::fprintf(stderr, "%s: %zu problem%s found\n", config_file.c_str(),
-                 loaded.error().size(), loaded.error().size() == 1 ? "" : "s");
+    std::fprintf(stderr, "%s: %zu problem%s found\n", config_file.c_str(), loaded.error().size(),
+                 loaded.error().size() == 1 ? "" : "s");
     return kExitUsage;
   }
   std::printf("%s: OK (%zu director%s)\n", config_file.c_str(), loaded->directories.size(),

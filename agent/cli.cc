@@ -17,6 +17,45 @@ CLI::App* AddConfigVerb(CLI::App& app, const char* name, const char* description
   return verb;
 }
 
+// `wbagent audit verify|query`. The options write into `verbs`, which must stay in place.
+struct AuditVerbs {
+  CLI::App* verify = nullptr;
+  CLI::App* query = nullptr;
+  AuditVerifyArgs verify_args;
+  AuditQueryArgs query_args;
+};
+
+void AddAuditVerbs(CLI::App& app, std::string& config_path, AuditVerbs& verbs) {
+  CLI::App* audit = app.add_subcommand("audit", "Verify or query the audit trail");
+  audit->require_subcommand(1);
+  AuditVerifyArgs& v = verbs.verify_args;
+  verbs.verify = AddConfigVerb(*audit, "verify",
+                               "Check the audit trail's HMACs, chain, rotation and checkpoint; "
+                               "print OK or the first broken record",
+                               config_path);
+  verbs.verify->add_option("--file", v.file, "Active trail file (default: audit.file)");
+  verbs.verify->add_option("--key-file", v.key_file, "Audit key (default: audit.key_file)");
+  CLI::Option* checkpoint = verbs.verify->add_option(
+      "--checkpoint", v.checkpoint, "Checkpoint (default: <state_dir>/audit.checkpoint)");
+  verbs.verify
+      ->add_flag("--no-checkpoint", v.no_checkpoint,
+                 "Do not check the checkpoint (a copy of a trail)")
+      ->excludes(checkpoint);
+  AuditQueryArgs& q = verbs.query_args;
+  verbs.query = AddConfigVerb(*audit, "query", "Show audit records as a table, JSON lines or CSV",
+                              config_path);
+  verbs.query->add_option("--file", q.file, "Active trail file (default: audit.file)");
+  verbs.query->add_option("--since", q.since, "From this UTC time: YYYY-MM-DD[THH:MM[:SS]]");
+  verbs.query->add_option("--until", q.until, "Before this UTC time");
+  verbs.query->add_option("--user", q.user,
+                          "Target account or requester; ignores case, * is a wildcard");
+  verbs.query->add_option("--request", q.request, "Request id, or its first characters");
+  verbs.query->add_option("--outcome", q.outcome, "Outcome code, e.g. succeeded");
+  verbs.query->add_option("--format", q.format, "table, json or csv")
+      ->check(CLI::IsMember({"table", "json", "csv"}))
+      ->capture_default_str();
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -24,11 +63,19 @@ int Main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("wbagent ") + kVersion);
   app.require_subcommand(1);
   std::string config_path = kDefaultConfig;
-  CLI::App* check = AddConfigVerb(
-      app, "check-config", "Validate a configuration file, print every problem, and exit",
-      config_path);
+  CLI::App* check =
+      AddConfigVerb(app, "check-config",
+                    "Validate a configuration file, print every problem, and exit", config_path);
   CLI::App* run = AddConfigVerb(
       app, "run", "Run the agent in the foreground (as systemd starts it)", config_path);
+  AuditVerbs audit;
+  AddAuditVerbs(app, config_path, audit);
+  std::string token;
+  bool force = false;
+  CLI::App* enroll = AddConfigVerb(
+      app, "register", "Enroll this agent with the cloud using a one-time token", config_path);
+  enroll->add_option("--token", token, "The one-time enrollment token")->required();
+  enroll->add_flag("--force", force, "Enroll again, replacing the existing keys");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -37,6 +84,15 @@ int Main(int argc, char** argv) {
   }
   if (check->parsed()) return CheckConfigCommand(config_path);
   if (run->parsed()) return RunDaemonCommand(config_path);
+  if (enroll->parsed()) return RegisterCommand(config_path, token, force);
+  if (audit.verify->parsed()) {
+    audit.verify_args.config_file = config_path;
+    return AuditVerifyCommand(audit.verify_args);
+  }
+  if (audit.query->parsed()) {
+    audit.query_args.config_file = config_path;
+    return AuditQueryCommand(audit.query_args);
+  }
   return kExitUsage;
 }
 

@@ -1,14 +1,18 @@
-// `wbagent run`: the daemon's lifecycle. For now it loads the config, sets up logging, tells
-// systemd it is ready, reloads on SIGHUP and stops on SIGTERM/SIGINT. The channel, queue and
-// writers plug in here as they land; main() keeps only wiring.
+// `wbagent run`: the daemon's lifecycle. Loads the config, opens the components (Daemon),
+// tells systemd it is ready, reloads on SIGHUP, ticks the status file and queue maintenance,
+// and on SIGTERM/SIGINT stops taking requests, finishes the ones in flight and exits 0.
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <string>
 
 #include "agent/commands.h"
+#include "agent/daemon.h"
 #include "agent/logging.h"
 #include "common/version.h"
 #include "config/config.h"
@@ -27,25 +31,30 @@ sigset_t ControlSignals() {
   return set;
 }
 
-int WaitForSignal(const sigset_t& set) {
+// Waits up to `timeout` for one of `set`; 0 when none came.
+int WaitForSignal(const sigset_t& set, std::chrono::seconds timeout) {
+  const timespec ts{static_cast<time_t>(timeout.count()), 0};
   for (;;) {
-    int sig = sigwaitinfo(&set, nullptr);
-    if (sig > 0) return sig;  // EINTR from an unrelated signal: wait again
+    int sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig > 0) return sig;
+    if (errno == EAGAIN) return 0;  // EINTR from an unrelated signal: wait again
   }
 }
 
 // A new config is validated in full before it replaces the running one; a bad one is
 // reported and the agent keeps running on the old.
-void Reload(config::Config& running, spdlog::logger& log) {
+void Reload(config::Config& running, Daemon& daemon, spdlog::logger& log) {
   sd_notify(0, "RELOADING=1");
   auto loaded = config::LoadConfig(running.file);
   if (!loaded.ok()) {
     log.error("reload of {} refused, keeping the running configuration: {} problem(s)",
               running.file.string(), loaded.error().size());
     for (const auto& e : loaded.error()) log.error("  {}", e.ToString());
+    daemon.Reloaded(running, false, config::FormatErrors(loaded.error()));
   } else if (*loaded == running) {
     log.info("reload of {}: no change", running.file.string());
   } else {
+    daemon.Reloaded(*loaded, true, running.file.string());
     running = std::move(*loaded);
     ApplyLogLevel(log, running.log.level);
     log.info("reloaded configuration from {}", running.file.string());
@@ -72,19 +81,35 @@ int RunDaemonCommand(const std::filesystem::path& config_file) {
   auto log = MakeLogger(running.log);
   log->info("wbagent {} starting: agent {} with config {}", kVersion, running.agent.id,
             running.file.string());
+  auto daemon = Daemon::Open(running, log);
+  if (!daemon.ok()) {
+    log->error("not starting: {}", daemon.error().ToString());
+    return kExitFailure;
+  }
+  if (Status s = (*daemon)->Start(); !s.ok()) {
+    log->error("not starting: {}", s.ToString());
+    return kExitFailure;
+  }
   sd_notify(0, "READY=1\nSTATUS=running");
   log->info("ready");
 
-  for (;;) {
-    const int sig = WaitForSignal(signals);
+  constexpr std::chrono::seconds kTick{5};
+  constexpr int kTicksPerMaintenance = 12;  // a minute
+  for (int tick = 1;; ++tick) {
+    const int sig = WaitForSignal(signals, kTick);
+    if (sig == 0) {
+      (*daemon)->Tick(tick % kTicksPerMaintenance == 0);
+      continue;
+    }
     if (sig == SIGHUP) {
-      Reload(running, *log);
+      Reload(running, **daemon, *log);
       continue;
     }
     log->info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     break;
   }
-  sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+  sd_notify(0, "STOPPING=1\nSTATUS=finishing requests in flight");
+  (*daemon)->Stop();
   log->info("stopped");
   return kExitOk;
 }

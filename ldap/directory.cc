@@ -180,6 +180,14 @@ Router::Router(std::vector<std::unique_ptr<Directory>> directories,
                std::vector<config::DirectoryConfig> configs)
     : directories_(std::move(directories)), configs_(std::move(configs)) {}
 
+std::vector<std::pair<std::string, ServerHealth>> Router::Health() const {
+  std::vector<std::pair<std::string, ServerHealth>> out;
+  for (const auto& d : directories_) {
+    for (auto& h : d->Health()) out.emplace_back(d->name(), std::move(h));
+  }
+  return out;
+}
+
 Result<Directory*, Outcome> Router::Route(const Target& target) const {
   if (directories_.size() == 1) return directories_.front().get();
   const std::string value = Lower(target.value);

@@ -114,6 +114,8 @@ class Router {
   explicit Router(std::vector<std::unique_ptr<Directory>> directories,
                   std::vector<config::DirectoryConfig> configs);
   Result<Directory*, Outcome> Route(const Target& target) const;
+  // Every server of every directory: (directory name, health).
+  std::vector<std::pair<std::string, ServerHealth>> Health() const;
 
  private:
   std::vector<std::unique_ptr<Directory>> directories_;

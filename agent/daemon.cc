@@ -1,0 +1,221 @@
+#include "agent/daemon.h"
+
+#include <nlohmann/json.hpp>
+#include <variant>
+
+#include "channel/identity.h"
+#include "common/log_escape.h"
+#include "common/version.h"
+
+namespace wb::agent {
+
+// Joins the channel to the pipeline: channel callbacks go to the pipeline, the pipeline's
+// messages go out through the channel.
+class Daemon::Link final : public channel::Handler, public Outbound {
+ public:
+  Link(spdlog::logger& log, audit::Sink& audit) : log_(log), audit_(audit) {}
+  void Attach(Pipeline* pipeline, channel::Channel* channel) {
+    pipeline_ = pipeline;
+    channel_ = channel;
+  }
+
+  Status Send(const protocol::Message& message) override { return channel_->Send(message); }
+  channel::HelloState OnConnecting() override { return pipeline_->HelloState(); }
+  void OnConnected(const protocol::Welcome& welcome) override {
+    log_.info("connected to the cloud (tenant {})", EscapeForLog(welcome.tenant));
+    pipeline_->ResendResults();
+  }
+  void OnMessage(protocol::Message message) override {
+    if (auto* request = std::get_if<protocol::Request>(&message)) {
+      pipeline_->OnEnvelope(request->envelope);
+    } else if (auto* ack = std::get_if<protocol::ResultAck>(&message)) {
+      pipeline_->OnResultAck(ack->id);
+    } else if (auto* error = std::get_if<protocol::ErrorMessage>(&message)) {
+      log_.warn("the cloud reported an error: {}: {}", EscapeForLog(error->code),
+                EscapeForLog(error->message));
+    }
+  }
+  void OnKeySetChanged(const protocol::Jwks& keys) override {
+    pipeline_->OnKeySetChanged(keys);
+    audit::Event e;
+    e.type = audit::EventType::kKeyRotated;
+    e.detail = "the cloud's request-signing key set changed (" + std::to_string(keys.keys.size()) +
+               " keys)";
+    (void)audit_.Append(e);
+  }
+  void OnDisconnected(const Status& why) override { log_.debug("channel: {}", why.ToString()); }
+
+ private:
+  spdlog::logger& log_;
+  audit::Sink& audit_;
+  Pipeline* pipeline_ = nullptr;
+  channel::Channel* channel_ = nullptr;
+};
+
+namespace {
+
+Result<std::unique_ptr<audit::Writer>> OpenAudit(const config::Config& c, const Clock& clock,
+                                                 spdlog::logger& log) {
+  auto key = audit::LoadKey({.key_file = c.audit.key_file, .create_if_missing = true});
+  if (!key.ok()) return key.error().WithContext("audit key");
+  if (key->created) log.warn("created a new audit key in {}", key->source.string());
+  auto writer =
+      audit::Writer::Open({.file = c.audit.file,
+                           .checkpoint_file = audit::CheckpointPath(c.agent.state_dir),
+                           .agent_id = c.agent.id,
+                           .rotate_size = static_cast<std::uint64_t>(c.audit.rotate_size_mb) << 20},
+                          std::move(key->key), clock);
+  if (!writer.ok()) return writer.error().WithContext("audit trail " + c.audit.file.string());
+  if ((*writer)->recovery()) {
+    log.warn("audit trail: removed a torn final line left by a crash ({} bytes)",
+             (*writer)->recovery()->bytes);
+  }
+  return std::move(*writer);
+}
+
+Result<std::unique_ptr<ldap::Router>> OpenDirectories(const config::Config& c, const Clock& clock) {
+  std::vector<std::unique_ptr<ldap::Directory>> dirs;
+  for (const auto& d : c.directories) {
+    auto dir = ldap::OpenDirectory(d, clock);
+    if (!dir.ok()) return dir.error();
+    dirs.push_back(std::move(*dir));
+  }
+  return std::make_unique<ldap::Router>(std::move(dirs), c.directories);
+}
+
+Result<PipelineKeys> LoadKeys(const config::Config& c) {
+  const channel::StatePaths paths(c.agent.state_dir);
+  auto enrollment = channel::LoadEnrollment(paths);
+  if (!enrollment.ok()) return enrollment.error();
+  auto trusted = channel::LoadCloudKeys(paths);
+  if (!trusted.ok()) return trusted.error();
+  auto key = protocol::EcPrivateKey::Load(paths.encryption_key());
+  if (!key.ok()) return key.error().WithContext(paths.encryption_key().string());
+  PipelineKeys keys;
+  keys.trusted = std::move(*trusted);
+  keys.encryption_key = std::make_shared<const protocol::EcPrivateKey>(std::move(*key));
+  keys.open.expected_tenant = enrollment->tenant;
+  keys.open.expected_audience = c.agent.id;
+  return keys;
+}
+
+audit::Event LifecycleEvent(audit::EventType type, std::string detail) {
+  audit::Event e;
+  e.type = type;
+  e.detail = std::move(detail);
+  return e;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Daemon>> Daemon::Open(const config::Config& config,
+                                             std::shared_ptr<spdlog::logger> log) {
+  std::unique_ptr<Daemon> d(new Daemon());
+  d->config_ = config;
+  d->log_ = std::move(log);
+  auto audit = OpenAudit(config, d->clock_, *d->log_);
+  if (!audit.ok()) return audit.error();
+  d->audit_ = std::move(*audit);
+  (void)d->audit_->Append(
+      LifecycleEvent(audit::EventType::kAgentStarted, std::string("wbagent ") + kVersion));
+  (void)d->audit_->Append(LifecycleEvent(audit::EventType::kConfigLoaded, config.file.string()));
+  auto queue =
+      queue::Queue::Open({.state_dir = config.agent.state_dir,
+                          .max_pending = static_cast<std::size_t>(config.queue.max_pending),
+                          .max_in_flight = static_cast<std::size_t>(config.queue.max_in_flight),
+                          .retention = config.queue.retention},
+                         d->clock_);
+  if (!queue.ok()) return queue.error().WithContext("queue");
+  d->queue_ = std::move(*queue);
+  auto router = OpenDirectories(config, d->clock_);
+  if (!router.ok()) return router.error();
+  d->router_ = std::move(*router);
+  auto keys = LoadKeys(config);
+  if (!keys.ok()) return keys.error().WithContext("enrollment (run wbagent register)");
+  d->link_ = std::make_unique<Link>(*d->log_, *d->audit_);
+  d->pipeline_ =
+      std::make_unique<Pipeline>(PipelineDeps{d->queue_.get(), d->router_.get(), d->audit_.get(),
+                                              d->link_.get(), &d->clock_, d->log_},
+                                 std::move(*keys), config.queue.max_in_flight);
+  channel::Environment env;
+  env.clock = &d->clock_;
+  env.log = d->log_;
+  d->channel_ =
+      std::make_unique<channel::Channel>(channel::OptionsFromConfig(config), *d->link_, env);
+  d->link_->Attach(d->pipeline_.get(), d->channel_.get());
+  return d;
+}
+
+Daemon::~Daemon() { Stop(); }
+
+Status Daemon::Start() {
+  WB_RETURN_IF_ERROR(pipeline_->Start());
+  WB_RETURN_IF_ERROR(channel_->Start());
+  WriteStatus();
+  return Status::Ok();
+}
+
+void Daemon::Stop() {
+  if (!audit_) return;
+  if (channel_) channel_->Stop();    // no new requests
+  if (pipeline_) pipeline_->Stop();  // finish the ones in flight
+  (void)audit_->Append(LifecycleEvent(audit::EventType::kAgentStopped, "stopped by signal"));
+  if (Status s = audit_->Close(); !s.ok()) log_->error("audit trail: {}", s.ToString());
+  WriteStatus();
+  audit_.reset();
+}
+
+void Daemon::Tick(bool maintenance) {
+  if (maintenance) {
+    auto report = queue_->Maintain();
+    if (!report.ok()) log_->warn("queue maintenance: {}", report.error().ToString());
+    pipeline_->Notify();
+  }
+  WriteStatus();
+}
+
+void Daemon::Reloaded(const config::Config& config, bool accepted, const std::string& why) {
+  (void)audit_->Append(LifecycleEvent(
+      accepted ? audit::EventType::kConfigLoaded : audit::EventType::kConfigRejected, why));
+  if (accepted && !(config.directories == config_.directories && config.cloud == config_.cloud &&
+                    config.queue == config_.queue)) {
+    log_->warn("directory, cloud and queue settings take effect after a restart");
+  }
+  if (accepted) config_.log = config.log;
+}
+
+// The running agent's view for `wbagent status`, written atomically to the state directory.
+void Daemon::WriteStatus() {
+  nlohmann::json j;
+  j["pid"] = ::getpid();
+  j["version"] = kVersion;
+  j["updated_at"] = audit::FormatTime(clock_.Now());
+  if (channel_) {
+    const auto s = channel_->GetState();
+    j["channel"] = {{"state", std::string(channel::ChannelStateName(s.state))},
+                    {"since", audit::FormatTime(s.since)},
+                    {"last_error", s.last_error.ok() ? "" : s.last_error.ToString()},
+                    {"tenant", s.tenant}};
+  }
+  nlohmann::json servers = nlohmann::json::array();
+  if (router_) {
+    for (const auto& health : router_->Health()) {
+      servers.push_back({{"directory", health.first},
+                         {"url", health.second.url},
+                         {"healthy", health.second.healthy},
+                         {"last_error", health.second.last_error}});
+    }
+  }
+  j["directory_servers"] = servers;
+  if (pipeline_) {
+    const Activity a = pipeline_->LastActivity();
+    if (a.last_success) j["last_success"] = audit::FormatTime(*a.last_success);
+    if (a.last_failure) {
+      j["last_failure"] = audit::FormatTime(*a.last_failure);
+      j["last_failure_outcome"] = a.last_failure_outcome;
+    }
+  }
+  (void)channel::WriteFileAtomic(config_.agent.state_dir / "status.json", j.dump(2) + "\n", 0644);
+}
+
+}  // namespace wb::agent

@@ -1,0 +1,52 @@
+#pragma once
+// The running agent: owns the components and wires them together (internal to agent/).
+// Nothing here decides anything about a request; that is the components' job.
+
+#include <spdlog/logger.h>
+
+#include <memory>
+
+#include "agent/pipeline.h"
+#include "audit/audit.h"
+#include "channel/channel.h"
+#include "common/clock.h"
+#include "config/config.h"
+#include "ldap/directory.h"
+#include "queue/queue.h"
+
+namespace wb::agent {
+
+class Daemon {
+ public:
+  // Opens the audit trail, the queue, the directories and the enrollment keys, in that
+  // order, so that everything after the audit trail is recorded. Nothing connects yet.
+  static Result<std::unique_ptr<Daemon>> Open(const config::Config& config,
+                                              std::shared_ptr<spdlog::logger> log);
+  ~Daemon();
+
+  // Recovers interrupted work, starts the workers and the channel.
+  Status Start();
+  // Stops taking requests, finishes the ones in flight, flushes the audit trail.
+  void Stop();
+  // Periodic work from the main loop: queue maintenance, the status file.
+  void Tick(bool maintenance);
+  // A reloaded config: applies what can change while running, audits the reload.
+  void Reloaded(const config::Config& config, bool accepted, const std::string& why);
+
+ private:
+  class Link;
+  Daemon() = default;
+  void WriteStatus();
+
+  config::Config config_;
+  std::shared_ptr<spdlog::logger> log_;
+  SystemClock clock_;
+  std::unique_ptr<audit::Writer> audit_;
+  std::unique_ptr<queue::Queue> queue_;
+  std::unique_ptr<ldap::Router> router_;
+  std::unique_ptr<Link> link_;
+  std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<channel::Channel> channel_;
+};
+
+}  // namespace wb::agent

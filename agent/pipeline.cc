@@ -1,0 +1,330 @@
+#include "agent/pipeline.h"
+
+#include "agent/request_mapping.h"
+#include "common/log_escape.h"
+
+namespace wb::agent {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Replay memory on the queue's durable store: a (id, nonce) pair seen before is the same
+// request delivered again; an id or a nonce seen with another partner is a replay.
+class QueueReplayGuard final : public protocol::ReplayGuard {
+ public:
+  explicit QueueReplayGuard(queue::Queue& queue) : queue_(queue) {}
+  Result<Verdict> Remember(std::string_view id, std::string_view nonce,
+                           WallTime forget_after) override {
+    auto pair =
+        queue_.RememberNonce("pair:" + std::string(id) + "/" + std::string(nonce), forget_after);
+    if (!pair.ok()) return pair.error();
+    if (!*pair) return Verdict::kRedelivery;
+    auto fresh_nonce = queue_.RememberNonce("nonce:" + std::string(nonce), forget_after);
+    if (!fresh_nonce.ok()) return fresh_nonce.error();
+    auto fresh_id = queue_.RememberNonce("id:" + std::string(id), forget_after);
+    if (!fresh_id.ok()) return fresh_id.error();
+    return *fresh_nonce && *fresh_id ? Verdict::kNew : Verdict::kReplay;
+  }
+
+ private:
+  queue::Queue& queue_;
+};
+
+milliseconds Since(std::chrono::steady_clock::time_point start, const Clock& clock) {
+  return std::chrono::duration_cast<milliseconds>(clock.Monotonic() - start);
+}
+
+protocol::ResultMessage ResultFor(const queue::Record& record) {
+  protocol::ResultMessage m;
+  m.id = record.info.id;
+  m.outcome = record.outcome ? record.outcome->code : "failed";
+  m.reason = record.outcome ? record.outcome->message : "";
+  m.completed_at = record.finished_at.value_or(record.received_at);
+  return m;
+}
+
+}  // namespace
+
+Pipeline::Pipeline(PipelineDeps deps, PipelineKeys keys, int workers)
+    : deps_(std::move(deps)),
+      keys_(std::move(keys)),
+      replay_(std::make_unique<QueueReplayGuard>(*deps_.queue)),
+      worker_count_(std::max(1, workers)) {}
+
+Pipeline::~Pipeline() { Stop(); }
+
+Status Pipeline::Start() {
+  WB_RETURN_IF_ERROR(RecoverInterrupted());
+  auto received = deps_.queue->List({.state = queue::State::kReceived, .limit = 100000});
+  if (!received.ok()) return received.error();
+  for (const auto& record : *received) Admit(record);
+  for (int i = 0; i < worker_count_; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  return Status::Ok();
+}
+
+void Pipeline::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+Activity Pipeline::LastActivity() const {
+  std::lock_guard lock(mu_);
+  return activity_;
+}
+
+void Pipeline::Notify() {
+  {
+    std::lock_guard lock(mu_);
+    ++wakeups_;
+  }
+  wake_.notify_one();
+}
+
+// --- Intake (channel thread) ------------------------------------------------------------
+
+void Pipeline::OnEnvelope(const std::string& envelope) {
+  auto opened = protocol::OpenRequest(envelope, keys_.trusted, *keys_.encryption_key, keys_.open,
+                                      *deps_.clock, *replay_);
+  if (!opened.ok()) return Reject(opened.error());
+  if (opened->redelivered) {
+    // The cloud sent this request again: answer with the state it already has.
+    auto known = deps_.queue->Show(opened->claims.id);
+    if (known.ok() && queue::IsTerminal(known->record.state)) return SendResult(known->record);
+    (void)deps_.outbound->Send(protocol::Accepted{opened->claims.id});
+    return;
+  }
+  queue::Request request = ToQueueRequest(*opened);
+  auto stored = deps_.queue->Enqueue(request);
+  if (!stored.ok()) {
+    const bool full = stored.error().code() == Code::kResourceExhausted;
+    return Reject({full ? protocol::RejectCode::kQueueFull : protocol::RejectCode::kUnavailable,
+                   stored.error().message(), opened->claims.id});
+  }
+  Audit(AuditEventFor(audit::EventType::kRequestReceived, stored->record.info));
+  (void)deps_.outbound->Send(protocol::Accepted{stored->record.info.id});
+  if (stored->inserted) Admit(stored->record);
+}
+
+// The seam where the policy engine plugs in: today every request that passed the envelope
+// checks is admitted.
+void Pipeline::Admit(const queue::Record& record) {
+  audit::Event e = AuditEventFor(audit::EventType::kPolicyDecision, record.info);
+  e.decision = audit::Decision::kAllow;
+  Audit(e);
+  if (Status s = deps_.queue->MarkReady(record.info.id); !s.ok()) {
+    deps_.log->warn("request {}: not admitted: {}", record.info.id, s.ToString());
+    return;
+  }
+  Notify();
+}
+
+void Pipeline::Reject(const protocol::Rejection& rejection) {
+  audit::Event e;
+  e.type = audit::EventType::kRequestRejected;
+  e.request_id = rejection.request_id;
+  e.outcome = std::string(protocol::RejectCodeName(rejection.code));
+  e.detail = rejection.reason;
+  Audit(e);
+  deps_.log->warn("request {} rejected: {}: {}", rejection.request_id,
+                  protocol::RejectCodeName(rejection.code), rejection.reason);
+  (void)deps_.outbound->Send(
+      protocol::Rejected{rejection.request_id, rejection.code, rejection.reason});
+}
+
+void Pipeline::OnResultAck(const std::string& id) {
+  auto detail = deps_.queue->Show(id);
+  if (Status s = deps_.queue->AcknowledgeResult(id); !s.ok()) {
+    deps_.log->warn("result_ack for {}: {}", EscapeForLog(id), s.ToString());
+    return;
+  }
+  if (detail.ok()) {
+    audit::Event e = AuditEventFor(audit::EventType::kResultAcknowledged, detail->record.info);
+    if (detail->record.outcome) e.outcome = detail->record.outcome->code;
+    Audit(e);
+  }
+}
+
+channel::HelloState Pipeline::HelloState() {
+  channel::HelloState hello;
+  hello.credits = worker_count_;
+  auto pending = deps_.queue->PendingResults(protocol::kMaxUnackedResults);
+  if (pending.ok()) {
+    for (const auto& r : *pending) hello.unacked_results.push_back(r.info.id);
+  }
+  return hello;
+}
+
+void Pipeline::ResendResults() {
+  auto pending = deps_.queue->PendingResults(protocol::kMaxUnackedResults);
+  if (!pending.ok()) return;
+  for (const auto& r : *pending) SendResult(r);
+}
+
+void Pipeline::OnKeySetChanged(const protocol::Jwks& keys) { keys_.trusted = keys; }
+
+void Pipeline::SendResult(const queue::Record& record) {
+  if (!deps_.outbound->Send(ResultFor(record)).ok()) return;  // re-sent after reconnect
+  audit::Event e = AuditEventFor(audit::EventType::kResultSent, record.info);
+  if (record.outcome) e.outcome = record.outcome->code;
+  Audit(e);
+}
+
+void Pipeline::Audit(const audit::Event& event) {
+  auto appended = deps_.audit->Append(event);
+  if (!appended.ok()) {
+    deps_.log->error("audit append failed: {}", appended.error().ToString());
+  }
+}
+
+// --- Recovery -------------------------------------------------------------------------
+
+// A process that died during a directory write leaves the request `applying`. Whether the
+// write happened is decided by the directory, not guessed: if the password changed after
+// the attempt started, the request succeeded; otherwise it is tried again.
+Status Pipeline::RecoverInterrupted() {
+  auto interrupted = deps_.queue->InterruptedAttempts();
+  if (!interrupted.ok()) return interrupted.error();
+  for (const auto& record : *interrupted) {
+    bool applied = false;
+    std::string server;
+    auto target = ToTarget(record.info);
+    if (target && WritesPassword(record.info.operations) && record.attempt_started_at) {
+      auto dir = deps_.router->Route(*target);
+      auto account = dir.ok() ? (*dir)->FindAccount(*target)
+                              : Result<ldap::Account, ldap::Outcome>(dir.error());
+      if (account.ok()) {
+        auto changed = (*dir)->PasswordChangedSince(*account, *record.attempt_started_at);
+        applied = changed.ok() && *changed;
+      }
+    }
+    Status s = applied ? deps_.queue->MarkFoundApplied(record.info.id, server)
+                       : deps_.queue->RequeueInterrupted(record.info.id);
+    deps_.log->info("request {} was interrupted by a restart: {}", record.info.id,
+                    applied ? "the directory shows it applied" : "it will be retried");
+    if (!s.ok()) return s;
+    if (applied) {
+      auto detail = deps_.queue->Show(record.info.id);
+      if (detail.ok()) SendResult(detail->record);
+    }
+  }
+  return Status::Ok();
+}
+
+// --- Workers --------------------------------------------------------------------------
+
+void Pipeline::WaitForWork() {
+  auto next = deps_.queue->NextReadyTime();
+  std::unique_lock lock(mu_);
+  auto ready = [this] { return stopping_ || wakeups_ > 0; };
+  if (next.ok() && next->has_value()) {
+    const auto delay = **next - deps_.clock->Now();
+    wake_.wait_for(lock, std::max(delay, decltype(delay)::zero()), ready);
+  } else {
+    // Nothing scheduled: sleep until notified; the minute bound covers expiry sweeps.
+    wake_.wait_for(lock, std::chrono::minutes(1), ready);
+  }
+  if (wakeups_ > 0) --wakeups_;
+}
+
+void Pipeline::WorkerLoop() {
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    auto work = deps_.queue->Take();
+    if (!work.ok()) {
+      deps_.log->error("queue: {}", work.error().ToString());
+      if (work.error().code() == Code::kCorruption) continue;  // that request was failed
+      WaitForWork();
+      continue;
+    }
+    if (!work->has_value()) {
+      WaitForWork();
+      continue;
+    }
+    Process(**work);
+  }
+}
+
+void Pipeline::Process(queue::Work& work) {
+  const auto start = deps_.clock->Monotonic();
+  const auto& info = work.record.info;
+  auto target = ToTarget(info);
+  if (!target) {
+    return Finalize(work,
+                    ldap::MakeOutcome(ldap::OutcomeCode::kInternalError, "unknown target kind"), "",
+                    "", Since(start, *deps_.clock));
+  }
+  auto dir = deps_.router->Route(*target);
+  if (!dir.ok()) return Finalize(work, dir.error(), "", "", Since(start, *deps_.clock));
+  ldap::Directory& directory = **dir;
+  auto account = directory.FindAccount(*target);
+  if (!account.ok()) {
+    return Finalize(work, account.error(), "", directory.name(), Since(start, *deps_.clock));
+  }
+  // A retried password write may have reached the directory before its answer was lost:
+  // applying it again would trip the password history, so look first.
+  if (work.record.attempts > 1 && WritesPassword(info.operations)) {
+    auto changed = directory.PasswordChangedSince(*account, work.record.received_at);
+    if (changed.ok() && *changed) {
+      ldap::Outcome o = ldap::Succeeded();
+      o.note = "found applied: the password changed after the request arrived";
+      return Finalize(work, o, account->dn, directory.name(), Since(start, *deps_.clock));
+    }
+  }
+  ldap::Outcome outcome = directory.Apply(*account, ToChange(work));
+  Finalize(work, outcome, account->dn, directory.name(), Since(start, *deps_.clock));
+}
+
+void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
+                        const std::string& dn, const std::string& directory,
+                        milliseconds duration) {
+  const auto& info = work.record.info;
+  audit::Event e = AuditEventFor(audit::EventType::kDirectoryWrite, info);
+  e.target.dn = dn;
+  e.directory = directory;
+  e.server = outcome.server;
+  e.outcome = std::string(ldap::OutcomeName(outcome.code));
+  e.duration = duration;
+  e.detail = outcome.ok() ? outcome.note : outcome.reason;
+  // Durable before anything that depends on it leaves the host.
+  Audit(e);
+
+  queue::Outcome q{.state = TerminalStateFor(outcome),
+                   .code = std::string(ldap::OutcomeName(outcome.code)),
+                   .transient = outcome.transient(),
+                   .message = outcome.ok() ? outcome.note : outcome.ToString(),
+                   .server = outcome.server,
+                   .duration = duration};
+  if (outcome.transient()) {
+    auto state = deps_.queue->Retry(info.id, q);
+    if (!state.ok()) deps_.log->error("request {}: retry: {}", info.id, state.error().ToString());
+    deps_.log->info("request {}: {}, {}", info.id, outcome.ToString(),
+                    state.ok() && *state == queue::State::kExpired ? "expired" : "will retry");
+    if (state.ok() && *state != queue::State::kExpired) return;
+  } else if (Status s = deps_.queue->Finish(info.id, q); !s.ok()) {
+    deps_.log->error("request {}: finish: {}", info.id, s.ToString());
+    return;
+  }
+  deps_.log->info("request {}: {} in {} ms", info.id, outcome.ToString(), duration.count());
+  {
+    std::lock_guard lock(mu_);
+    if (outcome.ok()) {
+      activity_.last_success = deps_.clock->Now();
+    } else {
+      activity_.last_failure = deps_.clock->Now();
+      activity_.last_failure_outcome = std::string(ldap::OutcomeName(outcome.code));
+    }
+  }
+  auto detail = deps_.queue->Show(info.id);
+  if (detail.ok()) SendResult(detail->record);
+  Notify();  // the account's next request may now go
+}
+
+}  // namespace wb::agent

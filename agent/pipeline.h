@@ -1,0 +1,112 @@
+#pragma once
+// The request pipeline: what the daemon does with a request from the moment an envelope
+// arrives to the moment the cloud acknowledges its result (internal to agent/).
+//
+//   OnEnvelope (channel thread): OpenRequest (signature, expiry, replay, decrypt) -> Enqueue
+//     (durable) -> audit request_received -> "accepted" -> admission -> MarkReady
+//   workers (max_in_flight threads): Take -> route -> FindAccount -> Apply -> Finish/Retry ->
+//     audit directory_write (durable) -> "result" -> audit result_sent
+//   OnResultAck: AcknowledgeResult -> audit result_acknowledged
+//
+// A request that fails a check is rejected with its stable code, audited, and writes nothing.
+// A retry of a password write first asks the directory whether the password already changed
+// since the request arrived, so a write whose answer was lost is not applied twice.
+//
+// Threads: OnEnvelope, OnResultAck, HelloState and ResendResults are called on the channel's
+// thread, one at a time; the workers run on their own threads. Start/Stop from the main thread.
+
+#include <spdlog/logger.h>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "audit/audit.h"
+#include "channel/channel.h"
+#include "common/clock.h"
+#include "ldap/directory.h"
+#include "protocol/protocol.h"
+#include "queue/queue.h"
+
+namespace wb::agent {
+
+// Where the pipeline sends messages to the cloud (the channel; a fake in tests).
+class Outbound {
+ public:
+  virtual ~Outbound() = default;
+  virtual Status Send(const protocol::Message& message) = 0;
+};
+
+struct PipelineDeps {
+  queue::Queue* queue = nullptr;
+  ldap::Router* router = nullptr;
+  audit::Sink* audit = nullptr;
+  Outbound* outbound = nullptr;
+  const Clock* clock = nullptr;
+  std::shared_ptr<spdlog::logger> log;
+};
+
+struct PipelineKeys {
+  protocol::Jwks trusted;  // the cloud's request-signing keys
+  std::shared_ptr<const protocol::EcPrivateKey> encryption_key;
+  protocol::OpenOptions open;  // tenant, audience (agent id), skew
+};
+
+// When the last request ended well and badly, for `wbagent status`.
+struct Activity {
+  std::optional<WallTime> last_success;
+  std::optional<WallTime> last_failure;
+  std::string last_failure_outcome;
+};
+
+class Pipeline {
+ public:
+  Pipeline(PipelineDeps deps, PipelineKeys keys, int workers);
+  ~Pipeline();  // Stop()
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Resolves attempts interrupted by a crash, re-admits requests left `received`, then starts
+  // the workers.
+  Status Start();
+  // Stops taking work, lets each worker finish the request it holds (bounded by the
+  // directory's timeouts), and joins them.
+  void Stop();
+
+  void OnEnvelope(const std::string& envelope);
+  void OnResultAck(const std::string& id);
+  channel::HelloState HelloState();
+  void ResendResults();
+  void OnKeySetChanged(const protocol::Jwks& keys);
+
+  // Wakes the workers (e.g. after an external change); cheap.
+  void Notify();
+  Activity LastActivity() const;
+
+ private:
+  void WorkerLoop();
+  void WaitForWork();
+  void Process(queue::Work& work);
+  void Admit(const queue::Record& record);
+  void Finalize(const queue::Work& work, const ldap::Outcome& outcome, const std::string& dn,
+                const std::string& directory, std::chrono::milliseconds duration);
+  void SendResult(const queue::Record& record);
+  void Reject(const protocol::Rejection& rejection);
+  void Audit(const audit::Event& event);
+  Status RecoverInterrupted();
+
+  PipelineDeps deps_;
+  PipelineKeys keys_;  // touched on the channel thread only
+  std::unique_ptr<protocol::ReplayGuard> replay_;
+  const int worker_count_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mu_
+  int wakeups_ = 0;        // guarded by mu_: notifications not yet consumed
+  Activity activity_;      // guarded by mu_
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace wb::agent

@@ -1,0 +1,126 @@
+#include "agent/request_mapping.h"
+
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+namespace wb::agent {
+namespace {
+
+bool Has(const std::vector<protocol::Operation>& ops, protocol::Operation op) {
+  return std::find(ops.begin(), ops.end(), op) != ops.end();
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Who asked and how they were verified: kept with the request for the audit trail.
+std::string RequesterJson(const protocol::Requester& r) {
+  return nlohmann::json{{"type", std::string(protocol::RequesterTypeName(r.type))},
+                        {"id", r.id},
+                        {"verified_by", r.verified_by}}
+      .dump();
+}
+
+audit::Requester ParseRequester(const std::string& text) {
+  audit::Requester out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return out;
+  const std::string type = j.value("type", "");
+  out.kind = type == "admin"  ? audit::RequesterKind::kAdmin
+             : type == "self" ? audit::RequesterKind::kSelf
+                              : audit::RequesterKind::kNone;
+  out.id = j.value("id", "");
+  if (j.contains("verified_by") && j["verified_by"].is_array()) {
+    for (const auto& m : j["verified_by"]) {
+      if (m.is_string()) out.verified_by.push_back(m.get<std::string>());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+queue::Request ToQueueRequest(protocol::VerifiedRequest& verified) {
+  const auto& c = verified.claims;
+  queue::Request r;
+  r.info.id = c.id;
+  r.info.tenant = c.tenant;
+  r.info.correlation_id = c.correlation_id;
+  r.info.operations.reset = Has(c.operations, protocol::Operation::kReset);
+  r.info.operations.change = Has(c.operations, protocol::Operation::kChange);
+  r.info.operations.unlock = Has(c.operations, protocol::Operation::kUnlock);
+  r.info.operations.require_change = Has(c.operations, protocol::Operation::kRequireChange);
+  r.info.operations.clear_require_change =
+      Has(c.operations, protocol::Operation::kClearRequireChange);
+  r.info.target = c.target.value;
+  r.info.target_kind = std::string(protocol::TargetKindName(c.target.kind));
+  // One account, one request at a time, in order (the same identifier, compared without case).
+  r.info.account_key = r.info.target_kind + ":" + Lower(c.target.value);
+  r.info.issued_at = c.issued_at;
+  r.info.expires_at = c.expires_at;
+  r.info.requester_json = RequesterJson(c.requester);
+  r.new_password = std::move(verified.passwords.new_password);
+  r.old_password = std::move(verified.passwords.old_password);
+  return r;
+}
+
+std::optional<ldap::Target> ToTarget(const queue::RequestInfo& info) {
+  using config::LookupAttribute;
+  for (auto kind :
+       {protocol::TargetKind::kUserPrincipalName, protocol::TargetKind::kSamAccountName,
+        protocol::TargetKind::kUid, protocol::TargetKind::kMail, protocol::TargetKind::kDn}) {
+    if (protocol::TargetKindName(kind) != info.target_kind) continue;
+    // The two enums list the same five identifiers in the same order.
+    return ldap::Target{static_cast<LookupAttribute>(static_cast<int>(kind)), info.target};
+  }
+  return std::nullopt;
+}
+
+ldap::PasswordChange ToChange(const queue::Work& work) {
+  const auto& ops = work.record.info.operations;
+  ldap::PasswordChange change;
+  if (ops.change) {
+    change.password = ldap::PasswordChange::Password::kChange;
+    change.old_password = &work.old_password;
+  } else if (ops.reset) {
+    change.password = ldap::PasswordChange::Password::kReset;
+  }
+  if (WritesPassword(ops)) change.new_password = &work.new_password;
+  change.unlock = ops.unlock;
+  if (ops.require_change) change.must_change = ldap::PasswordChange::MustChange::kRequire;
+  if (ops.clear_require_change) change.must_change = ldap::PasswordChange::MustChange::kClear;
+  return change;
+}
+
+bool WritesPassword(const queue::Operations& ops) { return ops.reset || ops.change; }
+
+audit::Event AuditEventFor(audit::EventType type, const queue::RequestInfo& info) {
+  audit::Event e;
+  e.type = type;
+  e.request_id = info.id;
+  e.correlation_id = info.correlation_id;
+  e.tenant = info.tenant;
+  const auto& ops = info.operations;
+  if (ops.reset) e.operations.push_back(audit::Operation::kReset);
+  if (ops.change) e.operations.push_back(audit::Operation::kChange);
+  if (ops.unlock) e.operations.push_back(audit::Operation::kUnlock);
+  if (ops.require_change) e.operations.push_back(audit::Operation::kRequireChange);
+  e.target.requested = info.target;
+  e.requester = ParseRequester(info.requester_json);
+  return e;
+}
+
+queue::State TerminalStateFor(const ldap::Outcome& outcome) {
+  using ldap::OutcomeCode;
+  if (outcome.ok()) return queue::State::kSucceeded;
+  const std::string_view name = ldap::OutcomeName(outcome.code);
+  const bool directory_rule = name.rfind("policy_", 0) == 0 ||
+                              outcome.code == OutcomeCode::kWrongOldPassword ||
+                              outcome.code == OutcomeCode::kHistoryNotEnforceable;
+  return directory_rule ? queue::State::kRejected : queue::State::kFailed;
+}
+
+}  // namespace wb::agent

@@ -1,0 +1,32 @@
+#pragma once
+// Conversions between the protocol's, the queue's, the directory's and the audit trail's
+// views of one request (internal to agent/). Each is a pure function.
+
+#include <string>
+
+#include "audit/audit.h"
+#include "ldap/directory.h"
+#include "protocol/protocol.h"
+#include "queue/queue.h"
+
+namespace wb::agent {
+
+// The queue's request for a verified envelope; the passwords move into it.
+queue::Request ToQueueRequest(protocol::VerifiedRequest& verified);
+
+// The directory's target for a stored request; nullopt when target_kind is unknown.
+std::optional<ldap::Target> ToTarget(const queue::RequestInfo& info);
+
+// The directory change for a taken request. The Secrets stay owned by `work`.
+ldap::PasswordChange ToChange(const queue::Work& work);
+
+// True when the request writes a password (reset or change).
+bool WritesPassword(const queue::Operations& ops);
+
+// The audit event's request fields (id, correlation, tenant, operations, target, requester).
+audit::Event AuditEventFor(audit::EventType type, const queue::RequestInfo& info);
+
+// succeeded, rejected (the directory's rules said no) or failed (anything else permanent).
+queue::State TerminalStateFor(const ldap::Outcome& outcome);
+
+}  // namespace wb::agent

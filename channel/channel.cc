@@ -1,0 +1,503 @@
+#include "channel/channel.h"
+
+#include <spdlog/logger.h>
+#include <spdlog/sinks/null_sink.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "channel/identity.h"
+#include "channel/internal/session.h"
+#include "channel/retry_log.h"
+#include "common/log_escape.h"
+#include "common/version.h"
+
+namespace wb::channel {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+std::string TimeText(WallTime t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+std::string_view ChannelStateName(ChannelState state) {
+  switch (state) {
+    case ChannelState::kStopped:
+      return "stopped";
+    case ChannelState::kConnecting:
+      return "connecting";
+    case ChannelState::kConnected:
+      return "connected";
+    case ChannelState::kDisconnected:
+      return "disconnected";
+  }
+  return "stopped";
+}
+
+Options OptionsFromConfig(const config::Config& config) {
+  Options o;
+  o.agent_id = config.agent.id;
+  o.agent_version = kVersion;
+  o.server = config.cloud.server;
+  o.path = config.cloud.path;
+  o.ca_file = config.cloud.ca_file;
+  o.proxy = config.cloud.proxy;
+  o.min_tls = config.cloud.min_tls;
+  o.spki_pin = config.cloud.spki_pin;
+  o.state_dir = config.agent.state_dir;
+  o.connect_timeout = config.cloud.connect_timeout;
+  o.heartbeat_interval = config.cloud.heartbeat_interval;
+  return o;
+}
+
+class Channel::Impl final : public internal::SessionOwner {
+ public:
+  Impl(Options options, Handler& handler, Environment env)
+      : options_(std::move(options)),
+        handler_(handler),
+        clock_(env.clock != nullptr ? *env.clock : system_clock_),
+        log_(env.log ? env.log
+                     : std::make_shared<spdlog::logger>(
+                           "channel", std::make_shared<spdlog::sinks::null_sink_mt>())),
+        paths_(options_.state_dir),
+        backoff_(options_.backoff, env.random ? env.random : DefaultRandom()),
+        retry_log_(*log_, clock_),
+        retry_timer_(ioc_),
+        renew_timer_(ioc_),
+        close_deadline_(ioc_) {}
+
+  ~Impl() override { Stop(); }
+
+  Status Start() {
+    if (options_.agent_id.empty()) return InvalidArgument("channel: agent id is empty");
+    if (options_.state_dir.empty()) return InvalidArgument("channel: state_dir is empty");
+    if (options_.ca_file.empty()) return InvalidArgument("channel: cloud.ca_file is empty");
+    if (thread_.joinable()) return FailedPrecondition("channel: already started");
+    ioc_.restart();
+    stopping_ = false;
+    SetState(ChannelState::kConnecting, Status::Ok(), std::nullopt);
+    asio::co_spawn(ioc_, ReconnectLoop(), [this](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log_->error("cloud channel: stopped by an internal error: {}", ex.what());
+        }
+      }
+      SetState(ChannelState::kStopped, Status::Ok(), std::nullopt);
+    });
+    thread_ = std::thread([this] { ioc_.run(); });
+    return Status::Ok();
+  }
+
+  void Stop() {
+    if (!thread_.joinable()) return;
+    asio::post(ioc_, [this] { BeginStop(); });
+    thread_.join();
+  }
+
+  Status Send(const protocol::Message& message) { return Enqueue(protocol::Serialize(message)); }
+
+  StateInfo GetState() const {
+    std::lock_guard lock(mu_);
+    StateInfo copy = state_;
+    copy.queued = outgoing_.size();
+    return copy;
+  }
+
+  bool WaitForState(ChannelState state, std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return state_.state == state; });
+  }
+
+  bool WaitForAttempts(int count, std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return attempts_ended_ >= count; });
+  }
+
+  // ---- SessionOwner (I/O thread) ----
+
+  std::string MakeHello() override {
+    HelloState hs = handler_.OnConnecting();
+    protocol::Hello hello{.agent_id = options_.agent_id,
+                          .version = options_.agent_version,
+                          .credits = hs.credits,
+                          .unacked_results = std::move(hs.unacked_results)};
+    return protocol::Serialize(hello);
+  }
+
+  Status OnWelcome(std::string_view frame) override {
+    auto parsed = protocol::ParseMessage(frame);
+    if (!parsed.ok()) {
+      return Unavailable("the cloud answered hello with an invalid message: " +
+                         parsed.error().message());
+    }
+    if (auto* error = std::get_if<protocol::ErrorMessage>(&*parsed)) {
+      return PermissionDenied("the cloud refused hello: " + EscapeForLog(error->code, 64) + ": " +
+                              EscapeForLog(error->message, 300));
+    }
+    auto* welcome = std::get_if<protocol::Welcome>(&*parsed);
+    if (welcome == nullptr) {
+      return Unavailable("the cloud answered hello with \"" +
+                         EscapeForLog(protocol::MessageTypeOf(frame), 64) +
+                         "\" instead of welcome");
+    }
+    if (welcome->tenant != enrollment_.tenant) {
+      return FailedPrecondition("the cloud serves tenant \"" + EscapeForLog(welcome->tenant) +
+                                "\" but this agent is enrolled with tenant \"" +
+                                EscapeForLog(enrollment_.tenant) +
+                                "\" (does cloud.url point to another tenant's endpoint?)");
+    }
+    CheckClockSkew(welcome->server_time);
+    {
+      std::lock_guard lock(mu_);
+      accepting_ = true;
+      outgoing_.clear();
+      state_.tenant = welcome->tenant;
+      state_.connected_since = clock_.Now();
+    }
+    connected_at_ = std::chrono::steady_clock::now();
+    retry_log_.Success("wss://" + internal::HostPortText(options_.server) + options_.path);
+    SetState(ChannelState::kConnected, Status::Ok(), std::nullopt);
+    handler_.OnConnected(*welcome);
+    ScheduleRenewalCheck();
+    return Status::Ok();
+  }
+
+  void OnFrame(std::string_view frame) override {
+    auto parsed = protocol::ParseMessage(frame);
+    if (!parsed.ok()) return RefuseFrame(frame, parsed.error());
+    std::visit(Overloaded{
+                   [this](protocol::Request m) { handler_.OnMessage(std::move(m)); },
+                   [this](protocol::ResultAck m) { handler_.OnMessage(std::move(m)); },
+                   [this](protocol::ErrorMessage m) {
+                     log_->warn("cloud channel: the cloud reported an error: {}: {}",
+                                EscapeForLog(m.code, 64), EscapeForLog(m.message, 300));
+                     handler_.OnMessage(std::move(m));
+                   },
+                   [this](const protocol::KeySet& m) { OnKeySet(m); },
+                   [this](const protocol::Certificate& m) { OnCertificate(m); },
+                   [this](const protocol::Welcome&) {
+                     log_->debug("cloud channel: ignored a second welcome");
+                   },
+                   [this, frame](const auto&) {
+                     const std::string type = protocol::MessageTypeOf(frame);
+                     Reply(protocol::Serialize(protocol::ErrorMessage{
+                         .code = "bad_message",
+                         .message = "unexpected message type \"" + type + "\" from the cloud"}));
+                   },
+               },
+               std::move(*parsed));
+  }
+
+  std::optional<std::string> PopOutgoing() override {
+    std::lock_guard lock(mu_);
+    if (outgoing_.empty()) return std::nullopt;
+    std::string front = std::move(outgoing_.front());
+    outgoing_.pop_front();
+    return front;
+  }
+
+ private:
+  static std::function<double()> DefaultRandom() {
+    auto engine = std::make_shared<std::mt19937_64>(std::random_device{}());
+    return [engine] { return std::uniform_real_distribution<double>(0.0, 1.0)(*engine); };
+  }
+
+  // Thread-safe. The frame is refused (not queued) when not connected or when full.
+  Status Enqueue(std::string frame) {
+    {
+      std::lock_guard lock(mu_);
+      if (!accepting_) {
+        return Unavailable("not connected to the cloud (channel " +
+                           std::string(ChannelStateName(state_.state)) + ")");
+      }
+      if (outgoing_.size() >= options_.max_outgoing) {
+        return Status(Code::kResourceExhausted, "the outgoing queue to the cloud is full (" +
+                                                    std::to_string(options_.max_outgoing) +
+                                                    " messages)");
+      }
+      outgoing_.push_back(std::move(frame));
+    }
+    asio::post(ioc_, [this] {
+      if (session_) session_->WakeWriter();
+    });
+    return Status::Ok();
+  }
+
+  // A message the channel itself answers with; dropped (and logged) when it cannot be queued.
+  void Reply(std::string frame) {
+    Status s = Enqueue(std::move(frame));
+    if (!s.ok()) log_->warn("cloud channel: could not answer the cloud: {}", s.ToString());
+  }
+
+  // `attempt_ended` counts an ended attempt in the same step, so that a waiter never sees the
+  // count without the error that goes with it.
+  void SetState(ChannelState state, Status error, std::optional<WallTime> next,
+                bool attempt_ended = false) {
+    {
+      std::lock_guard lock(mu_);
+      if (attempt_ended) ++attempts_ended_;
+      if (state_.state != state) state_.since = clock_.Now();
+      state_.state = state;
+      if (!error.ok()) state_.last_error = std::move(error);
+      state_.next_attempt = next;
+      state_.failed_attempts = backoff_.failures();
+      if (state != ChannelState::kConnected) state_.connected_since.reset();
+    }
+    cv_.notify_all();
+  }
+
+  void CheckClockSkew(WallTime server_time) {
+    const auto skew = clock_.Now() - server_time;
+    const auto abs_skew = skew < WallTime::duration::zero() ? -skew : skew;
+    if (abs_skew > options_.max_clock_skew) {
+      log_->warn(
+          "cloud channel: this host's clock differs from the cloud's by {} s (more than "
+          "the allowed {} s): requests will be refused as expired or not yet valid; "
+          "fix time synchronisation",
+          std::chrono::duration_cast<std::chrono::seconds>(skew).count(),
+          options_.max_clock_skew.count());
+    }
+  }
+
+  void RefuseFrame(std::string_view frame, const Status& error) {
+    const std::string type = protocol::MessageTypeOf(frame);
+    log_->warn("cloud channel: refused a frame from the cloud (type \"{}\", {} bytes): {}",
+               EscapeForLog(type, 64), frame.size(), error.message());
+    if (error.code() == Code::kFailedPrecondition) {
+      Reply(protocol::Serialize(
+          protocol::ErrorMessage{.code = "unsupported_version", .message = error.message()}));
+      return;
+    }
+    if (type == "request" || type.empty()) {
+      protocol::Rejected rejected{.code = protocol::RejectCodeForParseError(error),
+                                  .reason = error.message()};
+      Reply(protocol::Serialize(rejected));
+      handler_.OnFrameRejected(rejected);
+      return;
+    }
+    Reply(protocol::Serialize(
+        protocol::ErrorMessage{.code = "bad_message", .message = error.message()}));
+  }
+
+  void OnKeySet(const protocol::KeySet& m) {
+    auto applied = ApplyKeySet(paths_, enrollment_, m.jwks_jws, clock_, options_.max_clock_skew);
+    if (!applied.ok()) {
+      log_->error("cloud channel: refused a signing key set from the cloud: {}",
+                  applied.error().ToString());
+      Reply(protocol::Serialize(
+          protocol::ErrorMessage{.code = "bad_keyset", .message = applied.error().message()}));
+      return;
+    }
+    if (!applied->has_value()) return;  // the set in use, sent again
+    log_->info("cloud channel: the cloud's signing keys rolled over ({} key(s)); stored in {}",
+               (*applied)->keys.size(), paths_.cloud_keys().string());
+    handler_.OnKeySetChanged(**applied);
+  }
+
+  void OnCertificate(const protocol::Certificate& m) {
+    if (!renewal_sent_) {
+      log_->warn("cloud channel: ignored a certificate the agent did not ask for");
+      return;
+    }
+    renewal_sent_ = false;
+    auto cert = FinishRenewal(paths_, options_.agent_id, m.certificate, clock_.Now());
+    if (!cert.ok()) {
+      log_->error("cloud channel: certificate renewal failed: {}", cert.error().ToString());
+      return;
+    }
+    {
+      std::lock_guard lock(mu_);
+      state_.certificate_expires = cert->not_after;
+    }
+    log_->info(
+        "cloud channel: client certificate renewed, valid until {}; it is used from the "
+        "next connection",
+        TimeText(cert->not_after));
+  }
+
+  // Renewal at two thirds of the certificate's lifetime, checked at each connect and then at
+  // the due time (at least hourly, so a clock change is noticed).
+  void ScheduleRenewalCheck() {
+    if (!options_.renew_certificate || renewal_sent_) return;
+    auto cert = ReadCertificate(paths_.cert());
+    if (!cert.ok()) return;
+    const WallTime due = RenewalDue(*cert);
+    const WallTime now = clock_.Now();
+    if (now >= due) {
+      auto csr = BeginRenewal(paths_, options_.agent_id);
+      if (!csr.ok()) {
+        log_->error("cloud channel: cannot start certificate renewal: {}", csr.error().ToString());
+        return;
+      }
+      log_->info("cloud channel: client certificate expires {}; asking the cloud to renew it",
+                 TimeText(cert->not_after));
+      renewal_sent_ = Enqueue(protocol::Serialize(protocol::Renew{.csr = *csr})).ok();
+      return;
+    }
+    const auto wait = std::min<std::chrono::steady_clock::duration>(
+        due - now + std::chrono::seconds(1), std::chrono::hours(1));
+    renew_timer_.expires_after(wait);
+    renew_timer_.async_wait([this](const error_code& ec) {
+      if (!ec && session_ && session_->established()) ScheduleRenewalCheck();
+    });
+  }
+
+  asio::awaitable<Status> Attempt() {
+    auto enrollment = LoadEnrollment(paths_);
+    if (!enrollment.ok()) co_return enrollment.error();
+    if (enrollment->agent_id != options_.agent_id) {
+      co_return FailedPrecondition(
+          "agent.id is \"" + options_.agent_id + "\" but this state directory was enrolled as \"" +
+          EscapeForLog(enrollment->agent_id) + "\": run `wbagent register` again");
+    }
+    enrollment_ = std::move(*enrollment);
+    RecoverRenewal(paths_);
+    if (auto cert = ReadCertificate(paths_.cert()); cert.ok()) {
+      std::lock_guard lock(mu_);
+      state_.certificate_expires = cert->not_after;
+    }
+    internal::SessionConfig config;
+    config.target = {.server = options_.server,
+                     .proxy = options_.proxy,
+                     .timeout = options_.connect_timeout,
+                     .user_agent = "wbagent/" + options_.agent_version};
+    config.tls = {.server = options_.server,
+                  .ca_file = options_.ca_file,
+                  .min_tls = options_.min_tls,
+                  .spki_pin = options_.spki_pin,
+                  .client_cert = paths_.cert(),
+                  .client_key = paths_.key(),
+                  .proxy = options_.proxy ? internal::HostPortText(options_.proxy->address) : ""};
+    config.path = options_.path;
+    config.heartbeat_interval = options_.heartbeat_interval;
+    config.dead_after_missed_pongs = options_.dead_after_missed_pongs;
+    renewal_sent_ = false;
+    session_ = internal::Session::Create(ioc_, std::move(config), *this);
+    Status result = co_await session_->Run();
+    session_.reset();
+    renew_timer_.cancel();
+    co_return result;
+  }
+
+  asio::awaitable<void> ReconnectLoop() {
+    while (!stopping_) {
+      SetState(ChannelState::kConnecting, Status::Ok(), std::nullopt);
+      connected_at_.reset();
+      Status result = co_await Attempt();
+      {
+        std::lock_guard lock(mu_);
+        accepting_ = false;
+        outgoing_.clear();
+      }
+      const bool was_connected = connected_at_.has_value();
+      if (stopping_) {
+        if (was_connected) log_->info("cloud channel: closed");
+        break;
+      }
+      if (result.ok()) result = Unavailable("the connection to the cloud ended");
+      if (was_connected &&
+          std::chrono::steady_clock::now() - *connected_at_ >= options_.stable_after) {
+        backoff_.Reset();
+      }
+      handler_.OnDisconnected(result);
+      const auto delay = backoff_.Next();
+      retry_log_.Failure(result, delay);
+      SetState(ChannelState::kDisconnected, result, clock_.Now() + delay, /*attempt_ended=*/true);
+      error_code ec;
+      retry_timer_.expires_after(delay);
+      co_await retry_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    close_deadline_.cancel();
+    renew_timer_.cancel();
+    SetState(ChannelState::kStopped, Status::Ok(), std::nullopt, /*attempt_ended=*/true);
+  }
+
+  // I/O thread: ask the session to close cleanly and bound how long that may take.
+  void BeginStop() {
+    stopping_ = true;
+    retry_timer_.cancel();
+    renew_timer_.cancel();
+    if (!session_) return;
+    session_->Close();
+    close_deadline_.expires_after(options_.close_timeout);
+    close_deadline_.async_wait([this](const error_code& ec) {
+      if (!ec && session_) {
+        session_->Abort(Status(Code::kTimeout, "the cloud did not complete the close handshake"));
+      }
+    });
+  }
+
+  Options options_;
+  Handler& handler_;
+  SystemClock system_clock_;
+  const Clock& clock_;
+  std::shared_ptr<spdlog::logger> log_;
+  StatePaths paths_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  StateInfo state_;                   // guarded by mu_
+  int attempts_ended_ = 0;            // guarded by mu_
+  std::deque<std::string> outgoing_;  // guarded by mu_
+  bool accepting_ = false;            // guarded by mu_
+
+  // I/O thread only.
+  Backoff backoff_;
+  RetryLog retry_log_;
+  asio::io_context ioc_;
+  asio::steady_timer retry_timer_;
+  asio::steady_timer renew_timer_;
+  asio::steady_timer close_deadline_;
+  std::shared_ptr<internal::Session> session_;
+  Enrollment enrollment_;
+  std::optional<std::chrono::steady_clock::time_point> connected_at_;
+  bool stopping_ = false;
+  bool renewal_sent_ = false;
+  std::thread thread_;
+};
+
+Channel::Channel(Options options, Handler& handler, Environment env)
+    : impl_(std::make_shared<Impl>(std::move(options), handler, std::move(env))) {}
+
+Channel::~Channel() { impl_->Stop(); }
+
+Status Channel::Start() { return impl_->Start(); }
+void Channel::Stop() { impl_->Stop(); }
+Status Channel::Send(const protocol::Message& message) { return impl_->Send(message); }
+StateInfo Channel::GetState() const { return impl_->GetState(); }
+bool Channel::WaitForState(ChannelState state, std::chrono::milliseconds timeout) const {
+  return impl_->WaitForState(state, timeout);
+}
+bool Channel::WaitForAttempts(int count, std::chrono::milliseconds timeout) const {
+  return impl_->WaitForAttempts(count, timeout);
+}
+
+}  // namespace wb::channel

@@ -1,0 +1,247 @@
+#include "channel/identity.h"
+
+#include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/log_escape.h"
+
+namespace wb::channel {
+namespace {
+
+using Json = nlohmann::json;
+
+template <typename T, void (*F)(T*)>
+struct Deleter {
+  void operator()(T* p) const { F(p); }
+};
+using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
+using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
+using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
+using NamePtr = std::unique_ptr<X509_NAME, Deleter<X509_NAME, X509_NAME_free>>;
+
+// The OpenSSL error queue as text, emptied; converted here once.
+std::string OpensslErrors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "unknown OpenSSL error" : out;
+}
+
+std::int64_t ToUnix(WallTime t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+WallTime FromUnix(std::int64_t s) { return WallTime(std::chrono::seconds(s)); }
+
+Result<WallTime> Asn1Time(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return InvalidArgument("certificate has an invalid time");
+  return WallTime(std::chrono::seconds(timegm(&tm)));
+}
+
+Result<std::string> ReadSmallFile(const std::filesystem::path& path, std::size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ErrnoStatus(errno, "cannot read " + path.string());
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (data.size() > max_bytes) {
+    return InvalidArgument(path.string() + " is larger than " + std::to_string(max_bytes) +
+                           " bytes");
+  }
+  return data;
+}
+
+}  // namespace
+
+Status EnsurePrivateDirectory(const std::filesystem::path& dir) {
+  if (::mkdir(dir.c_str(), 0700) == 0) return Status::Ok();
+  if (errno != EEXIST) return ErrnoStatus(errno, "cannot create " + dir.string());
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot stat " + dir.string());
+  if (!S_ISDIR(st.st_mode)) return FailedPrecondition(dir.string() + " is not a directory");
+  return Status::Ok();
+}
+
+Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content, unsigned mode) {
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                        static_cast<mode_t>(mode));
+  if (fd < 0) return ErrnoStatus(errno, "cannot create " + tmp.string());
+  // open() applies the umask and keeps an old file's mode; set it exactly.
+  ::fchmod(fd, static_cast<mode_t>(mode));
+  std::size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return ErrnoStatus(err, "cannot write " + tmp.string());
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoStatus(err, "cannot write " + tmp.string());
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoStatus(err, "cannot rename " + tmp.string() + " to " + path.string());
+  }
+  const int dir_fd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+  return Status::Ok();
+}
+
+Result<Enrollment> LoadEnrollment(const StatePaths& paths) {
+  if (!std::filesystem::exists(paths.enrollment())) {
+    return NotFound("this agent is not enrolled (" + paths.enrollment().string() +
+                    " does not exist): run `wbagent register --token TOKEN`");
+  }
+  auto text = ReadSmallFile(paths.enrollment(), 256 * 1024);
+  if (!text.ok()) return text.error();
+  Json j = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("agent_id") || !j["agent_id"].is_string() ||
+      !j.contains("tenant") || !j["tenant"].is_string()) {
+    return Status(Code::kCorruption,
+                  paths.enrollment().string() + " is not a valid enrollment record");
+  }
+  Enrollment e;
+  e.agent_id = j["agent_id"].get<std::string>();
+  e.tenant = j["tenant"].get<std::string>();
+  e.agent_url = j.value("agent_url", "");
+  e.enrolled_at = FromUnix(j.value("enrolled_at", std::int64_t{0}));
+  if (j.contains("keys_issued_at") && j["keys_issued_at"].is_number_integer()) {
+    e.keys_issued_at = FromUnix(j["keys_issued_at"].get<std::int64_t>());
+  }
+  e.keyset_jws = j.value("keyset_jws", "");
+  return e;
+}
+
+Status SaveEnrollment(const StatePaths& paths, const Enrollment& e) {
+  Json j = {{"agent_id", e.agent_id},
+            {"tenant", e.tenant},
+            {"agent_url", e.agent_url},
+            {"enrolled_at", ToUnix(e.enrolled_at)}};
+  if (e.keys_issued_at) j["keys_issued_at"] = ToUnix(*e.keys_issued_at);
+  if (!e.keyset_jws.empty()) j["keyset_jws"] = e.keyset_jws;
+  return WriteFileAtomic(paths.enrollment(), j.dump(2) + "\n", 0600);
+}
+
+Result<protocol::Jwks> LoadCloudKeys(const StatePaths& paths) {
+  if (!std::filesystem::exists(paths.cloud_keys())) {
+    return NotFound("the cloud's signing keys are missing (" + paths.cloud_keys().string() +
+                    " does not exist): run `wbagent register --token TOKEN`");
+  }
+  auto text = ReadSmallFile(paths.cloud_keys(), 256 * 1024);
+  if (!text.ok()) return text.error();
+  auto keys = protocol::ParseJwks(*text);
+  if (!keys.ok())
+    return Status(Code::kCorruption, paths.cloud_keys().string() + ": " + keys.error().message());
+  return keys;
+}
+
+Status SaveCloudKeys(const StatePaths& paths, const protocol::Jwks& keys) {
+  return WriteFileAtomic(paths.cloud_keys(), protocol::SerializeJwks(keys) + "\n", 0644);
+}
+
+Result<std::string> MakeCsr(const protocol::EcPrivateKey& key, std::string_view common_name) {
+  ReqPtr req(X509_REQ_new());
+  NamePtr name(X509_NAME_new());
+  const std::string cn(common_name);
+  if (!req || !name ||
+      X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
+                                 0) != 1 ||
+      X509_REQ_set_version(req.get(), 0) != 1 ||
+      X509_REQ_set_subject_name(req.get(), name.get()) != 1 ||
+      X509_REQ_set_pubkey(req.get(), key.native()) != 1 ||
+      X509_REQ_sign(req.get(), key.native(), EVP_sha256()) <= 0) {
+    return Internal("cannot make a certificate request: " + OpensslErrors());
+  }
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509_REQ(bio.get(), req.get()) != 1) {
+    return Internal("cannot encode the certificate request: " + OpensslErrors());
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
+bool CertificateInfo::matches(const protocol::EcPrivateKey& key) const {
+  unsigned char* der = nullptr;
+  const int len = i2d_PUBKEY(key.native(), &der);
+  if (len <= 0) return false;
+  const bool same =
+      public_key_der == std::string(reinterpret_cast<char*>(der), static_cast<std::size_t>(len));
+  OPENSSL_free(der);
+  return same;
+}
+
+Result<CertificateInfo> ParseCertificate(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!cert) {
+    ERR_clear_error();
+    return InvalidArgument("not a PEM certificate");
+  }
+  CertificateInfo info;
+  auto nb = Asn1Time(X509_get0_notBefore(cert.get()));
+  auto na = Asn1Time(X509_get0_notAfter(cert.get()));
+  if (!nb.ok()) return nb.error();
+  if (!na.ok()) return na.error();
+  info.not_before = *nb;
+  info.not_after = *na;
+  BioPtr out(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(out.get(), X509_get_subject_name(cert.get()), 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(out.get(), &data);
+  info.subject = EscapeForLog(std::string_view(data, static_cast<std::size_t>(len)));
+  char cn[256] = {0};
+  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, cn, sizeof cn) >
+      0) {
+    info.common_name = cn;
+  }
+  unsigned char* der = nullptr;
+  const int der_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert.get()), &der);
+  if (der_len > 0) {
+    info.public_key_der.assign(reinterpret_cast<char*>(der), static_cast<std::size_t>(der_len));
+    OPENSSL_free(der);
+  }
+  ERR_clear_error();
+  return info;
+}
+
+Result<CertificateInfo> ReadCertificate(const std::filesystem::path& file) {
+  auto text = ReadSmallFile(file, 256 * 1024);
+  if (!text.ok()) return text.error();
+  auto info = ParseCertificate(*text);
+  if (!info.ok()) return info.error().WithContext(file.string());
+  return info;
+}
+
+WallTime RenewalDue(const CertificateInfo& cert) {
+  return cert.not_before + (cert.not_after - cert.not_before) * 2 / 3;
+}
+
+}  // namespace wb::channel

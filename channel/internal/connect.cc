@@ -1,0 +1,226 @@
+#include "channel/internal/connect.h"
+
+#include <openssl/evp.h>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <memory>
+
+#include "common/log_escape.h"
+#include "common/secret.h"
+
+namespace wb::channel::internal {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+std::string SecondsText(std::chrono::milliseconds d) {
+  return std::to_string((d.count() + 999) / 1000) + " s";
+}
+
+Secret BasicCredentials(std::string_view user, const Secret& password) {
+  Secret plain(std::string(user) + ":" + std::string(password.view()));
+  std::string out(4 * ((plain.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(plain.view().data()),
+                                static_cast<int>(plain.size()));
+  out.resize(static_cast<std::size_t>(n));
+  Secret encoded(out);
+  WipeBytes(out.data(), out.size());
+  return encoded;
+}
+
+// Resolution has no deadline of its own; a timer cancels it.
+asio::awaitable<Result<tcp::resolver::results_type>> Resolve(const config::HostPort& hop,
+                                                             std::string_view role,
+                                                             std::chrono::milliseconds timeout) {
+  auto ex = co_await asio::this_coro::executor;
+  auto resolver = std::make_shared<tcp::resolver>(ex);
+  asio::steady_timer timer(ex, timeout);
+  timer.async_wait([resolver](const error_code& ec) {
+    if (!ec) resolver->cancel();
+  });
+  error_code ec;
+  auto results = co_await resolver->async_resolve(hop.host, std::to_string(hop.port),
+                                                  asio::redirect_error(asio::use_awaitable, ec));
+  timer.cancel();
+  if (ec == asio::error::operation_aborted) {
+    co_return Status(Code::kTimeout, "cannot resolve the " + std::string(role) + " host \"" +
+                                         EscapeForLog(hop.host) + "\" within " +
+                                         SecondsText(timeout));
+  }
+  if (ec) {
+    co_return Unavailable("cannot resolve the " + std::string(role) + " host \"" +
+                          EscapeForLog(hop.host) + "\": " + ec.message() +
+                          " (check DNS on this host)");
+  }
+  co_return results;
+}
+
+std::string StatusLine(const http::response_parser<http::empty_body>& parser) {
+  const auto& res = parser.get();
+  const unsigned v = res.version();
+  return "HTTP/" + std::to_string(v / 10) + "." + std::to_string(v % 10) + " " +
+         std::to_string(res.result_int()) + " " +
+         EscapeForLog(std::string_view(res.reason().data(), res.reason().size()), 100);
+}
+
+Status ProxyRefusal(const http::response_parser<http::empty_body>& parser,
+                    const config::ProxyConfig& proxy, const std::string& proxy_name,
+                    const std::string& target) {
+  const unsigned code = parser.get().result_int();
+  const std::string head = "proxy " + proxy_name + " (cloud.proxy) refused CONNECT to " + target +
+                           ": " + StatusLine(parser);
+  // 407 is the standard answer; some proxies (tinyproxy) answer wrong credentials with 401.
+  if (code == 407 || code == 401) {
+    if (proxy.user) {
+      return PermissionDenied(head + ": it did not accept the password of user \"" +
+                              EscapeForLog(*proxy.user) + "\" (check cloud.proxy_password_file)");
+    }
+    return PermissionDenied(head +
+                            ": it wants credentials; set cloud.proxy to "
+                            "http://USER@host:port and cloud.proxy_password_file");
+  }
+  if (code == 403) {
+    return PermissionDenied(head + ": the proxy's rules do not allow CONNECT to " + target +
+                            " (allow this host and port in the proxy's ACL)");
+  }
+  if (code >= 500) {
+    return Unavailable(head + ": the proxy could not reach the cloud");
+  }
+  return Unavailable(head);
+}
+
+}  // namespace
+
+Status TransportError(const error_code& ec, std::string_view what, std::string_view hop,
+                      std::chrono::milliseconds timeout) {
+  const std::string head = std::string(what) + " " + std::string(hop);
+  if (ec == beast::error::timeout) {
+    return Status(Code::kTimeout, head + ": no answer within " + SecondsText(timeout) +
+                                      " (cloud.connect_timeout); a firewall may be dropping "
+                                      "the traffic");
+  }
+  if (ec == asio::error::connection_refused) {
+    return Unavailable(head + ": connection refused (nothing listens there)");
+  }
+  if (ec == asio::error::network_unreachable || ec == asio::error::host_unreachable) {
+    return Unavailable(head + ": " + ec.message() + " (no route from this host)");
+  }
+  if (ec == asio::error::eof || ec == asio::error::connection_reset) {
+    return Unavailable(head + ": the connection was closed by the peer");
+  }
+  return Unavailable(head + ": " + ec.message());
+}
+
+asio::awaitable<Status> ProxyConnect(beast::tcp_stream& stream, const config::ProxyConfig& proxy,
+                                     const config::HostPort& server,
+                                     const std::string& user_agent) {
+  const std::string proxy_name = HostPortText(proxy.address);
+  const std::string target = HostPortText(server);
+  std::string head = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target +
+                     "\r\nUser-Agent: " + user_agent + "\r\n";
+  Secret request;
+  if (proxy.user && proxy.password_file) {
+    Result<Secret> password = ReadSecretFile(*proxy.password_file);
+    if (!password.ok()) {
+      co_return password.error().WithContext("cloud.proxy_password_file");
+    }
+    Secret credentials = BasicCredentials(*proxy.user, *password);
+    request =
+        Secret(head + "Proxy-Authorization: Basic " + std::string(credentials.view()) + "\r\n\r\n");
+  } else {
+    request = Secret(head + "\r\n");
+  }
+  error_code ec;
+  co_await asio::async_write(stream, asio::buffer(request.view().data(), request.size()),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  request.Wipe();
+  if (ec) co_return TransportError(ec, "sending CONNECT to proxy", proxy_name, {});
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> parser;
+  parser.skip(true);  // a CONNECT response has no body we want; the tunnel follows
+  parser.header_limit(16 * 1024);
+  co_await http::async_read_header(stream, buffer, parser,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+  if (ec == beast::error::timeout) {
+    co_return Status(Code::kTimeout,
+                     "proxy " + proxy_name + " (cloud.proxy) did not answer CONNECT in time");
+  }
+  if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+      ec == asio::error::connection_reset) {
+    co_return Unavailable("proxy " + proxy_name +
+                          " (cloud.proxy) closed the connection without answering CONNECT "
+                          "(is it an HTTP proxy?)");
+  }
+  if (ec) {
+    co_return Unavailable("proxy " + proxy_name +
+                          " (cloud.proxy) sent an invalid answer to "
+                          "CONNECT (" +
+                          ec.message() + "); is it an HTTP proxy?");
+  }
+  const unsigned code = parser.get().result_int();
+  if (code < 200 || code > 299) co_return ProxyRefusal(parser, proxy, proxy_name, target);
+  if (buffer.size() != 0) {
+    co_return Unavailable("proxy " + proxy_name +
+                          " sent data after accepting CONNECT, before the TLS handshake");
+  }
+  co_return Status::Ok();
+}
+
+asio::awaitable<Status> ConnectTls(TlsStream& stream, const ConnectTarget& target,
+                                   VerifyState& verify) {
+  beast::tcp_stream& tcp = stream.next_layer();
+  tcp.expires_after(target.timeout);
+  const bool via_proxy = target.proxy.has_value();
+  const config::HostPort& hop = via_proxy ? target.proxy->address : target.server;
+  const std::string hop_name = HostPortText(hop);
+  const std::string what = via_proxy ? "cannot connect to proxy" : "cannot connect to cloud";
+
+  error_code ec;
+  if (IsIpAddress(hop.host)) {
+    tcp::endpoint endpoint(asio::ip::make_address(hop.host, ec), hop.port);
+    co_await tcp.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    auto resolved = co_await Resolve(hop, via_proxy ? "proxy" : "cloud", target.timeout);
+    if (!resolved.ok()) co_return resolved.error();
+    co_await tcp.async_connect(*resolved, asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (ec) {
+    Status s = TransportError(ec, what, hop_name, target.timeout);
+    co_return via_proxy ? Status(s.code(), s.message() + " (cloud.proxy)") : s;
+  }
+  if (via_proxy) {
+    Status s = co_await ProxyConnect(tcp, *target.proxy, target.server, target.user_agent);
+    if (!s.ok()) co_return s;
+  }
+  verify.record = VerifyRecord{};
+  Status prepared = PrepareConnection(stream.native_handle(), verify);
+  if (!prepared.ok()) co_return prepared;
+  co_await stream.async_handshake(asio::ssl::stream_base::client,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+  if (ec == beast::error::timeout) {
+    co_return Status(Code::kTimeout, "TLS: no handshake with " + HostPortText(target.server) +
+                                         " within " + SecondsText(target.timeout) +
+                                         " (cloud.connect_timeout)");
+  }
+  if (ec) co_return TlsError(ec, verify.record, verify.settings, "TLS handshake");
+  co_return Status::Ok();
+}
+
+}  // namespace wb::channel::internal

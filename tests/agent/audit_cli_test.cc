@@ -1,0 +1,213 @@
+// Drives `wbagent audit verify` and `wbagent audit query` on trails written with wb_audit.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "audit/audit.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/process.h"
+#include "tests/support/test_ca.h"
+
+namespace wb::testing {
+namespace {
+
+constexpr char kWbagent[] = WB_WBAGENT_PATH;
+
+CommandResult Wbagent(std::vector<std::string> args) {
+  args.insert(args.begin(), kWbagent);
+  return RunCommand(args);
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+audit::Event Reset(int i) {
+  audit::Event e;
+  e.type = audit::EventType::kDirectoryWrite;
+  e.request_id = "req-" + std::to_string(i);
+  e.tenant = "contoso";
+  e.operations = {audit::Operation::kReset};
+  e.target = {"user" + std::to_string(i) + "@corp.example.com",
+              "CN=User " + std::to_string(i) + ",DC=corp,DC=example,DC=com"};
+  e.requester = {audit::RequesterKind::kAdmin, "helpdesk@corp.example.com", {"fido2"}};
+  e.decision = audit::Decision::kAllow;
+  e.directory = "corp";
+  e.server = "ldaps://dc1.corp.example.com:636";
+  e.outcome = i == 2 ? "user_not_found" : "succeeded";
+  e.duration = std::chrono::milliseconds(30 + i);
+  return e;
+}
+
+// A valid config whose audit trail (at the default places under state_dir) has three records.
+class AuditCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto ca = TestCa::Create(dir_.path(), "ca");
+    ASSERT_TRUE(ca.ok());
+    ASSERT_TRUE(WriteFile(dir_.path() / "bind.password", "pw\n", 0600).ok());
+    ASSERT_TRUE(WriteFile(config(), ConfigText(), 0644).ok());
+    audit::KeyOptions key_options;
+    key_options.credentials_directory = std::filesystem::path();
+    key_options.key_file = state() / "audit.key";
+    key_options.create_if_missing = true;
+    auto key = audit::LoadKey(key_options);
+    ASSERT_TRUE(key.ok()) << key.error().ToString();
+    audit::WriterOptions options;
+    options.file = trail();
+    options.checkpoint_file = audit::CheckpointPath(state());
+    options.agent_id = "agent-1";
+    auto writer = audit::Writer::Open(options, std::move(key->key), clock_);
+    ASSERT_TRUE(writer.ok()) << writer.error().ToString();
+    for (int i = 1; i <= 3; ++i) {
+      ASSERT_TRUE((*writer)->Append(Reset(i)).ok());
+      clock_.Advance(std::chrono::hours(1));
+    }
+    ASSERT_TRUE((*writer)->Close().ok());
+  }
+
+  std::string ConfigText() const {
+    return "[agent]\nid = \"agent-1\"\nstate_dir = \"" + state().string() +
+           "\"\n\n[cloud]\nurl = \"wss://cloud.example.test/agent\"\nca_file = \"ca.pem\"\n\n"
+           "[[directory]]\nname = \"corp\"\nkind = \"openldap\"\n"
+           "urls = [\"ldaps://127.0.0.1:636\"]\nca_file = \"ca.pem\"\n"
+           "bind_dn = \"cn=wbagent,dc=example,dc=test\"\n"
+           "bind_password_file = \"bind.password\"\nbase_dn = \"dc=example,dc=test\"\n";
+  }
+  std::filesystem::path config() const { return dir_.path() / "wbagent.toml"; }
+  std::filesystem::path state() const { return dir_.path() / "state"; }
+  std::filesystem::path trail() const { return state() / "audit" / "audit.jsonl"; }
+
+  TempDir dir_;
+  FakeClock clock_;
+};
+
+TEST_F(AuditCliTest, AuditVerbsHaveHelp) {
+  for (const char* verb : {"verify", "query"}) {
+    CommandResult r = Wbagent({"audit", verb, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << verb;
+    EXPECT_TRUE(Contains(r.output, "--config")) << verb;
+    EXPECT_TRUE(Contains(r.output, "--file")) << verb;
+  }
+  EXPECT_EQ(Wbagent({"audit", "--help"}).exit_code, 0);
+}
+
+TEST_F(AuditCliTest, AuditWithoutASubVerbIsAUsageError) {
+  EXPECT_EQ(Wbagent({"audit"}).exit_code, 2);
+  EXPECT_EQ(Wbagent({"audit", "frobnicate"}).exit_code, 2);
+}
+
+TEST_F(AuditCliTest, VerifyFindsEverythingThroughTheConfig) {
+  CommandResult r = Wbagent({"audit", "verify", "-c", config().string()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Contains(r.output, "OK: 1 file, 3 records (last seq 3)")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "checkpoint at seq 3 matches")) << r.output;
+}
+
+TEST_F(AuditCliTest, VerifyNamesTheFirstBrokenRecordByFileAndLine) {
+  std::string text = ReadFileOrEmpty(trail());
+  text.replace(text.find("user_not_found"), 14, "succeeded_____");
+  ASSERT_TRUE(WriteFile(trail(), text, 0640).ok());
+  CommandResult r = Wbagent({"audit", "verify", "--config", config().string()});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Contains(r.output, "FAILED: " + trail().string() + ":2: bad_hmac:")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "(1 record verified)")) << r.output;
+}
+
+TEST_F(AuditCliTest, VerifyReportsATruncatedTail) {
+  std::vector<std::string> lines = Lines(ReadFileOrEmpty(trail()));
+  ASSERT_TRUE(WriteFile(trail(), lines[0] + "\n", 0640).ok());
+  CommandResult r = Wbagent({"audit", "verify", "-c", config().string()});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Contains(r.output, "truncated")) << r.output;
+}
+
+TEST_F(AuditCliTest, VerifyReportsATornTailDistinctly) {
+  ASSERT_TRUE(WriteFile(trail(), ReadFileOrEmpty(trail()) + "{\"v\":1,\"seq\":4,", 0640).ok());
+  CommandResult r = Wbagent({"audit", "verify", "-c", config().string()});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Contains(r.output, "TORN TAIL: " + trail().string() + ":4: torn_tail:")) << r.output;
+}
+
+TEST_F(AuditCliTest, VerifyACopyWithoutTheConfig) {
+  const std::filesystem::path copy = dir_.path() / "copy";
+  std::filesystem::create_directories(copy);
+  std::filesystem::copy_file(trail(), copy / "audit.jsonl");
+  CommandResult r = Wbagent({"audit", "verify", "-c", "/nonexistent.toml", "--file",
+                             (copy / "audit.jsonl").string(), "--key-file",
+                             (state() / "audit.key").string(), "--no-checkpoint"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Contains(r.output, "checkpoint not checked")) << r.output;
+}
+
+TEST_F(AuditCliTest, VerifyWithAnInvalidConfigIsAUsageError) {
+  CommandResult r = Wbagent({"audit", "verify", "-c", "/nonexistent.toml"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+}
+
+TEST_F(AuditCliTest, VerifyWithAKeyOthersCanReadIsAUsageError) {
+  std::filesystem::permissions(state() / "audit.key", std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  CommandResult r =
+      Wbagent({"audit", "verify", "-c", "/nonexistent.toml", "--file", trail().string(),
+               "--key-file", (state() / "audit.key").string(), "--no-checkpoint"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Contains(r.output, "permission_denied")) << r.output;
+}
+
+TEST_F(AuditCliTest, QueryPrintsATable) {
+  CommandResult r = Wbagent({"audit", "query", "-c", config().string()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> lines = Lines(r.output);
+  ASSERT_EQ(lines.size(), 5u) << r.output;
+  EXPECT_EQ(lines[0].rfind("TIME (UTC)", 0), 0u) << r.output;
+  EXPECT_TRUE(Contains(lines[2], "user2@corp.example.com")) << r.output;
+  EXPECT_TRUE(Contains(lines[2], "user_not_found")) << r.output;
+  EXPECT_EQ(lines[4], "3 records");
+}
+
+TEST_F(AuditCliTest, QueryFiltersAndWritesCsv) {
+  CommandResult r = Wbagent({"audit", "query", "-c", config().string(), "--user",
+                             "USER2@corp.example.com", "--format", "csv"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> lines = Lines(r.output);
+  ASSERT_EQ(lines.size(), 2u) << r.output;
+  EXPECT_EQ(lines[0].rfind("seq,time,agent,event,", 0), 0u);
+  EXPECT_TRUE(Contains(lines[1], ",\"CN=User 2,DC=corp,DC=example,DC=com\",")) << lines[1];
+}
+
+TEST_F(AuditCliTest, QueryBySinceUntilOutcomeAndRequestWritesJsonLines) {
+  CommandResult r =
+      Wbagent({"audit", "query", "--file", trail().string(), "--since", "2027-01-15T09:00:00Z",
+               "--until", "2027-01-16", "--outcome", "succeeded", "--format", "json"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> lines = Lines(r.output);
+  ASSERT_EQ(lines.size(), 1u) << r.output;
+  auto record = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(record["request_id"], "req-3");
+  EXPECT_EQ(Lines(Wbagent({"audit", "query", "--file", trail().string(), "--request", "req-1",
+                           "--format", "json"})
+                      .output)
+                .size(),
+            1u);
+}
+
+TEST_F(AuditCliTest, QueryRefusesABadTimeOrFormat) {
+  EXPECT_EQ(
+      Wbagent({"audit", "query", "--file", trail().string(), "--since", "yesterday"}).exit_code, 2);
+  EXPECT_EQ(Wbagent({"audit", "query", "--file", trail().string(), "--format", "xml"}).exit_code,
+            2);
+}
+
+}  // namespace
+}  // namespace wb::testing

@@ -1,0 +1,259 @@
+// Requests from `wbcloud submit` to connected agents and back: delivery, acknowledgement,
+// envelope rejections, redelivery, credits, restarts, certificate renewal and key rollover.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "channel/channel.h"
+#include "channel/identity.h"
+#include "tests/channel/cloud_fixture.h"
+#include "tests/support/server_gate.h"
+
+namespace wb::testing {
+namespace {
+
+using channel::Channel;
+using channel::ChannelState;
+using ::testing::HasSubstr;
+
+// An enrolled agent with its channel and handler.
+struct Agent {
+  Agent(const CloudServer& cloud, const std::filesystem::path& dir, const std::string& id,
+        TestHandler::Mode mode, int credits = 8)
+      : options(TestOptions(cloud, dir / id, id)), handler(mode, options.state_dir, credits) {}
+  Status Enroll(const CloudServer& cloud) { return testing::Enroll(cloud, options); }
+  Status Connect() {
+    channel = std::make_unique<Channel>(options, handler);
+    handler.set_channel(channel.get());
+    WB_RETURN_IF_ERROR(channel->Start());
+    if (!channel->WaitForState(ChannelState::kConnected, kWait)) {
+      return Unavailable("not connected: " + channel->GetState().last_error.ToString());
+    }
+    return Status::Ok();
+  }
+  channel::Options options;
+  TestHandler handler;
+  std::unique_ptr<Channel> channel;
+};
+
+class DispatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override { WB_REQUIRE_SERVER(cloud_.Start({"--lease", "3"})); }
+
+  CommandResult Submit(std::vector<std::string> extra = {}, bool wait = true) {
+    const auto pw = dir_.path() / "new.password";
+    EXPECT_TRUE(WriteFile(pw, "N3w-Passw0rd!\n", 0600).ok());
+    std::vector<std::string> args = {"submit", "--user",          "alice@example.com", "--op",
+                                     "reset",  "--password-file", pw.string()};
+    if (wait) args.insert(args.end(), {"--wait", "--timeout", "20"});
+    args.insert(args.end(), extra.begin(), extra.end());
+    return cloud_.Run(args);
+  }
+
+  static nlohmann::json ResultOf(const CommandResult& r) {
+    const auto brace = r.output.find('{');
+    if (brace == std::string::npos) return {};
+    return nlohmann::json::parse(r.output.substr(brace), nullptr, false);
+  }
+
+  TempDir dir_{"wbdispatch"};
+  CloudServer cloud_{dir_.path() / "cloud"};
+};
+
+TEST_F(DispatchTest, SubmittedRequestIsAnsweredAndAcknowledged) {
+  Agent agent(cloud_, dir_.path(), "agent-1", TestHandler::Mode::kAnswer);
+  ASSERT_TRUE(agent.Enroll(cloud_).ok());
+  ASSERT_TRUE(agent.Connect().ok());
+  CommandResult r = Submit();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto result = ResultOf(r);
+  EXPECT_EQ(result["outcome"], "succeeded");
+  EXPECT_EQ(result["agent"], "agent-1");
+  const std::string id = result["id"];
+  EXPECT_TRUE(agent.handler.WaitFor([&] {
+    return std::find(agent.handler.result_acks.begin(), agent.handler.result_acks.end(), id) !=
+           agent.handler.result_acks.end();
+  }));
+  // The password crossed encrypted to the agent's key, and never reached the cloud's disk.
+  EXPECT_EQ(agent.handler.passwords(), std::vector<std::string>{"N3w-Passw0rd!"});
+  const std::string stored = ReadFileOrEmpty(cloud_.state_dir() / "requests" / (id + ".json"));
+  EXPECT_THAT(stored, HasSubstr("\"state\":\"done\""));
+  EXPECT_THAT(stored, ::testing::Not(HasSubstr("N3w-Passw0rd")));
+  EXPECT_THAT(cloud_.Log(), ::testing::Not(HasSubstr("N3w-Passw0rd")));
+}
+
+TEST_F(DispatchTest, UnlockNeedsNoPassword) {
+  Agent agent(cloud_, dir_.path(), "agent-1", TestHandler::Mode::kAnswer);
+  ASSERT_TRUE(agent.Enroll(cloud_).ok());
+  ASSERT_TRUE(agent.Connect().ok());
+  CommandResult r = cloud_.Run({"submit", "--user", "bob", "--kind", "sam", "--op", "unlock",
+                                "--require-change", "--wait", "--timeout", "20"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(ResultOf(r)["summary"].get<std::string>(),
+              HasSubstr("unlock,require_change sAMAccountName=bob"));
+}
+
+TEST_F(DispatchTest, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(cloud_.Run({"submit", "--user", "bob", "--op", "reset"}).exit_code, 2);
+  EXPECT_EQ(cloud_.Run({"submit", "--user", "bob", "--op", "frobnicate"}).exit_code, 2);
+}
+
+struct RejectionCase {
+  const char* fault;
+  const char* code;
+};
+
+class EnvelopeRejectionTest : public DispatchTest,
+                              public ::testing::WithParamInterface<RejectionCase> {};
+
+TEST_P(EnvelopeRejectionTest, IsReportedToTheCloudWithItsCode) {
+  Agent agent(cloud_, dir_.path(), "agent-1", TestHandler::Mode::kAnswer);
+  ASSERT_TRUE(agent.Enroll(cloud_).ok());
+  ASSERT_TRUE(agent.Connect().ok());
+  CommandResult r = Submit({"--fault", GetParam().fault});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  const auto result = ResultOf(r);
+  EXPECT_EQ(result["outcome"], "rejected");
+  EXPECT_EQ(result["reject_code"], GetParam().code);
+  EXPECT_EQ(agent.handler.rejections(), std::vector<std::string>{GetParam().code});
+  EXPECT_TRUE(agent.handler.passwords().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, EnvelopeRejectionTest,
+                         ::testing::Values(RejectionCase{"bad-signature", "bad_signature"},
+                                           RejectionCase{"expired", "expired"},
+                                           RejectionCase{"wrong-key", "decrypt_failed"}),
+                         [](const auto& param_info) {
+                           std::string name = param_info.param.code;
+                           name.erase(std::remove(name.begin(), name.end(), '_'), name.end());
+                           return name;
+                         });
+
+TEST_F(DispatchTest, RequestIsRedeliveredWhenTheAgentDropsBeforeAccepting) {
+  Agent silent(cloud_, dir_.path(), "agent-a", TestHandler::Mode::kRecord);
+  Agent good(cloud_, dir_.path(), "agent-b", TestHandler::Mode::kAnswer);
+  ASSERT_TRUE(silent.Enroll(cloud_).ok());
+  ASSERT_TRUE(good.Enroll(cloud_).ok());
+  ASSERT_TRUE(silent.Connect().ok());
+  CommandResult submitted = Submit({}, /*wait=*/false);
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  std::string id = submitted.output.substr(0, submitted.output.find('\n'));
+  ASSERT_TRUE(silent.handler.WaitFor([&] { return !silent.handler.requests.empty(); }));
+  ASSERT_TRUE(good.Connect().ok());
+  silent.channel->Stop();  // drops without accepting
+  CommandResult r = cloud_.Run({"submit", "--user", "x", "--op", "unlock", "--wait", "--timeout",
+                                "20"});  // a second request, to both
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(good.handler.WaitFor([&] {
+    return std::find(good.handler.result_acks.begin(), good.handler.result_acks.end(), id) !=
+           good.handler.result_acks.end();
+  })) << cloud_.Log();
+  EXPECT_THAT(cloud_.Log(), HasSubstr("dropped before accepting it; redelivering"));
+}
+
+TEST_F(DispatchTest, LeaseExpiryRedelivers) {
+  Agent silent(cloud_, dir_.path(), "agent-a", TestHandler::Mode::kRecord);
+  ASSERT_TRUE(silent.Enroll(cloud_).ok());
+  ASSERT_TRUE(silent.Connect().ok());
+  CommandResult submitted = Submit({}, /*wait=*/false);
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  // The lease is 3 s: the same agent gets the request again.
+  EXPECT_TRUE(silent.handler.WaitFor([&] { return silent.handler.requests.size() >= 2; }));
+  EXPECT_THAT(cloud_.Log(), HasSubstr("did not accept it within 3 s; redelivering"));
+}
+
+TEST_F(DispatchTest, CreditsAreHonoured) {
+  Agent agent(cloud_, dir_.path(), "agent-1", TestHandler::Mode::kRecord, /*credits=*/1);
+  ASSERT_TRUE(agent.Enroll(cloud_).ok());
+  ASSERT_TRUE(agent.Connect().ok());
+  ASSERT_EQ(Submit({}, false).exit_code, 0);
+  ASSERT_EQ(Submit({}, false).exit_code, 0);
+  ASSERT_TRUE(agent.handler.WaitFor([&] { return agent.handler.requests.size() == 1; }));
+  // More credit lets the second one through.
+  ASSERT_TRUE(agent.channel->Send(protocol::Credits{2}).ok());
+  EXPECT_TRUE(agent.handler.WaitFor([&] { return agent.handler.requests.size() >= 2; }));
+  nlohmann::json status =
+      nlohmann::json::parse(cloud_.Run({"status", "--json"}).output, nullptr, false);
+  ASSERT_TRUE(status.is_object());
+  EXPECT_EQ(status["requests"]["delivered"], 2);
+}
+
+TEST_F(DispatchTest, PendingRequestsSurviveACloudRestart) {
+  Agent agent(cloud_, dir_.path(), "agent-1", TestHandler::Mode::kAnswer);
+  ASSERT_TRUE(agent.Enroll(cloud_).ok());
+  CommandResult submitted = Submit({}, /*wait=*/false);
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  const std::string id = submitted.output.substr(0, submitted.output.find('\n'));
+  EXPECT_THAT(cloud_.Run({"status"}).output, HasSubstr("1 pending"));
+  cloud_.Stop();
+  ASSERT_TRUE(cloud_.Start().ok());
+  EXPECT_THAT(cloud_.Run({"status"}).output, HasSubstr(id));
+  ASSERT_TRUE(agent.Connect().ok());
+  EXPECT_TRUE(agent.handler.WaitFor([&] {
+    return std::find(agent.handler.result_acks.begin(), agent.handler.result_acks.end(), id) !=
+           agent.handler.result_acks.end();
+  }));
+}
+
+TEST_F(DispatchTest, BadInputFromAnAgentDoesNotHurtTheCloud) {
+  Agent agent(cloud_, dir_.path(), "agent-1", TestHandler::Mode::kRecord);
+  ASSERT_TRUE(agent.Enroll(cloud_).ok());
+  ASSERT_TRUE(agent.Connect().ok());
+  Channel& c = *agent.channel;
+  EXPECT_TRUE(c.Send(protocol::Hello{.agent_id = "agent-1", .version = "x"}).ok());
+  EXPECT_TRUE(c.Send(protocol::Accepted{"00000000-0000-4000-8000-000000000000"}).ok());
+  EXPECT_TRUE(c.Send(protocol::Renew{"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"}).ok());
+  EXPECT_TRUE(c.Send(protocol::ResultMessage{.id = "00000000-0000-4000-8000-000000000001",
+                                             .outcome = "succeeded"})
+                  .ok());
+  // The unknown result is acknowledged, so an agent never re-sends it forever.
+  EXPECT_TRUE(agent.handler.WaitFor([&] { return !agent.handler.result_acks.empty(); }));
+  EXPECT_EQ(cloud_.Run({"status"}).exit_code, 0);
+  EXPECT_EQ(c.GetState().state, ChannelState::kConnected);
+}
+
+TEST_F(DispatchTest, CertificateIsRenewedOverTheChannel) {
+  cloud_.Stop();
+  ASSERT_TRUE(cloud_.Start({"--client-cert-seconds", "10", "--lease", "3"}).ok());
+  Agent agent(cloud_, dir_.path(), "agent-1", TestHandler::Mode::kAnswer);
+  ASSERT_TRUE(agent.Enroll(cloud_).ok());
+  const channel::StatePaths paths(agent.options.state_dir);
+  const std::string before = ReadFileOrEmpty(paths.cert());
+  // Valid from a minute ago for ten seconds: two thirds of that are over, so renewal is due.
+  ASSERT_TRUE(agent.Connect().ok());
+  ASSERT_TRUE(WaitUntil(
+                  [&] {
+                    return ReadFileOrEmpty(paths.cert()) != before ? Status::Ok()
+                                                                   : Unavailable("not renewed");
+                  },
+                  std::chrono::milliseconds(15000))
+                  .ok());
+  EXPECT_FALSE(std::filesystem::exists(paths.renewal_key()));
+  // The next connection uses the new certificate and key.
+  agent.channel->Stop();
+  ASSERT_TRUE(agent.Connect().ok()) << cloud_.Log();
+  EXPECT_EQ(Submit().exit_code, 0);
+}
+
+TEST_F(DispatchTest, SigningKeysRollOver) {
+  Agent agent(cloud_, dir_.path(), "agent-1", TestHandler::Mode::kAnswer);
+  ASSERT_TRUE(agent.Enroll(cloud_).ok());
+  ASSERT_TRUE(agent.Connect().ok());
+  CommandResult rotated = cloud_.Run({"rotate-key"});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.output;
+  ASSERT_TRUE(agent.handler.WaitFor([&] { return agent.handler.keysets == 1; }));
+  auto keys = channel::LoadCloudKeys(channel::StatePaths(agent.options.state_dir));
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(keys->keys.size(), 2u);
+  // Requests signed with the new key are accepted.
+  EXPECT_EQ(Submit().exit_code, 0);
+  // A reconnect gets the same key set again; it is recognised, not re-applied.
+  agent.channel->Stop();
+  ASSERT_TRUE(agent.Connect().ok());
+  EXPECT_EQ(Submit().exit_code, 0);
+  EXPECT_EQ(agent.handler.keyset_changes(), 1);
+}
+
+}  // namespace
+}  // namespace wb::testing

@@ -1,0 +1,226 @@
+// wbagent end to end against a real slapd and a real wbcloud: the demo's scenarios and the
+// restarts and outages an administrator will meet. Every process is real; nothing is faked.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/e2e/e2e_util.h"
+#include "tests/support/server_gate.h"
+#include "tests/support/slapd_server.h"
+
+namespace wb::testing {
+namespace {
+
+class EndToEndSlapdTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto slapd = SlapdServer::Start();
+    if (!slapd.ok()) {
+      start_status_ = slapd.error();
+      return;
+    }
+    slapd_ = std::move(*slapd);
+    dir_ = std::make_unique<TempDir>("wbe2e");
+    // From here on a failure is the product's, not a missing server: the tests fail.
+    auto cloud = Cloud::Start(dir_->path());
+    if (!cloud.ok()) {
+      setup_status_ = cloud.error().WithContext("wbcloud");
+      return;
+    }
+    cloud_ = std::move(*cloud);
+    (void)WriteFile(dir_->path() / "bind.password", SlapdServer::service_password(), 0600);
+    auto agent = Agent::Enroll({.dir = dir_->path(), .directory_toml = DirectoryToml()}, *cloud_);
+    if (!agent.ok()) {
+      setup_status_ = agent.error();
+      return;
+    }
+    agent_ = std::move(*agent);
+    setup_status_ = agent_->Start().WithContext("wbagent run");
+  }
+  static void TearDownTestSuite() {
+    if (agent_) (void)agent_->Stop();
+    agent_.reset();
+    cloud_.reset();
+    slapd_.reset();
+    dir_.reset();
+  }
+  void SetUp() override {
+    WB_REQUIRE_SERVER(start_status_);
+    ASSERT_TRUE(setup_status_.ok()) << setup_status_.ToString();
+    ASSERT_TRUE(slapd_->SetPolicy({.min_length = 8, .in_history = 5, .min_age = 0}).ok());
+  }
+
+  static std::string DirectoryToml() {
+    return "[[directory]]\nname = \"corp\"\nkind = \"openldap\"\nurls = [\"" + slapd_->ldaps_url() +
+           "\"]\nca_file = \"" + slapd_->ca_file().string() + "\"\nbind_dn = \"" +
+           SlapdServer::service_dn() + "\"\nbind_password_file = \"bind.password\"\nbase_dn = \"" +
+           SlapdServer::base_dn() +
+           "\"\nlookup_attributes = [\"uid\", \"mail\"]\nppolicy_default_dn = \"" +
+           SlapdServer::policy_dn() + "\"\nconnect_timeout = 2\noperation_timeout = 5\n";
+  }
+
+  static nlohmann::json Submit(std::vector<std::string> args, const std::string* password,
+                               int* exit_code = nullptr) {
+    args.insert(args.end(), {"--kind", "uid", "--wait", "--timeout", "60"});
+    CommandResult r = cloud_->Submit(args, password);
+    if (exit_code) *exit_code = r.exit_code;
+    auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')), nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.output;
+    return j;
+  }
+
+  static bool CanBind(const std::string& uid, const std::string& password) {
+    return TryUserBind(slapd_->ldaps_url(), slapd_->ca_file(), SlapdServer::user_dn(uid), password)
+        .ok();
+  }
+
+  static inline std::unique_ptr<SlapdServer> slapd_;
+  static inline std::unique_ptr<TempDir> dir_;
+  static inline std::unique_ptr<Cloud> cloud_;
+  static inline std::unique_ptr<Agent> agent_;
+  static inline Status start_status_;
+  static inline Status setup_status_;
+};
+
+TEST_F(EndToEndSlapdTest, ResetRoundTripSetsThePassword) {
+  const std::string pw = "Round-Trip-Pass-1";
+  int code = -1;
+  auto result = Submit({"--user", "alice", "--op", "reset"}, &pw, &code);
+  EXPECT_EQ(code, 0) << result.dump();
+  EXPECT_EQ(result.value("outcome", ""), "succeeded") << result.dump();
+  EXPECT_TRUE(CanBind("alice", pw));
+}
+
+TEST_F(EndToEndSlapdTest, ResetWithUnlockOfALockedUser) {
+  ASSERT_TRUE(slapd_->LockUserByBadBinds("bob").ok());
+  const std::string pw = "Unlocked-Pass-22";
+  auto result = Submit({"--user", "bob", "--op", "reset", "--unlock"}, &pw);
+  EXPECT_EQ(result.value("outcome", ""), "succeeded") << result.dump();
+  EXPECT_TRUE(CanBind("bob", pw));
+}
+
+TEST_F(EndToEndSlapdTest, RequireChangeSetsPwdReset) {
+  auto result = Submit({"--user", "carol", "--op", "require-change"}, nullptr);
+  EXPECT_EQ(result.value("outcome", ""), "succeeded") << result.dump();
+  EXPECT_EQ(*slapd_->ReadAttribute(SlapdServer::user_dn("carol"), "pwdReset"),
+            std::vector<std::string>{"TRUE"});
+}
+
+TEST_F(EndToEndSlapdTest, ResetTheDirectoryRefusesNamesTheRuleAndChangesNothing) {
+  const std::string pw = "short";
+  int code = -1;
+  auto result = Submit({"--user", "dave", "--op", "reset"}, &pw, &code);
+  EXPECT_EQ(code, 1);
+  EXPECT_EQ(result.value("outcome", ""), "policy_too_short") << result.dump();
+  EXPECT_TRUE(CanBind("dave", SlapdServer::user_password("dave")));
+}
+
+TEST_F(EndToEndSlapdTest, UnknownUserFailsWithUserNotFound) {
+  const std::string pw = "Whatever-Pass-9";
+  auto result = Submit({"--user", "nobody", "--op", "reset"}, &pw);
+  EXPECT_EQ(result.value("outcome", ""), "user_not_found") << result.dump();
+}
+
+TEST_F(EndToEndSlapdTest, ForgedEnvelopeIsRejectedAndAudited) {
+  const std::string pw = "Forged-Pass-33";
+  int code = -1;
+  auto result =
+      Submit({"--user", "alice", "--op", "reset", "--fault", "bad-signature"}, &pw, &code);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(result.dump().find("bad_signature"), std::string::npos) << result.dump();
+  CommandResult q = agent_->Wbagent({"audit", "query", "--outcome", "bad_signature"});
+  EXPECT_NE(q.output.find("request_rejected"), std::string::npos) << q.output;
+}
+
+TEST_F(EndToEndSlapdTest, AuditTrailVerifiesAndNeverHoldsAPassword) {
+  const std::string pw = "Audit-Secret-Pass-44";
+  ASSERT_EQ(Submit({"--user", "erin", "--op", "reset"}, &pw).value("outcome", ""), "succeeded");
+  CommandResult verify = agent_->Wbagent({"audit", "verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  CommandResult query = agent_->Wbagent({"audit", "query", "--user", "erin"});
+  EXPECT_NE(query.output.find("directory_write"), std::string::npos) << query.output;
+  std::string utf16;
+  for (char c : pw) {
+    utf16.push_back(c);
+    utf16.push_back('\0');
+  }
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(agent_->state())) {
+    if (!entry.is_regular_file()) continue;
+    const std::string bytes = ReadFileOrEmpty(entry.path());
+    EXPECT_EQ(bytes.find(pw), std::string::npos) << entry.path();
+    EXPECT_EQ(bytes.find(utf16), std::string::npos) << entry.path();
+  }
+  const std::string log = ReadFileOrEmpty(agent_->log());
+  EXPECT_EQ(log.find(pw), std::string::npos);
+}
+
+TEST_F(EndToEndSlapdTest, DirectoryOutageIsRetriedUntilItComesBack) {
+  ASSERT_TRUE(slapd_->Stop().ok());
+  const std::string pw = "After-Outage-Pass-5";
+  CommandResult submitted =
+      cloud_->Submit({"--user", "frank", "--kind", "uid", "--op", "reset"}, &pw);
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  std::string id = submitted.output.substr(0, submitted.output.find('\n'));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // let at least one attempt fail
+  ASSERT_TRUE(slapd_->Resume().ok());
+  ASSERT_TRUE(WaitUntil([&] { return CanBind("frank", pw) ? Status::Ok() : NotFound("not yet"); },
+                        std::chrono::seconds(60))
+                  .ok())
+      << ReadFileOrEmpty(agent_->log());
+}
+
+TEST_F(EndToEndSlapdTest, CloudRestartIsSurvived) {
+  ASSERT_TRUE(cloud_->Restart().ok());
+  const std::string pw = "After-Cloud-Restart-6";
+  auto result = Submit({"--user", "alice", "--op", "reset"}, &pw);
+  EXPECT_EQ(result.value("outcome", ""), "succeeded") << result.dump();
+  EXPECT_TRUE(CanBind("alice", pw));
+}
+
+TEST_F(EndToEndSlapdTest, ReloadWithABadConfigKeepsRunningOnTheOld) {
+  const std::string good = ReadFileOrEmpty(agent_->config());
+  ASSERT_TRUE(WriteFile(agent_->config(), good + "bogus_key = 1\n").ok());
+  agent_->Signal(SIGHUP);
+  ASSERT_TRUE(WaitUntil(
+                  [&] {
+                    return ReadFileOrEmpty(agent_->log()).find("keeping the running") !=
+                                   std::string::npos
+                               ? Status::Ok()
+                               : NotFound("not yet");
+                  },
+                  std::chrono::seconds(10))
+                  .ok());
+  ASSERT_TRUE(WriteFile(agent_->config(), good).ok());
+  EXPECT_TRUE(agent_->running());
+  const std::string pw = "After-Reload-Pass-7";
+  EXPECT_EQ(Submit({"--user", "carol", "--op", "reset"}, &pw).value("outcome", ""), "succeeded");
+}
+
+TEST_F(EndToEndSlapdTest, AgentRestartMidStreamLosesNothing) {
+  std::vector<std::pair<std::string, std::string>> sent;
+  for (int i = 0; i < 6; ++i) {
+    const std::string uid = "stream" + std::to_string(i);
+    ASSERT_TRUE(slapd_->CreateUser(uid, uid + "-Start-1").ok());
+    const std::string pw = "Stream-Pass-" + std::to_string(i) + "-x";
+    CommandResult r = cloud_->Submit({"--user", uid, "--kind", "uid", "--op", "reset"}, &pw);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    sent.emplace_back(uid, pw);
+    if (i == 2) {
+      auto code = agent_->Stop();
+      ASSERT_TRUE(code.ok());
+      EXPECT_EQ(*code, 0);
+      ASSERT_TRUE(agent_->Start().ok()) << ReadFileOrEmpty(agent_->log());
+    }
+  }
+  for (const auto& [uid, pw] : sent) {
+    EXPECT_TRUE(WaitUntil([&] { return CanBind(uid, pw) ? Status::Ok() : NotFound(uid); },
+                          std::chrono::seconds(60))
+                    .ok())
+        << uid;
+  }
+}
+
+}  // namespace
+}  // namespace wb::testing

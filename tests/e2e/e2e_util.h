@@ -1,0 +1,62 @@
+#pragma once
+// Test support for end-to-end tests: a real wbcloud, a real wbagent enrolled with it, and a
+// config pointing the agent at a real directory.
+
+#include <string>
+#include <vector>
+
+#include "tests/support/process.h"
+
+namespace wb::testing {
+
+// A running `wbcloud serve` on a free loopback port, with its state in `dir`.
+class Cloud {
+ public:
+  static Result<std::unique_ptr<Cloud>> Start(const std::filesystem::path& dir);
+  const std::filesystem::path& state() const { return state_; }
+  std::string ca_file() const { return (state_ / "ca.pem").string(); }
+  std::string agent_url() const;
+  Result<std::string> Token() const;
+  // `wbcloud submit ... --wait`: the exit code and the printed JSON.
+  CommandResult Submit(std::vector<std::string> args, const std::string* password) const;
+  Status Stop();
+  Status Restart();
+
+ private:
+  Status Launch();
+  std::filesystem::path state_;
+  int port_ = 0;
+  ChildProcess process_;
+};
+
+// A config for `wbagent run` in `dir`; `directory_toml` is the [[directory]] table.
+struct AgentSetup {
+  std::string agent_id = "agent-1";
+  std::filesystem::path dir;
+  std::string directory_toml;
+};
+
+class Agent {
+ public:
+  // Writes the config, enrolls with `cloud`; does not start.
+  static Result<std::unique_ptr<Agent>> Enroll(const AgentSetup& setup, const Cloud& cloud);
+  Status Start();
+  // SIGTERM and wait; returns the exit code.
+  Result<int> Stop();
+  void Kill();
+  void Signal(int sig) const { process_.Signal(sig); }
+  bool running() { return process_.running(); }
+  const std::filesystem::path& config() const { return config_; }
+  const std::filesystem::path& state() const { return state_; }
+  std::filesystem::path log() const { return dir_ / ("wbagent-" + id_ + ".log"); }
+  CommandResult Wbagent(std::vector<std::string> args) const;
+
+ private:
+  std::string id_;
+  std::filesystem::path dir_;
+  std::filesystem::path config_;
+  std::filesystem::path state_;
+  ChildProcess process_;
+};
+
+}  // namespace wb::testing

@@ -1,0 +1,227 @@
+#include "tools/wbcloud/ca.h"
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <memory>
+
+#include "common/log_escape.h"
+
+namespace wb::cloud {
+namespace {
+
+template <typename T, void (*F)(T*)>
+struct Deleter {
+  void operator()(T* p) const { F(p); }
+};
+using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
+using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
+using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
+using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
+
+std::string OpensslErrors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "unknown OpenSSL error" : out;
+}
+
+X509Ptr ReadCert(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  return X509Ptr(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+}
+
+Result<std::string> ToPem(X509* cert) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) {
+    return Internal("cannot encode a certificate: " + OpensslErrors());
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
+std::string Fingerprint(X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  X509_digest(cert, EVP_sha256(), md, &len);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
+bool SetRandomSerial(X509* cert) {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) return false;
+  bytes[0] &= 0x7f;  // positive
+  BnPtr bn(BN_bin2bn(bytes, sizeof bytes, nullptr));
+  return bn && BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert)) != nullptr;
+}
+
+bool AddExtension(X509* cert, X509* issuer, int nid, const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+  if (ext == nullptr) return false;
+  const bool ok = X509_add_ext(cert, ext, -1) == 1;
+  X509_EXTENSION_free(ext);
+  return ok;
+}
+
+std::time_t ToTimeT(WallTime t) { return std::chrono::system_clock::to_time_t(t); }
+
+// A certificate skeleton: v3, random serial, validity from a minute before `now` (clock skew)
+// for `lifetime`, subject CN=`cn`, public key `pub`.
+Result<X509Ptr> NewCertificate(std::string_view cn, EVP_PKEY* pub, WallTime now,
+                               std::chrono::seconds lifetime) {
+  X509Ptr cert(X509_new());
+  X509_NAME* name = cert ? X509_get_subject_name(cert.get()) : nullptr;
+  const std::string cn_text(cn);
+  if (!cert || X509_set_version(cert.get(), 2) != 1 || !SetRandomSerial(cert.get()) ||
+      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(cn_text.c_str()), -1, -1,
+                                 0) != 1 ||
+      X509_set_pubkey(cert.get(), pub) != 1) {
+    return Internal("cannot build a certificate: " + OpensslErrors());
+  }
+  std::time_t not_before = ToTimeT(now) - 60;
+  std::time_t not_after = ToTimeT(now) + static_cast<std::time_t>(lifetime.count());
+  if (X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, 0, &not_before) == nullptr ||
+      X509_time_adj_ex(X509_getm_notAfter(cert.get()), 0, 0, &not_after) == nullptr) {
+    return Internal("cannot set certificate validity: " + OpensslErrors());
+  }
+  return cert;
+}
+
+Result<IssuedCertificate> Finish(X509* cert, EVP_PKEY* signer, WallTime now,
+                                 std::chrono::seconds lifetime) {
+  if (X509_sign(cert, signer, EVP_sha256()) <= 0) {
+    return Internal("cannot sign a certificate: " + OpensslErrors());
+  }
+  auto pem = ToPem(cert);
+  if (!pem.ok()) return pem.error();
+  return IssuedCertificate{*pem, Fingerprint(cert), now + lifetime};
+}
+
+}  // namespace
+
+Result<std::string> MakeCaCertificate(const protocol::EcPrivateKey& key, std::string_view name,
+                                      WallTime now) {
+  auto cert = NewCertificate(name, key.native(), now, std::chrono::hours(24 * 3650));
+  if (!cert.ok()) return cert.error();
+  X509* c = cert->get();
+  if (X509_set_issuer_name(c, X509_get_subject_name(c)) != 1 ||
+      !AddExtension(c, c, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
+      !AddExtension(c, c, NID_key_usage, "critical,keyCertSign,cRLSign") ||
+      !AddExtension(c, c, NID_subject_key_identifier, "hash")) {
+    return Internal("cannot build the CA certificate: " + OpensslErrors());
+  }
+  auto issued = Finish(c, key.native(), now, std::chrono::hours(24 * 3650));
+  if (!issued.ok()) return issued.error();
+  return issued->pem;
+}
+
+Result<CertificateAuthority> CertificateAuthority::Load(std::string_view cert_pem,
+                                                        protocol::EcPrivateKey key) {
+  X509Ptr cert = ReadCert(cert_pem);
+  if (!cert) return Status(Code::kCorruption, "the CA certificate is not PEM");
+  if (X509_check_private_key(cert.get(), key.native()) != 1) {
+    ERR_clear_error();
+    return Status(Code::kCorruption, "the CA certificate does not match the CA key");
+  }
+  return CertificateAuthority(std::string(cert_pem), std::move(key));
+}
+
+Result<IssuedCertificate> CertificateAuthority::IssueServer(const protocol::EcPrivateKey& key,
+                                                            const std::vector<std::string>& names,
+                                                            WallTime now,
+                                                            std::chrono::seconds lifetime) const {
+  X509Ptr ca = ReadCert(cert_pem_);
+  if (!ca) return Internal("the CA certificate cannot be read");
+  auto cert = NewCertificate("wbcloud", key.native(), now, lifetime);
+  if (!cert.ok()) return cert.error();
+  std::string sans;
+  for (const auto& n : names) sans += (sans.empty() ? "" : ",") + n;
+  X509* c = cert->get();
+  if (X509_set_issuer_name(c, X509_get_subject_name(ca.get())) != 1 ||
+      !AddExtension(c, ca.get(), NID_basic_constraints, "critical,CA:FALSE") ||
+      !AddExtension(c, ca.get(), NID_key_usage, "critical,digitalSignature") ||
+      !AddExtension(c, ca.get(), NID_ext_key_usage, "serverAuth") ||
+      !AddExtension(c, ca.get(), NID_subject_alt_name, sans.c_str()) ||
+      !AddExtension(c, ca.get(), NID_authority_key_identifier, "keyid")) {
+    return Internal("cannot build the server certificate: " + OpensslErrors());
+  }
+  return Finish(c, key_.native(), now, lifetime);
+}
+
+Result<IssuedCertificate> CertificateAuthority::IssueClient(std::string_view csr_pem,
+                                                            std::string_view agent_id, WallTime now,
+                                                            std::chrono::seconds lifetime) const {
+  BioPtr bio(BIO_new_mem_buf(csr_pem.data(), static_cast<int>(csr_pem.size())));
+  ReqPtr req(bio ? PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!req) {
+    ERR_clear_error();
+    return InvalidArgument("the CSR is not a PEM certificate request");
+  }
+  PkeyPtr pub(X509_REQ_get_pubkey(req.get()));
+  if (!pub || X509_REQ_verify(req.get(), pub.get()) != 1) {
+    ERR_clear_error();
+    return InvalidArgument("the CSR's signature does not verify");
+  }
+  char curve[64] = {0};
+  std::size_t curve_len = 0;
+  if (EVP_PKEY_get_base_id(pub.get()) != EVP_PKEY_EC ||
+      EVP_PKEY_get_utf8_string_param(pub.get(), "group", curve, sizeof curve, &curve_len) != 1 ||
+      std::string_view(curve) != "prime256v1") {
+    ERR_clear_error();
+    return InvalidArgument("the CSR's key is not an EC P-256 key");
+  }
+  char cn[256] = {0};
+  if (X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req.get()), NID_commonName, cn,
+                                sizeof cn) <= 0 ||
+      std::string_view(cn) != agent_id) {
+    ERR_clear_error();
+    return InvalidArgument("the CSR's subject must be CN=" + EscapeForLog(agent_id));
+  }
+  X509Ptr ca = ReadCert(cert_pem_);
+  if (!ca) return Internal("the CA certificate cannot be read");
+  auto cert = NewCertificate(agent_id, pub.get(), now, lifetime);
+  if (!cert.ok()) return cert.error();
+  X509* c = cert->get();
+  if (X509_set_issuer_name(c, X509_get_subject_name(ca.get())) != 1 ||
+      !AddExtension(c, ca.get(), NID_basic_constraints, "critical,CA:FALSE") ||
+      !AddExtension(c, ca.get(), NID_key_usage, "critical,digitalSignature") ||
+      !AddExtension(c, ca.get(), NID_ext_key_usage, "clientAuth") ||
+      !AddExtension(c, ca.get(), NID_authority_key_identifier, "keyid")) {
+    return Internal("cannot build the client certificate: " + OpensslErrors());
+  }
+  return Finish(c, key_.native(), now, lifetime);
+}
+
+Result<std::string> CertificateFingerprint(std::string_view pem) {
+  X509Ptr cert = ReadCert(pem);
+  if (!cert) {
+    ERR_clear_error();
+    return InvalidArgument("not a PEM certificate");
+  }
+  return Fingerprint(cert.get());
+}
+
+}  // namespace wb::cloud

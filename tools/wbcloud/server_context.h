@@ -1,0 +1,67 @@
+#pragma once
+// Internal to `wbcloud serve`: what the listener, the agent sessions and the admin endpoint
+// share. Everything here is used on the server's single I/O thread.
+
+#include <spdlog/logger.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "tools/wbcloud/cloud_state.h"
+#include "tools/wbcloud/dispatcher.h"
+#include "tools/wbcloud/server.h"
+
+namespace wb::cloud {
+
+using TlsStream = boost::asio::ssl::stream<boost::beast::tcp_stream>;
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+
+class AgentSessionHandle {
+ public:
+  virtual ~AgentSessionHandle() = default;
+  // Sends a close frame (going away) and ends the session.
+  virtual void Kick(std::string_view why) = 0;
+  virtual bool Send(std::string frame) = 0;
+};
+
+struct ServerContext {
+  boost::asio::io_context& ioc;
+  CloudState& state;
+  Dispatcher& dispatcher;
+  spdlog::logger& log;
+  const Clock& clock;
+  ServeOptions options;
+  std::string agent_url;
+  bool stopping = false;
+  // The live session of each agent id (a newer connection replaces an older one).
+  std::map<std::string, AgentSessionHandle*> sessions;
+  // `submit --wait` callers waiting for a request id; cancelled when it is done.
+  std::multimap<std::string, boost::asio::steady_timer*> waiters;
+};
+
+// Runs the WebSocket session of an authenticated agent until it ends.
+boost::asio::awaitable<void> RunAgentSession(ServerContext& ctx, TlsStream stream,
+                                             HttpRequest request, std::string agent_id);
+
+// The local admin endpoint (admin.sock, mode 0600): one JSON request line, one JSON answer
+// line per connection. Commands: submit, wait, status, token, rotate-key.
+class AdminEndpoint {
+ public:
+  // Binds the socket (replacing a stale one). Fails when it cannot be bound.
+  static Result<std::unique_ptr<AdminEndpoint>> Open(ServerContext& ctx);
+  virtual ~AdminEndpoint() = default;
+  virtual boost::asio::awaitable<void> Run() = 0;
+  virtual void Close() = 0;
+};
+
+}  // namespace wb::cloud

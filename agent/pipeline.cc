@@ -38,7 +38,10 @@ protocol::ResultMessage ResultFor(const queue::Record& record) {
   protocol::ResultMessage m;
   m.id = record.info.id;
   m.outcome = record.outcome ? record.outcome->code : "failed";
-  m.reason = record.outcome ? record.outcome->message : "";
+  // A success's message is a note worth reporting (e.g. "history not enforced").
+  const bool succeeded = record.state == queue::State::kSucceeded;
+  const std::string message = record.outcome ? record.outcome->message : "";
+  (succeeded ? m.note : m.reason) = message;
   m.completed_at = record.finished_at.value_or(record.received_at);
   return m;
 }

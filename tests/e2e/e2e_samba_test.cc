@@ -1,0 +1,115 @@
+// wbagent end to end against a real Samba AD DC and a real wbcloud: the demo's scenarios,
+// through a delegated non-admin service account.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/e2e_util.h"
+#include "tests/support/samba_dc.h"
+#include "tests/support/server_gate.h"
+
+namespace wb::testing {
+namespace {
+
+class EndToEndSambaTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto dc = SambaDc::Start();
+    if (!dc.ok()) {
+      start_status_ = dc.error();
+      return;
+    }
+    dc_ = std::move(*dc);
+    dir_ = std::make_unique<TempDir>("wbe2ead");
+    auto cloud = Cloud::Start(dir_->path());
+    if (!cloud.ok()) {
+      setup_status_ = cloud.error().WithContext("wbcloud");
+      return;
+    }
+    cloud_ = std::move(*cloud);
+    (void)WriteFile(dir_->path() / "bind.password", SambaDc::service_password(), 0600);
+    const std::string toml =
+        "[[directory]]\nname = \"samdom\"\nkind = \"ad\"\nurls = [\"" + dc_->ldaps_url() +
+        "\"]\nca_file = \"" + dc_->ca_file().string() + "\"\nbind_dn = \"" + SambaDc::service_dn() +
+        "\"\nbind_password_file = \"bind.password\"\nbase_dn = \"" + SambaDc::base_dn() +
+        "\"\nlookup_attributes = [\"userPrincipalName\", \"sAMAccountName\"]\n"
+        "history_on_reset = \"when_supported\"\n";
+    auto agent = Agent::Enroll({.dir = dir_->path(), .directory_toml = toml}, *cloud_);
+    if (!agent.ok()) {
+      setup_status_ = agent.error();
+      return;
+    }
+    agent_ = std::move(*agent);
+    setup_status_ = agent_->Start().WithContext("wbagent run");
+  }
+  static void TearDownTestSuite() {
+    if (agent_) (void)agent_->Stop();
+    agent_.reset();
+    cloud_.reset();
+    dc_.reset();
+    dir_.reset();
+  }
+  void SetUp() override {
+    WB_REQUIRE_SERVER(start_status_);
+    ASSERT_TRUE(setup_status_.ok()) << setup_status_.ToString();
+  }
+
+  static nlohmann::json Submit(std::vector<std::string> args, const std::string* password) {
+    args.insert(args.end(), {"--wait", "--timeout", "60"});
+    CommandResult r = cloud_->Submit(args, password);
+    auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')), nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.output;
+    return j;
+  }
+
+  static Status UserBind(const std::string& name, const std::string& password) {
+    return TryUserBind(dc_->ldaps_url(), dc_->ca_file(), SambaDc::user_dn(name), password);
+  }
+
+  static inline std::unique_ptr<SambaDc> dc_;
+  static inline std::unique_ptr<TempDir> dir_;
+  static inline std::unique_ptr<Cloud> cloud_;
+  static inline std::unique_ptr<Agent> agent_;
+  static inline Status start_status_;
+  static inline Status setup_status_;
+};
+
+TEST_F(EndToEndSambaTest, ResetByUpnSetsThePasswordAndSaysHistoryWasNotEnforced) {
+  const std::string pw = "E2e-Reset-Falcon-1";
+  auto result = Submit({"--user", SambaDc::upn("alice"), "--kind", "upn", "--op", "reset"}, &pw);
+  EXPECT_EQ(result.value("outcome", ""), "succeeded") << result.dump();
+  EXPECT_NE(result.dump().find("history not enforced"), std::string::npos) << result.dump();
+  EXPECT_TRUE(UserBind("alice", pw).ok());
+}
+
+TEST_F(EndToEndSambaTest, ResetWithUnlockOfALockedUser) {
+  ASSERT_TRUE(dc_->LockUserByBadBinds("bob").ok());
+  const std::string pw = "E2e-Unlock-Heron-2";
+  auto result = Submit({"--user", "bob", "--kind", "sam", "--op", "reset", "--unlock"}, &pw);
+  EXPECT_EQ(result.value("outcome", ""), "succeeded") << result.dump();
+  EXPECT_TRUE(UserBind("bob", pw).ok());
+}
+
+TEST_F(EndToEndSambaTest, RequireChangeSetsPwdLastSetToZero) {
+  auto result = Submit({"--user", "carol", "--kind", "sam", "--op", "require-change"}, nullptr);
+  EXPECT_EQ(result.value("outcome", ""), "succeeded") << result.dump();
+  EXPECT_EQ(*dc_->ReadAttribute(SambaDc::user_dn("carol"), "pwdLastSet"),
+            std::vector<std::string>{"0"});
+}
+
+TEST_F(EndToEndSambaTest, ComplexityRefusalNamesTheRule) {
+  const std::string pw = "alllowercase";
+  auto result = Submit({"--user", "dave", "--kind", "sam", "--op", "reset"}, &pw);
+  EXPECT_EQ(result.value("outcome", ""), "policy_complexity") << result.dump();
+  EXPECT_TRUE(UserBind("dave", dc_->user_password("dave")).ok());
+}
+
+TEST_F(EndToEndSambaTest, ProtectedAccountIsAccessDenied) {
+  const std::string pw = "E2e-Protected-Ibis-3";
+  auto result =
+      Submit({"--user", SambaDc::protected_user(), "--kind", "sam", "--op", "reset"}, &pw);
+  EXPECT_EQ(result.value("outcome", ""), "access_denied") << result.dump();
+}
+
+}  // namespace
+}  // namespace wb::testing

@@ -1,5 +1,7 @@
 #include "audit/internal/files.h"
 
+#include "common/files.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -150,18 +152,7 @@ Result<std::string> ReadTail(int fd, std::uint64_t size, std::size_t max_bytes,
 }
 
 Status WriteFileAtomically(const std::filesystem::path& path, std::string_view data, mode_t mode) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    auto fd = OpenFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode);
-    if (!fd.ok()) return fd.error();
-    WB_RETURN_IF_ERROR(WriteAll(fd->get(), data, tmp.string()));
-    if (::fsync(fd->get()) != 0) return ErrnoStatus(errno, "fsync " + tmp.string());
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return ErrnoStatus(errno, "rename " + tmp.string());
-  }
-  return SyncDir(ParentOf(path));
+  return WriteFileAtomic(path, data, mode);
 }
 
 Result<std::string> ReadSmallFile(const std::filesystem::path& path, std::size_t max_bytes) {

@@ -1,12 +1,8 @@
 // EcPrivateKey: P-256 private keys, generated here and kept in 0600 PEM files.
-#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-
+#include "common/files.h"
 #include "protocol/base64url.h"
 #include "protocol/internal.h"
 #include "protocol/jose.h"
@@ -17,25 +13,6 @@ namespace {
 using BioPtr = std::unique_ptr<BIO, OsslDeleter<BIO, BIO_free_all>>;
 
 int NoPassphrase(char*, int, int, void*) { return 0; }
-
-Status WriteAll(int fd, std::string_view data, const std::string& name) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus(errno, name);
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return Status::Ok();
-}
-
-Status SyncDirectory(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, dir.string());
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  return rc == 0 ? Status::Ok() : ErrnoStatus(err, dir.string());
-}
 
 }  // namespace
 
@@ -88,19 +65,7 @@ Secret EcPrivateKey::ToPem() const {
 Status EcPrivateKey::Save(const std::filesystem::path& path) const {
   const Secret pem = ToPem();
   if (pem.empty()) return Internal("could not encode the private key as PEM");
-  std::string tmp = path.string() + ".tmp.XXXXXX";
-  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);  // mode 0600
-  if (fd < 0) return ErrnoStatus(errno, tmp);
-  Status s = WriteAll(fd, pem.view(), tmp);
-  if (s.ok() && ::fchmod(fd, 0600) != 0) s = ErrnoStatus(errno, tmp);
-  if (s.ok() && ::fsync(fd) != 0) s = ErrnoStatus(errno, tmp);
-  if (::close(fd) != 0 && s.ok()) s = ErrnoStatus(errno, tmp);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = ErrnoStatus(errno, path.string());
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  return SyncDirectory(path.parent_path());
+  return WriteFileAtomic(path, pem.view(), 0600);
 }
 
 Jwk EcPrivateKey::PublicJwk(std::string_view use, std::string_view alg) const {

@@ -9,7 +9,9 @@ namespace {
 using std::chrono::milliseconds;
 
 // Replay memory on the queue's durable store: a (id, nonce) pair seen before is the same
-// request delivered again; an id or a nonce seen with another partner is a replay.
+// request delivered again; a nonce seen with another id is a replay. An id seen with another
+// nonce is caught by Enqueue (the id is already stored), which OnEnvelope rejects as a replay;
+// so a new request costs two remembered keys, not three.
 class QueueReplayGuard final : public protocol::ReplayGuard {
  public:
   explicit QueueReplayGuard(queue::Queue& queue) : queue_(queue) {}
@@ -21,9 +23,7 @@ class QueueReplayGuard final : public protocol::ReplayGuard {
     if (!*pair) return Verdict::kRedelivery;
     auto fresh_nonce = queue_.RememberNonce("nonce:" + std::string(nonce), forget_after);
     if (!fresh_nonce.ok()) return fresh_nonce.error();
-    auto fresh_id = queue_.RememberNonce("id:" + std::string(id), forget_after);
-    if (!fresh_id.ok()) return fresh_id.error();
-    return *fresh_nonce && *fresh_id ? Verdict::kNew : Verdict::kReplay;
+    return *fresh_nonce ? Verdict::kNew : Verdict::kReplay;
   }
 
  private:
@@ -103,14 +103,23 @@ void Pipeline::OnEnvelope(const std::string& envelope) {
   }
   queue::Request request = ToQueueRequest(*opened);
   auto stored = deps_.queue->Enqueue(request);
+  if (!stored.ok() && stored.error().code() == Code::kAlreadyExists) {
+    return Reject(
+        {protocol::RejectCode::kReplayed, "the request id was used before", opened->claims.id});
+  }
   if (!stored.ok()) {
     const bool full = stored.error().code() == Code::kResourceExhausted;
     return Reject({full ? protocol::RejectCode::kQueueFull : protocol::RejectCode::kUnavailable,
                    stored.error().message(), opened->claims.id});
   }
+  if (!stored->inserted) {
+    // The id is known but this (id, nonce) pair is new: the id was reused with another nonce.
+    return Reject({protocol::RejectCode::kReplayed,
+                   "the request id was used before with another nonce", opened->claims.id});
+  }
   Audit(AuditEventFor(audit::EventType::kRequestReceived, stored->record.info));
   (void)deps_.outbound->Send(protocol::Accepted{stored->record.info.id});
-  if (stored->inserted) Admit(stored->record);
+  Admit(stored->record);
 }
 
 // The seam where the policy engine plugs in: today every request that passed the envelope

@@ -1,0 +1,237 @@
+// The request pipeline with a real queue and audit trail, real envelopes, a fake directory
+// and a fake channel: each path a request can take, and what it must never do.
+#include "agent/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <variant>
+
+#include "tests/support/process.h"
+
+namespace wb::agent {
+namespace {
+
+using namespace std::chrono_literals;
+
+class FakeOutbound final : public Outbound {
+ public:
+  Status Send(const protocol::Message& m) override {
+    std::lock_guard lock(mu_);
+    sent_.push_back(m);
+    return Status::Ok();
+  }
+  template <typename T>
+  std::vector<T> All() {
+    std::lock_guard lock(mu_);
+    std::vector<T> out;
+    for (const auto& m : sent_) {
+      if (auto* t = std::get_if<T>(&m)) out.push_back(*t);
+    }
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<protocol::Message> sent_;
+};
+
+// A directory whose answers the test scripts. Thread-safe.
+class FakeDirectory final : public ldap::Directory {
+ public:
+  const std::string& name() const override { return name_; }
+  Result<ldap::Account, ldap::Outcome> FindAccount(const ldap::Target& t) override {
+    return ldap::Account{.dn = "uid=" + t.value + ",dc=test"};
+  }
+  ldap::Outcome Apply(const ldap::Account&, const ldap::PasswordChange& change) override {
+    ++applies;
+    if (change.new_password != nullptr) password_changed = true;
+    if (fail_transiently_once.exchange(false)) {
+      return ldap::MakeOutcome(ldap::OutcomeCode::kDirectoryTimeout, "no answer");
+    }
+    return next_outcome;
+  }
+  Result<ldap::PasswordPolicy, ldap::Outcome> EffectivePolicy(const ldap::Account&) override {
+    return ldap::PasswordPolicy{};
+  }
+  Result<bool, ldap::Outcome> PasswordChangedSince(const ldap::Account&, WallTime) override {
+    return password_changed.load();
+  }
+  std::vector<ldap::ServerHealth> Health() const override { return {}; }
+
+  std::atomic<int> applies{0};
+  std::atomic<bool> password_changed{false};
+  std::atomic<bool> fail_transiently_once{false};
+  ldap::Outcome next_outcome = ldap::Succeeded("ldaps://fake");
+
+ private:
+  std::string name_ = "fake";
+};
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto q = queue::Queue::Open({.state_dir = dir_.path() / "state",
+                                 .backoff_base = 10ms,
+                                 .backoff_cap = 20ms,
+                                 .random = [] { return 0.5; }},
+                                clock_);
+    ASSERT_TRUE(q.ok()) << q.error().ToString();
+    queue_ = std::move(*q);
+    auto writer = audit::Writer::Open({.file = dir_.path() / "audit.jsonl",
+                                       .checkpoint_file = dir_.path() / "audit.checkpoint",
+                                       .agent_id = "agent-1"},
+                                      Secret(std::string(32, 'k')), clock_);
+    ASSERT_TRUE(writer.ok()) << writer.error().ToString();
+    audit_ = std::move(*writer);
+    auto signing = protocol::EcPrivateKey::Generate();
+    auto encryption = protocol::EcPrivateKey::Generate();
+    ASSERT_TRUE(signing.ok() && encryption.ok());
+    signing_ = std::make_unique<protocol::EcPrivateKey>(std::move(*signing));
+    agent_key_ = std::make_shared<const protocol::EcPrivateKey>(std::move(*encryption));
+    auto directory = std::make_unique<FakeDirectory>();
+    directory_ = directory.get();
+    std::vector<std::unique_ptr<ldap::Directory>> dirs;
+    dirs.push_back(std::move(directory));
+    router_ =
+        std::make_unique<ldap::Router>(std::move(dirs), std::vector<config::DirectoryConfig>(1));
+    PipelineKeys keys;
+    keys.trusted.keys.push_back(signing_->PublicJwk("sig", "ES256"));
+    keys.encryption_key = agent_key_;
+    keys.open.expected_tenant = "tenant-1";
+    keys.open.expected_audience = "agent-1";
+    pipeline_ = std::make_unique<Pipeline>(
+        PipelineDeps{queue_.get(), router_.get(), audit_.get(), &outbound_, &clock_,
+                     std::make_shared<spdlog::logger>("test")},
+        std::move(keys), 2);
+    ASSERT_TRUE(pipeline_->Start().ok());
+  }
+  void TearDown() override { pipeline_.reset(); }
+
+  protocol::RequestClaims Claims(std::string id = protocol::NewRequestId(),
+                                 std::string nonce = protocol::NewNonce()) {
+    protocol::RequestClaims c;
+    c.id = std::move(id);
+    c.tenant = "tenant-1";
+    c.audience = "agent-1";
+    c.issued_at = std::chrono::floor<std::chrono::seconds>(clock_.Now());
+    c.expires_at = c.issued_at + 5min;
+    c.nonce = std::move(nonce);
+    c.operations = {protocol::Operation::kReset};
+    c.target = {protocol::TargetKind::kUid, "alice"};
+    c.requester = {protocol::RequesterType::kSelf, "alice", {"sms"}};
+    return c;
+  }
+  std::string Seal(const protocol::RequestClaims& c, const protocol::EcPrivateKey* key = nullptr) {
+    protocol::Passwords pw{Secret("Pipeline-Pass-1"), Secret()};
+    const protocol::EcPrivateKey& signer = key ? *key : *signing_;
+    auto envelope = protocol::SealRequest(c, &pw, signer, signing_->PublicJwk().kid,
+                                          agent_key_->PublicJwk("enc", "ECDH-ES"));
+    EXPECT_TRUE(envelope.ok());
+    return envelope.ok() ? *envelope : "";
+  }
+  Status ResultArrives(const std::string& id) {
+    return testing::WaitUntil(
+        [&] {
+          for (const auto& r : outbound_.All<protocol::ResultMessage>()) {
+            if (r.id == id) return Status::Ok();
+          }
+          return NotFound("no result yet");
+        },
+        10s);
+  }
+  protocol::ResultMessage ResultFor(const std::string& id) {
+    for (const auto& r : outbound_.All<protocol::ResultMessage>()) {
+      if (r.id == id) return r;
+    }
+    return {};
+  }
+
+  testing::TempDir dir_;
+  SystemClock clock_;
+  std::unique_ptr<queue::Queue> queue_;
+  std::unique_ptr<audit::Writer> audit_;
+  std::unique_ptr<protocol::EcPrivateKey> signing_;
+  std::shared_ptr<const protocol::EcPrivateKey> agent_key_;
+  FakeDirectory* directory_ = nullptr;
+  std::unique_ptr<ldap::Router> router_;
+  FakeOutbound outbound_;
+  std::unique_ptr<Pipeline> pipeline_;
+};
+
+TEST_F(PipelineTest, ValidEnvelopeIsAcceptedAppliedAndReported) {
+  auto c = Claims();
+  pipeline_->OnEnvelope(Seal(c));
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(outbound_.All<protocol::Accepted>().size(), 1u);
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  EXPECT_EQ(directory_->applies, 1);
+}
+
+TEST_F(PipelineTest, TheSameEnvelopeTwiceIsAppliedOnce) {
+  auto c = Claims();
+  const std::string envelope = Seal(c);
+  pipeline_->OnEnvelope(envelope);
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  pipeline_->OnEnvelope(envelope);  // a redelivery: answered with the state it has
+  EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 2u);
+  EXPECT_EQ(directory_->applies, 1);
+  EXPECT_TRUE(outbound_.All<protocol::Rejected>().empty());
+}
+
+TEST_F(PipelineTest, AnIdReusedWithAnotherNonceIsRejectedAsReplayed) {
+  auto first = Claims();
+  pipeline_->OnEnvelope(Seal(first));
+  ASSERT_TRUE(ResultArrives(first.id).ok());
+  pipeline_->OnEnvelope(Seal(Claims(first.id)));  // same id, fresh nonce
+  auto rejected = outbound_.All<protocol::Rejected>();
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].code, protocol::RejectCode::kReplayed);
+  EXPECT_EQ(directory_->applies, 1);
+}
+
+TEST_F(PipelineTest, AForgedEnvelopeIsRejectedAndNothingIsQueued) {
+  auto other = protocol::EcPrivateKey::Generate();
+  ASSERT_TRUE(other.ok());
+  auto c = Claims();
+  pipeline_->OnEnvelope(Seal(c, &*other));
+  auto rejected = outbound_.All<protocol::Rejected>();
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].code, protocol::RejectCode::kBadSignature);
+  EXPECT_EQ(queue_->Show(c.id).error().code(), Code::kNotFound);
+  EXPECT_EQ(directory_->applies, 0);
+}
+
+TEST_F(PipelineTest, ARetriedWriteThatAlreadyLandedIsNotWrittenAgain) {
+  directory_->fail_transiently_once = true;  // the write lands, its answer is lost
+  auto c = Claims();
+  pipeline_->OnEnvelope(Seal(c));
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  EXPECT_NE(ResultFor(c.id).note.find("found applied"), std::string::npos);
+  EXPECT_EQ(directory_->applies, 1);
+}
+
+TEST_F(PipelineTest, ADirectoryRuleRefusalEndsRejectedWithItsCode) {
+  directory_->next_outcome = ldap::MakeOutcome(ldap::OutcomeCode::kPolicyTooShort, "too short");
+  auto c = Claims();
+  pipeline_->OnEnvelope(Seal(c));
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "policy_too_short");
+  auto detail = queue_->Show(c.id);
+  ASSERT_TRUE(detail.ok());
+  EXPECT_EQ(detail->record.state, queue::State::kRejected);
+}
+
+TEST_F(PipelineTest, AResultAckIsRecordedAndTheResultIsNotPendingAnyMore) {
+  auto c = Claims();
+  pipeline_->OnEnvelope(Seal(c));
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(pipeline_->HelloState().unacked_results, std::vector<std::string>{c.id});
+  pipeline_->OnResultAck(c.id);
+  EXPECT_TRUE(pipeline_->HelloState().unacked_results.empty());
+}
+
+}  // namespace
+}  // namespace wb::agent

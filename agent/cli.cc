@@ -56,6 +56,49 @@ void AddAuditVerbs(CLI::App& app, std::string& config_path, AuditVerbs& verbs) {
       ->capture_default_str();
 }
 
+// `wbagent status`, `wbagent queue list` and `wbagent queue show`: read-only views of a
+// running (or stopped) agent. The options write into `verbs`, which must stay in place.
+struct InspectVerbs {
+  CLI::App* status = nullptr;
+  CLI::App* list = nullptr;
+  CLI::App* show = nullptr;
+  StatusArgs status_args;
+  QueueListArgs list_args;
+  QueueShowArgs show_args;
+};
+
+// --state-dir instead of the config: for configs that name systemd credentials, which exist
+// only inside the running service.
+void AddStateDirOption(CLI::App& verb, std::filesystem::path& state_dir) {
+  verb.add_option("--state-dir", state_dir,
+                  "Inspect this state directory without reading the config")
+      ->excludes(verb.get_option("--config"));
+}
+
+void AddInspectVerbs(CLI::App& app, std::string& config_path, InspectVerbs& verbs) {
+  verbs.status = AddConfigVerb(app, "status",
+                               "Show whether the agent runs and is connected, its queue, last "
+                               "results and directory servers; exit 0 only when connected",
+                               config_path);
+  AddStateDirOption(*verbs.status, verbs.status_args.where.state_dir);
+  verbs.status->add_flag("--json", verbs.status_args.json, "One JSON object");
+  CLI::App* queue = app.add_subcommand("queue", "Inspect the request queue (read-only)");
+  queue->require_subcommand(1);
+  QueueListArgs& l = verbs.list_args;
+  verbs.list = AddConfigVerb(*queue, "list", "List requests, oldest first", config_path);
+  AddStateDirOption(*verbs.list, l.where.state_dir);
+  verbs.list->add_option("--state", l.state,
+                         "Only this state: received, ready, applying, succeeded, rejected, "
+                         "failed or expired");
+  verbs.list->add_option("--limit", l.limit, "At most this many")->capture_default_str();
+  verbs.list->add_flag("--json", l.json, "One JSON object");
+  QueueShowArgs& s = verbs.show_args;
+  verbs.show = AddConfigVerb(*queue, "show", "Show one request and its history", config_path);
+  AddStateDirOption(*verbs.show, s.where.state_dir);
+  verbs.show->add_option("id", s.id, "The request id")->required();
+  verbs.show->add_flag("--json", s.json, "One JSON object");
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -76,6 +119,8 @@ int Main(int argc, char** argv) {
       app, "register", "Enroll this agent with the cloud using a one-time token", config_path);
   enroll->add_option("--token", token, "The one-time enrollment token")->required();
   enroll->add_flag("--force", force, "Enroll again, replacing the existing keys");
+  InspectVerbs inspect;
+  AddInspectVerbs(app, config_path, inspect);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -85,6 +130,18 @@ int Main(int argc, char** argv) {
   if (check->parsed()) return CheckConfigCommand(config_path);
   if (run->parsed()) return RunDaemonCommand(config_path);
   if (enroll->parsed()) return RegisterCommand(config_path, token, force);
+  if (inspect.status->parsed()) {
+    inspect.status_args.where.config_file = config_path;
+    return StatusCommand(inspect.status_args);
+  }
+  if (inspect.list->parsed()) {
+    inspect.list_args.where.config_file = config_path;
+    return QueueListCommand(inspect.list_args);
+  }
+  if (inspect.show->parsed()) {
+    inspect.show_args.where.config_file = config_path;
+    return QueueShowCommand(inspect.show_args);
+  }
   if (audit.verify->parsed()) {
     audit.verify_args.config_file = config_path;
     return AuditVerifyCommand(audit.verify_args);

@@ -1,7 +1,9 @@
 #pragma once
 // One function per wbagent verb. Each returns the process exit code (see agent.h).
 
+#include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace wb::agent {
@@ -39,5 +41,45 @@ struct AuditQueryArgs {
   std::string format = "table";  // table, json or csv
 };
 int AuditQueryCommand(const AuditQueryArgs& args);
+
+// Where the inspection commands below find the agent's state: `state_dir` when given (the
+// config is then not read, so it works when the config names files that only the running
+// service can see, such as systemd credentials), else agent.state_dir from `config_file`.
+struct StateDirArgs {
+  std::filesystem::path config_file;
+  std::filesystem::path state_dir;
+};
+// The state directory `where` names. When the config does not load, prints its problems to
+// stderr and returns nullopt (the caller exits kExitUsage). Defined in queue_commands.cc.
+std::optional<std::filesystem::path> FindStateDir(const StateDirArgs& where);
+
+// `wbagent status` (status_command.cc): the daemon's channel, the queue, the last results and
+// the directory servers' health, from <state_dir>/status.json and the queue opened read-only.
+// Exit 0: the daemon is running and connected to the cloud; 1: it is not running (status.json
+// missing, stale or naming a process that has exited), not connected, or its state cannot be
+// read; 2: bad arguments or config.
+struct StatusArgs {
+  StateDirArgs where;
+  bool json = false;
+};
+int StatusCommand(const StatusArgs& args);
+
+// `wbagent queue list` and `wbagent queue show ID` (queue_commands.cc): the request queue,
+// opened read-only (works while the daemon runs). Never prints a password. Exit 1: the queue
+// cannot be read, or (show) the id is unknown or purged; 2: bad arguments or config.
+struct QueueListArgs {
+  StateDirArgs where;
+  std::string state;  // empty: every state
+  std::size_t limit = 100;
+  bool json = false;
+};
+int QueueListCommand(const QueueListArgs& args);
+
+struct QueueShowArgs {
+  StateDirArgs where;
+  std::string id;
+  bool json = false;
+};
+int QueueShowCommand(const QueueShowArgs& args);
 
 }  // namespace wb::agent

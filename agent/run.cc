@@ -95,10 +95,13 @@ int RunDaemonCommand(const std::filesystem::path& config_file) {
 
   constexpr std::chrono::seconds kTick{5};
   constexpr int kTicksPerMaintenance = 12;  // a minute
+  // WatchdogSec= in the unit: each completed tick tells systemd the main loop is alive.
+  const bool watchdog = sd_watchdog_enabled(0, nullptr) > 0;
   for (int tick = 1;; ++tick) {
     const int sig = WaitForSignal(signals, kTick);
     if (sig == 0) {
       (*daemon)->Tick(tick % kTicksPerMaintenance == 0);
+      if (watchdog) sd_notify(0, "WATCHDOG=1");
       continue;
     }
     if (sig == SIGHUP) {

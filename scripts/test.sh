@@ -27,6 +27,8 @@ build_and_test "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [ "${CI:-}" = "true" ]; then
   echo "test.sh: CI=true, running the suite again under ASan+UBSan"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+  # Leaks inside third-party libraries only, each documented in the file.
+  export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   build_and_test "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DWB_SANITIZE=ON
 fi

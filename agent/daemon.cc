@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "channel/identity.h"
+#include "common/files.h"
 #include "common/log_escape.h"
 #include "common/version.h"
 
@@ -215,7 +216,7 @@ void Daemon::WriteStatus() {
       j["last_failure_outcome"] = a.last_failure_outcome;
     }
   }
-  (void)channel::WriteFileAtomic(config_.agent.state_dir / "status.json", j.dump(2) + "\n", 0644);
+  (void)WriteFileAtomic(config_.agent.state_dir / "status.json", j.dump(2) + "\n", 0644);
 }
 
 }  // namespace wb::agent

@@ -184,8 +184,8 @@ class Channel::Impl final : public internal::SessionOwner {
     }
     connected_at_ = std::chrono::steady_clock::now();
     retry_log_.Success("wss://" + internal::HostPortText(options_.server) + options_.path);
-    SetState(ChannelState::kConnected, Status::Ok(), std::nullopt);
     handler_.OnConnected(*welcome);
+    SetState(ChannelState::kConnected, Status::Ok(), std::nullopt);
     ScheduleRenewalCheck();
     return Status::Ok();
   }

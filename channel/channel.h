@@ -82,7 +82,7 @@ Options OptionsFromConfig(const config::Config& config);
 enum class ChannelState {
   kStopped,       // not started, or stopped
   kConnecting,    // an attempt is under way (TCP, proxy, TLS, WebSocket, hello/welcome)
-  kConnected,     // welcome received; Send works
+  kConnected,     // welcome received and Handler::OnConnected returned; Send works
   kDisconnected,  // the last attempt failed or the connection dropped; waiting to retry
 };
 std::string_view ChannelStateName(ChannelState state);  // "stopped", "connecting", ...

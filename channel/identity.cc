@@ -76,43 +76,6 @@ Status EnsurePrivateDirectory(const std::filesystem::path& dir) {
   return Status::Ok();
 }
 
-Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content, unsigned mode) {
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                        static_cast<mode_t>(mode));
-  if (fd < 0) return ErrnoStatus(errno, "cannot create " + tmp.string());
-  // open() applies the umask and keeps an old file's mode; set it exactly.
-  ::fchmod(fd, static_cast<mode_t>(mode));
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return ErrnoStatus(err, "cannot write " + tmp.string());
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoStatus(err, "cannot write " + tmp.string());
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoStatus(err, "cannot rename " + tmp.string() + " to " + path.string());
-  }
-  const int dir_fd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-  return Status::Ok();
-}
-
 Result<Enrollment> LoadEnrollment(const StatePaths& paths) {
   if (!std::filesystem::exists(paths.enrollment())) {
     return NotFound("this agent is not enrolled (" + paths.enrollment().string() +

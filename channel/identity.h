@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "common/clock.h"
+#include "common/files.h"
 #include "common/status.h"
 #include "protocol/protocol.h"
 
@@ -51,11 +52,9 @@ Status SaveEnrollment(const StatePaths& paths, const Enrollment& enrollment);
 Result<protocol::Jwks> LoadCloudKeys(const StatePaths& paths);
 Status SaveCloudKeys(const StatePaths& paths, const protocol::Jwks& keys);
 
+
 // Creates `dir` (and nothing above it) with mode 0700 if it does not exist.
 Status EnsurePrivateDirectory(const std::filesystem::path& dir);
-
-// Writes `content` to `path` atomically (temporary file, fsync, rename) with `mode`.
-Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content, unsigned mode);
 
 // A PEM certificate signing request for `key`, subject CN=`common_name`, SHA-256.
 Result<std::string> MakeCsr(const protocol::EcPrivateKey& key, std::string_view common_name);

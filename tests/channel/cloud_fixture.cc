@@ -186,6 +186,12 @@ void TestHandler::OnKeySetChanged(const protocol::Jwks&) {
   cv_.notify_all();
 }
 
+void TestHandler::OnDisconnected(const Status& why) {
+  std::lock_guard lock(mu);
+  disconnects.push_back(why);
+  cv_.notify_all();
+}
+
 void TestHandler::OnMessage(protocol::Message message) {
   if (auto* request = std::get_if<protocol::Request>(&message)) {
     if (mode_ == Mode::kAnswer) {

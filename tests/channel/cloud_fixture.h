@@ -88,6 +88,7 @@ class TestHandler : public channel::Handler {
   void OnConnected(const protocol::Welcome& welcome) override;
   void OnMessage(protocol::Message message) override;
   void OnKeySetChanged(const protocol::Jwks& keys) override;
+  void OnDisconnected(const Status& why) override;
 
   // Waits (bounded) until `ready` holds; `ready` runs under the handler's lock.
   bool WaitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeout = kWait);
@@ -104,6 +105,7 @@ class TestHandler : public channel::Handler {
   std::vector<std::string> result_acks;
   std::vector<std::string> rejected;
   std::vector<std::string> opened_passwords;
+  std::vector<Status> disconnects;
   int connected = 0;
   int keysets = 0;
 

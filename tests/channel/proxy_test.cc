@@ -44,8 +44,10 @@ class ChannelProxyTest : public ::testing::Test {
     handler.set_channel(&channel);
     EXPECT_TRUE(channel.Start().ok());
     if (error == nullptr) return channel.WaitForState(ChannelState::kConnected, kWait);
-    EXPECT_TRUE(channel.WaitForAttempts(1, kWait));
-    *error = channel.GetState().last_error;
+    EXPECT_TRUE(handler.WaitFor([&] { return !handler.disconnects.empty(); }));
+    channel.Stop();
+    std::lock_guard lock(handler.mu);
+    if (!handler.disconnects.empty()) *error = handler.disconnects.front();
     return false;
   }
 

@@ -22,10 +22,10 @@ Status FirstFailure(const channel::Options& options) {
   Channel channel(options, handler);
   handler.set_channel(&channel);
   EXPECT_TRUE(channel.Start().ok());
-  EXPECT_TRUE(channel.WaitForAttempts(1, kWait));
-  Status last = channel.GetState().last_error;
+  EXPECT_TRUE(handler.WaitFor([&] { return !handler.disconnects.empty(); }));
   channel.Stop();
-  return last;
+  std::lock_guard lock(handler.mu);
+  return handler.disconnects.empty() ? Status::Ok() : handler.disconnects.front();
 }
 
 class ChannelTlsTest : public ::testing::Test {

@@ -65,7 +65,7 @@ Result<RequestRecord> RequestFromJson(const Json& j) {
     r.state = state == "done"       ? RequestState::kDone
               : state == "accepted" ? RequestState::kAccepted
                                     : RequestState::kPending;  // a lost delivery is redone
-    r.agent = j.value("agent", "");
+    r.agent = r.state == RequestState::kPending ? "" : j.value("agent", "");
     r.deliveries = j.value("deliveries", 0);
     r.acked = j.value("acked", false);
     if (j.contains("retry_after")) r.retry_after = FromUnix(j["retry_after"].get<std::int64_t>());

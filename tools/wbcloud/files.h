@@ -5,12 +5,10 @@
 #include <string>
 #include <string_view>
 
+#include "common/files.h"  // WriteFileAtomic, for the state directory
 #include "common/status.h"
 
 namespace wb::cloud {
-
-// Writes `content` to `path` via a temporary file, fsync and rename, with exactly `mode`.
-Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content, unsigned mode);
 
 // Reads a file of at most `max_bytes`; kNotFound when it does not exist.
 Result<std::string> ReadFile(const std::filesystem::path& path,

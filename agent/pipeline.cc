@@ -198,28 +198,33 @@ void Pipeline::Audit(const audit::Event& event) {
 // A process that died during a directory write leaves the request `applying`. Whether the
 // write happened is decided by the directory, not guessed: if the password changed after
 // the attempt started, the request succeeded; otherwise it is tried again.
+// The directory that shows an interrupted password write applied, if one does. Unlocks and
+// must-change flags are idempotent and simply go again.
+std::optional<std::string> Pipeline::FoundApplied(const queue::Record& record) {
+  auto target = ToTarget(record.info);
+  if (!target || !WritesPassword(record.info.operations) || !record.attempt_started_at) {
+    return std::nullopt;
+  }
+  auto dir = deps_.router->Route(*target);
+  if (!dir.ok()) return std::nullopt;
+  auto account = (*dir)->FindAccount(*target);
+  if (!account.ok()) return std::nullopt;  // unreachable now: the retry checks again
+  auto changed = (*dir)->PasswordChangedSince(*account, *record.attempt_started_at);
+  if (!changed.ok() || !*changed) return std::nullopt;
+  return (*dir)->name();
+}
+
 Status Pipeline::RecoverInterrupted() {
   auto interrupted = deps_.queue->InterruptedAttempts();
   if (!interrupted.ok()) return interrupted.error();
   for (const auto& record : *interrupted) {
-    bool applied = false;
-    std::string server;
-    auto target = ToTarget(record.info);
-    if (target && WritesPassword(record.info.operations) && record.attempt_started_at) {
-      auto dir = deps_.router->Route(*target);
-      auto account = dir.ok() ? (*dir)->FindAccount(*target)
-                              : Result<ldap::Account, ldap::Outcome>(dir.error());
-      if (account.ok()) {
-        auto changed = (*dir)->PasswordChangedSince(*account, *record.attempt_started_at);
-        applied = changed.ok() && *changed;
-      }
-    }
-    Status s = applied ? deps_.queue->MarkFoundApplied(record.info.id, server)
-                       : deps_.queue->RequeueInterrupted(record.info.id);
+    const std::optional<std::string> applied_in = FoundApplied(record);
+    Status s = applied_in ? deps_.queue->MarkFoundApplied(record.info.id, *applied_in)
+                          : deps_.queue->RequeueInterrupted(record.info.id);
     deps_.log->info("request {} was interrupted by a restart: {}", record.info.id,
-                    applied ? "the directory shows it applied" : "it will be retried");
+                    applied_in ? "the directory shows it applied" : "it will be retried");
     if (!s.ok()) return s;
-    if (applied) {
+    if (applied_in) {
       auto detail = deps_.queue->Show(record.info.id);
       if (detail.ok()) SendResult(detail->record);
     }

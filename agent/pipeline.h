@@ -20,6 +20,8 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -96,6 +98,7 @@ class Pipeline {
   void Reject(const protocol::Rejection& rejection);
   void Audit(const audit::Event& event);
   Status RecoverInterrupted();
+  std::optional<std::string> FoundApplied(const queue::Record& record);
 
   PipelineDeps deps_;
   PipelineKeys keys_;  // touched on the channel thread only

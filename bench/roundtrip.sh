@@ -32,7 +32,7 @@ source "$work/directory/directory.env"
 "$build/tools/wbcloud/wbcloud" serve --state "$work/cloud" --listen 127.0.0.1:0 \
   >"$work/cloud.log" 2>&1 &
 pids+=($!)
-wait_for test -S "$work/cloud/admin.sock"
+wait_for test -S "$work/cloud/admin.sock" -a -s "$work/cloud/agent-url"
 cat >"$work/wbagent.toml" <<TOML
 [agent]
 id = "bench-agent"

@@ -68,7 +68,7 @@ echo "$WB_DIR_KIND directory at $WB_LDAPS_URL"
 step "Starting the reference cloud endpoint (wbcloud)"
 "$wbcloud" serve --state "$work/cloud" --listen 127.0.0.1:0 >"$work/cloud.log" 2>&1 &
 pids+=($!)
-wait_for "wbcloud" test -S "$work/cloud/admin.sock" || { cat "$work/cloud.log"; exit 1; }
+wait_for "wbcloud" test -S "$work/cloud/admin.sock" -a -s "$work/cloud/agent-url" || { cat "$work/cloud.log"; exit 1; }
 echo "cloud at $(cat "$work/cloud/agent-url")"
 
 step "Configuring and registering wbagent with a one-time token"

@@ -28,8 +28,13 @@ Status Cloud::Launch() {
                                    state_.parent_path() / "wbcloud.log");
   if (!child.ok()) return child.error();
   process_ = std::move(*child);
-  return WaitUntil([&] { return FileAppears(state_ / "admin.sock"); }, std::chrono::seconds(15),
-                   &process_);
+  // Both exist only once the server listens; the URL file may come after the admin socket.
+  return WaitUntil(
+      [&] {
+        WB_RETURN_IF_ERROR(FileAppears(state_ / "admin.sock"));
+        return agent_url().empty() ? NotFound("agent-url not written yet") : Status::Ok();
+      },
+      std::chrono::seconds(15), &process_);
 }
 
 Status Cloud::Stop() {

@@ -395,6 +395,19 @@ TEST_F(OpenLdapWriterTest, StalledServerTimesOutWithinTheConfiguredTime) {
   const pid_t slapd = server_->pid();
   ASSERT_GT(slapd, 0);
   ASSERT_EQ(kill(slapd, SIGSTOP), 0);
+  // A signal is delivered asynchronously: on another core slapd could still answer. Wait
+  // until the kernel reports every thread stopped.
+  ASSERT_TRUE(testing::WaitUntil(
+                  [&] {
+                    const std::string stat =
+                        testing::ReadFileOrEmpty("/proc/" + std::to_string(slapd) + "/stat");
+                    const auto close = stat.rfind(')');
+                    return close != std::string::npos && stat.substr(close + 2, 1) == "T"
+                               ? Status::Ok()
+                               : NotFound("slapd not stopped yet");
+                  },
+                  std::chrono::seconds(5))
+                  .ok());
   const auto start = std::chrono::steady_clock::now();
   auto a = dir->FindAccount({LookupAttribute::kUid, "alice"});
   const auto took = std::chrono::steady_clock::now() - start;

@@ -16,11 +16,13 @@ cmake --build "$build" --target wbagent wbcloud wb-test-dirserver >/dev/null
 work=$(mktemp -d /tmp/wbbench.XXXXXX)
 pids=()
 cleanup() {
+  trap '' INT TERM  # a second signal must not cut the cleanup short
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 wait_for() { for _ in $(seq 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 
 mkdir -p "$work/directory"

@@ -35,6 +35,7 @@ work=$(mktemp -d /tmp/wbdemo.XXXXXX)
 pids=()
 cleanup() {
   local status=$?
+  trap '' INT TERM  # a second Ctrl-C must not cut the cleanup short
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"

@@ -21,7 +21,7 @@
 #include "audit/internal/files.h"
 #include "audit/internal/record_json.h"
 #include "audit/internal/seal.h"
-#include "audit/internal/thread_annotations.h"
+#include "common/thread_annotations.h"
 
 namespace wb::audit {
 
@@ -76,13 +76,14 @@ class Writer::Impl {
   Result<std::optional<Head>> ReadHead(const internal::TrailFile& file);
   Status RecoverTornLine(const std::filesystem::path& path, std::uint64_t keep, std::uint64_t size);
   Status CheckAgainstCheckpoint(const std::optional<internal::Checkpoint>& checkpoint)
-      WB_REQUIRES(mu_);
-  Status OpenActive(bool exists) WB_REQUIRES(mu_);
+      WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Status OpenActive(bool exists) WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  Status RotateIfDue(std::size_t next_line, WallTime now) WB_REQUIRES(mu_);
-  Status Rotate() WB_REQUIRES(mu_);
-  Status WaitDurable(std::unique_lock<std::mutex>& lock, std::uint64_t seq) WB_REQUIRES(mu_);
-  Status Break(Status status) WB_REQUIRES(mu_);
+  Status RotateIfDue(std::size_t next_line, WallTime now) WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Status Rotate() WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Status WaitDurable(std::unique_lock<std::mutex>& lock, std::uint64_t seq)
+      WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Status Break(Status status) WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const WriterOptions options_;
   const Secret key_;

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "common/log_escape.h"
+#include "common/openssl_error.h"
 
 namespace wb::channel {
 namespace {
@@ -30,18 +31,6 @@ using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
 using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
 using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
 using NamePtr = std::unique_ptr<X509_NAME, Deleter<X509_NAME, X509_NAME_free>>;
-
-// The OpenSSL error queue as text, emptied; converted here once.
-std::string OpensslErrors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
 
 std::int64_t ToUnix(WallTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -140,11 +129,11 @@ Result<std::string> MakeCsr(const protocol::EcPrivateKey& key, std::string_view 
       X509_REQ_set_subject_name(req.get(), name.get()) != 1 ||
       X509_REQ_set_pubkey(req.get(), key.native()) != 1 ||
       X509_REQ_sign(req.get(), key.native(), EVP_sha256()) <= 0) {
-    return Internal("cannot make a certificate request: " + OpensslErrors());
+    return OpenSslError("cannot make a certificate request");
   }
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_X509_REQ(bio.get(), req.get()) != 1) {
-    return Internal("cannot encode the certificate request: " + OpensslErrors());
+    return OpenSslError("cannot encode the certificate request");
   }
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio.get(), &data);

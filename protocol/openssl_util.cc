@@ -2,20 +2,9 @@
 
 #include <openssl/err.h>
 
-namespace wb::protocol {
+#include "common/openssl_error.h"
 
-Status OpenSslError(std::string_view what) {
-  std::string text(what);
-  bool first = true;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    text += first ? ": " : "; ";
-    text += buf;
-    first = false;
-  }
-  return Internal(std::move(text));
-}
+namespace wb::protocol {
 
 void ClearOpenSslErrors() { ERR_clear_error(); }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/openssl_error.h"
 #include "common/secret.h"
 #include "common/status.h"
 
@@ -28,8 +29,6 @@ using CipherCtxPtr =
 using BignumPtr = std::unique_ptr<BIGNUM, OsslDeleter<BIGNUM, BN_free>>;
 using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, OsslDeleter<ECDSA_SIG, ECDSA_SIG_free>>;
 
-// Drains the thread's OpenSSL error queue into a kInternal Status: "what: <ERR text>".
-Status OpenSslError(std::string_view what);
 // Drains and discards the queue (after an expected failure, e.g. a bad signature).
 void ClearOpenSslErrors();
 

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "common/openssl_error.h"
+
 namespace wb::queue {
 
 namespace {
@@ -15,20 +17,6 @@ constexpr unsigned char kVersion = 1;
 constexpr int kNonceSize = 12;
 constexpr int kTagSize = 16;
 constexpr std::size_t kOverhead = 1 + kNonceSize + kTagSize;
-
-// Converts the OpenSSL error queue, once, at this boundary.
-Status OpensslStatus(std::string_view what) {
-  std::string m(what);
-  unsigned long err = ERR_get_error();
-  if (err != 0) {
-    char buf[256];
-    ERR_error_string_n(err, buf, sizeof buf);
-    m += ": ";
-    m += buf;
-  }
-  ERR_clear_error();
-  return Internal(std::move(m));
-}
 
 Status NotAuthentic() {
   ERR_clear_error();
@@ -59,7 +47,7 @@ int HexValue(char c) {
 Result<DataKey> DataKey::Generate() {
   std::string buf(kSize, '\0');
   if (RAND_bytes(U(buf), static_cast<int>(kSize)) != 1) {
-    return OpensslStatus("generating the queue data key");
+    return OpenSslError("generating the queue data key");
   }
   DataKey key{Secret(buf)};
   WipeBytes(buf.data(), buf.size());
@@ -127,7 +115,7 @@ Result<std::string> DataKey::Seal(std::string_view plaintext, std::string_view a
   blob[0] = static_cast<char>(kVersion);
   unsigned char* nonce = U(blob) + 1;
   unsigned char* out = nonce + kNonceSize;
-  if (RAND_bytes(nonce, kNonceSize) != 1) return OpensslStatus("generating a nonce");
+  if (RAND_bytes(nonce, kNonceSize) != 1) return OpenSslError("generating a nonce");
   CtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   int fin = 0;
@@ -138,7 +126,7 @@ Result<std::string> DataKey::Seal(std::string_view plaintext, std::string_view a
           1 ||
       EVP_EncryptFinal_ex(ctx.get(), out + len, &fin) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, out + plaintext.size()) != 1) {
-    return OpensslStatus("encrypting a secret");
+    return OpenSslError("encrypting a secret");
   }
   return blob;
 }

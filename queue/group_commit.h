@@ -16,7 +16,7 @@
 
 #include "common/status.h"
 #include "queue/sqlite.h"
-#include "queue/thread_annotations.h"
+#include "common/thread_annotations.h"
 
 namespace wb::queue {
 

@@ -18,7 +18,7 @@
 #include "queue/queue.h"
 #include "queue/sqlite.h"
 #include "queue/state_lock.h"
-#include "queue/thread_annotations.h"
+#include "common/thread_annotations.h"
 
 namespace wb::queue {
 

@@ -12,23 +12,13 @@
 #include <mutex>
 
 #include "common/log_escape.h"
+#include "common/openssl_error.h"
 #include "protocol/protocol.h"
 
 namespace wb::channel::internal {
 namespace {
 
 namespace ssl = boost::asio::ssl;
-
-std::string OpensslErrors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown error" : out;
-}
 
 std::string Base64(const unsigned char* data, std::size_t len) {
   std::string out(4 * ((len + 2) / 3) + 1, '\0');
@@ -200,7 +190,7 @@ Result<std::unique_ptr<ssl::context>> MakeClientContext(const TlsSettings& s) {
   ERR_clear_error();
   if (SSL_CTX_load_verify_locations(native, s.ca_file.c_str(), nullptr) != 1) {
     return PermissionDenied("cannot load the cloud CA file " + s.ca_file.string() +
-                            " (cloud.ca_file): " + OpensslErrors() +
+                            " (cloud.ca_file): " + TakeOpenSslErrors() +
                             "; it must hold PEM certificates");
   }
   if (s.client_cert && s.client_key) {
@@ -210,7 +200,7 @@ Result<std::unique_ptr<ssl::context>> MakeClientContext(const TlsSettings& s) {
     }
     if (SSL_CTX_use_certificate_chain_file(native, s.client_cert->c_str()) != 1) {
       return Status(Code::kCorruption, "cannot load the client certificate " +
-                                           s.client_cert->string() + ": " + OpensslErrors());
+                                           s.client_cert->string() + ": " + TakeOpenSslErrors());
     }
     auto key = protocol::EcPrivateKey::Load(*s.client_key);
     if (!key.ok()) return key.error().WithContext("client key " + s.client_key->string());

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "common/log_escape.h"
+#include "common/openssl_error.h"
 
 namespace wb::cloud {
 namespace {
@@ -27,17 +28,6 @@ using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
 using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
 
-std::string OpensslErrors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
-
 X509Ptr ReadCert(std::string_view pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   return X509Ptr(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
@@ -46,7 +36,7 @@ X509Ptr ReadCert(std::string_view pem) {
 Result<std::string> ToPem(X509* cert) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) {
-    return Internal("cannot encode a certificate: " + OpensslErrors());
+    return OpenSslError("cannot encode a certificate");
   }
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio.get(), &data);
@@ -99,13 +89,13 @@ Result<X509Ptr> NewCertificate(std::string_view cn, EVP_PKEY* pub, WallTime now,
                                  reinterpret_cast<const unsigned char*>(cn_text.c_str()), -1, -1,
                                  0) != 1 ||
       X509_set_pubkey(cert.get(), pub) != 1) {
-    return Internal("cannot build a certificate: " + OpensslErrors());
+    return OpenSslError("cannot build a certificate");
   }
   std::time_t not_before = ToTimeT(now) - 60;
   std::time_t not_after = ToTimeT(now) + static_cast<std::time_t>(lifetime.count());
   if (X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, 0, &not_before) == nullptr ||
       X509_time_adj_ex(X509_getm_notAfter(cert.get()), 0, 0, &not_after) == nullptr) {
-    return Internal("cannot set certificate validity: " + OpensslErrors());
+    return OpenSslError("cannot set certificate validity");
   }
   return cert;
 }
@@ -113,7 +103,7 @@ Result<X509Ptr> NewCertificate(std::string_view cn, EVP_PKEY* pub, WallTime now,
 Result<IssuedCertificate> Finish(X509* cert, EVP_PKEY* signer, WallTime now,
                                  std::chrono::seconds lifetime) {
   if (X509_sign(cert, signer, EVP_sha256()) <= 0) {
-    return Internal("cannot sign a certificate: " + OpensslErrors());
+    return OpenSslError("cannot sign a certificate");
   }
   auto pem = ToPem(cert);
   if (!pem.ok()) return pem.error();
@@ -131,7 +121,7 @@ Result<std::string> MakeCaCertificate(const protocol::EcPrivateKey& key, std::st
       !AddExtension(c, c, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
       !AddExtension(c, c, NID_key_usage, "critical,keyCertSign,cRLSign") ||
       !AddExtension(c, c, NID_subject_key_identifier, "hash")) {
-    return Internal("cannot build the CA certificate: " + OpensslErrors());
+    return OpenSslError("cannot build the CA certificate");
   }
   auto issued = Finish(c, key.native(), now, std::chrono::hours(24 * 3650));
   if (!issued.ok()) return issued.error();
@@ -166,7 +156,7 @@ Result<IssuedCertificate> CertificateAuthority::IssueServer(const protocol::EcPr
       !AddExtension(c, ca.get(), NID_ext_key_usage, "serverAuth") ||
       !AddExtension(c, ca.get(), NID_subject_alt_name, sans.c_str()) ||
       !AddExtension(c, ca.get(), NID_authority_key_identifier, "keyid")) {
-    return Internal("cannot build the server certificate: " + OpensslErrors());
+    return OpenSslError("cannot build the server certificate");
   }
   return Finish(c, key_.native(), now, lifetime);
 }
@@ -210,7 +200,7 @@ Result<IssuedCertificate> CertificateAuthority::IssueClient(std::string_view csr
       !AddExtension(c, ca.get(), NID_key_usage, "critical,digitalSignature") ||
       !AddExtension(c, ca.get(), NID_ext_key_usage, "clientAuth") ||
       !AddExtension(c, ca.get(), NID_authority_key_identifier, "keyid")) {
-    return Internal("cannot build the client certificate: " + OpensslErrors());
+    return OpenSslError("cannot build the client certificate");
   }
   return Finish(c, key_.native(), now, lifetime);
 }

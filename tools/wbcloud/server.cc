@@ -20,6 +20,7 @@
 #include <cstdio>
 
 #include "common/log_escape.h"
+#include "common/openssl_error.h"
 #include "tools/wbcloud/enroll.h"
 #include "tools/wbcloud/files.h"
 #include "tools/wbcloud/server_context.h"
@@ -35,16 +36,6 @@ using asio::redirect_error;
 using asio::use_awaitable;
 using asio::ip::tcp;
 using boost::system::error_code;
-
-std::string OpensslErrors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    out += (out.empty() ? "" : "; ") + std::string(buf);
-  }
-  return out;
-}
 
 int TlsVersion(config::TlsVersion v) {
   return v == config::TlsVersion::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
@@ -63,12 +54,12 @@ Result<std::unique_ptr<ssl::context>> MakeServerContext(const CloudState& state,
   if (SSL_CTX_use_certificate_chain_file(native, p.server_cert().c_str()) != 1 ||
       SSL_CTX_use_PrivateKey(native, key->native()) != 1 ||
       SSL_CTX_check_private_key(native) != 1) {
-    return Internal("cannot load the server certificate: " + OpensslErrors());
+    return OpenSslError("cannot load the server certificate");
   }
   // Client certificates are asked for, verified against our CA, but optional at the TLS
   // layer: /enroll is reached without one, /agent refuses a connection without one.
   if (SSL_CTX_load_verify_locations(native, p.ca_cert().c_str(), nullptr) != 1) {
-    return Internal("cannot load the CA: " + OpensslErrors());
+    return OpenSslError("cannot load the CA");
   }
   SSL_CTX_set_client_CA_list(native, SSL_load_client_CA_file(p.ca_cert().c_str()));
   SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, nullptr);

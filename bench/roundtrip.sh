@@ -57,11 +57,11 @@ sleep 1
 now_ms() { date +%s%3N; }
 
 # Baseline: the directory operation alone, as the service account, with TLS, one process each.
-printf '%s' "$(sed -n 's/.*bind_password_file = "\(.*\)"/\1/p' "$work/directory/directory.toml" | xargs cat)" >"$work/svc.pw"
+bind_password_file=$(sed -n 's/^bind_password_file = "\(.*\)"/\1/p' "$work/directory/directory.toml")
 bind_dn=$(sed -n 's/^bind_dn = "\(.*\)"/\1/p' "$work/directory/directory.toml")
 start=$(now_ms)
 for i in $(seq "$n"); do
-  LDAPTLS_CACERT="$WB_CA_FILE" ldappasswd -x -H "$WB_LDAPS_URL" -D "$bind_dn" -y "$work/svc.pw" \
+  LDAPTLS_CACERT="$WB_CA_FILE" ldappasswd -x -H "$WB_LDAPS_URL" -D "$bind_dn" -y "$bind_password_file" \
     -s "Baseline-Pass-$i-x" "$(printf "$WB_USER_DN_FMT" alice)" >/dev/null
 done
 baseline=$(( $(now_ms) - start ))

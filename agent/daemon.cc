@@ -28,7 +28,7 @@ class Daemon::Link final : public channel::Handler, public Outbound {
   }
   void OnMessage(protocol::Message message) override {
     if (auto* request = std::get_if<protocol::Request>(&message)) {
-      pipeline_->OnEnvelope(request->envelope);
+      pipeline_->OnRequest(*request);
     } else if (auto* ack = std::get_if<protocol::ResultAck>(&message)) {
       pipeline_->OnResultAck(ack->id);
     } else if (auto* error = std::get_if<protocol::ErrorMessage>(&message)) {
@@ -44,7 +44,10 @@ class Daemon::Link final : public channel::Handler, public Outbound {
                " keys)";
     (void)audit_.Append(e);
   }
-  void OnDisconnected(const Status& why) override { log_.debug("channel: {}", why.ToString()); }
+  void OnDisconnected(const Status& why) override {
+    log_.debug("channel: {}", why.ToString());
+    pipeline_->OnChannelLost();
+  }
 
  private:
   spdlog::logger& log_;

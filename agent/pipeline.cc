@@ -30,6 +30,11 @@ class QueueReplayGuard final : public protocol::ReplayGuard {
   queue::Queue& queue_;
 };
 
+// How far the cloud's clock (which dated the request) and the directory's (which dates the
+// password change) may disagree for the "applied elsewhere" check. Kept small on purpose:
+// a larger window turns a recent change by someone else into a false "found applied".
+constexpr std::chrono::seconds kHandoverClockTolerance{5};
+
 milliseconds Since(std::chrono::steady_clock::time_point start, const Clock& clock) {
   return std::chrono::duration_cast<milliseconds>(clock.Monotonic() - start);
 }
@@ -57,6 +62,7 @@ Pipeline::Pipeline(PipelineDeps deps, PipelineKeys keys, int workers)
 Pipeline::~Pipeline() { Stop(); }
 
 Status Pipeline::Start() {
+  OnChannelLost();  // everything already queued predates this process
   WB_RETURN_IF_ERROR(RecoverInterrupted());
   auto received = deps_.queue->List({.state = queue::State::kReceived, .limit = 100000});
   if (!received.ok()) return received.error();
@@ -80,6 +86,11 @@ Activity Pipeline::LastActivity() const {
   return activity_;
 }
 
+void Pipeline::OnChannelLost() {
+  std::lock_guard lock(mu_);
+  handover_epoch_ = deps_.clock->Now();
+}
+
 void Pipeline::Notify() {
   {
     std::lock_guard lock(mu_);
@@ -90,9 +101,9 @@ void Pipeline::Notify() {
 
 // --- Intake (channel thread) ------------------------------------------------------------
 
-void Pipeline::OnEnvelope(const std::string& envelope) {
-  auto opened = protocol::OpenRequest(envelope, keys_.trusted, *keys_.encryption_key, keys_.open,
-                                      *deps_.clock, *replay_);
+void Pipeline::OnRequest(const protocol::Request& message) {
+  auto opened = protocol::OpenRequest(message.envelope, keys_.trusted, *keys_.encryption_key,
+                                      keys_.open, *deps_.clock, *replay_);
   if (!opened.ok()) return Reject(opened.error());
   if (opened->redelivered) {
     // The cloud sent this request again: answer with the state it already has.
@@ -101,7 +112,7 @@ void Pipeline::OnEnvelope(const std::string& envelope) {
     (void)deps_.outbound->Send(protocol::Accepted{opened->claims.id});
     return;
   }
-  queue::Request request = ToQueueRequest(*opened);
+  queue::Request request = ToQueueRequest(*opened, message.delivery);
   auto stored = deps_.queue->Enqueue(request);
   if (!stored.ok() && stored.error().code() == Code::kAlreadyExists) {
     return Reject(
@@ -117,7 +128,13 @@ void Pipeline::OnEnvelope(const std::string& envelope) {
     return Reject({protocol::RejectCode::kReplayed,
                    "the request id was used before with another nonce", opened->claims.id});
   }
-  Audit(AuditEventFor(audit::EventType::kRequestReceived, stored->record.info));
+  audit::Event received = AuditEventFor(audit::EventType::kRequestReceived, stored->record.info);
+  if (message.delivery > 1) {
+    received.detail = "delivery " + std::to_string(message.delivery) +
+                      ": another agent may have had it first; the directory is checked before "
+                      "a password is written";
+  }
+  Audit(received);
   (void)deps_.outbound->Send(protocol::Accepted{stored->record.info.id});
   Admit(stored->record);
 }
@@ -285,18 +302,36 @@ void Pipeline::Process(queue::Work& work) {
   if (!account.ok()) {
     return Finalize(work, account.error(), "", directory.name(), Since(start, *deps_.clock));
   }
-  // A retried password write may have reached the directory before its answer was lost:
-  // applying it again would trip the password history, so look first.
-  if (work.record.attempts > 1 && WritesPassword(info.operations)) {
-    auto changed = directory.PasswordChangedSince(*account, work.record.received_at);
-    if (changed.ok() && *changed) {
-      ldap::Outcome o = ldap::Succeeded();
-      o.note = "found applied: the password changed after the request arrived";
-      return Finalize(work, o, account->dn, directory.name(), Since(start, *deps_.clock));
-    }
+  // A password write that may already have been applied (here, before its answer was lost,
+  // or by another agent) must not be applied again: it would trip the password history. The
+  // account was just read, so its password timestamp costs nothing more.
+  if (auto since = MayHaveBeenAppliedSince(work.record);
+      since && ldap::PasswordChangedAtOrAfter(*account, *since)) {
+    ldap::Outcome o = ldap::Succeeded();
+    o.note = work.record.attempts > 1 && work.record.info.delivery == 1
+                 ? "found applied: the password changed after the request arrived"
+                 : "found applied: the password changed after the request was issued "
+                   "(another agent may have applied it)";
+    return Finalize(work, o, account->dn, directory.name(), Since(start, *deps_.clock));
   }
   ldap::Outcome outcome = directory.Apply(*account, ToChange(work));
   Finalize(work, outcome, account->dn, directory.name(), Since(start, *deps_.clock));
+}
+
+// When the password write of `record` may already have happened, the earliest time it could
+// have; nullopt when it cannot have (the first attempt of a request only this agent had).
+std::optional<WallTime> Pipeline::MayHaveBeenAppliedSince(const queue::Record& record) const {
+  if (!WritesPassword(record.info.operations)) return std::nullopt;
+  WallTime epoch;
+  {
+    std::lock_guard lock(mu_);
+    epoch = handover_epoch_;
+  }
+  if (record.info.delivery > 1 || record.received_at < epoch) {
+    return record.info.issued_at - kHandoverClockTolerance;
+  }
+  if (record.attempts > 1) return record.received_at;
+  return std::nullopt;
 }
 
 void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,

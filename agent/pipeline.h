@@ -9,8 +9,12 @@
 //   OnResultAck: AcknowledgeResult -> audit result_acknowledged
 //
 // A request that fails a check is rejected with its stable code, audited, and writes nothing.
-// A retry of a password write first asks the directory whether the password already changed
-// since the request arrived, so a write whose answer was lost is not applied twice.
+// A password write that may already have been applied is not applied again: before a retry
+// the workers look whether the password changed since the request arrived, and before any
+// attempt of a request that another agent may have had first (the cloud says so with
+// delivery > 1, or the request outlived this process's start or a channel loss, after which
+// the cloud may hand it to another agent) whether it changed since the cloud issued it.
+// The directory's password timestamp decides, not a guess; see docs/protocol.md section 7.
 //
 // Threads: OnEnvelope, OnResultAck, HelloState and ResendResults are called on the channel's
 // thread, one at a time; the workers run on their own threads. Start/Stop from the main thread.
@@ -77,11 +81,15 @@ class Pipeline {
   // directory's timeouts), and joins them.
   void Stop();
 
-  void OnEnvelope(const std::string& envelope);
+  void OnRequest(const protocol::Request& request);
   void OnResultAck(const std::string& id);
   channel::HelloState HelloState();
   void ResendResults();
   void OnKeySetChanged(const protocol::Jwks& keys);
+
+  // The channel to the cloud was lost (or a connection attempt failed): the cloud may hand the
+  // requests this agent holds to another agent, so they are checked before they are written.
+  void OnChannelLost();
 
   // Wakes the workers (e.g. after an external change); cheap.
   void Notify();
@@ -99,6 +107,7 @@ class Pipeline {
   void Audit(const audit::Event& event);
   Status RecoverInterrupted();
   std::optional<std::string> FoundApplied(const queue::Record& record);
+  std::optional<WallTime> MayHaveBeenAppliedSince(const queue::Record& record) const;
 
   PipelineDeps deps_;
   PipelineKeys keys_;  // touched on the channel thread only
@@ -109,6 +118,9 @@ class Pipeline {
   bool stopping_ = false;  // guarded by mu_
   int wakeups_ = 0;        // guarded by mu_: notifications not yet consumed
   Activity activity_;      // guarded by mu_
+  // Requests received before this time may have been handed to another agent: the start of
+  // this process or the latest channel loss. Guarded by mu_.
+  WallTime handover_epoch_{};
   std::vector<std::thread> workers_;
 };
 

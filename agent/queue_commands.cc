@@ -68,6 +68,7 @@ Json RecordJson(const queue::Record& r) {
             {"seq", r.seq},
             {"state", std::string(queue::StateName(r.state))},
             {"attempts", r.attempts},
+            {"delivery", r.info.delivery},
             {"tenant", r.info.tenant},
             {"correlation_id", r.info.correlation_id},
             {"operations", OperationsJson(r.info.operations)},
@@ -167,6 +168,8 @@ void PrintRecord(const queue::Record& r) {
   std::printf("request %s (seq %lld)\n", Text(r.info.id).c_str(), static_cast<long long>(r.seq));
   PrintField("state", std::string(queue::StateName(r.state)));
   PrintField("attempts", std::to_string(r.attempts));
+  PrintField("delivery", std::to_string(r.info.delivery) +
+                             (r.info.delivery > 1 ? " (another agent may have had it first)" : ""));
   PrintField("operations", OperationsText(r.info.operations));
   PrintField("target", Text(r.info.target) + " (" + Text(r.info.target_kind) + ")");
   PrintField("account key", Text(r.info.account_key));

@@ -43,7 +43,7 @@ audit::Requester ParseRequester(const std::string& text) {
 
 }  // namespace
 
-queue::Request ToQueueRequest(protocol::VerifiedRequest& verified) {
+queue::Request ToQueueRequest(protocol::VerifiedRequest& verified, int delivery) {
   const auto& c = verified.claims;
   queue::Request r;
   r.info.id = c.id;
@@ -62,6 +62,7 @@ queue::Request ToQueueRequest(protocol::VerifiedRequest& verified) {
   r.info.issued_at = c.issued_at;
   r.info.expires_at = c.expires_at;
   r.info.requester_json = RequesterJson(c.requester);
+  r.info.delivery = delivery;
   r.new_password = std::move(verified.passwords.new_password);
   r.old_password = std::move(verified.passwords.old_password);
   return r;

@@ -11,8 +11,9 @@
 
 namespace wb::agent {
 
-// The queue's request for a verified envelope; the passwords move into it.
-queue::Request ToQueueRequest(protocol::VerifiedRequest& verified);
+// The queue's request for a verified envelope and the cloud's delivery count; the passwords
+// move into it.
+queue::Request ToQueueRequest(protocol::VerifiedRequest& verified, int delivery);
 
 // The directory's target for a stored request; nullopt when target_kind is unknown.
 std::optional<ldap::Target> ToTarget(const queue::RequestInfo& info);

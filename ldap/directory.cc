@@ -82,9 +82,7 @@ class LdapDirectory final : public Directory {
   Result<bool, Outcome> PasswordChangedSince(const Account& account, WallTime since) override {
     auto fresh = FindAccount({config::LookupAttribute::kDn, account.dn});
     if (!fresh.ok()) return fresh.error();
-    // Directory timestamps have one-second resolution; compare at that resolution.
-    const auto since_s = std::chrono::floor<std::chrono::seconds>(since);
-    return fresh->password_changed_at && *fresh->password_changed_at >= since_s;
+    return PasswordChangedAtOrAfter(*fresh, since);
   }
 
   std::vector<ServerHealth> Health() const override { return pool_.Health(); }

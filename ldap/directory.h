@@ -55,6 +55,14 @@ struct Account {
   std::optional<std::string> password_policy_dn;  // msDS-ResultantPSO / pwdPolicySubentry
 };
 
+// True when `account`'s password was set at or after `since`, compared at the directories'
+// one-second resolution. An account without a password timestamp (or, on AD, with
+// pwdLastSet 0 after "must change") has none to compare: false.
+inline bool PasswordChangedAtOrAfter(const Account& account, WallTime since) {
+  return account.password_changed_at &&
+         *account.password_changed_at >= std::chrono::floor<std::chrono::seconds>(since);
+}
+
 // One request's change. Any combination; at least one part must be set.
 struct PasswordChange {
   enum class Password { kKeep, kReset, kChange };
@@ -96,8 +104,8 @@ class Directory {
   // (e.g. kHistoryNotEnforceable).
   virtual Outcome Apply(const Account& account, const PasswordChange& change) = 0;
   virtual Result<PasswordPolicy, Outcome> EffectivePolicy(const Account& account) = 0;
-  // For crash recovery: true when the account's password was set at or after `since`, so a
-  // reset interrupted after the write must not be applied again (it would trip history).
+  // For crash recovery: reads the account again and returns PasswordChangedAtOrAfter(since),
+  // so a reset interrupted after the write is not applied again (it would trip history).
   virtual Result<bool, Outcome> PasswordChangedSince(const Account& account, WallTime since) = 0;
   virtual std::vector<ServerHealth> Health() const = 0;
 };

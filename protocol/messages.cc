@@ -40,7 +40,11 @@ Result<Message> ParseWelcome(FieldReader& r) {
 
 Result<Message> ParseRequest(FieldReader& r) {
   Request m;
+  int64_t delivery = 1;
   r.String("envelope", m.envelope, kEnvelopeRule);
+  if (r.OptionalInteger("delivery", delivery, 1, kMaxDelivery)) {
+    m.delivery = static_cast<int>(delivery);
+  }
   return Done(r, std::move(m));
 }
 
@@ -186,6 +190,7 @@ std::string Serialize(const Welcome& m) {
 std::string Serialize(const Request& m) {
   OrderedJson j = Head("request");
   j["envelope"] = m.envelope;
+  if (m.delivery > 1) j["delivery"] = m.delivery;
   return Dump(j);
 }
 

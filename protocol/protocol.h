@@ -42,6 +42,7 @@ inline constexpr std::chrono::seconds kDefaultMaxSkew{120};
 inline constexpr std::chrono::seconds kMaxRequestLifetime{15 * 60};  // exp - iat
 inline constexpr int kMaxCredits = 1024;                 // = config queue.max_in_flight bound
 inline constexpr std::size_t kMaxUnackedResults = 1000;  // ids listed in one hello
+inline constexpr int kMaxDelivery = 1000;                // `request.delivery` bound
 inline constexpr std::size_t kMaxPasswordBytes = 1024;   // UTF-8, per password
 
 // JWS "typ" values: a request envelope and a signed key set can never be taken for each other.
@@ -104,6 +105,11 @@ struct Welcome {
 // cloud -> agent: one request envelope (a compact JWS, see OpenRequest).
 struct Request {
   std::string envelope;
+  // How many times the cloud has delivered this request, this time included (1..kMaxDelivery;
+  // omitted on the wire when 1). Above 1 the request may already have been applied by an
+  // agent that then vanished, so the agent checks the directory before writing a password.
+  // Unsigned: a wrong value can only make the agent look before it writes.
+  int delivery = 1;
 };
 
 // agent -> cloud: the request is durably queued.

@@ -195,6 +195,14 @@ bool FieldReader::Integer(std::string_view key, int64_t& out, int64_t min, int64
   return true;
 }
 
+bool FieldReader::OptionalInteger(std::string_view key, int64_t& out, int64_t min, int64_t max) {
+  if (object_.is_object() && object_.find(key) == object_.end()) {
+    taken_.emplace_back(key);
+    return true;
+  }
+  return Integer(key, out, min, max);
+}
+
 bool FieldReader::Time(std::string_view key, WallTime& out) {
   int64_t s = 0;
   if (!Integer(key, s, 0, kMaxUnixSeconds)) return false;

@@ -66,6 +66,8 @@ class FieldReader {
   // Absent -> `out` empty, true.
   bool OptionalString(std::string_view key, std::string& out, const StringRule& rule);
   bool Integer(std::string_view key, int64_t& out, int64_t min, int64_t max);
+  // Absent -> `out` unchanged (the caller's default), true.
+  bool OptionalInteger(std::string_view key, int64_t& out, int64_t min, int64_t max);
   bool Time(std::string_view key, WallTime& out);
   bool OptionalTime(std::string_view key, std::optional<WallTime>& out);
   // An array of strings, each satisfying `rule`, at most `max_items`.

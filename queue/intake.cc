@@ -18,6 +18,7 @@ Status ValidateRequest(const Request& r) {
   }
   if (i.account_key.empty()) return InvalidArgument(QuoteId(i.id) + " has no account key");
   if (!AnyOperation(i.operations)) return InvalidArgument(QuoteId(i.id) + " has no operation");
+  if (i.delivery < 1) return InvalidArgument(QuoteId(i.id) + " has a delivery count below 1");
   const bool sets_password = i.operations.reset || i.operations.change;
   if (sets_password == r.new_password.empty()) {
     return InvalidArgument(QuoteId(i.id) + (sets_password
@@ -53,7 +54,8 @@ Status InsertRow(Db& db, const RequestInfo& i, const std::string& blob, std::int
   Result<Stmt> stmt = db.Prepare(
       "INSERT INTO requests (id, tenant, correlation_id, operations, target, target_kind, "
       "account_key, requester, issued_at, expires_at, state, attempts, received_at, "
-      "not_before, secret) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0, ?11, ?11, ?12)");
+      "not_before, secret, delivery) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0, ?11, ?11, ?12, ?13)");
   if (!stmt.ok()) return stmt.error();
   return stmt->Bind(1, i.id)
       .Bind(2, i.tenant)
@@ -67,6 +69,7 @@ Status InsertRow(Db& db, const RequestInfo& i, const std::string& blob, std::int
       .Bind(10, ToMillis(i.expires_at))
       .Bind(11, now)
       .BindBlob(12, blob)
+      .Bind(13, static_cast<std::int64_t>(i.delivery))
       .Run();
 }
 

@@ -124,6 +124,9 @@ struct RequestInfo {
   WallTime issued_at;
   WallTime expires_at;         // no attempt starts after this; the request then expires
   std::string requester_json;  // who asked and how they were verified; opaque, no secrets
+  // The cloud's delivery count when this agent accepted it (>= 1). Above 1 another agent may
+  // have had the request first.
+  int delivery = 1;
 };
 
 struct Request {

@@ -52,7 +52,7 @@ const char* const kRecordColumns =
     "issued_at, expires_at, state, attempts, received_at, ready_at, attempt_started_at, "
     "not_before, finished_at, acked_at, last_error_code, last_error_message, outcome_code, "
     "outcome_transient, outcome_message, outcome_server, outcome_duration_ms, "
-    "secret IS NOT NULL";
+    "secret IS NOT NULL, delivery";
 
 std::int64_t ToMillis(WallTime t) {
   return std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -96,6 +96,7 @@ Result<Record> ReadRecord(const Stmt& row) {
       .issued_at = FromMillis(row.Int(9)),
       .expires_at = FromMillis(row.Int(10)),
       .requester_json = row.Text(8),
+      .delivery = static_cast<int>(row.Int(27)),
   };
   r.state = *state;
   r.attempts = static_cast<int>(row.Int(12));

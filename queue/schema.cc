@@ -71,8 +71,15 @@ CREATE TABLE replay (
 CREATE INDEX replay_by_expiry ON replay (forget_after);
 )sql";
 
+// Version 2: the cloud's delivery count (protocol `request.delivery`), so that a worker knows
+// that another agent may have had the request first.
+constexpr const char* kV2 = R"sql(
+ALTER TABLE requests ADD COLUMN delivery INTEGER NOT NULL DEFAULT 1 CHECK (delivery >= 1);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
+    {2, kV2},
 };
 
 Status Apply(Db& db, const Migration& m) {

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <map>
 #include <mutex>
+#include <thread>
 #include <variant>
 
 #include "tests/support/process.h"
@@ -42,11 +45,20 @@ class FakeDirectory final : public ldap::Directory {
  public:
   const std::string& name() const override { return name_; }
   Result<ldap::Account, ldap::Outcome> FindAccount(const ldap::Target& t) override {
-    return ldap::Account{.dn = "uid=" + t.value + ",dc=test"};
+    ldap::Account a{.dn = t.value};
+    std::lock_guard lock(mu_);
+    if (auto it = password_changed_at_.find(t.value); it != password_changed_at_.end()) {
+      a.password_changed_at = it->second;
+    }
+    return a;
   }
-  ldap::Outcome Apply(const ldap::Account&, const ldap::PasswordChange& change) override {
+  ldap::Outcome Apply(const ldap::Account& a, const ldap::PasswordChange& change) override {
+    {
+      std::unique_lock lock(mu_);
+      gate_.wait(lock, [this] { return !closed_; });
+    }
     ++applies;
-    if (change.new_password != nullptr) password_changed = true;
+    if (change.new_password != nullptr) SetPasswordChangedAt(a.dn, SystemClock().Now());
     if (fail_transiently_once.exchange(false)) {
       return ldap::MakeOutcome(ldap::OutcomeCode::kDirectoryTimeout, "no answer");
     }
@@ -55,18 +67,36 @@ class FakeDirectory final : public ldap::Directory {
   Result<ldap::PasswordPolicy, ldap::Outcome> EffectivePolicy(const ldap::Account&) override {
     return ldap::PasswordPolicy{};
   }
-  Result<bool, ldap::Outcome> PasswordChangedSince(const ldap::Account&, WallTime) override {
-    return password_changed.load();
+  Result<bool, ldap::Outcome> PasswordChangedSince(const ldap::Account& a,
+                                                   WallTime since) override {
+    auto fresh = FindAccount({config::LookupAttribute::kUid, a.dn});
+    return ldap::PasswordChangedAtOrAfter(*fresh, since);
   }
   std::vector<ldap::ServerHealth> Health() const override { return {}; }
+  // As if someone (another agent, the user) set the password of `uid` at `t`.
+  void SetPasswordChangedAt(const std::string& uid, WallTime t) {
+    std::lock_guard lock(mu_);
+    password_changed_at_[uid] = t;
+  }
+  // While closed, Apply waits: the workers stay busy.
+  void SetGate(bool closed) {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = closed;
+    }
+    gate_.notify_all();
+  }
 
   std::atomic<int> applies{0};
-  std::atomic<bool> password_changed{false};
   std::atomic<bool> fail_transiently_once{false};
   ldap::Outcome next_outcome = ldap::Succeeded("ldaps://fake");
 
  private:
   std::string name_ = "fake";
+  std::mutex mu_;
+  std::condition_variable gate_;
+  bool closed_ = false;
+  std::map<std::string, WallTime> password_changed_at_;
 };
 
 class PipelineTest : public ::testing::Test {
@@ -96,6 +126,9 @@ class PipelineTest : public ::testing::Test {
     dirs.push_back(std::move(directory));
     router_ =
         std::make_unique<ldap::Router>(std::move(dirs), std::vector<config::DirectoryConfig>(1));
+    MakePipeline();
+  }
+  void MakePipeline(bool start = true) {
     PipelineKeys keys;
     keys.trusted.keys.push_back(signing_->PublicJwk("sig", "ES256"));
     keys.encryption_key = agent_key_;
@@ -105,7 +138,9 @@ class PipelineTest : public ::testing::Test {
         PipelineDeps{queue_.get(), router_.get(), audit_.get(), &outbound_, &clock_,
                      std::make_shared<spdlog::logger>("test")},
         std::move(keys), 2);
-    ASSERT_TRUE(pipeline_->Start().ok());
+    if (start) {
+      ASSERT_TRUE(pipeline_->Start().ok());
+    }
   }
   void TearDown() override { pipeline_.reset(); }
 
@@ -162,7 +197,7 @@ class PipelineTest : public ::testing::Test {
 
 TEST_F(PipelineTest, ValidEnvelopeIsAcceptedAppliedAndReported) {
   auto c = Claims();
-  pipeline_->OnEnvelope(Seal(c));
+  pipeline_->OnRequest({Seal(c)});
   ASSERT_TRUE(ResultArrives(c.id).ok());
   EXPECT_EQ(outbound_.All<protocol::Accepted>().size(), 1u);
   EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
@@ -172,9 +207,9 @@ TEST_F(PipelineTest, ValidEnvelopeIsAcceptedAppliedAndReported) {
 TEST_F(PipelineTest, TheSameEnvelopeTwiceIsAppliedOnce) {
   auto c = Claims();
   const std::string envelope = Seal(c);
-  pipeline_->OnEnvelope(envelope);
+  pipeline_->OnRequest({envelope});
   ASSERT_TRUE(ResultArrives(c.id).ok());
-  pipeline_->OnEnvelope(envelope);  // a redelivery: answered with the state it has
+  pipeline_->OnRequest({envelope});  // a redelivery: answered with the state it has
   EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 2u);
   EXPECT_EQ(directory_->applies, 1);
   EXPECT_TRUE(outbound_.All<protocol::Rejected>().empty());
@@ -182,9 +217,9 @@ TEST_F(PipelineTest, TheSameEnvelopeTwiceIsAppliedOnce) {
 
 TEST_F(PipelineTest, AnIdReusedWithAnotherNonceIsRejectedAsReplayed) {
   auto first = Claims();
-  pipeline_->OnEnvelope(Seal(first));
+  pipeline_->OnRequest({Seal(first)});
   ASSERT_TRUE(ResultArrives(first.id).ok());
-  pipeline_->OnEnvelope(Seal(Claims(first.id)));  // same id, fresh nonce
+  pipeline_->OnRequest({Seal(Claims(first.id))});  // same id, fresh nonce
   auto rejected = outbound_.All<protocol::Rejected>();
   ASSERT_EQ(rejected.size(), 1u);
   EXPECT_EQ(rejected[0].code, protocol::RejectCode::kReplayed);
@@ -195,7 +230,7 @@ TEST_F(PipelineTest, AForgedEnvelopeIsRejectedAndNothingIsQueued) {
   auto other = protocol::EcPrivateKey::Generate();
   ASSERT_TRUE(other.ok());
   auto c = Claims();
-  pipeline_->OnEnvelope(Seal(c, &*other));
+  pipeline_->OnRequest({Seal(c, &*other)});
   auto rejected = outbound_.All<protocol::Rejected>();
   ASSERT_EQ(rejected.size(), 1u);
   EXPECT_EQ(rejected[0].code, protocol::RejectCode::kBadSignature);
@@ -206,17 +241,97 @@ TEST_F(PipelineTest, AForgedEnvelopeIsRejectedAndNothingIsQueued) {
 TEST_F(PipelineTest, ARetriedWriteThatAlreadyLandedIsNotWrittenAgain) {
   directory_->fail_transiently_once = true;  // the write lands, its answer is lost
   auto c = Claims();
-  pipeline_->OnEnvelope(Seal(c));
+  pipeline_->OnRequest({Seal(c)});
   ASSERT_TRUE(ResultArrives(c.id).ok());
   EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
   EXPECT_NE(ResultFor(c.id).note.find("found applied"), std::string::npos);
   EXPECT_EQ(directory_->applies, 1);
 }
 
+TEST_F(PipelineTest, ARedeliveredRequestAlreadyAppliedByAnotherAgentIsNotWrittenAgain) {
+  auto c = Claims();
+  directory_->SetPasswordChangedAt("alice", c.issued_at + 1s);  // the agent that vanished wrote it
+  pipeline_->OnRequest({Seal(c), 2});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  EXPECT_NE(ResultFor(c.id).note.find("another agent may have applied it"), std::string::npos);
+  EXPECT_EQ(directory_->applies, 0);
+  EXPECT_EQ(queue_->Show(c.id)->record.info.delivery, 2);
+}
+
+TEST_F(PipelineTest, ARedeliveredRequestNotYetAppliedIsWritten) {
+  auto c = Claims();
+  directory_->SetPasswordChangedAt("alice",
+                                   c.issued_at - 1h);  // an old password: nobody applied it
+  pipeline_->OnRequest({Seal(c), 2});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  EXPECT_EQ(ResultFor(c.id).note, "");
+  EXPECT_EQ(directory_->applies, 1);
+}
+
+TEST_F(PipelineTest, AFirstDeliveryIsWrittenEvenWhenThePasswordChangedJustBefore) {
+  // Only a request another agent may have had is checked: a user who changed the password a
+  // moment before an ordinary first delivery still gets the password asked for.
+  auto c = Claims();
+  directory_->SetPasswordChangedAt("alice", c.issued_at);
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).note, "");
+  EXPECT_EQ(directory_->applies, 1);
+}
+
+TEST_F(PipelineTest, ARequestThatOutlivedTheAgentIsCheckedBeforeItIsWritten) {
+  // Accepted by the previous process, never attempted; meanwhile the cloud handed it to
+  // another agent, which applied it.
+  pipeline_.reset();
+  auto c = Claims();
+  queue::Request r;
+  r.info = {.id = c.id,
+            .tenant = c.tenant,
+            .correlation_id = "corr",
+            .operations = {.reset = true},
+            .target = "alice",
+            .target_kind = "uid",
+            .account_key = "uid:alice",
+            .issued_at = c.issued_at,
+            .expires_at = c.expires_at};
+  r.new_password = Secret("Pipeline-Pass-1");
+  ASSERT_TRUE(queue_->Enqueue(r).ok());
+  ASSERT_TRUE(queue_->MarkReady(c.id).ok());
+  directory_->SetPasswordChangedAt("alice", c.issued_at + 1s);
+  std::this_thread::sleep_for(5ms);  // the new process starts strictly later
+  MakePipeline();
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_NE(ResultFor(c.id).note.find("found applied"), std::string::npos);
+  EXPECT_EQ(directory_->applies, 0);
+}
+
+TEST_F(PipelineTest, ARequestHeldAcrossAChannelLossIsCheckedBeforeItIsWritten) {
+  // Both workers busy, so alice's request waits in the queue while the channel is lost and
+  // the cloud hands it to another agent, which applies it.
+  directory_->SetGate(/*closed=*/true);
+  auto bob = Claims();
+  bob.target.value = "bob";
+  auto carol = Claims();
+  carol.target.value = "carol";
+  pipeline_->OnRequest({Seal(bob)});
+  pipeline_->OnRequest({Seal(carol)});
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  std::this_thread::sleep_for(5ms);
+  pipeline_->OnChannelLost();
+  directory_->SetPasswordChangedAt("alice", c.issued_at + 1s);
+  directory_->SetGate(/*closed=*/false);
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_NE(ResultFor(c.id).note.find("found applied"), std::string::npos);
+  EXPECT_EQ(directory_->applies, 2);  // bob and carol only
+}
+
 TEST_F(PipelineTest, ADirectoryRuleRefusalEndsRejectedWithItsCode) {
   directory_->next_outcome = ldap::MakeOutcome(ldap::OutcomeCode::kPolicyTooShort, "too short");
   auto c = Claims();
-  pipeline_->OnEnvelope(Seal(c));
+  pipeline_->OnRequest({Seal(c)});
   ASSERT_TRUE(ResultArrives(c.id).ok());
   EXPECT_EQ(ResultFor(c.id).outcome, "policy_too_short");
   auto detail = queue_->Show(c.id);
@@ -226,7 +341,7 @@ TEST_F(PipelineTest, ADirectoryRuleRefusalEndsRejectedWithItsCode) {
 
 TEST_F(PipelineTest, AResultAckIsRecordedAndTheResultIsNotPendingAnyMore) {
   auto c = Claims();
-  pipeline_->OnEnvelope(Seal(c));
+  pipeline_->OnRequest({Seal(c)});
   ASSERT_TRUE(ResultArrives(c.id).ok());
   EXPECT_EQ(pipeline_->HelloState().unacked_results, std::vector<std::string>{c.id});
   pipeline_->OnResultAck(c.id);

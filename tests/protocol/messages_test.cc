@@ -55,6 +55,17 @@ TEST(Messages, EveryOtherTypeRoundTrips) {
   EXPECT_EQ(RoundTrip(ErrorMessage{"unsupported_version", "speak v1"}).code, "unsupported_version");
 }
 
+TEST(Messages, RequestDeliveryIsOneWhenAbsentAndOmittedWhenOne) {
+  auto first = ParseMessage(R"({"type":"request","v":1,"envelope":"a.b.c"})");
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  EXPECT_EQ(std::get<Request>(*first).delivery, 1);
+  EXPECT_EQ(Serialize(Request{"a.b.c"}), R"({"type":"request","v":1,"envelope":"a.b.c"})");
+  EXPECT_EQ(Serialize(Request{"a.b.c", 3}),
+            R"({"type":"request","v":1,"envelope":"a.b.c","delivery":3})");
+  EXPECT_EQ(RoundTrip(Request{"a.b.c", 3}).delivery, 3);
+  EXPECT_EQ(RoundTrip(Request{"a.b.c", kMaxDelivery}).delivery, kMaxDelivery);
+}
+
 TEST(Messages, RefusesAnUnknownField) {
   auto r = ParseMessage(
       R"({"type":"accepted","v":1,"id":"0f8e5b0a-8c1e-4c57-9d0e-4b3f6a2c1d9e","x":1})");
@@ -77,6 +88,10 @@ TEST(Messages, RefusesWrongTypesAndBounds) {
           R"({"type":"credits","v":1,"credits":-1})",
           R"({"type":"credits","v":1,"credits":1025})",
           R"({"type":"credits","v":1,"credits":18446744073709551615})",
+          R"({"type":"request","v":1,"envelope":"a.b.c","delivery":0})",
+          R"({"type":"request","v":1,"envelope":"a.b.c","delivery":1001})",
+          R"({"type":"request","v":1,"envelope":"a.b.c","delivery":"2"})",
+          R"({"type":"request","v":1,"envelope":"a.b.c","delivery":null})",
           R"({"type":"accepted","v":1,"id":"0F8E5B0A-8C1E-4C57-9D0E-4B3F6A2C1D9E"})",
           R"({"type":"accepted","v":1,"id":"x"})",
           R"({"type":"rejected","v":1,"code":"nope","reason":""})",

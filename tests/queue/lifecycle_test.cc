@@ -47,6 +47,7 @@ TEST_F(LifecycleTest, EnqueueStoresAReceivedRecordAsGiven) {
   EXPECT_EQ(rec.info.issued_at, clock_.Now());
   EXPECT_EQ(rec.info.expires_at, clock_.Now() + hours(1));
   EXPECT_EQ(rec.info.requester_json, req.info.requester_json);
+  EXPECT_EQ(rec.info.delivery, 1);
   EXPECT_EQ(rec.state, State::kReceived);
   EXPECT_EQ(rec.attempts, 0);
   EXPECT_EQ(rec.received_at, clock_.Now());
@@ -202,7 +203,36 @@ TEST_F(LifecycleTest, ReinsertAfterRestartReturnsTheExistingRecord) {
   EXPECT_EQ(again->record.state, State::kReceived);
 }
 
+TEST_F(LifecycleTest, TheDeliveryCountIsStoredAndSurvivesARestart) {
+  Request req = MakeReset("r1", "alice", clock_.Now());
+  req.info.delivery = 3;
+  ASSERT_TRUE(queue_->Enqueue(req).ok());
+  Reopen();
+  EXPECT_EQ(Get("r1").info.delivery, 3);
+}
+
+TEST_F(LifecycleTest, AVersion1DatabaseIsMigratedAndItsRequestsCountOneDelivery) {
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("r1", "alice", clock_.Now())).ok());
+  queue_.reset();
+  // What version 1 wrote: no delivery column.
+  RawSql(db_path(), "ALTER TABLE requests DROP COLUMN delivery");
+  RawSql(db_path(), "PRAGMA user_version = 1");
+  ASSERT_EQ(RawSql(db_path(),
+                   "SELECT count(*) FROM pragma_table_info('requests') "
+                   "WHERE name = 'delivery'"),
+            "0");
+  Open();
+  EXPECT_EQ(Get("r1").info.delivery, 1);
+  EXPECT_EQ(RawSql(db_path(), "PRAGMA user_version"), "2");
+}
+
 // --- Refusals, each its own test ------------------------------------------------------------
+
+TEST_F(LifecycleTest, EnqueueWithADeliveryCountBelowOneIsInvalid) {
+  Request req = MakeReset("r1", "alice", clock_.Now());
+  req.info.delivery = 0;
+  EXPECT_EQ(queue_->Enqueue(req).error().code(), Code::kInvalidArgument);
+}
 
 TEST_F(LifecycleTest, EnqueueWithoutIdIsInvalid) {
   auto r = queue_->Enqueue(MakeReset("", "alice", clock_.Now()));

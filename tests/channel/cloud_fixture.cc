@@ -194,7 +194,11 @@ void TestHandler::OnDisconnected(const Status& why) {
 
 void TestHandler::OnMessage(protocol::Message message) {
   if (auto* request = std::get_if<protocol::Request>(&message)) {
-    if (mode_ == Mode::kAnswer) {
+    {
+      std::lock_guard lock(mu);
+      deliveries.push_back(request->delivery);
+    }
+    if (mode_ != Mode::kRecord) {
       Answer(*request);
     } else {
       std::lock_guard lock(mu);
@@ -233,6 +237,7 @@ void TestHandler::Answer(const protocol::Request& request) {
     opened_passwords.emplace_back(opened->passwords.new_password.view());
   }
   EXPECT_TRUE(channel_->Send(protocol::Accepted{id}).ok());
+  if (mode_ == Mode::kAcceptOnly) return;
   EXPECT_TRUE(
       channel_
           ->Send(protocol::ResultMessage{

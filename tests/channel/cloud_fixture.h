@@ -77,10 +77,11 @@ CapturedLog CaptureLog();
 // Records everything the channel hands over. In answering mode it plays a minimal agent: it
 // opens each request envelope with protocol::OpenRequest (keys from the state directory),
 // answers `rejected` with the rejection's code or `accepted` then `result` (outcome
-// "succeeded"), and records the result acks.
+// "succeeded"), and records the result acks. In accepting mode it answers `accepted` and
+// never a result (an agent that dies while it applies the request).
 class TestHandler : public channel::Handler {
  public:
-  enum class Mode { kRecord, kAnswer };
+  enum class Mode { kRecord, kAnswer, kAcceptOnly };
   TestHandler(Mode mode, std::filesystem::path state_dir, int credits = 8);
   void set_channel(channel::Channel* channel) { channel_ = channel; }
 
@@ -102,6 +103,7 @@ class TestHandler : public channel::Handler {
 
   mutable std::mutex mu;  // guards everything below; WaitFor's predicate runs under it
   std::vector<std::string> requests;
+  std::vector<int> deliveries;  // request.delivery of each request, in order
   std::vector<std::string> result_acks;
   std::vector<std::string> rejected;
   std::vector<std::string> opened_passwords;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "channel/channel.h"
 #include "channel/identity.h"
@@ -16,6 +17,7 @@ namespace {
 using channel::Channel;
 using channel::ChannelState;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // An enrolled agent with its channel and handler.
 struct Agent {
@@ -39,7 +41,26 @@ struct Agent {
 
 class DispatchTest : public ::testing::Test {
  protected:
-  void SetUp() override { WB_REQUIRE_SERVER(cloud_.Start({"--lease", "3"})); }
+  void SetUp() override { WB_REQUIRE_SERVER(cloud_.Start({"--lease", "3", "--takeover", "2"})); }
+
+  // The request's entry in `wbcloud status --json` (null when it is done).
+  nlohmann::json OpenRequest(const std::string& id) {
+    auto status = nlohmann::json::parse(cloud_.Run({"status", "--json"}).output, nullptr, false);
+    if (!status.is_object()) return nullptr;
+    for (const auto& r : status["open"]) {
+      if (r.value("id", "") == id) return r;
+    }
+    return nullptr;
+  }
+  Status BecomesAccepted(const std::string& id) {
+    return WaitUntil(
+        [&] {
+          auto r = OpenRequest(id);
+          return r.is_object() && r.value("state", "") == "accepted" ? Status::Ok()
+                                                                     : NotFound("not accepted");
+        },
+        kWait);
+  }
 
   CommandResult Submit(std::vector<std::string> extra = {}, bool wait = true) {
     const auto pw = dir_.path() / "new.password";
@@ -150,6 +171,47 @@ TEST_F(DispatchTest, RequestIsRedeliveredWhenTheAgentDropsBeforeAccepting) {
            good.handler.result_acks.end();
   })) << cloud_.Log();
   EXPECT_THAT(cloud_.Log(), HasSubstr("dropped before accepting it; redelivering"));
+}
+
+TEST_F(DispatchTest, AnAcceptedRequestGoesToAnotherAgentWhenItsAgentStaysAway) {
+  Agent dying(cloud_, dir_.path(), "agent-a", TestHandler::Mode::kAcceptOnly);
+  Agent other(cloud_, dir_.path(), "agent-b", TestHandler::Mode::kAnswer);
+  ASSERT_TRUE(dying.Enroll(cloud_).ok());
+  ASSERT_TRUE(other.Enroll(cloud_).ok());
+  ASSERT_TRUE(dying.Connect().ok());
+  CommandResult submitted = Submit({}, /*wait=*/false);
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  const std::string id = submitted.output.substr(0, submitted.output.find('\n'));
+  ASSERT_TRUE(BecomesAccepted(id).ok()) << cloud_.Log();
+  ASSERT_TRUE(other.Connect().ok());
+  dying.channel->Stop();  // gone after accepting, before any result
+  EXPECT_TRUE(other.handler.WaitFor([&] {
+    return std::find(other.handler.result_acks.begin(), other.handler.result_acks.end(), id) !=
+           other.handler.result_acks.end();
+  })) << cloud_.Log();
+  {
+    std::lock_guard lock(other.handler.mu);
+    // The delivery count tells the second agent the first one may have applied it.
+    EXPECT_EQ(other.handler.deliveries, std::vector<int>{2});
+  }
+  EXPECT_THAT(cloud_.Log(), HasSubstr("has been away for 2 s; handing it to another agent"));
+}
+
+TEST_F(DispatchTest, AnAcceptedRequestStaysWithItsAgentWhileNoOtherAgentCanTakeIt) {
+  Agent dying(cloud_, dir_.path(), "agent-a", TestHandler::Mode::kAcceptOnly);
+  ASSERT_TRUE(dying.Enroll(cloud_).ok());
+  ASSERT_TRUE(dying.Connect().ok());
+  CommandResult submitted = Submit({}, /*wait=*/false);
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  const std::string id = submitted.output.substr(0, submitted.output.find('\n'));
+  ASSERT_TRUE(BecomesAccepted(id).ok()) << cloud_.Log();
+  dying.channel->Stop();
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // past the takeover time
+  auto r = OpenRequest(id);
+  ASSERT_TRUE(r.is_object());
+  EXPECT_EQ(r.value("state", ""), "accepted");
+  EXPECT_EQ(r.value("agent", ""), "agent-a");
+  EXPECT_THAT(cloud_.Log(), Not(HasSubstr("handing it to another agent")));
 }
 
 TEST_F(DispatchTest, LeaseExpiryRedelivers) {

@@ -52,7 +52,10 @@ Status Dispatcher::Load() {
   if (!loaded.ok()) return loaded.error();
   for (auto& r : *loaded) {
     if (r.state == RequestState::kPending) pending_.push_back(r.id);
-    if (r.state == RequestState::kAccepted) held_[r.agent].insert(r.id);
+    if (r.state == RequestState::kAccepted) {
+      held_[r.agent].insert(r.id);
+      away_since_.try_emplace(r.agent, steady_clock::now());  // until it connects
+    }
     requests_[r.id] = std::move(r);
   }
   log_.info("loaded {} request(s), {} pending", requests_.size(), pending_.size());
@@ -157,13 +160,14 @@ bool Dispatcher::TryDeliver(RequestRecord& r) {
   }
   if (best == nullptr) return false;
   const std::string& agent_id = best->link->agent_id();
-  if (!best->link->Send(protocol::Serialize(protocol::Request{r.envelopes[agent_id]}))) {
+  const int delivery = std::min(r.deliveries + 1, protocol::kMaxDelivery);
+  if (!best->link->Send(protocol::Serialize(protocol::Request{r.envelopes[agent_id], delivery}))) {
     return false;
   }
   r.state = RequestState::kDelivered;
   r.agent = agent_id;
   r.retry_after.reset();
-  ++r.deliveries;
+  r.deliveries = delivery;
   r.lease_until = steady_clock::now() + options_.lease;
   held_[agent_id].insert(r.id);
   delivered_on_[r.id] = best->link;
@@ -219,8 +223,16 @@ void Dispatcher::Complete(RequestRecord& r, std::string outcome, std::string rej
   if (on_done) on_done(r.id);
 }
 
+bool Dispatcher::AnotherAgentCanTake(const RequestRecord& r) const {
+  for (const auto& [agent_id, link] : links_) {
+    if (agent_id != r.agent && r.envelopes.count(agent_id) != 0) return true;
+  }
+  return false;
+}
+
 void Dispatcher::AgentConnected(AgentLink& link, int credits) {
   links_[link.agent_id()] = Link{&link, credits, clock_.Now()};
+  away_since_.erase(link.agent_id());
   log_.info("agent {} connected with {} credit(s), holding {} request(s)", link.agent_id(), credits,
             held_[link.agent_id()].size());
   Dispatch();
@@ -229,7 +241,10 @@ void Dispatcher::AgentConnected(AgentLink& link, int credits) {
 void Dispatcher::AgentDisconnected(AgentLink& link) {
   const std::string agent_id = link.agent_id();
   auto it = links_.find(agent_id);
-  if (it != links_.end() && it->second.link == &link) links_.erase(it);
+  if (it != links_.end() && it->second.link == &link) {
+    links_.erase(it);
+    away_since_[agent_id] = steady_clock::now();
+  }
   // Requests delivered on this link but never accepted go to another agent (or this one when
   // it is back). Accepted ones stay with the agent that stored them.
   std::vector<std::string> lost;
@@ -352,6 +367,20 @@ std::optional<steady_clock::time_point> Dispatcher::Tick() {
           continue;
         }
         want(at_wall(r.expires + options_.result_grace));
+        if (auto away = away_since_.find(r.agent); away != away_since_.end()) {
+          const auto handover_at = away->second + options_.takeover;
+          if (now < handover_at) {
+            want(handover_at);
+          } else if (wall < r.expires && AnotherAgentCanTake(r)) {
+            log_.warn(
+                "request {}: agent {} accepted it and has been away for {} s; handing it to "
+                "another agent, which checks the directory before writing",
+                id, r.agent, options_.takeover.count());
+            Requeue(r, /*front=*/true);
+            want(now);
+            continue;
+          }
+        }
         break;
       case RequestState::kDone:
         break;

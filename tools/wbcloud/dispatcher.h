@@ -12,6 +12,13 @@
 // the count survives its reconnects, because an accepted request stays with the agent that
 // accepted it durably.
 //
+// Takeover: when that agent stays away for `takeover` (crashed, host lost) while another
+// agent is connected, its accepted requests go to the other agent, with the delivery count
+// (protocol `request.delivery`) telling it that the first agent may have applied them, so it
+// looks at the directory before it writes. The first agent, back, does the same for the
+// requests it still holds (they predate its reconnection), and whichever result comes first
+// completes the request; a later one is only acknowledged.
+//
 // No I/O other than the state directory; not thread-safe (the server's I/O thread owns it).
 
 #include <spdlog/logger.h>
@@ -55,6 +62,7 @@ struct SubmitSpec {
 
 struct DispatcherOptions {
   std::chrono::seconds lease{30};          // delivered without `accepted` this long: redeliver
+  std::chrono::seconds takeover{60};       // accepted by an agent away this long: hand over
   std::chrono::seconds retry_delay{5};     // after `rejected` queue_full / unavailable
   std::chrono::seconds result_grace{600};  // accepted, no result this long past expiry: give up
 };
@@ -96,6 +104,8 @@ class Dispatcher {
   void Complete(RequestRecord& r, std::string outcome, std::string reject_code, std::string reason,
                 std::string note);
   void Release(RequestRecord& r);
+  // Whether a connected agent other than r.agent has an envelope for r.
+  bool AnotherAgentCanTake(const RequestRecord& r) const;
   void Persist(const RequestRecord& r);
   RequestRecord* Lookup(const std::string& id);
   Result<std::string> Seal(const SubmitSpec& spec, protocol::RequestClaims claims,
@@ -110,6 +120,8 @@ class Dispatcher {
   std::map<std::string, Link> links_;                     // by agent id: the current link
   std::map<std::string, std::set<std::string>> held_;     // agent id -> delivered/accepted ids
   std::map<std::string, const AgentLink*> delivered_on_;  // request id -> the link it went to
+  // agent id -> when its link dropped (or this process started): agents not connected now.
+  std::map<std::string, std::chrono::steady_clock::time_point> away_since_;
 };
 
 }  // namespace wb::cloud

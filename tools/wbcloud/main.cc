@@ -229,6 +229,7 @@ int Main(int argc, char** argv) {
   std::string max_tls = "1.3";
   long long cert_seconds = 0;
   int lease = 30;
+  int takeover = 60;
   CLI::App* serve_cmd = app.add_subcommand("serve", "Run the cloud endpoint");
   serve_cmd->add_option("--state", state, "State directory (created on first start)")->required();
   serve_cmd->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any)")->required();
@@ -244,6 +245,11 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(10LL, 10LL * 365 * 86400));
   serve_cmd->add_option("--lease", lease, "Seconds an agent has to accept a delivered request")
       ->check(CLI::Range(1, 3600));
+  serve_cmd
+      ->add_option("--takeover", takeover,
+                   "Seconds an agent may stay away before the requests it accepted go to "
+                   "another agent")
+      ->check(CLI::Range(1, 86400));
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
@@ -310,6 +316,7 @@ int Main(int argc, char** argv) {
     serve.max_tls = max_tls == "1.2" ? config::TlsVersion::kTls12 : config::TlsVersion::kTls13;
     if (cert_seconds > 0) serve.client_cert_lifetime = std::chrono::seconds(cert_seconds);
     serve.lease = std::chrono::seconds(lease);
+    serve.takeover = std::chrono::seconds(takeover);
     return Serve(serve);
   }
   if (token_create->parsed()) return TokenCreate(state, ttl);

@@ -273,7 +273,8 @@ int Serve(const ServeOptions& options) {
     log->error("another `wbcloud serve` is running with {}", options.state_dir.string());
     return 1;
   }
-  Dispatcher dispatcher(*state, clock, *log, DispatcherOptions{.lease = options.lease});
+  Dispatcher dispatcher(*state, clock, *log,
+                        DispatcherOptions{.lease = options.lease, .takeover = options.takeover});
   if (Status s = dispatcher.Load(); !s.ok()) {
     log->error("cannot load requests: {}", s.ToString());
     return 1;

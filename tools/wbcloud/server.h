@@ -21,6 +21,7 @@ struct ServeOptions {
   config::TlsVersion max_tls = config::TlsVersion::kTls13;
   std::chrono::seconds client_cert_lifetime{90 * 24 * 3600};
   std::chrono::seconds lease{30};
+  std::chrono::seconds takeover{60};
   std::string log_level = "info";
 };
 

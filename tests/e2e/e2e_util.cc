@@ -14,18 +14,23 @@ Status FileAppears(const std::filesystem::path& p) {
 
 }  // namespace
 
-Result<std::unique_ptr<Cloud>> Cloud::Start(const std::filesystem::path& dir) {
+Result<std::unique_ptr<Cloud>> Cloud::Start(const std::filesystem::path& dir,
+                                            std::vector<std::string> serve_args) {
   auto cloud = std::make_unique<Cloud>();
   cloud->state_ = dir / "cloud";
+  cloud->serve_args_ = std::move(serve_args);
   cloud->port_ = FreeLoopbackPort();
   WB_RETURN_IF_ERROR(cloud->Launch());
   return cloud;
 }
 
 Status Cloud::Launch() {
-  auto child = ChildProcess::Start({kWbcloud, "serve", "--state", state_.string(), "--listen",
-                                    "127.0.0.1:" + std::to_string(port_), "--lease", "5"},
-                                   state_.parent_path() / "wbcloud.log");
+  std::vector<std::string> argv = {kWbcloud,   "serve",
+                                   "--state",  state_.string(),
+                                   "--listen", "127.0.0.1:" + std::to_string(port_),
+                                   "--lease",  "5"};
+  argv.insert(argv.end(), serve_args_.begin(), serve_args_.end());
+  auto child = ChildProcess::Start(argv, state_.parent_path() / "wbcloud.log");
   if (!child.ok()) return child.error();
   process_ = std::move(*child);
   // Both exist only once the server listens; the URL file may come after the admin socket.
@@ -72,6 +77,12 @@ CommandResult Cloud::Submit(std::vector<std::string> args, const std::string* pa
   return RunCommand(argv, {}, password);
 }
 
+nlohmann::json Cloud::StatusJson() const {
+  CommandResult r = RunCommand({kWbcloud, "status", "--json", "--state", state_.string()});
+  auto status = nlohmann::json::parse(r.output, nullptr, false);
+  return status.is_object() ? status : nlohmann::json(nullptr);
+}
+
 Result<std::unique_ptr<Agent>> Agent::Enroll(const AgentSetup& setup, const Cloud& cloud) {
   auto agent = std::make_unique<Agent>();
   agent->id_ = setup.agent_id;
@@ -97,6 +108,12 @@ CommandResult Agent::Wbagent(std::vector<std::string> args) const {
   argv.push_back("--config");
   argv.push_back(config_.string());
   return RunCommand(argv);
+}
+
+nlohmann::json Agent::QueueRecord(const std::string& id) const {
+  CommandResult r = Wbagent({"queue", "show", id, "--json"});
+  auto j = nlohmann::json::parse(r.output, nullptr, false);
+  return j.is_object() ? j : nlohmann::json(nullptr);
 }
 
 Status Agent::Start() {

@@ -2,6 +2,7 @@
 // Test support for end-to-end tests: a real wbcloud, a real wbagent enrolled with it, and a
 // config pointing the agent at a real directory.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -12,19 +13,24 @@ namespace wb::testing {
 // A running `wbcloud serve` on a free loopback port, with its state in `dir`.
 class Cloud {
  public:
-  static Result<std::unique_ptr<Cloud>> Start(const std::filesystem::path& dir);
+  // `serve_args` are added to `wbcloud serve` (e.g. {"--takeover", "2"}).
+  static Result<std::unique_ptr<Cloud>> Start(const std::filesystem::path& dir,
+                                              std::vector<std::string> serve_args = {});
   const std::filesystem::path& state() const { return state_; }
   std::string ca_file() const { return (state_ / "ca.pem").string(); }
   std::string agent_url() const;
   Result<std::string> Token() const;
   // `wbcloud submit ... --wait`: the exit code and the printed JSON.
   CommandResult Submit(std::vector<std::string> args, const std::string* password) const;
+  // `wbcloud status --json` (null when it fails).
+  nlohmann::json StatusJson() const;
   Status Stop();
   Status Restart();
 
  private:
   Status Launch();
   std::filesystem::path state_;
+  std::vector<std::string> serve_args_;
   int port_ = 0;
   ChildProcess process_;
 };
@@ -50,6 +56,9 @@ class Agent {
   const std::filesystem::path& state() const { return state_; }
   std::filesystem::path log() const { return dir_ / ("wbagent-" + id_ + ".log"); }
   CommandResult Wbagent(std::vector<std::string> args) const;
+  // `wbagent queue show ID --json`'s record (null when unknown).
+  nlohmann::json QueueRecord(const std::string& id) const;
+  const std::string& id() const { return id_; }
 
  private:
   std::string id_;

@@ -2,6 +2,8 @@
 // OpenLDAP writer rely on each of these facts.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "tests/support/server_gate.h"
 #include "tests/support/slapd_server.h"
 
@@ -63,6 +65,35 @@ TEST_F(SlapdFixtureTest, ServiceAccountCanResetButPpolicyStillChecksLength) {
   EXPECT_TRUE(TryUserBind(server_->ldaps_url(), server_->ca_file(), SlapdServer::user_dn("pat"),
                           "Pat-Second-2")
                   .ok());
+}
+
+TEST_F(SlapdFixtureTest, HeldWritesWaitInsideSlapdAndLandWhenReleased) {
+  ASSERT_TRUE(server_->CreateUser("quinn", "Quinn-Initial-1").ok());
+  auto hold = server_->HoldWrites();
+  ASSERT_TRUE(hold.ok()) << hold.error().ToString();
+  Status write = Internal("not done");
+  std::thread writer([&] {
+    auto client = LdapTestClient::Connect(server_->ldaps_url(), server_->ca_file(),
+                                          SlapdServer::admin_dn(), SlapdServer::admin_password());
+    write = client.ok() ? client->Modify(SlapdServer::user_dn("quinn"),
+                                         {{LdapMod::Op::kReplace, "description", {"held"}}})
+                        : client.error();
+  });
+  // The modify is in slapd, waiting; reads still work.
+  EXPECT_TRUE(WaitUntil(
+                  [&] {
+                    auto n = server_->OperationsInFlight("Modify");
+                    return n.ok() && *n == 1 ? Status::Ok() : NotFound("not in flight");
+                  },
+                  std::chrono::seconds(10))
+                  .ok());
+  EXPECT_TRUE(server_->ReadAttribute(SlapdServer::user_dn("quinn"), "description")->empty());
+  (*hold)->Release();
+  writer.join();
+  EXPECT_TRUE(write.ok()) << write.ToString();
+  EXPECT_EQ(*server_->ReadAttribute(SlapdServer::user_dn("quinn"), "description"),
+            std::vector<std::string>{"held"});
+  EXPECT_EQ(*server_->OperationsInFlight("Modify"), 0);
 }
 
 TEST_F(SlapdFixtureTest, NoRightsAccountCannotWritePasswords) {

@@ -81,7 +81,12 @@ std::string ConfigLdif(const std::filesystem::path& dir, const KeyPair& server,
          "olcPPolicyDefault: " +
          SlapdServer::policy_dn() +
          "\n"
-         "olcPPolicyHashCleartext: TRUE\nolcPPolicyUseLockout: TRUE\n";
+         "olcPPolicyHashCleartext: TRUE\nolcPPolicyUseLockout: TRUE\n\n"
+         // Operation counters, readable by the rootdn: tests see when a write is in flight.
+         "dn: olcDatabase={2}monitor,cn=config\nobjectClass: olcDatabaseConfig\n"
+         "olcDatabase: {2}monitor\n"
+         "olcAccess: {0}to * by dn.exact=\"" +
+         SlapdServer::admin_dn() + "\" read by * none\n";
 }
 
 std::string UserLdif(const std::string& uid, const std::string& password, const std::string& mail) {
@@ -248,6 +253,22 @@ Status SlapdServer::SetPolicy(const PpolicySettings& settings) {
   auto admin = AdminClient();
   if (!admin.ok()) return admin.error();
   return admin->Modify(policy_dn(), PolicyMods(settings));
+}
+
+Result<int> SlapdServer::OperationsInFlight(const std::string& kind) const {
+  const std::string dn = "cn=" + kind + ",cn=Operations,cn=Monitor";
+  auto initiated = ReadAttribute(dn, "monitorOpInitiated");
+  if (!initiated.ok()) return initiated.error();
+  auto completed = ReadAttribute(dn, "monitorOpCompleted");
+  if (!completed.ok()) return completed.error();
+  if (initiated->size() != 1 || completed->size() != 1) {
+    return Internal("no operation counters at " + dn);
+  }
+  return std::stoi(initiated->front()) - std::stoi(completed->front());
+}
+
+Result<std::unique_ptr<WriteHold>> SlapdServer::HoldWrites() const {
+  return WriteHold::Start(dir() / "data");
 }
 
 Status SlapdServer::Stop() {

@@ -34,6 +34,26 @@ struct PpolicySettings {
   std::optional<int> check_quality;  // pwdCheckQuality, start value 2
 };
 
+// Holds LMDB's writer lock on a slapd database, as a long write transaction would: reads go
+// on, every write waits inside slapd until the hold ends. Lets a test freeze a write
+// at a known point: sent, received by slapd, not yet applied.
+class WriteHold {
+ public:
+  static Result<std::unique_ptr<WriteHold>> Start(const std::filesystem::path& db_dir);
+  ~WriteHold();  // Release()
+  WriteHold(const WriteHold&) = delete;
+  WriteHold& operator=(const WriteHold&) = delete;
+  // Ends the hold; the waiting writes go on. Idempotent.
+  void Release();
+
+ private:
+  WriteHold() = default;
+  struct State;
+  // A write transaction belongs to the thread that began it: one thread begins, waits, aborts.
+  static void HoldOnThisThread(const std::filesystem::path& db_dir, State& s);
+  std::unique_ptr<State> state_;
+};
+
 class SlapdServer {
  public:
   // A client certificate with this common name (from ca().IssueClient) binds with SASL
@@ -72,6 +92,11 @@ class SlapdServer {
   Result<std::vector<std::string>> ReadAttribute(const std::string& dn,
                                                  const std::string& attribute) const;
   Status SetPolicy(const PpolicySettings& settings);
+  // Operations of `kind` ("Extended", "Modify", "Search", ... as in cn=Monitor) slapd has
+  // started and not yet answered.
+  Result<int> OperationsInFlight(const std::string& kind) const;
+  // See WriteHold.
+  Result<std::unique_ptr<WriteHold>> HoldWrites() const;
 
   // Stops slapd (the data stays) and starts it again on the same ports: a server outage.
   Status Stop();

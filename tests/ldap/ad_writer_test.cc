@@ -110,6 +110,24 @@ TEST_F(AdWriterTest, ResetWithoutRequireChangeLeavesPwdLastSetNonZero) {
   EXPECT_TRUE(UserBind("adreset2", "Reset-Pass-Lemon-43").ok());
 }
 
+// The hand-over and crash-recovery checks read pwdLastSet: it must be this reset's time.
+TEST_F(AdWriterTest, PwdLastSetTellsWhetherThePasswordChangedSince) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "adsince1", "Initial-Pass-91");
+  const WallTime before = std::chrono::floor<std::chrono::seconds>(clock_.Now());
+  auto changed = dir->PasswordChangedSince(a, before + std::chrono::seconds(5));
+  ASSERT_TRUE(changed.ok());
+  EXPECT_FALSE(*changed);
+  ASSERT_TRUE(Reset(*dir, a, "Since-Pass-Maple-44").ok());
+  changed = dir->PasswordChangedSince(a, before);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_TRUE(*changed);
+  auto fresh = dir->FindAccount({LookupAttribute::kSamAccountName, "adsince1"});
+  ASSERT_TRUE(fresh.ok() && fresh->password_changed_at);
+  EXPECT_LT(std::chrono::abs(*fresh->password_changed_at - clock_.Now()), std::chrono::seconds(5));
+  EXPECT_FALSE(PasswordChangedAtOrAfter(*fresh, clock_.Now() + std::chrono::seconds(5)));
+}
+
 TEST_F(AdWriterTest, UnicodePasswordIsEncodedForAd) {
   auto dir = Open();
   Account a = NewUser(*dir, "adunicode", "Initial-Pass-91");

@@ -384,6 +384,10 @@ TEST_F(OpenLdapWriterTest, PasswordChangedSinceSeesARecentReset) {
   changed = dir->PasswordChangedSince(a, before);
   ASSERT_TRUE(changed.ok());
   EXPECT_TRUE(*changed);
+  auto fresh = dir->FindAccount({LookupAttribute::kUid, "since1"});
+  ASSERT_TRUE(fresh.ok() && fresh->password_changed_at);
+  EXPECT_LT(std::chrono::abs(*fresh->password_changed_at - clock_.Now()), std::chrono::seconds(5));
+  EXPECT_FALSE(PasswordChangedAtOrAfter(*fresh, clock_.Now() + std::chrono::seconds(5)));
 }
 
 TEST_F(OpenLdapWriterTest, StalledServerTimesOutWithinTheConfiguredTime) {

@@ -305,22 +305,20 @@ void Pipeline::Process(queue::Work& work) {
   // A password write that may already have been applied (here, before its answer was lost,
   // or by another agent) must not be applied again: it would trip the password history. The
   // account was just read, so its password timestamp costs nothing more.
-  if (auto since = MayHaveBeenAppliedSince(work.record);
-      since && ldap::PasswordChangedAtOrAfter(*account, *since)) {
+  if (auto check = MayHaveBeenApplied(work.record);
+      check && ldap::PasswordChangedAtOrAfter(*account, check->since)) {
     ldap::Outcome o = ldap::Succeeded();
-    o.note = work.record.attempts > 1 && work.record.info.delivery == 1
-                 ? "found applied: the password changed after the request arrived"
-                 : "found applied: the password changed after the request was issued "
-                   "(another agent may have applied it)";
+    o.note = check->note;
     return Finalize(work, o, account->dn, directory.name(), Since(start, *deps_.clock));
   }
   ldap::Outcome outcome = directory.Apply(*account, ToChange(work));
   Finalize(work, outcome, account->dn, directory.name(), Since(start, *deps_.clock));
 }
 
-// When the password write of `record` may already have happened, the earliest time it could
-// have; nullopt when it cannot have (the first attempt of a request only this agent had).
-std::optional<WallTime> Pipeline::MayHaveBeenAppliedSince(const queue::Record& record) const {
+// Whether the password write of `record` may already have happened, and since when; nullopt
+// when it cannot have (the first attempt of a request only this agent had).
+std::optional<Pipeline::AppliedCheck> Pipeline::MayHaveBeenApplied(
+    const queue::Record& record) const {
   if (!WritesPassword(record.info.operations)) return std::nullopt;
   WallTime epoch;
   {
@@ -328,9 +326,14 @@ std::optional<WallTime> Pipeline::MayHaveBeenAppliedSince(const queue::Record& r
     epoch = handover_epoch_;
   }
   if (record.info.delivery > 1 || record.received_at < epoch) {
-    return record.info.issued_at - kHandoverClockTolerance;
+    return AppliedCheck{record.info.issued_at - kHandoverClockTolerance,
+                        "found applied: the password changed after the request was issued "
+                        "(another agent may have applied it)"};
   }
-  if (record.attempts > 1) return record.received_at;
+  if (record.attempts > 1) {
+    return AppliedCheck{record.received_at,
+                        "found applied: the password changed after the request arrived"};
+  }
   return std::nullopt;
 }
 

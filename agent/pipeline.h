@@ -107,7 +107,11 @@ class Pipeline {
   void Audit(const audit::Event& event);
   Status RecoverInterrupted();
   std::optional<std::string> FoundApplied(const queue::Record& record);
-  std::optional<WallTime> MayHaveBeenAppliedSince(const queue::Record& record) const;
+  struct AppliedCheck {
+    WallTime since;    // a password change at or after this time counts as this request's
+    const char* note;  // the outcome's note when it does
+  };
+  std::optional<AppliedCheck> MayHaveBeenApplied(const queue::Record& record) const;
 
   PipelineDeps deps_;
   PipelineKeys keys_;  // touched on the channel thread only

@@ -52,10 +52,15 @@ TEST(CliTest, VersionPrintsTheVersion) {
 }
 
 TEST(CliTest, EveryVerbHasHelp) {
-  for (const char* verb : {"check-config", "run"}) {
-    CommandResult r = Wbagent({verb, "--help"});
-    EXPECT_EQ(r.exit_code, 0) << verb;
-    EXPECT_NE(r.output.find("--config"), std::string::npos) << verb;
+  const std::vector<std::vector<std::string>> verbs = {
+      {"check-config"},  {"run"},           {"register"},        {"status"},
+      {"queue", "list"}, {"queue", "show"}, {"audit", "verify"}, {"audit", "query"}};
+  for (std::vector<std::string> verb : verbs) {
+    const std::string name = verb.front() + (verb.size() > 1 ? " " + verb.back() : "");
+    verb.push_back("--help");
+    CommandResult r = Wbagent(verb);
+    EXPECT_EQ(r.exit_code, 0) << name;
+    EXPECT_NE(r.output.find("--config"), std::string::npos) << name;
   }
   EXPECT_EQ(Wbagent({"--help"}).exit_code, 0);
 }
@@ -106,8 +111,7 @@ TEST(CliTest, RunRefusesAnInvalidConfig) {
 
 TEST(CliTest, RunBeforeRegisterSaysToRegisterAndExits1) {
   ConfigDir dir;
-  auto agent = ChildProcess::Start({kWbagent, "run", "--config", dir.file().string()},
-                                   dir.log());
+  auto agent = ChildProcess::Start({kWbagent, "run", "--config", dir.file().string()}, dir.log());
   ASSERT_TRUE(agent.ok());
   auto code = agent->Wait(std::chrono::seconds(20));
   ASSERT_TRUE(code.ok()) << ReadFileOrEmpty(dir.log());

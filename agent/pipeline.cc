@@ -7,6 +7,7 @@ namespace wb::agent {
 namespace {
 
 using std::chrono::milliseconds;
+using namespace std::chrono_literals;
 
 // Replay memory on the queue's durable store: a (id, nonce) pair seen before is the same
 // request delivered again; a nonce seen with another id is a replay. An id seen with another
@@ -325,16 +326,31 @@ std::optional<Pipeline::AppliedCheck> Pipeline::MayHaveBeenApplied(
     std::lock_guard lock(mu_);
     epoch = handover_epoch_;
   }
+  std::optional<AppliedCheck> check;
   if (record.info.delivery > 1 || record.received_at < epoch) {
-    return AppliedCheck{record.info.issued_at - kHandoverClockTolerance,
-                        "found applied: the password changed after the request was issued "
-                        "(another agent may have applied it)"};
+    check = AppliedCheck{record.info.issued_at - kHandoverClockTolerance,
+                         "found applied: the password changed after the request was issued "
+                         "(another agent may have applied it)"};
+  } else if (record.attempts > 1) {
+    check = AppliedCheck{record.received_at,
+                         "found applied: the password changed after the request arrived"};
   }
-  if (record.attempts > 1) {
-    return AppliedCheck{record.received_at,
-                        "found applied: the password changed after the request arrived"};
+  if (!check) return std::nullopt;
+  // This agent's own write of an earlier request for the account (applied in order, maybe
+  // after this one arrived) is not this request's: only a change after it counts. At the
+  // directories' one-second resolution a change in the same second counts as ours.
+  auto own = deps_.queue->LastPasswordWrite(record.info.account_key, record.info.id);
+  if (!own.ok()) {
+    // Ours and someone else's cannot be told apart: write rather than claim a success.
+    deps_.log->warn("request {}: {}; writing without the found-applied check", record.info.id,
+                    own.error().ToString());
+    return std::nullopt;
   }
-  return std::nullopt;
+  if (*own) {
+    const WallTime after_own = std::chrono::floor<std::chrono::seconds>(**own) + 1s;
+    check->since = std::max(check->since, after_own);
+  }
+  return check;
 }
 
 void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,

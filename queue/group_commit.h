@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "common/status.h"
-#include "queue/sqlite.h"
 #include "common/thread_annotations.h"
+#include "queue/sqlite.h"
 
 namespace wb::queue {
 

@@ -321,6 +321,12 @@ class Queue {
   // interrupted attempt stays counted.
   virtual Status RequeueInterrupted(std::string_view id) = 0;
 
+  // When this agent last finished a password write (a succeeded reset or change) for
+  // `account_key`, other than request `except_id`; nullopt when none is on record (purged
+  // records are forgotten). Tells the agent's own earlier writes apart from someone else's.
+  virtual Result<std::optional<WallTime>> LastPasswordWrite(std::string_view account_key,
+                                                            std::string_view except_id) = 0;
+
   // --- Outbox -----------------------------------------------------------------------------
 
   // Terminal records whose result the cloud has not acknowledged, oldest finished first.

@@ -39,6 +39,22 @@ Result<std::vector<Record>> SqliteQueue::InterruptedAttempts() {
   }
 }
 
+Result<std::optional<WallTime>> SqliteQueue::LastPasswordWrite(std::string_view account_key,
+                                                               std::string_view except_id) {
+  std::lock_guard lock(db_mu_);
+  // state 3 = succeeded; operation bits 1 | 2 = reset | change.
+  Result<Stmt> stmt = parts_.db.Prepare(
+      "SELECT max(finished_at) FROM requests WHERE account_key = ?1 AND id != ?2 AND state = 3 "
+      "AND (operations & 3) != 0");
+  if (!stmt.ok()) return stmt.error();
+  stmt->Bind(1, account_key).Bind(2, except_id);
+  Result<bool> row = stmt->Step();
+  if (!row.ok()) return row.error();
+  std::optional<std::int64_t> ms = *row ? stmt->OptInt(0) : std::nullopt;
+  if (!ms) return std::optional<WallTime>();
+  return std::optional<WallTime>(FromMillis(*ms));
+}
+
 Status SqliteQueue::MarkFoundApplied(std::string_view id, std::string_view server) {
   return Transition(id, [&](Db& db, const RowState& row, std::int64_t now) -> Status {
     WB_RETURN_IF_ERROR(NotInterrupted(id, row, session()));

@@ -72,9 +72,11 @@ CREATE INDEX replay_by_expiry ON replay (forget_after);
 )sql";
 
 // Version 2: the cloud's delivery count (protocol `request.delivery`), so that a worker knows
-// that another agent may have had the request first.
+// that another agent may have had the request first; and an index to find this agent's own
+// latest password write for an account (LastPasswordWrite).
 constexpr const char* kV2 = R"sql(
 ALTER TABLE requests ADD COLUMN delivery INTEGER NOT NULL DEFAULT 1 CHECK (delivery >= 1);
+CREATE INDEX requests_by_account ON requests (account_key, finished_at) WHERE state = 3;
 )sql";
 
 constexpr Migration kMigrations[] = {

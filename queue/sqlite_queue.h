@@ -12,13 +12,13 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/thread_annotations.h"
 #include "queue/backoff.h"
 #include "queue/data_key.h"
 #include "queue/group_commit.h"
 #include "queue/queue.h"
 #include "queue/sqlite.h"
 #include "queue/state_lock.h"
-#include "common/thread_annotations.h"
 
 namespace wb::queue {
 
@@ -40,6 +40,8 @@ class SqliteQueue final : public Queue {
   Status Finish(std::string_view id, const Outcome& outcome) override;
   Result<State> Retry(std::string_view id, const Outcome& failure) override;
   Result<std::vector<Record>> InterruptedAttempts() override;
+  Result<std::optional<WallTime>> LastPasswordWrite(std::string_view account_key,
+                                                    std::string_view except_id) override;
   Status MarkFoundApplied(std::string_view id, std::string_view server) override;
   Status RequeueInterrupted(std::string_view id) override;
   Result<std::vector<Record>> PendingResults(std::size_t limit) override;

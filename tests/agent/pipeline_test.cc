@@ -307,6 +307,38 @@ TEST_F(PipelineTest, ARequestThatOutlivedTheAgentIsCheckedBeforeItIsWritten) {
   EXPECT_EQ(directory_->applies, 0);
 }
 
+TEST_F(PipelineTest, TwoQueuedResetsOfOneAccountAreBothWrittenAfterARestart) {
+  // Both predate the new process, so both are checked; the first one's write (by this
+  // agent) must not count as the second one's.
+  pipeline_.reset();
+  std::vector<std::string> ids;
+  for (const char* password : {"First-Pass-1", "Second-Pass-2"}) {
+    auto c = Claims();
+    queue::Request r;
+    r.info = {.id = c.id,
+              .tenant = c.tenant,
+              .correlation_id = "corr",
+              .operations = {.reset = true},
+              .target = "alice",
+              .target_kind = "uid",
+              .account_key = "uid:alice",
+              .issued_at = c.issued_at,
+              .expires_at = c.expires_at};
+    r.new_password = Secret(password);
+    ASSERT_TRUE(queue_->Enqueue(r).ok());
+    ASSERT_TRUE(queue_->MarkReady(c.id).ok());
+    ids.push_back(c.id);
+  }
+  std::this_thread::sleep_for(5ms);
+  MakePipeline();
+  for (const auto& id : ids) {
+    ASSERT_TRUE(ResultArrives(id).ok());
+    EXPECT_EQ(ResultFor(id).outcome, "succeeded");
+    EXPECT_EQ(ResultFor(id).note, "") << "wrongly found applied";
+  }
+  EXPECT_EQ(directory_->applies, 2);
+}
+
 TEST_F(PipelineTest, ARequestHeldAcrossAChannelLossIsCheckedBeforeItIsWritten) {
   // Both workers busy, so alice's request waits in the queue while the channel is lost and
   // the cloud hands it to another agent, which applies it.

@@ -211,10 +211,44 @@ TEST_F(LifecycleTest, TheDeliveryCountIsStoredAndSurvivesARestart) {
   EXPECT_EQ(Get("r1").info.delivery, 3);
 }
 
+TEST_F(LifecycleTest, LastPasswordWriteIsTheLatestSucceededResetOrChangeOfTheAccount) {
+  EXPECT_EQ(*queue_->LastPasswordWrite("corp|alice", "x"), std::nullopt);
+  AddReady("r1", "alice");
+  MustTake();
+  clock_.Advance(seconds(1));
+  ASSERT_TRUE(queue_->Finish("r1", Succeeded()).ok());
+  const WallTime first = clock_.Now();
+  // Not counted: a failed write, an unlock only, another account, the request itself.
+  AddReady("r2", "alice");
+  MustTake();
+  clock_.Advance(seconds(1));
+  ASSERT_TRUE(queue_->Finish("r2", Rejected()).ok());
+  Request unlock = MakeReset("r3", "alice", clock_.Now());
+  unlock.info.operations = {.unlock = true};
+  unlock.new_password = Secret();
+  ASSERT_TRUE(queue_->Enqueue(unlock).ok());
+  ASSERT_TRUE(queue_->MarkReady("r3").ok());
+  MustTake();
+  ASSERT_TRUE(queue_->Finish("r3", Succeeded()).ok());
+  AddReady("r4", "bob");
+  MustTake();
+  ASSERT_TRUE(queue_->Finish("r4", Succeeded()).ok());
+  EXPECT_EQ(*queue_->LastPasswordWrite("corp|alice", "r5"), first);
+  EXPECT_EQ(*queue_->LastPasswordWrite("corp|alice", "r1"), std::nullopt);
+  Request change = MakeChange("r5", "alice", clock_.Now());
+  ASSERT_TRUE(queue_->Enqueue(change).ok());
+  ASSERT_TRUE(queue_->MarkReady("r5").ok());
+  MustTake();
+  clock_.Advance(seconds(1));
+  ASSERT_TRUE(queue_->Finish("r5", Succeeded()).ok());
+  EXPECT_EQ(*queue_->LastPasswordWrite("corp|alice", "r6"), clock_.Now());
+}
+
 TEST_F(LifecycleTest, AVersion1DatabaseIsMigratedAndItsRequestsCountOneDelivery) {
   ASSERT_TRUE(queue_->Enqueue(MakeReset("r1", "alice", clock_.Now())).ok());
   queue_.reset();
   // What version 1 wrote: no delivery column.
+  RawSql(db_path(), "DROP INDEX requests_by_account");
   RawSql(db_path(), "ALTER TABLE requests DROP COLUMN delivery");
   RawSql(db_path(), "PRAGMA user_version = 1");
   ASSERT_EQ(RawSql(db_path(),

@@ -231,10 +231,18 @@ void TestHandler::Answer(const protocol::Request& request) {
     return;
   }
   const std::string id = opened->claims.id;
+  std::string outcome;
+  std::optional<protocol::RejectCode> rejection;
   {
     std::lock_guard lock(mu);
     requests.push_back(id);
     opened_passwords.emplace_back(opened->passwords.new_password.view());
+    outcome = answer_outcome;
+    rejection = answer_rejection;
+  }
+  if (rejection) {
+    EXPECT_TRUE(channel_->Send(protocol::Rejected{id, *rejection, "test rejection"}).ok());
+    return;
   }
   EXPECT_TRUE(channel_->Send(protocol::Accepted{id}).ok());
   if (mode_ == Mode::kAcceptOnly) return;
@@ -242,7 +250,7 @@ void TestHandler::Answer(const protocol::Request& request) {
       channel_
           ->Send(protocol::ResultMessage{
               .id = id,
-              .outcome = "succeeded",
+              .outcome = outcome,
               .completed_at = std::chrono::time_point_cast<std::chrono::seconds>(clock_.Now())})
           .ok());
 }

@@ -104,6 +104,9 @@ class TestHandler : public channel::Handler {
   mutable std::mutex mu;  // guards everything below; WaitFor's predicate runs under it
   std::vector<std::string> requests;
   std::vector<int> deliveries;  // request.delivery of each request, in order
+  // Answering mode: the outcome reported, or a rejection sent instead of accepted + result.
+  std::string answer_outcome = "succeeded";
+  std::optional<protocol::RejectCode> answer_rejection;
   std::vector<std::string> result_acks;
   std::vector<std::string> rejected;
   std::vector<std::string> opened_passwords;

@@ -52,6 +52,12 @@ class DispatchTest : public ::testing::Test {
     }
     return nullptr;
   }
+  // The outcome stored for a finished request (the cloud's state file).
+  std::string StoredOutcome(const std::string& id) {
+    auto j = nlohmann::json::parse(
+        ReadFileOrEmpty(cloud_.state_dir() / "requests" / (id + ".json")), nullptr, false);
+    return j.is_object() ? j.value("outcome", "") : "";
+  }
   Status BecomesAccepted(const std::string& id) {
     return WaitUntil(
         [&] {
@@ -197,6 +203,65 @@ TEST_F(DispatchTest, AnAcceptedRequestGoesToAnotherAgentWhenItsAgentStaysAway) {
   EXPECT_THAT(cloud_.Log(), HasSubstr("has been away for 2 s; handing it to another agent"));
 }
 
+TEST_F(DispatchTest, ASuccessFromTheFirstAgentReplacesAFailureAfterTheHandOver) {
+  Agent first(cloud_, dir_.path(), "agent-a", TestHandler::Mode::kAcceptOnly);
+  Agent other(cloud_, dir_.path(), "agent-b", TestHandler::Mode::kAnswer);
+  other.handler.answer_outcome = "policy_in_history";
+  ASSERT_TRUE(first.Enroll(cloud_).ok());
+  ASSERT_TRUE(other.Enroll(cloud_).ok());
+  ASSERT_TRUE(first.Connect().ok());
+  CommandResult submitted = Submit({}, /*wait=*/false);
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  const std::string id = submitted.output.substr(0, submitted.output.find('\n'));
+  ASSERT_TRUE(BecomesAccepted(id).ok()) << cloud_.Log();
+  ASSERT_TRUE(other.Connect().ok());
+  first.channel->Stop();
+  ASSERT_TRUE(other.handler.WaitFor([&] { return !other.handler.result_acks.empty(); }))
+      << cloud_.Log();
+  EXPECT_EQ(StoredOutcome(id), "policy_in_history");
+  // The first agent is back and reports that its write had landed.
+  ASSERT_TRUE(first.Connect().ok());
+  ASSERT_TRUE(
+      first.channel
+          ->Send(protocol::ResultMessage{
+              .id = id,
+              .outcome = "succeeded",
+              .completed_at = std::chrono::floor<std::chrono::seconds>(SystemClock().Now())})
+          .ok());
+  ASSERT_TRUE(first.handler.WaitFor([&] { return !first.handler.result_acks.empty(); }));
+  EXPECT_EQ(StoredOutcome(id), "succeeded");
+  EXPECT_THAT(cloud_.Log(), HasSubstr("reports success after it ended policy_in_history"));
+}
+
+TEST_F(DispatchTest, AHandedOverRequestTheOtherAgentRejectsGoesBackToTheFirst) {
+  Agent first(cloud_, dir_.path(), "agent-a", TestHandler::Mode::kAcceptOnly);
+  Agent other(cloud_, dir_.path(), "agent-b", TestHandler::Mode::kAnswer);
+  other.handler.answer_rejection = protocol::RejectCode::kExpired;
+  ASSERT_TRUE(first.Enroll(cloud_).ok());
+  ASSERT_TRUE(other.Enroll(cloud_).ok());
+  ASSERT_TRUE(first.Connect().ok());
+  CommandResult submitted = Submit({}, /*wait=*/false);
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  const std::string id = submitted.output.substr(0, submitted.output.find('\n'));
+  ASSERT_TRUE(BecomesAccepted(id).ok()) << cloud_.Log();
+  ASSERT_TRUE(other.Connect().ok());
+  first.channel->Stop();
+  ASSERT_TRUE(WaitUntil(
+                  [&] {
+                    return cloud_.Log().find("rejected it after the hand-over") != std::string::npos
+                               ? Status::Ok()
+                               : NotFound("not yet");
+                  },
+                  kWait)
+                  .ok())
+      << cloud_.Log();
+  auto r = OpenRequest(id);
+  ASSERT_TRUE(r.is_object()) << "the request must stay open";
+  EXPECT_EQ(r.value("state", ""), "accepted");
+  EXPECT_EQ(r.value("agent", ""), "agent-a");
+  EXPECT_EQ(r.value("handed_over_from", ""), "agent-a");
+}
+
 TEST_F(DispatchTest, AnAcceptedRequestStaysWithItsAgentWhileNoOtherAgentCanTakeIt) {
   Agent dying(cloud_, dir_.path(), "agent-a", TestHandler::Mode::kAcceptOnly);
   ASSERT_TRUE(dying.Enroll(cloud_).ok());
@@ -206,7 +271,8 @@ TEST_F(DispatchTest, AnAcceptedRequestStaysWithItsAgentWhileNoOtherAgentCanTakeI
   const std::string id = submitted.output.substr(0, submitted.output.find('\n'));
   ASSERT_TRUE(BecomesAccepted(id).ok()) << cloud_.Log();
   dying.channel->Stop();
-  std::this_thread::sleep_for(std::chrono::seconds(3));  // past the takeover time
+  // Takeover 2 s, plus up to 1 s until the cloud's next tick, plus a margin.
+  std::this_thread::sleep_for(std::chrono::seconds(4));
   auto r = OpenRequest(id);
   ASSERT_TRUE(r.is_object());
   EXPECT_EQ(r.value("state", ""), "accepted");

@@ -42,6 +42,7 @@ Json RequestToJson(const RequestRecord& r) {
       {"id", r.id},           {"created", ToUnix(r.created)}, {"expires", ToUnix(r.expires)},
       {"summary", r.summary}, {"envelopes", r.envelopes},     {"state", RequestStateName(r.state)},
       {"agent", r.agent},     {"deliveries", r.deliveries},   {"acked", r.acked}};
+  if (!r.handed_over_from.empty()) j["handed_over_from"] = r.handed_over_from;
   if (r.retry_after) j["retry_after"] = ToUnix(*r.retry_after);
   if (r.state == RequestState::kDone) {
     j["outcome"] = r.outcome;
@@ -67,6 +68,7 @@ Result<RequestRecord> RequestFromJson(const Json& j) {
                                     : RequestState::kPending;  // a lost delivery is redone
     r.agent = r.state == RequestState::kPending ? "" : j.value("agent", "");
     r.deliveries = j.value("deliveries", 0);
+    r.handed_over_from = j.value("handed_over_from", "");
     r.acked = j.value("acked", false);
     if (j.contains("retry_after")) r.retry_after = FromUnix(j["retry_after"].get<std::int64_t>());
     if (r.state == RequestState::kDone) {

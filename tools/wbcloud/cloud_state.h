@@ -70,6 +70,8 @@ struct RequestRecord {
   std::string agent;  // delivered to / accepted by
   int deliveries = 0;
   std::optional<WallTime> retry_after;  // after queue_full / unavailable
+  // The agent that accepted the request before it was handed over; it may still report.
+  std::string handed_over_from;
   // The final outcome (kDone).
   std::string outcome;  // the agent's code, "rejected" or "expired"
   std::string reject_code;

@@ -208,6 +208,17 @@ void Dispatcher::Requeue(RequestRecord& r, bool front) {
   }
 }
 
+void Dispatcher::GiveBack(RequestRecord& r, std::string_view why) {
+  Release(r);
+  r.state = RequestState::kAccepted;
+  r.agent = r.handed_over_from;
+  r.retry_after.reset();
+  held_[r.agent].insert(r.id);
+  Persist(r);
+  log_.warn("request {}: {}; it stays with agent {}, which accepted it first and may still report",
+            r.id, why, r.agent);
+}
+
 void Dispatcher::Complete(RequestRecord& r, std::string outcome, std::string reject_code,
                           std::string reason, std::string note) {
   Release(r);
@@ -308,6 +319,11 @@ void Dispatcher::OnRejected(AgentLink& link, const protocol::Rejected& m) {
     Requeue(*r, /*front=*/false);
     return;
   }
+  if (!r->handed_over_from.empty() && r->handed_over_from != link.agent_id()) {
+    GiveBack(*r, "agent " + link.agent_id() + " rejected it after the hand-over (" + code + ")");
+    Dispatch();
+    return;
+  }
   log_.warn("request {} rejected by agent {}: {}: {}", r->id, link.agent_id(), code,
             EscapeForLog(m.reason, 300));
   Complete(*r, "rejected", code, EscapeForLog(m.reason, 500), "");
@@ -321,6 +337,15 @@ void Dispatcher::OnResult(AgentLink& link, const protocol::ResultMessage& m) {
               link.agent_id(), m.id);
   } else if (r->state != RequestState::kDone) {
     r->completed_at = m.completed_at;
+    Complete(*r, m.outcome, "", EscapeForLog(m.reason, 500), EscapeForLog(m.note, 500));
+  } else if (!r->handed_over_from.empty() && r->outcome != "succeeded" &&
+             m.outcome == "succeeded") {
+    // Of two agents that both had the request, the one that set the password is right.
+    log_.warn("request {}: agent {} reports success after it ended {}; the password was set", r->id,
+              link.agent_id(), r->outcome);
+    r->completed_at = m.completed_at;
+    r->agent = link.agent_id();
+    r->reject_code.clear();
     Complete(*r, m.outcome, "", EscapeForLog(m.reason, 500), EscapeForLog(m.note, 500));
   }
   if (r != nullptr && !r->acked) {
@@ -344,6 +369,10 @@ std::optional<steady_clock::time_point> Dispatcher::Tick() {
   for (auto& [id, r] : requests_) {
     switch (r.state) {
       case RequestState::kPending:
+        if (wall >= r.expires && !r.handed_over_from.empty()) {
+          GiveBack(r, "no other agent took it before it expired");
+          continue;
+        }
         if (wall >= r.expires) {
           Complete(r, "expired", "", "no agent took the request before it expired", "");
           continue;
@@ -371,11 +400,12 @@ std::optional<steady_clock::time_point> Dispatcher::Tick() {
           const auto handover_at = away->second + options_.takeover;
           if (now < handover_at) {
             want(handover_at);
-          } else if (wall < r.expires && AnotherAgentCanTake(r)) {
+          } else if (wall + options_.lease < r.expires && AnotherAgentCanTake(r)) {
             log_.warn(
                 "request {}: agent {} accepted it and has been away for {} s; handing it to "
                 "another agent, which checks the directory before writing",
                 id, r.agent, options_.takeover.count());
+            if (r.handed_over_from.empty()) r.handed_over_from = r.agent;
             Requeue(r, /*front=*/true);
             want(now);
             continue;
@@ -393,6 +423,7 @@ std::optional<steady_clock::time_point> Dispatcher::Tick() {
 Json Dispatcher::ResultJson(const RequestRecord& r) {
   Json j = {{"id", r.id}, {"state", RequestStateName(r.state)}, {"summary", r.summary}};
   if (!r.agent.empty()) j["agent"] = r.agent;
+  if (!r.handed_over_from.empty()) j["handed_over_from"] = r.handed_over_from;
   if (r.state == RequestState::kDone) {
     j["outcome"] = r.outcome;
     if (!r.reject_code.empty()) j["reject_code"] = r.reject_code;

@@ -16,8 +16,10 @@
 // agent is connected, its accepted requests go to the other agent, with the delivery count
 // (protocol `request.delivery`) telling it that the first agent may have applied them, so it
 // looks at the directory before it writes. The first agent, back, does the same for the
-// requests it still holds (they predate its reconnection), and whichever result comes first
-// completes the request; a later one is only acknowledged.
+// requests it still holds (they predate its reconnection). The first result completes the
+// request, except that a success from either agent replaces a failure (the password was
+// set); a handed-over request that the other agent rejects, or that nobody takes before it
+// expires, goes back to the first agent, which may still report.
 //
 // No I/O other than the state directory; not thread-safe (the server's I/O thread owns it).
 
@@ -104,6 +106,8 @@ class Dispatcher {
   void Complete(RequestRecord& r, std::string outcome, std::string reject_code, std::string reason,
                 std::string note);
   void Release(RequestRecord& r);
+  // A handed-over request nobody else could finish goes back to the agent that accepted it.
+  void GiveBack(RequestRecord& r, std::string_view why);
   // Whether a connected agent other than r.agent has an envelope for r.
   bool AnotherAgentCanTake(const RequestRecord& r) const;
   void Persist(const RequestRecord& r);

@@ -9,6 +9,8 @@
 //   killed, slapd resumes.
 // wbcloud hands the request to the other agent after --takeover; that agent must check the
 // directory, not write again. The killed agent, restarted, must not write either.
+// operation_timeout is long so that a slow machine cannot turn the frozen write into a
+// timeout and a retry before the test acts.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -67,6 +69,9 @@ class TwoAgentsTest : public ::testing::Test {
   void SetUp() override {
     WB_REQUIRE_SERVER(start_status_);
     ASSERT_TRUE(setup_status_.ok()) << setup_status_.ToString();
+    // The initial passwords must predate the hand-over check's clock tolerance (5 s), so
+    // that only a write made during the test can count as "found applied".
+    std::this_thread::sleep_until(users_created_ + seconds(7));
   }
 
   static std::string DirectoryToml() {
@@ -74,7 +79,7 @@ class TwoAgentsTest : public ::testing::Test {
            "\"]\nca_file = \"" + slapd_->ca_file().string() + "\"\nbind_dn = \"" +
            SlapdServer::service_dn() + "\"\nbind_password_file = \"bind.password\"\nbase_dn = \"" +
            SlapdServer::base_dn() + "\"\nlookup_attributes = [\"uid\"]\nppolicy_default_dn = \"" +
-           SlapdServer::policy_dn() + "\"\nconnect_timeout = 2\noperation_timeout = 5\n";
+           SlapdServer::policy_dn() + "\"\nconnect_timeout = 2\noperation_timeout = 60\n";
   }
 
   // `wbcloud submit --wait` in the background: the final result as JSON.
@@ -197,9 +202,6 @@ TEST_F(TwoAgentsTest, AgentKilledAfterItsWriteLandedIsCompletedByTheOtherWithout
 TEST_F(TwoAgentsTest, AgentKilledBeforeItsWriteIsCompletedByTheOtherWithOneWrite) {
   const std::string uid = "unsent";
   const std::string pw = "Unsent-New-Pass-3";
-  // The initial password must predate the hand-over check's clock tolerance (5 s), or the
-  // second agent would take it for the first agent's write.
-  std::this_thread::sleep_until(users_created_ + seconds(7));
   const auto history = Attribute(uid, "pwdHistory");
   const pid_t slapd = slapd_->pid();
   ASSERT_EQ(kill(slapd, SIGSTOP), 0);

@@ -108,7 +108,9 @@ struct Request {
   // How many times the cloud has delivered this request, this time included (1..kMaxDelivery;
   // omitted on the wire when 1). Above 1 the request may already have been applied by an
   // agent that then vanished, so the agent checks the directory before writing a password.
-  // Unsigned: a wrong value can only make the agent look before it writes.
+  // Not signed: the mutually authenticated channel vouches for it, and the cloud is trusted
+  // with it. A wrong value widens the check: a change by someone else since `iat` would
+  // then count as this request's write.
   int delivery = 1;
 };
 

@@ -166,6 +166,24 @@ class PipelineTest : public ::testing::Test {
     EXPECT_TRUE(envelope.ok());
     return envelope.ok() ? *envelope : "";
   }
+  // A reset of `c`'s target put straight into the queue, ready: as a previous process
+  // accepted it.
+  Status EnqueueReady(const protocol::RequestClaims& c, const std::string& password) {
+    queue::Request r;
+    r.info = {.id = c.id,
+              .tenant = c.tenant,
+              .correlation_id = "corr",
+              .operations = {.reset = true},
+              .target = c.target.value,
+              .target_kind = "uid",
+              .account_key = "uid:" + c.target.value,
+              .issued_at = c.issued_at,
+              .expires_at = c.expires_at};
+    r.new_password = Secret(password);
+    auto stored = queue_->Enqueue(r);
+    if (!stored.ok()) return stored.error();
+    return queue_->MarkReady(c.id);
+  }
   Status ResultArrives(const std::string& id) {
     return testing::WaitUntil(
         [&] {
@@ -286,19 +304,7 @@ TEST_F(PipelineTest, ARequestThatOutlivedTheAgentIsCheckedBeforeItIsWritten) {
   // another agent, which applied it.
   pipeline_.reset();
   auto c = Claims();
-  queue::Request r;
-  r.info = {.id = c.id,
-            .tenant = c.tenant,
-            .correlation_id = "corr",
-            .operations = {.reset = true},
-            .target = "alice",
-            .target_kind = "uid",
-            .account_key = "uid:alice",
-            .issued_at = c.issued_at,
-            .expires_at = c.expires_at};
-  r.new_password = Secret("Pipeline-Pass-1");
-  ASSERT_TRUE(queue_->Enqueue(r).ok());
-  ASSERT_TRUE(queue_->MarkReady(c.id).ok());
+  ASSERT_TRUE(EnqueueReady(c, "Pipeline-Pass-1").ok());
   directory_->SetPasswordChangedAt("alice", c.issued_at + 1s);
   std::this_thread::sleep_for(5ms);  // the new process starts strictly later
   MakePipeline();
@@ -314,19 +320,7 @@ TEST_F(PipelineTest, TwoQueuedResetsOfOneAccountAreBothWrittenAfterARestart) {
   std::vector<std::string> ids;
   for (const char* password : {"First-Pass-1", "Second-Pass-2"}) {
     auto c = Claims();
-    queue::Request r;
-    r.info = {.id = c.id,
-              .tenant = c.tenant,
-              .correlation_id = "corr",
-              .operations = {.reset = true},
-              .target = "alice",
-              .target_kind = "uid",
-              .account_key = "uid:alice",
-              .issued_at = c.issued_at,
-              .expires_at = c.expires_at};
-    r.new_password = Secret(password);
-    ASSERT_TRUE(queue_->Enqueue(r).ok());
-    ASSERT_TRUE(queue_->MarkReady(c.id).ok());
+    ASSERT_TRUE(EnqueueReady(c, password).ok());
     ids.push_back(c.id);
   }
   std::this_thread::sleep_for(5ms);

@@ -68,6 +68,25 @@ class DispatchTest : public ::testing::Test {
         kWait);
   }
 
+  // `first` accepts a new request and goes away (after `other`, if given, has connected).
+  // Returns the request's id; check HasFailure() after it.
+  std::string AcceptThenVanish(Agent& first, Agent* other) {
+    EXPECT_TRUE(first.Enroll(cloud_).ok());
+    if (other != nullptr) {
+      EXPECT_TRUE(other->Enroll(cloud_).ok());
+    }
+    EXPECT_TRUE(first.Connect().ok());
+    CommandResult submitted = Submit({}, /*wait=*/false);
+    EXPECT_EQ(submitted.exit_code, 0) << submitted.output;
+    const std::string id = submitted.output.substr(0, submitted.output.find('\n'));
+    EXPECT_TRUE(BecomesAccepted(id).ok()) << cloud_.Log();
+    if (other != nullptr) {
+      EXPECT_TRUE(other->Connect().ok());
+    }
+    first.channel->Stop();  // gone after accepting, before any result
+    return id;
+  }
+
   CommandResult Submit(std::vector<std::string> extra = {}, bool wait = true) {
     const auto pw = dir_.path() / "new.password";
     EXPECT_TRUE(WriteFile(pw, "N3w-Passw0rd!\n", 0600).ok());
@@ -182,15 +201,8 @@ TEST_F(DispatchTest, RequestIsRedeliveredWhenTheAgentDropsBeforeAccepting) {
 TEST_F(DispatchTest, AnAcceptedRequestGoesToAnotherAgentWhenItsAgentStaysAway) {
   Agent dying(cloud_, dir_.path(), "agent-a", TestHandler::Mode::kAcceptOnly);
   Agent other(cloud_, dir_.path(), "agent-b", TestHandler::Mode::kAnswer);
-  ASSERT_TRUE(dying.Enroll(cloud_).ok());
-  ASSERT_TRUE(other.Enroll(cloud_).ok());
-  ASSERT_TRUE(dying.Connect().ok());
-  CommandResult submitted = Submit({}, /*wait=*/false);
-  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
-  const std::string id = submitted.output.substr(0, submitted.output.find('\n'));
-  ASSERT_TRUE(BecomesAccepted(id).ok()) << cloud_.Log();
-  ASSERT_TRUE(other.Connect().ok());
-  dying.channel->Stop();  // gone after accepting, before any result
+  const std::string id = AcceptThenVanish(dying, &other);
+  ASSERT_FALSE(HasFailure());
   EXPECT_TRUE(other.handler.WaitFor([&] {
     return std::find(other.handler.result_acks.begin(), other.handler.result_acks.end(), id) !=
            other.handler.result_acks.end();
@@ -207,15 +219,8 @@ TEST_F(DispatchTest, ASuccessFromTheFirstAgentReplacesAFailureAfterTheHandOver) 
   Agent first(cloud_, dir_.path(), "agent-a", TestHandler::Mode::kAcceptOnly);
   Agent other(cloud_, dir_.path(), "agent-b", TestHandler::Mode::kAnswer);
   other.handler.answer_outcome = "policy_in_history";
-  ASSERT_TRUE(first.Enroll(cloud_).ok());
-  ASSERT_TRUE(other.Enroll(cloud_).ok());
-  ASSERT_TRUE(first.Connect().ok());
-  CommandResult submitted = Submit({}, /*wait=*/false);
-  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
-  const std::string id = submitted.output.substr(0, submitted.output.find('\n'));
-  ASSERT_TRUE(BecomesAccepted(id).ok()) << cloud_.Log();
-  ASSERT_TRUE(other.Connect().ok());
-  first.channel->Stop();
+  const std::string id = AcceptThenVanish(first, &other);
+  ASSERT_FALSE(HasFailure());
   ASSERT_TRUE(other.handler.WaitFor([&] { return !other.handler.result_acks.empty(); }))
       << cloud_.Log();
   EXPECT_EQ(StoredOutcome(id), "policy_in_history");
@@ -237,15 +242,8 @@ TEST_F(DispatchTest, AHandedOverRequestTheOtherAgentRejectsGoesBackToTheFirst) {
   Agent first(cloud_, dir_.path(), "agent-a", TestHandler::Mode::kAcceptOnly);
   Agent other(cloud_, dir_.path(), "agent-b", TestHandler::Mode::kAnswer);
   other.handler.answer_rejection = protocol::RejectCode::kExpired;
-  ASSERT_TRUE(first.Enroll(cloud_).ok());
-  ASSERT_TRUE(other.Enroll(cloud_).ok());
-  ASSERT_TRUE(first.Connect().ok());
-  CommandResult submitted = Submit({}, /*wait=*/false);
-  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
-  const std::string id = submitted.output.substr(0, submitted.output.find('\n'));
-  ASSERT_TRUE(BecomesAccepted(id).ok()) << cloud_.Log();
-  ASSERT_TRUE(other.Connect().ok());
-  first.channel->Stop();
+  const std::string id = AcceptThenVanish(first, &other);
+  ASSERT_FALSE(HasFailure());
   ASSERT_TRUE(WaitUntil(
                   [&] {
                     return cloud_.Log().find("rejected it after the hand-over") != std::string::npos
@@ -264,13 +262,8 @@ TEST_F(DispatchTest, AHandedOverRequestTheOtherAgentRejectsGoesBackToTheFirst) {
 
 TEST_F(DispatchTest, AnAcceptedRequestStaysWithItsAgentWhileNoOtherAgentCanTakeIt) {
   Agent dying(cloud_, dir_.path(), "agent-a", TestHandler::Mode::kAcceptOnly);
-  ASSERT_TRUE(dying.Enroll(cloud_).ok());
-  ASSERT_TRUE(dying.Connect().ok());
-  CommandResult submitted = Submit({}, /*wait=*/false);
-  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
-  const std::string id = submitted.output.substr(0, submitted.output.find('\n'));
-  ASSERT_TRUE(BecomesAccepted(id).ok()) << cloud_.Log();
-  dying.channel->Stop();
+  const std::string id = AcceptThenVanish(dying, nullptr);
+  ASSERT_FALSE(HasFailure());
   // Takeover 2 s, plus up to 1 s until the cloud's next tick, plus a margin.
   std::this_thread::sleep_for(std::chrono::seconds(4));
   auto r = OpenRequest(id);

@@ -52,7 +52,8 @@ class TwoAgentsTest : public ::testing::Test {
         WriteFile(dir_->path() / "bind.password", SlapdServer::service_password(), 0600));
     for (const char* id : {"agent-a", "agent-b"}) {
       auto agent = Agent::Enroll(
-          {.agent_id = id, .dir = dir_->path(), .directory_toml = DirectoryToml()}, *cloud_);
+          {.agent_id = id, .dir = dir_->path(), .directory_toml = SlapdDirectoryToml(*slapd_, 60)},
+          *cloud_);
       if (!agent.ok()) return agent.error();
       WB_RETURN_IF_ERROR((*agent)->Start().WithContext(id));
       agents_.push_back(std::move(*agent));
@@ -72,14 +73,6 @@ class TwoAgentsTest : public ::testing::Test {
     // The initial passwords must predate the hand-over check's clock tolerance (5 s), so
     // that only a write made during the test can count as "found applied".
     std::this_thread::sleep_until(users_created_ + seconds(7));
-  }
-
-  static std::string DirectoryToml() {
-    return "[[directory]]\nname = \"corp\"\nkind = \"openldap\"\nurls = [\"" + slapd_->ldaps_url() +
-           "\"]\nca_file = \"" + slapd_->ca_file().string() + "\"\nbind_dn = \"" +
-           SlapdServer::service_dn() + "\"\nbind_password_file = \"bind.password\"\nbase_dn = \"" +
-           SlapdServer::base_dn() + "\"\nlookup_attributes = [\"uid\"]\nppolicy_default_dn = \"" +
-           SlapdServer::policy_dn() + "\"\nconnect_timeout = 2\noperation_timeout = 60\n";
   }
 
   // `wbcloud submit --wait` in the background: the final result as JSON.

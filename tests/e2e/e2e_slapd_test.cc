@@ -31,7 +31,8 @@ class EndToEndSlapdTest : public ::testing::Test {
     }
     cloud_ = std::move(*cloud);
     (void)WriteFile(dir_->path() / "bind.password", SlapdServer::service_password(), 0600);
-    auto agent = Agent::Enroll({.dir = dir_->path(), .directory_toml = DirectoryToml()}, *cloud_);
+    auto agent = Agent::Enroll(
+        {.dir = dir_->path(), .directory_toml = SlapdDirectoryToml(*slapd_, 5)}, *cloud_);
     if (!agent.ok()) {
       setup_status_ = agent.error();
       return;
@@ -50,15 +51,6 @@ class EndToEndSlapdTest : public ::testing::Test {
     WB_REQUIRE_SERVER(start_status_);
     ASSERT_TRUE(setup_status_.ok()) << setup_status_.ToString();
     ASSERT_TRUE(slapd_->SetPolicy({.min_length = 8, .in_history = 5, .min_age = 0}).ok());
-  }
-
-  static std::string DirectoryToml() {
-    return "[[directory]]\nname = \"corp\"\nkind = \"openldap\"\nurls = [\"" + slapd_->ldaps_url() +
-           "\"]\nca_file = \"" + slapd_->ca_file().string() + "\"\nbind_dn = \"" +
-           SlapdServer::service_dn() + "\"\nbind_password_file = \"bind.password\"\nbase_dn = \"" +
-           SlapdServer::base_dn() +
-           "\"\nlookup_attributes = [\"uid\", \"mail\"]\nppolicy_default_dn = \"" +
-           SlapdServer::policy_dn() + "\"\nconnect_timeout = 2\noperation_timeout = 5\n";
   }
 
   static nlohmann::json Submit(std::vector<std::string> args, const std::string* password,

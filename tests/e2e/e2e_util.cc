@@ -14,6 +14,16 @@ Status FileAppears(const std::filesystem::path& p) {
 
 }  // namespace
 
+std::string SlapdDirectoryToml(const SlapdServer& slapd, int operation_timeout_seconds) {
+  return "[[directory]]\nname = \"corp\"\nkind = \"openldap\"\nurls = [\"" + slapd.ldaps_url() +
+         "\"]\nca_file = \"" + slapd.ca_file().string() + "\"\nbind_dn = \"" +
+         SlapdServer::service_dn() + "\"\nbind_password_file = \"bind.password\"\nbase_dn = \"" +
+         SlapdServer::base_dn() +
+         "\"\nlookup_attributes = [\"uid\", \"mail\"]\nppolicy_default_dn = \"" +
+         SlapdServer::policy_dn() + "\"\nconnect_timeout = 2\noperation_timeout = " +
+         std::to_string(operation_timeout_seconds) + "\n";
+}
+
 Result<std::unique_ptr<Cloud>> Cloud::Start(const std::filesystem::path& dir,
                                             std::vector<std::string> serve_args) {
   auto cloud = std::make_unique<Cloud>();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tests/support/process.h"
+#include "tests/support/slapd_server.h"
 
 namespace wb::testing {
 
@@ -34,6 +35,10 @@ class Cloud {
   int port_ = 0;
   ChildProcess process_;
 };
+
+// A [[directory]] table "corp" for `slapd`, binding as its service account with the password
+// in "bind.password" (beside the agent's config), looking users up by uid and mail.
+std::string SlapdDirectoryToml(const SlapdServer& slapd, int operation_timeout_seconds);
 
 // A config for `wbagent run` in `dir`; `directory_toml` is the [[directory]] table.
 struct AgentSetup {

@@ -217,7 +217,16 @@ TEST_F(ChannelCloudTlsTest, ServerRefusesUnknownClientCertificate) {
   Status s = FirstFailure(o);
   EXPECT_EQ(s.code(), Code::kPermissionDenied);
   EXPECT_THAT(s.message(), HasSubstr("refused this agent's client certificate"));
-  EXPECT_THAT(cloud_.Log(), HasSubstr("TLS handshake from"));
+  // The cloud logs the refusal after it sent the alert the agent has just read: wait for it.
+  EXPECT_TRUE(WaitUntil(
+                  [&] {
+                    return cloud_.Log().find("TLS handshake from") != std::string::npos
+                               ? Status::Ok()
+                               : NotFound("not logged yet");
+                  },
+                  kWait)
+                  .ok())
+      << cloud_.Log();
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -151,6 +152,20 @@ class Server {
     if (!ec) co_await stream.async_shutdown(redirect_error(use_awaitable, ec));
   }
 
+  // After a refused handshake (e.g. an unknown client certificate under TLS 1.3, where the
+  // client has already sent its first request), closing at once with the client's bytes
+  // unread would send a TCP reset, and the client would lose the alert that says why. So
+  // half-close, read until the client closes (at most 2 s), then close.
+  static asio::awaitable<void> LingerAfterRefusal(beast::tcp_stream& tcp) {
+    error_code ec;
+    tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
+    tcp.expires_after(std::chrono::seconds(2));
+    std::array<char, 1024> sink;
+    while (!ec) {
+      co_await tcp.async_read_some(asio::buffer(sink), redirect_error(use_awaitable, ec));
+    }
+  }
+
   asio::awaitable<void> HandleConnection(tcp::socket socket) {
     const std::string peer = [&] {
       error_code ec;
@@ -163,6 +178,7 @@ class Server {
     co_await stream.async_handshake(ssl::stream_base::server, redirect_error(use_awaitable, ec));
     if (ec) {
       ctx_.log.info("TLS handshake from {} failed: {}", peer, ec.message());
+      co_await LingerAfterRefusal(beast::get_lowest_layer(stream));
       co_return;
     }
     beast::flat_buffer buffer;

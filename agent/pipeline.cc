@@ -11,7 +11,7 @@ using namespace std::chrono_literals;
 
 // Replay memory on the queue's durable store: a (id, nonce) pair seen before is the same
 // request delivered again; a nonce seen with another id is a replay. An id seen with another
-// nonce is caught by Enqueue (the id is already stored), which OnEnvelope rejects as a replay;
+// nonce is caught by Enqueue (the id is already stored), which OnRequest rejects as a replay;
 // so a new request costs two remembered keys, not three.
 class QueueReplayGuard final : public protocol::ReplayGuard {
  public:

@@ -2,7 +2,7 @@
 // The request pipeline: what the daemon does with a request from the moment an envelope
 // arrives to the moment the cloud acknowledges its result (internal to agent/).
 //
-//   OnEnvelope (channel thread): OpenRequest (signature, expiry, replay, decrypt) -> Enqueue
+//   OnRequest (channel thread): OpenRequest (signature, expiry, replay, decrypt) -> Enqueue
 //     (durable) -> audit request_received -> "accepted" -> admission -> MarkReady
 //   workers (max_in_flight threads): Take -> route -> FindAccount -> Apply -> Finish/Retry ->
 //     audit directory_write (durable) -> "result" -> audit result_sent
@@ -16,8 +16,9 @@
 // the cloud may hand it to another agent) whether it changed since the cloud issued it.
 // The directory's password timestamp decides, not a guess; see docs/protocol.md section 7.
 //
-// Threads: OnEnvelope, OnResultAck, HelloState and ResendResults are called on the channel's
-// thread, one at a time; the workers run on their own threads. Start/Stop from the main thread.
+// Threads: OnRequest, OnChannelLost, OnResultAck, HelloState and ResendResults are called on the
+// channel's thread, one at a time; the workers run on their own threads. Start/Stop from the main
+// thread.
 
 #include <spdlog/logger.h>
 

@@ -105,12 +105,12 @@ struct Welcome {
 // cloud -> agent: one request envelope (a compact JWS, see OpenRequest).
 struct Request {
   std::string envelope;
-  // How many times the cloud has delivered this request, this time included (1..kMaxDelivery;
-  // omitted on the wire when 1). Above 1 the request may already have been applied by an
-  // agent that then vanished, so the agent checks the directory before writing a password.
-  // Not signed: the mutually authenticated channel vouches for it, and the cloud is trusted
-  // with it. A wrong value widens the check: a change by someone else since `iat` would
-  // then count as this request's write.
+  // How many times the cloud has delivered this request, this time included, not counting
+  // deliveries refused with queue_full / unavailable (1..kMaxDelivery; omitted when 1). Above 1 the
+  // request may already have been applied by an agent that then vanished, so the agent checks the
+  // directory before writing a password. Not signed: the mutually authenticated channel vouches for
+  // it, and the cloud is trusted with it. A wrong value widens the check: a change by someone else
+  // since `iat` would then count as this request's write.
   int delivery = 1;
 };
 

@@ -215,6 +215,27 @@ TEST_F(DispatchTest, AnAcceptedRequestGoesToAnotherAgentWhenItsAgentStaysAway) {
   EXPECT_THAT(cloud_.Log(), HasSubstr("has been away for 2 s; handing it to another agent"));
 }
 
+TEST_F(DispatchTest, ADeliveryTheAgentRefusedAsBusyDoesNotCount) {
+  Agent busy(cloud_, dir_.path(), "agent-a", TestHandler::Mode::kAnswer);
+  busy.handler.answer_rejection = protocol::RejectCode::kQueueFull;
+  Agent other(cloud_, dir_.path(), "agent-b", TestHandler::Mode::kAnswer);
+  ASSERT_TRUE(busy.Enroll(cloud_).ok());
+  ASSERT_TRUE(other.Enroll(cloud_).ok());
+  ASSERT_TRUE(busy.Connect().ok());
+  CommandResult submitted = Submit({}, /*wait=*/false);
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  ASSERT_TRUE(busy.handler.WaitFor([&] { return !busy.handler.requests.empty(); }));
+  busy.channel->Stop();
+  ASSERT_TRUE(other.Connect().ok());
+  // After the cloud's retry delay (5 s) the other agent gets it as a first delivery: the busy
+  // agent kept nothing, so there is nothing to look for in the directory.
+  ASSERT_TRUE(other.handler.WaitFor([&] { return !other.handler.result_acks.empty(); },
+                                    std::chrono::seconds(30)))
+      << cloud_.Log();
+  std::lock_guard lock(other.handler.mu);
+  EXPECT_EQ(other.handler.deliveries, std::vector<int>{1});
+}
+
 TEST_F(DispatchTest, ASuccessFromTheFirstAgentReplacesAFailureAfterTheHandOver) {
   Agent first(cloud_, dir_.path(), "agent-a", TestHandler::Mode::kAcceptOnly);
   Agent other(cloud_, dir_.path(), "agent-b", TestHandler::Mode::kAnswer);

@@ -38,10 +38,16 @@ Result<protocol::EcPrivateKey> LoadOrCreateKey(const std::filesystem::path& path
 }
 
 Json RequestToJson(const RequestRecord& r) {
-  Json j = {
-      {"id", r.id},           {"created", ToUnix(r.created)}, {"expires", ToUnix(r.expires)},
-      {"summary", r.summary}, {"envelopes", r.envelopes},     {"state", RequestStateName(r.state)},
-      {"agent", r.agent},     {"deliveries", r.deliveries},   {"acked", r.acked}};
+  Json j = {{"id", r.id},
+            {"created", ToUnix(r.created)},
+            {"expires", ToUnix(r.expires)},
+            {"summary", r.summary},
+            {"envelopes", r.envelopes},
+            {"state", RequestStateName(r.state)},
+            {"agent", r.agent},
+            {"deliveries", r.deliveries},
+            {"acked", r.acked},
+            {"refusals", r.refusals}};
   if (!r.handed_over_from.empty()) j["handed_over_from"] = r.handed_over_from;
   if (r.retry_after) j["retry_after"] = ToUnix(*r.retry_after);
   if (r.state == RequestState::kDone) {
@@ -68,6 +74,7 @@ Result<RequestRecord> RequestFromJson(const Json& j) {
                                     : RequestState::kPending;  // a lost delivery is redone
     r.agent = r.state == RequestState::kPending ? "" : j.value("agent", "");
     r.deliveries = j.value("deliveries", 0);
+    r.refusals = j.value("refusals", 0);
     r.handed_over_from = j.value("handed_over_from", "");
     r.acked = j.value("acked", false);
     if (j.contains("retry_after")) r.retry_after = FromUnix(j["retry_after"].get<std::int64_t>());

@@ -69,6 +69,7 @@ struct RequestRecord {
   RequestState state = RequestState::kPending;
   std::string agent;  // delivered to / accepted by
   int deliveries = 0;
+  int refusals = 0;  // deliveries answered queue_full / unavailable: nothing was kept
   std::optional<WallTime> retry_after;  // after queue_full / unavailable
   // The agent that accepted the request before it was handed over; it may still report.
   std::string handed_over_from;

@@ -160,14 +160,15 @@ bool Dispatcher::TryDeliver(RequestRecord& r) {
   }
   if (best == nullptr) return false;
   const std::string& agent_id = best->link->agent_id();
-  const int delivery = std::min(r.deliveries + 1, protocol::kMaxDelivery);
+  // Deliveries an agent refused kept nothing there: they do not make the next agent look.
+  const int delivery = std::clamp(r.deliveries + 1 - r.refusals, 1, protocol::kMaxDelivery);
   if (!best->link->Send(protocol::Serialize(protocol::Request{r.envelopes[agent_id], delivery}))) {
     return false;
   }
   r.state = RequestState::kDelivered;
   r.agent = agent_id;
   r.retry_after.reset();
-  r.deliveries = delivery;
+  ++r.deliveries;
   r.lease_until = steady_clock::now() + options_.lease;
   held_[agent_id].insert(r.id);
   delivered_on_[r.id] = best->link;
@@ -316,6 +317,7 @@ void Dispatcher::OnRejected(AgentLink& link, const protocol::Rejected& m) {
     log_.info("request {}: agent {} is busy ({}); retrying in {} s", r->id, link.agent_id(), code,
               options_.retry_delay.count());
     r->retry_after = clock_.Now() + options_.retry_delay;
+    ++r->refusals;
     Requeue(*r, /*front=*/false);
     return;
   }

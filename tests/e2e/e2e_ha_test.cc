@@ -45,19 +45,11 @@ class TwoAgentsTest : public ::testing::Test {
       WB_RETURN_IF_ERROR(slapd_->CreateUser(uid, std::string(uid) + "-Start-Pass-1"));
     }
     users_created_ = std::chrono::steady_clock::now();
-    auto cloud = Cloud::Start(dir_->path(), {"--takeover", "2"});
-    if (!cloud.ok()) return cloud.error().WithContext("wbcloud");
-    cloud_ = std::move(*cloud);
-    WB_RETURN_IF_ERROR(
-        WriteFile(dir_->path() / "bind.password", SlapdServer::service_password(), 0600));
-    for (const char* id : {"agent-a", "agent-b"}) {
-      auto agent = Agent::Enroll(
-          {.agent_id = id, .dir = dir_->path(), .directory_toml = SlapdDirectoryToml(*slapd_, 60)},
-          *cloud_);
-      if (!agent.ok()) return agent.error();
-      WB_RETURN_IF_ERROR((*agent)->Start().WithContext(id));
-      agents_.push_back(std::move(*agent));
-    }
+    auto d = Deploy(dir_->path(), SlapdServer::service_password(), SlapdDirectoryToml(*slapd_, 60),
+                    {"agent-a", "agent-b"}, {"--takeover", "2"});
+    if (!d.ok()) return d.error();
+    cloud_ = std::move(d->cloud);
+    agents_ = std::move(d->agents);
     return Status::Ok();
   }
   static void TearDownTestSuite() {

@@ -21,26 +21,19 @@ class EndToEndSambaTest : public ::testing::Test {
     }
     dc_ = std::move(*dc);
     dir_ = std::make_unique<TempDir>("wbe2ead");
-    auto cloud = Cloud::Start(dir_->path());
-    if (!cloud.ok()) {
-      setup_status_ = cloud.error().WithContext("wbcloud");
-      return;
-    }
-    cloud_ = std::move(*cloud);
-    (void)WriteFile(dir_->path() / "bind.password", SambaDc::service_password(), 0600);
     const std::string toml =
         "[[directory]]\nname = \"samdom\"\nkind = \"ad\"\nurls = [\"" + dc_->ldaps_url() +
         "\"]\nca_file = \"" + dc_->ca_file().string() + "\"\nbind_dn = \"" + SambaDc::service_dn() +
         "\"\nbind_password_file = \"bind.password\"\nbase_dn = \"" + SambaDc::base_dn() +
         "\"\nlookup_attributes = [\"userPrincipalName\", \"sAMAccountName\"]\n"
         "history_on_reset = \"when_supported\"\n";
-    auto agent = Agent::Enroll({.dir = dir_->path(), .directory_toml = toml}, *cloud_);
-    if (!agent.ok()) {
-      setup_status_ = agent.error();
+    auto d = Deploy(dir_->path(), SambaDc::service_password(), toml);
+    if (!d.ok()) {
+      setup_status_ = d.error();
       return;
     }
-    agent_ = std::move(*agent);
-    setup_status_ = agent_->Start().WithContext("wbagent run");
+    cloud_ = std::move(d->cloud);
+    agent_ = std::move(d->agents.front());
   }
   static void TearDownTestSuite() {
     if (agent_) (void)agent_->Stop();

@@ -24,21 +24,13 @@ class EndToEndSlapdTest : public ::testing::Test {
     slapd_ = std::move(*slapd);
     dir_ = std::make_unique<TempDir>("wbe2e");
     // From here on a failure is the product's, not a missing server: the tests fail.
-    auto cloud = Cloud::Start(dir_->path());
-    if (!cloud.ok()) {
-      setup_status_ = cloud.error().WithContext("wbcloud");
+    auto d = Deploy(dir_->path(), SlapdServer::service_password(), SlapdDirectoryToml(*slapd_, 5));
+    if (!d.ok()) {
+      setup_status_ = d.error();
       return;
     }
-    cloud_ = std::move(*cloud);
-    (void)WriteFile(dir_->path() / "bind.password", SlapdServer::service_password(), 0600);
-    auto agent = Agent::Enroll(
-        {.dir = dir_->path(), .directory_toml = SlapdDirectoryToml(*slapd_, 5)}, *cloud_);
-    if (!agent.ok()) {
-      setup_status_ = agent.error();
-      return;
-    }
-    agent_ = std::move(*agent);
-    setup_status_ = agent_->Start().WithContext("wbagent run");
+    cloud_ = std::move(d->cloud);
+    agent_ = std::move(d->agents.front());
   }
   static void TearDownTestSuite() {
     if (agent_) (void)agent_->Stop();

@@ -149,4 +149,23 @@ void Agent::Kill() {
   (void)process_.Wait(std::chrono::seconds(5));
 }
 
+Result<Deployment> Deploy(const std::filesystem::path& dir, const std::string& bind_password,
+                          const std::string& directory_toml,
+                          const std::vector<std::string>& agent_ids,
+                          std::vector<std::string> serve_args) {
+  Deployment d;
+  WB_RETURN_IF_ERROR(WriteFile(dir / "bind.password", bind_password, 0600));
+  auto cloud = Cloud::Start(dir, std::move(serve_args));
+  if (!cloud.ok()) return cloud.error().WithContext("wbcloud");
+  d.cloud = std::move(*cloud);
+  for (const std::string& id : agent_ids) {
+    auto agent =
+        Agent::Enroll({.agent_id = id, .dir = dir, .directory_toml = directory_toml}, *d.cloud);
+    if (!agent.ok()) return agent.error().WithContext(id);
+    WB_RETURN_IF_ERROR((*agent)->Start().WithContext("wbagent run " + id));
+    d.agents.push_back(std::move(*agent));
+  }
+  return d;
+}
+
 }  // namespace wb::testing

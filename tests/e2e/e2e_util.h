@@ -73,4 +73,17 @@ class Agent {
   ChildProcess process_;
 };
 
+// What an end-to-end suite runs against one directory: a wbcloud and enrolled, running agents.
+struct Deployment {
+  std::unique_ptr<Cloud> cloud;
+  std::vector<std::unique_ptr<Agent>> agents;  // in the order of `agent_ids`
+};
+
+// Writes `bind_password` to dir/bind.password (what `directory_toml` names), starts wbcloud
+// with `serve_args`, then enrolls and starts one agent per id.
+Result<Deployment> Deploy(const std::filesystem::path& dir, const std::string& bind_password,
+                          const std::string& directory_toml,
+                          const std::vector<std::string>& agent_ids = {"agent-1"},
+                          std::vector<std::string> serve_args = {});
+
 }  // namespace wb::testing

@@ -1,27 +1,15 @@
 // `wbagent register --token TOKEN`: enrolls this agent with the cloud (channel/enrollment.h).
 #include <cstdio>
-#include <ctime>
 #include <string>
 
 #include "agent/commands.h"
 #include "channel/enrollment.h"
+#include "common/clock.h"
 #include "common/secret.h"
 #include "common/version.h"
 #include "config/config.h"
 
 namespace wb::agent {
-namespace {
-
-std::string TimeText(WallTime t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-}  // namespace
 
 int RegisterCommand(const std::filesystem::path& config_file, const std::string& token,
                     bool force) {
@@ -45,7 +33,7 @@ int RegisterCommand(const std::filesystem::path& config_file, const std::string&
   std::printf("enrolled agent %s with tenant %s\n", result->enrollment.agent_id.c_str(),
               result->enrollment.tenant.c_str());
   std::printf("  client certificate valid until %s\n",
-              TimeText(result->certificate.not_after).c_str());
+              FormatUtcSeconds(result->certificate.not_after).c_str());
   std::printf("  %zu cloud signing key(s) pinned\n", result->cloud_keys);
   std::printf("  state in %s\n", options.state_dir.c_str());
   const std::string& agent_url = result->enrollment.agent_url;

@@ -35,15 +35,6 @@ struct Overloaded : Ts... {
 template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
-std::string TimeText(WallTime t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 }  // namespace
 
 std::string_view ChannelStateName(ChannelState state) {
@@ -340,7 +331,7 @@ class Channel::Impl final : public internal::SessionOwner {
     log_->info(
         "cloud channel: client certificate renewed, valid until {}; it is used from the "
         "next connection",
-        TimeText(cert->not_after));
+        FormatUtcSeconds(cert->not_after));
   }
 
   // Renewal at two thirds of the certificate's lifetime, checked at each connect and then at
@@ -358,7 +349,7 @@ class Channel::Impl final : public internal::SessionOwner {
         return;
       }
       log_->info("cloud channel: client certificate expires {}; asking the cloud to renew it",
-                 TimeText(cert->not_after));
+                 FormatUtcSeconds(cert->not_after));
       renewal_sent_ = Enqueue(protocol::Serialize(protocol::Renew{.csr = *csr})).ok();
       return;
     }

@@ -3,10 +3,14 @@
 // instead of sleeping (retries, backoff, expiry, rotation, replay windows).
 
 #include <chrono>
+#include <string>
 
 namespace wb {
 
 using WallTime = std::chrono::system_clock::time_point;
+
+// `t` as ISO 8601 UTC to the second, e.g. "2026-11-22T04:55:26Z" (for logs and messages).
+std::string FormatUtcSeconds(WallTime t);
 
 class Clock {
  public:

@@ -10,15 +10,6 @@ namespace {
 using Json = nlohmann::json;
 using std::chrono::steady_clock;
 
-std::string IsoTime(WallTime t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::string Summary(const SubmitSpec& spec) {
   std::string ops;
   for (auto op : spec.operations) {
@@ -121,7 +112,7 @@ Result<std::string> Dispatcher::Submit(const SubmitSpec& spec,
     r.envelopes[id] = std::move(*envelope);
   }
   Persist(r);
-  log_.info("request {} submitted: {} (expires {})", r.id, r.summary, IsoTime(r.expires));
+  log_.info("request {} submitted: {} (expires {})", r.id, r.summary, FormatUtcSeconds(r.expires));
   pending_.push_back(r.id);
   const std::string id = r.id;
   requests_[id] = std::move(r);
@@ -431,9 +422,9 @@ Json Dispatcher::ResultJson(const RequestRecord& r) {
     if (!r.reject_code.empty()) j["reject_code"] = r.reject_code;
     j["reason"] = r.reason;
     if (!r.note.empty()) j["note"] = r.note;
-    if (r.completed_at) j["completed_at"] = IsoTime(*r.completed_at);
+    if (r.completed_at) j["completed_at"] = FormatUtcSeconds(*r.completed_at);
   } else {
-    j["expires"] = IsoTime(r.expires);
+    j["expires"] = FormatUtcSeconds(r.expires);
   }
   j["deliveries"] = r.deliveries;
   return j;
@@ -444,12 +435,12 @@ Json Dispatcher::StatusJson() const {
   for (const auto& [id, a] : state_.agents()) {
     Json entry = {{"id", id},
                   {"connected", links_.count(id) != 0},
-                  {"certificate_expires", IsoTime(a.certificate_expires)}};
+                  {"certificate_expires", FormatUtcSeconds(a.certificate_expires)}};
     auto held = held_.find(id);
     entry["holding"] = held == held_.end() ? 0 : held->second.size();
     if (auto link = links_.find(id); link != links_.end()) {
       entry["credits"] = link->second.credits;
-      entry["connected_since"] = IsoTime(link->second.since);
+      entry["connected_since"] = FormatUtcSeconds(link->second.since);
     }
     agents.push_back(entry);
   }

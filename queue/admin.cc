@@ -90,15 +90,7 @@ Result<std::vector<Record>> SqliteQueue::List(const ListFilter& filter) {
   std::optional<std::int64_t> state;
   if (filter.state) state = static_cast<std::int64_t>(*filter.state);
   stmt->Bind(1, state).Bind(2, filter.after_seq).Bind(3, static_cast<std::int64_t>(filter.limit));
-  std::vector<Record> out;
-  for (;;) {
-    Result<bool> row = stmt->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) return out;
-    Result<Record> record = ReadRecord(*stmt);
-    if (!record.ok()) return record.error();
-    out.push_back(std::move(record).value());
-  }
+  return ReadRecords(*stmt);
 }
 
 Result<RequestDetail> SqliteQueue::Show(std::string_view id) {

@@ -41,15 +41,7 @@ Result<std::vector<Record>> SqliteQueue::PendingResults(std::size_t limit) {
                                         "ORDER BY finished_at, seq LIMIT ?1");
   if (!stmt.ok()) return stmt.error();
   stmt->Bind(1, static_cast<std::int64_t>(limit));
-  std::vector<Record> out;
-  for (;;) {
-    Result<bool> row = stmt->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) return out;
-    Result<Record> record = ReadRecord(*stmt);
-    if (!record.ok()) return record.error();
-    out.push_back(std::move(record).value());
-  }
+  return ReadRecords(*stmt);
 }
 
 Status SqliteQueue::AcknowledgeResult(std::string_view id) {

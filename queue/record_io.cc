@@ -113,6 +113,18 @@ Result<Record> ReadRecord(const Stmt& row) {
   return r;
 }
 
+Result<std::vector<Record>> ReadRecords(Stmt& stmt) {
+  std::vector<Record> out;
+  for (;;) {
+    Result<bool> row = stmt.Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return out;
+    Result<Record> record = ReadRecord(stmt);
+    if (!record.ok()) return record.error();
+    out.push_back(std::move(record).value());
+  }
+}
+
 Result<std::optional<Record>> LoadRecord(Db& db, std::string_view id) {
   Result<Stmt> stmt =
       db.Prepare(std::string("SELECT ") + kRecordColumns + " FROM requests WHERE id = ?1");

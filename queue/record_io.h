@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -25,6 +26,8 @@ bool AnyOperation(const Operations& ops);
 // The columns ReadRecord expects, in order, for "SELECT <kRecordColumns> FROM requests ...".
 extern const char* const kRecordColumns;
 Result<Record> ReadRecord(const Stmt& row);
+// Every row of a bound "SELECT <kRecordColumns> ..." statement.
+Result<std::vector<Record>> ReadRecords(Stmt& stmt);
 
 // nullopt when no request has this id.
 Result<std::optional<Record>> LoadRecord(Db& db, std::string_view id);

@@ -28,15 +28,7 @@ Result<std::vector<Record>> SqliteQueue::InterruptedAttempts() {
                                         "coalesce(session, '') != ?1 ORDER BY seq");
   if (!stmt.ok()) return stmt.error();
   stmt->Bind(1, session());
-  std::vector<Record> out;
-  for (;;) {
-    Result<bool> row = stmt->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) return out;
-    Result<Record> record = ReadRecord(*stmt);
-    if (!record.ok()) return record.error();
-    out.push_back(std::move(record).value());
-  }
+  return ReadRecords(*stmt);
 }
 
 Result<std::optional<WallTime>> SqliteQueue::LastPasswordWrite(std::string_view account_key,

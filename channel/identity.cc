@@ -17,20 +17,12 @@
 
 #include "common/log_escape.h"
 #include "common/openssl_error.h"
+#include "common/openssl_ptr.h"
 
 namespace wb::channel {
 namespace {
 
 using Json = nlohmann::json;
-
-template <typename T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
-using NamePtr = std::unique_ptr<X509_NAME, Deleter<X509_NAME, X509_NAME_free>>;
 
 std::int64_t ToUnix(WallTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -118,8 +110,8 @@ Status SaveCloudKeys(const StatePaths& paths, const protocol::Jwks& keys) {
 }
 
 Result<std::string> MakeCsr(const protocol::EcPrivateKey& key, std::string_view common_name) {
-  ReqPtr req(X509_REQ_new());
-  NamePtr name(X509_NAME_new());
+  X509ReqPtr req(X509_REQ_new());
+  X509NamePtr name(X509_NAME_new());
   const std::string cn(common_name);
   if (!req || !name ||
       X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_UTF8,

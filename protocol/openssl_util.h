@@ -1,6 +1,5 @@
 #pragma once
-// Internal to wb_protocol: owning handles for OpenSSL objects and the one place where an
-// OpenSSL error queue becomes a Status.
+// Internal to wb_protocol: OpenSSL helpers (the owning handles are common/openssl_ptr.h).
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
@@ -11,23 +10,11 @@
 #include <string_view>
 
 #include "common/openssl_error.h"
+#include "common/openssl_ptr.h"
 #include "common/secret.h"
 #include "common/status.h"
 
 namespace wb::protocol {
-
-template <typename T, void (*F)(T*)>
-struct OsslDeleter {
-  void operator()(T* p) const { F(p); }
-};
-
-using PkeyPtr = std::unique_ptr<EVP_PKEY, OsslDeleter<EVP_PKEY, EVP_PKEY_free>>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, OsslDeleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, OsslDeleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
-using CipherCtxPtr =
-    std::unique_ptr<EVP_CIPHER_CTX, OsslDeleter<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>>;
-using BignumPtr = std::unique_ptr<BIGNUM, OsslDeleter<BIGNUM, BN_free>>;
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, OsslDeleter<ECDSA_SIG, ECDSA_SIG_free>>;
 
 // Drains and discards the queue (after an expected failure, e.g. a bad signature).
 void ClearOpenSslErrors();

@@ -10,8 +10,6 @@
 namespace wb::protocol {
 namespace {
 
-using BioPtr = std::unique_ptr<BIO, OsslDeleter<BIO, BIO_free_all>>;
-
 int NoPassphrase(char*, int, int, void*) { return 0; }
 
 }  // namespace

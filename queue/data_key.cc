@@ -7,7 +7,9 @@
 #include <memory>
 #include <string>
 
+#include "common/hex.h"
 #include "common/openssl_error.h"
+#include "common/openssl_ptr.h"
 
 namespace wb::queue {
 
@@ -25,22 +27,10 @@ Status NotAuthentic() {
                 "another request");
 }
 
-struct CtxFree {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
-using CtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
-
 const unsigned char* U(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 unsigned char* U(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -60,21 +50,12 @@ Result<DataKey> DataKey::FromHex(std::string_view hex, std::string_view where) {
                                          std::to_string(2 * kSize) +
                                          " hex digits (e.g. from `openssl rand -hex 32`)");
   }
-  std::string buf(kSize, '\0');
-  for (std::size_t i = 0; i < kSize; ++i) {
-    int hi = HexValue(hex[2 * i]);
-    int lo = HexValue(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) {
-      WipeBytes(buf.data(), buf.size());
-      return Status(Code::kCorruption, std::string(where) +
-                                           " holds a character that is not a "
-                                           "hex digit");
-    }
-    buf[i] = static_cast<char>(hi * 16 + lo);
+  std::optional<Secret> bytes = HexDecodeSecret(hex);
+  if (!bytes) {
+    return Status(Code::kCorruption,
+                  std::string(where) + " holds a character that is not a hex digit");
   }
-  DataKey key{Secret(buf)};
-  WipeBytes(buf.data(), buf.size());
-  return key;
+  return DataKey{std::move(*bytes)};
 }
 
 Secret DataKey::ToHex() const {
@@ -101,13 +82,7 @@ std::string DataKey::Id() const {
             EVP_DigestFinal_ex(md, digest, &len) == 1;
   EVP_MD_CTX_free(md);
   if (!ok) return "";
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string id;
-  for (int i = 0; i < 8; ++i) {
-    id += kDigits[digest[i] >> 4];
-    id += kDigits[digest[i] & 0xf];
-  }
-  return id;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), 8));
 }
 
 Result<std::string> DataKey::Seal(std::string_view plaintext, std::string_view aad) const {
@@ -116,7 +91,7 @@ Result<std::string> DataKey::Seal(std::string_view plaintext, std::string_view a
   unsigned char* nonce = U(blob) + 1;
   unsigned char* out = nonce + kNonceSize;
   if (RAND_bytes(nonce, kNonceSize) != 1) return OpenSslError("generating a nonce");
-  CtxPtr ctx(EVP_CIPHER_CTX_new());
+  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   int fin = 0;
   if (!ctx ||
@@ -139,7 +114,7 @@ Result<Secret> DataKey::Open(std::string_view blob, std::string_view aad) const 
   const unsigned char* in = nonce + kNonceSize;
   const std::size_t n = blob.size() - kOverhead;
   std::string plain(n, '\0');
-  CtxPtr ctx(EVP_CIPHER_CTX_new());
+  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   int fin = 0;
   bool ok =

@@ -1,11 +1,13 @@
 #pragma once
-// Hashing, MACs and hex for the audit trail. OpenSSL errors are converted here, once.
+// Hashing and MACs for the audit trail (hex comes from common/hex.h). OpenSSL errors are converted
+// here, once.
 
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "common/hex.h"
 #include "common/secret.h"
 
 namespace wb::audit::internal {
@@ -15,11 +17,9 @@ inline constexpr std::string_view kZeroHash =
     "0000000000000000000000000000000000000000000000000000000000000000";
 inline constexpr std::size_t kHexDigestSize = 64;
 
-std::string HexEncode(std::string_view bytes);
-// Lowercase or uppercase hex; nullopt on an odd length or a non-hex character. The caller
-// wraps key material in a Secret at once.
-std::optional<Secret> HexDecodeSecret(std::string_view hex);
-bool IsLowerHex(std::string_view text);
+using wb::HexDecodeSecret;
+using wb::HexEncode;
+using wb::IsLowerHex;
 
 std::string Sha256Hex(std::string_view data);
 std::string HmacSha256Hex(const Secret& key, std::string_view data);

@@ -12,21 +12,13 @@
 
 #include <memory>
 
+#include "common/hex.h"
 #include "common/log_escape.h"
 #include "common/openssl_error.h"
+#include "common/openssl_ptr.h"
 
 namespace wb::cloud {
 namespace {
-
-template <typename T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
 
 X509Ptr ReadCert(std::string_view pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -43,24 +35,11 @@ Result<std::string> ToPem(X509* cert) {
   return std::string(data, static_cast<std::size_t>(len));
 }
 
-std::string Fingerprint(X509* cert) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  X509_digest(cert, EVP_sha256(), md, &len);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
-}
-
 bool SetRandomSerial(X509* cert) {
   unsigned char bytes[16];
   if (RAND_bytes(bytes, sizeof bytes) != 1) return false;
   bytes[0] &= 0x7f;  // positive
-  BnPtr bn(BN_bin2bn(bytes, sizeof bytes, nullptr));
+  BignumPtr bn(BN_bin2bn(bytes, sizeof bytes, nullptr));
   return bn && BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert)) != nullptr;
 }
 
@@ -107,7 +86,7 @@ Result<IssuedCertificate> Finish(X509* cert, EVP_PKEY* signer, WallTime now,
   }
   auto pem = ToPem(cert);
   if (!pem.ok()) return pem.error();
-  return IssuedCertificate{*pem, Fingerprint(cert), now + lifetime};
+  return IssuedCertificate{*pem, CertificateFingerprint(cert), now + lifetime};
 }
 
 }  // namespace
@@ -165,7 +144,7 @@ Result<IssuedCertificate> CertificateAuthority::IssueClient(std::string_view csr
                                                             std::string_view agent_id, WallTime now,
                                                             std::chrono::seconds lifetime) const {
   BioPtr bio(BIO_new_mem_buf(csr_pem.data(), static_cast<int>(csr_pem.size())));
-  ReqPtr req(bio ? PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  X509ReqPtr req(bio ? PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!req) {
     ERR_clear_error();
     return InvalidArgument("the CSR is not a PEM certificate request");
@@ -205,13 +184,20 @@ Result<IssuedCertificate> CertificateAuthority::IssueClient(std::string_view csr
   return Finish(c, key_.native(), now, lifetime);
 }
 
+std::string CertificateFingerprint(X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  X509_digest(cert, EVP_sha256(), md, &len);
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(md), len));
+}
+
 Result<std::string> CertificateFingerprint(std::string_view pem) {
   X509Ptr cert = ReadCert(pem);
   if (!cert) {
     ERR_clear_error();
     return InvalidArgument("not a PEM certificate");
   }
-  return Fingerprint(cert.get());
+  return CertificateFingerprint(cert.get());
 }
 
 }  // namespace wb::cloud

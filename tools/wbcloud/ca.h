@@ -2,6 +2,8 @@
 // wbcloud's certificate authority: its own P-256 CA, the server certificate agents verify,
 // and client certificates issued from agents' CSRs (enrollment and renewal).
 
+#include <openssl/x509.h>
+
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -49,5 +51,6 @@ class CertificateAuthority {
 
 // SHA-256 of a certificate's DER, lowercase hex (of the first certificate in `pem`).
 Result<std::string> CertificateFingerprint(std::string_view pem);
+std::string CertificateFingerprint(X509* cert);
 
 }  // namespace wb::cloud

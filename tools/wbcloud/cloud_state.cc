@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/hex.h"
 #include "common/log_escape.h"
 #include "tools/wbcloud/files.h"
 
@@ -20,13 +21,7 @@ WallTime FromUnix(std::int64_t s) { return WallTime(std::chrono::seconds(s)); }
 std::string RandomHex(std::size_t bytes) {
   std::string raw(bytes, '\0');
   RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes));
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
+  return HexEncode(raw);
 }
 
 Result<protocol::EcPrivateKey> LoadOrCreateKey(const std::filesystem::path& path) {

@@ -22,6 +22,7 @@
 
 #include "common/log_escape.h"
 #include "common/openssl_error.h"
+#include "tools/wbcloud/ca.h"
 #include "tools/wbcloud/enroll.h"
 #include "tools/wbcloud/files.h"
 #include "tools/wbcloud/server_context.h"
@@ -87,16 +88,7 @@ Result<std::string> IdentifyAgent(SSL* ssl, const CloudState& state) {
   if (SSL_get_verify_result(ssl) != X509_V_OK) {
     return Status(Code::kPermissionDenied, "client certificate not issued by this cloud");
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  X509_digest(cert, EVP_sha256(), md, &len);
-  static const char* kHex = "0123456789abcdef";
-  std::string fingerprint;
-  for (unsigned int i = 0; i < len; ++i) {
-    fingerprint += kHex[md[i] >> 4];
-    fingerprint += kHex[md[i] & 15];
-  }
-  const AgentRecord* agent = state.FindAgentByFingerprint(fingerprint);
+  const AgentRecord* agent = state.FindAgentByFingerprint(CertificateFingerprint(cert));
   if (agent == nullptr) {
     return Status(Code::kPermissionDenied,
                   "unknown agent certificate (not enrolled, or replaced by a newer one)");

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/hex.h"
 #include "tools/wbcloud/files.h"
 
 namespace wb::cloud {
@@ -18,13 +19,7 @@ std::int64_t Unix(WallTime t) {
 }
 
 std::string Hex(const unsigned char* data, std::size_t len) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < len; ++i) {
-    out += kHex[data[i] >> 4];
-    out += kHex[data[i] & 15];
-  }
-  return out;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(data), len));
 }
 
 std::string Sha256Hex(std::string_view text) {

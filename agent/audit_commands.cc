@@ -58,7 +58,7 @@ void PrintReport(const audit::VerifyReport& report, bool checkpoint_checked) {
   const audit::Finding& f = *report.finding;
   const char* label = f.problem == audit::Problem::kTornTail ? "TORN TAIL" : "FAILED";
   std::string where = f.file.string();
-  if (f.line > 0) where += ":" + std::to_string(f.line);
+  if (f.line > 0) where.append(":").append(std::to_string(f.line));
   std::printf("%s: %s: %s: %s\n", label, where.c_str(), std::string(Name(f.problem)).c_str(),
               f.message.c_str());
   std::printf("(%s verified)\n", Plural(report.records, "record").c_str());

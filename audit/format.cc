@@ -175,7 +175,8 @@ std::string Csv(const std::vector<StoredRecord>& records) {
       "duration_ms", "detail"};
   std::string out;
   for (std::size_t i = 0; i < kColumns.size(); ++i) {
-    out += (i > 0 ? "," : "") + std::string(kColumns[i]);
+    if (i > 0) out += ',';
+    out += kColumns[i];
   }
   out += "\r\n";
   for (const StoredRecord& s : records) {

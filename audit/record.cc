@@ -115,15 +115,22 @@ Json EventMembers(const Event& e) {
 
 Status Bad(std::string what) { return Status(Code::kCorruption, std::move(what)); }
 
+// `"key" problem`.
+Status BadMember(std::string_view key, std::string_view problem) {
+  std::string what = "\"";
+  what.append(key).append("\" ").append(problem);
+  return Bad(std::move(what));
+}
+
 Result<std::string> GetString(const Json& v, std::string_view key) {
   if (!v.is_string() || v.get_ref<const std::string&>().empty()) {
-    return Bad("\"" + std::string(key) + "\" is not a non-empty string");
+    return BadMember(key, "is not a non-empty string");
   }
   return v.get<std::string>();
 }
 
 Result<std::vector<std::string>> GetStringList(const Json& v, std::string_view key) {
-  if (!v.is_array() || v.empty()) return Bad("\"" + std::string(key) + "\" is not a list");
+  if (!v.is_array() || v.empty()) return BadMember(key, "is not a list");
   std::vector<std::string> out;
   for (const Json& item : v) {
     auto s = GetString(item, key);
@@ -140,12 +147,12 @@ Result<E> GetName(const Json& v, std::string_view key, std::initializer_list<E> 
   for (E value : values) {
     if (Name(value) == *s) return value;
   }
-  return Bad("\"" + std::string(key) + "\" has an unknown value");
+  return BadMember(key, "has an unknown value");
 }
 
 Result<std::uint64_t> GetUnsigned(const Json& v, std::string_view key) {
   if (!v.is_number_unsigned()) {
-    return Bad("\"" + std::string(key) + "\" is not a non-negative integer");
+    return BadMember(key, "is not a non-negative integer");
   }
   return v.get<std::uint64_t>();
 }

@@ -43,8 +43,10 @@ bool Fraction(std::string_view text, std::size_t& pos, int& millis) {
 }
 
 Status BadTime(std::string_view text) {
-  return InvalidArgument("'" + std::string(text.substr(0, 64)) +
-                         "' is not a UTC time (YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z])");
+  std::string message = "'";
+  message.append(text.substr(0, 64))
+      .append("' is not a UTC time (YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z])");
+  return InvalidArgument(message);
 }
 
 }  // namespace

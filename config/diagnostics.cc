@@ -15,7 +15,12 @@ void Diagnostics::Add(Location at, std::string key, std::string problem) {
                                 .problem = std::move(problem)});
 }
 
-std::string Quote(std::string_view text) { return "\"" + EscapeForLog(text, 200) + "\""; }
+std::string Quote(std::string_view text) {
+  std::string quoted = "\"";
+  quoted += EscapeForLog(text, 200);
+  quoted += '"';
+  return quoted;
+}
 
 ConfigErrors Diagnostics::Take() && {
   // Stable: problems at one position keep the order the checks found them in.

@@ -38,8 +38,8 @@ std::string_view Name(LdapTransport v) {
 std::string ConfigError::ToString() const {
   std::string out = file;
   if (line > 0) {
-    out += ":" + std::to_string(line);
-    if (column > 0) out += ":" + std::to_string(column);
+    out.append(":").append(std::to_string(line));
+    if (column > 0) out.append(":").append(std::to_string(column));
   }
   out += ": ";
   if (!key.empty()) out += key + ": ";

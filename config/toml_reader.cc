@@ -78,7 +78,7 @@ std::optional<Field<std::int64_t>> TableReader::GetInteger(std::string_view key,
   Field<std::int64_t> field{value->as_integer(std::nothrow), LocationOf(*value), KeyPath(key)};
   if (field.value < min || field.value > max) {
     std::string problem = "must be between " + std::to_string(min) + " and " + std::to_string(max);
-    if (!unit.empty()) problem += " " + std::string(unit);
+    if (!unit.empty()) problem.append(" ").append(unit);
     diag_.Add(field.at, field.key, problem + ", found " + std::to_string(field.value));
     return std::nullopt;
   }

@@ -10,9 +10,10 @@ packages=(
   libldap-dev libboost1.74-dev libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libcli11-dev libtoml11-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  # tests only: an independent JOSE implementation, the protocol's interop oracle; LMDB to
-  # hold slapd's writer lock (a write frozen inside the directory)
-  libcjose-dev liblmdb-dev
+  # tests only: an independent JOSE implementation, the protocol's interop oracle (cjose.pc
+  # requires jansson, which libcjose-dev does not depend on); LMDB to hold slapd's writer lock
+  # (a write frozen inside the directory)
+  libcjose-dev libjansson-dev liblmdb-dev
   # real servers and clients the tests and the demo start
   slapd ldap-utils openssl
   samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools

@@ -16,7 +16,9 @@ jobs=$(nproc)
 build_and_test() {
   local dir=$1
   shift
-  cmake -S "$root" -B "$dir" -G Ninja "$@" >/dev/null
+  # The project's own builds treat warnings as errors (WB_WERROR is off by default for
+  # packagers and users).
+  cmake -S "$root" -B "$dir" -G Ninja -DWB_WERROR=ON "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
   ctest --test-dir "$dir" --output-on-failure -j "$jobs" "${ctest_args[@]}"
 }

@@ -110,7 +110,7 @@ std::string BadEnumProblem(const std::array<EnumName<E>, N>& names, std::string_
   std::string problem = "must be one of ";
   for (std::size_t i = 0; i < N; ++i) {
     if (i > 0) problem += ", ";
-    problem += "\"" + std::string(names[i].name) + "\"";
+    problem.append("\"").append(names[i].name).append("\"");
   }
   return problem + "; found " + Quote(found);
 }

@@ -9,7 +9,9 @@ namespace wb::config::testing {
 namespace {
 
 std::string WithCloudUrl(std::string_view url) {
-  return SetKey(kMinimal, "[cloud]", "url", "\"" + std::string(url) + "\"");
+  std::string quoted = "\"";
+  quoted.append(url).append("\"");
+  return SetKey(kMinimal, "[cloud]", "url", quoted);
 }
 
 TEST_F(ConfigTest, CloudUrlWithoutPortOrPathGetsDefaults) {

@@ -122,7 +122,10 @@ class TwoAgentsTest : public ::testing::Test {
 
   static std::vector<std::string> Attribute(const std::string& uid, const std::string& attr) {
     auto values = slapd_->ReadAttribute(SlapdServer::user_dn(uid), attr);
-    return values.ok() ? *values : std::vector<std::string>{"<" + values.error().ToString() + ">"};
+    if (values.ok()) return *values;
+    std::string shown = "<";
+    shown.append(values.error().ToString()).append(">");
+    return {shown};
   }
 
   static bool CanBind(const std::string& uid, const std::string& password) {

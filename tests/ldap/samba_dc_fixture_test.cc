@@ -26,7 +26,7 @@ std::string SidToString(const std::string& sid) {
   for (std::size_t i = 8; i + 3 < sid.size(); i += 4) {
     const uint32_t sub = byte(i) | (byte(i + 1) << 8) | (byte(i + 2) << 16) |
                          (static_cast<uint32_t>(byte(i + 3)) << 24);
-    out += "-" + std::to_string(sub);
+    out.append("-").append(std::to_string(sub));
   }
   return out;
 }

@@ -75,9 +75,12 @@ TEST_F(SlapdFixtureTest, HeldWritesWaitInsideSlapdAndLandWhenReleased) {
   std::thread writer([&] {
     auto client = LdapTestClient::Connect(server_->ldaps_url(), server_->ca_file(),
                                           SlapdServer::admin_dn(), SlapdServer::admin_password());
-    write = client.ok() ? client->Modify(SlapdServer::user_dn("quinn"),
-                                         {{LdapMod::Op::kReplace, "description", {"held"}}})
-                        : client.error();
+    if (!client.ok()) {
+      write = client.error();
+      return;
+    }
+    const std::vector<LdapMod> mods = {{LdapMod::Op::kReplace, "description", {"held"}}};
+    write = client->Modify(SlapdServer::user_dn("quinn"), mods);
   });
   // The modify is in slapd, waiting; reads still work.
   EXPECT_TRUE(WaitUntil(

@@ -37,9 +37,10 @@ class CrashTest : public ::testing::Test {
   std::filesystem::path child_log() const { return dir_.path() / "child.log"; }
 
   Result<ChildProcess> Start(const std::string& mode, int iteration) {
-    return ChildProcess::Start({WB_QUEUE_TEST_HELPER, mode, state().string(), report().string(),
-                                directory_log().string(), "i" + std::to_string(iteration)},
-                               child_log());
+    return ChildProcess::Start(
+        {WB_QUEUE_TEST_HELPER, mode, state().string(), report().string(), directory_log().string(),
+         std::string("i").append(std::to_string(iteration))},
+        child_log());
   }
 
   // How many times a helper has finished its recovery (it prints a line each time).

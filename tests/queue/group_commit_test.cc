@@ -132,7 +132,8 @@ TEST_F(ConcurrentEnqueueTest, ManyThreadsEnqueueAndEachRequestIsStoredOnce) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
-        std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+        std::string id =
+            std::string("t").append(std::to_string(t)).append("-").append(std::to_string(i));
         auto r = queue_->Enqueue(MakeReset(id, id, clock_.Now()));
         std::lock_guard l(mu);
         if (!r.ok()) {

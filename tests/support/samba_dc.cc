@@ -423,7 +423,9 @@ std::string SmbConf(const fs::path& dir, const KeyPair& server, const fs::path& 
       {"ldb:nosync", "true"},
   };
   std::string conf = "[global]\n";
-  for (const auto& [key, value] : settings) conf += "\t" + std::string(key) + " = " + value + "\n";
+  for (const auto& [key, value] : settings) {
+    conf.append("\t").append(key).append(" = ").append(value).append("\n");
+  }
   return conf;
 }
 

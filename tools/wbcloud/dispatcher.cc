@@ -13,7 +13,8 @@ using std::chrono::steady_clock;
 std::string Summary(const SubmitSpec& spec) {
   std::string ops;
   for (auto op : spec.operations) {
-    ops += (ops.empty() ? "" : ",") + std::string(protocol::OperationName(op));
+    if (!ops.empty()) ops += ',';
+    ops += protocol::OperationName(op);
   }
   return ops + " " + std::string(protocol::TargetKindName(spec.target.kind)) + "=" +
          EscapeForLog(spec.target.value, 128);

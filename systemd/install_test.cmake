@@ -1,6 +1,6 @@
 # install_layout_test: `cmake --install BUILD_DIR --prefix /usr` into a scratch DESTDIR, then
 # checks that every file lands where Debian's systemd and the docs expect it.
-# -DBUILD_DIR=... -DDESTDIR=... [-DSYSTEMD_ANALYZE=... -DSYSTEMD_SYSUSERS=... -DSYSTEMD_TMPFILES=...]
+# -DBUILD_DIR=... -DSOURCE_DIR=... -DDESTDIR=... [-DSYSTEMD_ANALYZE=... -DSYSTEMD_SYSUSERS=... -DSYSTEMD_TMPFILES=...]
 # -P install_test.cmake
 file(REMOVE_RECURSE "${DESTDIR}")
 execute_process(
@@ -17,8 +17,13 @@ set(expected
     usr/lib/systemd/system/wbagent.service
     usr/lib/sysusers.d/wbagent.conf
     usr/lib/tmpfiles.d/wbagent.conf
-    usr/share/doc/wbagent/wbagent.example.toml
-    usr/share/doc/wbagent/operations.md)
+    usr/share/doc/wbagent/examples/wbagent.example.toml
+    usr/share/doc/wbagent/README.md)
+# Every page of docs/, so that the links between them work on the host.
+file(GLOB docs RELATIVE "${SOURCE_DIR}/docs" "${SOURCE_DIR}/docs/*.md")
+foreach(page IN LISTS docs)
+  list(APPEND expected "usr/share/doc/wbagent/${page}")
+endforeach()
 foreach(f IN LISTS expected)
   if(NOT EXISTS "${DESTDIR}/${f}")
     message(FATAL_ERROR "not installed: /${f}\n${out}")

@@ -81,16 +81,15 @@ class Writer::Impl {
 
   Status RotateIfDue(std::size_t next_line, WallTime now) WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Status Rotate() WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Status WaitDurable(std::unique_lock<std::mutex>& lock, std::uint64_t seq)
-      WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Status WaitDurable(std::uint64_t seq) WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Status Break(Status status) WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const WriterOptions options_;
   const Secret key_;
   const Clock& clock_;
 
-  std::mutex mu_;
-  std::condition_variable synced_cv_;
+  Mutex mu_;
+  std::condition_variable_any synced_cv_;
   std::shared_ptr<Fd> file_ WB_GUARDED_BY(mu_);  // shared with a syncer running unlocked
   Head head_ WB_GUARDED_BY(mu_);
   std::string head_file_ WB_GUARDED_BY(mu_);  // the head's file name, for the checkpoint
@@ -112,6 +111,7 @@ Status Writer::Impl::Open() {
   if (!checkpoint.ok()) return checkpoint.error();
   auto files = internal::ListTrail(options_.file);
   if (!files.ok()) return files.error();
+  MutexLock lock(mu_);  // nothing else can hold it yet; for the annotations
   bool active_exists = false;
   for (const auto& f : *files) {
     if (f.index == 0) {
@@ -120,7 +120,6 @@ Status Writer::Impl::Open() {
       next_index_ = f.index + 1;
     }
   }
-  std::lock_guard lock(mu_);  // nothing else can hold it yet; for the annotations
   head_file_ = options_.file.filename().string();
   for (auto it = files->rbegin(); it != files->rend(); ++it) {
     auto head = ReadHead(*it);
@@ -238,7 +237,7 @@ Status Writer::Impl::OpenActive(bool exists) {
 // ---- Appending --------------------------------------------------------------------------
 
 Result<Appended> Writer::Impl::Append(const Event& event, Durability durability) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (!broken_.ok()) return broken_;
   if (closed_) return FailedPrecondition("the audit trail is closed");
   Record record;
@@ -270,7 +269,7 @@ Result<Appended> Writer::Impl::Append(const Event& event, Durability durability)
     record.hmac = internal::Unseal(line)->hmac;
     options_.mirror->Publish(record, line);
   }
-  if (durability == Durability::kDurable) WB_RETURN_IF_ERROR(WaitDurable(lock, record.seq));
+  if (durability == Durability::kDurable) WB_RETURN_IF_ERROR(WaitDurable(record.seq));
   return Appended{record.seq, record.time};
 }
 
@@ -307,11 +306,11 @@ Status Writer::Impl::Rotate() {
   return Status::Ok();
 }
 
-Status Writer::Impl::WaitDurable(std::unique_lock<std::mutex>& lock, std::uint64_t seq) {
+Status Writer::Impl::WaitDurable(std::uint64_t seq) {
   while (durable_seq_ < seq) {
     if (!broken_.ok()) return broken_;
     if (syncing_) {
-      synced_cv_.wait(lock);
+      mu_.Wait(synced_cv_);
       continue;
     }
     // Become the syncer for everything written so far; threads arriving meanwhile wait and
@@ -319,11 +318,11 @@ Status Writer::Impl::WaitDurable(std::unique_lock<std::mutex>& lock, std::uint64
     syncing_ = true;
     const internal::Checkpoint checkpoint{head_.seq, head_.hash, head_file_, clock_.Now()};
     const std::shared_ptr<Fd> file = file_;
-    lock.unlock();
+    mu_.Unlock();
     Status s;
     if (::fsync(file->get()) != 0) s = ErrnoStatus(errno, "fsync " + options_.file.string());
     if (s.ok()) s = internal::WriteCheckpoint(options_.checkpoint_file, checkpoint, key_);
-    lock.lock();
+    mu_.Lock();
     syncing_ = false;
     if (s.ok()) {
       durable_seq_ = std::max(durable_seq_, checkpoint.seq);
@@ -341,17 +340,17 @@ Status Writer::Impl::Break(Status status) {
 }
 
 Status Writer::Impl::Sync() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (!broken_.ok()) return broken_;
   if (closed_) return FailedPrecondition("the audit trail is closed");
-  return WaitDurable(lock, head_.seq);
+  return WaitDurable(head_.seq);
 }
 
 Status Writer::Impl::Close() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (closed_) return Status::Ok();
-  Status s = broken_.ok() ? WaitDurable(lock, head_.seq) : broken_;
-  synced_cv_.wait(lock, [this] { return !syncing_; });
+  Status s = broken_.ok() ? WaitDurable(head_.seq) : broken_;
+  mu_.Wait(synced_cv_, [this]() WB_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !syncing_; });
   closed_ = true;
   file_.reset();
   return s;

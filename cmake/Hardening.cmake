@@ -3,6 +3,10 @@ add_compile_options(-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-
                     -Woverloaded-virtual -Wformat=2 -Wimplicit-fallthrough
                     # Designated initializers that leave members at their defaults are the idiom.
                     -Wno-missing-field-initializers)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  # Checks the WB_GUARDED_BY / WB_*_LOCKS_* annotations (common/thread_annotations.h).
+  add_compile_options(-Wthread-safety)
+endif()
 if(WB_WERROR)
   add_compile_options(-Werror)
 endif()

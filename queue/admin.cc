@@ -53,7 +53,7 @@ Result<std::vector<HistoryEvent>> LoadHistory(Db& db, std::string_view id) {
 }  // namespace
 
 Result<Stats> SqliteQueue::GetStats() {
-  std::lock_guard lock(db_mu_);
+  MutexLock lock(db_mu_);
   Db& db = parts_.db;
   Stats stats;
   WB_RETURN_IF_ERROR(CountByState(db, stats));
@@ -82,7 +82,7 @@ Result<Stats> SqliteQueue::GetStats() {
 }
 
 Result<std::vector<Record>> SqliteQueue::List(const ListFilter& filter) {
-  std::lock_guard lock(db_mu_);
+  MutexLock lock(db_mu_);
   Result<Stmt> stmt = parts_.db.Prepare(std::string("SELECT ") + kRecordColumns +
                                         " FROM requests WHERE (?1 IS NULL OR state = ?1) AND "
                                         "seq > ?2 ORDER BY seq LIMIT ?3");
@@ -94,7 +94,7 @@ Result<std::vector<Record>> SqliteQueue::List(const ListFilter& filter) {
 }
 
 Result<RequestDetail> SqliteQueue::Show(std::string_view id) {
-  std::lock_guard lock(db_mu_);
+  MutexLock lock(db_mu_);
   Result<std::optional<Record>> record = LoadRecord(parts_.db, id);
   if (!record.ok()) return record.error();
   if (!*record) return NotFound("no " + QuoteId(id));

@@ -6,18 +6,20 @@ namespace wb::queue {
 
 Status GroupCommitter::Run(const Op& op) {
   Writer w{&op};
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   writers_.push_back(&w);
-  w.cv.wait(lock, [&] { return w.done || writers_.front() == &w; });
+  // The predicate runs with mu_ held, which the analysis cannot see inside a lambda.
+  mu_.Wait(w.cv,
+           [&]() WB_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return w.done || writers_.front() == &w; });
   if (w.done) return w.status;
 
   // This writer leads: it commits itself and everyone queued behind it so far.
   const auto n = std::min(writers_.size(), max_batch_);
   std::vector<Writer*> batch(writers_.begin(), writers_.begin() + static_cast<long>(n));
   ++batches_;
-  lock.unlock();
+  lock.Unlock();
   CommitBatch(batch);  // writers arriving meanwhile queue up for the next batch
-  lock.lock();
+  lock.Lock();
   for (Writer* x : batch) {
     writers_.pop_front();
     x->done = true;
@@ -28,17 +30,17 @@ Status GroupCommitter::Run(const Op& op) {
 }
 
 std::uint64_t GroupCommitter::batches() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return batches_;
 }
 
 std::size_t GroupCommitter::waiting() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return writers_.size();
 }
 
 void GroupCommitter::CommitBatch(const std::vector<Writer*>& batch) {
-  std::lock_guard db_lock(*db_mu_);
+  MutexLock db_lock(*db_mu_);
   Status status;
   Result<Transaction> tx = Transaction::Begin(*db_);
   if (!tx.ok()) status = tx.error();

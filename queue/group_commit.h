@@ -29,7 +29,7 @@ class GroupCommitter {
   using Op = std::function<Status(Db&)>;
 
   // `db` is used only with `db_mu` held. Both must outlive this object.
-  GroupCommitter(Db* db, std::mutex* db_mu, std::size_t max_batch)
+  GroupCommitter(Db* db, Mutex* db_mu, std::size_t max_batch)
       : db_(db), db_mu_(db_mu), max_batch_(max_batch == 0 ? 1 : max_batch) {}
 
   // Thread-safe. Blocks until `op` has been committed or its batch failed.
@@ -45,16 +45,16 @@ class GroupCommitter {
     const Op* op;
     Status status;
     bool done = false;
-    std::condition_variable cv;
+    std::condition_variable_any cv;
   };
 
   void CommitBatch(const std::vector<Writer*>& batch);
 
   Db* const db_;
-  std::mutex* const db_mu_;
+  Mutex* const db_mu_;
   const std::size_t max_batch_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::deque<Writer*> writers_ WB_GUARDED_BY(mu_);
   std::uint64_t batches_ WB_GUARDED_BY(mu_) = 0;
 };

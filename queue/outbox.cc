@@ -35,7 +35,7 @@ Result<int> Forget(Db& db, std::int64_t now) {
 }  // namespace
 
 Result<std::vector<Record>> SqliteQueue::PendingResults(std::size_t limit) {
-  std::lock_guard lock(db_mu_);
+  MutexLock lock(db_mu_);
   Result<Stmt> stmt = parts_.db.Prepare(std::string("SELECT ") + kRecordColumns +
                                         " FROM requests WHERE state >= 3 AND acked_at IS NULL "
                                         "ORDER BY finished_at, seq LIMIT ?1");
@@ -61,7 +61,7 @@ Status SqliteQueue::AcknowledgeResult(std::string_view id) {
 
 Result<MaintenanceReport> SqliteQueue::Maintain() {
   WB_RETURN_IF_ERROR(RequireWritable());
-  std::lock_guard lock(db_mu_);
+  MutexLock lock(db_mu_);
   Db& db = parts_.db;
   const std::int64_t now = NowMs();
   MaintenanceReport report;

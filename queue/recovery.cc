@@ -22,7 +22,7 @@ Status NotInterrupted(std::string_view id, const RowState& row, std::string_view
 }  // namespace
 
 Result<std::vector<Record>> SqliteQueue::InterruptedAttempts() {
-  std::lock_guard lock(db_mu_);
+  MutexLock lock(db_mu_);
   Result<Stmt> stmt = parts_.db.Prepare(std::string("SELECT ") + kRecordColumns +
                                         " FROM requests WHERE state = 2 AND "
                                         "coalesce(session, '') != ?1 ORDER BY seq");
@@ -33,7 +33,7 @@ Result<std::vector<Record>> SqliteQueue::InterruptedAttempts() {
 
 Result<std::optional<WallTime>> SqliteQueue::LastPasswordWrite(std::string_view account_key,
                                                                std::string_view except_id) {
-  std::lock_guard lock(db_mu_);
+  MutexLock lock(db_mu_);
   // state 3 = succeeded; operation bits 1 | 2 = reset | change.
   Result<Stmt> stmt = parts_.db.Prepare(
       "SELECT max(finished_at) FROM requests WHERE account_key = ?1 AND id != ?2 AND state = 3 "

@@ -88,7 +88,7 @@ Status SqliteQueue::MarkReady(std::string_view id) {
 
 Result<std::optional<Work>> SqliteQueue::Take() {
   WB_RETURN_IF_ERROR(RequireWritable());
-  std::lock_guard lock(db_mu_);
+  MutexLock lock(db_mu_);
   return TakeLocked(NowMs());
 }
 
@@ -133,7 +133,7 @@ Result<std::optional<Work>> SqliteQueue::TakeLocked(std::int64_t now) {
 }
 
 Result<std::optional<WallTime>> SqliteQueue::NextReadyTime() {
-  std::lock_guard lock(db_mu_);
+  MutexLock lock(db_mu_);
   Result<Stmt> stmt = parts_.db.Prepare("SELECT min(not_before) FROM requests WHERE state = 1");
   if (!stmt.ok()) return stmt.error();
   Result<bool> row = stmt->Step();
@@ -168,6 +168,7 @@ Result<State> SqliteQueue::Retry(std::string_view id, const Outcome& failure) {
     if (row.state != State::kApplying || row.session != session()) {
       return WrongState(id, row.state, "applying in this process");
     }
+    db_mu_.AssertHeld();  // Transition runs this with db_mu_ held
     const auto delay = BackoffDelay(backoff_, row.attempts, NextRandom());
     const std::int64_t next = now + delay.count();
     if (next < row.expires_at) return ScheduleRetry(db, id, failure, now, next);

@@ -78,7 +78,7 @@ class SqliteQueue final : public Queue {
   const Clock& clock_;
   const BackoffPolicy backoff_;
 
-  std::mutex db_mu_;
+  Mutex db_mu_;
   Parts parts_;  // parts_.db is used only with db_mu_ held; the lock is released last
   std::mt19937_64 rng_ WB_GUARDED_BY(db_mu_);
   GroupCommitter committer_;
@@ -99,7 +99,7 @@ inline std::string QuoteId(std::string_view id) { return "request '" + EscapeFor
 template <typename Fn>
 Status SqliteQueue::Transition(std::string_view id, Fn fn) {
   WB_RETURN_IF_ERROR(RequireWritable());
-  std::lock_guard lock(db_mu_);
+  MutexLock lock(db_mu_);
   Result<Transaction> tx = Transaction::Begin(parts_.db);
   if (!tx.ok()) return tx.error();
   Result<std::optional<RowState>> row = LoadRowState(parts_.db, id);

@@ -198,7 +198,10 @@ TEST_F(EndToEndSlapdTest, AgentRestartMidStreamLosesNothing) {
       ASSERT_TRUE(agent_->Start().ok()) << ReadFileOrEmpty(agent_->log());
     }
   }
-  for (const auto& [uid, pw] : sent) {
+  for (const auto& sent_one : sent) {
+    // Named copies, not a structured binding: clang 14 cannot capture a binding in a lambda.
+    const auto& uid = sent_one.first;
+    const auto& pw = sent_one.second;
     EXPECT_TRUE(WaitUntil([&] { return CanBind(uid, pw) ? Status::Ok() : NotFound(uid); },
                           std::chrono::seconds(60))
                     .ok())

@@ -67,7 +67,7 @@ class GroupCommitTest : public ::testing::Test {
   std::int64_t Rows() { return *db_->QueryInt("SELECT count(*) FROM t"); }
 
   wb::testing::TempDir dir_{"wbgroup"};
-  std::mutex db_mu_;
+  Mutex db_mu_;
   std::unique_ptr<Db> db_;
   std::unique_ptr<GroupCommitter> committer_;
   std::thread leader_;

@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package wbagent needs to build, test, run the demo and the
 # benchmarks. Non-interactive and safe to re-run: apt-get skips what is already there.
+#
+#   scripts/install-deps.sh         what scripts/test.sh and scripts/demo.sh need
+#   scripts/install-deps.sh --ci    also what CI's extra steps need (also with CI=true):
+#                                   Clang, the Debian packaging tools and mmdebstrap
+#
+# scripts/fresh-machine.sh proves this list complete in a pristine Debian 12 root.
 set -euo pipefail
 
 packages=(
@@ -19,6 +25,17 @@ packages=(
   samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools
   iproute2 socat tinyproxy sqlite3 procps
 )
+ci_packages=(
+  # the second compiler; ccache keeps CI's repeated builds fast
+  clang ccache
+  # scripts/package.sh: debhelper, lintian, the man pages
+  debhelper dpkg-dev lintian help2man
+  # scripts/fresh-machine.sh: the pristine root
+  mmdebstrap
+)
+if [ "${1:-}" = "--ci" ] || [ "${CI:-}" = "true" ]; then
+  packages+=("${ci_packages[@]}")
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   sudo=sudo

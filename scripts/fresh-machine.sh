@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The fresh-machine check: proves, in a pristine Debian 12 root file system (mmdebstrap
+# --variant=minbase, cached between runs; scripts/fresh/root.sh), what this machine cannot,
+# because it already has packages that earlier work installed by hand.
+#
+#   scripts/fresh-machine.sh build        scripts/install-deps.sh, configure, build, then a smoke
+#                                         test: wbagent --version, check-config on the example
+#                                         and one slapd-backed test (slapd_fixture_test)
+#   scripts/fresh-machine.sh package DIR  installs DIR/wbagent_*.deb and DIR/wbcloud_*.deb
+#                                         (scripts/package.sh makes them) and checks the
+#                                         binaries, the unit, the user, the directories and
+#                                         what `dpkg --purge` leaves
+#
+# A package missing from scripts/install-deps.sh, or from a .deb's Depends, fails it whatever
+# this machine has installed. Needs root (chroot, mounts) and mmdebstrap.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=fresh/root.sh
+. "$root/scripts/fresh/root.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "fresh-machine: needs root (it builds and enters a chroot)" >&2
+  exit 1
+fi
+mode=${1:-}
+trap fresh_root_down EXIT
+trap 'exit 130' INT TERM
+
+# Copies the source tree into the root: the files git tracks, or, outside a checkout,
+# everything but build trees.
+copy_sources() {
+  mkdir -p "$fresh_root_dir/src"
+  if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
+    git -C "$root" ls-files -z --cached --others --exclude-standard |
+      tar -C "$root" --null -T - -cf - | tar -C "$fresh_root_dir/src" -xf -
+  else
+    tar -C "$root" --exclude='./build*' --exclude=./dist -cf - . | tar -C "$fresh_root_dir/src" -xf -
+  fi
+}
+
+check_build() {
+  fresh_root_up
+  copy_sources
+  fresh_run '
+    cd /src
+    if ! scripts/install-deps.sh >/tmp/install-deps.log 2>&1; then
+      tail -n 40 /tmp/install-deps.log
+      exit 1
+    fi
+    tail -n 1 /tmp/install-deps.log
+    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWB_WERROR=ON >/dev/null
+    cmake --build build -j "$(nproc)" --target wbagent slapd_fixture_test
+    build/agent/wbagent --version
+    scripts/example-files.sh >/dev/null
+    build/agent/wbagent check-config --config config/wbagent.example.toml
+    ctest --test-dir build -R "^slapd_fixture_test$" --output-on-failure
+  '
+  echo "fresh-machine: build check passed in a pristine root"
+}
+
+check_package() {
+  local dir=${1:?"usage: fresh-machine.sh package DIR"}
+  local agent_deb cloud_deb
+  agent_deb=$(ls "$dir"/wbagent_*.deb 2>/dev/null | head -n 1)
+  cloud_deb=$(ls "$dir"/wbcloud_*.deb 2>/dev/null | head -n 1)
+  if [ -z "$agent_deb" ] || [ -z "$cloud_deb" ]; then
+    echo "fresh-machine: no wbagent_*.deb and wbcloud_*.deb in $dir (run scripts/package.sh)" >&2
+    return 1
+  fi
+  fresh_root_up
+  mkdir -p "$fresh_root_dir/debs"
+  cp "$agent_deb" "$fresh_root_dir/debs/wbagent.deb"
+  cp "$cloud_deb" "$fresh_root_dir/debs/wbcloud.deb"
+  cp "$root/scripts/fresh/package-check.sh" "$fresh_root_dir/debs/"
+  fresh_run 'bash /debs/package-check.sh'
+  echo "fresh-machine: package check passed in a pristine root"
+}
+
+case "$mode" in
+  build) check_build ;;
+  package) check_package "${2:-}" ;;
+  *)
+    echo "usage: scripts/fresh-machine.sh build | package DIR" >&2
+    exit 2
+    ;;
+esac

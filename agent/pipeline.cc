@@ -106,24 +106,10 @@ void Pipeline::OnRequest(const protocol::Request& message) {
   auto opened = protocol::OpenRequest(message.envelope, keys_.trusted, *keys_.encryption_key,
                                       keys_.open, *deps_.clock, *replay_);
   if (!opened.ok()) return Reject(opened.error());
-  if (opened->redelivered) {
-    // The cloud sent this request again: answer with the state it already has.
-    auto known = deps_.queue->Show(opened->claims.id);
-    if (known.ok() && queue::IsTerminal(known->record.state)) return SendResult(known->record);
-    (void)deps_.outbound->Send(protocol::Accepted{opened->claims.id});
-    return;
-  }
+  if (opened->redelivered && AnswerRedelivery(opened->claims.id)) return;
   queue::Request request = ToQueueRequest(*opened, message.delivery);
   auto stored = deps_.queue->Enqueue(request);
-  if (!stored.ok() && stored.error().code() == Code::kAlreadyExists) {
-    return Reject(
-        {protocol::RejectCode::kReplayed, "the request id was used before", opened->claims.id});
-  }
-  if (!stored.ok()) {
-    const bool full = stored.error().code() == Code::kResourceExhausted;
-    return Reject({full ? protocol::RejectCode::kQueueFull : protocol::RejectCode::kUnavailable,
-                   stored.error().message(), opened->claims.id});
-  }
+  if (!stored.ok()) return Reject(RefusedByQueue(stored.error(), opened->claims.id));
   if (!stored->inserted) {
     // The id is known but this (id, nonce) pair is new: the id was reused with another nonce.
     return Reject({protocol::RejectCode::kReplayed,
@@ -138,6 +124,38 @@ void Pipeline::OnRequest(const protocol::Request& message) {
   Audit(received);
   (void)deps_.outbound->Send(protocol::Accepted{stored->record.info.id});
   Admit(stored->record);
+}
+
+// "accepted" is sent only for a request the queue holds. The replay memory remembers every
+// (id, nonce) pair that passed the envelope checks, including those the queue then refused
+// (full, expired, a failed write): so a redelivery whose id the queue does not hold is such an
+// earlier refusal, re-sent as the protocol tells the cloud to, and goes to Enqueue again.
+bool Pipeline::AnswerRedelivery(const std::string& id) {
+  auto known = deps_.queue->Show(id);
+  if (!known.ok() && known.error().code() == Code::kNotFound) return false;
+  if (!known.ok()) {
+    Reject({protocol::RejectCode::kUnavailable, known.error().message(), id});
+  } else if (queue::IsTerminal(known->record.state)) {
+    SendResult(known->record);
+  } else {
+    (void)deps_.outbound->Send(protocol::Accepted{id});
+  }
+  return true;
+}
+
+// Enqueue's refusals (queue/queue.h), as the cloud is told them.
+protocol::Rejection Pipeline::RefusedByQueue(const Status& refusal, const std::string& id) {
+  switch (refusal.code()) {
+    case Code::kAlreadyExists:
+      return {protocol::RejectCode::kReplayed, "the request id was used before", id};
+    case Code::kResourceExhausted:
+      return {protocol::RejectCode::kQueueFull, refusal.message(), id};
+    case Code::kFailedPrecondition:
+      // Within the envelope check's clock skew, but past expires_at by this agent's clock.
+      return {protocol::RejectCode::kExpired, refusal.message(), id};
+    default:
+      return {protocol::RejectCode::kUnavailable, refusal.message(), id};
+  }
 }
 
 // The seam where the policy engine plugs in: today every request that passed the envelope

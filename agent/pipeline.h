@@ -105,6 +105,10 @@ class Pipeline {
                 const std::string& directory, std::chrono::milliseconds duration);
   void SendResult(const queue::Record& record);
   void Reject(const protocol::Rejection& rejection);
+  // Answers a redelivered (id, nonce) with the state the queue holds for it; false when the
+  // queue holds nothing for it, so that the request is enqueued as new.
+  bool AnswerRedelivery(const std::string& id);
+  static protocol::Rejection RefusedByQueue(const Status& refusal, const std::string& id);
   void Audit(const audit::Event& event);
   Status RecoverInterrupted();
   std::optional<std::string> FoundApplied(const queue::Record& record);

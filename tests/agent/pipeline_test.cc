@@ -8,6 +8,8 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <random>
+#include <set>
 #include <thread>
 #include <variant>
 
@@ -102,13 +104,7 @@ class FakeDirectory final : public ldap::Directory {
 class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto q = queue::Queue::Open({.state_dir = dir_.path() / "state",
-                                 .backoff_base = 10ms,
-                                 .backoff_cap = 20ms,
-                                 .random = [] { return 0.5; }},
-                                clock_);
-    ASSERT_TRUE(q.ok()) << q.error().ToString();
-    queue_ = std::move(*q);
+    OpenQueue();
     auto writer = audit::Writer::Open({.file = dir_.path() / "audit.jsonl",
                                        .checkpoint_file = dir_.path() / "audit.checkpoint",
                                        .agent_id = "agent-1"},
@@ -127,6 +123,25 @@ class PipelineTest : public ::testing::Test {
     router_ =
         std::make_unique<ldap::Router>(std::move(dirs), std::vector<config::DirectoryConfig>(1));
     MakePipeline();
+  }
+  void OpenQueue(std::size_t max_pending = 10'000) {
+    auto q = queue::Queue::Open({.state_dir = dir_.path() / "state",
+                                 .max_pending = max_pending,
+                                 .backoff_base = 10ms,
+                                 .backoff_cap = 20ms,
+                                 .random = [] { return 0.5; }},
+                                clock_);
+    ASSERT_TRUE(q.ok()) << q.error().ToString();
+    queue_ = std::move(*q);
+  }
+  // The agent stops (as a crash would: nothing is finished on the way) and starts again on the
+  // same state directory. Not started: no worker takes requests, so the queue stays as full
+  // as the test made it.
+  void Restart(std::size_t max_pending) {
+    pipeline_.reset();
+    queue_.reset();
+    OpenQueue(max_pending);
+    MakePipeline(/*start=*/false);
   }
   void MakePipeline(bool start = true) {
     PipelineKeys keys;
@@ -372,6 +387,124 @@ TEST_F(PipelineTest, AResultAckIsRecordedAndTheResultIsNotPendingAnyMore) {
   EXPECT_EQ(pipeline_->HelloState().unacked_results, std::vector<std::string>{c.id});
   pipeline_->OnResultAck(c.id);
   EXPECT_TRUE(pipeline_->HelloState().unacked_results.empty());
+}
+
+// --- "accepted" only for a stored request (a refusal, then the cloud's re-send) -------------
+
+// Every id the agent answered "accepted" is one the queue holds.
+::testing::AssertionResult EveryAcceptedIdIsStored(FakeOutbound& outbound, queue::Queue& queue) {
+  for (const auto& a : outbound.All<protocol::Accepted>()) {
+    if (!queue.Show(a.id).ok()) {
+      return ::testing::AssertionFailure() << "accepted " << a.id << ", which the queue lacks";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+std::vector<protocol::RejectCode> RejectionsOf(FakeOutbound& outbound, const std::string& id) {
+  std::vector<protocol::RejectCode> codes;
+  for (const auto& r : outbound.All<protocol::Rejected>()) {
+    if (r.id == id) codes.push_back(r.code);
+  }
+  return codes;
+}
+
+TEST_F(PipelineTest, AReSendOfARequestRefusedAsQueueFullIsNotAcceptedUntilItIsStored) {
+  Restart(/*max_pending=*/1);
+  auto a = Claims();
+  auto b = Claims();
+  const std::string b_envelope = Seal(b);
+  pipeline_->OnRequest({Seal(a)});
+  pipeline_->OnRequest({b_envelope});
+  pipeline_->OnRequest({b_envelope});  // the cloud re-sends, as the protocol tells it to
+  EXPECT_EQ(RejectionsOf(outbound_, b.id),
+            (std::vector{protocol::RejectCode::kQueueFull, protocol::RejectCode::kQueueFull}));
+  EXPECT_EQ(queue_->Show(b.id).error().code(), Code::kNotFound);
+  EXPECT_TRUE(EveryAcceptedIdIsStored(outbound_, *queue_));
+
+  // Room again: the same envelope is now stored and accepted.
+  ASSERT_TRUE(queue_->Finish(a.id, {.state = queue::State::kRejected, .code = "test"}).ok());
+  pipeline_->OnRequest({b_envelope});
+  auto accepted = outbound_.All<protocol::Accepted>();
+  ASSERT_EQ(accepted.size(), 2u);
+  EXPECT_EQ(accepted[1].id, b.id);
+  EXPECT_TRUE(EveryAcceptedIdIsStored(outbound_, *queue_));
+}
+
+TEST_F(PipelineTest, ARequestExpiredByTheAgentsClockIsRejectedAsExpiredAlsoWhenReSent) {
+  Restart(/*max_pending=*/10);
+  // Valid for the envelope check (within its clock skew), already past for the queue: as
+  // with an agent whose clock runs ahead of the cloud's.
+  auto c = Claims();
+  c.issued_at -= 5min;
+  c.expires_at = c.issued_at + 4min + 30s;
+  const std::string envelope = Seal(c);
+  pipeline_->OnRequest({envelope});
+  pipeline_->OnRequest({envelope});
+  EXPECT_EQ(RejectionsOf(outbound_, c.id),
+            (std::vector{protocol::RejectCode::kExpired, protocol::RejectCode::kExpired}));
+  EXPECT_TRUE(outbound_.All<protocol::Accepted>().empty());
+  EXPECT_EQ(queue_->Show(c.id).error().code(), Code::kNotFound);
+}
+
+TEST_F(PipelineTest, AReSendOfAStoredUnfinishedRequestIsAcceptedAgainAfterARestart) {
+  Restart(/*max_pending=*/10);
+  auto c = Claims();
+  const std::string envelope = Seal(c);
+  pipeline_->OnRequest({envelope});
+  Restart(/*max_pending=*/10);
+  pipeline_->OnRequest({envelope});
+  auto accepted = outbound_.All<protocol::Accepted>();
+  ASSERT_EQ(accepted.size(), 2u);
+  EXPECT_EQ(accepted[1].id, c.id);
+  EXPECT_TRUE(RejectionsOf(outbound_, c.id).empty());
+}
+
+// The invariant as a property: whatever order refusals (a full queue, an expired request),
+// re-sends, finished requests and restarts come in, no "accepted" is ever sent for an id the
+// queue does not hold. Seeds are fixed so that a failure repeats; the seed is in the message.
+TEST_F(PipelineTest, NoInterleavingOfRefusalReSendAndRestartAcceptsAnUnstoredId) {
+  constexpr std::size_t kMaxPending = 2;
+  for (std::uint32_t seed = 1; seed <= 12; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Restart(kMaxPending);
+    std::mt19937 rng(seed);
+    std::vector<std::pair<std::string, std::string>> sent;  // (id, envelope)
+    auto pick = [&](std::size_t n) {
+      return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+    };
+    for (int step = 0; step < 40; ++step) {
+      switch (pick(5)) {
+        case 0:
+        case 1: {  // a new request; one in four already expired by the agent's clock
+          auto c = Claims();
+          if (pick(4) == 0) {
+            c.issued_at -= 5min;
+            c.expires_at = c.issued_at + 4min + 30s;
+          }
+          sent.emplace_back(c.id, Seal(c));
+          pipeline_->OnRequest({sent.back().second});
+          break;
+        }
+        case 2:  // the cloud re-sends something it sent before
+          if (!sent.empty()) pipeline_->OnRequest({sent[pick(sent.size())].second});
+          break;
+        case 3: {  // a stored request finishes, which makes room
+          auto listed = queue_->List({.state = queue::State::kReceived, .limit = 10});
+          ASSERT_TRUE(listed.ok());
+          if (!listed->empty()) {
+            const auto& id = (*listed)[pick(listed->size())].info.id;
+            ASSERT_TRUE(queue_->Finish(id, {.state = queue::State::kRejected, .code = "t"}).ok());
+          }
+          break;
+        }
+        case 4:  // the agent dies and starts again
+          Restart(kMaxPending);
+          break;
+      }
+      ASSERT_TRUE(EveryAcceptedIdIsStored(outbound_, *queue_)) << "after step " << step;
+    }
+  }
 }
 
 }  // namespace

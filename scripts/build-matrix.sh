@@ -20,7 +20,10 @@ if [ "${#combos[@]}" -eq 0 ]; then
 fi
 
 launcher=()
-if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$root"  # relative paths: another checkout or build folder still hits
+fi
 
 failed=()
 for combo in "${combos[@]}"; do

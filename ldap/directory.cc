@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ldap/dn.h"
 #include "ldap/filter.h"
 #include "ldap/kind.h"
 #include "ldap/pool.h"
@@ -12,23 +13,6 @@ namespace {
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-// True when `dn` equals `base` or lies below it. Both are normalised by the server-side
-// rules we can apply here: case-insensitive, spaces after commas ignored.
-bool IsUnder(const std::string& dn, const std::string& base) {
-  auto canonical = [](const std::string& s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == ' ' && i > 0 && s[i - 1] == ',') continue;
-      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(s[i]))));
-    }
-    return out;
-  };
-  const std::string d = canonical(dn);
-  const std::string b = canonical(base);
-  return d == b || (d.size() > b.size() && d.compare(d.size() - b.size(), b.size(), b) == 0 &&
-                    d[d.size() - b.size() - 1] == ',');
 }
 
 ConnectionSettings SettingsFor(const config::DirectoryConfig& c) {
@@ -49,8 +33,8 @@ class LdapDirectory final : public Directory {
       : config_(config),
         ops_(config.kind == config::DirectoryKind::kActiveDirectory ? MakeAdOps(config)
                                                                     : MakeOpenLdapOps(config)),
-        pool_(config.urls, SettingsFor(config), std::move(bind_password), config.pool_size, clock) {
-  }
+        pool_(config.urls, SettingsFor(config), std::move(bind_password), config.pool_size, clock),
+        base_(Dn::Parse(config.base_dn)) {}
 
   const std::string& name() const override { return config_.name; }
 
@@ -62,11 +46,17 @@ class LdapDirectory final : public Directory {
                              std::string(config::Name(target.kind)) +
                              " (add it to lookup_attributes)");
     }
-    if (target.kind == config::LookupAttribute::kDn && !IsUnder(target.value, config_.base_dn)) {
-      return MakeOutcome(OutcomeCode::kOutOfScope,
-                         "the requested DN is outside base_dn of directory '" + config_.name + "'");
+    if (target.kind == config::LookupAttribute::kDn) {
+      if (auto refused = RefuseOutOfScope(target.value, "the requested DN")) return *refused;
     }
-    return RunFor<Account>([&](Connection& conn) { return Lookup(conn, target); });
+    auto account = RunFor<Account>([&](Connection& conn) { return Lookup(conn, target); });
+    if (!account.ok()) return account;
+    // The entry the server answered with is checked too, before anything can be written to it
+    // (an alias, a referral or a server that ignores the base would otherwise widen the scope).
+    if (auto refused = RefuseOutOfScope(account->dn, "the account the directory returned")) {
+      return *refused;
+    }
+    return account;
   }
 
   Outcome Apply(const Account& account, const PasswordChange& change) override {
@@ -88,6 +78,22 @@ class LdapDirectory final : public Directory {
   std::vector<ServerHealth> Health() const override { return pool_.Health(); }
 
  private:
+  // out_of_scope unless `dn` parses and lies within base_dn (ldap/dn.h: compared as RDNs).
+  std::optional<Outcome> RefuseOutOfScope(const std::string& dn, std::string_view what) const {
+    auto parsed = Dn::Parse(dn);
+    if (!parsed.ok()) {
+      return MakeOutcome(OutcomeCode::kOutOfScope,
+                         std::string(what) + " is refused: " + parsed.error().message());
+    }
+    if (!base_.ok() || !parsed->IsWithin(*base_)) {
+      return MakeOutcome(OutcomeCode::kOutOfScope, std::string(what) +
+                                                       " is outside base_dn of "
+                                                       "directory '" +
+                                                       config_.name + "'; nothing was changed");
+    }
+    return std::nullopt;
+  }
+
   Result<Account, Outcome> Lookup(Connection& conn, const Target& target) {
     const bool by_dn = target.kind == config::LookupAttribute::kDn;
     // Size limit 2: one entry is the answer, a second one makes it ambiguous.
@@ -159,6 +165,7 @@ class LdapDirectory final : public Directory {
   const config::DirectoryConfig config_;
   std::unique_ptr<KindOps> ops_;
   ServerPool pool_;
+  const Result<Dn> base_;  // config validated it; should it not parse, every check refuses
 };
 
 }  // namespace
@@ -193,7 +200,7 @@ Result<Directory*, Outcome> Router::Route(const Target& target) const {
     const auto& c = configs_[i];
     if (target.kind == config::LookupAttribute::kDn) {
       for (const auto& base : c.base_dns) {
-        if (IsUnder(target.value, base)) return directories_[i].get();
+        if (IsDnWithin(target.value, base)) return directories_[i].get();
       }
       continue;
     }

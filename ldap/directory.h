@@ -7,7 +7,10 @@
 //   - Every connection is TLS with CA and host-name verification (LDAPS or StartTLS).
 //   - Every identifier from a request is escaped (RFC 4515) before it is put in a filter,
 //     and a DN target must lie under the directory's base_dn: a request can never widen a
-//     search or reach outside the configured subtree.
+//     search or reach outside the configured subtree. DNs are compared as parsed RDNs
+//     (ldap/dn.h), never as text; AD's extended forms (<GUID=...>, <SID=...>) are refused;
+//     and the DN of the entry the server answers with is checked against base_dn too,
+//     before anything can be written to it.
 //   - The service account binds; the user never does (a test bind counts as a failed logon
 //     and can lock the account).
 //   - Every answer is an Outcome with a stable code (ldap/outcome.h); no LDAP code or
@@ -33,7 +36,7 @@
 namespace wb::ldap {
 
 // How a request names the account. The kind must be one of the directory's
-// lookup_attributes; kDn must lie under its base_dn.
+// lookup_attributes; kDn must lie under its base_dn (out_of_scope otherwise).
 struct Target {
   config::LookupAttribute kind = config::LookupAttribute::kUserPrincipalName;
   std::string value;

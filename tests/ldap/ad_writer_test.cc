@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "ldap/directory.h"
 #include "tests/ldap/directory_test_util.h"
+#include "tests/support/ldap_test_client.h"
 #include "tests/support/samba_dc.h"
 #include "tests/support/server_gate.h"
 
@@ -267,6 +268,55 @@ TEST_F(AdWriterTest, LookupByUpnMailAndDnFindTheSameAccount) {
   auto by_dn = dir->FindAccount({LookupAttribute::kDn, by_upn->dn});
   ASSERT_TRUE(by_dn.ok());
   EXPECT_EQ(by_dn->dn, by_upn->dn);
+}
+
+// With base_dn = OU=WbUsers, DNs that only look as if they lie under it are refused before any
+// search, including one that names a real account beside OU=WbUsers.
+TEST_F(AdWriterTest, DnsThatOnlyLookAsIfUnderBaseDnAreOutOfScopeAndNothingIsWritten) {
+  auto admin = dc_->AdminClient();
+  ASSERT_TRUE(admin.ok()) << admin.error().ToString();
+  // A real account directly under the domain root whose CN is "esc,OU=WbUsers" (Samba wants
+  // the '=' in the value escaped too).
+  const std::string beside = "CN=esc\\,OU\\=WbUsers," + SambaDc::base_dn();
+  using Op = testing::LdapMod::Op;
+  Status added = admin->Add(
+      beside, {{Op::kAdd, "objectClass", {"user"}}, {Op::kAdd, "sAMAccountName", {"escbeside"}}});
+  ASSERT_TRUE(added.ok()) << added.ToString();
+  auto before = admin->Read(beside, "uSNChanged");
+  ASSERT_TRUE(before.ok() && !before->empty());
+  auto c = Config();
+  c.base_dn = SambaDc::users_ou();
+  auto dir = Open(c);
+  ASSERT_NE(dir, nullptr);
+  const std::string root = "," + SambaDc::base_dn();
+  const std::vector<std::string> tricky = {
+      beside,                                         // an escaped comma
+      "CN=esc\\,OU=WbUsers" + root,                   // the same, as Windows AD accepts it
+      "CN=esc\\2COU=WbUsers" + root,                  // a hex-escaped comma
+      "CN=esc+OU=WbUsers" + root,                     // a multi-valued RDN
+      "CN=esc\\+OU=WbUsers" + root,                   // an escaped +
+      "<GUID=b3f6c2a4-52a1-4c8e-9a55-0c1e4f6b9d21>",  // extended forms
+      "<SID=S-1-5-21-1-2-3-1105>;" + SambaDc::user_dn("bob")};
+  for (const std::string& dn : tricky) {
+    SCOPED_TRACE(dn);
+    auto a = dir->FindAccount({LookupAttribute::kDn, dn});
+    ASSERT_FALSE(a.ok());
+    EXPECT_EQ(a.error().code, OutcomeCode::kOutOfScope) << a.error().reason;
+  }
+  auto after = admin->Read(beside, "uSNChanged");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, *before);
+}
+
+TEST_F(AdWriterTest, ADnUnderBaseDnIsFoundWhateverItsCase) {
+  auto c = Config();
+  c.base_dn = SambaDc::users_ou();
+  auto dir = Open(c);
+  ASSERT_NE(dir, nullptr);
+  auto a =
+      dir->FindAccount({LookupAttribute::kDn, "cn=bob,ou=wbusers,dc=SAMDOM,dc=example,dc=test"});
+  ASSERT_TRUE(a.ok()) << a.error().ToString();
+  EXPECT_EQ(a->login_name, "bob");
 }
 
 TEST_F(AdWriterTest, SharedMailIsAmbiguousAndInjectionMatchesNothing) {

@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "ldap/directory.h"
 #include "tests/ldap/directory_test_util.h"
+#include "tests/support/ldap_test_client.h"
 #include "tests/support/server_gate.h"
 #include "tests/support/slapd_server.h"
 
@@ -252,6 +253,62 @@ TEST_F(OpenLdapWriterTest, DnOutsideBaseIsOutOfScope) {
   auto a = dir->FindAccount({LookupAttribute::kDn, "uid=alice,dc=elsewhere,dc=test"});
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.error().code, OutcomeCode::kOutOfScope);
+}
+
+// With base_dn = ou=people, DNs that only look as if they lie under it are refused before any
+// search, including one that names a real entry beside ou=people.
+TEST_F(OpenLdapWriterTest, DnsThatOnlyLookAsIfUnderBaseDnAreOutOfScopeAndNothingIsWritten) {
+  auto admin =
+      testing::LdapTestClient::Connect(server_->ldaps_url(), server_->ca_file(),
+                                       SlapdServer::admin_dn(), SlapdServer::admin_password());
+  ASSERT_TRUE(admin.ok()) << admin.error().ToString();
+  // A real entry directly under dc=example,dc=test whose cn is "svc,ou=people".
+  const std::string beside = "cn=svc\\,ou=people," + SlapdServer::base_dn();
+  using Op = testing::LdapMod::Op;
+  ASSERT_TRUE(admin
+                  ->Add(beside, {{Op::kAdd, "objectClass", {"person"}},
+                                 {Op::kAdd, "cn", {"svc,ou=people"}},
+                                 {Op::kAdd, "sn", {"svc"}},
+                                 {Op::kAdd, "userPassword", {"Beside-Start-1"}}})
+                  .ok());
+  auto before = admin->Read(beside, "userPassword");
+  ASSERT_TRUE(before.ok());
+  auto c = Config();
+  c.base_dn = SlapdServer::people_dn();
+  auto dir = Open(c);
+  ASSERT_NE(dir, nullptr);
+  const std::string root = "," + SlapdServer::base_dn();
+  const std::vector<std::string> tricky = {
+      beside,                                         // an escaped comma
+      "cn=svc\\2Cou=people" + root,                   // a hex-escaped comma
+      "cn=svc+ou=people" + root,                      // a multi-valued RDN
+      "cn=svc\\+ou=people" + root,                    // an escaped +
+      "<GUID=b3f6c2a4-52a1-4c8e-9a55-0c1e4f6b9d21>",  // extended forms
+      "<SID=S-1-5-21-1-2-3-1105>;" + SlapdServer::user_dn("alice")};
+  for (const std::string& dn : tricky) {
+    SCOPED_TRACE(dn);
+    auto a = dir->FindAccount({LookupAttribute::kDn, dn});
+    ASSERT_FALSE(a.ok());
+    EXPECT_EQ(a.error().code, OutcomeCode::kOutOfScope) << a.error().reason;
+  }
+  auto after = admin->Read(beside, "userPassword");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, *before);
+}
+
+TEST_F(OpenLdapWriterTest, ADnUnderBaseDnIsFoundWhateverItsCaseSpacesAndEscapes) {
+  auto c = Config();
+  c.base_dn = SlapdServer::people_dn();
+  auto dir = Open(c);
+  ASSERT_NE(dir, nullptr);
+  NewUser(*dir, "dncase");
+  for (const std::string dn : {"UID=dncase, OU=People,DC=Example, DC=Test",
+                               "uid=\\64ncase,ou=people,dc=example,dc=test"}) {
+    SCOPED_TRACE(dn);
+    auto a = dir->FindAccount({LookupAttribute::kDn, dn});
+    ASSERT_TRUE(a.ok()) << a.error().ToString();
+    EXPECT_EQ(a->login_name, "dncase");
+  }
 }
 
 TEST_F(OpenLdapWriterTest, LookupByAnAttributeNotConfiguredIsRefused) {

@@ -1,0 +1,91 @@
+#include "ldap/dn.h"
+
+#include <gtest/gtest.h>
+
+namespace wb::ldap {
+namespace {
+
+constexpr char kBase[] = "ou=Staff,dc=corp,dc=example";
+
+bool Within(const std::string& dn) { return IsDnWithin(dn, kBase); }
+
+TEST(DnTest, AnEntryBelowTheBaseAndTheBaseItselfAreWithin) {
+  EXPECT_TRUE(Within("cn=alice,ou=Staff,dc=corp,dc=example"));
+  EXPECT_TRUE(Within("cn=alice,ou=Team,ou=Staff,dc=corp,dc=example"));
+  EXPECT_TRUE(Within(kBase));
+}
+
+TEST(DnTest, AnEscapedCommaIsPartOfOneValueAndDoesNotMakeASuffix) {
+  // One RDN, cn = "svc,ou=Staff", directly under dc=corp: outside the base.
+  EXPECT_FALSE(Within("cn=svc\\,ou=Staff,dc=corp,dc=example"));
+}
+
+TEST(DnTest, AHexEscapedCommaIsPartOfOneValueToo) {
+  EXPECT_FALSE(Within("cn=svc\\2Cou=Staff,dc=corp,dc=example"));
+  EXPECT_FALSE(Within("cn=svc\\2cou=Staff,dc=corp,dc=example"));
+}
+
+TEST(DnTest, HexEscapesOfOrdinaryCharactersEqualTheCharacters) {
+  EXPECT_TRUE(Within("cn=alice,ou=\\53taff,dc=corp,dc=example"));
+  auto plain = Dn::Parse("cn=alice,ou=Staff,dc=corp,dc=example");
+  auto escaped = Dn::Parse("cn=\\61lice,ou=Staff,dc=corp,dc=example");
+  ASSERT_TRUE(plain.ok() && escaped.ok());
+  EXPECT_EQ(*plain, *escaped);
+}
+
+TEST(DnTest, AnEscapedPlusIsPartOfOneValueAndAMultiValuedRdnIsNotTheBaseRdn) {
+  EXPECT_TRUE(Within("cn=a\\+b,ou=Staff,dc=corp,dc=example"));
+  // "ou=Staff" as one of two values of an RDN directly under dc=corp.
+  EXPECT_FALSE(Within("cn=svc+ou=Staff,dc=corp,dc=example"));
+  EXPECT_FALSE(Within("cn=svc\\+ou=Staff,dc=corp,dc=example"));
+}
+
+TEST(DnTest, AMultiValuedRdnEqualsItselfInAnyOrder) {
+  auto ab = Dn::Parse("cn=a+uid=b,dc=corp,dc=example");
+  auto ba = Dn::Parse("uid=b+cn=a,dc=corp,dc=example");
+  ASSERT_TRUE(ab.ok() && ba.ok());
+  EXPECT_EQ(*ab, *ba);
+}
+
+TEST(DnTest, CaseAndInsignificantSpacesDoNotMatter) {
+  EXPECT_TRUE(Within("CN=Alice, OU=STAFF, DC=Corp,DC=Example"));
+  EXPECT_TRUE(Within("cn=alice,ou=  Staff ,dc=corp,dc=example"));
+  EXPECT_TRUE(IsDnWithin("cn=a,ou=Help  Desk,dc=corp", "ou=help desk,dc=corp"));
+}
+
+TEST(DnTest, ASiblingWhoseNameEndsLikeTheBaseIsOutside) {
+  EXPECT_FALSE(Within("cn=alice,ou=NotStaff,dc=corp,dc=example"));
+  EXPECT_FALSE(Within("cn=alice,ou=Staff,dc=other,dc=corp,dc=example"));
+  EXPECT_FALSE(Within("dc=corp,dc=example"));
+}
+
+TEST(DnTest, ExtendedFormsAreRefused) {
+  for (const char* text : {"<GUID=b3f6c2a4-52a1-4c8e-9a55-0c1e4f6b9d21>",
+                           "<SID=S-1-5-21-1004336348-1177238915-682003330-512>",
+                           "<WKGUID=a9d1ca15768811d1aded00c04fd8d5cd,dc=corp,dc=example>",
+                           "<SID=S-1-5-21-1-2-3-1105>;cn=alice,ou=Staff,dc=corp,dc=example",
+                           " <GUID=00000000-0000-0000-0000-000000000000>"}) {
+    SCOPED_TRACE(text);
+    auto dn = Dn::Parse(text);
+    ASSERT_FALSE(dn.ok());
+    EXPECT_NE(dn.error().message().find("extended DN form"), std::string::npos);
+    EXPECT_FALSE(Within(text));
+  }
+}
+
+TEST(DnTest, TextThatIsNotADnIsRefused) {
+  for (const char* text : {"", "alice", "cn=alice,", "=alice,dc=corp", "cn=a\\zz,dc=corp"}) {
+    SCOPED_TRACE(text);
+    EXPECT_FALSE(Dn::Parse(text).ok());
+    EXPECT_FALSE(Within(text));
+  }
+  EXPECT_FALSE(Dn::Parse(std::string("cn=a\0b,dc=corp", 15)).ok());
+}
+
+TEST(DnTest, AValueInHexFormComparesAsBytes) {
+  // #04 05 "Staff" is the BER encoding of the string; it is not the text "staff".
+  EXPECT_FALSE(Within("cn=alice,ou=#04055374616666,dc=corp,dc=example"));
+}
+
+}  // namespace
+}  // namespace wb::ldap

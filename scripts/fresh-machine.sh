@@ -27,21 +27,9 @@ mode=${1:-}
 trap fresh_root_down EXIT
 trap 'exit 130' INT TERM
 
-# Copies the source tree into the root: the files git tracks, or, outside a checkout,
-# everything but build trees.
-copy_sources() {
-  mkdir -p "$fresh_root_dir/src"
-  if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
-    git -C "$root" ls-files -z --cached --others --exclude-standard |
-      tar -C "$root" --null -T - -cf - | tar -C "$fresh_root_dir/src" -xf -
-  else
-    tar -C "$root" --exclude='./build*' --exclude=./dist -cf - . | tar -C "$fresh_root_dir/src" -xf -
-  fi
-}
-
 check_build() {
   fresh_root_up
-  copy_sources
+  "$root/scripts/copy-sources.sh" "$fresh_root_dir/src"
   fresh_run '
     cd /src
     if ! scripts/install-deps.sh >/tmp/install-deps.log 2>&1; then

@@ -24,13 +24,7 @@ fi
 # dpkg-buildpackage writes its results beside the source tree and its build tree inside it:
 # build in a copy, so that the checkout stays clean.
 src="$work/wbagent"
-mkdir -p "$src"
-if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
-  git -C "$root" ls-files -z --cached --others --exclude-standard |
-    tar -C "$root" --null -T - -cf - | tar -C "$src" -xf -
-else
-  tar -C "$root" --exclude='./build*' --exclude=./dist -cf - . | tar -C "$src" -xf -
-fi
+"$root/scripts/copy-sources.sh" "$src"
 
 (cd "$src" && dpkg-buildpackage -b -us -uc -j"$(nproc)")
 

@@ -6,6 +6,9 @@
 #   scripts/fresh-machine.sh build        scripts/install-deps.sh, configure, build, then a smoke
 #                                         test: wbagent --version, check-config on the example
 #                                         and one slapd-backed test (slapd_fixture_test)
+#   scripts/fresh-machine.sh readme       the README's two commands as a new user runs them:
+#                                         scripts/demo.sh, then scripts/test.sh (the whole
+#                                         suite, without CI=true); too slow for every CI run
 #   scripts/fresh-machine.sh package DIR  installs DIR/wbagent_*.deb and DIR/wbcloud_*.deb
 #                                         (scripts/package.sh makes them) and checks the
 #                                         binaries, the unit, the user, the directories and
@@ -47,6 +50,13 @@ check_build() {
   echo "fresh-machine: build check passed in a pristine root"
 }
 
+check_readme() {
+  fresh_root_up
+  "$root/scripts/copy-sources.sh" "$fresh_root_dir/src"
+  fresh_run 'cd /src && scripts/demo.sh && scripts/test.sh'
+  echo "fresh-machine: scripts/demo.sh and scripts/test.sh passed in a pristine root"
+}
+
 check_package() {
   local dir=${1:?"usage: fresh-machine.sh package DIR"}
   local agent_deb cloud_deb
@@ -67,9 +77,10 @@ check_package() {
 
 case "$mode" in
   build) check_build ;;
+  readme) check_readme ;;
   package) check_package "${2:-}" ;;
   *)
-    echo "usage: scripts/fresh-machine.sh build | package DIR" >&2
+    echo "usage: scripts/fresh-machine.sh build | readme | package DIR" >&2
     exit 2
     ;;
 esac

@@ -22,7 +22,8 @@ fi
 launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  export CCACHE_BASEDIR="$root"  # relative paths: another checkout or build folder still hits
+  # Relative paths, and the build folder left out of the hash: another checkout still hits.
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 fi
 
 failed=()

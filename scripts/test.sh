@@ -26,8 +26,9 @@ ci=${CI:-}
 launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  # Paths relative to the checkout, so that a fresh clone in another folder hits the cache.
-  export CCACHE_BASEDIR="$root"
+  # Paths relative to the checkout, and the build folder left out of the hash, so that a fresh
+  # clone in another folder hits the cache (CI clones anew for every run).
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 fi
 
 build_and_test() {

@@ -6,12 +6,20 @@
 #
 #   scripts/build-matrix.sh                   all eight builds, in build-matrix/COMPILER-TYPE
 #   scripts/build-matrix.sh clang:Release     only the ones named (COMPILER:TYPE ...)
+#   scripts/build-matrix.sh --product ...     the product only (wbagent, wbcloud and the
+#                                             libraries; no tests or benchmarks): what a
+#                                             packager builds, and what CI builds this way
 #
 # Uses ccache when it is installed. Exits non-zero if any build fails, after trying them all.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 jobs=$(nproc)
+scope=()
+if [ "${1:-}" = "--product" ]; then
+  scope=(-DWB_BUILD_TESTS=OFF -DWB_BUILD_BENCH=OFF)
+  shift
+fi
 combos=("$@")
 if [ "${#combos[@]}" -eq 0 ]; then
   for c in gcc clang; do
@@ -39,7 +47,7 @@ for combo in "${combos[@]}"; do
   echo "build-matrix: $compiler $type in $dir"
   start=$SECONDS
   if cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" -DCMAKE_CXX_COMPILER="$cxx" \
-       -DWB_WERROR=ON "${launcher[@]}" >/dev/null &&
+       -DWB_WERROR=ON "${scope[@]}" "${launcher[@]}" >/dev/null &&
      cmake --build "$dir" -j "$jobs" >"$dir.log" 2>&1; then
     echo "build-matrix: $compiler $type built in $((SECONDS - start)) s"
   else

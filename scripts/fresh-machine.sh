@@ -30,9 +30,20 @@ mode=${1:-}
 trap fresh_root_down EXIT
 trap 'exit 130' INT TERM
 
+# Lends this machine's compiler cache to the root, when there is one: only compiled objects,
+# which the root's own compiler and headers must still produce identically to hit.
+lend_ccache() {
+  local cache
+  cache=$(ccache --get-config cache_dir 2>/dev/null) || return 0
+  [ -d "$cache" ] || return 0
+  mkdir -p "$fresh_root_dir/ccache"
+  mount --bind "$cache" "$fresh_root_dir/ccache" && fresh_mounts+=("$fresh_root_dir/ccache")
+}
+
 check_build() {
   fresh_root_up
   "$root/scripts/copy-sources.sh" "$fresh_root_dir/src"
+  lend_ccache
   fresh_run '
     cd /src
     if ! scripts/install-deps.sh >/tmp/install-deps.log 2>&1; then
@@ -40,7 +51,13 @@ check_build() {
       exit 1
     fi
     tail -n 1 /tmp/install-deps.log
-    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWB_WERROR=ON >/dev/null
+    launcher=()
+    if command -v ccache >/dev/null && [ -d /ccache ]; then
+      export CCACHE_DIR=/ccache CCACHE_BASEDIR=/src CCACHE_NOHASHDIR=1
+      launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    fi
+    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWB_WERROR=ON \
+      "${launcher[@]}" >/dev/null
     cmake --build build -j "$(nproc)" --target wbagent slapd_fixture_test
     build/agent/wbagent --version
     scripts/example-files.sh >/dev/null

@@ -8,8 +8,9 @@
 #
 # With CI=true it does more, in this order (docs/operations.md, "Building and packaging"):
 #   1. the suite, built with GCC (RelWithDebInfo);
-#   2. Release builds with GCC and Clang (Clang checks the thread-safety annotations), built,
-#      not run (scripts/build-matrix.sh);
+#   2. Release builds of the product with GCC and Clang (Clang checks the thread-safety
+#      annotations), built, not run (scripts/build-matrix.sh --product; the script without
+#      --product builds every build type with the tests too);
 #   3. the Debian packages, with lintian (scripts/package.sh);
 #   4. the fresh-machine checks in a pristine Debian 12 root: install-deps, build and a smoke
 #      test; then the packages installed, checked and purged (scripts/fresh-machine.sh);
@@ -54,7 +55,8 @@ timed "the suite (GCC, RelWithDebInfo)" \
   build_and_test "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 if [ "$ci" = "true" ]; then
-  timed "Release builds with GCC and Clang" "$root/scripts/build-matrix.sh" gcc:Release clang:Release
+  timed "Release builds with GCC and Clang" \
+    "$root/scripts/build-matrix.sh" --product gcc:Release clang:Release
   timed "the Debian packages" "$root/scripts/package.sh"
   timed "the fresh-machine build check" "$root/scripts/fresh-machine.sh" build
   timed "the fresh-machine package check" "$root/scripts/fresh-machine.sh" package "$root/dist"

@@ -184,6 +184,9 @@ class AdOps final : public KindOps {
       mods.push_back({LDAP_MOD_ADD, "unicodePwd", {new_value->view()}});
     }
     if (change.unlock) mods.push_back({LDAP_MOD_REPLACE, "lockoutTime", {"0"}});
+    // A password write without kRequire needs nothing here: the DC sets pwdLastSet to the
+    // write's time itself, which ends a must-change. Writing -1 as well would need the Write
+    // pwdLastSet right for every plain reset.
     if (change.must_change == PasswordChange::MustChange::kRequire) {
       mods.push_back({LDAP_MOD_REPLACE, "pwdLastSet", {"0"}});
     } else if (change.must_change == PasswordChange::MustChange::kClear) {

@@ -67,6 +67,13 @@ inline bool PasswordChangedAtOrAfter(const Account& account, WallTime since) {
 }
 
 // One request's change. Any combination; at least one part must be set.
+//
+// Must-change at next logon is decided by `must_change` alone, the same on both kinds,
+// whatever the directory's own policy (OpenLDAP pwdMustChange) or the previous state:
+//   - kRequire: the user must change it (AD pwdLastSet 0, OpenLDAP pwdReset TRUE);
+//   - kClear, or kLeave with a password write (kReset or kChange): the user need not (AD
+//     pwdLastSet is the write's time, or -1 when only cleared; OpenLDAP pwdReset absent);
+//   - kLeave without a password write: left as it is.
 struct PasswordChange {
   enum class Password { kKeep, kReset, kChange };
   enum class MustChange { kLeave, kRequire, kClear };

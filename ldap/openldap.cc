@@ -58,13 +58,7 @@ class OpenLdapOps final : public KindOps {
                       OperationKind::kClearAttribute);
       if (!o.ok()) return o;
     }
-    if (change.must_change == PasswordChange::MustChange::kRequire) {
-      o = conn.Modify(account.dn, {{LDAP_MOD_REPLACE, "pwdReset", {"TRUE"}}});
-    } else if (change.must_change == PasswordChange::MustChange::kClear) {
-      o = conn.Modify(account.dn, {{LDAP_MOD_DELETE, "pwdReset", {}}}, {},
-                      OperationKind::kClearAttribute);
-    }
-    return o;
+    return WriteMustChange(conn, account.dn, change);
   }
 
   Result<PasswordPolicy, Outcome> ReadPolicy(Connection& conn, const Account& account) override {
@@ -95,6 +89,37 @@ class OpenLdapOps final : public KindOps {
   }
 
  private:
+  // The request alone decides must-change (PasswordChange::MustChange). A password write
+  // without kRequire must leave pwdReset absent, but ppolicy sets pwdReset: TRUE itself when
+  // the writer has `manage` on userPassword and the policy says pwdMustChange: TRUE
+  // (ITS#7084); with `write` it deletes pwdReset instead.
+  static Outcome WriteMustChange(Connection& conn, const std::string& dn,
+                                 const PasswordChange& change) {
+    switch (change.must_change) {
+      case PasswordChange::MustChange::kRequire:
+        return conn.Modify(dn, {{LDAP_MOD_REPLACE, "pwdReset", {"TRUE"}}});
+      case PasswordChange::MustChange::kClear:
+        return ClearPwdReset(conn, dn);
+      case PasswordChange::MustChange::kLeave:
+        break;
+    }
+    if (change.password == PasswordChange::Password::kKeep) return Succeeded(conn.url());
+    return ClearPwdResetIfSet(conn, dn);
+  }
+
+  static Outcome ClearPwdReset(Connection& conn, const std::string& dn) {
+    return conn.Modify(dn, {{LDAP_MOD_DELETE, "pwdReset", {}}}, {}, OperationKind::kClearAttribute);
+  }
+
+  // Reads first: with the documented `write` rights the password write has already removed
+  // pwdReset, so the usual case costs one search and needs no right on pwdReset but read.
+  static Outcome ClearPwdResetIfSet(Connection& conn, const std::string& dn) {
+    auto flagged = conn.Search(dn, LDAP_SCOPE_BASE, "(pwdReset=TRUE)", {"1.1"});
+    if (!flagged.ok()) return flagged.error();
+    if (flagged->empty()) return Succeeded(conn.url());
+    return ClearPwdReset(conn, dn);
+  }
+
   const config::DirectoryConfig config_;
 };
 

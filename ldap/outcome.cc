@@ -24,6 +24,11 @@ Outcome WithDiagnostic(Outcome outcome, std::string_view diagnostic) {
   return outcome;
 }
 
+Outcome WrongOldPassword() {
+  return MakeOutcome(OutcomeCode::kWrongOldPassword,
+                     "the old password given for the change is wrong");
+}
+
 // AD and Samba explain a 0000052D constraint violation in words; the words name the rule.
 Outcome AdPasswordRestriction(std::string_view diag) {
   if (Contains(diag, "too short")) {
@@ -91,10 +96,7 @@ Outcome ServiceBindOutcome(int rc, std::string_view diag) {
 
 Outcome ConstraintViolation(std::string_view diag, OperationKind kind) {
   if (Contains(diag, "0000052D")) return AdPasswordRestriction(diag);
-  if (Contains(diag, "00000056")) {
-    return MakeOutcome(OutcomeCode::kWrongOldPassword,
-                       "the old password given for the change is wrong");
-  }
+  if (Contains(diag, "00000056")) return WrongOldPassword();
   if (Contains(diag, "not being changed from existing value")) {
     return MakeOutcome(OutcomeCode::kPolicyUnchanged,
                        "the new password is the same as the current one");
@@ -113,7 +115,15 @@ Outcome InsufficientAccess() {
                      "user inherits the delegated permissions)");
 }
 
-Outcome UnwillingToPerform(std::string_view diag) {
+Outcome UnwillingToPerform(std::string_view diag, OperationKind kind) {
+  // slapd checks the old password of a Password Modify itself, before ppolicy, and answers a
+  // mismatch with 53 and this text only (servers/slapd/passwd.c). It says the same when the
+  // user has no userPassword (then no old password is right either) or when the service
+  // account cannot read userPassword (it needs `write`, which includes read).
+  if (kind == OperationKind::kPasswordChange &&
+      Contains(diag, "unwilling to verify old password")) {
+    return WrongOldPassword();
+  }
   if (Contains(diag, "0000001F")) {
     return MakeOutcome(OutcomeCode::kDirectoryRefused,
                        "the domain controller will not perform the password write "
@@ -151,13 +161,12 @@ Outcome ErrorResult(int rc, std::string_view diag, OperationKind kind) {
     case LDAP_INSUFFICIENT_ACCESS:
       return InsufficientAccess();
     case LDAP_UNWILLING_TO_PERFORM:
-      return UnwillingToPerform(diag);
+      return UnwillingToPerform(diag, kind);
     case LDAP_NO_SUCH_OBJECT:
       return MakeOutcome(OutcomeCode::kUserNotFound, "the account no longer exists");
     case LDAP_INVALID_CREDENTIALS:
       if (Contains(diag, "00000056")) return ConstraintViolation(diag, kind);
-      return MakeOutcome(OutcomeCode::kWrongOldPassword,
-                         "the old password given for the change is wrong");
+      return WrongOldPassword();
     case LDAP_UNAVAILABLE_CRITICAL_EXTENSION:
       return MakeOutcome(OutcomeCode::kNotSupported,
                          "the server does not support a control this operation requires");

@@ -80,6 +80,21 @@ class AdWriterTest : public ::testing::Test {
     return v.ok() && !v->empty() ? std::stoll(v->front()) : -2;
   }
 
+  // A reset of a new user, who must change the password first when `must_change_before`;
+  // returns pwdLastSet afterwards.
+  long long PwdLastSetAfterReset(const std::string& name, bool must_change_before,
+                                 PasswordChange::MustChange must_change) {
+    auto dir = Open();
+    Account a = NewUser(*dir, name, "Initial-Pass-91");
+    if (must_change_before) {
+      EXPECT_TRUE(dir->Apply(a, {.must_change = PasswordChange::MustChange::kRequire}).ok());
+    }
+    EXPECT_EQ(PwdLastSet(name) == 0, must_change_before);
+    Outcome o = Reset(*dir, a, "Reset-Pass-Lemon-43", must_change);
+    EXPECT_TRUE(o.ok()) << o.ToString();
+    return PwdLastSet(name);
+  }
+
   static inline std::unique_ptr<SambaDc> dc_;
   static inline Status start_status_;
   testing::TempDir dir_;
@@ -101,14 +116,28 @@ TEST_F(AdWriterTest, ResetWorksAndTheUserCanSearchWithTheNewPassword) {
   EXPECT_TRUE(UserBind("adreset1", "Reset-Pass-Zebra-42").ok());
 }
 
-TEST_F(AdWriterTest, ResetWithoutRequireChangeLeavesPwdLastSetNonZero) {
-  auto dir = Open();
-  Account a = NewUser(*dir, "adreset2", "Initial-Pass-91");
-  ASSERT_TRUE(dir->Apply(a, {.must_change = PasswordChange::MustChange::kRequire}).ok());
-  ASSERT_EQ(PwdLastSet("adreset2"), 0);
-  ASSERT_TRUE(Reset(*dir, a, "Reset-Pass-Lemon-43").ok());
-  EXPECT_GT(PwdLastSet("adreset2"), 0);
-  EXPECT_TRUE(UserBind("adreset2", "Reset-Pass-Lemon-43").ok());
+// The request alone decides must-change after a reset, whatever pwdLastSet was before: the
+// DC sets pwdLastSet to the reset's time itself, and to 0 when the same modify says so.
+TEST_F(AdWriterTest, PlainResetLeavesPwdLastSetNonZero) {
+  EXPECT_GT(PwdLastSetAfterReset("admc-plain", false, PasswordChange::MustChange::kLeave), 0);
+  EXPECT_TRUE(UserBind("admc-plain", "Reset-Pass-Lemon-43").ok());
+}
+
+TEST_F(AdWriterTest, PlainResetOfAUserWhoMustChangeMakesPwdLastSetNonZero) {
+  EXPECT_GT(PwdLastSetAfterReset("admc-was", true, PasswordChange::MustChange::kLeave), 0);
+  EXPECT_TRUE(UserBind("admc-was", "Reset-Pass-Lemon-43").ok());
+}
+
+TEST_F(AdWriterTest, ResetWithRequireChangeMakesPwdLastSetZero) {
+  EXPECT_EQ(PwdLastSetAfterReset("admc-req", false, PasswordChange::MustChange::kRequire), 0);
+  EXPECT_NE(UserBind("admc-req", "Reset-Pass-Lemon-43").message().find("data 773"),
+            std::string::npos);
+}
+
+TEST_F(AdWriterTest, ResetWithRequireChangeOfAUserWhoMustChangeKeepsPwdLastSetZero) {
+  EXPECT_EQ(PwdLastSetAfterReset("admc-req-was", true, PasswordChange::MustChange::kRequire), 0);
+  EXPECT_NE(UserBind("admc-req-was", "Reset-Pass-Lemon-43").message().find("data 773"),
+            std::string::npos);
 }
 
 // The hand-over and crash-recovery checks read pwdLastSet: it must be this reset's time.

@@ -30,7 +30,13 @@ class OpenLdapWriterTest : public ::testing::Test {
 
   void SetUp() override {
     WB_REQUIRE_SERVER(start_status_);
-    ASSERT_TRUE(server_->SetPolicy({.min_length = 8, .in_history = 5, .min_age = 0}).ok());
+    ASSERT_TRUE(server_
+                    ->SetPolicy({.min_length = 8,
+                                 .in_history = 5,
+                                 .min_age = 0,
+                                 .must_change = false,
+                                 .safe_modify = false})
+                    .ok());
   }
 
   config::DirectoryConfig Config(std::vector<std::string> urls = {}) {
@@ -66,6 +72,56 @@ class OpenLdapWriterTest : public ::testing::Test {
   static Outcome Reset(Directory& dir, const Account& a, const std::string& password) {
     Secret secret(password);
     return dir.Apply(a, {.password = PasswordChange::Password::kReset, .new_password = &secret});
+  }
+
+  // The same directory, written by the rootdn: an identity with `manage`, for which ppolicy
+  // sets pwdReset itself on a password write when the policy has pwdMustChange: TRUE.
+  config::DirectoryConfig ManageLevelConfig() {
+    auto c = Config();
+    c.bind_dn = SlapdServer::admin_dn();
+    c.bind_password_file = dir_.path() / "admin.password";  // Config() keeps its own file
+    EXPECT_TRUE(
+        testing::WriteFile(*c.bind_password_file, SlapdServer::admin_password(), 0600).ok());
+    return c;
+  }
+
+  static Outcome Change(Directory& dir, const Account& a, const std::string& old_password,
+                        const std::string& new_password) {
+    Secret old_secret(old_password);
+    Secret new_secret(new_password);
+    return dir.Apply(a, {.password = PasswordChange::Password::kChange,
+                         .new_password = &new_secret,
+                         .old_password = &old_secret});
+  }
+
+  std::vector<std::string> Read(const std::string& uid, const std::string& attribute) {
+    auto values = server_->ReadAttribute(SlapdServer::user_dn(uid), attribute);
+    EXPECT_TRUE(values.ok()) << values.error().ToString();
+    return values.ok() ? *values : std::vector<std::string>{};
+  }
+
+  // A reset of a new user whose pwdReset was `before`, asking for `must_change`; returns the
+  // user's pwdReset afterwards.
+  std::vector<std::string> PwdResetAfterReset(const config::DirectoryConfig& c,
+                                              const std::string& uid, bool before,
+                                              PasswordChange::MustChange must_change) {
+    auto dir = Open(c);
+    Account a = NewUser(*dir, uid);
+    if (before) {
+      EXPECT_TRUE(dir->Apply(a, {.must_change = PasswordChange::MustChange::kRequire}).ok());
+      EXPECT_EQ(Read(uid, "pwdReset"), std::vector<std::string>{"TRUE"});
+    }
+    Secret pw("Reset-For-" + uid + "-7");
+    Outcome o = dir->Apply(a, {.password = PasswordChange::Password::kReset,
+                               .new_password = &pw,
+                               .must_change = must_change});
+    EXPECT_TRUE(o.ok()) << o.ToString();
+    return Read(uid, "pwdReset");
+  }
+
+  // Both kinds of service account: `write` (as documented) and `manage`.
+  std::vector<std::pair<std::string, config::DirectoryConfig>> BothWriters() {
+    return {{"write", Config()}, {"manage", ManageLevelConfig()}};
   }
 
   bool CanBind(const std::string& uid, const std::string& password) {
@@ -148,17 +204,42 @@ TEST_F(OpenLdapWriterTest, UserChangeWithTheRightOldPasswordWorks) {
   EXPECT_TRUE(CanBind("change1", "Changed-By-User-9"));
 }
 
-TEST_F(OpenLdapWriterTest, UserChangeWithAWrongOldPasswordIsRefused) {
+// slapd answers a wrong old password in the Password Modify operation with LDAP 53
+// "unwilling to verify old password" (servers/slapd/passwd.c), before ppolicy sees the write.
+TEST_F(OpenLdapWriterTest, UserChangeWithAWrongOldPasswordIsWrongOldPasswordAndWritesNothing) {
   auto dir = Open();
   Account a = NewUser(*dir, "change2");
-  Secret old_pw("not-the-password");
-  Secret new_pw("Changed-By-User-9");
-  Outcome o = dir->Apply(a, {.password = PasswordChange::Password::kChange,
-                             .new_password = &new_pw,
-                             .old_password = &old_pw});
-  EXPECT_FALSE(o.ok());
+  const auto password_before = Read("change2", "userPassword");
+  const auto changed_before = Read("change2", "pwdChangedTime");
+  Outcome o = Change(*dir, a, "not-the-password", "Changed-By-User-9");
+  EXPECT_EQ(o.code, OutcomeCode::kWrongOldPassword) << o.ToString();
   EXPECT_FALSE(o.transient());
+  EXPECT_EQ(Read("change2", "userPassword"), password_before);
+  EXPECT_EQ(Read("change2", "pwdChangedTime"), changed_before);
+  EXPECT_TRUE(Read("change2", "pwdFailureTime").empty());  // not counted as a failed bind
   EXPECT_TRUE(CanBind("change2", "change2-Start-1"));
+}
+
+// With pwdSafeModify, ppolicy checks the old password too; slapd's own check still answers
+// first, and the outcome is the same.
+TEST_F(OpenLdapWriterTest, UserChangeWithAWrongOldPasswordUnderPwdSafeModifyIsWrongOldPassword) {
+  ASSERT_TRUE(server_->SetPolicy({.safe_modify = true}).ok());
+  auto dir = Open();
+  Account a = NewUser(*dir, "change3");
+  const auto password_before = Read("change3", "userPassword");
+  Outcome o = Change(*dir, a, "not-the-password", "Changed-By-User-9");
+  EXPECT_EQ(o.code, OutcomeCode::kWrongOldPassword) << o.ToString();
+  EXPECT_EQ(Read("change3", "userPassword"), password_before);
+  EXPECT_TRUE(CanBind("change3", "change3-Start-1"));
+}
+
+TEST_F(OpenLdapWriterTest, UserChangeWithTheRightOldPasswordUnderPwdSafeModifyWorks) {
+  ASSERT_TRUE(server_->SetPolicy({.safe_modify = true}).ok());
+  auto dir = Open();
+  Account a = NewUser(*dir, "change4");
+  Outcome o = Change(*dir, a, "change4-Start-1", "Changed-By-User-9");
+  ASSERT_TRUE(o.ok()) << o.ToString();
+  EXPECT_TRUE(CanBind("change4", "Changed-By-User-9"));
 }
 
 TEST_F(OpenLdapWriterTest, LockedUserIsUnlocked) {
@@ -205,6 +286,68 @@ TEST_F(OpenLdapWriterTest, RequireChangeSetsAndClearsPwdReset) {
             std::vector<std::string>{"TRUE"});
   ASSERT_TRUE(dir->Apply(a, {.must_change = PasswordChange::MustChange::kClear}).ok());
   EXPECT_TRUE(server_->ReadAttribute(SlapdServer::user_dn("mustchange1"), "pwdReset")->empty());
+}
+
+// The request alone decides must-change after a password write, whatever the policy's
+// pwdMustChange and whatever the service account's level: ppolicy sets pwdReset itself when
+// an identity with `manage` writes a password under pwdMustChange: TRUE (ITS#7084).
+TEST_F(OpenLdapWriterTest, PlainResetUnderPwdMustChangeLeavesNoPwdReset) {
+  ASSERT_TRUE(server_->SetPolicy({.must_change = true}).ok());
+  for (const auto& [level, c] : BothWriters()) {
+    SCOPED_TRACE(level);
+    EXPECT_TRUE(
+        PwdResetAfterReset(c, "mc-plain-" + level, false, PasswordChange::MustChange::kLeave)
+            .empty());
+  }
+}
+
+TEST_F(OpenLdapWriterTest, PlainResetUnderPwdMustChangeRemovesAPwdResetThatWasSet) {
+  ASSERT_TRUE(server_->SetPolicy({.must_change = true}).ok());
+  for (const auto& [level, c] : BothWriters()) {
+    SCOPED_TRACE(level);
+    EXPECT_TRUE(
+        PwdResetAfterReset(c, "mc-was-" + level, true, PasswordChange::MustChange::kLeave).empty());
+  }
+}
+
+TEST_F(OpenLdapWriterTest, ResetWithRequireChangeUnderPwdMustChangeSetsPwdReset) {
+  ASSERT_TRUE(server_->SetPolicy({.must_change = true}).ok());
+  for (const auto& [level, c] : BothWriters()) {
+    SCOPED_TRACE(level);
+    EXPECT_EQ(PwdResetAfterReset(c, "mc-req-" + level, false, PasswordChange::MustChange::kRequire),
+              std::vector<std::string>{"TRUE"});
+  }
+}
+
+TEST_F(OpenLdapWriterTest, ResetWithRequireChangeUnderPwdMustChangeKeepsAPwdResetThatWasSet) {
+  ASSERT_TRUE(server_->SetPolicy({.must_change = true}).ok());
+  for (const auto& [level, c] : BothWriters()) {
+    SCOPED_TRACE(level);
+    EXPECT_EQ(
+        PwdResetAfterReset(c, "mc-req-was-" + level, true, PasswordChange::MustChange::kRequire),
+        std::vector<std::string>{"TRUE"});
+  }
+}
+
+// Without pwdMustChange ppolicy never sets pwdReset; the request still decides.
+TEST_F(OpenLdapWriterTest, PlainResetWithoutPwdMustChangeRemovesAPwdResetThatWasSet) {
+  for (const auto& [level, c] : BothWriters()) {
+    SCOPED_TRACE(level);
+    EXPECT_TRUE(PwdResetAfterReset(c, "mc-nopol-" + level, true, PasswordChange::MustChange::kLeave)
+                    .empty());
+  }
+}
+
+TEST_F(OpenLdapWriterTest, UserChangeUnderPwdMustChangeLeavesNoPwdReset) {
+  ASSERT_TRUE(server_->SetPolicy({.must_change = true}).ok());
+  for (const auto& [level, c] : BothWriters()) {
+    SCOPED_TRACE(level);
+    auto dir = Open(c);
+    const std::string uid = "mc-change-" + level;
+    Account a = NewUser(*dir, uid);
+    ASSERT_TRUE(Change(*dir, a, uid + "-Start-1", "Changed-By-User-9").ok());
+    EXPECT_TRUE(Read(uid, "pwdReset").empty());
+  }
 }
 
 TEST_F(OpenLdapWriterTest, UnknownUserIsUserNotFound) {

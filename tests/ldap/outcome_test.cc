@@ -3,10 +3,27 @@
 #include <gtest/gtest.h>
 #include <ldap.h>
 
+#include <fstream>
+#include <sstream>
+
 namespace wb::ldap {
 namespace {
 
 Outcome Write(int rc, const char* diag) { return OutcomeFromLdap(rc, diag, OperationKind::kWrite); }
+
+// Every code a result can carry has its row in docs/troubleshooting.md, where an administrator
+// looks it up.
+TEST(OutcomeTest, EveryCodeIsInTheTroubleshootingTable) {
+  std::ifstream in(std::string(WB_SOURCE_DIR) + "/docs/troubleshooting.md");
+  ASSERT_TRUE(in.good());
+  std::stringstream text;
+  text << in.rdbuf();
+  for (int c = static_cast<int>(OutcomeCode::kSucceeded);
+       c <= static_cast<int>(OutcomeCode::kInternalError); ++c) {
+    const std::string row = "| `" + std::string(OutcomeName(static_cast<OutcomeCode>(c))) + "` |";
+    EXPECT_NE(text.str().find(row), std::string::npos) << row;
+  }
+}
 
 TEST(OutcomeTest, AdTooShortNamesTheRule) {
   Outcome o = Write(LDAP_CONSTRAINT_VIOLATION,
@@ -30,6 +47,29 @@ TEST(OutcomeTest, AdHistoryComplexityAndAgeAreDistinguished) {
 TEST(OutcomeTest, AdWrongOldPasswordIs56) {
   EXPECT_EQ(Write(LDAP_CONSTRAINT_VIOLATION, "00000056: Constraint violation").code,
             OutcomeCode::kWrongOldPassword);
+}
+
+// slapd's only answer to a wrong old password in a Password Modify (servers/slapd/passwd.c).
+TEST(OutcomeTest, SlapdUnwillingToVerifyOldPasswordIsWrongOldPassword) {
+  Outcome o = OutcomeFromLdap(LDAP_UNWILLING_TO_PERFORM, "unwilling to verify old password",
+                              OperationKind::kPasswordChange);
+  EXPECT_EQ(o.code, OutcomeCode::kWrongOldPassword) << o.ToString();
+  EXPECT_FALSE(o.transient());
+  EXPECT_EQ(o.diagnostic, "unwilling to verify old password");
+}
+
+TEST(OutcomeTest, SlapdsOtherRefusalsOfAPasswordModifyStayDirectoryRefused) {
+  for (const char* diag :
+       {"shadow context; no update referral", "operation not supported for current user", ""}) {
+    EXPECT_EQ(OutcomeFromLdap(LDAP_UNWILLING_TO_PERFORM, diag, OperationKind::kPasswordChange).code,
+              OutcomeCode::kDirectoryRefused)
+        << diag;
+  }
+}
+
+TEST(OutcomeTest, UnwillingToVerifyOldPasswordOutsideAPasswordModifyIsDirectoryRefused) {
+  EXPECT_EQ(Write(LDAP_UNWILLING_TO_PERFORM, "unwilling to verify old password").code,
+            OutcomeCode::kDirectoryRefused);
 }
 
 TEST(OutcomeTest, AdInsufficientRightsIsAccessDeniedWithGuidance) {

@@ -148,6 +148,11 @@ std::vector<LdapMod> PolicyMods(const PpolicySettings& s) {
   add("pwdMinAge", s.min_age);
   add("pwdMaxFailure", s.max_failure);
   add("pwdCheckQuality", s.check_quality);
+  auto add_flag = [&](const char* attr, const std::optional<bool>& v) {
+    if (v) mods.push_back({LdapMod::Op::kReplace, attr, {*v ? "TRUE" : "FALSE"}});
+  };
+  add_flag("pwdMustChange", s.must_change);
+  add_flag("pwdSafeModify", s.safe_modify);
   return mods;
 }
 

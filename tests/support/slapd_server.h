@@ -32,6 +32,8 @@ struct PpolicySettings {
   std::optional<int> min_age;        // pwdMinAge seconds, start value 0
   std::optional<int> max_failure;    // pwdMaxFailure, start value 3 (pwdLockout TRUE)
   std::optional<int> check_quality;  // pwdCheckQuality, start value 2
+  std::optional<bool> must_change;   // pwdMustChange, start value FALSE (absent)
+  std::optional<bool> safe_modify;   // pwdSafeModify, start value FALSE (absent)
 };
 
 // Holds LMDB's writer lock on a slapd database, as a long write transaction would: reads go

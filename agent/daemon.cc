@@ -36,6 +36,9 @@ class Daemon::Link final : public channel::Handler, public Outbound {
                 EscapeForLog(error->message));
     }
   }
+  void OnFrameRejected(const protocol::Rejected& sent) override {
+    pipeline_->OnFrameRejected(sent);
+  }
   void OnKeySetChanged(const protocol::Jwks& keys) override {
     pipeline_->OnKeySetChanged(keys);
     audit::Event e;

@@ -54,13 +54,14 @@ protocol::ResultMessage ResultFor(const queue::Record& record) {
 
 }  // namespace
 
+Pipeline::~Pipeline() { Stop(); }
+
 Pipeline::Pipeline(PipelineDeps deps, PipelineKeys keys, int workers)
     : deps_(std::move(deps)),
       keys_(std::move(keys)),
       replay_(std::make_unique<QueueReplayGuard>(*deps_.queue)),
+      unauthenticated_(kUnauthenticatedPerWindow, kUnauthenticatedWindow, *deps_.clock),
       worker_count_(std::max(1, workers)) {}
-
-Pipeline::~Pipeline() { Stop(); }
 
 Status Pipeline::Start() {
   OnChannelLost();  // everything already queued predates this process
@@ -80,6 +81,8 @@ void Pipeline::Stop() {
   wake_.notify_all();
   for (auto& t : workers_) t.join();
   workers_.clear();
+  // The channel has stopped: no count of suppressed rejections is left unrecorded.
+  if (auto summary = unauthenticated_.Flush()) RecordSuppressed(*summary);
 }
 
 Activity Pipeline::LastActivity() const {
@@ -88,8 +91,11 @@ Activity Pipeline::LastActivity() const {
 }
 
 void Pipeline::OnChannelLost() {
-  std::lock_guard lock(mu_);
-  handover_epoch_ = deps_.clock->Now();
+  {
+    std::lock_guard lock(mu_);
+    handover_epoch_ = deps_.clock->Now();
+  }
+  if (auto summary = unauthenticated_.Flush()) RecordSuppressed(*summary);
 }
 
 void Pipeline::Notify() {
@@ -113,7 +119,8 @@ void Pipeline::OnRequest(const protocol::Request& message) {
   if (!stored->inserted) {
     // The id is known but this (id, nonce) pair is new: the id was reused with another nonce.
     return Reject({protocol::RejectCode::kReplayed,
-                   "the request id was used before with another nonce", opened->claims.id});
+                   "the request id was used before with another nonce", opened->claims.id,
+                   /*id_authenticated=*/true});
   }
   audit::Event received = AuditEventFor(audit::EventType::kRequestReceived, stored->record.info);
   if (message.delivery > 1) {
@@ -134,7 +141,8 @@ bool Pipeline::AnswerRedelivery(const std::string& id) {
   auto known = deps_.queue->Show(id);
   if (!known.ok() && known.error().code() == Code::kNotFound) return false;
   if (!known.ok()) {
-    Reject({protocol::RejectCode::kUnavailable, known.error().message(), id});
+    Reject({protocol::RejectCode::kUnavailable, known.error().message(), id,
+            /*id_authenticated=*/true});
   } else if (queue::IsTerminal(known->record.state)) {
     SendResult(known->record);
   } else {
@@ -147,14 +155,14 @@ bool Pipeline::AnswerRedelivery(const std::string& id) {
 protocol::Rejection Pipeline::RefusedByQueue(const Status& refusal, const std::string& id) {
   switch (refusal.code()) {
     case Code::kAlreadyExists:
-      return {protocol::RejectCode::kReplayed, "the request id was used before", id};
+      return {protocol::RejectCode::kReplayed, "the request id was used before", id, true};
     case Code::kResourceExhausted:
-      return {protocol::RejectCode::kQueueFull, refusal.message(), id};
+      return {protocol::RejectCode::kQueueFull, refusal.message(), id, true};
     case Code::kFailedPrecondition:
       // Within the envelope check's clock skew, but past expires_at by this agent's clock.
-      return {protocol::RejectCode::kExpired, refusal.message(), id};
+      return {protocol::RejectCode::kExpired, refusal.message(), id, true};
     default:
-      return {protocol::RejectCode::kUnavailable, refusal.message(), id};
+      return {protocol::RejectCode::kUnavailable, refusal.message(), id, true};
   }
 }
 
@@ -172,16 +180,55 @@ void Pipeline::Admit(const queue::Record& record) {
 }
 
 void Pipeline::Reject(const protocol::Rejection& rejection) {
-  audit::Event e;
-  e.type = audit::EventType::kRequestRejected;
-  e.request_id = rejection.request_id;
-  e.outcome = std::string(protocol::RejectCodeName(rejection.code));
-  e.detail = rejection.reason;
-  Audit(e);
-  deps_.log->warn("request {} rejected: {}: {}", rejection.request_id,
-                  protocol::RejectCodeName(rejection.code), rejection.reason);
+  RecordRejection(rejection);
   (void)deps_.outbound->Send(
       protocol::Rejected{rejection.request_id, rejection.code, rejection.reason});
+}
+
+void Pipeline::OnFrameRejected(const protocol::Rejected& sent) {
+  RecordRejection({sent.code, sent.reason, sent.id, /*id_authenticated=*/false});
+}
+
+// Audited and logged before the cloud is told. A rejection whose id is not authenticated is
+// recorded without that id as the record's request_id (so that a forged frame cannot be pinned
+// on a real request), and a flood of them is summarised instead of recorded one by one.
+void Pipeline::RecordRejection(const protocol::Rejection& rejection) {
+  const std::string code(protocol::RejectCodeName(rejection.code));
+  if (!rejection.id_authenticated) {
+    BurstLimiter::Decision d = unauthenticated_.Note(code);
+    if (d.summary) RecordSuppressed(*d.summary);
+    if (!d.record) return;
+  }
+  audit::Event e;
+  e.type = audit::EventType::kRequestRejected;
+  e.outcome = code;
+  e.reasons = {code};
+  if (rejection.id_authenticated) {
+    e.request_id = rejection.request_id;
+    e.detail = rejection.reason;
+  } else {
+    e.reasons.push_back(std::string(kUnauthenticatedReason));
+    e.detail = (rejection.request_id.empty()
+                    ? std::string("no request id could be read")
+                    : "claims request id " + rejection.request_id + ", not authenticated") +
+               ": " + rejection.reason;
+  }
+  Audit(e);
+  deps_.log->warn("request {} rejected: {}: {}",
+                  rejection.id_authenticated ? rejection.request_id
+                                             : "(unauthenticated) " + rejection.request_id,
+                  code, rejection.reason);
+}
+
+void Pipeline::RecordSuppressed(const BurstSummary& summary) {
+  audit::Event e;
+  e.type = audit::EventType::kRequestRejected;
+  e.outcome = std::string(kBurstOutcome);
+  for (const auto& [kind, count] : summary.kinds) e.reasons.push_back(kind);
+  e.reasons.push_back(std::string(kUnauthenticatedReason));
+  e.detail = summary.Describe("more rejections with unauthenticated ids, not recorded one by one,");
+  Audit(e);
+  deps_.log->warn("{}", e.detail);
 }
 
 void Pipeline::OnResultAck(const std::string& id) {

@@ -32,6 +32,7 @@
 
 #include "audit/audit.h"
 #include "channel/channel.h"
+#include "common/burst.h"
 #include "common/clock.h"
 #include "ldap/directory.h"
 #include "protocol/protocol.h"
@@ -83,6 +84,9 @@ class Pipeline {
   void Stop();
 
   void OnRequest(const protocol::Request& request);
+  // The channel answered a frame `rejected` itself (it did not parse, or exceeded the
+  // credits): audited like any rejection.
+  void OnFrameRejected(const protocol::Rejected& sent);
   void OnResultAck(const std::string& id);
   channel::HelloState HelloState();
   void ResendResults();
@@ -105,6 +109,8 @@ class Pipeline {
                 const std::string& directory, std::chrono::milliseconds duration);
   void SendResult(const queue::Record& record);
   void Reject(const protocol::Rejection& rejection);
+  void RecordRejection(const protocol::Rejection& rejection);
+  void RecordSuppressed(const BurstSummary& summary);
   // Answers a redelivered (id, nonce) with the state the queue holds for it; false when the
   // queue holds nothing for it, so that the request is enqueued as new.
   bool AnswerRedelivery(const std::string& id);
@@ -121,6 +127,14 @@ class Pipeline {
   PipelineDeps deps_;
   PipelineKeys keys_;  // touched on the channel thread only
   std::unique_ptr<protocol::ReplayGuard> replay_;
+  // Rejections with unauthenticated ids (docs/audit.md): the first kUnauthenticatedPerWindow a
+  // minute are recorded one by one, the rest summarised. Channel thread only (and Stop, after
+  // the channel has stopped).
+  static constexpr std::size_t kUnauthenticatedPerWindow = 20;
+  static constexpr std::chrono::milliseconds kUnauthenticatedWindow{60'000};
+  static constexpr std::string_view kUnauthenticatedReason = "id_not_authenticated";
+  static constexpr std::string_view kBurstOutcome = "rejections_summarized";
+  BurstLimiter unauthenticated_;
   const int worker_count_;
   mutable std::mutex mu_;
   std::condition_variable wake_;

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "channel/identity.h"
+#include "channel/internal/in_flight.h"
 #include "channel/internal/session.h"
 #include "channel/retry_log.h"
 #include "common/log_escape.h"
@@ -34,6 +35,38 @@ struct Overloaded : Ts... {
 };
 template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
+
+using internal::Frame;
+using internal::Verdict;
+
+std::string ErrorFrame(std::string_view code, std::string message) {
+  return protocol::Serialize(
+      protocol::ErrorMessage{.code = std::string(code), .message = std::move(message)});
+}
+
+// Ends the connection with `error` `code` as the last word (docs/protocol.md section 4).
+Verdict CloseWithError(std::uint16_t close_code, std::string_view code, const std::string& text) {
+  return Verdict::Close(close_code, ErrorFrame(code, text),
+                        Unavailable("closed the connection: the cloud sent " + text + " (" +
+                                    std::string(code) + ")"));
+}
+
+// A frame that is not a valid protocol message, whatever was expected: section 2 and the
+// `error` table of section 4. A `request` that fails to parse is the exception, answered with
+// `rejected` by the caller.
+Verdict RefuseInvalid(const Frame& frame, const Status& parse_error) {
+  if (frame.binary) {
+    return CloseWithError(internal::kCloseUnsupportedData, "bad_message",
+                          "a binary frame (version 1 uses text frames only)");
+  }
+  if (parse_error.code() == Code::kFailedPrecondition) {
+    return CloseWithError(
+        internal::kCloseProtocolError, "unsupported_version",
+        "a message of another version: " + parse_error.message() + "; this agent speaks version 1");
+  }
+  return CloseWithError(internal::kClosePolicy, "bad_message",
+                        "an invalid message: " + parse_error.message());
+}
 
 }  // namespace
 
@@ -113,7 +146,9 @@ class Channel::Impl final : public internal::SessionOwner {
     thread_.join();
   }
 
-  Status Send(const protocol::Message& message) { return Enqueue(protocol::Serialize(message)); }
+  Status Send(const protocol::Message& message) {
+    return Enqueue(protocol::Serialize(message), &message);
+  }
 
   StateInfo GetState() const {
     std::lock_guard lock(mu_);
@@ -136,6 +171,7 @@ class Channel::Impl final : public internal::SessionOwner {
 
   std::string MakeHello() override {
     HelloState hs = handler_.OnConnecting();
+    hello_credits_ = hs.credits;
     protocol::Hello hello{.agent_id = options_.agent_id,
                           .version = options_.agent_version,
                           .credits = hs.credits,
@@ -143,33 +179,49 @@ class Channel::Impl final : public internal::SessionOwner {
     return protocol::Serialize(hello);
   }
 
-  Status OnWelcome(std::string_view frame) override {
-    auto parsed = protocol::ParseMessage(frame);
+  // The first frame after hello (docs/protocol.md section 3): welcome, or the connection ends.
+  Verdict OnWelcome(const Frame& frame) override {
+    {
+      std::lock_guard lock(mu_);
+      invalid_envelopes_.clear();
+    }
+    auto parsed = frame.binary ? Result<protocol::Message>(InvalidArgument("binary frame"))
+                               : protocol::ParseMessage(frame.payload);
     if (!parsed.ok()) {
-      return Unavailable("the cloud answered hello with an invalid message: " +
-                         parsed.error().message());
+      Verdict v = RefuseInvalid(frame, parsed.error());
+      v.why = Unavailable("the cloud answered hello with an invalid message: " +
+                          parsed.error().message());
+      return v;
     }
     if (auto* error = std::get_if<protocol::ErrorMessage>(&*parsed)) {
-      return PermissionDenied("the cloud refused hello: " + EscapeForLog(error->code, 64) + ": " +
-                              EscapeForLog(error->message, 300));
+      return Verdict::Close(
+          internal::kCloseNormal, "",
+          PermissionDenied("the cloud refused hello: " + EscapeForLog(error->code, 64) + ": " +
+                           EscapeForLog(error->message, 300)));
     }
     auto* welcome = std::get_if<protocol::Welcome>(&*parsed);
     if (welcome == nullptr) {
-      return Unavailable("the cloud answered hello with \"" +
-                         EscapeForLog(protocol::MessageTypeOf(frame), 64) +
-                         "\" instead of welcome");
+      const std::string type = EscapeForLog(protocol::MessageTypeOf(frame.payload), 64);
+      return Verdict::Close(
+          internal::kClosePolicy,
+          ErrorFrame("protocol_violation", "\"" + type + "\" before welcome"),
+          Unavailable("the cloud answered hello with \"" + type + "\" instead of welcome"));
     }
     if (welcome->tenant != enrollment_.tenant) {
-      return FailedPrecondition("the cloud serves tenant \"" + EscapeForLog(welcome->tenant) +
-                                "\" but this agent is enrolled with tenant \"" +
-                                EscapeForLog(enrollment_.tenant) +
-                                "\" (does cloud.url point to another tenant's endpoint?)");
+      // No `error`: version 1 has no code for it, and the cloud is not the one to fix it.
+      return Verdict::Close(
+          internal::kClosePolicy, "",
+          FailedPrecondition("the cloud serves tenant \"" + EscapeForLog(welcome->tenant) +
+                             "\" but this agent is enrolled with tenant \"" +
+                             EscapeForLog(enrollment_.tenant) +
+                             "\" (does cloud.url point to another tenant's endpoint?)"));
     }
     CheckClockSkew(welcome->server_time);
     {
       std::lock_guard lock(mu_);
       accepting_ = true;
       outgoing_.clear();
+      in_flight_.Reset(hello_credits_);
       state_.tenant = welcome->tenant;
       state_.connected_since = clock_.Now();
     }
@@ -178,33 +230,45 @@ class Channel::Impl final : public internal::SessionOwner {
     handler_.OnConnected(*welcome);
     SetState(ChannelState::kConnected, Status::Ok(), std::nullopt);
     ScheduleRenewalCheck();
-    return Status::Ok();
+    return Verdict::Continue();
   }
 
-  void OnFrame(std::string_view frame) override {
-    auto parsed = protocol::ParseMessage(frame);
+  Verdict OnFrame(const Frame& frame) override {
+    Verdict verdict = Judge(frame);
+    if (!verdict.close_code) verdict = CheckEnvelopeFlood();
+    if (verdict.close_code) refused_ = true;
+    return verdict;
+  }
+
+  Verdict Judge(const Frame& frame) {
+    auto parsed = frame.binary ? Result<protocol::Message>(InvalidArgument("binary frame"))
+                               : protocol::ParseMessage(frame.payload);
     if (!parsed.ok()) return RefuseFrame(frame, parsed.error());
-    std::visit(Overloaded{
-                   [this](protocol::Request m) { handler_.OnMessage(std::move(m)); },
-                   [this](protocol::ResultAck m) { handler_.OnMessage(std::move(m)); },
-                   [this](protocol::ErrorMessage m) {
-                     log_->warn("cloud channel: the cloud reported an error: {}: {}",
-                                EscapeForLog(m.code, 64), EscapeForLog(m.message, 300));
-                     handler_.OnMessage(std::move(m));
-                   },
-                   [this](const protocol::KeySet& m) { OnKeySet(m); },
-                   [this](const protocol::Certificate& m) { OnCertificate(m); },
-                   [this](const protocol::Welcome&) {
-                     log_->debug("cloud channel: ignored a second welcome");
-                   },
-                   [this, frame](const auto&) {
-                     const std::string type = protocol::MessageTypeOf(frame);
-                     Reply(protocol::Serialize(protocol::ErrorMessage{
-                         .code = "bad_message",
-                         .message = "unexpected message type \"" + type + "\" from the cloud"}));
-                   },
-               },
-               std::move(*parsed));
+    return std::visit(Overloaded{
+                          [this](protocol::Request m) { return OnRequest(std::move(m)); },
+                          [this](protocol::ResultAck m) {
+                            handler_.OnMessage(std::move(m));
+                            return Verdict::Continue();
+                          },
+                          [this](protocol::ErrorMessage m) {
+                            log_->warn("cloud channel: the cloud reported an error: {}: {}",
+                                       EscapeForLog(m.code, 64), EscapeForLog(m.message, 300));
+                            handler_.OnMessage(std::move(m));
+                            return Verdict::Continue();
+                          },
+                          [this](const protocol::KeySet& m) { return OnKeySet(m); },
+                          [this](const protocol::Certificate& m) { return OnCertificate(m); },
+                          [](const protocol::Welcome&) {
+                            return CloseWithError(internal::kClosePolicy, "protocol_violation",
+                                                  "a second welcome");
+                          },
+                          [frame](const auto&) {
+                            return CloseWithError(internal::kClosePolicy, "bad_message",
+                                                  "a \"" + protocol::MessageTypeOf(frame.payload) +
+                                                      "\" message, which only the agent sends");
+                          },
+                      },
+                      std::move(*parsed));
   }
 
   std::optional<std::string> PopOutgoing() override {
@@ -221,8 +285,9 @@ class Channel::Impl final : public internal::SessionOwner {
     return [engine] { return std::uniform_real_distribution<double>(0.0, 1.0)(*engine); };
   }
 
-  // Thread-safe. The frame is refused (not queued) when not connected or when full.
-  Status Enqueue(std::string frame) {
+  // Thread-safe. The frame is refused (not queued) when not connected or when full. `message`,
+  // when given, is what `frame` serializes: it may end a request in flight.
+  Status Enqueue(std::string frame, const protocol::Message* message = nullptr) {
     {
       std::lock_guard lock(mu_);
       if (!accepting_) {
@@ -235,6 +300,10 @@ class Channel::Impl final : public internal::SessionOwner {
                                                     " messages)");
       }
       outgoing_.push_back(std::move(frame));
+      if (message != nullptr) {
+        in_flight_.Sent(*message);
+        CountInvalidEnvelope(*message);
+      }
     }
     asio::post(ioc_, [this] {
       if (session_) session_->WakeWriter();
@@ -278,51 +347,141 @@ class Channel::Impl final : public internal::SessionOwner {
     }
   }
 
-  void RefuseFrame(std::string_view frame, const Status& error) {
-    const std::string type = protocol::MessageTypeOf(frame);
-    log_->warn("cloud channel: refused a frame from the cloud (type \"{}\", {} bytes): {}",
-               EscapeForLog(type, 64), frame.size(), error.message());
-    if (error.code() == Code::kFailedPrecondition) {
-      Reply(protocol::Serialize(
-          protocol::ErrorMessage{.code = "unsupported_version", .message = error.message()}));
-      return;
+  // A frame that is not a valid message. Only a `request` keeps the connection: it is answered
+  // with `rejected` (audited by the handler) like an envelope that fails its checks.
+  Verdict RefuseFrame(const Frame& frame, const Status& error) {
+    const std::string type = frame.binary ? "" : protocol::MessageTypeOf(frame.payload);
+    log_->warn("cloud channel: refused a {}frame from the cloud (type \"{}\", {} bytes): {}",
+               frame.binary ? "binary " : "", EscapeForLog(type, 64), frame.payload.size(),
+               error.message());
+    if (type != "request" || error.code() == Code::kFailedPrecondition) {
+      return RefuseInvalid(frame, error);
     }
-    if (type == "request" || type.empty()) {
-      protocol::Rejected rejected{.code = protocol::RejectCodeForParseError(error),
-                                  .reason = error.message()};
-      Reply(protocol::Serialize(rejected));
-      handler_.OnFrameRejected(rejected);
-      return;
-    }
-    Reply(protocol::Serialize(
-        protocol::ErrorMessage{.code = "bad_message", .message = error.message()}));
+    RejectBeforeHandler(
+        {.code = protocol::RejectCodeForParseError(error), .reason = error.message()});
+    return Verdict::Continue();
   }
 
-  void OnKeySet(const protocol::KeySet& m) {
+  // Rejections a cloud that follows docs/protocol.md never causes: the envelope is not one it
+  // would sign and send. Expiry and clock checks and the transient codes are left out: a
+  // correct cloud meets them after an outage or with a skewed clock.
+  static bool NeverFromACorrectCloud(protocol::RejectCode code) {
+    switch (code) {
+      case protocol::RejectCode::kExpired:
+      case protocol::RejectCode::kNotYetValid:
+      case protocol::RejectCode::kQueueFull:
+      case protocol::RejectCode::kUnavailable:
+        return false;
+      case protocol::RejectCode::kBadSignature:
+      case protocol::RejectCode::kUnknownKid:
+      case protocol::RejectCode::kBadAlgorithm:
+      case protocol::RejectCode::kReplayed:
+      case protocol::RejectCode::kTooLarge:
+      case protocol::RejectCode::kMalformed:
+      case protocol::RejectCode::kWrongTenant:
+      case protocol::RejectCode::kWrongAudience:
+      case protocol::RejectCode::kDecryptFailed:
+        return true;
+    }
+    return true;
+  }
+
+  // REQUIRES: mu_ held (Enqueue).
+  void CountInvalidEnvelope(const protocol::Message& message) {
+    if (const auto* rejected = std::get_if<protocol::Rejected>(&message)) {
+      CountInvalidEnvelope(*rejected);
+    }
+  }
+  void CountInvalidEnvelope(const protocol::Rejected& rejected) {
+    if (!NeverFromACorrectCloud(rejected.code)) return;
+    const auto now = clock_.Monotonic();
+    invalid_envelopes_.push_back(now);
+    while (now - invalid_envelopes_.front() > options_.invalid_envelope_window) {
+      invalid_envelopes_.pop_front();
+    }
+  }
+
+  // Section 6: a flood of envelopes that fail their checks (forged, replayed, garbage) ends the
+  // connection before it costs more signature checks and audit records; reconnecting backs off.
+  Verdict CheckEnvelopeFlood() {
+    std::size_t recent = 0;
+    {
+      std::lock_guard lock(mu_);
+      recent = invalid_envelopes_.size();
+    }
+    if (recent <= options_.max_invalid_envelopes) return Verdict::Continue();
+    log_->error(
+        "cloud channel: {} envelopes failed their checks within {} s (the limit is {}): "
+        "closing the connection; is something on the path forging requests?",
+        recent,
+        std::chrono::duration_cast<std::chrono::seconds>(options_.invalid_envelope_window).count(),
+        options_.max_invalid_envelopes);
+    return Verdict::Close(internal::kClosePolicy, "",
+                          Unavailable("closed the connection after " + std::to_string(recent) +
+                                      " envelopes that failed their checks (a flood of forged "
+                                      "or invalid requests)"));
+  }
+
+  // A `rejected` the channel sends itself, for a request it did not admit (so it ends nothing in
+  // flight), audited by the handler.
+  void RejectBeforeHandler(protocol::Rejected rejected) {
+    Reply(protocol::Serialize(rejected));
+    {
+      std::lock_guard lock(mu_);
+      CountInvalidEnvelope(rejected);
+    }
+    handler_.OnFrameRejected(rejected);
+  }
+
+  // Section 8: a request beyond the credits announced is refused unopened (it costs no
+  // signature verification), and the connection ends: the cloud is broken, and the next
+  // hello restarts its count.
+  Verdict OnRequest(protocol::Request request) {
+    const std::string claimed = protocol::ClaimedRequestId(request.envelope);
+    bool admitted = false;
+    int credits = 0;
+    {
+      std::lock_guard lock(mu_);
+      admitted = in_flight_.Admit(claimed);
+      credits = in_flight_.credits();
+    }
+    if (admitted) {
+      handler_.OnMessage(std::move(request));
+      return Verdict::Continue();
+    }
+    const std::string text =
+        "a request beyond the " + std::to_string(credits) + " credit(s) this agent announced";
+    RejectBeforeHandler({.id = claimed, .code = protocol::RejectCode::kQueueFull, .reason = text});
+    return CloseWithError(internal::kClosePolicy, "protocol_violation", text);
+  }
+
+  // Section 13: a set that fails a check changes nothing; the cloud is told (`bad_keyset`) and
+  // the connection stays.
+  Verdict OnKeySet(const protocol::KeySet& m) {
     auto applied = ApplyKeySet(paths_, enrollment_, m.jwks_jws, clock_, options_.max_clock_skew);
     if (!applied.ok()) {
       log_->error("cloud channel: refused a signing key set from the cloud: {}",
                   applied.error().ToString());
-      Reply(protocol::Serialize(
-          protocol::ErrorMessage{.code = "bad_keyset", .message = applied.error().message()}));
-      return;
+      Reply(ErrorFrame("bad_keyset", applied.error().message()));
+      return Verdict::Continue();
     }
-    if (!applied->has_value()) return;  // the set in use, sent again
+    if (!applied->has_value()) return Verdict::Continue();  // the set in use, sent again
     log_->info("cloud channel: the cloud's signing keys rolled over ({} key(s)); stored in {}",
                (*applied)->keys.size(), paths_.cloud_keys().string());
     handler_.OnKeySetChanged(**applied);
+    return Verdict::Continue();
   }
 
-  void OnCertificate(const protocol::Certificate& m) {
+  Verdict OnCertificate(const protocol::Certificate& m) {
     if (!renewal_sent_) {
-      log_->warn("cloud channel: ignored a certificate the agent did not ask for");
-      return;
+      return CloseWithError(internal::kClosePolicy, "protocol_violation",
+                            "a certificate this agent did not ask for");
     }
     renewal_sent_ = false;
     auto cert = FinishRenewal(paths_, options_.agent_id, m.certificate, clock_.Now());
     if (!cert.ok()) {
       log_->error("cloud channel: certificate renewal failed: {}", cert.error().ToString());
-      return;
+      return Verdict::Continue();
     }
     {
       std::lock_guard lock(mu_);
@@ -332,6 +491,7 @@ class Channel::Impl final : public internal::SessionOwner {
         "cloud channel: client certificate renewed, valid until {}; it is used from the "
         "next connection",
         FormatUtcSeconds(cert->not_after));
+    return Verdict::Continue();
   }
 
   // Renewal at two thirds of the certificate's lifetime, checked at each connect and then at
@@ -390,6 +550,7 @@ class Channel::Impl final : public internal::SessionOwner {
     config.path = options_.path;
     config.heartbeat_interval = options_.heartbeat_interval;
     config.dead_after_missed_pongs = options_.dead_after_missed_pongs;
+    config.max_frame_bytes = protocol::kMaxMessageBytes;
     renewal_sent_ = false;
     session_ = internal::Session::Create(ioc_, std::move(config), *this);
     Status result = co_await session_->Run();
@@ -409,15 +570,17 @@ class Channel::Impl final : public internal::SessionOwner {
         outgoing_.clear();
       }
       const bool was_connected = connected_at_.has_value();
+      const bool refused_by_agent = std::exchange(refused_, false);
       if (stopping_) {
         if (was_connected) log_->info("cloud channel: closed");
         break;
       }
       if (result.ok()) result = Unavailable("the connection to the cloud ended");
-      if (was_connected &&
-          std::chrono::steady_clock::now() - *connected_at_ >= options_.stable_after) {
-        backoff_.Reset();
-      }
+      // A session that reached welcome shows the cloud is there: the next attempt starts from
+      // the first backoff step (a cloud restarting its servers one by one must not leave its
+      // agents waiting minutes; the first step still bounds a welcome-then-close loop). Not
+      // when this agent ended it for the cloud's misbehaviour: that one backs off.
+      if (was_connected && !refused_by_agent) backoff_.Reset();
       handler_.OnDisconnected(result);
       const auto delay = backoff_.Next();
       retry_log_.Failure(result, delay);
@@ -459,6 +622,9 @@ class Channel::Impl final : public internal::SessionOwner {
   int attempts_ended_ = 0;            // guarded by mu_
   std::deque<std::string> outgoing_;  // guarded by mu_
   bool accepting_ = false;            // guarded by mu_
+  internal::InFlight in_flight_;      // guarded by mu_
+  // When recent rejections that a correct cloud never causes were sent. Guarded by mu_.
+  std::deque<std::chrono::steady_clock::time_point> invalid_envelopes_;
 
   // I/O thread only.
   Backoff backoff_;
@@ -472,6 +638,8 @@ class Channel::Impl final : public internal::SessionOwner {
   std::optional<std::chrono::steady_clock::time_point> connected_at_;
   bool stopping_ = false;
   bool renewal_sent_ = false;
+  int hello_credits_ = 0;  // announced in the current connection's hello
+  bool refused_ = false;   // this agent ended the current connection for a refused frame
   std::thread thread_;
 };
 

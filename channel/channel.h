@@ -12,10 +12,26 @@
 //   - pings every heartbeat_interval and declares the peer dead when no pong came for
 //     dead_after_missed_pongs intervals;
 //   - reconnects after any failure with capped exponential backoff and jitter, logging the
-//     first failure and every change at warn and summarising repeats (no log flood);
-//   - answers frames it cannot parse (`rejected` malformed/too_large or `error`), applies a
-//     signed key set (`keyset`, verified against the pinned keys, then stored in
-//     <state_dir>/cloud-keys.json), and renews the client certificate over the channel once
+//     first failure and every change at warn and summarising repeats (no log flood); a
+//     connection that reached welcome resets the backoff, unless the agent ended it for a
+//     refused frame;
+//   - judges every frame as docs/protocol.md sections 2 to 4 say: a frame that is not a valid
+//     message ends the connection with `error` and the documented close status (binary 1003,
+//     another version 1002, anything else 1008; over 64 KiB 1009), except a `request`, which is
+//     answered `rejected` (malformed/too_large) and passed to OnFrameRejected; a valid message
+//     at the wrong time (before welcome, a second welcome, an unasked certificate) ends it
+//     with `protocol_violation`;
+//   - counts the requests in flight against the credits of its hello (section 8): a request
+//     beyond them is answered `rejected` queue_full unopened, then the connection ends with
+//     `protocol_violation`;
+//   - ends the connection (1008, no reset of the backoff) when more than max_invalid_envelopes
+//     envelopes failed checks that a correct cloud never fails within invalid_envelope_window:
+//     a flood of forged frames costs a bounded number of signature checks;
+//   - detects a cloud that stops reading: a write that does not complete within the dead-peer
+//     time ends the connection like a missing pong;
+//   - applies a signed key set (`keyset`, verified against the pinned keys, then stored in
+//     <state_dir>/cloud-keys.json; a set that fails a check is answered `error` bad_keyset and
+//     changes nothing), and renews the client certificate over the channel once
 //     two thirds of its lifetime have passed (`renew` / `certificate`; the new certificate is
 //     used from the next connection on);
 //   - closes cleanly (a WebSocket close frame) on Stop, within close_timeout.
@@ -70,8 +86,11 @@ struct Options {
   int dead_after_missed_pongs = 2;
   std::size_t max_outgoing = 256;  // messages waiting to be written; Send refuses beyond
   BackoffPolicy backoff;
-  std::chrono::milliseconds stable_after{10'000};  // a connection this old resets the backoff
   std::chrono::milliseconds close_timeout{5'000};  // Stop's deadline for the close handshake
+  // More envelopes than this failing checks that a correct cloud never fails (signature, form,
+  // tenant, audience, replay; not expiry) within the window end the connection (1008).
+  std::size_t max_invalid_envelopes = 32;
+  std::chrono::milliseconds invalid_envelope_window{60'000};
   std::chrono::seconds max_clock_skew = protocol::kDefaultMaxSkew;
   bool renew_certificate = true;
 };
@@ -117,7 +136,9 @@ class Handler {
   // Request, ResultAck and ErrorMessage from the cloud. Envelope checks are the handler's
   // (protocol::OpenRequest); answer with Send(Accepted/Rejected/ResultMessage).
   virtual void OnMessage(protocol::Message message) = 0;
-  // The channel refused a frame it could not parse and sent this `rejected` (for the audit).
+  // The channel answered a request itself with this `rejected` (for the audit): the frame did
+  // not parse as a request, or the request was beyond the credits. Its id is never
+  // authenticated.
   virtual void OnFrameRejected(const protocol::Rejected& sent) { (void)sent; }
   // A new signed key set was verified and stored in <state_dir>/cloud-keys.json.
   virtual void OnKeySetChanged(const protocol::Jwks& keys) { (void)keys; }

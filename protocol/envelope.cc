@@ -16,13 +16,23 @@ Rejection Reject(RejectCode code, std::string reason, std::string request_id = "
   return Rejection{code, std::move(reason), std::move(request_id)};
 }
 
-// The jti an envelope claims, for the `rejected` message only: read without trusting it, and
-// only when it has the UUID form (so echoing it back cannot carry anything else).
+// A rejection after the signature verified: its id is the signed jti.
+Rejection AuthenticReject(RejectCode code, std::string reason, std::string request_id) {
+  return Rejection{code, std::move(reason), std::move(request_id), /*id_authenticated=*/true};
+}
+
+// The jti a decoded JWS payload claims (see ClaimedRequestId): counted at the top level
+// only, so that an envelope naming two ids is read as naming none.
 std::string ClaimedId(std::string_view payload) {
-  auto j = ParseStrictJson(payload, kMaxEnvelopeBytes, "claims");
-  if (!j.ok() || !j->is_object()) return "";
-  auto it = j->find("jti");
-  if (it == j->end() || !it->is_string()) return "";
+  int jti_members = 0;
+  auto count_jti = [&jti_members](int depth, Json::parse_event_t event, Json& parsed) {
+    if (depth == 1 && event == Json::parse_event_t::key && parsed == "jti") ++jti_members;
+    return true;
+  };
+  const Json j = Json::parse(payload, count_jti, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || jti_members != 1) return "";
+  auto it = j.find("jti");
+  if (it == j.end() || !it->is_string()) return "";
   const auto& id = it->get_ref<const std::string&>();
   return Matches(id, kIdRule) ? id : "";
 }
@@ -118,6 +128,19 @@ std::optional<Rejection> OpenSecret(const ParsedClaims& parsed, const EcPrivateK
 
 }  // namespace
 
+std::string ClaimedRequestId(std::string_view envelope) {
+  if (envelope.size() > kMaxEnvelopeBytes) return "";
+  const std::size_t first = envelope.find('.');
+  if (first == std::string_view::npos) return "";
+  const std::size_t second = envelope.find('.', first + 1);
+  if (second == std::string_view::npos ||
+      envelope.find('.', second + 1) != std::string_view::npos) {
+    return "";
+  }
+  auto payload = Base64UrlDecode(envelope.substr(first + 1, second - first - 1));
+  return payload ? ClaimedId(*payload) : "";
+}
+
 std::string NewRequestId() {
   auto bytes = RandomBytes(16);
   if (!bytes.ok()) return "";
@@ -174,7 +197,9 @@ Result<VerifiedRequest, Rejection> OpenRequest(std::string_view envelope, const 
                                              std::to_string(kMaxEnvelopeBytes));
   }
   auto jws = SplitCompactJws(envelope);
-  if (!jws.ok()) return Reject(RejectCode::kMalformed, jws.error().message());
+  if (!jws.ok()) {
+    return Reject(RejectCode::kMalformed, jws.error().message(), ClaimedRequestId(envelope));
+  }
 
   VerifiedRequest out;
   if (auto rejection = CheckSignature(*jws, trusted, out.signed_by)) {
@@ -184,29 +209,34 @@ Result<VerifiedRequest, Rejection> OpenRequest(std::string_view envelope, const 
   // Authentic from here on.
   auto parsed = ClaimsFromJson(jws->payload);
   if (!parsed.ok()) {
-    return Reject(RejectCode::kMalformed, parsed.error().message(), ClaimedId(jws->payload));
+    Rejection rejection =
+        Reject(RejectCode::kMalformed, parsed.error().message(), ClaimedId(jws->payload));
+    rejection.id_authenticated = !rejection.request_id.empty();
+    return rejection;
   }
   const std::string& id = parsed->claims.id;
   if (Status s = CheckClaimRules(parsed->claims, !parsed->secret.empty()); !s.ok()) {
-    return Reject(RejectCode::kMalformed, s.message(), id);
+    return AuthenticReject(RejectCode::kMalformed, s.message(), id);
   }
   if (auto rejection = CheckBinding(parsed->claims, options, clock)) {
     rejection->request_id = id;
+    rejection->id_authenticated = true;
     return *std::move(rejection);
   }
   if (auto rejection = OpenSecret(*parsed, agent_encryption_key, out.passwords)) {
     rejection->request_id = id;
+    rejection->id_authenticated = true;
     return *std::move(rejection);
   }
   auto verdict =
       replay.Remember(id, parsed->claims.nonce, parsed->claims.expires_at + options.max_skew);
   if (!verdict.ok()) {
-    return Reject(RejectCode::kUnavailable,
-                  "replay memory unavailable: " + verdict.error().ToString(), id);
+    return AuthenticReject(RejectCode::kUnavailable,
+                           "replay memory unavailable: " + verdict.error().ToString(), id);
   }
   if (*verdict == ReplayGuard::Verdict::kReplay) {
-    return Reject(RejectCode::kReplayed,
-                  "the request id or nonce was already used by another request", id);
+    return AuthenticReject(RejectCode::kReplayed,
+                           "the request id or nonce was already used by another request", id);
   }
   out.redelivered = *verdict == ReplayGuard::Verdict::kRedelivery;
   out.claims = std::move(parsed->claims);

@@ -78,11 +78,21 @@ struct Rejection {
   // One line for the `rejected` message, the audit trail and the log. Never holds a secret;
   // peer text in it is escaped.
   std::string reason;
-  // The request id (jti) as claimed by the envelope, when one could be read and has UUID form;
-  // empty otherwise. Authenticated only when `code` comes after the signature check (see
-  // OpenRequest); always safe to echo back in `rejected`.
+  // The request id (jti) as claimed by the envelope (ClaimedRequestId before the signature
+  // verified, the signed jti after); empty when none could be read. Always safe to echo back in
+  // `rejected`; trust it only when id_authenticated.
   std::string request_id;
+  // The envelope's signature verified, so `request_id` is the signed jti. False: anyone on the
+  // path could have claimed that id; do not attribute the rejection to that request.
+  bool id_authenticated = false;
 };
+
+// The request id an envelope claims, read without trusting anything, for `rejected.id` and
+// for counting requests in flight (docs/protocol.md section 4, "rejected"): the jti of an
+// envelope of at most kMaxEnvelopeBytes with three dot-separated parts whose second part
+// decodes (base64url) to a JSON object in which "jti" occurs exactly once, as a lowercase
+// UUID; whatever else is wrong with the envelope. Empty otherwise. Never throws.
+std::string ClaimedRequestId(std::string_view envelope);
 
 // ---------------------------------------------------------------------------------------------
 // Channel messages. One JSON object per WebSocket text frame; every object has "type" and

@@ -10,6 +10,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <exception>
+#include <utility>
 
 #include "channel/internal/connect.h"
 #include "common/log_escape.h"
@@ -39,6 +40,7 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
         owner_(owner),
         wake_(ioc),
         ping_timer_(ioc),
+        ping_done_(ioc),
         loops_done_(ioc) {}
 
   asio::awaitable<Status> Run() override {
@@ -80,7 +82,10 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
       End(Status(Code::kUnavailable, "stopped before the connection was established"));
       return;
     }
+    if (closing_) return;
     closing_ = true;
+    close_code_ = websocket::close_code::normal;
+    close_why_ = Status::Ok();
     wake_.cancel();
     ping_timer_.cancel();
   }
@@ -98,6 +103,7 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
     }
     wake_.cancel();
     ping_timer_.cancel();
+    ping_done_.cancel();
     if (ws_) {
       error_code ec;
       beast::get_lowest_layer(*ws_).socket().close(ec);
@@ -209,8 +215,9 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
     beast::flat_buffer buffer;
     co_await ws_->async_read(buffer, redirect_error(use_awaitable, ec));
     if (ec) co_return ConnectionError(ec, "after hello");
-    Status welcome = owner_.OnWelcome(beast::buffers_to_string(buffer.data()));
-    if (!welcome.ok()) co_return welcome;
+    const std::string first = beast::buffers_to_string(buffer.data());
+    Verdict verdict = owner_.OnWelcome({.payload = first, .binary = ws_->got_binary()});
+    if (verdict.close_code) co_return co_await CloseBeforeWelcome(std::move(verdict));
     // From here the WebSocket's own timers apply: the close handshake is bounded, and the
     // heartbeat loop detects a silent peer.
     beast::get_lowest_layer(*ws_).expires_never();
@@ -226,6 +233,43 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
     co_return Status::Ok();
   }
 
+  // The owner refused the first frame: its last word, a close frame with its status, and the
+  // peer's close (bounded by the connect timeout that still applies before welcome).
+  asio::awaitable<Status> CloseBeforeWelcome(Verdict verdict) {
+    error_code ec;
+    if (!verdict.last_word.empty()) {
+      ws_->text(true);
+      co_await ws_->async_write(asio::buffer(verdict.last_word), redirect_error(use_awaitable, ec));
+    }
+    if (!ec) {
+      co_await ws_->async_close(CloseReason(*verdict.close_code, verdict.why),
+                                redirect_error(use_awaitable, ec));
+    }
+    beast::flat_buffer drain;
+    while (!ec) co_await ws_->async_read(drain, redirect_error(use_awaitable, ec));
+    co_return verdict.why;
+  }
+
+  static websocket::close_reason CloseReason(std::uint16_t code, const Status& why) {
+    // The close frame's reason is at most 123 bytes; the full text is in the log.
+    std::string text = why.message().substr(0, 120);
+    websocket::close_reason reason(text);
+    reason.code = code;
+    return reason;
+  }
+
+  // The owner ended the connection: stop handing frames to it, write what is queued and its
+  // last word, then the close frame (WriteLoop), and wait for the peer's close (ReadLoop).
+  void BeginRefusalClose(Verdict verdict) {
+    if (closing_) return;
+    closing_ = true;
+    close_code_ = *verdict.close_code;
+    last_word_ = std::move(verdict.last_word);
+    close_why_ = std::move(verdict.why);
+    wake_.cancel();
+    ping_timer_.cancel();
+  }
+
   asio::awaitable<Status> ReadLoop() {
     beast::flat_buffer buffer;
     for (;;) {
@@ -233,28 +277,44 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
       error_code ec;
       co_await ws_->async_read(buffer, redirect_error(use_awaitable, ec));
       if (ec) {
-        if (closing_ && ec == websocket::error::closed) co_return Status::Ok();
+        if (closing_ && ec == websocket::error::closed) co_return close_why_;
+        // A connection this side is closing for a refused frame ended for that reason, however
+        // the cloud took it.
+        if (closing_ && !close_why_.ok()) co_return close_why_;
         co_return ConnectionError(ec, "");
       }
-      owner_.OnFrame(beast::buffers_to_string(buffer.data()));
+      // Once closing (Stop, or a refused frame), nothing more is taken from the cloud.
+      if (closing_) continue;
+      const std::string payload = beast::buffers_to_string(buffer.data());
+      Verdict verdict = owner_.OnFrame({.payload = payload, .binary = ws_->got_binary()});
+      if (verdict.close_code) BeginRefusalClose(std::move(verdict));
     }
+  }
+
+  asio::awaitable<bool> Write(const std::string& frame) {
+    error_code ec;
+    ws_->text(true);
+    write_started_ = std::chrono::steady_clock::now();
+    writing_ = true;
+    co_await ws_->async_write(asio::buffer(frame), redirect_error(use_awaitable, ec));
+    writing_ = false;
+    if (ec) End(ConnectionError(ec, "while writing"));
+    co_return !ec;
   }
 
   asio::awaitable<void> WriteLoop() {
     while (!ended_) {
       if (std::optional<std::string> frame = owner_.PopOutgoing()) {
-        error_code ec;
-        ws_->text(true);
-        co_await ws_->async_write(asio::buffer(*frame), redirect_error(use_awaitable, ec));
-        if (ec) {
-          End(ConnectionError(ec, "while writing"));
-          co_return;
-        }
+        if (!co_await Write(*frame)) co_return;
         continue;
       }
       if (closing_) {
+        if (!last_word_.empty() && !co_await Write(std::exchange(last_word_, ""))) co_return;
+        co_await PingSettled();  // Beast allows one ping or close at a time
+        if (ended_) co_return;
         error_code ec;
-        co_await ws_->async_close(websocket::close_code::normal, redirect_error(use_awaitable, ec));
+        co_await ws_->async_close(CloseReason(close_code_, close_why_),
+                                  redirect_error(use_awaitable, ec));
         if (ec && !ended_) End(ConnectionError(ec, "while closing"));
         co_return;  // the read loop receives the cloud's close frame
       }
@@ -264,28 +324,55 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
     }
   }
 
+  asio::awaitable<void> PingSettled() {
+    while (ping_in_flight_ && !ended_) {
+      error_code ec;
+      ping_done_.expires_at(asio::steady_timer::time_point::max());
+      co_await ping_done_.async_wait(redirect_error(use_awaitable, ec));
+    }
+  }
+
+  // Pings, and watches for a dead peer, until the connection ends. While closing it only
+  // watches: a close whose frames the cloud does not read is bounded the same way.
   asio::awaitable<void> PingLoop() {
     const auto interval = config_.heartbeat_interval;
     const auto dead_after = interval * config_.dead_after_missed_pongs;
-    while (!ended_ && !closing_) {
+    while (!ended_) {
       error_code ec;
       ping_timer_.expires_after(interval);
       co_await ping_timer_.async_wait(redirect_error(use_awaitable, ec));
-      if (ended_ || closing_) co_return;
-      if (std::chrono::steady_clock::now() - last_pong_ >= dead_after) {
-        End(Unavailable(
-            "dead peer: the cloud answered no WebSocket ping for " +
-            SecondsText(std::chrono::duration_cast<std::chrono::milliseconds>(dead_after)) +
-            " (cloud.heartbeat_interval " + SecondsText(interval) + ", " +
-            std::to_string(config_.dead_after_missed_pongs) + " missed)"));
+      if (ended_) co_return;
+      const auto now = std::chrono::steady_clock::now();
+      const std::string limits =
+          SecondsText(std::chrono::duration_cast<std::chrono::milliseconds>(dead_after)) +
+          " (cloud.heartbeat_interval " + SecondsText(interval) + ", " +
+          std::to_string(config_.dead_after_missed_pongs) + " missed)";
+      if (writing_ && now - write_started_ >= dead_after) {
+        End(Unavailable("dead peer: the cloud stopped reading; a write did not complete in " +
+                        limits));
         co_return;
       }
-      co_await ws_->async_ping({}, redirect_error(use_awaitable, ec));
-      if (ec && !ended_ && !closing_) {
-        End(ConnectionError(ec, "while sending a ping"));
+      if (closing_) continue;
+      if (now - last_pong_ >= dead_after) {
+        End(Unavailable("dead peer: the cloud answered no WebSocket ping for " + limits));
         co_return;
       }
+      SendPing();
     }
+  }
+
+  // Not awaited: a ping waits behind a write in progress, and the loop above must keep
+  // watching the clock while it does.
+  void SendPing() {
+    if (ping_in_flight_) return;
+    ping_in_flight_ = true;
+    ws_->async_ping({}, [self = shared_from_this()](const error_code& ec) {
+      self->ping_in_flight_ = false;
+      self->ping_done_.cancel();
+      if (ec && !self->ended_ && !self->closing_) {
+        self->End(self->ConnectionError(ec, "while sending a ping"));
+      }
+    });
   }
 
   asio::io_context& ioc_;
@@ -296,11 +383,18 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   std::unique_ptr<Ws> ws_;
   asio::steady_timer wake_;
   asio::steady_timer ping_timer_;
+  asio::steady_timer ping_done_;
   asio::steady_timer loops_done_;
   std::chrono::steady_clock::time_point last_pong_{};
+  std::chrono::steady_clock::time_point write_started_{};
   int loops_running_ = 0;
   bool established_ = false;
   bool closing_ = false;
+  bool writing_ = false;
+  bool ping_in_flight_ = false;
+  std::uint16_t close_code_ = websocket::close_code::normal;
+  std::string last_word_;  // the owner's `error` frame before a refusal close
+  Status close_why_;       // Run()'s result after a close this side began
   bool ended_ = false;
   Status final_;
 };

@@ -2,10 +2,12 @@
 // and a fake channel: each path a request can take, and what it must never do.
 #include "agent/pipeline.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -216,6 +218,19 @@ class PipelineTest : public ::testing::Test {
     return {};
   }
 
+  std::vector<audit::Event> AuditedRejections() {
+    std::vector<audit::Event> out;
+    std::ifstream in(dir_.path() / "audit.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      auto record = audit::ParseRecord(line);
+      EXPECT_TRUE(record.ok()) << line;
+      if (record.ok() && record->event.type == audit::EventType::kRequestRejected) {
+        out.push_back(record->event);
+      }
+    }
+    return out;
+  }
+
   testing::TempDir dir_;
   SystemClock clock_;
   std::unique_ptr<queue::Queue> queue_;
@@ -246,6 +261,61 @@ TEST_F(PipelineTest, TheSameEnvelopeTwiceIsAppliedOnce) {
   EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 2u);
   EXPECT_EQ(directory_->applies, 1);
   EXPECT_TRUE(outbound_.All<protocol::Rejected>().empty());
+}
+
+// A forged frame may name a real request's id: the audit trail must not file the rejection
+// under that request.
+TEST_F(PipelineTest, AForgedEnvelopeIsAuditedWithoutPinningItOnTheIdItClaims) {
+  auto forger = protocol::EcPrivateKey::Generate();
+  ASSERT_TRUE(forger.ok());
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c, &*forger)});
+  auto rejected = outbound_.All<protocol::Rejected>();
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].id, c.id);  // echoed to the cloud for correlation
+  auto audited = AuditedRejections();
+  ASSERT_EQ(audited.size(), 1u);
+  EXPECT_EQ(audited[0].request_id, "");
+  EXPECT_EQ(audited[0].outcome, "bad_signature");
+  EXPECT_THAT(audited[0].reasons, ::testing::ElementsAre("bad_signature", "id_not_authenticated"));
+  EXPECT_NE(audited[0].detail.find(c.id + ", not authenticated"), std::string::npos);
+}
+
+TEST_F(PipelineTest, ARejectionAfterTheSignatureIsFiledUnderItsRequest) {
+  auto c = Claims();
+  c.tenant = "tenant-other";
+  pipeline_->OnRequest({Seal(c)});
+  auto audited = AuditedRejections();
+  ASSERT_EQ(audited.size(), 1u);
+  EXPECT_EQ(audited[0].request_id, c.id);
+  EXPECT_EQ(audited[0].outcome, "wrong_tenant");
+}
+
+TEST_F(PipelineTest, AFloodOfForgedEnvelopesIsSummarisedAndEveryOneIsCounted) {
+  auto forger = protocol::EcPrivateKey::Generate();
+  ASSERT_TRUE(forger.ok());
+  constexpr int kForged = 27;
+  for (int i = 0; i < kForged; ++i) pipeline_->OnRequest({Seal(Claims(), &*forger)});
+  EXPECT_EQ(outbound_.All<protocol::Rejected>().size(), static_cast<std::size_t>(kForged));
+  EXPECT_EQ(AuditedRejections().size(), 20u);  // one by one, then only counted
+  pipeline_->OnChannelLost();                  // the count is recorded, not lost
+  auto audited = AuditedRejections();
+  ASSERT_EQ(audited.size(), 21u);
+  EXPECT_EQ(audited.back().outcome, "rejections_summarized");
+  EXPECT_THAT(audited.back().reasons,
+              ::testing::ElementsAre("bad_signature", "id_not_authenticated"));
+  EXPECT_EQ(audited.back().detail.rfind("7 more rejections", 0), 0u) << audited.back().detail;
+  pipeline_->OnChannelLost();
+  EXPECT_EQ(AuditedRejections().size(), 21u);  // counted once
+}
+
+TEST_F(PipelineTest, ARequestTheChannelRefusedIsAudited) {
+  pipeline_->OnFrameRejected(
+      {.id = "", .code = protocol::RejectCode::kMalformed, .reason = "request: no envelope"});
+  auto audited = AuditedRejections();
+  ASSERT_EQ(audited.size(), 1u);
+  EXPECT_EQ(audited[0].outcome, "malformed");
+  EXPECT_TRUE(outbound_.All<protocol::Rejected>().empty());  // the channel answered it
 }
 
 TEST_F(PipelineTest, AnIdReusedWithAnotherNonceIsRejectedAsReplayed) {

@@ -121,7 +121,6 @@ channel::Options TestOptions(const CloudServer& cloud, const std::filesystem::pa
   o.connect_timeout = std::chrono::seconds(5);
   o.heartbeat_interval = std::chrono::seconds(5);
   o.backoff = {.initial = std::chrono::milliseconds(100), .max = std::chrono::milliseconds(1000)};
-  o.stable_after = std::chrono::milliseconds(500);
   o.close_timeout = std::chrono::seconds(3);
   return o;
 }

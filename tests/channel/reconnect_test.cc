@@ -90,6 +90,29 @@ TEST_F(ChannelReconnectTest, DetectsADeadPeer) {
   EXPECT_TRUE(handler.WaitFor([&] { return handler.connected >= 2; }));
 }
 
+// A cloud that stops reading while the agent has a lot to write: the write blocks, and the
+// heartbeat must not wait behind it (it did: the ping queued after the blocked write).
+TEST_F(ChannelReconnectTest, DetectsACloudThatStopsReadingWhileAWriteIsBlocked) {
+  options_.heartbeat_interval = std::chrono::seconds(1);
+  options_.max_outgoing = 400;
+  TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);
+  Channel channel(options_, handler);
+  handler.set_channel(&channel);
+  ASSERT_TRUE(channel.Start().ok());
+  ASSERT_TRUE(channel.WaitForState(ChannelState::kConnected, kWait));
+  cloud_.Signal(SIGSTOP);
+  // About 20 MB: more than the socket buffers on both sides hold.
+  const std::string filler(60'000, 'x');
+  for (int i = 0; i < 350; ++i) {
+    if (!channel.Send(protocol::ErrorMessage{.code = "internal", .message = filler}).ok()) break;
+  }
+  const bool failed =
+      handler.WaitFor([&] { return !handler.disconnects.empty(); }, std::chrono::seconds(10));
+  cloud_.Signal(SIGCONT);
+  ASSERT_TRUE(failed);
+  EXPECT_THAT(handler.disconnects.front().message(), HasSubstr("dead peer"));
+}
+
 TEST_F(ChannelReconnectTest, SendNeedsAConnection) {
   cloud_.Stop();
   TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);

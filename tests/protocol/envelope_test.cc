@@ -554,6 +554,68 @@ TEST_F(EnvelopeTest, ARejectionCarriesTheClaimedIdInUuidFormOnly) {
   EXPECT_TRUE(r2.error().request_id.empty());
 }
 
+TEST_F(EnvelopeTest, AnIdIsAuthenticatedOnlyOnceTheSignatureVerified) {
+  claims_.tenant = "tenant-fabrikam";  // fails after the signature
+  auto signed_by_cloud = Open(SealReset());
+  ASSERT_FALSE(signed_by_cloud.ok());
+  EXPECT_TRUE(signed_by_cloud.error().id_authenticated);
+  auto forger = EcPrivateKey::Generate();
+  ASSERT_TRUE(forger.ok());
+  auto forged = Open(SignRaw(RequestHeader(), ClaimsJson(claims_).dump(), *forger));
+  ASSERT_FALSE(forged.ok());
+  EXPECT_EQ(forged.error().request_id, claims_.id);
+  EXPECT_FALSE(forged.error().id_authenticated);
+}
+
+// docs/protocol.md section 4, `rejected.id`: read whatever else is wrong, but only when the
+// payload names exactly one jti.
+TEST_F(EnvelopeTest, TheClaimedIdIsReadDespiteDuplicateOtherMembers) {
+  std::string payload = ClaimsJson(claims_).dump();
+  payload.insert(payload.size() - 1, R"(,"tenant":"again","tenant":"and again")");
+  const std::string envelope = SignRaw(RequestHeader(), payload, keys_.cloud);
+  EXPECT_EQ(ClaimedRequestId(envelope), claims_.id);
+  auto r = Open(envelope);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, RejectCode::kMalformed);
+  EXPECT_EQ(r.error().request_id, claims_.id);
+}
+
+TEST_F(EnvelopeTest, TwoJtiMembersNameNoId) {
+  std::string payload = ClaimsJson(claims_).dump();
+  payload.insert(payload.size() - 1, R"(,"jti":"00000000-0000-4000-8000-000000000000")");
+  const std::string envelope = SignRaw(RequestHeader(), payload, keys_.cloud);
+  EXPECT_EQ(ClaimedRequestId(envelope), "");
+  auto r = Open(envelope);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.error().request_id.empty());
+}
+
+TEST_F(EnvelopeTest, TheClaimedIdIsReadWhenTheHeaderIsBroken) {
+  std::vector<std::string> parts = SplitDots(SealReset());
+  parts[0] = Base64UrlEncode("not json");
+  const std::string envelope = JoinDots(parts);
+  EXPECT_EQ(ClaimedRequestId(envelope), claims_.id);
+  auto r = Open(envelope);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, RejectCode::kMalformed);
+  EXPECT_EQ(r.error().request_id, claims_.id);
+}
+
+TEST_F(EnvelopeTest, NoClaimedIdWithoutThreePartsAnObjectAndAUuid) {
+  std::vector<std::string> parts = SplitDots(SealReset());
+  EXPECT_EQ(ClaimedRequestId(parts[0] + "." + parts[1]), "");
+  EXPECT_EQ(ClaimedRequestId(JoinDots(parts) + ".x"), "");
+  EXPECT_EQ(ClaimedRequestId(parts[0] + "." + Base64UrlEncode("[1,2]") + "." + parts[2]), "");
+  EXPECT_EQ(ClaimedRequestId(parts[0] + ".%%%." + parts[2]), "");
+  Json nested = ClaimsJson(claims_);
+  nested.erase("jti");
+  nested["x"] = Json{{"jti", claims_.id}};  // not at the top level
+  EXPECT_EQ(ClaimedRequestId(SignRaw(RequestHeader(), nested.dump(), keys_.cloud)), "");
+  Json upper = ClaimsJson(claims_);
+  upper["jti"] = "3B241101-E2BB-4255-8CAF-4136C566A962";
+  EXPECT_EQ(ClaimedRequestId(SignRaw(RequestHeader(), upper.dump(), keys_.cloud)), "");
+}
+
 TEST_F(EnvelopeTest, ARejectionEscapesPeerText) {
   const std::string header =
       R"({"alg":"\u001b[31mHS256\n","kid":"cloud-2027-01","typ":"wbagent-request+jwt"})";

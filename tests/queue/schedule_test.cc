@@ -3,9 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,6 +16,14 @@
 
 namespace wb::queue::testing {
 namespace {
+
+// The outcome has its row in docs/troubleshooting.md, where an administrator looks it up.
+bool DocumentedInTroubleshooting(const std::string& code) {
+  std::ifstream in(std::string(WB_SOURCE_DIR) + "/docs/troubleshooting.md");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str().find("| `" + code + "` |") != std::string::npos;
+}
 
 class ScheduleTest : public QueueTest {
  protected:
@@ -133,6 +143,7 @@ TEST_F(ScheduleTest, RetryThatWouldStartAfterExpiryExpiresTheRequest) {
   EXPECT_FALSE(rec.secret_stored);
   ASSERT_TRUE(rec.outcome.has_value());
   EXPECT_EQ(rec.outcome->code, "expired");
+  EXPECT_TRUE(DocumentedInTroubleshooting(rec.outcome->code));
   EXPECT_TRUE(rec.outcome->transient);
   EXPECT_NE(rec.outcome->message.find("directory_unavailable"), std::string::npos);
   EXPECT_EQ(rec.last_error_code, "directory_unavailable");

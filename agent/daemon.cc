@@ -6,6 +6,7 @@
 #include "channel/identity.h"
 #include "common/files.h"
 #include "common/log_escape.h"
+#include "common/secure_memory.h"
 #include "common/version.h"
 
 namespace wb::agent {
@@ -197,6 +198,8 @@ void Daemon::WriteStatus() {
   j["pid"] = ::getpid();
   j["version"] = kVersion;
   j["updated_at"] = audit::FormatTime(clock_.Now());
+  // Read back from the kernel, not assumed: `wbagent run` made the process non-dumpable.
+  j["dumpable"] = ProcessIsDumpable();
   if (channel_) {
     const auto s = channel_->GetState();
     j["channel"] = {{"state", std::string(channel::ChannelStateName(s.state))},

@@ -14,6 +14,7 @@
 #include "agent/commands.h"
 #include "agent/daemon.h"
 #include "agent/logging.h"
+#include "common/secure_memory.h"
 #include "common/version.h"
 #include "config/config.h"
 
@@ -62,9 +63,42 @@ void Reload(config::Config& running, Daemon& daemon, spdlog::logger& log) {
   sd_notify(0, "READY=1");
 }
 
+// Keeps secrets out of core dumps and swap before any is read. LimitCORE=0 in the unit covers
+// only systemd starts; the non-dumpable flag holds however the daemon was started. Returns
+// false when the process could not be made non-dumpable: the daemon then refuses to start.
+bool ProtectSecretsInMemory() {
+  if (Status s = DisableCoreDumps(); !s.ok()) {
+    std::fprintf(stderr, "wbagent: not starting: %s\n", s.ToString().c_str());
+    return false;
+  }
+  return true;
+}
+
+// Reported once, here, and not per buffer: a limit that stops one buffer from being locked
+// stops the next one too.
+void ReportSecureMemory(spdlog::logger& log) {
+  constexpr std::size_t kOpenSslSecureHeap = 64 * 1024;  // a few private keys, with room
+  const Result<bool> heap = InitOpenSslSecureHeap(kOpenSslSecureHeap);
+  const SecureMemoryReport report = ProbeSecureMemory();
+  if (!report.locked) {
+    log.warn(
+        "secrets in memory: {}: passwords and keys may be written to swap (raise LimitMEMLOCK= "
+        "in a drop-in); they stay out of core dumps",
+        report.problem);
+  } else if (!report.excluded_from_dumps) {
+    log.warn("secrets in memory: {}: the process is non-dumpable all the same", report.problem);
+  }
+  if (!heap.ok()) {
+    log.warn("secrets in memory: {}; private keys use the ordinary heap", heap.error().message());
+  } else if (!*heap && report.locked) {
+    log.warn("secrets in memory: OpenSSL's secure heap could not be locked in RAM");
+  }
+}
+
 }  // namespace
 
 int RunDaemonCommand(const std::filesystem::path& config_file) {
+  if (!ProtectSecretsInMemory()) return kExitFailure;
   auto loaded = config::LoadConfig(config_file);
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s", config::FormatErrors(loaded.error()).c_str());
@@ -81,6 +115,7 @@ int RunDaemonCommand(const std::filesystem::path& config_file) {
   auto log = MakeLogger(running.log);
   log->info("wbagent {} starting: agent {} with config {}", kVersion, running.agent.id,
             running.file.string());
+  ReportSecureMemory(*log);
   auto daemon = Daemon::Open(running, log);
   if (!daemon.ok()) {
     log->error("not starting: {}", daemon.error().ToString());

@@ -1,5 +1,7 @@
 #include "common/hex.h"
 
+#include "common/secure_memory.h"
+
 namespace wb {
 namespace {
 
@@ -26,19 +28,14 @@ std::string HexEncode(std::string_view bytes) {
 
 std::optional<Secret> HexDecodeSecret(std::string_view hex) {
   if (hex.size() % 2 != 0) return std::nullopt;
-  std::string bytes(hex.size() / 2, '\0');
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    const int hi = HexValue(hex[2 * i]);
-    const int lo = HexValue(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) {
-      WipeBytes(bytes.data(), bytes.size());
-      return std::nullopt;
-    }
-    bytes[i] = static_cast<char>((hi << 4) | lo);
+  SecureString bytes = MakeSecureString(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = HexValue(hex[i]);
+    const int lo = HexValue(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;  // `bytes` is wiped as it is freed
+    bytes += static_cast<char>((hi << 4) | lo);
   }
-  Secret secret(bytes);
-  WipeBytes(bytes.data(), bytes.size());
-  return secret;
+  return Secret(bytes);
 }
 
 bool IsLowerHex(std::string_view text) {

@@ -12,7 +12,7 @@ namespace wb {
 // Lowercase hex of `bytes`.
 std::string HexEncode(std::string_view bytes);
 // Lowercase or uppercase hex; nullopt on an odd length or a non-hex character. The decoded
-// bytes exist only inside the returned Secret (the scratch buffer is wiped).
+// bytes exist only in secure memory: the returned Secret and a scratch buffer, wiped.
 std::optional<Secret> HexDecodeSecret(std::string_view hex);
 bool IsLowerHex(std::string_view text);
 

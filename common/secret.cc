@@ -15,7 +15,7 @@ void WipeBytes(void* data, std::size_t size) {
   if (data != nullptr && size > 0) OPENSSL_cleanse(data, size);
 }
 
-Secret::Secret(std::string_view bytes) : bytes_(bytes) {}
+Secret::Secret(std::string_view bytes) : bytes_(bytes.begin(), bytes.end()) {}
 
 Secret::~Secret() { Wipe(); }
 
@@ -31,9 +31,8 @@ Secret& Secret::operator=(Secret&& other) noexcept {
 }
 
 void Secret::Wipe() {
-  // Wipe the whole capacity: a shrink or an earlier longer value may have left bytes there.
-  WipeBytes(bytes_.data(), bytes_.capacity());
-  bytes_.clear();
+  // Swapping with an empty vector frees the buffer now; freeing secure memory wipes it.
+  std::vector<char, SecureAllocator<char>>().swap(bytes_);
 }
 
 namespace {
@@ -79,7 +78,9 @@ Result<Secret> ReadSecretFile(const std::filesystem::path& path) {
     return s;
   }
   constexpr std::size_t kMaxSecret = 64 * 1024;
-  std::string buf(kMaxSecret, '\0');
+  // Secure memory from the first byte read: the scratch buffer holds the secret too.
+  SecureString buf = MakeSecureString(kMaxSecret);
+  buf.resize(kMaxSecret);
   std::size_t len = 0;
   while (len < buf.size()) {
     ssize_t n = ::read(fd, buf.data() + len, buf.size() - len);
@@ -87,7 +88,6 @@ Result<Secret> ReadSecretFile(const std::filesystem::path& path) {
     if (n < 0) {
       int err = errno;
       ::close(fd);
-      WipeBytes(buf.data(), buf.size());
       return ErrnoStatus(err, path.string());
     }
     if (n == 0) break;
@@ -95,14 +95,11 @@ Result<Secret> ReadSecretFile(const std::filesystem::path& path) {
   }
   ::close(fd);
   if (len == buf.size()) {
-    WipeBytes(buf.data(), buf.size());
     return InvalidArgument(path.string() + " is larger than 64 KiB; not a secret file");
   }
   if (len > 0 && buf[len - 1] == '\n') --len;
   if (len > 0 && buf[len - 1] == '\r') --len;
-  Secret secret(std::string_view(buf.data(), len));
-  WipeBytes(buf.data(), buf.size());
-  return secret;
+  return Secret(std::string_view(buf.data(), len));
 }
 
 }  // namespace wb

@@ -1,15 +1,19 @@
 #pragma once
 // Secrets in memory and on disk.
 //
-// A Secret owns bytes that must never be logged, copied implicitly, or left in freed memory:
-// its destructor wipes them with OPENSSL_cleanse, which the compiler may not elide. It is
-// move-only; a moved-from Secret is empty. Not thread-safe; owned by one thread at a time.
+// A Secret owns bytes that must never be logged, copied implicitly, or left in freed memory.
+// They live in secure memory (common/secure_memory.h): out of core dumps, locked in RAM where
+// allowed, and wiped with OPENSSL_cleanse, which the compiler may not elide, when the Secret
+// is wiped or destroyed. It is move-only; a moved-from Secret is empty. Not thread-safe;
+// owned by one thread at a time.
 
 #include <cstddef>
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/secure_memory.h"
 #include "common/status.h"
 
 namespace wb {
@@ -25,13 +29,13 @@ class Secret {
   Secret& operator=(const Secret&) = delete;
 
   // The bytes. Do not copy them into a longer-lived std::string.
-  std::string_view view() const { return bytes_; }
+  std::string_view view() const { return {bytes_.data(), bytes_.size()}; }
   std::size_t size() const { return bytes_.size(); }
   bool empty() const { return bytes_.empty(); }
   void Wipe();
 
  private:
-  std::string bytes_;
+  std::vector<char, SecureAllocator<char>> bytes_;  // a vector: no small-string buffer
 };
 
 // Wipes a buffer that held secret bytes.

@@ -12,6 +12,7 @@
 #include "common/openssl_error.h"
 #include "common/openssl_ptr.h"
 #include "common/secret.h"
+#include "common/secure_memory.h"
 #include "common/status.h"
 
 namespace wb::protocol {
@@ -19,22 +20,21 @@ namespace wb::protocol {
 // Drains and discards the queue (after an expected failure, e.g. a bad signature).
 void ClearOpenSslErrors();
 
-// A std::string for secret bytes, wiped (whole capacity) on destruction. Callers reserve
-// the final size first so the buffer never reallocates (a reallocation would leave the old
-// copy unwiped).
+// A string for secret bytes (plaintexts, CEKs, shared secrets) in secure memory
+// (common/secure_memory.h): out of core dumps, locked where allowed, and wiped when freed,
+// also when it grows. Callers still reserve the final size first, to spare the copies.
 class WipedString {
  public:
-  WipedString() = default;
-  explicit WipedString(std::size_t reserve) { s_.reserve(reserve); }
-  ~WipedString() { WipeBytes(s_.data(), s_.capacity()); }
+  WipedString() : s_(MakeSecureString(0)) {}
+  explicit WipedString(std::size_t reserve) : s_(MakeSecureString(reserve)) {}
   WipedString(const WipedString&) = delete;
   WipedString& operator=(const WipedString&) = delete;
 
-  std::string& str() { return s_; }
-  std::string_view view() const { return s_; }
+  SecureString& str() { return s_; }
+  std::string_view view() const { return {s_.data(), s_.size()}; }
 
  private:
-  std::string s_;
+  SecureString s_;
 };
 
 }  // namespace wb::protocol

@@ -22,7 +22,7 @@ Status CheckPassword(std::string_view name, std::string_view value) {
   return Status::Ok();
 }
 
-void AppendUtf8(uint32_t cp, std::string& out) {
+void AppendUtf8(uint32_t cp, SecureString& out) {
   if (cp < 0x80) {
     out.push_back(static_cast<char>(cp));
   } else if (cp < 0x800) {
@@ -40,7 +40,7 @@ void AppendUtf8(uint32_t cp, std::string& out) {
   }
 }
 
-void AppendEscaped(std::string_view value, std::string& out) {
+void AppendEscaped(std::string_view value, SecureString& out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   for (char ch : value) {
@@ -177,7 +177,7 @@ class Reader {
     return true;
   }
   // Decodes one string into `out` (reserved by the caller, never grown past `max` bytes).
-  bool String(std::string& out, std::size_t max) {
+  bool String(SecureString& out, std::size_t max) {
     out.clear();
     if (!Eat('"')) return false;
     while (pos_ < in_.size()) {

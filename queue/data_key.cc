@@ -10,6 +10,7 @@
 #include "common/hex.h"
 #include "common/openssl_error.h"
 #include "common/openssl_ptr.h"
+#include "common/secure_memory.h"
 
 namespace wb::queue {
 
@@ -31,17 +32,17 @@ const unsigned char* U(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 unsigned char* U(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
+unsigned char* U(SecureString& s) { return reinterpret_cast<unsigned char*>(s.data()); }
 
 }  // namespace
 
 Result<DataKey> DataKey::Generate() {
-  std::string buf(kSize, '\0');
+  SecureString buf = MakeSecureString(kSize);
+  buf.resize(kSize);
   if (RAND_bytes(U(buf), static_cast<int>(kSize)) != 1) {
     return OpenSslError("generating the queue data key");
   }
-  DataKey key{Secret(buf)};
-  WipeBytes(buf.data(), buf.size());
-  return key;
+  return DataKey{Secret(buf)};
 }
 
 Result<DataKey> DataKey::FromHex(std::string_view hex, std::string_view where) {
@@ -60,15 +61,13 @@ Result<DataKey> DataKey::FromHex(std::string_view hex, std::string_view where) {
 
 Secret DataKey::ToHex() const {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string buf(2 * kSize, '\0');
-  for (std::size_t i = 0; i < kSize; ++i) {
-    auto b = static_cast<unsigned char>(bytes_.view()[i]);
-    buf[2 * i] = kDigits[b >> 4];
-    buf[2 * i + 1] = kDigits[b & 0xf];
+  SecureString buf = MakeSecureString(2 * kSize);
+  for (const char c : bytes_.view()) {
+    const auto b = static_cast<unsigned char>(c);
+    buf += kDigits[b >> 4];
+    buf += kDigits[b & 0xf];
   }
-  Secret hex(buf);
-  WipeBytes(buf.data(), buf.size());
-  return hex;
+  return Secret(buf);
 }
 
 std::string DataKey::Id() const {
@@ -113,7 +112,8 @@ Result<Secret> DataKey::Open(std::string_view blob, std::string_view aad) const 
   const unsigned char* nonce = U(blob) + 1;
   const unsigned char* in = nonce + kNonceSize;
   const std::size_t n = blob.size() - kOverhead;
-  std::string plain(n, '\0');
+  SecureString plain = MakeSecureString(n);
+  plain.resize(n);
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   int fin = 0;
@@ -125,13 +125,8 @@ Result<Secret> DataKey::Open(std::string_view blob, std::string_view aad) const 
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize,
                           const_cast<unsigned char*>(in + n)) == 1 &&
       EVP_DecryptFinal_ex(ctx.get(), U(plain) + len, &fin) == 1;
-  if (!ok) {
-    WipeBytes(plain.data(), plain.size());
-    return NotAuthentic();
-  }
-  Secret secret(plain);
-  WipeBytes(plain.data(), plain.size());
-  return secret;
+  if (!ok) return NotAuthentic();  // `plain` is wiped as it is freed
+  return Secret(plain);
 }
 
 }  // namespace wb::queue

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/secret.h"
+#include "common/secure_memory.h"
 #include "queue/fs_util.h"
 
 namespace wb::queue {
@@ -29,11 +30,13 @@ Status WriteNewKeyFile(const DataKey& key, const std::filesystem::path& path) {
   ::unlink(tmp.c_str());  // a leftover from a crash; we hold the state directory lock
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return ErrnoStatus(errno, "creating " + tmp.string());
-  Secret hex = key.ToHex();
-  std::string line(hex.view());
+  const Secret hex = key.ToHex();
+  // The line is built in secure memory: a std::string would reallocate on the '\n' and free
+  // a copy of the key unwiped.
+  SecureString line = MakeSecureString(hex.size() + 1);
+  line += hex.view();
   line += '\n';
-  Status s = WriteAllAndSync(fd, line, tmp);
-  WipeBytes(line.data(), line.size());
+  Status s = WriteAllAndSync(fd, std::string_view(line.data(), line.size()), tmp);
   ::close(fd);
   if (s.ok() && ::link(tmp.c_str(), path.c_str()) != 0) {
     s = ErrnoStatus(errno, "creating " + path.string());

@@ -3,11 +3,13 @@
 #include <cstdint>
 #include <optional>
 
+#include "common/secure_memory.h"
+
 namespace wb::queue {
 
 namespace {
 
-void PutLength(std::string& out, std::size_t n) {
+void PutLength(SecureString& out, std::size_t n) {
   for (int shift = 24; shift >= 0; shift -= 8) {
     out += static_cast<char>((n >> shift) & 0xff);
   }
@@ -30,15 +32,12 @@ std::optional<std::string_view> TakeField(std::string_view& in) {
 Result<std::string> SealPasswords(const DataKey& key, std::string_view request_id,
                                   const Secret& new_password, const Secret& old_password) {
   if (new_password.empty() && old_password.empty()) return std::string();
-  std::string plain;
-  plain.reserve(8 + new_password.size() + old_password.size());  // no reallocation copies
+  SecureString plain = MakeSecureString(8 + new_password.size() + old_password.size());
   PutLength(plain, new_password.size());
   plain += new_password.view();
   PutLength(plain, old_password.size());
   plain += old_password.view();
-  Result<std::string> blob = key.Seal(plain, request_id);
-  WipeBytes(plain.data(), plain.capacity());
-  return blob;
+  return key.Seal(std::string_view(plain.data(), plain.size()), request_id);
 }
 
 Result<Passwords> OpenPasswords(const DataKey& key, std::string_view request_id,

@@ -18,6 +18,7 @@
 
 #include "common/log_escape.h"
 #include "common/secret.h"
+#include "common/secure_memory.h"
 
 namespace wb::channel::internal {
 namespace {
@@ -32,16 +33,39 @@ std::string SecondsText(std::chrono::milliseconds d) {
   return std::to_string((d.count() + 999) / 1000) + " s";
 }
 
-Secret BasicCredentials(std::string_view user, const Secret& password) {
-  Secret plain(std::string(user) + ":" + std::string(password.view()));
-  std::string out(4 * ((plain.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(plain.view().data()),
+// "user:password" in base64 (RFC 7617), appended to `out`. Every buffer that holds the
+// password, plain or encoded, is secure memory: base64 hides nothing.
+void AppendBasicCredentials(std::string_view user, const Secret& password, SecureString& out) {
+  SecureString plain = MakeSecureString(user.size() + 1 + password.size());
+  plain += user;
+  plain += ':';
+  plain += password.view();
+  SecureString encoded = MakeSecureString(4 * ((plain.size() + 2) / 3) + 1);
+  encoded.resize(encoded.capacity());
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                                reinterpret_cast<const unsigned char*>(plain.data()),
                                 static_cast<int>(plain.size()));
-  out.resize(static_cast<std::size_t>(n));
-  Secret encoded(out);
-  WipeBytes(out.data(), out.size());
-  return encoded;
+  out.append(encoded.data(), static_cast<std::size_t>(n));
+}
+
+// The CONNECT request, with Proxy-Authorization when the proxy names a user. The password
+// file is read per attempt (it may be rotated) into secure memory, and the request is too.
+Result<SecureString> ConnectRequest(const config::ProxyConfig& proxy, const std::string& target,
+                                    const std::string& user_agent) {
+  constexpr std::size_t kAllowance = 256;  // the fixed text and the base64 growth
+  SecureString request = MakeSecureString(2 * target.size() + user_agent.size() + kAllowance);
+  request += "CONNECT " + target + " HTTP/1.1\r\nHost: " + target +
+             "\r\nUser-Agent: " + user_agent + "\r\n";
+  if (proxy.user && proxy.password_file) {
+    Result<Secret> password = ReadSecretFile(*proxy.password_file);
+    if (!password.ok()) return password.error().WithContext("cloud.proxy_password_file");
+    request.reserve(request.size() + 2 * (proxy.user->size() + password->size()) + kAllowance);
+    request += "Proxy-Authorization: Basic ";
+    AppendBasicCredentials(*proxy.user, *password, request);
+    request += "\r\n";
+  }
+  request += "\r\n";
+  return request;
 }
 
 // Resolution has no deadline of its own; a timer cancels it.
@@ -132,24 +156,12 @@ asio::awaitable<Status> ProxyConnect(beast::tcp_stream& stream, const config::Pr
                                      const std::string& user_agent) {
   const std::string proxy_name = HostPortText(proxy.address);
   const std::string target = HostPortText(server);
-  std::string head = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target +
-                     "\r\nUser-Agent: " + user_agent + "\r\n";
-  Secret request;
-  if (proxy.user && proxy.password_file) {
-    Result<Secret> password = ReadSecretFile(*proxy.password_file);
-    if (!password.ok()) {
-      co_return password.error().WithContext("cloud.proxy_password_file");
-    }
-    Secret credentials = BasicCredentials(*proxy.user, *password);
-    request =
-        Secret(head + "Proxy-Authorization: Basic " + std::string(credentials.view()) + "\r\n\r\n");
-  } else {
-    request = Secret(head + "\r\n");
-  }
+  Result<SecureString> request = ConnectRequest(proxy, target, user_agent);
+  if (!request.ok()) co_return request.error();
   error_code ec;
-  co_await asio::async_write(stream, asio::buffer(request.view().data(), request.size()),
+  co_await asio::async_write(stream, asio::buffer(request->data(), request->size()),
                              asio::redirect_error(asio::use_awaitable, ec));
-  request.Wipe();
+  SecureString().swap(*request);  // freed, so wiped, now: the answer may take a while
   if (ec) co_return TransportError(ec, "sending CONNECT to proxy", proxy_name, {});
 
   beast::flat_buffer buffer;

@@ -135,5 +135,36 @@ TEST(ServiceTest, NotifiesSystemdFeedsTheWatchdogAndReportsStatusWhileRunning) {
       << after.output;
 }
 
+// LimitCORE=0 covers only systemd's starts: `wbagent run` started any other way (here, by a
+// test, with the default core limit) must still be non-dumpable. status.json carries what the
+// kernel says (prctl PR_GET_DUMPABLE inside the daemon).
+TEST(ServiceTest, TheRunningDaemonIsNotDumpableHoweverItWasStarted) {
+  TempDir dir("wbdumpable");
+  ASSERT_TRUE(WriteFile(dir.path() / "bind.password", "pw\n", 0600).ok());
+  auto cloud = Cloud::Start(dir.path());
+  ASSERT_TRUE(cloud.ok()) << cloud.error().ToString();
+  auto agent = Agent::Enroll(
+      {.dir = dir.path(), .directory_toml = DirectoryToml(**cloud, dir.path())}, **cloud);
+  ASSERT_TRUE(agent.ok()) << agent.error().ToString();
+  NotifySocket notify(dir.path() / "notify.sock");
+  ASSERT_TRUE(notify.bound()) << std::strerror(errno);
+  auto daemon =
+      ChildProcess::Start({WB_WBAGENT_PATH, "run", "--config", (*agent)->config().string()},
+                          dir.path() / "agent.log", {{"NOTIFY_SOCKET", notify.path().string()}});
+  ASSERT_TRUE(daemon.ok()) << daemon.error().ToString();
+  ASSERT_TRUE(notify.WaitFor("READY=1", seconds(30)))
+      << notify.received() << ReadFileOrEmpty(dir.path() / "agent.log");
+
+  const auto status =
+      nlohmann::json::parse(ReadFileOrEmpty(dir.path() / "state-agent-1" / "status.json"));
+  EXPECT_EQ(status["pid"], daemon->pid());
+  EXPECT_EQ(status["dumpable"], false) << status.dump();
+
+  daemon->Signal(SIGTERM);
+  auto exit_code = daemon->Wait(seconds(30));
+  ASSERT_TRUE(exit_code.ok());
+  EXPECT_EQ(*exit_code, 0);
+}
+
 }  // namespace
 }  // namespace wb::testing

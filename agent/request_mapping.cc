@@ -109,6 +109,7 @@ audit::Event AuditEventFor(audit::EventType type, const queue::RequestInfo& info
   if (ops.change) e.operations.push_back(audit::Operation::kChange);
   if (ops.unlock) e.operations.push_back(audit::Operation::kUnlock);
   if (ops.require_change) e.operations.push_back(audit::Operation::kRequireChange);
+  if (ops.clear_require_change) e.operations.push_back(audit::Operation::kClearRequireChange);
   e.target.requested = info.target;
   e.requester = ParseRequester(info.requester_json);
   return e;

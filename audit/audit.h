@@ -74,8 +74,10 @@ std::string_view Name(EventType type);
 std::optional<EventType> ParseEventType(std::string_view name);
 
 // What was asked for. A request may combine several ("reset" + "unlock").
-enum class Operation { kReset, kChange, kUnlock, kRequireChange };
-std::string_view Name(Operation op);  // "reset", "change", "unlock", "require_change"
+// The same names as protocol::Operation (docs/protocol.md, claims `op`).
+enum class Operation { kReset, kChange, kUnlock, kRequireChange, kClearRequireChange };
+// "reset", "change", "unlock", "require_change", "clear_require_change"
+std::string_view Name(Operation op);
 
 enum class RequesterKind { kNone, kSelf, kAdmin };  // kNone: not about a request
 std::string_view Name(RequesterKind kind);          // "", "self", "admin"

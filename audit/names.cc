@@ -50,6 +50,8 @@ std::string_view Name(Operation op) {
       return "unlock";
     case Operation::kRequireChange:
       return "require_change";
+    case Operation::kClearRequireChange:
+      return "clear_require_change";
   }
   return "unknown";
 }

@@ -200,7 +200,7 @@ Status ParseOperations(const Json& v, std::vector<Operation>& ops) {
     Operation op;
     WB_ASSIGN(op, GetName(item, "operation",
                           {Operation::kReset, Operation::kChange, Operation::kUnlock,
-                           Operation::kRequireChange}));
+                           Operation::kRequireChange, Operation::kClearRequireChange}));
     ops.push_back(op);
   }
   return Status::Ok();

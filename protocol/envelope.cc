@@ -69,7 +69,7 @@ std::optional<Rejection> CheckSignature(const CompactJws& jws, const Jwks& trust
     return Reject(RejectCode::kUnknownKid,
                   "kid \"" + EscapeForLog(kid, 64) + "\" is not a trusted cloud signing key");
   }
-  if ((!jwk->use.empty() && jwk->use != "sig") || (!jwk->alg.empty() && jwk->alg != "ES256")) {
+  if (!IsEs256SigningKey(*jwk)) {
     return Reject(RejectCode::kUnknownKid,
                   "key \"" + EscapeForLog(kid, 64) + "\" is not an ES256 signing key");
   }

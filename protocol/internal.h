@@ -37,6 +37,12 @@ struct CompactJws {
   std::string payload;
   std::string signature;
 };
+// A key the cloud may sign with: `use` "sig" and `alg` "ES256" when present. Requests and key
+// sets are verified only with such keys.
+inline bool IsEs256SigningKey(const Jwk& key) {
+  return (key.use.empty() || key.use == "sig") && (key.alg.empty() || key.alg == "ES256");
+}
+
 // Splits and decodes; kInvalidArgument for anything but three canonical base64url parts and a
 // JSON object header of at most 1 KiB.
 Result<CompactJws> SplitCompactJws(std::string_view compact);

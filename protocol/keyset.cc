@@ -28,20 +28,28 @@ Result<VerifiedKeySet> VerifyKeySet(std::string_view jws_text, const Jwks& trust
                                     std::optional<WallTime> newer_than) {
   auto jws = SplitCompactJws(jws_text);
   if (!jws.ok()) return jws.error().WithContext("key set");
+  // The algorithm first, as OpenRequest does: "none" or "HS256" is refused as such, whatever
+  // else the header holds.
+  auto alg = jws->header.find("alg");
+  if (alg == jws->header.end() || !alg->is_string()) {
+    return InvalidArgument("key set: JWS header: missing alg");
+  }
+  if (alg->get_ref<const std::string&>() != "ES256") {
+    return PermissionDenied("key set: alg \"" +
+                            EscapeForLog(alg->get_ref<const std::string&>(), 32) +
+                            "\" is not allowed; only ES256 is");
+  }
   FieldReader h(jws->header, "key set: JWS header");
-  std::string alg, kid, typ;
-  h.String("alg", alg, {1, 32, Charset::kPrintable});
+  std::string alg_value, kid, typ;
+  h.String("alg", alg_value, {1, 32, Charset::kPrintable});
   h.String("kid", kid, kKidRule);
   h.String("typ", typ, {1, 64, Charset::kPrintable});
   WB_RETURN_IF_ERROR(h.Finish());
-  if (alg != "ES256") {
-    return PermissionDenied("key set: alg \"" + EscapeForLog(alg, 32) + "\" is not allowed");
-  }
   if (typ != kKeySetTyp) return InvalidArgument("key set: typ must be " + std::string(kKeySetTyp));
   const Jwk* signer = trusted.Find(kid);
-  if (signer == nullptr || (!signer->use.empty() && signer->use != "sig")) {
+  if (signer == nullptr || !IsEs256SigningKey(*signer)) {
     return PermissionDenied("key set: signed by \"" + EscapeForLog(kid, 64) +
-                            "\", which is not a trusted signing key");
+                            "\", which is not a trusted ES256 signing key");
   }
   auto key = JwkPublicKey(*signer);
   if (!key.ok()) return key.error();

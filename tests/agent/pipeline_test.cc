@@ -219,12 +219,15 @@ class PipelineTest : public ::testing::Test {
   }
 
   std::vector<audit::Event> AuditedRejections() {
+    return Audited(audit::EventType::kRequestRejected);
+  }
+  std::vector<audit::Event> Audited(audit::EventType type) {
     std::vector<audit::Event> out;
     std::ifstream in(dir_.path() / "audit.jsonl");
     for (std::string line; std::getline(in, line);) {
       auto record = audit::ParseRecord(line);
       EXPECT_TRUE(record.ok()) << line;
-      if (record.ok() && record->event.type == audit::EventType::kRequestRejected) {
+      if (record.ok() && record->event.type == type) {
         out.push_back(record->event);
       }
     }
@@ -250,6 +253,21 @@ TEST_F(PipelineTest, ValidEnvelopeIsAcceptedAppliedAndReported) {
   EXPECT_EQ(outbound_.All<protocol::Accepted>().size(), 1u);
   EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
   EXPECT_EQ(directory_->applies, 1);
+}
+
+// Every operation a request asks for is in its audit records: an auditor must see that a reset
+// also cleared a forced change at next logon.
+TEST_F(PipelineTest, EveryOperationOfTheRequestIsAudited) {
+  auto c = Claims();
+  c.operations = {protocol::Operation::kReset, protocol::Operation::kUnlock,
+                  protocol::Operation::kClearRequireChange};
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  auto received = Audited(audit::EventType::kRequestReceived);
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_THAT(received[0].operations,
+              ::testing::ElementsAre(audit::Operation::kReset, audit::Operation::kUnlock,
+                                     audit::Operation::kClearRequireChange));
 }
 
 TEST_F(PipelineTest, TheSameEnvelopeTwiceIsAppliedOnce) {

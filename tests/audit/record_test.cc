@@ -140,6 +140,7 @@ TEST_F(RecordTest, ParsedRecordEqualsTheAppendedEvent) {
   e.decision = Decision::kDeny;
   e.reasons = {"protected_account", "outside_scope"};
   e.requester = {RequesterKind::kAdmin, "helpdesk@corp.example.com", {"fido2"}};
+  e.operations = {Operation::kReset, Operation::kRequireChange, Operation::kClearRequireChange};
   e.detail = "Ünïcödé and \"quotes\" \\ and a tab\t";
   const std::vector<std::string> lines = Write({e});
   auto record = ParseRecord(lines[0]);

@@ -67,6 +67,34 @@ TEST_F(KeySetTest, ASetSignedByAnUnknownKeyIsRefused) {
   EXPECT_EQ(v2.error().code(), Code::kPermissionDenied);
 }
 
+// As OpenRequest does: the algorithm is checked before anything else in the header.
+TEST_F(KeySetTest, ASetWithAnotherAlgorithmIsRefusedAsSuch) {
+  const std::string payload = R"({"tenant":"tenant-contoso","iat":1800000000,"keys":[]})";
+  for (const char* header : {R"({"alg":"none","kid":"cloud-2027-01","typ":"wbagent-keyset+jwt"})",
+                             R"({"alg":"HS256","extra":1})"}) {
+    auto v = Verify(SignRaw(header, payload, keys_.cloud));
+    ASSERT_FALSE(v.ok()) << header;
+    EXPECT_EQ(v.error().code(), Code::kPermissionDenied) << header;
+    EXPECT_NE(v.error().message().find("is not allowed; only ES256 is"), std::string::npos)
+        << v.error().message();
+  }
+}
+
+// A trusted key published for another algorithm (or for encryption) signs no key set, as it
+// signs no request.
+TEST_F(KeySetTest, ASetSignedByATrustedKeyOfAnotherAlgorithmIsRefused) {
+  for (const auto& [use, alg] : {std::pair{"sig", "ES384"}, std::pair{"enc", "ES256"}}) {
+    Jwks trusted = keys_.trusted;
+    trusted.keys[0].use = use;
+    trusted.keys[0].alg = alg;
+    auto jws = SignKeySet(new_set_, kTenant, clock_.Now(), keys_.cloud, kCloudKid);
+    ASSERT_TRUE(jws.ok());
+    auto v = VerifyKeySet(*jws, trusted, kTenant, clock_, kDefaultMaxSkew, std::nullopt);
+    ASSERT_FALSE(v.ok()) << use << " " << alg;
+    EXPECT_EQ(v.error().code(), Code::kPermissionDenied);
+  }
+}
+
 TEST_F(KeySetTest, AnOlderSetReplayedIsRefused) {
   auto old =
       SignKeySet(keys_.trusted, kTenant, clock_.Now() - seconds(86400), keys_.cloud, kCloudKid);

@@ -51,18 +51,22 @@ Verdict CloseWithError(std::uint16_t close_code, std::string_view code, const st
                                     std::string(code) + ")"));
 }
 
-// A frame that is not a valid protocol message, whatever was expected: section 2 and the
-// `error` table of section 4. A `request` that fails to parse is the exception, answered with
-// `rejected` by the caller.
+// A frame that is not a valid protocol message, whatever was expected: section 2's table, in
+// its order, and the `error` table of section 4. A `request` that fails to parse is the
+// exception, answered with `rejected` by the caller.
 Verdict RefuseInvalid(const Frame& frame, const Status& parse_error) {
   if (frame.binary) {
     return CloseWithError(internal::kCloseUnsupportedData, "bad_message",
                           "a binary frame (version 1 uses text frames only)");
   }
+  // ParseMessage looks at `v` before `type`; the table puts "not one object with a type" first.
+  if (protocol::MessageTypeOf(frame.payload).empty()) {
+    return CloseWithError(internal::kClosePolicy, "bad_message",
+                          "not one JSON object with a \"type\": " + parse_error.message());
+  }
   if (parse_error.code() == Code::kFailedPrecondition) {
-    return CloseWithError(
-        internal::kCloseProtocolError, "unsupported_version",
-        "a message of another version: " + parse_error.message() + "; this agent speaks version 1");
+    return CloseWithError(internal::kCloseProtocolError, "unsupported_version",
+                          "a message of another version: " + parse_error.message());
   }
   return CloseWithError(internal::kClosePolicy, "bad_message",
                         "an invalid message: " + parse_error.message());

@@ -142,7 +142,7 @@ Result<Message> ParseMessage(std::string_view json) {
     auto v = j.find("v");
     if (v != j.end() && v->is_number_integer() && *v != kVersion) {
       return FailedPrecondition("unsupported protocol version " + EscapeForLog(Dump(*v), 24) +
-                                "; this agent speaks version 1");
+                                "; version 1 is the only one defined");
     }
   }
   FieldReader r(j, "message");

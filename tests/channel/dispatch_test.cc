@@ -338,12 +338,14 @@ TEST_F(DispatchTest, PendingRequestsSurviveACloudRestart) {
   }));
 }
 
+// Messages that make no sense to the cloud but are valid keep the connection; a second hello
+// breaks docs/protocol.md section 3, so the cloud closes with 1008; and it serves the agent
+// when it comes back.
 TEST_F(DispatchTest, BadInputFromAnAgentDoesNotHurtTheCloud) {
-  Agent agent(cloud_, dir_.path(), "agent-1", TestHandler::Mode::kRecord);
+  Agent agent(cloud_, dir_.path(), "agent-1", TestHandler::Mode::kAnswer);
   ASSERT_TRUE(agent.Enroll(cloud_).ok());
   ASSERT_TRUE(agent.Connect().ok());
   Channel& c = *agent.channel;
-  EXPECT_TRUE(c.Send(protocol::Hello{.agent_id = "agent-1", .version = "x"}).ok());
   EXPECT_TRUE(c.Send(protocol::Accepted{"00000000-0000-4000-8000-000000000000"}).ok());
   EXPECT_TRUE(c.Send(protocol::Renew{"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"}).ok());
   EXPECT_TRUE(c.Send(protocol::ResultMessage{.id = "00000000-0000-4000-8000-000000000001",
@@ -351,8 +353,21 @@ TEST_F(DispatchTest, BadInputFromAnAgentDoesNotHurtTheCloud) {
                   .ok());
   // The unknown result is acknowledged, so an agent never re-sends it forever.
   EXPECT_TRUE(agent.handler.WaitFor([&] { return !agent.handler.result_acks.empty(); }));
-  EXPECT_EQ(cloud_.Run({"status"}).exit_code, 0);
   EXPECT_EQ(c.GetState().state, ChannelState::kConnected);
+  EXPECT_EQ(agent.handler.connects(), 1);
+
+  EXPECT_TRUE(c.Send(protocol::Hello{.agent_id = "agent-1", .version = "x"}).ok());
+  ASSERT_TRUE(agent.handler.WaitFor([&] { return !agent.handler.disconnects.empty(); }));
+  {
+    std::lock_guard lock(agent.handler.mu);
+    EXPECT_THAT(agent.handler.disconnects.front().message(), HasSubstr("1008"));
+  }
+  EXPECT_THAT(cloud_.Log(), HasSubstr("protocol_violation"));
+
+  ASSERT_TRUE(agent.handler.WaitFor([&] { return agent.handler.connected >= 2; }));
+  EXPECT_EQ(cloud_.Run({"status"}).exit_code, 0);
+  CommandResult served = Submit();
+  EXPECT_EQ(served.exit_code, 0) << served.output << cloud_.Log();
 }
 
 TEST_F(DispatchTest, CertificateIsRenewedOverTheChannel) {

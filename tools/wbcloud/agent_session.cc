@@ -1,4 +1,6 @@
 // The WebSocket session of one enrolled agent (wbcloud serve).
+#include <openssl/ssl.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -10,6 +12,8 @@
 #include <deque>
 
 #include "common/log_escape.h"
+#include "tools/wbcloud/agent_frames.h"
+#include "tools/wbcloud/ca.h"
 #include "tools/wbcloud/server_context.h"
 
 namespace wb::cloud {
@@ -31,7 +35,17 @@ template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
 constexpr std::size_t kMaxQueued = 1024;
-constexpr int kMaxBadFrames = 32;
+
+// A close frame's reason holds at most 123 bytes; the whole text is in the log.
+websocket::close_reason CloseReason(const FrameRefusal& refusal) {
+  return websocket::close_reason(static_cast<websocket::close_code>(refusal.close),
+                                 refusal.message.substr(0, 120));
+}
+
+std::string ErrorFrame(const FrameRefusal& refusal) {
+  return protocol::Serialize(
+      protocol::ErrorMessage{.code = refusal.code, .message = refusal.message});
+}
 
 class AgentSession final : public AgentLink,
                            public AgentSessionHandle,
@@ -56,6 +70,7 @@ class AgentSession final : public AgentLink,
   void Kick(std::string_view why) override {
     if (ended_ || closing_) return;
     ctx_.log.info("closing the session of agent {}: {}", agent_id_, why);
+    close_ = websocket::close_reason(websocket::close_code::going_away);
     closing_ = true;
     wake_.cancel();
   }
@@ -72,7 +87,8 @@ class AgentSession final : public AgentLink,
     t.idle_timeout = std::chrono::seconds(120);
     t.keep_alive_pings = true;
     ws_.set_option(t);
-    ws_.read_message_max(2 * protocol::kMaxMessageBytes);
+    // A larger message is not read: Beast closes with 1009 (docs/protocol.md section 2).
+    ws_.read_message_max(protocol::kMaxMessageBytes);
     error_code ec;
     co_await ws_.async_accept(request, redirect_error(use_awaitable, ec));
     if (ec) {
@@ -113,14 +129,51 @@ class AgentSession final : public AgentLink,
     }
   }
 
-  // Sends an `error` and closes: for a peer that broke the protocol before hello completed.
-  asio::awaitable<void> Refuse(std::string code, std::string message) {
-    const std::string frame = protocol::Serialize(
-        protocol::ErrorMessage{.code = std::move(code), .message = std::move(message)});
+  void LogRefusal(std::string_view payload, bool binary, const FrameRefusal& refusal) {
+    // A binary message is not looked into, not even for its type.
+    const std::string type = binary ? "binary" : protocol::MessageTypeOf(payload);
+    ctx_.log.warn("agent {} sent a refused frame (type \"{}\"): {}: {}; closing with {}", agent_id_,
+                  EscapeForLog(type, 64), refusal.code, refusal.message,
+                  static_cast<int>(refusal.close));
+  }
+
+  // Before hello there is no write loop yet: the `error`, then the close handshake, here.
+  asio::awaitable<void> RefuseBeforeHello(const FrameRefusal& refusal) {
+    const std::string frame = ErrorFrame(refusal);
     error_code ec;
+    ws_.text(true);
     co_await ws_.async_write(asio::buffer(frame), redirect_error(use_awaitable, ec));
-    co_await ws_.async_close(websocket::close_code::policy_error,
-                             redirect_error(use_awaitable, ec));
+    if (ec) co_return;
+    co_await ws_.async_close(CloseReason(refusal), redirect_error(use_awaitable, ec));
+  }
+
+  // After hello: the `error` goes after what is queued, then the close frame (WriteLoop); the
+  // read loop acts on nothing more and waits for the agent's close frame.
+  void Refuse(const FrameRefusal& refusal) {
+    if (ended_ || closing_) return;
+    out_.push_back(ErrorFrame(refusal));  // past kMaxQueued by one at most: the last frame
+    close_ = CloseReason(refusal);
+    closing_ = true;
+    wake_.cancel();
+  }
+
+  // Section 3: hello names the agent of the client certificate, and that certificate is still
+  // the agent's (a new enrollment of the same id since the upgrade replaces it).
+  std::optional<FrameRefusal> CheckIdentity(const protocol::Hello& hello) {
+    if (hello.agent_id != agent_id_) {
+      return FrameRefusal{.code = "unknown_agent",
+                          .message = "hello names another agent than the client certificate"};
+    }
+    X509* cert = SSL_get0_peer_certificate(ws_.next_layer().native_handle());
+    const AgentRecord* agent =
+        cert == nullptr ? nullptr : ctx_.state.FindAgentByFingerprint(CertificateFingerprint(cert));
+    if (agent == nullptr || agent->id != agent_id_) {
+      return FrameRefusal{.code = "unknown_agent",
+                          .message =
+                              "this certificate is no longer enrolled; enroll the agent "
+                              "again with `wbagent register`"};
+    }
+    return std::nullopt;
   }
 
   asio::awaitable<std::optional<protocol::Hello>> ReadHello() {
@@ -139,20 +192,20 @@ class AgentSession final : public AgentLink,
       ctx_.log.info("agent {} sent no hello: {}", agent_id_, ec.message());
       co_return std::nullopt;
     }
-    auto parsed = protocol::ParseMessage(beast::buffers_to_string(buffer.data()));
-    if (!parsed.ok()) {
-      co_await Refuse("bad_message", parsed.error().message());
+    const std::string payload = beast::buffers_to_string(buffer.data());
+    const bool binary = ws_.got_binary();
+    auto checked = CheckAgentFrame({.payload = payload, .binary = binary, .after_hello = false});
+    if (auto* refusal = std::get_if<FrameRefusal>(&checked)) {
+      LogRefusal(payload, binary, *refusal);
+      co_await RefuseBeforeHello(*refusal);
       co_return std::nullopt;
     }
-    auto* hello = std::get_if<protocol::Hello>(&*parsed);
-    if (hello == nullptr) {
-      co_await Refuse("bad_message", "the first message must be hello");
-      co_return std::nullopt;
-    }
-    if (hello->agent_id != agent_id_) {
-      ctx_.log.warn("agent {} said hello as \"{}\"; refused", agent_id_,
-                    EscapeForLog(hello->agent_id));
-      co_await Refuse("unknown_agent", "hello names another agent than the client certificate");
+    // CheckAgentFrame lets only a hello through before hello.
+    auto* hello = std::get_if<protocol::Hello>(&std::get<protocol::Message>(checked));
+    if (auto refusal = CheckIdentity(*hello)) {
+      ctx_.log.warn("agent {} said hello as \"{}\": {}; closing", agent_id_,
+                    EscapeForLog(hello->agent_id), refusal->message);
+      co_await RefuseBeforeHello(*refusal);
       co_return std::nullopt;
     }
     ctx_.log.info("agent {} (version {}) says hello: {} credit(s), {} unacked result(s)", agent_id_,
@@ -172,7 +225,10 @@ class AgentSession final : public AgentLink,
         }
         co_return;
       }
-      Handle(beast::buffers_to_string(buffer.data()));
+      // Once closing, nothing more from this agent is acted on: reading goes on only to take
+      // its close frame.
+      if (closing_) continue;
+      Handle(beast::buffers_to_string(buffer.data()), ws_.got_binary());
     }
   }
 
@@ -193,8 +249,7 @@ class AgentSession final : public AgentLink,
       }
       if (closing_) {
         error_code ec;
-        co_await ws_.async_close(websocket::close_code::going_away,
-                                 redirect_error(use_awaitable, ec));
+        co_await ws_.async_close(close_, redirect_error(use_awaitable, ec));
         if (ec) End();
         co_return;
       }
@@ -202,15 +257,6 @@ class AgentSession final : public AgentLink,
       wake_.expires_at(asio::steady_timer::time_point::max());
       co_await wake_.async_wait(redirect_error(use_awaitable, ec));
     }
-  }
-
-  void BadFrame(std::string_view frame, const Status& error) {
-    ctx_.log.warn("agent {} sent an invalid frame (type \"{}\"): {}", agent_id_,
-                  EscapeForLog(protocol::MessageTypeOf(frame), 64), error.message());
-    const bool version = error.code() == Code::kFailedPrecondition;
-    Send(protocol::Serialize(protocol::ErrorMessage{
-        .code = version ? "unsupported_version" : "bad_message", .message = error.message()}));
-    if (++bad_frames_ > kMaxBadFrames) Kick("too many invalid frames");
   }
 
   void Renew(const protocol::Renew& m) {
@@ -238,9 +284,12 @@ class AgentSession final : public AgentLink,
         protocol::Certificate{issued->pem + ctx_.state.ca().certificate_pem()}));
   }
 
-  void Handle(const std::string& frame) {
-    auto parsed = protocol::ParseMessage(frame);
-    if (!parsed.ok()) return BadFrame(frame, parsed.error());
+  void Handle(const std::string& payload, bool binary) {
+    auto checked = CheckAgentFrame({.payload = payload, .binary = binary, .after_hello = true});
+    if (auto* refusal = std::get_if<FrameRefusal>(&checked)) {
+      LogRefusal(payload, binary, *refusal);
+      return Refuse(*refusal);
+    }
     Dispatcher& d = ctx_.dispatcher;
     std::visit(Overloaded{
                    [&](const protocol::Accepted& m) { d.OnAccepted(*this, m.id); },
@@ -252,13 +301,10 @@ class AgentSession final : public AgentLink,
                      ctx_.log.warn("agent {} reports an error: {}: {}", agent_id_,
                                    EscapeForLog(m.code, 64), EscapeForLog(m.message, 300));
                    },
-                   [&](const auto&) {
-                     BadFrame(frame,
-                              InvalidArgument("unexpected message type \"" +
-                                              protocol::MessageTypeOf(frame) + "\" from an agent"));
-                   },
+                   // CheckAgentFrame lets through only the messages above after hello.
+                   [](const auto&) {},
                },
-               *parsed);
+               std::get<protocol::Message>(checked));
   }
 
   ServerContext& ctx_;
@@ -266,7 +312,7 @@ class AgentSession final : public AgentLink,
   std::string agent_id_;
   asio::steady_timer wake_;
   std::deque<std::string> out_;
-  int bad_frames_ = 0;
+  websocket::close_reason close_{websocket::close_code::going_away};
   bool registered_ = false;
   bool closing_ = false;
   bool ended_ = false;

@@ -42,6 +42,8 @@ bool Fraction(std::string_view text, std::size_t& pos, int& millis) {
   return pos > start;
 }
 
+constexpr std::time_t kLatestTime = 4102444800;  // 2100-01-01T00:00:00Z
+
 Status BadTime(std::string_view text) {
   std::string message = "'";
   message.append(text.substr(0, 64))
@@ -97,6 +99,12 @@ Result<WallTime> ParseTime(std::string_view text) {
       tm.tm_mon != asked.tm_mon || tm.tm_hour != asked.tm_hour || tm.tm_min != asked.tm_min ||
       tm.tm_sec != asked.tm_sec) {
     return BadTime(text);
+  }
+  // WallTime counts nanoseconds in 64 bits: 1970 to 2262 at most. The protocol's times end in
+  // 2100 (docs/protocol.md, section 1), and so do the times an audit record may hold.
+  if (secs < 0 || secs > kLatestTime) {
+    return InvalidArgument("'" + std::string(text.substr(0, 64)) +
+                           "' is outside 1970-01-01 to 2100-01-01");
   }
   return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::seconds(secs) +
                                                                  milliseconds(millis)));

@@ -19,6 +19,21 @@ add_compile_options(-fstack-protector-strong -fstack-clash-protection -fcf-prote
                     -D_GLIBCXX_ASSERTIONS)
 add_link_options(-Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack -pie)
 
+if(WB_FUZZ)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    # Every library the fuzz targets link gets libFuzzer's coverage instrumentation; only the
+    # targets themselves link libFuzzer's main() (-fsanitize=fuzzer, tests/fuzz). A fuzz
+    # target is only worth its executions under ASan and UBSan, hence WB_SANITIZE.
+    add_compile_options(-fsanitize=fuzzer-no-link)
+    set(WB_SANITIZE ON)
+  else()
+    # A normal variable shadows the cache option from here down: no target asks for libFuzzer.
+    message(WARNING "WB_FUZZ needs Clang's libFuzzer; no fuzz targets with "
+                    "${CMAKE_CXX_COMPILER_ID} (configure with -DCMAKE_CXX_COMPILER=clang++)")
+    set(WB_FUZZ OFF)
+  endif()
+endif()
+
 if(WB_SANITIZE)
   # _FORTIFY_SOURCE and ASan both intercept the same libc calls; keep only ASan.
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer

@@ -14,7 +14,8 @@
 #   3. the Debian packages, with lintian (scripts/package.sh);
 #   4. the fresh-machine checks in a pristine Debian 12 root: install-deps, build and a smoke
 #      test; then the packages installed, checked and purged (scripts/fresh-machine.sh);
-#   5. the suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+#   5. the libFuzzer targets, 15 s each (scripts/fuzz.sh --short);
+#   6. the suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 # Builds use ccache when it is installed.
 set -euo pipefail
 
@@ -60,6 +61,8 @@ if [ "$ci" = "true" ]; then
   timed "the Debian packages" "$root/scripts/package.sh"
   timed "the fresh-machine build check" "$root/scripts/fresh-machine.sh" build
   timed "the fresh-machine package check" "$root/scripts/fresh-machine.sh" package "$root/dist"
+
+  timed "the fuzz targets, 15 s each" "$root/scripts/fuzz.sh" --short
 
   echo "test.sh: CI=true, running the suite again under ASan+UBSan"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1

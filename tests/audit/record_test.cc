@@ -206,5 +206,15 @@ TEST(Time, FormatsAndParsesUtc) {
   EXPECT_FALSE(ParseTime("2026-03-01T07:08+02:00").ok());
 }
 
+// Found by fuzz_audit_verify: a year past 2262 overflowed WallTime (undefined behaviour), from
+// an edited trail line, `audit query --since` or the checkpoint.
+TEST(Time, ATimeBeyondWhatWallTimeHoldsIsRefused) {
+  EXPECT_TRUE(ParseTime("2100-01-01T00:00:00Z").ok());
+  EXPECT_FALSE(ParseTime("2100-01-01T00:00:01Z").ok());
+  EXPECT_FALSE(ParseTime("2300-01-01T00:00:00.000Z").ok());
+  EXPECT_FALSE(ParseTime("9999-12-31").ok());
+  EXPECT_FALSE(ParseTime("1969-12-31T23:59:59Z").ok());
+}
+
 }  // namespace
 }  // namespace wb::audit::testing

@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 namespace wb {
 namespace {
@@ -22,6 +25,15 @@ std::size_t PageRounded(std::size_t bytes) {
 std::string Refusal(const char* call, int err) {
   // NOLINTNEXTLINE(concurrency-mt-unsafe): glibc returns static strings
   return std::string(call) + ": " + std::strerror(err);
+}
+
+// The process's locked memory, from /proc/self/status (VmLck, in kB); -1 when unreadable.
+long LockedKilobytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmLck:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return -1;
 }
 
 std::string MemlockLimitText() {
@@ -69,10 +81,17 @@ SecureMemoryReport ProbeSecureMemory() {
   }
   report.excluded_from_dumps = ::madvise(data, length, MADV_DONTDUMP) == 0;
   if (!report.excluded_from_dumps) report.problem = Refusal("madvise(MADV_DONTDUMP)", errno);
-  report.locked = ::mlock(data, length) == 0;
+  // A call that succeeds is not enough: AddressSanitizer, for one, turns mlock into a no-op
+  // that returns 0. The kernel's count of locked memory says whether it happened.
+  const long locked_before = LockedKilobytes();
+  const int rc = ::mlock(data, length);
+  const int err = errno;
+  report.locked = rc == 0 && LockedKilobytes() > locked_before;
   if (!report.locked) {
     if (!report.problem.empty()) report.problem += "; ";
-    report.problem += Refusal("mlock", errno) + " (" + MemlockLimitText() + ")";
+    report.problem += (rc == 0 ? std::string("mlock: had no effect (VmLck did not grow)")
+                               : Refusal("mlock", err)) +
+                      " (" + MemlockLimitText() + ")";
   }
   FreeSecureBytes(data, length);
   return report;

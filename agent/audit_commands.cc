@@ -43,13 +43,23 @@ bool ParseTimeArg(const std::string& text, const char* option, std::optional<Wal
   return true;
 }
 
-void PrintReport(const audit::VerifyReport& report, bool checkpoint_checked) {
+void PrintReport(const audit::VerifyReport& report, const audit::VerifyOptions& options) {
   if (report.ok()) {
-    std::string checkpoint =
-        checkpoint_checked
-            ? "checkpoint at seq " + std::to_string(*report.checkpoint_seq) + " matches"
-            : "checkpoint not checked (--no-checkpoint): a removed tail "
-              "would not be seen";
+    std::string checkpoint;
+    if (!options.checkpoint_file) {
+      checkpoint = "checkpoint not checked (--no-checkpoint): a removed tail would not be seen";
+    } else if (report.checkpoint_seq) {
+      checkpoint = "checkpoint at seq " + std::to_string(*report.checkpoint_seq) + " matches";
+    } else {
+      // Verify accepts a missing checkpoint only beside an empty trail.
+      checkpoint =
+          "no checkpoint and no records: an empty trail (only a witness shows whether "
+          "one was deleted)";
+    }
+    if (options.witness) {
+      checkpoint += "; the witnessed head (seq " + std::to_string(options.witness->seq) +
+                    (options.witness->hmac.empty() ? ", no HMAC given" : "") + ") is held";
+    }
     std::printf("OK: %s, %s (last seq %llu): HMACs, chain and rotation links verified; %s\n",
                 Plural(report.files, "file").c_str(), Plural(report.records, "record").c_str(),
                 static_cast<unsigned long long>(report.last_seq), checkpoint.c_str());
@@ -77,6 +87,14 @@ int AuditVerifyCommand(const AuditVerifyArgs& args) {
     options.checkpoint_file =
         args.checkpoint.empty() ? audit::CheckpointPath(cfg->agent.state_dir) : args.checkpoint;
   }
+  if (!args.witness.empty()) {
+    auto witness = audit::ParseHead(args.witness);
+    if (!witness.ok()) {
+      std::fprintf(stderr, "wbagent: --witness: %s\n", witness.error().message().c_str());
+      return kExitUsage;
+    }
+    options.witness = std::move(*witness);
+  }
   audit::KeyOptions key_options;
   key_options.key_file = args.key_file.empty() ? cfg->audit.key_file : args.key_file;
   if (!args.key_file.empty()) key_options.credentials_directory = std::filesystem::path();
@@ -92,7 +110,7 @@ int AuditVerifyCommand(const AuditVerifyArgs& args) {
                  report.error().ToString().c_str());
     return kExitFailure;
   }
-  PrintReport(*report, options.checkpoint_file.has_value());
+  PrintReport(*report, options);
   return report->ok() ? kExitOk : kExitFailure;
 }
 

@@ -41,6 +41,10 @@ void AddAuditVerbs(CLI::App& app, std::string& config_path, AuditVerbs& verbs) {
       ->add_flag("--no-checkpoint", v.no_checkpoint,
                  "Do not check the checkpoint (a copy of a trail)")
       ->excludes(checkpoint);
+  verbs.verify->add_option("--witness", v.witness,
+                           "An audit head kept off-host, SEQ:HASH:HMAC (wbcloud status shows the "
+                           "cloud's): the trail must hold it, which shows a deleted or rolled-back "
+                           "trail");
   AuditQueryArgs& q = verbs.query_args;
   verbs.query = AddConfigVerb(*audit, "query", "Show audit records as a table, JSON lines or CSV",
                               config_path);

@@ -27,6 +27,7 @@ struct AuditVerifyArgs {
   std::filesystem::path key_file;
   std::filesystem::path checkpoint;
   bool no_checkpoint = false;
+  std::string witness;  // SEQ:HASH[:HMAC]; empty: none
 };
 int AuditVerifyCommand(const AuditVerifyArgs& args);
 

@@ -1,6 +1,8 @@
 #include "agent/daemon.h"
 
+#include <atomic>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <variant>
 
 #include "channel/identity.h"
@@ -13,16 +15,90 @@ namespace wb::agent {
 
 // Joins the channel to the pipeline: channel callbacks go to the pipeline, the pipeline's
 // messages go out through the channel.
+namespace {
+
+protocol::AuditHead ToWire(const audit::Head& head) {
+  return {.seq = head.seq, .hash = head.hash, .hmac = head.hmac};
+}
+
+audit::Head FromWire(const protocol::AuditHead& head) {
+  return {.seq = head.seq, .hash = head.hash, .hmac = head.hmac};
+}
+
+// Why the agent refuses a cloud whose witnessed head its trail does not hold, and what to do.
+std::string WitnessRefusal(audit::WitnessCheck check, const audit::Head& witnessed) {
+  const std::string seq = "seq " + std::to_string(witnessed.seq);
+  std::string what;
+  switch (check) {
+    case audit::WitnessCheck::kMissing:
+      what = "the audit trail ends before " + seq +
+             ", which the cloud witnessed: records were deleted or rolled back with the "
+             "checkpoint";
+      break;
+    case audit::WitnessCheck::kReplaced:
+      what = "the audit record at " + seq +
+             " is not the one the cloud witnessed: the trail was rewritten";
+      break;
+    case audit::WitnessCheck::kForged:
+      what = "the cloud's witnessed audit head (" + seq +
+             ") was not made with this agent's audit key: another key, or not this agent's head";
+      break;
+    case audit::WitnessCheck::kHeld:
+      break;
+  }
+  return what +
+         ". The agent takes no requests: restore the trail and its checkpoint from a backup, or "
+         "enroll the agent again (wbagent register), which starts a new witnessed chain "
+         "(docs/audit.md, \"The witness\")";
+}
+
+}  // namespace
+
 class Daemon::Link final : public channel::Handler, public Outbound {
  public:
-  Link(spdlog::logger& log, audit::Sink& audit) : log_(log), audit_(audit) {}
+  Link(spdlog::logger& log, audit::Writer& audit) : log_(log), audit_(audit) {}
   void Attach(Pipeline* pipeline, channel::Channel* channel) {
     pipeline_ = pipeline;
     channel_ = channel;
   }
 
   Status Send(const protocol::Message& message) override { return channel_->Send(message); }
-  channel::HelloState OnConnecting() override { return pipeline_->HelloState(); }
+  channel::HelloState OnConnecting() override {
+    channel::HelloState hello = pipeline_->HelloState();
+    const audit::Head head = audit_.DurableHead();
+    witness_sent_seq_ = head.seq;
+    hello.audit_head = ToWire(head);
+    return hello;
+  }
+  // The cloud's witnessed head must be in the trail (docs/audit.md, "The witness").
+  Status CheckWelcome(const protocol::Welcome& welcome) override {
+    if (!welcome.audit_head) return Status::Ok();
+    const audit::Head witnessed = FromWire(*welcome.audit_head);
+    auto check = audit_.CheckWitness(witnessed);
+    if (!check.ok()) {
+      return check.error().WithContext("comparing the audit trail with the cloud's witness");
+    }
+    if (*check == audit::WitnessCheck::kHeld) return Status::Ok();
+    const std::string why = WitnessRefusal(*check, witnessed);
+    if (refused_witness_ != witnessed) {  // once per witnessed head, not at every retry
+      refused_witness_ = witnessed;
+      log_.error("{}", why);
+      audit::Event e;
+      e.type = audit::EventType::kWitnessRefused;
+      e.outcome = std::string(audit::Name(*check));
+      e.detail = "witnessed head " + audit::FormatHead(witnessed) + ": " + why;
+      (void)audit_.Append(e);
+    }
+    return FailedPrecondition(why);
+  }
+  // Tells the witness the new durable head, if it moved (from the daemon's periodic tick).
+  void SendAuditHead() {
+    const audit::Head head = audit_.DurableHead();
+    if (head.seq == witness_sent_seq_.load()) return;
+    if (channel_->Send(protocol::AuditHeadMessage{ToWire(head)}).ok()) {
+      witness_sent_seq_ = head.seq;
+    }
+  }
   void OnConnected(const protocol::Welcome& welcome) override {
     log_.info("connected to the cloud (tenant {})", EscapeForLog(welcome.tenant));
     pipeline_->ResendResults();
@@ -55,9 +131,11 @@ class Daemon::Link final : public channel::Handler, public Outbound {
 
  private:
   spdlog::logger& log_;
-  audit::Sink& audit_;
+  audit::Writer& audit_;
   Pipeline* pipeline_ = nullptr;
   channel::Channel* channel_ = nullptr;
+  std::atomic<std::uint64_t> witness_sent_seq_{0};  // the head the cloud was last sent
+  std::optional<audit::Head> refused_witness_;      // I/O thread only
 };
 
 namespace {
@@ -174,6 +252,7 @@ void Daemon::Stop() {
 }
 
 void Daemon::Tick(bool maintenance) {
+  link_->SendAuditHead();
   if (maintenance) {
     auto report = queue_->Maintain();
     if (!report.ok()) log_->warn("queue maintenance: {}", report.error().ToString());

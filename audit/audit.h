@@ -69,6 +69,8 @@ enum class EventType {
   kKeyRotated,          // "key_rotated": a certificate or key of the agent or the cloud's
                         //   signing key set changed; detail says which
   kAuditRecovered,      // "audit_recovered": at open, the Writer removed a torn final line
+  kWitnessRefused,      // "witness_refused": the witness holds a head this trail does not
+                        //   hold (records deleted or rolled back); no request is taken
 };
 std::string_view Name(EventType type);
 std::optional<EventType> ParseEventType(std::string_view name);
@@ -174,6 +176,37 @@ struct LoadedKey {
 Result<LoadedKey> LoadKey(const KeyOptions& options);
 
 // ---------------------------------------------------------------------------------------------
+// The witness (docs/audit.md, "The witness").
+//
+// The checkpoint and the HMACs cannot show that the whole trail was deleted, or that the trail
+// and the checkpoint were rolled back together: whoever does it on this host may hold the key.
+// So the agent sends its durable head to the cloud, which keeps the highest one per agent and
+// hands it back in every welcome. A trail that does not hold that head lost records.
+
+// A head as the witness keeps it.
+struct Head {
+  std::uint64_t seq = 0;  // 0: the empty trail
+  std::string hash;       // SHA-256 hex of the line at seq; 64 zeros for seq 0
+  // HMAC-SHA-256 hex under the audit key of {"witness":1,"seq":<seq>,"hash":"<hash>"}: a head
+  // the cloud (or anyone without the key) made up does not verify. Empty: not known.
+  std::string hmac;
+  bool operator==(const Head&) const = default;
+};
+
+// "SEQ:HASH:HMAC", the form wbcloud shows and `audit verify --witness` takes.
+std::string FormatHead(const Head& head);
+// Parses "SEQ:HASH:HMAC" or "SEQ:HASH" (no HMAC to check). kInvalidArgument says what is wrong.
+Result<Head> ParseHead(std::string_view text);
+
+enum class WitnessCheck {
+  kHeld,      // the trail holds the head: the record at its seq has its hash
+  kMissing,   // the trail ends before the head's seq: records were deleted or rolled back
+  kReplaced,  // the record at the head's seq has another hash: the trail was rewritten
+  kForged,    // the head's HMAC does not verify under this key: not this agent's head
+};
+std::string_view Name(WitnessCheck check);  // "held", "missing", "replaced", "forged"
+
+// ---------------------------------------------------------------------------------------------
 // Writing.
 
 // kDurable: Append returns only after the record and every record before it are on stable
@@ -264,6 +297,15 @@ class Writer final : public Sink {
   // Set when Open removed a torn final line; the caller logs it.
   const std::optional<Recovery>& recovery() const;
 
+  // The head the checkpoint names, with its HMAC: what the agent tells the witness. It is on
+  // stable storage, so a crash of the host never leaves the trail behind a head it sent.
+  // Thread-safe.
+  Head DurableHead();
+  // Whether this trail holds `head` (a head the witness kept). Finds the record at its seq
+  // in the files (the newest file first), so it reads at most one file; appends wait meanwhile.
+  // Errors: only when a file cannot be read (kIoError, kNotFound). Thread-safe.
+  Result<WitnessCheck> CheckWitness(const Head& head);
+
  private:
   class Impl;
   explicit Writer(std::unique_ptr<Impl> impl);
@@ -281,6 +323,9 @@ struct VerifyOptions {
   // Unset: the checkpoint is not checked, so a removed tail goes unnoticed (e.g. a copy of
   // the trail off-host without its checkpoint).
   std::optional<std::filesystem::path> checkpoint_file;
+  // A head kept off-host (the cloud's, from `wbcloud admin agents`): the trail must hold it.
+  // This is what shows a deleted trail, or a trail and checkpoint rolled back together.
+  std::optional<Head> witness;
 };
 
 enum class Problem {
@@ -297,6 +342,9 @@ enum class Problem {
   kCheckpointMismatch,  // the record at the checkpointed seq has another hash
   kCheckpointInvalid,   // the checkpoint is malformed or fails its HMAC
   kCheckpointMissing,   // records exist but the checkpoint does not
+  kWitnessMissing,      // the trail ends before the witness's head: records were removed
+  kWitnessReplaced,     // the record at the witness's seq has another hash
+  kWitnessForged,       // the witness's head does not verify under this key
 };
 std::string_view Name(Problem problem);  // e.g. "bad_hmac", "torn_tail"
 

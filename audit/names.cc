@@ -8,7 +8,7 @@
 namespace wb::audit {
 namespace {
 
-constexpr std::array<std::pair<EventType, std::string_view>, 13> kEventNames = {{
+constexpr std::array<std::pair<EventType, std::string_view>, 14> kEventNames = {{
     {EventType::kRequestReceived, "request_received"},
     {EventType::kRequestRejected, "request_rejected"},
     {EventType::kPolicyDecision, "policy_decision"},
@@ -22,6 +22,7 @@ constexpr std::array<std::pair<EventType, std::string_view>, 13> kEventNames = {
     {EventType::kAgentStopped, "agent_stopped"},
     {EventType::kKeyRotated, "key_rotated"},
     {EventType::kAuditRecovered, "audit_recovered"},
+    {EventType::kWitnessRefused, "witness_refused"},
 }};
 
 }  // namespace
@@ -110,6 +111,26 @@ std::string_view Name(Problem problem) {
       return "checkpoint_invalid";
     case Problem::kCheckpointMissing:
       return "checkpoint_missing";
+    case Problem::kWitnessMissing:
+      return "witness_missing";
+    case Problem::kWitnessReplaced:
+      return "witness_replaced";
+    case Problem::kWitnessForged:
+      return "witness_forged";
+  }
+  return "unknown";
+}
+
+std::string_view Name(WitnessCheck check) {
+  switch (check) {
+    case WitnessCheck::kHeld:
+      return "held";
+    case WitnessCheck::kMissing:
+      return "missing";
+    case WitnessCheck::kReplaced:
+      return "replaced";
+    case WitnessCheck::kForged:
+      return "forged";
   }
   return "unknown";
 }

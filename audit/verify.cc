@@ -10,6 +10,7 @@
 #include "audit/internal/files.h"
 #include "audit/internal/record_json.h"
 #include "audit/internal/seal.h"
+#include "audit/internal/witness.h"
 
 namespace wb::audit {
 namespace {
@@ -81,6 +82,14 @@ Status Verifier::ReadCheckpoint() {
 }
 
 Result<VerifyReport> Verifier::Run() {
+  if (options_.witness && !options_.witness->hmac.empty() &&
+      !internal::HeadMacIsValid(*options_.witness, key_)) {
+    Find(Problem::kWitnessForged, options_.file, 0,
+         "the witness head " + FormatHead(*options_.witness) +
+             " was not made with this audit key: it is not this trail's head (another agent's, "
+             "or made up)");
+    return report_;
+  }
   // The checkpoint first: a Writer appending meanwhile only moves the files further ahead.
   WB_RETURN_IF_ERROR(ReadCheckpoint());
   auto files = internal::ListTrail(options_.file);
@@ -180,6 +189,12 @@ bool Verifier::CheckLine(const TrailFile& file, const Line& line, bool first_in_
     return Find(Problem::kCheckpointMismatch, file.path, line.number,
                 Seq(record->seq) + " is not the record the checkpoint names: it was replaced");
   }
+  if (options_.witness && record->seq == options_.witness->seq && hash != options_.witness->hash) {
+    return Find(Problem::kWitnessReplaced, file.path, line.number,
+                Seq(record->seq) +
+                    " is not the record the witness holds: the trail was rewritten from here "
+                    "on by someone holding the audit key");
+  }
   prev_hash_ = hash;
   report_.last_seq = record->seq;
   ++report_.records;
@@ -249,6 +264,14 @@ std::string Verifier::GapMessage(const TrailFile& file, const Line& line, std::u
 }
 
 void Verifier::CheckEnd() {
+  if (options_.witness && report_.last_seq < options_.witness->seq) {
+    Find(Problem::kWitnessMissing, last_file_.empty() ? options_.file : last_file_, last_line_,
+         "the trail ends at " + Seq(report_.last_seq) + " but the witness holds " +
+             Seq(options_.witness->seq) + ": " +
+             Plural(options_.witness->seq - report_.last_seq, "record") +
+             " missing: the trail was deleted or rolled back, with its checkpoint");
+    return;
+  }
   if (checkpoint_ && report_.last_seq < checkpoint_->seq) {
     Find(Problem::kTruncated, last_file_.empty() ? options_.file : last_file_, last_line_,
          "the trail ends at " + Seq(report_.last_seq) + " but the checkpoint of " +

@@ -21,6 +21,7 @@
 #include "audit/internal/files.h"
 #include "audit/internal/record_json.h"
 #include "audit/internal/seal.h"
+#include "audit/internal/witness.h"
 #include "common/thread_annotations.h"
 
 namespace wb::audit {
@@ -63,17 +64,19 @@ class Writer::Impl {
   Result<Appended> Append(const Event& event, Durability durability);
   Status Sync();
   Status Close();
+  Head DurableHead();
+  Result<WitnessCheck> CheckWitness(const Head& head);
 
   std::optional<Recovery> recovery_;
 
  private:
-  struct Head {
+  struct ChainHead {
     std::uint64_t seq = 0;
     std::string hash{internal::kZeroHash};
   };
 
   // Open's steps.
-  Result<std::optional<Head>> ReadHead(const internal::TrailFile& file);
+  Result<std::optional<ChainHead>> ReadHead(const internal::TrailFile& file);
   Status RecoverTornLine(const std::filesystem::path& path, std::uint64_t keep, std::uint64_t size);
   Status CheckAgainstCheckpoint(const std::optional<internal::Checkpoint>& checkpoint)
       WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -91,12 +94,13 @@ class Writer::Impl {
   Mutex mu_;
   std::condition_variable_any synced_cv_;
   std::shared_ptr<Fd> file_ WB_GUARDED_BY(mu_);  // shared with a syncer running unlocked
-  Head head_ WB_GUARDED_BY(mu_);
+  ChainHead head_ WB_GUARDED_BY(mu_);
   std::string head_file_ WB_GUARDED_BY(mu_);  // the head's file name, for the checkpoint
   std::uint64_t active_size_ WB_GUARDED_BY(mu_) = 0;
   std::optional<WallTime> active_started_ WB_GUARDED_BY(mu_);
   std::uint64_t next_index_ WB_GUARDED_BY(mu_) = 1;
   std::uint64_t durable_seq_ WB_GUARDED_BY(mu_) = 0;
+  std::string durable_hash_ WB_GUARDED_BY(mu_){internal::kZeroHash};  // the hash at durable_seq_
   bool syncing_ WB_GUARDED_BY(mu_) = false;
   bool closed_ WB_GUARDED_BY(mu_) = false;
   Status broken_ WB_GUARDED_BY(mu_);
@@ -132,6 +136,7 @@ Status Writer::Impl::Open() {
   }
   WB_RETURN_IF_ERROR(CheckAgainstCheckpoint(*checkpoint));
   durable_seq_ = *checkpoint ? (*checkpoint)->seq : 0;
+  if (*checkpoint) durable_hash_ = (*checkpoint)->hash;
   if (!*checkpoint) {
     // A new trail: checkpoint seq 0 now, so that a checkpoint that later goes missing is
     // always a sign of tampering, never of a crash before the first sync.
@@ -142,7 +147,8 @@ Status Writer::Impl::Open() {
   return OpenActive(active_exists);
 }
 
-Result<std::optional<Writer::Impl::Head>> Writer::Impl::ReadHead(const internal::TrailFile& file) {
+Result<std::optional<Writer::Impl::ChainHead>> Writer::Impl::ReadHead(
+    const internal::TrailFile& file) {
   auto fd = internal::OpenFile(file.path, O_RDONLY | O_NOFOLLOW);
   if (!fd.ok()) return fd.error();
   auto size = internal::FileSize(fd->get(), file.path.string());
@@ -161,7 +167,7 @@ Result<std::optional<Writer::Impl::Head>> Writer::Impl::ReadHead(const internal:
     WB_RETURN_IF_ERROR(RecoverTornLine(file.path, tail_start + keep, *size));
     text = text.substr(0, keep);
   }
-  if (text.empty()) return std::optional<Head>();
+  if (text.empty()) return std::optional<ChainHead>();
   text.remove_suffix(1);
   const std::size_t start = text.rfind('\n');
   if (start == std::string_view::npos && tail_start > 0) {
@@ -176,7 +182,7 @@ Result<std::optional<Writer::Impl::Head>> Writer::Impl::ReadHead(const internal:
   }
   auto record = ParseRecord(line);
   if (!record.ok()) return Corrupt(where + ": " + record.error().message());
-  return std::optional<Head>(Head{record->seq, internal::Sha256Hex(line)});
+  return std::optional<ChainHead>(ChainHead{record->seq, internal::Sha256Hex(line)});
 }
 
 // A torn final line is a write that a crash cut short: it was never reported as written, so
@@ -263,7 +269,7 @@ Result<Appended> Writer::Impl::Append(const Event& event, Durability durability)
   line.pop_back();
   active_size_ += line.size() + 1;
   if (!active_started_) active_started_ = record.time;
-  head_ = Head{record.seq, hash};
+  head_ = ChainHead{record.seq, hash};
   head_file_ = options_.file.filename().string();
   if (options_.mirror != nullptr) {
     record.hmac = internal::Unseal(line)->hmac;
@@ -324,9 +330,10 @@ Status Writer::Impl::WaitDurable(std::uint64_t seq) {
     if (s.ok()) s = internal::WriteCheckpoint(options_.checkpoint_file, checkpoint, key_);
     mu_.Lock();
     syncing_ = false;
-    if (s.ok()) {
-      durable_seq_ = std::max(durable_seq_, checkpoint.seq);
-    } else {
+    if (s.ok() && checkpoint.seq >= durable_seq_) {
+      durable_seq_ = checkpoint.seq;
+      durable_hash_ = checkpoint.hash;
+    } else if (!s.ok()) {
       broken_ = s;
     }
     synced_cv_.notify_all();
@@ -354,6 +361,30 @@ Status Writer::Impl::Close() {
   closed_ = true;
   file_.reset();
   return s;
+}
+
+// ---- The witness --------------------------------------------------------------------------
+
+Head Writer::Impl::DurableHead() {
+  MutexLock lock(mu_);
+  return internal::MakeHead(durable_seq_, durable_hash_, key_);
+}
+
+Result<WitnessCheck> Writer::Impl::CheckWitness(const Head& head) {
+  if (!head.hmac.empty() && !internal::HeadMacIsValid(head, key_)) return WitnessCheck::kForged;
+  // Held while reading, so that no rotation renames a file under the search.
+  MutexLock lock(mu_);
+  if (head.seq > head_.seq) return WitnessCheck::kMissing;
+  if (head.seq == head_.seq || head.seq == 0) {
+    const std::string_view ours = head.seq == 0 ? internal::kZeroHash : head_.hash;
+    return head.hash == ours ? WitnessCheck::kHeld : WitnessCheck::kReplaced;
+  }
+  auto files = internal::ListTrail(options_.file);
+  if (!files.ok()) return files.error();
+  auto hash = internal::FindLineHash(*files, head.seq);
+  if (!hash.ok()) return hash.error();
+  if (!*hash) return WitnessCheck::kMissing;
+  return **hash == head.hash ? WitnessCheck::kHeld : WitnessCheck::kReplaced;
 }
 
 // ---- Writer -----------------------------------------------------------------------------
@@ -392,6 +423,10 @@ Status Writer::Sync() { return impl_->Sync(); }
 Status Writer::Close() { return impl_->Close(); }
 
 const std::optional<Recovery>& Writer::recovery() const { return impl_->recovery_; }
+
+Head Writer::DurableHead() { return impl_->DurableHead(); }
+
+Result<WitnessCheck> Writer::CheckWitness(const Head& head) { return impl_->CheckWitness(head); }
 
 std::filesystem::path CheckpointPath(const std::filesystem::path& state_dir) {
   return state_dir / "audit.checkpoint";

@@ -179,7 +179,8 @@ class Channel::Impl final : public internal::SessionOwner {
     protocol::Hello hello{.agent_id = options_.agent_id,
                           .version = options_.agent_version,
                           .credits = hs.credits,
-                          .unacked_results = std::move(hs.unacked_results)};
+                          .unacked_results = std::move(hs.unacked_results),
+                          .audit_head = std::move(hs.audit_head)};
     return protocol::Serialize(hello);
   }
 
@@ -219,6 +220,10 @@ class Channel::Impl final : public internal::SessionOwner {
                              "\" but this agent is enrolled with tenant \"" +
                              EscapeForLog(enrollment_.tenant) +
                              "\" (does cloud.url point to another tenant's endpoint?)"));
+    }
+    if (Status checked = handler_.CheckWelcome(*welcome); !checked.ok()) {
+      return Verdict::Close(internal::kClosePolicy,
+                            ErrorFrame("witness_mismatch", checked.message()), checked);
     }
     CheckClockSkew(welcome->server_time);
     {

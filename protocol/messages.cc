@@ -15,6 +15,43 @@ constexpr StringRule kEnvelopeRule{1, kMaxMessageBytes, Charset::kText};
 constexpr StringRule kJwsRule{1, kMaxMessageBytes, Charset::kCompact};
 constexpr StringRule kPemRule{1, kMaxMessageBytes, Charset::kPem};
 
+constexpr StringRule kDigestRule{64, 64, Charset::kLowerHex};
+
+// The three members of an audit head, read from `r` (an object of their own, or a message).
+void ReadAuditHeadFields(FieldReader& r, AuditHead& head) {
+  int64_t seq = 0;
+  if (r.Integer("seq", seq, 0, static_cast<int64_t>(kMaxAuditSeq))) {
+    head.seq = static_cast<std::uint64_t>(seq);
+  }
+  r.String("hash", head.hash, kDigestRule);
+  r.String("hmac", head.hmac, kDigestRule);
+}
+
+void ReadOptionalAuditHead(FieldReader& outer, std::optional<AuditHead>& out) {
+  const Json* j = outer.Member("audit_head", false);
+  if (j == nullptr) return;
+  FieldReader r(*j, "message: audit_head");
+  AuditHead head;
+  ReadAuditHeadFields(r, head);
+  if (Status s = r.Finish(); !s.ok()) {
+    outer.Fail(s.message());
+    return;
+  }
+  out = std::move(head);
+}
+
+void PutAuditHeadFields(OrderedJson& j, const AuditHead& head) {
+  j["seq"] = head.seq;
+  j["hash"] = head.hash;
+  j["hmac"] = head.hmac;
+}
+
+OrderedJson AuditHeadJson(const AuditHead& head) {
+  OrderedJson j = OrderedJson::object();
+  PutAuditHeadFields(j, head);
+  return j;
+}
+
 template <typename T>
 Result<Message> Done(FieldReader& r, T message) {
   WB_RETURN_IF_ERROR(r.Finish());
@@ -28,6 +65,7 @@ Result<Message> ParseHello(FieldReader& r) {
   r.String("version", m.version, kVersionRule);
   if (r.Integer("credits", credits, 0, kMaxCredits)) m.credits = static_cast<int>(credits);
   r.StringArray("unacked_results", m.unacked_results, 0, kMaxUnackedResults, kIdRule);
+  ReadOptionalAuditHead(r, m.audit_head);
   return Done(r, std::move(m));
 }
 
@@ -35,6 +73,7 @@ Result<Message> ParseWelcome(FieldReader& r) {
   Welcome m;
   r.String("tenant", m.tenant, kTenantRule);
   r.Time("server_time", m.server_time);
+  ReadOptionalAuditHead(r, m.audit_head);
   return Done(r, std::move(m));
 }
 
@@ -117,12 +156,19 @@ Result<Message> ParseError(FieldReader& r) {
   return Done(r, std::move(m));
 }
 
+Result<Message> ParseAuditHead(FieldReader& r) {
+  AuditHeadMessage m;
+  ReadAuditHeadFields(r, m.head);
+  return Done(r, std::move(m));
+}
+
 using Parser = Result<Message> (*)(FieldReader&);
 constexpr std::pair<std::string_view, Parser> kParsers[] = {
     {"hello", ParseHello},          {"welcome", ParseWelcome},         {"request", ParseRequest},
     {"accepted", ParseAccepted},    {"rejected", ParseRejected},       {"result", ParseResult},
     {"result_ack", ParseResultAck}, {"credits", ParseCredits},         {"keyset", ParseKeySet},
     {"renew", ParseRenew},          {"certificate", ParseCertificate}, {"error", ParseError},
+    {"audit_head", ParseAuditHead},
 };
 
 OrderedJson Head(std::string_view type) {
@@ -177,6 +223,7 @@ std::string Serialize(const Hello& m) {
   j["version"] = m.version;
   j["credits"] = m.credits;
   j["unacked_results"] = m.unacked_results;
+  if (m.audit_head) j["audit_head"] = AuditHeadJson(*m.audit_head);
   return Dump(j);
 }
 
@@ -184,6 +231,7 @@ std::string Serialize(const Welcome& m) {
   OrderedJson j = Head("welcome");
   j["tenant"] = m.tenant;
   j["server_time"] = ToUnixSeconds(m.server_time);
+  if (m.audit_head) j["audit_head"] = AuditHeadJson(*m.audit_head);
   return Dump(j);
 }
 
@@ -252,6 +300,12 @@ std::string Serialize(const ErrorMessage& m) {
   OrderedJson j = Head("error");
   j["code"] = m.code;
   j["message"] = m.message;
+  return Dump(j);
+}
+
+std::string Serialize(const AuditHeadMessage& m) {
+  OrderedJson j = Head("audit_head");
+  PutAuditHeadFields(j, m.head);
   return Dump(j);
 }
 

@@ -98,18 +98,41 @@ std::string ClaimedRequestId(std::string_view envelope);
 // Channel messages. One JSON object per WebSocket text frame; every object has "type" and
 // "v": 1. Times are integer Unix seconds on the wire and WallTime (whole seconds) here.
 
+// The head of the agent's audit trail as an external witness keeps it (docs/protocol.md
+// section 4, "audit_head"; docs/audit.md, "The witness"): the last durable record's seq, the
+// SHA-256 of its line and an HMAC under the audit key that only the agent can make. The cloud
+// cannot check the HMAC; it keeps the highest head it was sent and hands it back in welcome.
+struct AuditHead {
+  std::uint64_t seq = 0;  // 0..kMaxAuditSeq; 0 with a zero hash: an empty trail
+  std::string hash;       // 64 lowercase hex
+  std::string hmac;       // 64 lowercase hex
+  bool operator==(const AuditHead&) const = default;
+};
+// The largest seq on the wire: 2^53 - 1, exact in every JSON implementation.
+inline constexpr std::uint64_t kMaxAuditSeq = (std::uint64_t{1} << 53) - 1;
+
 // agent -> cloud, first message after the WebSocket handshake.
 struct Hello {
   std::string agent_id;
   std::string version;  // the agent's software version
   int credits = 0;      // requests the agent will take in flight, 0..kMaxCredits
   std::vector<std::string> unacked_results;  // request ids; at most kMaxUnackedResults
+  std::optional<AuditHead> audit_head;       // the agent's durable audit head (optional)
 };
 
 // cloud -> agent, answer to hello.
 struct Welcome {
   std::string tenant;
   WallTime server_time;
+  // The highest audit head the cloud was ever sent by this agent since it enrolled; omitted
+  // when none. The agent refuses to go on when its trail does not hold it.
+  std::optional<AuditHead> audit_head;
+};
+
+// agent -> cloud: the durable head of the agent's audit trail moved on; the cloud keeps the
+// highest one (never a lower one) per agent.
+struct AuditHeadMessage {
+  AuditHead head;
 };
 
 // cloud -> agent: one request envelope (a compact JWS, see OpenRequest).
@@ -178,7 +201,7 @@ struct ErrorMessage {
 };
 
 using Message = std::variant<Hello, Welcome, Request, Accepted, Rejected, ResultMessage, ResultAck,
-                             Credits, KeySet, Renew, Certificate, ErrorMessage>;
+                             Credits, KeySet, Renew, Certificate, ErrorMessage, AuditHeadMessage>;
 
 // Parses one frame strictly: at most kMaxMessageBytes, one JSON object, no duplicate keys,
 // "v" == 1, a known "type", every field of that type present with its JSON type and bounds,
@@ -208,6 +231,7 @@ std::string Serialize(const KeySet& m);
 std::string Serialize(const Renew& m);
 std::string Serialize(const Certificate& m);
 std::string Serialize(const ErrorMessage& m);
+std::string Serialize(const AuditHeadMessage& m);
 std::string Serialize(const Message& m);
 
 // ---------------------------------------------------------------------------------------------

@@ -97,6 +97,8 @@ bool CharOk(unsigned char c, Charset charset) {
       return (c >= 0x20 && c < 0x7f) || c == '\n' || c == '\r';
     case Charset::kUuid:
       return true;  // checked as a whole
+    case Charset::kLowerHex:
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
   }
   return false;
 }

@@ -38,6 +38,7 @@ enum class Charset {
   kCompact,    // [A-Za-z0-9_.-]: a JOSE compact serialization
   kPem,        // printable ASCII plus CR and LF
   kUuid,       // 8-4-4-4-12 lowercase hex
+  kLowerHex,   // [0-9a-f]
 };
 
 struct StringRule {

@@ -73,7 +73,14 @@ class AuditCliTest : public ::testing::Test {
       ASSERT_TRUE((*writer)->Append(Reset(i)).ok());
       clock_.Advance(std::chrono::hours(1));
     }
+    ASSERT_TRUE((*writer)->Sync().ok());
+    head_ = (*writer)->DurableHead();
     ASSERT_TRUE((*writer)->Close().ok());
+  }
+
+  void DeleteTrailAndCheckpoint() const {
+    std::filesystem::remove(trail());
+    std::filesystem::remove(audit::CheckpointPath(state()));
   }
 
   std::string ConfigText() const {
@@ -90,6 +97,7 @@ class AuditCliTest : public ::testing::Test {
 
   TempDir dir_;
   FakeClock clock_;
+  audit::Head head_;  // the durable head after the three records
 };
 
 TEST_F(AuditCliTest, AuditVerbsHaveHelp) {
@@ -112,6 +120,36 @@ TEST_F(AuditCliTest, VerifyFindsEverythingThroughTheConfig) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(Contains(r.output, "OK: 1 file, 3 records (last seq 3)")) << r.output;
   EXPECT_TRUE(Contains(r.output, "checkpoint at seq 3 matches")) << r.output;
+}
+
+TEST_F(AuditCliTest, VerifyOfAnEmptyTrailWithoutACheckpointSaysSoInsteadOfAborting) {
+  DeleteTrailAndCheckpoint();
+  CommandResult r = Wbagent({"audit", "verify", "-c", config().string()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Contains(r.output, "OK: 0 files, 0 records")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "an empty trail")) << r.output;
+}
+
+TEST_F(AuditCliTest, VerifyWithTheWitnessedHeadSaysItIsHeld) {
+  CommandResult r =
+      Wbagent({"audit", "verify", "-c", config().string(), "--witness", audit::FormatHead(head_)});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Contains(r.output, "the witnessed head (seq 3) is held")) << r.output;
+}
+
+TEST_F(AuditCliTest, VerifyWithAWitnessFindsADeletedTrailThatLooksIntactLocally) {
+  DeleteTrailAndCheckpoint();
+  CommandResult r =
+      Wbagent({"audit", "verify", "-c", config().string(), "--witness", audit::FormatHead(head_)});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Contains(r.output, "witness_missing")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "3 records missing")) << r.output;
+}
+
+TEST_F(AuditCliTest, VerifyWithAMalformedWitnessIsAUsageError) {
+  CommandResult r = Wbagent({"audit", "verify", "-c", config().string(), "--witness", "3:zz"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Contains(r.output, "--witness: witness head: the hash is not 64")) << r.output;
 }
 
 TEST_F(AuditCliTest, VerifyNamesTheFirstBrokenRecordByFileAndLine) {

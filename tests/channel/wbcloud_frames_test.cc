@@ -263,5 +263,70 @@ TEST_F(WbcloudFramesTest, ACertificateReplacedBeforeHelloIsAnUnknownAgent) {
   EXPECT_EQ(*closed.code, 1008);
 }
 
+// The witness (docs/protocol.md section 4, audit_head): what a hello opened with `hello_head`
+// got back as welcome.audit_head on a fresh connection of `agent`.
+class WitnessTest : public WbcloudFramesTest {
+ protected:
+  static protocol::AuditHead Head(std::uint64_t seq, char fill) {
+    return {.seq = seq, .hash = std::string(64, fill), .hmac = std::string(64, 'f')};
+  }
+
+  std::optional<protocol::AuditHead> WelcomeHeadAfterHello(
+      std::optional<protocol::AuditHead> hello_head, const channel::Options* agent = nullptr) {
+    auto scripted = std::make_unique<ScriptedAgent>(ScriptedAs(agent ? *agent : agent_));
+    EXPECT_TRUE(scripted->Connect().ok()) << cloud_.Log();
+    protocol::Hello hello{.agent_id = "agent-1", .version = "scripted", .credits = 1};
+    hello.audit_head = std::move(hello_head);
+    EXPECT_TRUE(scripted->SendText(protocol::Serialize(hello)).ok());
+    auto welcome = scripted->Read();
+    EXPECT_TRUE(welcome.ok()) << cloud_.Log();
+    auto parsed = welcome.ok() ? protocol::ParseMessage(*welcome)
+                               : Result<protocol::Message>(Internal("no welcome"));
+    EXPECT_TRUE(parsed.ok() && std::holds_alternative<protocol::Welcome>(*parsed)) << *welcome;
+    last_ = std::move(scripted);  // kept open until the next call, like a live agent
+    if (!parsed.ok() || !std::holds_alternative<protocol::Welcome>(*parsed)) return std::nullopt;
+    return std::get<protocol::Welcome>(*parsed).audit_head;
+  }
+
+  // Sends `m` on the open connection and waits until the cloud has acted on what came before.
+  void SendAndSettle(const std::string& m) {
+    ASSERT_TRUE(last_->SendText(m).ok());
+    ASSERT_TRUE(last_->SendText(kProbe).ok());
+    auto ack = last_->Read();
+    ASSERT_TRUE(ack.ok()) << cloud_.Log();
+  }
+
+  std::unique_ptr<ScriptedAgent> last_;
+};
+
+TEST_F(WitnessTest, KeepsTheHighestHeadAndHandsItBackInWelcome) {
+  EXPECT_EQ(WelcomeHeadAfterHello(Head(5, 'a')), std::nullopt) << "nothing witnessed yet";
+  EXPECT_EQ(WelcomeHeadAfterHello(std::nullopt), Head(5, 'a')) << "hello's head is kept";
+  SendAndSettle(protocol::Serialize(protocol::AuditHeadMessage{Head(9, 'b')}));
+  EXPECT_EQ(WelcomeHeadAfterHello(std::nullopt), Head(9, 'b'));
+}
+
+TEST_F(WitnessTest, AHeadThatWentBackIsLoggedAndNeverLowersTheWitness) {
+  WelcomeHeadAfterHello(Head(9, 'b'));
+  // A trail rolled back: the welcome still carries seq 9 (taken before this hello), and so
+  // does every later one.
+  EXPECT_EQ(WelcomeHeadAfterHello(Head(3, 'c')), Head(9, 'b'));
+  SendAndSettle(protocol::Serialize(protocol::AuditHeadMessage{Head(4, 'c')}));
+  EXPECT_EQ(WelcomeHeadAfterHello(std::nullopt), Head(9, 'b'));
+  EXPECT_THAT(cloud_.Log(), HasSubstr("behind the witnessed seq 9"));
+  // The same seq with another hash: a rewritten trail; the first stays.
+  SendAndSettle(protocol::Serialize(protocol::AuditHeadMessage{Head(9, 'd')}));
+  EXPECT_EQ(WelcomeHeadAfterHello(std::nullopt), Head(9, 'b'));
+  EXPECT_THAT(cloud_.Log(), HasSubstr("with another hash than the witnessed one"));
+}
+
+TEST_F(WitnessTest, EnrollingAgainStartsAFreshWitness) {
+  WelcomeHeadAfterHello(Head(9, 'b'));
+  last_.reset();
+  const channel::Options again = TestOptions(cloud_, dir_.path() / "again", "agent-1");
+  ASSERT_TRUE(Enroll(cloud_, again).ok());
+  EXPECT_EQ(WelcomeHeadAfterHello(std::nullopt, &again), std::nullopt);
+}
+
 }  // namespace
 }  // namespace wb::testing

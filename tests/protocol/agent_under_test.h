@@ -46,6 +46,8 @@ class AgentUnderTest {
   // `wbagent audit query --format json FILTER...`: one object per record (empty on failure).
   std::vector<nlohmann::json> AuditQuery(std::vector<std::string> filter) const;
   std::string Log() const { return ReadFileOrEmpty(log_); }
+  // The agent's state directory (its audit key is <state>/audit.key once it has run).
+  const std::filesystem::path& state_dir() const { return state_; }
 
   const protocol::EcPrivateKey& signing_key() const { return signing_key_; }
   const std::string& signing_kid() const { return signing_kid_; }

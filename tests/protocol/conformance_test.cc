@@ -14,6 +14,8 @@
 // never slows the suite down.
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -70,6 +72,21 @@ struct Suite {
 };
 Suite* suite = nullptr;
 
+bool IsLowerHex64(const json& v) {
+  if (!v.is_string() || v.get_ref<const std::string&>().size() != 64) return false;
+  const std::string& text = v.get_ref<const std::string&>();
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// §4 audit_head: exactly seq (0..2^53-1), hash and hmac (64 lowercase hex).
+bool IsDocumentedAuditHead(const json& head) {
+  return head.is_object() && head.size() == 3 && head.contains("seq") &&
+         head["seq"].is_number_unsigned() &&
+         head["seq"].get<std::uint64_t>() <= (std::uint64_t{1} << 53) - 1 &&
+         IsLowerHex64(head.value("hash", json())) && IsLowerHex64(head.value("hmac", json()));
+}
+
 Status SetUpSuite(Suite& s) {
   auto ca = TestCa::Create(s.dir.path() / "peer-ca", "conformance-peer-ca");
   if (!ca.ok()) return ca.error();
@@ -77,6 +94,18 @@ Status SetUpSuite(Suite& s) {
   auto peer = ScriptedPeer::Start(*s.ca);
   if (!peer.ok()) return peer.error();
   s.peer = std::move(*peer);
+  // §4: the agent sends `audit_head` on its own schedule; a well-formed one is not an answer.
+  // A malformed one stays in the stream, where the row that meets it fails.
+  s.peer->SetBackgroundFilter([](std::string_view text) {
+    const json m = json::parse(text, nullptr, false);
+    if (!m.is_object() || m.value("type", "") != "audit_head" || m.value("v", 0) != 1) {
+      return false;
+    }
+    json head = m;
+    head.erase("type");
+    head.erase("v");
+    return IsDocumentedAuditHead(head);
+  });
   auto agent = AgentUnderTest::Create({.dir = s.dir.path() / "agent",
                                        .agent_id = kAgentId,
                                        .tenant = kTenant,
@@ -537,8 +566,9 @@ void HelloFirstWithDocumentedFields() {
   std::vector<std::string> keys;
   for (const auto& [k, v] : h.items()) keys.push_back(k);
   std::sort(keys.begin(), keys.end());
-  EXPECT_EQ(keys, (std::vector<std::string>{"agent_id", "credits", "type", "unacked_results", "v",
-                                            "version"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"agent_id", "audit_head", "credits", "type",
+                                            "unacked_results", "v", "version"}));
+  EXPECT_TRUE(IsDocumentedAuditHead(h.value("audit_head", json()))) << h.dump();
   EXPECT_EQ(h.value("v", 0), 1);
   EXPECT_EQ(h.value("agent_id", ""), kAgentId);
   ASSERT_TRUE(h["credits"].is_number_integer());
@@ -737,6 +767,107 @@ void WelcomeForAnotherTenant() {
   EXPECT_EQ(Join(parts), "close(1008)");
   EXPECT_TRUE(suite->peer->Accept(10s)) << "the agent did not reconnect";
   suite->conn.reset();
+}
+
+// The audit key the agent under test made at its first start (hex in <state>/audit.key).
+std::string AgentAuditKey() {
+  std::string hex = ReadFileOrEmpty(suite->agent->state_dir() / "audit.key");
+  while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r')) hex.pop_back();
+  std::string key;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    key.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  return key;
+}
+
+// docs/protocol.md §4 audit_head: HMAC-SHA-256 of {"witness":1,"seq":N,"hash":"H"}.
+std::string HeadHmac(const std::string& key, std::uint64_t seq, const std::string& hash) {
+  const std::string body =
+      R"({"witness":1,"seq":)" + std::to_string(seq) + R"(,"hash":")" + hash + R"("})";
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), md, &size);
+  static const char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) {
+    hex += kDigits[md[i] >> 4];
+    hex += kDigits[md[i] & 15];
+  }
+  return hex;
+}
+
+std::string WelcomeWithHead(const json& head) {
+  return R"({"type":"welcome","v":1,"tenant":")" + std::string(kTenant) + R"(","server_time":)" +
+         std::to_string(NowSeconds()) + R"(,"audit_head":)" + head.dump() + "}";
+}
+
+// What the agent answers a welcome holding `head`: its frames, then close(N) or open.
+std::string AnswerToWelcomeWithHead(Greeting& g, const json& head) {
+  EXPECT_TRUE(g.conn->SendText(WelcomeWithHead(head)).ok());
+  std::vector<PeerFrame> frames;
+  const std::optional<int> close = g.conn->ExpectClose(kAnswerWait, &frames);
+  std::vector<std::string> parts;
+  for (const auto& f : frames) parts.push_back(Describe(f, {}));
+  parts.push_back(close ? "close(" + std::to_string(*close) + ")" : "open");
+  return Join(parts);
+}
+
+// §4 welcome.audit_head: a head the agent's trail holds (its own, from hello) lets it go on.
+void WelcomeWithTheAgentsOwnHeadGoesOn() {
+  auto fresh = FreshHello();
+  ASSERT_TRUE(fresh.ok()) << fresh.error().ToString();
+  EXPECT_EQ(AnswerToWelcomeWithHead(*fresh, fresh->hello["audit_head"]), "open");
+  Ctx ctx;
+  EXPECT_TRUE(Probe(*fresh->conn, ctx)) << "the agent did not take requests after welcome";
+  suite->conn = fresh->conn;
+}
+
+// §4 welcome.audit_head: a head beyond the agent's trail (records deleted or rolled back),
+// properly MAC'd: error witness_mismatch, close 1008, and no request is taken on the next
+// connection that brings the same head either.
+void WelcomeWithAHeadTheTrailDoesNotHold() {
+  auto fresh = FreshHello();
+  ASSERT_TRUE(fresh.ok()) << fresh.error().ToString();
+  const json own = fresh->hello["audit_head"];
+  const std::uint64_t seq = own["seq"].get<std::uint64_t>() + 1000;
+  const std::string hash(64, 'a');
+  const json ahead = {{"seq", seq}, {"hash", hash}, {"hmac", HeadHmac(AgentAuditKey(), seq, hash)}};
+  EXPECT_EQ(AnswerToWelcomeWithHead(*fresh, ahead), "error(witness_mismatch) close(1008)");
+  std::shared_ptr<PeerConnection> again = suite->peer->Accept(15s);
+  ASSERT_TRUE(again) << "the agent did not try again";
+  Greeting g = ReadHello(again);
+  ASSERT_TRUE(g.error.empty()) << g.error;
+  EXPECT_EQ(AnswerToWelcomeWithHead(g, ahead), "error(witness_mismatch) close(1008)");
+  const auto refused = suite->agent->AuditQuery({"--outcome", "missing"});
+  EXPECT_EQ(refused.size(), 1u) << "one witness_refused record per witnessed head";
+  suite->conn.reset();
+}
+
+// §4 welcome.audit_head: a head whose HMAC is not the agent's: error witness_mismatch, close.
+void WelcomeWithAForgedHead() {
+  auto fresh = FreshHello();
+  ASSERT_TRUE(fresh.ok()) << fresh.error().ToString();
+  json forged = fresh->hello["audit_head"];
+  forged["hmac"] = std::string(64, 'b');
+  EXPECT_EQ(AnswerToWelcomeWithHead(*fresh, forged), "error(witness_mismatch) close(1008)");
+  suite->conn.reset();
+}
+
+// §4 audit_head: once its durable head moves, the agent tells the cloud within seconds.
+void SendsItsAuditHeadWhenItMoves() {
+  auto conn = OpenSession();
+  ASSERT_TRUE(conn.ok()) << conn.error().ToString();
+  const int before = (*conn)->background_frames();
+  Ctx ctx;
+  ASSERT_TRUE((*conn)->SendText(RequestFrame(ctx.Reset().envelope)).ok());
+  const std::string got = Answer(**conn, ctx, "accepted(id) result(succeeded,id) open");
+  EXPECT_EQ(got, "accepted(id) result(succeeded,id) open");
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  while ((*conn)->background_frames() == before && std::chrono::steady_clock::now() < deadline) {
+    (void)(*conn)->ReadFrame(200ms);
+  }
+  EXPECT_GT((*conn)->background_frames(), before) << "no audit_head after the request";
 }
 
 // §9 (R11): the backoff starts again after a session that reached welcome: a cloud that
@@ -1232,6 +1363,20 @@ std::vector<Row> Rows() {
       {.name = "BackoffResetsAfterWelcome",
        .section = "§9 backoff resets after a session that reached welcome (R11)",
        .script = BackoffResetsAfterWelcome},
+      // §4 the audit witness
+      {.name = "WelcomeWithTheAgentsOwnHeadGoesOn",
+       .section = "§4 welcome.audit_head held by the trail: the agent goes on",
+       .script = WelcomeWithTheAgentsOwnHeadGoesOn},
+      {.name = "WelcomeWithAHeadTheTrailDoesNotHold",
+       .section = "§4 welcome.audit_head beyond the trail: error witness_mismatch, close 1008",
+       .script = WelcomeWithAHeadTheTrailDoesNotHold},
+      {.name = "WelcomeWithAForgedHead",
+       .section =
+           "§4 welcome.audit_head not MAC'd by the agent: error witness_mismatch, close 1008",
+       .script = WelcomeWithAForgedHead},
+      {.name = "SendsItsAuditHeadWhenItMoves",
+       .section = "§4 audit_head: sent once the durable head moves",
+       .script = SendsItsAuditHeadWhenItMoves},
       // §2 subprotocol and shutdown
       {.name = "ClosesWhenSubprotocolNotSelected",
        .section = "§2 subprotocol not selected: the agent closes",

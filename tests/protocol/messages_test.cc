@@ -55,6 +55,57 @@ TEST(Messages, EveryOtherTypeRoundTrips) {
   EXPECT_EQ(RoundTrip(ErrorMessage{"unsupported_version", "speak v1"}).code, "unsupported_version");
 }
 
+const AuditHead kHead{42, std::string(64, 'a'), std::string(64, 'b')};
+
+TEST(Messages, AuditHeadIsOptionalInHelloAndWelcomeAndAMessageOfItsOwn) {
+  Hello hello{"agent-paris-1", "0.1.0", 8, {}};
+  EXPECT_EQ(RoundTrip(hello).audit_head, std::nullopt);
+  hello.audit_head = kHead;
+  EXPECT_EQ(RoundTrip(hello).audit_head, kHead);
+  Welcome welcome{"tenant-contoso", At(1800000000)};
+  EXPECT_EQ(RoundTrip(welcome).audit_head, std::nullopt);
+  welcome.audit_head = kHead;
+  EXPECT_EQ(RoundTrip(welcome).audit_head, kHead);
+  EXPECT_EQ(
+      Serialize(Welcome{"t", At(1), AuditHead{7, std::string(64, 'c'), std::string(64, 'd')}}),
+      R"({"type":"welcome","v":1,"tenant":"t","server_time":1,"audit_head":{"seq":7,"hash":")" +
+          std::string(64, 'c') + R"(","hmac":")" + std::string(64, 'd') + R"("}})");
+  EXPECT_EQ(RoundTrip(AuditHeadMessage{kHead}).head, kHead);
+  EXPECT_EQ(Serialize(AuditHeadMessage{AuditHead{0, std::string(64, '0'), std::string(64, 'e')}}),
+            R"({"type":"audit_head","v":1,"seq":0,"hash":")" + std::string(64, '0') +
+                R"(","hmac":")" + std::string(64, 'e') + R"("})");
+  EXPECT_EQ(RoundTrip(AuditHeadMessage{AuditHead{kMaxAuditSeq, kHead.hash, kHead.hmac}}).head.seq,
+            kMaxAuditSeq);
+}
+
+TEST(Messages, RefusesAMalformedAuditHead) {
+  const std::string a(64, 'a');
+  const std::string head_fields = R"("hash":")" + a + R"(","hmac":")" + a + R"(")";
+  for (
+      const std::string& text : std::vector<std::string>{
+          R"({"type":"audit_head","v":1,"seq":-1,)" + head_fields + "}",
+          R"({"type":"audit_head","v":1,"seq":9007199254740992,)" + head_fields + "}",
+          R"({"type":"audit_head","v":1,"seq":"1",)" + head_fields + "}",
+          R"({"type":"audit_head","v":1,"seq":1,"hash":")" + a + R"("})",
+          R"({"type":"audit_head","v":1,"seq":1,"hash":")" + std::string(64, 'A') +
+              R"(","hmac":")" + a + R"("})",
+          R"({"type":"audit_head","v":1,"seq":1,"hash":")" + a.substr(1) + R"(","hmac":")" + a +
+              R"("})",
+          R"({"type":"audit_head","v":1,"seq":1,)" + head_fields + R"(,"x":1})",
+          R"({"type":"welcome","v":1,"tenant":"t","server_time":1,"audit_head":null})",
+          R"({"type":"welcome","v":1,"tenant":"t","server_time":1,"audit_head":{"seq":1}})",
+          R"({"type":"welcome","v":1,"tenant":"t","server_time":1,"audit_head":{"seq":1,)" +
+              head_fields + R"(,"at":1}})",
+          R"({"type":"hello","v":1,"agent_id":"a","version":"1","credits":1,"unacked_results":[],"audit_head":[]})",
+      }) {
+    auto r = ParseMessage(text);
+    EXPECT_FALSE(r.ok()) << text;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code(), Code::kInvalidArgument) << text;
+    }
+  }
+}
+
 TEST(Messages, RequestDeliveryIsOneWhenAbsentAndOmittedWhenOne) {
   auto first = ParseMessage(R"({"type":"request","v":1,"envelope":"a.b.c"})");
   ASSERT_TRUE(first.ok()) << first.error().ToString();

@@ -82,8 +82,12 @@ Status RunOnIo(asio::io_context& ioc, Op op, std::string_view what) {
 class ConnectionImpl final : public PeerConnection,
                              public std::enable_shared_from_this<ConnectionImpl> {
  public:
-  ConnectionImpl(asio::io_context& ioc, tcp::socket socket, ssl::context& ctx)
-      : ioc_(ioc), ws_(beast::tcp_stream(std::move(socket)), ctx), accepted_at_(Clock::now()) {}
+  ConnectionImpl(asio::io_context& ioc, tcp::socket socket, ssl::context& ctx,
+                 BackgroundFilter background)
+      : ioc_(ioc),
+        ws_(beast::tcp_stream(std::move(socket)), ctx),
+        accepted_at_(Clock::now()),
+        background_(std::move(background)) {}
 
   // TLS (the client certificate is verified by the context), then the HTTP upgrade.
   asio::awaitable<Status> Handshake(bool select_subprotocol) {
@@ -116,9 +120,14 @@ class ConnectionImpl final : public PeerConnection,
         if (!stopped_reading_) inbox_.Push(CloseFrame(ec));
         co_return;
       }
-      inbox_.Push({.kind = ws_.got_binary() ? PeerFrame::Kind::kBinary : PeerFrame::Kind::kText,
-                   .payload = beast::buffers_to_string(buffer.data()),
-                   .at = Clock::now()});
+      PeerFrame frame{.kind = ws_.got_binary() ? PeerFrame::Kind::kBinary : PeerFrame::Kind::kText,
+                      .payload = beast::buffers_to_string(buffer.data()),
+                      .at = Clock::now()};
+      if (frame.kind == PeerFrame::Kind::kText && background_ && background_(frame.payload)) {
+        ++background_frames_;
+        continue;
+      }
+      inbox_.Push(std::move(frame));
     }
   }
 
@@ -164,6 +173,7 @@ class ConnectionImpl final : public PeerConnection,
 
   std::string offered_subprotocols() const override { return offered_; }
   int pings() const override { return pings_.load(); }
+  int background_frames() const override { return background_frames_.load(); }
   Clock::time_point accepted_at() const override { return accepted_at_; }
 
  private:
@@ -217,6 +227,8 @@ class ConnectionImpl final : public PeerConnection,
   std::string offered_;           // written before the connection is handed to the test
   bool stopped_reading_ = false;  // I/O thread only
   std::atomic<int> pings_{0};
+  const BackgroundFilter background_;
+  std::atomic<int> background_frames_{0};
   Mailbox<PeerFrame> inbox_;
 };
 
@@ -261,6 +273,10 @@ class PeerImpl final : public ScriptedPeer {
   }
 
   void SelectSubprotocol(bool select) override { select_subprotocol_ = select; }
+  void SetBackgroundFilter(BackgroundFilter filter) override {
+    std::lock_guard lock(filter_mu_);
+    background_ = std::move(filter);
+  }
   int failed_handshakes() const override { return failed_handshakes_.load(); }
 
  private:
@@ -270,7 +286,13 @@ class PeerImpl final : public ScriptedPeer {
       tcp::socket socket = co_await acceptor_.async_accept(redirect_error(use_awaitable, ec));
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
       if (ec) continue;
-      auto connection = std::make_shared<ConnectionImpl>(ioc_, std::move(socket), ctx_);
+      BackgroundFilter background;
+      {
+        std::lock_guard lock(filter_mu_);
+        background = background_;
+      }
+      auto connection =
+          std::make_shared<ConnectionImpl>(ioc_, std::move(socket), ctx_, std::move(background));
       asio::co_spawn(ioc_, Serve(connection), asio::detached);
     }
   }
@@ -290,6 +312,8 @@ class PeerImpl final : public ScriptedPeer {
   tcp::acceptor acceptor_;
   int port_ = 0;
   std::atomic<bool> select_subprotocol_{true};
+  std::mutex filter_mu_;
+  BackgroundFilter background_;  // guarded by filter_mu_
   std::atomic<int> failed_handshakes_{0};
   Mailbox<std::shared_ptr<PeerConnection>> accepted_;
   std::thread thread_;

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,7 +64,13 @@ class PeerConnection {
   virtual int pings() const = 0;
   // When the TCP connection was accepted.
   virtual std::chrono::steady_clock::time_point accepted_at() const = 0;
+  // Text frames the peer's background filter took out of the stream so far.
+  virtual int background_frames() const = 0;
 };
+
+// Says whether a text frame is background traffic that the agent sends on its own schedule
+// (e.g. `audit_head`): such frames never reach ReadFrame, so that an answer is what it is.
+using BackgroundFilter = std::function<bool(std::string_view text)>;
 
 class ScriptedPeer {
  public:
@@ -80,6 +87,8 @@ class ScriptedPeer {
   virtual std::shared_ptr<PeerConnection> Accept(milliseconds timeout) = 0;
   // Whether later upgrades select wbagent.v1 (the default) or select no subprotocol.
   virtual void SelectSubprotocol(bool select) = 0;
+  // The filter for connections accepted from now on (none by default).
+  virtual void SetBackgroundFilter(BackgroundFilter filter) = 0;
   // Handshakes that failed (TLS without a valid client certificate, no upgrade) so far.
   virtual int failed_handshakes() const = 0;
 };

@@ -101,8 +101,12 @@ class AgentSession final : public AgentLink,
       old->second->Kick("replaced by a new connection of the same agent");
     }
     ctx_.sessions[agent_id_] = this;
-    const protocol::Welcome welcome{.tenant = ctx_.state.tenant(), .server_time = ctx_.clock.Now()};
+    // The head held before this hello's: a trail that went back must not lower the witness.
+    const protocol::Welcome welcome{.tenant = ctx_.state.tenant(),
+                                    .server_time = ctx_.clock.Now(),
+                                    .audit_head = WitnessedHead()};
     out_.push_back(protocol::Serialize(welcome));
+    if (hello->audit_head) Witness(*hello->audit_head);
     if (!ctx_.state.keyset_jws().empty()) {
       out_.push_back(protocol::Serialize(protocol::KeySet{ctx_.state.keyset_jws()}));
     }
@@ -284,6 +288,41 @@ class AgentSession final : public AgentLink,
         protocol::Certificate{issued->pem + ctx_.state.ca().certificate_pem()}));
   }
 
+  std::optional<protocol::AuditHead> WitnessedHead() const {
+    auto it = ctx_.state.agents().find(agent_id_);
+    return it == ctx_.state.agents().end() ? std::nullopt : it->second.audit_head;
+  }
+
+  // Keeps the agent's audit head (docs/audit.md, "The witness"); never a lower one.
+  void Witness(const protocol::AuditHead& head) {
+    const std::optional<protocol::AuditHead> held = WitnessedHead();
+    auto witnessed = ctx_.state.WitnessAuditHead(agent_id_, head, ctx_.clock.Now());
+    if (!witnessed.ok()) {
+      ctx_.log.error("agent {}: could not keep its audit head: {}", agent_id_,
+                     witnessed.error().ToString());
+      return;
+    }
+    switch (*witnessed) {
+      case Witnessed::kAdvanced:
+        ctx_.log.debug("agent {}: audit head seq {}", agent_id_, head.seq);
+        break;
+      case Witnessed::kSame:
+        break;
+      case Witnessed::kBehind:
+        ctx_.log.warn(
+            "agent {} sent audit head seq {}, behind the witnessed seq {}: its trail lost records "
+            "(deleted or rolled back); the witness keeps seq {}",
+            agent_id_, head.seq, held->seq, held->seq);
+        break;
+      case Witnessed::kConflict:
+        ctx_.log.warn(
+            "agent {} sent audit head seq {} with another hash than the witnessed one: its trail "
+            "was rewritten; the witness keeps the first",
+            agent_id_, head.seq);
+        break;
+    }
+  }
+
   void Handle(const std::string& payload, bool binary) {
     auto checked = CheckAgentFrame({.payload = payload, .binary = binary, .after_hello = true});
     if (auto* refusal = std::get_if<FrameRefusal>(&checked)) {
@@ -297,6 +336,7 @@ class AgentSession final : public AgentLink,
                    [&](const protocol::ResultMessage& m) { d.OnResult(*this, m); },
                    [&](const protocol::Credits& m) { d.OnCredits(*this, m.credits); },
                    [&](const protocol::Renew& m) { Renew(m); },
+                   [&](const protocol::AuditHeadMessage& m) { Witness(m.head); },
                    [&](const protocol::ErrorMessage& m) {
                      ctx_.log.warn("agent {} reports an error: {}: {}", agent_id_,
                                    EscapeForLog(m.code, 64), EscapeForLog(m.message, 300));

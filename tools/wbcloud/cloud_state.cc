@@ -203,6 +203,13 @@ Status CloudState::LoadAgents() {
       r.encryption_key = *jwk;
       r.enrolled_at = FromUnix(a.at("enrolled_at").get<std::int64_t>());
       r.certificate_expires = FromUnix(a.at("certificate_expires").get<std::int64_t>());
+      if (a.contains("audit_head")) {
+        const Json& h = a.at("audit_head");
+        r.audit_head = protocol::AuditHead{.seq = h.at("seq").get<std::uint64_t>(),
+                                           .hash = h.at("hash").get<std::string>(),
+                                           .hmac = h.at("hmac").get<std::string>()};
+        r.audit_head_at = FromUnix(h.at("at").get<std::int64_t>());
+      }
     } catch (const Json::exception& e) {
       return Status(Code::kCorruption, paths_.agents().string() + ": " + e.what());
     }
@@ -229,8 +236,30 @@ Status CloudState::SaveAgent(AgentRecord agent) {
              {"encryption_key", Json::parse(protocol::SerializeJwk(a.encryption_key))},
              {"enrolled_at", ToUnix(a.enrolled_at)},
              {"certificate_expires", ToUnix(a.certificate_expires)}};
+    if (a.audit_head) {
+      j[id]["audit_head"] = {{"seq", a.audit_head->seq},
+                             {"hash", a.audit_head->hash},
+                             {"hmac", a.audit_head->hmac},
+                             {"at", ToUnix(a.audit_head_at.value_or(WallTime{}))}};
+    }
   }
   return WriteFileAtomic(paths_.agents(), j.dump(2) + "\n", 0600);
+}
+
+Result<Witnessed> CloudState::WitnessAuditHead(const std::string& agent_id,
+                                               const protocol::AuditHead& head, WallTime now) {
+  auto it = agents_.find(agent_id);
+  if (it == agents_.end()) return Status(Code::kNotFound, "agent " + agent_id + " is not enrolled");
+  const std::optional<protocol::AuditHead>& held = it->second.audit_head;
+  if (held && head.seq < held->seq) return Witnessed::kBehind;
+  if (held && head.seq == held->seq) {
+    return head.hash == held->hash ? Witnessed::kSame : Witnessed::kConflict;
+  }
+  AgentRecord updated = it->second;
+  updated.audit_head = head;
+  updated.audit_head_at = now;
+  WB_RETURN_IF_ERROR(SaveAgent(std::move(updated)));
+  return Witnessed::kAdvanced;
 }
 
 Status CloudState::SaveRequest(const RequestRecord& r) const {

@@ -8,7 +8,8 @@
 //   signing.key       the current request-signing key (ES256)
 //   cloud-keys.json   the published signing keys (JWKS) agents pin
 //   keyset.jws        after a rollover: the new key set, signed by the previous key
-//   agents.json       enrolled agents: certificate fingerprints and encryption keys
+//   agents.json       enrolled agents: certificate fingerprints, encryption keys and the
+//                     audit head each one last sent (the witness)
 //   tokens.json       enrollment tokens (SHA-256 only), see tokens.h
 //   requests/ID.json  every request and its result (no passwords: only the per-agent
 //                     envelopes, whose passwords are encrypted to each agent's key)
@@ -55,6 +56,18 @@ struct AgentRecord {
   protocol::Jwk encryption_key;
   WallTime enrolled_at{};
   WallTime certificate_expires{};
+  // The witness (docs/audit.md, "The witness"): the highest audit head the agent sent since it
+  // enrolled, and when. Enrolling again starts afresh; nothing else lowers it.
+  std::optional<protocol::AuditHead> audit_head;
+  std::optional<WallTime> audit_head_at;
+};
+
+// What the witness did with a head an agent sent.
+enum class Witnessed {
+  kAdvanced,  // a higher seq: kept
+  kSame,      // the head it already holds
+  kBehind,    // a lower seq: not kept (the agent's trail went back; the agent will refuse)
+  kConflict,  // the seq it holds with another hash: not kept
 };
 
 enum class RequestState { kPending, kDelivered, kAccepted, kDone };
@@ -106,6 +119,10 @@ class CloudState {
   const std::map<std::string, AgentRecord>& agents() const { return agents_; }
   const AgentRecord* FindAgentByFingerprint(std::string_view fingerprint) const;
   Status SaveAgent(AgentRecord agent);
+  // Keeps `head` as the agent's witnessed audit head when its seq is higher than the one held
+  // (saved to agents.json before it returns). kNotFound for an agent that is not enrolled.
+  Result<Witnessed> WitnessAuditHead(const std::string& agent_id, const protocol::AuditHead& head,
+                                     WallTime now);
 
   Status SaveRequest(const RequestRecord& r) const;
   Result<std::vector<RequestRecord>> LoadRequests() const;

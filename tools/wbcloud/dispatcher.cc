@@ -439,6 +439,13 @@ Json Dispatcher::StatusJson() const {
                   {"certificate_expires", FormatUtcSeconds(a.certificate_expires)}};
     auto held = held_.find(id);
     entry["holding"] = held == held_.end() ? 0 : held->second.size();
+    if (a.audit_head) {
+      // The form `wbagent audit verify --witness` takes.
+      entry["audit_head"] =
+          std::to_string(a.audit_head->seq) + ":" + a.audit_head->hash + ":" + a.audit_head->hmac;
+      entry["audit_head_seq"] = a.audit_head->seq;
+      if (a.audit_head_at) entry["audit_head_at"] = FormatUtcSeconds(*a.audit_head_at);
+    }
     if (auto link = links_.find(id); link != links_.end()) {
       entry["credits"] = link->second.credits;
       entry["connected_since"] = FormatUtcSeconds(link->second.since);

@@ -177,6 +177,10 @@ int Status(const std::string& state, bool json) {
                 a.value("id", "?").c_str(),
                 a.value("connected", false) ? "connected" : "disconnected", a.value("credits", 0),
                 a.value("holding", 0), a.value("certificate_expires", "?").c_str());
+    if (a.contains("audit_head")) {
+      std::printf("    audit head (witness) %s, at %s\n", a.value("audit_head", "?").c_str(),
+                  a.value("audit_head_at", "?").c_str());
+    }
   }
   const Json& r = s["requests"];
   std::printf("requests: %d pending, %d delivered, %d accepted, %d done\n", r.value("pending", 0),

@@ -127,12 +127,16 @@ nlohmann::json Agent::QueueRecord(const std::string& id) const {
 }
 
 Status Agent::Start() {
+  // The log is appended to across restarts: only a connection of this run counts.
+  const std::size_t before = ReadFileOrEmpty(log()).size();
   auto child = ChildProcess::Start({kWbagent, "run", "--config", config_.string()}, log());
   if (!child.ok()) return child.error();
   process_ = std::move(*child);
   return WaitUntil(
       [&] {
-        return ReadFileOrEmpty(log()).find("connected to the cloud") != std::string::npos
+        const std::string text = ReadFileOrEmpty(log());
+        return text.size() > before &&
+                       text.find("connected to the cloud", before) != std::string::npos
                    ? Status::Ok()
                    : NotFound("not connected yet");
       },

@@ -51,6 +51,7 @@ class Agent {
  public:
   // Writes the config, enrolls with `cloud`; does not start.
   static Result<std::unique_ptr<Agent>> Enroll(const AgentSetup& setup, const Cloud& cloud);
+  // Starts `wbagent run` and waits (20 s at most) until this run has connected to the cloud.
   Status Start();
   // SIGTERM and wait; returns the exit code.
   Result<int> Stop();

@@ -1,0 +1,259 @@
+// I/O faults under the queue: a SQLite VFS shim (the technique of SQLite's own test suite)
+// fails the Nth write or sync of the database files, for every N that a step reaches. Each
+// time: the step reports an error and never success, nothing acknowledged before is lost, and
+// after a reopen without faults the queue works and the step can be done again.
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+
+#include "tests/queue/queue_test_util.h"
+
+namespace wb::queue::testing {
+namespace {
+
+// ---- The shim ---------------------------------------------------------------------------------
+
+enum class Fault { kWrite, kSync };
+
+struct FaultPlan {
+  std::atomic<bool> armed{false};
+  Fault what = Fault::kWrite;
+  int error = SQLITE_IOERR_WRITE;  // SQLITE_FULL for a full disk
+  std::atomic<int> countdown{0};   // the call that fails when it reaches 0
+  std::atomic<int> fired{0};
+};
+FaultPlan plan;  // the shim's one setting; tests run one at a time in this binary
+
+struct ShimFile {
+  sqlite3_file base;   // must be first: SQLite sees a ShimFile as a sqlite3_file
+  sqlite3_file* real;  // the real VFS's file, allocated right after this struct
+};
+
+sqlite3_vfs* real_vfs = nullptr;
+
+sqlite3_file* Real(sqlite3_file* f) { return reinterpret_cast<ShimFile*>(f)->real; }
+
+// True when this call is the one that must fail.
+bool Fails(Fault what) {
+  if (!plan.armed.load() || plan.what != what) return false;
+  if (plan.countdown.fetch_sub(1) != 1) return false;
+  ++plan.fired;
+  return true;
+}
+
+int ShimClose(sqlite3_file* f) {
+  int rc = Real(f)->pMethods ? Real(f)->pMethods->xClose(Real(f)) : SQLITE_OK;
+  return rc;
+}
+int ShimRead(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
+  return Real(f)->pMethods->xRead(Real(f), buf, n, off);
+}
+int ShimWrite(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
+  if (Fails(Fault::kWrite)) return plan.error;
+  return Real(f)->pMethods->xWrite(Real(f), buf, n, off);
+}
+int ShimTruncate(sqlite3_file* f, sqlite3_int64 size) {
+  return Real(f)->pMethods->xTruncate(Real(f), size);
+}
+int ShimSync(sqlite3_file* f, int flags) {
+  if (Fails(Fault::kSync)) return SQLITE_IOERR_FSYNC;
+  return Real(f)->pMethods->xSync(Real(f), flags);
+}
+int ShimFileSize(sqlite3_file* f, sqlite3_int64* size) {
+  return Real(f)->pMethods->xFileSize(Real(f), size);
+}
+int ShimLock(sqlite3_file* f, int level) { return Real(f)->pMethods->xLock(Real(f), level); }
+int ShimUnlock(sqlite3_file* f, int level) { return Real(f)->pMethods->xUnlock(Real(f), level); }
+int ShimCheckReservedLock(sqlite3_file* f, int* out) {
+  return Real(f)->pMethods->xCheckReservedLock(Real(f), out);
+}
+int ShimFileControl(sqlite3_file* f, int op, void* arg) {
+  return Real(f)->pMethods->xFileControl(Real(f), op, arg);
+}
+int ShimSectorSize(sqlite3_file* f) { return Real(f)->pMethods->xSectorSize(Real(f)); }
+int ShimDeviceCharacteristics(sqlite3_file* f) {
+  return Real(f)->pMethods->xDeviceCharacteristics(Real(f));
+}
+int ShimShmMap(sqlite3_file* f, int page, int size, int extend, void volatile** out) {
+  return Real(f)->pMethods->xShmMap(Real(f), page, size, extend, out);
+}
+int ShimShmLock(sqlite3_file* f, int offset, int n, int flags) {
+  return Real(f)->pMethods->xShmLock(Real(f), offset, n, flags);
+}
+void ShimShmBarrier(sqlite3_file* f) { Real(f)->pMethods->xShmBarrier(Real(f)); }
+int ShimShmUnmap(sqlite3_file* f, int delete_flag) {
+  return Real(f)->pMethods->xShmUnmap(Real(f), delete_flag);
+}
+int ShimFetch(sqlite3_file* f, sqlite3_int64 off, int n, void** out) {
+  return Real(f)->pMethods->xFetch(Real(f), off, n, out);
+}
+int ShimUnfetch(sqlite3_file* f, sqlite3_int64 off, void* p) {
+  return Real(f)->pMethods->xUnfetch(Real(f), off, p);
+}
+
+const sqlite3_io_methods kShimMethods = {
+    3,
+    ShimClose,
+    ShimRead,
+    ShimWrite,
+    ShimTruncate,
+    ShimSync,
+    ShimFileSize,
+    ShimLock,
+    ShimUnlock,
+    ShimCheckReservedLock,
+    ShimFileControl,
+    ShimSectorSize,
+    ShimDeviceCharacteristics,
+    ShimShmMap,
+    ShimShmLock,
+    ShimShmBarrier,
+    ShimShmUnmap,
+    ShimFetch,
+    ShimUnfetch,
+};
+
+int ShimOpen(sqlite3_vfs* vfs, const char* name, sqlite3_file* f, int flags, int* out_flags) {
+  (void)vfs;
+  auto* shim = reinterpret_cast<ShimFile*>(f);
+  shim->real = reinterpret_cast<sqlite3_file*>(shim + 1);
+  std::memset(shim->real, 0, static_cast<std::size_t>(real_vfs->szOsFile));
+  const int rc = real_vfs->xOpen(real_vfs, name, shim->real, flags, out_flags);
+  // SQLite calls xClose even after a failed xOpen when pMethods is set.
+  shim->base.pMethods = shim->real->pMethods ? &kShimMethods : nullptr;
+  return rc;
+}
+
+sqlite3_vfs shim_vfs;
+
+// Registers the shim as the default VFS, in front of the real one, once per process.
+void InstallShim() {
+  if (real_vfs != nullptr) return;
+  real_vfs = sqlite3_vfs_find(nullptr);
+  ASSERT_NE(real_vfs, nullptr);
+  shim_vfs = *real_vfs;  // every other method (xDelete, xAccess, ...) is the real one's
+  shim_vfs.zName = "wb-fault-shim";
+  shim_vfs.szOsFile = static_cast<int>(sizeof(ShimFile)) + real_vfs->szOsFile;
+  shim_vfs.xOpen = ShimOpen;
+  shim_vfs.pAppData = nullptr;
+  ASSERT_EQ(sqlite3_vfs_register(&shim_vfs, /*makeDflt=*/1), SQLITE_OK);
+}
+
+void Arm(Fault what, int n, int error = SQLITE_IOERR_WRITE) {
+  plan.what = what;
+  plan.error = error;
+  plan.countdown = n;
+  plan.fired = 0;
+  plan.armed = true;
+}
+bool Disarm() {
+  plan.armed = false;
+  return plan.fired.load() > 0;
+}
+
+// ---- The tests ----------------------------------------------------------------------------
+
+struct FaultCase {
+  const char* name;
+  Fault what;
+  int error;
+};
+
+class IoFaultTest : public QueueTest, public ::testing::WithParamInterface<FaultCase> {
+ protected:
+  void SetUp() override { InstallShim(); }
+  void TearDown() override { (void)Disarm(); }
+
+  // The request acknowledged before any fault: it must survive every one.
+  void OpenWithOneAccepted() {
+    queue_.reset();
+    std::filesystem::remove_all(state_dir());
+    Open();
+    ASSERT_TRUE(queue_->Enqueue(MakeReset("kept", "alice", clock_.Now())).ok());
+  }
+
+  // After a fault: close (whatever it says), reopen without faults, check that "kept" is there
+  // and that the queue takes work again.
+  void ExpectRecovered(const std::string& context) {
+    queue_.reset();
+    auto reopened = OpenQueue(DefaultOptions());
+    ASSERT_TRUE(reopened.ok()) << context << ": " << reopened.error().ToString();
+    queue_ = std::move(reopened).value();
+    auto kept = queue_->Show("kept");
+    ASSERT_TRUE(kept.ok()) << context << ": the acknowledged request is gone";
+  }
+};
+
+// Every write or sync that storing a new request reaches, failed in turn.
+TEST_P(IoFaultTest, AFailedEnqueueIsNeverReportedAsStoredAndLosesNothing) {
+  const FaultCase& c = GetParam();
+  int reached = 0;
+  for (int n = 1; n < 200; ++n) {
+    OpenWithOneAccepted();
+    Arm(c.what, n, c.error);
+    auto stored = queue_->Enqueue(MakeReset("new", "bob", clock_.Now()));
+    const bool fired = Disarm();
+    const std::string context = std::string(c.name) + " #" + std::to_string(n);
+    if (!fired) {
+      ASSERT_TRUE(stored.ok()) << context << ": " << stored.error().ToString();
+      break;  // every write or sync of the step was failed once
+    }
+    ++reached;
+    EXPECT_FALSE(stored.ok()) << context
+                              << ": the queue reported a request stored that a "
+                                 "failed write or sync did not store";
+    ExpectRecovered(context);
+    // The cloud re-sends: it is stored now, or it was stored after all (the fault hit after
+    // the commit point) and is recognised.
+    auto again = queue_->Enqueue(MakeReset("new", "bob", clock_.Now()));
+    ASSERT_TRUE(again.ok()) << context << ": " << again.error().ToString();
+    EXPECT_EQ(again->record.state, State::kReceived) << context;
+  }
+  EXPECT_GT(reached, 0) << "no fault was ever reached: the shim is not in the path";
+  std::printf("%s: %d fault points\n", c.name, reached);
+}
+
+// The same for the step that ends a request: a failed Finish is not a finished request.
+TEST_P(IoFaultTest, AFailedFinishIsNeverReportedAsDoneAndLosesNothing) {
+  const FaultCase& c = GetParam();
+  int reached = 0;
+  for (int n = 1; n < 200; ++n) {
+    OpenWithOneAccepted();
+    ASSERT_TRUE(queue_->MarkReady("kept").ok());
+    auto work = queue_->Take();
+    ASSERT_TRUE(work.ok() && work->has_value());
+    Arm(c.what, n, c.error);
+    Status finished = queue_->Finish("kept", Succeeded());
+    const bool fired = Disarm();
+    const std::string context = std::string(c.name) + " #" + std::to_string(n);
+    if (!fired) {
+      ASSERT_TRUE(finished.ok()) << context << ": " << finished.ToString();
+      break;
+    }
+    ++reached;
+    EXPECT_FALSE(finished.ok()) << context << ": Finish succeeded though a write or sync failed";
+    ExpectRecovered(context);
+    auto detail = queue_->Show("kept");
+    ASSERT_TRUE(detail.ok());
+    // Either the outcome is durable, or the request is back where recovery puts an
+    // interrupted write: never lost, never a success nobody recorded.
+    const State s = detail->record.state;
+    EXPECT_TRUE(s == State::kSucceeded || s == State::kReady || s == State::kApplying)
+        << context << ": " << StateName(s);
+  }
+  EXPECT_GT(reached, 0) << "no fault was ever reached: the shim is not in the path";
+  std::printf("%s: %d fault points\n", c.name, reached);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Faults, IoFaultTest,
+    ::testing::Values(FaultCase{"EioOnWrite", Fault::kWrite, SQLITE_IOERR_WRITE},
+                      FaultCase{"DiskFullOnWrite", Fault::kWrite, SQLITE_FULL},
+                      FaultCase{"EioOnSync", Fault::kSync, SQLITE_IOERR_FSYNC}),
+    [](const ::testing::TestParamInfo<FaultCase>& fault) { return std::string(fault.param.name); });
+
+}  // namespace
+}  // namespace wb::queue::testing

@@ -1,6 +1,10 @@
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -298,6 +302,61 @@ TEST_F(WriterTest, FailedWriteBreaksTheWriter) {
   std::filesystem::create_directory(checkpoint().parent_path());
   EXPECT_FALSE(writer->Append(SampleEvent(3), Durability::kBuffered).ok());
   EXPECT_FALSE(writer->Sync().ok());
+}
+
+// A full disk under the trail: the append that does not fit fails and breaks the Writer (what
+// reached the disk is unknown), every record acknowledged before it verifies, and once space is
+// free again a new Writer recovers the trail (removing a torn line, if the last write was cut)
+// and goes on with the same chain.
+TEST_F(WriterTest, AFullDiskBreaksTheWriterAndLosesNothingAcknowledged) {
+  const std::filesystem::path mnt = dir() / "small";
+  std::filesystem::create_directory(mnt);
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=256k,mode=0700") != 0) {
+    if (wb::testing::InCi() && ::geteuid() == 0) FAIL() << "cannot mount a tmpfs as root";
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+  }
+  struct Unmount {
+    std::filesystem::path p;
+    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  { std::ofstream(mnt / "ballast") << std::string(64 * 1024, 'b'); }
+  WriterOptions options = Options();
+  options.file = mnt / "audit" / "audit.jsonl";
+  options.checkpoint_file = mnt / "audit.checkpoint";
+  auto writer = Open(options);
+  ASSERT_NE(writer, nullptr);
+  std::uint64_t acknowledged = 0;
+  Status failure;
+  for (int i = 1; i < 100000 && failure.ok(); ++i) {
+    auto appended = writer->Append(SampleEvent(i), Durability::kDurable);
+    if (appended.ok()) {
+      acknowledged = appended->seq;
+    } else {
+      failure = appended.error();
+    }
+  }
+  ASSERT_FALSE(failure.ok()) << "the disk never filled";
+  EXPECT_GT(acknowledged, 10u);
+  EXPECT_FALSE(writer->Append(SampleEvent(0), Durability::kBuffered).ok()) << "still broken";
+  writer.reset();
+
+  auto verified = audit::Verify({options.file, options.checkpoint_file}, TestKey());
+  ASSERT_TRUE(verified.ok()) << verified.error().ToString();
+  EXPECT_GE(verified->records, acknowledged);
+  if (verified->finding) {
+    EXPECT_EQ(verified->finding->problem, Problem::kTornTail) << verified->finding->message;
+  }
+
+  std::filesystem::remove(mnt / "ballast");
+  auto reopened = Open(options);
+  ASSERT_NE(reopened, nullptr);
+  auto next = reopened->Append(SampleEvent(1), Durability::kDurable);
+  ASSERT_TRUE(next.ok()) << next.error().ToString();
+  EXPECT_GT(next->seq, acknowledged);
+  ASSERT_TRUE(reopened->Close().ok());
+  auto after = audit::Verify({options.file, options.checkpoint_file}, TestKey());
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->ok()) << after->finding->message;
 }
 
 }  // namespace

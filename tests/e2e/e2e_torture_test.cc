@@ -1,5 +1,6 @@
 // Torture: SIGKILL of the whole agent at random points under load, through a real wbcloud
-// against a real slapd, then restart, again and again. After every kill the audit trail
+// against a real slapd, then restart, again and again; every fifth round also stops the
+// directory for a while or restarts the cloud first. After every kill the audit trail
 // verifies; at the end every request the cloud sent has its result at the cloud, none was lost,
 // and none was applied twice: the directory's password history counts the writes.
 //
@@ -24,6 +25,10 @@ using nlohmann::json;
 
 constexpr const char* kUsers[] = {"alice", "bob", "carol", "dave"};
 constexpr int kRequestsPerRound = 6;
+
+std::chrono::milliseconds Random(std::mt19937& random, int max_ms) {
+  return std::chrono::milliseconds(std::uniform_int_distribution<int>(0, max_ms)(random));
+}
 
 int EnvInt(const char* name, int fallback) {
   const char* value = std::getenv(name);
@@ -87,6 +92,8 @@ TEST_F(EndToEndTortureTest, KilledAtRandomPointsNothingIsLostOrAppliedTwice) {
 
   std::map<std::string, std::string> user_of;  // request id -> uid
   int next = 0;
+  int directory_outages = 0;
+  int cloud_restarts = 0;
   for (int kill = 0; kill < kills_; ++kill) {
     for (int i = 0; i < kRequestsPerRound; ++i, ++next) {
       const std::string uid = kUsers[next % 4];
@@ -95,8 +102,21 @@ TEST_F(EndToEndTortureTest, KilledAtRandomPointsNothingIsLostOrAppliedTwice) {
       user_of[id] = uid;
     }
     // Somewhere in the middle of accepting, applying and reporting them.
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 250)(random)));
+    std::this_thread::sleep_for(Random(random, 250));
+    // Every fifth round, before the kill, another fault under the same load: the directory
+    // stops for a while, or the cloud restarts (the channel drops mid-stream).
+    if (kill % 5 == 4) {
+      if (std::uniform_int_distribution<int>(0, 1)(random) == 0) {
+        ASSERT_TRUE(slapd_->Stop().ok());
+        std::this_thread::sleep_for(Random(random, 300));
+        ASSERT_TRUE(slapd_->Resume().ok());
+        ++directory_outages;
+      } else {
+        ASSERT_TRUE(cloud().Restart().ok());
+        ++cloud_restarts;
+      }
+      std::this_thread::sleep_for(Random(random, 250));
+    }
     agent().Kill();
     CommandResult verify = agent().Wbagent({"audit", "verify"});
     ASSERT_EQ(verify.exit_code, 0) << "after kill " << kill << ": " << verify.output;
@@ -148,10 +168,11 @@ TEST_F(EndToEndTortureTest, KilledAtRandomPointsNothingIsLostOrAppliedTwice) {
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
 
   std::printf(
-      "torture: seed %u, kills %d, requests %zu (%d delivered more than once), succeeded %zu, "
-      "failed %d, lost %zu, applied twice %ld\n",
-      seed, kills_, user_of.size(), redelivered, finished.size() - static_cast<std::size_t>(failed),
-      failed, lost, applied_twice);
+      "torture: seed %u, kills %d (with %d directory outages and %d cloud restarts), requests "
+      "%zu (%d delivered more than once), succeeded %zu, failed %d, lost %zu, applied twice "
+      "%ld\n",
+      seed, kills_, directory_outages, cloud_restarts, user_of.size(), redelivered,
+      finished.size() - static_cast<std::size_t>(failed), failed, lost, applied_twice);
 }
 
 }  // namespace

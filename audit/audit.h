@@ -37,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -250,6 +251,9 @@ class Mirror {
 // SYSLOG_IDENTIFIER=wbagent-audit.
 std::unique_ptr<Mirror> MakeJournalMirror();
 
+// The trail-file system calls a test can make fail (WriterOptions::inject_fault).
+enum class FileCall { kWrite, kSync };
+
 struct WriterOptions {
   std::filesystem::path file;             // the active file; missing directories are created
   std::filesystem::path checkpoint_file;  // see CheckpointPath
@@ -257,6 +261,10 @@ struct WriterOptions {
   std::uint64_t rotate_size = 64u << 20;  // rotate before a line would pass it; 0: never
   std::chrono::seconds rotate_age{0};     // rotate a file this old (by its first record); 0: never
   Mirror* mirror = nullptr;               // not owned; must outlive the Writer
+  // Tests only: asked before each write(2) and fsync(2) of the trail files; an errno it returns
+  // fails that call as the kernel would (nothing written, or nothing known to be on disk).
+  // Called from any appending thread, with or without the Writer's lock. Unset: never.
+  std::function<int(FileCall)> inject_fault;
 };
 
 // What Open did to make the trail appendable again after an unclean stop.

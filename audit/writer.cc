@@ -86,6 +86,9 @@ class Writer::Impl {
   Status Rotate() WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Status WaitDurable(std::uint64_t seq) WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Status Break(Status status) WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // write(2) and fsync(2) of the trail, through WriterOptions::inject_fault.
+  Status WriteLine(std::string_view line) WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Status SyncFile(const Fd& file) const;
 
   const WriterOptions options_;
   const Secret key_;
@@ -259,7 +262,7 @@ Result<Appended> Writer::Impl::Append(const Event& event, Durability durability)
   WB_RETURN_IF_ERROR(RotateIfDue(line.size() + 1, record.time));
   const std::string hash = internal::Sha256Hex(line);
   line += '\n';
-  if (Status s = internal::WriteAll(file_->get(), line, options_.file.string()); !s.ok()) {
+  if (Status s = WriteLine(line); !s.ok()) {
     // Take a partial line back off, so the file still ends in a whole record.
     if (::ftruncate(file_->get(), static_cast<off_t>(active_size_)) != 0) {
       return Break(s.WithContext("audit write failed and could not be undone"));
@@ -290,9 +293,7 @@ Status Writer::Impl::RotateIfDue(std::size_t next_line, WallTime now) {
 // The rotated file is complete and durable before it gets its final name; a crash between
 // the rename and the new file's creation leaves no active file, which Open re-creates.
 Status Writer::Impl::Rotate() {
-  if (::fsync(file_->get()) != 0) {
-    return Break(ErrnoStatus(errno, "fsync " + options_.file.string()));
-  }
+  if (Status s = SyncFile(*file_); !s.ok()) return Break(s);
   const std::filesystem::path rotated = internal::RotatedPath(options_.file, next_index_);
   if (::renameat2(AT_FDCWD, options_.file.c_str(), AT_FDCWD, rotated.c_str(), RENAME_NOREPLACE) !=
       0) {
@@ -326,7 +327,7 @@ Status Writer::Impl::WaitDurable(std::uint64_t seq) {
     const std::shared_ptr<Fd> file = file_;
     mu_.Unlock();
     Status s;
-    if (::fsync(file->get()) != 0) s = ErrnoStatus(errno, "fsync " + options_.file.string());
+    s = SyncFile(*file);
     if (s.ok()) s = internal::WriteCheckpoint(options_.checkpoint_file, checkpoint, key_);
     mu_.Lock();
     syncing_ = false;
@@ -339,6 +340,21 @@ Status Writer::Impl::WaitDurable(std::uint64_t seq) {
     synced_cv_.notify_all();
   }
   return Status::Ok();
+}
+
+Status Writer::Impl::WriteLine(std::string_view line) {
+  if (options_.inject_fault) {
+    if (const int e = options_.inject_fault(FileCall::kWrite); e != 0) {
+      return ErrnoStatus(e, "write " + options_.file.string());
+    }
+  }
+  return internal::WriteAll(file_->get(), line, options_.file.string());
+}
+
+Status Writer::Impl::SyncFile(const Fd& file) const {
+  int e = options_.inject_fault ? options_.inject_fault(FileCall::kSync) : 0;
+  if (e == 0 && ::fsync(file.get()) != 0) e = errno;
+  return e == 0 ? Status::Ok() : ErrnoStatus(e, "fsync " + options_.file.string());
 }
 
 Status Writer::Impl::Break(Status status) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -358,6 +359,65 @@ TEST_F(WriterTest, AFullDiskBreaksTheWriterAndLosesNothingAcknowledged) {
   ASSERT_TRUE(after.ok());
   EXPECT_TRUE(after->ok()) << after->finding->message;
 }
+
+// EIO on every write(2) and fsync(2) of the trail that durable appends reach, failed in turn:
+// the failing append reports an error and breaks the Writer, no later one succeeds, every
+// record acknowledged before verifies, and a new Writer opens the trail and goes on.
+class WriterFaultTest : public WriterTest, public ::testing::WithParamInterface<FileCall> {};
+
+TEST_P(WriterFaultTest, AnIoErrorIsNeverAcknowledgedAndLosesNothing) {
+  const FileCall what = GetParam();
+  int reached = 0;
+  for (int n = 1; n < 50; ++n) {
+    std::filesystem::remove_all(dir() / "audit");
+    std::filesystem::remove(checkpoint());
+    std::atomic<int> countdown{0};
+    std::atomic<bool> fired{false};
+    WriterOptions options = Options();
+    options.rotate_size = 2000;  // rotations too
+    options.inject_fault = [&](FileCall call) {
+      if (call != what || countdown.load() <= 0 || countdown.fetch_sub(1) != 1) return 0;
+      fired = true;
+      return EIO;
+    };
+    auto writer = Open(options);
+    ASSERT_NE(writer, nullptr);
+    countdown = n;
+    std::uint64_t acknowledged = 0;
+    bool failed = false;
+    for (int i = 1; i <= 8; ++i) {
+      auto appended = writer->Append(SampleEvent(i), Durability::kDurable);
+      if (appended.ok()) {
+        EXPECT_FALSE(failed) << "#" << n << ": an append succeeded after a failed one";
+        acknowledged = appended->seq;
+      } else {
+        failed = true;
+      }
+    }
+    countdown = 0;
+    if (!fired) break;
+    ++reached;
+    EXPECT_TRUE(failed) << "#" << n << ": the I/O error was not reported";
+    writer.reset();
+    auto verified = audit::Verify({file(), checkpoint()}, TestKey());
+    ASSERT_TRUE(verified.ok()) << verified.error().ToString();
+    EXPECT_GE(verified->last_seq, acknowledged) << "#" << n << ": acknowledged records are gone";
+    auto reopened = Open(Options());
+    ASSERT_NE(reopened, nullptr) << "#" << n;
+    ASSERT_TRUE(reopened->Append(SampleEvent(9), Durability::kDurable).ok()) << "#" << n;
+    ASSERT_TRUE(reopened->Close().ok());
+    auto after = audit::Verify({file(), checkpoint()}, TestKey());
+    ASSERT_TRUE(after.ok());
+    EXPECT_TRUE(after->ok()) << "#" << n << ": " << after->finding->message;
+  }
+  EXPECT_GT(reached, 0) << "the fault was never reached";
+}
+
+INSTANTIATE_TEST_SUITE_P(Calls, WriterFaultTest,
+                         ::testing::Values(FileCall::kWrite, FileCall::kSync),
+                         [](const ::testing::TestParamInfo<FileCall>& call) {
+                           return call.param == FileCall::kWrite ? "EioOnWrite" : "EioOnFsync";
+                         });
 
 }  // namespace
 }  // namespace wb::audit::testing

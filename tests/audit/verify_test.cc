@@ -1,8 +1,6 @@
 // Verify on intact trails and on each kind of tampering, each in its own test.
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "tests/audit/trail_fixture.h"
+#include "tests/support/hmac.h"
 
 namespace wb::audit::testing {
 namespace {
@@ -16,19 +14,9 @@ class VerifyTest : public TrailTest {
 
 // A record sealed with the test key, as someone holding the key could make it.
 std::string SealWithTestKey(std::string body) {
-  const std::string key(kKeyBytes, 'k');
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), md, &size);
-  static const char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
-    hex += kDigits[md[i] >> 4];
-    hex += kDigits[md[i] & 15];
-  }
+  const std::string mac = wb::testing::HmacSha256Hex(std::string(kKeyBytes, 'k'), body);
   body.pop_back();
-  return body + ",\"hmac\":\"" + hex + "\"}";
+  return body + ",\"hmac\":\"" + mac + "\"}";
 }
 
 std::string BodyOf(const std::string& line) {

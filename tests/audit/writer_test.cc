@@ -1,16 +1,13 @@
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <thread>
 
 #include "tests/audit/trail_fixture.h"
+#include "tests/support/tmpfs.h"
 
 namespace wb::audit::testing {
 namespace {
@@ -310,16 +307,12 @@ TEST_F(WriterTest, FailedWriteBreaksTheWriter) {
 // free again a new Writer recovers the trail (removing a torn line, if the last write was cut)
 // and goes on with the same chain.
 TEST_F(WriterTest, AFullDiskBreaksTheWriterAndLosesNothingAcknowledged) {
-  const std::filesystem::path mnt = dir() / "small";
-  std::filesystem::create_directory(mnt);
-  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=256k,mode=0700") != 0) {
-    if (wb::testing::InCi() && ::geteuid() == 0) FAIL() << "cannot mount a tmpfs as root";
-    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+  auto tmpfs = wb::testing::SmallTmpfs::Mount(dir() / "small", "256k");
+  if (!tmpfs.ok()) {
+    if (wb::testing::TmpfsIsRequired()) FAIL() << tmpfs.error().ToString();
+    GTEST_SKIP() << tmpfs.error().ToString();
   }
-  struct Unmount {
-    std::filesystem::path p;
-    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
-  } unmount{mnt};
+  const std::filesystem::path mnt = (*tmpfs)->path();
   { std::ofstream(mnt / "ballast") << std::string(64 * 1024, 'b'); }
   WriterOptions options = Options();
   options.file = mnt / "audit" / "audit.jsonl";

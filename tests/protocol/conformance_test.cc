@@ -14,8 +14,6 @@
 // never slows the suite down.
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -33,6 +31,7 @@
 #include "tests/protocol/agent_under_test.h"
 #include "tests/protocol/protocol_test_util.h"
 #include "tests/protocol/scripted_peer.h"
+#include "tests/support/hmac.h"
 #include "tests/support/ldap_test_client.h"
 #include "tests/support/server_gate.h"
 #include "tests/support/slapd_server.h"
@@ -782,19 +781,8 @@ std::string AgentAuditKey() {
 
 // docs/protocol.md §4 audit_head: HMAC-SHA-256 of {"witness":1,"seq":N,"hash":"H"}.
 std::string HeadHmac(const std::string& key, std::uint64_t seq, const std::string& hash) {
-  const std::string body =
-      R"({"witness":1,"seq":)" + std::to_string(seq) + R"(,"hash":")" + hash + R"("})";
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), md, &size);
-  static const char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
-    hex += kDigits[md[i] >> 4];
-    hex += kDigits[md[i] & 15];
-  }
-  return hex;
+  return HmacSha256Hex(
+      key, R"({"witness":1,"seq":)" + std::to_string(seq) + R"(,"hash":")" + hash + R"("})");
 }
 
 std::string WelcomeWithHead(const json& head) {

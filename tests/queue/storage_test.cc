@@ -2,16 +2,15 @@
 // full disk.
 
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "tests/queue/queue_test_util.h"
+#include "tests/support/tmpfs.h"
 
 namespace wb::queue::testing {
 namespace {
@@ -193,16 +192,12 @@ TEST_F(StorageTest, DatabaseSizeCapRefusesNewRequestsAndKeepsAcceptedOnes) {
 
 // A real full file system: a small tmpfs (needs root; skipped otherwise, outside CI).
 TEST_F(StorageTest, AFullDiskRefusesNewRequestsAndKeepsAcceptedOnes) {
-  const std::filesystem::path mnt = dir_.path() / "small";
-  std::filesystem::create_directory(mnt);
-  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m,mode=0700") != 0) {
-    if (wb::testing::InCi() && ::geteuid() == 0) FAIL() << "cannot mount a tmpfs as root";
-    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+  auto tmpfs = wb::testing::SmallTmpfs::Mount(dir_.path() / "small", "1m");
+  if (!tmpfs.ok()) {
+    if (wb::testing::TmpfsIsRequired()) FAIL() << tmpfs.error().ToString();
+    GTEST_SKIP() << tmpfs.error().ToString();
   }
-  struct Unmount {
-    std::filesystem::path p;
-    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
-  } unmount{mnt};
+  const std::filesystem::path mnt = (*tmpfs)->path();
   // Ballast to delete later, so the test can show recovery once space is free again.
   ASSERT_TRUE(wb::testing::WriteFile(mnt / "ballast", std::string(512 * 1024, 'b')).ok());
 

@@ -63,20 +63,17 @@ class Daemon::Link final : public channel::Handler, public Outbound {
   }
 
   Status Send(const protocol::Message& message) override { return channel_->Send(message); }
-  channel::HelloState OnConnecting() override {
-    channel::HelloState hello = pipeline_->HelloState();
-    const audit::Head head = audit_.DurableHead();
-    witness_sent_seq_ = head.seq;
-    hello.audit_head = ToWire(head);
-    return hello;
-  }
+  channel::HelloState OnConnecting() override { return pipeline_->HelloState(); }
   // The cloud's witnessed head must be in the trail (docs/audit.md, "The witness").
   Status CheckWelcome(const protocol::Welcome& welcome) override {
     if (!welcome.audit_head) return Status::Ok();
     const audit::Head witnessed = FromWire(*welcome.audit_head);
     auto check = audit_.CheckWitness(witnessed);
     if (!check.ok()) {
-      return check.error().WithContext("comparing the audit trail with the cloud's witness");
+      // The detail (local paths) stays in the log; the cloud learns only that it failed.
+      log_.error("cannot compare the audit trail with the cloud's witness: {}",
+                 check.error().ToString());
+      return Unavailable("the agent could not read its audit trail to compare it with the witness");
     }
     if (*check == audit::WitnessCheck::kHeld) return Status::Ok();
     const std::string why = WitnessRefusal(*check, witnessed);
@@ -92,15 +89,17 @@ class Daemon::Link final : public channel::Handler, public Outbound {
     return FailedPrecondition(why);
   }
   // Tells the witness the new durable head, if it moved (from the daemon's periodic tick).
-  void SendAuditHead() {
+  void SendAuditHead(bool even_if_sent = false) {
     const audit::Head head = audit_.DurableHead();
-    if (head.seq == witness_sent_seq_.load()) return;
+    if (!even_if_sent && head.seq == witness_sent_seq_.load()) return;
     if (channel_->Send(protocol::AuditHeadMessage{ToWire(head)}).ok()) {
       witness_sent_seq_ = head.seq;
     }
   }
   void OnConnected(const protocol::Welcome& welcome) override {
     log_.info("connected to the cloud (tenant {})", EscapeForLog(welcome.tenant));
+    // Only now, after CheckWelcome: a trail the witness caught never tells it a new head.
+    SendAuditHead(/*even_if_sent=*/true);
     pipeline_->ResendResults();
   }
   void OnMessage(protocol::Message message) override {

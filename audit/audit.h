@@ -310,8 +310,9 @@ class Writer final : public Sink {
   // Thread-safe.
   Head DurableHead();
   // Whether this trail holds `head` (a head the witness kept). Finds the record at its seq
-  // in the files (the newest file first), so it reads at most one file; appends wait meanwhile.
-  // Errors: only when a file cannot be read (kIoError, kNotFound). Thread-safe.
+  // in the files (the newest file first), so it reads at most one file, without holding up
+  // appends (the files are opened under the lock, read after it). Errors: only when a file
+  // cannot be read (kIoError, kNotFound). Thread-safe.
   Result<WitnessCheck> CheckWitness(const Head& head);
 
  private:
@@ -331,7 +332,7 @@ struct VerifyOptions {
   // Unset: the checkpoint is not checked, so a removed tail goes unnoticed (e.g. a copy of
   // the trail off-host without its checkpoint).
   std::optional<std::filesystem::path> checkpoint_file;
-  // A head kept off-host (the cloud's, from `wbcloud admin agents`): the trail must hold it.
+  // A head kept off-host (the cloud's: `wbcloud status` shows it): the trail must hold it.
   // This is what shows a deleted trail, or a trail and checkpoint rolled back together.
   std::optional<Head> witness;
 };

@@ -1,7 +1,5 @@
 #include "audit/internal/files.h"
 
-#include "common/files.h"
-
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,6 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+
+#include "common/files.h"
 
 namespace wb::audit::internal {
 namespace {

@@ -1,6 +1,9 @@
 // The witness head: its MAC, its text form, and checking a trail against it.
 #include "audit/internal/witness.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <charconv>
 
 #include "audit/internal/crypto.h"
@@ -17,25 +20,30 @@ std::string HeadBody(std::uint64_t seq, std::string_view hash) {
   return body;
 }
 
-Result<std::optional<std::uint64_t>> FirstSeq(const TrailFile& file) {
-  auto reader = LineReader::Open(file.path);
-  if (!reader.ok()) return reader.error();
+// Reads `file` from its start; `fd` stays open for the next read.
+LineReader ReaderAtStart(const OpenTrailFile& file) {
+  Fd copy(::dup(file.fd.get()));
+  (void)::lseek(copy.get(), 0, SEEK_SET);
+  return LineReader::FromFd(std::move(copy), file.path);
+}
+
+Result<std::optional<std::uint64_t>> FirstSeq(const OpenTrailFile& file) {
+  LineReader reader = ReaderAtStart(file);
   Line line;
-  auto more = reader->Next(line);
+  auto more = reader.Next(line);
   if (!more.ok()) return more.error();
   if (!*more) return std::optional<std::uint64_t>();
   return LineSeq(line.text);
 }
 
-Result<std::optional<std::string>> HashOfSeqIn(const TrailFile& file, std::uint64_t seq) {
-  auto reader = LineReader::Open(file.path);
-  if (!reader.ok()) return reader.error();
+Result<std::optional<std::string>> HashOfSeqIn(const OpenTrailFile& file, std::uint64_t seq) {
+  LineReader reader = ReaderAtStart(file);
   Line line;
   for (;;) {
-    auto more = reader->Next(line);
+    auto more = reader.Next(line);
     if (!more.ok()) return more.error();
     if (!*more) return std::optional<std::string>();
-    if (!line.complete) continue;  // a torn line is no record
+    if (!line.complete || line.too_long) continue;  // neither is a record
     const std::optional<std::uint64_t> at = LineSeq(line.text);
     if (at && *at == seq) return std::optional<std::string>(Sha256Hex(line.text));
   }
@@ -67,7 +75,17 @@ std::optional<std::uint64_t> LineSeq(std::string_view line) {
   return seq;
 }
 
-Result<std::optional<std::string>> FindLineHash(const std::vector<TrailFile>& files,
+Result<std::vector<OpenTrailFile>> OpenTrailFiles(const std::vector<TrailFile>& files) {
+  std::vector<OpenTrailFile> open;
+  for (const TrailFile& file : files) {
+    auto fd = OpenFile(file.path, O_RDONLY);
+    if (!fd.ok()) return fd.error();
+    open.push_back({std::move(*fd), file.path});
+  }
+  return open;
+}
+
+Result<std::optional<std::string>> FindLineHash(std::vector<OpenTrailFile> files,
                                                 std::uint64_t seq) {
   for (auto it = files.rbegin(); it != files.rend(); ++it) {
     auto first = FirstSeq(*it);

@@ -388,16 +388,22 @@ Head Writer::Impl::DurableHead() {
 
 Result<WitnessCheck> Writer::Impl::CheckWitness(const Head& head) {
   if (!head.hmac.empty() && !internal::HeadMacIsValid(head, key_)) return WitnessCheck::kForged;
-  // Held while reading, so that no rotation renames a file under the search.
-  MutexLock lock(mu_);
-  if (head.seq > head_.seq) return WitnessCheck::kMissing;
-  if (head.seq == head_.seq || head.seq == 0) {
-    const std::string_view ours = head.seq == 0 ? internal::kZeroHash : head_.hash;
-    return head.hash == ours ? WitnessCheck::kHeld : WitnessCheck::kReplaced;
+  Result<std::vector<internal::OpenTrailFile>> files = std::vector<internal::OpenTrailFile>();
+  {
+    // Only the snapshot under the lock: the files are opened here, so that a rotation renaming
+    // one later does not disturb the search, which runs while appends go on.
+    MutexLock lock(mu_);
+    if (head.seq > head_.seq) return WitnessCheck::kMissing;
+    if (head.seq == head_.seq || head.seq == 0) {
+      const std::string_view ours = head.seq == 0 ? internal::kZeroHash : head_.hash;
+      return head.hash == ours ? WitnessCheck::kHeld : WitnessCheck::kReplaced;
+    }
+    auto listed = internal::ListTrail(options_.file);
+    if (!listed.ok()) return listed.error();
+    files = internal::OpenTrailFiles(*listed);
   }
-  auto files = internal::ListTrail(options_.file);
   if (!files.ok()) return files.error();
-  auto hash = internal::FindLineHash(*files, head.seq);
+  auto hash = internal::FindLineHash(std::move(*files), head.seq);
   if (!hash.ok()) return hash.error();
   if (!*hash) return WitnessCheck::kMissing;
   return **hash == head.hash ? WitnessCheck::kHeld : WitnessCheck::kReplaced;

@@ -179,8 +179,7 @@ class Channel::Impl final : public internal::SessionOwner {
     protocol::Hello hello{.agent_id = options_.agent_id,
                           .version = options_.agent_version,
                           .credits = hs.credits,
-                          .unacked_results = std::move(hs.unacked_results),
-                          .audit_head = std::move(hs.audit_head)};
+                          .unacked_results = std::move(hs.unacked_results)};
     return protocol::Serialize(hello);
   }
 

@@ -7,9 +7,9 @@
 //   - dials cloud.url, verifies the server (cloud.ca_file only, the URL's host name, SNI, the
 //     optional SPKI pin; TLS 1.3 unless cloud.min_tls = "1.2") and presents the agent's
 //     client certificate (<state_dir>/agent.crt and agent.key, written by `wbagent register`);
-//   - sends `hello` (credits, unacked result ids and the audit head come from
-//     Handler::OnConnecting), checks `welcome` (tenant as enrolled, then Handler::CheckWelcome,
-//     e.g. the witnessed audit head; clock skew is logged);
+//   - sends `hello` (credits and unacked result ids come from Handler::OnConnecting), checks
+//     `welcome` (tenant as enrolled, then Handler::CheckWelcome, e.g. the witnessed audit head;
+//     clock skew is logged);
 //   - pings every heartbeat_interval and declares the peer dead when no pong came for
 //     dead_after_missed_pongs intervals;
 //   - reconnects after any failure with capped exponential backoff and jitter, logging the
@@ -122,9 +122,8 @@ struct StateInfo {
 
 // What the agent announces in hello on every (re)connect.
 struct HelloState {
-  int credits = 0;                                // 0..protocol::kMaxCredits
-  std::vector<std::string> unacked_results;       // at most protocol::kMaxUnackedResults
-  std::optional<protocol::AuditHead> audit_head;  // the durable head of the audit trail
+  int credits = 0;                           // 0..protocol::kMaxCredits
+  std::vector<std::string> unacked_results;  // at most protocol::kMaxUnackedResults
 };
 
 // The daemon's side. All callbacks run on the channel's I/O thread (see the top of the file).

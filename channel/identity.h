@@ -52,7 +52,6 @@ Status SaveEnrollment(const StatePaths& paths, const Enrollment& enrollment);
 Result<protocol::Jwks> LoadCloudKeys(const StatePaths& paths);
 Status SaveCloudKeys(const StatePaths& paths, const protocol::Jwks& keys);
 
-
 // Creates `dir` (and nothing above it) with mode 0700 if it does not exist.
 Status EnsurePrivateDirectory(const std::filesystem::path& dir);
 

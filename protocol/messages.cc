@@ -65,7 +65,6 @@ Result<Message> ParseHello(FieldReader& r) {
   r.String("version", m.version, kVersionRule);
   if (r.Integer("credits", credits, 0, kMaxCredits)) m.credits = static_cast<int>(credits);
   r.StringArray("unacked_results", m.unacked_results, 0, kMaxUnackedResults, kIdRule);
-  ReadOptionalAuditHead(r, m.audit_head);
   return Done(r, std::move(m));
 }
 
@@ -223,7 +222,6 @@ std::string Serialize(const Hello& m) {
   j["version"] = m.version;
   j["credits"] = m.credits;
   j["unacked_results"] = m.unacked_results;
-  if (m.audit_head) j["audit_head"] = AuditHeadJson(*m.audit_head);
   return Dump(j);
 }
 

@@ -117,7 +117,6 @@ struct Hello {
   std::string version;  // the agent's software version
   int credits = 0;      // requests the agent will take in flight, 0..kMaxCredits
   std::vector<std::string> unacked_results;  // request ids; at most kMaxUnackedResults
-  std::optional<AuditHead> audit_head;       // the agent's durable audit head (optional)
 };
 
 // cloud -> agent, answer to hello.
@@ -129,8 +128,9 @@ struct Welcome {
   std::optional<AuditHead> audit_head;
 };
 
-// agent -> cloud: the durable head of the agent's audit trail moved on; the cloud keeps the
-// highest one (never a lower one) per agent.
+// agent -> cloud: the durable head of the agent's audit trail, sent only after the agent
+// accepted a welcome (so a trail the witness caught can never raise the witness), then whenever
+// it moved; the cloud keeps the highest one (never a lower one) per agent.
 struct AuditHeadMessage {
   AuditHead head;
 };

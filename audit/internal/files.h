@@ -75,6 +75,11 @@ struct Line {
 class LineReader {
  public:
   static Result<LineReader> Open(const std::filesystem::path& path);
+  // Reads an open file from its start (`path` names it in errors). A rename of the file does
+  // not disturb the reader.
+  static LineReader FromFd(Fd fd, std::filesystem::path path) {
+    return LineReader(std::move(fd), std::move(path));
+  }
   // False at the end of the file.
   Result<bool> Next(Line& line);
 

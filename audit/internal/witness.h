@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "audit/audit.h"
 #include "audit/internal/files.h"
@@ -20,9 +21,17 @@ bool HeadMacIsValid(const Head& head, const Secret& key);
 // nullopt when the line does not start that way.
 std::optional<std::uint64_t> LineSeq(std::string_view line);
 
-// The SHA-256 hex of the line holding record `seq` in `files` (ListTrail order), looking in
-// the newest file whose first record is at or before `seq`; nullopt when no line has it.
-Result<std::optional<std::string>> FindLineHash(const std::vector<TrailFile>& files,
+// One trail file, opened: a rotation that renames it afterwards does not disturb a reader.
+struct OpenTrailFile {
+  Fd fd;
+  std::filesystem::path path;
+};
+// Opens `files` (ListTrail order), in that order.
+Result<std::vector<OpenTrailFile>> OpenTrailFiles(const std::vector<TrailFile>& files);
+
+// The SHA-256 hex of the line holding record `seq` in `files` (oldest first), looking in the
+// newest file whose first record is at or before `seq`; nullopt when no complete line has it.
+Result<std::optional<std::string>> FindLineHash(std::vector<OpenTrailFile> files,
                                                 std::uint64_t seq);
 
 }  // namespace wb::audit::internal

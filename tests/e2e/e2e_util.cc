@@ -2,11 +2,19 @@
 
 #include <signal.h>
 
+#include <cstdlib>
+
 namespace wb::testing {
 namespace {
 
-constexpr char kWbcloud[] = WB_WBCLOUD_PATH;
-constexpr char kWbagent[] = WB_WBAGENT_PATH;
+// The binaries of this build, unless the environment names others: a long run (the torture
+// test's long mode) can use copies while the build tree is rebuilt.
+std::string BinaryPath(const char* variable, const char* built) {
+  const char* given = std::getenv(variable);
+  return given != nullptr && *given != '\0' ? given : built;
+}
+const std::string kWbcloud = BinaryPath("WB_E2E_WBCLOUD", WB_WBCLOUD_PATH);
+const std::string kWbagent = BinaryPath("WB_E2E_WBAGENT", WB_WBAGENT_PATH);
 
 Status FileAppears(const std::filesystem::path& p) {
   return std::filesystem::exists(p) ? Status::Ok() : NotFound(p.string());
@@ -126,12 +134,17 @@ nlohmann::json Agent::QueueRecord(const std::string& id) const {
   return j.is_object() ? j : nlohmann::json(nullptr);
 }
 
-Status Agent::Start() {
-  // The log is appended to across restarts: only a connection of this run counts.
-  const std::size_t before = ReadFileOrEmpty(log()).size();
+Status Agent::Launch() {
   auto child = ChildProcess::Start({kWbagent, "run", "--config", config_.string()}, log());
   if (!child.ok()) return child.error();
   process_ = std::move(*child);
+  return Status::Ok();
+}
+
+Status Agent::Start() {
+  // The log is appended to across restarts: only a connection of this run counts.
+  const std::size_t before = ReadFileOrEmpty(log()).size();
+  WB_RETURN_IF_ERROR(Launch());
   return WaitUntil(
       [&] {
         const std::string text = ReadFileOrEmpty(log());

@@ -53,6 +53,8 @@ class Agent {
   static Result<std::unique_ptr<Agent>> Enroll(const AgentSetup& setup, const Cloud& cloud);
   // Starts `wbagent run` and waits (20 s at most) until this run has connected to the cloud.
   Status Start();
+  // Starts `wbagent run` and returns at once.
+  Status Launch();
   // SIGTERM and wait; returns the exit code.
   Result<int> Stop();
   void Kill();

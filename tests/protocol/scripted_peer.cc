@@ -124,6 +124,10 @@ class ConnectionImpl final : public PeerConnection,
                       .payload = beast::buffers_to_string(buffer.data()),
                       .at = Clock::now()};
       if (frame.kind == PeerFrame::Kind::kText && background_ && background_(frame.payload)) {
+        {
+          std::lock_guard lock(background_mu_);
+          last_background_ = frame.payload;
+        }
         ++background_frames_;
         continue;
       }
@@ -174,6 +178,10 @@ class ConnectionImpl final : public PeerConnection,
   std::string offered_subprotocols() const override { return offered_; }
   int pings() const override { return pings_.load(); }
   int background_frames() const override { return background_frames_.load(); }
+  std::string last_background_frame() const override {
+    std::lock_guard lock(background_mu_);
+    return last_background_;
+  }
   Clock::time_point accepted_at() const override { return accepted_at_; }
 
  private:
@@ -229,6 +237,8 @@ class ConnectionImpl final : public PeerConnection,
   std::atomic<int> pings_{0};
   const BackgroundFilter background_;
   std::atomic<int> background_frames_{0};
+  mutable std::mutex background_mu_;
+  std::string last_background_;  // guarded by background_mu_
   Mailbox<PeerFrame> inbox_;
 };
 

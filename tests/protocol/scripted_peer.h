@@ -64,8 +64,9 @@ class PeerConnection {
   virtual int pings() const = 0;
   // When the TCP connection was accepted.
   virtual std::chrono::steady_clock::time_point accepted_at() const = 0;
-  // Text frames the peer's background filter took out of the stream so far.
+  // Text frames the peer's background filter took out of the stream so far, and the last one.
   virtual int background_frames() const = 0;
+  virtual std::string last_background_frame() const = 0;
 };
 
 // Says whether a text frame is background traffic that the agent sends on its own schedule

@@ -101,12 +101,10 @@ class AgentSession final : public AgentLink,
       old->second->Kick("replaced by a new connection of the same agent");
     }
     ctx_.sessions[agent_id_] = this;
-    // The head held before this hello's: a trail that went back must not lower the witness.
     const protocol::Welcome welcome{.tenant = ctx_.state.tenant(),
                                     .server_time = ctx_.clock.Now(),
                                     .audit_head = WitnessedHead()};
     out_.push_back(protocol::Serialize(welcome));
-    if (hello->audit_head) Witness(*hello->audit_head);
     if (!ctx_.state.keyset_jws().empty()) {
       out_.push_back(protocol::Serialize(protocol::KeySet{ctx_.state.keyset_jws()}));
     }
@@ -304,7 +302,9 @@ class AgentSession final : public AgentLink,
     }
     switch (*witnessed) {
       case Witnessed::kAdvanced:
-        ctx_.log.debug("agent {}: audit head seq {}", agent_id_, head.seq);
+        // At info: the log is the history of heads, for verifying against older ones.
+        ctx_.log.info("agent {}: audit head {}", agent_id_,
+                      std::to_string(head.seq) + ":" + head.hash + ":" + head.hmac);
         break;
       case Witnessed::kSame:
         break;

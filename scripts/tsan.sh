@@ -7,9 +7,11 @@
 #   scripts/tsan.sh -LE samba       extra arguments go to ctest (here: all but the Samba tests)
 #   scripts/tsan.sh -R Queue        only the tests matching Queue
 #
-# Takes about 12 minutes of build on 2 cores without ccache (the build runs under nice), and
-# about 20 minutes for the whole suite: TSan makes the code 5-15x slower, and the tests against
-# a real slapd or Samba DC need root, as with scripts/test.sh. Not part of scripts/test.sh or CI.
+# Slow: the build took about 30 minutes on 2 cores without ccache (shared with another build),
+# and TSan makes the code 5-15x slower; the tests against a real slapd or Samba DC need root, as
+# with scripts/test.sh. Not part of scripts/test.sh or CI. Known: the queue's
+# CrashTest.KilledAtRandomMomentsLosesNothingAndAppliesNothingTwice fails under TSan because
+# too little work gets done between its random kills (it says so), which is not a race.
 #
 # Suppressions are for races inside third-party libraries only, each documented in
 # tests/tsan.supp. Uses ccache when it is installed.

@@ -13,8 +13,6 @@
 
 namespace wb::agent {
 
-// Joins the channel to the pipeline: channel callbacks go to the pipeline, the pipeline's
-// messages go out through the channel.
 namespace {
 
 protocol::AuditHead ToWire(const audit::Head& head) {
@@ -47,13 +45,15 @@ std::string WitnessRefusal(audit::WitnessCheck check, const audit::Head& witness
       break;
   }
   return what +
-         ". The agent takes no requests: restore the trail and its checkpoint from a backup, or "
+         ". The agent takes no new requests: restore the trail and its checkpoint from a backup, or "
          "enroll the agent again (wbagent register), which starts a new witnessed chain "
          "(docs/audit.md, \"The witness\")";
 }
 
 }  // namespace
 
+// Joins the channel to the pipeline: channel callbacks go to the pipeline, the pipeline's
+// messages go out through the channel; and the audit trail to the cloud's witness.
 class Daemon::Link final : public channel::Handler, public Outbound {
  public:
   Link(spdlog::logger& log, audit::Writer& audit) : log_(log), audit_(audit) {}

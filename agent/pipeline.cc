@@ -371,14 +371,30 @@ void Pipeline::Process(queue::Work& work) {
   // A password write that may already have been applied (here, before its answer was lost,
   // or by another agent) must not be applied again: it would trip the password history. The
   // account was just read, so its password timestamp costs nothing more.
-  if (auto check = MayHaveBeenApplied(work.record);
-      check && ldap::PasswordChangedAtOrAfter(*account, check->since)) {
+  const std::optional<AppliedCheck> check = MayHaveBeenApplied(work.record);
+  if (check && ldap::PasswordChangedAtOrAfter(*account, check->since)) {
     ldap::Outcome o = ldap::Succeeded();
     o.note = check->note;
     return Finalize(work, o, account->dn, directory.name(), Since(start, *deps_.clock));
   }
   ldap::Outcome outcome = directory.Apply(*account, ToChange(work));
+  if (check && FoundItsOwnWrite(info.operations, outcome)) {
+    outcome = ldap::Succeeded();
+    outcome.note =
+        "found applied: the directory already holds the requested password (an earlier "
+        "attempt wrote it in the same second as the account's previous change)";
+  }
   Finalize(work, outcome, account->dn, directory.name(), Since(start, *deps_.clock));
+}
+
+// A password write that may already have happened, refused because the account already holds
+// exactly this password: the earlier attempt landed, in the same second as the account's
+// previous change, where the timestamp cannot tell. Only for a password write alone: with an
+// unlock or a must-change flag, whether those parts landed too is not known.
+bool Pipeline::FoundItsOwnWrite(const queue::Operations& ops, const ldap::Outcome& outcome) {
+  const bool password_alone =
+      WritesPassword(ops) && !ops.unlock && !ops.require_change && !ops.clear_require_change;
+  return password_alone && outcome.code == ldap::OutcomeCode::kPolicyUnchanged;
 }
 
 // Whether the password write of `record` may already have happened, and since when; nullopt

@@ -123,6 +123,7 @@ class Pipeline {
     const char* note;  // the outcome's note when it does
   };
   std::optional<AppliedCheck> MayHaveBeenApplied(const queue::Record& record) const;
+  static bool FoundItsOwnWrite(const queue::Operations& ops, const ldap::Outcome& outcome);
 
   PipelineDeps deps_;
   PipelineKeys keys_;  // touched on the channel thread only

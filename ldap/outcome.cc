@@ -296,8 +296,13 @@ Outcome OutcomeFromPpolicy(int ppolicy_error, std::string_view diagnostic) {
                       "the new password is longer than the policy's pwdMaxLength");
       break;
     case PP_passwordInHistory:
-      o = MakeOutcome(OutcomeCode::kPolicyInHistory,
-                      "the new password is in the account's history (pwdInHistory)");
+      // slapd reports "the new password is the current one" with the history code too; only
+      // its text tells them apart, and the pipeline needs to (a retry that meets its own write).
+      o = Contains(diagnostic, "not being changed from existing value")
+              ? MakeOutcome(OutcomeCode::kPolicyUnchanged,
+                            "the new password is the same as the current one")
+              : MakeOutcome(OutcomeCode::kPolicyInHistory,
+                            "the new password is in the account's history (pwdInHistory)");
       break;
     case PP_passwordTooYoung:
       o = MakeOutcome(OutcomeCode::kPolicyTooYoung,

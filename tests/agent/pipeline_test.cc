@@ -62,7 +62,9 @@ class FakeDirectory final : public ldap::Directory {
       gate_.wait(lock, [this] { return !closed_; });
     }
     ++applies;
-    if (change.new_password != nullptr) SetPasswordChangedAt(a.dn, SystemClock().Now());
+    if (change.new_password != nullptr && stamp_writes) {
+      SetPasswordChangedAt(a.dn, SystemClock().Now());
+    }
     if (fail_transiently_once.exchange(false)) {
       return ldap::MakeOutcome(ldap::OutcomeCode::kDirectoryTimeout, "no answer");
     }
@@ -93,6 +95,9 @@ class FakeDirectory final : public ldap::Directory {
 
   std::atomic<int> applies{0};
   std::atomic<bool> fail_transiently_once{false};
+  // False: a write leaves the password timestamp as it was (as when it lands in the same
+  // second as the account's previous change, where a second's resolution cannot show it).
+  std::atomic<bool> stamp_writes{true};
   ldap::Outcome next_outcome = ldap::Succeeded("ldaps://fake");
 
  private:
@@ -367,6 +372,31 @@ TEST_F(PipelineTest, ARetriedWriteThatAlreadyLandedIsNotWrittenAgain) {
   EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
   EXPECT_NE(ResultFor(c.id).note.find("found applied"), std::string::npos);
   EXPECT_EQ(directory_->applies, 1);
+}
+
+TEST_F(PipelineTest, ARetryThatMeetsItsOwnLandedWriteInTheSameSecondSucceeds) {
+  // The first attempt's write landed and its answer was lost, in the same second as the
+  // account's previous change: the timestamp cannot show it, the directory's "that is already
+  // the password" does.
+  directory_->fail_transiently_once = true;
+  directory_->stamp_writes = false;
+  directory_->next_outcome =
+      ldap::MakeOutcome(ldap::OutcomeCode::kPolicyUnchanged, "the same as the current one");
+  auto c = Claims();
+  directory_->SetPasswordChangedAt("alice", c.issued_at - 1h);
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  EXPECT_NE(ResultFor(c.id).note.find("already holds the requested password"), std::string::npos);
+}
+
+TEST_F(PipelineTest, AFirstAttemptWithTheCurrentPasswordIsStillRefused) {
+  directory_->next_outcome =
+      ldap::MakeOutcome(ldap::OutcomeCode::kPolicyUnchanged, "the same as the current one");
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "policy_unchanged");
 }
 
 TEST_F(PipelineTest, ARedeliveredRequestAlreadyAppliedByAnotherAgentIsNotWrittenAgain) {

@@ -115,6 +115,11 @@ TEST(OutcomeTest, PpolicyErrorsMapOneToOne) {
   EXPECT_EQ(OutcomeFromPpolicy(PP_passwordTooShort, "").code, OutcomeCode::kPolicyTooShort);
   EXPECT_EQ(OutcomeFromPpolicy(PP_passwordTooLong, "").code, OutcomeCode::kPolicyTooLong);
   EXPECT_EQ(OutcomeFromPpolicy(PP_passwordInHistory, "").code, OutcomeCode::kPolicyInHistory);
+  // slapd's history code with its "the current password" text is the unchanged password.
+  EXPECT_EQ(
+      OutcomeFromPpolicy(PP_passwordInHistory, "Password is not being changed from existing value")
+          .code,
+      OutcomeCode::kPolicyUnchanged);
   EXPECT_EQ(OutcomeFromPpolicy(PP_passwordTooYoung, "").code, OutcomeCode::kPolicyTooYoung);
   EXPECT_EQ(OutcomeFromPpolicy(PP_insufficientPasswordQuality, "").code,
             OutcomeCode::kPolicyComplexity);

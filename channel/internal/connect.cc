@@ -217,6 +217,11 @@ asio::awaitable<Status> ConnectTls(TlsStream& stream, const ConnectTarget& targe
     Status s = TransportError(ec, what, hop_name, target.timeout);
     co_return via_proxy ? Status(s.code(), s.message() + " (cloud.proxy)") : s;
   }
+  // Every frame is one small message that the peer waits for: without this, Nagle holds a
+  // `result` back until the peer's delayed ACK (about 40 ms on Linux), which capped the agent
+  // at credits / 48 ms. A failure to set it costs speed only, so it is not an error.
+  tcp.socket().set_option(tcp::no_delay(true), ec);
+  ec.clear();
   if (via_proxy) {
     Status s = co_await ProxyConnect(tcp, *target.proxy, target.server, target.user_agent);
     if (!s.ok()) co_return s;

@@ -109,6 +109,8 @@ class Server {
         if (ctx_.stopping) co_return;
         continue;
       }
+      // Small frames that the agent waits for: no Nagle delay (as on the agent's side).
+      socket.set_option(tcp::no_delay(true), ec);
       asio::co_spawn(ctx_.ioc, HandleConnection(std::move(socket)), asio::detached);
     }
   }

@@ -252,7 +252,13 @@ class Mirror {
 std::unique_ptr<Mirror> MakeJournalMirror();
 
 // The trail-file system calls a test can make fail (WriterOptions::inject_fault).
-enum class FileCall { kWrite, kSync };
+enum class FileCall {
+  kWrite,       // write(2) of a record line
+  kSync,        // fsync(2) of the active file
+  kRename,      // the rename of the active file at rotation
+  kSyncDir,     // fsync(2) of the trail's directory at rotation
+  kCheckpoint,  // the checkpoint's write, fsync and rename (one atomic replacement)
+};
 
 struct WriterOptions {
   std::filesystem::path file;             // the active file; missing directories are created
@@ -261,8 +267,8 @@ struct WriterOptions {
   std::uint64_t rotate_size = 64u << 20;  // rotate before a line would pass it; 0: never
   std::chrono::seconds rotate_age{0};     // rotate a file this old (by its first record); 0: never
   Mirror* mirror = nullptr;               // not owned; must outlive the Writer
-  // Tests only: asked before each write(2) and fsync(2) of the trail files; an errno it returns
-  // fails that call as the kernel would (nothing written, or nothing known to be on disk).
+  // Tests only: asked before each FileCall; an errno it returns fails that call as the kernel
+  // would (nothing written, renamed or known to be on disk).
   // Called from any appending thread, with or without the Writer's lock. Unset: never.
   std::function<int(FileCall)> inject_fault;
 };

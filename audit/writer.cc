@@ -86,9 +86,13 @@ class Writer::Impl {
   Status Rotate() WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Status WaitDurable(std::uint64_t seq) WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Status Break(Status status) WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // write(2) and fsync(2) of the trail, through WriterOptions::inject_fault.
+  // The file system calls of the trail, each through WriterOptions::inject_fault.
   Status WriteLine(std::string_view line) WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Status SyncFile(const Fd& file) const;
+  Status RenameActive(const std::filesystem::path& rotated) const;
+  Status SyncTrailDir() const;
+  Status WriteCheckpoint(const internal::Checkpoint& checkpoint) const;
+  int InjectedFault(FileCall call) const;
 
   const WriterOptions options_;
   const Secret key_;
@@ -143,9 +147,8 @@ Status Writer::Impl::Open() {
   if (!*checkpoint) {
     // A new trail: checkpoint seq 0 now, so that a checkpoint that later goes missing is
     // always a sign of tampering, never of a crash before the first sync.
-    WB_RETURN_IF_ERROR(internal::WriteCheckpoint(
-        options_.checkpoint_file, {0, std::string(internal::kZeroHash), head_file_, clock_.Now()},
-        key_));
+    WB_RETURN_IF_ERROR(
+        WriteCheckpoint({0, std::string(internal::kZeroHash), head_file_, clock_.Now()}));
   }
   return OpenActive(active_exists);
 }
@@ -295,18 +298,14 @@ Status Writer::Impl::RotateIfDue(std::size_t next_line, WallTime now) {
 Status Writer::Impl::Rotate() {
   if (Status s = SyncFile(*file_); !s.ok()) return Break(s);
   const std::filesystem::path rotated = internal::RotatedPath(options_.file, next_index_);
-  if (::renameat2(AT_FDCWD, options_.file.c_str(), AT_FDCWD, rotated.c_str(), RENAME_NOREPLACE) !=
-      0) {
-    return Break(
-        ErrnoStatus(errno, "rotate " + options_.file.string() + " to " + rotated.string()));
-  }
+  if (Status s = RenameActive(rotated); !s.ok()) return Break(s);
   ++next_index_;
   if (head_file_ == options_.file.filename().string()) head_file_ = rotated.filename().string();
-  if (Status s = internal::SyncDir(options_.file.parent_path()); !s.ok()) return Break(s);
+  if (Status s = SyncTrailDir(); !s.ok()) return Break(s);
   auto fd =
       internal::OpenFile(options_.file, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW, 0640);
   if (!fd.ok()) return Break(fd.error());
-  if (Status s = internal::SyncDir(options_.file.parent_path()); !s.ok()) return Break(s);
+  if (Status s = SyncTrailDir(); !s.ok()) return Break(s);
   file_ = std::make_shared<Fd>(std::move(*fd));
   active_size_ = 0;
   active_started_.reset();
@@ -328,7 +327,7 @@ Status Writer::Impl::WaitDurable(std::uint64_t seq) {
     mu_.Unlock();
     Status s;
     s = SyncFile(*file);
-    if (s.ok()) s = internal::WriteCheckpoint(options_.checkpoint_file, checkpoint, key_);
+    if (s.ok()) s = WriteCheckpoint(checkpoint);
     mu_.Lock();
     syncing_ = false;
     if (s.ok() && checkpoint.seq >= durable_seq_) {
@@ -342,19 +341,46 @@ Status Writer::Impl::WaitDurable(std::uint64_t seq) {
   return Status::Ok();
 }
 
+int Writer::Impl::InjectedFault(FileCall call) const {
+  return options_.inject_fault ? options_.inject_fault(call) : 0;
+}
+
 Status Writer::Impl::WriteLine(std::string_view line) {
-  if (options_.inject_fault) {
-    if (const int e = options_.inject_fault(FileCall::kWrite); e != 0) {
-      return ErrnoStatus(e, "write " + options_.file.string());
-    }
+  if (const int e = InjectedFault(FileCall::kWrite); e != 0) {
+    return ErrnoStatus(e, "write " + options_.file.string());
   }
   return internal::WriteAll(file_->get(), line, options_.file.string());
 }
 
 Status Writer::Impl::SyncFile(const Fd& file) const {
-  int e = options_.inject_fault ? options_.inject_fault(FileCall::kSync) : 0;
+  int e = InjectedFault(FileCall::kSync);
   if (e == 0 && ::fsync(file.get()) != 0) e = errno;
   return e == 0 ? Status::Ok() : ErrnoStatus(e, "fsync " + options_.file.string());
+}
+
+Status Writer::Impl::RenameActive(const std::filesystem::path& rotated) const {
+  int e = InjectedFault(FileCall::kRename);
+  if (e == 0 && ::renameat2(AT_FDCWD, options_.file.c_str(), AT_FDCWD, rotated.c_str(),
+                            RENAME_NOREPLACE) != 0) {
+    e = errno;
+  }
+  return e == 0 ? Status::Ok()
+                : ErrnoStatus(e, "rotate " + options_.file.string() + " to " + rotated.string());
+}
+
+Status Writer::Impl::SyncTrailDir() const {
+  const std::filesystem::path dir = options_.file.parent_path();
+  if (const int e = InjectedFault(FileCall::kSyncDir); e != 0) {
+    return ErrnoStatus(e, "fsync " + dir.string());
+  }
+  return internal::SyncDir(dir);
+}
+
+Status Writer::Impl::WriteCheckpoint(const internal::Checkpoint& checkpoint) const {
+  if (const int e = InjectedFault(FileCall::kCheckpoint); e != 0) {
+    return ErrnoStatus(e, "write " + options_.checkpoint_file.string());
+  }
+  return internal::WriteCheckpoint(options_.checkpoint_file, checkpoint, key_);
 }
 
 Status Writer::Impl::Break(Status status) {

@@ -353,7 +353,8 @@ TEST_F(WriterTest, AFullDiskBreaksTheWriterAndLosesNothingAcknowledged) {
   EXPECT_TRUE(after->ok()) << after->finding->message;
 }
 
-// EIO on every write(2) and fsync(2) of the trail that durable appends reach, failed in turn:
+// EIO on each file system call of the trail that durable appends reach (writes, fsyncs, the
+// rotation's rename and directory fsync, the checkpoint's replacement), failed in turn:
 // the failing append reports an error and breaks the Writer, no later one succeeds, every
 // record acknowledged before verifies, and a new Writer opens the trail and goes on.
 class WriterFaultTest : public WriterTest, public ::testing::WithParamInterface<FileCall> {};
@@ -406,11 +407,26 @@ TEST_P(WriterFaultTest, AnIoErrorIsNeverAcknowledgedAndLosesNothing) {
   EXPECT_GT(reached, 0) << "the fault was never reached";
 }
 
+std::string FaultName(const ::testing::TestParamInfo<FileCall>& call) {
+  switch (call.param) {
+    case FileCall::kWrite:
+      return "EioOnWrite";
+    case FileCall::kSync:
+      return "EioOnFsync";
+    case FileCall::kRename:
+      return "EioOnRotationRename";
+    case FileCall::kSyncDir:
+      return "EioOnDirectoryFsync";
+    case FileCall::kCheckpoint:
+      return "EioOnCheckpointReplace";
+  }
+  return "Unknown";
+}
+
 INSTANTIATE_TEST_SUITE_P(Calls, WriterFaultTest,
-                         ::testing::Values(FileCall::kWrite, FileCall::kSync),
-                         [](const ::testing::TestParamInfo<FileCall>& call) {
-                           return call.param == FileCall::kWrite ? "EioOnWrite" : "EioOnFsync";
-                         });
+                         ::testing::Values(FileCall::kWrite, FileCall::kSync, FileCall::kRename,
+                                           FileCall::kSyncDir, FileCall::kCheckpoint),
+                         FaultName);
 
 }  // namespace
 }  // namespace wb::audit::testing

@@ -47,11 +47,40 @@ Status SqliteStatus(int rc, sqlite3* db, std::string_view what) {
   return Status(CodeFor(rc), std::move(m));
 }
 
-Stmt::Stmt(Stmt&& other) noexcept : db_(other.db_), stmt_(other.stmt_), bind_rc_(other.bind_rc_) {
+StmtCache::~StmtCache() {
+  for (auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);
+}
+
+sqlite3_stmt* StmtCache::Take(std::string_view sql) {
+  auto it = idle_.find(std::string(sql));
+  if (it == idle_.end()) return nullptr;
+  sqlite3_stmt* stmt = it->second;
+  idle_.erase(it);
+  return stmt;
+}
+
+void StmtCache::Give(sqlite3_stmt* stmt) {
+  // reset's result repeats the last step's error, which that step already reported.
+  (void)sqlite3_reset(stmt);
+  (void)sqlite3_clear_bindings(stmt);
+  if (idle_.size() >= kMaxIdle || !idle_.try_emplace(sqlite3_sql(stmt), stmt).second) {
+    sqlite3_finalize(stmt);
+  }
+}
+
+Stmt::Stmt(Stmt&& other) noexcept
+    : db_(other.db_), stmt_(other.stmt_), cache_(other.cache_), bind_rc_(other.bind_rc_) {
   other.stmt_ = nullptr;
 }
 
-Stmt::~Stmt() { sqlite3_finalize(stmt_); }
+Stmt::~Stmt() {
+  if (stmt_ == nullptr) return;
+  if (cache_ != nullptr) {
+    cache_->Give(stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+}
 
 Stmt& Stmt::Bind(int index, std::int64_t value) {
   int rc = sqlite3_bind_int64(stmt_, index, value);
@@ -132,13 +161,26 @@ Result<Db> Db::Open(const std::filesystem::path& path, int flags) {
   return db;
 }
 
-Db::~Db() { sqlite3_close_v2(db_); }
+Db::~Db() {
+  cache_.reset();  // finalized before the close
+  sqlite3_close_v2(db_);
+}
 
 Result<Stmt> Db::Prepare(std::string_view sql) {
+  if (sqlite3_stmt* cached = cache_->Take(sql); cached != nullptr) {
+    return Stmt(db_, cached, cache_.get());
+  }
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) return SqliteStatus(rc, db_, "preparing a statement");
-  return Stmt(db_, stmt);
+  return Stmt(db_, stmt, cache_.get());
+}
+
+Status Db::Run(std::string_view sql) {
+  Result<Stmt> stmt = Prepare(sql);
+  if (!stmt.ok()) return stmt.error();
+  return stmt->Run();
 }
 
 Status Db::Exec(const std::string& sql) {
@@ -156,17 +198,17 @@ Result<std::int64_t> Db::QueryInt(std::string_view sql) {
 }
 
 Result<Transaction> Transaction::Begin(Db& db) {
-  WB_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  WB_RETURN_IF_ERROR(db.Run("BEGIN IMMEDIATE"));
   return Transaction(&db);
 }
 
 Transaction::~Transaction() {
   // After some errors SQLite has already rolled back; ROLLBACK would then fail harmlessly.
-  if (db_ != nullptr && !db_->InAutocommit()) (void)db_->Exec("ROLLBACK");
+  if (db_ != nullptr && !db_->InAutocommit()) (void)db_->Run("ROLLBACK");
 }
 
 Status Transaction::Commit() {
-  Status s = db_->Exec("COMMIT");
+  Status s = db_->Run("COMMIT");
   if (s.ok()) db_ = nullptr;
   return s;
 }

@@ -6,7 +6,6 @@
 #include <variant>
 
 #include "channel/identity.h"
-#include "common/files.h"
 #include "common/log_escape.h"
 #include "common/secure_memory.h"
 #include "common/version.h"
@@ -45,7 +44,8 @@ std::string WitnessRefusal(audit::WitnessCheck check, const audit::Head& witness
       break;
   }
   return what +
-         ". The agent takes no new requests: restore the trail and its checkpoint from a backup, or "
+         ". The agent takes no new requests: restore the trail and its checkpoint from a backup, "
+         "or "
          "enroll the agent again (wbagent register), which starts a new witnessed chain "
          "(docs/audit.md, \"The witness\")";
 }
@@ -56,7 +56,8 @@ std::string WitnessRefusal(audit::WitnessCheck check, const audit::Head& witness
 // messages go out through the channel; and the audit trail to the cloud's witness.
 class Daemon::Link final : public channel::Handler, public Outbound {
  public:
-  Link(spdlog::logger& log, audit::Writer& audit) : log_(log), audit_(audit) {}
+  Link(spdlog::logger& log, audit::Writer& audit, StatusWriter& status)
+      : log_(log), audit_(audit), status_(status) {}
   void Attach(Pipeline* pipeline, channel::Channel* channel) {
     pipeline_ = pipeline;
     channel_ = channel;
@@ -127,10 +128,12 @@ class Daemon::Link final : public channel::Handler, public Outbound {
     log_.debug("channel: {}", why.ToString());
     pipeline_->OnChannelLost();
   }
+  void OnStateChanged() override { status_.Changed(); }
 
  private:
   spdlog::logger& log_;
   audit::Writer& audit_;
+  StatusWriter& status_;
   Pipeline* pipeline_ = nullptr;
   channel::Channel* channel_ = nullptr;
   std::atomic<std::uint64_t> witness_sent_seq_{0};  // the head the cloud was last sent
@@ -198,6 +201,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(const config::Config& config,
   std::unique_ptr<Daemon> d(new Daemon());
   d->config_ = config;
   d->log_ = std::move(log);
+  d->status_ = std::make_unique<StatusWriter>(
+      StatusWriter::Options{.file = config.agent.state_dir / "status.json"},
+      [daemon = d.get()] { return daemon->StatusView(); }, d->clock_);
   auto audit = OpenAudit(config, d->clock_, *d->log_);
   if (!audit.ok()) return audit.error();
   d->audit_ = std::move(*audit);
@@ -217,11 +223,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(const config::Config& config,
   d->router_ = std::move(*router);
   auto keys = LoadKeys(config);
   if (!keys.ok()) return keys.error().WithContext("enrollment (run wbagent register)");
-  d->link_ = std::make_unique<Link>(*d->log_, *d->audit_);
-  d->pipeline_ =
-      std::make_unique<Pipeline>(PipelineDeps{d->queue_.get(), d->router_.get(), d->audit_.get(),
-                                              d->link_.get(), &d->clock_, d->log_},
-                                 std::move(*keys), config.queue.max_in_flight);
+  d->link_ = std::make_unique<Link>(*d->log_, *d->audit_, *d->status_);
+  d->pipeline_ = std::make_unique<Pipeline>(
+      PipelineDeps{d->queue_.get(), d->router_.get(), d->audit_.get(), d->link_.get(), &d->clock_,
+                   d->log_, [status = d->status_.get()] { status->Changed(); }},
+      std::move(*keys), config.queue.max_in_flight);
   channel::Environment env;
   env.clock = &d->clock_;
   env.log = d->log_;
@@ -236,7 +242,7 @@ Daemon::~Daemon() { Stop(); }
 Status Daemon::Start() {
   WB_RETURN_IF_ERROR(pipeline_->Start());
   WB_RETURN_IF_ERROR(channel_->Start());
-  WriteStatus();
+  status_->Start();
   return Status::Ok();
 }
 
@@ -246,7 +252,7 @@ void Daemon::Stop() {
   if (pipeline_) pipeline_->Stop();  // finish the ones in flight
   (void)audit_->Append(LifecycleEvent(audit::EventType::kAgentStopped, "stopped by signal"));
   if (Status s = audit_->Close(); !s.ok()) log_->error("audit trail: {}", s.ToString());
-  WriteStatus();
+  status_->Stop();
   audit_.reset();
 }
 
@@ -257,7 +263,8 @@ void Daemon::Tick(bool maintenance) {
     if (!report.ok()) log_->warn("queue maintenance: {}", report.error().ToString());
     pipeline_->Notify();
   }
-  WriteStatus();
+  // Directory health can change without a request finishing: a rewrite only if it did.
+  status_->Changed();
 }
 
 void Daemon::Reloaded(const config::Config& config, bool accepted, const std::string& why) {
@@ -270,12 +277,11 @@ void Daemon::Reloaded(const config::Config& config, bool accepted, const std::st
   if (accepted) config_.log = config.log;
 }
 
-// The running agent's view for `wbagent status`, written atomically to the state directory.
-void Daemon::WriteStatus() {
+// The running agent's view for `wbagent status`.
+nlohmann::json Daemon::StatusView() const {
   nlohmann::json j;
   j["pid"] = ::getpid();
   j["version"] = kVersion;
-  j["updated_at"] = audit::FormatTime(clock_.Now());
   // Read back from the kernel, not assumed: `wbagent run` made the process non-dumpable.
   j["dumpable"] = ProcessIsDumpable();
   if (channel_) {
@@ -303,7 +309,7 @@ void Daemon::WriteStatus() {
       j["last_failure_outcome"] = a.last_failure_outcome;
     }
   }
-  (void)WriteFileAtomic(config_.agent.state_dir / "status.json", j.dump(2) + "\n", 0644);
+  return j;
 }
 
 }  // namespace wb::agent

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "agent/pipeline.h"
+#include "agent/status_writer.h"
 #include "audit/audit.h"
 #include "channel/channel.h"
 #include "common/clock.h"
@@ -28,7 +29,7 @@ class Daemon {
   Status Start();
   // Stops taking requests, finishes the ones in flight, flushes the audit trail.
   void Stop();
-  // Periodic work from the main loop: queue maintenance, the status file.
+  // Periodic work from the main loop: queue maintenance, the witness.
   void Tick(bool maintenance);
   // A reloaded config: applies what can change while running, audits the reload.
   void Reloaded(const config::Config& config, bool accepted, const std::string& why);
@@ -36,11 +37,15 @@ class Daemon {
  private:
   class Link;
   Daemon() = default;
-  void WriteStatus();
+  // What status.json shows (StatusWriter adds updated_at).
+  nlohmann::json StatusView() const;
 
   config::Config config_;
   std::shared_ptr<spdlog::logger> log_;
   SystemClock clock_;
+  // First, so that it outlives the components that tell it of changes; its thread is
+  // stopped by Stop() before they go.
+  std::unique_ptr<StatusWriter> status_;
   std::unique_ptr<audit::Writer> audit_;
   std::unique_ptr<queue::Queue> queue_;
   std::unique_ptr<ldap::Router> router_;

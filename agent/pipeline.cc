@@ -474,6 +474,7 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
       activity_.last_failure_outcome = std::string(ldap::OutcomeName(outcome.code));
     }
   }
+  if (deps_.activity_changed) deps_.activity_changed();
   auto detail = deps_.queue->Show(info.id);
   if (detail.ok()) SendResult(detail->record);
   Notify();  // the account's next request may now go

@@ -23,6 +23,7 @@
 #include <spdlog/logger.h>
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -54,6 +55,9 @@ struct PipelineDeps {
   Outbound* outbound = nullptr;
   const Clock* clock = nullptr;
   std::shared_ptr<spdlog::logger> log;
+  // Called (from a worker) after a request finished, so that the status view is rewritten.
+  // Must not block. Unset: nothing.
+  std::function<void()> activity_changed;
 };
 
 struct PipelineKeys {

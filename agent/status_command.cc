@@ -1,8 +1,8 @@
 // `wbagent status`: is the agent running and connected, how full is its queue, when did it
-// last succeed and fail, and which directory servers answer. The running daemon rewrites
-// <state_dir>/status.json every 5 s (Daemon::WriteStatus); a file older than kStaleAfter, or one
-// naming a process that has exited, means no agent is running. The queue is read live, opened
-// read-only, so this works while the daemon holds it.
+// last succeed and fail, and which directory servers answer. The running daemon writes
+// <state_dir>/status.json when its view changes and at least every 30 s (StatusWriter); a file
+// older than kStaleAfter, or one naming a process that has exited, means no agent is running. The
+// queue is read live, opened read-only, so this works while the daemon holds it.
 #include <signal.h>
 
 #include <algorithm>
@@ -27,8 +27,8 @@ namespace {
 using Json = nlohmann::json;
 using std::chrono::seconds;
 
-// Six missed updates: the daemon writes status.json every 5 s from its main loop.
-constexpr seconds kStaleAfter{30};
+// Three missed heartbeats: the daemon rewrites status.json at least every 30 s.
+constexpr seconds kStaleAfter{90};
 constexpr std::size_t kMaxStatusBytes = 1 << 20;
 
 // What status.json says about the daemon, and whether that is current.
@@ -170,7 +170,7 @@ std::string DaemonText(const DaemonView& v) {
       return "UNKNOWN: cannot read " + v.file.string() + ": " + v.problem;
     case Liveness::kStale:
       return "NOT RUNNING: " + v.file.string() + " is stale: last written " + age + " by " +
-             PidText(v) + " (a running agent rewrites it every 5 s)";
+             PidText(v) + " (a running agent rewrites it at least every 30 s)";
     case Liveness::kExited:
       return "NOT RUNNING: " + PidText(v) + ", named by " + v.file.string() + " (written " + age +
              "), has exited";

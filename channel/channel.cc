@@ -340,6 +340,7 @@ class Channel::Impl final : public internal::SessionOwner {
       if (state != ChannelState::kConnected) state_.connected_since.reset();
     }
     cv_.notify_all();
+    handler_.OnStateChanged();
   }
 
   void CheckClockSkew(WallTime server_time) {

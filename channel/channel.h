@@ -153,6 +153,9 @@ class Handler {
   // A connection attempt failed or an established connection ended; `why` is never OK.
   // Called once per such attempt, before the backoff delay; not for the close done by Stop.
   virtual void OnDisconnected(const Status& why) { (void)why; }
+  // GetState() now shows a new state (connecting, connected, disconnected, stopped): called
+  // after the change, so that GetState() already returns it. Must not block.
+  virtual void OnStateChanged() {}
 };
 
 // Injected dependencies; the defaults are the real ones.

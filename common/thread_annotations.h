@@ -6,6 +6,7 @@
 // libstdc++'s std::mutex carries no annotations, so the analysis cannot see it: guard
 // annotated members with wb::Mutex and hold it with wb::MutexLock, below.
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 
@@ -44,6 +45,12 @@ class WB_CAPABILITY("mutex") Mutex {
   template <typename Predicate>
   void Wait(std::condition_variable_any& cv, Predicate ready) WB_EXCLUSIVE_LOCKS_REQUIRED(this) {
     cv.wait(mu_, ready);
+  }
+  // As Wait, for at most `timeout`; returns ready().
+  template <typename Rep, typename Period, typename Predicate>
+  bool WaitFor(std::condition_variable_any& cv, std::chrono::duration<Rep, Period> timeout,
+               Predicate ready) WB_EXCLUSIVE_LOCKS_REQUIRED(this) {
+    return cv.wait_for(mu_, timeout, ready);
   }
 
  private:

@@ -107,6 +107,40 @@ TEST_F(EndToEndSlapdTest, UnknownUserFailsWithUserNotFound) {
   EXPECT_EQ(result.value("outcome", ""), "user_not_found") << result.dump();
 }
 
+// status.json is written when the view changes: a finished request shows in `wbagent status`
+// well before the main loop's 5-second tick could have written it (it was 5 s stale before).
+TEST_F(EndToEndSlapdTest, StatusShowsAFailureAsSoonAsItHappens) {
+  const auto status = [] {
+    CommandResult r = agent_->Wbagent({"status", "--json"});
+    return nlohmann::json::parse(r.output, nullptr, /*allow_exceptions=*/false);
+  };
+  // Connected (the log says so) shows within a second, not at the next 5-second tick.
+  nlohmann::json before;
+  Status connected = WaitUntil(
+      [&] {
+        before = status();
+        return before.is_object() && before["connected"] == true ? Status::Ok()
+                                                                 : NotFound(before.dump());
+      },
+      std::chrono::seconds(3));
+  ASSERT_TRUE(connected.ok()) << connected.ToString();
+  const std::string pw = "Whatever-Pass-9";
+  auto result = Submit({"--user", "nobody-status", "--op", "reset"}, &pw);
+  ASSERT_EQ(result.value("outcome", ""), "user_not_found") << result.dump();
+  nlohmann::json after;
+  Status shown = WaitUntil(
+      [&] {
+        after = status();
+        return after.is_object() && after["last_failure"] != before["last_failure"]
+                   ? Status::Ok()
+                   : NotFound(after.dump());
+      },
+      std::chrono::seconds(3));
+  ASSERT_TRUE(shown.ok()) << shown.ToString();
+  EXPECT_EQ(after["last_failure_outcome"], "user_not_found");
+  EXPECT_EQ(after["connected"], true);
+}
+
 TEST_F(EndToEndSlapdTest, ForgedEnvelopeIsRejectedAndAudited) {
   const std::string pw = "Forged-Pass-33";
   int code = -1;

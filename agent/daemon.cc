@@ -277,6 +277,19 @@ void Daemon::Reloaded(const config::Config& config, bool accepted, const std::st
   if (accepted) config_.log = config.log;
 }
 
+void Daemon::ReloadSecrets() {
+  if (Status s = router_->ReloadSecrets(); !s.ok()) {
+    log_->error("reload: {}; the directory keeps the password it had", s.ToString());
+  }
+  auto woken = pipeline_->RetryWaitingNow();
+  if (!woken.ok()) {
+    log_->error("reload: cannot retry the waiting requests: {}", woken.error().ToString());
+  } else if (*woken > 0) {
+    log_->info("reload: retrying {} waiting request(s) now", *woken);
+  }
+  status_->Changed();
+}
+
 // The running agent's view for `wbagent status`.
 nlohmann::json Daemon::StatusView() const {
   nlohmann::json j;

@@ -33,6 +33,10 @@ class Daemon {
   void Tick(bool maintenance);
   // A reloaded config: applies what can change while running, audits the reload.
   void Reloaded(const config::Config& config, bool accepted, const std::string& why);
+  // At every reload (SIGHUP), whatever the config says: re-reads the directories' secret
+  // files and retries at once the requests that wait out a back-off, so that a fixed service
+  // account or CA lets them through now.
+  void ReloadSecrets();
 
  private:
   class Link;

@@ -85,6 +85,12 @@ void Pipeline::Stop() {
   if (auto summary = unauthenticated_.Flush()) RecordSuppressed(*summary);
 }
 
+Result<int> Pipeline::RetryWaitingNow() {
+  auto woken = deps_.queue->RetryWaitingNow();
+  Notify();
+  return woken;
+}
+
 Activity Pipeline::LastActivity() const {
   std::lock_guard lock(mu_);
   return activity_;

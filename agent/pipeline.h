@@ -102,6 +102,9 @@ class Pipeline {
 
   // Wakes the workers (e.g. after an external change); cheap.
   void Notify();
+  // The administrator fixed the cause of transient failures (a reload): the requests waiting
+  // out a back-off are retried now. Returns how many.
+  Result<int> RetryWaitingNow();
   Activity LastActivity() const;
 
  private:

@@ -53,13 +53,16 @@ void Reload(config::Config& running, Daemon& daemon, spdlog::logger& log) {
     for (const auto& e : loaded.error()) log.error("  {}", e.ToString());
     daemon.Reloaded(running, false, config::FormatErrors(loaded.error()));
   } else if (*loaded == running) {
-    log.info("reload of {}: no change", running.file.string());
+    log.info("reload of {}: no change to the configuration", running.file.string());
   } else {
     daemon.Reloaded(*loaded, true, running.file.string());
     running = std::move(*loaded);
     ApplyLogLevel(log, running.log.level);
     log.info("reloaded configuration from {}", running.file.string());
   }
+  // Secret files are re-read even when the config is unchanged or refused: rewriting the
+  // bind password file and reloading is the documented fix for service_bind_failed.
+  daemon.ReloadSecrets();
   sd_notify(0, "READY=1");
 }
 

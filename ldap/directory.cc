@@ -27,6 +27,16 @@ ConnectionSettings SettingsFor(const config::DirectoryConfig& c) {
   return s;
 }
 
+// The bind password from bind_password_file (none for other bind methods).
+Result<Secret> ReadBindPassword(const config::DirectoryConfig& config) {
+  if (config.bind_method != config::BindMethod::kSimple || !config.bind_password_file) {
+    return Secret();
+  }
+  auto read = ReadSecretFile(*config.bind_password_file);
+  if (!read.ok()) return read.error().WithContext("directory '" + config.name + "'");
+  return std::move(*read);
+}
+
 class LdapDirectory final : public Directory {
  public:
   LdapDirectory(const config::DirectoryConfig& config, Secret bind_password, const Clock& clock)
@@ -76,6 +86,12 @@ class LdapDirectory final : public Directory {
   }
 
   std::vector<ServerHealth> Health() const override { return pool_.Health(); }
+  Status ReloadSecrets() override {
+    auto password = ReadBindPassword(config_);
+    if (!password.ok()) return password.error();
+    pool_.Reload(std::move(*password));
+    return Status::Ok();
+  }
 
  private:
   // out_of_scope unless `dn` parses and lies within base_dn (ldap/dn.h: compared as RDNs).
@@ -172,13 +188,9 @@ class LdapDirectory final : public Directory {
 
 Result<std::unique_ptr<Directory>> OpenDirectory(const config::DirectoryConfig& config,
                                                  const Clock& clock) {
-  Secret password;
-  if (config.bind_method == config::BindMethod::kSimple && config.bind_password_file) {
-    auto read = ReadSecretFile(*config.bind_password_file);
-    if (!read.ok()) return read.error().WithContext("directory '" + config.name + "'");
-    password = std::move(*read);
-  }
-  return std::unique_ptr<Directory>(new LdapDirectory(config, std::move(password), clock));
+  auto password = ReadBindPassword(config);
+  if (!password.ok()) return password.error();
+  return std::unique_ptr<Directory>(new LdapDirectory(config, std::move(*password), clock));
 }
 
 Router::Router(std::vector<std::unique_ptr<Directory>> directories,
@@ -191,6 +203,15 @@ std::vector<std::pair<std::string, ServerHealth>> Router::Health() const {
     for (auto& h : d->Health()) out.emplace_back(d->name(), std::move(h));
   }
   return out;
+}
+
+Status Router::ReloadSecrets() {
+  Status first;
+  for (const auto& d : directories_) {
+    Status s = d->ReloadSecrets();
+    if (!s.ok() && first.ok()) first = std::move(s);
+  }
+  return first;
 }
 
 Result<Directory*, Outcome> Router::Route(const Target& target) const {

@@ -118,6 +118,11 @@ class Directory {
   // so a reset interrupted after the write is not applied again (it would trip history).
   virtual Result<bool, Outcome> PasswordChangedSince(const Account& account, WallTime since) = 0;
   virtual std::vector<ServerHealth> Health() const = 0;
+  // `systemctl reload` after the administrator fixed the service account or its trust:
+  // re-reads the bind password file, ends the hold on binds after a refusal, and lets every
+  // server be tried at once. CA and client certificate files are read at each new connection
+  // anyway. On an error (the file cannot be read) the old password stays in use.
+  virtual Status ReloadSecrets() = 0;
 };
 
 // Opens a directory from its config; reads the bind password file (the secret stays in
@@ -134,6 +139,8 @@ class Router {
   Result<Directory*, Outcome> Route(const Target& target) const;
   // Every server of every directory: (directory name, health).
   std::vector<std::pair<std::string, ServerHealth>> Health() const;
+  // Directory::ReloadSecrets of each; the first error, naming its directory, after trying all.
+  Status ReloadSecrets();
 
  private:
   std::vector<std::unique_ptr<Directory>> directories_;

@@ -250,7 +250,15 @@ std::string_view OutcomeName(OutcomeCode code) {
 }
 
 bool IsTransient(OutcomeCode code) {
-  return code == OutcomeCode::kDirectoryUnavailable || code == OutcomeCode::kDirectoryTimeout;
+  switch (code) {
+    case OutcomeCode::kDirectoryUnavailable:
+    case OutcomeCode::kDirectoryTimeout:
+    case OutcomeCode::kServiceBindFailed:
+    case OutcomeCode::kTlsFailure:
+      return true;
+    default:
+      return false;
+  }
 }
 
 std::string Outcome::ToString() const {

@@ -23,7 +23,8 @@ enum class OutcomeCode {
   // Rights and refusals.
   kAccessDenied,       // the service account lacks a right on this user (LDAP 50, AD 00000005)
   kDirectoryRefused,   // the server will not perform the write (LDAP 53, AD 0000001F)
-  kServiceBindFailed,  // the service account's own bind was refused (bad password, locked...)
+  kServiceBindFailed,  // transient: the service account's own bind was refused (the agent's
+                       // fault, not the user's: retried until fixed or the request expires)
   // Password rules enforced by the directory.
   kPolicyTooShort,
   kPolicyTooLong,
@@ -39,7 +40,7 @@ enum class OutcomeCode {
   // The connection.
   kDirectoryUnavailable,  // transient: no server could be reached, or it was busy
   kDirectoryTimeout,      // transient: the server did not answer in time
-  kTlsFailure,            // the server's certificate or the TLS handshake was refused
+  kTlsFailure,            // transient: the server's certificate or the handshake was refused
   kNotSupported,          // the server lacks a feature this operation needs
   kInternalError,
 };
@@ -48,6 +49,10 @@ enum class OutcomeCode {
 // trail, the cloud's result and docs/troubleshooting.md: never rename one.
 std::string_view OutcomeName(OutcomeCode code);
 
+// Retried with back-off until the request expires: the directory could not be reached, or the
+// agent's own setup failed (its bind, its TLS trust). Such a failure says nothing about the
+// user's request, and fixing it (then `systemctl reload wbagent`) lets the waiting requests
+// through. Everything else is decided by the directory about this request: permanent.
 bool IsTransient(OutcomeCode code);
 
 struct Outcome {

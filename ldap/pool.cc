@@ -21,9 +21,9 @@ bool IsServerFailure(const Outcome& o) {
 ServerPool::ServerPool(std::vector<config::LdapUrl> urls, ConnectionSettings settings,
                        Secret bind_password, int max_connections, const Clock& clock)
     : settings_(std::move(settings)),
-      bind_password_(std::move(bind_password)),
       max_connections_(std::max(1, max_connections)),
-      clock_(clock) {
+      clock_(clock),
+      bind_password_(std::make_shared<const Secret>(std::move(bind_password))) {
   for (auto& u : urls) {
     Server s;
     s.health.url = u.url;
@@ -74,14 +74,18 @@ void ServerPool::MarkHealthy(std::size_t index) {
 
 Result<std::unique_ptr<Connection>, Outcome> ServerPool::OpenNew() {
   std::vector<std::pair<std::size_t, config::LdapUrl>> candidates;
+  std::shared_ptr<const Secret> password;
   {
     std::lock_guard lock(mu_);
+    if (bind_refused_ && clock_.Monotonic() < bind_retry_at_) return *bind_refused_;
+    bind_refused_.reset();
+    password = bind_password_;
     for (std::size_t i : ConnectOrder()) candidates.emplace_back(i, servers_[i].url);
   }
-  std::optional<Outcome> first_permanent;
+  std::optional<Outcome> first_refusal;
   Outcome last = MakeOutcome(OutcomeCode::kDirectoryUnavailable, "no server configured");
   for (const auto& [index, url] : candidates) {
-    auto conn = Connection::Open(url, settings_, bind_password_);
+    auto conn = Connection::Open(url, settings_, *password);
     std::lock_guard lock(mu_);
     if (conn.ok()) {
       MarkHealthy(index);
@@ -89,10 +93,32 @@ Result<std::unique_ptr<Connection>, Outcome> ServerPool::OpenNew() {
     }
     MarkFailed(index, conn.error());
     last = conn.error();
-    if (!last.transient() && !first_permanent) first_permanent = last;
+    if (last.code == OutcomeCode::kServiceBindFailed) return HoldBinds(std::move(last));
+    if (last.code != OutcomeCode::kDirectoryUnavailable &&
+        last.code != OutcomeCode::kDirectoryTimeout && !first_refusal) {
+      first_refusal = last;
+    }
   }
-  // A TLS or bind refusal says more to an administrator than "unreachable" does.
-  return first_permanent ? *first_permanent : last;
+  // A TLS refusal says more to an administrator than "unreachable" does.
+  return first_refusal ? *first_refusal : last;
+}
+
+// Not the next server with the same password: every DC counts the bad logon against the one
+// account (AD replicates its lockout), so one refusal is enough to know.
+Outcome ServerPool::HoldBinds(Outcome refusal) {
+  refusal.reason += "; no new bind for " + std::to_string(kBindHold.count()) +
+                    " minutes or until `systemctl reload wbagent` (refused binds can lock the "
+                    "service account out)";
+  bind_refused_ = refusal;
+  bind_retry_at_ = clock_.Monotonic() + kBindHold;
+  return refusal;
+}
+
+void ServerPool::Reload(Secret bind_password) {
+  std::lock_guard lock(mu_);
+  bind_password_ = std::make_shared<const Secret>(std::move(bind_password));
+  bind_refused_.reset();
+  for (auto& server : servers_) server.retry_after = {};
 }
 
 Result<ServerPool::Lease, Outcome> ServerPool::Acquire() {

@@ -6,11 +6,16 @@
 // after the healthy ones until its back-off passes, and a connection to a less preferred
 // server is not kept once a more preferred one is healthy again. At most `max_connections`
 // are open; Acquire() waits (bounded by the operation timeout) when all are in use.
+//
+// A refused service-account bind holds every new connection of the pool for kBindHold, or
+// until Reload: the same password would be refused again, and each refusal counts as a bad
+// logon that can lock the service account out (on AD, on every DC). The hold's outcome says so.
 // Thread-safe.
 
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "common/clock.h"
@@ -21,6 +26,8 @@ namespace wb::ldap {
 
 class ServerPool {
  public:
+  static constexpr std::chrono::minutes kBindHold{5};
+
   ServerPool(std::vector<config::LdapUrl> urls, ConnectionSettings settings, Secret bind_password,
              int max_connections, const Clock& clock);
   ~ServerPool();
@@ -45,6 +52,10 @@ class ServerPool {
   std::vector<ServerHealth> Health() const;
   // Records an outcome seen on a connection to `url` (a transient failure marks it unhealthy).
   void Observe(const std::string& url, const Outcome& outcome);
+  // The administrator fixed something (systemctl reload): new connections bind with
+  // `bind_password`, the bind hold ends and every server may be tried at once. Connections
+  // already open stay (they are bound).
+  void Reload(Secret bind_password);
 
  private:
   struct Server {
@@ -59,12 +70,15 @@ class ServerPool {
   void MarkFailed(std::size_t index, const Outcome& why);  // REQUIRES: mu_ held
   void MarkHealthy(std::size_t index);                     // REQUIRES: mu_ held
   Result<std::unique_ptr<Connection>, Outcome> OpenNew();  // REQUIRES: mu_ not held
+  Outcome HoldBinds(Outcome refusal);                      // REQUIRES: mu_ held
 
   const ConnectionSettings settings_;
-  const Secret bind_password_;
   const int max_connections_;
   const Clock& clock_;
   mutable std::mutex mu_;
+  std::shared_ptr<const Secret> bind_password_;  // guarded by mu_; replaced by Reload
+  std::optional<Outcome> bind_refused_;          // guarded by mu_: the hold, while it lasts
+  std::chrono::steady_clock::time_point bind_retry_at_{};  // guarded by mu_
   std::condition_variable released_;
   std::vector<Server> servers_;                    // guarded by mu_
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_

@@ -304,6 +304,11 @@ class Queue {
   // code, kNotFound, kFailedPrecondition in another state (including interrupted attempts).
   virtual Status Finish(std::string_view id, const Outcome& outcome) = 0;
 
+  // Every ready request waiting out a back-off becomes eligible now (not_before = now): the
+  // administrator fixed what they were waiting for (`systemctl reload`). Returns how many.
+  // Only the timing changes: a crash that loses it makes them wait out their back-off again.
+  virtual Result<int> RetryWaitingNow() = 0;
+
   // After a transient failure of an attempt taken by this Queue: applying -> ready with
   // exponential backoff (base * 2^(attempts-1), capped, with jitter in [1/2, 1) of it), or
   // -> expired when the next attempt would start at or after expires_at. The failure's code

@@ -1,4 +1,4 @@
-// Admission and work: MarkReady, Take, NextReadyTime, Finish, Retry.
+// Admission and work: MarkReady, Take, NextReadyTime, RetryWaitingNow, Finish, Retry.
 
 #include <string>
 
@@ -141,6 +141,16 @@ Result<std::optional<WallTime>> SqliteQueue::NextReadyTime() {
   std::optional<std::int64_t> ms = *row ? stmt->OptInt(0) : std::nullopt;
   if (!ms) return std::optional<WallTime>();
   return std::optional<WallTime>(FromMillis(*ms));
+}
+
+Result<int> SqliteQueue::RetryWaitingNow() {
+  WB_RETURN_IF_ERROR(RequireWritable());
+  MutexLock lock(db_mu_);
+  Result<Stmt> stmt =
+      parts_.db.Prepare("UPDATE requests SET not_before = ?1 WHERE state = 1 AND not_before > ?1");
+  if (!stmt.ok()) return stmt.error();
+  WB_RETURN_IF_ERROR(stmt->Bind(1, NowMs()).Run());
+  return static_cast<int>(parts_.db.Changes());
 }
 
 Status SqliteQueue::Finish(std::string_view id, const Outcome& outcome) {

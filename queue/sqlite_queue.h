@@ -37,6 +37,7 @@ class SqliteQueue final : public Queue {
   Status MarkReady(std::string_view id) override;
   Result<std::optional<Work>> Take() override;
   Result<std::optional<WallTime>> NextReadyTime() override;
+  Result<int> RetryWaitingNow() override;
   Status Finish(std::string_view id, const Outcome& outcome) override;
   Result<State> Retry(std::string_view id, const Outcome& failure) override;
   Result<std::vector<Record>> InterruptedAttempts() override;

@@ -73,6 +73,7 @@ class FakeDirectory final : public ldap::Directory {
   Result<ldap::PasswordPolicy, ldap::Outcome> EffectivePolicy(const ldap::Account&) override {
     return ldap::PasswordPolicy{};
   }
+  Status ReloadSecrets() override { return Status::Ok(); }
   Result<bool, ldap::Outcome> PasswordChangedSince(const ldap::Account& a,
                                                    WallTime since) override {
     auto fresh = FindAccount({config::LookupAttribute::kUid, a.dn});

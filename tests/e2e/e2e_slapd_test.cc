@@ -189,6 +189,53 @@ TEST_F(EndToEndSlapdTest, DirectoryOutageIsRetriedUntilItComesBack) {
       << ReadFileOrEmpty(agent_->log());
 }
 
+// A wrong bind password is the agent's fault, not the user's: the request waits (it is not
+// failed), and after the administrator fixes the file and reloads, it goes through at once.
+// At once: the bind hold (5 minutes) and the queue's back-off would otherwise delay it.
+TEST_F(EndToEndSlapdTest, WrongBindPasswordWaitsAndAReloadWithTheRightOneLetsItThrough) {
+  TempDir dir("wbe2ebind");
+  auto d = Deploy(dir.path(), "not-the-service-password", SlapdDirectoryToml(*slapd_, 5),
+                  {"agent-bind"});
+  ASSERT_TRUE(d.ok()) << d.error().ToString();
+  Agent& agent = *d->agents.front();
+  ASSERT_TRUE(slapd_->CreateUser("grace", "grace-Start-1").ok());
+  const std::string pw = "After-Reload-Pass-6";
+  CommandResult submitted =
+      d->cloud->Submit({"--user", "grace", "--kind", "uid", "--op", "reset"}, &pw);
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  const std::string id = submitted.output.substr(0, submitted.output.find('\n'));
+
+  nlohmann::json record;
+  Status waiting = WaitUntil(
+      [&] {
+        record = agent.QueueRecord(id);
+        return record.is_object() && record["state"] == "ready" &&
+                       record["last_error"].is_object() &&
+                       record["last_error"]["code"] == "service_bind_failed"
+                   ? Status::Ok()
+                   : NotFound(record.dump());
+      },
+      std::chrono::seconds(30));
+  ASSERT_TRUE(waiting.ok()) << waiting.ToString() << ReadFileOrEmpty(agent.log());
+  EXPECT_FALSE(CanBind("grace", pw));
+
+  ASSERT_TRUE(WriteFile(dir.path() / "bind.password", SlapdServer::service_password(), 0600).ok());
+  agent.Signal(SIGHUP);
+  Status applied = WaitUntil(
+      [&] {
+        record = agent.QueueRecord(id);
+        return record.is_object() && record["state"] == "succeeded" ? Status::Ok()
+                                                                    : NotFound(record.dump());
+      },
+      std::chrono::seconds(20));
+  EXPECT_TRUE(applied.ok()) << applied.ToString() << ReadFileOrEmpty(agent.log());
+  EXPECT_TRUE(CanBind("grace", pw));
+  EXPECT_NE(ReadFileOrEmpty(agent.log()).find("retrying 1 waiting request(s) now"),
+            std::string::npos)
+      << ReadFileOrEmpty(agent.log());
+  EXPECT_TRUE(agent.Stop().ok());
+}
+
 TEST_F(EndToEndSlapdTest, CloudRestartIsSurvived) {
   ASSERT_TRUE(cloud_->Restart().ok());
   const std::string pw = "After-Cloud-Restart-6";

@@ -4,7 +4,9 @@
 
 #include "common/clock.h"
 #include "ldap/directory.h"
+#include "ldap/pool.h"
 #include "tests/ldap/directory_test_util.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/ldap_test_client.h"
 #include "tests/support/server_gate.h"
 #include "tests/support/slapd_server.h"
@@ -484,6 +486,63 @@ TEST_F(OpenLdapWriterTest, WrongBindPasswordIsServiceBindFailed) {
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.error().code, OutcomeCode::kServiceBindFailed) << a.error().ToString();
   EXPECT_EQ(a.error().reason.find("wrong"), std::string::npos);  // never the password itself
+}
+
+// A refused bind is the agent's fault, not the user's: retried (transient), but without
+// binding again with the same password, which would count bad logons against the service
+// account until it locks out. Proved with the server stopped: an attempt that reached for it
+// would be directory_unavailable.
+TEST_F(OpenLdapWriterTest, ARefusedBindHoldsNewBindsUntilReload) {
+  auto c = Config();
+  ASSERT_TRUE(testing::WriteFile(*c.bind_password_file, "wrong", 0600).ok());
+  auto dir = Open(c);
+  auto first = dir->FindAccount({LookupAttribute::kUid, "alice"});
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.error().code, OutcomeCode::kServiceBindFailed) << first.error().ToString();
+  EXPECT_TRUE(first.error().transient());
+  EXPECT_NE(first.error().reason.find("systemctl reload wbagent"), std::string::npos)
+      << first.error().reason;
+
+  ASSERT_TRUE(server_->Stop().ok());
+  auto held = dir->FindAccount({LookupAttribute::kUid, "alice"});
+  ASSERT_TRUE(server_->Resume().ok());
+  ASSERT_FALSE(held.ok());
+  EXPECT_EQ(held.error().code, OutcomeCode::kServiceBindFailed) << held.error().ToString();
+
+  ASSERT_TRUE(
+      testing::WriteFile(*c.bind_password_file, SlapdServer::service_password(), 0600).ok());
+  ASSERT_TRUE(dir->ReloadSecrets().ok());
+  auto fixed = dir->FindAccount({LookupAttribute::kUid, "alice"});
+  EXPECT_TRUE(fixed.ok()) << fixed.error().ToString();
+}
+
+TEST_F(OpenLdapWriterTest, TheBindHoldEndsAfterItsTime) {
+  auto c = Config();
+  ASSERT_TRUE(testing::WriteFile(*c.bind_password_file, "wrong", 0600).ok());
+  testing::FakeClock clock;
+  auto dir = OpenDirectory(c, clock);
+  ASSERT_TRUE(dir.ok()) << dir.error().ToString();
+  auto first = (*dir)->FindAccount({LookupAttribute::kUid, "alice"});
+  ASSERT_FALSE(first.ok());
+  ASSERT_EQ(first.error().code, OutcomeCode::kServiceBindFailed) << first.error().ToString();
+  clock.Advance(ServerPool::kBindHold + std::chrono::seconds(1));
+  ASSERT_TRUE(server_->Stop().ok());
+  auto again = (*dir)->FindAccount({LookupAttribute::kUid, "alice"});
+  ASSERT_TRUE(server_->Resume().ok());
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, OutcomeCode::kDirectoryUnavailable)
+      << "the hold should have ended: " << again.error().ToString();
+}
+
+TEST_F(OpenLdapWriterTest, ReloadSecretsKeepsThePasswordWhenTheFileCannotBeRead) {
+  auto c = Config();
+  auto dir = Open(c);
+  std::filesystem::remove(*c.bind_password_file);
+  Status reloaded = dir->ReloadSecrets();
+  EXPECT_FALSE(reloaded.ok());
+  EXPECT_NE(reloaded.message().find("directory '"), std::string::npos) << reloaded.ToString();
+  auto still = dir->FindAccount({LookupAttribute::kUid, "alice"});
+  EXPECT_TRUE(still.ok()) << still.error().ToString();
 }
 
 TEST_F(OpenLdapWriterTest, SaslExternalWithAClientCertificateBindsAsTheServiceAccount) {

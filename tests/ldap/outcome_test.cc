@@ -105,10 +105,23 @@ TEST(OutcomeTest, ConnectionFailuresAreTransient) {
   EXPECT_TRUE(Write(LDAP_TIMEOUT, "").transient());
 }
 
-TEST(OutcomeTest, TlsFailureIsPermanent) {
+// The agent's own setup (its trust, its service account) failing says nothing about the
+// user's request: it waits for the administrator's fix instead of failing the user.
+TEST(OutcomeTest, TheAgentsOwnFaultsAreTransient) {
   Outcome o = Write(LDAP_CONNECT_ERROR, "TLS: hostname does not match CN in peer certificate");
   EXPECT_EQ(o.code, OutcomeCode::kTlsFailure);
-  EXPECT_FALSE(o.transient());
+  EXPECT_TRUE(o.transient());
+  EXPECT_TRUE(OutcomeFromLdap(LDAP_INVALID_CREDENTIALS, "data 52e", OperationKind::kServiceBind)
+                  .transient());
+}
+
+TEST(OutcomeTest, TheDirectorysRefusalsOfTheRequestArePermanent) {
+  for (OutcomeCode code :
+       {OutcomeCode::kUserNotFound, OutcomeCode::kAccessDenied, OutcomeCode::kPolicyTooShort,
+        OutcomeCode::kPolicyInHistory, OutcomeCode::kWrongOldPassword,
+        OutcomeCode::kDirectoryRefused, OutcomeCode::kNotSupported}) {
+    EXPECT_FALSE(IsTransient(code)) << OutcomeName(code);
+  }
 }
 
 TEST(OutcomeTest, PpolicyErrorsMapOneToOne) {

@@ -120,6 +120,31 @@ TEST_F(ScheduleTest, BackoffDoublesUpToTheCap) {
   EXPECT_EQ(Get("r1").attempts, 5);
 }
 
+// After a reload (the administrator fixed the cause), every request waiting out a back-off
+// is eligible at once; those already due and other states are left alone.
+TEST_F(ScheduleTest, RetryWaitingNowEndsEveryBackoff) {
+  AddReady("r1", "alice");
+  AddReady("r2", "bob");
+  AddReady("r3", "carol");
+  MustTake();
+  MustTake();
+  ASSERT_TRUE(queue_->Retry("r1", Transient()).ok());
+  ASSERT_TRUE(queue_->Retry("r2", Transient()).ok());
+  EXPECT_GT(Get("r1").not_before, clock_.Now());
+  const WallTime r3_not_before = Get("r3").not_before;
+
+  auto woken = queue_->RetryWaitingNow();
+  ASSERT_TRUE(woken.ok()) << woken.error().ToString();
+  EXPECT_EQ(*woken, 2);
+  EXPECT_EQ(Get("r1").not_before, clock_.Now());
+  EXPECT_EQ(Get("r3").not_before, r3_not_before);
+  EXPECT_EQ(Get("r1").attempts, 1) << "the attempt that failed still counts";
+  EXPECT_EQ(MustTake().record.info.id, "r1") << "due now, first in line";
+  auto again = queue_->RetryWaitingNow();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0) << "nothing is waiting out a back-off any more";
+}
+
 TEST_F(ScheduleTest, JitterComesFromTheInjectedRandomness) {
   AddReady("r1", "alice");
   MustTake();

@@ -56,9 +56,10 @@ std::optional<std::filesystem::path> FindStateDir(const StateDirArgs& where);
 
 // `wbagent status` (status_command.cc): the daemon's channel, the queue, the last results and
 // the directory servers' health, from <state_dir>/status.json and the queue opened read-only.
-// Exit 0: the daemon is running and connected to the cloud; 1: it is not running (status.json
-// missing, stale or naming a process that has exited), not connected, or its state cannot be
-// read; 2: bad arguments or config.
+// Exit 0: the daemon is running, connected to the cloud, and every directory has a healthy
+// server; 1: it is not running (status.json missing, stale or naming a process that has
+// exited), not connected, a directory has no healthy server, or its state cannot be read;
+// 2: bad arguments or config.
 struct StatusArgs {
   StateDirArgs where;
   bool json = false;

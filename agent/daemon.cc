@@ -243,10 +243,12 @@ Status Daemon::Start() {
   WB_RETURN_IF_ERROR(pipeline_->Start());
   WB_RETURN_IF_ERROR(channel_->Start());
   status_->Start();
+  CheckDirectoriesInBackground();
   return Status::Ok();
 }
 
 void Daemon::Stop() {
+  if (directory_check_.joinable()) directory_check_.join();
   if (!audit_) return;
   if (channel_) channel_->Stop();    // no new requests
   if (pipeline_) pipeline_->Stop();  // finish the ones in flight
@@ -281,11 +283,35 @@ void Daemon::ReloadSecrets() {
   if (Status s = router_->ReloadSecrets(); !s.ok()) {
     log_->error("reload: {}; the directory keeps the password it had", s.ToString());
   }
+  CheckDirectoriesInBackground();
   auto woken = pipeline_->RetryWaitingNow();
   if (!woken.ok()) {
     log_->error("reload: cannot retry the waiting requests: {}", woken.error().ToString());
   } else if (*woken > 0) {
     log_->info("reload: retrying {} waiting request(s) now", *woken);
+  }
+  status_->Changed();
+}
+
+void Daemon::CheckDirectoriesInBackground() {
+  // A check still running (a reload right after the start) finishes first: one at a time.
+  if (directory_check_.joinable()) directory_check_.join();
+  directory_check_ = std::thread([this] { LogServiceBinds(); });
+}
+
+void Daemon::LogServiceBinds() {
+  for (const auto& [name, outcome] : router_->CheckServiceBinds()) {
+    if (outcome.ok()) {
+      if (!outcome.server.empty()) {
+        log_->info("directory '{}': the service account binds ({})", name, outcome.server);
+      }
+    } else {
+      // Found now rather than by the first user; requests meanwhile wait (it is transient).
+      log_->error(
+          "directory '{}': the service account cannot bind: {}; fix it, then run "
+          "`systemctl reload wbagent`",
+          name, outcome.ToString());
+    }
   }
   status_->Changed();
 }

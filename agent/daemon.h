@@ -5,6 +5,7 @@
 #include <spdlog/logger.h>
 
 #include <memory>
+#include <thread>
 
 #include "agent/pipeline.h"
 #include "agent/status_writer.h"
@@ -43,6 +44,10 @@ class Daemon {
   Daemon() = default;
   // What status.json shows (StatusWriter adds updated_at).
   nlohmann::json StatusView() const;
+  // Each directory's service-account bind, on a thread of its own (a down server takes
+  // connect_timeout): each result logged, a failure at error with the fix.
+  void CheckDirectoriesInBackground();
+  void LogServiceBinds();
 
   config::Config config_;
   std::shared_ptr<spdlog::logger> log_;
@@ -56,6 +61,7 @@ class Daemon {
   std::unique_ptr<Link> link_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<channel::Channel> channel_;
+  std::thread directory_check_;  // CheckDirectoriesInBackground; joined by Stop
 };
 
 }  // namespace wb::agent

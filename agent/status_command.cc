@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/commands.h"
 #include "audit/audit.h"
@@ -148,6 +149,27 @@ DaemonView ReadDaemon(const std::filesystem::path& state_dir, WallTime now) {
   return v;
 }
 
+// The directories none of whose servers is healthy: requests to them wait. A directory with
+// one server down of several still works (failover), so it is shown but not counted.
+std::vector<std::string> UnhealthyDirectories(const DaemonView& v) {
+  std::vector<std::string> names;
+  std::vector<std::string> healthy;
+  const Json servers = Member(v.doc, "directory_servers");
+  if (!servers.is_array()) return names;
+  for (const Json& s : servers) {
+    const std::string name = Str(s, "directory");
+    if (Member(s, "healthy") == Json(true)) {
+      healthy.push_back(name);
+    } else if (std::find(names.begin(), names.end(), name) == names.end()) {
+      names.push_back(name);
+    }
+  }
+  std::erase_if(names, [&](const std::string& n) {
+    return std::find(healthy.begin(), healthy.end(), n) != healthy.end();
+  });
+  return names;
+}
+
 bool Connected(const DaemonView& v) {
   return v.liveness == Liveness::kRunning && Str(Member(v.doc, "channel"), "state") == "connected";
 }
@@ -238,6 +260,7 @@ Json StatusJson(const DaemonView& d, const QueueView& q) {
   const Json servers = Member(d.doc, "directory_servers");
   Json j = {{"running", d.liveness == Liveness::kRunning},
             {"connected", Connected(d)},
+            {"unhealthy_directories", UnhealthyDirectories(d)},
             {"agent", agent},
             {"channel", Member(d.doc, "channel")},
             {"queue", QueueJson(q)},
@@ -329,6 +352,10 @@ void PrintStatus(const DaemonView& d, const QueueView& q, WallTime now) {
   if (have_doc) {
     PrintActivity(d.doc, now);
     PrintDirectories(Member(d.doc, "directory_servers"));
+    for (const std::string& name : UnhealthyDirectories(d)) {
+      std::printf("DIRECTORY %s HAS NO HEALTHY SERVER: its requests wait (see the errors above)\n",
+                  EscapeForLog(name).c_str());
+    }
   }
 }
 
@@ -349,7 +376,7 @@ int StatusCommand(const StatusArgs& args) {
     PrintStatus(daemon, queue, now);
   }
   if (std::fflush(stdout) != 0) return kExitFailure;
-  return Connected(daemon) ? kExitOk : kExitFailure;
+  return Connected(daemon) && UnhealthyDirectories(daemon).empty() ? kExitOk : kExitFailure;
 }
 
 }  // namespace wb::agent

@@ -86,6 +86,7 @@ class LdapDirectory final : public Directory {
   }
 
   std::vector<ServerHealth> Health() const override { return pool_.Health(); }
+  Outcome CheckServiceBind() override { return pool_.Probe(); }
   Status ReloadSecrets() override {
     auto password = ReadBindPassword(config_);
     if (!password.ok()) return password.error();
@@ -212,6 +213,12 @@ Status Router::ReloadSecrets() {
     if (!s.ok() && first.ok()) first = std::move(s);
   }
   return first;
+}
+
+std::vector<std::pair<std::string, Outcome>> Router::CheckServiceBinds() {
+  std::vector<std::pair<std::string, Outcome>> out;
+  for (const auto& d : directories_) out.emplace_back(d->name(), d->CheckServiceBind());
+  return out;
 }
 
 Result<Directory*, Outcome> Router::Route(const Target& target) const {

@@ -123,6 +123,11 @@ class Directory {
   // server be tried at once. CA and client certificate files are read at each new connection
   // anyway. On an error (the file cannot be read) the old password stays in use.
   virtual Status ReloadSecrets() = 0;
+  // The service account's bind on a new connection, at start and after a reload, so that a
+  // broken setup is found before the first user is: the bind's Outcome (kSucceeded with the
+  // server that took it). Reads and writes nothing, and no user binds. The connection is kept
+  // for the next request. Skipped (kSucceeded, no server) while every connection is in use.
+  virtual Outcome CheckServiceBind() = 0;
 };
 
 // Opens a directory from its config; reads the bind password file (the secret stays in
@@ -141,6 +146,8 @@ class Router {
   std::vector<std::pair<std::string, ServerHealth>> Health() const;
   // Directory::ReloadSecrets of each; the first error, naming its directory, after trying all.
   Status ReloadSecrets();
+  // Directory::CheckServiceBind of each: (directory name, outcome).
+  std::vector<std::pair<std::string, Outcome>> CheckServiceBinds();
 
  private:
   std::vector<std::unique_ptr<Directory>> directories_;

@@ -151,6 +151,24 @@ Result<ServerPool::Lease, Outcome> ServerPool::Acquire() {
   return Lease(this, std::move(*conn));
 }
 
+Outcome ServerPool::Probe() {
+  {
+    std::lock_guard lock(mu_);
+    if (open_ >= max_connections_) return Succeeded("");  // requests are binding already
+    ++open_;
+  }
+  auto conn = OpenNew();
+  if (!conn.ok()) {
+    std::lock_guard lock(mu_);
+    --open_;
+    released_.notify_one();
+    return conn.error();
+  }
+  Outcome bound = Succeeded((*conn)->url());
+  Release(std::move(*conn));
+  return bound;
+}
+
 void ServerPool::Release(std::unique_ptr<Connection> conn) {
   std::lock_guard lock(mu_);
   if (conn->broken()) {

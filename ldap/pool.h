@@ -52,6 +52,9 @@ class ServerPool {
   std::vector<ServerHealth> Health() const;
   // Records an outcome seen on a connection to `url` (a transient failure marks it unhealthy).
   void Observe(const std::string& url, const Outcome& outcome);
+  // Opens one new connection (the service account's bind) and keeps it idle: the bind's
+  // outcome, or kSucceeded without a server when every connection is in use.
+  Outcome Probe();
   // The administrator fixed something (systemctl reload): new connections bind with
   // `bind_password`, the bind hold ends and every server may be tried at once. Connections
   // already open stay (they are bound).

@@ -74,6 +74,7 @@ class FakeDirectory final : public ldap::Directory {
     return ldap::PasswordPolicy{};
   }
   Status ReloadSecrets() override { return Status::Ok(); }
+  ldap::Outcome CheckServiceBind() override { return ldap::Succeeded("fake://"); }
   Result<bool, ldap::Outcome> PasswordChangedSince(const ldap::Account& a,
                                                    WallTime since) override {
     auto fresh = FindAccount({config::LookupAttribute::kUid, a.dn});

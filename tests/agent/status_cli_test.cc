@@ -124,6 +124,35 @@ TEST_F(StatusCliTest, RunningAndConnectedShowsEverythingAndExits0) {
       << r.output;
 }
 
+// One DC of two down: failover works, so the agent is fine (the server is still shown).
+TEST_F(StatusCliTest, ADirectoryWithOneHealthyServerIsNotAFailure) {
+  MakeQueue();
+  WriteStatus(DaemonStatus());
+  CommandResult r = Status();
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(Contains(r.output, "NO HEALTHY SERVER")) << r.output;
+  json j = json::parse(Status({"--json"}).output);
+  EXPECT_EQ(j["unhealthy_directories"], json::array());
+}
+
+// Connected to the cloud is not enough: a directory that no server answers for (a wrong bind
+// password, say) means its requests wait, and monitoring must hear it.
+TEST_F(StatusCliTest, ADirectoryWithNoHealthyServerExits1AndIsNamed) {
+  MakeQueue();
+  json status = DaemonStatus();
+  status["directory_servers"][0]["healthy"] = false;
+  status["directory_servers"][0]["last_error"] = "service_bind_failed: wrong password";
+  WriteStatus(status);
+  CommandResult r = Status();
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Contains(r.output, "DIRECTORY corp HAS NO HEALTHY SERVER")) << r.output;
+  CommandResult as_json = Status({"--json"});
+  EXPECT_EQ(as_json.exit_code, 1);
+  json j = json::parse(as_json.output);
+  EXPECT_EQ(j["connected"], true);
+  EXPECT_EQ(j["unhealthy_directories"], json::array({"corp"}));
+}
+
 TEST_F(StatusCliTest, JsonIsOneObjectWithEverySection) {
   MakeQueue();
   WriteStatus(DaemonStatus());

@@ -198,6 +198,31 @@ TEST_F(EndToEndSlapdTest, WrongBindPasswordWaitsAndAReloadWithTheRightOneLetsItT
                   {"agent-bind"});
   ASSERT_TRUE(d.ok()) << d.error().ToString();
   Agent& agent = *d->agents.front();
+  // Found at start, before any user: logged at error with the fix, and status fails.
+  const auto log_has = [&](const std::string& text) {
+    return WaitUntil(
+        [&] {
+          return ReadFileOrEmpty(agent.log()).find(text) != std::string::npos
+                     ? Status::Ok()
+                     : NotFound("not in the log: " + text);
+        },
+        std::chrono::seconds(20));
+  };
+  ASSERT_TRUE(
+      log_has("directory 'corp': the service account cannot bind: service_bind_failed").ok())
+      << ReadFileOrEmpty(agent.log());
+  EXPECT_NE(ReadFileOrEmpty(agent.log()).find("\"level\":\"error\""), std::string::npos);
+  CommandResult unhealthy;
+  Status shown = WaitUntil(  // status.json follows within about half a second
+      [&] {
+        unhealthy = agent.Wbagent({"status"});
+        return unhealthy.output.find("DIRECTORY corp HAS NO HEALTHY SERVER") != std::string::npos
+                   ? Status::Ok()
+                   : NotFound(unhealthy.output);
+      },
+      std::chrono::seconds(3));
+  EXPECT_TRUE(shown.ok()) << shown.ToString();
+  EXPECT_EQ(unhealthy.exit_code, 1) << unhealthy.output;
   ASSERT_TRUE(slapd_->CreateUser("grace", "grace-Start-1").ok());
   const std::string pw = "After-Reload-Pass-6";
   CommandResult submitted =
@@ -233,6 +258,15 @@ TEST_F(EndToEndSlapdTest, WrongBindPasswordWaitsAndAReloadWithTheRightOneLetsItT
   EXPECT_NE(ReadFileOrEmpty(agent.log()).find("retrying 1 waiting request(s) now"),
             std::string::npos)
       << ReadFileOrEmpty(agent.log());
+  EXPECT_TRUE(log_has("directory 'corp': the service account binds").ok())
+      << ReadFileOrEmpty(agent.log());
+  Status healthy = WaitUntil(
+      [&] {
+        CommandResult r = agent.Wbagent({"status"});
+        return r.exit_code == 0 ? Status::Ok() : NotFound(r.output);
+      },
+      std::chrono::seconds(10));
+  EXPECT_TRUE(healthy.ok()) << healthy.ToString();
   EXPECT_TRUE(agent.Stop().ok());
 }
 

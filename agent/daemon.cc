@@ -307,10 +307,13 @@ void Daemon::LogServiceBinds() {
       }
     } else {
       // Found now rather than by the first user; requests meanwhile wait (it is transient).
+      const char* what = outcome.code == ldap::OutcomeCode::kServiceBindFailed
+                             ? "the service account cannot bind"
+                             : "cannot connect as the service account";
       log_->error(
-          "directory '{}': the service account cannot bind: {}; fix it, then run "
+          "directory '{}': {}: {}; requests to it wait; after fixing it, run "
           "`systemctl reload wbagent`",
-          name, outcome.ToString());
+          name, what, outcome.ToString());
     }
   }
   status_->Changed();

@@ -45,8 +45,7 @@ std::string WitnessRefusal(audit::WitnessCheck check, const audit::Head& witness
   }
   return what +
          ". The agent takes no new requests: restore the trail and its checkpoint from a backup, "
-         "or "
-         "enroll the agent again (wbagent register), which starts a new witnessed chain "
+         "or enroll the agent again (wbagent register), which starts a new witnessed chain "
          "(docs/audit.md, \"The witness\")";
 }
 
@@ -332,6 +331,10 @@ nlohmann::json Daemon::StatusView() const {
                     {"since", audit::FormatTime(s.since)},
                     {"last_error", s.last_error.ok() ? "" : s.last_error.ToString()},
                     {"tenant", s.tenant}};
+    if (s.clock_skew) {
+      j["channel"]["clock_skew_seconds"] = static_cast<double>(s.clock_skew->count()) / 1000.0;
+      j["channel"]["max_clock_skew_seconds"] = s.max_clock_skew.count();
+    }
   }
   nlohmann::json servers = nlohmann::json::array();
   if (router_) {

@@ -5,6 +5,7 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/ansicolor_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -29,15 +30,63 @@ std::string IsoUtcMillis(spdlog::log_clock::time_point tp) {
   return buf;
 }
 
+// The level as the config names it ([log] level = "warn"), not spdlog's "warning", so that a
+// filter written from the config matches the log.
+std::string_view LevelName(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace:
+      return config::Name(config::LogLevel::kTrace);
+    case spdlog::level::debug:
+      return config::Name(config::LogLevel::kDebug);
+    case spdlog::level::info:
+      return config::Name(config::LogLevel::kInfo);
+    case spdlog::level::warn:
+      return config::Name(config::LogLevel::kWarn);
+    case spdlog::level::err:
+      return config::Name(config::LogLevel::kError);
+    case spdlog::level::critical:
+      return "critical";
+    case spdlog::level::off:
+    case spdlog::level::n_levels:
+      break;
+  }
+  return "off";
+}
+
+// syslog(3) priorities, so that `journalctl -p warning` finds warnings and errors.
+int SyslogPriority(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace:
+    case spdlog::level::debug:
+      return 7;  // LOG_DEBUG
+    case spdlog::level::info:
+      return 6;  // LOG_INFO
+    case spdlog::level::warn:
+      return 4;  // LOG_WARNING
+    case spdlog::level::err:
+      return 3;  // LOG_ERR
+    case spdlog::level::critical:
+      return 2;  // LOG_CRIT
+    case spdlog::level::off:
+    case spdlog::level::n_levels:
+      break;
+  }
+  return 6;
+}
+
 // One JSON object per record: {"ts","level","logger","msg"}. Invalid UTF-8 in a message is
 // replaced rather than producing a line a log shipper cannot parse.
 class JsonFormatter final : public spdlog::formatter {
  public:
+  explicit JsonFormatter(bool syslog_prefix) : syslog_prefix_(syslog_prefix) {}
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    if (syslog_prefix_) {
+      const std::string prefix = "<" + std::to_string(SyslogPriority(msg.level)) + ">";
+      dest.append(prefix.data(), prefix.data() + prefix.size());
+    }
     nlohmann::json record = {
         {"ts", IsoUtcMillis(msg.time)},
-        {"level", std::string(spdlog::level::to_string_view(msg.level).data(),
-                              spdlog::level::to_string_view(msg.level).size())},
+        {"level", std::string(LevelName(msg.level))},
         {"logger", std::string(msg.logger_name.data(), msg.logger_name.size())},
         {"msg", std::string(msg.payload.data(), msg.payload.size())},
     };
@@ -46,9 +95,21 @@ class JsonFormatter final : public spdlog::formatter {
     dest.append(line.data(), line.data() + line.size());
   }
   std::unique_ptr<spdlog::formatter> clone() const override {
-    return std::make_unique<JsonFormatter>();
+    return std::make_unique<JsonFormatter>(syslog_prefix_);
   }
+
+ private:
+  const bool syslog_prefix_;
 };
+
+// True when standard error is the journal's stream (systemd sets JOURNAL_STREAM to its
+// "device:inode"): journald then takes a "<N>" prefix as the line's priority and strips it.
+bool StderrIsTheJournal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");  // NOLINT(concurrency-mt-unsafe)
+  struct stat st {};
+  if (stream == nullptr || ::fstat(STDERR_FILENO, &st) != 0) return false;
+  return std::string(stream) == std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+}
 
 spdlog::level::level_enum SpdlogLevel(config::LogLevel level) {
   switch (level) {
@@ -81,7 +142,7 @@ std::shared_ptr<spdlog::logger> MakeLogger(const config::LogConfig& settings) {
     sink->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
   } else {
     sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    sink->set_formatter(std::make_unique<JsonFormatter>());
+    sink->set_formatter(std::make_unique<JsonFormatter>(StderrIsTheJournal()));
   }
   auto logger = std::make_shared<spdlog::logger>("wbagent", sink);
   ApplyLogLevel(*logger, settings.level);

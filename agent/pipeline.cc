@@ -6,6 +6,22 @@
 namespace wb::agent {
 namespace {
 
+// What `journalctl -p warning` must find: every failed request is a warning, and the failures
+// only the administrator can fix (the agent's bind, its TLS trust, its rights, a bug) are
+// errors. A success is information.
+spdlog::level::level_enum LogLevelFor(const ldap::Outcome& outcome) {
+  if (outcome.ok()) return spdlog::level::info;
+  switch (outcome.code) {
+    case ldap::OutcomeCode::kServiceBindFailed:
+    case ldap::OutcomeCode::kTlsFailure:
+    case ldap::OutcomeCode::kAccessDenied:
+    case ldap::OutcomeCode::kInternalError:
+      return spdlog::level::err;
+    default:
+      return spdlog::level::warn;
+  }
+}
+
 using std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
@@ -460,17 +476,20 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
                    .message = outcome.ok() ? outcome.note : outcome.ToString(),
                    .server = outcome.server,
                    .duration = duration};
+  const std::string user = EscapeForLog(info.target);
   if (outcome.transient()) {
     auto state = deps_.queue->Retry(info.id, q);
     if (!state.ok()) deps_.log->error("request {}: retry: {}", info.id, state.error().ToString());
-    deps_.log->info("request {}: {}, {}", info.id, outcome.ToString(),
-                    state.ok() && *state == queue::State::kExpired ? "expired" : "will retry");
+    deps_.log->log(LogLevelFor(outcome), "request {} for {}: {}, {}", info.id, user,
+                   outcome.ToString(),
+                   state.ok() && *state == queue::State::kExpired ? "expired" : "will retry");
     if (state.ok() && *state != queue::State::kExpired) return;
   } else if (Status s = deps_.queue->Finish(info.id, q); !s.ok()) {
     deps_.log->error("request {}: finish: {}", info.id, s.ToString());
     return;
   }
-  deps_.log->info("request {}: {} in {} ms", info.id, outcome.ToString(), duration.count());
+  deps_.log->log(LogLevelFor(outcome), "request {} for {}: {} in {} ms", info.id, user,
+                 outcome.ToString(), duration.count());
   {
     std::lock_guard lock(mu_);
     if (outcome.ok()) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -271,6 +272,20 @@ Json StatusJson(const DaemonView& d, const QueueView& q) {
   return j;
 }
 
+// "this host is 2.5 s ahead of the cloud" and, beyond what the agent allows, what to do.
+std::string ClockSkewText(double skew, const Json& allowed) {
+  char amount[32];
+  std::snprintf(amount, sizeof amount, "%.1f", skew < 0 ? -skew : skew);
+  std::string text = "this host is " + std::string(amount) + " s " +
+                     (skew < 0 ? "behind" : "ahead of") + " the cloud (at the last connection)";
+  if (allowed.is_number() && std::abs(skew) > allowed.get<double>()) {
+    text += ": MORE THAN THE " + std::to_string(allowed.get<long long>()) +
+            " s ALLOWED, requests are refused as expired or not yet valid; fix time "
+            "synchronisation (timedatectl status; chronyc tracking)";
+  }
+  return text;
+}
+
 void PrintChannel(const Json& channel, WallTime now) {
   if (!channel.is_object()) {
     std::printf("channel:      unknown\n");
@@ -282,6 +297,11 @@ void PrintChannel(const Json& channel, WallTime now) {
   std::printf("channel:      %s\n", line.c_str());
   if (!Str(channel, "last_error").empty()) {
     std::printf("              last error: %s\n", EscapeForLog(Str(channel, "last_error")).c_str());
+  }
+  if (auto skew = Member(channel, "clock_skew_seconds"); skew.is_number()) {
+    std::printf(
+        "clock:        %s\n",
+        ClockSkewText(skew.get<double>(), Member(channel, "max_clock_skew_seconds")).c_str());
   }
 }
 

@@ -158,6 +158,7 @@ class Channel::Impl final : public internal::SessionOwner {
     std::lock_guard lock(mu_);
     StateInfo copy = state_;
     copy.queued = outgoing_.size();
+    copy.max_clock_skew = options_.max_clock_skew;
     return copy;
   }
 
@@ -346,6 +347,10 @@ class Channel::Impl final : public internal::SessionOwner {
   void CheckClockSkew(WallTime server_time) {
     const auto skew = clock_.Now() - server_time;
     const auto abs_skew = skew < WallTime::duration::zero() ? -skew : skew;
+    {
+      std::lock_guard lock(mu_);
+      state_.clock_skew = std::chrono::duration_cast<std::chrono::milliseconds>(skew);
+    }
     if (abs_skew > options_.max_clock_skew) {
       log_->warn(
           "cloud channel: this host's clock differs from the cloud's by {} s (more than "

@@ -118,6 +118,10 @@ struct StateInfo {
   std::string tenant;                           // from the last welcome
   std::size_t queued = 0;                       // outgoing messages not yet written
   std::optional<WallTime> certificate_expires;  // of <state_dir>/agent.crt, when readable
+  // This host's clock minus the cloud's, from the last welcome's server_time (so within the
+  // round trip of the handshake); unset before the first welcome.
+  std::optional<std::chrono::milliseconds> clock_skew;
+  std::chrono::seconds max_clock_skew{0};  // Options::max_clock_skew
 };
 
 // What the agent announces in hello on every (re)connect.

@@ -1,26 +1,39 @@
 #include "agent/logging.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace wb::agent {
 namespace {
 
-// Captures what a logger writes to a pipe.
-std::string CaptureLog(config::LogConfig settings, const std::string& message) {
+// Captures what a logger writes to a pipe: `message` at info, then `extra` at its level.
+// With `as_journal`, JOURNAL_STREAM names the pipe, as systemd names the journal's stream.
+std::string CaptureLog(config::LogConfig settings, const std::string& message,
+                       std::function<void(spdlog::logger&)> extra = {}, bool as_journal = false) {
   int fds[2];
   EXPECT_EQ(pipe(fds), 0);
   int saved = dup(2);
   dup2(fds[1], 2);
+  if (as_journal) {
+    struct stat st {};
+    EXPECT_EQ(fstat(2, &st), 0);
+    setenv("JOURNAL_STREAM", (std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)).c_str(),
+           1);
+  }
   {
     auto logger = MakeLogger(settings);
     logger->info("{}", message);
     logger->debug("hidden at info");
+    if (extra) extra(*logger);
     logger->flush();
   }
+  unsetenv("JOURNAL_STREAM");
   dup2(saved, 2);
   close(saved);
   close(fds[1]);
@@ -40,6 +53,41 @@ TEST(LoggingTest, JsonFormatWritesOneObjectPerLine) {
   EXPECT_EQ(record["logger"], "wbagent");
   EXPECT_EQ(out.find("hidden"), std::string::npos);
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1);
+}
+
+// A filter written from the config's names ([log] level = "warn") matches the JSON.
+TEST(LoggingTest, JsonLevelsAreNamedAsInTheConfig) {
+  std::string out = CaptureLog({.format = config::LogFormat::kJson}, "x", [](spdlog::logger& l) {
+    l.warn("w");
+    l.error("e");
+  });
+  std::vector<std::string> levels;
+  std::size_t start = 0;
+  for (std::size_t end; (end = out.find('\n', start)) != std::string::npos; start = end + 1) {
+    levels.push_back(nlohmann::json::parse(out.substr(start, end - start))["level"]);
+  }
+  EXPECT_EQ(levels, (std::vector<std::string>{"info", "warn", "error"}));
+  EXPECT_EQ(levels[1], config::Name(config::LogLevel::kWarn));
+}
+
+// Under systemd, standard error is the journal's stream: each line carries its syslog
+// priority, which journald strips, so `journalctl -p warning` finds warnings and errors.
+TEST(LoggingTest, OnTheJournalStreamEachLineCarriesItsPriority) {
+  std::string out = CaptureLog(
+      {.format = config::LogFormat::kJson}, "x",
+      [](spdlog::logger& l) {
+        l.warn("w");
+        l.error("e");
+      },
+      /*as_journal=*/true);
+  EXPECT_EQ(out.substr(0, 4), "<6>{") << out;
+  EXPECT_NE(out.find("\n<4>{"), std::string::npos) << out;
+  EXPECT_NE(out.find("\n<3>{"), std::string::npos) << out;
+}
+
+TEST(LoggingTest, AnotherStreamGetsNoPriorityPrefix) {
+  std::string out = CaptureLog({.format = config::LogFormat::kJson}, "x");
+  EXPECT_EQ(out.front(), '{') << out;
 }
 
 TEST(LoggingTest, AutoFormatIsJsonWhenNotATerminal) {

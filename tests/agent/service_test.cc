@@ -105,10 +105,18 @@ TEST(ServiceTest, NotifiesSystemdFeedsTheWatchdogAndReportsStatusWhileRunning) {
   Status connected = WaitUntil(
       [&] {
         status = Wbagent({"status", "-c", config});
-        return status.exit_code == 0 ? Status::Ok() : NotFound(status.output);
+        return Contains(status.output, "channel:      connected since") &&
+                       Contains(status.output, "HAS NO HEALTHY SERVER")
+                   ? Status::Ok()
+                   : NotFound(status.output);
       },
       seconds(30), &*daemon);
   ASSERT_TRUE(connected.ok()) << connected.ToString() << log();
+  // Connected, but this test's directory (port 1) has no server: the agent found that at
+  // start and status fails for it, as monitoring must.
+  EXPECT_EQ(status.exit_code, 1) << status.output;
+  EXPECT_TRUE(Contains(log(), "directory 'corp': cannot connect as the service account"))
+      << log();
   EXPECT_TRUE(Contains(status.output, "running (pid " + std::to_string(daemon->pid())))
       << status.output;
   EXPECT_TRUE(Contains(status.output, "channel:      connected since")) << status.output;

@@ -153,6 +153,30 @@ TEST_F(StatusCliTest, ADirectoryWithNoHealthyServerExits1AndIsNamed) {
   EXPECT_EQ(j["unhealthy_directories"], json::array({"corp"}));
 }
 
+TEST_F(StatusCliTest, ClockSkewIsShownInSeconds) {
+  MakeQueue();
+  json status = DaemonStatus();
+  status["channel"]["clock_skew_seconds"] = -2.5;
+  status["channel"]["max_clock_skew_seconds"] = 120;
+  WriteStatus(status);
+  CommandResult r = Status();
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Contains(r.output, "clock:        this host is 2.5 s behind the cloud")) << r.output;
+  EXPECT_FALSE(Contains(r.output, "ALLOWED")) << r.output;
+}
+
+TEST_F(StatusCliTest, ClockSkewBeyondTheAllowedSaysWhatToDo) {
+  MakeQueue();
+  json status = DaemonStatus();
+  status["channel"]["clock_skew_seconds"] = 421.04;
+  status["channel"]["max_clock_skew_seconds"] = 120;
+  WriteStatus(status);
+  CommandResult r = Status();
+  EXPECT_TRUE(Contains(r.output, "this host is 421.0 s ahead of the cloud")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "MORE THAN THE 120 s ALLOWED")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "fix time synchronisation")) << r.output;
+}
+
 TEST_F(StatusCliTest, JsonIsOneObjectWithEverySection) {
   MakeQueue();
   WriteStatus(DaemonStatus());

@@ -124,6 +124,9 @@ TEST_F(EndToEndSlapdTest, StatusShowsAFailureAsSoonAsItHappens) {
       },
       std::chrono::seconds(3));
   ASSERT_TRUE(connected.ok()) << connected.ToString();
+  // Same host, same clock: the skew measured at the welcome is the handshake's round trip.
+  ASSERT_TRUE(before["channel"]["clock_skew_seconds"].is_number()) << before.dump();
+  EXPECT_LT(std::abs(before["channel"]["clock_skew_seconds"].get<double>()), 5.0);
   const std::string pw = "Whatever-Pass-9";
   auto result = Submit({"--user", "nobody-status", "--op", "reset"}, &pw);
   ASSERT_EQ(result.value("outcome", ""), "user_not_found") << result.dump();

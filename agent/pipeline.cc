@@ -479,11 +479,15 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
   const std::string user = EscapeForLog(info.target);
   if (outcome.transient()) {
     auto state = deps_.queue->Retry(info.id, q);
-    if (!state.ok()) deps_.log->error("request {}: retry: {}", info.id, state.error().ToString());
+    if (!state.ok()) {
+      // The record stays `applying`: a result now would contradict the queue. Recovery
+      // decides it at the next start, as for a crash in the attempt.
+      deps_.log->error("request {}: retry: {}", info.id, state.error().ToString());
+      return;
+    }
     deps_.log->log(LogLevelFor(outcome), "request {} for {}: {}, {}", info.id, user,
-                   outcome.ToString(),
-                   state.ok() && *state == queue::State::kExpired ? "expired" : "will retry");
-    if (state.ok() && *state != queue::State::kExpired) return;
+                   outcome.ToString(), *state == queue::State::kExpired ? "expired" : "will retry");
+    if (*state != queue::State::kExpired) return;
   } else if (Status s = deps_.queue->Finish(info.id, q); !s.ok()) {
     deps_.log->error("request {}: finish: {}", info.id, s.ToString());
     return;

@@ -110,6 +110,69 @@ class FakeDirectory final : public ldap::Directory {
   std::map<std::string, WallTime> password_changed_at_;
 };
 
+// The real queue, with Finish and Retry failing on demand (as a full disk or an I/O error
+// would make them fail). Counts Take calls, so a test knows when a worker has moved on.
+class FaultyQueue final : public queue::Queue {
+ public:
+  explicit FaultyQueue(std::unique_ptr<queue::Queue> inner) : inner_(std::move(inner)) {}
+  std::atomic<bool> fail_finish{false};
+  std::atomic<bool> fail_retry{false};
+  std::atomic<int> failed_calls{0};
+  std::atomic<int> takes{0};
+
+  Result<queue::EnqueueResult> Enqueue(const queue::Request& r) override {
+    return inner_->Enqueue(r);
+  }
+  Result<bool> RememberNonce(std::string_view nonce, WallTime expires_at) override {
+    return inner_->RememberNonce(nonce, expires_at);
+  }
+  Status MarkReady(std::string_view id) override { return inner_->MarkReady(id); }
+  Result<std::optional<queue::Work>> Take() override {
+    ++takes;
+    return inner_->Take();
+  }
+  Result<std::optional<WallTime>> NextReadyTime() override { return inner_->NextReadyTime(); }
+  Status Finish(std::string_view id, const queue::Outcome& outcome) override {
+    if (fail_finish) {
+      ++failed_calls;
+      return Status(Code::kIoError, "injected: disk I/O error");
+    }
+    return inner_->Finish(id, outcome);
+  }
+  Result<int> RetryWaitingNow() override { return inner_->RetryWaitingNow(); }
+  Result<queue::State> Retry(std::string_view id, const queue::Outcome& failure) override {
+    if (fail_retry) {
+      ++failed_calls;
+      return Status(Code::kIoError, "injected: disk I/O error");
+    }
+    return inner_->Retry(id, failure);
+  }
+  Result<std::vector<queue::Record>> InterruptedAttempts() override {
+    return inner_->InterruptedAttempts();
+  }
+  Status MarkFoundApplied(std::string_view id, std::string_view server) override {
+    return inner_->MarkFoundApplied(id, server);
+  }
+  Status RequeueInterrupted(std::string_view id) override { return inner_->RequeueInterrupted(id); }
+  Result<std::optional<WallTime>> LastPasswordWrite(std::string_view account_key,
+                                                    std::string_view except_id) override {
+    return inner_->LastPasswordWrite(account_key, except_id);
+  }
+  Result<std::vector<queue::Record>> PendingResults(std::size_t limit) override {
+    return inner_->PendingResults(limit);
+  }
+  Status AcknowledgeResult(std::string_view id) override { return inner_->AcknowledgeResult(id); }
+  Result<queue::MaintenanceReport> Maintain() override { return inner_->Maintain(); }
+  Result<queue::Stats> GetStats() override { return inner_->GetStats(); }
+  Result<std::vector<queue::Record>> List(const queue::ListFilter& filter) override {
+    return inner_->List(filter);
+  }
+  Result<queue::RequestDetail> Show(std::string_view id) override { return inner_->Show(id); }
+
+ private:
+  std::unique_ptr<queue::Queue> inner_;
+};
+
 class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -141,7 +204,9 @@ class PipelineTest : public ::testing::Test {
                                  .random = [] { return 0.5; }},
                                 clock_);
     ASSERT_TRUE(q.ok()) << q.error().ToString();
-    queue_ = std::move(*q);
+    auto faulty = std::make_unique<FaultyQueue>(std::move(*q));
+    faulty_ = faulty.get();
+    queue_ = std::move(faulty);
   }
   // The agent stops (as a crash would: nothing is finished on the way) and starts again on the
   // same state directory. Not started: no worker takes requests, so the queue stays as full
@@ -152,7 +217,7 @@ class PipelineTest : public ::testing::Test {
     OpenQueue(max_pending);
     MakePipeline(/*start=*/false);
   }
-  void MakePipeline(bool start = true) {
+  void MakePipeline(bool start = true, int workers = 2) {
     PipelineKeys keys;
     keys.trusted.keys.push_back(signing_->PublicJwk("sig", "ES256"));
     keys.encryption_key = agent_key_;
@@ -161,7 +226,7 @@ class PipelineTest : public ::testing::Test {
     pipeline_ = std::make_unique<Pipeline>(
         PipelineDeps{queue_.get(), router_.get(), audit_.get(), &outbound_, &clock_,
                      std::make_shared<spdlog::logger>("test")},
-        std::move(keys), 2);
+        std::move(keys), workers);
     if (start) {
       ASSERT_TRUE(pipeline_->Start().ok());
     }
@@ -244,6 +309,7 @@ class PipelineTest : public ::testing::Test {
   testing::TempDir dir_;
   SystemClock clock_;
   std::unique_ptr<queue::Queue> queue_;
+  FaultyQueue* faulty_ = nullptr;  // queue_, seen as what it is
   std::unique_ptr<audit::Writer> audit_;
   std::unique_ptr<protocol::EcPrivateKey> signing_;
   std::shared_ptr<const protocol::EcPrivateKey> agent_key_;
@@ -252,6 +318,44 @@ class PipelineTest : public ::testing::Test {
   FakeOutbound outbound_;
   std::unique_ptr<Pipeline> pipeline_;
 };
+
+// When the queue cannot record how an attempt ended, nothing is reported: a result must
+// describe what the queue holds (the record is still `applying`, and recovery decides it
+// after a restart). Before, a failed Retry was followed by a `failed` result.
+class PipelineQueueFailureTest : public PipelineTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(PipelineQueueFailureTest, NothingIsReportedWhenTheQueueCannotRecordTheEnd) {
+  const bool transient = GetParam();
+  pipeline_.reset();
+  MakePipeline(/*start=*/true, /*workers=*/1);  // one worker: its next Take means it moved on
+  directory_->fail_transiently_once = transient;
+  (transient ? faulty_->fail_retry : faulty_->fail_finish) = true;
+  auto c = Claims();
+  const int takes_before = faulty_->takes.load();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(
+      testing::WaitUntil(
+          [&] { return faulty_->failed_calls.load() > 0 ? Status::Ok() : NotFound("not yet"); },
+          10s)
+          .ok());
+  pipeline_->Notify();
+  ASSERT_TRUE(testing::WaitUntil(
+                  [&] {
+                    return faulty_->takes.load() > takes_before + 1 ? Status::Ok()
+                                                                    : NotFound("not yet");
+                  },
+                  10s)
+                  .ok());
+  EXPECT_TRUE(outbound_.All<protocol::ResultMessage>().empty());
+  auto shown = queue_->Show(c.id);
+  ASSERT_TRUE(shown.ok());
+  EXPECT_EQ(shown->record.state, queue::State::kApplying);
+}
+
+INSTANTIATE_TEST_SUITE_P(RetryAndFinish, PipelineQueueFailureTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& transient) {
+                           return transient.param ? "RetryFails" : "FinishFails";
+                         });
 
 TEST_F(PipelineTest, ValidEnvelopeIsAcceptedAppliedAndReported) {
   auto c = Claims();

@@ -128,6 +128,14 @@ class ChannelCloudTlsTest : public ::testing::Test {
     options_.min_tls = config::TlsVersion::kTls13;
     return enrolled;
   }
+  // Starts `channel` and waits until it is connected.
+  static ::testing::AssertionResult Connect(Channel& channel) {
+    if (Status s = channel.Start(); !s.ok()) return ::testing::AssertionFailure() << s.ToString();
+    if (!channel.WaitForState(ChannelState::kConnected, kWait)) {
+      return ::testing::AssertionFailure() << channel.GetState().last_error.ToString();
+    }
+    return ::testing::AssertionSuccess();
+  }
   TempDir dir_{"wbchancloud"};
   CloudServer cloud_{dir_.path() / "cloud"};
   channel::Options options_;
@@ -138,9 +146,7 @@ TEST_F(ChannelCloudTlsTest, HandshakeSucceedsWithTheRightCertificates) {
   TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);
   Channel channel(options_, handler);
   handler.set_channel(&channel);
-  ASSERT_TRUE(channel.Start().ok());
-  ASSERT_TRUE(channel.WaitForState(ChannelState::kConnected, kWait))
-      << channel.GetState().last_error.ToString();
+  ASSERT_TRUE(Connect(channel));
   const auto state = channel.GetState();
   EXPECT_FALSE(state.tenant.empty());
   EXPECT_TRUE(state.certificate_expires.has_value());
@@ -176,9 +182,7 @@ TEST_F(ChannelCloudTlsTest, ChannelSocketSendsWithoutNagleDelay) {
   TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);
   Channel channel(options_, handler);
   handler.set_channel(&channel);
-  ASSERT_TRUE(channel.Start().ok());
-  ASSERT_TRUE(channel.WaitForState(ChannelState::kConnected, kWait))
-      << channel.GetState().last_error.ToString();
+  ASSERT_TRUE(Connect(channel));
   // One connection, with TCP_NODELAY set: a `result` leaves at once instead of waiting for
   // the cloud's delayed ACK (about 40 ms a frame with Nagle).
   EXPECT_THAT(NoDelayOfSocketsConnectedTo(cloud_.port()), ::testing::ElementsAre(1));

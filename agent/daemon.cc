@@ -293,9 +293,28 @@ void Daemon::ReloadSecrets() {
 }
 
 void Daemon::CheckDirectoriesInBackground() {
-  // A check still running (a reload right after the start) finishes first: one at a time.
-  if (directory_check_.joinable()) directory_check_.join();
-  directory_check_ = std::thread([this] { LogServiceBinds(); });
+  {
+    // Never wait here for a running check (the main loop feeds the watchdog, and a check of
+    // several unreachable servers takes connect_timeout each): it runs once more instead.
+    MutexLock lock(check_mu_);
+    if (check_running_) {
+      check_again_ = true;
+      return;
+    }
+    check_running_ = true;
+  }
+  if (directory_check_.joinable()) directory_check_.join();  // finished: it is not running
+  directory_check_ = std::thread([this] {
+    for (;;) {
+      LogServiceBinds();
+      MutexLock lock(check_mu_);
+      if (!check_again_) {
+        check_running_ = false;
+        return;
+      }
+      check_again_ = false;
+    }
+  });
 }
 
 void Daemon::LogServiceBinds() {

@@ -12,6 +12,7 @@
 #include "audit/audit.h"
 #include "channel/channel.h"
 #include "common/clock.h"
+#include "common/thread_annotations.h"
 #include "config/config.h"
 #include "ldap/directory.h"
 #include "queue/queue.h"
@@ -62,6 +63,9 @@ class Daemon {
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<channel::Channel> channel_;
   std::thread directory_check_;  // CheckDirectoriesInBackground; joined by Stop
+  Mutex check_mu_;
+  bool check_running_ WB_GUARDED_BY(check_mu_) = false;
+  bool check_again_ WB_GUARDED_BY(check_mu_) = false;  // a reload came during a check
 };
 
 }  // namespace wb::agent

@@ -89,17 +89,20 @@ void AddInspectVerbs(CLI::App& app, std::string& config_path, InspectVerbs& verb
   CLI::App* queue = app.add_subcommand("queue", "Inspect the request queue (read-only)");
   queue->require_subcommand(1);
   QueueListArgs& l = verbs.list_args;
-  verbs.list = AddConfigVerb(*queue, "list", "List requests, oldest first", config_path);
+  verbs.list = AddConfigVerb(*queue, "list", "List requests, newest first", config_path);
   AddStateDirOption(*verbs.list, l.where.state_dir);
   verbs.list->add_option("--state", l.state,
                          "Only this state: received, ready, applying, succeeded, rejected, "
                          "failed or expired");
   verbs.list->add_option("--limit", l.limit, "At most this many")->capture_default_str();
+  verbs.list->add_flag("--oldest", l.oldest_first, "Oldest first (accept order)");
   verbs.list->add_flag("--json", l.json, "One JSON object");
   QueueShowArgs& s = verbs.show_args;
   verbs.show = AddConfigVerb(*queue, "show", "Show one request and its history", config_path);
   AddStateDirOption(*verbs.show, s.where.state_dir);
-  verbs.show->add_option("id", s.id, "The request id")->required();
+  verbs.show
+      ->add_option("id", s.id, "The request id, or an unambiguous prefix (4 characters or more)")
+      ->required();
   verbs.show->add_flag("--json", s.json, "One JSON object");
 }
 

@@ -73,6 +73,7 @@ struct QueueListArgs {
   StateDirArgs where;
   std::string state;  // empty: every state
   std::size_t limit = 100;
+  bool oldest_first = false;  // --oldest; newest first otherwise
   bool json = false;
 };
 int QueueListCommand(const QueueListArgs& args);

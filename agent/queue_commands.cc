@@ -140,7 +140,7 @@ std::string ResultCode(const queue::Record& r) {
   return r.last_error_code.empty() ? "-" : r.last_error_code;
 }
 
-void PrintList(const std::vector<queue::Record>& records, bool more) {
+void PrintList(const std::vector<queue::Record>& records, bool more, bool oldest_first) {
   if (records.empty()) {
     std::printf("no requests\n");
     return;
@@ -155,8 +155,8 @@ void PrintList(const std::vector<queue::Record>& records, bool more) {
   }
   PrintTable(rows);
   if (more) {
-    std::printf("(first %zu shown, oldest first; narrow with --state or raise --limit)\n",
-                records.size());
+    std::printf("(first %zu shown, %s first; narrow with --state or raise --limit)\n",
+                records.size(), oldest_first ? "oldest" : "newest");
   }
 }
 
@@ -272,6 +272,7 @@ int QueueListCommand(const QueueListArgs& args) {
   std::unique_ptr<queue::Queue> q = OpenForInspection(*state_dir, clock, "queue list");
   if (!q) return kExitFailure;
   filter.limit = args.limit + 1;  // one more tells whether there are more
+  filter.newest_first = !args.oldest_first;
   auto records = q->List(filter);
   if (!records.ok()) {
     std::fprintf(stderr, "wbagent queue list: %s\n", records.error().ToString().c_str());
@@ -284,7 +285,7 @@ int QueueListCommand(const QueueListArgs& args) {
     for (const auto& r : *records) list.push_back(RecordJson(r));
     PrintJson({{"state_dir", state_dir->string()}, {"requests", list}, {"more", more}});
   } else {
-    PrintList(*records, more);
+    PrintList(*records, more, args.oldest_first);
   }
   return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
 }
@@ -304,8 +305,9 @@ int QueueShowCommand(const QueueShowArgs& args) {
     return kExitFailure;
   }
   if (!detail.ok()) {
-    std::fprintf(stderr, "wbagent queue show: %s\n", detail.error().ToString().c_str());
-    return kExitFailure;
+    std::fprintf(stderr, "wbagent queue show: %s\n", detail.error().message().c_str());
+    // An ambiguous prefix is the caller's to fix, like any other bad argument.
+    return detail.error().code() == Code::kInvalidArgument ? kExitUsage : kExitFailure;
   }
   if (args.json) {
     Json history = Json::array();

@@ -85,7 +85,8 @@ Result<std::vector<Record>> SqliteQueue::List(const ListFilter& filter) {
   MutexLock lock(db_mu_);
   Result<Stmt> stmt = parts_.db.Prepare(std::string("SELECT ") + kRecordColumns +
                                         " FROM requests WHERE (?1 IS NULL OR state = ?1) AND "
-                                        "seq > ?2 ORDER BY seq LIMIT ?3");
+                                        "seq > ?2 ORDER BY seq " +
+                                        (filter.newest_first ? "DESC" : "ASC") + " LIMIT ?3");
   if (!stmt.ok()) return stmt.error();
   std::optional<std::int64_t> state;
   if (filter.state) state = static_cast<std::int64_t>(*filter.state);
@@ -93,10 +94,46 @@ Result<std::vector<Record>> SqliteQueue::List(const ListFilter& filter) {
   return ReadRecords(*stmt);
 }
 
+namespace {
+
+// The one id that starts with `prefix`; nullopt when none does.
+Result<std::optional<std::string>> IdWithPrefix(Db& db, std::string_view prefix) {
+  Result<Stmt> stmt =
+      db.Prepare("SELECT id FROM requests WHERE substr(id, 1, length(?1)) = ?1 LIMIT 2");
+  if (!stmt.ok()) return stmt.error();
+  stmt->Bind(1, prefix);
+  std::vector<std::string> ids;
+  for (;;) {
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    ids.push_back(stmt->Text(0));
+  }
+  if (ids.size() > 1) {
+    return Status(Code::kInvalidArgument,
+                  "more than one request starts with " + QuoteId(prefix) + ": give more of the id");
+  }
+  if (ids.empty()) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(ids.front()));
+}
+
+}  // namespace
+
 Result<RequestDetail> SqliteQueue::Show(std::string_view id) {
   MutexLock lock(db_mu_);
   Result<std::optional<Record>> record = LoadRecord(parts_.db, id);
   if (!record.ok()) return record.error();
+  std::string full;
+  if (!*record && id.size() >= kMinIdPrefix) {
+    Result<std::optional<std::string>> found = IdWithPrefix(parts_.db, id);
+    if (!found.ok()) return found.error();
+    if (*found) {
+      full = std::move(**found);
+      id = full;
+      record = LoadRecord(parts_.db, id);
+      if (!record.ok()) return record.error();
+    }
+  }
   if (!*record) return NotFound("no " + QuoteId(id));
   Result<std::vector<HistoryEvent>> history = LoadHistory(parts_.db, id);
   if (!history.ok()) return history.error();

@@ -208,6 +208,7 @@ struct ListFilter {
   std::optional<State> state;  // all states when unset
   std::int64_t after_seq = 0;  // paging: only records with seq > after_seq
   std::size_t limit = 100;
+  bool newest_first = false;  // accept order (seq) descending instead of ascending
 };
 
 struct MaintenanceReport {
@@ -351,7 +352,10 @@ class Queue {
 
   virtual Result<Stats> GetStats() = 0;
   virtual Result<std::vector<Record>> List(const ListFilter& filter) = 0;
-  // One request with its history. kNotFound for an unknown (or purged) id.
+  // One request with its history, by its id or by an unambiguous prefix of it (at least
+  // kMinIdPrefix characters: the tables print the first 8). kNotFound for an unknown (or
+  // purged) id; kInvalidArgument when the prefix names more than one request.
+  static constexpr std::size_t kMinIdPrefix = 4;
   virtual Result<RequestDetail> Show(std::string_view id) = 0;
 };
 

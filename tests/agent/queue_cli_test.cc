@@ -63,8 +63,18 @@ TEST_F(QueueCliTest, VerbsHaveHelp) {
   EXPECT_EQ(Wbagent({"queue", "show"}).exit_code, 2);  // the id is required
 }
 
-TEST_F(QueueCliTest, ListShowsEveryRequestInAcceptOrder) {
+TEST_F(QueueCliTest, ListShowsTheNewestFirst) {
   CommandResult r = Queue({"list"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::size_t r1 = r.output.find("req-1");
+  const std::size_t r4 = r.output.find("req-4");
+  ASSERT_NE(r1, std::string::npos) << r.output;
+  ASSERT_NE(r4, std::string::npos) << r.output;
+  EXPECT_LT(r4, r1);
+}
+
+TEST_F(QueueCliTest, ListWithOldestShowsEveryRequestInAcceptOrder) {
+  CommandResult r = Queue({"list", "--oldest"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(Contains(r.output, "ID")) << r.output;
   EXPECT_TRUE(Contains(r.output, "ATTEMPTS")) << r.output;
@@ -102,16 +112,16 @@ TEST_F(QueueCliTest, ListRefusesAnUnknownStateOrAZeroLimit) {
 TEST_F(QueueCliTest, ListLimitSaysThereAreMore) {
   CommandResult r = Queue({"list", "--limit", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(Contains(r.output, "req-2")) << r.output;
-  EXPECT_FALSE(Contains(r.output, "req-3")) << r.output;
-  EXPECT_TRUE(Contains(r.output, "first 2 shown")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "req-3")) << r.output;
+  EXPECT_FALSE(Contains(r.output, "req-2")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "first 2 shown, newest first")) << r.output;
   json j = json::parse(Queue({"list", "--limit", "2", "--json"}).output);
   EXPECT_EQ(j["requests"].size(), 2u);
   EXPECT_EQ(j["more"], true);
 }
 
 TEST_F(QueueCliTest, ListJsonIsOneObject) {
-  CommandResult r = Queue({"list", "--json"});
+  CommandResult r = Queue({"list", "--oldest", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   json j = json::parse(r.output);
   ASSERT_EQ(j["requests"].size(), 4u);
@@ -164,6 +174,16 @@ TEST_F(QueueCliTest, ShowOfATerminalRequestGivesItsOutcome) {
   EXPECT_TRUE(Contains(r.output, "policy_denied")) << r.output;
   EXPECT_TRUE(Contains(r.output, "carol is a protected account")) << r.output;
   EXPECT_TRUE(Contains(r.output, "erased")) << r.output;
+}
+
+TEST_F(QueueCliTest, ShowTakesAnUnambiguousPrefix) {
+  CommandResult r = Queue({"show", "req-3"});  // exact
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  CommandResult ambiguous = Queue({"show", "req-"});
+  EXPECT_EQ(ambiguous.exit_code, 2) << ambiguous.output;
+  EXPECT_TRUE(Contains(ambiguous.output, "more than one request starts with")) << ambiguous.output;
+  CommandResult too_short = Queue({"show", "req"});  // under 4 characters: not a prefix
+  EXPECT_EQ(too_short.exit_code, 1) << too_short.output;
 }
 
 TEST_F(QueueCliTest, ShowOfAnUnknownIdExits1AndSaysSo) {

@@ -46,6 +46,29 @@ TEST_F(AdminTest, StatsOfAnEmptyQueueHaveNoOldestRequest) {
   EXPECT_FALSE(stats->oldest_unfinished_age.has_value());
 }
 
+TEST_F(AdminTest, ListNewestFirstReversesTheAcceptOrder) {
+  for (int i = 0; i < 3; ++i) AddReady("r" + std::to_string(i), "u" + std::to_string(i));
+  auto newest = queue_->List({.limit = 2, .newest_first = true});
+  ASSERT_TRUE(newest.ok());
+  ASSERT_EQ(newest->size(), 2u);
+  EXPECT_EQ(newest->front().info.id, "r2");
+  EXPECT_EQ(newest->back().info.id, "r1");
+}
+
+// The tables print the first 8 characters of an id; that is enough to show it.
+TEST_F(AdminTest, ShowFindsARequestByAnUnambiguousPrefix) {
+  AddReady("3f2a9c1e-0b1d-4e5f-8a9b-c0d1e2f3a4b5", "alice");
+  AddReady("3f2a77d0-1111-4e5f-8a9b-c0d1e2f3a4b5", "bob");
+  auto shown = queue_->Show("3f2a9c1e");
+  ASSERT_TRUE(shown.ok()) << shown.error().ToString();
+  EXPECT_EQ(shown->record.info.id, "3f2a9c1e-0b1d-4e5f-8a9b-c0d1e2f3a4b5");
+  auto ambiguous = queue_->Show("3f2a");
+  ASSERT_FALSE(ambiguous.ok());
+  EXPECT_EQ(ambiguous.error().code(), Code::kInvalidArgument);
+  EXPECT_EQ(queue_->Show("3f2").error().code(), Code::kNotFound) << "shorter than kMinIdPrefix";
+  EXPECT_EQ(queue_->Show("4f2a9c1e").error().code(), Code::kNotFound);
+}
+
 TEST_F(AdminTest, ListFiltersByStateAndPagesInAcceptOrder) {
   for (int i = 0; i < 5; ++i) AddReady("r" + std::to_string(i), "u" + std::to_string(i));
   ASSERT_TRUE(queue_->Enqueue(MakeReset("x", "ux", clock_.Now())).ok());

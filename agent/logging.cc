@@ -81,7 +81,10 @@ class JsonFormatter final : public spdlog::formatter {
   explicit JsonFormatter(bool syslog_prefix) : syslog_prefix_(syslog_prefix) {}
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     if (syslog_prefix_) {
-      const std::string prefix = "<" + std::to_string(SyslogPriority(msg.level)) + ">";
+      // Appended piece by piece: GCC 12's -Wrestrict misfires on "<" + std::string at -O3.
+      std::string prefix(1, '<');
+      prefix += std::to_string(SyslogPriority(msg.level));
+      prefix += '>';
       dest.append(prefix.data(), prefix.data() + prefix.size());
     }
     nlohmann::json record = {
@@ -108,7 +111,10 @@ bool StderrIsTheJournal() {
   const char* stream = std::getenv("JOURNAL_STREAM");  // NOLINT(concurrency-mt-unsafe)
   struct stat st {};
   if (stream == nullptr || ::fstat(STDERR_FILENO, &st) != 0) return false;
-  return std::string(stream) == std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  std::string expected = std::to_string(st.st_dev);
+  expected += ':';
+  expected += std::to_string(st.st_ino);
+  return expected == stream;
 }
 
 spdlog::level::level_enum SpdlogLevel(config::LogLevel level) {

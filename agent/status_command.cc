@@ -276,12 +276,16 @@ Json StatusJson(const DaemonView& d, const QueueView& q) {
 std::string ClockSkewText(double skew, const Json& allowed) {
   char amount[32];
   std::snprintf(amount, sizeof amount, "%.1f", skew < 0 ? -skew : skew);
-  std::string text = "this host is " + std::string(amount) + " s " +
-                     (skew < 0 ? "behind" : "ahead of") + " the cloud (at the last connection)";
+  std::string text = "this host is ";
+  text += amount;
+  text += skew < 0 ? " s behind" : " s ahead of";
+  text += " the cloud (at the last connection)";
   if (allowed.is_number() && std::abs(skew) > allowed.get<double>()) {
-    text += ": MORE THAN THE " + std::to_string(allowed.get<long long>()) +
-            " s ALLOWED, requests are refused as expired or not yet valid; fix time "
-            "synchronisation (timedatectl status; chronyc tracking)";
+    text += ": MORE THAN THE ";
+    text += std::to_string(allowed.get<long long>());
+    text +=
+        " s ALLOWED, requests are refused as expired or not yet valid; fix time "
+        "synchronisation (timedatectl status; chronyc tracking)";
   }
   return text;
 }

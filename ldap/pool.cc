@@ -106,9 +106,11 @@ Result<std::unique_ptr<Connection>, Outcome> ServerPool::OpenNew() {
 // Not the next server with the same password: every DC counts the bad logon against the one
 // account (AD replicates its lockout), so one refusal is enough to know.
 Outcome ServerPool::HoldBinds(Outcome refusal) {
-  refusal.reason += "; no new bind for " + std::to_string(kBindHold.count()) +
-                    " minutes or until `systemctl reload wbagent` (refused binds can lock the "
-                    "service account out)";
+  refusal.reason += "; no new bind for ";
+  refusal.reason += std::to_string(kBindHold.count());
+  refusal.reason +=
+      " minutes or until `systemctl reload wbagent` (refused binds can lock the service "
+      "account out)";
   bind_refused_ = refusal;
   bind_retry_at_ = clock_.Monotonic() + kBindHold;
   return refusal;

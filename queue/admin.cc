@@ -102,19 +102,14 @@ Result<std::optional<std::string>> IdWithPrefix(Db& db, std::string_view prefix)
       db.Prepare("SELECT id FROM requests WHERE substr(id, 1, length(?1)) = ?1 LIMIT 2");
   if (!stmt.ok()) return stmt.error();
   stmt->Bind(1, prefix);
-  std::vector<std::string> ids;
-  for (;;) {
-    Result<bool> row = stmt->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    ids.push_back(stmt->Text(0));
-  }
-  if (ids.size() > 1) {
+  Result<std::vector<std::string>> ids = ReadFirstColumn(*stmt);
+  if (!ids.ok()) return ids.error();
+  if (ids->size() > 1) {
     return Status(Code::kInvalidArgument,
                   "more than one request starts with " + QuoteId(prefix) + ": give more of the id");
   }
-  if (ids.empty()) return std::optional<std::string>();
-  return std::optional<std::string>(std::move(ids.front()));
+  if (ids->empty()) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(ids->front()));
 }
 
 }  // namespace

@@ -125,6 +125,16 @@ Result<std::vector<Record>> ReadRecords(Stmt& stmt) {
   }
 }
 
+Result<std::vector<std::string>> ReadFirstColumn(Stmt& stmt) {
+  std::vector<std::string> out;
+  for (;;) {
+    Result<bool> row = stmt.Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return out;
+    out.push_back(stmt.Text(0));
+  }
+}
+
 Result<std::optional<Record>> LoadRecord(Db& db, std::string_view id) {
   Result<Stmt> stmt =
       db.Prepare(std::string("SELECT ") + kRecordColumns + " FROM requests WHERE id = ?1");
@@ -186,14 +196,9 @@ Result<int> ExpireDue(Db& db, std::int64_t now) {
       db.Prepare("SELECT id FROM requests WHERE state IN (0, 1) AND expires_at <= ?1 ORDER BY seq");
   if (!stmt.ok()) return stmt.error();
   stmt->Bind(1, now);
-  std::vector<std::string> ids;
-  for (;;) {
-    Result<bool> row = stmt->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    ids.push_back(stmt->Text(0));
-  }
-  for (const std::string& id : ids) {
+  Result<std::vector<std::string>> ids = ReadFirstColumn(*stmt);
+  if (!ids.ok()) return ids.error();
+  for (const std::string& id : *ids) {
     Result<std::optional<RowState>> r = LoadRowState(db, id);
     if (!r.ok()) return r.error();
     Outcome expired{.state = State::kExpired,
@@ -202,7 +207,7 @@ Result<int> ExpireDue(Db& db, std::int64_t now) {
                     .message = ExpiryMessage(**r)};
     WB_RETURN_IF_ERROR(WriteTerminal(db, id, expired, now, "expired"));
   }
-  return static_cast<int>(ids.size());
+  return static_cast<int>(ids->size());
 }
 
 }  // namespace wb::queue

@@ -28,6 +28,8 @@ extern const char* const kRecordColumns;
 Result<Record> ReadRecord(const Stmt& row);
 // Every row of a bound "SELECT <kRecordColumns> ..." statement.
 Result<std::vector<Record>> ReadRecords(Stmt& stmt);
+// The first column of every row of a bound statement, as text (e.g. "SELECT id ...").
+Result<std::vector<std::string>> ReadFirstColumn(Stmt& stmt);
 
 // nullopt when no request has this id.
 Result<std::optional<Record>> LoadRecord(Db& db, std::string_view id);

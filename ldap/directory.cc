@@ -85,6 +85,11 @@ class LdapDirectory final : public Directory {
     return PasswordChangedAtOrAfter(*fresh, since);
   }
 
+  Result<ScopeAnswers, Outcome> AnswerScope(const Account&, const ScopeQuestions&) override {
+    // TODO(scope helper): replaced by the real implementation before this lands.
+    return MakeOutcome(OutcomeCode::kInternalError, "AnswerScope is not built yet");
+  }
+
   std::vector<ServerHealth> Health() const override { return pool_.Health(); }
   Outcome CheckServiceBind() override { return pool_.Probe(); }
   Status ReloadSecrets() override {

@@ -22,6 +22,7 @@
 // own connection from a bounded pool (pool_size).
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,6 +96,22 @@ struct PasswordPolicy {
   std::string source;  // the DN the values came from (domain root, PSO or ppolicy entry)
 };
 
+// What the policy engine (policy/policy.h) asks the directory about one account. The engine
+// decides; the directory only answers, with reads.
+struct ScopeQuestions {
+  // An RFC 4515 filter from the config that the account must match; empty: not asked.
+  std::string filter;
+  // Group DNs; the answer says which of them the account is a member of, directly or through
+  // nested groups. Empty: not asked.
+  std::vector<std::string> groups;
+};
+
+struct ScopeAnswers {
+  bool matches_filter = true;  // true when no filter was asked
+  // Indices into ScopeQuestions::groups of the groups the account is a member of, ascending.
+  std::vector<std::size_t> member_of;
+};
+
 struct ServerHealth {
   std::string url;
   bool healthy = true;
@@ -117,6 +134,21 @@ class Directory {
   // For crash recovery: reads the account again and returns PasswordChangedAtOrAfter(since),
   // so a reset interrupted after the write is not applied again (it would trip history).
   virtual Result<bool, Outcome> PasswordChangedSince(const Account& account, WallTime since) = 0;
+  // Answers the policy's questions about `account` with reads only, as the service account:
+  //   - the filter: a base-scope search on the account's DN with that filter, so the
+  //     directory evaluates it (matching rules, case, its schema), not the agent;
+  //   - group membership, nested included. AD: one base-scope search per group with
+  //     (memberOf:1.2.840.113556.1.4.1941:=<group DN>) (LDAP_MATCHING_RULE_IN_CHAIN).
+  //     OpenLDAP: the memberOf overlay's memberOf values, followed upward from the account
+  //     through its groups' own memberOf, at most kMaxGroupDepth levels and kMaxGroupsRead
+  //     groups; a chain longer than that is an error (kInternalError naming the limit), never a
+  //     silent "not a member". Group DNs are compared as DNs (ldap/dn.h), not as text.
+  // Errors are the same Outcomes as FindAccount's (transient ones may pass on retry); a filter
+  // the server refuses is kInternalError naming the filter.
+  virtual Result<ScopeAnswers, Outcome> AnswerScope(const Account& account,
+                                                    const ScopeQuestions& questions) = 0;
+  static constexpr int kMaxGroupDepth = 16;
+  static constexpr int kMaxGroupsRead = 1024;
   virtual std::vector<ServerHealth> Health() const = 0;
   // `systemctl reload` after the administrator fixed the service account or its trust:
   // re-reads the bind password file, ends the hold on binds after a refusal, and lets every

@@ -81,6 +81,10 @@ class FakeDirectory final : public ldap::Directory {
     return ldap::PasswordChangedAtOrAfter(*fresh, since);
   }
   std::vector<ldap::ServerHealth> Health() const override { return {}; }
+  Result<ldap::ScopeAnswers, ldap::Outcome> AnswerScope(const ldap::Account&,
+                                                        const ldap::ScopeQuestions&) override {
+    return ldap::ScopeAnswers{};
+  }
   // As if someone (another agent, the user) set the password of `uid` at `t`.
   void SetPasswordChangedAt(const std::string& uid, WallTime t) {
     std::lock_guard lock(mu_);

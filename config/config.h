@@ -113,6 +113,22 @@ struct LdapUrl {
   bool operator==(const LdapUrl&) const = default;
 };
 
+// Which accounts of a directory requests may manage (docs/policy.md, "Scope"). DNs are
+// checked to parse (ldap/dn.h) and kept as written; the policy engine compares them as DNs.
+struct ScopeConfig {
+  std::vector<std::string> allowed_subtrees;  // empty: anywhere under base_dn
+  std::string filter;                         // RFC 4515, evaluated by the directory; "": none
+  std::vector<std::string> denied_groups;     // members, nested included, are denied
+  std::vector<std::string> protected_dns;     // these accounts, and accounts below them
+  bool protect_admin_count = true;            // AD adminCount=1 is protected (AD only)
+  bool allow_protected = false;  // protected accounts allowed, with privileged verification
+  std::vector<std::string> privileged_groups;  // members need privileged verification
+  // Admin requests only: requester ids allowed, exact or a prefix ending in '*'; empty: any.
+  std::vector<std::string> admin_requesters;
+  std::optional<PolicyMode> mode;  // unset: policy.mode
+  bool operator==(const ScopeConfig&) const = default;
+};
+
 struct DirectoryConfig {
   std::string name;  // unique across directories
   DirectoryKind kind = DirectoryKind::kActiveDirectory;
@@ -137,11 +153,51 @@ struct DirectoryConfig {
   std::chrono::seconds connect_timeout{5};
   std::chrono::seconds operation_timeout{10};
   int pool_size = 4;
+  ScopeConfig scope;  // [directory.scope]: both kinds of request
+  // [directory.admin_scope]: admin requests, instead of `scope`; unset: `scope` for both.
+  std::optional<ScopeConfig> admin_scope;
   bool operator==(const DirectoryConfig&) const = default;
+};
+
+// The verification methods the cloud may name in a request's requester.verified_by
+// (docs/protocol.md, "Verification methods"). Config lists are checked against them.
+inline constexpr std::array<std::string_view, 8> kVerificationMethods = {
+    "email",      "sms",        "voice_call", "security_questions", "authenticator_notification",
+    "authenticator_code", "fido2", "admin_approval"};
+
+// How the requester must have been verified (docs/policy.md, "Verification").
+struct VerificationConfig {
+  int min_methods = 1;  // distinct known methods
+  // Methods that count only alongside a method not in this list.
+  std::vector<std::string> weak_methods = {"security_questions"};
+  // For protected accounts (allow_protected) and members of privileged_groups: at least one.
+  std::vector<std::string> privileged_methods;
+  std::optional<PolicyMode> mode;  // unset: policy.mode
+  bool operator==(const VerificationConfig&) const = default;
+};
+
+// A count per window; count 0 is no limit.
+struct RateLimit {
+  int count = 0;
+  std::chrono::seconds window{0};
+  bool operator==(const RateLimit&) const = default;
+};
+
+struct RateLimitsConfig {
+  RateLimit per_account;
+  RateLimit per_requester;
+  RateLimit overall;  // passing it trips the breaker
+  std::optional<PolicyMode> mode;  // unset: policy.mode
+  bool operator==(const RateLimitsConfig&) const = default;
 };
 
 struct PolicyConfig {
   PolicyMode mode = PolicyMode::kEnforce;
+  VerificationConfig self_verification;  // [policy.verification]
+  // [policy.verification.admin]; the defaults differ: min_methods 0 (the administrator signed in
+  // to the cloud's console; admin_requesters says who may ask).
+  VerificationConfig admin_verification{.min_methods = 0};
+  RateLimitsConfig rate_limits;
   bool operator==(const PolicyConfig&) const = default;
 };
 

@@ -226,6 +226,7 @@ DirectoryRoutes LoadDirectory(TableReader& dir, const LoadContext& ctx, Director
   LoadHistory(dir, known_kind, out);
   LoadPpolicyDefault(dir, known_kind, out);
   LoadLimits(dir, out);
+  LoadScopes(dir, known_kind, out);
   dir.ReportUnknownKeys();
   return routes;
 }

@@ -1,19 +1,10 @@
-// The sections about the agent's own operation: policy, queue, audit, log, metrics.
+// The sections about the agent's own operation: queue, audit, log, metrics.
 
 #include "config/internal/enum_names.h"
 #include "config/internal/files.h"
 #include "config/internal/sections.h"
 
 namespace wb::config::internal {
-
-void LoadPolicy(TableReader& root, PolicyConfig& out) {
-  std::optional<TableReader> policy = OpenTable(root, "policy", Presence::kOptional);
-  if (!policy) return;
-  if (auto mode = policy->GetEnum("mode", kPolicyModeNames, Presence::kOptional)) {
-    out.mode = mode->value;
-  }
-  policy->ReportUnknownKeys();
-}
 
 void LoadQueue(TableReader& root, QueueConfig& out) {
   std::optional<TableReader> queue = OpenTable(root, "queue", Presence::kOptional);

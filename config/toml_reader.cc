@@ -70,6 +70,12 @@ std::optional<Field<std::string>> TableReader::GetString(std::string_view key, P
   return Field<std::string>{value->as_string(std::nothrow).str, LocationOf(*value), KeyPath(key)};
 }
 
+std::optional<Field<bool>> TableReader::GetBool(std::string_view key, Presence presence) {
+  const toml::value* value = Get(key, presence);
+  if (value == nullptr || !CheckType(key, *value, toml::value_t::boolean)) return std::nullopt;
+  return Field<bool>{value->as_boolean(std::nothrow), LocationOf(*value), KeyPath(key)};
+}
+
 std::optional<Field<std::int64_t>> TableReader::GetInteger(std::string_view key, Presence presence,
                                                            std::int64_t min, std::int64_t max,
                                                            std::string_view unit) {

@@ -111,6 +111,14 @@ Result<Message> ParseResult(FieldReader& r) {
   ResultMessage m;
   r.String("id", m.id, kIdRule);
   r.String("outcome", m.outcome, kCodeRule);
+  std::string action;
+  if (r.OptionalString("user_action", action, kCodeRule) && !action.empty()) {
+    if (auto a = ParseUserAction(action)) {
+      m.user_action = *a;
+    } else {
+      r.Fail("message: unknown user_action \"" + action + "\"");
+    }
+  }
   r.OptionalString("reason", m.reason, kTextRule);
   r.OptionalString("note", m.note, kTextRule);
   r.Time("completed_at", m.completed_at);
@@ -258,6 +266,7 @@ std::string Serialize(const ResultMessage& m) {
   OrderedJson j = Head("result");
   j["id"] = m.id;
   j["outcome"] = m.outcome;
+  j["user_action"] = UserActionName(m.user_action);
   if (!m.reason.empty()) j["reason"] = m.reason;
   if (!m.note.empty()) j["note"] = m.note;
   j["completed_at"] = ToUnixSeconds(m.completed_at);

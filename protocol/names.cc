@@ -71,6 +71,33 @@ std::string_view TargetKindName(TargetKind kind) {
   return "";
 }
 
+std::string_view UserActionName(UserAction action) {
+  switch (action) {
+    case UserAction::kNone:
+      return "none";
+    case UserAction::kContactAdmin:
+      return "contact_admin";
+    case UserAction::kNotEnabled:
+      return "not_enabled";
+    case UserAction::kCouldNotVerify:
+      return "could_not_verify";
+    case UserAction::kStrongerPassword:
+      return "stronger_password";
+    case UserAction::kTryLater:
+      return "try_later";
+  }
+  return "";
+}
+
+std::optional<UserAction> ParseUserAction(std::string_view name) {
+  for (UserAction a :
+       {UserAction::kNone, UserAction::kContactAdmin, UserAction::kNotEnabled,
+        UserAction::kCouldNotVerify, UserAction::kStrongerPassword, UserAction::kTryLater}) {
+    if (UserActionName(a) == name) return a;
+  }
+  return std::nullopt;
+}
+
 std::string_view RequesterTypeName(RequesterType type) {
   return type == RequesterType::kAdmin ? "admin" : "self";
 }

@@ -159,10 +159,27 @@ struct Rejected {
   std::string reason;
 };
 
+// What the cloud shows the end user for an outcome: one of the self-service reset pages.
+// Every outcome code maps to exactly one (docs/protocol.md, "User actions"); the cloud picks
+// the page from this, never from the outcome's text.
+enum class UserAction {
+  kNone,              // "none": it worked; nothing to do
+  kContactAdmin,      // "contact_admin": someone else manages this password, or it is protected
+  kNotEnabled,        // "not_enabled": the account is not enabled for password reset
+  kCouldNotVerify,    // "could_not_verify": we could not verify the account
+  kStrongerPassword,  // "stronger_password": try again with a stronger password
+  kTryLater,          // "try_later": a passing problem; try again later
+};
+std::string_view UserActionName(UserAction action);
+std::optional<UserAction> ParseUserAction(std::string_view name);
+
 // agent -> cloud: the final outcome of a request; re-sent until result_ack.
 struct ResultMessage {
   std::string id;
   std::string outcome;  // stable code, see docs/troubleshooting.md, [a-z0-9_]{1,64}
+  // The page for the end user. Required on the wire from this agent; a cloud that reads a
+  // result without it (an older agent) treats it as kContactAdmin.
+  UserAction user_action = UserAction::kContactAdmin;
   std::string reason;   // may be empty (omitted on the wire)
   std::string note;     // may be empty (omitted on the wire)
   WallTime completed_at;

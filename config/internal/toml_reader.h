@@ -68,6 +68,7 @@ class TableReader {
   // Typed reads. Each returns nullopt when the key is absent or its value is wrong; a wrong
   // value has then been reported.
   std::optional<Field<std::string>> GetString(std::string_view key, Presence presence);
+  std::optional<Field<bool>> GetBool(std::string_view key, Presence presence);
   std::optional<Field<std::int64_t>> GetInteger(std::string_view key, Presence presence,
                                                 std::int64_t min, std::int64_t max,
                                                 std::string_view unit = "");

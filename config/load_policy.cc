@@ -1,0 +1,224 @@
+// [policy] and the per-directory [directory.scope] / [directory.admin_scope] tables: what the
+// policy engine (policy/policy.h) enforces. docs/policy.md explains the model.
+
+#include <algorithm>
+#include <charconv>
+
+#include "config/internal/enum_names.h"
+#include "config/internal/sections.h"
+
+namespace wb::config::internal {
+namespace {
+
+std::optional<PolicyMode> GetMode(TableReader& table) {
+  auto mode = table.GetEnum("mode", kPolicyModeNames, Presence::kOptional);
+  if (!mode) return std::nullopt;
+  return mode->value;
+}
+
+// Every entry must parse as a DN; the valid ones are kept.
+std::vector<std::string> GetDns(TableReader& table, std::string_view key) {
+  std::vector<std::string> out;
+  auto dns = table.GetStringArray(key, Presence::kOptional, /*allow_empty=*/true);
+  if (!dns) return out;
+  for (const auto& dn : *dns) {
+    if (Expect(table, dn, CheckDn(dn.value))) out.push_back(dn.value);
+  }
+  return out;
+}
+
+// A filter the directory evaluates. Only its shape is checked here (one parenthesised filter,
+// balanced, no NUL); the directory's answer to a filter it refuses is an error at request time,
+// which `wbagent policy test` shows before a user meets it.
+Problem CheckFilter(std::string_view filter) {
+  if (filter.empty() || filter.front() != '(' || filter.back() != ')') {
+    return "must be one LDAP filter in parentheses, e.g. \"(employeeType=staff)\"";
+  }
+  int depth = 0;
+  for (std::size_t i = 0; i < filter.size(); ++i) {
+    const char c = filter[i];
+    if (c == '\0') return std::string("must not contain a NUL character");
+    if (c == '\\') {
+      ++i;  // an escaped character (RFC 4515 \XX) is not a parenthesis
+      continue;
+    }
+    if (c == '(') ++depth;
+    if (c == ')' && --depth < 0) break;
+    if (depth == 0 && i + 1 < filter.size()) {
+      return "must be one LDAP filter in parentheses; wrap several in (&...) or (|...)";
+    }
+  }
+  if (depth != 0) return std::string("has unbalanced parentheses");
+  return std::nullopt;
+}
+
+// Requester ids: exact, or a prefix ending in '*' (the only wildcard, and only at the end).
+std::vector<std::string> GetRequesters(TableReader& table) {
+  std::vector<std::string> out;
+  auto ids = table.GetStringArray("admin_requesters", Presence::kOptional, true);
+  if (!ids) return out;
+  for (const auto& id : *ids) {
+    const auto star = id.value.find('*');
+    Problem p;
+    if (id.value.empty() || id.value == "*") {
+      p = "must name a requester id or a prefix ending in '*' (leave the key out to allow any)";
+    } else if (star != std::string::npos && star + 1 != id.value.size()) {
+      p = "'*' is allowed only at the end, as a prefix match";
+    }
+    if (Expect(table, id, p)) out.push_back(id.value);
+  }
+  return out;
+}
+
+ScopeConfig LoadScope(TableReader& scope, std::optional<DirectoryKind> kind,
+                      const ScopeConfig& defaults) {
+  ScopeConfig out = defaults;
+  out.allowed_subtrees = GetDns(scope, "allowed_subtrees");
+  if (auto filter = scope.GetString("filter", Presence::kOptional)) {
+    if (Expect(scope, *filter, CheckFilter(filter->value))) out.filter = filter->value;
+  }
+  out.denied_groups = GetDns(scope, "denied_groups");
+  out.protected_dns = GetDns(scope, "protected_dns");
+  out.privileged_groups = GetDns(scope, "privileged_groups");
+  if (auto admin_count = scope.GetBool("protect_admin_count", Presence::kOptional)) {
+    if (admin_count->value && kind == DirectoryKind::kOpenLdap) {
+      scope.diag().Add(admin_count->at, admin_count->key,
+                       "is only meaningful with kind = \"ad\" (adminCount is an AD attribute); "
+                       "list protected accounts in protected_dns");
+    }
+    out.protect_admin_count = admin_count->value;
+  }
+  if (auto allow = scope.GetBool("allow_protected", Presence::kOptional)) {
+    out.allow_protected = allow->value;
+  }
+  out.admin_requesters = GetRequesters(scope);
+  out.mode = GetMode(scope);
+  scope.ReportUnknownKeys();
+  return out;
+}
+
+// "5/1h": a count, a slash, a number and a unit (s, m, h, d).
+std::optional<RateLimit> ParseRateLimit(std::string_view text) {
+  const auto slash = text.find('/');
+  if (slash == std::string_view::npos || slash == 0 || text.size() < slash + 3) return std::nullopt;
+  RateLimit limit;
+  auto [count_end, count_error] = std::from_chars(text.data(), text.data() + slash, limit.count);
+  if (count_error != std::errc() || count_end != text.data() + slash || limit.count < 1) {
+    return std::nullopt;
+  }
+  std::int64_t amount = 0;
+  const char* begin = text.data() + slash + 1;
+  const char* unit = text.data() + text.size() - 1;
+  auto [amount_end, amount_error] = std::from_chars(begin, unit, amount);
+  if (amount_error != std::errc() || amount_end != unit || amount < 1) return std::nullopt;
+  std::int64_t seconds = 0;
+  switch (*unit) {
+    case 's':
+      seconds = amount;
+      break;
+    case 'm':
+      seconds = amount * 60;
+      break;
+    case 'h':
+      seconds = amount * 3600;
+      break;
+    case 'd':
+      seconds = amount * 86400;
+      break;
+    default:
+      return std::nullopt;
+  }
+  limit.window = std::chrono::seconds(seconds);
+  return limit;
+}
+
+// The queue keeps finished requests for queue.retention (at least one hour); the limits are
+// counted from them after a restart, so a window may not be longer than seven days, the
+// default retention. LoadConfig checks it against the configured retention.
+constexpr std::chrono::seconds kMaxRateWindow = std::chrono::hours(24 * 7);
+
+void LoadRateLimit(TableReader& table, std::string_view key, RateLimit& out) {
+  auto text = table.GetString(key, Presence::kOptional);
+  if (!text) return;
+  auto limit = ParseRateLimit(text->value);
+  if (!limit) {
+    table.diag().Add(text->at, text->key,
+                     "must be a count per window such as \"5/1h\" (units s, m, h, d); found " +
+                         Quote(text->value));
+    return;
+  }
+  if (limit->window > kMaxRateWindow) {
+    table.diag().Add(text->at, text->key, "the window must be 7 days or shorter");
+    return;
+  }
+  out = *limit;
+}
+
+std::vector<std::string> GetMethods(TableReader& table, std::string_view key,
+                                    std::vector<std::string> defaults) {
+  auto methods = table.GetStringArray(key, Presence::kOptional, /*allow_empty=*/true);
+  if (!methods) return defaults;
+  std::vector<std::string> out;
+  for (const auto& m : *methods) {
+    const bool known = std::find(kVerificationMethods.begin(), kVerificationMethods.end(),
+                                 m.value) != kVerificationMethods.end();
+    std::string problem = "unknown verification method " + Quote(m.value) + "; known: ";
+    for (std::size_t i = 0; i < kVerificationMethods.size(); ++i) {
+      if (i > 0) problem += ", ";
+      problem += kVerificationMethods[i];
+    }
+    if (Expect(table, m, known ? Problem() : Problem(problem))) out.push_back(m.value);
+  }
+  return out;
+}
+
+void LoadVerification(TableReader& table, VerificationConfig& out) {
+  const auto count = static_cast<std::int64_t>(kVerificationMethods.size());
+  if (auto n = table.GetInteger("min_methods", Presence::kOptional, 0, count)) {
+    out.min_methods = static_cast<int>(n->value);
+  }
+  out.weak_methods = GetMethods(table, "weak_methods", out.weak_methods);
+  out.privileged_methods = GetMethods(table, "privileged_methods", out.privileged_methods);
+  out.mode = GetMode(table);
+}
+
+}  // namespace
+
+void LoadScopes(TableReader& dir, std::optional<DirectoryKind> kind, DirectoryConfig& out) {
+  // adminCount is protected by default where it exists.
+  out.scope.protect_admin_count = kind != DirectoryKind::kOpenLdap;
+  if (auto scope = OpenTable(dir, "scope", Presence::kOptional)) {
+    out.scope = LoadScope(*scope, kind, out.scope);
+  }
+  if (auto admin = OpenTable(dir, "admin_scope", Presence::kOptional)) {
+    ScopeConfig defaults;
+    defaults.protect_admin_count = kind != DirectoryKind::kOpenLdap;
+    out.admin_scope = LoadScope(*admin, kind, defaults);
+  }
+}
+
+void LoadPolicy(TableReader& root, PolicyConfig& out) {
+  std::optional<TableReader> policy = OpenTable(root, "policy", Presence::kOptional);
+  if (!policy) return;
+  if (auto mode = policy->GetEnum("mode", kPolicyModeNames, Presence::kOptional)) {
+    out.mode = mode->value;
+  }
+  if (auto verification = OpenTable(*policy, "verification", Presence::kOptional)) {
+    LoadVerification(*verification, out.self_verification);
+    if (auto admin = OpenTable(*verification, "admin", Presence::kOptional)) {
+      LoadVerification(*admin, out.admin_verification);
+      admin->ReportUnknownKeys();
+    }
+    verification->ReportUnknownKeys();
+  }
+  if (auto limits = OpenTable(*policy, "rate_limits", Presence::kOptional)) {
+    LoadRateLimit(*limits, "per_account", out.rate_limits.per_account);
+    LoadRateLimit(*limits, "per_requester", out.rate_limits.per_requester);
+    LoadRateLimit(*limits, "overall", out.rate_limits.overall);
+    out.rate_limits.mode = GetMode(*limits);
+    limits->ReportUnknownKeys();
+  }
+  policy->ReportUnknownKeys();
+}
+
+}  // namespace wb::config::internal

@@ -1,0 +1,587 @@
+#include "policy/policy.h"
+
+#include <algorithm>
+#include <deque>
+#include <set>
+
+#include "ldap/dn.h"
+
+namespace wb::policy {
+namespace {
+
+using config::PolicyMode;
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out.empty() ? "none" : out;
+}
+
+bool Contains(const std::vector<std::string>& items, std::string_view item) {
+  return std::find(items.begin(), items.end(), item) != items.end();
+}
+
+// A scope table with its DNs parsed once, at Open.
+struct Scope {
+  std::string name;  // "directory[corp].scope" or "directory[corp].admin_scope"
+  std::vector<ldap::Dn> allowed_subtrees;
+  std::string filter;
+  std::vector<std::string> denied_groups;
+  std::vector<ldap::Dn> protected_dns;
+  bool protect_admin_count = false;
+  bool allow_protected = false;
+  std::vector<std::string> privileged_groups;
+  std::vector<std::string> admin_requesters;
+  bool enforced = true;
+};
+
+struct Verification {
+  std::string name;  // "policy.verification" or "policy.verification.admin"
+  config::VerificationConfig config;
+  bool enforced = true;
+};
+
+bool Enforced(std::optional<PolicyMode> own, PolicyMode overall) {
+  return own.value_or(overall) == PolicyMode::kEnforce;
+}
+
+Result<std::vector<ldap::Dn>> ParseDns(const std::vector<std::string>& texts) {
+  std::vector<ldap::Dn> out;
+  for (const auto& text : texts) {
+    auto dn = ldap::Dn::Parse(text);
+    if (!dn.ok()) return dn.error();
+    out.push_back(std::move(*dn));
+  }
+  return out;
+}
+
+Result<Scope> CompileScope(const config::ScopeConfig& c, std::string name, PolicyMode overall) {
+  Scope s;
+  s.name = std::move(name);
+  auto subtrees = ParseDns(c.allowed_subtrees);
+  if (!subtrees.ok()) return subtrees.error().WithContext(s.name + ".allowed_subtrees");
+  s.allowed_subtrees = std::move(*subtrees);
+  auto protected_dns = ParseDns(c.protected_dns);
+  if (!protected_dns.ok()) return protected_dns.error().WithContext(s.name + ".protected_dns");
+  s.protected_dns = std::move(*protected_dns);
+  s.filter = c.filter;
+  s.denied_groups = c.denied_groups;
+  s.protect_admin_count = c.protect_admin_count;
+  s.allow_protected = c.allow_protected;
+  s.privileged_groups = c.privileged_groups;
+  s.admin_requesters = c.admin_requesters;
+  s.enforced = Enforced(c.mode, overall);
+  return s;
+}
+
+bool WithinAny(const ldap::Dn& dn, const std::vector<ldap::Dn>& bases) {
+  return std::any_of(bases.begin(), bases.end(),
+                     [&](const ldap::Dn& base) { return dn.IsWithin(base); });
+}
+
+bool RequesterAllowed(const std::vector<std::string>& allowed, std::string_view id) {
+  if (allowed.empty()) return true;
+  return std::any_of(allowed.begin(), allowed.end(), [&](const std::string& a) {
+    if (!a.empty() && a.back() == '*') {
+      return id.substr(0, a.size() - 1) == std::string_view(a).substr(0, a.size() - 1);
+    }
+    return id == a;
+  });
+}
+
+// The newest timestamps of one key, at most `keep` (a count only ever needs to know whether
+// `limit` requests fall in the window, so older ones can go: memory stays bounded by the limit
+// per key, also in log-only mode, where requests past the limit still go through).
+class Window {
+ public:
+  void Add(WallTime t, std::size_t keep) {
+    times_.insert(std::upper_bound(times_.begin(), times_.end(), t), t);
+    while (times_.size() > keep) times_.pop_front();
+  }
+  std::size_t CountSince(WallTime cutoff) const {
+    return static_cast<std::size_t>(times_.end() -
+                                    std::lower_bound(times_.begin(), times_.end(), cutoff));
+  }
+  bool EmptySince(WallTime cutoff) const { return times_.empty() || times_.back() < cutoff; }
+
+ private:
+  std::deque<WallTime> times_;
+};
+
+class KeyedWindows {
+ public:
+  void Add(const std::string& key, WallTime t, std::size_t keep) { windows_[key].Add(t, keep); }
+  std::size_t CountSince(const std::string& key, WallTime cutoff) const {
+    auto it = windows_.find(key);
+    return it == windows_.end() ? 0 : it->second.CountSince(cutoff);
+  }
+  // Forgets keys with nothing left in the window, so that the map stays bounded by the
+  // requests of one window.
+  void Sweep(WallTime cutoff) {
+    std::erase_if(windows_, [&](const auto& entry) { return entry.second.EmptySince(cutoff); });
+  }
+
+ private:
+  std::map<std::string, Window, std::less<>> windows_;
+};
+
+constexpr std::size_t kSweepEvery = 1024;
+
+}  // namespace
+
+struct Policy::Compiled {
+  struct Directory {
+    std::string name;
+    Scope scope;
+    std::optional<Scope> admin_scope;
+    const Scope& For(protocol::RequesterType type) const {
+      return type == protocol::RequesterType::kAdmin && admin_scope ? *admin_scope : scope;
+    }
+  };
+  std::vector<Directory> directories;
+  Verification self_verification;
+  Verification admin_verification;
+  config::RateLimitsConfig limits;
+  bool limits_enforced = true;
+
+  const Directory* Find(std::string_view name) const {
+    for (const auto& d : directories) {
+      if (d.name == name) return &d;
+    }
+    return nullptr;
+  }
+  const Verification& VerificationFor(protocol::RequesterType type) const {
+    return type == protocol::RequesterType::kAdmin ? admin_verification : self_verification;
+  }
+};
+
+struct Policy::Counts {
+  KeyedWindows per_account;
+  KeyedWindows per_requester;
+  Window overall;
+  std::size_t added = 0;
+};
+
+// --- Names ------------------------------------------------------------------------------
+
+std::string_view CodeName(Code code) {
+  switch (code) {
+    case Code::kNotInAllowedSubtree:
+      return "not_in_allowed_subtree";
+    case Code::kFilterNotMatched:
+      return "filter_not_matched";
+    case Code::kDeniedGroup:
+      return "denied_group";
+    case Code::kProtectedAccount:
+      return "protected_account";
+    case Code::kVerificationInsufficient:
+      return "verification_insufficient";
+    case Code::kRequesterNotAllowed:
+      return "requester_not_allowed";
+    case Code::kRateLimited:
+      return "rate_limited";
+    case Code::kBreakerTripped:
+      return "breaker_tripped";
+    case Code::kBreakerRejected:
+      return "breaker_rejected";
+  }
+  return "";
+}
+
+std::optional<Code> ParseCode(std::string_view name) {
+  for (Code c :
+       {Code::kNotInAllowedSubtree, Code::kFilterNotMatched, Code::kDeniedGroup,
+        Code::kProtectedAccount, Code::kVerificationInsufficient, Code::kRequesterNotAllowed,
+        Code::kRateLimited, Code::kBreakerTripped, Code::kBreakerRejected}) {
+    if (CodeName(c) == name) return c;
+  }
+  return std::nullopt;
+}
+
+protocol::UserAction UserActionFor(Code code) {
+  using protocol::UserAction;
+  switch (code) {
+    case Code::kNotInAllowedSubtree:
+    case Code::kFilterNotMatched:
+      return UserAction::kNotEnabled;
+    case Code::kDeniedGroup:
+    case Code::kProtectedAccount:
+    case Code::kRequesterNotAllowed:
+    case Code::kBreakerRejected:
+      return UserAction::kContactAdmin;
+    case Code::kVerificationInsufficient:
+      return UserAction::kCouldNotVerify;
+    case Code::kRateLimited:
+    case Code::kBreakerTripped:
+      return UserAction::kTryLater;
+  }
+  return UserAction::kContactAdmin;
+}
+
+std::string_view VerdictName(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kAllow:
+      return "allow";
+    case Verdict::kDeny:
+      return "deny";
+    case Verdict::kWouldDeny:
+      return "would_deny";
+    case Verdict::kHold:
+      return "hold";
+  }
+  return "";
+}
+
+const RuleMatch* Decision::deciding() const {
+  for (const auto& m : matches) {
+    if (m.enforced) return &m;
+  }
+  return nullptr;
+}
+
+namespace {
+
+Decision Decide(std::vector<RuleMatch> matches) {
+  Decision d;
+  d.matches = std::move(matches);
+  if (d.matches.empty()) return d;
+  d.verdict = d.deciding() != nullptr ? Verdict::kDeny : Verdict::kWouldDeny;
+  return d;
+}
+
+// Verification methods as the requester gave them: the distinct known ones, which of those are
+// strong (not weak), and the unknown ones (they never count).
+struct Methods {
+  std::vector<std::string> known;
+  std::vector<std::string> strong;
+  std::vector<std::string> unknown;
+};
+
+Methods Classify(const std::vector<std::string>& verified_by, const config::VerificationConfig& c) {
+  Methods m;
+  for (const auto& method : verified_by) {
+    const bool known =
+        std::find(config::kVerificationMethods.begin(), config::kVerificationMethods.end(),
+                  method) != config::kVerificationMethods.end();
+    auto& list = known ? m.known : m.unknown;
+    if (Contains(list, method)) continue;
+    list.push_back(method);
+    if (known && !Contains(c.weak_methods, method)) m.strong.push_back(method);
+  }
+  return m;
+}
+
+std::optional<RuleMatch> CheckVerification(const Verification& v,
+                                           const protocol::Requester& requester) {
+  const config::VerificationConfig& c = v.config;
+  if (c.min_methods == 0) return std::nullopt;
+  const Methods m = Classify(requester.verified_by, c);
+  std::string missing;
+  if (static_cast<int>(m.known.size()) < c.min_methods) {
+    missing = std::to_string(c.min_methods) + " distinct verification methods are required";
+  } else if (m.strong.empty()) {
+    missing = "at least one method not in weak_methods (" + Join(c.weak_methods) + ") is required";
+  } else {
+    return std::nullopt;
+  }
+  std::string reason = missing + "; the requester was verified by: " + Join(m.known);
+  if (!m.unknown.empty()) reason += " (not counted, unknown methods: " + Join(m.unknown) + ")";
+  return RuleMatch{Code::kVerificationInsufficient, v.name + ".min_methods", reason, v.enforced};
+}
+
+std::optional<RuleMatch> CheckPrivilegedVerification(const Verification& v,
+                                                     const protocol::Requester& requester,
+                                                     const std::string& why) {
+  const auto& required = v.config.privileged_methods;
+  if (required.empty()) return std::nullopt;
+  for (const auto& method : requester.verified_by) {
+    if (Contains(required, method)) return std::nullopt;
+  }
+  return RuleMatch{
+      Code::kVerificationInsufficient, v.name + ".privileged_methods",
+      why + ": one of " + Join(required) +
+          " is required; the requester was verified by: " + Join(requester.verified_by),
+      v.enforced};
+}
+
+}  // namespace
+
+// --- Open -------------------------------------------------------------------------------
+
+Policy::Policy(std::unique_ptr<Compiled> compiled, const Clock& clock, BreakerState breaker)
+    : compiled_(std::move(compiled)),
+      clock_(clock),
+      counts_(std::make_unique<Counts>()),
+      breaker_(breaker) {}
+
+Policy::~Policy() = default;
+
+Result<std::unique_ptr<Policy>> Policy::Open(const config::Config& config, const Clock& clock,
+                                             const std::vector<PastRequest>& history,
+                                             BreakerState breaker) {
+  auto compiled = std::make_unique<Compiled>();
+  const PolicyMode overall = config.policy.mode;
+  for (const auto& d : config.directories) {
+    const std::string prefix = "directory[" + d.name + "]";
+    Compiled::Directory dir;
+    dir.name = d.name;
+    auto scope = CompileScope(d.scope, prefix + ".scope", overall);
+    if (!scope.ok()) return scope.error();
+    dir.scope = std::move(*scope);
+    if (d.admin_scope) {
+      auto admin = CompileScope(*d.admin_scope, prefix + ".admin_scope", overall);
+      if (!admin.ok()) return admin.error();
+      dir.admin_scope = std::move(*admin);
+    }
+    compiled->directories.push_back(std::move(dir));
+  }
+  const auto& p = config.policy;
+  compiled->self_verification = {"policy.verification", p.self_verification,
+                                 Enforced(p.self_verification.mode, overall)};
+  compiled->admin_verification = {"policy.verification.admin", p.admin_verification,
+                                  Enforced(p.admin_verification.mode, overall)};
+  compiled->limits = p.rate_limits;
+  compiled->limits_enforced = Enforced(p.rate_limits.mode, overall);
+  std::unique_ptr<Policy> policy(new Policy(std::move(compiled), clock, breaker));
+  {
+    std::lock_guard lock(policy->mu_);
+    for (const auto& past : history) {
+      policy->Count(past.account_key, past.requester_id, past.received_at);
+    }
+  }
+  return policy;
+}
+
+}  // namespace wb::policy
+
+namespace wb::policy {
+
+// --- Rate limits and the breaker ---------------------------------------------------------
+
+namespace {
+
+std::size_t Keep(const config::RateLimit& limit) {
+  return static_cast<std::size_t>(std::max(limit.count, 1));
+}
+
+bool Limited(const config::RateLimit& limit) { return limit.count > 0; }
+
+std::string Describe(const config::RateLimit& limit) {
+  return std::to_string(limit.count) + " per " + std::to_string(limit.window.count()) + " s";
+}
+
+}  // namespace
+
+void Policy::Count(const std::string& account_key, const std::string& requester_id, WallTime at) {
+  const auto& l = compiled_->limits;
+  if (Limited(l.per_account)) counts_->per_account.Add(account_key, at, Keep(l.per_account));
+  if (Limited(l.per_requester)) {
+    counts_->per_requester.Add(requester_id, at, Keep(l.per_requester));
+  }
+  if (Limited(l.overall)) counts_->overall.Add(at, Keep(l.overall));
+  if (++counts_->added % kSweepEvery == 0) {
+    const WallTime now = clock_.Now();
+    counts_->per_account.Sweep(now - l.per_account.window);
+    counts_->per_requester.Sweep(now - l.per_requester.window);
+  }
+}
+
+std::vector<RuleMatch> Policy::CheckRates(const RequestFacts& request) const {
+  std::vector<RuleMatch> matches;
+  const auto& l = compiled_->limits;
+  const WallTime now = clock_.Now();
+  const bool enforced = compiled_->limits_enforced;
+  if (Limited(l.per_account) &&
+      counts_->per_account.CountSince(request.account_key, now - l.per_account.window) >=
+          static_cast<std::size_t>(l.per_account.count)) {
+    matches.push_back({Code::kRateLimited, "policy.rate_limits.per_account",
+                       "this account already had " + Describe(l.per_account) +
+                           " requests; the next is allowed when the oldest leaves the window",
+                       enforced});
+  }
+  if (Limited(l.per_requester) &&
+      counts_->per_requester.CountSince(request.requester.id, now - l.per_requester.window) >=
+          static_cast<std::size_t>(l.per_requester.count)) {
+    matches.push_back({Code::kRateLimited, "policy.rate_limits.per_requester",
+                       "requester " + request.requester.id + " already made " +
+                           Describe(l.per_requester) + " requests",
+                       enforced});
+  }
+  return matches;
+}
+
+bool Policy::OverallPassed() const {
+  const auto& overall = compiled_->limits.overall;
+  if (!Limited(overall)) return false;
+  WallTime cutoff = clock_.Now() - overall.window;
+  // Only requests received after the release count (the released ones were received before).
+  if (breaker_.counting_from) {
+    cutoff = std::max(cutoff, *breaker_.counting_from + WallTime::duration(1));
+  }
+  return counts_->overall.CountSince(cutoff) >= static_cast<std::size_t>(overall.count);
+}
+
+// --- Admit --------------------------------------------------------------------------------
+
+Decision Policy::Admit(const RequestFacts& request) {
+  std::vector<RuleMatch> matches;
+  if (auto m = CheckVerification(compiled_->VerificationFor(request.requester.type),
+                                 request.requester)) {
+    matches.push_back(std::move(*m));
+  }
+  std::lock_guard lock(mu_);
+  for (auto& m : CheckRates(request)) matches.push_back(std::move(m));
+  Decision d = Decide(std::move(matches));
+  if (d.verdict == Verdict::kDeny) return d;  // refused outright: held for nothing
+
+  const std::string breaker_rule = "policy.rate_limits.overall";
+  if (!breaker_.tripped && OverallPassed()) {
+    if (compiled_->limits_enforced) {
+      breaker_.tripped = true;
+      breaker_.tripped_at = clock_.Now();
+    } else {
+      d.matches.push_back({Code::kBreakerTripped, breaker_rule,
+                           "more than " + Describe(compiled_->limits.overall) +
+                               " requests: the breaker would trip and hold requests",
+                           /*enforced=*/false});
+      d.verdict = Verdict::kWouldDeny;
+    }
+  }
+  if (breaker_.tripped) {
+    d.matches.push_back({Code::kBreakerTripped, breaker_rule,
+                         "the breaker is tripped (more than " +
+                             Describe(compiled_->limits.overall) +
+                             " requests): held until an administrator runs `wbagent breaker "
+                             "release` or `wbagent breaker reject`",
+                         /*enforced=*/true});
+    d.verdict = Verdict::kHold;
+    return d;
+  }
+  Count(request.account_key, request.requester.id, request.received_at);
+  return d;
+}
+
+BreakerState Policy::Breaker() const {
+  std::lock_guard lock(mu_);
+  return breaker_;
+}
+
+BreakerState Policy::ReleaseBreaker() {
+  std::lock_guard lock(mu_);
+  breaker_ = BreakerState{.tripped = false, .tripped_at = {}, .counting_from = clock_.Now()};
+  return breaker_;
+}
+
+BreakerState Policy::RejectBreaker() { return ReleaseBreaker(); }
+
+// --- CheckAccount ---------------------------------------------------------------------------
+
+ldap::ScopeQuestions Policy::QuestionsFor(std::string_view directory,
+                                          protocol::RequesterType type) const {
+  ldap::ScopeQuestions q;
+  const Compiled::Directory* dir = compiled_->Find(directory);
+  if (dir == nullptr) return q;
+  const Scope& scope = dir->For(type);
+  q.filter = scope.filter;
+  q.groups = scope.denied_groups;
+  q.groups.insert(q.groups.end(), scope.privileged_groups.begin(), scope.privileged_groups.end());
+  return q;
+}
+
+namespace {
+
+// The groups among the answers, split back into denied and privileged (QuestionsFor asked
+// for the denied groups first).
+struct GroupHits {
+  std::vector<std::string> denied;
+  std::vector<std::string> privileged;
+};
+
+GroupHits SplitGroups(const Scope& scope, const ldap::ScopeAnswers& answers) {
+  GroupHits hits;
+  const std::size_t denied = scope.denied_groups.size();
+  for (std::size_t i : answers.member_of) {
+    if (i < denied) {
+      hits.denied.push_back(scope.denied_groups[i]);
+    } else if (i - denied < scope.privileged_groups.size()) {
+      hits.privileged.push_back(scope.privileged_groups[i - denied]);
+    }
+  }
+  return hits;
+}
+
+// Why the account is protected, or nullopt.
+std::optional<std::string> ProtectedBecause(const Scope& scope, const ldap::Account& account,
+                                            const ldap::Dn& dn) {
+  if (scope.protect_admin_count && account.protected_account) {
+    return std::string("adminCount=1 (a member, now or before, of a protected AD group)");
+  }
+  for (const auto& p : scope.protected_dns) {
+    if (dn.IsWithin(p)) return "listed in protected_dns (" + p.text() + ")";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Decision Policy::CheckAccount(const RequestFacts& request, const AccountFacts& facts) const {
+  const Compiled::Directory* dir = compiled_->Find(facts.directory);
+  if (dir == nullptr || facts.account == nullptr) return Decision{};
+  const Scope& scope = dir->For(request.requester.type);
+  const ldap::Account& account = *facts.account;
+  std::vector<RuleMatch> matches;
+  auto deny = [&](Code code, std::string_view key, std::string reason) {
+    matches.push_back(
+        {code, scope.name + "." + std::string(key), std::move(reason), scope.enforced});
+  };
+  const auto dn = ldap::Dn::Parse(account.dn);
+  if (!dn.ok()) {
+    // Fails closed: an account whose DN cannot be compared is outside every subtree.
+    deny(Code::kNotInAllowedSubtree, "allowed_subtrees",
+         "the account's DN does not parse: " + dn.error().message());
+    return Decide(std::move(matches));
+  }
+  if (!scope.allowed_subtrees.empty() && !WithinAny(*dn, scope.allowed_subtrees)) {
+    std::vector<std::string> subtrees;
+    for (const auto& s : scope.allowed_subtrees) subtrees.push_back(s.text());
+    deny(Code::kNotInAllowedSubtree, "allowed_subtrees",
+         account.dn + " is not under any of " + Join(subtrees));
+  }
+  if (!scope.filter.empty() && !facts.answers.matches_filter) {
+    deny(Code::kFilterNotMatched, "filter", account.dn + " does not match " + scope.filter);
+  }
+  const GroupHits groups = SplitGroups(scope, facts.answers);
+  for (const auto& g : groups.denied) {
+    deny(Code::kDeniedGroup, "denied_groups", account.dn + " is a member of " + g);
+  }
+  std::optional<std::string> privileged_because;
+  if (auto why = ProtectedBecause(scope, account, *dn)) {
+    if (scope.allow_protected) {
+      privileged_because = "the account is protected: " + *why;
+    } else {
+      deny(Code::kProtectedAccount, "protect_admin_count",
+           account.dn + " is protected: " + *why + "; an administrator resets it directly");
+      if (why->rfind("listed", 0) == 0) matches.back().rule = scope.name + ".protected_dns";
+    }
+  }
+  if (!privileged_because && !groups.privileged.empty()) {
+    privileged_because = "the account is a member of " + groups.privileged.front();
+  }
+  if (request.requester.type == protocol::RequesterType::kAdmin &&
+      !RequesterAllowed(scope.admin_requesters, request.requester.id)) {
+    deny(Code::kRequesterNotAllowed, "admin_requesters",
+         "requester " + request.requester.id + " may not reset accounts in this scope");
+  }
+  if (privileged_because) {
+    if (auto m = CheckPrivilegedVerification(compiled_->VerificationFor(request.requester.type),
+                                             request.requester, *privileged_because)) {
+      matches.push_back(std::move(*m));
+    }
+  }
+  return Decide(std::move(matches));
+}
+
+}  // namespace wb::policy

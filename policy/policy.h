@@ -1,0 +1,174 @@
+#pragma once
+// policy/: the organisation's own rules, on premises. Whether this request may be applied to
+// this account at all, decided and explained by the agent, not left to the cloud: a
+// compromised or misconfigured tenant cannot reset an account the rules protect.
+// docs/policy.md is the administrator's guide to the model and its keys.
+//
+// Where it sits in the pipeline (agent/pipeline.h):
+//
+//   envelope checks ─▶ Enqueue ─▶ Admit ──allow / would_deny──▶ MarkReady ─▶ worker
+//                                   │ deny ──▶ Finish(rejected, code)     (nothing written)
+//                                   │ hold ──▶ stays `received`: the breaker is tripped
+//   worker: Route ─▶ FindAccount ─▶ QuestionsFor ─▶ Directory::AnswerScope ─▶ CheckAccount
+//              ──allow / would_deny──▶ Apply      deny ──▶ Finish(rejected, code)
+//
+//   Admit (cheap, no account): verification methods, rate limits, the breaker.
+//   CheckAccount (needs the account): scope (allowed subtrees, the filter's answer, denied
+//   groups, protected accounts), the admin requester's right to this scope, and the stronger
+//   verification that protected accounts and privileged groups require.
+//
+// Guarantees:
+//   - No I/O after Open: every fact comes in through the arguments (the directory's answers,
+//     the queue's history), so a decision is a pure function of its inputs and the counts.
+//   - A Decision lists every rule that matched, each with a stable code (CodeName), the rule's
+//     name as the config spells it, and a reason an administrator can act on. The reason never
+//     holds a password or a secret (none reaches the engine).
+//   - Log-only: a rule in mode "log_only" (its own `mode`, or policy.mode) matches as
+//     `enforced = false`; a decision whose matches are all log-only is kWouldDeny and the
+//     request goes on. One enforced match makes it kDeny.
+//   - DNs are compared as parsed RDN sequences (ldap/dn.h), never as text: an escaped comma
+//     cannot move an account into or out of a subtree.
+//   - Rate limits count requests admitted (allow or would_deny) by the time they were
+//     received; Open seeds them from the queue's records, so a restart does not reset them.
+//     Each agent counts its own requests (several agents per tenant: each enforces alone).
+//   - The breaker: when the overall count within its window would pass policy.rate_limits.
+//     overall, the breaker trips. From then on every request is kHold until ReleaseBreaker or
+//     RejectBreaker; the tripped state is reported (BreakerState) for the caller to keep
+//     durably and to hand back to Open after a restart.
+//
+// Thread-safety: Admit, CheckAccount, QuestionsFor and the breaker calls may be called from
+// several threads at once (one internal mutex guards the counts and the breaker).
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "config/config.h"
+#include "ldap/directory.h"
+#include "protocol/protocol.h"
+
+namespace wb::policy {
+
+// The stable denial codes. They are outcome codes too (the request's result and the audit
+// record carry them): never rename one.
+enum class Code {
+  kNotInAllowedSubtree,       // "not_in_allowed_subtree"
+  kFilterNotMatched,          // "filter_not_matched"
+  kDeniedGroup,               // "denied_group"
+  kProtectedAccount,          // "protected_account"
+  kVerificationInsufficient,  // "verification_insufficient"
+  kRequesterNotAllowed,       // "requester_not_allowed"
+  kRateLimited,               // "rate_limited"
+  kBreakerTripped,            // "breaker_tripped": held, neither written nor refused
+  kBreakerRejected,           // "breaker_rejected": held, then refused by an administrator
+};
+std::string_view CodeName(Code code);
+std::optional<Code> ParseCode(std::string_view name);
+// The page the end user sees for a denial (protocol::UserAction).
+protocol::UserAction UserActionFor(Code code);
+
+enum class Verdict { kAllow, kDeny, kWouldDeny, kHold };
+std::string_view VerdictName(Verdict verdict);  // "allow", "deny", "would_deny", "hold"
+
+struct RuleMatch {
+  Code code;
+  std::string rule;      // e.g. "directory[corp].scope.denied_groups", "policy.rate_limits.overall"
+  std::string reason;    // what matched and what to do
+  bool enforced = true;  // false: log-only
+};
+
+struct Decision {
+  Verdict verdict = Verdict::kAllow;
+  std::vector<RuleMatch> matches;
+  // The first enforced match (the denial's code and reason); null unless kDeny or kHold.
+  const RuleMatch* deciding() const;
+};
+
+// What Admit knows of a request (from the queue's record).
+struct RequestFacts {
+  std::string id;
+  protocol::Requester requester;
+  std::string account_key;  // queue::RequestInfo::account_key
+  WallTime received_at;
+};
+
+// What CheckAccount knows of the account (FindAccount's Account and AnswerScope's answers to
+// QuestionsFor's questions).
+struct AccountFacts {
+  std::string directory;  // the directory's configured name
+  const ldap::Account* account = nullptr;
+  ldap::ScopeAnswers answers;
+};
+
+// A request Open counts against the rate limits: one the queue holds that was admitted.
+struct PastRequest {
+  std::string requester_id;
+  std::string account_key;
+  WallTime received_at;
+};
+
+// The breaker's state, kept durably by the caller (agent/) between runs.
+struct BreakerState {
+  bool tripped = false;
+  std::optional<WallTime> tripped_at;
+  // Requests received at or before this time do not count towards `overall` (set by a release, so
+  // that the requests just released do not trip it again at once).
+  std::optional<WallTime> counting_from;
+  bool operator==(const BreakerState&) const = default;
+};
+
+class Policy {
+ public:
+  // `config` holds [policy] and every [[directory]] (their scope tables). `history`: the
+  // admitted requests the queue holds, any order; those older than the longest window are
+  // ignored. `breaker`: the state kept from the last run.
+  static Result<std::unique_ptr<Policy>> Open(const config::Config& config, const Clock& clock,
+                                              const std::vector<PastRequest>& history,
+                                              BreakerState breaker);
+
+  // The cheap checks, before the queue's worker takes the request. An allow or would_deny is
+  // counted against the rate limits. kHold: the breaker is tripped (by this request, or
+  // earlier); the request is neither written nor refused.
+  Decision Admit(const RequestFacts& request);
+
+  // The directory's part of the account checks for a request of `type` to `directory`: the
+  // filter and the groups (denied and privileged) to ask about. Empty when nothing is needed.
+  ldap::ScopeQuestions QuestionsFor(std::string_view directory, protocol::RequesterType type) const;
+  // The account checks, given the answers to QuestionsFor's questions.
+  Decision CheckAccount(const RequestFacts& request, const AccountFacts& account) const;
+
+  BreakerState Breaker() const;
+  // The administrator reviewed what is held: the breaker closes and counting starts again
+  // from now. Returns the new state (to keep durably).
+  BreakerState ReleaseBreaker();
+  // Same, for `wbagent breaker reject`: the caller finishes the held requests as
+  // kBreakerRejected.
+  BreakerState RejectBreaker();
+
+  ~Policy();
+  Policy(const Policy&) = delete;
+  Policy& operator=(const Policy&) = delete;
+
+ private:
+  struct Compiled;
+  Policy(std::unique_ptr<Compiled> compiled, const Clock& clock, BreakerState breaker);
+  // REQUIRES mu_ held, for these three.
+  void Count(const std::string& account_key, const std::string& requester_id, WallTime at);
+  std::vector<RuleMatch> CheckRates(const RequestFacts& request) const;
+  bool OverallPassed() const;
+  std::unique_ptr<Compiled> compiled_;
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  struct Counts;
+  std::unique_ptr<Counts> counts_;  // guarded by mu_
+  BreakerState breaker_;            // guarded by mu_
+};
+
+}  // namespace wb::policy

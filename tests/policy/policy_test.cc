@@ -1,0 +1,453 @@
+// The policy engine's rules, one test per rule and per denial path, on facts built in the
+// test (the directory's answers are given; tests/e2e and tests/ldap ask real servers).
+
+#include "policy/policy.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/fake_clock.h"
+
+namespace wb::policy {
+namespace {
+
+using namespace std::chrono_literals;
+using protocol::RequesterType;
+
+constexpr std::string_view kBase = "dc=corp,dc=example";
+
+config::Config BaseConfig() {
+  config::Config c;
+  config::DirectoryConfig d;
+  d.name = "corp";
+  d.kind = config::DirectoryKind::kActiveDirectory;
+  d.base_dn = std::string(kBase);
+  c.directories.push_back(d);
+  return c;
+}
+
+RequestFacts Self(std::vector<std::string> methods = {"email"}, std::string account = "upn:ann") {
+  RequestFacts r;
+  r.id = "r1";
+  r.requester = {RequesterType::kSelf, "ann@corp.example", std::move(methods)};
+  r.account_key = std::move(account);
+  return r;
+}
+
+RequestFacts Admin(std::string id, std::vector<std::string> methods = {}) {
+  RequestFacts r;
+  r.id = "r2";
+  r.requester = {RequesterType::kAdmin, std::move(id), std::move(methods)};
+  r.account_key = "upn:ann";
+  return r;
+}
+
+ldap::Account AccountAt(std::string dn) {
+  ldap::Account a;
+  a.dn = std::move(dn);
+  return a;
+}
+
+class PolicyTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Policy> Open(const config::Config& c, std::vector<PastRequest> history = {},
+                               BreakerState breaker = {}) {
+    auto p = Policy::Open(c, clock_, history, breaker);
+    EXPECT_TRUE(p.ok()) << p.error().ToString();
+    return p.ok() ? std::move(*p) : nullptr;
+  }
+  RequestFacts Now(RequestFacts r) {
+    r.received_at = clock_.Now();
+    return r;
+  }
+  Decision Check(const Policy& p, const RequestFacts& r, const ldap::Account& a,
+                 ldap::ScopeAnswers answers = {}) {
+    return p.CheckAccount(r, AccountFacts{"corp", &a, std::move(answers)});
+  }
+  wb::testing::FakeClock clock_;
+};
+
+void ExpectDenied(const Decision& d, Code code, std::string_view rule) {
+  ASSERT_EQ(d.verdict, Verdict::kDeny);
+  ASSERT_NE(d.deciding(), nullptr);
+  EXPECT_EQ(d.deciding()->code, code);
+  EXPECT_EQ(d.deciding()->rule, rule);
+  EXPECT_FALSE(d.deciding()->reason.empty());
+}
+
+// --- Names ----------------------------------------------------------------------------------
+
+TEST(PolicyNamesTest, EveryCodeRoundTripsAndHasAUserAction) {
+  for (Code c :
+       {Code::kNotInAllowedSubtree, Code::kFilterNotMatched, Code::kDeniedGroup,
+        Code::kProtectedAccount, Code::kVerificationInsufficient, Code::kRequesterNotAllowed,
+        Code::kRateLimited, Code::kBreakerTripped, Code::kBreakerRejected}) {
+    ASSERT_FALSE(CodeName(c).empty());
+    EXPECT_EQ(ParseCode(CodeName(c)), c);
+  }
+  EXPECT_EQ(ParseCode("succeeded"), std::nullopt);
+  EXPECT_EQ(UserActionFor(Code::kNotInAllowedSubtree), protocol::UserAction::kNotEnabled);
+  EXPECT_EQ(UserActionFor(Code::kProtectedAccount), protocol::UserAction::kContactAdmin);
+  EXPECT_EQ(UserActionFor(Code::kVerificationInsufficient), protocol::UserAction::kCouldNotVerify);
+  EXPECT_EQ(UserActionFor(Code::kRateLimited), protocol::UserAction::kTryLater);
+}
+
+// --- Scope ----------------------------------------------------------------------------------
+
+TEST_F(PolicyTest, AnAccountOutsideTheAllowedSubtreesIsDenied) {
+  auto c = BaseConfig();
+  c.directories[0].scope.allowed_subtrees = {"ou=Staff,dc=corp,dc=example"};
+  auto p = Open(c);
+  ExpectDenied(Check(*p, Self(), AccountAt("cn=Ann,ou=Admins,dc=corp,dc=example")),
+               Code::kNotInAllowedSubtree, "directory[corp].scope.allowed_subtrees");
+  EXPECT_EQ(Check(*p, Self(), AccountAt("cn=Ann,ou=Staff,dc=corp,dc=example")).verdict,
+            Verdict::kAllow);
+}
+
+TEST_F(PolicyTest, AnEscapedCommaDoesNotPutAnAccountInsideASubtree) {
+  auto c = BaseConfig();
+  c.directories[0].scope.allowed_subtrees = {"ou=Staff,dc=corp,dc=example"};
+  auto p = Open(c);
+  // One RDN whose value holds a comma, directly under dc=corp: not under ou=Staff.
+  ExpectDenied(Check(*p, Self(), AccountAt("cn=svc\\,ou=Staff,dc=corp,dc=example")),
+               Code::kNotInAllowedSubtree, "directory[corp].scope.allowed_subtrees");
+}
+
+TEST_F(PolicyTest, SubtreesCompareAsDnsNotText) {
+  auto c = BaseConfig();
+  c.directories[0].scope.allowed_subtrees = {"OU=Staff, DC=Corp,DC=Example"};
+  auto p = Open(c);
+  EXPECT_EQ(Check(*p, Self(), AccountAt("cn=Ann,ou=staff,dc=corp,dc=example")).verdict,
+            Verdict::kAllow);
+}
+
+TEST_F(PolicyTest, AnAccountDnThatDoesNotParseFailsClosed) {
+  auto p = Open(BaseConfig());
+  ExpectDenied(Check(*p, Self(), AccountAt("not a dn")), Code::kNotInAllowedSubtree,
+               "directory[corp].scope.allowed_subtrees");
+}
+
+TEST_F(PolicyTest, AnAccountTheFilterDoesNotMatchIsDenied) {
+  auto c = BaseConfig();
+  c.directories[0].scope.filter = "(employeeType=staff)";
+  auto p = Open(c);
+  EXPECT_EQ(p->QuestionsFor("corp", RequesterType::kSelf).filter, "(employeeType=staff)");
+  const auto a = AccountAt("cn=Ann,dc=corp,dc=example");
+  ExpectDenied(Check(*p, Self(), a, {.matches_filter = false, .member_of = {}}),
+               Code::kFilterNotMatched, "directory[corp].scope.filter");
+  EXPECT_EQ(Check(*p, Self(), a, {.matches_filter = true, .member_of = {}}).verdict,
+            Verdict::kAllow);
+}
+
+TEST_F(PolicyTest, AMemberOfADeniedGroupIsDeniedAndTheGroupIsNamed) {
+  auto c = BaseConfig();
+  c.directories[0].scope.denied_groups = {"cn=Tier0,dc=corp,dc=example",
+                                          "cn=Finance,dc=corp,dc=example"};
+  c.directories[0].scope.privileged_groups = {"cn=Helpdesk,dc=corp,dc=example"};
+  auto p = Open(c);
+  const auto q = p->QuestionsFor("corp", RequesterType::kSelf);
+  ASSERT_EQ(q.groups.size(), 3u);  // denied first, then privileged
+  const auto a = AccountAt("cn=Ann,dc=corp,dc=example");
+  auto d = Check(*p, Self(), a, {.matches_filter = true, .member_of = {1}});
+  ExpectDenied(d, Code::kDeniedGroup, "directory[corp].scope.denied_groups");
+  EXPECT_NE(d.deciding()->reason.find("cn=Finance"), std::string::npos);
+  // A privileged group is not a denied one.
+  EXPECT_EQ(Check(*p, Self(), a, {.matches_filter = true, .member_of = {2}}).verdict,
+            Verdict::kAllow);
+}
+
+TEST_F(PolicyTest, AnAdminCountAccountIsProtectedOnAd) {
+  auto p = Open(BaseConfig());
+  auto a = AccountAt("cn=Ann,dc=corp,dc=example");
+  a.protected_account = true;
+  ExpectDenied(Check(*p, Self(), a), Code::kProtectedAccount,
+               "directory[corp].scope.protect_admin_count");
+}
+
+TEST_F(PolicyTest, AdminCountIsIgnoredWhenProtectAdminCountIsOff) {
+  auto c = BaseConfig();
+  c.directories[0].scope.protect_admin_count = false;
+  auto p = Open(c);
+  auto a = AccountAt("cn=Ann,dc=corp,dc=example");
+  a.protected_account = true;
+  EXPECT_EQ(Check(*p, Self(), a).verdict, Verdict::kAllow);
+}
+
+TEST_F(PolicyTest, AnAccountUnderAProtectedDnIsProtected) {
+  auto c = BaseConfig();
+  c.directories[0].scope.protect_admin_count = false;
+  c.directories[0].scope.protected_dns = {"ou=Break Glass,dc=corp,dc=example"};
+  auto p = Open(c);
+  ExpectDenied(Check(*p, Self(), AccountAt("cn=Root,ou=break glass,dc=corp,dc=example")),
+               Code::kProtectedAccount, "directory[corp].scope.protected_dns");
+}
+
+TEST_F(PolicyTest, AnAllowedProtectedAccountNeedsAPrivilegedMethod) {
+  auto c = BaseConfig();
+  c.directories[0].admin_scope = c.directories[0].scope;
+  c.directories[0].admin_scope->allow_protected = true;
+  c.directories[0].admin_scope->protect_admin_count = true;
+  c.policy.admin_verification.privileged_methods = {"fido2"};
+  auto p = Open(c);
+  auto a = AccountAt("cn=Ann,dc=corp,dc=example");
+  a.protected_account = true;
+  ExpectDenied(Check(*p, Admin("helpdesk-1", {"sms"}), a), Code::kVerificationInsufficient,
+               "policy.verification.admin.privileged_methods");
+  EXPECT_EQ(Check(*p, Admin("helpdesk-1", {"fido2"}), a).verdict, Verdict::kAllow);
+  // The self-service scope still protects it.
+  ExpectDenied(Check(*p, Self(), a), Code::kProtectedAccount,
+               "directory[corp].scope.protect_admin_count");
+}
+
+TEST_F(PolicyTest, AMemberOfAPrivilegedGroupNeedsAPrivilegedMethod) {
+  auto c = BaseConfig();
+  c.directories[0].scope.privileged_groups = {"cn=Finance,dc=corp,dc=example"};
+  c.policy.self_verification.privileged_methods = {"fido2", "authenticator_code"};
+  auto p = Open(c);
+  const auto a = AccountAt("cn=Ann,dc=corp,dc=example");
+  ExpectDenied(Check(*p, Self({"email"}), a, {.matches_filter = true, .member_of = {0}}),
+               Code::kVerificationInsufficient, "policy.verification.privileged_methods");
+  EXPECT_EQ(Check(*p, Self({"email", "authenticator_code"}), a,
+                  {.matches_filter = true, .member_of = {0}})
+                .verdict,
+            Verdict::kAllow);
+}
+
+TEST_F(PolicyTest, AdminRequestsUseTheAdminScopeWhenThereIsOne) {
+  auto c = BaseConfig();
+  c.directories[0].scope.allowed_subtrees = {"ou=Students,dc=corp,dc=example"};
+  c.directories[0].admin_scope = config::ScopeConfig{};
+  c.directories[0].admin_scope->allowed_subtrees = {"dc=corp,dc=example"};
+  auto p = Open(c);
+  const auto staff = AccountAt("cn=Bob,ou=Staff,dc=corp,dc=example");
+  ExpectDenied(Check(*p, Self(), staff), Code::kNotInAllowedSubtree,
+               "directory[corp].scope.allowed_subtrees");
+  EXPECT_EQ(Check(*p, Admin("helpdesk-1"), staff).verdict, Verdict::kAllow);
+}
+
+TEST_F(PolicyTest, AnAdminRequesterNotListedIsDenied) {
+  auto c = BaseConfig();
+  c.directories[0].scope.admin_requesters = {"helpdesk-*", "alice@corp.example"};
+  auto p = Open(c);
+  const auto a = AccountAt("cn=Ann,dc=corp,dc=example");
+  EXPECT_EQ(Check(*p, Admin("helpdesk-7"), a).verdict, Verdict::kAllow);
+  EXPECT_EQ(Check(*p, Admin("alice@corp.example"), a).verdict, Verdict::kAllow);
+  ExpectDenied(Check(*p, Admin("alice@corp.example.evil"), a), Code::kRequesterNotAllowed,
+               "directory[corp].scope.admin_requesters");
+  ExpectDenied(Check(*p, Admin("mallory"), a), Code::kRequesterNotAllowed,
+               "directory[corp].scope.admin_requesters");
+  // Self-service requests are not admin requests.
+  EXPECT_EQ(Check(*p, Self(), a).verdict, Verdict::kAllow);
+}
+
+TEST_F(PolicyTest, EveryMatchingRuleIsListed) {
+  auto c = BaseConfig();
+  c.directories[0].scope.allowed_subtrees = {"ou=Staff,dc=corp,dc=example"};
+  c.directories[0].scope.denied_groups = {"cn=Tier0,dc=corp,dc=example"};
+  auto p = Open(c);
+  auto a = AccountAt("cn=Ann,ou=Admins,dc=corp,dc=example");
+  a.protected_account = true;
+  auto d = Check(*p, Self(), a, {.matches_filter = true, .member_of = {0}});
+  ASSERT_EQ(d.matches.size(), 3u);
+  EXPECT_EQ(d.matches[0].code, Code::kNotInAllowedSubtree);
+  EXPECT_EQ(d.matches[1].code, Code::kDeniedGroup);
+  EXPECT_EQ(d.matches[2].code, Code::kProtectedAccount);
+}
+
+// --- Verification ---------------------------------------------------------------------------
+
+TEST_F(PolicyTest, ARequestWithoutAKnownMethodIsDeniedNamingWhatWasMissing) {
+  auto p = Open(BaseConfig());
+  auto d = p->Admit(Now(Self({"wbcloud_cli"})));
+  ExpectDenied(d, Code::kVerificationInsufficient, "policy.verification.min_methods");
+  EXPECT_NE(d.deciding()->reason.find("unknown methods: wbcloud_cli"), std::string::npos);
+}
+
+TEST_F(PolicyTest, TooFewDistinctMethodsAreDenied) {
+  auto c = BaseConfig();
+  c.policy.self_verification.min_methods = 2;
+  auto p = Open(c);
+  ExpectDenied(p->Admit(Now(Self({"sms", "sms"}))), Code::kVerificationInsufficient,
+               "policy.verification.min_methods");
+  EXPECT_EQ(p->Admit(Now(Self({"sms", "email"}))).verdict, Verdict::kAllow);
+}
+
+TEST_F(PolicyTest, WeakMethodsDoNotCountOnTheirOwn) {
+  auto c = BaseConfig();
+  c.policy.self_verification.min_methods = 1;
+  c.policy.self_verification.weak_methods = {"security_questions", "email"};
+  auto p = Open(c);
+  auto d = p->Admit(Now(Self({"security_questions", "email"})));
+  ExpectDenied(d, Code::kVerificationInsufficient, "policy.verification.min_methods");
+  EXPECT_NE(d.deciding()->reason.find("not in weak_methods"), std::string::npos);
+  EXPECT_EQ(p->Admit(Now(Self({"security_questions", "sms"}))).verdict, Verdict::kAllow);
+}
+
+TEST_F(PolicyTest, AdminRequestsNeedNoMethodsByDefault) {
+  auto p = Open(BaseConfig());
+  EXPECT_EQ(p->Admit(Now(Admin("helpdesk-1"))).verdict, Verdict::kAllow);
+}
+
+// --- Log-only -------------------------------------------------------------------------------
+
+TEST_F(PolicyTest, LogOnlyOverallMakesADenialAWouldDeny) {
+  auto c = BaseConfig();
+  c.policy.mode = config::PolicyMode::kLogOnly;
+  c.directories[0].scope.allowed_subtrees = {"ou=Staff,dc=corp,dc=example"};
+  auto p = Open(c);
+  auto d = Check(*p, Self(), AccountAt("cn=Ann,ou=Admins,dc=corp,dc=example"));
+  EXPECT_EQ(d.verdict, Verdict::kWouldDeny);
+  ASSERT_EQ(d.matches.size(), 1u);
+  EXPECT_FALSE(d.matches[0].enforced);
+  EXPECT_EQ(d.deciding(), nullptr);
+  EXPECT_EQ(p->Admit(Now(Self({}))).verdict, Verdict::kWouldDeny);
+}
+
+TEST_F(PolicyTest, ARuleInLogOnlyDoesNotSoftenAnEnforcedOne) {
+  auto c = BaseConfig();
+  c.directories[0].scope.mode = config::PolicyMode::kLogOnly;
+  c.directories[0].scope.allowed_subtrees = {"ou=Staff,dc=corp,dc=example"};
+  auto p = Open(c);
+  const auto outside = AccountAt("cn=Ann,ou=Admins,dc=corp,dc=example");
+  EXPECT_EQ(Check(*p, Self(), outside).verdict, Verdict::kWouldDeny);
+  // Verification stays enforced (policy.mode is enforce).
+  ExpectDenied(p->Admit(Now(Self({}))), Code::kVerificationInsufficient,
+               "policy.verification.min_methods");
+}
+
+TEST_F(PolicyTest, AnEnforcedModeOnARuleOverridesLogOnlyOverall) {
+  auto c = BaseConfig();
+  c.policy.mode = config::PolicyMode::kLogOnly;
+  c.directories[0].scope.mode = config::PolicyMode::kEnforce;
+  c.directories[0].scope.denied_groups = {"cn=Tier0,dc=corp,dc=example"};
+  auto p = Open(c);
+  ExpectDenied(Check(*p, Self(), AccountAt("cn=Ann,dc=corp,dc=example"),
+                     {.matches_filter = true, .member_of = {0}}),
+               Code::kDeniedGroup, "directory[corp].scope.denied_groups");
+}
+
+// --- Rate limits and the breaker ------------------------------------------------------------
+
+TEST_F(PolicyTest, ThePerAccountLimitDeniesUntilTheWindowMoves) {
+  auto c = BaseConfig();
+  c.policy.rate_limits.per_account = {2, 1h};
+  auto p = Open(c);
+  EXPECT_EQ(p->Admit(Now(Self())).verdict, Verdict::kAllow);
+  EXPECT_EQ(p->Admit(Now(Self())).verdict, Verdict::kAllow);
+  ExpectDenied(p->Admit(Now(Self())), Code::kRateLimited, "policy.rate_limits.per_account");
+  EXPECT_EQ(p->Admit(Now(Self({"email"}, "upn:bob"))).verdict, Verdict::kAllow);
+  clock_.Advance(1h + 1s);
+  EXPECT_EQ(p->Admit(Now(Self())).verdict, Verdict::kAllow);
+}
+
+TEST_F(PolicyTest, ThePerRequesterLimitCountsAcrossAccounts) {
+  auto c = BaseConfig();
+  c.policy.rate_limits.per_requester = {2, 10min};
+  auto p = Open(c);
+  auto r = Now(Admin("helpdesk-1"));
+  r.account_key = "upn:a";
+  EXPECT_EQ(p->Admit(r).verdict, Verdict::kAllow);
+  r.account_key = "upn:b";
+  EXPECT_EQ(p->Admit(r).verdict, Verdict::kAllow);
+  r.account_key = "upn:c";
+  ExpectDenied(p->Admit(r), Code::kRateLimited, "policy.rate_limits.per_requester");
+}
+
+TEST_F(PolicyTest, DeniedRequestsDoNotCountAgainstTheLimits) {
+  auto c = BaseConfig();
+  c.policy.rate_limits.per_account = {1, 1h};
+  auto p = Open(c);
+  ExpectDenied(p->Admit(Now(Self({}))), Code::kVerificationInsufficient,
+               "policy.verification.min_methods");
+  EXPECT_EQ(p->Admit(Now(Self())).verdict, Verdict::kAllow);
+}
+
+TEST_F(PolicyTest, TheLimitsAreSeededFromHistorySoARestartDoesNotResetThem) {
+  auto c = BaseConfig();
+  c.policy.rate_limits.per_account = {2, 1h};
+  const WallTime earlier = clock_.Now() - 30min;
+  auto p = Open(c, {{"ann@corp.example", "upn:ann", earlier},
+                    {"ann@corp.example", "upn:ann", earlier + 1min}});
+  ExpectDenied(p->Admit(Now(Self())), Code::kRateLimited, "policy.rate_limits.per_account");
+  // History older than the window does not count.
+  auto q = Open(c, {{"x", "upn:ann", clock_.Now() - 2h}, {"x", "upn:ann", clock_.Now() - 3h}});
+  EXPECT_EQ(q->Admit(Now(Self())).verdict, Verdict::kAllow);
+}
+
+TEST_F(PolicyTest, PassingTheOverallLimitTripsTheBreakerAndHoldsEverything) {
+  auto c = BaseConfig();
+  c.policy.rate_limits.overall = {3, 10min};
+  auto p = Open(c);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(p->Admit(Now(Self({"email"}, "upn:" + std::to_string(i)))).verdict, Verdict::kAllow);
+  }
+  EXPECT_FALSE(p->Breaker().tripped);
+  auto held = p->Admit(Now(Self({"email"}, "upn:x")));
+  EXPECT_EQ(held.verdict, Verdict::kHold);
+  ASSERT_NE(held.deciding(), nullptr);
+  EXPECT_EQ(held.deciding()->code, Code::kBreakerTripped);
+  EXPECT_TRUE(p->Breaker().tripped);
+  EXPECT_EQ(p->Breaker().tripped_at, clock_.Now());
+  // Still held when the window has moved on: only an administrator closes it.
+  clock_.Advance(1h);
+  EXPECT_EQ(p->Admit(Now(Self({"email"}, "upn:y"))).verdict, Verdict::kHold);
+}
+
+TEST_F(PolicyTest, ADeniedRequestIsNotHeld) {
+  auto c = BaseConfig();
+  c.policy.rate_limits.overall = {1, 10min};
+  auto p =
+      Open(c, {}, BreakerState{.tripped = true, .tripped_at = clock_.Now(), .counting_from = {}});
+  EXPECT_EQ(p->Admit(Now(Self({}))).verdict, Verdict::kDeny);
+  EXPECT_EQ(p->Admit(Now(Self())).verdict, Verdict::kHold);
+}
+
+TEST_F(PolicyTest, AReleaseClosesTheBreakerAndCountsFromNow) {
+  auto c = BaseConfig();
+  c.policy.rate_limits.overall = {2, 10min};
+  auto p = Open(c);
+  for (int i = 0; i < 3; ++i) p->Admit(Now(Self({"email"}, "upn:" + std::to_string(i))));
+  ASSERT_TRUE(p->Breaker().tripped);
+  const BreakerState released = p->ReleaseBreaker();
+  EXPECT_FALSE(released.tripped);
+  EXPECT_EQ(released.counting_from, clock_.Now());
+  clock_.Advance(1s);
+  EXPECT_EQ(p->Admit(Now(Self({"email"}, "upn:a"))).verdict, Verdict::kAllow);
+  EXPECT_EQ(p->Admit(Now(Self({"email"}, "upn:b"))).verdict, Verdict::kAllow);
+  EXPECT_EQ(p->Admit(Now(Self({"email"}, "upn:c"))).verdict, Verdict::kHold);
+}
+
+TEST_F(PolicyTest, ATrippedBreakerFromTheLastRunStillHolds) {
+  auto c = BaseConfig();
+  c.policy.rate_limits.overall = {100, 10min};
+  auto p = Open(
+      c, {}, BreakerState{.tripped = true, .tripped_at = clock_.Now() - 1h, .counting_from = {}});
+  EXPECT_EQ(p->Admit(Now(Self())).verdict, Verdict::kHold);
+}
+
+TEST_F(PolicyTest, InLogOnlyTheBreakerWouldTripButLetsRequestsThrough) {
+  auto c = BaseConfig();
+  c.policy.rate_limits.overall = {1, 10min};
+  c.policy.rate_limits.mode = config::PolicyMode::kLogOnly;
+  auto p = Open(c);
+  EXPECT_EQ(p->Admit(Now(Self({"email"}, "upn:a"))).verdict, Verdict::kAllow);
+  auto d = p->Admit(Now(Self({"email"}, "upn:b")));
+  EXPECT_EQ(d.verdict, Verdict::kWouldDeny);
+  ASSERT_EQ(d.matches.size(), 1u);
+  EXPECT_EQ(d.matches[0].code, Code::kBreakerTripped);
+  EXPECT_FALSE(d.matches[0].enforced);
+  EXPECT_FALSE(p->Breaker().tripped);
+}
+
+TEST_F(PolicyTest, ALimitKeepsAtMostItsCountPerKey) {
+  // Memory stays bounded in log-only mode, where requests past the limit still go through.
+  auto c = BaseConfig();
+  c.policy.rate_limits.per_account = {3, 1h};
+  c.policy.rate_limits.mode = config::PolicyMode::kLogOnly;
+  auto p = Open(c);
+  for (int i = 0; i < 1000; ++i) p->Admit(Now(Self()));
+  clock_.Advance(1h + 1s);
+  EXPECT_EQ(p->Admit(Now(Self())).verdict, Verdict::kAllow);
+}
+
+}  // namespace
+}  // namespace wb::policy

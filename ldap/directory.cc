@@ -128,9 +128,13 @@ class LdapDirectory final : public Directory {
     for (const auto& text : texts) {
       auto dn = Dn::Parse(text);
       if (!dn.ok()) {
-        return MakeOutcome(OutcomeCode::kInternalError,
-                           "the group '" + EscapeForLog(text) + "' asked of directory '" +
-                               config_.name + "' is not a DN: " + dn.error().message());
+        std::string reason = "the group '";
+        reason += EscapeForLog(text);
+        reason += "' asked of directory '";
+        reason += config_.name;
+        reason += "' is not a DN: ";
+        reason += dn.error().message();
+        return MakeOutcome(OutcomeCode::kInternalError, std::move(reason));
       }
       groups.push_back(std::move(*dn));
     }

@@ -19,9 +19,12 @@ class GroupWalk {
   std::optional<Outcome> Visit(const std::string& text, std::vector<Dn>& level) {
     auto dn = Dn::Parse(text);
     if (!dn.ok()) {
-      return MakeOutcome(OutcomeCode::kInternalError,
-                         "the directory returned a memberOf value that is not a DN ('" +
-                             EscapeForLog(text) + "': " + dn.error().message() + ")");
+      std::string reason = "the directory returned a memberOf value that is not a DN ('";
+      reason += EscapeForLog(text);
+      reason += "': ";
+      reason += dn.error().message();
+      reason += ")";
+      return MakeOutcome(OutcomeCode::kInternalError, std::move(reason));
     }
     if (!seen_.insert(*dn).second) return std::nullopt;
     for (std::size_t i = 0; i < wanted_.size(); ++i) {

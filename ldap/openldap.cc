@@ -107,11 +107,13 @@ class OpenLdapOps final : public KindOps {
     // behind without olcMemberOfRefInt) and for one the service account may not read.
     if (!found.ok() && found.error().code != OutcomeCode::kUserNotFound) return found.error();
     if (!found.ok() || found->empty()) {
-      return MakeOutcome(OutcomeCode::kInternalError,
-                         "the group " + EscapeForLog(group.text()) +
-                             " (a memberOf value) cannot be read: give the service account "
-                             "read access to groups and their memberOf, and set "
-                             "olcMemberOfRefInt so deleted groups leave no memberOf behind");
+      std::string reason = "the group ";
+      reason += EscapeForLog(group.text());
+      reason +=
+          " (a memberOf value) cannot be read: give the service account read access to "
+          "groups and their memberOf, and set olcMemberOfRefInt so deleted groups leave no "
+          "memberOf behind";
+      return MakeOutcome(OutcomeCode::kInternalError, std::move(reason));
     }
     return found->front().All("memberof");
   }

@@ -1,9 +1,10 @@
-// Active Directory: unicodePwd writes, lockoutTime, pwdLastSet, policy hints, domain policy
-// and fine-grained password settings (PSOs).
+// Active Directory: unicodePwd writes, lockoutTime, pwdLastSet, policy hints, domain policy,
+// fine-grained password settings (PSOs) and nested group membership (IN_CHAIN).
 #include <algorithm>
 #include <limits>
 #include <map>
 
+#include "ldap/filter.h"
 #include "ldap/kind.h"
 
 namespace wb::ldap {
@@ -13,6 +14,9 @@ constexpr char kPolicyHintsOid[] = "1.2.840.113556.1.4.2239";
 constexpr char kPolicyHintsOldOid[] = "1.2.840.113556.1.4.2066";
 // BER of SEQUENCE { INTEGER 1 }: "enforce password history and the other policies".
 constexpr char kPolicyHintsValue[] = "\x30\x03\x02\x01\x01";
+
+// LDAP_MATCHING_RULE_IN_CHAIN: the DC follows memberOf transitively, nested groups included.
+constexpr char kInChainMemberOf[] = "memberOf:1.2.840.113556.1.4.1941:=";
 
 constexpr long long kUacAccountDisable = 0x2;
 constexpr long long kUacLockout = 0x10;  // in msDS-User-Account-Control-Computed
@@ -81,6 +85,28 @@ class AdOps final : public KindOps {
     return ReadDomainPolicy(conn, caps->domain_root);
   }
 
+  // Each group is one IN_CHAIN search. The usual answer is "in none of them", so with several
+  // groups one search with their OR asks first, and the per-group searches (to say which) run
+  // only when it matches: n groups cost one round trip in the common case, n + 1 at most.
+  Result<std::vector<std::size_t>, Outcome> MemberOf(Connection& conn, const Account& account,
+                                                     const std::vector<Dn>& groups) override {
+    if (groups.size() > 1) {
+      std::string any = "(|";
+      for (const Dn& g : groups) any += InChain(g);
+      any += ")";
+      auto in_any = conn.Matches(account.dn, any);
+      if (!in_any.ok()) return in_any.error();
+      if (!*in_any) return std::vector<std::size_t>{};
+    }
+    std::vector<std::size_t> member_of;
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      auto in_group = conn.Matches(account.dn, InChain(groups[i]));
+      if (!in_group.ok()) return in_group.error();
+      if (*in_group) member_of.push_back(i);
+    }
+    return member_of;
+  }
+
  private:
   Account Parse(const Entry& e, const Entry* computed) const {
     Account a;
@@ -102,6 +128,14 @@ class AdOps final : public KindOps {
     a.groups = e.All("memberof");
     if (computed) a.password_policy_dn = computed->First("msds-resultantpso");
     return a;
+  }
+
+  static std::string InChain(const Dn& group) {
+    std::string term = "(";
+    term += kInChainMemberOf;
+    term += EscapeFilterValue(group.text());
+    term += ")";
+    return term;
   }
 
   // Read once per DC: different DCs of one domain may run different versions.

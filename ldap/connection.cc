@@ -297,6 +297,12 @@ Result<std::vector<Entry>, Outcome> Connection::Search(const std::string& base, 
   int msgid = -1;
   int rc = ldap_search_ext(ld_, base.c_str(), scope, filter.c_str(), attrs.data(), 0, nullptr,
                            nullptr, nullptr, size_limit, &msgid);
+  if (rc == LDAP_FILTER_ERROR) {
+    // libldap refused to encode the filter: nothing was sent and the connection is sound.
+    Outcome o = OutcomeFromLdap(rc, "", OperationKind::kSearch);
+    o.server = url_;
+    return o;
+  }
   if (rc != LDAP_SUCCESS) return Failed(rc, OperationKind::kSearch);
   auto result = Await(msgid, OperationKind::kSearch);
   if (!result.ok()) return result.error();
@@ -317,6 +323,13 @@ Result<std::vector<Entry>, Outcome> Connection::Search(const std::string& base, 
     return o;
   }
   return entries;
+}
+
+Result<bool, Outcome> Connection::Matches(const std::string& dn, const std::string& filter) {
+  // "1.1": no attributes (RFC 4511 4.5.1.8); one entry at most, since the scope is the entry.
+  auto found = Search(dn, LDAP_SCOPE_BASE, filter, {"1.1"}, 1);
+  if (!found.ok()) return found.error();
+  return !found->empty();
 }
 
 Outcome Connection::Modify(const std::string& dn, const std::vector<Modification>& mods,

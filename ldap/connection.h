@@ -83,6 +83,10 @@ class Connection {
                                              const std::string& filter,
                                              const std::vector<std::string>& attributes,
                                              int size_limit = 0);
+  // Whether the entry `dn` matches `filter`, as the server evaluates it: a base-scope search
+  // that asks for no attributes. A filter libldap cannot parse, or whose matching rule the
+  // server does not know, is kInternalError (OutcomeFromLdap); the connection stays usable.
+  Result<bool, Outcome> Matches(const std::string& dn, const std::string& filter);
   Outcome Modify(const std::string& dn, const std::vector<Modification>& mods,
                  const std::vector<RequestControl>& controls = {},
                  OperationKind kind = OperationKind::kWrite);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/log_escape.h"
 #include "ldap/dn.h"
 #include "ldap/filter.h"
 #include "ldap/kind.h"
@@ -85,9 +86,13 @@ class LdapDirectory final : public Directory {
     return PasswordChangedAtOrAfter(*fresh, since);
   }
 
-  Result<ScopeAnswers, Outcome> AnswerScope(const Account&, const ScopeQuestions&) override {
-    // TODO(scope helper): replaced by the real implementation before this lands.
-    return MakeOutcome(OutcomeCode::kInternalError, "AnswerScope is not built yet");
+  Result<ScopeAnswers, Outcome> AnswerScope(const Account& account,
+                                            const ScopeQuestions& questions) override {
+    auto groups = ParseGroups(questions.groups);
+    if (!groups.ok()) return groups.error();
+    // One connection answers every question: a retry on another repeats only reads.
+    return RunFor<ScopeAnswers>(
+        [&](Connection& conn) { return Answer(conn, account, questions.filter, *groups); });
   }
 
   std::vector<ServerHealth> Health() const override { return pool_.Health(); }
@@ -114,6 +119,55 @@ class LdapDirectory final : public Directory {
                                                        config_.name + "'; nothing was changed");
     }
     return std::nullopt;
+  }
+
+  // The asked groups as DNs: the kinds compare them as DNs (OpenLDAP) or put them in a filter
+  // (AD), and a group that is not a DN could never match, silently.
+  Result<std::vector<Dn>, Outcome> ParseGroups(const std::vector<std::string>& texts) const {
+    std::vector<Dn> groups;
+    for (const auto& text : texts) {
+      auto dn = Dn::Parse(text);
+      if (!dn.ok()) {
+        std::string reason = "the group '";
+        reason += EscapeForLog(text);
+        reason += "' asked of directory '";
+        reason += config_.name;
+        reason += "' is not a DN: ";
+        reason += dn.error().message();
+        return MakeOutcome(OutcomeCode::kInternalError, std::move(reason));
+      }
+      groups.push_back(std::move(*dn));
+    }
+    return groups;
+  }
+
+  Result<ScopeAnswers, Outcome> Answer(Connection& conn, const Account& account,
+                                       const std::string& filter, const std::vector<Dn>& groups) {
+    ScopeAnswers answers;
+    if (!filter.empty()) {
+      auto matches = conn.Matches(account.dn, filter);
+      if (!matches.ok()) return NameFilter(matches.error(), filter);
+      answers.matches_filter = *matches;
+    }
+    if (!groups.empty()) {
+      auto member_of = ops_->MemberOf(conn, account, groups);
+      if (!member_of.ok()) return member_of.error();
+      answers.member_of = std::move(*member_of);
+    }
+    return answers;
+  }
+
+  // A refused filter is a configuration error: the administrator must see which filter.
+  Outcome NameFilter(Outcome refused, const std::string& filter) const {
+    if (refused.code != OutcomeCode::kInternalError) return refused;
+    std::string reason = "the filter '";
+    reason += EscapeForLog(filter, 512);
+    reason += "' of directory '";
+    reason += config_.name;
+    reason += "': ";
+    reason += refused.reason;
+    refused.reason = std::move(reason);
+    return refused;
   }
 
   Result<Account, Outcome> Lookup(Connection& conn, const Target& target) {

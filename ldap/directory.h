@@ -134,17 +134,32 @@ class Directory {
   // For crash recovery: reads the account again and returns PasswordChangedAtOrAfter(since),
   // so a reset interrupted after the write is not applied again (it would trip history).
   virtual Result<bool, Outcome> PasswordChangedSince(const Account& account, WallTime since) = 0;
-  // Answers the policy's questions about `account` with reads only, as the service account:
+  // Answers the policy's questions about `account` with reads only, as the service account,
+  // all on one connection:
   //   - the filter: a base-scope search on the account's DN with that filter, so the
-  //     directory evaluates it (matching rules, case, its schema), not the agent;
-  //   - group membership, nested included. AD: one base-scope search per group with
-  //     (memberOf:1.2.840.113556.1.4.1941:=<group DN>) (LDAP_MATCHING_RULE_IN_CHAIN).
-  //     OpenLDAP: the memberOf overlay's memberOf values, followed upward from the account
-  //     through its groups' own memberOf, at most kMaxGroupDepth levels and kMaxGroupsRead
-  //     groups; a chain longer than that is an error (kInternalError naming the limit), never a
-  //     silent "not a member". Group DNs are compared as DNs (ldap/dn.h), not as text.
-  // Errors are the same Outcomes as FindAccount's (transient ones may pass on retry); a filter
-  // the server refuses is kInternalError naming the filter.
+  //     directory evaluates it (matching rules, case, its schema), not the agent. A filter that
+  //     is not valid RFC 4515 syntax (refused by libldap before anything is sent), or whose
+  //     matching rule the server refuses, is kInternalError naming the filter, never "does
+  //     not match". The filter is not checked against the schema: an attribute or matching
+  //     rule the server does not know is no error there. slapd takes such an item as Undefined
+  //     (RFC 4511 4.5.1.7), so neither it nor its negation matches; Samba takes it as FALSE,
+  //     so its negation matches every account (tests/ldap/ad_scope_test.cc).
+  //   - group membership, nested included. AD: base-scope searches on the account with
+  //     (memberOf:1.2.840.113556.1.4.1941:=<group DN>) (LDAP_MATCHING_RULE_IN_CHAIN): with
+  //     several groups one search with their OR first, then one per group only when it
+  //     matches. The DC compares the DNs and follows the chain (cycles included).
+  //     OpenLDAP: needs the memberof overlay (olcMemberOfRefInt TRUE) and read access for the
+  //     service account to the groups and their memberOf. The account's memberOf values
+  //     (Account::groups, from FindAccount) are followed upward through each group's own
+  //     memberOf, breadth first, each group read once (a cycle ends), stopping once every asked
+  //     group is found; at most kMaxGroupDepth levels (the account's own groups are level 1)
+  //     and kMaxGroupsRead group reads. Needing more, a group that cannot be read (noSuchObject:
+  //     gone, or hidden by an ACL) or a memberOf value that is not a DN is kInternalError naming
+  //     the cause, never a silent "not a member". Group DNs are compared as DNs (ldap/dn.h).
+  //     A group asked about that does not exist is answered "not a member" on both kinds.
+  //   - a group asked about that is not a DN is kInternalError naming it.
+  // Errors are the same Outcomes as FindAccount's (transient ones may pass on retry; an account
+  // deleted since it was found is kUserNotFound).
   virtual Result<ScopeAnswers, Outcome> AnswerScope(const Account& account,
                                                     const ScopeQuestions& questions) = 0;
   static constexpr int kMaxGroupDepth = 16;

@@ -38,6 +38,8 @@ class Dn {
   // True when this DN equals `base` or lies below it.
   bool IsWithin(const Dn& base) const;
   bool operator==(const Dn& other) const { return rdns_ == other.rdns_; }
+  // A strict order consistent with ==, for sets of DNs; it says nothing about the tree.
+  bool operator<(const Dn& other) const { return rdns_ < other.rdns_; }
 
   // The text it was parsed from, unchanged.
   const std::string& text() const { return text_; }

@@ -1,6 +1,7 @@
 #pragma once
 // What differs between Active Directory and OpenLDAP (internal to ldap/): which attributes
-// describe an account, how a change is written, where the password policy lives.
+// describe an account, how a change is written, where the password policy lives, how nested
+// group membership is found.
 
 #include <memory>
 #include <mutex>
@@ -9,6 +10,7 @@
 
 #include "ldap/connection.h"
 #include "ldap/directory.h"
+#include "ldap/dn.h"
 
 namespace wb::ldap {
 
@@ -21,6 +23,11 @@ class KindOps {
   virtual Result<Account, Outcome> Complete(Connection& conn, const Entry& entry) = 0;
   virtual Outcome Apply(Connection& conn, const Account& account, const PasswordChange& change) = 0;
   virtual Result<PasswordPolicy, Outcome> ReadPolicy(Connection& conn, const Account& account) = 0;
+  // Indices into `groups`, ascending, of the groups `account` is a member of, directly or
+  // through nested groups (Directory::AnswerScope). REQUIRES: `groups` is not empty.
+  virtual Result<std::vector<std::size_t>, Outcome> MemberOf(Connection& conn,
+                                                             const Account& account,
+                                                             const std::vector<Dn>& groups) = 0;
 };
 
 std::unique_ptr<KindOps> MakeAdOps(const config::DirectoryConfig& config);

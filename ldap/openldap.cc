@@ -1,5 +1,8 @@
 // OpenLDAP (and 389-DS): the RFC 3062 Password Modify operation with the ppolicy control,
-// pwdAccountLockedTime, pwdReset, and the ppolicy entry that applies to the user.
+// pwdAccountLockedTime, pwdReset, the ppolicy entry that applies to the user, and nested
+// group membership through the memberOf overlay.
+#include "common/log_escape.h"
+#include "ldap/group_walk.h"
 #include "ldap/kind.h"
 
 namespace wb::ldap {
@@ -88,7 +91,33 @@ class OpenLdapOps final : public KindOps {
     return p;
   }
 
+  // The account's memberOf values came with FindAccount; each group's own memberOf is read
+  // as the walk needs it (ldap/group_walk.h).
+  Result<std::vector<std::size_t>, Outcome> MemberOf(Connection& conn, const Account& account,
+                                                     const std::vector<Dn>& groups) override {
+    return FindNestedGroups(account.groups, groups,
+                            [&](const Dn& group) { return ParentGroups(conn, group); });
+  }
+
  private:
+  static Result<std::vector<std::string>, Outcome> ParentGroups(Connection& conn, const Dn& group) {
+    auto found = conn.Search(group.text(), LDAP_SCOPE_BASE, "(objectClass=*)", {"memberOf"});
+    // A group the walk cannot read might be the link to a wanted group: an error, never "not
+    // a member". slapd says noSuchObject both for a group that is gone (a memberOf value left
+    // behind without olcMemberOfRefInt) and for one the service account may not read.
+    if (!found.ok() && found.error().code != OutcomeCode::kUserNotFound) return found.error();
+    if (!found.ok() || found->empty()) {
+      std::string reason = "the group ";
+      reason += EscapeForLog(group.text());
+      reason +=
+          " (a memberOf value) cannot be read: give the service account read access to "
+          "groups and their memberOf, and set olcMemberOfRefInt so deleted groups leave no "
+          "memberOf behind";
+      return MakeOutcome(OutcomeCode::kInternalError, std::move(reason));
+    }
+    return found->front().All("memberof");
+  }
+
   // The request alone decides must-change (PasswordChange::MustChange). A password write
   // without kRequire must leave pwdReset absent, but ppolicy sets pwdReset: TRUE itself when
   // the writer has `manage` on userPassword and the policy says pwdMustChange: TRUE

@@ -167,6 +167,13 @@ Outcome ErrorResult(int rc, std::string_view diag, OperationKind kind) {
     case LDAP_INVALID_CREDENTIALS:
       if (Contains(diag, "00000056")) return ConstraintViolation(diag, kind);
       return WrongOldPassword();
+    case LDAP_FILTER_ERROR:
+    case LDAP_INAPPROPRIATE_MATCHING:
+      // libldap could not parse the filter (it sends nothing), or the server does not know a
+      // matching rule in it: a configuration error, never "matches nothing".
+      return MakeOutcome(OutcomeCode::kInternalError,
+                         "the search filter was refused: it is not valid RFC 4515 syntax, or "
+                         "names a matching rule the directory does not support");
     case LDAP_UNAVAILABLE_CRITICAL_EXTENSION:
       return MakeOutcome(OutcomeCode::kNotSupported,
                          "the server does not support a control this operation requires");

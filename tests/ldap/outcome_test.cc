@@ -156,6 +156,15 @@ TEST(OutcomeTest, AbsentAttributeIsSuccessOnlyWhenClearing) {
   EXPECT_FALSE(OutcomeFromLdap(LDAP_NO_SUCH_ATTRIBUTE, "", OperationKind::kWrite).ok());
 }
 
+TEST(OutcomeTest, ARefusedFilterIsAnInternalErrorNotANonMatch) {
+  for (int rc : {LDAP_FILTER_ERROR, LDAP_INAPPROPRIATE_MATCHING}) {
+    Outcome o = OutcomeFromLdap(rc, "", OperationKind::kSearch);
+    EXPECT_EQ(o.code, OutcomeCode::kInternalError) << rc;
+    EXPECT_FALSE(o.transient()) << rc;
+    EXPECT_NE(o.reason.find("filter"), std::string::npos) << o.ToString();
+  }
+}
+
 TEST(OutcomeTest, DiagnosticIsEscaped) {
   Outcome o = Write(LDAP_OTHER, "line\ninjected");
   EXPECT_EQ(o.diagnostic.find('\n'), std::string::npos);

@@ -135,6 +135,36 @@ TEST_F(SlapdFixtureTest, PolicyCanBeChanged) {
   ASSERT_TRUE(server_->SetPolicy({.min_length = 8}).ok());
 }
 
+// The memberof overlay: nested membership through OpenLDAP depends on memberOf on users and
+// on groups, kept by the server.
+TEST_F(SlapdFixtureTest, GroupMembersGetMemberOfAndGroupsInGroupsToo) {
+  ASSERT_TRUE(
+      server_->CreateGroup(SlapdServer::group_dn("fx-inner"), {SlapdServer::user_dn("carol")})
+          .ok());
+  ASSERT_TRUE(
+      server_->CreateGroup(SlapdServer::group_dn("fx-outer"), {SlapdServer::group_dn("fx-inner")})
+          .ok());
+  auto user = server_->ReadAttribute(SlapdServer::user_dn("carol"), "memberOf");
+  ASSERT_TRUE(user.ok()) << user.error().ToString();
+  EXPECT_EQ(*user, std::vector<std::string>{SlapdServer::group_dn("fx-inner")});
+  auto group = server_->ReadAttribute(SlapdServer::group_dn("fx-inner"), "memberOf");
+  ASSERT_TRUE(group.ok()) << group.error().ToString();
+  EXPECT_EQ(*group, std::vector<std::string>{SlapdServer::group_dn("fx-outer")});
+}
+
+TEST_F(SlapdFixtureTest, HiddenEntriesAreInvisibleToTheServiceAccount) {
+  const std::string secret = "cn=fx-secret," + SlapdServer::hidden_groups_dn();
+  ASSERT_TRUE(server_->CreateGroup(secret, {SlapdServer::user_dn("dave")}).ok());
+  auto client = LdapTestClient::Connect(server_->ldaps_url(), server_->ca_file(),
+                                        SlapdServer::service_dn(), SlapdServer::service_password());
+  ASSERT_TRUE(client.ok());
+  EXPECT_FALSE(client->Read(secret, "cn").ok());
+  EXPECT_EQ(client->last_result(), LDAP_NO_SUCH_OBJECT);
+  auto member_of = client->Read(SlapdServer::user_dn("dave"), "memberOf");
+  ASSERT_TRUE(member_of.ok());
+  EXPECT_EQ(*member_of, std::vector<std::string>{secret});
+}
+
 TEST_F(SlapdFixtureTest, StoppedServerComesBackOnTheSamePort) {
   ASSERT_TRUE(server_->Stop().ok());
   EXPECT_FALSE(TryUserBind(server_->ldaps_url(), server_->ca_file(), SlapdServer::service_dn(),

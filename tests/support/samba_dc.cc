@@ -583,6 +583,22 @@ Status SambaDc::CreateUser(const std::string& name, const std::string& password)
   return Status::Ok();
 }
 
+Status SambaDc::CreateGroup(const std::string& name, const std::vector<std::string>& members) {
+  auto admin = AdminClient();
+  if (!admin.ok()) return admin.error();
+  using Op = LdapMod::Op;
+  std::vector<LdapMod> attributes = {{Op::kAdd, "objectClass", {"group"}},
+                                     {Op::kAdd, "sAMAccountName", {name}}};
+  if (!members.empty()) attributes.push_back({Op::kAdd, "member", members});
+  return admin->Add(group_dn(name), attributes);
+}
+
+Status SambaDc::AddMember(const std::string& group, const std::string& member_dn) {
+  auto admin = AdminClient();
+  if (!admin.ok()) return admin.error();
+  return admin->Modify(group_dn(group), {{LdapMod::Op::kAdd, "member", {member_dn}}});
+}
+
 Status SambaDc::LockUserByBadBinds(const std::string& name) {
   constexpr int kMaxAttempts = 20;
   for (int attempt = 0; attempt <= kMaxAttempts; ++attempt) {

@@ -18,7 +18,7 @@
 //                 prot-admin, a protected account: adminCount=1 and a DACL that blocks
 //                 inheritance, as AD's SDProp leaves it (so OU delegations do not reach it).
 //                 Every user is enabled, has UPN <name>@samdom.example.test and the initial
-//                 password user_password(name).
+//                 password user_password(name). Groups made with CreateGroup live here too.
 //   CN=Users      svc-wbagent: a plain Domain User with delegated rights on OU=WbUsers,
 //                 inherited by user objects: Reset Password, Write lockoutTime, Write
 //                 pwdLastSet, Read all properties; plus Read on the Password Settings Container
@@ -94,6 +94,7 @@ class SambaDc {
   static std::string admin_dn() { return "CN=Administrator,CN=Users," + base_dn(); }
   static std::string admin_password() { return "Samba-Admin-Pass-1"; }
   static std::string user_dn(const std::string& name) { return "CN=" + name + "," + users_ou(); }
+  static std::string group_dn(const std::string& name) { return "CN=" + name + "," + users_ou(); }
   static std::string upn(const std::string& name) { return name + "@" + dns_domain(); }
   static std::string protected_user() { return "prot-admin"; }
   static std::string ambiguous_mail() { return "shared@" + dns_domain(); }
@@ -105,6 +106,10 @@ class SambaDc {
   Result<LdapTestClient> AdminClient() const;
   // Creates `name` in OU=WbUsers, enabled, with UPN and mail <name>@samdom.example.test.
   Status CreateUser(const std::string& name, const std::string& password);
+  // Creates a global security group `name` in OU=WbUsers with these member DNs (users or
+  // groups); AddMember adds one more, so that groups can nest (and form a cycle).
+  Status CreateGroup(const std::string& name, const std::vector<std::string>& members);
+  Status AddMember(const std::string& group, const std::string& member_dn);
   // Binds with a wrong password until the DC sets a non-zero lockoutTime.
   Status LockUserByBadBinds(const std::string& name);
   Result<std::vector<std::string>> ReadAttribute(const std::string& dn,

@@ -32,7 +32,7 @@ std::string ConfigLdif(const std::filesystem::path& dir, const KeyPair& server,
          "\"\n\n"
          "dn: cn=module{0},cn=config\nobjectClass: olcModuleList\ncn: module{0}\n"
          "olcModulePath: /usr/lib/ldap\nolcModuleLoad: back_mdb.la\n"
-         "olcModuleLoad: ppolicy.la\n\n"
+         "olcModuleLoad: ppolicy.la\nolcModuleLoad: memberof.la\n\n"
          "dn: cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: schema\n\n"
          "include: file://" +
          std::string(kSchemaDir) +
@@ -74,7 +74,11 @@ std::string ConfigLdif(const std::filesystem::path& dir, const KeyPair& server,
          people + "\" attrs=pwdAccountLockedTime,pwdReset by dn.exact=\"" + svc +
          "\" write by * read\n"
          "olcAccess: {2}to attrs=userPassword by self write by anonymous auth by * none\n"
-         "olcAccess: {3}to * by * read\n\n"
+         // Groups under ou=hidden exist but no one but the rootdn may see them.
+         "olcAccess: {3}to dn.subtree=\"" +
+         SlapdServer::hidden_groups_dn() +
+         "\" by * none\n"
+         "olcAccess: {4}to * by * read\n\n"
          "dn: olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config\n"
          "objectClass: olcOverlayConfig\nobjectClass: olcPPolicyConfig\n"
          "olcOverlay: {0}ppolicy\n"
@@ -82,6 +86,13 @@ std::string ConfigLdif(const std::filesystem::path& dir, const KeyPair& server,
          SlapdServer::policy_dn() +
          "\n"
          "olcPPolicyHashCleartext: TRUE\nolcPPolicyUseLockout: TRUE\n\n"
+         // memberOf on the members of every groupOfNames, kept up to date on renames and
+         // deletes: the directory side of nested group membership.
+         "dn: olcOverlay={1}memberof,olcDatabase={1}mdb,cn=config\n"
+         "objectClass: olcOverlayConfig\nobjectClass: olcMemberOfConfig\n"
+         "olcOverlay: {1}memberof\nolcMemberOfRefInt: TRUE\n"
+         "olcMemberOfGroupOC: groupOfNames\nolcMemberOfMemberAD: member\n"
+         "olcMemberOfMemberOfAD: memberOf\n\n"
          // Operation counters, readable by the rootdn: tests see when a write is in flight.
          "dn: olcDatabase={2}monitor,cn=config\nobjectClass: olcDatabaseConfig\n"
          "olcDatabase: {2}monitor\n"
@@ -102,6 +113,8 @@ std::string DataLdif() {
       "dn: ou=people,dc=example,dc=test\nobjectClass: organizationalUnit\nou: people\n\n"
       "dn: ou=services,dc=example,dc=test\nobjectClass: organizationalUnit\nou: services\n\n"
       "dn: ou=policies,dc=example,dc=test\nobjectClass: organizationalUnit\nou: policies\n\n"
+      "dn: ou=groups,dc=example,dc=test\nobjectClass: organizationalUnit\nou: groups\n\n"
+      "dn: ou=hidden,dc=example,dc=test\nobjectClass: organizationalUnit\nou: hidden\n\n"
       "dn: " +
       SlapdServer::policy_dn() +
       "\nobjectClass: pwdPolicy\nobjectClass: device\n"
@@ -235,6 +248,24 @@ Status SlapdServer::CreateUser(const std::string& uid, const std::string& passwo
                                    {LdapMod::Op::kAdd, "sn", {uid}},
                                    {LdapMod::Op::kAdd, "mail", {uid + "@example.test"}},
                                    {LdapMod::Op::kAdd, "userPassword", {password}}});
+}
+
+Status SlapdServer::CreateGroup(const std::string& dn, const std::vector<std::string>& members) {
+  if (dn.rfind("cn=", 0) != 0 || dn.find(',') == std::string::npos) {
+    return InvalidArgument("CreateGroup needs a DN \"cn=NAME,PARENT\": " + dn);
+  }
+  const std::string cn = dn.substr(3, dn.find(',') - 3);
+  auto admin = AdminClient();
+  if (!admin.ok()) return admin.error();
+  return admin->Add(dn, {{LdapMod::Op::kAdd, "objectClass", {"groupOfNames"}},
+                         {LdapMod::Op::kAdd, "cn", {cn}},
+                         {LdapMod::Op::kAdd, "member", members}});
+}
+
+Status SlapdServer::AddMember(const std::string& group_dn, const std::string& member_dn) {
+  auto admin = AdminClient();
+  if (!admin.ok()) return admin.error();
+  return admin->Modify(group_dn, {{LdapMod::Op::kAdd, "member", {member_dn}}});
 }
 
 Status SlapdServer::LockUserByBadBinds(const std::string& uid) {

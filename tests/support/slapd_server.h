@@ -1,6 +1,7 @@
 #pragma once
-// Test support: a private OpenLDAP slapd (mdb + ppolicy) on free loopback ports, with LDAPS
-// and StartTLS on a test CA made on the fly. Ready in well under a second; no root needed.
+// Test support: a private OpenLDAP slapd (mdb + ppolicy + memberof) on free loopback ports,
+// with LDAPS and StartTLS on a test CA made on the fly. Ready in well under a second; no root
+// needed.
 //
 // Directory layout (base dc=example,dc=test):
 //   ou=people     users alice, bob, carol, dave (password "<name>-Initial-1"), plus
@@ -9,6 +10,10 @@
 //                 pwdReset under ou=people, so ppolicy checks apply to its resets;
 //                 cn=norights: read only
 //   ou=policies   cn=default: the default ppolicy (see PpolicySettings for the start values)
+//   ou=groups     empty at start; groupOfNames made with CreateGroup. The memberof overlay
+//                 (olcMemberOfRefInt TRUE) keeps memberOf on every member, users and groups.
+//   ou=hidden     empty at start; entries below it are invisible to everyone but the rootdn
+//                 (memberOf values naming them stay visible on their members).
 // The rootdn cn=admin,dc=example,dc=test bypasses every check; tests use it only to prepare
 // and inspect the directory.
 
@@ -85,10 +90,17 @@ class SlapdServer {
   static std::string admin_password() { return "Admin-Pass-1"; }
   static std::string user_dn(const std::string& uid) { return "uid=" + uid + "," + people_dn(); }
   static std::string user_password(const std::string& uid) { return uid + "-Initial-1"; }
+  static std::string groups_dn() { return "ou=groups,dc=example,dc=test"; }
+  static std::string group_dn(const std::string& cn) { return "cn=" + cn + "," + groups_dn(); }
+  static std::string hidden_groups_dn() { return "ou=hidden,dc=example,dc=test"; }
 
   // A connection bound as the rootdn, for preparing and inspecting the directory.
   Result<LdapTestClient> AdminClient() const;
   Status CreateUser(const std::string& uid, const std::string& password);
+  // A groupOfNames at `dn` ("cn=NAME,..."; groupOfNames needs at least one member), added
+  // over LDAP so that the memberof overlay sets memberOf on the members.
+  Status CreateGroup(const std::string& dn, const std::vector<std::string>& members);
+  Status AddMember(const std::string& group_dn, const std::string& member_dn);
   // Binds with a wrong password until ppolicy sets pwdAccountLockedTime.
   Status LockUserByBadBinds(const std::string& uid);
   Result<std::vector<std::string>> ReadAttribute(const std::string& dn,

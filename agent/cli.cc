@@ -69,6 +69,8 @@ struct InspectVerbs {
   StatusArgs status_args;
   QueueListArgs list_args;
   QueueShowArgs show_args;
+  std::vector<CLI::App*> breaker;  // status, release, reject
+  BreakerArgs breaker_args;
 };
 
 // --state-dir instead of the config: for configs that name systemd credentials, which exist
@@ -104,6 +106,17 @@ void AddInspectVerbs(CLI::App& app, std::string& config_path, InspectVerbs& verb
       ->add_option("id", s.id, "The request id, or an unambiguous prefix (4 characters or more)")
       ->required();
   verbs.show->add_flag("--json", s.json, "One JSON object");
+  CLI::App* breaker = app.add_subcommand(
+      "breaker", "Show the mass-reset breaker, or release or reject what it holds");
+  breaker->require_subcommand(1);
+  for (const auto& [action, help] :
+       {std::pair<const char*, const char*>{"status", "Show whether the breaker is tripped"},
+        {"release", "Admit and apply the requests the breaker holds"},
+        {"reject", "Refuse the requests the breaker holds; nothing is written"}}) {
+    CLI::App* verb = AddConfigVerb(*breaker, action, help, config_path);
+    AddStateDirOption(*verb, verbs.breaker_args.where.state_dir);
+    verbs.breaker.push_back(verb);
+  }
 }
 
 }  // namespace
@@ -144,6 +157,12 @@ int Main(int argc, char** argv) {
   if (inspect.list->parsed()) {
     inspect.list_args.where.config_file = config_path;
     return QueueListCommand(inspect.list_args);
+  }
+  for (CLI::App* verb : inspect.breaker) {
+    if (!verb->parsed()) continue;
+    inspect.breaker_args.where.config_file = config_path;
+    inspect.breaker_args.action = verb->get_name();
+    return BreakerCommand(inspect.breaker_args);
   }
   if (inspect.show->parsed()) {
     inspect.show_args.where.config_file = config_path;

@@ -56,10 +56,10 @@ std::optional<std::filesystem::path> FindStateDir(const StateDirArgs& where);
 
 // `wbagent status` (status_command.cc): the daemon's channel, the queue, the last results and
 // the directory servers' health, from <state_dir>/status.json and the queue opened read-only.
-// Exit 0: the daemon is running, connected to the cloud, and every directory has a healthy
-// server; 1: it is not running (status.json missing, stale or naming a process that has
-// exited), not connected, a directory has no healthy server, or its state cannot be read;
-// 2: bad arguments or config.
+// Exit 0: the daemon is running, connected to the cloud, every directory has a healthy
+// server and the breaker is closed; 1: it is not running (status.json missing, stale or naming
+// a process that has exited), not connected, a directory has no healthy server, the breaker is
+// tripped, or its state cannot be read; 2: bad arguments or config.
 struct StatusArgs {
   StateDirArgs where;
   bool json = false;
@@ -84,5 +84,15 @@ struct QueueShowArgs {
   bool json = false;
 };
 int QueueShowCommand(const QueueShowArgs& args);
+
+// `wbagent breaker status|release|reject` (breaker_command.cc). status: exit 0 when the breaker
+// is closed, 1 when it is tripped. release/reject: the running agent admits, or refuses, the
+// requests the breaker holds; exit 0 when it did, 1 when it is not running or did not answer
+// within 15 s (the decision then waits for it), 2: bad arguments or config.
+struct BreakerArgs {
+  StateDirArgs where;
+  std::string action;  // "status", "release" or "reject"
+};
+int BreakerCommand(const BreakerArgs& args);
 
 }  // namespace wb::agent

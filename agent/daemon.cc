@@ -5,6 +5,7 @@
 #include <optional>
 #include <variant>
 
+#include "agent/request_mapping.h"
 #include "channel/identity.h"
 #include "common/log_escape.h"
 #include "common/secure_memory.h"
@@ -186,6 +187,35 @@ Result<PipelineKeys> LoadKeys(const config::Config& c) {
   return keys;
 }
 
+// The requests the queue holds that the policy admitted since `since`, for the rate limits
+// to count after a restart. Held (still `received`) and denied requests did not count before
+// the restart either.
+Result<std::vector<policy::PastRequest>> AdmittedSince(queue::Queue& queue, WallTime since) {
+  auto records = queue.List({.limit = 100000, .newest_first = true});
+  if (!records.ok()) return records.error();
+  std::vector<policy::PastRequest> out;
+  for (const auto& r : *records) {
+    if (r.received_at < since) break;
+    if (r.state == queue::State::kReceived) continue;
+    if (r.outcome && policy::ParseCode(r.outcome->code)) continue;
+    out.push_back({RequesterOf(r.info).id, r.info.account_key, r.received_at});
+  }
+  return out;
+}
+
+std::chrono::seconds LongestWindow(const config::RateLimitsConfig& l) {
+  return std::max({l.per_account.window, l.per_requester.window, l.overall.window});
+}
+
+Result<std::unique_ptr<policy::Policy>> OpenPolicy(const config::Config& c, queue::Queue& queue,
+                                                   const Clock& clock) {
+  auto kept = ReadBreakerFile(c.agent.state_dir);
+  if (!kept.ok()) return kept.error().WithContext("breaker state");
+  auto history = AdmittedSince(queue, clock.Now() - LongestWindow(c.policy.rate_limits));
+  if (!history.ok()) return history.error().WithContext("rate limit history");
+  return policy::Policy::Open(c, clock, *history, kept->state);
+}
+
 audit::Event LifecycleEvent(audit::EventType type, std::string detail) {
   audit::Event e;
   e.type = type;
@@ -220,12 +250,30 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(const config::Config& config,
   auto router = OpenDirectories(config, d->clock_);
   if (!router.ok()) return router.error();
   d->router_ = std::move(*router);
+  auto policy = OpenPolicy(config, *d->queue_, d->clock_);
+  if (!policy.ok()) return policy.error().WithContext("policy");
+  d->policy_ = std::move(*policy);
+  if (d->policy_->Breaker().tripped) {
+    d->log_->critical(
+        "the breaker is tripped (since the last run): requests are held until `wbagent breaker "
+        "release` or `wbagent breaker reject`");
+  }
   auto keys = LoadKeys(config);
   if (!keys.ok()) return keys.error().WithContext("enrollment (run wbagent register)");
   d->link_ = std::make_unique<Link>(*d->log_, *d->audit_, *d->status_);
   d->pipeline_ = std::make_unique<Pipeline>(
-      PipelineDeps{d->queue_.get(), d->router_.get(), d->audit_.get(), d->link_.get(), &d->clock_,
-                   d->log_, [status = d->status_.get()] { status->Changed(); }},
+      PipelineDeps{.queue = d->queue_.get(),
+                   .router = d->router_.get(),
+                   .policy = d->policy_.get(),
+                   .audit = d->audit_.get(),
+                   .outbound = d->link_.get(),
+                   .clock = &d->clock_,
+                   .log = d->log_,
+                   .activity_changed = [status = d->status_.get()] { status->Changed(); },
+                   .breaker_changed =
+                       [daemon = d.get()](const policy::BreakerState& state) {
+                         daemon->KeepBreaker(state, std::nullopt);
+                       }},
       std::move(*keys), config.queue.max_in_flight);
   channel::Environment env;
   env.clock = &d->clock_;
@@ -259,6 +307,7 @@ void Daemon::Stop() {
 
 void Daemon::Tick(bool maintenance) {
   link_->SendAuditHead();
+  ApplyBreakerCommand();
   if (maintenance) {
     auto report = queue_->Maintain();
     if (!report.ok()) log_->warn("queue maintenance: {}", report.error().ToString());
@@ -272,13 +321,46 @@ void Daemon::Reloaded(const config::Config& config, bool accepted, const std::st
   (void)audit_->Append(LifecycleEvent(
       accepted ? audit::EventType::kConfigLoaded : audit::EventType::kConfigRejected, why));
   if (accepted && !(config.directories == config_.directories && config.cloud == config_.cloud &&
-                    config.queue == config_.queue)) {
-    log_->warn("directory, cloud and queue settings take effect after a restart");
+                    config.queue == config_.queue && config.policy == config_.policy)) {
+    log_->warn("directory, scope, policy, cloud and queue settings take effect after a restart");
   }
   if (accepted) config_.log = config.log;
 }
 
+void Daemon::KeepBreaker(const policy::BreakerState& state, std::optional<BreakerOutcome> action) {
+  BreakerFile file{state, action};
+  if (!action) {
+    auto kept = ReadBreakerFile(config_.agent.state_dir);
+    if (kept.ok()) file.last_action = kept->last_action;
+  }
+  if (Status s = WriteBreakerFile(config_.agent.state_dir, file); !s.ok()) {
+    log_->error("breaker state: {} (a restart would not remember it)", s.ToString());
+  }
+  status_->Changed();
+}
+
+void Daemon::ApplyBreakerCommand() {
+  auto command = ReadBreakerCommand(config_.agent.state_dir);
+  if (command.ok() && !*command) return;
+  (void)RemoveBreakerCommand(config_.agent.state_dir);
+  if (!command.ok()) {
+    log_->error("breaker: {}; ignored", command.error().ToString());
+    return;
+  }
+  const BreakerAction action = **command;
+  auto moved =
+      action == BreakerAction::kRelease ? pipeline_->ReleaseHeld() : pipeline_->RejectHeld();
+  if (!moved.ok()) {
+    log_->error("breaker {}: {}", BreakerActionName(action), moved.error().ToString());
+    return;
+  }
+  log_->warn("breaker {} by an administrator: {} held request(s) {}", BreakerActionName(action),
+             *moved, action == BreakerAction::kRelease ? "admitted" : "refused");
+  KeepBreaker(policy_->Breaker(), BreakerOutcome{action, clock_.Now(), *moved});
+}
+
 void Daemon::ReloadSecrets() {
+  ApplyBreakerCommand();
   if (Status s = router_->ReloadSecrets(); !s.ok()) {
     log_->error("reload: {}; the directory keeps the password it had", s.ToString());
   }
@@ -365,6 +447,9 @@ nlohmann::json Daemon::StatusView() const {
     }
   }
   j["directory_servers"] = servers;
+  const policy::BreakerState breaker = policy_->Breaker();
+  j["breaker"] = {{"tripped", breaker.tripped}};
+  if (breaker.tripped_at) j["breaker"]["tripped_at"] = audit::FormatTime(*breaker.tripped_at);
   if (pipeline_) {
     const Activity a = pipeline_->LastActivity();
     if (a.last_success) j["last_success"] = audit::FormatTime(*a.last_success);

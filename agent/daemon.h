@@ -7,6 +7,7 @@
 #include <memory>
 #include <thread>
 
+#include "agent/breaker_file.h"
 #include "agent/pipeline.h"
 #include "agent/status_writer.h"
 #include "audit/audit.h"
@@ -15,6 +16,7 @@
 #include "common/thread_annotations.h"
 #include "config/config.h"
 #include "ldap/directory.h"
+#include "policy/policy.h"
 #include "queue/queue.h"
 
 namespace wb::agent {
@@ -49,6 +51,11 @@ class Daemon {
   // connect_timeout): each result logged, a failure at error with the fix.
   void CheckDirectoriesInBackground();
   void LogServiceBinds();
+  // Keeps the breaker's state in breaker.json (with the last administrator action, when one
+  // is given, else the one kept) and rewrites the status.
+  void KeepBreaker(const policy::BreakerState& state, std::optional<BreakerOutcome> action);
+  // Carries out a pending `wbagent breaker release|reject` (breaker_file.h).
+  void ApplyBreakerCommand();
 
   config::Config config_;
   std::shared_ptr<spdlog::logger> log_;
@@ -59,6 +66,7 @@ class Daemon {
   std::unique_ptr<audit::Writer> audit_;
   std::unique_ptr<queue::Queue> queue_;
   std::unique_ptr<ldap::Router> router_;
+  std::unique_ptr<policy::Policy> policy_;
   std::unique_ptr<Link> link_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<channel::Channel> channel_;

@@ -60,6 +60,7 @@ protocol::ResultMessage ResultFor(const queue::Record& record) {
   protocol::ResultMessage m;
   m.id = record.info.id;
   m.outcome = record.outcome ? record.outcome->code : "failed";
+  m.user_action = UserActionFor(record);
   // A success's message is a note worth reporting (e.g. "history not enforced").
   const bool succeeded = record.state == queue::State::kSucceeded;
   const std::string message = record.outcome ? record.outcome->message : "";
@@ -188,17 +189,159 @@ protocol::Rejection Pipeline::RefusedByQueue(const Status& refusal, const std::s
   }
 }
 
-// The seam where the policy engine plugs in: today every request that passed the envelope
-// checks is admitted.
+namespace {
+
+policy::RequestFacts FactsFor(const queue::RequestInfo& info, WallTime received_at) {
+  return {.id = info.id,
+          .requester = RequesterOf(info),
+          .account_key = info.account_key,
+          .received_at = received_at};
+}
+
+audit::Decision AuditDecision(policy::Verdict verdict) {
+  switch (verdict) {
+    case policy::Verdict::kAllow:
+      return audit::Decision::kAllow;
+    case policy::Verdict::kDeny:
+      return audit::Decision::kDeny;
+    case policy::Verdict::kWouldDeny:
+      return audit::Decision::kWouldDeny;
+    case policy::Verdict::kHold:
+      return audit::Decision::kHold;
+  }
+  return audit::Decision::kDeny;
+}
+
+}  // namespace
+
+// The cheap checks, before a worker takes the request (policy/policy.h).
 void Pipeline::Admit(const queue::Record& record) {
-  audit::Event e = AuditEventFor(audit::EventType::kPolicyDecision, record.info);
-  e.decision = audit::Decision::kAllow;
-  Audit(e);
+  std::lock_guard admitting(admit_mu_);
+  const bool was_tripped = deps_.policy->Breaker().tripped;
+  const policy::Decision d = deps_.policy->Admit(FactsFor(record.info, record.received_at));
+  RecordDecision(record.info, d, "admission");
+  if (!was_tripped && deps_.policy->Breaker().tripped) {
+    OnBreakerChanged(deps_.policy->Breaker(), &record.info);
+  }
+  switch (d.verdict) {
+    case policy::Verdict::kDeny:
+      return EndDenied(record.info, *d.deciding(), milliseconds(0));
+    case policy::Verdict::kHold:
+      deps_.log->info("request {} for {}: held by the breaker", record.info.id,
+                      EscapeForLog(record.info.target));
+      return;
+    case policy::Verdict::kAllow:
+    case policy::Verdict::kWouldDeny:
+      break;
+  }
   if (Status s = deps_.queue->MarkReady(record.info.id); !s.ok()) {
     deps_.log->warn("request {}: not admitted: {}", record.info.id, s.ToString());
     return;
   }
   Notify();
+}
+
+// One policy_decision record per decision: the verdict, every matching rule's code in
+// `reasons`, and each rule's name and reason in `detail`.
+void Pipeline::RecordDecision(const queue::RequestInfo& info, const policy::Decision& decision,
+                              std::string_view stage, const std::string& dn,
+                              const std::string& directory) {
+  audit::Event e = AuditEventFor(audit::EventType::kPolicyDecision, info);
+  e.decision = AuditDecision(decision.verdict);
+  e.target.dn = dn;
+  e.directory = directory;
+  std::string detail(stage);
+  for (const auto& m : decision.matches) {
+    e.reasons.push_back(std::string(policy::CodeName(m.code)));
+    detail += "; ";
+    detail += m.rule;
+    detail += m.enforced ? ": " : " (log_only): ";
+    detail += m.reason;
+  }
+  e.detail = std::move(detail);
+  Audit(e);
+  if (decision.verdict == policy::Verdict::kWouldDeny) {
+    deps_.log->warn("request {} for {}: would be denied (log_only): {}", info.id,
+                    EscapeForLog(info.target), e.detail);
+  }
+}
+
+void Pipeline::EndDenied(const queue::RequestInfo& info, const policy::RuleMatch& rule,
+                         milliseconds duration) {
+  const std::string code(policy::CodeName(rule.code));
+  queue::Outcome q{.state = queue::State::kRejected,
+                   .code = code,
+                   .transient = false,
+                   .message = rule.rule + ": " + rule.reason,
+                   .server = "",
+                   .duration = duration};
+  if (Status s = deps_.queue->Finish(info.id, q); !s.ok()) {
+    deps_.log->error("request {}: finish: {}", info.id, s.ToString());
+    return;
+  }
+  deps_.log->warn("request {} for {}: denied: {}: {}", info.id, EscapeForLog(info.target), code,
+                  q.message);
+  Report(info, /*succeeded=*/false, code);
+}
+
+void Pipeline::OnBreakerChanged(const policy::BreakerState& state, const queue::RequestInfo* by) {
+  if (deps_.breaker_changed) deps_.breaker_changed(state);
+  if (!state.tripped) return;
+  // Loudly, once: from here every request is held until an administrator decides.
+  const std::string what =
+      "the breaker tripped: more requests than policy.rate_limits.overall allows; every "
+      "request is now held, neither written nor refused. Review them with `wbagent queue list "
+      "--state received`, then run `wbagent breaker release` to apply them or `wbagent "
+      "breaker reject` to refuse them";
+  audit::Event e = by ? AuditEventFor(audit::EventType::kPolicyDecision, *by) : audit::Event{};
+  e.type = audit::EventType::kPolicyDecision;
+  e.decision = audit::Decision::kHold;
+  e.reasons = {std::string(policy::CodeName(policy::Code::kBreakerTripped))};
+  e.detail = what;
+  Audit(e);
+  deps_.log->critical("{}", what);
+}
+
+// The held requests: those still `received` (Admit runs under admit_mu_, so none is being
+// admitted meanwhile).
+Result<int> Pipeline::ReleaseHeld() {
+  std::lock_guard admitting(admit_mu_);
+  OnBreakerChanged(deps_.policy->ReleaseBreaker(), nullptr);
+  auto held = deps_.queue->List({.state = queue::State::kReceived, .limit = 100000});
+  if (!held.ok()) return held.error();
+  int moved = 0;
+  for (const auto& record : *held) {
+    policy::Decision released;
+    released.matches.push_back({policy::Code::kBreakerTripped, "wbagent breaker release",
+                                "released by an administrator after review", false});
+    released.verdict = policy::Verdict::kAllow;
+    RecordDecision(record.info, released, "breaker release");
+    if (Status s = deps_.queue->MarkReady(record.info.id); !s.ok()) {
+      deps_.log->warn("request {}: not released: {}", record.info.id, s.ToString());
+      continue;
+    }
+    ++moved;
+  }
+  Notify();
+  return moved;
+}
+
+Result<int> Pipeline::RejectHeld() {
+  std::lock_guard admitting(admit_mu_);
+  OnBreakerChanged(deps_.policy->RejectBreaker(), nullptr);
+  auto held = deps_.queue->List({.state = queue::State::kReceived, .limit = 100000});
+  if (!held.ok()) return held.error();
+  int moved = 0;
+  for (const auto& record : *held) {
+    policy::Decision rejected;
+    rejected.matches.push_back({policy::Code::kBreakerRejected, "wbagent breaker reject",
+                                "held by the breaker and refused by an administrator", true});
+    rejected.verdict = policy::Verdict::kDeny;
+    RecordDecision(record.info, rejected, "breaker reject");
+    EndDenied(record.info, rejected.matches.front(), milliseconds(0));
+    ++moved;
+  }
+  return moved;
 }
 
 void Pipeline::Reject(const protocol::Rejection& rejection) {
@@ -390,6 +533,7 @@ void Pipeline::Process(queue::Work& work) {
   if (!account.ok()) {
     return Finalize(work, account.error(), "", directory.name(), Since(start, *deps_.clock));
   }
+  if (!PassesAccountChecks(work, directory, *account, start)) return;
   // A password write that may already have been applied (here, before its answer was lost,
   // or by another agent) must not be applied again: it would trip the password history. The
   // account was just read, so its password timestamp costs nothing more.
@@ -407,6 +551,32 @@ void Pipeline::Process(queue::Work& work) {
         "attempt wrote it in the same second as the account's previous change)";
   }
   Finalize(work, outcome, account->dn, directory.name(), Since(start, *deps_.clock));
+}
+
+// The policy's account checks (policy/policy.h): the directory answers the questions the
+// policy asks (its filter, nested group membership), the policy decides. A denial ends the
+// request here, before anything is written.
+bool Pipeline::PassesAccountChecks(const queue::Work& work, ldap::Directory& directory,
+                                   const ldap::Account& account,
+                                   std::chrono::steady_clock::time_point start) {
+  const auto& info = work.record.info;
+  const policy::RequestFacts facts = FactsFor(info, work.record.received_at);
+  policy::AccountFacts known{.directory = directory.name(), .account = &account, .answers = {}};
+  const ldap::ScopeQuestions questions =
+      deps_.policy->QuestionsFor(directory.name(), facts.requester.type);
+  if (!questions.filter.empty() || !questions.groups.empty()) {
+    auto answers = directory.AnswerScope(account, questions);
+    if (!answers.ok()) {
+      Finalize(work, answers.error(), account.dn, directory.name(), Since(start, *deps_.clock));
+      return false;
+    }
+    known.answers = std::move(*answers);
+  }
+  const policy::Decision d = deps_.policy->CheckAccount(facts, known);
+  RecordDecision(info, d, "account", account.dn, directory.name());
+  if (d.verdict != policy::Verdict::kDeny) return true;
+  EndDenied(info, *d.deciding(), Since(start, *deps_.clock));
+  return false;
 }
 
 // A password write that may already have happened, refused because the account already holds
@@ -494,13 +664,17 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
   }
   deps_.log->log(LogLevelFor(outcome), "request {} for {}: {} in {} ms", info.id, user,
                  outcome.ToString(), duration.count());
+  Report(info, outcome.ok(), std::string(ldap::OutcomeName(outcome.code)));
+}
+
+void Pipeline::Report(const queue::RequestInfo& info, bool succeeded, const std::string& code) {
   {
     std::lock_guard lock(mu_);
-    if (outcome.ok()) {
+    if (succeeded) {
       activity_.last_success = deps_.clock->Now();
     } else {
       activity_.last_failure = deps_.clock->Now();
-      activity_.last_failure_outcome = std::string(ldap::OutcomeName(outcome.code));
+      activity_.last_failure_outcome = code;
     }
   }
   if (deps_.activity_changed) deps_.activity_changed();

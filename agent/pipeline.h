@@ -3,9 +3,12 @@
 // arrives to the moment the cloud acknowledges its result (internal to agent/).
 //
 //   OnRequest (channel thread): OpenRequest (signature, expiry, replay, decrypt) -> Enqueue
-//     (durable) -> audit request_received -> "accepted" -> admission -> MarkReady
-//   workers (max_in_flight threads): Take -> route -> FindAccount -> Apply -> Finish/Retry ->
-//     audit directory_write (durable) -> "result" -> audit result_sent
+//     (durable) -> audit request_received -> "accepted" -> admission (Policy::Admit, audited
+//     as policy_decision) -> MarkReady; a denial: Finish(rejected) -> "result"; a hold (the
+//     breaker): stays `received` until ReleaseHeld or RejectHeld
+//   workers (max_in_flight threads): Take -> route -> FindAccount -> the account checks
+//     (Directory::AnswerScope, Policy::CheckAccount, audited as policy_decision) -> Apply ->
+//     Finish/Retry -> audit directory_write (durable) -> "result" -> audit result_sent
 //   OnResultAck: AcknowledgeResult -> audit result_acknowledged
 //
 // A request that fails a check is rejected with its stable code, audited, and writes nothing.
@@ -36,6 +39,7 @@
 #include "common/burst.h"
 #include "common/clock.h"
 #include "ldap/directory.h"
+#include "policy/policy.h"
 #include "protocol/protocol.h"
 #include "queue/queue.h"
 
@@ -51,6 +55,7 @@ class Outbound {
 struct PipelineDeps {
   queue::Queue* queue = nullptr;
   ldap::Router* router = nullptr;
+  policy::Policy* policy = nullptr;
   audit::Sink* audit = nullptr;
   Outbound* outbound = nullptr;
   const Clock* clock = nullptr;
@@ -58,6 +63,9 @@ struct PipelineDeps {
   // Called (from a worker) after a request finished, so that the status view is rewritten.
   // Must not block. Unset: nothing.
   std::function<void()> activity_changed;
+  // Called when the breaker's state changed (it tripped, or was released), with the new
+  // state, so that it is kept durably and shown. Unset: nothing.
+  std::function<void(const policy::BreakerState&)> breaker_changed;
 };
 
 struct PipelineKeys {
@@ -107,11 +115,30 @@ class Pipeline {
   Result<int> RetryWaitingNow();
   Activity LastActivity() const;
 
+  // `wbagent breaker release`: the breaker closes and the requests it held are admitted
+  // (each audited). `wbagent breaker reject`: they end as `breaker_rejected` instead. Either
+  // returns how many requests it moved. Any thread.
+  Result<int> ReleaseHeld();
+  Result<int> RejectHeld();
+
  private:
   void WorkerLoop();
   void WaitForWork();
   void Process(queue::Work& work);
   void Admit(const queue::Record& record);
+  // The account checks between FindAccount and Apply; false when the request ended here.
+  bool PassesAccountChecks(const queue::Work& work, ldap::Directory& directory,
+                           const ldap::Account& account,
+                           std::chrono::steady_clock::time_point start);
+  void RecordDecision(const queue::RequestInfo& info, const policy::Decision& decision,
+                      std::string_view stage, const std::string& dn = "",
+                      const std::string& directory = "");
+  // Ends a request that a rule denied: nothing was written.
+  void EndDenied(const queue::RequestInfo& info, const policy::RuleMatch& rule,
+                 std::chrono::milliseconds duration);
+  void OnBreakerChanged(const policy::BreakerState& state, const queue::RequestInfo* by);
+  // After Finish/Retry made the request terminal: the activity, the log and the report.
+  void Report(const queue::RequestInfo& info, bool succeeded, const std::string& code);
   void Finalize(const queue::Work& work, const ldap::Outcome& outcome, const std::string& dn,
                 const std::string& directory, std::chrono::milliseconds duration);
   void SendResult(const queue::Record& record);
@@ -133,6 +160,9 @@ class Pipeline {
   static bool FoundItsOwnWrite(const queue::Operations& ops, const ldap::Outcome& outcome);
 
   PipelineDeps deps_;
+  // Admission and the breaker's release or rejection, one at a time: a request is admitted
+  // once, either by Admit or by ReleaseHeld.
+  std::mutex admit_mu_;
   PipelineKeys keys_;  // touched on the channel thread only
   std::unique_ptr<protocol::ReplayGuard> replay_;
   // Rejections with unauthenticated ids (docs/audit.md): the first kUnauthenticatedPerWindow a

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "policy/policy.h"
+
 namespace wb::agent {
 namespace {
 
@@ -24,21 +26,71 @@ std::string RequesterJson(const protocol::Requester& r) {
       .dump();
 }
 
-audit::Requester ParseRequester(const std::string& text) {
-  audit::Requester out;
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_object()) return out;
-  const std::string type = j.value("type", "");
-  out.kind = type == "admin"  ? audit::RequesterKind::kAdmin
-             : type == "self" ? audit::RequesterKind::kSelf
-                              : audit::RequesterKind::kNone;
-  out.id = j.value("id", "");
-  if (j.contains("verified_by") && j["verified_by"].is_array()) {
-    for (const auto& m : j["verified_by"]) {
-      if (m.is_string()) out.verified_by.push_back(m.get<std::string>());
-    }
+audit::RequesterKind AuditKind(protocol::RequesterType type) {
+  switch (type) {
+    case protocol::RequesterType::kSelf:
+      return audit::RequesterKind::kSelf;
+    case protocol::RequesterType::kAdmin:
+      return audit::RequesterKind::kAdmin;
   }
-  return out;
+  return audit::RequesterKind::kNone;
+}
+
+config::LookupAttribute LookupFor(protocol::TargetKind kind) {
+  using config::LookupAttribute;
+  switch (kind) {
+    case protocol::TargetKind::kUserPrincipalName:
+      return LookupAttribute::kUserPrincipalName;
+    case protocol::TargetKind::kSamAccountName:
+      return LookupAttribute::kSamAccountName;
+    case protocol::TargetKind::kUid:
+      return LookupAttribute::kUid;
+    case protocol::TargetKind::kMail:
+      return LookupAttribute::kMail;
+    case protocol::TargetKind::kDn:
+      return LookupAttribute::kDn;
+  }
+  return LookupAttribute::kDn;
+}
+
+// The page for an outcome the directory (or the agent's own setup) decided.
+protocol::UserAction UserActionFor(ldap::OutcomeCode code) {
+  using ldap::OutcomeCode;
+  using protocol::UserAction;
+  switch (code) {
+    case OutcomeCode::kSucceeded:
+      return UserAction::kNone;
+    case OutcomeCode::kUserNotFound:
+    case OutcomeCode::kAmbiguousUser:
+    case OutcomeCode::kWrongOldPassword:
+      return UserAction::kCouldNotVerify;
+    case OutcomeCode::kLookupNotEnabled:
+    case OutcomeCode::kOutOfScope:
+      return UserAction::kNotEnabled;
+    case OutcomeCode::kPolicyTooShort:
+    case OutcomeCode::kPolicyTooLong:
+    case OutcomeCode::kPolicyInHistory:
+    case OutcomeCode::kPolicyComplexity:
+    case OutcomeCode::kPolicyUnchanged:
+    case OutcomeCode::kPolicyViolation:
+      return UserAction::kStrongerPassword;
+    case OutcomeCode::kPolicyTooYoung:
+    case OutcomeCode::kServiceBindFailed:
+    case OutcomeCode::kDirectoryUnavailable:
+    case OutcomeCode::kDirectoryTimeout:
+    case OutcomeCode::kTlsFailure:
+      return UserAction::kTryLater;
+    case OutcomeCode::kAccountDisabled:
+    case OutcomeCode::kAccessDenied:
+    case OutcomeCode::kDirectoryRefused:
+    case OutcomeCode::kPolicyChangeNotAllowed:
+    case OutcomeCode::kPolicyOldPasswordRequired:
+    case OutcomeCode::kHistoryNotEnforceable:
+    case OutcomeCode::kNotSupported:
+    case OutcomeCode::kInternalError:
+      return UserAction::kContactAdmin;
+  }
+  return UserAction::kContactAdmin;
 }
 
 }  // namespace
@@ -69,15 +121,41 @@ queue::Request ToQueueRequest(protocol::VerifiedRequest& verified, int delivery)
 }
 
 std::optional<ldap::Target> ToTarget(const queue::RequestInfo& info) {
-  using config::LookupAttribute;
   for (auto kind :
        {protocol::TargetKind::kUserPrincipalName, protocol::TargetKind::kSamAccountName,
         protocol::TargetKind::kUid, protocol::TargetKind::kMail, protocol::TargetKind::kDn}) {
-    if (protocol::TargetKindName(kind) != info.target_kind) continue;
-    // The two enums list the same five identifiers in the same order.
-    return ldap::Target{static_cast<LookupAttribute>(static_cast<int>(kind)), info.target};
+    if (protocol::TargetKindName(kind) == info.target_kind) {
+      return ldap::Target{LookupFor(kind), info.target};
+    }
   }
   return std::nullopt;
+}
+
+protocol::Requester RequesterOf(const queue::RequestInfo& info) {
+  protocol::Requester out;
+  auto j = nlohmann::json::parse(info.requester_json, nullptr, false);
+  if (!j.is_object()) return out;
+  out.type = j.value("type", "") == protocol::RequesterTypeName(protocol::RequesterType::kAdmin)
+                 ? protocol::RequesterType::kAdmin
+                 : protocol::RequesterType::kSelf;
+  out.id = j.value("id", "");
+  if (j.contains("verified_by") && j["verified_by"].is_array()) {
+    for (const auto& m : j["verified_by"]) {
+      if (m.is_string()) out.verified_by.push_back(m.get<std::string>());
+    }
+  }
+  return out;
+}
+
+protocol::UserAction UserActionFor(const queue::Record& record) {
+  if (record.state == queue::State::kSucceeded) return protocol::UserAction::kNone;
+  const std::string code = record.outcome ? record.outcome->code : "";
+  if (auto denial = policy::ParseCode(code)) return policy::UserActionFor(*denial);
+  if (auto outcome = ldap::ParseOutcomeName(code)) return UserActionFor(*outcome);
+  // The queue's own ends: no time was left (a passing problem outlived the request), or the
+  // stored secret could not be read back (the agent's fault).
+  if (record.state == queue::State::kExpired) return protocol::UserAction::kTryLater;
+  return protocol::UserAction::kContactAdmin;
 }
 
 ldap::PasswordChange ToChange(const queue::Work& work) {
@@ -111,7 +189,10 @@ audit::Event AuditEventFor(audit::EventType type, const queue::RequestInfo& info
   if (ops.require_change) e.operations.push_back(audit::Operation::kRequireChange);
   if (ops.clear_require_change) e.operations.push_back(audit::Operation::kClearRequireChange);
   e.target.requested = info.target;
-  e.requester = ParseRequester(info.requester_json);
+  if (!info.requester_json.empty()) {
+    const protocol::Requester r = RequesterOf(info);
+    e.requester = {AuditKind(r.type), r.id, r.verified_by};
+  }
   return e;
 }
 

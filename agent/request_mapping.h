@@ -18,6 +18,14 @@ queue::Request ToQueueRequest(protocol::VerifiedRequest& verified, int delivery)
 // The directory's target for a stored request; nullopt when target_kind is unknown.
 std::optional<ldap::Target> ToTarget(const queue::RequestInfo& info);
 
+// Who asked and how they were verified, from the stored requester_json (the queue keeps it
+// opaque). A record without one reads as a self-service requester with no id and no methods.
+protocol::Requester RequesterOf(const queue::RequestInfo& info);
+
+// The page the cloud shows the end user for a finished request (docs/protocol.md, "User
+// actions"): from its outcome code, whichever component decided it.
+protocol::UserAction UserActionFor(const queue::Record& record);
+
 // The directory change for a taken request. The Secrets stay owned by `work`.
 ldap::PasswordChange ToChange(const queue::Work& work);
 

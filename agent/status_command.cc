@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/breaker_file.h"
 #include "agent/commands.h"
 #include "audit/audit.h"
 #include "common/clock.h"
@@ -249,7 +250,46 @@ Json QueueJson(const QueueView& v) {
   return j;
 }
 
-Json StatusJson(const DaemonView& d, const QueueView& q) {
+// The breaker, from breaker.json (readable also when the agent is not running).
+struct BreakerView {
+  std::optional<BreakerFile> file;
+  std::string problem;
+  bool tripped() const { return file && file->state.tripped; }
+};
+
+BreakerView ReadBreaker(const std::filesystem::path& state_dir) {
+  BreakerView v;
+  auto file = ReadBreakerFile(state_dir);
+  if (file.ok()) {
+    v.file = std::move(*file);
+  } else {
+    v.problem = file.error().ToString();
+  }
+  return v;
+}
+
+Json BreakerJson(const BreakerView& b) {
+  if (!b.file) return {{"error", b.problem}};
+  Json j = {{"tripped", b.file->state.tripped}};
+  if (b.file->state.tripped_at) j["tripped_at"] = audit::FormatTime(*b.file->state.tripped_at);
+  return j;
+}
+
+void PrintBreaker(const BreakerView& b) {
+  if (!b.file) {
+    std::printf("breaker:      unknown: %s\n", EscapeForLog(b.problem).c_str());
+  } else if (b.tripped()) {
+    std::printf(
+        "breaker:      TRIPPED%s%s: requests are held (queue: received); review them, then "
+        "run `wbagent breaker release` or `wbagent breaker reject`\n",
+        b.file->state.tripped_at ? " at " : "",
+        b.file->state.tripped_at ? audit::FormatTime(*b.file->state.tripped_at).c_str() : "");
+  } else {
+    std::printf("breaker:      closed\n");
+  }
+}
+
+Json StatusJson(const DaemonView& d, const QueueView& q, const BreakerView& b) {
   Json agent = {{"state", LivenessName(d.liveness)},
                 {"running", d.liveness == Liveness::kRunning},
                 {"message", DaemonText(d)},
@@ -269,6 +309,7 @@ Json StatusJson(const DaemonView& d, const QueueView& q) {
   for (const char* key : {"last_success", "last_failure", "last_failure_outcome"}) {
     j[key] = Member(d.doc, key);
   }
+  j["breaker"] = BreakerJson(b);
   return j;
 }
 
@@ -364,7 +405,7 @@ void PrintDirectories(const Json& servers) {
   }
 }
 
-void PrintStatus(const DaemonView& d, const QueueView& q, WallTime now) {
+void PrintStatus(const DaemonView& d, const QueueView& q, const BreakerView& b, WallTime now) {
   std::printf("agent:        %s\n", DaemonText(d).c_str());
   const bool have_doc = d.liveness != Liveness::kMissing && d.liveness != Liveness::kUnreadable;
   if (have_doc && d.liveness != Liveness::kRunning) {
@@ -373,6 +414,7 @@ void PrintStatus(const DaemonView& d, const QueueView& q, WallTime now) {
   }
   if (have_doc) PrintChannel(Member(d.doc, "channel"), now);
   PrintQueue(q);
+  PrintBreaker(b);
   if (have_doc) {
     PrintActivity(d.doc, now);
     PrintDirectories(Member(d.doc, "directory_servers"));
@@ -392,15 +434,19 @@ int StatusCommand(const StatusArgs& args) {
   const WallTime now = clock.Now();
   const DaemonView daemon = ReadDaemon(*state_dir, now);
   const QueueView queue = ReadQueue(*state_dir, clock);
+  const BreakerView breaker = ReadBreaker(*state_dir);
   if (args.json) {
     const std::string out =
-        StatusJson(daemon, queue).dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+        StatusJson(daemon, queue, breaker).dump(2, ' ', false, Json::error_handler_t::replace) +
+        "\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
   } else {
-    PrintStatus(daemon, queue, now);
+    PrintStatus(daemon, queue, breaker, now);
   }
   if (std::fflush(stdout) != 0) return kExitFailure;
-  return Connected(daemon) && UnhealthyDirectories(daemon).empty() ? kExitOk : kExitFailure;
+  const bool healthy = Connected(daemon) && UnhealthyDirectories(daemon).empty() && breaker.file &&
+                       !breaker.tripped();
+  return healthy ? kExitOk : kExitFailure;
 }
 
 }  // namespace wb::agent

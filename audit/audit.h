@@ -85,8 +85,9 @@ std::string_view Name(Operation op);
 enum class RequesterKind { kNone, kSelf, kAdmin };  // kNone: not about a request
 std::string_view Name(RequesterKind kind);          // "", "self", "admin"
 
-enum class Decision { kNone, kAllow, kDeny, kWouldDeny };  // kWouldDeny: log-only rollout
-std::string_view Name(Decision decision);                  // "", "allow", "deny", "would_deny"
+// kWouldDeny: a log-only rule matched; kHold: the breaker holds the request (policy/policy.h).
+enum class Decision { kNone, kAllow, kDeny, kWouldDeny, kHold };
+std::string_view Name(Decision decision);  // "", "allow", "deny", "would_deny", "hold"
 
 struct Target {
   std::string requested;  // the account as the cloud named it (UPN, sAMAccountName, uid, DN)

@@ -79,6 +79,8 @@ std::string_view Name(Decision decision) {
       return "deny";
     case Decision::kWouldDeny:
       return "would_deny";
+    case Decision::kHold:
+      return "hold";
   }
   return "";
 }

@@ -212,7 +212,8 @@ Status ParseEventMember(const std::string& key, const Json& value, Event& e) {
   if (key == "requester") return ParseRequester(value, e.requester);
   if (key == "decision") {
     WB_ASSIGN(e.decision,
-              GetName(value, key, {Decision::kAllow, Decision::kDeny, Decision::kWouldDeny}));
+              GetName(value, key,
+                      {Decision::kAllow, Decision::kDeny, Decision::kWouldDeny, Decision::kHold}));
     return Status::Ok();
   }
   if (key == "reasons") {

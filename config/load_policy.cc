@@ -75,7 +75,10 @@ ScopeConfig LoadScope(TableReader& scope, std::optional<DirectoryKind> kind,
   ScopeConfig out = defaults;
   out.allowed_subtrees = GetDns(scope, "allowed_subtrees");
   if (auto filter = scope.GetString("filter", Presence::kOptional)) {
-    if (Expect(scope, *filter, CheckFilter(filter->value))) out.filter = filter->value;
+    // "" is no filter, as when the key is left out.
+    if (filter->value.empty() || Expect(scope, *filter, CheckFilter(filter->value))) {
+      out.filter = filter->value;
+    }
   }
   out.denied_groups = GetDns(scope, "denied_groups");
   out.protected_dns = GetDns(scope, "protected_dns");

@@ -275,6 +275,14 @@ std::string Outcome::ToString() const {
   return out;
 }
 
+std::optional<OutcomeCode> ParseOutcomeName(std::string_view name) {
+  for (int i = 0; i <= static_cast<int>(kLastOutcomeCode); ++i) {
+    const auto code = static_cast<OutcomeCode>(i);
+    if (OutcomeName(code) == name) return code;
+  }
+  return std::nullopt;
+}
+
 Outcome Succeeded(std::string server) {
   Outcome o;
   o.code = OutcomeCode::kSucceeded;

@@ -7,6 +7,7 @@
 // the request expires) or permanent (the request fails now). docs/troubleshooting.md lists
 // every code with what an administrator should do about it.
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +49,9 @@ enum class OutcomeCode {
 // The stable snake_case name, e.g. "policy_too_short". These names appear in the audit
 // trail, the cloud's result and docs/troubleshooting.md: never rename one.
 std::string_view OutcomeName(OutcomeCode code);
+// The code OutcomeName spells `name`; nullopt for any other text.
+std::optional<OutcomeCode> ParseOutcomeName(std::string_view name);
+inline constexpr OutcomeCode kLastOutcomeCode = OutcomeCode::kInternalError;
 
 // Retried with back-off until the request expires: the directory could not be reached, or the
 // agent's own setup failed (its bind, its TLS trust). Such a failure says nothing about the

@@ -515,12 +515,12 @@ GroupHits SplitGroups(const Scope& scope, const ldap::ScopeAnswers& answers) {
 
 // Why the account is protected, or nullopt.
 std::optional<std::string> ProtectedBecause(const Scope& scope, const ldap::Account& account,
-                                            const ldap::Dn& dn) {
+                                            const std::optional<ldap::Dn>& dn) {
   if (scope.protect_admin_count && account.protected_account) {
     return std::string("adminCount=1 (a member, now or before, of a protected AD group)");
   }
   for (const auto& p : scope.protected_dns) {
-    if (dn.IsWithin(p)) return "listed in protected_dns (" + p.text() + ")";
+    if (dn && dn->IsWithin(p)) return "listed in protected_dns (" + p.text() + ")";
   }
   return std::nullopt;
 }
@@ -537,12 +537,16 @@ Decision Policy::CheckAccount(const RequestFacts& request, const AccountFacts& f
     matches.push_back(
         {code, scope.name + "." + std::string(key), std::move(reason), scope.enforced});
   };
-  const auto dn = ldap::Dn::Parse(account.dn);
-  if (!dn.ok()) {
-    // Fails closed: an account whose DN cannot be compared is outside every subtree.
-    deny(Code::kNotInAllowedSubtree, "allowed_subtrees",
-         "the account's DN does not parse: " + dn.error().message());
-    return Decide(std::move(matches));
+  // The DN is compared only where a rule names DNs; one that does not parse fails closed.
+  std::optional<ldap::Dn> dn;
+  if (!scope.allowed_subtrees.empty() || !scope.protected_dns.empty()) {
+    auto parsed = ldap::Dn::Parse(account.dn);
+    if (!parsed.ok()) {
+      deny(Code::kNotInAllowedSubtree, "allowed_subtrees",
+           "the account's DN does not parse: " + parsed.error().message());
+      return Decide(std::move(matches));
+    }
+    dn = std::move(*parsed);
   }
   if (!scope.allowed_subtrees.empty() && !WithinAny(*dn, scope.allowed_subtrees)) {
     std::vector<std::string> subtrees;
@@ -558,7 +562,7 @@ Decision Policy::CheckAccount(const RequestFacts& request, const AccountFacts& f
     deny(Code::kDeniedGroup, "denied_groups", account.dn + " is a member of " + g);
   }
   std::optional<std::string> privileged_because;
-  if (auto why = ProtectedBecause(scope, account, *dn)) {
+  if (auto why = ProtectedBecause(scope, account, dn)) {
     if (scope.allow_protected) {
       privileged_because = "the account is protected: " + *why;
     } else {

@@ -177,12 +177,12 @@ std::optional<UserAction> ParseUserAction(std::string_view name);
 struct ResultMessage {
   std::string id;
   std::string outcome;  // stable code, see docs/troubleshooting.md, [a-z0-9_]{1,64}
-  // The page for the end user. Required on the wire from this agent; a cloud that reads a
-  // result without it (an older agent) treats it as kContactAdmin.
-  UserAction user_action = UserAction::kContactAdmin;
   std::string reason;   // may be empty (omitted on the wire)
   std::string note;     // may be empty (omitted on the wire)
   WallTime completed_at;
+  // The page for the end user. Required on the wire from this agent; a cloud that reads a
+  // result without it (an older agent) treats it as kContactAdmin.
+  UserAction user_action = UserAction::kContactAdmin;
 };
 
 // cloud -> agent: the result was stored; stop re-sending it.

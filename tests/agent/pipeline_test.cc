@@ -38,6 +38,10 @@ class FakeOutbound final : public Outbound {
     }
     return out;
   }
+  void Clear() {
+    std::lock_guard lock(mu_);
+    sent_.clear();
+  }
 
  private:
   std::mutex mu_;
@@ -51,6 +55,7 @@ class FakeDirectory final : public ldap::Directory {
   Result<ldap::Account, ldap::Outcome> FindAccount(const ldap::Target& t) override {
     ldap::Account a{.dn = t.value};
     std::lock_guard lock(mu_);
+    a.protected_account = protected_accounts_.count(t.value) > 0;
     if (auto it = password_changed_at_.find(t.value); it != password_changed_at_.end()) {
       a.password_changed_at = it->second;
     }
@@ -81,9 +86,32 @@ class FakeDirectory final : public ldap::Directory {
     return ldap::PasswordChangedAtOrAfter(*fresh, since);
   }
   std::vector<ldap::ServerHealth> Health() const override { return {}; }
-  Result<ldap::ScopeAnswers, ldap::Outcome> AnswerScope(const ldap::Account&,
-                                                        const ldap::ScopeQuestions&) override {
-    return ldap::ScopeAnswers{};
+  Result<ldap::ScopeAnswers, ldap::Outcome> AnswerScope(const ldap::Account& a,
+                                                        const ldap::ScopeQuestions& q) override {
+    ++questions_asked;
+    if (fail_answers_once.exchange(false)) {
+      return ldap::MakeOutcome(ldap::OutcomeCode::kDirectoryUnavailable, "down");
+    }
+    std::lock_guard lock(mu_);
+    ldap::ScopeAnswers answers;
+    answers.matches_filter = !q.filter.empty() ? filter_matches_.count(a.dn) > 0 : true;
+    for (std::size_t i = 0; i < q.groups.size(); ++i) {
+      if (members_.count({q.groups[i], a.dn}) > 0) answers.member_of.push_back(i);
+    }
+    return answers;
+  }
+  // Scripted directory facts, for the policy's questions.
+  void MatchesFilter(const std::string& uid) {
+    std::lock_guard lock(mu_);
+    filter_matches_.insert(uid);
+  }
+  void AddMember(const std::string& group, const std::string& uid) {
+    std::lock_guard lock(mu_);
+    members_.insert({group, uid});
+  }
+  void Protect(const std::string& uid) {
+    std::lock_guard lock(mu_);
+    protected_accounts_.insert(uid);
   }
   // As if someone (another agent, the user) set the password of `uid` at `t`.
   void SetPasswordChangedAt(const std::string& uid, WallTime t) {
@@ -100,6 +128,8 @@ class FakeDirectory final : public ldap::Directory {
   }
 
   std::atomic<int> applies{0};
+  std::atomic<int> questions_asked{0};
+  std::atomic<bool> fail_answers_once{false};
   std::atomic<bool> fail_transiently_once{false};
   // False: a write leaves the password timestamp as it was (as when it lands in the same
   // second as the account's previous change, where a second's resolution cannot show it).
@@ -108,6 +138,9 @@ class FakeDirectory final : public ldap::Directory {
 
  private:
   std::string name_ = "fake";
+  std::set<std::string> filter_matches_;
+  std::set<std::pair<std::string, std::string>> members_;
+  std::set<std::string> protected_accounts_;
   std::mutex mu_;
   std::condition_variable gate_;
   bool closed_ = false;
@@ -198,6 +231,8 @@ class PipelineTest : public ::testing::Test {
     dirs.push_back(std::move(directory));
     router_ =
         std::make_unique<ldap::Router>(std::move(dirs), std::vector<config::DirectoryConfig>(1));
+    policy_config_.directories.resize(1);
+    policy_config_.directories[0].name = "fake";
     MakePipeline();
   }
   void OpenQueue(std::size_t max_pending = 10'000) {
@@ -217,6 +252,8 @@ class PipelineTest : public ::testing::Test {
   // as the test made it.
   void Restart(std::size_t max_pending) {
     pipeline_.reset();
+    breaker_ = policy_->Breaker();  // kept durably by the daemon (breaker_file.h)
+    policy_.reset();
     queue_.reset();
     OpenQueue(max_pending);
     MakePipeline(/*start=*/false);
@@ -227,13 +264,31 @@ class PipelineTest : public ::testing::Test {
     keys.encryption_key = agent_key_;
     keys.open.expected_tenant = "tenant-1";
     keys.open.expected_audience = "agent-1";
-    pipeline_ = std::make_unique<Pipeline>(
-        PipelineDeps{queue_.get(), router_.get(), audit_.get(), &outbound_, &clock_,
-                     std::make_shared<spdlog::logger>("test")},
-        std::move(keys), workers);
+    if (!policy_) {
+      auto opened = policy::Policy::Open(policy_config_, clock_, {}, breaker_);
+      ASSERT_TRUE(opened.ok()) << opened.error().ToString();
+      policy_ = std::move(*opened);
+    }
+    pipeline_ =
+        std::make_unique<Pipeline>(PipelineDeps{.queue = queue_.get(),
+                                                .router = router_.get(),
+                                                .policy = policy_.get(),
+                                                .audit = audit_.get(),
+                                                .outbound = &outbound_,
+                                                .clock = &clock_,
+                                                .log = std::make_shared<spdlog::logger>("test"),
+                                                .activity_changed = {},
+                                                .breaker_changed = {}},
+                                   std::move(keys), workers);
     if (start) {
       ASSERT_TRUE(pipeline_->Start().ok());
     }
+  }
+  // A new policy from policy_config_ (and the kept breaker state), and a pipeline using it.
+  void Reconfigure() {
+    pipeline_.reset();
+    policy_.reset();
+    MakePipeline();
   }
   void TearDown() override { pipeline_.reset(); }
 
@@ -320,6 +375,9 @@ class PipelineTest : public ::testing::Test {
   FakeDirectory* directory_ = nullptr;
   std::unique_ptr<ldap::Router> router_;
   FakeOutbound outbound_;
+  config::Config policy_config_;
+  policy::BreakerState breaker_;
+  std::unique_ptr<policy::Policy> policy_;
   std::unique_ptr<Pipeline> pipeline_;
 };
 
@@ -732,6 +790,300 @@ TEST_F(PipelineTest, NoInterleavingOfRefusalReSendAndRestartAcceptsAnUnstoredId)
       }
       ASSERT_TRUE(EveryAcceptedIdIsStored(outbound_, *queue_)) << "after step " << step;
     }
+  }
+}
+
+// --- The policy's seams (policy/policy.h) -----------------------------------------------
+
+// How many results were sent for `id`.
+std::size_t ResultsFor(FakeOutbound& out, const std::string& id) {
+  std::size_t n = 0;
+  for (const auto& r : out.All<protocol::ResultMessage>()) {
+    n += r.id == id ? 1 : 0;
+  }
+  return n;
+}
+
+TEST_F(PipelineTest, ASuccessTellsTheCloudThatTheUserHasNothingToDo) {
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).user_action, protocol::UserAction::kNone);
+}
+
+TEST_F(PipelineTest, ADirectoryRefusalOfTheNewPasswordAsksForAStrongerOne) {
+  directory_->next_outcome = ldap::MakeOutcome(ldap::OutcomeCode::kPolicyTooShort, "short");
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).user_action, protocol::UserAction::kStrongerPassword);
+}
+
+TEST_F(PipelineTest, ARequestFailingVerificationIsDeniedAtAdmissionAndWritesNothing) {
+  auto c = Claims();
+  c.requester.verified_by = {"carrier_pigeon"};
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(outbound_.All<protocol::Accepted>().size(), 1u);  // stored first, then decided
+  const auto result = ResultFor(c.id);
+  EXPECT_EQ(result.outcome, "verification_insufficient");
+  EXPECT_EQ(result.user_action, protocol::UserAction::kCouldNotVerify);
+  EXPECT_NE(result.reason.find("carrier_pigeon"), std::string::npos);
+  EXPECT_EQ(directory_->applies, 0);
+  auto detail = queue_->Show(c.id);
+  ASSERT_TRUE(detail.ok());
+  EXPECT_EQ(detail->record.state, queue::State::kRejected);
+  auto decisions = Audited(audit::EventType::kPolicyDecision);
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].decision, audit::Decision::kDeny);
+  EXPECT_THAT(decisions[0].reasons, ::testing::ElementsAre("verification_insufficient"));
+  EXPECT_NE(decisions[0].detail.find("policy.verification.min_methods"), std::string::npos);
+  EXPECT_TRUE(Audited(audit::EventType::kDirectoryWrite).empty());
+}
+
+TEST_F(PipelineTest, AnAccountTheFilterDoesNotMatchIsDeniedAfterTheLookupAndWritesNothing) {
+  policy_config_.directories[0].scope.filter = "(employeeType=staff)";
+  Reconfigure();
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "filter_not_matched");
+  EXPECT_EQ(ResultFor(c.id).user_action, protocol::UserAction::kNotEnabled);
+  EXPECT_EQ(directory_->applies, 0);
+  auto decisions = Audited(audit::EventType::kPolicyDecision);
+  ASSERT_EQ(decisions.size(), 2u);  // admission allowed, the account denied
+  EXPECT_EQ(decisions[0].decision, audit::Decision::kAllow);
+  EXPECT_EQ(decisions[1].decision, audit::Decision::kDeny);
+  EXPECT_EQ(decisions[1].target.dn, "alice");
+  EXPECT_EQ(decisions[1].directory, "fake");
+
+  directory_->MatchesFilter("bob");
+  auto ok = Claims();
+  ok.target.value = "bob";
+  pipeline_->OnRequest({Seal(ok)});
+  ASSERT_TRUE(ResultArrives(ok.id).ok());
+  EXPECT_EQ(ResultFor(ok.id).outcome, "succeeded");
+}
+
+TEST_F(PipelineTest, AMemberOfADeniedGroupIsDeniedAndAProtectedAccountToo) {
+  policy_config_.directories[0].scope.denied_groups = {"cn=tier0,dc=example"};
+  policy_config_.directories[0].scope.protect_admin_count = true;
+  Reconfigure();
+  directory_->AddMember("cn=tier0,dc=example", "alice");
+  directory_->Protect("carol");
+  auto member = Claims();
+  pipeline_->OnRequest({Seal(member)});
+  auto admin = Claims();
+  admin.target.value = "carol";
+  pipeline_->OnRequest({Seal(admin)});
+  ASSERT_TRUE(ResultArrives(member.id).ok());
+  ASSERT_TRUE(ResultArrives(admin.id).ok());
+  EXPECT_EQ(ResultFor(member.id).outcome, "denied_group");
+  EXPECT_EQ(ResultFor(admin.id).outcome, "protected_account");
+  EXPECT_EQ(ResultFor(admin.id).user_action, protocol::UserAction::kContactAdmin);
+  EXPECT_EQ(directory_->applies, 0);
+}
+
+TEST_F(PipelineTest, ADirectoryThatCannotAnswerThePolicysQuestionsIsRetriedNotDenied) {
+  policy_config_.directories[0].scope.filter = "(employeeType=staff)";
+  Reconfigure();
+  directory_->MatchesFilter("alice");
+  directory_->fail_answers_once = true;
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  EXPECT_EQ(directory_->questions_asked, 2);
+  EXPECT_EQ(directory_->applies, 1);
+}
+
+TEST_F(PipelineTest, LogOnlyLetsAWouldDenyThroughAndAuditsIt) {
+  policy_config_.policy.mode = config::PolicyMode::kLogOnly;
+  policy_config_.directories[0].scope.filter = "(employeeType=staff)";
+  Reconfigure();
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  EXPECT_EQ(directory_->applies, 1);
+  auto decisions = Audited(audit::EventType::kPolicyDecision);
+  ASSERT_EQ(decisions.size(), 2u);
+  EXPECT_EQ(decisions[1].decision, audit::Decision::kWouldDeny);
+  EXPECT_THAT(decisions[1].reasons, ::testing::ElementsAre("filter_not_matched"));
+  EXPECT_NE(decisions[1].detail.find("(log_only)"), std::string::npos);
+}
+
+class PipelineBreakerTest : public PipelineTest {
+ protected:
+  void SetUp() override {
+    PipelineTest::SetUp();
+    policy_config_.policy.rate_limits.overall = {2, std::chrono::seconds(600)};
+    Reconfigure();
+  }
+  // Sends `n` requests for distinct users; returns their ids.
+  std::vector<std::string> Send(int n) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      auto c = Claims();
+      c.target.value = "user" + std::to_string(sent_++);
+      pipeline_->OnRequest({Seal(c)});
+      ids.push_back(c.id);
+    }
+    return ids;
+  }
+  queue::State StateOf(const std::string& id) {
+    auto d = queue_->Show(id);
+    EXPECT_TRUE(d.ok());
+    return d.ok() ? d->record.state : queue::State::kFailed;
+  }
+  int sent_ = 0;
+};
+
+TEST_F(PipelineBreakerTest, PassingTheOverallLimitHoldsRequestsWithoutWritingOrRefusingThem) {
+  auto first = Send(2);
+  for (const auto& id : first) ASSERT_TRUE(ResultArrives(id).ok());
+  auto held = Send(3);
+  EXPECT_TRUE(policy_->Breaker().tripped);
+  for (const auto& id : held) {
+    EXPECT_EQ(StateOf(id), queue::State::kReceived);
+    EXPECT_EQ(ResultsFor(outbound_, id), 0u);
+  }
+  EXPECT_EQ(outbound_.All<protocol::Accepted>().size(), 5u);  // every one was stored
+  EXPECT_EQ(directory_->applies, 2);
+  std::size_t holds = 0;
+  for (const auto& e : Audited(audit::EventType::kPolicyDecision)) {
+    holds += e.decision == audit::Decision::kHold ? 1 : 0;
+  }
+  EXPECT_EQ(holds, 4u);  // one per held request, and the trip itself, once
+}
+
+TEST_F(PipelineBreakerTest, ReleasedRequestsAreAppliedExactlyOnce) {
+  auto first = Send(2);
+  auto held = Send(3);
+  auto released = pipeline_->ReleaseHeld();
+  ASSERT_TRUE(released.ok());
+  EXPECT_EQ(*released, 3);
+  EXPECT_FALSE(policy_->Breaker().tripped);
+  for (const auto& id : held) {
+    ASSERT_TRUE(ResultArrives(id).ok());
+    EXPECT_EQ(ResultFor(id).outcome, "succeeded");
+  }
+  EXPECT_EQ(directory_->applies, 5);
+  // A second release finds nothing held.
+  EXPECT_EQ(*pipeline_->ReleaseHeld(), 0);
+  EXPECT_EQ(directory_->applies, 5);
+}
+
+TEST_F(PipelineBreakerTest, RejectedHeldRequestsEndRefusedAndAreNeverWritten) {
+  Send(2);
+  auto held = Send(3);
+  auto rejected = pipeline_->RejectHeld();
+  ASSERT_TRUE(rejected.ok());
+  EXPECT_EQ(*rejected, 3);
+  for (const auto& id : held) {
+    ASSERT_TRUE(ResultArrives(id).ok());
+    EXPECT_EQ(ResultFor(id).outcome, "breaker_rejected");
+    EXPECT_EQ(ResultFor(id).user_action, protocol::UserAction::kContactAdmin);
+    EXPECT_EQ(StateOf(id), queue::State::kRejected);
+  }
+  EXPECT_EQ(directory_->applies, 2);
+}
+
+TEST_F(PipelineBreakerTest, AHeldRequestIsStillHeldAfterARestart) {
+  Send(2);
+  auto held = Send(1);
+  Restart(10'000);
+  ASSERT_TRUE(pipeline_->Start().ok());
+  EXPECT_EQ(StateOf(held[0]), queue::State::kReceived);
+  ASSERT_TRUE(pipeline_->ReleaseHeld().ok());
+  ASSERT_TRUE(ResultArrives(held[0]).ok());
+  EXPECT_EQ(ResultFor(held[0]).outcome, "succeeded");
+}
+
+// The breaker's promises as properties, over random interleavings of new requests,
+// redeliveries, releases, rejections and restarts: a request is written at most once; a
+// request the breaker holds is never written before a release; a rejected one never; and
+// "accepted" is only ever sent for a request the queue holds.
+TEST_F(PipelineBreakerTest, NoInterleavingWritesAHeldRequestEarlyOrAnyRequestTwice) {
+  for (std::uint32_t seed = 1; seed <= 8; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937 rng(seed);
+    auto pick = [&](std::size_t n) {
+      return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+    };
+    std::vector<std::string> envelopes;
+    std::set<std::string> rejected;
+    std::set<std::string> held;  // held at the end of the previous step
+    bool saw_hold = false;
+    for (int step = 0; step < 30; ++step) {
+      bool released = false;
+      switch (pick(6)) {
+        case 0:
+        case 1:
+        case 2: {
+          auto c = Claims();
+          c.target.value = "s" + std::to_string(seed) + "u" + std::to_string(step);
+          envelopes.push_back(Seal(c));
+          pipeline_->OnRequest({envelopes.back()});
+          break;
+        }
+        case 3:
+          if (!envelopes.empty()) pipeline_->OnRequest({envelopes[pick(envelopes.size())]});
+          break;
+        case 4: {
+          const bool release = pick(2) == 0;
+          auto held_now = queue_->List({.state = queue::State::kReceived, .limit = 1000});
+          ASSERT_TRUE(held_now.ok());
+          ASSERT_TRUE((release ? pipeline_->ReleaseHeld() : pipeline_->RejectHeld()).ok());
+          released = release;
+          if (!release) {
+            for (const auto& r : *held_now) rejected.insert(r.info.id);
+          }
+          break;
+        }
+        case 5:
+          Restart(10'000);
+          ASSERT_TRUE(pipeline_->Start().ok());
+          break;
+      }
+      ASSERT_TRUE(EveryAcceptedIdIsStored(outbound_, *queue_)) << "after step " << step;
+      // What was held stays unwritten until a release; what was rejected, for ever.
+      auto listed = queue_->List({.limit = 1000});
+      ASSERT_TRUE(listed.ok());
+      std::set<std::string> held_after;
+      for (const auto& r : *listed) {
+        const bool was_held = !released && held.count(r.info.id) > 0;
+        if (was_held || rejected.count(r.info.id) > 0) {
+          EXPECT_EQ(r.attempts, 0) << r.info.id << " was taken while held or after rejection";
+        }
+        if (r.state == queue::State::kReceived) held_after.insert(r.info.id);
+      }
+      held = std::move(held_after);
+      saw_hold = saw_hold || !held.empty();
+    }
+    EXPECT_TRUE(saw_hold) << "the breaker never held a request: the run proves nothing";
+    ASSERT_TRUE(pipeline_->ReleaseHeld().ok());
+    // Everything not rejected ends succeeded, each applied once.
+    auto all = queue_->List({.limit = 1000});
+    ASSERT_TRUE(all.ok());
+    for (const auto& r : *all) {
+      if (rejected.count(r.info.id) > 0) continue;
+      ASSERT_TRUE(ResultArrives(r.info.id).ok()) << r.info.id;
+    }
+    auto final_records = queue_->List({.limit = 1000});
+    ASSERT_TRUE(final_records.ok());
+    for (const auto& r : *final_records) {
+      EXPECT_LE(r.attempts, 1) << r.info.id << " was attempted twice";
+    }
+    // The next seed starts from an empty state: a fresh queue and breaker.
+    pipeline_.reset();
+    policy_.reset();
+    breaker_ = {};
+    queue_.reset();
+    std::filesystem::remove_all(dir_.path() / "state");
+    outbound_.Clear();
+    OpenQueue();
+    MakePipeline();
   }
 }
 

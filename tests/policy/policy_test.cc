@@ -121,7 +121,9 @@ TEST_F(PolicyTest, SubtreesCompareAsDnsNotText) {
 }
 
 TEST_F(PolicyTest, AnAccountDnThatDoesNotParseFailsClosed) {
-  auto p = Open(BaseConfig());
+  auto c = BaseConfig();
+  c.directories[0].scope.protected_dns = {"ou=Break Glass,dc=corp,dc=example"};
+  auto p = Open(c);
   ExpectDenied(Check(*p, Self(), AccountAt("not a dn")), Code::kNotInAllowedSubtree,
                "directory[corp].scope.allowed_subtrees");
 }

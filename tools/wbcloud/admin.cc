@@ -73,7 +73,7 @@ Result<SubmitSpec> ParseSubmit(const Json& j) {
                               ? protocol::RequesterType::kSelf
                               : protocol::RequesterType::kAdmin;
     spec.requester.id = j.value("requester", "wbcloud-cli");
-    spec.requester.verified_by = j.value("verified_by", std::vector<std::string>{"wbcloud_cli"});
+    spec.requester.verified_by = j.value("verified_by", std::vector<std::string>{"email"});
     spec.correlation_id = j.value("correlation_id", "");
     spec.ttl = std::chrono::seconds(j.value("ttl", 600));
     spec.fault = j.value("fault", "");

@@ -50,6 +50,7 @@ Json RequestToJson(const RequestRecord& r) {
     j["reject_code"] = r.reject_code;
     j["reason"] = r.reason;
     j["note"] = r.note;
+    j["user_action"] = r.user_action;
     if (r.completed_at) j["completed_at"] = ToUnix(*r.completed_at);
   }
   return j;
@@ -78,6 +79,7 @@ Result<RequestRecord> RequestFromJson(const Json& j) {
       r.reject_code = j.value("reject_code", "");
       r.reason = j.value("reason", "");
       r.note = j.value("note", "");
+      r.user_action = j.value("user_action", "");
       if (j.contains("completed_at")) {
         r.completed_at = FromUnix(j["completed_at"].get<std::int64_t>());
       }

@@ -91,6 +91,7 @@ struct RequestRecord {
   std::string reject_code;
   std::string reason;
   std::string note;
+  std::string user_action;  // the page the end user would be shown; empty until done
   std::optional<WallTime> completed_at;
   bool acked = false;
   // Not stored.

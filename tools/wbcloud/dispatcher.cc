@@ -331,6 +331,7 @@ void Dispatcher::OnResult(AgentLink& link, const protocol::ResultMessage& m) {
               link.agent_id(), m.id);
   } else if (r->state != RequestState::kDone) {
     r->completed_at = m.completed_at;
+    r->user_action = std::string(protocol::UserActionName(m.user_action));
     Complete(*r, m.outcome, "", EscapeForLog(m.reason, 500), EscapeForLog(m.note, 500));
   } else if (!r->handed_over_from.empty() && r->outcome != "succeeded" &&
              m.outcome == "succeeded") {
@@ -340,6 +341,7 @@ void Dispatcher::OnResult(AgentLink& link, const protocol::ResultMessage& m) {
     r->completed_at = m.completed_at;
     r->agent = link.agent_id();
     r->reject_code.clear();
+    r->user_action = std::string(protocol::UserActionName(m.user_action));
     Complete(*r, m.outcome, "", EscapeForLog(m.reason, 500), EscapeForLog(m.note, 500));
   }
   if (r != nullptr && !r->acked) {
@@ -423,6 +425,7 @@ Json Dispatcher::ResultJson(const RequestRecord& r) {
     if (!r.reject_code.empty()) j["reject_code"] = r.reject_code;
     j["reason"] = r.reason;
     if (!r.note.empty()) j["note"] = r.note;
+    if (!r.user_action.empty()) j["user_action"] = r.user_action;
     if (r.completed_at) j["completed_at"] = FormatUtcSeconds(*r.completed_at);
   } else {
     j["expires"] = FormatUtcSeconds(r.expires);

@@ -69,7 +69,7 @@ struct SubmitArgs {
   int ttl = 600;
   std::string requester = "wbcloud-cli";
   std::string requester_type = "admin";
-  std::vector<std::string> verified_by = {"wbcloud_cli"};
+  std::vector<std::string> verified_by = {"email"};
   std::string correlation_id;
   std::string fault;
 };

@@ -1,0 +1,340 @@
+// The on-premises policy end to end (docs/policy.md): a real wbcloud, a real wbagent and a
+// real slapd with the memberof overlay. Each denial is checked where it matters: the code and
+// the user's page in the cloud's result, the audit trail, and the directory itself (the old
+// password still binds, the new one does not).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/e2e_util.h"
+#include "tests/support/server_gate.h"
+#include "tests/support/slapd_server.h"
+
+namespace wb::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string StaffDn() { return "ou=staff," + SlapdServer::people_dn(); }
+std::string StaffUserDn(const std::string& uid) { return "uid=" + uid + "," + StaffDn(); }
+std::string StaffPassword(const std::string& uid) { return uid + "-Staff-Initial-1"; }
+
+// A user in ou=staff, with employeeType when given.
+Status CreateStaffUser(const SlapdServer& slapd, const std::string& uid,
+                       const std::string& employee_type = "") {
+  auto admin = slapd.AdminClient();
+  if (!admin.ok()) return admin.error();
+  std::vector<LdapMod> attributes = {{LdapMod::Op::kAdd, "objectClass", {"inetOrgPerson"}},
+                                     {LdapMod::Op::kAdd, "uid", {uid}},
+                                     {LdapMod::Op::kAdd, "cn", {uid}},
+                                     {LdapMod::Op::kAdd, "sn", {uid}},
+                                     {LdapMod::Op::kAdd, "userPassword", {StaffPassword(uid)}}};
+  if (!employee_type.empty()) {
+    attributes.push_back({LdapMod::Op::kAdd, "employeeType", {employee_type}});
+  }
+  return admin->Add(StaffUserDn(uid), attributes);
+}
+
+// The audit trail's records of one request, in order.
+std::vector<Json> AuditedFor(const Agent& agent, const std::string& request_id) {
+  std::vector<Json> out;
+  std::ifstream in(agent.state() / "audit" / "audit.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    auto j = Json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("request_id", "") == request_id) out.push_back(j);
+  }
+  return out;
+}
+
+class EndToEndPolicyTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto slapd = SlapdServer::Start();
+    if (!slapd.ok()) {
+      start_status_ = slapd.error();
+      return;
+    }
+    slapd_ = std::move(*slapd);
+    setup_status_ = PrepareDirectory();
+    if (!setup_status_.ok()) return;
+    dir_ = std::make_unique<TempDir>("wbe2epolicy");
+    auto d = Deploy(dir_->path(), SlapdServer::service_password(),
+                    SlapdDirectoryToml(*slapd_, 5) + PolicyToml());
+    if (!d.ok()) {
+      setup_status_ = d.error();
+      return;
+    }
+    cloud_ = std::move(d->cloud);
+    agent_ = std::move(d->agents.front());
+  }
+  // ou=staff holds the users the scope allows; tier0 <- ops <- ops1 is a nested denied group.
+  static Status PrepareDirectory() {
+    auto admin = slapd_->AdminClient();
+    if (!admin.ok()) return admin.error();
+    WB_RETURN_IF_ERROR(
+        admin->Add(StaffDn(), {{LdapMod::Op::kAdd, "objectClass", {"organizationalUnit"}},
+                               {LdapMod::Op::kAdd, "ou", {"staff"}}}));
+    for (const char* uid : {"ok1", "ops1", "root1", "weak1", "helped1"}) {
+      WB_RETURN_IF_ERROR(CreateStaffUser(*slapd_, uid));
+    }
+    WB_RETURN_IF_ERROR(CreateStaffUser(*slapd_, "con1", "contractor"));
+    WB_RETURN_IF_ERROR(slapd_->CreateGroup(SlapdServer::group_dn("ops"), {StaffUserDn("ops1")}));
+    return slapd_->CreateGroup(SlapdServer::group_dn("tier0"), {SlapdServer::group_dn("ops")});
+  }
+  static std::string PolicyToml() {
+    return "\n[directory.scope]\n"
+           "allowed_subtrees = [\"" +
+           StaffDn() +
+           "\"]\n"
+           "filter = \"(!(employeeType=contractor))\"\n"
+           "denied_groups = [\"" +
+           SlapdServer::group_dn("tier0") +
+           "\"]\n"
+           "protected_dns = [\"" +
+           StaffUserDn("root1") +
+           "\"]\n"
+           "\n[directory.admin_scope]\n"
+           "mode = \"log_only\"\n"
+           "allowed_subtrees = [\"" +
+           StaffDn() +
+           "\"]\n"
+           "\n[policy.verification]\n"
+           "min_methods = 1\n"
+           "weak_methods = [\"security_questions\"]\n";
+  }
+  static void TearDownTestSuite() {
+    if (agent_) (void)agent_->Stop();
+    agent_.reset();
+    cloud_.reset();
+    slapd_.reset();
+    dir_.reset();
+  }
+  void SetUp() override {
+    WB_REQUIRE_SERVER(start_status_);
+    ASSERT_TRUE(setup_status_.ok()) << setup_status_.ToString();
+  }
+
+  // A self-service reset unless `args` say otherwise (wbcloud's default requester is an admin).
+  static Json Submit(std::vector<std::string> args, const std::string& password) {
+    if (std::find(args.begin(), args.end(), "--requester-type") == args.end()) {
+      args.insert(args.end(), {"--requester-type", "self"});
+    }
+    args.insert(args.end(), {"--kind", "uid", "--op", "reset", "--wait", "--timeout", "60"});
+    CommandResult r = cloud_->Submit(args, &password);
+    auto j =
+        Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+    EXPECT_TRUE(j.is_object()) << r.output;
+    return j.is_object() ? j : Json::object();
+  }
+  static bool CanBind(const std::string& dn, const std::string& password) {
+    return TryUserBind(slapd_->ldaps_url(), slapd_->ca_file(), dn, password).ok();
+  }
+  // The request was denied with `code` and shown the user `action`; the directory was not
+  // touched: the old password binds, the new one does not; the audit trail has the denial and
+  // no directory_write.
+  static void ExpectDeniedAndUnchanged(const Json& result, const std::string& code,
+                                       const std::string& action, const std::string& dn,
+                                       const std::string& old_password,
+                                       const std::string& new_password) {
+    EXPECT_EQ(result.value("outcome", ""), code) << result.dump();
+    EXPECT_EQ(result.value("user_action", ""), action) << result.dump();
+    EXPECT_TRUE(CanBind(dn, old_password)) << "the old password no longer binds";
+    EXPECT_FALSE(CanBind(dn, new_password)) << "the denied password was written";
+    const auto records = AuditedFor(*agent_, result.value("id", ""));
+    bool denied = false;
+    for (const auto& r : records) {
+      EXPECT_NE(r.value("event", ""), "directory_write") << r.dump();
+      if (r.value("event", "") == "policy_decision" && r.value("decision", "") == "deny") {
+        denied = true;
+        EXPECT_NE(r.value("detail", "")
+                      .find(code == "verification_insufficient" ? "policy.verification"
+                                                                : "directory[corp]"),
+                  std::string::npos)
+            << r.dump();
+      }
+    }
+    EXPECT_TRUE(denied) << "no policy_decision deny in the audit trail";
+  }
+
+  static inline std::unique_ptr<SlapdServer> slapd_;
+  static inline std::unique_ptr<TempDir> dir_;
+  static inline std::unique_ptr<Cloud> cloud_;
+  static inline std::unique_ptr<Agent> agent_;
+  static inline Status start_status_;
+  static inline Status setup_status_;
+};
+
+TEST_F(EndToEndPolicyTest, AUserInsideTheScopeIsReset) {
+  const std::string pw = "Policy-Ok-Pass-1";
+  auto result = Submit({"--user", "ok1"}, pw);
+  EXPECT_EQ(result.value("outcome", ""), "succeeded") << result.dump();
+  EXPECT_EQ(result.value("user_action", ""), "none") << result.dump();
+  EXPECT_TRUE(CanBind(StaffUserDn("ok1"), pw));
+}
+
+TEST_F(EndToEndPolicyTest, AUserOutsideTheAllowedSubtreeIsDeniedAndKeepsItsPassword) {
+  const std::string pw = "Outside-Pass-1";
+  ExpectDeniedAndUnchanged(Submit({"--user", "alice"}, pw), "not_in_allowed_subtree", "not_enabled",
+                           SlapdServer::user_dn("alice"), SlapdServer::user_password("alice"), pw);
+}
+
+TEST_F(EndToEndPolicyTest, AUserTheFilterExcludesIsDeniedAndKeepsItsPassword) {
+  const std::string pw = "Contractor-Pass-1";
+  ExpectDeniedAndUnchanged(Submit({"--user", "con1"}, pw), "filter_not_matched", "not_enabled",
+                           StaffUserDn("con1"), StaffPassword("con1"), pw);
+}
+
+TEST_F(EndToEndPolicyTest, AMemberOfADeniedGroupThroughANestedGroupIsDenied) {
+  const std::string pw = "Nested-Pass-1";
+  ExpectDeniedAndUnchanged(Submit({"--user", "ops1"}, pw), "denied_group", "contact_admin",
+                           StaffUserDn("ops1"), StaffPassword("ops1"), pw);
+}
+
+TEST_F(EndToEndPolicyTest, AProtectedAccountIsDeniedAndKeepsItsPassword) {
+  const std::string pw = "Protected-Pass-1";
+  ExpectDeniedAndUnchanged(Submit({"--user", "root1"}, pw), "protected_account", "contact_admin",
+                           StaffUserDn("root1"), StaffPassword("root1"), pw);
+}
+
+TEST_F(EndToEndPolicyTest, ARequestVerifiedOnlyByAWeakMethodIsDenied) {
+  const std::string pw = "Weak-Pass-1";
+  ExpectDeniedAndUnchanged(Submit({"--user", "weak1", "--verified-by", "security_questions"}, pw),
+                           "verification_insufficient", "could_not_verify", StaffUserDn("weak1"),
+                           StaffPassword("weak1"), pw);
+}
+
+// The admin scope runs in log-only mode: a help-desk reset outside it goes through, and the
+// audit trail says what enforcement would have done.
+TEST_F(EndToEndPolicyTest, LogOnlyLetsAWouldDenyRequestThroughAndAuditsIt) {
+  const std::string pw = "Helpdesk-Bob-Pass-1";
+  auto result =
+      Submit({"--user", "bob", "--requester-type", "admin", "--requester", "helpdesk-1"}, pw);
+  EXPECT_EQ(result.value("outcome", ""), "succeeded") << result.dump();
+  EXPECT_TRUE(CanBind(SlapdServer::user_dn("bob"), pw));
+  bool would_deny = false;
+  for (const auto& r : AuditedFor(*agent_, result.value("id", ""))) {
+    if (r.value("decision", "") != "would_deny") continue;
+    would_deny = true;
+    EXPECT_EQ(r.value("reasons", Json::array()), Json::array({"not_in_allowed_subtree"}));
+    EXPECT_NE(r.value("detail", "").find("directory[corp].admin_scope.allowed_subtrees (log_only)"),
+              std::string::npos)
+        << r.dump();
+  }
+  EXPECT_TRUE(would_deny) << "no would_deny decision in the audit trail";
+}
+
+// A burst of 200 resets against an overall limit of 20 an hour. The breaker trips on the 21st
+// request. Held requests are stored and accepted but not written; they keep the agent's
+// credits (4 here), so the cloud keeps the rest of the burst. Each `wbagent breaker release`
+// applies what is held and counting starts again, so the burst trips it again after 20 more:
+// the administrator releases until the burst is through, and every request is applied exactly
+// once.
+class EndToEndBreakerTest : public EndToEndPolicyTest {
+ protected:
+  static void SetUpTestSuite() {
+    auto slapd = SlapdServer::Start();
+    if (!slapd.ok()) {
+      start_status_ = slapd.error();
+      return;
+    }
+    slapd_ = std::move(*slapd);
+    setup_status_ = slapd_->SetPolicy({.min_length = 8, .in_history = 0, .min_age = 0});
+    if (!setup_status_.ok()) return;
+    dir_ = std::make_unique<TempDir>("wbe2ebreaker");
+    auto d =
+        Deploy(dir_->path(), SlapdServer::service_password(),
+               SlapdDirectoryToml(*slapd_, 5) + "\n[policy.rate_limits]\noverall = \"20/1h\"\n");
+    if (!d.ok()) {
+      setup_status_ = d.error();
+      return;
+    }
+    cloud_ = std::move(d->cloud);
+    agent_ = std::move(d->agents.front());
+  }
+  static void TearDownTestSuite() { EndToEndPolicyTest::TearDownTestSuite(); }
+
+  static Json QueueList() {
+    CommandResult r = agent_->Wbagent({"queue", "list", "--limit", "1000", "--json"});
+    auto j = Json::parse(r.output, nullptr, false);
+    return j.is_object() ? j : Json::object();
+  }
+  static std::size_t CountInState(const Json& list, const std::string& state) {
+    std::size_t n = 0;
+    for (const auto& r : list.value("requests", Json::array())) {
+      n += r.value("state", "") == state ? 1 : 0;
+    }
+    return n;
+  }
+};
+
+TEST_F(EndToEndBreakerTest, ABurstTripsTheBreakerAndReleasedRequestsAreAppliedExactlyOnce) {
+  const std::vector<std::string> users = {"alice", "bob", "carol", "dave"};
+  std::map<std::string, std::string> last_password;
+  for (int i = 0; i < 200; ++i) {
+    const std::string& uid = users[static_cast<std::size_t>(i) % users.size()];
+    const std::string pw = "Burst-" + std::to_string(i) + "-Pass";
+    CommandResult r =
+        cloud_->Submit({"--user", uid, "--kind", "uid", "--op", "reset", "--ttl", "900"}, &pw);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    last_password[uid] = pw;
+  }
+  // The first trip: 20 applied, the agent's 4 credits held, nothing else taken.
+  const Status tripped = WaitUntil(
+      [&]() -> Status {
+        const Json list = QueueList();
+        const std::size_t held = CountInState(list, "received");
+        const std::size_t done = CountInState(list, "succeeded");
+        if (held == 4 && done == 20) return Status::Ok();
+        return Unavailable(std::to_string(held) + " held, " + std::to_string(done) + " done");
+      },
+      std::chrono::seconds(120));
+  ASSERT_TRUE(tripped.ok()) << tripped.ToString();
+  CommandResult status = agent_->Wbagent({"breaker", "status"});
+  EXPECT_EQ(status.exit_code, 1) << status.output;
+  EXPECT_NE(status.output.find("TRIPPED"), std::string::npos) << status.output;
+  CommandResult agent_status = agent_->Wbagent({"status"});
+  EXPECT_EQ(agent_status.exit_code, 1) << agent_status.output;
+  EXPECT_NE(agent_status.output.find("breaker:      TRIPPED"), std::string::npos)
+      << agent_status.output;
+
+  // Release whenever it holds something, until all 200 are through.
+  int releases = 0;
+  ASSERT_TRUE(WaitUntil(
+                  [&]() -> Status {
+                    const Json list = QueueList();
+                    const std::size_t done = CountInState(list, "succeeded");
+                    if (done == 200) return Status::Ok();
+                    if (CountInState(list, "received") > 0) {
+                      CommandResult release = agent_->Wbagent({"breaker", "release"});
+                      if (release.exit_code != 0) return Internal(release.output);
+                      ++releases;
+                    }
+                    return Unavailable(std::to_string(done) + " of 200 done");
+                  },
+                  std::chrono::seconds(300))
+                  .ok());
+  EXPECT_GE(releases, 2) << "the burst should have tripped the breaker again after a release";
+  // Exactly once: one attempt and one directory_write per request.
+  for (const auto& r : QueueList().value("requests", Json::array())) {
+    EXPECT_EQ(r.value("attempts", 0), 1) << r.dump();
+  }
+  std::map<std::string, int> writes;
+  std::ifstream in(agent_->state() / "audit" / "audit.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    auto j = Json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("event", "") == "directory_write") {
+      ++writes[j.value("request_id", "")];
+    }
+  }
+  EXPECT_EQ(writes.size(), 200u);
+  for (const auto& [id, n] : writes) EXPECT_EQ(n, 1) << id;
+  for (const auto& [uid, pw] : last_password) {
+    EXPECT_TRUE(CanBind(SlapdServer::user_dn(uid), pw)) << uid;
+  }
+}
+
+}  // namespace
+}  // namespace wb::testing

@@ -1,0 +1,150 @@
+// The on-premises policy end to end against a real Samba AD DC (docs/policy.md): the scope
+// rules as AD evaluates them (nested groups by LDAP_MATCHING_RULE_IN_CHAIN, adminCount). Each
+// denial is checked in the cloud's result, the audit trail and the directory: the old
+// password still binds, the new one does not.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/e2e_util.h"
+#include "tests/support/samba_dc.h"
+#include "tests/support/server_gate.h"
+
+namespace wb::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+class EndToEndSambaPolicyTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto dc = SambaDc::Start();
+    if (!dc.ok()) {
+      start_status_ = dc.error();
+      return;
+    }
+    dc_ = std::move(*dc);
+    setup_status_ = PrepareDirectory();
+    if (!setup_status_.ok()) return;
+    dir_ = std::make_unique<TempDir>("wbe2eadpolicy");
+    const std::string toml =
+        "[[directory]]\nname = \"samdom\"\nkind = \"ad\"\nurls = [\"" + dc_->ldaps_url() +
+        "\"]\nca_file = \"" + dc_->ca_file().string() + "\"\nbind_dn = \"" + SambaDc::service_dn() +
+        "\"\nbind_password_file = \"bind.password\"\nbase_dn = \"" + SambaDc::base_dn() +
+        "\"\nlookup_attributes = [\"userPrincipalName\", \"sAMAccountName\"]\n"
+        "\n[directory.scope]\n"
+        "allowed_subtrees = [\"" +
+        SambaDc::users_ou() +
+        "\"]\n"
+        "filter = \"(!(description=no-self-service))\"\n"
+        "denied_groups = [\"" +
+        SambaDc::group_dn("pol-tier0") + "\"]\n";
+    auto d = Deploy(dir_->path(), SambaDc::service_password(), toml);
+    if (!d.ok()) {
+      setup_status_ = d.error();
+      return;
+    }
+    cloud_ = std::move(d->cloud);
+    agent_ = std::move(d->agents.front());
+  }
+  // pol-tier0 <- pol-ops <- pol-opsuser: a member of the denied group only through nesting.
+  static Status PrepareDirectory() {
+    for (const char* name : {"pol-ok", "pol-opsuser", "pol-contractor"}) {
+      WB_RETURN_IF_ERROR(dc_->CreateUser(name, Initial()));
+    }
+    auto admin = dc_->AdminClient();
+    if (!admin.ok()) return admin.error();
+    WB_RETURN_IF_ERROR(
+        admin->Modify(SambaDc::user_dn("pol-contractor"),
+                      {{LdapMod::Op::kReplace, "description", {"no-self-service"}}}));
+    WB_RETURN_IF_ERROR(dc_->CreateGroup("pol-ops", {SambaDc::user_dn("pol-opsuser")}));
+    return dc_->CreateGroup("pol-tier0", {SambaDc::group_dn("pol-ops")});
+  }
+  static std::string Initial() { return "Policy-Initial-Osprey-7"; }
+  static void TearDownTestSuite() {
+    if (agent_) (void)agent_->Stop();
+    agent_.reset();
+    cloud_.reset();
+    dc_.reset();
+    dir_.reset();
+  }
+  void SetUp() override {
+    WB_REQUIRE_SERVER(start_status_);
+    ASSERT_TRUE(setup_status_.ok()) << setup_status_.ToString();
+  }
+
+  static Json Submit(const std::string& sam, const std::string& password) {
+    CommandResult r = cloud_->Submit({"--user", sam, "--kind", "sam", "--op", "reset",
+                                      "--requester-type", "self", "--wait", "--timeout", "60"},
+                                     &password);
+    auto j =
+        Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+    EXPECT_TRUE(j.is_object()) << r.output;
+    return j.is_object() ? j : Json::object();
+  }
+  static bool CanBind(const std::string& dn, const std::string& password) {
+    return TryUserBind(dc_->ldaps_url(), dc_->ca_file(), dn, password).ok();
+  }
+  static void ExpectDeniedAndUnchanged(const Json& result, const std::string& code,
+                                       const std::string& dn, const std::string& old_password,
+                                       const std::string& new_password) {
+    EXPECT_EQ(result.value("outcome", ""), code) << result.dump();
+    EXPECT_TRUE(CanBind(dn, old_password)) << "the old password no longer binds";
+    EXPECT_FALSE(CanBind(dn, new_password)) << "the denied password was written";
+    bool denied = false;
+    std::ifstream in(agent_->state() / "audit" / "audit.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      auto j = Json::parse(line, nullptr, false);
+      if (!j.is_object() || j.value("request_id", "") != result.value("id", "")) continue;
+      EXPECT_NE(j.value("event", ""), "directory_write") << line;
+      denied = denied || j.value("decision", "") == "deny";
+    }
+    EXPECT_TRUE(denied) << "no policy_decision deny in the audit trail";
+  }
+
+  static inline std::unique_ptr<SambaDc> dc_;
+  static inline std::unique_ptr<TempDir> dir_;
+  static inline std::unique_ptr<Cloud> cloud_;
+  static inline std::unique_ptr<Agent> agent_;
+  static inline Status start_status_;
+  static inline Status setup_status_;
+};
+
+TEST_F(EndToEndSambaPolicyTest, AUserInsideTheScopeIsReset) {
+  const std::string pw = "Policy-Reset-Falcon-1";
+  auto result = Submit("pol-ok", pw);
+  EXPECT_EQ(result.value("outcome", ""), "succeeded") << result.dump();
+  EXPECT_TRUE(CanBind(SambaDc::user_dn("pol-ok"), pw));
+}
+
+TEST_F(EndToEndSambaPolicyTest, AUserOutsideTheAllowedSubtreeIsDenied) {
+  // svc-norights lives in CN=Users, outside OU=WbUsers.
+  const std::string pw = "Outside-Scope-Heron-2";
+  ExpectDeniedAndUnchanged(Submit("svc-norights", pw), "not_in_allowed_subtree",
+                           SambaDc::norights_dn(), SambaDc::norights_password(), pw);
+}
+
+TEST_F(EndToEndSambaPolicyTest, AUserTheFilterExcludesIsDenied) {
+  const std::string pw = "Filtered-Out-Crane-3";
+  ExpectDeniedAndUnchanged(Submit("pol-contractor", pw), "filter_not_matched",
+                           SambaDc::user_dn("pol-contractor"), Initial(), pw);
+}
+
+TEST_F(EndToEndSambaPolicyTest, AMemberOfADeniedGroupThroughANestedGroupIsDenied) {
+  const std::string pw = "Nested-Group-Plover-4";
+  ExpectDeniedAndUnchanged(Submit("pol-opsuser", pw), "denied_group",
+                           SambaDc::user_dn("pol-opsuser"), Initial(), pw);
+}
+
+TEST_F(EndToEndSambaPolicyTest, AnAdminCountAccountIsProtected) {
+  const std::string pw = "Protected-Admin-Ibis-5";
+  const std::string name = SambaDc::protected_user();
+  auto result = Submit(name, pw);
+  ExpectDeniedAndUnchanged(result, "protected_account", SambaDc::user_dn(name),
+                           dc_->user_password(name), pw);
+  EXPECT_EQ(result.value("user_action", ""), "contact_admin") << result.dump();
+}
+
+}  // namespace
+}  // namespace wb::testing

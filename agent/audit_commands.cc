@@ -8,6 +8,7 @@
 
 #include "agent/commands.h"
 #include "audit/audit.h"
+#include "common/clock.h"
 #include "config/config.h"
 
 namespace wb::agent {
@@ -32,15 +33,76 @@ std::string Plural(std::uint64_t n, const char* word) {
 }
 
 // An empty `text` leaves `out` unset.
-bool ParseTimeArg(const std::string& text, const char* option, std::optional<WallTime>& out) {
+bool ParseTimeArg(const std::string& text, const char* option, const Clock& clock,
+                  std::optional<WallTime>& out) {
   if (text.empty()) return true;
-  auto time = audit::ParseTime(text);
+  auto time = audit::ParseQueryTime(text, clock);
   if (!time.ok()) {
-    std::fprintf(stderr, "wbagent: %s: %s\n", option, time.error().message().c_str());
+    std::fprintf(stderr, "wbagent audit query: %s: %s\n", option, time.error().message().c_str());
     return false;
   }
   out = *time;
   return true;
+}
+
+// The filter the options ask for, or nullopt after saying on stderr what is wrong.
+std::optional<audit::QueryFilter> FilterFor(const AuditQueryArgs& args, const Clock& clock) {
+  audit::QueryFilter filter;
+  if (!ParseTimeArg(args.since, "--since", clock, filter.since) ||
+      !ParseTimeArg(args.until, "--until", clock, filter.until)) {
+    return std::nullopt;
+  }
+  if (!args.event.empty()) {
+    filter.event = audit::ParseEventType(args.event);
+    if (!filter.event) {
+      std::fprintf(stderr,
+                   "wbagent audit query: --event %s: not an event type (docs/audit.md, \"Event "
+                   "types\")\n",
+                   args.event.c_str());
+      return std::nullopt;
+    }
+  }
+  filter.user = args.user;
+  filter.request_id = args.request;
+  filter.outcome = args.outcome;
+  return filter;
+}
+
+void WarnSkipped(std::uint64_t skipped) {
+  if (skipped == 0) return;
+  std::fprintf(stderr,
+               "wbagent: skipped %s that %s not a complete record; run `wbagent audit verify`\n",
+               Plural(skipped, "line").c_str(), skipped == 1 ? "is" : "are");
+}
+
+// A refused --request prefix is the caller's to fix (exit 2); anything else is the trail's.
+int QueryFailed(const Status& error) {
+  if (error.code() == Code::kInvalidArgument) {
+    std::fprintf(stderr, "wbagent audit query: --request %s\n", error.message().c_str());
+    return kExitUsage;
+  }
+  std::fprintf(stderr, "wbagent: cannot read the audit trail: %s\n", error.ToString().c_str());
+  return kExitFailure;
+}
+
+int Print(const std::string& out, std::uint64_t skipped) {
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  WarnSkipped(skipped);
+  return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
+}
+
+int QueryEvents(const std::filesystem::path& file, const audit::QueryFilter& filter,
+                audit::Format format) {
+  auto result = audit::Query(file, filter);
+  if (!result.ok()) return QueryFailed(result.error());
+  return Print(audit::FormatRecords(result->records, format), result->skipped_lines);
+}
+
+int QueryRequests(const std::filesystem::path& file, const audit::QueryFilter& filter,
+                  audit::Format format) {
+  auto result = audit::QueryRequests(file, filter);
+  if (!result.ok()) return QueryFailed(result.error());
+  return Print(audit::FormatRequests(result->rows, format), result->skipped_lines);
 }
 
 void PrintReport(const audit::VerifyReport& report, const audit::VerifyOptions& options) {
@@ -114,37 +176,18 @@ int AuditVerifyCommand(const AuditVerifyArgs& args) {
   return report->ok() ? kExitOk : kExitFailure;
 }
 
-int AuditQueryCommand(const AuditQueryArgs& args) {
-  audit::QueryFilter filter;
-  if (!ParseTimeArg(args.since, "--since", filter.since) ||
-      !ParseTimeArg(args.until, "--until", filter.until)) {
-    return kExitUsage;
-  }
+int AuditQueryCommand(const AuditQueryArgs& args, const Clock& clock) {
+  const std::optional<audit::QueryFilter> filter = FilterFor(args, clock);
+  if (!filter) return kExitUsage;
   const std::optional<audit::Format> format = audit::ParseFormat(args.format);
   if (!format) {
     std::fprintf(stderr, "wbagent: --format must be table, json or csv\n");
     return kExitUsage;
   }
-  filter.user = args.user;
-  filter.request_id = args.request;
-  filter.outcome = args.outcome;
   std::optional<config::Config> cfg;
   if (args.file.empty() && !(cfg = LoadForAudit(args.config_file))) return kExitUsage;
   const std::filesystem::path file = args.file.empty() ? cfg->audit.file : args.file;
-  auto result = audit::Query(file, filter);
-  if (!result.ok()) {
-    std::fprintf(stderr, "wbagent: cannot read the audit trail: %s\n",
-                 result.error().ToString().c_str());
-    return kExitFailure;
-  }
-  const std::string out = audit::FormatRecords(result->records, *format);
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  if (result->skipped_lines > 0) {
-    std::fprintf(
-        stderr, "wbagent: skipped %s that %s not a complete record; run `wbagent audit verify`\n",
-        Plural(result->skipped_lines, "line").c_str(), result->skipped_lines == 1 ? "is" : "are");
-  }
-  return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
+  return args.events ? QueryEvents(file, *filter, *format) : QueryRequests(file, *filter, *format);
 }
 
 }  // namespace wb::agent

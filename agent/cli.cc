@@ -46,15 +46,23 @@ void AddAuditVerbs(CLI::App& app, std::string& config_path, AuditVerbs& verbs) {
                            "cloud's): the trail must hold it, which shows a deleted or rolled-back "
                            "trail");
   AuditQueryArgs& q = verbs.query_args;
-  verbs.query = AddConfigVerb(*audit, "query", "Show audit records as a table, JSON lines or CSV",
+  verbs.query = AddConfigVerb(*audit, "query",
+                              "Show one row per request (who, what, whose account, verified how, "
+                              "result), or with --events the records, as a table, JSON or CSV",
                               config_path);
   verbs.query->add_option("--file", q.file, "Active trail file (default: audit.file)");
-  verbs.query->add_option("--since", q.since, "From this UTC time: YYYY-MM-DD[THH:MM[:SS]]");
-  verbs.query->add_option("--until", q.until, "Before this UTC time");
+  verbs.query->add_option("--since", q.since,
+                          "From this time: UTC YYYY-MM-DD[THH:MM[:SS]], or 30m, 24h, 7d (ago), "
+                          "today, yesterday (00:00 UTC), now");
+  verbs.query->add_option("--until", q.until, "Before this time (the same forms)");
   verbs.query->add_option("--user", q.user,
                           "Target account or requester; ignores case, * is a wildcard");
-  verbs.query->add_option("--request", q.request, "Request id, or its first characters");
+  verbs.query->add_option("--request", q.request,
+                          "Request id, or an unambiguous prefix of 4 characters or more");
   verbs.query->add_option("--outcome", q.outcome, "Outcome code, e.g. succeeded");
+  verbs.query->add_option("--event", q.event,
+                          "Event type, e.g. directory_write (requests with such a record)");
+  verbs.query->add_flag("--events", q.events, "One row per record instead of per request");
   verbs.query->add_option("--format", q.format, "table, json or csv")
       ->check(CLI::IsMember({"table", "json", "csv"}))
       ->capture_default_str();
@@ -155,7 +163,7 @@ int Main(int argc, char** argv) {
   }
   if (audit.query->parsed()) {
     audit.query_args.config_file = config_path;
-    return AuditQueryCommand(audit.query_args);
+    return AuditQueryCommand(audit.query_args, SystemClock());
   }
   return kExitUsage;
 }

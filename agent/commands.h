@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.h"
+
 namespace wb::agent {
 
 inline constexpr int kExitOk = 0;
@@ -31,17 +33,21 @@ struct AuditVerifyArgs {
 };
 int AuditVerifyCommand(const AuditVerifyArgs& args);
 
+// Query: exit 2 also for a --request prefix that is too short or ambiguous. Relative times
+// (--since 24h) count back from `clock`.
 struct AuditQueryArgs {
   std::filesystem::path config_file;
   std::filesystem::path file;
-  std::string since;  // UTC, see wb::audit::ParseTime; empty: no bound
+  std::string since;  // see wb::audit::ParseQueryTime; empty: no bound
   std::string until;
   std::string user;
-  std::string request;
+  std::string request;  // a whole id or an unambiguous prefix
   std::string outcome;
+  std::string event;             // an event type name; empty: any
+  bool events = false;           // the records themselves, not one row per request
   std::string format = "table";  // table, json or csv
 };
-int AuditQueryCommand(const AuditQueryArgs& args);
+int AuditQueryCommand(const AuditQueryArgs& args, const Clock& clock);
 
 // Where the inspection commands below find the agent's state: `state_dir` when given (the
 // config is then not read, so it works when the config names files that only the running

@@ -203,20 +203,33 @@ TEST_F(AuditCliTest, VerifyWithAKeyOthersCanReadIsAUsageError) {
   EXPECT_TRUE(Contains(r.output, "permission_denied")) << r.output;
 }
 
-TEST_F(AuditCliTest, QueryPrintsATable) {
+TEST_F(AuditCliTest, QueryShowsOneRowPerRequestByDefault) {
   CommandResult r = Wbagent({"audit", "query", "-c", config().string()});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   std::vector<std::string> lines = Lines(r.output);
   ASSERT_EQ(lines.size(), 5u) << r.output;
-  EXPECT_EQ(lines[0].rfind("TIME (UTC)", 0), 0u) << r.output;
+  EXPECT_EQ(lines[0].rfind("TIME (UTC)           REQUEST  REQUESTER", 0), 0u) << r.output;
+  EXPECT_TRUE(Contains(lines[2], "helpdesk@corp.example.com")) << r.output;
   EXPECT_TRUE(Contains(lines[2], "user2@corp.example.com")) << r.output;
+  EXPECT_TRUE(Contains(lines[2], "fido2")) << r.output;
   EXPECT_TRUE(Contains(lines[2], "user_not_found")) << r.output;
-  EXPECT_EQ(lines[4], "3 records");
+  EXPECT_EQ(lines[4], "3 requests");
+}
+
+TEST_F(AuditCliTest, QueryWithEventsShowsTheRecords) {
+  CommandResult r = Wbagent({"audit", "query", "-c", config().string(), "--events"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> lines = Lines(r.output);
+  ASSERT_GE(lines.size(), 5u) << r.output;
+  EXPECT_EQ(lines[0].rfind("TIME (UTC)           SEQ  EVENT", 0), 0u) << r.output;
+  EXPECT_TRUE(Contains(r.output, "directory_write")) << r.output;
+  EXPECT_EQ(lines.back(), "3 records");
+  for (const std::string& line : lines) EXPECT_LE(line.size(), 120u) << line;
 }
 
 TEST_F(AuditCliTest, QueryFiltersAndWritesCsv) {
   CommandResult r = Wbagent({"audit", "query", "-c", config().string(), "--user",
-                             "USER2@corp.example.com", "--format", "csv"});
+                             "USER2@corp.example.com", "--format", "csv", "--events"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   std::vector<std::string> lines = Lines(r.output);
   ASSERT_EQ(lines.size(), 2u) << r.output;
@@ -224,25 +237,110 @@ TEST_F(AuditCliTest, QueryFiltersAndWritesCsv) {
   EXPECT_TRUE(Contains(lines[1], ",\"CN=User 2,DC=corp,DC=example,DC=com\",")) << lines[1];
 }
 
+TEST_F(AuditCliTest, QueryWritesOneCsvRowPerRequest) {
+  CommandResult r = Wbagent({"audit", "query", "-c", config().string(), "--format", "csv"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> lines = Lines(r.output);
+  ASSERT_EQ(lines.size(), 4u) << r.output;
+  EXPECT_EQ(lines[0].rfind("request_id,time,last_time,", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[2].rfind("req-2,", 0), 0u) << lines[2];
+}
+
 TEST_F(AuditCliTest, QueryBySinceUntilOutcomeAndRequestWritesJsonLines) {
   CommandResult r =
       Wbagent({"audit", "query", "--file", trail().string(), "--since", "2027-01-15T09:00:00Z",
-               "--until", "2027-01-16", "--outcome", "succeeded", "--format", "json"});
+               "--until", "2027-01-16", "--outcome", "succeeded", "--format", "json", "--events"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   std::vector<std::string> lines = Lines(r.output);
   ASSERT_EQ(lines.size(), 1u) << r.output;
   auto record = nlohmann::json::parse(lines[0]);
   EXPECT_EQ(record["request_id"], "req-3");
+  EXPECT_TRUE(record.contains("hmac"));  // the stored line
   EXPECT_EQ(Lines(Wbagent({"audit", "query", "--file", trail().string(), "--request", "req-1",
-                           "--format", "json"})
+                           "--format", "json", "--events"})
                       .output)
                 .size(),
             1u);
 }
 
+TEST_F(AuditCliTest, QueryWritesOneJsonObjectPerRequest) {
+  CommandResult r = Wbagent(
+      {"audit", "query", "--file", trail().string(), "--request", "req-2", "--format", "json"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> lines = Lines(r.output);
+  ASSERT_EQ(lines.size(), 1u) << r.output;
+  auto row = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(row["request_id"], "req-2");
+  EXPECT_EQ(row["outcome"], "user_not_found");
+  EXPECT_EQ(row["requester"]["verified_by"], nlohmann::json::array({"fido2"}));
+  EXPECT_EQ(row["target"]["dn"], "CN=User 2,DC=corp,DC=example,DC=com");
+}
+
+TEST_F(AuditCliTest, QueryByEventKeepsTheRecordsOfThatType) {
+  CommandResult r = Wbagent({"audit", "query", "--file", trail().string(), "--event",
+                             "directory_write", "--events", "--format", "json"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(Lines(r.output).size(), 3u) << r.output;
+  CommandResult none = Wbagent(
+      {"audit", "query", "--file", trail().string(), "--event", "result_sent", "--format", "json"});
+  EXPECT_EQ(none.exit_code, 0) << none.output;
+  EXPECT_EQ(none.output, "");
+}
+
+TEST_F(AuditCliTest, QueryOfAnUnknownEventTypeIsAUsageError) {
+  CommandResult r =
+      Wbagent({"audit", "query", "--file", trail().string(), "--event", "directory_wrote"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Contains(r.output, "--event directory_wrote: not an event type")) << r.output;
+}
+
+TEST_F(AuditCliTest, QueryByAnAmbiguousRequestPrefixIsAUsageErrorNamingTheCandidates) {
+  CommandResult r = Wbagent({"audit", "query", "--file", trail().string(), "--request", "req-"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Contains(r.output,
+                       "--request more than one request starts with \"req-\": req-1, "
+                       "req-2, req-3; give more characters"))
+      << r.output;
+}
+
+TEST_F(AuditCliTest, QueryByATooShortRequestPrefixIsAUsageError) {
+  CommandResult r = Wbagent({"audit", "query", "--file", trail().string(), "--request", "req"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Contains(r.output, "a prefix needs 4 characters or more")) << r.output;
+}
+
+TEST_F(AuditCliTest, QueryTakesRelativeTimesCountedFromNow) {
+  // Two requests, 3 days and 2 hours before the real now (the command reads the system clock).
+  FakeClock clock(std::chrono::system_clock::now() - std::chrono::hours(72));
+  const std::filesystem::path recent = dir_.path() / "recent" / "audit.jsonl";
+  audit::WriterOptions options;
+  options.file = recent;
+  options.checkpoint_file = dir_.path() / "recent" / "audit.checkpoint";
+  auto writer = audit::Writer::Open(options, Secret(std::string(32, 'k')), clock);
+  ASSERT_TRUE(writer.ok()) << writer.error().ToString();
+  ASSERT_TRUE((*writer)->Append(Reset(1)).ok());
+  clock.Advance(std::chrono::hours(70));
+  ASSERT_TRUE((*writer)->Append(Reset(2)).ok());
+  ASSERT_TRUE((*writer)->Close().ok());
+  auto ids = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"audit", "query", "--file", recent.string(), "--format", "csv"});
+    CommandResult r = Wbagent(args);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    std::string out;
+    for (const std::string& line : Lines(r.output)) out += line.substr(0, line.find(',')) + " ";
+    return out;
+  };
+  EXPECT_EQ(ids({"--since", "24h"}), "request_id req-2 ");
+  EXPECT_EQ(ids({"--until", "24h"}), "request_id req-1 ");
+  EXPECT_EQ(ids({"--since", "7d"}), "request_id req-1 req-2 ");
+  EXPECT_EQ(ids({"--since", "30m"}), "request_id ");
+}
+
 TEST_F(AuditCliTest, QueryRefusesABadTimeOrFormat) {
-  EXPECT_EQ(
-      Wbagent({"audit", "query", "--file", trail().string(), "--since", "yesterday"}).exit_code, 2);
+  CommandResult r =
+      Wbagent({"audit", "query", "--file", trail().string(), "--since", "last tuesday"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Contains(r.output, "--since: 'last tuesday' is not a time")) << r.output;
   EXPECT_EQ(Wbagent({"audit", "query", "--file", trail().string(), "--format", "xml"}).exit_code,
             2);
 }

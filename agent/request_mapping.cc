@@ -24,21 +24,14 @@ std::string RequesterJson(const protocol::Requester& r) {
       .dump();
 }
 
-audit::Requester ParseRequester(const std::string& text) {
-  audit::Requester out;
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_object()) return out;
-  const std::string type = j.value("type", "");
-  out.kind = type == "admin"  ? audit::RequesterKind::kAdmin
-             : type == "self" ? audit::RequesterKind::kSelf
-                              : audit::RequesterKind::kNone;
-  out.id = j.value("id", "");
-  if (j.contains("verified_by") && j["verified_by"].is_array()) {
-    for (const auto& m : j["verified_by"]) {
-      if (m.is_string()) out.verified_by.push_back(m.get<std::string>());
-    }
+audit::RequesterKind RequesterKindNamed(const std::string& type) {
+  if (type == protocol::RequesterTypeName(protocol::RequesterType::kAdmin)) {
+    return audit::RequesterKind::kAdmin;
   }
-  return out;
+  if (type == protocol::RequesterTypeName(protocol::RequesterType::kSelf)) {
+    return audit::RequesterKind::kSelf;
+  }
+  return audit::RequesterKind::kNone;
 }
 
 }  // namespace
@@ -98,6 +91,30 @@ ldap::PasswordChange ToChange(const queue::Work& work) {
 
 bool WritesPassword(const queue::Operations& ops) { return ops.reset || ops.change; }
 
+std::optional<audit::Requester> ParseRequester(const std::string& requester_json) {
+  auto j = nlohmann::json::parse(requester_json, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) return std::nullopt;
+  audit::Requester out;
+  out.kind = RequesterKindNamed(j["type"].get<std::string>());
+  if (j.contains("id") && j["id"].is_string()) out.id = j["id"].get<std::string>();
+  if (j.contains("verified_by") && j["verified_by"].is_array()) {
+    for (const auto& m : j["verified_by"]) {
+      if (m.is_string()) out.verified_by.push_back(m.get<std::string>());
+    }
+  }
+  return out;
+}
+
+std::string OutcomeMessage(const ldap::Outcome& outcome) {
+  if (outcome.ok()) return outcome.note;
+  std::string out = outcome.reason;
+  if (!outcome.diagnostic.empty()) {
+    if (!out.empty()) out += ' ';
+    out.append("[").append(outcome.diagnostic).append("]");
+  }
+  return out;
+}
+
 audit::Event AuditEventFor(audit::EventType type, const queue::RequestInfo& info) {
   audit::Event e;
   e.type = type;
@@ -111,7 +128,7 @@ audit::Event AuditEventFor(audit::EventType type, const queue::RequestInfo& info
   if (ops.require_change) e.operations.push_back(audit::Operation::kRequireChange);
   if (ops.clear_require_change) e.operations.push_back(audit::Operation::kClearRequireChange);
   e.target.requested = info.target;
-  e.requester = ParseRequester(info.requester_json);
+  e.requester = ParseRequester(info.requester_json).value_or(audit::Requester{});
   return e;
 }
 

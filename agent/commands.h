@@ -13,6 +13,13 @@ namespace wb::agent {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
+// `wbagent run` only: the audit trail failed the checks made before extending it (a tampered
+// or truncated trail, a checkpoint that does not verify, the wrong audit key). 65 is
+// EX_DATAERR of sysexits.h, "the input data was incorrect": systemd shows it as
+// status=65/DATAERR, and no other path of wbagent exits with it. The unit names it in
+// RestartPreventExitStatus=, because a restart cannot cure it: an auditor must
+// (docs/audit.md, "When the agent refuses to start because of the trail").
+inline constexpr int kExitAuditTrailRefused = 65;
 
 int CheckConfigCommand(const std::filesystem::path& config_file);
 int RunDaemonCommand(const std::filesystem::path& config_file);

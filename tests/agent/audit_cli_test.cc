@@ -1,6 +1,7 @@
 // Drives `wbagent audit verify` and `wbagent audit query` on trails written with wb_audit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -343,6 +344,68 @@ TEST_F(AuditCliTest, QueryRefusesABadTimeOrFormat) {
   EXPECT_TRUE(Contains(r.output, "--since: 'last tuesday' is not a time")) << r.output;
   EXPECT_EQ(Wbagent({"audit", "query", "--file", trail().string(), "--format", "xml"}).exit_code,
             2);
+}
+
+// ---- The daemon and a trail that fails its checks -------------------------------------------
+
+constexpr int kExitAuditTrailRefused = 65;  // agent/commands.h: EX_DATAERR
+
+TEST_F(AuditCliTest, RunOnAnEditedLastRecordExits65AndSaysWhatToRun) {
+  std::string text = ReadFileOrEmpty(trail());
+  const std::size_t last = text.rfind("\"outcome\":\"succeeded\"");
+  ASSERT_NE(last, std::string::npos);
+  text.replace(last, 22, "\"outcome\":\"succeeded!\"");
+  ASSERT_TRUE(WriteFile(trail(), text, 0640).ok());
+  CommandResult r = Wbagent({"run", "-c", config().string()});
+  EXPECT_EQ(r.exit_code, kExitAuditTrailRefused) << r.output;
+  EXPECT_TRUE(Contains(r.output, "the last record fails its HMAC")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "exits with status 65 so that systemd does not restart it"))
+      << r.output;
+  EXPECT_TRUE(Contains(r.output, "sudo wbagent audit verify --config " + config().string()))
+      << r.output;
+  EXPECT_TRUE(Contains(r.output, "wbagent audit new-chain --config " + config().string()))
+      << r.output;
+}
+
+TEST_F(AuditCliTest, RunOnATrailCutBackBeforeItsCheckpointExits65) {
+  std::vector<std::string> lines = Lines(ReadFileOrEmpty(trail()));
+  ASSERT_TRUE(WriteFile(trail(), lines[0] + "\n" + lines[1] + "\n", 0640).ok());
+  CommandResult r = Wbagent({"run", "-c", config().string()});
+  EXPECT_EQ(r.exit_code, kExitAuditTrailRefused) << r.output;
+  EXPECT_TRUE(Contains(r.output, "records were removed")) << r.output;
+}
+
+TEST_F(AuditCliTest, RunOnADeletedCheckpointExits65) {
+  std::filesystem::remove(audit::CheckpointPath(state()));
+  EXPECT_EQ(Wbagent({"run", "-c", config().string()}).exit_code, kExitAuditTrailRefused);
+}
+
+TEST(ServiceUnitTest, SystemdDoesNotRestartAnAgentWhoseAuditTrailFailedItsChecks) {
+  std::vector<std::string> statuses;
+  for (const std::string& line : Lines(ReadFileOrEmpty(WB_SOURCE_DIR "/systemd/wbagent.service"))) {
+    if (line.rfind("RestartPreventExitStatus=", 0) != 0) continue;
+    std::istringstream values(line.substr(line.find('=') + 1));
+    for (std::string v; values >> v;) statuses.push_back(v);
+  }
+  EXPECT_NE(std::find(statuses.begin(), statuses.end(), std::to_string(kExitAuditTrailRefused)),
+            statuses.end());
+  EXPECT_NE(std::find(statuses.begin(), statuses.end(), "2"), statuses.end());
+}
+
+// The distinct status is the trail's alone: a start that fails for another reason (here: the
+// agent is not enrolled) exits 1, which systemd restarts.
+TEST_F(AuditCliTest, RunThatFailsForAnotherReasonExits1Not65) {
+  CommandResult r = Wbagent({"run", "-c", config().string()});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Contains(r.output, "enrollment")) << r.output;
+  EXPECT_FALSE(Contains(r.output, "audit verify")) << r.output;
+}
+
+TEST_F(AuditCliTest, RunWithAMalformedAuditKeyExits1Not65) {
+  ASSERT_TRUE(WriteFile(state() / "audit.key", "not hex\n", 0600).ok());
+  CommandResult r = Wbagent({"run", "-c", config().string()});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Contains(r.output, "audit key")) << r.output;
 }
 
 }  // namespace

@@ -21,12 +21,29 @@ CLI::App* AddConfigVerb(CLI::App& app, const char* name, const char* description
 struct AuditVerbs {
   CLI::App* verify = nullptr;
   CLI::App* query = nullptr;
+  CLI::App* new_chain = nullptr;
   AuditVerifyArgs verify_args;
   AuditQueryArgs query_args;
+  AuditNewChainArgs new_chain_args;
 };
 
+void AddNewChainVerb(CLI::App& audit, std::string& config_path, AuditVerbs& verbs) {
+  AuditNewChainArgs& n = verbs.new_chain_args;
+  verbs.new_chain = AddConfigVerb(audit, "new-chain",
+                                  "After a failed verify: move the trail and its checkpoint, as "
+                                  "they are, to an evidence directory and start a new chain "
+                                  "whose first record names the old head (the agent must be "
+                                  "stopped)",
+                                  config_path);
+  verbs.new_chain->add_option("--evidence", n.evidence,
+                              "Evidence directory to create, beside the trail (default: "
+                              "<state_dir>/audit-evidence-<UTC time>)");
+  verbs.new_chain->add_option("--key-file", n.key_file, "Audit key (default: audit.key_file)");
+}
+
 void AddAuditVerbs(CLI::App& app, std::string& config_path, AuditVerbs& verbs) {
-  CLI::App* audit = app.add_subcommand("audit", "Verify or query the audit trail");
+  CLI::App* audit =
+      app.add_subcommand("audit", "Verify or query the audit trail, or start a new chain");
   audit->require_subcommand(1);
   AuditVerifyArgs& v = verbs.verify_args;
   verbs.verify = AddConfigVerb(*audit, "verify",
@@ -45,6 +62,7 @@ void AddAuditVerbs(CLI::App& app, std::string& config_path, AuditVerbs& verbs) {
                            "An audit head kept off-host, SEQ:HASH:HMAC (wbcloud status shows the "
                            "cloud's): the trail must hold it, which shows a deleted or rolled-back "
                            "trail");
+  AddNewChainVerb(*audit, config_path, verbs);
   AuditQueryArgs& q = verbs.query_args;
   verbs.query = AddConfigVerb(*audit, "query",
                               "Show one row per request (who, what, whose account, verified how, "
@@ -160,6 +178,10 @@ int Main(int argc, char** argv) {
   if (audit.verify->parsed()) {
     audit.verify_args.config_file = config_path;
     return AuditVerifyCommand(audit.verify_args);
+  }
+  if (audit.new_chain->parsed()) {
+    audit.new_chain_args.config_file = config_path;
+    return AuditNewChainCommand(audit.new_chain_args, SystemClock());
   }
   if (audit.query->parsed()) {
     audit.query_args.config_file = config_path;

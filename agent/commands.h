@@ -56,6 +56,19 @@ struct AuditQueryArgs {
 };
 int AuditQueryCommand(const AuditQueryArgs& args, const Clock& clock);
 
+// `wbagent audit new-chain` (audit_commands.cc): keeps a trail that failed verification as
+// evidence and starts a new chain naming its head (audit::StartNewChain). Refuses while an
+// agent holds the state directory. As root, the new trail and checkpoint are given the state
+// directory's owner, so the service user can extend them. Exit 1: nothing to recover from
+// (the trail verifies, or only has a torn tail), the agent runs, or the move or write failed;
+// 2: bad arguments, config or key, or the evidence directory exists.
+struct AuditNewChainArgs {
+  std::filesystem::path config_file;
+  std::filesystem::path key_file;  // default: as the agent finds it (audit.key_file)
+  std::filesystem::path evidence;  // default: <state_dir>/audit-evidence-<UTC time>
+};
+int AuditNewChainCommand(const AuditNewChainArgs& args, const Clock& clock);
+
 // Where the inspection commands below find the agent's state: `state_dir` when given (the
 // config is then not read, so it works when the config names files that only the running
 // service can see, such as systemd credentials), else agent.state_dir from `config_file`.

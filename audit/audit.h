@@ -72,6 +72,9 @@ enum class EventType {
   kAuditRecovered,      // "audit_recovered": at open, the Writer removed a torn final line
   kWitnessRefused,      // "witness_refused": the witness holds a head this trail does not
                         //   hold (records deleted or rolled back); no request is taken
+  kChainStarted,        // "chain_started": the first record of a chain started by
+                        //   StartNewChain after the old trail failed verification; detail
+                        //   names the old trail's head and where its files are kept
 };
 std::string_view Name(EventType type);
 std::optional<EventType> ParseEventType(std::string_view name);
@@ -384,6 +387,40 @@ struct VerifyReport {
 // at the first problem. Returns a Status only when it cannot read: e.g. the directory is
 // missing (kNotFound) or unreadable.
 Result<VerifyReport> Verify(const VerifyOptions& options, const Secret& key);
+
+// ---------------------------------------------------------------------------------------------
+// Starting a new chain (docs/audit.md, "When the agent refuses to start because of the trail").
+
+struct NewChainOptions {
+  std::filesystem::path file;             // the active file of the trail
+  std::filesystem::path checkpoint_file;  // see CheckpointPath
+  // Where the old trail's files and checkpoint are moved, as they are. Created with mode
+  // 0700; it must not exist, and must be on the trail's file system (rename(2), so that no
+  // byte of the evidence is rewritten).
+  std::filesystem::path evidence_dir;
+  std::string agent_id;  // written into the new chain's records
+};
+
+struct NewChain {
+  VerifyReport old_report;  // what Verify found in the old trail (with its checkpoint)
+  // The old trail's head as the evidence holds it: the seq of its last line (0 when that line
+  // is no record) and the SHA-256 of that line as stored, which anyone can recompute.
+  Head old_head;
+  std::vector<std::filesystem::path> moved;  // the files now in evidence_dir
+  Appended first;                            // the new chain's chain_started record
+};
+
+// Keeps the evidence and starts over: verifies the trail (with its checkpoint), moves its
+// files and checkpoint into evidence_dir, and opens a new trail whose first record (seq 1,
+// durable) is chain_started. That record's outcome is the first problem Verify found
+// (Name(Problem)) and its detail names the old head ("SEQ:HASH", the form `audit verify
+// --witness` takes), the problem's place, and evidence_dir, all sealed by the new chain's HMAC.
+// Refuses, moving nothing: a trail that verifies, or whose only problem is a torn tail (the
+// Writer repairs that itself) (kFailedPrecondition); an existing evidence_dir
+// (kAlreadyExists); a trail with no file (kNotFound). When a move fails part way
+// (kIoError, e.g. EXDEV), the message lists what was moved. The caller makes sure no agent
+// uses the trail meanwhile (the daemon's state-directory lock). Takes ownership of `key`.
+Result<NewChain> StartNewChain(const NewChainOptions& options, Secret key, const Clock& clock);
 
 // ---------------------------------------------------------------------------------------------
 // Querying. Query does not verify: run Verify first to know the records are genuine.

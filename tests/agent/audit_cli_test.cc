@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "audit/audit.h"
+#include "queue/state_lock.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/process.h"
 #include "tests/support/test_ca.h"
@@ -378,6 +379,71 @@ TEST_F(AuditCliTest, RunOnATrailCutBackBeforeItsCheckpointExits65) {
 TEST_F(AuditCliTest, RunOnADeletedCheckpointExits65) {
   std::filesystem::remove(audit::CheckpointPath(state()));
   EXPECT_EQ(Wbagent({"run", "-c", config().string()}).exit_code, kExitAuditTrailRefused);
+}
+
+// ---- audit new-chain: the way out the log names ---------------------------------------------
+
+TEST_F(AuditCliTest, NewChainKeepsTheEvidenceAndLetsTheAgentStartAgain) {
+  std::string text = ReadFileOrEmpty(trail());
+  text.replace(text.rfind("succeeded"), 9, "SUCCEEDED");
+  ASSERT_TRUE(WriteFile(trail(), text, 0640).ok());
+  ASSERT_EQ(Wbagent({"run", "-c", config().string()}).exit_code, kExitAuditTrailRefused);
+  const std::filesystem::path evidence = dir_.path() / "evidence";
+  CommandResult r =
+      Wbagent({"audit", "new-chain", "-c", config().string(), "--evidence", evidence.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Contains(r.output, "the old trail failed verification: bad_hmac at")) << r.output;
+  EXPECT_TRUE(
+      Contains(r.output, "kept as evidence: 2 files moved, as they are, to " + evidence.string()))
+      << r.output;
+  EXPECT_TRUE(Contains(r.output, "the old head (its last line as kept): 3:")) << r.output;
+  EXPECT_EQ(ReadFileOrEmpty(evidence / "audit.jsonl"), text);
+  // The new chain verifies, and its first record names the old one.
+  CommandResult verify = Wbagent({"audit", "verify", "-c", config().string()});
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_TRUE(Contains(verify.output, "1 record (last seq 1)")) << verify.output;
+  CommandResult first = Wbagent({"audit", "query", "-c", config().string(), "--events", "--event",
+                                 "chain_started", "--format", "json"});
+  EXPECT_TRUE(Contains(first.output, "\"outcome\":\"bad_hmac\"")) << first.output;
+  EXPECT_TRUE(Contains(first.output, evidence.string())) << first.output;
+  // The evidence still shows what was wrong with it.
+  CommandResult old = Wbagent({"audit", "verify", "--file", (evidence / "audit.jsonl").string(),
+                               "--checkpoint", (evidence / "audit.checkpoint").string(),
+                               "--key-file", (state() / "audit.key").string()});
+  EXPECT_EQ(old.exit_code, 1) << old.output;
+  EXPECT_TRUE(Contains(old.output, "bad_hmac")) << old.output;
+  // The agent gets past its trail now: it stops at the missing enrollment (exit 1), not 65.
+  EXPECT_EQ(Wbagent({"run", "-c", config().string()}).exit_code, 1);
+}
+
+TEST_F(AuditCliTest, NewChainRefusesWhileTheAgentHoldsTheStateDirectory) {
+  std::string text = ReadFileOrEmpty(trail());
+  text.replace(text.rfind("succeeded"), 9, "SUCCEEDED");
+  ASSERT_TRUE(WriteFile(trail(), text, 0640).ok());
+  auto lock = queue::StateLock::Acquire(state());
+  ASSERT_TRUE(lock.ok()) << lock.error().ToString();
+  CommandResult r = Wbagent({"audit", "new-chain", "-c", config().string()});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Contains(r.output, "stop the agent first")) << r.output;
+  EXPECT_EQ(ReadFileOrEmpty(trail()), text);
+}
+
+TEST_F(AuditCliTest, NewChainOnATrailThatVerifiesExits1AndMovesNothing) {
+  const std::string before = ReadFileOrEmpty(trail());
+  CommandResult r = Wbagent({"audit", "new-chain", "-c", config().string()});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Contains(r.output, "nothing to recover from")) << r.output;
+  EXPECT_EQ(ReadFileOrEmpty(trail()), before);
+}
+
+TEST_F(AuditCliTest, NewChainIntoAnExistingDirectoryIsAUsageError) {
+  std::string text = ReadFileOrEmpty(trail());
+  text.replace(text.rfind("succeeded"), 9, "SUCCEEDED");
+  ASSERT_TRUE(WriteFile(trail(), text, 0640).ok());
+  CommandResult r =
+      Wbagent({"audit", "new-chain", "-c", config().string(), "--evidence", dir_.path().string()});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Contains(r.output, "exists: evidence is never mixed")) << r.output;
 }
 
 TEST(ServiceUnitTest, SystemdDoesNotRestartAnAgentWhoseAuditTrailFailedItsChecks) {

@@ -2,6 +2,7 @@
 #include "audit/internal/table.h"
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 
 namespace wb::audit::internal {
@@ -42,14 +43,37 @@ std::size_t TotalWidth(const std::vector<std::size_t>& widths) {
          kGap * (widths.empty() ? 0 : widths.size() - 1);
 }
 
-// Narrows the widest column allowed in this round by one; false when none can give.
-bool NarrowOne(const std::vector<Column>& columns, std::vector<std::size_t>& widths,
-               bool last_resort) {
-  std::size_t best = columns.size();
+// Each column's cell widths (the header's too), as (width, how many cells) pairs: few distinct
+// widths, however many rows.
+using WidthCounts = std::vector<std::map<std::size_t, std::size_t>>;
+
+std::size_t LinesAt(std::size_t cell, std::size_t width) { return (cell + width - 1) / width; }
+
+// How many lines narrowing the column from `width` to `width - 1` adds (cells wrap at about
+// their width; breaks at separators add a little, alike for every column).
+std::size_t LinesAdded(const std::map<std::size_t, std::size_t>& cells, std::size_t width) {
+  std::size_t added = 0;
+  for (auto it = cells.lower_bound(width); it != cells.end(); ++it) {
+    added += it->second * (LinesAt(it->first, width - 1) - LinesAt(it->first, width));
+  }
+  return added;
+}
+
+// Narrows by one the allowed column whose narrowing adds the fewest lines (the widest of
+// those), so that a few long cells (a DN) wrap before many short ones do; false when none can
+// give.
+bool NarrowOne(const std::vector<Column>& columns, const WidthCounts& cells,
+               std::vector<std::size_t>& widths, bool last_resort) {
+  std::size_t best = columns.size(), best_cost = 0;
   for (std::size_t i = 0; i < columns.size(); ++i) {
     const Column& c = columns[i];
     if (c.min_width == 0 || c.last_resort != last_resort || widths[i] <= c.min_width) continue;
-    if (best == columns.size() || widths[i] > widths[best]) best = i;
+    const std::size_t cost = LinesAdded(cells[i], widths[i]);
+    if (best == columns.size() || cost < best_cost ||
+        (cost == best_cost && widths[i] > widths[best])) {
+      best = i;
+      best_cost = cost;
+    }
   }
   if (best == columns.size()) return false;
   --widths[best];
@@ -59,15 +83,17 @@ bool NarrowOne(const std::vector<Column>& columns, std::vector<std::size_t>& wid
 std::vector<std::size_t> ColumnWidths(const std::vector<Column>& columns,
                                       const std::vector<std::vector<std::string>>& rows,
                                       std::size_t max_width) {
-  std::vector<std::size_t> widths;
-  for (const Column& c : columns) widths.push_back(DisplayWidth(c.header));
+  WidthCounts cells(columns.size());
+  for (std::size_t i = 0; i < columns.size(); ++i) ++cells[i][DisplayWidth(columns[i].header)];
   for (const auto& row : rows) {
-    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) {
-      widths[i] = std::max(widths[i], DisplayWidth(row[i]));
+    for (std::size_t i = 0; i < row.size() && i < columns.size(); ++i) {
+      ++cells[i][DisplayWidth(row[i])];
     }
   }
+  std::vector<std::size_t> widths;
+  for (const auto& column : cells) widths.push_back(column.rbegin()->first);
   for (bool last_resort : {false, true}) {
-    while (TotalWidth(widths) > max_width && NarrowOne(columns, widths, last_resort)) {
+    while (TotalWidth(widths) > max_width && NarrowOne(columns, cells, widths, last_resort)) {
     }
   }
   return widths;

@@ -222,7 +222,10 @@ int AuditNewChainCommand(const AuditNewChainArgs& args, const Clock& clock) {
       .agent_id = cfg->agent.id};
   auto chain = audit::StartNewChain(options, std::move(key->key), clock);
   if (!chain.ok()) return NewChainFailed(chain.error());
-  if (Status s = GiveToStateDirOwner(cfg->agent.state_dir, {options.file, options.checkpoint_file});
+  // The lock file too: taking the lock creates it when the agent never got that far.
+  if (Status s = GiveToStateDirOwner(
+          cfg->agent.state_dir,
+          {options.file, options.checkpoint_file, cfg->agent.state_dir / queue::kLockFileName});
       !s.ok()) {
     std::fprintf(stderr, "wbagent audit new-chain: %s\n", s.ToString().c_str());
     return kExitFailure;

@@ -58,10 +58,10 @@ int AuditQueryCommand(const AuditQueryArgs& args, const Clock& clock);
 
 // `wbagent audit new-chain` (audit_commands.cc): keeps a trail that failed verification as
 // evidence and starts a new chain naming its head (audit::StartNewChain). Refuses while an
-// agent holds the state directory. As root, the new trail and checkpoint are given the state
-// directory's owner, so the service user can extend them. Exit 1: nothing to recover from
-// (the trail verifies, or only has a torn tail), the agent runs, or the move or write failed;
-// 2: bad arguments, config or key, or the evidence directory exists.
+// agent holds the state directory. As root, the new trail, the checkpoint and the state lock
+// file are given the state directory's owner, so that the service user can use them. Exit 1:
+// nothing to recover from (the trail verifies, or only has a torn tail), the agent runs, or the
+// move or write failed; 2: bad arguments, config or key, or the evidence directory exists.
 struct AuditNewChainArgs {
   std::filesystem::path config_file;
   std::filesystem::path key_file;  // default: as the agent finds it (audit.key_file)

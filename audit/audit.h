@@ -521,15 +521,16 @@ Result<RequestQueryResult> QueryRequests(const std::filesystem::path& file,
 enum class Format { kTable, kJson, kCsv };
 std::optional<Format> ParseFormat(std::string_view name);  // "table", "json", "csv"
 
-// The widest line a table has (unless one column's header alone is wider).
+// The widest line a table has. (The narrowest the columns of either view may get adds up to
+// less, so both views always fit.)
 inline constexpr std::size_t kTableWidth = 120;
 
-// kTable: aligned columns for a terminal, at most kTableWidth wide: the widest columns are
-// narrowed and their long cells wrapped onto continuation lines (at a ',', space, '.', '@'
-// and the like where one is near), never cut. Times to the second, request ids to 8 characters,
-// control characters shown as '?'. kJson: the stored lines, one per line (JSON lines).
-// kCsv: RFC 4180 with a header row, CRLF line ends; a cell starting with = + - @ is prefixed
-// with ' so spreadsheets do not run it.
+// kTable: aligned columns for a terminal, at most kTableWidth wide: columns are narrowed
+// (first those where it adds the fewest lines) and long cells wrapped onto continuation lines
+// (at a ',', space, '.', '@' and the like where one is near), never cut. Times to the second,
+// request ids to 8 characters, control characters shown as '?'. kJson: the stored lines, one per
+// line (JSON lines). kCsv: RFC 4180 with a header row, CRLF line ends; a cell starting with = + - @
+// is prefixed with ' so spreadsheets do not run it.
 std::string FormatRecords(const std::vector<StoredRecord>& records, Format format);
 
 // The request view in the same three formats (docs/audit.md lists the JSON and CSV fields).

@@ -29,8 +29,9 @@ std::string TerminalText(std::string_view text);
 std::vector<std::string> Wrap(std::string_view text, std::size_t width);
 
 // Left-aligned columns, two spaces apart, at most `max_width` wide where the columns' minimums
-// allow: the widest narrowable column gives up a character until the table fits, and a cell
-// wider than its column continues on the next lines. Cells must be TerminalText already.
+// allow: until the table fits, the narrowable column whose narrowing adds the fewest lines
+// (the widest of those) gives up a character, and a cell wider than its column continues on
+// the next lines. Cells must be TerminalText already.
 std::string FormatTable(const std::vector<Column>& columns,
                         const std::vector<std::vector<std::string>>& rows, std::size_t max_width);
 

@@ -1,14 +1,21 @@
-// `wbagent audit verify` and `wbagent audit query`: the auditor's commands (docs/audit.md).
+// `wbagent audit verify`, `query` and `new-chain`: the auditor's commands (docs/audit.md).
 // The trail, key and checkpoint come from the config unless given on the command line; the
 // config is only read when something is not given, so a copy of a trail can be checked on
 // another host without one.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/commands.h"
 #include "audit/audit.h"
+#include "common/clock.h"
 #include "config/config.h"
+#include "queue/state_lock.h"
 
 namespace wb::agent {
 namespace {
@@ -32,15 +39,76 @@ std::string Plural(std::uint64_t n, const char* word) {
 }
 
 // An empty `text` leaves `out` unset.
-bool ParseTimeArg(const std::string& text, const char* option, std::optional<WallTime>& out) {
+bool ParseTimeArg(const std::string& text, const char* option, const Clock& clock,
+                  std::optional<WallTime>& out) {
   if (text.empty()) return true;
-  auto time = audit::ParseTime(text);
+  auto time = audit::ParseQueryTime(text, clock);
   if (!time.ok()) {
-    std::fprintf(stderr, "wbagent: %s: %s\n", option, time.error().message().c_str());
+    std::fprintf(stderr, "wbagent audit query: %s: %s\n", option, time.error().message().c_str());
     return false;
   }
   out = *time;
   return true;
+}
+
+// The filter the options ask for, or nullopt after saying on stderr what is wrong.
+std::optional<audit::QueryFilter> FilterFor(const AuditQueryArgs& args, const Clock& clock) {
+  audit::QueryFilter filter;
+  if (!ParseTimeArg(args.since, "--since", clock, filter.since) ||
+      !ParseTimeArg(args.until, "--until", clock, filter.until)) {
+    return std::nullopt;
+  }
+  if (!args.event.empty()) {
+    filter.event = audit::ParseEventType(args.event);
+    if (!filter.event) {
+      std::fprintf(stderr,
+                   "wbagent audit query: --event %s: not an event type (docs/audit.md, \"Event "
+                   "types\")\n",
+                   args.event.c_str());
+      return std::nullopt;
+    }
+  }
+  filter.user = args.user;
+  filter.request_id = args.request;
+  filter.outcome = args.outcome;
+  return filter;
+}
+
+void WarnSkipped(std::uint64_t skipped) {
+  if (skipped == 0) return;
+  std::fprintf(stderr,
+               "wbagent: skipped %s that %s not a complete record; run `wbagent audit verify`\n",
+               Plural(skipped, "line").c_str(), skipped == 1 ? "is" : "are");
+}
+
+// A refused --request prefix is the caller's to fix (exit 2); anything else is the trail's.
+int QueryFailed(const Status& error) {
+  if (error.code() == Code::kInvalidArgument) {
+    std::fprintf(stderr, "wbagent audit query: --request %s\n", error.message().c_str());
+    return kExitUsage;
+  }
+  std::fprintf(stderr, "wbagent: cannot read the audit trail: %s\n", error.ToString().c_str());
+  return kExitFailure;
+}
+
+int Print(const std::string& out, std::uint64_t skipped) {
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  WarnSkipped(skipped);
+  return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
+}
+
+int QueryEvents(const std::filesystem::path& file, const audit::QueryFilter& filter,
+                audit::Format format) {
+  auto result = audit::Query(file, filter);
+  if (!result.ok()) return QueryFailed(result.error());
+  return Print(audit::FormatRecords(result->records, format), result->skipped_lines);
+}
+
+int QueryRequests(const std::filesystem::path& file, const audit::QueryFilter& filter,
+                  audit::Format format) {
+  auto result = audit::QueryRequests(file, filter);
+  if (!result.ok()) return QueryFailed(result.error());
+  return Print(audit::FormatRequests(result->rows, format), result->skipped_lines);
 }
 
 void PrintReport(const audit::VerifyReport& report, const audit::VerifyOptions& options) {
@@ -74,7 +142,97 @@ void PrintReport(const audit::VerifyReport& report, const audit::VerifyOptions& 
   std::printf("(%s verified)\n", Plural(report.records, "record").c_str());
 }
 
+// <state_dir>/audit-evidence-20261205T154800Z
+std::filesystem::path DefaultEvidenceDir(const std::filesystem::path& state_dir,
+                                         const Clock& clock) {
+  std::string stamp;
+  for (char c : audit::FormatTime(clock.Now()).substr(0, 19)) {
+    if (c != '-' && c != ':') stamp += c;
+  }
+  return state_dir / ("audit-evidence-" + stamp + "Z");
+}
+
+// Run as root, the new files would be root's and the service could not extend them.
+Status GiveToStateDirOwner(const std::filesystem::path& state_dir,
+                           const std::vector<std::filesystem::path>& files) {
+  if (::geteuid() != 0) return Status::Ok();
+  struct stat st {};
+  if (::stat(state_dir.c_str(), &st) != 0) return ErrnoStatus(errno, "stat " + state_dir.string());
+  for (const auto& f : files) {
+    if (::chown(f.c_str(), st.st_uid, st.st_gid) != 0) {
+      return ErrnoStatus(errno, "chown " + f.string());
+    }
+  }
+  return Status::Ok();
+}
+
+int NewChainFailed(const Status& error) {
+  std::fprintf(stderr, "wbagent audit new-chain: %s\n", error.ToString().c_str());
+  return error.code() == Code::kAlreadyExists ? kExitUsage : kExitFailure;
+}
+
+void PrintNewChain(const audit::NewChain& chain, const audit::NewChainOptions& options) {
+  const audit::Finding& f = *chain.old_report.finding;
+  std::printf("the old trail failed verification: %s at %s:%llu: %s\n",
+              std::string(audit::Name(f.problem)).c_str(), f.file.c_str(),
+              static_cast<unsigned long long>(f.line), f.message.c_str());
+  std::printf("kept as evidence: %zu files moved, as they are, to %s\n", chain.moved.size(),
+              options.evidence_dir.c_str());
+  std::printf("the old head (its last line as kept): %s\n",
+              audit::FormatHead({.seq = chain.old_head.seq, .hash = chain.old_head.hash}).c_str());
+  std::printf("new chain: chain_started at seq %llu in %s names them\n",
+              static_cast<unsigned long long>(chain.first.seq), options.file.c_str());
+  std::printf(
+      "next:\n"
+      "  1. check the evidence (it shows the same problem): wbagent audit verify --file "
+      "%s/%s --checkpoint %s/%s --key-file KEY\n"
+      "  2. the cloud's witness holds the old chain's head: enroll again (wbagent register "
+      "--force --token ...) or the agent takes no request (docs/audit.md, \"The witness\")\n"
+      "  3. start the agent: systemctl start wbagent\n",
+      options.evidence_dir.c_str(), options.file.filename().c_str(), options.evidence_dir.c_str(),
+      options.checkpoint_file.filename().c_str());
+}
+
 }  // namespace
+
+int AuditNewChainCommand(const AuditNewChainArgs& args, const Clock& clock) {
+  const std::optional<config::Config> cfg = LoadForAudit(args.config_file);
+  if (!cfg) return kExitUsage;
+  // The agent opens its trail before it takes this lock: a running agent holds it.
+  auto lock = queue::StateLock::Acquire(cfg->agent.state_dir);
+  if (!lock.ok()) {
+    std::fprintf(stderr, "wbagent audit new-chain: %s; stop the agent first\n",
+                 lock.error().message().c_str());
+    return kExitFailure;
+  }
+  audit::KeyOptions key_options;
+  key_options.key_file = args.key_file.empty() ? cfg->audit.key_file : args.key_file;
+  if (!args.key_file.empty()) key_options.credentials_directory = std::filesystem::path();
+  auto key = audit::LoadKey(key_options);
+  if (!key.ok()) {
+    std::fprintf(stderr, "wbagent: cannot read the audit key: %s\n",
+                 key.error().ToString().c_str());
+    return kExitUsage;
+  }
+  const audit::NewChainOptions options{
+      .file = cfg->audit.file,
+      .checkpoint_file = audit::CheckpointPath(cfg->agent.state_dir),
+      .evidence_dir = args.evidence.empty() ? DefaultEvidenceDir(cfg->agent.state_dir, clock)
+                                            : std::filesystem::absolute(args.evidence),
+      .agent_id = cfg->agent.id};
+  auto chain = audit::StartNewChain(options, std::move(key->key), clock);
+  if (!chain.ok()) return NewChainFailed(chain.error());
+  // The lock file too: taking the lock creates it when the agent never got that far.
+  if (Status s = GiveToStateDirOwner(
+          cfg->agent.state_dir,
+          {options.file, options.checkpoint_file, cfg->agent.state_dir / queue::kLockFileName});
+      !s.ok()) {
+    std::fprintf(stderr, "wbagent audit new-chain: %s\n", s.ToString().c_str());
+    return kExitFailure;
+  }
+  PrintNewChain(*chain, options);
+  return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
+}
 
 int AuditVerifyCommand(const AuditVerifyArgs& args) {
   const bool need_config = args.file.empty() || args.key_file.empty() ||
@@ -114,37 +272,18 @@ int AuditVerifyCommand(const AuditVerifyArgs& args) {
   return report->ok() ? kExitOk : kExitFailure;
 }
 
-int AuditQueryCommand(const AuditQueryArgs& args) {
-  audit::QueryFilter filter;
-  if (!ParseTimeArg(args.since, "--since", filter.since) ||
-      !ParseTimeArg(args.until, "--until", filter.until)) {
-    return kExitUsage;
-  }
+int AuditQueryCommand(const AuditQueryArgs& args, const Clock& clock) {
+  const std::optional<audit::QueryFilter> filter = FilterFor(args, clock);
+  if (!filter) return kExitUsage;
   const std::optional<audit::Format> format = audit::ParseFormat(args.format);
   if (!format) {
     std::fprintf(stderr, "wbagent: --format must be table, json or csv\n");
     return kExitUsage;
   }
-  filter.user = args.user;
-  filter.request_id = args.request;
-  filter.outcome = args.outcome;
   std::optional<config::Config> cfg;
   if (args.file.empty() && !(cfg = LoadForAudit(args.config_file))) return kExitUsage;
   const std::filesystem::path file = args.file.empty() ? cfg->audit.file : args.file;
-  auto result = audit::Query(file, filter);
-  if (!result.ok()) {
-    std::fprintf(stderr, "wbagent: cannot read the audit trail: %s\n",
-                 result.error().ToString().c_str());
-    return kExitFailure;
-  }
-  const std::string out = audit::FormatRecords(result->records, *format);
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  if (result->skipped_lines > 0) {
-    std::fprintf(
-        stderr, "wbagent: skipped %s that %s not a complete record; run `wbagent audit verify`\n",
-        Plural(result->skipped_lines, "line").c_str(), result->skipped_lines == 1 ? "is" : "are");
-  }
-  return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
+  return args.events ? QueryEvents(file, *filter, *format) : QueryRequests(file, *filter, *format);
 }
 
 }  // namespace wb::agent

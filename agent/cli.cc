@@ -21,12 +21,29 @@ CLI::App* AddConfigVerb(CLI::App& app, const char* name, const char* description
 struct AuditVerbs {
   CLI::App* verify = nullptr;
   CLI::App* query = nullptr;
+  CLI::App* new_chain = nullptr;
   AuditVerifyArgs verify_args;
   AuditQueryArgs query_args;
+  AuditNewChainArgs new_chain_args;
 };
 
+void AddNewChainVerb(CLI::App& audit, std::string& config_path, AuditVerbs& verbs) {
+  AuditNewChainArgs& n = verbs.new_chain_args;
+  verbs.new_chain = AddConfigVerb(audit, "new-chain",
+                                  "After a failed verify: move the trail and its checkpoint, as "
+                                  "they are, to an evidence directory and start a new chain "
+                                  "whose first record names the old head (the agent must be "
+                                  "stopped)",
+                                  config_path);
+  verbs.new_chain->add_option("--evidence", n.evidence,
+                              "Evidence directory to create, beside the trail (default: "
+                              "<state_dir>/audit-evidence-<UTC time>)");
+  verbs.new_chain->add_option("--key-file", n.key_file, "Audit key (default: audit.key_file)");
+}
+
 void AddAuditVerbs(CLI::App& app, std::string& config_path, AuditVerbs& verbs) {
-  CLI::App* audit = app.add_subcommand("audit", "Verify or query the audit trail");
+  CLI::App* audit =
+      app.add_subcommand("audit", "Verify or query the audit trail, or start a new chain");
   audit->require_subcommand(1);
   AuditVerifyArgs& v = verbs.verify_args;
   verbs.verify = AddConfigVerb(*audit, "verify",
@@ -45,16 +62,25 @@ void AddAuditVerbs(CLI::App& app, std::string& config_path, AuditVerbs& verbs) {
                            "An audit head kept off-host, SEQ:HASH:HMAC (wbcloud status shows the "
                            "cloud's): the trail must hold it, which shows a deleted or rolled-back "
                            "trail");
+  AddNewChainVerb(*audit, config_path, verbs);
   AuditQueryArgs& q = verbs.query_args;
-  verbs.query = AddConfigVerb(*audit, "query", "Show audit records as a table, JSON lines or CSV",
+  verbs.query = AddConfigVerb(*audit, "query",
+                              "Show one row per request (who, what, whose account, verified how, "
+                              "result), or with --events the records, as a table, JSON or CSV",
                               config_path);
   verbs.query->add_option("--file", q.file, "Active trail file (default: audit.file)");
-  verbs.query->add_option("--since", q.since, "From this UTC time: YYYY-MM-DD[THH:MM[:SS]]");
-  verbs.query->add_option("--until", q.until, "Before this UTC time");
+  verbs.query->add_option("--since", q.since,
+                          "From this time: UTC YYYY-MM-DD[THH:MM[:SS]], or 30m, 24h, 7d (ago), "
+                          "today, yesterday (00:00 UTC), now");
+  verbs.query->add_option("--until", q.until, "Before this time (the same forms)");
   verbs.query->add_option("--user", q.user,
                           "Target account or requester; ignores case, * is a wildcard");
-  verbs.query->add_option("--request", q.request, "Request id, or its first characters");
+  verbs.query->add_option("--request", q.request,
+                          "Request id, or an unambiguous prefix of 4 characters or more");
   verbs.query->add_option("--outcome", q.outcome, "Outcome code, e.g. succeeded");
+  verbs.query->add_option("--event", q.event,
+                          "Event type, e.g. directory_write (requests with such a record)");
+  verbs.query->add_flag("--events", q.events, "One row per record instead of per request");
   verbs.query->add_option("--format", q.format, "table, json or csv")
       ->check(CLI::IsMember({"table", "json", "csv"}))
       ->capture_default_str();
@@ -172,9 +198,13 @@ int Main(int argc, char** argv) {
     audit.verify_args.config_file = config_path;
     return AuditVerifyCommand(audit.verify_args);
   }
+  if (audit.new_chain->parsed()) {
+    audit.new_chain_args.config_file = config_path;
+    return AuditNewChainCommand(audit.new_chain_args, SystemClock());
+  }
   if (audit.query->parsed()) {
     audit.query_args.config_file = config_path;
-    return AuditQueryCommand(audit.query_args);
+    return AuditQueryCommand(audit.query_args, SystemClock());
   }
   return kExitUsage;
 }

@@ -6,11 +6,20 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.h"
+
 namespace wb::agent {
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
+// `wbagent run` only: the audit trail failed the checks made before extending it (a tampered
+// or truncated trail, a checkpoint that does not verify, the wrong audit key). 65 is
+// EX_DATAERR of sysexits.h, "the input data was incorrect": systemd shows it as
+// status=65/DATAERR, and no other path of wbagent exits with it. The unit names it in
+// RestartPreventExitStatus=, because a restart cannot cure it: an auditor must
+// (docs/audit.md, "When the agent refuses to start because of the trail").
+inline constexpr int kExitAuditTrailRefused = 65;
 
 int CheckConfigCommand(const std::filesystem::path& config_file);
 int RunDaemonCommand(const std::filesystem::path& config_file);
@@ -31,17 +40,34 @@ struct AuditVerifyArgs {
 };
 int AuditVerifyCommand(const AuditVerifyArgs& args);
 
+// Query: exit 2 also for a --request prefix that is too short or ambiguous. Relative times
+// (--since 24h) count back from `clock`.
 struct AuditQueryArgs {
   std::filesystem::path config_file;
   std::filesystem::path file;
-  std::string since;  // UTC, see wb::audit::ParseTime; empty: no bound
+  std::string since;  // see wb::audit::ParseQueryTime; empty: no bound
   std::string until;
   std::string user;
-  std::string request;
+  std::string request;  // a whole id or an unambiguous prefix
   std::string outcome;
+  std::string event;             // an event type name; empty: any
+  bool events = false;           // the records themselves, not one row per request
   std::string format = "table";  // table, json or csv
 };
-int AuditQueryCommand(const AuditQueryArgs& args);
+int AuditQueryCommand(const AuditQueryArgs& args, const Clock& clock);
+
+// `wbagent audit new-chain` (audit_commands.cc): keeps a trail that failed verification as
+// evidence and starts a new chain naming its head (audit::StartNewChain). Refuses while an
+// agent holds the state directory. As root, the new trail, the checkpoint and the state lock
+// file are given the state directory's owner, so that the service user can use them. Exit 1:
+// nothing to recover from (the trail verifies, or only has a torn tail), the agent runs, or the
+// move or write failed; 2: bad arguments, config or key, or the evidence directory exists.
+struct AuditNewChainArgs {
+  std::filesystem::path config_file;
+  std::filesystem::path key_file;  // default: as the agent finds it (audit.key_file)
+  std::filesystem::path evidence;  // default: <state_dir>/audit-evidence-<UTC time>
+};
+int AuditNewChainCommand(const AuditNewChainArgs& args, const Clock& clock);
 
 // Where the inspection commands below find the agent's state: `state_dir` when given (the
 // config is then not read, so it works when the config names files that only the running

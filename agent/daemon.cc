@@ -142,10 +142,13 @@ class Daemon::Link final : public channel::Handler, public Outbound {
 
 namespace {
 
-Result<std::unique_ptr<audit::Writer>> OpenAudit(const config::Config& c, const Clock& clock,
-                                                 spdlog::logger& log) {
+// A trail that fails the Writer's checks (kCorruption) is told apart from a key that cannot be
+// read, which a fixed file or credential and a restart do cure.
+Result<std::unique_ptr<audit::Writer>, Daemon::OpenError> OpenAudit(const config::Config& c,
+                                                                    const Clock& clock,
+                                                                    spdlog::logger& log) {
   auto key = audit::LoadKey({.key_file = c.audit.key_file, .create_if_missing = true});
-  if (!key.ok()) return key.error().WithContext("audit key");
+  if (!key.ok()) return Daemon::OpenError{key.error().WithContext("audit key")};
   if (key->created) log.warn("created a new audit key in {}", key->source.string());
   auto writer =
       audit::Writer::Open({.file = c.audit.file,
@@ -153,7 +156,10 @@ Result<std::unique_ptr<audit::Writer>> OpenAudit(const config::Config& c, const 
                            .agent_id = c.agent.id,
                            .rotate_size = static_cast<std::uint64_t>(c.audit.rotate_size_mb) << 20},
                           std::move(key->key), clock);
-  if (!writer.ok()) return writer.error().WithContext("audit trail " + c.audit.file.string());
+  if (!writer.ok()) {
+    return Daemon::OpenError{writer.error().WithContext("audit trail " + c.audit.file.string()),
+                             writer.error().code() == Code::kCorruption};
+  }
   if ((*writer)->recovery()) {
     log.warn("audit trail: removed a torn final line left by a crash ({} bytes)",
              (*writer)->recovery()->bytes);
@@ -225,8 +231,8 @@ audit::Event LifecycleEvent(audit::EventType type, std::string detail) {
 
 }  // namespace
 
-Result<std::unique_ptr<Daemon>> Daemon::Open(const config::Config& config,
-                                             std::shared_ptr<spdlog::logger> log) {
+Result<std::unique_ptr<Daemon>, Daemon::OpenError> Daemon::Open(
+    const config::Config& config, std::shared_ptr<spdlog::logger> log) {
   std::unique_ptr<Daemon> d(new Daemon());
   d->config_ = config;
   d->log_ = std::move(log);
@@ -239,49 +245,53 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(const config::Config& config,
   (void)d->audit_->Append(
       LifecycleEvent(audit::EventType::kAgentStarted, std::string("wbagent ") + kVersion));
   (void)d->audit_->Append(LifecycleEvent(audit::EventType::kConfigLoaded, config.file.string()));
+  if (Status s = d->OpenComponents(config); !s.ok()) return OpenError{s};
+  return d;
+}
+
+Status Daemon::OpenComponents(const config::Config& config) {
   auto queue =
       queue::Queue::Open({.state_dir = config.agent.state_dir,
                           .max_pending = static_cast<std::size_t>(config.queue.max_pending),
                           .max_in_flight = static_cast<std::size_t>(config.queue.max_in_flight),
                           .retention = config.queue.retention},
-                         d->clock_);
+                         clock_);
   if (!queue.ok()) return queue.error().WithContext("queue");
-  d->queue_ = std::move(*queue);
-  auto router = OpenDirectories(config, d->clock_);
+  queue_ = std::move(*queue);
+  auto router = OpenDirectories(config, clock_);
   if (!router.ok()) return router.error();
-  d->router_ = std::move(*router);
-  auto policy = OpenPolicy(config, *d->queue_, d->clock_);
+  router_ = std::move(*router);
+  auto policy = OpenPolicy(config, *queue_, clock_);
   if (!policy.ok()) return policy.error().WithContext("policy");
-  d->policy_ = std::move(*policy);
-  if (d->policy_->Breaker().tripped) {
-    d->log_->critical(
+  policy_ = std::move(*policy);
+  if (policy_->Breaker().tripped) {
+    log_->critical(
         "the breaker is tripped (since the last run): requests are held until `wbagent breaker "
         "release` or `wbagent breaker reject`");
   }
   auto keys = LoadKeys(config);
   if (!keys.ok()) return keys.error().WithContext("enrollment (run wbagent register)");
-  d->link_ = std::make_unique<Link>(*d->log_, *d->audit_, *d->status_);
-  d->pipeline_ = std::make_unique<Pipeline>(
-      PipelineDeps{.queue = d->queue_.get(),
-                   .router = d->router_.get(),
-                   .policy = d->policy_.get(),
-                   .audit = d->audit_.get(),
-                   .outbound = d->link_.get(),
-                   .clock = &d->clock_,
-                   .log = d->log_,
-                   .activity_changed = [status = d->status_.get()] { status->Changed(); },
+  link_ = std::make_unique<Link>(*log_, *audit_, *status_);
+  pipeline_ = std::make_unique<Pipeline>(
+      PipelineDeps{.queue = queue_.get(),
+                   .router = router_.get(),
+                   .policy = policy_.get(),
+                   .audit = audit_.get(),
+                   .outbound = link_.get(),
+                   .clock = &clock_,
+                   .log = log_,
+                   .activity_changed = [status = status_.get()] { status->Changed(); },
                    .breaker_changed =
-                       [daemon = d.get()](const policy::BreakerState& state) {
-                         daemon->KeepBreaker(state, std::nullopt);
+                       [this](const policy::BreakerState& state) {
+                         KeepBreaker(state, std::nullopt);
                        }},
       std::move(*keys), config.queue.max_in_flight);
   channel::Environment env;
-  env.clock = &d->clock_;
-  env.log = d->log_;
-  d->channel_ =
-      std::make_unique<channel::Channel>(channel::OptionsFromConfig(config), *d->link_, env);
-  d->link_->Attach(d->pipeline_.get(), d->channel_.get());
-  return d;
+  env.clock = &clock_;
+  env.log = log_;
+  channel_ = std::make_unique<channel::Channel>(channel::OptionsFromConfig(config), *link_, env);
+  link_->Attach(pipeline_.get(), channel_.get());
+  return Status::Ok();
 }
 
 Daemon::~Daemon() { Stop(); }

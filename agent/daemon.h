@@ -23,10 +23,19 @@ namespace wb::agent {
 
 class Daemon {
  public:
+  // Why Open failed. The exit status (agent.h) tells systemd whether a restart can help.
+  struct OpenError {
+    Status status;
+    // The audit trail failed the checks audit::Writer::Open makes (its kCorruption: the last
+    // record or the checkpoint does not verify, or the end was removed). A restart cannot fix
+    // that; an auditor must (docs/audit.md).
+    bool audit_trail_refused = false;
+  };
+
   // Opens the audit trail, the queue, the directories and the enrollment keys, in that
   // order, so that everything after the audit trail is recorded. Nothing connects yet.
-  static Result<std::unique_ptr<Daemon>> Open(const config::Config& config,
-                                              std::shared_ptr<spdlog::logger> log);
+  static Result<std::unique_ptr<Daemon>, OpenError> Open(const config::Config& config,
+                                                         std::shared_ptr<spdlog::logger> log);
   ~Daemon();
 
   // Recovers interrupted work, starts the workers and the channel.
@@ -45,6 +54,8 @@ class Daemon {
  private:
   class Link;
   Daemon() = default;
+  // Open's steps after the audit trail: the queue, the directories, the keys, the wiring.
+  Status OpenComponents(const config::Config& config);
   // What status.json shows (StatusWriter adds updated_at).
   nlohmann::json StatusView() const;
   // Each directory's service-account bind, on a thread of its own (a down server takes

@@ -643,7 +643,7 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
   queue::Outcome q{.state = TerminalStateFor(outcome),
                    .code = std::string(ldap::OutcomeName(outcome.code)),
                    .transient = outcome.transient(),
-                   .message = outcome.ok() ? outcome.note : outcome.ToString(),
+                   .message = OutcomeMessage(outcome),
                    .server = outcome.server,
                    .duration = duration};
   const std::string user = EscapeForLog(info.target);

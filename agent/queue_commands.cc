@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent/commands.h"
+#include "agent/request_mapping.h"
 #include "audit/audit.h"
 #include "common/clock.h"
 #include "common/log_escape.h"
@@ -164,6 +165,34 @@ void PrintField(const char* name, const std::string& value) {
   std::printf("  %-20s %s\n", name, value.c_str());
 }
 
+// Who asked and how the cloud verified them, as fields; the stored text itself (escaped) only
+// when it is not the JSON object the agent stores.
+void PrintRequester(const std::string& requester_json) {
+  const std::optional<audit::Requester> requester = ParseRequester(requester_json);
+  if (!requester) {
+    PrintField("requester", requester_json.empty() ? "-" : Text(requester_json));
+    return;
+  }
+  const std::string_view kind = audit::Name(requester->kind);
+  PrintField("requester type", kind.empty() ? "-" : std::string(kind));
+  PrintField("requester id", requester->id.empty() ? "-" : Text(requester->id));
+  std::string methods;
+  for (const std::string& m : requester->verified_by) {
+    if (!methods.empty()) methods += ", ";
+    methods += Text(m, kShortText);
+  }
+  PrintField("verified by", methods.empty() ? "-" : methods);
+}
+
+// The outcome code once, then how and where it ended, then the message.
+std::string OutcomeText(const queue::Outcome& o) {
+  std::string text = Text(o.code) + (o.transient ? " (transient)" : "");
+  if (!o.server.empty()) text += " on " + Text(o.server);
+  if (o.duration.count() > 0) text += " in " + std::to_string(o.duration.count()) + " ms";
+  if (!o.message.empty()) text += ": " + Text(o.message);
+  return text;
+}
+
 void PrintRecord(const queue::Record& r) {
   std::printf("request %s (seq %lld)\n", Text(r.info.id).c_str(), static_cast<long long>(r.seq));
   PrintField("state", std::string(queue::StateName(r.state)));
@@ -175,7 +204,7 @@ void PrintRecord(const queue::Record& r) {
   PrintField("account key", Text(r.info.account_key));
   PrintField("tenant", Text(r.info.tenant));
   PrintField("correlation id", Text(r.info.correlation_id));
-  PrintField("requester", Text(r.info.requester_json));
+  PrintRequester(r.info.requester_json);
   PrintField("issued", audit::FormatTime(r.info.issued_at));
   PrintField("expires", audit::FormatTime(r.info.expires_at));
   PrintField("received", audit::FormatTime(r.received_at));
@@ -187,14 +216,7 @@ void PrintRecord(const queue::Record& r) {
   if (!r.last_error_code.empty()) {
     PrintField("last error", Text(r.last_error_code) + ": " + Text(r.last_error_message));
   }
-  if (r.outcome) {
-    const queue::Outcome& o = *r.outcome;
-    std::string text = Text(o.code) + (o.transient ? " (transient)" : "");
-    if (!o.server.empty()) text += " on " + Text(o.server);
-    if (o.duration.count() > 0) text += " in " + std::to_string(o.duration.count()) + " ms";
-    if (!o.message.empty()) text += ": " + Text(o.message);
-    PrintField("outcome", text);
-  }
+  if (r.outcome) PrintField("outcome", OutcomeText(*r.outcome));
   PrintField("password",
              r.secret_stored ? "stored encrypted (erased when the request ends)" : "erased");
 }

@@ -26,6 +26,28 @@ std::string RequesterJson(const protocol::Requester& r) {
       .dump();
 }
 
+// The requester as RequesterJson stored it; nullopt when the text is not such an object.
+std::optional<protocol::Requester> ParseStoredRequester(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) return std::nullopt;
+  protocol::Requester out;
+  const std::string type = j["type"].get<std::string>();
+  if (type == protocol::RequesterTypeName(protocol::RequesterType::kAdmin)) {
+    out.type = protocol::RequesterType::kAdmin;
+  } else if (type == protocol::RequesterTypeName(protocol::RequesterType::kSelf)) {
+    out.type = protocol::RequesterType::kSelf;
+  } else {
+    return std::nullopt;
+  }
+  if (j.contains("id") && j["id"].is_string()) out.id = j["id"].get<std::string>();
+  if (j.contains("verified_by") && j["verified_by"].is_array()) {
+    for (const auto& m : j["verified_by"]) {
+      if (m.is_string()) out.verified_by.push_back(m.get<std::string>());
+    }
+  }
+  return out;
+}
+
 audit::RequesterKind AuditKind(protocol::RequesterType type) {
   switch (type) {
     case protocol::RequesterType::kSelf:
@@ -132,19 +154,7 @@ std::optional<ldap::Target> ToTarget(const queue::RequestInfo& info) {
 }
 
 protocol::Requester RequesterOf(const queue::RequestInfo& info) {
-  protocol::Requester out;
-  auto j = nlohmann::json::parse(info.requester_json, nullptr, false);
-  if (!j.is_object()) return out;
-  out.type = j.value("type", "") == protocol::RequesterTypeName(protocol::RequesterType::kAdmin)
-                 ? protocol::RequesterType::kAdmin
-                 : protocol::RequesterType::kSelf;
-  out.id = j.value("id", "");
-  if (j.contains("verified_by") && j["verified_by"].is_array()) {
-    for (const auto& m : j["verified_by"]) {
-      if (m.is_string()) out.verified_by.push_back(m.get<std::string>());
-    }
-  }
-  return out;
+  return ParseStoredRequester(info.requester_json).value_or(protocol::Requester{});
 }
 
 protocol::UserAction UserActionFor(const queue::Record& record) {
@@ -176,6 +186,22 @@ ldap::PasswordChange ToChange(const queue::Work& work) {
 
 bool WritesPassword(const queue::Operations& ops) { return ops.reset || ops.change; }
 
+std::optional<audit::Requester> ParseRequester(const std::string& requester_json) {
+  auto r = ParseStoredRequester(requester_json);
+  if (!r) return std::nullopt;
+  return audit::Requester{AuditKind(r->type), r->id, r->verified_by};
+}
+
+std::string OutcomeMessage(const ldap::Outcome& outcome) {
+  if (outcome.ok()) return outcome.note;
+  std::string out = outcome.reason;
+  if (!outcome.diagnostic.empty()) {
+    if (!out.empty()) out += ' ';
+    out.append("[").append(outcome.diagnostic).append("]");
+  }
+  return out;
+}
+
 audit::Event AuditEventFor(audit::EventType type, const queue::RequestInfo& info) {
   audit::Event e;
   e.type = type;
@@ -189,10 +215,7 @@ audit::Event AuditEventFor(audit::EventType type, const queue::RequestInfo& info
   if (ops.require_change) e.operations.push_back(audit::Operation::kRequireChange);
   if (ops.clear_require_change) e.operations.push_back(audit::Operation::kClearRequireChange);
   e.target.requested = info.target;
-  if (!info.requester_json.empty()) {
-    const protocol::Requester r = RequesterOf(info);
-    e.requester = {AuditKind(r.type), r.id, r.verified_by};
-  }
+  e.requester = ParseRequester(info.requester_json).value_or(audit::Requester{});
   return e;
 }
 

@@ -35,6 +35,15 @@ bool WritesPassword(const queue::Operations& ops);
 // The audit event's request fields (id, correlation, tenant, operations, target, requester).
 audit::Event AuditEventFor(audit::EventType type, const queue::RequestInfo& info);
 
+// The queue's message for an outcome (queue::Outcome::message, and the result's note or
+// reason): a success's note, else the reason and the server's diagnostic. Not the code: the
+// queue and the result carry it beside the message, and `queue show` prints it once.
+std::string OutcomeMessage(const ldap::Outcome& outcome);
+
+// The requester as ToQueueRequest stored it (RequestInfo::requester_json); nullopt when the
+// text is not such a JSON object.
+std::optional<audit::Requester> ParseRequester(const std::string& requester_json);
+
 // succeeded, rejected (the directory's rules said no) or failed (anything else permanent).
 queue::State TerminalStateFor(const ldap::Outcome& outcome);
 

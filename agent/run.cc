@@ -98,6 +98,33 @@ void ReportSecureMemory(spdlog::logger& log) {
   }
 }
 
+// A trail that fails its checks is an incident for an auditor, not a fault a restart cures:
+// a distinct exit status keeps systemd from restarting (RestartPreventExitStatus=), and the log
+// says what to run. Each line at error, so `journalctl -p err -u wbagent` shows them all.
+int RefuseToStart(const Daemon::OpenError& error, const std::filesystem::path& config_file,
+                  spdlog::logger& log) {
+  log.error("not starting: {}", error.status.ToString());
+  if (!error.audit_trail_refused) return kExitFailure;
+  const std::string config = config_file.string();
+  log.error(
+      "the audit trail failed its checks: wbagent does not extend a chain it cannot vouch for, "
+      "and exits with status {} so that systemd does not restart it",
+      kExitAuditTrailRefused);
+  log.error(
+      "1. see the first broken record: sudo wbagent audit verify --config {} (add --key-file "
+      "with the LoadCredential= source of audit.key, e.g. /etc/wbagent/audit.key, when the key "
+      "is a systemd credential)",
+      config);
+  log.error(
+      "2. either restore the trail, its checkpoint and the audit key that wrote them from a "
+      "backup, or keep the evidence and start a new chain that names the old head: sudo -u "
+      "wbagent wbagent audit new-chain --config {} (docs/audit.md, \"When the agent refuses to "
+      "start because of the trail\")",
+      config);
+  log.error("3. then start the agent again: systemctl start wbagent");
+  return kExitAuditTrailRefused;
+}
+
 }  // namespace
 
 int RunDaemonCommand(const std::filesystem::path& config_file) {
@@ -120,10 +147,7 @@ int RunDaemonCommand(const std::filesystem::path& config_file) {
             running.file.string());
   ReportSecureMemory(*log);
   auto daemon = Daemon::Open(running, log);
-  if (!daemon.ok()) {
-    log->error("not starting: {}", daemon.error().ToString());
-    return kExitFailure;
-  }
+  if (!daemon.ok()) return RefuseToStart(daemon.error(), running.file, *log);
   if (Status s = (*daemon)->Start(); !s.ok()) {
     log->error("not starting: {}", s.ToString());
     return kExitFailure;

@@ -72,6 +72,9 @@ enum class EventType {
   kAuditRecovered,      // "audit_recovered": at open, the Writer removed a torn final line
   kWitnessRefused,      // "witness_refused": the witness holds a head this trail does not
                         //   hold (records deleted or rolled back); no request is taken
+  kChainStarted,        // "chain_started": the first record of a chain started by
+                        //   StartNewChain after the old trail failed verification; detail
+                        //   names the old trail's head and where its files are kept
 };
 std::string_view Name(EventType type);
 std::optional<EventType> ParseEventType(std::string_view name);
@@ -387,7 +390,54 @@ struct VerifyReport {
 Result<VerifyReport> Verify(const VerifyOptions& options, const Secret& key);
 
 // ---------------------------------------------------------------------------------------------
+// Starting a new chain (docs/audit.md, "When the agent refuses to start because of the trail").
+
+struct NewChainOptions {
+  std::filesystem::path file;             // the active file of the trail
+  std::filesystem::path checkpoint_file;  // see CheckpointPath
+  // Where the old trail's files and checkpoint are moved, as they are. Created with mode
+  // 0700; it must not exist, and must be on the trail's file system (rename(2), so that no
+  // byte of the evidence is rewritten).
+  std::filesystem::path evidence_dir;
+  std::string agent_id;  // written into the new chain's records
+};
+
+struct NewChain {
+  VerifyReport old_report;  // what Verify found in the old trail (with its checkpoint)
+  // The old trail's head as the evidence holds it: the seq of its last line (0 when that line
+  // is no record) and the SHA-256 of that line as stored, which anyone can recompute.
+  Head old_head;
+  std::vector<std::filesystem::path> moved;  // the files now in evidence_dir
+  Appended first;                            // the new chain's chain_started record
+};
+
+// Keeps the evidence and starts over: verifies the trail (with its checkpoint), moves its
+// files and checkpoint into evidence_dir, and opens a new trail whose first record (seq 1,
+// durable) is chain_started. That record's outcome is the first problem Verify found
+// (Name(Problem)) and its detail names the old head ("SEQ:HASH", the form `audit verify
+// --witness` takes), the problem's place, and evidence_dir, all sealed by the new chain's HMAC.
+// Refuses, moving nothing: a trail that verifies, or whose only problem is a torn tail (the
+// Writer repairs that itself) (kFailedPrecondition); an existing evidence_dir
+// (kAlreadyExists); a trail with no file (kNotFound). When a move fails part way
+// (kIoError, e.g. EXDEV), the message lists what was moved. The caller makes sure no agent
+// uses the trail meanwhile (the daemon's state-directory lock). Takes ownership of `key`.
+Result<NewChain> StartNewChain(const NewChainOptions& options, Secret key, const Clock& clock);
+
+// ---------------------------------------------------------------------------------------------
 // Querying. Query does not verify: run Verify first to know the records are genuine.
+
+// A time for --since/--until: an absolute UTC time as ParseTime takes it, or one relative to
+// clock.Now(), all in UTC:
+//   "30m", "24h", "7d"  that many minutes, hours or days before now (1 to 99999);
+//   "now"               now;
+//   "today"             today's 00:00:00 UTC;
+//   "yesterday"         yesterday's 00:00:00 UTC, so --since yesterday --until today is all of
+//                       yesterday.
+// kInvalidArgument says which forms are accepted.
+Result<WallTime> ParseQueryTime(std::string_view text, const Clock& clock);
+
+// The shortest request-id prefix a query accepts (the table shows 8 characters).
+inline constexpr std::size_t kMinRequestPrefix = 4;
 
 struct QueryFilter {
   std::optional<WallTime> since;  // time >= since
@@ -395,9 +445,16 @@ struct QueryFilter {
   // The account or the requester: matches target.requested, target.dn or requester.id,
   // ignoring ASCII case; '*' matches any run of characters.
   std::string user;
-  std::string request_id;  // the id, or its first characters as the table shows them
-  std::string outcome;     // exact
+  // A whole request id, or an unambiguous prefix of kMinRequestPrefix characters or more. A
+  // whole id wins over a longer id it is a prefix of. Query and QueryRequests refuse
+  // (kInvalidArgument, naming up to three candidates) a prefix that several request ids in
+  // the trail start with, or a shorter one that is no whole id; other filters do not narrow
+  // the candidates, so the same prefix means the same request whatever else is asked.
+  std::string request_id;
+  std::string outcome;             // exact
+  std::optional<EventType> event;  // records of this type; requests with one
 };
+// Whether `record` passes the filter, with request_id taken as a prefix (Query resolves it).
 bool Matches(const Record& record, const QueryFilter& filter);
 
 struct StoredRecord {
@@ -410,15 +467,76 @@ struct QueryResult {
   std::uint64_t skipped_lines = 0;    // lines that are not records (torn, malformed)
 };
 
+// The records that match, in trail order.
 Result<QueryResult> Query(const std::filesystem::path& file, const QueryFilter& filter);
+
+// One request, joined from its records (docs/audit.md, "The request view"): who asked for
+// what on whose account, when, verified how, and how it ended. The records of a request are
+// those with its request_id; a request_rejected record without one (a frame whose id was not
+// authenticated) is a row of its own with an empty request_id. Records of no request
+// (agent_started, config_loaded, ...) are in no row.
+struct RequestRow {
+  std::string request_id;
+  std::uint64_t first_seq = 0;  // the request's first and last record
+  std::uint64_t last_seq = 0;
+  WallTime time;       // of the first record: when the agent received (or rejected) it
+  WallTime last_time;  // of the last record
+  std::string agent;
+  std::string tenant;
+  std::string correlation_id;
+  std::vector<Operation> operations;
+  Target target;  // dn: from the directory_write
+  Requester requester;
+  Decision decision = Decision::kNone;  // the policy_decision's
+  std::vector<std::string> reasons;     // the policy_decision's or the rejection's
+  std::string directory;                // the last directory_write's
+  std::string server;
+  std::optional<std::chrono::milliseconds> duration;
+  std::string outcome;  // the last outcome recorded: the result; empty while none is
+  std::string detail;   // the last detail recorded
+  int writes = 0;       // directory_write records: attempts that reached the directory
+  bool result_sent = false;
+  bool result_acknowledged = false;
+  std::vector<EventType> events;  // each record's type, in trail order
+};
+
+// Folds records (in trail order) into rows, ordered by their first record.
+std::vector<RequestRow> GroupByRequest(const std::vector<StoredRecord>& records);
+
+// Whether a row passes the filter: since/until on the row's time (its first record), user on
+// its target and requester, outcome on its result, event when one of its records has that
+// type, request_id exactly (QueryRequests resolves a prefix first).
+bool Matches(const RequestRow& row, const QueryFilter& filter);
+
+struct RequestQueryResult {
+  std::vector<RequestRow> rows;
+  std::uint64_t skipped_lines = 0;
+};
+
+// The requests that match, ordered by their first record. Every record of a request is read
+// before the filter is applied, so a row is never built from part of a request (one received
+// before --since and written after it is left out whole).
+Result<RequestQueryResult> QueryRequests(const std::filesystem::path& file,
+                                         const QueryFilter& filter);
 
 enum class Format { kTable, kJson, kCsv };
 std::optional<Format> ParseFormat(std::string_view name);  // "table", "json", "csv"
 
-// kTable: aligned columns for a terminal: times to the second, request ids to 8 characters,
-// control characters shown as '?', long cells cut.
-// kJson: the stored lines, one per line (JSON lines). kCsv: RFC 4180 with a header row, CRLF
-// line ends; a cell starting with = + - @ is prefixed with ' so spreadsheets do not run it.
+// The widest line a table has. (The narrowest the columns of either view may get adds up to
+// less, so both views always fit.)
+inline constexpr std::size_t kTableWidth = 120;
+
+// kTable: aligned columns for a terminal, at most kTableWidth wide: columns are narrowed
+// (first those where it adds the fewest lines) and long cells wrapped onto continuation lines
+// (at a ',', space, '.', '@' and the like where one is near), never cut. Times to the second,
+// request ids to 8 characters, control characters shown as '?'. kJson: the stored lines, one per
+// line (JSON lines). kCsv: RFC 4180 with a header row, CRLF line ends; a cell starting with = + - @
+// is prefixed with ' so spreadsheets do not run it.
 std::string FormatRecords(const std::vector<StoredRecord>& records, Format format);
+
+// The request view in the same three formats (docs/audit.md lists the JSON and CSV fields).
+// kTable: TIME, REQUEST, OPERATION, TARGET, REQUESTER, VERIFIED BY, RESULT. kJson: one
+// object per line. kCsv: one row per request.
+std::string FormatRequests(const std::vector<RequestRow>& rows, Format format);
 
 }  // namespace wb::audit

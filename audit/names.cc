@@ -8,7 +8,7 @@
 namespace wb::audit {
 namespace {
 
-constexpr std::array<std::pair<EventType, std::string_view>, 14> kEventNames = {{
+constexpr std::array<std::pair<EventType, std::string_view>, 15> kEventNames = {{
     {EventType::kRequestReceived, "request_received"},
     {EventType::kRequestRejected, "request_rejected"},
     {EventType::kPolicyDecision, "policy_decision"},
@@ -23,6 +23,7 @@ constexpr std::array<std::pair<EventType, std::string_view>, 14> kEventNames = {
     {EventType::kKeyRotated, "key_rotated"},
     {EventType::kAuditRecovered, "audit_recovered"},
     {EventType::kWitnessRefused, "witness_refused"},
+    {EventType::kChainStarted, "chain_started"},
 }};
 
 }  // namespace

@@ -83,7 +83,7 @@ awk -v n="$n" -v b="$baseline" -v p="$product" 'BEGIN {
 # Inside the agent, from its audit trail: the directory write alone, and the whole stay of a
 # request from request_received (after the envelope checks and the durable enqueue) to
 # result_sent. The rest of the round trip is wbcloud's own persistence and the submit client.
-"$build/agent/wbagent" audit query --config "$work/wbagent.toml" --format json | awk '
+"$build/agent/wbagent" audit query --events --config "$work/wbagent.toml" --format json | awk '
   function ms(t) { split(substr(t, 12, 12), h, ":"); return (h[1] * 3600 + h[2] * 60 + h[3]) * 1000 }
   {
     match($0, /"time":"[^"]*"/); t = ms(substr($0, RSTART + 8, RLENGTH - 9))

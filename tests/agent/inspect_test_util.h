@@ -63,7 +63,9 @@ class InspectTest : public ::testing::Test {
   static std::string PasswordFor(const std::string& id) { return "Pw-" + id + "-S3cr3t!x9"; }
 
   // A reset of `account`'s password; `change` makes it a change (old and new password).
-  void Enqueue(const std::string& id, const std::string& account, bool change = false) {
+  // `requester_json` replaces the requester the agent would store.
+  void Enqueue(const std::string& id, const std::string& account, bool change = false,
+               const std::string& requester_json = "") {
     queue::Request r;
     r.info.id = id;
     r.info.tenant = "contoso";
@@ -76,7 +78,10 @@ class InspectTest : public ::testing::Test {
     r.info.account_key = account;
     r.info.issued_at = clock_.Now();
     r.info.expires_at = clock_.Now() + std::chrono::hours(1);
-    r.info.requester_json = R"({"kind":"self","name":")" + account + R"(@corp.example.com"})";
+    // As ToQueueRequest (agent/request_mapping.cc) stores it.
+    r.info.requester_json = R"({"type":"self","id":")" + account +
+                            R"(@corp.example.com","verified_by":["sms","authenticator_app"]})";
+    if (!requester_json.empty()) r.info.requester_json = requester_json;
     r.new_password = Secret(PasswordFor(id));
     if (change) r.old_password = Secret(PasswordFor(id + "-old"));
     auto result = queue_->Enqueue(r);

@@ -666,6 +666,21 @@ TEST_F(PipelineTest, ADirectoryRuleRefusalEndsRejectedWithItsCode) {
   EXPECT_EQ(detail->record.state, queue::State::kRejected);
 }
 
+TEST_F(PipelineTest, TheStoredMessageOfARefusalIsItsReasonWithoutTheCodeBesideIt) {
+  ldap::Outcome refusal = ldap::MakeOutcome(ldap::OutcomeCode::kPolicyInHistory, "in history");
+  refusal.diagnostic = "0000052D: Constraint violation";
+  directory_->next_outcome = refusal;
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  auto detail = queue_->Show(c.id);
+  ASSERT_TRUE(detail.ok());
+  ASSERT_TRUE(detail->record.outcome.has_value());
+  EXPECT_EQ(detail->record.outcome->code, "policy_in_history");
+  EXPECT_EQ(detail->record.outcome->message, "in history [0000052D: Constraint violation]");
+  EXPECT_EQ(ResultFor(c.id).reason, "in history [0000052D: Constraint violation]");
+}
+
 TEST_F(PipelineTest, AResultAckIsRecordedAndTheResultIsNotPendingAnyMore) {
   auto c = Claims();
   pipeline_->OnRequest({Seal(c)});

@@ -133,7 +133,8 @@ TEST_F(QueueCliTest, ListJsonIsOneObject) {
   EXPECT_EQ(rejected["outcome"]["code"], "policy_denied");
   EXPECT_EQ(rejected["secret_stored"], false);
   EXPECT_EQ(j["requests"][3]["operations"]["change"], true);
-  EXPECT_EQ(j["requests"][0]["requester"]["kind"], "self");
+  EXPECT_EQ(j["requests"][0]["requester"]["type"], "self");
+  EXPECT_EQ(j["requests"][0]["requester"]["verified_by"][1], "authenticator_app");
 }
 
 TEST_F(QueueCliTest, ShowGivesTheHistoryWithTimesAttemptsCodesAndMessages) {
@@ -174,6 +175,35 @@ TEST_F(QueueCliTest, ShowOfATerminalRequestGivesItsOutcome) {
   EXPECT_TRUE(Contains(r.output, "policy_denied")) << r.output;
   EXPECT_TRUE(Contains(r.output, "carol is a protected account")) << r.output;
   EXPECT_TRUE(Contains(r.output, "erased")) << r.output;
+}
+
+TEST_F(QueueCliTest, ShowPrintsTheRequesterAsFieldsNotJson) {
+  CommandResult r = Queue({"show", "req-1"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Contains(r.output, "  requester type       self\n")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "  requester id         alice@corp.example.com\n")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "  verified by          sms, authenticator_app\n")) << r.output;
+  EXPECT_FALSE(Contains(r.output, "{")) << r.output;
+}
+
+TEST_F(QueueCliTest, ShowPrintsARequesterItCannotReadAsEscapedText) {
+  Enqueue("req-odd", "odd", false, "not json\x1b[31m");
+  CommandResult shown = Queue({"show", "req-odd"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_TRUE(Contains(shown.output, "  requester            not json\\x1b[31m\n")) << shown.output;
+}
+
+// The outcome line has the code once: the message the pipeline stores is the reason alone
+// (pipeline_test, TheStoredMessageOfARefusalIsItsReasonWithoutTheCodeBesideIt).
+TEST_F(QueueCliTest, ShowPrintsTheOutcomeCodeOnce) {
+  CommandResult r = Queue({"show", "req-3"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string fields = r.output.substr(0, r.output.find("history:"));
+  EXPECT_TRUE(Contains(fields,
+                       "  outcome              policy_denied: carol is a protected "
+                       "account\n"))
+      << r.output;
+  EXPECT_EQ(fields.find("policy_denied"), fields.rfind("policy_denied")) << r.output;
 }
 
 TEST_F(QueueCliTest, ShowTakesAnUnambiguousPrefix) {

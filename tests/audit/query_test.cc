@@ -72,12 +72,10 @@ TEST_F(QueryTest, UserMatchesTargetDnAndRequesterIgnoringCase) {
   EXPECT_EQ(Requests(filter), (Ids{"req-a", "req-b", "req-c"}));
 }
 
-TEST_F(QueryTest, RequestMatchesByPrefixAndOutcomeExactly) {
+TEST_F(QueryTest, RequestMatchesAnUnambiguousPrefixAndOutcomeExactly) {
   QueryFilter filter;
   filter.request_id = "req-b";
   EXPECT_EQ(Requests(filter), (Ids{"req-b"}));
-  filter.request_id = "req-";
-  EXPECT_EQ(Requests(filter), (Ids{"req-a", "req-b", "req-c"}));
   filter.request_id = "eq-b";
   EXPECT_EQ(Requests(filter), (Ids{}));
   filter = {};
@@ -85,6 +83,104 @@ TEST_F(QueryTest, RequestMatchesByPrefixAndOutcomeExactly) {
   EXPECT_EQ(Requests(filter), (Ids{"req-c"}));
   filter.outcome = "user_not";
   EXPECT_EQ(Requests(filter), (Ids{}));
+}
+
+TEST_F(QueryTest, APrefixThatSeveralRequestsStartWithIsRefusedNamingThem) {
+  QueryFilter filter;
+  filter.request_id = "req-";
+  auto result = audit::Query(file(), filter);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code(), Code::kInvalidArgument);
+  EXPECT_EQ(result.error().message(),
+            "more than one request starts with \"req-\": req-a, req-b, req-c; give more "
+            "characters");
+}
+
+TEST_F(QueryTest, OtherFiltersDoNotMakeAnAmbiguousPrefixUnambiguous) {
+  QueryFilter filter;
+  filter.request_id = "req-";
+  filter.outcome = "user_not_found";  // only req-c has it, but req- still names three
+  EXPECT_FALSE(audit::Query(file(), filter).ok());
+}
+
+TEST_F(QueryTest, APrefixShorterThanFourCharactersIsRefused) {
+  QueryFilter filter;
+  filter.request_id = "req";
+  auto result = audit::Query(file(), filter);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code(), Code::kInvalidArgument);
+  EXPECT_NE(result.error().message().find("a prefix needs 4 characters or more"), std::string::npos)
+      << result.error().message();
+}
+
+TEST_F(QueryTest, AWholeIdWinsOverALongerIdItIsAPrefixOf) {
+  auto writer = Open();
+  Event longer = SampleEvent(7);
+  longer.request_id = "req-bb";
+  ASSERT_TRUE(writer->Append(longer).ok());
+  QueryFilter filter;
+  filter.request_id = "req-b";
+  EXPECT_EQ(Requests(filter), (Ids{"req-b"}));
+  filter.request_id = "req-bb";
+  EXPECT_EQ(Requests(filter), (Ids{"req-bb"}));
+}
+
+TEST_F(QueryTest, AShortWholeIdIsNotRefusedAsTooShort) {
+  auto writer = Open();
+  Event short_id = SampleEvent(7);
+  short_id.request_id = "r1";
+  ASSERT_TRUE(writer->Append(short_id).ok());
+  QueryFilter filter;
+  filter.request_id = "r1";
+  EXPECT_EQ(Requests(filter), (Ids{"r1"}));
+}
+
+TEST_F(QueryTest, EventKeepsOnlyRecordsOfThatType) {
+  QueryFilter filter;
+  filter.event = EventType::kPolicyDecision;
+  EXPECT_EQ(Requests(filter), (Ids{"req-b"}));
+  filter.event = EventType::kAgentStarted;
+  EXPECT_EQ(Requests(filter), (Ids{""}));
+}
+
+// ---- --since/--until -----------------------------------------------------------------------
+
+class QueryTimeTest : public ::testing::Test {
+ protected:
+  // 2027-01-15T08:00:00Z plus 1234 s: 08:20:34.
+  QueryTimeTest() { clock_.Advance(std::chrono::seconds(1234)); }
+  std::string At(std::string_view text) {
+    auto t = ParseQueryTime(text, clock_);
+    return t.ok() ? FormatTime(*t) : "error: " + t.error().message();
+  }
+  wb::testing::FakeClock clock_;
+};
+
+TEST_F(QueryTimeTest, AgesCountBackFromTheClock) {
+  EXPECT_EQ(At("30m"), "2027-01-15T07:50:34.000Z");
+  EXPECT_EQ(At("24h"), "2027-01-14T08:20:34.000Z");
+  EXPECT_EQ(At("7d"), "2027-01-08T08:20:34.000Z");
+  EXPECT_EQ(At("now"), "2027-01-15T08:20:34.000Z");
+}
+
+TEST_F(QueryTimeTest, TodayAndYesterdayAreMidnightUtc) {
+  EXPECT_EQ(At("today"), "2027-01-15T00:00:00.000Z");
+  EXPECT_EQ(At("yesterday"), "2027-01-14T00:00:00.000Z");
+}
+
+TEST_F(QueryTimeTest, AbsoluteTimesParseAsBefore) {
+  EXPECT_EQ(At("2026-03-02"), "2026-03-02T00:00:00.000Z");
+  EXPECT_EQ(At("2026-03-02T09:15:07.317Z"), "2026-03-02T09:15:07.317Z");
+}
+
+TEST_F(QueryTimeTest, ABadTimeNamesTheFormsAccepted) {
+  for (const char* bad : {"24", "h", "0h", "24x", "-3d", "123456d", "tomorrow", "Today", ""}) {
+    const std::string got = At(bad);
+    EXPECT_NE(got.find("error: '"), std::string::npos) << bad << ": " << got;
+    EXPECT_NE(got.find("30m, 24h or 7d, or now, today or yesterday"), std::string::npos)
+        << bad << ": " << got;
+  }
+  EXPECT_NE(At("2026-02-30").find("is not a UTC time"), std::string::npos);
 }
 
 TEST_F(QueryTest, ReadsRotatedFilesInOrderAndSkipsTornLines) {
@@ -200,19 +296,22 @@ TEST_F(QueryTest, TableIsAlignedAndCountsRecords) {
   auto result = audit::Query(file(), {});
   ASSERT_TRUE(result.ok());
   const std::string table = FormatRecords(result->records, Format::kTable);
-  std::vector<std::string> lines;
-  std::istringstream in(table);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  ASSERT_EQ(lines.size(), 6u);
-  EXPECT_EQ(lines[0].rfind("TIME (UTC)", 0), 0u);
-  EXPECT_EQ(lines[5], "4 records");
+  std::vector<std::string> lines = TextLines(table);
+  EXPECT_EQ(lines.front().rfind("TIME (UTC)", 0), 0u);
+  EXPECT_EQ(lines.back(), "4 records");
   const std::size_t event_col = lines[0].find("EVENT");
-  EXPECT_EQ(lines[1].find("directory_write"), event_col);
-  EXPECT_EQ(lines[2].find("policy_decision"), event_col);
+  std::vector<std::string> events;
+  for (const std::string& line : lines) {
+    if (line.rfind("2027-01-15 ", 0) == 0) events.push_back(line.substr(event_col, 15));
+  }
+  EXPECT_EQ(events, (std::vector<std::string>{"directory_write", "policy_decision",
+                                              "directory_write", "agent_started  "}));
   EXPECT_NE(lines[1].find("2027-01-15 08:00:00  1 "), std::string::npos) << lines[1];
-  EXPECT_NE(lines[1].find(" self (sms) "), std::string::npos) << lines[1];
-  EXPECT_NE(lines[2].find(" deny (protected_account) "), std::string::npos) << lines[2];
-  EXPECT_NE(lines[2].find(" admin:helpdesk@corp.example.com (fido2) "), std::string::npos);
+  EXPECT_EQ(ColumnText(table, "REQUESTER", "DECISION"),
+            "self(sms)admin:helpdesk@corp.example.com(fido2)admin:Alice@Corp.Example.com(fido2)-")
+      << table;
+  EXPECT_EQ(ColumnText(table, "DECISION", "OUTCOME"), "allowdeny(protected_account)allow-")
+      << table;
 }
 
 TEST_F(QueryTest, TableShowsNoControlCharacters) {
@@ -230,7 +329,7 @@ TEST_F(QueryTest, TableShowsNoControlCharacters) {
   EXPECT_EQ(table.find('\x1b'), std::string::npos);
   EXPECT_EQ(table.find('\x07'), std::string::npos);
   EXPECT_EQ(table.find("\xC2\x9B"), std::string::npos);
-  EXPECT_NE(table.find("x?]0;pwned??31m"), std::string::npos) << table;
+  EXPECT_EQ(ColumnText(table, "TARGET", "REQUESTER"), "x?]0;pwned??31m") << table;
 }
 
 TEST_F(QueryTest, FormatNamesParse) {

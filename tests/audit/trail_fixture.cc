@@ -41,6 +41,31 @@ void AppendBytes(const std::filesystem::path& path, const std::string& bytes) {
   out << bytes;
 }
 
+std::vector<std::string> TextLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::string WithoutSpaces(std::string text) {
+  std::erase(text, ' ');
+  return text;
+}
+
+// The cells of one column, from the header named `name` to the next column (or the line's end),
+// joined over every line, spaces left out (a wrap drops the space it breaks at).
+std::string ColumnText(const std::string& table, const std::string& name, const std::string& next) {
+  const std::vector<std::string> lines = TextLines(table);
+  const std::size_t start = lines.at(0).find(name);
+  const std::size_t end = next.empty() ? std::string::npos : lines.at(0).find(next);
+  std::string joined;
+  for (std::size_t i = 1; i + 1 < lines.size(); ++i) {
+    if (lines[i].size() > start) joined += lines[i].substr(start, end - start);
+  }
+  return WithoutSpaces(joined);
+}
+
 std::filesystem::path TrailTest::rotated(int index) const {
   char suffix[16];
   std::snprintf(suffix, sizeof suffix, ".%06d", index);

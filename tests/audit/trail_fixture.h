@@ -25,6 +25,13 @@ std::vector<std::string> ReadLines(const std::filesystem::path& path);
 void WriteLines(const std::filesystem::path& path, const std::vector<std::string>& lines);
 void AppendBytes(const std::filesystem::path& path, const std::string& bytes);
 
+// A table's lines, without their newlines.
+std::vector<std::string> TextLines(const std::string& text);
+std::string WithoutSpaces(std::string text);
+// The cells of one column of a table, from the header named `name` to the header `next` (or
+// the line's end), joined over every line but the header and the count, spaces left out.
+std::string ColumnText(const std::string& table, const std::string& name, const std::string& next);
+
 class TrailTest : public ::testing::Test {
  protected:
   std::filesystem::path dir() const { return dir_.path(); }

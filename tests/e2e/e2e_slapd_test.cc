@@ -151,7 +151,7 @@ TEST_F(EndToEndSlapdTest, ForgedEnvelopeIsRejectedAndAudited) {
       Submit({"--user", "alice", "--op", "reset", "--fault", "bad-signature"}, &pw, &code);
   EXPECT_EQ(code, 1);
   EXPECT_NE(result.dump().find("bad_signature"), std::string::npos) << result.dump();
-  CommandResult q = agent_->Wbagent({"audit", "query", "--outcome", "bad_signature"});
+  CommandResult q = agent_->Wbagent({"audit", "query", "--events", "--outcome", "bad_signature"});
   EXPECT_NE(q.output.find("request_rejected"), std::string::npos) << q.output;
 }
 
@@ -160,7 +160,7 @@ TEST_F(EndToEndSlapdTest, AuditTrailVerifiesAndNeverHoldsAPassword) {
   ASSERT_EQ(Submit({"--user", "erin", "--op", "reset"}, &pw).value("outcome", ""), "succeeded");
   CommandResult verify = agent_->Wbagent({"audit", "verify"});
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
-  CommandResult query = agent_->Wbagent({"audit", "query", "--user", "erin"});
+  CommandResult query = agent_->Wbagent({"audit", "query", "--events", "--user", "erin"});
   EXPECT_NE(query.output.find("directory_write"), std::string::npos) << query.output;
   std::string utf16;
   for (char c : pw) {

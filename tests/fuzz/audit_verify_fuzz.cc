@@ -1,8 +1,8 @@
-// audit::Verify on corrupted trails, and the readers behind `wbagent audit show/export`
-// (ParseRecord, Query, FormatRecords). The harness writes a small genuine trail once, with
-// the real Writer, a fixed key and a fixed clock; each input then replaces the active file
-// (seeds are that file's contents, corpus/audit_verify), and Verify checks it against the
-// genuine checkpoint.
+// audit::Verify on corrupted trails, and the readers behind `wbagent audit query` (ParseRecord,
+// Query, FormatRecords, GroupByRequest, FormatRequests). The harness writes a small genuine
+// trail once, with the real Writer, a fixed key and a fixed clock; each input then replaces the
+// active file (seeds are that file's contents, corpus/audit_verify), and Verify checks it
+// against the genuine checkpoint.
 //
 // Mutated lines almost never carry a valid HMAC, and Verify stops at the first bad one. So
 // each input is verified twice: as it is, and with every sealed-looking line re-sealed with
@@ -140,8 +140,10 @@ std::string Resealed(std::string_view content) {
 void ShowAndExport() {
   auto result = Query(Genuine().options.file, QueryFilter{.user = "*a*"});
   Require(result.ok(), "Query returned an error on a readable trail");
+  const std::vector<RequestRow> rows = GroupByRequest(result->records);
   for (Format format : {Format::kTable, Format::kJson, Format::kCsv}) {
     (void)FormatRecords(result->records, format);
+    (void)FormatRequests(rows, format);
   }
 }
 

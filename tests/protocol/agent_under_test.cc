@@ -100,8 +100,8 @@ nlohmann::json AgentUnderTest::QueueRecord(const std::string& id) const {
 }
 
 std::vector<nlohmann::json> AgentUnderTest::AuditQuery(std::vector<std::string> filter) const {
-  std::vector<std::string> args = {Wbagent(), "audit",    "query",         "--format",
-                                   "json",    "--config", config_.string()};
+  std::vector<std::string> args = {Wbagent(),  "audit", "query",    "--events",
+                                   "--format", "json",  "--config", config_.string()};
   args.insert(args.end(), filter.begin(), filter.end());
   CommandResult r = RunCommand(args);
   std::vector<nlohmann::json> records;

@@ -4,6 +4,7 @@
 #include "config/internal/enum_names.h"
 #include "config/internal/files.h"
 #include "config/internal/sections.h"
+#include "config/internal/systemd_unit.h"
 
 namespace wb::config::internal {
 namespace {
@@ -37,28 +38,125 @@ void RefuseFor(TableReader& dir, const std::optional<Field<T>>& field, std::stri
 struct BindKeys {
   std::optional<Field<std::string>> bind_dn;
   std::optional<Field<std::filesystem::path>> password_file;
+  std::optional<Field<std::string>> password_credential;
   std::optional<Field<std::filesystem::path>> cert_file;
   std::optional<Field<std::filesystem::path>> key_file;
 };
+
+namespace fs = std::filesystem;
+
+// A systemd credential name: a file name in $CREDENTIALS_DIRECTORY, and without ':' (which
+// ends the name in LoadCredential=NAME:PATH).
+Problem CheckCredentialName(std::string_view name) {
+  const bool valid_chars = std::ranges::all_of(name, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '_' || c == '-' ||
+           c == '@';
+  });
+  if (name.empty() || name.size() > 64 || !valid_chars || name == "." || name == "..") {
+    return "must be a credential name as in LoadCredential=NAME:PATH: 1 to 64 of "
+           "A-Z a-z 0-9 . _ - @, e.g. \"ad-bind\"; found " +
+           Quote(name);
+  }
+  return std::nullopt;
+}
+
+// A bind password file under /run/credentials exists only inside the running unit, so every
+// command run by hand fails on it: point at the key made for that.
+Problem WithCredentialHint(const fs::path& path, Problem problem) {
+  if (!problem) return problem;
+  auto part = path.begin();
+  if (part == path.end() || *part != "/" || ++part == path.end() || *part != "run" ||
+      ++part == path.end() || *part != "credentials") {
+    return problem;
+  }
+  return *problem + "; a file under /run/credentials exists only inside the running service: " +
+         "name the credential instead, bind_password_credential = " +
+         Quote(path.filename().string());
+}
+
+// The credential's file and any problem with it (config.h, LoadOptions). Without
+// $CREDENTIALS_DIRECTORY the unit's LoadCredential= source is checked in its place.
+struct ResolvedCredential {
+  std::optional<fs::path> file;
+  Problem problem;
+};
+
+ResolvedCredential ResolveInUnit(const LoadContext& ctx, const std::string& name) {
+  const LoadOptions& options = ctx.options;
+  const std::string credential = "credential " + Quote(name);
+  auto found = FindLoadCredential(options.unit_path, options.unit_name, name);
+  if (!found.ok()) {
+    return {std::nullopt, credential + " cannot be checked: $CREDENTIALS_DIRECTORY is not set " +
+                              "(this is not the running service) and " + found.error() +
+                              "; add LoadCredential=" + name + ":/etc/wbagent/" + name +
+                              " with `systemctl edit wbagent`"};
+  }
+  std::string where = found->unit_file.string();
+  where += ":";
+  where += std::to_string(found->line);
+  const fs::path source(found->source);
+  if (!source.is_absolute()) {
+    return {std::nullopt, credential + " cannot be checked: LoadCredential= at " + where +
+                              " names no absolute source path (systemd then looks in its " +
+                              "credential stores, which check-config does not read)"};
+  }
+  const fs::path file = source.lexically_normal();
+  if (Problem p = CheckSecretFile(file)) {
+    return {file, credential + " (LoadCredential= at " + where + "): " + *p};
+  }
+  return {file, std::nullopt};
+}
+
+ResolvedCredential ResolveCredential(const LoadContext& ctx, const std::string& name) {
+  const fs::path& dir = ctx.options.credentials_directory;
+  if (!dir.empty()) {
+    const fs::path file = (dir / name).lexically_normal();
+    if (Problem p = CheckSecret(ctx, file)) {
+      return {file, "credential " + Quote(name) + " in $CREDENTIALS_DIRECTORY: " + *p};
+    }
+    return {file, std::nullopt};
+  }
+  // Outside systemd a command that reads no secret has no need to look for it.
+  if (ctx.options.secrets == SecretChecks::kSkip) return {};
+  return ResolveInUnit(ctx, name);
+}
+
+void LoadPasswordCredential(TableReader& dir, const LoadContext& ctx, const BindKeys& keys,
+                            DirectoryConfig& out) {
+  const auto& f = keys.password_credential;
+  if (!f || !Expect(dir, *f, CheckCredentialName(f->value))) return;
+  if (keys.password_file) {
+    dir.diag().Add(f->at, f->key, "is set together with bind_password_file; use one of them");
+    return;
+  }
+  // With another bind method the key is refused (CheckSaslExternalKeys): nothing to resolve.
+  if (out.bind_method != BindMethod::kSimple) return;
+  out.bind_password_credential = f->value;
+  ResolvedCredential resolved = ResolveCredential(ctx, f->value);
+  if (Expect(dir, *f, resolved.problem)) out.bind_password_file = resolved.file;
+}
 
 // Reads and checks each bind key on its own, and copies the valid ones into `out`.
 BindKeys LoadBindKeys(TableReader& dir, const LoadContext& ctx, DirectoryConfig& out) {
   BindKeys keys{
       .bind_dn = dir.GetString("bind_dn", Presence::kOptional),
       .password_file = GetPath(dir, "bind_password_file", Presence::kOptional, ctx),
+      .password_credential = dir.GetString("bind_password_credential", Presence::kOptional),
       .cert_file = GetPath(dir, "client_cert_file", Presence::kOptional, ctx),
       .key_file = GetPath(dir, "client_key_file", Presence::kOptional, ctx),
   };
   if (const auto& f = keys.bind_dn; f && Expect(dir, *f, CheckDn(f->value))) {
     out.bind_dn = f->value;
   }
-  if (const auto& f = keys.password_file; f && Expect(dir, *f, CheckSecretFile(f->value))) {
+  if (const auto& f = keys.password_file;
+      f && Expect(dir, *f, WithCredentialHint(f->value, CheckSecret(ctx, f->value)))) {
     out.bind_password_file = f->value;
   }
+  LoadPasswordCredential(dir, ctx, keys, out);
   if (const auto& f = keys.cert_file; f && Expect(dir, *f, CheckReadableFile(f->value))) {
     out.client_cert_file = f->value;
   }
-  if (const auto& f = keys.key_file; f && Expect(dir, *f, CheckSecretFile(f->value))) {
+  if (const auto& f = keys.key_file; f && Expect(dir, *f, CheckSecret(ctx, f->value))) {
     out.client_key_file = f->value;
   }
   return keys;
@@ -67,13 +165,18 @@ BindKeys LoadBindKeys(TableReader& dir, const LoadContext& ctx, DirectoryConfig&
 void CheckSaslExternalKeys(TableReader& dir, const BindKeys& keys) {
   RefuseFor(dir, keys.bind_dn, "simple");
   RefuseFor(dir, keys.password_file, "simple");
+  RefuseFor(dir, keys.password_credential, "simple");
   if (!keys.cert_file) RequireFor(dir, "client_cert_file", "sasl_external");
   if (!keys.key_file) RequireFor(dir, "client_key_file", "sasl_external");
 }
 
 void CheckSimpleKeys(TableReader& dir, const BindKeys& keys) {
   if (!keys.bind_dn) RequireFor(dir, "bind_dn", "simple");
-  if (!keys.password_file) RequireFor(dir, "bind_password_file", "simple");
+  if (!keys.password_file && !keys.password_credential) {
+    dir.diag().Add(dir.where(), dir.KeyPath("bind_password_file"),
+                   "missing required key (needed for bind_method = \"simple\"): set "
+                   "bind_password_file, or bind_password_credential under systemd");
+  }
 }
 
 // With a simple bind a client certificate is optional (TLS client authentication), but a

@@ -138,6 +138,7 @@ wait_for "wbagent to connect" grep -q "connected to the cloud" "$work/agent.log"
   || { cat "$work/agent.log"; exit 1; }
 echo "wbagent is connected"
 
+# shellcheck disable=SC2059  # the format is the DN pattern the directory server wrote
 user_dn() { printf "$WB_USER_DN_FMT" "$1"; }
 initial_password() { local v="WB_INITIAL_PASSWORD_$1"; printf '%s' "${!v}"; }
 # A bind as the user, with the password from a file (never on a command line).

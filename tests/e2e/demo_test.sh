@@ -27,6 +27,6 @@ fi
 ((status == 1)) || fail "with proof '$proof' broken the demo exited $status, not 1"
 grep -q "^PROOF FAILED ($proof): " <<<"$out" || fail "the demo did not name the broken proof '$proof'"
 summary=$(grep '^demo: FAILED: ' <<<"$out") || fail "the demo printed no summary of failed proofs"
-others=$(sed 's/.*did not hold: //' <<<"$summary" | tr ' ' '\n' | grep -vx -- "$proof" || true)
+others=$(tr ' ' '\n' <<<"${summary##*did not hold: }" | grep -vx -- "$proof" || true)
 [[ -z $others ]] || fail "breaking '$proof' also failed: $others"
 exit 0

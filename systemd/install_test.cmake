@@ -2,7 +2,6 @@
 # checks that every file lands where Debian's systemd and the docs expect it.
 # -DBUILD_DIR=... -DSOURCE_DIR=... -DDESTDIR=... [-DSYSTEMD_ANALYZE=... -DSYSTEMD_SYSUSERS=... -DSYSTEMD_TMPFILES=...]
 # -P install_test.cmake
-cmake_minimum_required(VERSION 3.25)  # IN_LIST, and -P scripts start with no policies set
 file(REMOVE_RECURSE "${DESTDIR}")
 execute_process(
   COMMAND ${CMAKE_COMMAND} -E env "DESTDIR=${DESTDIR}"
@@ -20,7 +19,8 @@ set(expected
     usr/lib/tmpfiles.d/wbagent.conf
     usr/share/doc/wbagent/examples/wbagent.example.toml
     usr/share/doc/wbagent/README.md)
-# Every page of docs/, so that the links between them work on the host (checked below).
+# Every page of docs/, so that the links between them work on the host (their links are
+# checked by installed_docs_links_resolve_test, installed_docs_test.cmake).
 file(GLOB docs RELATIVE "${SOURCE_DIR}/docs" "${SOURCE_DIR}/docs/*.md")
 foreach(page IN LISTS docs)
   list(APPEND expected "usr/share/doc/wbagent/${page}")
@@ -30,68 +30,6 @@ foreach(f IN LISTS expected)
     message(FATAL_ERROR "not installed: /${f}\n${out}")
   endif()
 endforeach()
-# Every relative link of the installed pages (README.md and docs/) resolves in the installed
-# tree: the file exists and, for PAGE.md#anchor, PAGE.md has a heading with that anchor (as
-# GitHub and most Markdown viewers make it: lower case, punctuation dropped, spaces to '-').
-set(docdir "${DESTDIR}/usr/share/doc/wbagent")
-function(anchors_of page out)
-  file(STRINGS "${page}" headings REGEX "^#+ " ENCODING UTF-8)
-  set(anchors "")
-  foreach(h IN LISTS headings)
-    string(REGEX REPLACE "^#+ +" "" h "${h}")
-    string(TOLOWER "${h}" h)
-    string(REGEX REPLACE "[^a-z0-9 _-]" "" h "${h}")
-    string(REPLACE " " "-" h "${h}")
-    list(APPEND anchors "${h}")
-  endforeach()
-  set(${out} "${anchors}" PARENT_SCOPE)
-endfunction()
-file(GLOB installed_pages "${docdir}/*.md")
-set(broken "")
-set(checked 0)
-foreach(page IN LISTS installed_pages)
-  file(READ "${page}" text)
-  # Brackets and semicolons would keep CMake from splitting the list of matches.
-  string(REPLACE ";" "," text "${text}")
-  string(REPLACE "[" "<" text "${text}")
-  string(REPLACE "]" ">" text "${text}")
-  string(REGEX MATCHALL ">\\([^)]*\\)" links "${text}")
-  get_filename_component(page_name "${page}" NAME)
-  foreach(link IN LISTS links)
-    string(REGEX REPLACE "^>\\((.*)\\)$" "\\1" target "${link}")
-    if(target MATCHES "^[a-z]+:")  # https:, mailto:
-      continue()
-    endif()
-    math(EXPR checked "${checked} + 1")
-    string(FIND "${target}" "#" hash)
-    set(file_part "${target}")
-    set(anchor "")
-    if(NOT hash EQUAL -1)
-      string(SUBSTRING "${target}" 0 ${hash} file_part)
-      math(EXPR after "${hash} + 1")
-      string(SUBSTRING "${target}" ${after} -1 anchor)
-    endif()
-    set(linked "${page}")
-    if(NOT file_part STREQUAL "")
-      set(linked "${docdir}/${file_part}")
-    endif()
-    if(NOT EXISTS "${linked}")
-      string(APPEND broken "  ${page_name}: (${target}): no such file in /usr/share/doc/wbagent\n")
-    elseif(NOT anchor STREQUAL "")
-      anchors_of("${linked}" anchors)
-      if(NOT anchor IN_LIST anchors)
-        string(APPEND broken "  ${page_name}: (${target}): no heading with that anchor\n")
-      endif()
-    endif()
-  endforeach()
-endforeach()
-if(NOT broken STREQUAL "")
-  message(FATAL_ERROR "links that do not resolve in the installed docs:\n${broken}")
-endif()
-if(checked LESS 20)
-  message(FATAL_ERROR "only ${checked} relative links found in the installed docs: the check is broken")
-endif()
-
 foreach(bin wbagent wbcloud)
   execute_process(COMMAND "${DESTDIR}/usr/bin/${bin}" --help RESULT_VARIABLE rc
                   OUTPUT_QUIET ERROR_QUIET)

@@ -2,7 +2,8 @@
 # it and the example config is in examples/: its links to docs/PAGE.md become PAGE.md, the one
 # to config/wbagent.example.toml points into examples/, and the reference cloud's README,
 # which only the wbcloud package installs (/usr/share/doc/wbcloud), is named, not linked.
-# install_layout_test checks that every relative link of the installed pages resolves.
+# installed_docs_links_resolve_test checks that every relative link of the installed pages
+# resolves.
 # -DIN=README.md -DOUT=... -P installed_readme.cmake
 file(READ "${IN}" text)
 string(REPLACE "](docs/" "](" text "${text}")

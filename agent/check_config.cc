@@ -8,7 +8,8 @@ namespace wb::agent {
 
 // Like `sshd -t`: validate and say everything that is wrong, then exit.
 int CheckConfigCommand(const std::filesystem::path& config_file) {
-  auto loaded = config::LoadConfig(config_file);
+  auto loaded = config::LoadConfig(
+      config_file, config::LoadOptions::FromEnvironment(config::SecretChecks::kExamine));
   if (!loaded.ok()) {
     for (const auto& error : loaded.error()) std::fprintf(stderr, "%s\n", error.ToString().c_str());
     std::fprintf(stderr, "%s: %zu problem%s found\n", config_file.c_str(), loaded.error().size(),
@@ -17,6 +18,13 @@ int CheckConfigCommand(const std::filesystem::path& config_file) {
   }
   std::printf("%s: OK (%zu director%s)\n", config_file.c_str(), loaded->directories.size(),
               loaded->directories.size() == 1 ? "y" : "ies");
+  // Says which file stood for each credential: the copy inside the unit, or its source.
+  for (const config::DirectoryConfig& d : loaded->directories) {
+    if (d.bind_password_credential && d.bind_password_file) {
+      std::printf("  directory %s: credential \"%s\" checked at %s\n", d.name.c_str(),
+                  d.bind_password_credential->c_str(), d.bind_password_file->c_str());
+    }
+  }
   return kExitOk;
 }
 

@@ -44,9 +44,10 @@ int WaitForSignal(const sigset_t& set, std::chrono::seconds timeout) {
 
 // A new config is validated in full before it replaces the running one; a bad one is
 // reported and the agent keeps running on the old.
-void Reload(config::Config& running, Daemon& daemon, spdlog::logger& log) {
+void Reload(config::Config& running, const config::LoadOptions& options, Daemon& daemon,
+            spdlog::logger& log) {
   sd_notify(0, "RELOADING=1");
-  auto loaded = config::LoadConfig(running.file);
+  auto loaded = config::LoadConfig(running.file, options);
   if (!loaded.ok()) {
     log.error("reload of {} refused, keeping the running configuration: {} problem(s)",
               running.file.string(), loaded.error().size());
@@ -129,7 +130,10 @@ int RefuseToStart(const Daemon::OpenError& error, const std::filesystem::path& c
 
 int RunDaemonCommand(const std::filesystem::path& config_file) {
   if (!ProtectSecretsInMemory()) return kExitFailure;
-  auto loaded = config::LoadConfig(config_file);
+  // Under systemd, $CREDENTIALS_DIRECTORY: a bind_password_credential resolves into it, at
+  // start and at every reload alike.
+  const auto options = config::LoadOptions::FromEnvironment(config::SecretChecks::kExamine);
+  auto loaded = config::LoadConfig(config_file, options);
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s", config::FormatErrors(loaded.error()).c_str());
     std::fprintf(stderr, "wbagent: not starting: %s is invalid\n", config_file.c_str());
@@ -167,7 +171,7 @@ int RunDaemonCommand(const std::filesystem::path& config_file) {
       continue;
     }
     if (sig == SIGHUP) {
-      Reload(running, **daemon, *log);
+      Reload(running, options, **daemon, *log);
       continue;
     }
     log->info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -74,10 +74,11 @@ ConfigError FromSyntaxError(const toml::syntax_error& e, const std::string& disp
                      .problem = SyntaxProblem(e.what())};
 }
 
-Config Walk(const toml::value& root, const fs::path& file, Diagnostics& diag) {
+Config Walk(const toml::value& root, const fs::path& file, const LoadOptions& options,
+            Diagnostics& diag) {
   Config config;
   config.file = file;
-  const internal::LoadContext ctx{file.parent_path()};
+  const internal::LoadContext ctx{.config_dir = file.parent_path(), .options = options};
   internal::TableReader reader(root, "", diag);
   internal::LoadAgent(reader, ctx, config.agent);
   internal::LoadCloud(reader, ctx, config.cloud);
@@ -91,7 +92,8 @@ Config Walk(const toml::value& root, const fs::path& file, Diagnostics& diag) {
   return config;
 }
 
-Result<Config, ConfigErrors> LoadOrThrow(const fs::path& file, const std::string& display) {
+Result<Config, ConfigErrors> LoadOrThrow(const fs::path& file, const std::string& display,
+                                         const LoadOptions& options) {
   std::error_code ec;
   const fs::path absolute = fs::absolute(file, ec).lexically_normal();
   if (ec) return ConfigErrors{FileError(display, "cannot be located: " + ec.message())};
@@ -100,17 +102,19 @@ Result<Config, ConfigErrors> LoadOrThrow(const fs::path& file, const std::string
   std::istringstream stream(text.text);
   const toml::value root = toml::parse(stream, display);
   Diagnostics diag(display);
-  Config config = Walk(root, absolute, diag);
+  Config config = Walk(root, absolute, options, diag);
   if (!diag.empty()) return std::move(diag).Take();
   return config;
 }
 
 }  // namespace
 
-Result<Config, ConfigErrors> LoadConfig(const fs::path& file) {
+Result<Config, ConfigErrors> LoadConfig(const fs::path& file) { return LoadConfig(file, {}); }
+
+Result<Config, ConfigErrors> LoadConfig(const fs::path& file, const LoadOptions& options) {
   const std::string display = file.string();
   try {
-    return LoadOrThrow(file, display);
+    return LoadOrThrow(file, display, options);
   } catch (const toml::syntax_error& e) {
     return ConfigErrors{FromSyntaxError(e, display)};
   } catch (const std::exception& e) {

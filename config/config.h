@@ -13,8 +13,10 @@
 //   - Every path is absolute and lexically normal. A relative path in the file resolves
 //     against the directory that holds the config file, never against the working directory.
 //   - CA files and client certificates existed and were readable regular files when they were
-//     checked. Secret files (bind_password_file, proxy_password_file, client_key_file, and
-//     audit.key_file if it already exists) existed and passed wb::CheckSecretFilePermissions.
+//     checked. With SecretChecks::kExamine (the default), secret files (bind_password_file,
+//     proxy_password_file, client_key_file, and audit.key_file if it already exists) existed
+//     and passed wb::CheckSecretFilePermissions; a bind_password_credential was found (see
+//     LoadOptions) and its file passed the same check. With kSkip they were not examined.
 //     Files may change afterwards: users of a path must still handle errors when they open it.
 //   - agent.state_dir's parent is an existing directory (the agent creates state_dir).
 //   - There is at least one directory; directory names are unique; with two or more
@@ -23,8 +25,9 @@
 //
 // What LoadConfig never does: read the contents of a secret file (callers read them with
 // wb::ReadSecretFile when they need them, and wipe them), print a secret, create or modify
-// any file, or throw. It reads only the config file itself (at most 1 MiB); the files the
-// config names are only examined (stat, access).
+// any file, or throw. It reads only the config file itself (at most 1 MiB) and, to find where
+// a systemd credential comes from, the installed wbagent.service and its drop-ins; the files
+// the config names are only examined (stat, access).
 //
 // Defaults: the member initializers below are the code's defaults; the table in
 // docs/configuration.md is where they are documented, and the test
@@ -135,8 +138,15 @@ struct DirectoryConfig {
   std::vector<LdapUrl> urls;  // never empty; tried in this order (failover)
   std::filesystem::path ca_file;
   BindMethod bind_method = BindMethod::kSimple;
-  std::optional<std::string> bind_dn;                       // set iff bind_method is kSimple
-  std::optional<std::filesystem::path> bind_password_file;  // set iff bind_method is kSimple
+  std::optional<std::string> bind_dn;  // set iff bind_method is kSimple
+  // Where the bind password is read from: the file named by bind_password_file, or for
+  // bind_password_credential, $CREDENTIALS_DIRECTORY/NAME under systemd and otherwise the
+  // source file that the unit's LoadCredential= names. Set iff bind_method is kSimple, except
+  // with SecretChecks::kSkip outside systemd, where a credential is left unresolved.
+  std::optional<std::filesystem::path> bind_password_file;
+  // The systemd credential named by bind_password_credential (e.g. "ad-bind"), if that key was
+  // used instead of bind_password_file.
+  std::optional<std::string> bind_password_credential;
   // Both set or both unset. Required for kSaslExternal; with kSimple they are presented as
   // the TLS client certificate to servers that ask for one.
   std::optional<std::filesystem::path> client_cert_file;
@@ -256,8 +266,39 @@ using ConfigErrors = std::vector<ConfigError>;
 // One ToString() per line, in order.
 std::string FormatErrors(const ConfigErrors& errors);
 
+// Whether LoadConfig examines the secret files the config names.
+enum class SecretChecks {
+  kExamine,  // check-config and run: every secret must be there and pass the permission rule
+  // status, queue, audit and register, which never read a directory's secret: they must work
+  // where a secret cannot be seen (a credential outside the unit, a root-only file)
+  kSkip,
+};
+
+// Where a credential named by bind_password_credential is found.
+//   - Under systemd (credentials_directory set, from $CREDENTIALS_DIRECTORY): that directory's
+//     file of that name.
+//   - Otherwise (an administrator running check-config): the source file of the
+//     LoadCredential=NAME:PATH line in `unit_name`, as systemd would load it from `unit_path`
+//     (the unit file itself and its NAME.d/*.conf drop-ins). When there is no such line, or
+//     its source is not an absolute path, the key's error says so.
+struct LoadOptions {
+  SecretChecks secrets = SecretChecks::kExamine;
+  std::filesystem::path credentials_directory;  // empty: not running under systemd
+  std::vector<std::filesystem::path> unit_path = DefaultUnitPath();
+  std::string unit_name = "wbagent.service";
+
+  // systemd's system unit search path, highest priority first (systemd.unit(5)).
+  static std::vector<std::filesystem::path> DefaultUnitPath();
+  // From the environment: $CREDENTIALS_DIRECTORY, and $SYSTEMD_UNIT_PATH as systemd reads it
+  // (directories separated by ':'; a trailing ':' appends the default path).
+  static LoadOptions FromEnvironment(SecretChecks secrets);
+};
+
 // Reads, validates and returns the config in `file`. On failure, the errors are sorted by
 // line and column and there is at least one. Never throws.
+Result<Config, ConfigErrors> LoadConfig(const std::filesystem::path& file,
+                                        const LoadOptions& options);
+// With LoadOptions{}: secrets examined, no credentials directory, the default unit path.
 Result<Config, ConfigErrors> LoadConfig(const std::filesystem::path& file);
 
 }  // namespace wb::config

@@ -9,7 +9,7 @@ void LoadProxy(TableReader& cloud, const LoadContext& ctx, CloudConfig& out) {
   std::optional<Field<std::string>> url = cloud.GetString("proxy", Presence::kOptional);
   std::optional<Field<std::filesystem::path>> password_file =
       GetPath(cloud, "proxy_password_file", Presence::kOptional, ctx);
-  if (password_file) Expect(cloud, *password_file, CheckSecretFile(password_file->value));
+  if (password_file) Expect(cloud, *password_file, CheckSecret(ctx, password_file->value));
   if (!url) {
     if (password_file) {
       cloud.diag().Add(password_file->at, password_file->key, "is only valid together with proxy");

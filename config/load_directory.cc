@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "config/internal/credentials.h"
 #include "config/internal/enum_names.h"
 #include "config/internal/files.h"
 #include "config/internal/sections.h"
@@ -37,28 +38,47 @@ void RefuseFor(TableReader& dir, const std::optional<Field<T>>& field, std::stri
 struct BindKeys {
   std::optional<Field<std::string>> bind_dn;
   std::optional<Field<std::filesystem::path>> password_file;
+  std::optional<Field<std::string>> password_credential;
   std::optional<Field<std::filesystem::path>> cert_file;
   std::optional<Field<std::filesystem::path>> key_file;
 };
+
+void LoadPasswordCredential(TableReader& dir, const LoadContext& ctx, const BindKeys& keys,
+                            DirectoryConfig& out) {
+  const auto& f = keys.password_credential;
+  if (!f || !Expect(dir, *f, CheckCredentialName(f->value))) return;
+  if (keys.password_file) {
+    dir.diag().Add(f->at, f->key, "is set together with bind_password_file; use one of them");
+    return;
+  }
+  // With another bind method the key is refused (CheckSaslExternalKeys): nothing to resolve.
+  if (out.bind_method != BindMethod::kSimple) return;
+  out.bind_password_credential = f->value;
+  ResolvedCredential resolved = ResolveCredential(ctx, f->value);
+  if (Expect(dir, *f, resolved.problem)) out.bind_password_file = resolved.file;
+}
 
 // Reads and checks each bind key on its own, and copies the valid ones into `out`.
 BindKeys LoadBindKeys(TableReader& dir, const LoadContext& ctx, DirectoryConfig& out) {
   BindKeys keys{
       .bind_dn = dir.GetString("bind_dn", Presence::kOptional),
       .password_file = GetPath(dir, "bind_password_file", Presence::kOptional, ctx),
+      .password_credential = dir.GetString("bind_password_credential", Presence::kOptional),
       .cert_file = GetPath(dir, "client_cert_file", Presence::kOptional, ctx),
       .key_file = GetPath(dir, "client_key_file", Presence::kOptional, ctx),
   };
   if (const auto& f = keys.bind_dn; f && Expect(dir, *f, CheckDn(f->value))) {
     out.bind_dn = f->value;
   }
-  if (const auto& f = keys.password_file; f && Expect(dir, *f, CheckSecretFile(f->value))) {
+  if (const auto& f = keys.password_file;
+      f && Expect(dir, *f, WithCredentialHint(f->value, CheckSecret(ctx, f->value)))) {
     out.bind_password_file = f->value;
   }
+  LoadPasswordCredential(dir, ctx, keys, out);
   if (const auto& f = keys.cert_file; f && Expect(dir, *f, CheckReadableFile(f->value))) {
     out.client_cert_file = f->value;
   }
-  if (const auto& f = keys.key_file; f && Expect(dir, *f, CheckSecretFile(f->value))) {
+  if (const auto& f = keys.key_file; f && Expect(dir, *f, CheckSecret(ctx, f->value))) {
     out.client_key_file = f->value;
   }
   return keys;
@@ -67,13 +87,18 @@ BindKeys LoadBindKeys(TableReader& dir, const LoadContext& ctx, DirectoryConfig&
 void CheckSaslExternalKeys(TableReader& dir, const BindKeys& keys) {
   RefuseFor(dir, keys.bind_dn, "simple");
   RefuseFor(dir, keys.password_file, "simple");
+  RefuseFor(dir, keys.password_credential, "simple");
   if (!keys.cert_file) RequireFor(dir, "client_cert_file", "sasl_external");
   if (!keys.key_file) RequireFor(dir, "client_key_file", "sasl_external");
 }
 
 void CheckSimpleKeys(TableReader& dir, const BindKeys& keys) {
   if (!keys.bind_dn) RequireFor(dir, "bind_dn", "simple");
-  if (!keys.password_file) RequireFor(dir, "bind_password_file", "simple");
+  if (!keys.password_file && !keys.password_credential) {
+    dir.diag().Add(dir.where(), dir.KeyPath("bind_password_file"),
+                   "missing required key (needed for bind_method = \"simple\"): set "
+                   "bind_password_file, or bind_password_credential under systemd");
+  }
 }
 
 // With a simple bind a client certificate is optional (TLS client authentication), but a

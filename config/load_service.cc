@@ -48,7 +48,7 @@ void LoadAudit(TableReader& root, const LoadContext& ctx, const AgentConfig& age
     audit->ReportUnknownKeys();
   }
   if (Problem p = CheckNotADirectory(out.file)) root.diag().Add(file_at, "audit.file", *p);
-  if (Problem p = CheckSecretFileIfExists(out.key_file)) {
+  if (Problem p = CheckSecretIfExists(ctx, out.key_file)) {
     root.diag().Add(key_at, "audit.key_file", *p);
   }
 }

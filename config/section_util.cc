@@ -38,4 +38,14 @@ std::optional<Field<std::filesystem::path>> GetPath(TableReader& table, std::str
                                       text->key};
 }
 
+Problem CheckSecret(const LoadContext& ctx, const std::filesystem::path& path) {
+  if (ctx.options.secrets == SecretChecks::kSkip) return std::nullopt;
+  return CheckSecretFile(path);
+}
+
+Problem CheckSecretIfExists(const LoadContext& ctx, const std::filesystem::path& path) {
+  if (ctx.options.secrets == SecretChecks::kSkip) return std::nullopt;
+  return CheckSecretFileIfExists(path);
+}
+
 }  // namespace wb::config::internal

@@ -83,7 +83,8 @@ Outcome ServiceBindOutcome(int rc, std::string_view diag) {
   if (rc == LDAP_INVALID_CREDENTIALS) {
     return MakeOutcome(OutcomeCode::kServiceBindFailed,
                        "the directory refused the service account's bind: " + AdBindReason(diag) +
-                           "; check bind_dn and bind_password_file");
+                           "; check bind_dn and the bind password (bind_password_file or "
+                           "bind_password_credential)");
   }
   if (rc == LDAP_STRONG_AUTH_REQUIRED || rc == LDAP_CONFIDENTIALITY_REQUIRED) {
     return MakeOutcome(OutcomeCode::kServiceBindFailed,

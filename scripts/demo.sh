@@ -4,35 +4,57 @@
 # endpoint wbcloud, and wbagent registered with it. Four requests go through the cloud:
 #   1. a self-service reset           2. a reset that also unlocks a locked-out user
 #   3. "change password at next logon" 4. a reset the directory's own policy refuses
-# Each result is shown, the new password is proven with an LDAP bind, and the audit trail is
-# printed and verified. Everything the demo starts is stopped when it ends or is interrupted.
+# Each result is checked against the directory itself (the proofs below), then `wbagent status`
+# and `wbagent audit query` show what an operator and an auditor see, and the trail is
+# verified. The demo exits 1 when any proof does not hold. Everything it starts is stopped
+# when it ends or is interrupted.
 #
-#   scripts/demo.sh          against OpenLDAP (no root needed after the install step)
-#   scripts/demo.sh --ad     against Samba AD (needs root: the DC runs in a network namespace)
+#   scripts/demo.sh [-j N]        against OpenLDAP (no root needed after the install step)
+#   scripts/demo.sh --ad [-j N]   against Samba AD (needs root: the DC runs in a network namespace)
+#
+# -j N is passed to `cmake --build`. Environment:
+#   WB_DEMO_BUILD_DIR=DIR  use the binaries already built in DIR: install and build nothing
+#                          (what demo_test does, so that it does not build a second tree)
+#   WB_DEMO_BREAK=PROOF    check PROOF against a wrong expected value, to see the demo fail:
+#                          outcome, new-password, old-password, locked, unlocked, must-change,
+#                          policy-code, unchanged, audit (demo_broken_proof_test uses it)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 server=slapd
-case "${1:-}" in
-  --ad) server=samba ;;
-  "") ;;
-  *) echo "usage: scripts/demo.sh [--ad]" >&2; exit 2 ;;
-esac
+jobs=()
+usage() { echo "usage: scripts/demo.sh [--ad] [-j N]" >&2; exit 2; }
+while (($#)); do
+  case "$1" in
+    --ad) server=samba ;;
+    -j) (($# >= 2)) || usage; jobs=(-j "$2"); shift ;;
+    -j*) jobs=(-j "${1#-j}") ;;
+    *) usage ;;
+  esac
+  shift
+done
+breaking=${WB_DEMO_BREAK:-}
 
 bold=$(tput bold 2>/dev/null || true)
 normal=$(tput sgr0 2>/dev/null || true)
 step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$normal"; }
 
-step "Installing dependencies and building"
-"$root/scripts/install-deps.sh"
-build="$root/build"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target wbagent wbcloud wb-test-dirserver
+if [[ -n ${WB_DEMO_BUILD_DIR:-} ]]; then
+  build=$(cd "$WB_DEMO_BUILD_DIR" && pwd)
+  step "Using the binaries built in $build"
+else
+  step "Installing dependencies and building"
+  "$root/scripts/install-deps.sh"
+  build="$root/build"
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$build" "${jobs[@]}" --target wbagent wbcloud wb-test-dirserver
+fi
 wbagent="$build/agent/wbagent"
 wbcloud="$build/tools/wbcloud/wbcloud"
 
 work=$(mktemp -d /tmp/wbdemo.XXXXXX)
 pids=()
+failed=()
 cleanup() {
   local status=$?
   trap '' INT TERM  # a second Ctrl-C must not cut the cleanup short
@@ -54,6 +76,24 @@ wait_for() {
   done
   echo "demo: timed out waiting for $what" >&2
   return 1
+}
+
+# prove NAME TEXT COMMAND...: the proof holds when COMMAND succeeds. A proof that does not hold
+# is reported at once and fails the demo at the end.
+prove() {
+  local name=$1 text=$2
+  shift 2
+  if "$@"; then
+    echo "proof ($name): $text"
+  else
+    echo "PROOF FAILED ($name): $text does not hold" >&2
+    failed+=("$name")
+  fi
+}
+# The expected value for proof NAME: `right`, or with WB_DEMO_BREAK=NAME a wrong one.
+expected() {
+  local name=$1 right=$2
+  if [[ $breaking == "$name" ]]; then printf '%s-deliberately-wrong' "$right"; else printf '%s' "$right"; fi
 }
 
 step "Starting a throwaway directory ($server)"
@@ -98,7 +138,9 @@ wait_for "wbagent to connect" grep -q "connected to the cloud" "$work/agent.log"
   || { cat "$work/agent.log"; exit 1; }
 echo "wbagent is connected"
 
+# shellcheck disable=SC2059  # the format is the DN pattern the directory server wrote
 user_dn() { printf "$WB_USER_DN_FMT" "$1"; }
+initial_password() { local v="WB_INITIAL_PASSWORD_$1"; printf '%s' "${!v}"; }
 # A bind as the user, with the password from a file (never on a command line).
 bind_as() {
   local user=$1 password=$2
@@ -107,37 +149,105 @@ bind_as() {
   LDAPTLS_CACERT="$WB_CA_FILE" ldapsearch -LLL -x -H "$WB_LDAPS_URL" -D "$(user_dn "$user")" \
     -y "$work/bind.pw" -b "$(user_dn "$user")" -s base dn >/dev/null 2>&1
 }
+cannot_bind_as() { ! bind_as "$@"; }
+# The values of one attribute of a user, read as the directory's administrator.
+attribute() {
+  local user=$1 name=$2
+  LDAPTLS_CACERT="$WB_CA_FILE" ldapsearch -LLL -o ldif-wrap=no -x -H "$WB_LDAPS_URL" \
+    -D "$WB_ADMIN_DN" -y "$work/directory/admin.password" -b "$(user_dn "$user")" -s base \
+    "$name" | sed -n "s/^$name: //p"
+}
+# Locked: the lockout attribute is present and not 0 (AD keeps lockoutTime: 0 once unlocked).
+is_locked() {
+  local value
+  value=$(attribute "$1" "$WB_LOCKOUT_ATTR")
+  [[ -n $value && $value != 0 ]]
+}
+is_unlocked() {
+  [[ $breaking == unlocked ]] && return 1  # the wrong expectation: still locked
+  ! is_locked "$1"
+}
+is_locked_expecting() {
+  [[ $breaking == locked ]] && return 1  # the wrong expectation: not locked
+  is_locked "$1"
+}
+has_value() { [[ $(attribute "$1" "$2") == "$3" ]]; }
+# For the text of a proof: the attribute's value, or "none".
+shown() {
+  local value
+  value=$(attribute "$1" "$2" || true)
+  printf '%s: %s' "$2" "${value:-none}"
+}
+# The outcome of the last submit, from wbcloud's JSON.
+outcome() { sed -n 's/.*"outcome": *"\([^"]*\)".*/\1/p' "$work/submit.out" | head -n 1; }
 submit() {
   local password=$1
   shift
   printf '%s' "$password" | "$wbcloud" submit --state "$work/cloud" --kind "$WB_USER_KIND" \
-    --requester-type self --verified-by sms --password-file - --wait --timeout 60 "$@"
+    --requester-type self --verified-by sms --password-file - --wait --timeout 60 "$@" \
+    | tee "$work/submit.out" || true
 }
 
 step "1. Self-service reset for alice"
-submit 'Demo-Reset-Pass-1' --user alice --requester alice --op reset || true
-bind_as alice 'Demo-Reset-Pass-1' && echo "proof: alice binds with her new password"
+new_alice='Demo-Reset-Pass-1'
+submit "$new_alice" --user alice --requester alice --op reset
+prove outcome "the cloud reports alice's reset as succeeded" test "$(outcome)" = "$(expected outcome succeeded)"
+prove new-password "alice binds with her new password" \
+  bind_as alice "$(expected new-password "$new_alice")"
+old_alice=$(initial_password alice)
+[[ $breaking == old-password ]] && old_alice=$new_alice  # the wrong expectation
+prove old-password "alice's old password no longer binds" cannot_bind_as alice "$old_alice"
 
 step "2. Reset with unlock for bob, who is locked out"
 for _ in 1 2 3 4 5; do bind_as bob 'not-his-password' || true; done
-echo "bob has been locked out by five bad passwords"
-submit 'Demo-Unlock-Pass-2' --user bob --requester bob --op reset --unlock || true
-bind_as bob 'Demo-Unlock-Pass-2' && echo "proof: bob is unlocked and binds with his new password"
+prove locked "bob is locked out by five bad passwords ($(shown bob "$WB_LOCKOUT_ATTR"))" \
+  is_locked_expecting bob
+prove locked "while locked, even bob's right password does not bind" \
+  cannot_bind_as bob "$(initial_password bob)"
+new_bob='Demo-Unlock-Pass-2'
+submit "$new_bob" --user bob --requester bob --op reset --unlock
+prove outcome "the cloud reports bob's reset and unlock as succeeded" test "$(outcome)" = "$(expected outcome succeeded)"
+prove unlocked "bob's lockout is cleared ($(shown bob "$WB_LOCKOUT_ATTR"))" \
+  is_unlocked bob
+prove new-password "bob binds with his new password" bind_as bob "$(expected new-password "$new_bob")"
 
 step "3. Require carol to change her password at next logon"
 "$wbcloud" submit --state "$work/cloud" --kind "$WB_USER_KIND" --user carol \
   --requester helpdesk@example.test --requester-type admin --verified-by fido2 \
-  --op require-change --wait --timeout 60 || true
+  --op require-change --wait --timeout 60 | tee "$work/submit.out" || true
+prove outcome "the cloud reports carol's require-change as succeeded" test "$(outcome)" = "$(expected outcome succeeded)"
+prove must-change "carol must change her password ($(shown carol "$WB_MUST_CHANGE_ATTR"))" \
+  has_value carol "$WB_MUST_CHANGE_ATTR" "$(expected must-change "$WB_MUST_CHANGE_VALUE")"
 
 step "4. A reset the directory's password policy refuses (too short)"
-submit 'short' --user dave --requester dave --op reset \
-  && echo "unexpected: the directory accepted it" \
-  || echo "refused by the directory, as it should be; nothing was written"
+submit 'short' --user dave --requester dave --op reset
+prove policy-code "the directory refused it with its policy code $WB_TOO_SHORT_OUTCOME (got $(outcome))" \
+  test "$(outcome)" = "$(expected policy-code "$WB_TOO_SHORT_OUTCOME")"
+dave_password=$(initial_password dave)
+[[ $breaking == unchanged ]] && dave_password='short'  # the wrong expectation
+prove unchanged "nothing was written: dave still binds with his old password" \
+  bind_as dave "$dave_password"
 
-step "The audit trail (wbagent audit query)"
-"$wbagent" audit query --config "$work/wbagent.toml"
+step "What the operator sees (wbagent status)"
+"$wbagent" status --config "$work/wbagent.toml" || true
+
+step "Who reset whose password, when, approved how, with what result (wbagent audit query)"
+"$wbagent" audit query --config "$work/wbagent.toml" | tee "$work/audit.out"
+# The auditor's answer: each request's line names its target and its outcome.
+in_audit() { grep -w -- "$1" "$work/audit.out" | grep -qw -- "$2"; }
+for user in alice bob carol; do
+  prove audit "the trail shows $user's request and that it succeeded" \
+    in_audit "$user" "$(expected audit succeeded)"
+done
+prove audit "the trail shows dave's request and the directory's refusal" \
+  in_audit dave "$(expected audit "$WB_TOO_SHORT_OUTCOME")"
 
 step "Verifying the audit trail (wbagent audit verify)"
-"$wbagent" audit verify --config "$work/wbagent.toml"
+prove verify "the trail verifies" "$wbagent" audit verify --config "$work/wbagent.toml"
 
 step "Done: stopping everything the demo started"
+if ((${#failed[@]})); then
+  echo "demo: FAILED: ${#failed[@]} proof(s) did not hold: ${failed[*]}" >&2
+  exit 1
+fi
+echo "demo: every proof held"

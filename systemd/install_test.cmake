@@ -19,7 +19,8 @@ set(expected
     usr/lib/tmpfiles.d/wbagent.conf
     usr/share/doc/wbagent/examples/wbagent.example.toml
     usr/share/doc/wbagent/README.md)
-# Every page of docs/, so that the links between them work on the host.
+# Every page of docs/, so that the links between them work on the host (their links are
+# checked by installed_docs_links_resolve_test, installed_docs_test.cmake).
 file(GLOB docs RELATIVE "${SOURCE_DIR}/docs" "${SOURCE_DIR}/docs/*.md")
 foreach(page IN LISTS docs)
   list(APPEND expected "usr/share/doc/wbagent/${page}")
@@ -39,7 +40,7 @@ endforeach()
 
 file(READ "${DESTDIR}/usr/lib/systemd/system/wbagent.service" unit)
 foreach(line "Type=notify" "ExecStart=/usr/bin/wbagent run --config /etc/wbagent/wbagent.toml"
-             "WatchdogSec=30" "User=wbagent")
+             "WatchdogSec=30" "User=wbagent" "Documentation=file:/usr/share/doc/wbagent/operations.md")
   string(FIND "${unit}" "${line}" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "the installed unit lacks ${line}")

@@ -17,6 +17,7 @@ namespace wb::config::internal {
 
 struct LoadContext {
   std::filesystem::path config_dir;  // absolute; relative paths resolve against it
+  const LoadOptions& options;
 };
 
 void LoadAgent(TableReader& root, const LoadContext& ctx, AgentConfig& out);
@@ -53,6 +54,11 @@ std::optional<TableReader> OpenTable(TableReader& parent, std::string_view key, 
 // A path-valued key, resolved against the config directory. Empty strings are reported.
 std::optional<Field<std::filesystem::path>> GetPath(TableReader& table, std::string_view key,
                                                     Presence presence, const LoadContext& ctx);
+
+// CheckSecretFile and CheckSecretFileIfExists (files.h), or no problem when the options say
+// that secrets are not examined.
+Problem CheckSecret(const LoadContext& ctx, const std::filesystem::path& path);
+Problem CheckSecretIfExists(const LoadContext& ctx, const std::filesystem::path& path);
 
 // Reports `problem`, if any, against `field`. Returns true when there was none.
 template <typename T>

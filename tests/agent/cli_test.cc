@@ -40,6 +40,7 @@ class ConfigDir {
   void Write(const std::string& text) const { EXPECT_TRUE(WriteFile(file(), text).ok()); }
   std::filesystem::path file() const { return dir_.path() / "wbagent.toml"; }
   std::filesystem::path log() const { return dir_.path() / "agent.log"; }
+  const std::filesystem::path& path() const { return dir_.path(); }
 
  private:
   TempDir dir_;
@@ -123,6 +124,57 @@ TEST(CliTest, RunBeforeRegisterSaysToRegisterAndExits1) {
   for (std::string line; std::getline(lines, line);) {
     EXPECT_FALSE(nlohmann::json::parse(line, nullptr, false).is_discarded()) << line;
   }
+}
+
+// The config names a secret these commands cannot see (the bind password file is gone, as a
+// systemd credential is outside the unit): they read no secret, so they must not fail on it.
+TEST(CliTest, StatusQueueAuditAndRegisterNeverFailBecauseASecretCannotBeSeen) {
+  ConfigDir dir;
+  std::filesystem::remove(dir.path() / "bind.password");
+  ASSERT_EQ(Wbagent({"check-config", "--config", dir.file().string()}).exit_code, 2);
+  const std::string config = dir.file().string();
+  const std::vector<std::vector<std::string>> commands = {
+      {"status", "--config", config},
+      {"queue", "list", "--config", config},
+      {"queue", "show", "0000", "--config", config},
+      {"audit", "query", "--config", config},
+      // Gets as far as the cloud (which does not exist), never stopped by the config.
+      {"register", "--token", "t", "--config", config}};
+  for (const auto& args : commands) {
+    const CommandResult r = Wbagent(args);
+    EXPECT_NE(r.exit_code, 2) << args.front() << ":\n" << r.output;
+    EXPECT_EQ(r.output.find("bind_password"), std::string::npos) << args.front() << r.output;
+  }
+}
+
+TEST(CliTest, CheckConfigSaysWhichFileStoodForACredential) {
+  ConfigDir dir;
+  const std::filesystem::path units = dir.path() / "units";
+  const std::filesystem::path source = dir.path() / "ad-bind";
+  ASSERT_TRUE(WriteFile(source, "pw\n", 0600).ok());
+  std::filesystem::create_directories(units);
+  ASSERT_TRUE(WriteFile(units / "wbagent.service",
+                        std::string("[Service]\nLoadCredential=ad-bind:") + source.string() + "\n")
+                  .ok());
+  std::string text = dir.Valid();
+  const std::string file_line = "bind_password_file = \"bind.password\"";
+  text.replace(text.find(file_line), file_line.size(), "bind_password_credential = \"ad-bind\"");
+  dir.Write(text);
+  const std::vector<std::string> argv = {kWbagent, "check-config", "--config", dir.file().string()};
+  CommandResult r = RunCommand(argv, {{"SYSTEMD_UNIT_PATH", units.string()}});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("directory corp: credential \"ad-bind\" checked at " + source.string()),
+            std::string::npos)
+      << r.output;
+  // Under systemd, the copy in $CREDENTIALS_DIRECTORY is the one checked.
+  std::filesystem::create_directories(dir.path() / "creds");
+  ASSERT_TRUE(WriteFile(dir.path() / "creds" / "ad-bind", "pw\n", 0400).ok());
+  r = RunCommand(argv, {{"SYSTEMD_UNIT_PATH", units.string()},
+                        {"CREDENTIALS_DIRECTORY", (dir.path() / "creds").string()}});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("checked at " + (dir.path() / "creds" / "ad-bind").string()),
+            std::string::npos)
+      << r.output;
 }
 
 }  // namespace

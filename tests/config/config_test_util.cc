@@ -146,7 +146,7 @@ std::filesystem::path ConfigTest::WriteFile(std::string_view name, std::string_v
 
 Result<Config, ConfigErrors> ConfigTest::Load(std::string_view text) {
   WriteFile("wbagent.toml", text);
-  return LoadConfig(config_path_);
+  return LoadConfig(config_path_, options_);
 }
 
 Config ConfigTest::LoadOk(std::string_view text) {

@@ -58,6 +58,9 @@ class ConfigTest : public ::testing::Test {
 
   std::filesystem::path dir_;          // the scratch directory, removed by TearDown
   std::filesystem::path config_path_;  // dir_/wbagent.toml
+  // Passed to LoadConfig by Load(): secrets examined, no credentials directory, the host's
+  // unit path. Tests of credentials point it at units in dir_.
+  LoadOptions options_;
 };
 
 }  // namespace wb::config::testing

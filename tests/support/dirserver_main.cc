@@ -3,11 +3,15 @@
 //
 //   wb-test-dirserver slapd|samba --out DIR
 // writes DIR/directory.toml (a [[directory]] table for wbagent, with DIR/bind.password),
-// DIR/directory.env (shell variables for the demo) and DIR/ready last.
+// DIR/directory.env (shell variables for the demo: where the server is, and what the demo
+// needs to check its proofs against it) and DIR/ready last. DIR/admin.password holds the
+// throwaway server's administrator password, with which the demo reads lockout and
+// must-change state.
 #include <signal.h>
 
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "tests/support/samba_dc.h"
@@ -27,7 +31,39 @@ struct Facts {
   std::string user_dn_fmt;  // printf format with one %s
   std::string lookup;       // TOML array
   std::string extra_toml;
+  std::string admin_dn;
+  std::string admin_password;
+  std::map<std::string, std::string> initial_passwords;  // of the demo's users
+  // The attribute that holds a lockout, and the one (with its value) that says "must change
+  // the password at next logon".
+  std::string lockout_attribute;
+  std::string must_change_attribute;
+  std::string must_change_value;
+  std::string too_short_outcome;  // the outcome code of the demo's too-short password
 };
+
+constexpr const char* kDemoUsers[] = {"alice", "bob", "carol", "dave"};
+
+std::string EnvLines(const Facts& f) {
+  std::string env;
+  const auto line = [&](const std::string& name, const std::string& value) {
+    env.append(name).append("='").append(value).append("'\n");
+  };
+  line("WB_DIR_KIND", f.kind);
+  line("WB_LDAPS_URL", f.ldaps_url);
+  line("WB_CA_FILE", f.ca_file);
+  line("WB_USER_KIND", f.user_kind);
+  line("WB_USER_DN_FMT", f.user_dn_fmt);
+  line("WB_ADMIN_DN", f.admin_dn);
+  line("WB_LOCKOUT_ATTR", f.lockout_attribute);
+  line("WB_MUST_CHANGE_ATTR", f.must_change_attribute);
+  line("WB_MUST_CHANGE_VALUE", f.must_change_value);
+  line("WB_TOO_SHORT_OUTCOME", f.too_short_outcome);
+  for (const auto& [user, password] : f.initial_passwords) {
+    line("WB_INITIAL_PASSWORD_" + user, password);
+  }
+  return env;
+}
 
 Status Write(const std::filesystem::path& out, const Facts& f) {
   WB_RETURN_IF_ERROR(WriteFile(out / "bind.password", f.bind_password, 0600));
@@ -35,30 +71,59 @@ Status Write(const std::filesystem::path& out, const Facts& f) {
       out / "directory.toml",
       "[[directory]]\nname = \"demo\"\nkind = \"" + f.kind + "\"\nurls = [\"" + f.ldaps_url +
           "\"]\nca_file = \"" + f.ca_file + "\"\nbind_dn = \"" + f.bind_dn +
-          "\"\nbind_password_file = \"" + (out / "bind.password").string() +
-          "\"\nbase_dn = \"" + f.base_dn + "\"\nlookup_attributes = " + f.lookup + "\n" +
-          f.extra_toml));
-  WB_RETURN_IF_ERROR(WriteFile(
-      out / "directory.env",
-      "WB_DIR_KIND='" + f.kind + "'\nWB_LDAPS_URL='" + f.ldaps_url + "'\nWB_CA_FILE='" +
-          f.ca_file + "'\nWB_USER_KIND='" + f.user_kind + "'\nWB_USER_DN_FMT='" +
-          f.user_dn_fmt + "'\n"));
+          "\"\nbind_password_file = \"" + (out / "bind.password").string() + "\"\nbase_dn = \"" +
+          f.base_dn + "\"\nlookup_attributes = " + f.lookup + "\n" + f.extra_toml));
+  WB_RETURN_IF_ERROR(WriteFile(out / "admin.password", f.admin_password, 0600));
+  WB_RETURN_IF_ERROR(WriteFile(out / "directory.env", EnvLines(f)));
   return WriteFile(out / "ready", "");
 }
 
 Facts SlapdFacts(const SlapdServer& s) {
-  return {"openldap", s.ldaps_url(), s.ca_file().string(), SlapdServer::service_dn(),
-          SlapdServer::service_password(), SlapdServer::base_dn(), "uid",
-          "uid=%s," + SlapdServer::people_dn(), "[\"uid\", \"mail\", \"dn\"]",
-          "ppolicy_default_dn = \"" + SlapdServer::policy_dn() + "\"\n"};
+  Facts f{.kind = "openldap",
+          .ldaps_url = s.ldaps_url(),
+          .ca_file = s.ca_file().string(),
+          .bind_dn = SlapdServer::service_dn(),
+          .bind_password = SlapdServer::service_password(),
+          .base_dn = SlapdServer::base_dn(),
+          .user_kind = "uid",
+          .user_dn_fmt = "uid=%s," + SlapdServer::people_dn(),
+          .lookup = "[\"uid\", \"mail\", \"dn\"]",
+          .extra_toml = "ppolicy_default_dn = \"" + SlapdServer::policy_dn() + "\"\n",
+          .admin_dn = SlapdServer::admin_dn(),
+          .admin_password = SlapdServer::admin_password(),
+          .initial_passwords = {},
+          // ppolicy: the lock is pwdAccountLockedTime, cleared by removing it; pwdReset=TRUE
+          // asks for a change at next bind. The fixture's pwdMinLength is 8.
+          .lockout_attribute = "pwdAccountLockedTime",
+          .must_change_attribute = "pwdReset",
+          .must_change_value = "TRUE",
+          .too_short_outcome = "policy_too_short"};
+  for (const char* user : kDemoUsers) f.initial_passwords[user] = SlapdServer::user_password(user);
+  return f;
 }
 
 Facts SambaFacts(const SambaDc& s) {
-  return {"ad", s.ldaps_url(), s.ca_file().string(), SambaDc::service_dn(),
-          SambaDc::service_password(), SambaDc::base_dn(), "sam",
-          "CN=%s," + SambaDc::users_ou(),
-          "[\"userPrincipalName\", \"sAMAccountName\", \"mail\", \"dn\"]",
-          "history_on_reset = \"when_supported\"\n"};
+  Facts f{.kind = "ad",
+          .ldaps_url = s.ldaps_url(),
+          .ca_file = s.ca_file().string(),
+          .bind_dn = SambaDc::service_dn(),
+          .bind_password = SambaDc::service_password(),
+          .base_dn = SambaDc::base_dn(),
+          .user_kind = "sam",
+          .user_dn_fmt = "CN=%s," + SambaDc::users_ou(),
+          .lookup = "[\"userPrincipalName\", \"sAMAccountName\", \"mail\", \"dn\"]",
+          .extra_toml = "history_on_reset = \"when_supported\"\n",
+          .admin_dn = SambaDc::admin_dn(),
+          .admin_password = SambaDc::admin_password(),
+          .initial_passwords = {},
+          // AD: lockoutTime is non-zero while locked and 0 once unlocked; pwdLastSet=0 asks
+          // for a change at next logon. The DC's minimum length is 7, with complexity on.
+          .lockout_attribute = "lockoutTime",
+          .must_change_attribute = "pwdLastSet",
+          .must_change_value = "0",
+          .too_short_outcome = "policy_too_short"};
+  for (const char* user : kDemoUsers) f.initial_passwords[user] = s.user_password(user);
+  return f;
 }
 
 // REQUIRES: SIGTERM and SIGINT blocked (main does it before any thread starts).

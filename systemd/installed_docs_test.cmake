@@ -1,0 +1,83 @@
+# installed_docs_links_resolve_test: `cmake --install BUILD_DIR --prefix /usr` into a scratch
+# DESTDIR, then every page installed in /usr/share/doc/wbagent (README.md and docs/*.md) is
+# there and every relative link between them resolves on the host.
+# -DBUILD_DIR=... -DSOURCE_DIR=... -DDESTDIR=... -P installed_docs_test.cmake
+cmake_minimum_required(VERSION 3.25)  # IN_LIST; -P scripts start with no policies set
+file(REMOVE_RECURSE "${DESTDIR}")
+execute_process(
+  COMMAND ${CMAKE_COMMAND} -E env "DESTDIR=${DESTDIR}"
+          ${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix /usr
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "cmake --install failed (${rc}):\n${out}")
+endif()
+set(docdir "${DESTDIR}/usr/share/doc/wbagent")
+file(GLOB pages RELATIVE "${SOURCE_DIR}/docs" "${SOURCE_DIR}/docs/*.md")
+foreach(page README.md ${pages})
+  if(NOT EXISTS "${docdir}/${page}")
+    message(FATAL_ERROR "not installed: /usr/share/doc/wbagent/${page}")
+  endif()
+endforeach()
+
+# Every relative link of the installed pages (README.md and docs/) resolves in the installed
+# tree: the file exists and, for PAGE.md#anchor, PAGE.md has a heading with that anchor (as
+# GitHub and most Markdown viewers make it: lower case, punctuation dropped, spaces to '-').
+function(anchors_of page out)
+  file(STRINGS "${page}" headings REGEX "^#+ " ENCODING UTF-8)
+  set(anchors "")
+  foreach(h IN LISTS headings)
+    string(REGEX REPLACE "^#+ +" "" h "${h}")
+    string(TOLOWER "${h}" h)
+    string(REGEX REPLACE "[^a-z0-9 _-]" "" h "${h}")
+    string(REPLACE " " "-" h "${h}")
+    list(APPEND anchors "${h}")
+  endforeach()
+  set(${out} "${anchors}" PARENT_SCOPE)
+endfunction()
+file(GLOB installed_pages "${docdir}/*.md")
+set(broken "")
+set(checked 0)
+foreach(page IN LISTS installed_pages)
+  file(READ "${page}" text)
+  # Brackets and semicolons would keep CMake from splitting the list of matches.
+  string(REPLACE ";" "," text "${text}")
+  string(REPLACE "[" "<" text "${text}")
+  string(REPLACE "]" ">" text "${text}")
+  string(REGEX MATCHALL ">\\([^)]*\\)" links "${text}")
+  get_filename_component(page_name "${page}" NAME)
+  foreach(link IN LISTS links)
+    string(REGEX REPLACE "^>\\((.*)\\)$" "\\1" target "${link}")
+    if(target MATCHES "^[a-z]+:")  # https:, mailto:
+      continue()
+    endif()
+    math(EXPR checked "${checked} + 1")
+    string(FIND "${target}" "#" hash)
+    set(file_part "${target}")
+    set(anchor "")
+    if(NOT hash EQUAL -1)
+      string(SUBSTRING "${target}" 0 ${hash} file_part)
+      math(EXPR after "${hash} + 1")
+      string(SUBSTRING "${target}" ${after} -1 anchor)
+    endif()
+    set(linked "${page}")
+    if(NOT file_part STREQUAL "")
+      set(linked "${docdir}/${file_part}")
+    endif()
+    if(NOT EXISTS "${linked}")
+      string(APPEND broken "  ${page_name}: (${target}): no such file in /usr/share/doc/wbagent\n")
+    elseif(NOT anchor STREQUAL "")
+      anchors_of("${linked}" anchors)
+      if(NOT anchor IN_LIST anchors)
+        string(APPEND broken "  ${page_name}: (${target}): no heading with that anchor\n")
+      endif()
+    endif()
+  endforeach()
+endforeach()
+if(NOT broken STREQUAL "")
+  message(FATAL_ERROR "links that do not resolve in the installed docs:\n${broken}")
+endif()
+if(checked LESS 20)
+  message(FATAL_ERROR "only ${checked} relative links found in the installed docs: the check is broken")
+endif()
+
+message(STATUS "${checked} relative links of the installed docs resolve in ${docdir}")

@@ -70,6 +70,15 @@ std::optional<audit::QueryFilter> FilterFor(const AuditQueryArgs& args, const Cl
       return std::nullopt;
     }
   }
+  if (!args.decision.empty()) {
+    filter.decision = audit::ParseDecision(args.decision);
+    if (!filter.decision) {
+      std::fprintf(stderr,
+                   "wbagent audit query: --decision %s: must be allow, deny, would_deny or hold\n",
+                   args.decision.c_str());
+      return std::nullopt;
+    }
+  }
   filter.user = args.user;
   filter.request_id = args.request;
   filter.outcome = args.outcome;

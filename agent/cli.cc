@@ -80,6 +80,9 @@ void AddAuditVerbs(CLI::App& app, std::string& config_path, AuditVerbs& verbs) {
   verbs.query->add_option("--outcome", q.outcome, "Outcome code, e.g. succeeded");
   verbs.query->add_option("--event", q.event,
                           "Event type, e.g. directory_write (requests with such a record)");
+  verbs.query->add_option("--decision", q.decision,
+                          "Policy decision: allow, deny, would_deny (log-only) or hold (requests "
+                          "with such a decision)");
   verbs.query->add_flag("--events", q.events, "One row per record instead of per request");
   verbs.query->add_option("--format", q.format, "table, json or csv")
       ->check(CLI::IsMember({"table", "json", "csv"}))

@@ -51,6 +51,7 @@ struct AuditQueryArgs {
   std::string request;  // a whole id or an unambiguous prefix
   std::string outcome;
   std::string event;             // an event type name; empty: any
+  std::string decision;          // a policy decision name; empty: any
   bool events = false;           // the records themselves, not one row per request
   std::string format = "table";  // table, json or csv
 };

@@ -273,18 +273,17 @@ Status Daemon::OpenComponents(const config::Config& config) {
   if (!keys.ok()) return keys.error().WithContext("enrollment (run wbagent register)");
   link_ = std::make_unique<Link>(*log_, *audit_, *status_);
   pipeline_ = std::make_unique<Pipeline>(
-      PipelineDeps{.queue = queue_.get(),
-                   .router = router_.get(),
-                   .policy = policy_.get(),
-                   .audit = audit_.get(),
-                   .outbound = link_.get(),
-                   .clock = &clock_,
-                   .log = log_,
-                   .activity_changed = [status = status_.get()] { status->Changed(); },
-                   .breaker_changed =
-                       [this](const policy::BreakerState& state) {
-                         KeepBreaker(state, std::nullopt);
-                       }},
+      PipelineDeps{
+          .queue = queue_.get(),
+          .router = router_.get(),
+          .policy = policy_.get(),
+          .audit = audit_.get(),
+          .outbound = link_.get(),
+          .clock = &clock_,
+          .log = log_,
+          .activity_changed = [status = status_.get()] { status->Changed(); },
+          .breaker_changed =
+              [this](const policy::BreakerState& state) { KeepBreaker(state, std::nullopt); }},
       std::move(*keys), config.queue.max_in_flight);
   channel::Environment env;
   env.clock = &clock_;

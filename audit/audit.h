@@ -91,6 +91,7 @@ std::string_view Name(RequesterKind kind);          // "", "self", "admin"
 // kWouldDeny: a log-only rule matched; kHold: the breaker holds the request (policy/policy.h).
 enum class Decision { kNone, kAllow, kDeny, kWouldDeny, kHold };
 std::string_view Name(Decision decision);  // "", "allow", "deny", "would_deny", "hold"
+std::optional<Decision> ParseDecision(std::string_view name);  // not for ""
 
 struct Target {
   std::string requested;  // the account as the cloud named it (UPN, sAMAccountName, uid, DN)
@@ -453,6 +454,9 @@ struct QueryFilter {
   std::string request_id;
   std::string outcome;             // exact
   std::optional<EventType> event;  // records of this type; requests with one
+  // policy_decision records with this decision; requests with one (e.g. kWouldDeny: what a
+  // log-only rule would have denied).
+  std::optional<Decision> decision;
 };
 // Whether `record` passes the filter, with request_id taken as a prefix (Query resolves it).
 bool Matches(const Record& record, const QueryFilter& filter);
@@ -487,7 +491,8 @@ struct RequestRow {
   std::vector<Operation> operations;
   Target target;  // dn: from the directory_write
   Requester requester;
-  Decision decision = Decision::kNone;  // the policy_decision's
+  Decision decision = Decision::kNone;  // the last policy_decision's
+  std::vector<Decision> decisions;      // every policy_decision's, in trail order
   std::vector<std::string> reasons;     // the policy_decision's or the rejection's
   std::string directory;                // the last directory_write's
   std::string server;

@@ -42,6 +42,13 @@ std::optional<EventType> ParseEventType(std::string_view name) {
   return std::nullopt;
 }
 
+std::optional<Decision> ParseDecision(std::string_view name) {
+  for (Decision d : {Decision::kAllow, Decision::kDeny, Decision::kWouldDeny, Decision::kHold}) {
+    if (Name(d) == name) return d;
+  }
+  return std::nullopt;
+}
+
 std::string_view Name(Operation op) {
   switch (op) {
     case Operation::kReset:

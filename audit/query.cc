@@ -113,6 +113,7 @@ bool Matches(const Record& record, const QueryFilter& filter) {
   if (!filter.request_id.empty() && !StartsWith(e.request_id, filter.request_id)) return false;
   if (!filter.outcome.empty() && e.outcome != filter.outcome) return false;
   if (filter.event && e.type != *filter.event) return false;
+  if (filter.decision && e.decision != *filter.decision) return false;
   if (!filter.user.empty() && !internal::MatchesUser(filter.user, e.target, e.requester.id)) {
     return false;
   }

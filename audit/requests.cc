@@ -26,6 +26,7 @@ void FoldByType(RequestRow& row, const Event& e) {
   switch (e.type) {
     case EventType::kPolicyDecision:
       row.decision = e.decision;
+      row.decisions.push_back(e.decision);
       row.reasons = e.reasons;
       return;
     case EventType::kRequestRejected:
@@ -107,6 +108,10 @@ bool Matches(const RequestRow& row, const QueryFilter& filter) {
   if (!filter.outcome.empty() && row.outcome != filter.outcome) return false;
   if (filter.event &&
       std::find(row.events.begin(), row.events.end(), *filter.event) == row.events.end()) {
+    return false;
+  }
+  if (filter.decision && std::find(row.decisions.begin(), row.decisions.end(), *filter.decision) ==
+                             row.decisions.end()) {
     return false;
   }
   if (!filter.user.empty() && !internal::MatchesUser(filter.user, row.target, row.requester.id)) {

@@ -143,6 +143,18 @@ TEST_F(QueryTest, EventKeepsOnlyRecordsOfThatType) {
   EXPECT_EQ(Requests(filter), (Ids{""}));
 }
 
+TEST_F(QueryTest, DecisionKeepsOnlyRecordsWithThatDecision) {
+  QueryFilter filter;
+  filter.decision = Decision::kDeny;
+  EXPECT_EQ(Requests(filter), (Ids{"req-b"}));
+  filter.decision = Decision::kWouldDeny;
+  EXPECT_EQ(Requests(filter), Ids{});
+  EXPECT_EQ(ParseDecision("would_deny"), Decision::kWouldDeny);
+  EXPECT_EQ(ParseDecision("hold"), Decision::kHold);
+  EXPECT_EQ(ParseDecision(""), std::nullopt);
+  EXPECT_EQ(ParseDecision("maybe"), std::nullopt);
+}
+
 // ---- --since/--until -----------------------------------------------------------------------
 
 class QueryTimeTest : public ::testing::Test {

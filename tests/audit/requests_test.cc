@@ -207,6 +207,31 @@ TEST_F(RequestViewTest, EventKeepsTheRequestsThatHaveSuchARecord) {
   EXPECT_EQ(Ids(filter_), (IdList{"req-bob", ""}));
 }
 
+TEST_F(RequestViewTest, DecisionKeepsTheRequestsWithSuchAPolicyDecision) {
+  filter_.decision = Decision::kDeny;
+  EXPECT_EQ(Ids(filter_), (IdList{"req-carol"}));
+  filter_.decision = Decision::kAllow;
+  EXPECT_EQ(Ids(filter_), (IdList{"req-alice"}));
+  filter_.decision = Decision::kWouldDeny;
+  EXPECT_EQ(Ids(filter_), IdList{});
+}
+
+// A request has a decision per check; a would_deny at admission counts although the account
+// check then allowed it.
+TEST_F(RequestViewTest, DecisionMatchesAnyOfARequestsDecisionsNotOnlyTheLast) {
+  Event would = Alice(EventType::kPolicyDecision);
+  would.request_id = "req-dan";
+  would.decision = Decision::kWouldDeny;
+  would.reasons = {"verification_insufficient"};
+  Append(would);
+  Event allow = would;
+  allow.decision = Decision::kAllow;
+  allow.reasons.clear();
+  Append(allow);
+  filter_.decision = Decision::kWouldDeny;
+  EXPECT_EQ(Ids(filter_), (IdList{"req-dan"}));
+}
+
 TEST_F(RequestViewTest, RequestTakesAnUnambiguousPrefixAndRefusesAnAmbiguousOne) {
   filter_.request_id = "req-c";
   EXPECT_EQ(Ids(filter_), (IdList{"req-carol"}));

@@ -26,7 +26,10 @@ class EndToEndSambaTest : public ::testing::Test {
         "\"]\nca_file = \"" + dc_->ca_file().string() + "\"\nbind_dn = \"" + SambaDc::service_dn() +
         "\"\nbind_password_file = \"bind.password\"\nbase_dn = \"" + SambaDc::base_dn() +
         "\"\nlookup_attributes = [\"userPrincipalName\", \"sAMAccountName\"]\n"
-        "history_on_reset = \"when_supported\"\n";
+        "history_on_reset = \"when_supported\"\n"
+        // The policy would deny prot-admin (adminCount=1) before the directory is asked; here
+        // the directory's own refusal is under test (e2e_samba_policy_test has the policy's).
+        "\n[directory.scope]\nprotect_admin_count = false\n";
     auto d = Deploy(dir_->path(), SambaDc::service_password(), toml);
     if (!d.ok()) {
       setup_status_ = d.error();

@@ -311,11 +311,9 @@ Result<int> Pipeline::ReleaseHeld() {
   if (!held.ok()) return held.error();
   int moved = 0;
   for (const auto& record : *held) {
-    policy::Decision released;
-    released.matches.push_back({policy::Code::kBreakerTripped, "wbagent breaker release",
-                                "released by an administrator after review", false});
-    released.verdict = policy::Verdict::kAllow;
-    RecordDecision(record.info, released, "breaker release");
+    const policy::Decision released;  // allow: no rule holds it any more
+    RecordDecision(record.info, released,
+                   "breaker release: admitted by an administrator after review");
     if (Status s = deps_.queue->MarkReady(record.info.id); !s.ok()) {
       deps_.log->warn("request {}: not released: {}", record.info.id, s.ToString());
       continue;

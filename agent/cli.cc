@@ -148,6 +148,33 @@ void AddInspectVerbs(CLI::App& app, std::string& config_path, InspectVerbs& verb
   }
 }
 
+// `wbagent policy test`. The options write into `args`, which must stay in place.
+CLI::App* AddPolicyVerbs(CLI::App& app, std::string& config_path, PolicyTestArgs& args) {
+  CLI::App* policy = app.add_subcommand("policy", "Preview the on-premises policy");
+  policy->require_subcommand(1);
+  CLI::App* test = AddConfigVerb(*policy, "test",
+                                 "Would a request for this user be allowed, and by which rules? "
+                                 "Reads only; writes nothing anywhere",
+                                 config_path);
+  test->add_option("--user", args.user, "The target account, as the request names it")->required();
+  test->add_option("--kind", args.kind,
+                   "How --user names it: userPrincipalName, sAMAccountName, uid, mail or dn")
+      ->capture_default_str();
+  test->add_option("--op", args.operations,
+                   "Operations: reset, change, unlock, require_change, clear_require_change "
+                   "(repeat for several)")
+      ->capture_default_str();
+  test->add_option("--requester-type", args.requester_type, "self or admin")->capture_default_str();
+  test->add_option("--requester", args.requester,
+                   "The requester's id (required for admin; default: --user)");
+  test->add_option("--verified-by", args.verified_by,
+                   "A verification method the cloud would sign (repeat for several)");
+  test->add_option("--password-file", args.password_file,
+                   "Not available yet: the password rules do not exist");
+  test->add_flag("--json", args.json, "One JSON object");
+  return test;
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -170,6 +197,8 @@ int Main(int argc, char** argv) {
   enroll->add_flag("--force", force, "Enroll again, replacing the existing keys");
   InspectVerbs inspect;
   AddInspectVerbs(app, config_path, inspect);
+  PolicyTestArgs policy_test_args;
+  CLI::App* policy_test = AddPolicyVerbs(app, config_path, policy_test_args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -204,6 +233,10 @@ int Main(int argc, char** argv) {
   if (audit.new_chain->parsed()) {
     audit.new_chain_args.config_file = config_path;
     return AuditNewChainCommand(audit.new_chain_args, SystemClock());
+  }
+  if (policy_test->parsed()) {
+    policy_test_args.config_file = config_path;
+    return PolicyTestCommand(policy_test_args, SystemClock());
   }
   if (audit.query->parsed()) {
     audit.query_args.config_file = config_path;

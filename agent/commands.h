@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 
@@ -121,5 +122,29 @@ struct BreakerArgs {
   std::string action;  // "status", "release" or "reject"
 };
 int BreakerCommand(const BreakerArgs& args);
+
+// `wbagent policy test` (policy_command.cc): would a request for this user, with these
+// operations and verification methods, be allowed, and by which rules (docs/policy.md)? It runs
+// what the daemon runs, with the daemon's config: the admission checks (verification, the rate
+// limits counted from the queue's records, the breaker kept in breaker.json), then the account's
+// lookup, the directory's answers to the policy's questions (reads as the service account) and
+// the account checks. It writes nothing anywhere: no directory write, no bind as the user, no
+// queue or audit record, and nothing it does counts against a limit. Prints every rule that
+// applies with its result, as a table or (--json) one JSON object.
+// Exit 0: the request would go through (allow, or would_deny in log-only mode); 1: it would not
+// (deny, hold, or the lookup would fail), or the directory could not be asked; 2: bad arguments
+// or config, or --password-file (the password rules do not exist yet).
+struct PolicyTestArgs {
+  std::filesystem::path config_file;
+  std::string user;                                 // the target, as the request names it
+  std::string kind = "userPrincipalName";           // protocol::TargetKindName
+  std::vector<std::string> operations = {"reset"};  // protocol::OperationName
+  std::string requester_type = "self";              // "self" or "admin"
+  std::string requester;                            // the requester id; default for self: `user`
+  std::vector<std::string> verified_by;             // the methods the cloud would sign
+  std::string password_file;                        // refused until the password rules exist
+  bool json = false;
+};
+int PolicyTestCommand(const PolicyTestArgs& args, const Clock& clock);
 
 }  // namespace wb::agent

@@ -5,6 +5,7 @@
 #include <optional>
 #include <variant>
 
+#include "agent/open.h"
 #include "agent/request_mapping.h"
 #include "channel/identity.h"
 #include "common/log_escape.h"
@@ -167,16 +168,6 @@ Result<std::unique_ptr<audit::Writer>, Daemon::OpenError> OpenAudit(const config
   return std::move(*writer);
 }
 
-Result<std::unique_ptr<ldap::Router>> OpenDirectories(const config::Config& c, const Clock& clock) {
-  std::vector<std::unique_ptr<ldap::Directory>> dirs;
-  for (const auto& d : c.directories) {
-    auto dir = ldap::OpenDirectory(d, clock);
-    if (!dir.ok()) return dir.error();
-    dirs.push_back(std::move(*dir));
-  }
-  return std::make_unique<ldap::Router>(std::move(dirs), c.directories);
-}
-
 Result<PipelineKeys> LoadKeys(const config::Config& c) {
   const channel::StatePaths paths(c.agent.state_dir);
   auto enrollment = channel::LoadEnrollment(paths);
@@ -191,35 +182,6 @@ Result<PipelineKeys> LoadKeys(const config::Config& c) {
   keys.open.expected_tenant = enrollment->tenant;
   keys.open.expected_audience = c.agent.id;
   return keys;
-}
-
-// The requests the queue holds that the policy admitted since `since`, for the rate limits
-// to count after a restart. Held (still `received`) and denied requests did not count before
-// the restart either.
-Result<std::vector<policy::PastRequest>> AdmittedSince(queue::Queue& queue, WallTime since) {
-  auto records = queue.List({.limit = 100000, .newest_first = true});
-  if (!records.ok()) return records.error();
-  std::vector<policy::PastRequest> out;
-  for (const auto& r : *records) {
-    if (r.received_at < since) break;
-    if (r.state == queue::State::kReceived) continue;
-    if (r.outcome && policy::ParseCode(r.outcome->code)) continue;
-    out.push_back({RequesterOf(r.info).id, r.info.account_key, r.received_at});
-  }
-  return out;
-}
-
-std::chrono::seconds LongestWindow(const config::RateLimitsConfig& l) {
-  return std::max({l.per_account.window, l.per_requester.window, l.overall.window});
-}
-
-Result<std::unique_ptr<policy::Policy>> OpenPolicy(const config::Config& c, queue::Queue& queue,
-                                                   const Clock& clock) {
-  auto kept = ReadBreakerFile(c.agent.state_dir);
-  if (!kept.ok()) return kept.error().WithContext("breaker state");
-  auto history = AdmittedSince(queue, clock.Now() - LongestWindow(c.policy.rate_limits));
-  if (!history.ok()) return history.error().WithContext("rate limit history");
-  return policy::Policy::Open(c, clock, *history, kept->state);
 }
 
 audit::Event LifecycleEvent(audit::EventType type, std::string detail) {
@@ -261,7 +223,9 @@ Status Daemon::OpenComponents(const config::Config& config) {
   auto router = OpenDirectories(config, clock_);
   if (!router.ok()) return router.error();
   router_ = std::move(*router);
-  auto policy = OpenPolicy(config, *queue_, clock_);
+  auto history = RateLimitHistory(config, *queue_, clock_);
+  if (!history.ok()) return history.error().WithContext("rate limit history");
+  auto policy = OpenPolicy(config, *history, clock_);
   if (!policy.ok()) return policy.error().WithContext("policy");
   policy_ = std::move(*policy);
   if (policy_->Breaker().tripped) {

@@ -75,46 +75,6 @@ config::LookupAttribute LookupFor(protocol::TargetKind kind) {
   return LookupAttribute::kDn;
 }
 
-// The page for an outcome the directory (or the agent's own setup) decided.
-protocol::UserAction UserActionFor(ldap::OutcomeCode code) {
-  using ldap::OutcomeCode;
-  using protocol::UserAction;
-  switch (code) {
-    case OutcomeCode::kSucceeded:
-      return UserAction::kNone;
-    case OutcomeCode::kUserNotFound:
-    case OutcomeCode::kAmbiguousUser:
-    case OutcomeCode::kWrongOldPassword:
-      return UserAction::kCouldNotVerify;
-    case OutcomeCode::kLookupNotEnabled:
-    case OutcomeCode::kOutOfScope:
-      return UserAction::kNotEnabled;
-    case OutcomeCode::kPolicyTooShort:
-    case OutcomeCode::kPolicyTooLong:
-    case OutcomeCode::kPolicyInHistory:
-    case OutcomeCode::kPolicyComplexity:
-    case OutcomeCode::kPolicyUnchanged:
-    case OutcomeCode::kPolicyViolation:
-      return UserAction::kStrongerPassword;
-    case OutcomeCode::kPolicyTooYoung:
-    case OutcomeCode::kServiceBindFailed:
-    case OutcomeCode::kDirectoryUnavailable:
-    case OutcomeCode::kDirectoryTimeout:
-    case OutcomeCode::kTlsFailure:
-      return UserAction::kTryLater;
-    case OutcomeCode::kAccountDisabled:
-    case OutcomeCode::kAccessDenied:
-    case OutcomeCode::kDirectoryRefused:
-    case OutcomeCode::kPolicyChangeNotAllowed:
-    case OutcomeCode::kPolicyOldPasswordRequired:
-    case OutcomeCode::kHistoryNotEnforceable:
-    case OutcomeCode::kNotSupported:
-    case OutcomeCode::kInternalError:
-      return UserAction::kContactAdmin;
-  }
-  return UserAction::kContactAdmin;
-}
-
 }  // namespace
 
 queue::Request ToQueueRequest(protocol::VerifiedRequest& verified, int delivery) {
@@ -155,6 +115,46 @@ std::optional<ldap::Target> ToTarget(const queue::RequestInfo& info) {
 
 protocol::Requester RequesterOf(const queue::RequestInfo& info) {
   return ParseStoredRequester(info.requester_json).value_or(protocol::Requester{});
+}
+
+// The page for an outcome the directory (or the agent's own setup) decided.
+protocol::UserAction UserActionFor(ldap::OutcomeCode code) {
+  using ldap::OutcomeCode;
+  using protocol::UserAction;
+  switch (code) {
+    case OutcomeCode::kSucceeded:
+      return UserAction::kNone;
+    case OutcomeCode::kUserNotFound:
+    case OutcomeCode::kAmbiguousUser:
+    case OutcomeCode::kWrongOldPassword:
+      return UserAction::kCouldNotVerify;
+    case OutcomeCode::kLookupNotEnabled:
+    case OutcomeCode::kOutOfScope:
+      return UserAction::kNotEnabled;
+    case OutcomeCode::kPolicyTooShort:
+    case OutcomeCode::kPolicyTooLong:
+    case OutcomeCode::kPolicyInHistory:
+    case OutcomeCode::kPolicyComplexity:
+    case OutcomeCode::kPolicyUnchanged:
+    case OutcomeCode::kPolicyViolation:
+      return UserAction::kStrongerPassword;
+    case OutcomeCode::kPolicyTooYoung:
+    case OutcomeCode::kServiceBindFailed:
+    case OutcomeCode::kDirectoryUnavailable:
+    case OutcomeCode::kDirectoryTimeout:
+    case OutcomeCode::kTlsFailure:
+      return UserAction::kTryLater;
+    case OutcomeCode::kAccountDisabled:
+    case OutcomeCode::kAccessDenied:
+    case OutcomeCode::kDirectoryRefused:
+    case OutcomeCode::kPolicyChangeNotAllowed:
+    case OutcomeCode::kPolicyOldPasswordRequired:
+    case OutcomeCode::kHistoryNotEnforceable:
+    case OutcomeCode::kNotSupported:
+    case OutcomeCode::kInternalError:
+      return UserAction::kContactAdmin;
+  }
+  return UserAction::kContactAdmin;
 }
 
 protocol::UserAction UserActionFor(const queue::Record& record) {

@@ -26,6 +26,9 @@ protocol::Requester RequesterOf(const queue::RequestInfo& info);
 // actions"): from its outcome code, whichever component decided it.
 protocol::UserAction UserActionFor(const queue::Record& record);
 
+// The page for an outcome the directory (or the agent's own setup) decided.
+protocol::UserAction UserActionFor(ldap::OutcomeCode code);
+
 // The directory change for a taken request. The Secrets stay owned by `work`.
 ldap::PasswordChange ToChange(const queue::Work& work);
 

@@ -130,6 +130,26 @@ class KeyedWindows {
 
 constexpr std::size_t kSweepEvery = 1024;
 
+// The rules' names, as the config spells them: a RuleMatch and a RuleInfo share them.
+constexpr std::string_view kMinMethods = "min_methods";
+constexpr std::string_view kPrivilegedMethods = "privileged_methods";
+constexpr std::string_view kPerAccount = "policy.rate_limits.per_account";
+constexpr std::string_view kPerRequester = "policy.rate_limits.per_requester";
+constexpr std::string_view kOverall = "policy.rate_limits.overall";
+constexpr std::string_view kAllowedSubtrees = "allowed_subtrees";
+constexpr std::string_view kFilter = "filter";
+constexpr std::string_view kDeniedGroups = "denied_groups";
+constexpr std::string_view kProtectAdminCount = "protect_admin_count";
+constexpr std::string_view kProtectedDns = "protected_dns";
+constexpr std::string_view kAdminRequesters = "admin_requesters";
+
+std::string RuleName(const std::string& table, std::string_view key) {
+  std::string name = table;
+  name += '.';
+  name += key;
+  return name;
+}
+
 }  // namespace
 
 struct Policy::Compiled {
@@ -289,7 +309,8 @@ std::optional<RuleMatch> CheckVerification(const Verification& v,
   }
   std::string reason = missing + "; the requester was verified by: " + Join(m.known);
   if (!m.unknown.empty()) reason += " (not counted, unknown methods: " + Join(m.unknown) + ")";
-  return RuleMatch{Code::kVerificationInsufficient, v.name + ".min_methods", reason, v.enforced};
+  return RuleMatch{Code::kVerificationInsufficient, RuleName(v.name, kMinMethods), reason,
+                   v.enforced};
 }
 
 std::optional<RuleMatch> CheckPrivilegedVerification(const Verification& v,
@@ -301,7 +322,7 @@ std::optional<RuleMatch> CheckPrivilegedVerification(const Verification& v,
     if (Contains(required, method)) return std::nullopt;
   }
   return RuleMatch{
-      Code::kVerificationInsufficient, v.name + ".privileged_methods",
+      Code::kVerificationInsufficient, RuleName(v.name, kPrivilegedMethods),
       why + ": one of " + Join(required) +
           " is required; the requester was verified by: " + Join(requester.verified_by),
       v.enforced};
@@ -397,7 +418,7 @@ std::vector<RuleMatch> Policy::CheckRates(const RequestFacts& request) const {
   if (Limited(l.per_account) &&
       counts_->per_account.CountSince(request.account_key, now - l.per_account.window) >=
           static_cast<std::size_t>(l.per_account.count)) {
-    matches.push_back({Code::kRateLimited, "policy.rate_limits.per_account",
+    matches.push_back({Code::kRateLimited, std::string(kPerAccount),
                        "this account already had " + Describe(l.per_account) +
                            " requests; the next is allowed when the oldest leaves the window",
                        enforced});
@@ -405,7 +426,7 @@ std::vector<RuleMatch> Policy::CheckRates(const RequestFacts& request) const {
   if (Limited(l.per_requester) &&
       counts_->per_requester.CountSince(request.requester.id, now - l.per_requester.window) >=
           static_cast<std::size_t>(l.per_requester.count)) {
-    matches.push_back({Code::kRateLimited, "policy.rate_limits.per_requester",
+    matches.push_back({Code::kRateLimited, std::string(kPerRequester),
                        "requester " + request.requester.id + " already made " +
                            Describe(l.per_requester) + " requests",
                        enforced});
@@ -437,7 +458,7 @@ Decision Policy::Admit(const RequestFacts& request) {
   Decision d = Decide(std::move(matches));
   if (d.verdict == Verdict::kDeny) return d;  // refused outright: held for nothing
 
-  const std::string breaker_rule = "policy.rate_limits.overall";
+  const std::string breaker_rule(kOverall);
   if (!breaker_.tripped && OverallPassed()) {
     if (compiled_->limits_enforced) {
       breaker_.tripped = true;
@@ -513,14 +534,20 @@ GroupHits SplitGroups(const Scope& scope, const ldap::ScopeAnswers& answers) {
   return hits;
 }
 
+struct ProtectedReason {
+  bool by_admin_count = false;  // else listed in protected_dns
+  std::string text;
+};
+
 // Why the account is protected, or nullopt.
-std::optional<std::string> ProtectedBecause(const Scope& scope, const ldap::Account& account,
-                                            const std::optional<ldap::Dn>& dn) {
+std::optional<ProtectedReason> ProtectedBecause(const Scope& scope, const ldap::Account& account,
+                                                const std::optional<ldap::Dn>& dn) {
   if (scope.protect_admin_count && account.protected_account) {
-    return std::string("adminCount=1 (a member, now or before, of a protected AD group)");
+    return ProtectedReason{true, "adminCount=1 (a member, now or before, of a protected AD group)"};
   }
   for (const auto& p : scope.protected_dns) {
-    if (dn && dn->IsWithin(p)) return "listed in protected_dns (" + p.text() + ")";
+    if (dn && dn->IsWithin(p))
+      return ProtectedReason{false, "listed in protected_dns (" + p.text() + ")"};
   }
   return std::nullopt;
 }
@@ -534,15 +561,14 @@ Decision Policy::CheckAccount(const RequestFacts& request, const AccountFacts& f
   const ldap::Account& account = *facts.account;
   std::vector<RuleMatch> matches;
   auto deny = [&](Code code, std::string_view key, std::string reason) {
-    matches.push_back(
-        {code, scope.name + "." + std::string(key), std::move(reason), scope.enforced});
+    matches.push_back({code, RuleName(scope.name, key), std::move(reason), scope.enforced});
   };
   // The DN is compared only where a rule names DNs; one that does not parse fails closed.
   std::optional<ldap::Dn> dn;
   if (!scope.allowed_subtrees.empty() || !scope.protected_dns.empty()) {
     auto parsed = ldap::Dn::Parse(account.dn);
     if (!parsed.ok()) {
-      deny(Code::kNotInAllowedSubtree, "allowed_subtrees",
+      deny(Code::kNotInAllowedSubtree, kAllowedSubtrees,
            "the account's DN does not parse: " + parsed.error().message());
       return Decide(std::move(matches));
     }
@@ -551,24 +577,23 @@ Decision Policy::CheckAccount(const RequestFacts& request, const AccountFacts& f
   if (!scope.allowed_subtrees.empty() && !WithinAny(*dn, scope.allowed_subtrees)) {
     std::vector<std::string> subtrees;
     for (const auto& s : scope.allowed_subtrees) subtrees.push_back(s.text());
-    deny(Code::kNotInAllowedSubtree, "allowed_subtrees",
+    deny(Code::kNotInAllowedSubtree, kAllowedSubtrees,
          account.dn + " is not under any of " + Join(subtrees));
   }
   if (!scope.filter.empty() && !facts.answers.matches_filter) {
-    deny(Code::kFilterNotMatched, "filter", account.dn + " does not match " + scope.filter);
+    deny(Code::kFilterNotMatched, kFilter, account.dn + " does not match " + scope.filter);
   }
   const GroupHits groups = SplitGroups(scope, facts.answers);
   for (const auto& g : groups.denied) {
-    deny(Code::kDeniedGroup, "denied_groups", account.dn + " is a member of " + g);
+    deny(Code::kDeniedGroup, kDeniedGroups, account.dn + " is a member of " + g);
   }
   std::optional<std::string> privileged_because;
   if (auto why = ProtectedBecause(scope, account, dn)) {
     if (scope.allow_protected) {
-      privileged_because = "the account is protected: " + *why;
+      privileged_because = "the account is protected: " + why->text;
     } else {
-      deny(Code::kProtectedAccount, "protect_admin_count",
-           account.dn + " is protected: " + *why + "; an administrator resets it directly");
-      if (why->rfind("listed", 0) == 0) matches.back().rule = scope.name + ".protected_dns";
+      deny(Code::kProtectedAccount, why->by_admin_count ? kProtectAdminCount : kProtectedDns,
+           account.dn + " is protected: " + why->text + "; an administrator resets it directly");
     }
   }
   if (!privileged_because && !groups.privileged.empty()) {
@@ -576,7 +601,7 @@ Decision Policy::CheckAccount(const RequestFacts& request, const AccountFacts& f
   }
   if (request.requester.type == protocol::RequesterType::kAdmin &&
       !RequesterAllowed(scope.admin_requesters, request.requester.id)) {
-    deny(Code::kRequesterNotAllowed, "admin_requesters",
+    deny(Code::kRequesterNotAllowed, kAdminRequesters,
          "requester " + request.requester.id + " may not reset accounts in this scope");
   }
   if (privileged_because) {
@@ -586,6 +611,88 @@ Decision Policy::CheckAccount(const RequestFacts& request, const AccountFacts& f
     }
   }
   return Decide(std::move(matches));
+}
+
+}  // namespace wb::policy
+
+namespace wb::policy {
+
+// --- The rules that apply ----------------------------------------------------------------------
+
+std::string_view StageName(Stage stage) {
+  switch (stage) {
+    case Stage::kAdmission:
+      return "admission";
+    case Stage::kAccount:
+      return "account";
+  }
+  return "";
+}
+
+namespace {
+
+std::string JoinDns(const std::vector<ldap::Dn>& dns) {
+  std::vector<std::string> texts;
+  for (const auto& dn : dns) texts.push_back(dn.text());
+  return Join(texts);
+}
+
+void AddRateRule(std::vector<RuleInfo>& rules, std::string_view name,
+                 const config::RateLimit& limit, bool enforced) {
+  if (!Limited(limit)) return;
+  rules.push_back({Stage::kAdmission, std::string(name), Describe(limit), enforced});
+}
+
+void AddScopeRules(std::vector<RuleInfo>& rules, const Scope& s, protocol::RequesterType type) {
+  auto add = [&](std::string_view key, std::string setting) {
+    rules.push_back({Stage::kAccount, RuleName(s.name, key), std::move(setting), s.enforced});
+  };
+  if (!s.allowed_subtrees.empty()) add(kAllowedSubtrees, JoinDns(s.allowed_subtrees));
+  if (!s.filter.empty()) add(kFilter, s.filter);
+  if (!s.denied_groups.empty()) add(kDeniedGroups, Join(s.denied_groups));
+  const std::string protected_how =
+      s.allow_protected ? " (allowed with privileged_methods: allow_protected)" : " (refused)";
+  if (s.protect_admin_count) add(kProtectAdminCount, "accounts with adminCount=1" + protected_how);
+  if (!s.protected_dns.empty()) add(kProtectedDns, JoinDns(s.protected_dns) + protected_how);
+  if (type == protocol::RequesterType::kAdmin && !s.admin_requesters.empty()) {
+    add(kAdminRequesters, Join(s.admin_requesters));
+  }
+}
+
+}  // namespace
+
+std::vector<RuleInfo> Policy::RulesFor(std::string_view directory,
+                                       protocol::RequesterType type) const {
+  std::vector<RuleInfo> rules;
+  const Verification& v = compiled_->VerificationFor(type);
+  if (v.config.min_methods > 0) {
+    rules.push_back({Stage::kAdmission, RuleName(v.name, kMinMethods),
+                     std::to_string(v.config.min_methods) +
+                         " distinct, at least one not weak (weak: " + Join(v.config.weak_methods) +
+                         ")",
+                     v.enforced});
+  }
+  const auto& l = compiled_->limits;
+  AddRateRule(rules, kPerAccount, l.per_account, compiled_->limits_enforced);
+  AddRateRule(rules, kPerRequester, l.per_requester, compiled_->limits_enforced);
+  AddRateRule(rules, kOverall, l.overall, compiled_->limits_enforced);
+
+  const Compiled::Directory* dir = compiled_->Find(directory);
+  if (dir == nullptr) return rules;
+  const Scope& scope = dir->For(type);
+  AddScopeRules(rules, scope, type);
+  const bool privileged_possible = scope.allow_protected || !scope.privileged_groups.empty();
+  if (privileged_possible && !v.config.privileged_methods.empty()) {
+    std::string setting = "one of " + Join(v.config.privileged_methods) + ", for ";
+    setting += scope.allow_protected ? "protected accounts" : "";
+    if (!scope.privileged_groups.empty()) {
+      setting += scope.allow_protected ? " and " : "";
+      setting += "members of " + Join(scope.privileged_groups);
+    }
+    rules.push_back(
+        {Stage::kAccount, RuleName(v.name, kPrivilegedMethods), std::move(setting), v.enforced});
+  }
+  return rules;
 }
 
 }  // namespace wb::policy

@@ -77,6 +77,19 @@ protocol::UserAction UserActionFor(Code code);
 enum class Verdict { kAllow, kDeny, kWouldDeny, kHold };
 std::string_view VerdictName(Verdict verdict);  // "allow", "deny", "would_deny", "hold"
 
+// Where a rule is checked: Admit, or CheckAccount.
+enum class Stage { kAdmission, kAccount };
+std::string_view StageName(Stage stage);  // "admission", "account"
+
+// A rule that applies to a request, for an administrator's preview (`wbagent policy test`):
+// its name is the one a RuleMatch carries when the rule matches.
+struct RuleInfo {
+  Stage stage = Stage::kAdmission;
+  std::string rule;      // e.g. "directory[corp].scope.allowed_subtrees"
+  std::string setting;   // what it is set to, e.g. "ou=staff,dc=example,dc=org"
+  bool enforced = true;  // false: log-only
+};
+
 struct RuleMatch {
   Code code;
   std::string rule;      // e.g. "directory[corp].scope.denied_groups", "policy.rate_limits.overall"
@@ -143,6 +156,12 @@ class Policy {
   ldap::ScopeQuestions QuestionsFor(std::string_view directory, protocol::RequesterType type) const;
   // The account checks, given the answers to QuestionsFor's questions.
   Decision CheckAccount(const RequestFacts& request, const AccountFacts& account) const;
+
+  // Every rule that Admit and CheckAccount check for a request of `type` to `directory`, in the
+  // order they check them; a rule that is off (no limit, an empty list, min_methods 0) is left
+  // out. An unknown directory (or an empty name): the admission rules only. Every RuleMatch
+  // either call returns for such a request names one of these rules.
+  std::vector<RuleInfo> RulesFor(std::string_view directory, protocol::RequesterType type) const;
 
   BreakerState Breaker() const;
   // The administrator reviewed what is held: the breaker closes and counting starts again

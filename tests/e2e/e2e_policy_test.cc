@@ -226,6 +226,142 @@ TEST_F(EndToEndPolicyTest, LogOnlyLetsAWouldDenyRequestThroughAndAuditsIt) {
   EXPECT_TRUE(would_deny) << "no would_deny decision in the audit trail";
 }
 
+// --- wbagent policy test: the same rules, previewed, with nothing written ---------------------
+
+// `wbagent policy test ... --json` against the running deployment: (exit code, the object).
+std::pair<int, Json> PolicyTest(const Agent& agent, std::vector<std::string> args) {
+  std::vector<std::string> argv = {"policy", "test", "--json"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CommandResult r = agent.Wbagent(argv);
+  auto j =
+      Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+  EXPECT_TRUE(j.is_object()) << r.output;
+  return {r.exit_code, j.is_object() ? j : Json::object()};
+}
+
+// The row of `rule` in a preview; an empty object when there is none.
+Json RuleRow(const Json& preview, const std::string& rule) {
+  for (const auto& row : preview.value("rules", Json::array())) {
+    if (row.value("rule", "") == rule) return row;
+  }
+  return Json::object();
+}
+
+std::uintmax_t AuditSize(const Agent& agent) {
+  return std::filesystem::file_size(agent.state() / "audit" / "audit.jsonl");
+}
+
+TEST_F(EndToEndPolicyTest, PolicyTestAllowsAUserInsideTheScopeAndShowsEveryRuleItPassed) {
+  auto [exit_code, p] =
+      PolicyTest(*agent_, {"--user", "ok1", "--kind", "uid", "--verified-by", "email"});
+  EXPECT_EQ(exit_code, 0) << p.dump();
+  EXPECT_EQ(p.value("verdict", ""), "allow") << p.dump();
+  EXPECT_EQ(p.value("account", ""), StaffUserDn("ok1")) << p.dump();
+  EXPECT_EQ(p.value("user_action", ""), "none");
+  for (const char* rule :
+       {"policy.verification.min_methods", "directory[corp].scope.allowed_subtrees",
+        "directory[corp].scope.filter", "directory[corp].scope.denied_groups",
+        "directory[corp].scope.protected_dns"}) {
+    EXPECT_EQ(RuleRow(p, rule).value("result", ""), "pass") << rule << ": " << p.dump();
+  }
+  // The table form says the same.
+  CommandResult table = agent_->Wbagent(
+      {"policy", "test", "--user", "ok1", "--kind", "uid", "--verified-by", "email"});
+  EXPECT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_NE(table.output.find("verdict: allow"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find("directory[corp].scope.denied_groups"), std::string::npos)
+      << table.output;
+}
+
+// Each denial the daemon makes, previewed: the same code from the same rule, exit 1, and
+// nothing written: the password still binds, no audit record, no queued request.
+TEST_F(EndToEndPolicyTest, PolicyTestPreviewsEachDenialWithItsRuleAndWritesNothing) {
+  struct Case {
+    std::string uid, dn, password, code, rule, action;
+  };
+  const std::vector<Case> cases = {
+      {"alice", SlapdServer::user_dn("alice"), SlapdServer::user_password("alice"),
+       "not_in_allowed_subtree", "directory[corp].scope.allowed_subtrees", "not_enabled"},
+      {"con1", StaffUserDn("con1"), StaffPassword("con1"), "filter_not_matched",
+       "directory[corp].scope.filter", "not_enabled"},
+      {"ops1", StaffUserDn("ops1"), StaffPassword("ops1"), "denied_group",
+       "directory[corp].scope.denied_groups", "contact_admin"},
+      {"root1", StaffUserDn("root1"), StaffPassword("root1"), "protected_account",
+       "directory[corp].scope.protected_dns", "contact_admin"},
+  };
+  const std::size_t queued =
+      agent_->Wbagent({"queue", "list", "--json", "--limit", "1000"}).output.size();
+  const std::uintmax_t audited = AuditSize(*agent_);
+  for (const auto& c : cases) {
+    auto [exit_code, p] =
+        PolicyTest(*agent_, {"--user", c.uid, "--kind", "uid", "--verified-by", "email"});
+    EXPECT_EQ(exit_code, 1) << c.uid << ": " << p.dump();
+    EXPECT_EQ(p.value("verdict", ""), "deny") << p.dump();
+    EXPECT_EQ(p.value("code", ""), c.code) << p.dump();
+    EXPECT_EQ(p.value("user_action", ""), c.action) << p.dump();
+    EXPECT_EQ(p.value("written", true), false);
+    const Json row = RuleRow(p, c.rule);
+    EXPECT_EQ(row.value("result", ""), "match") << c.rule << ": " << p.dump();
+    EXPECT_EQ(row.value("code", ""), c.code) << p.dump();
+    EXPECT_TRUE(CanBind(c.dn, c.password)) << c.uid << ": the preview changed the password";
+  }
+  EXPECT_EQ(AuditSize(*agent_), audited) << "the preview wrote to the audit trail";
+  EXPECT_EQ(agent_->Wbagent({"queue", "list", "--json", "--limit", "1000"}).output.size(), queued)
+      << "the preview queued a request";
+}
+
+TEST_F(EndToEndPolicyTest, PolicyTestDeniesAWeakMethodAtAdmissionAndStillShowsTheAccountRules) {
+  auto [exit_code, p] = PolicyTest(
+      *agent_, {"--user", "ops1", "--kind", "uid", "--verified-by", "security_questions"});
+  EXPECT_EQ(exit_code, 1);
+  EXPECT_EQ(p.value("code", ""), "verification_insufficient") << p.dump();
+  EXPECT_EQ(p.value("user_action", ""), "could_not_verify") << p.dump();
+  EXPECT_EQ(RuleRow(p, "policy.verification.min_methods").value("result", ""), "match");
+  // The daemon would stop at admission; the preview goes on, so every obstacle shows at once.
+  EXPECT_EQ(RuleRow(p, "directory[corp].scope.denied_groups").value("result", ""), "match")
+      << p.dump();
+}
+
+TEST_F(EndToEndPolicyTest, PolicyTestShowsALogOnlyRuleAsAWouldDenyThatGoesThrough) {
+  auto [exit_code, p] = PolicyTest(*agent_, {"--user", "bob", "--kind", "uid", "--requester-type",
+                                             "admin", "--requester", "helpdesk-1"});
+  EXPECT_EQ(exit_code, 0) << p.dump();
+  EXPECT_EQ(p.value("verdict", ""), "would_deny") << p.dump();
+  EXPECT_EQ(p.value("code", ""), "not_in_allowed_subtree") << p.dump();
+  EXPECT_EQ(p.value("user_action", ""), "none") << p.dump();  // the request goes through
+  EXPECT_EQ(p.value("applied", false), true);
+  const Json row = RuleRow(p, "directory[corp].admin_scope.allowed_subtrees");
+  EXPECT_EQ(row.value("result", ""), "match") << p.dump();
+  EXPECT_EQ(row.value("enforced", true), false) << p.dump();
+}
+
+TEST_F(EndToEndPolicyTest, PolicyTestOfAnUnknownUserSaysTheLookupWouldFail) {
+  auto [exit_code, p] =
+      PolicyTest(*agent_, {"--user", "nobody-here", "--kind", "uid", "--verified-by", "email"});
+  EXPECT_EQ(exit_code, 1);
+  EXPECT_EQ(p.value("verdict", ""), "fails") << p.dump();
+  EXPECT_EQ(p.value("code", ""), "user_not_found") << p.dump();
+  EXPECT_EQ(p.value("user_action", ""), "could_not_verify") << p.dump();
+  EXPECT_EQ(RuleRow(p, "directory[corp].scope.allowed_subtrees").value("result", ""),
+            "not_checked");
+}
+
+TEST_F(EndToEndPolicyTest, PolicyTestRefusesBadArgumentsAndAPasswordFileWithExitTwo) {
+  // Each with the option its message names.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--password-file", "-"}, "--password-file"},
+      {{"--requester-type", "admin"}, "--requester:"},  // an admin request needs its id
+      {{"--kind", "UID"}, "--kind"},
+      {{"--op", "rest"}, "--op"}};
+  for (const auto& [args, named] : cases) {
+    std::vector<std::string> argv = {"policy", "test", "--user", "ok1"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    CommandResult r = agent_->Wbagent(argv);
+    EXPECT_EQ(r.exit_code, 2) << named << ": " << r.output;
+    EXPECT_NE(r.output.find(named), std::string::npos) << r.output;
+  }
+}
+
 // A burst of 200 resets against an overall limit of 20 an hour. The breaker trips on the 21st
 // request. Held requests are stored and accepted but not written; they keep the agent's
 // credits (4 here), so the cloud keeps the rest of the burst. Each `wbagent breaker release`
@@ -299,6 +435,12 @@ TEST_F(EndToEndBreakerTest, ABurstTripsTheBreakerAndReleasedRequestsAreAppliedEx
   EXPECT_EQ(agent_status.exit_code, 1) << agent_status.output;
   EXPECT_NE(agent_status.output.find("breaker:      TRIPPED"), std::string::npos)
       << agent_status.output;
+  // The preview says the next request would be held, and holds nothing itself.
+  auto [held_exit, held] =
+      PolicyTest(*agent_, {"--user", "alice", "--kind", "uid", "--verified-by", "email"});
+  EXPECT_EQ(held_exit, 1) << held.dump();
+  EXPECT_EQ(held.value("verdict", ""), "hold") << held.dump();
+  EXPECT_EQ(held.value("code", ""), "breaker_tripped") << held.dump();
 
   // Release whenever it holds something, until all 200 are through.
   int releases = 0;

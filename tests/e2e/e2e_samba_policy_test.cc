@@ -4,8 +4,10 @@
 // password still binds, the new one does not.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "tests/e2e/e2e_util.h"
 #include "tests/support/samba_dc.h"
@@ -144,6 +146,36 @@ TEST_F(EndToEndSambaPolicyTest, AnAdminCountAccountIsProtected) {
   ExpectDeniedAndUnchanged(result, "protected_account", SambaDc::user_dn(name),
                            dc_->user_password(name), pw);
   EXPECT_EQ(result.value("user_action", ""), "contact_admin") << result.dump();
+}
+
+// `wbagent policy test` asks the DC the same questions (IN_CHAIN, adminCount) and writes
+// nothing: each denial previewed with its rule, the password unchanged.
+TEST_F(EndToEndSambaPolicyTest, PolicyTestPreviewsTheDcsAnswersAndWritesNothing) {
+  const std::string protected_user = SambaDc::protected_user();
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"pol-ok", "allow", ""},
+      {"pol-opsuser", "deny", "directory[samdom].scope.denied_groups"},
+      {"pol-contractor", "deny", "directory[samdom].scope.filter"},
+      {protected_user, "deny", "directory[samdom].scope.protect_admin_count"}};
+  const auto audited = std::filesystem::file_size(agent_->state() / "audit" / "audit.jsonl");
+  for (const auto& [sam, verdict, rule] : cases) {
+    CommandResult r = agent_->Wbagent({"policy", "test", "--json", "--user", sam, "--kind",
+                                       "sAMAccountName", "--verified-by", "email"});
+    auto p =
+        Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+    ASSERT_TRUE(p.is_object()) << r.output;
+    EXPECT_EQ(r.exit_code, verdict == "allow" ? 0 : 1) << r.output;
+    EXPECT_EQ(p.value("verdict", ""), verdict) << r.output;
+    if (rule.empty()) continue;
+    bool matched = false;
+    for (const auto& row : p.value("rules", Json::array())) {
+      matched = matched || (row.value("rule", "") == rule && row.value("result", "") == "match");
+    }
+    EXPECT_TRUE(matched) << rule << ": " << r.output;
+  }
+  EXPECT_TRUE(CanBind(SambaDc::user_dn(protected_user), dc_->user_password(protected_user)));
+  EXPECT_EQ(std::filesystem::file_size(agent_->state() / "audit" / "audit.jsonl"), audited)
+      << "the preview wrote to the audit trail";
 }
 
 }  // namespace

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 #include "tests/support/fake_clock.h"
 
 namespace wb::policy {
@@ -449,6 +452,132 @@ TEST_F(PolicyTest, ALimitKeepsAtMostItsCountPerKey) {
   for (int i = 0; i < 1000; ++i) p->Admit(Now(Self()));
   clock_.Advance(1h + 1s);
   EXPECT_EQ(p->Admit(Now(Self())).verdict, Verdict::kAllow);
+}
+
+}  // namespace
+}  // namespace wb::policy
+
+namespace wb::policy {
+namespace {
+
+// --- The rules that apply (wbagent policy test) -------------------------------------------------
+
+std::vector<std::string> Names(const std::vector<RuleInfo>& rules) {
+  std::vector<std::string> out;
+  for (const auto& r : rules) out.push_back(r.rule);
+  return out;
+}
+
+TEST_F(PolicyTest, RulesForListsTheRulesThatAreOnInCheckingOrder) {
+  auto c = BaseConfig();
+  auto& s = c.directories[0].scope;
+  s.allowed_subtrees = {"ou=Staff,dc=corp,dc=example"};
+  s.filter = "(employeeType=staff)";
+  s.denied_groups = {"cn=Tier0,dc=corp,dc=example"};
+  s.protected_dns = {"ou=Break Glass,dc=corp,dc=example"};
+  s.privileged_groups = {"cn=Finance,dc=corp,dc=example"};
+  s.admin_requesters = {"helpdesk-*"};
+  c.policy.self_verification.privileged_methods = {"fido2"};
+  c.policy.rate_limits.per_account = {3, 1h};
+  c.policy.rate_limits.overall = {100, 1h};
+  auto p = Open(c);
+  EXPECT_EQ(Names(p->RulesFor("corp", RequesterType::kSelf)),
+            (std::vector<std::string>{
+                "policy.verification.min_methods", "policy.rate_limits.per_account",
+                "policy.rate_limits.overall", "directory[corp].scope.allowed_subtrees",
+                "directory[corp].scope.filter", "directory[corp].scope.denied_groups",
+                "directory[corp].scope.protect_admin_count", "directory[corp].scope.protected_dns",
+                "policy.verification.privileged_methods"}));
+  // admin_requesters applies to admin requests only; admin requests need no methods by default.
+  const auto admin = Names(p->RulesFor("corp", RequesterType::kAdmin));
+  EXPECT_NE(std::find(admin.begin(), admin.end(), "directory[corp].scope.admin_requesters"),
+            admin.end());
+  EXPECT_EQ(std::find(admin.begin(), admin.end(), "policy.verification.admin.min_methods"),
+            admin.end());
+}
+
+TEST_F(PolicyTest, RulesForAnUnknownDirectoryHasOnlyTheAdmissionRules) {
+  auto c = BaseConfig();
+  c.directories[0].scope.allowed_subtrees = {"ou=Staff,dc=corp,dc=example"};
+  auto p = Open(c);
+  for (const auto& r : p->RulesFor("", RequesterType::kSelf)) {
+    EXPECT_EQ(r.stage, Stage::kAdmission) << r.rule;
+  }
+}
+
+TEST_F(PolicyTest, RulesForSaysWhichRulesAreLogOnly) {
+  auto c = BaseConfig();
+  c.policy.mode = config::PolicyMode::kLogOnly;
+  c.directories[0].scope.allowed_subtrees = {"ou=Staff,dc=corp,dc=example"};
+  c.directories[0].scope.mode = config::PolicyMode::kEnforce;
+  auto p = Open(c);
+  for (const auto& r : p->RulesFor("corp", RequesterType::kSelf)) {
+    EXPECT_EQ(r.enforced, r.stage == Stage::kAccount) << r.rule;
+    EXPECT_FALSE(r.setting.empty()) << r.rule;
+  }
+}
+
+// A property over random configs and requests: whatever matches, Admit and CheckAccount name
+// a rule that RulesFor lists for that request, at the stage that checked it (so that `wbagent
+// policy test` can show every match against its rule).
+TEST_F(PolicyTest, EveryMatchNamesARuleThatRulesForLists) {
+  std::mt19937 rng(20261205);
+  auto coin = [&] { return std::uniform_int_distribution<int>(0, 1)(rng) == 1; };
+  const std::vector<std::string> methods = {"email", "sms", "security_questions", "fido2", "x"};
+  for (int round = 0; round < 400; ++round) {
+    auto c = BaseConfig();
+    if (coin()) c.policy.mode = config::PolicyMode::kLogOnly;
+    config::ScopeConfig s;
+    if (coin()) s.allowed_subtrees = {"ou=Staff,dc=corp,dc=example"};
+    if (coin()) s.filter = "(a=b)";
+    if (coin()) s.denied_groups = {"cn=Tier0,dc=corp,dc=example"};
+    if (coin()) s.protected_dns = {"ou=Staff,dc=corp,dc=example"};
+    s.protect_admin_count = coin();
+    s.allow_protected = coin();
+    if (coin()) s.privileged_groups = {"cn=Finance,dc=corp,dc=example"};
+    if (coin()) s.admin_requesters = {"helpdesk-*"};
+    if (coin()) s.mode = config::PolicyMode::kEnforce;
+    c.directories[0].scope = s;
+    if (coin()) c.directories[0].admin_scope = s;
+    c.policy.self_verification.min_methods = std::uniform_int_distribution<int>(0, 2)(rng);
+    c.policy.admin_verification.min_methods = std::uniform_int_distribution<int>(0, 1)(rng);
+    if (coin()) c.policy.self_verification.privileged_methods = {"fido2"};
+    if (coin()) c.policy.admin_verification.privileged_methods = {"fido2"};
+    if (coin()) c.policy.rate_limits.per_account = {1, 1h};
+    if (coin()) c.policy.rate_limits.per_requester = {2, 1h};
+    if (coin()) c.policy.rate_limits.overall = {3, 1h};
+    auto p = Open(c);
+    ASSERT_NE(p, nullptr);
+    for (int request = 0; request < 6; ++request) {
+      std::vector<std::string> verified;
+      for (const auto& m : methods) {
+        if (coin()) verified.push_back(m);
+      }
+      RequestFacts r = coin() ? Self(verified) : Admin(coin() ? "helpdesk-1" : "mallory", verified);
+      r = Now(r);
+      auto a =
+          AccountAt(coin() ? "cn=Ann,ou=Staff,dc=corp,dc=example" : "cn=Ann,dc=corp,dc=example");
+      a.protected_account = coin();
+      ldap::ScopeAnswers answers{.matches_filter = coin(), .member_of = {}};
+      const std::size_t groups = p->QuestionsFor("corp", r.requester.type).groups.size();
+      for (std::size_t g = 0; g < groups; ++g) {
+        if (coin()) answers.member_of.push_back(g);
+      }
+      const auto rules = p->RulesFor("corp", r.requester.type);
+      auto listed = [&](const RuleMatch& m, Stage stage) {
+        return std::any_of(rules.begin(), rules.end(), [&](const RuleInfo& info) {
+          return info.rule == m.rule && info.stage == stage && info.enforced == m.enforced;
+        });
+      };
+      for (const auto& m : p->Admit(r).matches) {
+        EXPECT_TRUE(listed(m, Stage::kAdmission)) << "round " << round << ": " << m.rule;
+      }
+      for (const auto& m : Check(*p, r, a, answers).matches) {
+        EXPECT_TRUE(listed(m, Stage::kAccount)) << "round " << round << ": " << m.rule;
+      }
+      clock_.Advance(1s);
+    }
+  }
 }
 
 }  // namespace

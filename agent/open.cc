@@ -1,0 +1,52 @@
+#include "agent/open.h"
+
+#include <algorithm>
+
+#include "agent/breaker_file.h"
+#include "agent/request_mapping.h"
+
+namespace wb::agent {
+
+Result<std::unique_ptr<ldap::Router>> OpenDirectories(const config::Config& config,
+                                                      const Clock& clock) {
+  std::vector<std::unique_ptr<ldap::Directory>> dirs;
+  for (const auto& d : config.directories) {
+    auto dir = ldap::OpenDirectory(d, clock);
+    if (!dir.ok()) return dir.error();
+    dirs.push_back(std::move(*dir));
+  }
+  return std::make_unique<ldap::Router>(std::move(dirs), config.directories);
+}
+
+namespace {
+
+std::chrono::seconds LongestWindow(const config::RateLimitsConfig& l) {
+  return std::max({l.per_account.window, l.per_requester.window, l.overall.window});
+}
+
+}  // namespace
+
+Result<std::vector<policy::PastRequest>> RateLimitHistory(const config::Config& config,
+                                                          queue::Queue& queue, const Clock& clock) {
+  const WallTime since = clock.Now() - LongestWindow(config.policy.rate_limits);
+  auto records = queue.List({.limit = 100000, .newest_first = true});
+  if (!records.ok()) return records.error();
+  std::vector<policy::PastRequest> out;
+  for (const auto& r : *records) {
+    if (r.received_at < since) break;
+    if (r.state == queue::State::kReceived) continue;
+    if (r.outcome && policy::ParseCode(r.outcome->code)) continue;
+    out.push_back({RequesterOf(r.info).id, r.info.account_key, r.received_at});
+  }
+  return out;
+}
+
+Result<std::unique_ptr<policy::Policy>> OpenPolicy(const config::Config& config,
+                                                   const std::vector<policy::PastRequest>& history,
+                                                   const Clock& clock) {
+  auto kept = ReadBreakerFile(config.agent.state_dir);
+  if (!kept.ok()) return kept.error().WithContext("breaker state");
+  return policy::Policy::Open(config, clock, history, kept->state);
+}
+
+}  // namespace wb::agent

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <tuple>
 #include <variant>
 
 #include "agent/open.h"
@@ -184,6 +185,26 @@ Result<PipelineKeys> LoadKeys(const config::Config& c) {
   return keys;
 }
 
+// The scope tables of each directory, by name: what a reload can apply to the policy.
+std::vector<std::tuple<std::string, config::ScopeConfig, std::optional<config::ScopeConfig>>>
+Scopes(const std::vector<config::DirectoryConfig>& directories) {
+  std::vector<std::tuple<std::string, config::ScopeConfig, std::optional<config::ScopeConfig>>> out;
+  for (const auto& d : directories) out.emplace_back(d.name, d.scope, d.admin_scope);
+  return out;
+}
+
+// Equal but for the scope tables, which a reload applies.
+bool SameExceptScopes(std::vector<config::DirectoryConfig> a,
+                      std::vector<config::DirectoryConfig> b) {
+  for (auto* list : {&a, &b}) {
+    for (auto& d : *list) {
+      d.scope = {};
+      d.admin_scope.reset();
+    }
+  }
+  return a == b;
+}
+
 audit::Event LifecycleEvent(audit::EventType type, std::string detail) {
   audit::Event e;
   e.type = type;
@@ -227,8 +248,7 @@ Status Daemon::OpenComponents(const config::Config& config) {
   if (!history.ok()) return history.error().WithContext("rate limit history");
   auto policy = OpenPolicy(config, *history, clock_);
   if (!policy.ok()) return policy.error().WithContext("policy");
-  policy_ = std::move(*policy);
-  if (policy_->Breaker().tripped) {
+  if ((*policy)->Breaker().tripped) {
     log_->critical(
         "the breaker is tripped (since the last run): requests are held until `wbagent breaker "
         "release` or `wbagent breaker reject`");
@@ -240,7 +260,7 @@ Status Daemon::OpenComponents(const config::Config& config) {
       PipelineDeps{
           .queue = queue_.get(),
           .router = router_.get(),
-          .policy = policy_.get(),
+          .policy = std::move(*policy),
           .audit = audit_.get(),
           .outbound = link_.get(),
           .clock = &clock_,
@@ -293,11 +313,46 @@ void Daemon::Tick(bool maintenance) {
 void Daemon::Reloaded(const config::Config& config, bool accepted, const std::string& why) {
   (void)audit_->Append(LifecycleEvent(
       accepted ? audit::EventType::kConfigLoaded : audit::EventType::kConfigRejected, why));
-  if (accepted && !(config.directories == config_.directories && config.cloud == config_.cloud &&
-                    config.queue == config_.queue && config.policy == config_.policy)) {
-    log_->warn("directory, scope, policy, cloud and queue settings take effect after a restart");
+  if (!accepted) return;
+  if (!(SameExceptScopes(config.directories, config_.directories) &&
+        config.cloud == config_.cloud && config.queue == config_.queue)) {
+    log_->warn(
+        "directory connection, cloud and queue settings take effect after a restart; the log "
+        "level, [policy] and the scope tables apply now");
   }
-  if (accepted) config_.log = config.log;
+  config_.log = config.log;
+  if (config.policy == config_.policy &&
+      Scopes(config.directories) == Scopes(config_.directories)) {
+    return;
+  }
+  ReloadPolicy(config);
+}
+
+// The new rules from now on: the rate limits counted again from the queue's records (as at a
+// start), the breaker as it is. A config whose rules cannot be opened leaves the old ones.
+void Daemon::ReloadPolicy(const config::Config& config) {
+  Status s = pipeline_->ReplacePolicy(
+      [&](const policy::BreakerState& breaker) -> Result<std::unique_ptr<policy::Policy>> {
+        auto history = RateLimitHistory(config, *queue_, clock_);
+        if (!history.ok()) return history.error().WithContext("rate limit history");
+        return policy::Policy::Open(config, clock_, *history, breaker);
+      });
+  if (!s.ok()) {
+    log_->error("reload: the policy's new rules could not be applied, the old ones stay: {}",
+                s.ToString());
+    return;
+  }
+  config_.policy = config.policy;
+  for (auto& running : config_.directories) {
+    for (const auto& loaded : config.directories) {
+      if (loaded.name != running.name) continue;
+      running.scope = loaded.scope;
+      running.admin_scope = loaded.admin_scope;
+    }
+  }
+  log_->warn(
+      "reload: the policy's rules changed and apply from now to every admission and account "
+      "check (requests already past their checks finish as they started)");
 }
 
 void Daemon::KeepBreaker(const policy::BreakerState& state, std::optional<BreakerOutcome> action) {
@@ -329,7 +384,7 @@ void Daemon::ApplyBreakerCommand() {
   }
   log_->warn("breaker {} by an administrator: {} held request(s) {}", BreakerActionName(action),
              *moved, action == BreakerAction::kRelease ? "admitted" : "refused");
-  KeepBreaker(policy_->Breaker(), BreakerOutcome{action, clock_.Now(), *moved});
+  KeepBreaker(pipeline_->Breaker(), BreakerOutcome{action, clock_.Now(), *moved});
 }
 
 void Daemon::ReloadSecrets() {
@@ -420,10 +475,10 @@ nlohmann::json Daemon::StatusView() const {
     }
   }
   j["directory_servers"] = servers;
-  const policy::BreakerState breaker = policy_->Breaker();
-  j["breaker"] = {{"tripped", breaker.tripped}};
-  if (breaker.tripped_at) j["breaker"]["tripped_at"] = audit::FormatTime(*breaker.tripped_at);
   if (pipeline_) {
+    const policy::BreakerState breaker = pipeline_->Breaker();
+    j["breaker"] = {{"tripped", breaker.tripped}};
+    if (breaker.tripped_at) j["breaker"]["tripped_at"] = audit::FormatTime(*breaker.tripped_at);
     const Activity a = pipeline_->LastActivity();
     if (a.last_success) j["last_success"] = audit::FormatTime(*a.last_success);
     if (a.last_failure) {

@@ -44,7 +44,8 @@ class Daemon {
   void Stop();
   // Periodic work from the main loop: queue maintenance, the witness.
   void Tick(bool maintenance);
-  // A reloaded config: applies what can change while running, audits the reload.
+  // A reloaded config: applies what can change while running (the log level, [policy] and the
+  // scope tables), audits the reload, and warns of what needs a restart.
   void Reloaded(const config::Config& config, bool accepted, const std::string& why);
   // At every reload (SIGHUP), whatever the config says: re-reads the directories' secret
   // files and retries at once the requests that wait out a back-off, so that a fixed service
@@ -65,6 +66,8 @@ class Daemon {
   // Keeps the breaker's state in breaker.json (with the last administrator action, when one
   // is given, else the one kept) and rewrites the status.
   void KeepBreaker(const policy::BreakerState& state, std::optional<BreakerOutcome> action);
+  // A reload changed [policy] or a scope table: the pipeline's rules are replaced.
+  void ReloadPolicy(const config::Config& config);
   // Carries out a pending `wbagent breaker release|reject` (breaker_file.h).
   void ApplyBreakerCommand();
 
@@ -77,7 +80,6 @@ class Daemon {
   std::unique_ptr<audit::Writer> audit_;
   std::unique_ptr<queue::Queue> queue_;
   std::unique_ptr<ldap::Router> router_;
-  std::unique_ptr<policy::Policy> policy_;
   std::unique_ptr<Link> link_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<channel::Channel> channel_;

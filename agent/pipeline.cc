@@ -78,7 +78,25 @@ Pipeline::Pipeline(PipelineDeps deps, PipelineKeys keys, int workers)
       keys_(std::move(keys)),
       replay_(std::make_unique<QueueReplayGuard>(*deps_.queue)),
       unauthenticated_(kUnauthenticatedPerWindow, kUnauthenticatedWindow, *deps_.clock),
-      worker_count_(std::max(1, workers)) {}
+      worker_count_(std::max(1, workers)) {
+  policy_ = std::move(deps_.policy);
+}
+
+std::shared_ptr<policy::Policy> Pipeline::CurrentPolicy() const {
+  std::lock_guard lock(policy_mu_);
+  return policy_;
+}
+
+policy::BreakerState Pipeline::Breaker() const { return CurrentPolicy()->Breaker(); }
+
+Status Pipeline::ReplacePolicy(const PolicyOpener& open) {
+  std::lock_guard admitting(admit_mu_);
+  auto fresh = open(CurrentPolicy()->Breaker());
+  if (!fresh.ok()) return fresh.error();
+  std::lock_guard lock(policy_mu_);
+  policy_ = std::move(*fresh);
+  return Status::Ok();
+}
 
 Status Pipeline::Start() {
   OnChannelLost();  // everything already queued predates this process
@@ -217,11 +235,12 @@ audit::Decision AuditDecision(policy::Verdict verdict) {
 // The cheap checks, before a worker takes the request (policy/policy.h).
 void Pipeline::Admit(const queue::Record& record) {
   std::lock_guard admitting(admit_mu_);
-  const bool was_tripped = deps_.policy->Breaker().tripped;
-  const policy::Decision d = deps_.policy->Admit(FactsFor(record.info, record.received_at));
+  const std::shared_ptr<policy::Policy> rules = CurrentPolicy();
+  const bool was_tripped = rules->Breaker().tripped;
+  const policy::Decision d = rules->Admit(FactsFor(record.info, record.received_at));
   RecordDecision(record.info, d, "admission");
-  if (!was_tripped && deps_.policy->Breaker().tripped) {
-    OnBreakerChanged(deps_.policy->Breaker(), &record.info);
+  if (!was_tripped && rules->Breaker().tripped) {
+    OnBreakerChanged(rules->Breaker(), &record.info);
   }
   switch (d.verdict) {
     case policy::Verdict::kDeny:
@@ -306,7 +325,7 @@ void Pipeline::OnBreakerChanged(const policy::BreakerState& state, const queue::
 // admitted meanwhile).
 Result<int> Pipeline::ReleaseHeld() {
   std::lock_guard admitting(admit_mu_);
-  OnBreakerChanged(deps_.policy->ReleaseBreaker(), nullptr);
+  OnBreakerChanged(CurrentPolicy()->ReleaseBreaker(), nullptr);
   auto held = deps_.queue->List({.state = queue::State::kReceived, .limit = 100000});
   if (!held.ok()) return held.error();
   int moved = 0;
@@ -326,7 +345,7 @@ Result<int> Pipeline::ReleaseHeld() {
 
 Result<int> Pipeline::RejectHeld() {
   std::lock_guard admitting(admit_mu_);
-  OnBreakerChanged(deps_.policy->RejectBreaker(), nullptr);
+  OnBreakerChanged(CurrentPolicy()->RejectBreaker(), nullptr);
   auto held = deps_.queue->List({.state = queue::State::kReceived, .limit = 100000});
   if (!held.ok()) return held.error();
   int moved = 0;
@@ -560,8 +579,9 @@ bool Pipeline::PassesAccountChecks(const queue::Work& work, ldap::Directory& dir
   const auto& info = work.record.info;
   const policy::RequestFacts facts = FactsFor(info, work.record.received_at);
   policy::AccountFacts known{.directory = directory.name(), .account = &account, .answers = {}};
+  const std::shared_ptr<const policy::Policy> rules = CurrentPolicy();
   const ldap::ScopeQuestions questions =
-      deps_.policy->QuestionsFor(directory.name(), facts.requester.type);
+      rules->QuestionsFor(directory.name(), facts.requester.type);
   if (!questions.filter.empty() || !questions.groups.empty()) {
     auto answers = directory.AnswerScope(account, questions);
     if (!answers.ok()) {
@@ -570,7 +590,7 @@ bool Pipeline::PassesAccountChecks(const queue::Work& work, ldap::Directory& dir
     }
     known.answers = std::move(*answers);
   }
-  const policy::Decision d = deps_.policy->CheckAccount(facts, known);
+  const policy::Decision d = rules->CheckAccount(facts, known);
   RecordDecision(info, d, "account", account.dn, directory.name());
   if (d.verdict != policy::Verdict::kDeny) return true;
   EndDenied(info, *d.deciding(), Since(start, *deps_.clock));

@@ -55,7 +55,8 @@ class Outbound {
 struct PipelineDeps {
   queue::Queue* queue = nullptr;
   ldap::Router* router = nullptr;
-  policy::Policy* policy = nullptr;
+  // The pipeline shares it; a reload may replace it (Pipeline::ReplacePolicy).
+  std::shared_ptr<policy::Policy> policy;
   audit::Sink* audit = nullptr;
   Outbound* outbound = nullptr;
   const Clock* clock = nullptr;
@@ -120,6 +121,17 @@ class Pipeline {
   // returns how many requests it moved. Any thread.
   Result<int> ReleaseHeld();
   Result<int> RejectHeld();
+  policy::BreakerState Breaker() const;
+
+  // A reload changed the policy's rules. `open` builds the new engine from the breaker's
+  // current state; it runs with admissions paused, so that every admission is counted by the
+  // old engine or seen by `open` (through the queue's records) for the new one. From then on
+  // every admission and every account check uses the new rules; a request already past its
+  // account checks finishes as it started. When `open` fails, the old rules stay and its error
+  // is returned. Any thread.
+  using PolicyOpener =
+      std::function<Result<std::unique_ptr<policy::Policy>>(const policy::BreakerState&)>;
+  Status ReplacePolicy(const PolicyOpener& open);
 
  private:
   void WorkerLoop();
@@ -159,7 +171,13 @@ class Pipeline {
   std::optional<AppliedCheck> MayHaveBeenApplied(const queue::Record& record) const;
   static bool FoundItsOwnWrite(const queue::Operations& ops, const ldap::Outcome& outcome);
 
+  // The rules now in force: each request's checks use one snapshot (QuestionsFor and
+  // CheckAccount must come from the same rules).
+  std::shared_ptr<policy::Policy> CurrentPolicy() const;
+
   PipelineDeps deps_;
+  mutable std::mutex policy_mu_;
+  std::shared_ptr<policy::Policy> policy_;  // guarded by policy_mu_
   // Admission and the breaker's release or rejection, one at a time: a request is admitted
   // once, either by Admit or by ReleaseHeld.
   std::mutex admit_mu_;

@@ -272,7 +272,7 @@ class PipelineTest : public ::testing::Test {
     pipeline_ =
         std::make_unique<Pipeline>(PipelineDeps{.queue = queue_.get(),
                                                 .router = router_.get(),
-                                                .policy = policy_.get(),
+                                                .policy = policy_,
                                                 .audit = audit_.get(),
                                                 .outbound = &outbound_,
                                                 .clock = &clock_,
@@ -377,7 +377,7 @@ class PipelineTest : public ::testing::Test {
   FakeOutbound outbound_;
   config::Config policy_config_;
   policy::BreakerState breaker_;
-  std::unique_ptr<policy::Policy> policy_;
+  std::shared_ptr<policy::Policy> policy_;
   std::unique_ptr<Pipeline> pipeline_;
 };
 
@@ -928,6 +928,43 @@ TEST_F(PipelineTest, LogOnlyLetsAWouldDenyThroughAndAuditsIt) {
   EXPECT_NE(decisions[1].detail.find("(log_only)"), std::string::npos);
 }
 
+// A reload's new rules (Pipeline::ReplacePolicy): the next request is decided by them.
+TEST_F(PipelineTest, AReplacedPolicyDecidesTheNextRequest) {
+  auto before = Claims();
+  pipeline_->OnRequest({Seal(before)});
+  ASSERT_TRUE(ResultArrives(before.id).ok());
+  EXPECT_EQ(ResultFor(before.id).outcome, "succeeded");
+
+  config::Config stricter = policy_config_;
+  stricter.directories[0].scope.filter = "(employeeType=staff)";
+  ASSERT_TRUE(
+      pipeline_
+          ->ReplacePolicy(
+              [&](const policy::BreakerState& breaker) -> Result<std::unique_ptr<policy::Policy>> {
+                return policy::Policy::Open(stricter, clock_, {}, breaker);
+              })
+          .ok());
+  auto after = Claims();
+  pipeline_->OnRequest({Seal(after)});
+  ASSERT_TRUE(ResultArrives(after.id).ok());
+  EXPECT_EQ(ResultFor(after.id).outcome, "filter_not_matched");
+  EXPECT_EQ(directory_->applies, 1);
+}
+
+TEST_F(PipelineTest, APolicyThatCannotBeOpenedLeavesTheOldRulesInForce) {
+  policy_config_.directories[0].scope.filter = "(employeeType=staff)";
+  Reconfigure();
+  Status s = pipeline_->ReplacePolicy(
+      [](const policy::BreakerState&) -> Result<std::unique_ptr<policy::Policy>> {
+        return InvalidArgument("a scope DN that does not parse");
+      });
+  EXPECT_FALSE(s.ok());
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "filter_not_matched");
+}
+
 class PipelineBreakerTest : public PipelineTest {
  protected:
   void SetUp() override {
@@ -970,6 +1007,27 @@ TEST_F(PipelineBreakerTest, PassingTheOverallLimitHoldsRequestsWithoutWritingOrR
     holds += e.decision == audit::Decision::kHold ? 1 : 0;
   }
   EXPECT_EQ(holds, 4u);  // one per held request, and the trip itself, once
+}
+
+TEST_F(PipelineBreakerTest, AReloadKeepsATrippedBreakerTripped) {
+  Send(2);
+  auto held = Send(1);
+  ASSERT_TRUE(pipeline_->Breaker().tripped);
+  ASSERT_TRUE(
+      pipeline_
+          ->ReplacePolicy(
+              [&](const policy::BreakerState& breaker) -> Result<std::unique_ptr<policy::Policy>> {
+                return policy::Policy::Open(policy_config_, clock_, {}, breaker);
+              })
+          .ok());
+  EXPECT_TRUE(pipeline_->Breaker().tripped);
+  auto more = Send(1);  // the new rules count nothing yet, but the breaker still holds
+  EXPECT_EQ(StateOf(more.front()), queue::State::kReceived);
+  ASSERT_TRUE(pipeline_->ReleaseHeld().ok());
+  for (const auto& id : {held.front(), more.front()}) {
+    ASSERT_TRUE(ResultArrives(id).ok());
+    EXPECT_EQ(ResultFor(id).outcome, "succeeded");
+  }
 }
 
 TEST_F(PipelineBreakerTest, ReleasedRequestsAreAppliedExactlyOnce) {

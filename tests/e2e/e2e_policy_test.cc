@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <csignal>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -360,6 +361,56 @@ TEST_F(EndToEndPolicyTest, PolicyTestRefusesBadArgumentsAndAPasswordFileWithExit
     EXPECT_EQ(r.exit_code, 2) << named << ": " << r.output;
     EXPECT_NE(r.output.find(named), std::string::npos) << r.output;
   }
+}
+
+// `systemctl reload` applies [policy] and the scope tables at once: after the reload a user the
+// old scope refused is reset, and the new verification rule refuses what it no longer allows.
+TEST_F(EndToEndPolicyTest, AReloadAppliesNewScopeAndVerificationRulesAtOnce) {
+  ASSERT_TRUE(slapd_->CreateUser("reload1", "reload1-Start-1").ok());
+  TempDir dir("wbe2epolreload");
+  const std::string narrow = "\n[directory.scope]\nallowed_subtrees = [\"" + StaffDn() + "\"]\n";
+  auto d = Deploy(dir.path(), SlapdServer::service_password(),
+                  SlapdDirectoryToml(*slapd_, 5) + narrow, {"agent-reload"});
+  ASSERT_TRUE(d.ok()) << d.error().ToString();
+  Agent& agent = *d->agents.front();
+  auto submit = [&](const std::vector<std::string>& methods, const std::string& pw) {
+    std::vector<std::string> args = {"--user", "reload1",          "--kind", "uid",    "--op",
+                                     "reset",  "--requester-type", "self",   "--wait", "--timeout",
+                                     "60"};
+    for (const auto& m : methods) args.insert(args.end(), {"--verified-by", m});
+    CommandResult r = d->cloud->Submit(args, &pw);
+    auto j =
+        Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+    return j.is_object() ? j : Json::object();
+  };
+  EXPECT_EQ(submit({"email"}, "Before-Reload-Pass-1").value("outcome", ""),
+            "not_in_allowed_subtree");
+
+  // Widen the scope to ou=people and require two methods; then reload.
+  std::string toml = ReadFileOrEmpty(agent.config());
+  const std::size_t at = toml.find(StaffDn());
+  ASSERT_NE(at, std::string::npos) << toml;
+  toml.replace(at, StaffDn().size(), SlapdServer::people_dn());
+  toml += "\n[policy.verification]\nmin_methods = 2\n";
+  ASSERT_TRUE(WriteFile(agent.config(), toml, 0600).ok());
+  agent.Signal(SIGHUP);
+  ASSERT_TRUE(WaitUntil(
+                  [&] {
+                    return ReadFileOrEmpty(agent.log()).find("the policy's rules changed") !=
+                                   std::string::npos
+                               ? Status::Ok()
+                               : NotFound("no reload in the log");
+                  },
+                  std::chrono::seconds(20))
+                  .ok())
+      << ReadFileOrEmpty(agent.log());
+
+  EXPECT_EQ(submit({"email"}, "One-Method-Pass-2").value("outcome", ""),
+            "verification_insufficient");
+  const std::string pw = "Two-Methods-Pass-3";
+  EXPECT_EQ(submit({"email", "sms"}, pw).value("outcome", ""), "succeeded");
+  EXPECT_TRUE(CanBind(SlapdServer::user_dn("reload1"), pw));
+  (void)agent.Stop();
 }
 
 // A burst of 200 resets against an overall limit of 20 an hour. The breaker trips on the 21st

@@ -45,9 +45,9 @@ class AdOps final : public KindOps {
   explicit AdOps(const config::DirectoryConfig& config) : config_(config) {}
 
   std::vector<std::string> AccountAttributes() const override {
-    return {"sAMAccountName", "userPrincipalName",  "mail",
-            "displayName",    "userAccountControl", "lockoutTime",
-            "pwdLastSet",     "adminCount",         "memberOf"};
+    return {
+        "sAMAccountName",     "userPrincipalName", "mail",       "displayName", "givenName", "sn",
+        "userAccountControl", "lockoutTime",       "pwdLastSet", "adminCount",  "memberOf"};
   }
 
   Result<Account, Outcome> Complete(Connection& conn, const Entry& found) override {
@@ -115,6 +115,8 @@ class AdOps final : public KindOps {
     a.upn = e.First("userprincipalname").value_or("");
     a.mail = e.First("mail").value_or("");
     a.display_name = e.First("displayname").value_or("");
+    a.given_name = e.First("givenname").value_or("");
+    a.surname = e.First("sn").value_or("");
     a.enabled = (ParseInteger(e.First("useraccountcontrol")).value_or(0) & kUacAccountDisable) == 0;
     const auto computed_uac =
         computed ? ParseInteger(computed->First("msds-user-account-control-computed"))

@@ -50,6 +50,8 @@ struct Account {
   std::string upn;         // AD only
   std::string mail;
   std::string display_name;
+  std::string given_name;  // givenName
+  std::string surname;     // sn
   bool enabled = true;
   bool locked = false;
   bool must_change_password = false;              // AD pwdLastSet = 0; OpenLDAP pwdReset = TRUE

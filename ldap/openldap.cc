@@ -17,14 +17,8 @@ class OpenLdapOps final : public KindOps {
 
   std::vector<std::string> AccountAttributes() const override {
     // Operational attributes are only returned when asked for by name.
-    return {"uid",
-            "mail",
-            "displayName",
-            "cn",
-            "pwdChangedTime",
-            "pwdAccountLockedTime",
-            "pwdReset",
-            "pwdPolicySubentry",
+    return {"uid",     "mail",           "displayName",          "cn",       "givenName",
+            "sn",      "pwdChangedTime", "pwdAccountLockedTime", "pwdReset", "pwdPolicySubentry",
             "memberOf"};
   }
 
@@ -34,6 +28,8 @@ class OpenLdapOps final : public KindOps {
     a.login_name = e.First("uid").value_or("");
     a.mail = e.First("mail").value_or("");
     a.display_name = e.First("displayname").value_or(e.First("cn").value_or(""));
+    a.given_name = e.First("givenname").value_or("");
+    a.surname = e.First("sn").value_or("");
     const auto locked_time = e.First("pwdaccountlockedtime");
     a.enabled = locked_time != kAdministrativeLock;
     a.locked = locked_time.has_value() && a.enabled;

@@ -108,6 +108,26 @@ TEST_F(AdWriterTest, TheServiceAccountIsNotAdministrator) {
   for (const auto& g : *groups) EXPECT_EQ(g.find("Admins"), std::string::npos) << g;
 }
 
+// The names the password rules compare a password against (no name parts).
+TEST_F(AdWriterTest, LookupReadsTheUsersNames) {
+  ASSERT_TRUE(dc_->CreateUser("adnames", "Names-Initial-Pass-1").ok());
+  auto admin = dc_->AdminClient();
+  ASSERT_TRUE(admin.ok());
+  ASSERT_TRUE(admin
+                  ->Modify(SambaDc::user_dn("adnames"),
+                           {{wb::testing::LdapMod::Op::kReplace, "givenName", {"Ada"}},
+                            {wb::testing::LdapMod::Op::kReplace, "sn", {"Lovelace"}},
+                            {wb::testing::LdapMod::Op::kReplace, "displayName", {"Ada Lovelace"}}})
+                  .ok());
+  auto dir = Open();
+  auto a = dir->FindAccount({LookupAttribute::kSamAccountName, "adnames"});
+  ASSERT_TRUE(a.ok()) << a.error().ToString();
+  EXPECT_EQ(a->login_name, "adnames");
+  EXPECT_EQ(a->given_name, "Ada");
+  EXPECT_EQ(a->surname, "Lovelace");
+  EXPECT_EQ(a->display_name, "Ada Lovelace");
+}
+
 TEST_F(AdWriterTest, ResetWorksAndTheUserCanSearchWithTheNewPassword) {
   auto dir = Open();
   Account a = NewUser(*dir, "adreset1", "Initial-Pass-91");

@@ -390,6 +390,7 @@ TEST_F(OpenLdapWriterTest, LookupFindsAccountFacts) {
   EXPECT_EQ(a->dn, SlapdServer::user_dn("alice"));
   EXPECT_EQ(a->login_name, "alice");
   EXPECT_EQ(a->display_name, "alice Example");
+  EXPECT_EQ(a->surname, "alice");  // the test users' sn is their uid
   EXPECT_TRUE(a->enabled);
   EXPECT_FALSE(a->locked);
 }

@@ -15,6 +15,7 @@
 #include <thread>
 #include <variant>
 
+#include "agent/open.h"
 #include "tests/support/process.h"
 
 namespace wb::agent {
@@ -251,8 +252,8 @@ class PipelineTest : public ::testing::Test {
   // same state directory. Not started: no worker takes requests, so the queue stays as full
   // as the test made it.
   void Restart(std::size_t max_pending) {
+    breaker_ = pipeline_->Breaker();  // kept durably by the daemon (breaker_file.h)
     pipeline_.reset();
-    breaker_ = policy_->Breaker();  // kept durably by the daemon (breaker_file.h)
     policy_.reset();
     queue_.reset();
     OpenQueue(max_pending);
@@ -995,7 +996,7 @@ TEST_F(PipelineBreakerTest, PassingTheOverallLimitHoldsRequestsWithoutWritingOrR
   auto first = Send(2);
   for (const auto& id : first) ASSERT_TRUE(ResultArrives(id).ok());
   auto held = Send(3);
-  EXPECT_TRUE(policy_->Breaker().tripped);
+  EXPECT_TRUE(pipeline_->Breaker().tripped);
   for (const auto& id : held) {
     EXPECT_EQ(StateOf(id), queue::State::kReceived);
     EXPECT_EQ(ResultsFor(outbound_, id), 0u);
@@ -1036,7 +1037,7 @@ TEST_F(PipelineBreakerTest, ReleasedRequestsAreAppliedExactlyOnce) {
   auto released = pipeline_->ReleaseHeld();
   ASSERT_TRUE(released.ok());
   EXPECT_EQ(*released, 3);
-  EXPECT_FALSE(policy_->Breaker().tripped);
+  EXPECT_FALSE(pipeline_->Breaker().tripped);
   for (const auto& id : held) {
     ASSERT_TRUE(ResultArrives(id).ok());
     EXPECT_EQ(ResultFor(id).outcome, "succeeded");
@@ -1074,9 +1075,9 @@ TEST_F(PipelineBreakerTest, AHeldRequestIsStillHeldAfterARestart) {
 }
 
 // The breaker's promises as properties, over random interleavings of new requests,
-// redeliveries, releases, rejections and restarts: a request is written at most once; a
-// request the breaker holds is never written before a release; a rejected one never; and
-// "accepted" is only ever sent for a request the queue holds.
+// redeliveries, releases, rejections, restarts and reloads of the rules: a request is written
+// at most once; a request the breaker holds is never written before a release; a rejected one
+// never; and "accepted" is only ever sent for a request the queue holds.
 TEST_F(PipelineBreakerTest, NoInterleavingWritesAHeldRequestEarlyOrAnyRequestTwice) {
   for (std::uint32_t seed = 1; seed <= 8; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
@@ -1090,7 +1091,7 @@ TEST_F(PipelineBreakerTest, NoInterleavingWritesAHeldRequestEarlyOrAnyRequestTwi
     bool saw_hold = false;
     for (int step = 0; step < 30; ++step) {
       bool released = false;
-      switch (pick(6)) {
+      switch (pick(7)) {
         case 0:
         case 1:
         case 2: {
@@ -1117,6 +1118,16 @@ TEST_F(PipelineBreakerTest, NoInterleavingWritesAHeldRequestEarlyOrAnyRequestTwi
         case 5:
           Restart(10'000);
           ASSERT_TRUE(pipeline_->Start().ok());
+          break;
+        case 6:  // a reload: the rules opened again, as the daemon does it
+          ASSERT_TRUE(pipeline_
+                          ->ReplacePolicy([&](const policy::BreakerState& breaker)
+                                              -> Result<std::unique_ptr<policy::Policy>> {
+                            auto history = RateLimitHistory(policy_config_, *queue_, clock_);
+                            if (!history.ok()) return history.error();
+                            return policy::Policy::Open(policy_config_, clock_, *history, breaker);
+                          })
+                          .ok());
           break;
       }
       ASSERT_TRUE(EveryAcceptedIdIsStored(outbound_, *queue_)) << "after step " << step;

@@ -54,19 +54,25 @@ std::string WitnessRefusal(audit::WitnessCheck check, const audit::Head& witness
 
 }  // namespace
 
-// Joins the channel to the pipeline: channel callbacks go to the pipeline, the pipeline's
-// messages go out through the channel; and the audit trail to the cloud's witness.
-class Daemon::Link final : public channel::Handler, public Outbound {
+// The pipeline's messages go out through the channel.
+class Daemon::ChannelOutbound final : public Outbound {
  public:
-  Link(spdlog::logger& log, audit::Writer& audit, StatusWriter& status)
-      : log_(log), audit_(audit), status_(status) {}
-  void Attach(Pipeline* pipeline, channel::Channel* channel) {
-    pipeline_ = pipeline;
-    channel_ = channel;
-  }
+  explicit ChannelOutbound(channel::Channel& channel) : channel_(channel) {}
+  Status Send(const protocol::Message& message) override { return channel_.Send(message); }
 
-  Status Send(const protocol::Message& message) override { return channel_->Send(message); }
-  channel::HelloState OnConnecting() override { return pipeline_->HelloState(); }
+ private:
+  channel::Channel& channel_;
+};
+
+// The channel's callbacks go to the pipeline; and the audit trail meets the cloud's witness.
+// Built after both, and handed to the channel when it starts.
+class Daemon::Link final : public channel::Handler {
+ public:
+  Link(spdlog::logger& log, audit::Writer& audit, StatusWriter& status, Pipeline& pipeline,
+       channel::Channel& channel)
+      : log_(log), audit_(audit), status_(status), pipeline_(pipeline), channel_(channel) {}
+
+  channel::HelloState OnConnecting() override { return pipeline_.HelloState(); }
   // The cloud's witnessed head must be in the trail (docs/audit.md, "The witness").
   Status CheckWelcome(const protocol::Welcome& welcome) override {
     if (!welcome.audit_head) return Status::Ok();
@@ -95,7 +101,7 @@ class Daemon::Link final : public channel::Handler, public Outbound {
   void SendAuditHead(bool even_if_sent = false) {
     const audit::Head head = audit_.DurableHead();
     if (!even_if_sent && head.seq == witness_sent_seq_.load()) return;
-    if (channel_->Send(protocol::AuditHeadMessage{ToWire(head)}).ok()) {
+    if (channel_.Send(protocol::AuditHeadMessage{ToWire(head)}).ok()) {
       witness_sent_seq_ = head.seq;
     }
   }
@@ -103,23 +109,21 @@ class Daemon::Link final : public channel::Handler, public Outbound {
     log_.info("connected to the cloud (tenant {})", EscapeForLog(welcome.tenant));
     // Only now, after CheckWelcome: a trail the witness caught never tells it a new head.
     SendAuditHead(/*even_if_sent=*/true);
-    pipeline_->ResendResults();
+    pipeline_.ResendResults();
   }
   void OnMessage(protocol::Message message) override {
     if (auto* request = std::get_if<protocol::Request>(&message)) {
-      pipeline_->OnRequest(*request);
+      pipeline_.OnRequest(*request);
     } else if (auto* ack = std::get_if<protocol::ResultAck>(&message)) {
-      pipeline_->OnResultAck(ack->id);
+      pipeline_.OnResultAck(ack->id);
     } else if (auto* error = std::get_if<protocol::ErrorMessage>(&message)) {
       log_.warn("the cloud reported an error: {}: {}", EscapeForLog(error->code),
                 EscapeForLog(error->message));
     }
   }
-  void OnFrameRejected(const protocol::Rejected& sent) override {
-    pipeline_->OnFrameRejected(sent);
-  }
+  void OnFrameRejected(const protocol::Rejected& sent) override { pipeline_.OnFrameRejected(sent); }
   void OnKeySetChanged(const protocol::Jwks& keys) override {
-    pipeline_->OnKeySetChanged(keys);
+    pipeline_.OnKeySetChanged(keys);
     audit::Event e;
     e.type = audit::EventType::kKeyRotated;
     e.detail = "the cloud's request-signing key set changed (" + std::to_string(keys.keys.size()) +
@@ -128,7 +132,7 @@ class Daemon::Link final : public channel::Handler, public Outbound {
   }
   void OnDisconnected(const Status& why) override {
     log_.debug("channel: {}", why.ToString());
-    pipeline_->OnChannelLost();
+    pipeline_.OnChannelLost();
   }
   void OnStateChanged() override { status_.Changed(); }
 
@@ -136,8 +140,8 @@ class Daemon::Link final : public channel::Handler, public Outbound {
   spdlog::logger& log_;
   audit::Writer& audit_;
   StatusWriter& status_;
-  Pipeline* pipeline_ = nullptr;
-  channel::Channel* channel_ = nullptr;
+  Pipeline& pipeline_;
+  channel::Channel& channel_;
   std::atomic<std::uint64_t> witness_sent_seq_{0};  // the head the cloud was last sent
   std::optional<audit::Head> refused_witness_;      // I/O thread only
 };
@@ -255,25 +259,25 @@ Status Daemon::OpenComponents(const config::Config& config) {
   }
   auto keys = LoadKeys(config);
   if (!keys.ok()) return keys.error().WithContext("enrollment (run wbagent register)");
-  link_ = std::make_unique<Link>(*log_, *audit_, *status_);
+  channel::Environment env;
+  env.clock = &clock_;
+  env.log = log_;
+  channel_ = std::make_unique<channel::Channel>(channel::OptionsFromConfig(config), env);
+  outbound_ = std::make_unique<ChannelOutbound>(*channel_);
   pipeline_ = std::make_unique<Pipeline>(
       PipelineDeps{
           .queue = queue_.get(),
           .router = router_.get(),
           .policy = std::move(*policy),
           .audit = audit_.get(),
-          .outbound = link_.get(),
+          .outbound = outbound_.get(),
           .clock = &clock_,
           .log = log_,
           .activity_changed = [status = status_.get()] { status->Changed(); },
           .breaker_changed =
               [this](const policy::BreakerState& state) { KeepBreaker(state, std::nullopt); }},
       std::move(*keys), config.queue.max_in_flight);
-  channel::Environment env;
-  env.clock = &clock_;
-  env.log = log_;
-  channel_ = std::make_unique<channel::Channel>(channel::OptionsFromConfig(config), *link_, env);
-  link_->Attach(pipeline_.get(), channel_.get());
+  link_ = std::make_unique<Link>(*log_, *audit_, *status_, *pipeline_, *channel_);
   return Status::Ok();
 }
 
@@ -281,7 +285,7 @@ Daemon::~Daemon() { Stop(); }
 
 Status Daemon::Start() {
   WB_RETURN_IF_ERROR(pipeline_->Start());
-  WB_RETURN_IF_ERROR(channel_->Start());
+  WB_RETURN_IF_ERROR(channel_->Start(*link_));
   status_->Start();
   CheckDirectoriesInBackground();
   return Status::Ok();

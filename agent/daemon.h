@@ -53,6 +53,7 @@ class Daemon {
   void ReloadSecrets();
 
  private:
+  class ChannelOutbound;
   class Link;
   Daemon() = default;
   // Open's steps after the audit trail: the queue, the directories, the keys, the wiring.
@@ -80,9 +81,12 @@ class Daemon {
   std::unique_ptr<audit::Writer> audit_;
   std::unique_ptr<queue::Queue> queue_;
   std::unique_ptr<ldap::Router> router_;
-  std::unique_ptr<Link> link_;
-  std::unique_ptr<Pipeline> pipeline_;
+  // In the order they are built, each from the ones before it (no late wiring): the channel,
+  // the pipeline's way out through it, the pipeline, and the handler the channel starts with.
   std::unique_ptr<channel::Channel> channel_;
+  std::unique_ptr<ChannelOutbound> outbound_;
+  std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<Link> link_;
   std::thread directory_check_;  // CheckDirectoriesInBackground; joined by Stop
   Mutex check_mu_;
   bool check_running_ WB_GUARDED_BY(check_mu_) = false;

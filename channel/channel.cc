@@ -106,9 +106,8 @@ Options OptionsFromConfig(const config::Config& config) {
 
 class Channel::Impl final : public internal::SessionOwner {
  public:
-  Impl(Options options, Handler& handler, Environment env)
+  Impl(Options options, Environment env)
       : options_(std::move(options)),
-        handler_(handler),
         clock_(env.clock != nullptr ? *env.clock : system_clock_),
         log_(env.log ? env.log
                      : std::make_shared<spdlog::logger>(
@@ -122,11 +121,12 @@ class Channel::Impl final : public internal::SessionOwner {
 
   ~Impl() override { Stop(); }
 
-  Status Start() {
+  Status Start(Handler& handler) {
     if (options_.agent_id.empty()) return InvalidArgument("channel: agent id is empty");
     if (options_.state_dir.empty()) return InvalidArgument("channel: state_dir is empty");
     if (options_.ca_file.empty()) return InvalidArgument("channel: cloud.ca_file is empty");
     if (thread_.joinable()) return FailedPrecondition("channel: already started");
+    handler_ = &handler;
     ioc_.restart();
     stopping_ = false;
     SetState(ChannelState::kConnecting, Status::Ok(), std::nullopt);
@@ -175,7 +175,7 @@ class Channel::Impl final : public internal::SessionOwner {
   // ---- SessionOwner (I/O thread) ----
 
   std::string MakeHello() override {
-    HelloState hs = handler_.OnConnecting();
+    HelloState hs = handler_->OnConnecting();
     hello_credits_ = hs.credits;
     protocol::Hello hello{.agent_id = options_.agent_id,
                           .version = options_.agent_version,
@@ -221,7 +221,7 @@ class Channel::Impl final : public internal::SessionOwner {
                              EscapeForLog(enrollment_.tenant) +
                              "\" (does cloud.url point to another tenant's endpoint?)"));
     }
-    if (Status checked = handler_.CheckWelcome(*welcome); !checked.ok()) {
+    if (Status checked = handler_->CheckWelcome(*welcome); !checked.ok()) {
       return Verdict::Close(internal::kClosePolicy,
                             ErrorFrame("witness_mismatch", checked.message()), checked);
     }
@@ -236,7 +236,7 @@ class Channel::Impl final : public internal::SessionOwner {
     }
     connected_at_ = std::chrono::steady_clock::now();
     retry_log_.Success("wss://" + internal::HostPortText(options_.server) + options_.path);
-    handler_.OnConnected(*welcome);
+    handler_->OnConnected(*welcome);
     SetState(ChannelState::kConnected, Status::Ok(), std::nullopt);
     ScheduleRenewalCheck();
     return Verdict::Continue();
@@ -256,13 +256,13 @@ class Channel::Impl final : public internal::SessionOwner {
     return std::visit(Overloaded{
                           [this](protocol::Request m) { return OnRequest(std::move(m)); },
                           [this](protocol::ResultAck m) {
-                            handler_.OnMessage(std::move(m));
+                            handler_->OnMessage(std::move(m));
                             return Verdict::Continue();
                           },
                           [this](protocol::ErrorMessage m) {
                             log_->warn("cloud channel: the cloud reported an error: {}: {}",
                                        EscapeForLog(m.code, 64), EscapeForLog(m.message, 300));
-                            handler_.OnMessage(std::move(m));
+                            handler_->OnMessage(std::move(m));
                             return Verdict::Continue();
                           },
                           [this](const protocol::KeySet& m) { return OnKeySet(m); },
@@ -341,7 +341,7 @@ class Channel::Impl final : public internal::SessionOwner {
       if (state != ChannelState::kConnected) state_.connected_since.reset();
     }
     cv_.notify_all();
-    handler_.OnStateChanged();
+    handler_->OnStateChanged();
   }
 
   void CheckClockSkew(WallTime server_time) {
@@ -444,7 +444,7 @@ class Channel::Impl final : public internal::SessionOwner {
       std::lock_guard lock(mu_);
       CountInvalidEnvelope(rejected);
     }
-    handler_.OnFrameRejected(rejected);
+    handler_->OnFrameRejected(rejected);
   }
 
   // Section 8: a request beyond the credits announced is refused unopened (it costs no
@@ -460,7 +460,7 @@ class Channel::Impl final : public internal::SessionOwner {
       credits = in_flight_.credits();
     }
     if (admitted) {
-      handler_.OnMessage(std::move(request));
+      handler_->OnMessage(std::move(request));
       return Verdict::Continue();
     }
     const std::string text =
@@ -482,7 +482,7 @@ class Channel::Impl final : public internal::SessionOwner {
     if (!applied->has_value()) return Verdict::Continue();  // the set in use, sent again
     log_->info("cloud channel: the cloud's signing keys rolled over ({} key(s)); stored in {}",
                (*applied)->keys.size(), paths_.cloud_keys().string());
-    handler_.OnKeySetChanged(**applied);
+    handler_->OnKeySetChanged(**applied);
     return Verdict::Continue();
   }
 
@@ -595,7 +595,7 @@ class Channel::Impl final : public internal::SessionOwner {
       // agents waiting minutes; the first step still bounds a welcome-then-close loop). Not
       // when this agent ended it for the cloud's misbehaviour: that one backs off.
       if (was_connected && !refused_by_agent) backoff_.Reset();
-      handler_.OnDisconnected(result);
+      handler_->OnDisconnected(result);
       const auto delay = backoff_.Next();
       retry_log_.Failure(result, delay);
       SetState(ChannelState::kDisconnected, result, clock_.Now() + delay, /*attempt_ended=*/true);
@@ -624,7 +624,7 @@ class Channel::Impl final : public internal::SessionOwner {
   }
 
   Options options_;
-  Handler& handler_;
+  Handler* handler_ = nullptr;  // set by Start, before the I/O thread exists
   SystemClock system_clock_;
   const Clock& clock_;
   std::shared_ptr<spdlog::logger> log_;
@@ -657,12 +657,12 @@ class Channel::Impl final : public internal::SessionOwner {
   std::thread thread_;
 };
 
-Channel::Channel(Options options, Handler& handler, Environment env)
-    : impl_(std::make_shared<Impl>(std::move(options), handler, std::move(env))) {}
+Channel::Channel(Options options, Environment env)
+    : impl_(std::make_shared<Impl>(std::move(options), std::move(env))) {}
 
 Channel::~Channel() { impl_->Stop(); }
 
-Status Channel::Start() { return impl_->Start(); }
+Status Channel::Start(Handler& handler) { return impl_->Start(handler); }
 void Channel::Stop() { impl_->Stop(); }
 Status Channel::Send(const protocol::Message& message) { return impl_->Send(message); }
 StateInfo Channel::GetState() const { return impl_->GetState(); }

@@ -171,8 +171,8 @@ struct Environment {
 
 class Channel {
  public:
-  // `handler` must outlive the Channel. Nothing happens before Start.
-  Channel(Options options, Handler& handler, Environment env = {});
+  // Nothing happens before Start.
+  explicit Channel(Options options, Environment env = {});
   ~Channel();  // Stop()s if running
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
@@ -180,8 +180,11 @@ class Channel {
   // Checks the options that cannot change by retrying (agent id, paths set), then starts the
   // I/O thread, which connects and keeps reconnecting until Stop. Missing or bad files (not
   // enrolled, unreadable CA) are reported through StateInfo and retried, so that fixing them
-  // needs no restart. REQUIRES: not started.
-  Status Start();
+  // needs no restart. Every callback goes to `handler`, which must outlive Stop. The handler
+  // comes here rather than to the constructor so that the daemon can build the channel first
+  // and give the pipeline its Send before the handler that feeds the pipeline exists: an order
+  // with no late wiring. REQUIRES: not started.
+  Status Start(Handler& handler);
 
   // Closes the connection cleanly (close frame, then waits for the peer's close up to
   // close_timeout, then drops the socket) and joins the I/O thread. Idempotent.

@@ -26,9 +26,9 @@ struct Agent {
       : options(TestOptions(cloud, dir / id, id)), handler(mode, options.state_dir, credits) {}
   Status Enroll(const CloudServer& cloud) { return testing::Enroll(cloud, options); }
   Status Connect() {
-    channel = std::make_unique<Channel>(options, handler);
+    channel = std::make_unique<Channel>(options);
     handler.set_channel(channel.get());
-    WB_RETURN_IF_ERROR(channel->Start());
+    WB_RETURN_IF_ERROR(channel->Start(handler));
     if (!channel->WaitForState(ChannelState::kConnected, kWait)) {
       return Unavailable("not connected: " + channel->GetState().last_error.ToString());
     }

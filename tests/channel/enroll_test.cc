@@ -91,9 +91,9 @@ TEST_F(EnrollTest, RegisterEndToEnd) {
   ASSERT_TRUE(loaded.ok());
   auto options = channel::OptionsFromConfig(*loaded);
   TestHandler handler(TestHandler::Mode::kRecord, state);
-  channel::Channel channel(options, handler);
+  channel::Channel channel(options);
   handler.set_channel(&channel);
-  ASSERT_TRUE(channel.Start().ok());
+  ASSERT_TRUE(channel.Start(handler).ok());
   EXPECT_TRUE(channel.WaitForState(channel::ChannelState::kConnected, kWait))
       << channel.GetState().last_error.ToString();
   EXPECT_THAT(cloud_.Run({"status"}).output, HasSubstr("agent-1"));

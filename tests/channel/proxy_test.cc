@@ -40,9 +40,9 @@ class ChannelProxyTest : public ::testing::Test {
   // Connects and returns whether it worked; `error` gets the first failure otherwise.
   bool Connect(Status* error = nullptr) {
     TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);
-    Channel channel(options_, handler);
+    Channel channel(options_);
     handler.set_channel(&channel);
-    EXPECT_TRUE(channel.Start().ok());
+    EXPECT_TRUE(channel.Start(handler).ok());
     if (error == nullptr) return channel.WaitForState(ChannelState::kConnected, kWait);
     EXPECT_TRUE(handler.WaitFor([&] { return !handler.disconnects.empty(); }));
     channel.Stop();

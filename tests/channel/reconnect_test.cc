@@ -33,9 +33,9 @@ class ChannelReconnectTest : public ::testing::Test {
 
 TEST_F(ChannelReconnectTest, ReconnectsAfterTheCloudRestarts) {
   TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);
-  Channel channel(options_, handler);
+  Channel channel(options_);
   handler.set_channel(&channel);
-  ASSERT_TRUE(channel.Start().ok());
+  ASSERT_TRUE(channel.Start(handler).ok());
   ASSERT_TRUE(channel.WaitForState(ChannelState::kConnected, kWait));
   cloud_.Stop();
   ASSERT_TRUE(handler.WaitFor([&] { return !handler.disconnects.empty(); }));
@@ -56,9 +56,9 @@ TEST_F(ChannelReconnectTest, RetriesWhileTheCloudIsDownWithBackoff) {
   cloud_.Stop();
   auto log = CaptureLog();
   TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);
-  Channel channel(options_, handler, {.log = log.logger});
+  Channel channel(options_, {.log = log.logger});
   handler.set_channel(&channel);
-  ASSERT_TRUE(channel.Start().ok());
+  ASSERT_TRUE(channel.Start(handler).ok());
   ASSERT_TRUE(channel.WaitForAttempts(5, kWait));
   const auto state = channel.GetState();
   EXPECT_EQ(state.last_error.code(), Code::kUnavailable);
@@ -80,9 +80,9 @@ TEST_F(ChannelReconnectTest, RetriesWhileTheCloudIsDownWithBackoff) {
 TEST_F(ChannelReconnectTest, DetectsADeadPeer) {
   options_.heartbeat_interval = std::chrono::seconds(1);
   TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);
-  Channel channel(options_, handler);
+  Channel channel(options_);
   handler.set_channel(&channel);
-  ASSERT_TRUE(channel.Start().ok());
+  ASSERT_TRUE(channel.Start(handler).ok());
   ASSERT_TRUE(channel.WaitForState(ChannelState::kConnected, kWait));
   // A frozen cloud keeps the TCP connection open but answers nothing.
   cloud_.Signal(SIGSTOP);
@@ -103,9 +103,9 @@ TEST_F(ChannelReconnectTest, DetectsACloudThatStopsReadingWhileAWriteIsBlocked) 
   options_.heartbeat_interval = std::chrono::seconds(1);
   options_.max_outgoing = 400;
   TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);
-  Channel channel(options_, handler);
+  Channel channel(options_);
   handler.set_channel(&channel);
-  ASSERT_TRUE(channel.Start().ok());
+  ASSERT_TRUE(channel.Start(handler).ok());
   ASSERT_TRUE(channel.WaitForState(ChannelState::kConnected, kWait));
   cloud_.Signal(SIGSTOP);
   // About 20 MB: more than the socket buffers on both sides hold.
@@ -126,18 +126,18 @@ TEST_F(ChannelReconnectTest, DetectsACloudThatStopsReadingWhileAWriteIsBlocked) 
 TEST_F(ChannelReconnectTest, SendNeedsAConnection) {
   cloud_.Stop();
   TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);
-  Channel channel(options_, handler);
+  Channel channel(options_);
   handler.set_channel(&channel);
-  ASSERT_TRUE(channel.Start().ok());
+  ASSERT_TRUE(channel.Start(handler).ok());
   Status s = channel.Send(protocol::Credits{3});
   EXPECT_EQ(s.code(), Code::kUnavailable);
 }
 
 TEST_F(ChannelReconnectTest, StopClosesCleanlyAndPromptly) {
   TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);
-  Channel channel(options_, handler);
+  Channel channel(options_);
   handler.set_channel(&channel);
-  ASSERT_TRUE(channel.Start().ok());
+  ASSERT_TRUE(channel.Start(handler).ok());
   ASSERT_TRUE(channel.WaitForState(ChannelState::kConnected, kWait));
   EXPECT_TRUE(channel.Send(protocol::Credits{2}).ok());
   const auto start = std::chrono::steady_clock::now();
@@ -159,9 +159,9 @@ TEST_F(ChannelReconnectTest, StopClosesCleanlyAndPromptly) {
 TEST_F(ChannelReconnectTest, StopWhileTheCloudIsFrozenKeepsItsDeadline) {
   TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);
   options_.close_timeout = std::chrono::seconds(1);
-  Channel channel(options_, handler);
+  Channel channel(options_);
   handler.set_channel(&channel);
-  ASSERT_TRUE(channel.Start().ok());
+  ASSERT_TRUE(channel.Start(handler).ok());
   ASSERT_TRUE(channel.WaitForState(ChannelState::kConnected, kWait));
   cloud_.Signal(SIGSTOP);
   const auto start = std::chrono::steady_clock::now();

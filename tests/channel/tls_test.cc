@@ -26,9 +26,9 @@ using ::testing::HasSubstr;
 // The error of the first failed attempt of a channel with `options`.
 Status FirstFailure(const channel::Options& options) {
   TestHandler handler(TestHandler::Mode::kRecord, options.state_dir);
-  Channel channel(options, handler);
+  Channel channel(options);
   handler.set_channel(&channel);
-  EXPECT_TRUE(channel.Start().ok());
+  EXPECT_TRUE(channel.Start(handler).ok());
   EXPECT_TRUE(handler.WaitFor([&] { return !handler.disconnects.empty(); }));
   channel.Stop();
   std::lock_guard lock(handler.mu);
@@ -129,8 +129,9 @@ class ChannelCloudTlsTest : public ::testing::Test {
     return enrolled;
   }
   // Starts `channel` and waits until it is connected.
-  static ::testing::AssertionResult Connect(Channel& channel) {
-    if (Status s = channel.Start(); !s.ok()) return ::testing::AssertionFailure() << s.ToString();
+  static ::testing::AssertionResult Connect(Channel& channel, channel::Handler& handler) {
+    if (Status s = channel.Start(handler); !s.ok())
+      return ::testing::AssertionFailure() << s.ToString();
     if (!channel.WaitForState(ChannelState::kConnected, kWait)) {
       return ::testing::AssertionFailure() << channel.GetState().last_error.ToString();
     }
@@ -144,9 +145,9 @@ class ChannelCloudTlsTest : public ::testing::Test {
 TEST_F(ChannelCloudTlsTest, HandshakeSucceedsWithTheRightCertificates) {
   WB_REQUIRE_SERVER(StartCloud());
   TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);
-  Channel channel(options_, handler);
+  Channel channel(options_);
   handler.set_channel(&channel);
-  ASSERT_TRUE(Connect(channel));
+  ASSERT_TRUE(Connect(channel, handler));
   const auto state = channel.GetState();
   EXPECT_FALSE(state.tenant.empty());
   EXPECT_TRUE(state.certificate_expires.has_value());
@@ -180,9 +181,9 @@ std::vector<int> NoDelayOfSocketsConnectedTo(int port) {
 TEST_F(ChannelCloudTlsTest, ChannelSocketSendsWithoutNagleDelay) {
   WB_REQUIRE_SERVER(StartCloud());
   TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);
-  Channel channel(options_, handler);
+  Channel channel(options_);
   handler.set_channel(&channel);
-  ASSERT_TRUE(Connect(channel));
+  ASSERT_TRUE(Connect(channel, handler));
   // One connection, with TCP_NODELAY set: a `result` leaves at once instead of waiting for
   // the cloud's delayed ACK (about 40 ms a frame with Nagle).
   EXPECT_THAT(NoDelayOfSocketsConnectedTo(cloud_.port()), ::testing::ElementsAre(1));
@@ -193,9 +194,9 @@ TEST_F(ChannelCloudTlsTest, Tls12WorksWhenConfigured) {
   WB_REQUIRE_SERVER(StartCloud({"--max-tls", "1.2"}, /*tls12=*/true));
   options_.min_tls = config::TlsVersion::kTls12;
   TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);
-  Channel channel(options_, handler);
+  Channel channel(options_);
   handler.set_channel(&channel);
-  ASSERT_TRUE(channel.Start().ok());
+  ASSERT_TRUE(channel.Start(handler).ok());
   EXPECT_TRUE(channel.WaitForState(ChannelState::kConnected, kWait))
       << channel.GetState().last_error.ToString();
 }
@@ -220,9 +221,9 @@ TEST_F(ChannelCloudTlsTest, MatchingSpkiPinConnects) {
   WB_REQUIRE_SERVER(StartCloud());
   options_.spki_pin = SpkiPinOf(cloud_.state_dir() / "server.pem");
   TestHandler handler(TestHandler::Mode::kRecord, options_.state_dir);
-  Channel channel(options_, handler);
+  Channel channel(options_);
   handler.set_channel(&channel);
-  ASSERT_TRUE(channel.Start().ok());
+  ASSERT_TRUE(channel.Start(handler).ok());
   EXPECT_TRUE(channel.WaitForState(ChannelState::kConnected, kWait))
       << channel.GetState().last_error.ToString();
 }

@@ -23,7 +23,6 @@ namespace wb::breached {
 namespace {
 
 constexpr std::size_t kBufferSize = 4 << 20;
-constexpr std::size_t kMaxLine = 128;  // "HASH:COUNT\r" is at most 40 + 1 + 20 + 1
 
 // Reads `fd` line by line through one fixed buffer.
 class LineReader {
@@ -148,7 +147,7 @@ Status ParseLine(std::string_view line, std::size_t hash_size, Entry& entry) {
     }
     entry.hash[i] = static_cast<std::uint8_t>(hi << 4 | lo);
   }
-  if (count.empty() || count.size() > 20) {
+  if (count.empty()) {
     return InvalidArgument("the count is not a decimal number");
   }
   std::uint64_t value = 0;

@@ -36,8 +36,8 @@
 // every entry it samples lies in its bucket, and so that a lookup compares whole hashes only.
 //
 // Guarantees
-// - Import streams: its memory is bounded by the index (8 B per bucket, 8 MiB at the default
-//   B = 20) and two 4 MiB buffers, whatever the size of the input (the full list is about two
+// - Import streams: its memory is bounded by twice the index (8 B per bucket: 16 MiB at the
+//   default B = 20) and two 4 MiB buffers, whatever the size of the input (the full list is about two
 //   billion hashes, 40+ GB of text). It writes a temporary file beside DEST, fsyncs it and
 //   renames it over DEST, then fsyncs the directory: DEST is the old file or the new one, never
 //   a half-written file. The temporary file is removed on failure.

@@ -36,11 +36,11 @@
 // every entry it samples lies in its bucket, and so that a lookup compares whole hashes only.
 //
 // Guarantees
-// - Import streams: its memory is bounded by twice the index (8 B per bucket: 16 MiB at the
-//   default B = 20) and two 4 MiB buffers, whatever the size of the input (the full list is about two
-//   billion hashes, 40+ GB of text). It writes a temporary file beside DEST, fsyncs it and
-//   renames it over DEST, then fsyncs the directory: DEST is the old file or the new one, never
-//   a half-written file. The temporary file is removed on failure.
+// - Import streams: its memory is bounded by a count per bucket (4 B: 64 MiB at B = 24, the
+//   most), a 512 KiB index chunk and two 4 MiB buffers, whatever the size of the input (the full
+//   list is about two billion hashes, 40+ GB of text). It writes a temporary file beside DEST,
+//   fsyncs it and renames it over DEST, then fsyncs the directory: DEST is the old file or the new
+//   one, never a half-written file. The temporary file is removed on failure.
 // - Open refuses, with kCorruption and a message saying what is wrong: a file shorter than its
 //   header promises (truncated) or longer, a bad magic, a header whose checksum does not match,
 //   an unknown version or kind, an index whose checksum does not match, an index that is not
@@ -51,9 +51,14 @@
 //   minutes at every start, for files that only Import writes and that Import has already
 //   checked line by line. An entry corrupted outside the sample can make a lookup miss (or
 //   find) that one hash; a lookup never reads outside its bucket, so it cannot crash or loop.
-// - A lookup reads one index page and, typically, one entry page: the hashes are uniform, so
-//   an interpolation guess inside the bucket lands within a few entries of the answer; it then
-//   binary-searches a small window around the guess, or the whole bucket if the window misses.
+// - A lookup reads one index page and, typically, one entry page (two at most when the entries
+//   it compares straddle a page boundary): with the index sized from the input (about 64
+//   entries, 1.5 KiB, per bucket) a whole bucket fits in one or two pages. The hashes are
+//   uniform, so an interpolation guess inside the bucket lands within ~sqrt(n)/2 entries of the
+//   answer; it then binary-searches a window of 4 standard deviations each side of the guess,
+//   or the whole bucket if the window misses. With a fixed, too small index (a list read from
+//   standard input, which defaults to 2^20 buckets) a bucket spans more pages; the
+//   interpolation window keeps the pages touched to a few.
 // - The password: Count hashes it (SHA-1 of its UTF-8 bytes, or NTLM: MD4 of its UTF-16LE
 //   form, computed by breached/md4.h because OpenSSL 3 keeps MD4 in its legacy provider). The
 //   hash and the UTF-16 copy live in buffers that are wiped before Count returns; neither is
@@ -95,7 +100,10 @@ inline constexpr std::uint32_t kMaxIndexBits = 24;
 
 struct ImportOptions {
   std::optional<HashKind> kind;  // nullopt: from the first line's hash length
-  std::uint32_t index_bits = kDefaultIndexBits;
+  // nullopt: from the size of `src` when it is a regular file (about 64 entries per bucket,
+  // so that a bucket spans one or two pages; 24 bits for the full list), else
+  // kDefaultIndexBits (standard input).
+  std::optional<std::uint32_t> index_bits;
   // Called every `progress_every` lines with the lines and input bytes read so far.
   std::function<void(std::uint64_t lines, std::uint64_t bytes)> progress;
   std::uint64_t progress_every = 10'000'000;
@@ -104,6 +112,7 @@ struct ImportOptions {
 struct ImportSummary {
   HashKind kind = HashKind::kSha1;
   std::uint64_t entries = 0;
+  std::uint32_t index_bits = 0;
   std::uint64_t input_bytes = 0;
   std::uint64_t output_bytes = 0;  // the size of DEST
 };

@@ -237,17 +237,36 @@ std::array<std::uint8_t, format::kChecksumSize> Sha256(const std::uint8_t* data,
   return sum;
 }
 
-// Fills the header and index (from the per-bucket counts) and writes both at offset 0.
+// Writes the index (from the per-bucket counts) in chunks, then the header, at offset 0.
 Status WriteHeaderAndIndex(const Writer& out, HashKind kind, std::uint32_t bits,
-                           const std::vector<std::uint64_t>& bucket_counts, std::uint64_t entries) {
-  std::vector<std::uint8_t> index(format::IndexBytes(bits));
-  std::uint64_t start = 0;
-  for (std::size_t b = 0; b < bucket_counts.size(); ++b) {
-    format::Store64(index.data() + 8 * b, start);
-    start += bucket_counts[b];
+                           const std::vector<std::uint32_t>& bucket_counts, std::uint64_t entries) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+    return Internal("SHA-256 is unavailable");
   }
-  format::Store64(index.data() + 8 * bucket_counts.size(), start);
+  constexpr std::size_t kChunk = 1 << 16;  // index entries written at a time
+  std::vector<std::uint8_t> chunk;
+  chunk.reserve(8 * kChunk);
+  std::uint64_t start = 0;
+  std::uint64_t offset = format::kHeaderSize;
+  const auto flush = [&]() -> Status {
+    EVP_DigestUpdate(ctx.get(), chunk.data(), chunk.size());
+    WB_RETURN_IF_ERROR(out.WriteAt(chunk.data(), chunk.size(), offset));
+    offset += chunk.size();
+    chunk.clear();
+    return Status::Ok();
+  };
+  for (std::size_t b = 0; b <= bucket_counts.size(); ++b) {
+    std::uint8_t value[8];
+    format::Store64(value, start);
+    chunk.insert(chunk.end(), value, value + 8);
+    if (b < bucket_counts.size()) start += bucket_counts[b];
+    if (chunk.size() == 8 * kChunk) WB_RETURN_IF_ERROR(flush());
+  }
+  WB_RETURN_IF_ERROR(flush());
   std::array<std::uint8_t, format::kHeaderSize> header{};
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), header.data() + format::kOffIndexSum, &len);
   std::memcpy(header.data(), format::kMagic.data(), format::kMagic.size());
   format::Store32(header.data() + format::kOffVersion, format::kVersion);
   format::Store32(header.data() + format::kOffKind, static_cast<std::uint32_t>(kind));
@@ -258,12 +277,22 @@ Status WriteHeaderAndIndex(const Writer& out, HashKind kind, std::uint32_t bits,
   format::Store64(header.data() + format::kOffIndexOffset, format::kHeaderSize);
   format::Store64(header.data() + format::kOffEntriesOffset,
                   format::kHeaderSize + format::IndexBytes(bits));
-  const auto index_sum = Sha256(index.data(), index.size());
-  std::memcpy(header.data() + format::kOffIndexSum, index_sum.data(), index_sum.size());
   const auto header_sum = Sha256(header.data(), format::kHeaderChecked);
   std::memcpy(header.data() + format::kOffHeaderSum, header_sum.data(), header_sum.size());
-  WB_RETURN_IF_ERROR(out.WriteAt(index.data(), index.size(), format::kHeaderSize));
   return out.WriteAt(header.data(), header.size(), 0);
+}
+
+// The index size: as asked, else from the input's size when it is a regular file (about 64
+// entries per bucket, so that a bucket spans one or two pages), else kDefaultIndexBits.
+std::uint32_t ChooseIndexBits(const ImportOptions& options, int fd) {
+  if (options.index_bits) return *options.index_bits;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return kDefaultIndexBits;
+  constexpr std::uint64_t kBytesPerLine = 45;  // a SHA-1 line with a short count and CRLF
+  const std::uint64_t estimate = static_cast<std::uint64_t>(st.st_size) / kBytesPerLine;
+  std::uint32_t bits = kMinIndexBits;
+  while (bits < kMaxIndexBits && (estimate >> bits) > 64) ++bits;
+  return bits;
 }
 
 // The input, opened for reading; "-" is standard input, which is not closed.
@@ -299,24 +328,22 @@ class Input {
 
 Result<ImportSummary> Import(const std::filesystem::path& src, const std::filesystem::path& dest,
                              const ImportOptions& options) {
-  const std::uint32_t bits = options.index_bits;
-  if (bits < kMinIndexBits || bits > kMaxIndexBits) {
-    std::string m = "index bits must be between ";
-    m += std::to_string(kMinIndexBits);
-    m += " and ";
-    m += std::to_string(kMaxIndexBits);
-    return InvalidArgument(std::move(m));
+  if (options.index_bits &&
+      (*options.index_bits < kMinIndexBits || *options.index_bits > kMaxIndexBits)) {
+    return InvalidArgument(Cat({"index bits must be between ", std::to_string(kMinIndexBits),
+                                " and ", std::to_string(kMaxIndexBits)}));
   }
   const std::string src_name = src == "-" ? std::string("<stdin>") : src.string();
   Result<Input> input = Input::Open(src);
   if (!input.ok()) return input.error();
   Result<TempFile> temp = TempFile::Create(dest);
   if (!temp.ok()) return temp.error();
+  const std::uint32_t bits = ChooseIndexBits(options, input->fd());
 
   LineReader reader(input->fd());
   Writer out(temp->fd());
   out.Seek(format::kHeaderSize + format::IndexBytes(bits));
-  std::vector<std::uint64_t> bucket_counts(std::size_t{1} << bits, 0);
+  std::vector<std::uint32_t> bucket_counts(std::size_t{1} << bits, 0);
   std::optional<HashKind> kind = options.kind;
   std::size_t hash_size = kind ? HashSize(*kind) : 0;
   Entry entry;
@@ -353,8 +380,15 @@ Result<ImportSummary> Import(const std::filesystem::path& src, const std::filesy
     }
     std::memcpy(record, entry.hash.data(), hash_size);
     format::Store32(record + hash_size, entry.count);
-    WB_RETURN_IF_ERROR(out.Append(record, hash_size + format::kCountSize));
-    ++bucket_counts[format::BucketOf(entry.hash.data(), bits)];
+    WB_RETURN_IF_ERROR(
+        out.Append(record, hash_size + format::kCountSize).WithContext(temp->path().string()));
+    std::uint32_t& in_bucket = bucket_counts[format::BucketOf(entry.hash.data(), bits)];
+    if (in_bucket == std::numeric_limits<std::uint32_t>::max()) {
+      return InvalidArgument(Cat({LineContext(src_name, line_no),
+                                  ": over 4 billion entries in one index bucket: import with "
+                                  "more index bits"}));
+    }
+    ++in_bucket;
     ++entries;
     previous = entry;
     if (options.progress && options.progress_every > 0 && line_no % options.progress_every == 0) {
@@ -362,13 +396,15 @@ Result<ImportSummary> Import(const std::filesystem::path& src, const std::filesy
     }
   }
   if (entries == 0) return InvalidArgument(Cat({src_name, ": no entries"}));
-  WB_RETURN_IF_ERROR(out.Flush());
-  WB_RETURN_IF_ERROR(WriteHeaderAndIndex(out, *kind, bits, bucket_counts, entries));
+  WB_RETURN_IF_ERROR(out.Flush().WithContext(temp->path().string()));
+  WB_RETURN_IF_ERROR(WriteHeaderAndIndex(out, *kind, bits, bucket_counts, entries)
+                         .WithContext(temp->path().string()));
   WB_RETURN_IF_ERROR(temp->CloseAndRename(dest));
   ImportSummary summary;
   summary.kind = *kind;
   summary.entries = entries;
   summary.input_bytes = reader.bytes();
+  summary.index_bits = bits;
   summary.output_bytes =
       format::kHeaderSize + format::IndexBytes(bits) + entries * (hash_size + format::kCountSize);
   return summary;

@@ -105,7 +105,11 @@ Result<List> List::Open(const std::filesystem::path& path) {
     return ErrnoStatus(err, Cat({"stat ", path.string()}));
   }
   const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (!S_ISREG(st.st_mode) || size < format::kHeaderSize) {
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Corrupt(path, "not a regular file");
+  }
+  if (size < format::kHeaderSize) {
     ::close(fd);
     return Corrupt(path, Cat({"not a breached-password list: ", std::to_string(size),
                               " bytes, shorter than its 128-byte header (truncated?)"}));
@@ -249,14 +253,15 @@ Result<std::uint64_t> List::CountHash(std::span<const std::uint8_t> hash) const 
   };
   if (hi - lo > 16) {
     // Interpolation: the hashes are uniform, so the key's place in its bucket's value range
-    // predicts its place among the bucket's entries to within ~sqrt(n). Narrow [lo, hi) to a
-    // window around the guess when the window's ends bracket the key.
+    // predicts its place among the bucket's entries with a standard deviation of at most
+    // sqrt(n)/2. Narrow [lo, hi) to 4 of them each side of the guess when the window's ends
+    // bracket the key.
     const std::uint64_t n = hi - lo;
     const std::uint64_t within = format::Prefix64(hash.data()) << index_bits_;  // bits below B
     const auto guess =
         lo + static_cast<std::uint64_t>(static_cast<long double>(within) / 18446744073709551616.0L *
                                         static_cast<long double>(n));
-    const auto radius = static_cast<std::uint64_t>(4 * std::sqrt(static_cast<double>(n))) + 8;
+    const auto radius = static_cast<std::uint64_t>(2 * std::sqrt(static_cast<double>(n))) + 4;
     const std::uint64_t wlo = guess > lo + radius ? guess - radius : lo;
     const std::uint64_t whi = std::min(hi, guess + radius + 1);
     // The answer lies in [wlo, whi) when entry wlo-1 (or lo) is below the key and entry whi

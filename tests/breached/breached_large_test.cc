@@ -81,7 +81,9 @@ class LargeListTest : public ::testing::Test {
       expected.bucket_edges.push_back(previous_entry);  // the very last entry
     }
     const auto generated = std::chrono::steady_clock::now();
-    Result<ImportSummary> summary = Import(text, bin, {});
+    ImportOptions options;
+    options.index_bits = kDefaultIndexBits;  // the bucket edges below assume 20 bits
+    Result<ImportSummary> summary = Import(text, bin, options);
     EXPECT_TRUE(summary.ok()) << summary.error().ToString();
     if (!summary.ok()) return nullptr;
     EXPECT_EQ(summary->entries, n + 1);

@@ -166,6 +166,26 @@ TEST_F(ImportTest, RefusesAnEmptyLineNamingTheLine) {
 
 TEST_F(ImportTest, RefusesAnInputWithNoEntries) { ExpectRefused("", "no entries"); }
 
+TEST_F(ImportTest, SizesTheIndexFromTheInputForAboutSixtyFourEntriesPerBucket) {
+  std::string text;
+  std::vector<Hash> hashes;
+  wb::testing::GenerateEntries(100000, 20, {}, 3, [&](const GeneratedEntry& e, std::uint64_t) {
+    text += wb::testing::HexUpper(e.hash);
+    text += ':';
+    text += std::to_string(e.count);
+    text += "\r\n";
+    if (hashes.size() < 1000) hashes.push_back(e.hash);
+  });
+  ASSERT_TRUE(WriteFile(src(), text).ok());
+  Result<ImportSummary> r = Import(src(), dest(), {});
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->index_bits, 11u);  // 100,000 / 2^11 = 49 entries per bucket
+  EXPECT_EQ(r->output_bytes, std::filesystem::file_size(dest()));
+  Result<List> list = List::Open(dest());
+  ASSERT_TRUE(list.ok()) << list.error().ToString();
+  for (const Hash& h : hashes) EXPECT_GT(*list->CountHash(h), 0u);
+}
+
 TEST_F(ImportTest, RefusesIndexBitsOutOfRange) {
   ImportOptions options;
   options.index_bits = kMaxIndexBits + 1;

@@ -26,6 +26,7 @@ int ImportCommand(const BreachedVerbs& verbs) {
   breached::ImportOptions options;
   if (verbs.kind != "auto") options.kind = breached::ParseHashKind(verbs.kind);
   options.progress_every = verbs.progress_every;
+  if (verbs.index_bits != 0) options.index_bits = verbs.index_bits;
   options.progress = [](std::uint64_t lines, std::uint64_t bytes) {
     std::fprintf(stderr, "breached import: %llu lines, %llu MB read\n",
                  static_cast<unsigned long long>(lines),
@@ -38,12 +39,14 @@ int ImportCommand(const BreachedVerbs& verbs) {
     return kExitFailure;
   }
   const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
-  std::printf("imported %llu %s entries: %llu bytes of text into %llu bytes (%s) in %.1f s\n",
-              static_cast<unsigned long long>(summary->entries),
-              std::string(breached::HashKindName(summary->kind)).c_str(),
-              static_cast<unsigned long long>(summary->input_bytes),
-              static_cast<unsigned long long>(summary->output_bytes), verbs.dest.c_str(),
-              seconds.count());
+  std::printf(
+      "imported %llu %s entries: %llu bytes of text into %llu bytes (%s, 2^%u index "
+      "buckets) in %.1f s\n",
+      static_cast<unsigned long long>(summary->entries),
+      std::string(breached::HashKindName(summary->kind)).c_str(),
+      static_cast<unsigned long long>(summary->input_bytes),
+      static_cast<unsigned long long>(summary->output_bytes), verbs.dest.c_str(),
+      summary->index_bits, seconds.count());
   return kExitOk;
 }
 
@@ -150,6 +153,11 @@ void AddBreachedVerbs(CLI::App& app, BreachedVerbs& verbs) {
                    "Report progress on stderr every this many lines")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  verbs.import
+      ->add_option("--index-bits", verbs.index_bits,
+                   "Index buckets as a power of 2, 8 to 24 (default: about 64 entries per bucket "
+                   "from the size of SRC; 20 for standard input)")
+      ->check(CLI::Range(breached::kMinIndexBits, breached::kMaxIndexBits));
   verbs.check = breached->add_subcommand(
       "check",
       "Is the password on standard input in the list? Exit 1 when found at least "

@@ -169,6 +169,7 @@ struct BreachedVerbs {
   std::filesystem::path dest;
   std::string kind = "auto";  // "auto", "sha1" or "ntlm"
   std::uint64_t progress_every = 10'000'000;
+  std::uint32_t index_bits = 0;  // 0: from the size of SRC (breached::ImportOptions)
   std::filesystem::path file;
   std::uint64_t min_count = 1;
 };

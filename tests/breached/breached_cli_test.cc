@@ -67,12 +67,13 @@ TEST_F(BreachedCliTest, ImportPrintsASummary) {
 
 TEST_F(BreachedCliTest, ImportReadsStandardInputAndReportsProgress) {
   const std::string input = ReadFileOrEmpty(text());
-  CommandResult r = Wbagent(
-      {"breached", "import", "-", list().string(), "--progress-every", "2", "--kind", "sha1"},
-      &input);
+  CommandResult r = Wbagent({"breached", "import", "-", list().string(), "--progress-every", "2",
+                             "--kind", "sha1", "--index-bits", "9"},
+                            &input);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(Contains(r.output, "breached import: 2 lines")) << r.output;
   EXPECT_TRUE(Contains(r.output, "imported 3 sha1 entries")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "2^9 index buckets")) << r.output;
 }
 
 TEST_F(BreachedCliTest, ImportOfUnsortedInputExitsOneNamingTheLine) {
@@ -87,6 +88,13 @@ TEST_F(BreachedCliTest, ImportOfUnsortedInputExitsOneNamingTheLine) {
 
 TEST_F(BreachedCliTest, ImportWithoutDestIsAUsageError) {
   EXPECT_EQ(Wbagent({"breached", "import", text().string()}).exit_code, 2);
+}
+
+TEST_F(BreachedCliTest, ImportRefusesIndexBitsOutOfRange) {
+  EXPECT_EQ(Wbagent({"breached", "import", text().string(), list().string(), "--index-bits", "25"})
+                .exit_code,
+            2);
+  EXPECT_FALSE(std::filesystem::exists(list()));
 }
 
 TEST_F(BreachedCliTest, CheckFoundExitsOneAndPrintsNothingSecret) {

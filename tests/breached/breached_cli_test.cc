@@ -1,7 +1,12 @@
 // Drives the real wbagent binary: `wbagent breached import` and `wbagent breached check`, their
 // exit codes, the password read from stdin only, and nothing secret in their output.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -167,6 +172,51 @@ TEST_F(BreachedCliTest, CheckOfATruncatedListIsAUsageErrorSayingSo) {
 TEST_F(BreachedCliTest, CheckWithoutFileIsAUsageError) {
   const std::string input = "password\n";
   EXPECT_EQ(Wbagent({"breached", "check"}, &input).exit_code, 2);
+}
+
+// Reads from `fd` until `until` appears in what was read, EOF, or 10 s pass.
+std::string ReadUntil(int fd, const std::string& until) {
+  std::string out;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (until.empty() || out.find(until) == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    char buf[256];
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n <= 0) break;  // EIO on Linux once the child has closed the terminal
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+// On a terminal, check prompts on stderr and turns echo off: the typed password is not shown.
+TEST_F(BreachedCliTest, CheckOnATerminalPromptsAndDoesNotEcho) {
+  Import();
+  int master = -1;
+  const std::string file = list().string();
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::execl(kWbagent, kWbagent, "breached", "check", "--file", file.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Type only after the prompt: echo is off by then (turning it off flushes earlier input).
+  std::string seen = ReadUntil(master, "Password: ");
+  EXPECT_NE(seen.find("Password: "), std::string::npos) << seen;
+  const std::string typed = "password\n";
+  ASSERT_EQ(::write(master, typed.data(), typed.size()), static_cast<ssize_t>(typed.size()));
+  seen += ReadUntil(master, "");
+  ::close(master);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1) << seen;
+  EXPECT_NE(seen.find("found 3861493 times"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("password"), std::string::npos) << seen;  // "Password: " is the prompt
 }
 
 }  // namespace

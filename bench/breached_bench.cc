@@ -210,10 +210,12 @@ int Run(const std::filesystem::path& dir, std::uint64_t n, std::size_t lookups) 
   std::printf("text: %.0f MB; plain sequential read: %.2f s (%.0f MB/s)\n", mb, read_s,
               mb / read_s);
   std::printf(
-      "import: %.2f s, %.0f MB/s, %.2f M entries/s, %.0f MB written; "
+      "import: %.2f s, %.0f MB/s, %.2f M entries/s, %.0f MB written (2^%u index buckets); "
       "%.2fx the plain read's time\n",
       import_s, mb / import_s, static_cast<double>(n) / import_s / 1e6,
-      static_cast<double>(summary->output_bytes) / 1e6, import_s / read_s);
+      static_cast<double>(summary->output_bytes) / 1e6, summary->index_bits, import_s / read_s);
+  std::printf("import CPU: %.2f s (%.0f MB of text per CPU second)\n", import_cpu_s,
+              mb / import_cpu_s);
   std::printf("open (header, index, sampled check): %.3f s\n", open_s);
 
   const Latency ours = Measure(queries, [&](const Hash& h) { return *list->CountHash(h); });

@@ -199,6 +199,8 @@ int Main(int argc, char** argv) {
   AddInspectVerbs(app, config_path, inspect);
   PolicyTestArgs policy_test_args;
   CLI::App* policy_test = AddPolicyVerbs(app, config_path, policy_test_args);
+  BreachedVerbs breached;
+  AddBreachedVerbs(app, breached);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -206,6 +208,7 @@ int Main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (check->parsed()) return CheckConfigCommand(config_path);
+  if (std::optional<int> exit_code = BreachedCommand(breached)) return *exit_code;
   if (run->parsed()) return RunDaemonCommand(config_path);
   if (enroll->parsed()) return RegisterCommand(config_path, token, force);
   if (inspect.status->parsed()) {

@@ -2,12 +2,17 @@
 // One function per wbagent verb. Each returns the process exit code (see agent.h).
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace wb::agent {
 
@@ -146,5 +151,29 @@ struct PolicyTestArgs {
   bool json = false;
 };
 int PolicyTestCommand(const PolicyTestArgs& args, const Clock& clock);
+
+// `wbagent breached import SRC DEST` and `wbagent breached check --file DEST` (breached_command.cc,
+// breached/breached.h). AddBreachedVerbs defines both; the options write into `verbs`, which
+// must stay in place. BreachedCommand runs the one that was parsed (nullopt: neither).
+// import: converts the Pwned Passwords text (a path or "-") into the binary list; progress on
+// stderr, a summary on stdout. Exit 1: the input was refused (the message names the line) or
+// the file could not be written; 2: bad arguments.
+// check: reads ONE password from standard input (never from the command line; no echo on a
+// terminal) and prints "found N times" or "not found", never the password or its hash. Exit 1:
+// found at least --min-count times; 0: not found, or found fewer times; 2: bad arguments, a
+// password on the command line, no password on stdin, or a list that cannot be opened.
+struct BreachedVerbs {
+  CLI::App* import = nullptr;
+  CLI::App* check = nullptr;
+  std::string src;
+  std::filesystem::path dest;
+  std::string kind = "auto";  // "auto", "sha1" or "ntlm"
+  std::uint64_t progress_every = 10'000'000;
+  std::uint32_t index_bits = 0;  // 0: from the size of SRC (breached::ImportOptions)
+  std::filesystem::path file;
+  std::uint64_t min_count = 1;
+};
+void AddBreachedVerbs(CLI::App& app, BreachedVerbs& verbs);
+std::optional<int> BreachedCommand(const BreachedVerbs& verbs);
 
 }  // namespace wb::agent

@@ -204,8 +204,14 @@ struct DirectoryConfig {
 // The verification methods the cloud may name in a request's requester.verified_by
 // (docs/protocol.md, "Verification methods"). Config lists are checked against them.
 inline constexpr std::array<std::string_view, 8> kVerificationMethods = {
-    "email",      "sms",        "voice_call", "security_questions", "authenticator_notification",
-    "authenticator_code", "fido2", "admin_approval"};
+    "email",
+    "sms",
+    "voice_call",
+    "security_questions",
+    "authenticator_notification",
+    "authenticator_code",
+    "fido2",
+    "admin_approval"};
 
 // How the requester must have been verified (docs/policy.md, "Verification").
 struct VerificationConfig {
@@ -228,7 +234,7 @@ struct RateLimit {
 struct RateLimitsConfig {
   RateLimit per_account;
   RateLimit per_requester;
-  RateLimit overall;  // passing it trips the breaker
+  RateLimit overall;               // passing it trips the breaker
   std::optional<PolicyMode> mode;  // unset: policy.mode
   bool operator==(const RateLimitsConfig&) const = default;
 };
@@ -240,7 +246,7 @@ struct PolicyConfig {
   // to the cloud's console; admin_requesters says who may ask).
   VerificationConfig admin_verification{.min_methods = 0};
   RateLimitsConfig rate_limits;
-  PasswordRulesConfig self_password;                 // [policy.password]
+  PasswordRulesConfig self_password;                  // [policy.password]
   std::optional<PasswordRulesConfig> admin_password;  // [policy.password.admin]; unset: self
   bool operator==(const PolicyConfig&) const = default;
 };

@@ -1,5 +1,6 @@
 // [policy] and the per-directory [directory.scope] / [directory.admin_scope] /
-// [directory.password] tables: what the policy engine (policy/policy.h) enforces. docs/policy.md explains the model.
+// [directory.password] tables: what the policy engine (policy/policy.h) enforces. docs/policy.md
+// explains the model.
 
 #include <algorithm>
 #include <charconv>
@@ -204,11 +205,12 @@ std::optional<int> GetSmallInt(TableReader& table, std::string_view key, std::in
 PasswordRulesConfig LoadPasswordRules(TableReader& table, const LoadContext& ctx) {
   PasswordRulesConfig out;
   if (auto n = GetSmallInt(table, "min_length", 0, kMaxPasswordLength)) out.min_length = *n;
-  if (auto max_length = table.GetInteger("max_length", Presence::kOptional, 0, kMaxPasswordLength)) {
+  if (auto max_length =
+          table.GetInteger("max_length", Presence::kOptional, 0, kMaxPasswordLength)) {
     if (max_length->value != 0 && max_length->value < out.min_length) {
-      table.diag().Add(max_length->at, max_length->key,
-                       "must be 0 (no maximum) or at least min_length (" +
-                           std::to_string(out.min_length) + ")");
+      table.diag().Add(
+          max_length->at, max_length->key,
+          "must be 0 (no maximum) or at least min_length (" + std::to_string(out.min_length) + ")");
     } else {
       out.max_length = static_cast<int>(max_length->value);
     }
@@ -218,7 +220,8 @@ PasswordRulesConfig LoadPasswordRules(TableReader& table, const LoadContext& ctx
     out.forbidden_characters = chars->value;
   }
   if (auto n = GetSmallInt(table, "max_repeated", 0, kMaxPasswordLength)) out.max_repeated = *n;
-  if (auto b = table.GetBool("not_same_as_old", Presence::kOptional)) out.not_same_as_old = b->value;
+  if (auto b = table.GetBool("not_same_as_old", Presence::kOptional))
+    out.not_same_as_old = b->value;
   if (auto b = table.GetBool("no_name_parts", Presence::kOptional)) out.no_name_parts = b->value;
   if (auto file = GetPath(table, "banned_words_file", Presence::kOptional, ctx)) {
     if (Expect(table, *file, CheckListFile(file->value, kMaxBannedWordsFileBytes))) {

@@ -344,8 +344,8 @@ std::vector<policy::PastRequest> History(const config::Config& config, const Clo
 int PolicyTestCommand(const PolicyTestArgs& args, const Clock& clock) {
   if (!args.password_file.empty()) {
     return Usage(
-        "--password-file: the on-premises password rules do not exist yet, so there is nothing "
-        "to check a password against (docs/policy.md, \"Not built yet\")");
+        "--password-file: the preview does not check a password against the password rules "
+        "yet; it lists them as not checked (docs/policy.md, \"Not built yet\")");
   }
   const WallTime now = clock.Now();
   auto info = RequestFor(args, now);

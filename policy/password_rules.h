@@ -89,8 +89,13 @@ class TermSet {
   bool Matches(std::span<const std::uint64_t> prefix, std::size_t begin, std::size_t end) const;
 
  private:
+  static constexpr int kBucketBits = 16;
+  static constexpr int kBucketShift = 64 - kBucketBits;
+  static constexpr std::size_t kBuckets = std::size_t{1} << kBucketBits;
   bool Has(std::uint64_t key) const;
   std::vector<std::uint64_t> keys_;  // sorted after Finish
+  // kBuckets + 1 offsets into keys_ after Finish; empty for small sets.
+  std::vector<std::uint32_t> buckets_;
   std::size_t terms_ = 0;
   std::size_t min_length_ = kMaxTermLength + 1;
   std::size_t max_length_ = 0;

@@ -182,7 +182,9 @@ class Policy {
  public:
   // `config` holds [policy] and every [[directory]] (their scope tables). `history`: the
   // admitted requests the queue holds, any order; those older than the longest window are
-  // ignored. `breaker`: the state kept from the last run.
+  // ignored. `breaker`: the state kept from the last run. Open reads each banned_words_file
+  // (its only I/O); one that cannot be read, is not UTF-8, or has too many or too long terms
+  // fails Open with the key's name and FILE:LINE.
   static Result<std::unique_ptr<Policy>> Open(const config::Config& config, const Clock& clock,
                                               const std::vector<PastRequest>& history,
                                               BreakerState breaker);

@@ -166,8 +166,9 @@ Sample MeasurePasswords(const config::Config& c, int requests) {
 }
 
 void ReportPasswords(int requests) {
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("wb-policy-bench-" + std::to_string(::getpid()));
+  std::string name = "wb-policy-bench-";
+  name += std::to_string(::getpid());
+  const auto dir = std::filesystem::temp_directory_path() / name;
   std::filesystem::create_directories(dir);
   const config::Config rules = WithPasswordRules(dir / "banned.txt");
   auto baseline = MeasurePasswords(Empty(), requests);

@@ -201,6 +201,13 @@ std::optional<int> GetSmallInt(TableReader& table, std::string_view key, std::in
   return static_cast<int>(n->value);
 }
 
+std::string AtLeastMinLength(int min_length) {
+  std::string problem = "must be 0 (no maximum) or at least min_length (";
+  problem += std::to_string(min_length);
+  problem += ')';
+  return problem;
+}
+
 // One [*.password] table; keys left out are off (or the documented default).
 PasswordRulesConfig LoadPasswordRules(TableReader& table, const LoadContext& ctx) {
   PasswordRulesConfig out;
@@ -208,9 +215,7 @@ PasswordRulesConfig LoadPasswordRules(TableReader& table, const LoadContext& ctx
   if (auto max_length =
           table.GetInteger("max_length", Presence::kOptional, 0, kMaxPasswordLength)) {
     if (max_length->value != 0 && max_length->value < out.min_length) {
-      table.diag().Add(
-          max_length->at, max_length->key,
-          "must be 0 (no maximum) or at least min_length (" + std::to_string(out.min_length) + ")");
+      table.diag().Add(max_length->at, max_length->key, AtLeastMinLength(out.min_length));
     } else {
       out.max_length = static_cast<int>(max_length->value);
     }

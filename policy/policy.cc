@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <initializer_list>
 #include <set>
 
 #include "ldap/dn.h"
@@ -857,6 +858,13 @@ internal::TermSet NameTerms(const Names& names) {
   return set;
 }
 
+// Concatenation without `"literal" + std::string` temporaries (GCC 12's -Wrestrict at -O3).
+std::string Sentence(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view part : parts) out += part;
+  return out;
+}
+
 std::string Count(int n, std::string_view what) {
   std::string out = std::to_string(n);
   out += ' ';
@@ -876,16 +884,16 @@ std::vector<RuleMatch> CheckRules(const PasswordTable& t, std::span<const char32
   const auto length = static_cast<int>(password.size());
   if (c.min_length > 0 && length < c.min_length) {
     deny(Code::kPasswordTooShort, kMinLength,
-         "the password must have at least " + Count(c.min_length, "characters"));
+         Sentence({"the password must have at least ", Count(c.min_length, "characters")}));
   }
   if (c.max_length > 0 && length > c.max_length) {
     deny(Code::kPasswordTooLong, kMaxLength,
-         "the password must have at most " + Count(c.max_length, "characters"));
+         Sentence({"the password must have at most ", Count(c.max_length, "characters")}));
   }
   if (c.min_classes > 0 && internal::CountClasses(password) < c.min_classes) {
     deny(Code::kPasswordClasses, kMinClasses,
-         "the password must use characters of at least " + Count(c.min_classes, "kinds") +
-             " of: upper case, lower case, digit, symbol, other (non-ASCII)");
+         Sentence({"the password must use characters of at least ", Count(c.min_classes, "kinds"),
+                   " of: upper case, lower case, digit, symbol, other (non-ASCII)"}));
   }
   if (!t.forbidden.empty() && internal::ContainsAnyOf(password, t.forbidden)) {
     deny(Code::kPasswordForbiddenCharacter, kForbiddenCharacters,
@@ -894,8 +902,8 @@ std::vector<RuleMatch> CheckRules(const PasswordTable& t, std::span<const char32
   if (c.max_repeated > 0 &&
       internal::LongestRun(password) > static_cast<std::size_t>(c.max_repeated)) {
     deny(Code::kPasswordRepeated, kMaxRepeated,
-         "the password repeats one character more than " + Count(c.max_repeated, "times") +
-             " in a row");
+         Sentence({"the password repeats one character more than ", Count(c.max_repeated, "times"),
+                   " in a row"}));
   }
   if (c.not_same_as_old && facts.old_password != nullptr && facts.new_password != nullptr &&
       SameSecret(*facts.new_password, *facts.old_password)) {

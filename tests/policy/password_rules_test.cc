@@ -170,7 +170,9 @@ TEST(PasswordRulesTest, BannedFileWithInvalidUtf8IsRefusedAtItsLine) {
 }
 
 TEST(PasswordRulesTest, BannedFileWithOverlongTermIsRefusedAtItsLine) {
-  auto words = BannedWords::Parse("ok-term\n" + std::string(kMaxTermLength + 1, 'x'), "b.txt");
+  std::string text = "ok-term\n";
+  text += std::string(kMaxTermLength + 1, 'x');
+  auto words = BannedWords::Parse(text, "b.txt");
   ASSERT_FALSE(words.ok());
   EXPECT_NE(words.error().message().find("b.txt:2: a term is longer than 64"), std::string::npos);
 }

@@ -194,8 +194,9 @@ struct DirectoryConfig {
   ScopeConfig scope;  // [directory.scope]: both kinds of request
   // [directory.admin_scope]: admin requests, instead of `scope`; unset: `scope` for both.
   std::optional<ScopeConfig> admin_scope;
-  // [directory.password] and [directory.password.admin]: when this directory has either, the
-  // policy's password tables do not apply to it (no key-by-key merge).
+  // [directory.password] and [directory.password.admin]: they come before the policy's tables
+  // (the precedence is at policy::Policy::CheckPassword); a table applies whole, no key-by-key
+  // merge.
   std::optional<PasswordRulesConfig> password;
   std::optional<PasswordRulesConfig> admin_password;
   bool operator==(const DirectoryConfig&) const = default;
@@ -204,14 +205,8 @@ struct DirectoryConfig {
 // The verification methods the cloud may name in a request's requester.verified_by
 // (docs/protocol.md, "Verification methods"). Config lists are checked against them.
 inline constexpr std::array<std::string_view, 8> kVerificationMethods = {
-    "email",
-    "sms",
-    "voice_call",
-    "security_questions",
-    "authenticator_notification",
-    "authenticator_code",
-    "fido2",
-    "admin_approval"};
+    "email",      "sms",        "voice_call", "security_questions", "authenticator_notification",
+    "authenticator_code", "fido2", "admin_approval"};
 
 // How the requester must have been verified (docs/policy.md, "Verification").
 struct VerificationConfig {
@@ -234,7 +229,7 @@ struct RateLimit {
 struct RateLimitsConfig {
   RateLimit per_account;
   RateLimit per_requester;
-  RateLimit overall;               // passing it trips the breaker
+  RateLimit overall;  // passing it trips the breaker
   std::optional<PolicyMode> mode;  // unset: policy.mode
   bool operator==(const RateLimitsConfig&) const = default;
 };

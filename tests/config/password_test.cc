@@ -84,8 +84,7 @@ TEST_F(ConfigTest, PasswordUnknownKeyIsReported) {
 TEST_F(ConfigTest, MissingBannedWordsFileIsRefusedAtItsLine) {
   const std::string text =
       std::string(kMinimal) + "[policy.password]\nbanned_words_file = \"nope.txt\"\n";
-  const ConfigError e =
-      ExpectOneError(text, "policy.password.banned_words_file", "does not exist");
+  const ConfigError e = ExpectOneError(text, "policy.password.banned_words_file", "does not exist");
   EXPECT_EQ(e.line, LineOf(text, "banned_words_file"));
 }
 

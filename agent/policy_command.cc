@@ -118,7 +118,12 @@ Result<queue::RequestInfo, std::string> RequestFor(const PolicyTestArgs& args, W
 // --- The checks, in the daemon's order -----------------------------------------------------
 
 void AddRules(Preview& p, const std::vector<policy::RuleInfo>& rules) {
-  for (const auto& r : rules) p.rules.push_back({r, RuleResult::kPass, std::nullopt});
+  for (const auto& r : rules) {
+    // The preview has no password: the password rules are shown, never as passed.
+    const RuleResult result =
+        r.stage == policy::Stage::kPassword ? RuleResult::kNotChecked : RuleResult::kPass;
+    p.rules.push_back({r, result, std::nullopt});
+  }
 }
 
 // Marks each rule a decision matched; a match for a rule not listed (the breaker kept from a
@@ -339,8 +344,8 @@ std::vector<policy::PastRequest> History(const config::Config& config, const Clo
 int PolicyTestCommand(const PolicyTestArgs& args, const Clock& clock) {
   if (!args.password_file.empty()) {
     return Usage(
-        "--password-file: the on-premises password rules do not exist yet, so there is nothing "
-        "to check a password against (docs/policy.md, \"Not built yet\")");
+        "--password-file: the preview does not check a password against the password rules "
+        "yet; it lists them as not checked (docs/policy.md, \"Not built yet\")");
   }
   const WallTime now = clock.Now();
   auto info = RequestFor(args, now);

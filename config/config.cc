@@ -83,7 +83,7 @@ Config Walk(const toml::value& root, const fs::path& file, const LoadOptions& op
   internal::LoadAgent(reader, ctx, config.agent);
   internal::LoadCloud(reader, ctx, config.cloud);
   internal::LoadDirectories(reader, ctx, config.directories);
-  internal::LoadPolicy(reader, config.policy);
+  internal::LoadPolicy(reader, ctx, config.policy);
   internal::LoadQueue(reader, config.queue);
   internal::LoadAudit(reader, ctx, config.agent, config.audit);
   internal::LoadLog(reader, config.log);

@@ -132,6 +132,34 @@ struct ScopeConfig {
   bool operator==(const ScopeConfig&) const = default;
 };
 
+// Local password rules (docs/policy.md, "Password rules"): [policy.password],
+// [policy.password.admin], [directory.password], [directory.password.admin]. A number 0 is
+// "off". Lengths count Unicode code points of the UTF-8 password, not bytes.
+struct PasswordRulesConfig {
+  int min_length = 0;
+  int max_length = 0;
+  int min_classes = 0;               // of upper, lower, digit, symbol, other (0-5)
+  std::string forbidden_characters;  // UTF-8; each code point is forbidden
+  int max_repeated = 0;              // longest run of one character allowed
+  bool not_same_as_old = false;      // change operations only
+  bool no_name_parts = false;        // AD's name-token rule
+  // Read by the policy engine at Open; LoadConfig checks only that it is a readable regular
+  // file of at most kMaxBannedWordsFileBytes.
+  std::optional<std::filesystem::path> banned_words_file;
+  int banned_min_score = 5;
+  // The caller looks passwords up in it (breached::List); checked here to exist, be readable
+  // and not be writable by others.
+  std::optional<std::filesystem::path> breached_file;
+  std::int64_t breached_min_count = 1;
+  std::optional<PolicyMode> mode;  // unset: policy.mode
+  bool operator==(const PasswordRulesConfig&) const = default;
+};
+
+// The banned-words file's limits: its size (checked by LoadConfig) and its number of terms
+// (checked by the policy engine when it reads the file).
+inline constexpr std::uintmax_t kMaxBannedWordsFileBytes = 10u * 1024 * 1024;
+inline constexpr std::size_t kMaxBannedWords = 1'000'000;
+
 struct DirectoryConfig {
   std::string name;  // unique across directories
   DirectoryKind kind = DirectoryKind::kActiveDirectory;
@@ -166,6 +194,11 @@ struct DirectoryConfig {
   ScopeConfig scope;  // [directory.scope]: both kinds of request
   // [directory.admin_scope]: admin requests, instead of `scope`; unset: `scope` for both.
   std::optional<ScopeConfig> admin_scope;
+  // [directory.password] and [directory.password.admin]: they come before the policy's tables
+  // (the precedence is at policy::Policy::CheckPassword); a table applies whole, no key-by-key
+  // merge.
+  std::optional<PasswordRulesConfig> password;
+  std::optional<PasswordRulesConfig> admin_password;
   bool operator==(const DirectoryConfig&) const = default;
 };
 
@@ -208,6 +241,8 @@ struct PolicyConfig {
   // to the cloud's console; admin_requesters says who may ask).
   VerificationConfig admin_verification{.min_methods = 0};
   RateLimitsConfig rate_limits;
+  PasswordRulesConfig self_password;                  // [policy.password]
+  std::optional<PasswordRulesConfig> admin_password;  // [policy.password.admin]; unset: self
   bool operator==(const PolicyConfig&) const = default;
 };
 

@@ -58,6 +58,23 @@ Problem CheckReadableFile(const fs::path& path) {
   return std::nullopt;
 }
 
+Problem CheckListFile(const fs::path& path, std::uintmax_t max_bytes) {
+  if (Problem p = CheckReadableFile(path)) return p;
+  StatResult s = Stat(path);
+  if (s.problem) return s.problem;
+  if (!s.st) return DoesNotExist(path);
+  // Whoever may write the list decides which passwords pass.
+  if ((s.st->st_mode & S_IWOTH) != 0) return Describe(path) + " is writable by others";
+  if (static_cast<std::uintmax_t>(s.st->st_size) > max_bytes) {
+    std::string problem = Describe(path);
+    problem += " is larger than the limit of ";
+    problem += std::to_string(max_bytes);
+    problem += " bytes";
+    return problem;
+  }
+  return std::nullopt;
+}
+
 Problem CheckSecretFile(const fs::path& path) {
   StatResult s = Stat(path);
   if (s.problem) return s.problem;

@@ -251,7 +251,7 @@ DirectoryRoutes LoadDirectory(TableReader& dir, const LoadContext& ctx, Director
   LoadHistory(dir, known_kind, out);
   LoadPpolicyDefault(dir, known_kind, out);
   LoadLimits(dir, out);
-  LoadScopes(dir, known_kind, out);
+  LoadScopes(dir, known_kind, ctx, out);
   dir.ReportUnknownKeys();
   return routes;
 }

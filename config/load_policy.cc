@@ -1,10 +1,12 @@
-// [policy] and the per-directory [directory.scope] / [directory.admin_scope] tables: what the
-// policy engine (policy/policy.h) enforces. docs/policy.md explains the model.
+// [policy] and the per-directory [directory.scope] / [directory.admin_scope] /
+// [directory.password] tables: what the policy engine (policy/policy.h) enforces. docs/policy.md
+// explains the model.
 
 #include <algorithm>
 #include <charconv>
 
 #include "config/internal/enum_names.h"
+#include "config/internal/files.h"
 #include "config/internal/sections.h"
 
 namespace wb::config::internal {
@@ -185,9 +187,85 @@ void LoadVerification(TableReader& table, VerificationConfig& out) {
   out.mode = GetMode(table);
 }
 
+// The largest count a breached list can hold for one password is far below this; it only
+// keeps the value in range of the engine's types.
+constexpr std::int64_t kMaxBreachedCount = std::int64_t{1} << 40;
+// Longer passwords than this are refused by every table that sets a maximum; the keys'
+// ranges stop here so that a typo (an extra digit) is caught.
+constexpr std::int64_t kMaxPasswordLength = 1024;
+
+std::optional<int> GetSmallInt(TableReader& table, std::string_view key, std::int64_t min,
+                               std::int64_t max) {
+  auto n = table.GetInteger(key, Presence::kOptional, min, max);
+  if (!n) return std::nullopt;
+  return static_cast<int>(n->value);
+}
+
+std::string AtLeastMinLength(int min_length) {
+  std::string problem = "must be 0 (no maximum) or at least min_length (";
+  problem += std::to_string(min_length);
+  problem += ')';
+  return problem;
+}
+
+// One [*.password] table; keys left out are off (or the documented default).
+PasswordRulesConfig LoadPasswordRules(TableReader& table, const LoadContext& ctx) {
+  PasswordRulesConfig out;
+  if (auto n = GetSmallInt(table, "min_length", 0, kMaxPasswordLength)) out.min_length = *n;
+  if (auto max_length =
+          table.GetInteger("max_length", Presence::kOptional, 0, kMaxPasswordLength)) {
+    if (max_length->value != 0 && max_length->value < out.min_length) {
+      table.diag().Add(max_length->at, max_length->key, AtLeastMinLength(out.min_length));
+    } else {
+      out.max_length = static_cast<int>(max_length->value);
+    }
+  }
+  if (auto n = GetSmallInt(table, "min_classes", 0, 5)) out.min_classes = *n;
+  if (auto chars = table.GetString("forbidden_characters", Presence::kOptional)) {
+    out.forbidden_characters = chars->value;
+  }
+  if (auto n = GetSmallInt(table, "max_repeated", 0, kMaxPasswordLength)) out.max_repeated = *n;
+  if (auto b = table.GetBool("not_same_as_old", Presence::kOptional))
+    out.not_same_as_old = b->value;
+  if (auto b = table.GetBool("no_name_parts", Presence::kOptional)) out.no_name_parts = b->value;
+  if (auto file = GetPath(table, "banned_words_file", Presence::kOptional, ctx)) {
+    if (Expect(table, *file, CheckListFile(file->value, kMaxBannedWordsFileBytes))) {
+      out.banned_words_file = file->value;
+    }
+  }
+  if (auto n = GetSmallInt(table, "banned_min_score", 1, kMaxPasswordLength)) {
+    out.banned_min_score = *n;
+  }
+  if (auto file = GetPath(table, "breached_file", Presence::kOptional, ctx)) {
+    if (Expect(table, *file, CheckListFile(file->value, UINTMAX_MAX))) {
+      out.breached_file = file->value;
+    }
+  }
+  if (auto n = table.GetInteger("breached_min_count", Presence::kOptional, 1, kMaxBreachedCount)) {
+    out.breached_min_count = n->value;
+  }
+  out.mode = GetMode(table);
+  return out;
+}
+
+// A [*.password] table and its [*.password.admin] sub-table.
+void LoadPasswordTables(TableReader& parent, const LoadContext& ctx,
+                        std::optional<PasswordRulesConfig>& self,
+                        std::optional<PasswordRulesConfig>& admin) {
+  auto table = OpenTable(parent, "password", Presence::kOptional);
+  if (!table) return;
+  self = LoadPasswordRules(*table, ctx);
+  if (auto admin_table = OpenTable(*table, "admin", Presence::kOptional)) {
+    admin = LoadPasswordRules(*admin_table, ctx);
+    admin_table->ReportUnknownKeys();
+  }
+  table->ReportUnknownKeys();
+}
+
 }  // namespace
 
-void LoadScopes(TableReader& dir, std::optional<DirectoryKind> kind, DirectoryConfig& out) {
+void LoadScopes(TableReader& dir, std::optional<DirectoryKind> kind, const LoadContext& ctx,
+                DirectoryConfig& out) {
   // adminCount is protected by default where it exists.
   out.scope.protect_admin_count = kind != DirectoryKind::kOpenLdap;
   if (auto scope = OpenTable(dir, "scope", Presence::kOptional)) {
@@ -198,9 +276,10 @@ void LoadScopes(TableReader& dir, std::optional<DirectoryKind> kind, DirectoryCo
     defaults.protect_admin_count = kind != DirectoryKind::kOpenLdap;
     out.admin_scope = LoadScope(*admin, kind, defaults);
   }
+  LoadPasswordTables(dir, ctx, out.password, out.admin_password);
 }
 
-void LoadPolicy(TableReader& root, PolicyConfig& out) {
+void LoadPolicy(TableReader& root, const LoadContext& ctx, PolicyConfig& out) {
   std::optional<TableReader> policy = OpenTable(root, "policy", Presence::kOptional);
   if (!policy) return;
   if (auto mode = policy->GetEnum("mode", kPolicyModeNames, Presence::kOptional)) {
@@ -221,6 +300,9 @@ void LoadPolicy(TableReader& root, PolicyConfig& out) {
     out.rate_limits.mode = GetMode(*limits);
     limits->ReportUnknownKeys();
   }
+  std::optional<PasswordRulesConfig> self_password;
+  LoadPasswordTables(*policy, ctx, self_password, out.admin_password);
+  if (self_password) out.self_password = std::move(*self_password);
   policy->ReportUnknownKeys();
 }
 

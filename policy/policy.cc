@@ -1,10 +1,14 @@
 #include "policy/policy.h"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <deque>
+#include <initializer_list>
 #include <set>
 
 #include "ldap/dn.h"
+#include "policy/password_rules.h"
 
 namespace wb::policy {
 namespace {
@@ -130,6 +134,45 @@ class KeyedWindows {
 
 constexpr std::size_t kSweepEvery = 1024;
 
+// A password table with its forbidden characters decoded and its banned words read, at Open.
+struct PasswordTable {
+  std::string name;  // "policy.password", "directory[corp].password.admin", ...
+  config::PasswordRulesConfig config;
+  std::u32string forbidden;
+  std::shared_ptr<const internal::BannedWords> banned;  // null: no banned_words_file
+  bool enforced = true;
+  bool AnyOn() const {
+    const auto& c = config;
+    return c.min_length > 0 || c.max_length > 0 || c.min_classes > 0 || !forbidden.empty() ||
+           c.max_repeated > 0 || c.not_same_as_old || c.no_name_parts || banned != nullptr ||
+           c.breached_file.has_value();
+  }
+};
+
+// The banned-words files read at Open, by path: tables that name the same file share it.
+using BannedCache = std::map<std::filesystem::path, std::shared_ptr<const internal::BannedWords>>;
+
+Result<PasswordTable> CompilePasswordTable(const config::PasswordRulesConfig& c, std::string name,
+                                           PolicyMode overall, BannedCache& cache) {
+  PasswordTable t;
+  t.name = std::move(name);
+  t.config = c;
+  t.enforced = Enforced(c.mode, overall);
+  auto forbidden = internal::DecodeText(c.forbidden_characters);
+  if (!forbidden) return InvalidArgument(t.name + ".forbidden_characters: not valid UTF-8");
+  t.forbidden = std::move(*forbidden);
+  if (c.banned_words_file) {
+    auto& cached = cache[*c.banned_words_file];
+    if (!cached) {
+      auto words = internal::BannedWords::Load(*c.banned_words_file);
+      if (!words.ok()) return words.error().WithContext(t.name + ".banned_words_file");
+      cached = std::make_shared<const internal::BannedWords>(std::move(*words));
+    }
+    t.banned = cached;
+  }
+  return t;
+}
+
 // The rules' names, as the config spells them: a RuleMatch and a RuleInfo share them.
 constexpr std::string_view kMinMethods = "min_methods";
 constexpr std::string_view kPrivilegedMethods = "privileged_methods";
@@ -157,6 +200,8 @@ struct Policy::Compiled {
     std::string name;
     Scope scope;
     std::optional<Scope> admin_scope;
+    std::optional<PasswordTable> password;
+    std::optional<PasswordTable> admin_password;
     const Scope& For(protocol::RequesterType type) const {
       return type == protocol::RequesterType::kAdmin && admin_scope ? *admin_scope : scope;
     }
@@ -166,6 +211,8 @@ struct Policy::Compiled {
   Verification admin_verification;
   config::RateLimitsConfig limits;
   bool limits_enforced = true;
+  PasswordTable self_password;
+  std::optional<PasswordTable> admin_password;
 
   const Directory* Find(std::string_view name) const {
     for (const auto& d : directories) {
@@ -175,6 +222,17 @@ struct Policy::Compiled {
   }
   const Verification& VerificationFor(protocol::RequesterType type) const {
     return type == protocol::RequesterType::kAdmin ? admin_verification : self_verification;
+  }
+  // The precedence policy.h documents at CheckPassword: the directory's tables before the
+  // policy's, and at each level the admin table before the self-service one.
+  const PasswordTable& PasswordFor(std::string_view directory, protocol::RequesterType type) const {
+    const bool admin = type == protocol::RequesterType::kAdmin;
+    if (const Directory* d = Find(directory)) {
+      if (admin && d->admin_password) return *d->admin_password;
+      if (d->password) return *d->password;
+    }
+    if (admin && admin_password) return *admin_password;
+    return self_password;
   }
 };
 
@@ -207,6 +265,24 @@ std::string_view CodeName(Code code) {
       return "breaker_tripped";
     case Code::kBreakerRejected:
       return "breaker_rejected";
+    case Code::kPasswordTooShort:
+      return "password_too_short";
+    case Code::kPasswordTooLong:
+      return "password_too_long";
+    case Code::kPasswordClasses:
+      return "password_classes";
+    case Code::kPasswordForbiddenCharacter:
+      return "password_forbidden_character";
+    case Code::kPasswordRepeated:
+      return "password_repeated";
+    case Code::kPasswordSameAsOld:
+      return "password_same_as_old";
+    case Code::kPasswordContainsName:
+      return "password_contains_name";
+    case Code::kPasswordBanned:
+      return "password_banned";
+    case Code::kPasswordBreached:
+      return "password_breached";
   }
   return "";
 }
@@ -215,7 +291,10 @@ std::optional<Code> ParseCode(std::string_view name) {
   for (Code c :
        {Code::kNotInAllowedSubtree, Code::kFilterNotMatched, Code::kDeniedGroup,
         Code::kProtectedAccount, Code::kVerificationInsufficient, Code::kRequesterNotAllowed,
-        Code::kRateLimited, Code::kBreakerTripped, Code::kBreakerRejected}) {
+        Code::kRateLimited, Code::kBreakerTripped, Code::kBreakerRejected, Code::kPasswordTooShort,
+        Code::kPasswordTooLong, Code::kPasswordClasses, Code::kPasswordForbiddenCharacter,
+        Code::kPasswordRepeated, Code::kPasswordSameAsOld, Code::kPasswordContainsName,
+        Code::kPasswordBanned, Code::kPasswordBreached}) {
     if (CodeName(c) == name) return c;
   }
   return std::nullopt;
@@ -237,6 +316,16 @@ protocol::UserAction UserActionFor(Code code) {
     case Code::kRateLimited:
     case Code::kBreakerTripped:
       return UserAction::kTryLater;
+    case Code::kPasswordTooShort:
+    case Code::kPasswordTooLong:
+    case Code::kPasswordClasses:
+    case Code::kPasswordForbiddenCharacter:
+    case Code::kPasswordRepeated:
+    case Code::kPasswordSameAsOld:
+    case Code::kPasswordContainsName:
+    case Code::kPasswordBanned:
+    case Code::kPasswordBreached:
+      return UserAction::kStrongerPassword;
   }
   return UserAction::kContactAdmin;
 }
@@ -345,6 +434,7 @@ Result<std::unique_ptr<Policy>> Policy::Open(const config::Config& config, const
                                              BreakerState breaker) {
   auto compiled = std::make_unique<Compiled>();
   const PolicyMode overall = config.policy.mode;
+  BannedCache banned;
   for (const auto& d : config.directories) {
     const std::string prefix = "directory[" + d.name + "]";
     Compiled::Directory dir;
@@ -357,6 +447,16 @@ Result<std::unique_ptr<Policy>> Policy::Open(const config::Config& config, const
       if (!admin.ok()) return admin.error();
       dir.admin_scope = std::move(*admin);
     }
+    if (d.password) {
+      auto t = CompilePasswordTable(*d.password, prefix + ".password", overall, banned);
+      if (!t.ok()) return t.error();
+      dir.password = std::move(*t);
+    }
+    if (d.admin_password) {
+      auto t = CompilePasswordTable(*d.admin_password, prefix + ".password.admin", overall, banned);
+      if (!t.ok()) return t.error();
+      dir.admin_password = std::move(*t);
+    }
     compiled->directories.push_back(std::move(dir));
   }
   const auto& p = config.policy;
@@ -366,6 +466,14 @@ Result<std::unique_ptr<Policy>> Policy::Open(const config::Config& config, const
                                   Enforced(p.admin_verification.mode, overall)};
   compiled->limits = p.rate_limits;
   compiled->limits_enforced = Enforced(p.rate_limits.mode, overall);
+  auto self_password = CompilePasswordTable(p.self_password, "policy.password", overall, banned);
+  if (!self_password.ok()) return self_password.error();
+  compiled->self_password = std::move(*self_password);
+  if (p.admin_password) {
+    auto admin = CompilePasswordTable(*p.admin_password, "policy.password.admin", overall, banned);
+    if (!admin.ok()) return admin.error();
+    compiled->admin_password = std::move(*admin);
+  }
   std::unique_ptr<Policy> policy(new Policy(std::move(compiled), clock, breaker));
   {
     std::lock_guard lock(policy->mu_);
@@ -625,6 +733,8 @@ std::string_view StageName(Stage stage) {
       return "admission";
     case Stage::kAccount:
       return "account";
+    case Stage::kPassword:
+      return "password";
   }
   return "";
 }
@@ -678,7 +788,10 @@ std::vector<RuleInfo> Policy::RulesFor(std::string_view directory,
   AddRateRule(rules, kOverall, l.overall, compiled_->limits_enforced);
 
   const Compiled::Directory* dir = compiled_->Find(directory);
-  if (dir == nullptr) return rules;
+  if (dir == nullptr) {
+    AddPasswordRulesFor(rules, directory, type);
+    return rules;
+  }
   const Scope& scope = dir->For(type);
   AddScopeRules(rules, scope, type);
   const bool privileged_possible = scope.allow_protected || !scope.privileged_groups.empty();
@@ -692,7 +805,192 @@ std::vector<RuleInfo> Policy::RulesFor(std::string_view directory,
     rules.push_back(
         {Stage::kAccount, RuleName(v.name, kPrivilegedMethods), std::move(setting), v.enforced});
   }
+  AddPasswordRulesFor(rules, directory, type);
   return rules;
+}
+
+}  // namespace wb::policy
+
+namespace wb::policy {
+
+// --- CheckPassword ---------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kMinLength = "min_length";
+constexpr std::string_view kMaxLength = "max_length";
+constexpr std::string_view kMinClasses = "min_classes";
+constexpr std::string_view kForbiddenCharacters = "forbidden_characters";
+constexpr std::string_view kMaxRepeated = "max_repeated";
+constexpr std::string_view kNotSameAsOld = "not_same_as_old";
+constexpr std::string_view kNoNameParts = "no_name_parts";
+constexpr std::string_view kBannedWordsFile = "banned_words_file";
+constexpr std::string_view kBreachedFile = "breached_file";
+
+bool SameSecret(const Secret& a, const Secret& b) {
+  // Constant time for equal lengths: how much of the old password the new one shares stays
+  // unobservable.
+  return a.size() == b.size() && CRYPTO_memcmp(a.view().data(), b.view().data(), a.size()) == 0;
+}
+
+std::vector<std::u32string> TokensOf(const Names& names) {
+  std::vector<std::u32string> tokens;
+  for (const std::string* name : {&names.login, &names.display, &names.given, &names.surname}) {
+    auto more = internal::NameTokens(*name);
+    tokens.insert(tokens.end(), more.begin(), more.end());
+  }
+  return tokens;
+}
+
+// The names Entra's substring match checks: first name, last name and (in place of the
+// tenant's name) the login name without its domain; normalised like the banned terms.
+internal::TermSet NameTerms(const Names& names) {
+  internal::TermSet set;
+  const std::string_view login = std::string_view(names.login).substr(0, names.login.find('@'));
+  for (std::string_view name :
+       {std::string_view(names.given), std::string_view(names.surname), login}) {
+    auto text = internal::DecodeText(name);
+    if (!text) continue;
+    for (auto& c : *text) c = internal::NormaliseBanned(c);
+    set.Add(*text);
+  }
+  set.Finish();
+  return set;
+}
+
+// Concatenation without `"literal" + std::string` temporaries (GCC 12's -Wrestrict at -O3).
+std::string Sentence(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view part : parts) out += part;
+  return out;
+}
+
+std::string Count(int n, std::string_view what) {
+  std::string out = std::to_string(n);
+  out += ' ';
+  out += what;
+  return out;
+}
+
+// The rules of `t` over the decoded password. Reasons say which rule failed and what it
+// requires, never what the password holds.
+std::vector<RuleMatch> CheckRules(const PasswordTable& t, std::span<const char32_t> password,
+                                  const PasswordFacts& facts) {
+  const auto& c = t.config;
+  std::vector<RuleMatch> matches;
+  auto deny = [&](Code code, std::string_view key, std::string reason) {
+    matches.push_back({code, RuleName(t.name, key), std::move(reason), t.enforced});
+  };
+  const auto length = static_cast<int>(password.size());
+  if (c.min_length > 0 && length < c.min_length) {
+    deny(Code::kPasswordTooShort, kMinLength,
+         Sentence({"the password must have at least ", Count(c.min_length, "characters")}));
+  }
+  if (c.max_length > 0 && length > c.max_length) {
+    deny(Code::kPasswordTooLong, kMaxLength,
+         Sentence({"the password must have at most ", Count(c.max_length, "characters")}));
+  }
+  if (c.min_classes > 0 && internal::CountClasses(password) < c.min_classes) {
+    deny(Code::kPasswordClasses, kMinClasses,
+         Sentence({"the password must use characters of at least ", Count(c.min_classes, "kinds"),
+                   " of: upper case, lower case, digit, symbol, other (non-ASCII)"}));
+  }
+  if (!t.forbidden.empty() && internal::ContainsAnyOf(password, t.forbidden)) {
+    deny(Code::kPasswordForbiddenCharacter, kForbiddenCharacters,
+         "the password contains a character that forbidden_characters lists");
+  }
+  if (c.max_repeated > 0 &&
+      internal::LongestRun(password) > static_cast<std::size_t>(c.max_repeated)) {
+    deny(Code::kPasswordRepeated, kMaxRepeated,
+         Sentence({"the password repeats one character more than ", Count(c.max_repeated, "times"),
+                   " in a row"}));
+  }
+  if (c.not_same_as_old && facts.old_password != nullptr && facts.new_password != nullptr &&
+      SameSecret(*facts.new_password, *facts.old_password)) {
+    deny(Code::kPasswordSameAsOld, kNotSameAsOld, "the new password is the old password");
+  }
+  if (c.no_name_parts && internal::ContainsNameToken(password, TokensOf(facts.names))) {
+    deny(Code::kPasswordContainsName, kNoNameParts,
+         "the password contains a part (3 or more characters) of the user's login, display, "
+         "given or surname");
+  }
+  if (t.banned) {
+    const int score = internal::BannedScore(password, t.banned->terms(), NameTerms(facts.names));
+    if (score < c.banned_min_score) {
+      deny(Code::kPasswordBanned, kBannedWordsFile,
+           "the password is built on a banned word or the user's name and scores below " +
+               std::to_string(c.banned_min_score) + " points");
+    }
+  }
+  if (c.breached_file && facts.breached_count &&
+      *facts.breached_count >= static_cast<std::uint64_t>(c.breached_min_count)) {
+    deny(Code::kPasswordBreached, kBreachedFile,
+         "the password is in the breached-password list (seen at least " +
+             std::to_string(c.breached_min_count) + " times)");
+  }
+  return matches;
+}
+
+}  // namespace
+
+Decision Policy::CheckPassword(const RequestFacts& request, const PasswordFacts& facts) const {
+  const PasswordTable& t = compiled_->PasswordFor(facts.directory, request.requester.type);
+  if (!t.AnyOn()) return Decision{};
+  const std::string_view bytes =
+      facts.new_password != nullptr ? facts.new_password->view() : std::string_view();
+  auto password = internal::DecodeUtf8(bytes);
+  if (!password) {
+    // No rule can count characters it cannot decode: refused whatever the other rules say.
+    return Decide({{Code::kPasswordForbiddenCharacter, RuleName(t.name, kForbiddenCharacters),
+                    "the password is not valid UTF-8", t.enforced}});
+  }
+  return Decide(CheckRules(t, *password, facts));
+}
+
+bool Policy::ChecksPasswords(std::string_view directory, protocol::RequesterType type) const {
+  return compiled_->PasswordFor(directory, type).AnyOn();
+}
+
+std::optional<std::filesystem::path> Policy::BreachedFileFor(std::string_view directory,
+                                                             protocol::RequesterType type) const {
+  return compiled_->PasswordFor(directory, type).config.breached_file;
+}
+
+namespace {
+
+void AddPasswordRules(std::vector<RuleInfo>& rules, const PasswordTable& t) {
+  if (!t.AnyOn()) return;
+  const auto& c = t.config;
+  auto add = [&](std::string_view key, std::string setting) {
+    rules.push_back({Stage::kPassword, RuleName(t.name, key), std::move(setting), t.enforced});
+  };
+  if (c.min_length > 0) add(kMinLength, Count(c.min_length, "characters"));
+  if (c.max_length > 0) add(kMaxLength, Count(c.max_length, "characters"));
+  if (c.min_classes > 0) add(kMinClasses, Count(c.min_classes, "of 5 kinds"));
+  // Always on with any other rule: a password that is not UTF-8 is refused under it.
+  add(kForbiddenCharacters,
+      (t.forbidden.empty() ? std::string("none listed")
+                           : Count(static_cast<int>(t.forbidden.size()), "characters")) +
+          "; and any password that is not valid UTF-8");
+  if (c.max_repeated > 0) add(kMaxRepeated, Count(c.max_repeated, "in a row at most"));
+  if (c.not_same_as_old) add(kNotSameAsOld, "on a change");
+  if (c.no_name_parts) add(kNoNameParts, "tokens of 3 or more characters");
+  if (t.banned) {
+    add(kBannedWordsFile, c.banned_words_file->string() + " (" +
+                              std::to_string(t.banned->terms().size()) + " terms), min score " +
+                              std::to_string(c.banned_min_score));
+  }
+  if (c.breached_file) {
+    add(kBreachedFile,
+        c.breached_file->string() + ", min count " + std::to_string(c.breached_min_count));
+  }
+}
+
+}  // namespace
+
+void Policy::AddPasswordRulesFor(std::vector<RuleInfo>& rules, std::string_view directory,
+                                 protocol::RequesterType type) const {
+  AddPasswordRules(rules, compiled_->PasswordFor(directory, type));
 }
 
 }  // namespace wb::policy

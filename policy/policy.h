@@ -10,19 +10,27 @@
 //                                   │ deny ──▶ Finish(rejected, code)     (nothing written)
 //                                   │ hold ──▶ stays `received`: the breaker is tripped
 //   worker: Route ─▶ FindAccount ─▶ QuestionsFor ─▶ Directory::AnswerScope ─▶ CheckAccount
-//              ──allow / would_deny──▶ Apply      deny ──▶ Finish(rejected, code)
+//              ──allow / would_deny──▶ CheckPassword ──allow / would_deny──▶ Apply
+//                                            deny (either) ──▶ Finish(rejected, code)
 //
 //   Admit (cheap, no account): verification methods, rate limits, the breaker.
 //   CheckAccount (needs the account): scope (allowed subtrees, the filter's answer, denied
 //   groups, protected accounts), the admin requester's right to this scope, and the stronger
 //   verification that protected accounts and privileged groups require.
+//   CheckPassword (needs the decrypted password and the account's names): the local password
+//   rules of [policy.password] / [directory.password] (docs/policy.md, "Password rules"),
+//   banned words scored as Entra Password Protection documents it, and the breached count the
+//   caller looked up (breached::List) when WantsBreachedCount says so.
 //
 // Guarantees:
 //   - No I/O after Open: every fact comes in through the arguments (the directory's answers,
 //     the queue's history), so a decision is a pure function of its inputs and the counts.
 //   - A Decision lists every rule that matched, each with a stable code (CodeName), the rule's
 //     name as the config spells it, and a reason an administrator can act on. The reason never
-//     holds a password or a secret (none reaches the engine).
+//     holds a password, any part of one, a banned term that matched, or another secret.
+//   - Passwords: CheckPassword reads the Secrets it is given and copies them only into secure
+//     memory that is wiped when the check returns (policy/password_rules.h); it keeps nothing.
+//     The banned-words files are read once, at Open.
 //   - Log-only: a rule in mode "log_only" (its own `mode`, or policy.mode) matches as
 //     `enforced = false`; a decision whose matches are all log-only is kWouldDeny and the
 //     request goes on. One enforced match makes it kDeny.
@@ -36,10 +44,12 @@
 //     RejectBreaker; the tripped state is reported (BreakerState) for the caller to keep
 //     durably and to hand back to Open after a restart.
 //
-// Thread-safety: Admit, CheckAccount, QuestionsFor and the breaker calls may be called from
-// several threads at once (one internal mutex guards the counts and the breaker).
+// Thread-safety: Admit, CheckAccount, CheckPassword, QuestionsFor and the breaker calls may be
+// called from several threads at once (one internal mutex guards the counts and the breaker).
 
 #include <chrono>
+#include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -49,6 +59,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/secret.h"
 #include "common/status.h"
 #include "config/config.h"
 #include "ldap/directory.h"
@@ -68,6 +79,16 @@ enum class Code {
   kRateLimited,               // "rate_limited"
   kBreakerTripped,            // "breaker_tripped": held, neither written nor refused
   kBreakerRejected,           // "breaker_rejected": held, then refused by an administrator
+  // The password rules (CheckPassword). All ask the user for a stronger password.
+  kPasswordTooShort,            // "password_too_short"
+  kPasswordTooLong,             // "password_too_long"
+  kPasswordClasses,             // "password_classes"
+  kPasswordForbiddenCharacter,  // "password_forbidden_character" (also: not valid UTF-8)
+  kPasswordRepeated,            // "password_repeated"
+  kPasswordSameAsOld,           // "password_same_as_old"
+  kPasswordContainsName,        // "password_contains_name"
+  kPasswordBanned,              // "password_banned"
+  kPasswordBreached,            // "password_breached"
 };
 std::string_view CodeName(Code code);
 std::optional<Code> ParseCode(std::string_view name);
@@ -77,9 +98,9 @@ protocol::UserAction UserActionFor(Code code);
 enum class Verdict { kAllow, kDeny, kWouldDeny, kHold };
 std::string_view VerdictName(Verdict verdict);  // "allow", "deny", "would_deny", "hold"
 
-// Where a rule is checked: Admit, or CheckAccount.
-enum class Stage { kAdmission, kAccount };
-std::string_view StageName(Stage stage);  // "admission", "account"
+// Where a rule is checked: Admit, CheckAccount or CheckPassword.
+enum class Stage { kAdmission, kAccount, kPassword };
+std::string_view StageName(Stage stage);  // "admission", "account", "password"
 
 // A rule that applies to a request, for an administrator's preview (`wbagent policy test`):
 // its name is the one a RuleMatch carries when the rule matches.
@@ -120,6 +141,26 @@ struct AccountFacts {
   ldap::ScopeAnswers answers;
 };
 
+// The user's names, for the name-token rule and the banned-words score (the directory's
+// values; empty when unknown).
+struct Names {
+  std::string login;    // sAMAccountName or uid (a UPN's domain is a delimiter, as '@')
+  std::string display;  // displayName
+  std::string given;    // givenName
+  std::string surname;  // sn
+};
+
+// What CheckPassword knows. The Secrets are the caller's; they must outlive the call.
+struct PasswordFacts {
+  std::string directory;                 // the directory's configured name
+  const Secret* new_password = nullptr;  // null: checked as an empty password
+  const Secret* old_password = nullptr;  // null unless the request is a change
+  Names names;
+  // The caller's lookup in the breached list (BreachedFileFor); nullopt when none is
+  // configured or it was not looked up, and then the breached rule does not match.
+  std::optional<std::uint64_t> breached_count;
+};
+
 // A request Open counts against the rate limits: one the queue holds that was admitted.
 struct PastRequest {
   std::string requester_id;
@@ -141,7 +182,9 @@ class Policy {
  public:
   // `config` holds [policy] and every [[directory]] (their scope tables). `history`: the
   // admitted requests the queue holds, any order; those older than the longest window are
-  // ignored. `breaker`: the state kept from the last run.
+  // ignored. `breaker`: the state kept from the last run. Open reads each banned_words_file
+  // (its only I/O); one that cannot be read, is not UTF-8, or has too many or too long terms
+  // fails Open with the key's name and FILE:LINE.
   static Result<std::unique_ptr<Policy>> Open(const config::Config& config, const Clock& clock,
                                               const std::vector<PastRequest>& history,
                                               BreakerState breaker);
@@ -157,10 +200,28 @@ class Policy {
   // The account checks, given the answers to QuestionsFor's questions.
   Decision CheckAccount(const RequestFacts& request, const AccountFacts& account) const;
 
-  // Every rule that Admit and CheckAccount check for a request of `type` to `directory`, in the
-  // order they check them; a rule that is off (no limit, an empty list, min_methods 0) is left
-  // out. An unknown directory (or an empty name): the admission rules only. Every RuleMatch
-  // either call returns for such a request names one of these rules.
+  // The password rules for a request of `type` to `directory`, given the new password (and the
+  // old one, for a change). The table that applies: for an admin request the directory's
+  // [directory.password.admin], else its [directory.password], else [policy.password.admin],
+  // else [policy.password]; for a self-service request [directory.password], else
+  // [policy.password]. An unknown directory uses the policy's tables. No I/O.
+  Decision CheckPassword(const RequestFacts& request, const PasswordFacts& facts) const;
+  // Whether any password rule is on for such a request (otherwise CheckPassword allows, and the
+  // caller may skip decrypting for it).
+  bool ChecksPasswords(std::string_view directory, protocol::RequesterType type) const;
+  // The breached list the table that applies names (breached_file), or nullopt: the caller
+  // looks the password up there and passes the count in PasswordFacts::breached_count.
+  std::optional<std::filesystem::path> BreachedFileFor(std::string_view directory,
+                                                       protocol::RequesterType type) const;
+  bool WantsBreachedCount(std::string_view directory, protocol::RequesterType type) const {
+    return BreachedFileFor(directory, type).has_value();
+  }
+
+  // Every rule that Admit, CheckAccount and CheckPassword check for a request of `type` to
+  // `directory`, in the order they check them; a rule that is off (no limit, an empty list,
+  // min_methods 0) is left out. An unknown directory (or an empty name): the admission rules
+  // and the policy's password rules. Every RuleMatch the three calls return for such a request
+  // names one of these rules.
   std::vector<RuleInfo> RulesFor(std::string_view directory, protocol::RequesterType type) const;
 
   BreakerState Breaker() const;
@@ -182,6 +243,8 @@ class Policy {
   void Count(const std::string& account_key, const std::string& requester_id, WallTime at);
   std::vector<RuleMatch> CheckRates(const RequestFacts& request) const;
   bool OverallPassed() const;
+  void AddPasswordRulesFor(std::vector<RuleInfo>& rules, std::string_view directory,
+                           protocol::RequesterType type) const;
   std::unique_ptr<Compiled> compiled_;
   const Clock& clock_;
   mutable std::mutex mu_;

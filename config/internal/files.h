@@ -2,6 +2,7 @@
 // Internal to config/: checks against the file system. They stat() files and never open
 // them, so a secret file's contents are never read by the loader.
 
+#include <cstdint>
 #include <filesystem>
 #include <string_view>
 
@@ -15,6 +16,10 @@ std::filesystem::path ResolvePath(const std::filesystem::path& config_dir, std::
 
 // A regular file this process can read: CA files, client certificates.
 Problem CheckReadableFile(const std::filesystem::path& path);
+
+// A readable regular file of at most `max_bytes` that others may not write: files of terms
+// and hashes the agent trusts (the banned-words and breached-password files).
+Problem CheckListFile(const std::filesystem::path& path, std::uintmax_t max_bytes);
 
 // An existing file that passes wb::CheckSecretFilePermissions.
 Problem CheckSecretFile(const std::filesystem::path& path);

@@ -23,9 +23,11 @@ struct LoadContext {
 void LoadAgent(TableReader& root, const LoadContext& ctx, AgentConfig& out);
 void LoadCloud(TableReader& root, const LoadContext& ctx, CloudConfig& out);
 void LoadDirectories(TableReader& root, const LoadContext& ctx, std::vector<DirectoryConfig>& out);
-void LoadPolicy(TableReader& root, PolicyConfig& out);
-// [directory.scope] and [directory.admin_scope] of one [[directory]] (load_policy.cc).
-void LoadScopes(TableReader& dir, std::optional<DirectoryKind> kind, DirectoryConfig& out);
+void LoadPolicy(TableReader& root, const LoadContext& ctx, PolicyConfig& out);
+// [directory.scope], [directory.admin_scope], [directory.password] and
+// [directory.password.admin] of one [[directory]] (load_policy.cc).
+void LoadScopes(TableReader& dir, std::optional<DirectoryKind> kind, const LoadContext& ctx,
+                DirectoryConfig& out);
 void LoadQueue(TableReader& root, QueueConfig& out);
 // Needs the loaded agent section: the audit files default to places under state_dir.
 void LoadAudit(TableReader& root, const LoadContext& ctx, const AgentConfig& agent,

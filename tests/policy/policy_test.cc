@@ -517,9 +517,9 @@ TEST_F(PolicyTest, RulesForSaysWhichRulesAreLogOnly) {
   }
 }
 
-// A property over random configs and requests: whatever matches, Admit and CheckAccount name
-// a rule that RulesFor lists for that request, at the stage that checked it (so that `wbagent
-// policy test` can show every match against its rule).
+// A property over random configs and requests: whatever matches, Admit, CheckAccount and
+// CheckPassword name a rule that RulesFor lists for that request, at the stage that checked it
+// (so that `wbagent policy test` can show every match against its rule).
 TEST_F(PolicyTest, EveryMatchNamesARuleThatRulesForLists) {
   std::mt19937 rng(20261205);
   auto coin = [&] { return std::uniform_int_distribution<int>(0, 1)(rng) == 1; };
@@ -546,6 +546,25 @@ TEST_F(PolicyTest, EveryMatchNamesARuleThatRulesForLists) {
     if (coin()) c.policy.rate_limits.per_account = {1, 1h};
     if (coin()) c.policy.rate_limits.per_requester = {2, 1h};
     if (coin()) c.policy.rate_limits.overall = {3, 1h};
+    auto random_password_rules = [&] {
+      config::PasswordRulesConfig r;
+      if (coin()) r.min_length = 8;
+      if (coin()) r.max_length = 12;
+      if (coin()) r.min_classes = 3;
+      if (coin()) r.forbidden_characters = " ";
+      if (coin()) r.max_repeated = 2;
+      r.not_same_as_old = coin();
+      r.no_name_parts = coin();
+      if (coin()) r.breached_file = "/nonexistent/breached.bin";  // Open does not read it
+      if (coin()) r.mode = config::PolicyMode::kLogOnly;
+      return r;
+    };
+    c.policy.self_password = random_password_rules();
+    if (coin()) c.policy.admin_password = random_password_rules();
+    if (coin()) c.directories[0].password = random_password_rules();
+    if (coin()) c.directories[0].admin_password = random_password_rules();
+    const std::vector<std::string> passwords = {
+        "", "ann", "aaaa bbb", "Ann-Summer-2026!", "x\xC3\xA9\xC3\xA9\xC3\xA9y", "bad\xFF"};
     auto p = Open(c);
     ASSERT_NE(p, nullptr);
     for (int request = 0; request < 6; ++request) {
@@ -574,6 +593,18 @@ TEST_F(PolicyTest, EveryMatchNamesARuleThatRulesForLists) {
       }
       for (const auto& m : Check(*p, r, a, answers).matches) {
         EXPECT_TRUE(listed(m, Stage::kAccount)) << "round " << round << ": " << m.rule;
+      }
+      const Secret new_password(
+          passwords[std::uniform_int_distribution<std::size_t>(0, passwords.size() - 1)(rng)]);
+      const Secret old_password(coin() ? new_password.view() : "other");
+      const PasswordFacts password{
+          .directory = "corp",
+          .new_password = &new_password,
+          .old_password = coin() ? &old_password : nullptr,
+          .names = {.login = "ann", .display = "Ann Summer", .given = "Ann", .surname = "Summer"},
+          .breached_count = coin() ? std::optional<std::uint64_t>(5) : std::nullopt};
+      for (const auto& m : p->CheckPassword(r, password).matches) {
+        EXPECT_TRUE(listed(m, Stage::kPassword)) << "round " << round << ": " << m.rule;
       }
       clock_.Advance(1s);
     }

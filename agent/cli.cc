@@ -170,7 +170,8 @@ CLI::App* AddPolicyVerbs(CLI::App& app, std::string& config_path, PolicyTestArgs
   test->add_option("--verified-by", args.verified_by,
                    "A verification method the cloud would sign (repeat for several)");
   test->add_option("--password-file", args.password_file,
-                   "Not available yet: the password rules do not exist");
+                   "Also check this password (a file readable by its owner only, or - for "
+                   "standard input) against the password rules; it is never printed");
   test->add_flag("--json", args.json, "One JSON object");
   return test;
 }

@@ -133,12 +133,13 @@ int BreakerCommand(const BreakerArgs& args);
 // what the daemon runs, with the daemon's config: the admission checks (verification, the rate
 // limits counted from the queue's records, the breaker kept in breaker.json), then the account's
 // lookup, the directory's answers to the policy's questions (reads as the service account) and
-// the account checks. It writes nothing anywhere: no directory write, no bind as the user, no
-// queue or audit record, and nothing it does counts against a limit. Prints every rule that
-// applies with its result, as a table or (--json) one JSON object.
-// Exit 0: the request would go through (allow, or would_deny in log-only mode); 1: it would not
-// (deny, hold, or the lookup would fail), or the directory could not be asked; 2: bad arguments
-// or config, or --password-file (the password rules do not exist yet).
+// the account checks; with a password (--password-file FILE, or - for standard input), the
+// password rules too. It writes nothing anywhere: no directory write, no bind as the user, no
+// queue or audit record, and nothing it does counts against a limit; the password is never
+// printed. Prints every rule that applies with its result, as a table or (--json) one JSON
+// object. Exit 0: the request would go through (allow, or would_deny in log-only mode); 1: it
+// would not (deny, hold, or the lookup would fail), or the directory could not be asked;
+// 2: bad arguments or config, or a password file that cannot be read.
 struct PolicyTestArgs {
   std::filesystem::path config_file;
   std::string user;                                 // the target, as the request names it
@@ -147,7 +148,7 @@ struct PolicyTestArgs {
   std::string requester_type = "self";              // "self" or "admin"
   std::string requester;                            // the requester id; default for self: `user`
   std::vector<std::string> verified_by;             // the methods the cloud would sign
-  std::string password_file;                        // refused until the password rules exist
+  std::string password_file;  // a new password to check: a 0600 file, or "-" (standard input)
   bool json = false;
 };
 int PolicyTestCommand(const PolicyTestArgs& args, const Clock& clock);

@@ -551,6 +551,7 @@ void Pipeline::Process(queue::Work& work) {
     return Finalize(work, account.error(), "", directory.name(), Since(start, *deps_.clock));
   }
   if (!PassesAccountChecks(work, directory, *account, start)) return;
+  if (!PassesPasswordChecks(work, directory, *account, start)) return;
   // A password write that may already have been applied (here, before its answer was lost,
   // or by another agent) must not be applied again: it would trip the password history. The
   // account was just read, so its password timestamp costs nothing more.
@@ -592,6 +593,34 @@ bool Pipeline::PassesAccountChecks(const queue::Work& work, ldap::Directory& dir
   }
   const policy::Decision d = rules->CheckAccount(facts, known);
   RecordDecision(info, d, "account", account.dn, directory.name());
+  if (d.verdict != policy::Verdict::kDeny) return true;
+  EndDenied(info, *d.deciding(), Since(start, *deps_.clock));
+  return false;
+}
+
+// The password rules (policy/policy.h, CheckPassword) on the decrypted password, before
+// anything is written: only for a request that writes one, and only when a rule is on. The
+// password is read in place from the Work's Secret; the engine copies it only into memory it
+// wipes.
+bool Pipeline::PassesPasswordChecks(const queue::Work& work, ldap::Directory& directory,
+                                    const ldap::Account& account,
+                                    std::chrono::steady_clock::time_point start) {
+  const auto& info = work.record.info;
+  if (!WritesPassword(info.operations)) return true;
+  const policy::RequestFacts facts = FactsFor(info, work.record.received_at);
+  const std::shared_ptr<const policy::Policy> rules = CurrentPolicy();
+  if (!rules->ChecksPasswords(directory.name(), facts.requester.type)) return true;
+  const policy::PasswordFacts password{
+      .directory = directory.name(),
+      .new_password = &work.new_password,
+      .old_password = info.operations.change ? &work.old_password : nullptr,
+      .names = {.login = account.login_name,
+                .display = account.display_name,
+                .given = account.given_name,
+                .surname = account.surname},
+      .breached_count = std::nullopt};
+  const policy::Decision d = rules->CheckPassword(facts, password);
+  RecordDecision(info, d, "password", account.dn, directory.name());
   if (d.verdict != policy::Verdict::kDeny) return true;
   EndDenied(info, *d.deciding(), Since(start, *deps_.clock));
   return false;

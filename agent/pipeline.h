@@ -7,7 +7,9 @@
 //     as policy_decision) -> MarkReady; a denial: Finish(rejected) -> "result"; a hold (the
 //     breaker): stays `received` until ReleaseHeld or RejectHeld
 //   workers (max_in_flight threads): Take -> route -> FindAccount -> the account checks
-//     (Directory::AnswerScope, Policy::CheckAccount, audited as policy_decision) -> Apply ->
+//     (Directory::AnswerScope, Policy::CheckAccount, audited as policy_decision) -> for a
+//     password write with password rules on, Policy::CheckPassword on the decrypted password
+//     (audited as policy_decision, without the password) -> Apply ->
 //     Finish/Retry -> audit directory_write (durable) -> "result" -> audit result_sent
 //   OnResultAck: AcknowledgeResult -> audit result_acknowledged
 //
@@ -142,6 +144,10 @@ class Pipeline {
   bool PassesAccountChecks(const queue::Work& work, ldap::Directory& directory,
                            const ldap::Account& account,
                            std::chrono::steady_clock::time_point start);
+  // The password rules before Apply; false when the request ended here.
+  bool PassesPasswordChecks(const queue::Work& work, ldap::Directory& directory,
+                            const ldap::Account& account,
+                            std::chrono::steady_clock::time_point start);
   void RecordDecision(const queue::RequestInfo& info, const policy::Decision& decision,
                       std::string_view stage, const std::string& dn = "",
                       const std::string& directory = "");

@@ -13,6 +13,7 @@
 
 #include "agent/commands.h"
 #include "agent/open.h"
+#include "agent/password_input.h"
 #include "agent/request_mapping.h"
 #include "common/log_escape.h"
 #include "config/config.h"
@@ -117,11 +118,13 @@ Result<queue::RequestInfo, std::string> RequestFor(const PolicyTestArgs& args, W
 
 // --- The checks, in the daemon's order -----------------------------------------------------
 
-void AddRules(Preview& p, const std::vector<policy::RuleInfo>& rules) {
+// Every rule starts as passed, except the password rules without a password to check: those
+// are shown, never as passed.
+void AddRules(Preview& p, const std::vector<policy::RuleInfo>& rules, bool password_checked) {
   for (const auto& r : rules) {
-    // The preview has no password: the password rules are shown, never as passed.
-    const RuleResult result =
-        r.stage == policy::Stage::kPassword ? RuleResult::kNotChecked : RuleResult::kPass;
+    const RuleResult result = r.stage == policy::Stage::kPassword && !password_checked
+                                  ? RuleResult::kNotChecked
+                                  : RuleResult::kPass;
     p.rules.push_back({r, result, std::nullopt});
   }
 }
@@ -168,8 +171,23 @@ void Failed(Preview& p, const ldap::Outcome& o, std::string_view during) {
   p.user_action = UserActionFor(o.code);
 }
 
+// not_same_as_old compares with the old password, which the preview does not take.
+void OldPasswordNotChecked(Preview& p) {
+  constexpr std::string_view kKey = ".not_same_as_old";
+  for (auto& r : p.rules) {
+    const std::string& name = r.info.rule;
+    if (r.info.stage == policy::Stage::kPassword && r.result == RuleResult::kPass &&
+        name.size() > kKey.size() &&
+        name.compare(name.size() - kKey.size(), kKey.size(), kKey) == 0) {
+      r.result = RuleResult::kNotChecked;
+    }
+  }
+}
+
+// `password`: the new password to check against the password rules; null: not checked.
 Preview Evaluate(const queue::RequestInfo& info, WallTime now, policy::Policy& policy,
-                 const ldap::Router& router) {
+                 const ldap::Router& router, const Secret* password) {
+  const bool check_password = password != nullptr && WritesPassword(info.operations);
   Preview p;
   const protocol::Requester requester = RequesterOf(info);
   const policy::RequestFacts facts{
@@ -184,18 +202,19 @@ Preview Evaluate(const queue::RequestInfo& info, WallTime now, policy::Policy& p
   const std::optional<ldap::Target> target = ToTarget(info);
   auto dir = router.Route(*target);
   if (!dir.ok()) {
-    AddRules(p, policy.RulesFor("", requester.type));
+    AddRules(p, policy.RulesFor("", requester.type), false);
     Apply(p, policy::Stage::kAdmission, admission);
     if (admitted) Failed(p, dir.error(), "choosing the directory");
     return p;
   }
   ldap::Directory& directory = **dir;
   p.directory = directory.name();
-  AddRules(p, policy.RulesFor(directory.name(), requester.type));
+  AddRules(p, policy.RulesFor(directory.name(), requester.type), check_password);
   Apply(p, policy::Stage::kAdmission, admission);
   auto account = directory.FindAccount(*target);
   if (!account.ok()) {
     NotChecked(p, policy::Stage::kAccount);
+    NotChecked(p, policy::Stage::kPassword);
     if (admitted) Failed(p, account.error(), "looking up the account");
     return p;
   }
@@ -206,6 +225,7 @@ Preview Evaluate(const queue::RequestInfo& info, WallTime now, policy::Policy& p
     auto answers = directory.AnswerScope(*account, questions);
     if (!answers.ok()) {
       NotChecked(p, policy::Stage::kAccount);
+      NotChecked(p, policy::Stage::kPassword);
       if (admitted) Failed(p, answers.error(), "asking the directory the policy's questions");
       return p;
     }
@@ -213,9 +233,30 @@ Preview Evaluate(const queue::RequestInfo& info, WallTime now, policy::Policy& p
   }
   const policy::Decision checked = policy.CheckAccount(facts, known);
   Apply(p, policy::Stage::kAccount, checked);
+  std::optional<policy::Decision> password_checked;
+  if (check_password) {
+    password_checked = policy.CheckPassword(
+        facts, {.directory = directory.name(),
+                .new_password = password,
+                .old_password = nullptr,  // not_same_as_old needs the old one: not previewed
+                .names = {.login = account->login_name,
+                          .display = account->display_name,
+                          .given = account->given_name,
+                          .surname = account->surname},
+                .breached_count = std::nullopt});
+    Apply(p, policy::Stage::kPassword, *password_checked);
+    OldPasswordNotChecked(p);
+  }
   if (!admitted) return p;
-  // A would_deny at admission stays one unless the account checks deny.
-  if (checked.verdict != policy::Verdict::kAllow) Decided(p, checked);
+  // The first stage that denies decides; a would_deny stays one unless a later stage denies.
+  for (const policy::Decision* d : {&checked, password_checked ? &*password_checked : nullptr}) {
+    if (d == nullptr || p.verdict == policy::VerdictName(policy::Verdict::kDeny)) continue;
+    if (d->verdict == policy::Verdict::kDeny ||
+        (d->verdict == policy::Verdict::kWouldDeny &&
+         p.verdict == policy::VerdictName(policy::Verdict::kAllow))) {
+      Decided(p, *d);
+    }
+  }
   return p;
 }
 
@@ -342,10 +383,12 @@ std::vector<policy::PastRequest> History(const config::Config& config, const Clo
 }  // namespace
 
 int PolicyTestCommand(const PolicyTestArgs& args, const Clock& clock) {
+  std::optional<Secret> password;
   if (!args.password_file.empty()) {
-    return Usage(
-        "--password-file: the preview does not check a password against the password rules "
-        "yet; it lists them as not checked (docs/policy.md, \"Not built yet\")");
+    auto read =
+        args.password_file == "-" ? ReadPasswordFromStdin() : ReadSecretFile(args.password_file);
+    if (!read.ok()) return Usage("--password-file: " + read.error().ToString());
+    password = std::move(*read);
   }
   const WallTime now = clock.Now();
   auto info = RequestFor(args, now);
@@ -369,7 +412,7 @@ int PolicyTestCommand(const PolicyTestArgs& args, const Clock& clock) {
     return kExitFailure;
   }
   std::vector<std::string> notes = std::move(preview.notes);
-  preview = Evaluate(*info, now, **policy, **router);
+  preview = Evaluate(*info, now, **policy, **router, password ? &*password : nullptr);
   preview.notes = std::move(notes);
   if (args.json) {
     PrintJson(*info, preview);

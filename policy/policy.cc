@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <set>
 
+#include "breached/breached.h"
 #include "ldap/dn.h"
 #include "policy/password_rules.h"
 
@@ -140,6 +141,7 @@ struct PasswordTable {
   config::PasswordRulesConfig config;
   std::u32string forbidden;
   std::shared_ptr<const internal::BannedWords> banned;  // null: no banned_words_file
+  std::shared_ptr<const breached::List> breached;       // null: no breached_file
   bool enforced = true;
   bool AnyOn() const {
     const auto& c = config;
@@ -149,11 +151,15 @@ struct PasswordTable {
   }
 };
 
-// The banned-words files read at Open, by path: tables that name the same file share it.
-using BannedCache = std::map<std::filesystem::path, std::shared_ptr<const internal::BannedWords>>;
+// The banned-words files read and the breached lists mapped at Open, by path: tables that name
+// the same file share it.
+struct FileCache {
+  std::map<std::filesystem::path, std::shared_ptr<const internal::BannedWords>> banned;
+  std::map<std::filesystem::path, std::shared_ptr<const breached::List>> breached;
+};
 
 Result<PasswordTable> CompilePasswordTable(const config::PasswordRulesConfig& c, std::string name,
-                                           PolicyMode overall, BannedCache& cache) {
+                                           PolicyMode overall, FileCache& cache) {
   PasswordTable t;
   t.name = std::move(name);
   t.config = c;
@@ -161,8 +167,17 @@ Result<PasswordTable> CompilePasswordTable(const config::PasswordRulesConfig& c,
   auto forbidden = internal::DecodeText(c.forbidden_characters);
   if (!forbidden) return InvalidArgument(t.name + ".forbidden_characters: not valid UTF-8");
   t.forbidden = std::move(*forbidden);
+  if (c.breached_file) {
+    auto& cached = cache.breached[*c.breached_file];
+    if (!cached) {
+      auto list = breached::List::Open(*c.breached_file);
+      if (!list.ok()) return list.error().WithContext(t.name + ".breached_file");
+      cached = std::make_shared<const breached::List>(std::move(*list));
+    }
+    t.breached = cached;
+  }
   if (c.banned_words_file) {
-    auto& cached = cache[*c.banned_words_file];
+    auto& cached = cache.banned[*c.banned_words_file];
     if (!cached) {
       auto words = internal::BannedWords::Load(*c.banned_words_file);
       if (!words.ok()) return words.error().WithContext(t.name + ".banned_words_file");
@@ -434,7 +449,7 @@ Result<std::unique_ptr<Policy>> Policy::Open(const config::Config& config, const
                                              BreakerState breaker) {
   auto compiled = std::make_unique<Compiled>();
   const PolicyMode overall = config.policy.mode;
-  BannedCache banned;
+  FileCache files;
   for (const auto& d : config.directories) {
     const std::string prefix = "directory[" + d.name + "]";
     Compiled::Directory dir;
@@ -448,12 +463,12 @@ Result<std::unique_ptr<Policy>> Policy::Open(const config::Config& config, const
       dir.admin_scope = std::move(*admin);
     }
     if (d.password) {
-      auto t = CompilePasswordTable(*d.password, prefix + ".password", overall, banned);
+      auto t = CompilePasswordTable(*d.password, prefix + ".password", overall, files);
       if (!t.ok()) return t.error();
       dir.password = std::move(*t);
     }
     if (d.admin_password) {
-      auto t = CompilePasswordTable(*d.admin_password, prefix + ".password.admin", overall, banned);
+      auto t = CompilePasswordTable(*d.admin_password, prefix + ".password.admin", overall, files);
       if (!t.ok()) return t.error();
       dir.admin_password = std::move(*t);
     }
@@ -466,11 +481,11 @@ Result<std::unique_ptr<Policy>> Policy::Open(const config::Config& config, const
                                   Enforced(p.admin_verification.mode, overall)};
   compiled->limits = p.rate_limits;
   compiled->limits_enforced = Enforced(p.rate_limits.mode, overall);
-  auto self_password = CompilePasswordTable(p.self_password, "policy.password", overall, banned);
+  auto self_password = CompilePasswordTable(p.self_password, "policy.password", overall, files);
   if (!self_password.ok()) return self_password.error();
   compiled->self_password = std::move(*self_password);
   if (p.admin_password) {
-    auto admin = CompilePasswordTable(*p.admin_password, "policy.password.admin", overall, banned);
+    auto admin = CompilePasswordTable(*p.admin_password, "policy.password.admin", overall, files);
     if (!admin.ok()) return admin.error();
     compiled->admin_password = std::move(*admin);
   }
@@ -874,6 +889,14 @@ std::string Count(int n, std::string_view what) {
 
 // The rules of `t` over the decoded password. Reasons say which rule failed and what it
 // requires, never what the password holds.
+// How often the new password appears in the table's breached list: the count the caller gave
+// (tests), else a lookup in the mapped list.
+Result<std::uint64_t> BreachedCount(const breached::List& list, const PasswordFacts& facts) {
+  if (facts.breached_count) return *facts.breached_count;
+  if (facts.new_password == nullptr) return std::uint64_t{0};
+  return list.Count(*facts.new_password);
+}
+
 std::vector<RuleMatch> CheckRules(const PasswordTable& t, std::span<const char32_t> password,
                                   const PasswordFacts& facts) {
   const auto& c = t.config;
@@ -922,11 +945,17 @@ std::vector<RuleMatch> CheckRules(const PasswordTable& t, std::span<const char32
                std::to_string(c.banned_min_score) + " points");
     }
   }
-  if (c.breached_file && facts.breached_count &&
-      *facts.breached_count >= static_cast<std::uint64_t>(c.breached_min_count)) {
-    deny(Code::kPasswordBreached, kBreachedFile,
-         "the password is in the breached-password list (seen at least " +
-             std::to_string(c.breached_min_count) + " times)");
+  if (t.breached) {
+    auto count = BreachedCount(*t.breached, facts);
+    if (!count.ok()) {
+      // Fail closed: a password the list cannot check is not known to be safe.
+      deny(Code::kPasswordBreached, kBreachedFile,
+           "the breached-password list could not check the password: " + count.error().message());
+    } else if (*count >= static_cast<std::uint64_t>(c.breached_min_count)) {
+      deny(Code::kPasswordBreached, kBreachedFile,
+           "the password is in the breached-password list (seen at least " +
+               std::to_string(c.breached_min_count) + " times)");
+    }
   }
   return matches;
 }

@@ -25,6 +25,9 @@
 // Guarantees:
 //   - No I/O after Open: every fact comes in through the arguments (the directory's answers,
 //     the queue's history), so a decision is a pure function of its inputs and the counts.
+//     The one exception is by design: the breached-password lists (breached/breached.h) are
+//     mapped read-only at Open, and CheckPassword reads their pages (two at most per lookup).
+//     A list that does not open (missing, truncated, corrupt) fails Open, naming its key.
 //   - A Decision lists every rule that matched, each with a stable code (CodeName), the rule's
 //     name as the config spells it, and a reason an administrator can act on. The reason never
 //     holds a password, any part of one, a banned term that matched, or another secret.
@@ -156,8 +159,8 @@ struct PasswordFacts {
   const Secret* new_password = nullptr;  // null: checked as an empty password
   const Secret* old_password = nullptr;  // null unless the request is a change
   Names names;
-  // The caller's lookup in the breached list (BreachedFileFor); nullopt when none is
-  // configured or it was not looked up, and then the breached rule does not match.
+  // The breached list's count for the new password. nullopt (the daemon): the engine looks
+  // it up in the list the applying table names, mapped at Open. Set: used as given (tests).
   std::optional<std::uint64_t> breached_count;
 };
 
@@ -204,13 +207,14 @@ class Policy {
   // old one, for a change). The table that applies: for an admin request the directory's
   // [directory.password.admin], else its [directory.password], else [policy.password.admin],
   // else [policy.password]; for a self-service request [directory.password], else
-  // [policy.password]. An unknown directory uses the policy's tables. No I/O.
+  // [policy.password]. An unknown directory uses the policy's tables. Reads nothing but the
+  // mapped breached list. A password the list cannot check (an NTLM list and a password that is
+  // not UTF-8) is denied under breached_file: fail closed.
   Decision CheckPassword(const RequestFacts& request, const PasswordFacts& facts) const;
   // Whether any password rule is on for such a request (otherwise CheckPassword allows, and the
   // caller may skip decrypting for it).
   bool ChecksPasswords(std::string_view directory, protocol::RequesterType type) const;
-  // The breached list the table that applies names (breached_file), or nullopt: the caller
-  // looks the password up there and passes the count in PasswordFacts::breached_count.
+  // The breached list the table that applies names (breached_file), or nullopt.
   std::optional<std::filesystem::path> BreachedFileFor(std::string_view directory,
                                                        protocol::RequesterType type) const;
   bool WantsBreachedCount(std::string_view directory, protocol::RequesterType type) const {

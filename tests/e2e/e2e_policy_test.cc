@@ -10,6 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "breached/breached.h"
 #include "tests/e2e/e2e_util.h"
 #include "tests/support/server_gate.h"
 #include "tests/support/slapd_server.h"
@@ -62,8 +63,10 @@ class EndToEndPolicyTest : public ::testing::Test {
     setup_status_ = PrepareDirectory();
     if (!setup_status_.ok()) return;
     dir_ = std::make_unique<TempDir>("wbe2epolicy");
+    setup_status_ = WritePasswordLists(dir_->path());
+    if (!setup_status_.ok()) return;
     auto d = Deploy(dir_->path(), SlapdServer::service_password(),
-                    SlapdDirectoryToml(*slapd_, 5) + PolicyToml());
+                    SlapdDirectoryToml(*slapd_, 5) + PolicyToml() + PasswordToml(dir_->path()));
     if (!d.ok()) {
       setup_status_ = d.error();
       return;
@@ -106,6 +109,22 @@ class EndToEndPolicyTest : public ::testing::Test {
            "min_methods = 1\n"
            "weak_methods = [\"security_questions\"]\n";
   }
+  // The banned words and the breached list the password rules name (docs/policy.md).
+  static Status WritePasswordLists(const std::filesystem::path& dir) {
+    WB_RETURN_IF_ERROR(WriteFile(dir / "banned.txt", "contoso\nwinter\n", 0644));
+    WB_RETURN_IF_ERROR(WriteFile(dir / "pwned.txt", std::string(kBreachedSha1) + ":42\n", 0644));
+    auto imported = breached::Import(dir / "pwned.txt", dir / "pwned.bin", {});
+    return imported.ok() ? Status::Ok() : imported.error();
+  }
+  static std::string PasswordToml(const std::filesystem::path& dir) {
+    return "\n[policy.password]\nmin_length = 12\nno_name_parts = true\nbanned_words_file = \"" +
+           (dir / "banned.txt").string() + "\"\nbreached_file = \"" + (dir / "pwned.bin").string() +
+           "\"\n";
+  }
+  // The SHA-1 of kBreachedPassword, as Pwned Passwords lists it.
+  static constexpr char kBreachedPassword[] = "Breached-Password-2026";
+  static constexpr char kBreachedSha1[] = "1B5A19C3534D337AE1AA76A1F07F28493325A94B";
+
   static void TearDownTestSuite() {
     if (agent_) (void)agent_->Stop();
     agent_.reset();
@@ -150,11 +169,10 @@ class EndToEndPolicyTest : public ::testing::Test {
       EXPECT_NE(r.value("event", ""), "directory_write") << r.dump();
       if (r.value("event", "") == "policy_decision" && r.value("decision", "") == "deny") {
         denied = true;
-        EXPECT_NE(r.value("detail", "")
-                      .find(code == "verification_insufficient" ? "policy.verification"
-                                                                : "directory[corp]"),
-                  std::string::npos)
-            << r.dump();
+        const std::string rule = code.rfind("password_", 0) == 0       ? "policy.password"
+                                 : code == "verification_insufficient" ? "policy.verification"
+                                                                       : "directory[corp]";
+        EXPECT_NE(r.value("detail", "").find(rule), std::string::npos) << r.dump();
       }
     }
     EXPECT_TRUE(denied) << "no policy_decision deny in the audit trail";
@@ -207,10 +225,62 @@ TEST_F(EndToEndPolicyTest, ARequestVerifiedOnlyByAWeakMethodIsDenied) {
                            StaffPassword("weak1"), pw);
 }
 
+// The password rules run on the decrypted password before anything is written: each refusal
+// has its own code and asks for a stronger password, the old password still binds, and the
+// refused password is nowhere in the agent's log, audit trail or database, in UTF-8 or UTF-16.
+TEST_F(EndToEndPolicyTest, APasswordBuiltOnABannedWordIsRefusedAndNothingIsWritten) {
+  const std::string pw = "ContosoContoso1";  // 2 banned words + 1 character: 3 points < 5
+  ExpectDeniedAndUnchanged(Submit({"--user", "helped1"}, pw), "password_banned",
+                           "stronger_password", StaffUserDn("helped1"), StaffPassword("helped1"),
+                           pw);
+  const Status secret = agent_->FindSecret(pw);
+  EXPECT_TRUE(secret.ok()) << secret.ToString();
+}
+
+TEST_F(EndToEndPolicyTest, ABreachedPasswordIsRefusedAndNothingIsWritten) {
+  ExpectDeniedAndUnchanged(Submit({"--user", "helped1"}, kBreachedPassword), "password_breached",
+                           "stronger_password", StaffUserDn("helped1"), StaffPassword("helped1"),
+                           kBreachedPassword);
+  const Status secret = agent_->FindSecret(kBreachedPassword);
+  EXPECT_TRUE(secret.ok()) << secret.ToString();
+}
+
+TEST_F(EndToEndPolicyTest, APasswordWithTheUsersNameIsRefused) {
+  const std::string pw = "Helped1-Is-Long-Enough";
+  ExpectDeniedAndUnchanged(Submit({"--user", "helped1"}, pw), "password_contains_name",
+                           "stronger_password", StaffUserDn("helped1"), StaffPassword("helped1"),
+                           pw);
+}
+
+// `wbagent policy test --password-file -` checks a password the administrator types against the
+// same rules, and prints neither the password nor the banned word.
+TEST_F(EndToEndPolicyTest, PolicyTestChecksAPasswordFromStdinWithoutShowingIt) {
+  const std::string pw = "ContosoContoso1";
+  const std::string input = pw + "\n";
+  CommandResult r = agent_->Wbagent({"policy", "test", "--json", "--user", "ok1", "--kind", "uid",
+                                     "--verified-by", "email", "--password-file", "-"},
+                                    &input);
+  auto p =
+      Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+  ASSERT_TRUE(p.is_object()) << r.output;
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(p.value("code", ""), "password_banned") << r.output;
+  EXPECT_EQ(p.value("user_action", ""), "stronger_password") << r.output;
+  EXPECT_EQ(RuleRow(p, "policy.password.banned_words_file").value("result", ""), "match");
+  EXPECT_EQ(RuleRow(p, "policy.password.min_length").value("result", ""), "pass");
+  EXPECT_EQ(r.output.find(pw), std::string::npos) << "the preview printed the password";
+  EXPECT_EQ(r.output.find("ontoso"), std::string::npos) << "the preview named the banned word";
+  // Without a password the rules are listed but never as passed.
+  auto [no_password_exit, listed] =
+      PolicyTest(*agent_, {"--user", "ok1", "--kind", "uid", "--verified-by", "email"});
+  EXPECT_EQ(no_password_exit, 0);
+  EXPECT_EQ(RuleRow(listed, "policy.password.min_length").value("result", ""), "not_checked");
+}
+
 // The admin scope runs in log-only mode: a help-desk reset outside it goes through, and the
 // audit trail says what enforcement would have done.
 TEST_F(EndToEndPolicyTest, LogOnlyLetsAWouldDenyRequestThroughAndAuditsIt) {
-  const std::string pw = "Helpdesk-Bob-Pass-1";
+  const std::string pw = "Helpdesk-Reset-Pass-1";
   auto result =
       Submit({"--user", "bob", "--requester-type", "admin", "--requester", "helpdesk-1"}, pw);
   EXPECT_EQ(result.value("outcome", ""), "succeeded") << result.dump();
@@ -347,10 +417,10 @@ TEST_F(EndToEndPolicyTest, PolicyTestOfAnUnknownUserSaysTheLookupWouldFail) {
             "not_checked");
 }
 
-TEST_F(EndToEndPolicyTest, PolicyTestRefusesBadArgumentsAndAPasswordFileWithExitTwo) {
+TEST_F(EndToEndPolicyTest, PolicyTestRefusesBadArgumentsWithExitTwo) {
   // Each with the option its message names.
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--password-file", "-"}, "--password-file"},
+      {{"--password-file", "/nonexistent/password"}, "--password-file"},
       {{"--requester-type", "admin"}, "--requester:"},  // an admin request needs its id
       {{"--kind", "UID"}, "--kind"},
       {{"--op", "rest"}, "--op"}};

@@ -30,6 +30,8 @@ class EndToEndSambaPolicyTest : public ::testing::Test {
     setup_status_ = PrepareDirectory();
     if (!setup_status_.ok()) return;
     dir_ = std::make_unique<TempDir>("wbe2eadpolicy");
+    setup_status_ = WriteFile(dir_->path() / "banned.txt", "contoso\n", 0644);
+    if (!setup_status_.ok()) return;
     const std::string toml =
         "[[directory]]\nname = \"samdom\"\nkind = \"ad\"\nurls = [\"" + dc_->ldaps_url() +
         "\"]\nca_file = \"" + dc_->ca_file().string() + "\"\nbind_dn = \"" + SambaDc::service_dn() +
@@ -41,7 +43,10 @@ class EndToEndSambaPolicyTest : public ::testing::Test {
         "\"]\n"
         "filter = \"(!(description=no-self-service))\"\n"
         "denied_groups = [\"" +
-        SambaDc::group_dn("pol-tier0") + "\"]\n";
+        SambaDc::group_dn("pol-tier0") +
+        "\"]\n"
+        "\n[policy.password]\nbanned_words_file = \"" +
+        (dir_->path() / "banned.txt").string() + "\"\n";
     auto d = Deploy(dir_->path(), SambaDc::service_password(), toml);
     if (!d.ok()) {
       setup_status_ = d.error();
@@ -52,7 +57,7 @@ class EndToEndSambaPolicyTest : public ::testing::Test {
   }
   // pol-tier0 <- pol-ops <- pol-opsuser: a member of the denied group only through nesting.
   static Status PrepareDirectory() {
-    for (const char* name : {"pol-ok", "pol-opsuser", "pol-contractor"}) {
+    for (const char* name : {"pol-ok", "pol-opsuser", "pol-contractor", "pol-banned"}) {
       WB_RETURN_IF_ERROR(dc_->CreateUser(name, Initial()));
     }
     auto admin = dc_->AdminClient();
@@ -146,6 +151,16 @@ TEST_F(EndToEndSambaPolicyTest, AnAdminCountAccountIsProtected) {
   ExpectDeniedAndUnchanged(result, "protected_account", SambaDc::user_dn(name),
                            dc_->user_password(name), pw);
   EXPECT_EQ(result.value("user_action", ""), "contact_admin") << result.dump();
+}
+
+// The password rules run before the DC sees the password: a banned word is refused with its own
+// code, and the old password still binds.
+TEST_F(EndToEndSambaPolicyTest, APasswordBuiltOnABannedWordIsRefusedBeforeTheDcSeesIt) {
+  const std::string pw = "ContosoContoso1";  // 2 banned words + 1 character: 3 points < 5
+  ExpectDeniedAndUnchanged(Submit("pol-banned", pw), "password_banned",
+                           SambaDc::user_dn("pol-banned"), Initial(), pw);
+  const Status secret = agent_->FindSecret(pw);
+  EXPECT_TRUE(secret.ok()) << secret.ToString();
 }
 
 // `wbagent policy test` asks the DC the same questions (IN_CHAIN, adminCount) and writes

@@ -120,12 +120,32 @@ Result<std::unique_ptr<Agent>> Agent::Enroll(const AgentSetup& setup, const Clou
   return agent;
 }
 
-CommandResult Agent::Wbagent(std::vector<std::string> args) const {
+CommandResult Agent::Wbagent(std::vector<std::string> args, const std::string* input) const {
   std::vector<std::string> argv = {kWbagent};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back("--config");
   argv.push_back(config_.string());
-  return RunCommand(argv);
+  return RunCommand(argv, {}, input);
+}
+
+Status Agent::FindSecret(const std::string& secret) const {
+  std::string utf16;
+  for (char c : secret) {
+    utf16.push_back(c);
+    utf16.push_back('\0');
+  }
+  std::vector<std::filesystem::path> files = {log()};
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(state_)) {
+    if (entry.is_regular_file()) files.push_back(entry.path());
+  }
+  std::string found;
+  for (const auto& file : files) {
+    const std::string bytes = ReadFileOrEmpty(file);
+    if (bytes.find(secret) == std::string::npos && bytes.find(utf16) == std::string::npos) continue;
+    found += found.empty() ? "" : ", ";
+    found += file.string();
+  }
+  return found.empty() ? Status::Ok() : Internal("the secret is in " + found);
 }
 
 nlohmann::json Agent::QueueRecord(const std::string& id) const {

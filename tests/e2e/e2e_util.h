@@ -63,7 +63,12 @@ class Agent {
   const std::filesystem::path& config() const { return config_; }
   const std::filesystem::path& state() const { return state_; }
   std::filesystem::path log() const { return dir_ / ("wbagent-" + id_ + ".log"); }
-  CommandResult Wbagent(std::vector<std::string> args) const;
+  // `wbagent ARGS --config CONFIG`; `input` (when given) is its standard input.
+  CommandResult Wbagent(std::vector<std::string> args, const std::string* input = nullptr) const;
+  // Where `secret` appears, in UTF-8 or UTF-16LE, among the files of the state directory
+  // (queue database and its WAL, audit trail, status) and the agent's log: Ok when nowhere,
+  // else an error naming each file.
+  Status FindSecret(const std::string& secret) const;
   // `wbagent queue show ID --json`'s record (null when unknown).
   nlohmann::json QueueRecord(const std::string& id) const;
   const std::string& id() const { return id_; }

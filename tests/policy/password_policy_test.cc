@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "breached/breached.h"
 #include "policy/policy.h"
 #include "tests/support/fake_clock.h"
 
@@ -45,6 +46,14 @@ class PasswordPolicyTest : public ::testing::Test {
   fs::path WriteFile(const std::string& name, std::string_view content) {
     std::ofstream(dir_ / name, std::ios::binary) << content;
     return dir_ / name;
+  }
+
+  // An imported breached list of the given Pwned Passwords lines (sorted HASH:COUNT).
+  fs::path BreachedList(std::string_view lines = "0000000000000000000000000000000000000000:1\n") {
+    const fs::path text = WriteFile("breached.txt", lines);
+    auto imported = breached::Import(text, dir_ / "breached.bin", {});
+    EXPECT_TRUE(imported.ok()) << imported.error().ToString();
+    return dir_ / "breached.bin";
   }
 
   std::unique_ptr<Policy> Open(const config::Config& c) {
@@ -177,12 +186,29 @@ TEST_F(PasswordPolicyTest, UsersNamesScoreInTheBannedCheck) {
 }
 
 TEST_F(PasswordPolicyTest, BreachedCountAtOrAboveMinCountIsDenied) {
-  const config::PasswordRulesConfig r{.breached_file = WriteFile("breached.bin", ""),
-                                      .breached_min_count = 3};
+  const config::PasswordRulesConfig r{.breached_file = BreachedList(), .breached_min_count = 3};
   ExpectDenied(Check(r, "hunter2", {}, nullptr, 3), Code::kPasswordBreached,
                "policy.password.breached_file");
   EXPECT_EQ(Check(r, "hunter2", {}, nullptr, 2).verdict, Verdict::kAllow);
   EXPECT_EQ(Check(r, "hunter2", {}, nullptr, std::nullopt).verdict, Verdict::kAllow);
+}
+
+// The daemon gives no count: the engine looks the password up in the list it mapped at Open.
+TEST_F(PasswordPolicyTest, ABreachedPasswordIsFoundInTheMappedList) {
+  const config::PasswordRulesConfig r{
+      .breached_file = BreachedList("F3BBBD66A63D4BF1747940578EC3D0103530E21D:5\n"),  // hunter2
+      .breached_min_count = 3};
+  ExpectDenied(Check(r, "hunter2"), Code::kPasswordBreached, "policy.password.breached_file");
+  EXPECT_EQ(Check(r, "hunter3").verdict, Verdict::kAllow);
+}
+
+TEST_F(PasswordPolicyTest, OpenRefusesABreachedListThatIsNotOneNamingTheKey) {
+  auto c = BaseConfig();
+  c.policy.self_password.breached_file = WriteFile("breached.bin", "not a list");
+  auto p = Policy::Open(c, clock_, {}, {});
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.error().ToString().find("policy.password.breached_file"), std::string::npos)
+      << p.error().ToString();
 }
 
 TEST_F(PasswordPolicyTest, DenialsHoldNoPartOfThePasswordOrTheTerm) {
@@ -193,7 +219,7 @@ TEST_F(PasswordPolicyTest, DenialsHoldNoPartOfThePasswordOrTheTerm) {
                                       .no_name_parts = true,
                                       .banned_words_file = WriteFile("banned.txt", "zebrafish\n"),
                                       .banned_min_score = 10,
-                                      .breached_file = WriteFile("breached.bin", "")};
+                                      .breached_file = BreachedList()};
   const Decision d = Check(r, "Zebrafish77Ann", {.login = "ann", .given = "Ann"}, nullptr, 9);
   EXPECT_EQ(d.matches.size(), 7u);
   for (const auto& m : d.matches) {
@@ -252,7 +278,7 @@ TEST_F(PasswordPolicyTest, TablePrecedenceDirectoryThenAdminThenSelf) {
 
 TEST_F(PasswordPolicyTest, BreachedFileForNamesTheApplyingTablesFile) {
   auto c = BaseConfig();
-  const fs::path file = WriteFile("breached.bin", "");
+  const fs::path file = BreachedList();
   c.policy.admin_password = config::PasswordRulesConfig{.breached_file = file};
   auto p = Open(c);
   EXPECT_FALSE(p->WantsBreachedCount("corp", RequesterType::kSelf));
@@ -287,7 +313,7 @@ TEST_F(PasswordPolicyTest, RulesForListsThePasswordStage) {
   auto c = BaseConfig();
   c.policy.self_password = {.min_length = 12,
                             .banned_words_file = WriteFile("banned.txt", "contoso\n"),
-                            .breached_file = WriteFile("breached.bin", "")};
+                            .breached_file = BreachedList()};
   auto p = Open(c);
   std::vector<std::string> names;
   for (const auto& r : p->RulesFor("corp", RequesterType::kSelf)) {

@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <random>
 
+#include "breached/breached.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/process.h"
 
 namespace wb::policy {
 namespace {
@@ -521,6 +524,10 @@ TEST_F(PolicyTest, RulesForSaysWhichRulesAreLogOnly) {
 // CheckPassword name a rule that RulesFor lists for that request, at the stage that checked it
 // (so that `wbagent policy test` can show every match against its rule).
 TEST_F(PolicyTest, EveryMatchNamesARuleThatRulesForLists) {
+  wb::testing::TempDir dir("wbpolicyprop");
+  std::ofstream(dir.path() / "breached.txt") << "0000000000000000000000000000000000000000:1\n";
+  const std::filesystem::path breached_list = dir.path() / "breached.bin";
+  ASSERT_TRUE(breached::Import(dir.path() / "breached.txt", breached_list, {}).ok());
   std::mt19937 rng(20261205);
   auto coin = [&] { return std::uniform_int_distribution<int>(0, 1)(rng) == 1; };
   const std::vector<std::string> methods = {"email", "sms", "security_questions", "fido2", "x"};
@@ -555,7 +562,7 @@ TEST_F(PolicyTest, EveryMatchNamesARuleThatRulesForLists) {
       if (coin()) r.max_repeated = 2;
       r.not_same_as_old = coin();
       r.no_name_parts = coin();
-      if (coin()) r.breached_file = "/nonexistent/breached.bin";  // Open does not read it
+      if (coin()) r.breached_file = breached_list;
       if (coin()) r.mode = config::PolicyMode::kLogOnly;
       return r;
     };

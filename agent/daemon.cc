@@ -317,11 +317,7 @@ void Daemon::Stop() {
 void Daemon::Tick(bool maintenance) {
   link_->SendAuditHead();
   ApplyBreakerCommand();
-  if (maintenance) {
-    auto report = queue_->Maintain();
-    if (!report.ok()) log_->warn("queue maintenance: {}", report.error().ToString());
-    pipeline_->Notify();
-  }
+  if (maintenance) pipeline_->Maintain();
   // Directory health can change without a request finishing: a rewrite only if it did.
   status_->Changed();
 }

@@ -15,6 +15,8 @@
 #include <thread>
 #include <variant>
 
+#include "audit/audit.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/process.h"
 
 namespace wb::agent {
@@ -217,7 +219,7 @@ class PipelineTest : public ::testing::Test {
     auto writer = audit::Writer::Open({.file = dir_.path() / "audit.jsonl",
                                        .checkpoint_file = dir_.path() / "audit.checkpoint",
                                        .agent_id = "agent-1"},
-                                      Secret(std::string(32, 'k')), clock_);
+                                      Secret(std::string(32, 'k')), *clock_);
     ASSERT_TRUE(writer.ok()) << writer.error().ToString();
     audit_ = std::move(*writer);
     auto signing = protocol::EcPrivateKey::Generate();
@@ -241,7 +243,7 @@ class PipelineTest : public ::testing::Test {
                                  .backoff_base = 10ms,
                                  .backoff_cap = 20ms,
                                  .random = [] { return 0.5; }},
-                                clock_);
+                                *clock_);
     ASSERT_TRUE(q.ok()) << q.error().ToString();
     auto faulty = std::make_unique<FaultyQueue>(std::move(*q));
     faulty_ = faulty.get();
@@ -265,7 +267,7 @@ class PipelineTest : public ::testing::Test {
     keys.open.expected_tenant = "tenant-1";
     keys.open.expected_audience = "agent-1";
     if (!policy_) {
-      auto opened = policy::Policy::Open(policy_config_, clock_, {}, breaker_);
+      auto opened = policy::Policy::Open(policy_config_, *clock_, {}, breaker_);
       ASSERT_TRUE(opened.ok()) << opened.error().ToString();
       policy_ = std::move(*opened);
     }
@@ -275,7 +277,7 @@ class PipelineTest : public ::testing::Test {
                                                 .policy = policy_.get(),
                                                 .audit = audit_.get(),
                                                 .outbound = &outbound_,
-                                                .clock = &clock_,
+                                                .clock = clock_,
                                                 .log = std::make_shared<spdlog::logger>("test"),
                                                 .activity_changed = {},
                                                 .breaker_changed = {}},
@@ -298,7 +300,7 @@ class PipelineTest : public ::testing::Test {
     c.id = std::move(id);
     c.tenant = "tenant-1";
     c.audience = "agent-1";
-    c.issued_at = std::chrono::floor<std::chrono::seconds>(clock_.Now());
+    c.issued_at = std::chrono::floor<std::chrono::seconds>(clock_->Now());
     c.expires_at = c.issued_at + 5min;
     c.nonce = std::move(nonce);
     c.operations = {protocol::Operation::kReset};
@@ -366,7 +368,11 @@ class PipelineTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  SystemClock clock_;
+  // The system's clock, unless a fixture sets clock_ to fake_clock_ before SetUp: then time
+  // moves only when the test advances it.
+  SystemClock system_clock_;
+  testing::FakeClock fake_clock_;
+  const Clock* clock_ = &system_clock_;
   std::unique_ptr<queue::Queue> queue_;
   FaultyQueue* faulty_ = nullptr;  // queue_, seen as what it is
   std::unique_ptr<audit::Writer> audit_;
@@ -1100,6 +1106,183 @@ TEST_F(PipelineBreakerTest, NoInterleavingWritesAHeldRequestEarlyOrAnyRequestTwi
     OpenQueue();
     MakePipeline();
   }
+}
+
+// --- Expiry (docs/audit.md, request_expired) ----------------------------------------------
+
+// With a clock that moves only when the test says so: a request's five minutes pass at once.
+class PipelineExpiryTest : public PipelineTest {
+ protected:
+  void SetUp() override {
+    clock_ = &fake_clock_;
+    PipelineTest::SetUp();
+  }
+  // The event types recorded for request `id`, in trail order.
+  std::vector<audit::EventType> EventsOf(const std::string& id) {
+    std::vector<audit::EventType> out;
+    std::ifstream in(dir_.path() / "audit.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      auto record = audit::ParseRecord(line);
+      if (record.ok() && record->event.request_id == id) out.push_back(record->event.type);
+    }
+    return out;
+  }
+  // `wbagent audit query`'s row for request `id`.
+  audit::RequestRow RowOf(const std::string& id) {
+    auto rows = audit::QueryRequests(dir_.path() / "audit.jsonl", {.request_id = id});
+    EXPECT_TRUE(rows.ok());
+    if (!rows.ok() || rows->rows.size() != 1) return {};
+    return rows->rows[0];
+  }
+  static bool Before(const std::vector<audit::EventType>& events, audit::EventType first,
+                     audit::EventType then) {
+    auto a = std::find(events.begin(), events.end(), first);
+    auto b = std::find(events.begin(), events.end(), then);
+    return a != events.end() && b != events.end() && a < b;
+  }
+  queue::State StateOf(const std::string& id) {
+    auto d = queue_->Show(id);
+    return d.ok() ? d->record.state : queue::State::kFailed;
+  }
+};
+
+TEST_F(PipelineExpiryTest, ARequestWithNoTimeLeftToRetryIsAuditedAsExpiredOnceAndReported) {
+  directory_->next_outcome = ldap::MakeOutcome(ldap::OutcomeCode::kDirectoryUnavailable, "down");
+  directory_->SetGate(true);  // the attempt waits in Apply until its request's time is nearly up
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(testing::WaitUntil(
+                  [&] {
+                    return StateOf(c.id) == queue::State::kApplying ? Status::Ok()
+                                                                    : NotFound("not taken yet");
+                  },
+                  10s)
+                  .ok());
+  fake_clock_.Advance(5min - 1ms);  // the retry's back-off would end after expires_at
+  directory_->SetGate(false);
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(StateOf(c.id), queue::State::kExpired);
+  EXPECT_EQ(ResultFor(c.id).outcome, "expired");
+  EXPECT_EQ(ResultFor(c.id).user_action, protocol::UserAction::kTryLater);
+
+  auto expired = Audited(audit::EventType::kRequestExpired);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].request_id, c.id);
+  EXPECT_EQ(expired[0].outcome, "expired");
+  EXPECT_EQ(expired[0].target.requested, "alice");
+  EXPECT_EQ(expired[0].requester.id, "alice");
+  EXPECT_EQ(expired[0].reasons, std::vector<std::string>{"directory_unavailable"});
+  EXPECT_NE(expired[0].detail.find("1 attempt(s) made"), std::string::npos) << expired[0].detail;
+  EXPECT_TRUE(
+      Before(EventsOf(c.id), audit::EventType::kDirectoryWrite, audit::EventType::kRequestExpired));
+  EXPECT_TRUE(
+      Before(EventsOf(c.id), audit::EventType::kRequestExpired, audit::EventType::kResultSent));
+
+  // The next maintenance does not record it again.
+  pipeline_->Maintain();
+  EXPECT_EQ(Audited(audit::EventType::kRequestExpired).size(), 1u);
+  EXPECT_EQ(ResultsFor(outbound_, c.id), 1u);
+}
+
+TEST_F(PipelineExpiryTest, AnExpiredRequestShowsInTheRequestViewWithItsOutcomeAndLastError) {
+  directory_->next_outcome = ldap::MakeOutcome(ldap::OutcomeCode::kDirectoryUnavailable, "down");
+  directory_->SetGate(true);
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(testing::WaitUntil(
+                  [&] {
+                    return StateOf(c.id) == queue::State::kApplying ? Status::Ok()
+                                                                    : NotFound("not taken yet");
+                  },
+                  10s)
+                  .ok());
+  fake_clock_.Advance(5min - 1ms);
+  directory_->SetGate(false);
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  const audit::RequestRow row = RowOf(c.id);
+  EXPECT_EQ(row.outcome, "expired");
+  EXPECT_EQ(row.reasons, std::vector<std::string>{"directory_unavailable"});
+  EXPECT_EQ(row.writes, 1);
+  EXPECT_TRUE(row.result_sent);
+  const std::string table = audit::FormatRequests({row}, audit::Format::kTable);
+  EXPECT_NE(table.find("expired (directory_unavailable)"), std::string::npos) << table;
+}
+
+// A request the queue expires without an attempt (held by the breaker, or waiting behind a
+// busy account) is found by the periodic maintenance: recorded, then reported, once.
+class PipelineHeldExpiryTest : public PipelineExpiryTest {
+ protected:
+  void SetUp() override {
+    PipelineExpiryTest::SetUp();
+    policy_config_.policy.rate_limits.overall = {2, std::chrono::seconds(600)};
+    Reconfigure();
+  }
+  std::string Send(const std::string& user) {
+    auto c = Claims();
+    c.target.value = user;
+    c.requester.id = user;
+    pipeline_->OnRequest({Seal(c)});
+    return c.id;
+  }
+};
+
+TEST_F(PipelineHeldExpiryTest, ARequestHeldByTheBreakerUntilItExpiresIsAuditedOnceAndReported) {
+  for (const auto& id : {Send("u1"), Send("u2")}) ASSERT_TRUE(ResultArrives(id).ok());
+  const std::string held = Send("u3");
+  ASSERT_TRUE(policy_->Breaker().tripped);
+  ASSERT_EQ(StateOf(held), queue::State::kReceived);
+
+  pipeline_->Maintain();  // not due yet
+  EXPECT_TRUE(Audited(audit::EventType::kRequestExpired).empty());
+  EXPECT_EQ(ResultsFor(outbound_, held), 0u);
+
+  fake_clock_.Advance(5min);
+  pipeline_->Maintain();
+  EXPECT_EQ(StateOf(held), queue::State::kExpired);
+  ASSERT_EQ(ResultsFor(outbound_, held), 1u);
+  EXPECT_EQ(ResultFor(held).outcome, "expired");
+  EXPECT_EQ(ResultFor(held).user_action, protocol::UserAction::kTryLater);
+  auto expired = Audited(audit::EventType::kRequestExpired);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].request_id, held);
+  EXPECT_EQ(expired[0].target.requested, "u3");
+  EXPECT_TRUE(expired[0].reasons.empty());  // no attempt failed: it was never tried
+  EXPECT_TRUE(
+      Before(EventsOf(held), audit::EventType::kRequestExpired, audit::EventType::kResultSent));
+  EXPECT_EQ(RowOf(held).outcome, "expired");
+  EXPECT_EQ(RowOf(held).decision, audit::Decision::kHold);
+
+  pipeline_->Maintain();
+  EXPECT_EQ(Audited(audit::EventType::kRequestExpired).size(), 1u);
+  EXPECT_EQ(ResultsFor(outbound_, held), 1u);
+  EXPECT_EQ(directory_->applies, 2);
+}
+
+TEST_F(PipelineExpiryTest, ARequestWaitingBehindABusyAccountUntilItExpiresIsAuditedAndReported) {
+  directory_->SetGate(true);  // the account's first request stays applying
+  auto first = Claims();
+  pipeline_->OnRequest({Seal(first)});
+  ASSERT_TRUE(testing::WaitUntil(
+                  [&] {
+                    return StateOf(first.id) == queue::State::kApplying ? Status::Ok()
+                                                                        : NotFound("not yet");
+                  },
+                  10s)
+                  .ok());
+  auto second = Claims();  // the same account
+  pipeline_->OnRequest({Seal(second)});
+  ASSERT_EQ(StateOf(second.id), queue::State::kReady);
+  fake_clock_.Advance(5min);
+  pipeline_->Maintain();
+  EXPECT_EQ(StateOf(second.id), queue::State::kExpired);
+  ASSERT_EQ(ResultsFor(outbound_, second.id), 1u);
+  EXPECT_EQ(ResultFor(second.id).outcome, "expired");
+  auto expired = Audited(audit::EventType::kRequestExpired);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].request_id, second.id);
+  directory_->SetGate(false);
+  ASSERT_TRUE(ResultArrives(first.id).ok());
+  EXPECT_EQ(directory_->applies, 1);
 }
 
 }  // namespace

@@ -1184,6 +1184,56 @@ TEST_F(PipelineExpiryTest, ARequestWithNoTimeLeftToRetryIsAuditedAsExpiredOnceAn
   EXPECT_EQ(ResultsFor(outbound_, c.id), 1u);
 }
 
+// docs/audit.md's request_expired example is a record as the pipeline writes it: the same
+// outcome, a reason of the same kind, and every key the pipeline writes.
+TEST_F(PipelineExpiryTest, TheDocumentedExpiredRecordHasTheShapeThePipelineWrites) {
+  directory_->next_outcome = ldap::MakeOutcome(ldap::OutcomeCode::kDirectoryUnavailable, "down");
+  directory_->next_outcome.server = "ldaps://fake:636";
+  directory_->SetGate(true);
+  auto c = Claims();
+  c.correlation_id = "corr-1";
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(testing::WaitUntil(
+                  [&] {
+                    return StateOf(c.id) == queue::State::kApplying ? Status::Ok()
+                                                                    : NotFound("not taken yet");
+                  },
+                  10s)
+                  .ok());
+  fake_clock_.Advance(5min - 1ms);
+  directory_->SetGate(false);
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  auto written = Audited(audit::EventType::kRequestExpired);
+  ASSERT_EQ(written.size(), 1u);
+  const audit::Event& real = written[0];
+
+  std::ifstream in(std::string(WB_SOURCE_DIR) + "/docs/audit.md");
+  std::optional<audit::Record> documented;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("\"event\":\"request_expired\"") == std::string::npos || line[0] != '{') continue;
+    auto parsed = audit::ParseRecord(line);
+    ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
+    documented = *parsed;
+  }
+  ASSERT_TRUE(documented.has_value()) << "no request_expired example in docs/audit.md";
+  const audit::Event& doc = documented->event;
+  EXPECT_EQ(doc.outcome, real.outcome);
+  EXPECT_EQ(doc.reasons.size(), real.reasons.size());
+  EXPECT_EQ(doc.reasons, std::vector<std::string>{"directory_unavailable"});
+  EXPECT_EQ(doc.decision, real.decision);
+  EXPECT_EQ(doc.directory.empty(), real.directory.empty());
+  EXPECT_EQ(doc.server.empty(), real.server.empty());
+  EXPECT_EQ(doc.duration.has_value(), real.duration.has_value());
+  EXPECT_EQ(doc.correlation_id.empty(), real.correlation_id.empty());
+  EXPECT_EQ(doc.target.dn.empty(), real.target.dn.empty());
+  EXPECT_EQ(doc.requester.kind, real.requester.kind);
+  EXPECT_FALSE(doc.tenant.empty() || doc.operations.empty() || doc.target.requested.empty());
+  // The same wording, up to the attempt count.
+  EXPECT_EQ(doc.detail.substr(0, doc.detail.find('(')),
+            real.detail.substr(0, real.detail.find('(')));
+  EXPECT_EQ(doc.detail.substr(doc.detail.find(')')), real.detail.substr(real.detail.find(')')));
+}
+
 TEST_F(PipelineExpiryTest, AnExpiredRequestShowsInTheRequestViewWithItsOutcomeAndLastError) {
   directory_->next_outcome = ldap::MakeOutcome(ldap::OutcomeCode::kDirectoryUnavailable, "down");
   directory_->SetGate(true);

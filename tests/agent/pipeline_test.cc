@@ -1108,6 +1108,62 @@ TEST_F(PipelineBreakerTest, NoInterleavingWritesAHeldRequestEarlyOrAnyRequestTwi
   }
 }
 
+// The example record of docs/audit.md whose line has all of `needles`, parsed; nullopt when
+// there is none.
+std::optional<audit::Record> DocumentedRecord(const std::vector<std::string>& needles) {
+  std::ifstream in(std::string(WB_SOURCE_DIR) + "/docs/audit.md");
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("{\"v\":1,")) continue;
+    bool all = true;
+    for (const auto& n : needles) all = all && line.find(n) != std::string::npos;
+    if (!all) continue;
+    auto parsed = audit::ParseRecord(line);
+    EXPECT_TRUE(parsed.ok()) << line;
+    if (parsed.ok()) return *parsed;
+  }
+  return std::nullopt;
+}
+
+// docs/audit.md's protected_account example is the record the pipeline writes for that denial,
+// up to the names (directory, DN, requester) and the request id.
+TEST_F(PipelineTest, TheDocumentedProtectedAccountDenialIsTheRecordThePipelineWrites) {
+  policy_config_.directories[0].admin_scope = config::ScopeConfig{};  // protect_admin_count
+  Reconfigure();
+  const std::string dn = "CN=svc-backup,OU=Service,DC=corp,DC=contoso,DC=com";
+  directory_->Protect(dn);
+  auto c = Claims();
+  c.operations = {protocol::Operation::kReset};
+  c.target = {protocol::TargetKind::kDn, dn};
+  c.requester = {protocol::RequesterType::kAdmin, "helpdesk.jo@contoso.com", {"fido2"}};
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  ASSERT_EQ(ResultFor(c.id).outcome, "protected_account");
+  std::optional<audit::Event> real;
+  for (const auto& e : Audited(audit::EventType::kPolicyDecision)) {
+    if (e.request_id == c.id && e.decision == audit::Decision::kDeny) real = e;
+  }
+  ASSERT_TRUE(real.has_value());
+
+  auto documented = DocumentedRecord({"\"event\":\"policy_decision\"", "protected_account"});
+  ASSERT_TRUE(documented.has_value()) << "no protected_account example in docs/audit.md";
+  audit::Event doc = documented->event;
+  EXPECT_EQ(doc.decision, real->decision);
+  EXPECT_EQ(doc.reasons, real->reasons);
+  EXPECT_EQ(doc.outcome, real->outcome);
+  EXPECT_EQ(doc.operations, real->operations);
+  EXPECT_EQ(doc.requester, real->requester);
+  EXPECT_EQ(doc.target.dn, real->target.dn);
+  EXPECT_FALSE(doc.tenant.empty());
+  EXPECT_FALSE(doc.target.requested.empty());
+  EXPECT_EQ(doc.server, real->server);
+  EXPECT_EQ(doc.duration, real->duration);
+  // The detail word for word, with the example's directory name for the test's.
+  std::string detail = real->detail;
+  const std::string fake = "directory[fake]";
+  detail.replace(detail.find(fake), fake.size(), "directory[" + doc.directory + "]");
+  EXPECT_EQ(doc.detail, detail);
+}
+
 // --- Expiry (docs/audit.md, request_expired) ----------------------------------------------
 
 // With a clock that moves only when the test says so: a request's five minutes pass at once.
@@ -1207,14 +1263,7 @@ TEST_F(PipelineExpiryTest, TheDocumentedExpiredRecordHasTheShapeThePipelineWrite
   ASSERT_EQ(written.size(), 1u);
   const audit::Event& real = written[0];
 
-  std::ifstream in(std::string(WB_SOURCE_DIR) + "/docs/audit.md");
-  std::optional<audit::Record> documented;
-  for (std::string line; std::getline(in, line);) {
-    if (line.find("\"event\":\"request_expired\"") == std::string::npos || line[0] != '{') continue;
-    auto parsed = audit::ParseRecord(line);
-    ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
-    documented = *parsed;
-  }
+  auto documented = DocumentedRecord({"\"event\":\"request_expired\""});
   ASSERT_TRUE(documented.has_value()) << "no request_expired example in docs/audit.md";
   const audit::Event& doc = documented->event;
   EXPECT_EQ(doc.outcome, real.outcome);

@@ -141,6 +141,9 @@ class Pipeline {
   void EndDenied(const queue::RequestInfo& info, const policy::RuleMatch& rule,
                  std::chrono::milliseconds duration);
   void OnBreakerChanged(const policy::BreakerState& state, const queue::RequestInfo* by);
+  // After a transient failure: Retry, and when that expired the request, ReportExpiry.
+  void RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
+                     const ldap::Outcome& outcome);
   // After Finish/Retry made the request terminal: the activity, the log and the report.
   void Report(const queue::RequestInfo& info, bool succeeded, const std::string& code);
   // After Retry or Maintain expired the request (`record`, terminal): audits request_expired,

@@ -16,6 +16,10 @@ int CheckConfigCommand(const std::filesystem::path& config_file) {
                  loaded.error().size() == 1 ? "" : "s");
     return kExitUsage;
   }
+  // Warnings do not change the exit status: the config is valid, and the daemon runs it.
+  for (const auto& warning : loaded->warnings) {
+    std::fprintf(stderr, "warning: %s\n", warning.ToString().c_str());
+  }
   std::printf("%s: OK (%zu director%s)\n", config_file.c_str(), loaded->directories.size(),
               loaded->directories.size() == 1 ? "y" : "ies");
   // Says which file stood for each credential: the copy inside the unit, or its source.

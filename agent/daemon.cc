@@ -305,11 +305,7 @@ void Daemon::Stop() {
 void Daemon::Tick(bool maintenance) {
   link_->SendAuditHead();
   ApplyBreakerCommand();
-  if (maintenance) {
-    auto report = queue_->Maintain();
-    if (!report.ok()) log_->warn("queue maintenance: {}", report.error().ToString());
-    pipeline_->Notify();
-  }
+  if (maintenance) pipeline_->Maintain();
   // Directory health can change without a request finishing: a rewrite only if it did.
   status_->Changed();
 }
@@ -471,11 +467,15 @@ nlohmann::json Daemon::StatusView() const {
   }
   nlohmann::json servers = nlohmann::json::array();
   if (router_) {
-    for (const auto& health : router_->Health()) {
-      servers.push_back({{"directory", health.first},
-                         {"url", health.second.url},
-                         {"healthy", health.second.healthy},
-                         {"last_error", health.second.last_error}});
+    for (const auto& [directory, health] : router_->Health()) {
+      nlohmann::json server = {{"directory", directory},
+                               {"url", health.url},
+                               {"healthy", health.healthy},
+                               {"last_error", health.last_error}};
+      // When, so that `wbagent status` shows a recovered server's error as past.
+      if (health.last_error_at) server["last_error_at"] = audit::FormatTime(*health.last_error_at);
+      if (health.failing_since) server["failing_since"] = audit::FormatTime(*health.failing_since);
+      servers.push_back(std::move(server));
     }
   }
   j["directory_servers"] = servers;

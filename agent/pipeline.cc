@@ -451,11 +451,12 @@ void Pipeline::SendResult(const queue::Record& record) {
   Audit(e);
 }
 
-void Pipeline::Audit(const audit::Event& event) {
+bool Pipeline::Audit(const audit::Event& event) {
   auto appended = deps_.audit->Append(event);
   if (!appended.ok()) {
     deps_.log->error("audit append failed: {}", appended.error().ToString());
   }
+  return appended.ok();
 }
 
 // --- Recovery -------------------------------------------------------------------------
@@ -693,25 +694,60 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
                    .message = OutcomeMessage(outcome),
                    .server = outcome.server,
                    .duration = duration};
-  const std::string user = EscapeForLog(info.target);
-  if (outcome.transient()) {
-    auto state = deps_.queue->Retry(info.id, q);
-    if (!state.ok()) {
-      // The record stays `applying`: a result now would contradict the queue. Recovery
-      // decides it at the next start, as for a crash in the attempt.
-      deps_.log->error("request {}: retry: {}", info.id, state.error().ToString());
-      return;
-    }
-    deps_.log->log(LogLevelFor(outcome), "request {} for {}: {}, {}", info.id, user,
-                   outcome.ToString(), *state == queue::State::kExpired ? "expired" : "will retry");
-    if (*state != queue::State::kExpired) return;
-  } else if (Status s = deps_.queue->Finish(info.id, q); !s.ok()) {
+  if (outcome.transient()) return RetryOrExpire(info, q, outcome);
+  if (Status s = deps_.queue->Finish(info.id, q); !s.ok()) {
     deps_.log->error("request {}: finish: {}", info.id, s.ToString());
     return;
   }
-  deps_.log->log(LogLevelFor(outcome), "request {} for {}: {} in {} ms", info.id, user,
-                 outcome.ToString(), duration.count());
+  deps_.log->log(LogLevelFor(outcome), "request {} for {}: {} in {} ms", info.id,
+                 EscapeForLog(info.target), outcome.ToString(), duration.count());
   Report(info, outcome.ok(), std::string(ldap::OutcomeName(outcome.code)));
+}
+
+void Pipeline::RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
+                             const ldap::Outcome& outcome) {
+  auto state = deps_.queue->Retry(info.id, failure);
+  if (!state.ok()) {
+    // The record stays `applying`: a result now would contradict the queue. Recovery
+    // decides it at the next start, as for a crash in the attempt.
+    deps_.log->error("request {}: retry: {}", info.id, state.error().ToString());
+    return;
+  }
+  const bool expired = *state == queue::State::kExpired;
+  deps_.log->log(LogLevelFor(outcome), "request {} for {}: {}, {}", info.id,
+                 EscapeForLog(info.target), outcome.ToString(),
+                 expired ? "no time left to retry" : "will retry");
+  if (!expired) return;
+  auto detail = deps_.queue->Show(info.id);
+  if (!detail.ok()) {
+    // Left unreported here: the outbox re-sends the result at the next connection.
+    deps_.log->error("request {}: expired, but: {}", info.id, detail.error().ToString());
+    return;
+  }
+  ReportExpiry(detail->record);
+}
+
+void Pipeline::Maintain() {
+  auto report = deps_.queue->Maintain();
+  if (!report.ok()) {
+    deps_.log->warn("queue maintenance: {}", report.error().ToString());
+    return;
+  }
+  if (!report->wal_checkpoint.ok()) {
+    deps_.log->warn("queue maintenance: {}", report->wal_checkpoint.ToString());
+  }
+  for (const queue::Record& record : report->expired) ReportExpiry(record);
+  Notify();  // a request that waited behind an expired one for its account may now go
+}
+
+// The result of an expiry leaves only after its record is durable (audit.h): when the append
+// fails, the result is not sent now; it stays in the outbox.
+void Pipeline::ReportExpiry(const queue::Record& record) {
+  const audit::Event e = ExpiryAuditEvent(record);
+  deps_.log->warn("request {} for {}: expired: {}", record.info.id,
+                  EscapeForLog(record.info.target), e.detail);
+  if (!Audit(e)) return;
+  Report(record.info, /*succeeded=*/false, e.outcome);
 }
 
 void Pipeline::Report(const queue::RequestInfo& info, bool succeeded, const std::string& code) {

@@ -113,6 +113,10 @@ class Pipeline {
 
   // Wakes the workers (e.g. after an external change); cheap.
   void Notify();
+  // Periodic queue maintenance (queue::Queue::Maintain; the daemon calls it every minute from
+  // its main loop). Each request it expired is recorded as request_expired (durably) and then
+  // its result is sent, as a worker does for a request that Retry expired.
+  void Maintain();
   // The administrator fixed the cause of transient failures (a reload): the requests waiting
   // out a back-off are retried now. Returns how many.
   Result<int> RetryWaitingNow();
@@ -155,8 +159,14 @@ class Pipeline {
   void EndDenied(const queue::RequestInfo& info, const policy::RuleMatch& rule,
                  std::chrono::milliseconds duration);
   void OnBreakerChanged(const policy::BreakerState& state, const queue::RequestInfo* by);
+  // After a transient failure: Retry, and when that expired the request, ReportExpiry.
+  void RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
+                     const ldap::Outcome& outcome);
   // After Finish/Retry made the request terminal: the activity, the log and the report.
   void Report(const queue::RequestInfo& info, bool succeeded, const std::string& code);
+  // After Retry or Maintain expired the request (`record`, terminal): audits request_expired,
+  // logs it, and reports it once the record is durable.
+  void ReportExpiry(const queue::Record& record);
   void Finalize(const queue::Work& work, const ldap::Outcome& outcome, const std::string& dn,
                 const std::string& directory, std::chrono::milliseconds duration);
   void SendResult(const queue::Record& record);
@@ -167,7 +177,8 @@ class Pipeline {
   // queue holds nothing for it, so that the request is enqueued as new.
   bool AnswerRedelivery(const std::string& id);
   static protocol::Rejection RefusedByQueue(const Status& refusal, const std::string& id);
-  void Audit(const audit::Event& event);
+  // Appends `event` (logging a failure); false when it is not in the trail.
+  bool Audit(const audit::Event& event);
   Status RecoverInterrupted();
   std::optional<std::string> FoundApplied(const queue::Record& record);
   struct AppliedCheck {

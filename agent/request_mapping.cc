@@ -219,6 +219,17 @@ audit::Event AuditEventFor(audit::EventType type, const queue::RequestInfo& info
   return e;
 }
 
+audit::Event ExpiryAuditEvent(const queue::Record& record) {
+  audit::Event e = AuditEventFor(audit::EventType::kRequestExpired, record.info);
+  e.outcome = record.outcome ? record.outcome->code : std::string(queue::StateName(record.state));
+  if (!record.last_error_code.empty()) e.reasons = {record.last_error_code};
+  if (record.outcome) {
+    e.server = record.outcome->server;
+    e.detail = record.outcome->message;
+  }
+  return e;
+}
+
 queue::State TerminalStateFor(const ldap::Outcome& outcome) {
   using ldap::OutcomeCode;
   if (outcome.ok()) return queue::State::kSucceeded;

@@ -38,6 +38,11 @@ bool WritesPassword(const queue::Operations& ops);
 // The audit event's request fields (id, correlation, tenant, operations, target, requester).
 audit::Event AuditEventFor(audit::EventType type, const queue::RequestInfo& info);
 
+// The request_expired record of a request the queue expired (its record, terminal): the
+// request's fields, the outcome code, the last error as the reason (when an attempt failed)
+// and the queue's message as the detail.
+audit::Event ExpiryAuditEvent(const queue::Record& record);
+
 // The queue's message for an outcome (queue::Outcome::message, and the result's note or
 // reason): a success's note, else the reason and the server's diagnostic. Not the code: the
 // queue and the result carry it beside the message, and `queue show` prints it once.

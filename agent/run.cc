@@ -42,6 +42,11 @@ int WaitForSignal(const sigset_t& set, std::chrono::seconds timeout) {
   }
 }
 
+// Keys the config sets that have no effect yet: never ignored silently.
+void LogWarnings(const config::Config& config, spdlog::logger& log) {
+  for (const auto& w : config.warnings) log.warn("{}", w.ToString());
+}
+
 // A new config is validated in full before it replaces the running one; a bad one is
 // reported and the agent keeps running on the old.
 void Reload(config::Config& running, const config::LoadOptions& options, Daemon& daemon,
@@ -55,11 +60,13 @@ void Reload(config::Config& running, const config::LoadOptions& options, Daemon&
     daemon.Reloaded(running, false, config::FormatErrors(loaded.error()));
   } else if (*loaded == running) {
     log.info("reload of {}: no change to the configuration", running.file.string());
+    LogWarnings(*loaded, log);
   } else {
     daemon.Reloaded(*loaded, true, running.file.string());
     running = std::move(*loaded);
     ApplyLogLevel(log, running.log.level);
     log.info("reloaded configuration from {}", running.file.string());
+    LogWarnings(running, log);
   }
   // Secret files are re-read even when the config is unchanged or refused: rewriting the
   // bind password file and reloading is the documented fix for service_bind_failed.
@@ -149,6 +156,7 @@ int RunDaemonCommand(const std::filesystem::path& config_file) {
   auto log = MakeLogger(running.log);
   log->info("wbagent {} starting: agent {} with config {}", kVersion, running.agent.id,
             running.file.string());
+  LogWarnings(running, *log);
   ReportSecureMemory(*log);
   auto daemon = Daemon::Open(running, log);
   if (!daemon.ok()) return RefuseToStart(daemon.error(), running.file, *log);

@@ -390,19 +390,41 @@ void PrintActivity(const Json& doc, WallTime now) {
   }
 }
 
-void PrintDirectories(const Json& servers) {
+// "12m 3s ago", or "at an unknown time" (a status.json from an agent that did not write it).
+std::string AgoText(const std::string& text, WallTime now) {
+  auto t = audit::ParseTime(text);
+  if (!t.ok()) return "at an unknown time";
+  return AgeText(std::chrono::duration_cast<seconds>(now - *t)) + " ago";
+}
+
+// One server. A healthy server's last error is shown only as past, with how long ago, so that
+// an old error never reads as the server's state; an unhealthy one's as current, with since
+// when.
+std::string ServerText(const Json& s, WallTime now) {
+  const std::string error = EscapeForLog(Str(s, "last_error"));
+  std::string line = "  " + EscapeForLog(Str(s, "directory")) + "  " + EscapeForLog(Str(s, "url"));
+  if (Member(s, "healthy") == Json(true)) {
+    line += "  healthy";
+    if (!error.empty()) {
+      line += " (last error " + AgoText(Str(s, "last_error_at"), now) +
+              ", since recovered: " + error + ")";
+    }
+    return line;
+  }
+  line += "  UNHEALTHY";
+  if (!Str(s, "failing_since").empty())
+    line += " since " + TimeAndAge(Str(s, "failing_since"), now);
+  if (!error.empty()) line += ": " + error;
+  return line;
+}
+
+void PrintDirectories(const Json& servers, WallTime now) {
   if (!servers.is_array() || servers.empty()) {
     std::printf("directory servers: none reported\n");
     return;
   }
   std::printf("directory servers:\n");
-  for (const Json& s : servers) {
-    const bool healthy = Member(s, "healthy") == Json(true);
-    std::string line = "  " + EscapeForLog(Str(s, "directory")) + "  " +
-                       EscapeForLog(Str(s, "url")) + "  " + (healthy ? "healthy" : "UNHEALTHY");
-    if (!Str(s, "last_error").empty()) line += ": " + EscapeForLog(Str(s, "last_error"));
-    std::printf("%s\n", line.c_str());
-  }
+  for (const Json& s : servers) std::printf("%s\n", ServerText(s, now).c_str());
 }
 
 void PrintStatus(const DaemonView& d, const QueueView& q, const BreakerView& b, WallTime now) {
@@ -417,7 +439,7 @@ void PrintStatus(const DaemonView& d, const QueueView& q, const BreakerView& b, 
   PrintBreaker(b);
   if (have_doc) {
     PrintActivity(d.doc, now);
-    PrintDirectories(Member(d.doc, "directory_servers"));
+    PrintDirectories(Member(d.doc, "directory_servers"), now);
     for (const std::string& name : UnhealthyDirectories(d)) {
       std::printf("DIRECTORY %s HAS NO HEALTHY SERVER: its requests wait (see the errors above)\n",
                   EscapeForLog(name).c_str());

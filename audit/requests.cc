@@ -30,6 +30,7 @@ void FoldByType(RequestRow& row, const Event& e) {
       row.reasons = e.reasons;
       return;
     case EventType::kRequestRejected:
+    case EventType::kRequestExpired:  // its reason: the last attempt's error, if one failed
       if (!e.reasons.empty()) row.reasons = e.reasons;
       return;
     case EventType::kDirectoryWrite:

@@ -104,6 +104,7 @@ Result<Config, ConfigErrors> LoadOrThrow(const fs::path& file, const std::string
   Diagnostics diag(display);
   Config config = Walk(root, absolute, options, diag);
   if (!diag.empty()) return std::move(diag).Take();
+  config.warnings = diag.TakeWarnings();
   return config;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 #include "common/log_escape.h"
 
@@ -22,12 +23,28 @@ std::string Quote(std::string_view text) {
   return quoted;
 }
 
-ConfigErrors Diagnostics::Take() && {
-  // Stable: problems at one position keep the order the checks found them in.
-  std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
+void Diagnostics::Warn(Location at, std::string key, std::string what) {
+  warnings_.push_back(ConfigError{.file = file_,
+                                  .line = at.line,
+                                  .column = at.column,
+                                  .key = std::move(key),
+                                  .problem = std::move(what)});
+}
+
+namespace {
+
+// Stable: entries at one position keep the order the checks found them in.
+ConfigErrors ByPosition(ConfigErrors entries) {
+  std::stable_sort(entries.begin(), entries.end(), [](const ConfigError& a, const ConfigError& b) {
     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
   });
-  return std::move(errors_);
+  return entries;
 }
+
+}  // namespace
+
+ConfigErrors Diagnostics::Take() && { return ByPosition(std::move(errors_)); }
+
+ConfigErrors Diagnostics::TakeWarnings() { return ByPosition(std::exchange(warnings_, {})); }
 
 }  // namespace wb::config::internal

@@ -117,8 +117,11 @@ struct ScopeAnswers {
 struct ServerHealth {
   std::string url;
   bool healthy = true;
-  std::string last_error;  // the last failure's Outcome::ToString(); empty when none
-  std::optional<WallTime> failing_since;
+  // The last failure's Outcome::ToString() and when it happened; empty when none. Kept after
+  // the server recovers, so that it can be shown as past (with its time), never as current.
+  std::string last_error;
+  std::optional<WallTime> last_error_at;
+  std::optional<WallTime> failing_since;  // set while unhealthy: its first failure in a row
 };
 
 class Directory {

@@ -59,9 +59,11 @@ void ServerPool::MarkFailed(std::size_t index, const Outcome& why) {
   Server& s = servers_[index];
   ++s.failures;
   s.retry_after = clock_.Monotonic() + Backoff(s.failures);
-  if (s.health.healthy) s.health.failing_since = clock_.Now();
+  const WallTime now = clock_.Now();
+  if (s.health.healthy) s.health.failing_since = now;
   s.health.healthy = false;
   s.health.last_error = why.ToString();
+  s.health.last_error_at = now;
 }
 
 void ServerPool::MarkHealthy(std::size_t index) {

@@ -68,7 +68,7 @@ Result<MaintenanceReport> SqliteQueue::Maintain() {
   {
     Result<Transaction> tx = Transaction::Begin(db);
     if (!tx.ok()) return tx.error();
-    Result<int> expired = ExpireDue(db, now);
+    Result<std::vector<Record>> expired = ExpireDue(db, now);
     if (!expired.ok()) return expired.error();
     const auto retention =
         std::chrono::duration_cast<std::chrono::milliseconds>(options_.retention);
@@ -79,12 +79,13 @@ Result<MaintenanceReport> SqliteQueue::Maintain() {
     Result<int> forgotten = Forget(db, now);
     if (!forgotten.ok()) return forgotten.error();
     WB_RETURN_IF_ERROR(tx->Commit());
-    report = {*expired, *purged, *forgotten};
+    report = {std::move(expired).value(), *purged, *forgotten};
   }
   // Copies the WAL into the database and truncates it: erased ciphertext does not linger in
   // old WAL frames. A reader (an administrator's inspection) can make this a partial
-  // checkpoint; the next call finishes it.
-  WB_RETURN_IF_ERROR(db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  // checkpoint; the next call finishes it. Its failure must not hide the committed expiries,
+  // which the caller still has to report.
+  report.wal_checkpoint = db.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
   return report;
 }
 

@@ -14,16 +14,21 @@
 //                  │                     └──┼──── Retry ────┤ (transient)
 //                  │                     (backoff)          └──▶ expired (no time left to retry)
 //                  │                        │
-//                  └──── Finish(rejected / failed) ─────────────────────▶ terminal
-//                        and the queue expires received/ready requests past expires_at
+//                  ├──── Finish(rejected / failed) ─────────────────────▶ terminal
+//                  └────────────┴──── Maintain (past expires_at) ───────▶ expired
+//
+// A request expires in exactly two places, and each tells its caller which requests it
+// expired, so that the caller can record and report each expiry once: Retry (returns
+// State::kExpired) and Maintain (MaintenanceReport::expired). Take never hands out a request
+// past its expires_at, and leaves it for Maintain.
 //
 //   terminal ──AcknowledgeResult──▶ result acknowledged ──(retention)──▶ purged by Maintain
 //
 // - received: stored durably; the caller may now send "accepted". Waiting for admission (the
 //   daemon's policy check), which ends in MarkReady or Finish(kRejected).
 // - ready: admitted; waits for its turn. Take hands out the oldest ready request whose backoff
-//   has passed, whose account has no older unfinished request, while fewer than
-//   Options::max_in_flight requests are applying.
+//   has passed and whose expires_at has not, whose account has no older unfinished request,
+//   while fewer than Options::max_in_flight requests are applying.
 // - applying: handed to a worker, which owns it until it calls Finish or Retry. The attempt's
 //   start time and number are durable *before* Take returns, so a crash during the directory
 //   write is always detectable at the next Open (see "Crash recovery").
@@ -212,9 +217,12 @@ struct ListFilter {
 };
 
 struct MaintenanceReport {
-  int expired = 0;         // received/ready requests past expires_at
+  // The received/ready requests this call expired, as they are now (terminal, outcome
+  // "expired"; not yet acknowledged), in accept order.
+  std::vector<Record> expired;
   int purged_records = 0;  // terminal records past their retention
   int forgotten_replay_entries = 0;
+  Status wal_checkpoint;  // the -wal truncation's error, if it failed
 };
 
 struct Options {
@@ -289,14 +297,16 @@ class Queue {
   virtual Status MarkReady(std::string_view id) = 0;
 
   // ready -> applying for the next eligible request (see Ordering), with its passwords
-  // decrypted. Returns nullopt when nothing is eligible now. Ready or received requests past
-  // expires_at are expired on the way. If a stored secret does not decrypt (a foreign, corrupt
-  // or wrong-key ciphertext), that request is finished as failed with code
-  // "secret_unreadable" and Take returns kCorruption; call it again for the next request.
+  // decrypted. Returns nullopt when nothing is eligible now. A request past expires_at is not
+  // eligible; it stays ready (still blocking its account) until Maintain expires it. If a
+  // stored secret does not decrypt (a foreign, corrupt or wrong-key ciphertext), that request
+  // is finished as failed with code "secret_unreadable" and Take returns kCorruption; call it
+  // again for the next request.
   virtual Result<std::optional<Work>> Take() = 0;
 
-  // The earliest not_before among ready requests (when Take may next have work, besides
-  // Enqueue/MarkReady/Finish calls), or nullopt when none is ready.
+  // When Take may next have work, besides Enqueue/MarkReady/Finish/Retry/Maintain calls: the
+  // earliest not_before among unexpired ready requests that are first in line for their
+  // account; nullopt when there is none.
   virtual Result<std::optional<WallTime>> NextReadyTime() = 0;
 
   // Ends the request. From applying (taken by this Queue): outcome.state kSucceeded,
@@ -312,8 +322,9 @@ class Queue {
 
   // After a transient failure of an attempt taken by this Queue: applying -> ready with
   // exponential backoff (base * 2^(attempts-1), capped, with jitter in [1/2, 1) of it), or
-  // -> expired when the next attempt would start at or after expires_at. The failure's code
-  // and message become the record's last error. Returns the new state.
+  // -> expired (outcome code "expired") when the next attempt would start at or after
+  // expires_at. The failure's code and message become the record's last error. Returns the new
+  // state: kExpired tells the caller that this call expired the request.
   virtual Result<State> Retry(std::string_view id, const Outcome& failure) = 0;
 
   // --- Crash recovery ---------------------------------------------------------------------
@@ -343,9 +354,14 @@ class Queue {
 
   // --- Housekeeping -----------------------------------------------------------------------
 
-  // Periodic (e.g. every minute): expires requests past expires_at, purges terminal records
-  // past their retention, forgets ids and nonces past expiry + clock_skew, and truncates the
-  // -wal file so erased ciphertext does not linger there.
+  // Periodic (e.g. every minute): in one transaction, expires received and ready requests
+  // past expires_at (outcome code "expired"; each is in the report of this call and of no
+  // other), purges terminal records past their retention and forgets ids and nonces past
+  // expiry + clock_skew; then truncates the -wal file so erased ciphertext does not linger
+  // there. Fails with kFailedPrecondition in read-only mode; on any other error the
+  // transaction changed nothing. A failed truncation does not fail the call (what the
+  // transaction did is done): it is in MaintenanceReport::wal_checkpoint, and the next call
+  // tries again.
   virtual Result<MaintenanceReport> Maintain() = 0;
 
   // --- Administration (also in read-only mode) ----------------------------------------------

@@ -191,13 +191,14 @@ Status WriteTerminal(Db& db, std::string_view id, const Outcome& outcome, std::i
   return AppendHistory(db, id, now, event, outcome.code, outcome.message);
 }
 
-Result<int> ExpireDue(Db& db, std::int64_t now) {
+Result<std::vector<Record>> ExpireDue(Db& db, std::int64_t now) {
   Result<Stmt> stmt =
       db.Prepare("SELECT id FROM requests WHERE state IN (0, 1) AND expires_at <= ?1 ORDER BY seq");
   if (!stmt.ok()) return stmt.error();
   stmt->Bind(1, now);
   Result<std::vector<std::string>> ids = ReadFirstColumn(*stmt);
   if (!ids.ok()) return ids.error();
+  std::vector<Record> out;
   for (const std::string& id : *ids) {
     Result<std::optional<RowState>> r = LoadRowState(db, id);
     if (!r.ok()) return r.error();
@@ -206,8 +207,11 @@ Result<int> ExpireDue(Db& db, std::int64_t now) {
                     .transient = !(*r)->last_error_code.empty(),
                     .message = ExpiryMessage(**r)};
     WB_RETURN_IF_ERROR(WriteTerminal(db, id, expired, now, "expired"));
+    Result<std::optional<Record>> record = LoadRecord(db, id);
+    if (!record.ok()) return record.error();
+    if (*record) out.push_back(std::move(**record));
   }
-  return static_cast<int>(ids->size());
+  return out;
 }
 
 }  // namespace wb::queue

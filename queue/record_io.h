@@ -52,7 +52,8 @@ Status AppendHistory(Db& db, std::string_view id, std::int64_t at, std::string_v
 Status WriteTerminal(Db& db, std::string_view id, const Outcome& outcome, std::int64_t now,
                      std::string_view event);
 
-// Expires every received or ready request whose expires_at has passed. Returns how many.
-Result<int> ExpireDue(Db& db, std::int64_t now);
+// Expires every received or ready request whose expires_at has passed. Returns their records
+// as they are now (terminal), in accept order.
+Result<std::vector<Record>> ExpireDue(Db& db, std::int64_t now);
 
 }  // namespace wb::queue

@@ -9,13 +9,23 @@ namespace wb::queue {
 
 namespace {
 
-// The oldest ready request that is due, unexpired, and first in line for its account.
+// The oldest ready request that is due, unexpired, and first in line for its account. One past
+// expires_at is left for Maintain to expire, so that every such expiry is reported by one call.
 constexpr const char* kNextEligible =
     "SELECT r.id, r.secret FROM requests r "
     "WHERE r.state = 1 AND r.not_before <= ?1 AND r.expires_at > ?1 AND NOT EXISTS ("
     "  SELECT 1 FROM requests e WHERE e.account_key = r.account_key AND e.state < 3"
     "  AND e.seq < r.seq) "
     "ORDER BY r.seq LIMIT 1";
+
+// When the next of those is due (kNextEligible without the due condition). A request waiting
+// behind its account's older request is left out: it can go only once that one has ended, and
+// the end wakes the workers anyway; its past not_before would have them poll meanwhile.
+constexpr const char* kNextDue =
+    "SELECT min(r.not_before) FROM requests r "
+    "WHERE r.state = 1 AND r.expires_at > ?1 AND NOT EXISTS ("
+    "  SELECT 1 FROM requests e WHERE e.account_key = r.account_key AND e.state < 3"
+    "  AND e.seq < r.seq)";
 
 struct Candidate {
   std::string id;
@@ -96,8 +106,6 @@ Result<std::optional<Work>> SqliteQueue::TakeLocked(std::int64_t now) {
   Db& db = parts_.db;
   Result<Transaction> tx = Transaction::Begin(db);
   if (!tx.ok()) return tx.error();
-  Result<int> expired = ExpireDue(db, now);
-  if (!expired.ok()) return expired.error();
   Result<std::int64_t> in_flight = db.QueryInt("SELECT count(*) FROM requests WHERE state = 2");
   if (!in_flight.ok()) return in_flight.error();
   std::optional<Candidate> next;
@@ -106,10 +114,7 @@ Result<std::optional<Work>> SqliteQueue::TakeLocked(std::int64_t now) {
     if (!found.ok()) return found.error();
     next = std::move(found).value();
   }
-  if (!next) {
-    WB_RETURN_IF_ERROR(tx->Commit());  // keeps the expirations
-    return std::optional<Work>();
-  }
+  if (!next) return std::optional<Work>();  // nothing written: the transaction rolls back
   Passwords passwords;
   if (!next->sealed.empty()) {
     Result<Passwords> opened = OpenPasswords(*parts_.key, next->id, next->sealed);
@@ -134,8 +139,9 @@ Result<std::optional<Work>> SqliteQueue::TakeLocked(std::int64_t now) {
 
 Result<std::optional<WallTime>> SqliteQueue::NextReadyTime() {
   MutexLock lock(db_mu_);
-  Result<Stmt> stmt = parts_.db.Prepare("SELECT min(not_before) FROM requests WHERE state = 1");
+  Result<Stmt> stmt = parts_.db.Prepare(kNextDue);
   if (!stmt.ok()) return stmt.error();
+  stmt->Bind(1, NowMs());
   Result<bool> row = stmt->Step();
   if (!row.ok()) return row.error();
   std::optional<std::int64_t> ms = *row ? stmt->OptInt(0) : std::nullopt;

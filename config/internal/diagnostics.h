@@ -22,15 +22,20 @@ class Diagnostics {
   explicit Diagnostics(std::string file) : file_(std::move(file)) {}
 
   void Add(Location at, std::string key, std::string problem);
+  // A key that is accepted but has no effect yet (Config::warnings): not a problem.
+  void Warn(Location at, std::string key, std::string what);
 
   bool empty() const { return errors_.empty(); }
 
   // The problems, ordered by position so the output reads top to bottom like the file.
   ConfigErrors Take() &&;
+  // The warnings, in the same order.
+  ConfigErrors TakeWarnings();
 
  private:
   std::string file_;
   ConfigErrors errors_;
+  ConfigErrors warnings_;
 };
 
 // A value from the file, quoted and escaped for a message.

@@ -16,6 +16,8 @@
 #include <variant>
 
 #include "agent/open.h"
+#include "audit/audit.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/process.h"
 
 namespace wb::agent {
@@ -218,7 +220,7 @@ class PipelineTest : public ::testing::Test {
     auto writer = audit::Writer::Open({.file = dir_.path() / "audit.jsonl",
                                        .checkpoint_file = dir_.path() / "audit.checkpoint",
                                        .agent_id = "agent-1"},
-                                      Secret(std::string(32, 'k')), clock_);
+                                      Secret(std::string(32, 'k')), *clock_);
     ASSERT_TRUE(writer.ok()) << writer.error().ToString();
     audit_ = std::move(*writer);
     auto signing = protocol::EcPrivateKey::Generate();
@@ -242,7 +244,7 @@ class PipelineTest : public ::testing::Test {
                                  .backoff_base = 10ms,
                                  .backoff_cap = 20ms,
                                  .random = [] { return 0.5; }},
-                                clock_);
+                                *clock_);
     ASSERT_TRUE(q.ok()) << q.error().ToString();
     auto faulty = std::make_unique<FaultyQueue>(std::move(*q));
     faulty_ = faulty.get();
@@ -266,7 +268,7 @@ class PipelineTest : public ::testing::Test {
     keys.open.expected_tenant = "tenant-1";
     keys.open.expected_audience = "agent-1";
     if (!policy_) {
-      auto opened = policy::Policy::Open(policy_config_, clock_, {}, breaker_);
+      auto opened = policy::Policy::Open(policy_config_, *clock_, {}, breaker_);
       ASSERT_TRUE(opened.ok()) << opened.error().ToString();
       policy_ = std::move(*opened);
     }
@@ -276,7 +278,7 @@ class PipelineTest : public ::testing::Test {
                                                 .policy = policy_,
                                                 .audit = audit_.get(),
                                                 .outbound = &outbound_,
-                                                .clock = &clock_,
+                                                .clock = clock_,
                                                 .log = std::make_shared<spdlog::logger>("test"),
                                                 .activity_changed = {},
                                                 .breaker_changed = {}},
@@ -299,7 +301,7 @@ class PipelineTest : public ::testing::Test {
     c.id = std::move(id);
     c.tenant = "tenant-1";
     c.audience = "agent-1";
-    c.issued_at = std::chrono::floor<std::chrono::seconds>(clock_.Now());
+    c.issued_at = std::chrono::floor<std::chrono::seconds>(clock_->Now());
     c.expires_at = c.issued_at + 5min;
     c.nonce = std::move(nonce);
     c.operations = {protocol::Operation::kReset};
@@ -367,7 +369,11 @@ class PipelineTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  SystemClock clock_;
+  // The system's clock, unless a fixture sets clock_ to fake_clock_ before SetUp: then time
+  // moves only when the test advances it.
+  SystemClock system_clock_;
+  testing::FakeClock fake_clock_;
+  const Clock* clock_ = &system_clock_;
   std::unique_ptr<queue::Queue> queue_;
   FaultyQueue* faulty_ = nullptr;  // queue_, seen as what it is
   std::unique_ptr<audit::Writer> audit_;
@@ -942,7 +948,7 @@ TEST_F(PipelineTest, AReplacedPolicyDecidesTheNextRequest) {
       pipeline_
           ->ReplacePolicy(
               [&](const policy::BreakerState& breaker) -> Result<std::unique_ptr<policy::Policy>> {
-                return policy::Policy::Open(stricter, clock_, {}, breaker);
+                return policy::Policy::Open(stricter, *clock_, {}, breaker);
               })
           .ok());
   auto after = Claims();
@@ -1018,7 +1024,7 @@ TEST_F(PipelineBreakerTest, AReloadKeepsATrippedBreakerTripped) {
       pipeline_
           ->ReplacePolicy(
               [&](const policy::BreakerState& breaker) -> Result<std::unique_ptr<policy::Policy>> {
-                return policy::Policy::Open(policy_config_, clock_, {}, breaker);
+                return policy::Policy::Open(policy_config_, *clock_, {}, breaker);
               })
           .ok());
   EXPECT_TRUE(pipeline_->Breaker().tripped);
@@ -1123,9 +1129,9 @@ TEST_F(PipelineBreakerTest, NoInterleavingWritesAHeldRequestEarlyOrAnyRequestTwi
           ASSERT_TRUE(pipeline_
                           ->ReplacePolicy([&](const policy::BreakerState& breaker)
                                               -> Result<std::unique_ptr<policy::Policy>> {
-                            auto history = RateLimitHistory(policy_config_, *queue_, clock_);
+                            auto history = RateLimitHistory(policy_config_, *queue_, *clock_);
                             if (!history.ok()) return history.error();
-                            return policy::Policy::Open(policy_config_, clock_, *history, breaker);
+                            return policy::Policy::Open(policy_config_, *clock_, *history, breaker);
                           })
                           .ok());
           break;
@@ -1169,6 +1175,282 @@ TEST_F(PipelineBreakerTest, NoInterleavingWritesAHeldRequestEarlyOrAnyRequestTwi
     OpenQueue();
     MakePipeline();
   }
+}
+
+// The example record of docs/audit.md whose line has all of `needles`, parsed; nullopt when
+// there is none.
+std::optional<audit::Record> DocumentedRecord(const std::vector<std::string>& needles) {
+  std::ifstream in(std::string(WB_SOURCE_DIR) + "/docs/audit.md");
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("{\"v\":1,")) continue;
+    bool all = true;
+    for (const auto& n : needles) all = all && line.find(n) != std::string::npos;
+    if (!all) continue;
+    auto parsed = audit::ParseRecord(line);
+    EXPECT_TRUE(parsed.ok()) << line;
+    if (parsed.ok()) return *parsed;
+  }
+  return std::nullopt;
+}
+
+// docs/audit.md's protected_account example is the record the pipeline writes for that denial,
+// up to the names (directory, DN, requester) and the request id.
+TEST_F(PipelineTest, TheDocumentedProtectedAccountDenialIsTheRecordThePipelineWrites) {
+  policy_config_.directories[0].admin_scope = config::ScopeConfig{};  // protect_admin_count
+  Reconfigure();
+  const std::string dn = "CN=svc-backup,OU=Service,DC=corp,DC=contoso,DC=com";
+  directory_->Protect(dn);
+  auto c = Claims();
+  c.operations = {protocol::Operation::kReset};
+  c.target = {protocol::TargetKind::kDn, dn};
+  c.requester = {protocol::RequesterType::kAdmin, "helpdesk.jo@contoso.com", {"fido2"}};
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  ASSERT_EQ(ResultFor(c.id).outcome, "protected_account");
+  std::optional<audit::Event> real;
+  for (const auto& e : Audited(audit::EventType::kPolicyDecision)) {
+    if (e.request_id == c.id && e.decision == audit::Decision::kDeny) real = e;
+  }
+  ASSERT_TRUE(real.has_value());
+
+  auto documented = DocumentedRecord({"\"event\":\"policy_decision\"", "protected_account"});
+  ASSERT_TRUE(documented.has_value()) << "no protected_account example in docs/audit.md";
+  audit::Event doc = documented->event;
+  EXPECT_EQ(doc.decision, real->decision);
+  EXPECT_EQ(doc.reasons, real->reasons);
+  EXPECT_EQ(doc.outcome, real->outcome);
+  EXPECT_EQ(doc.operations, real->operations);
+  EXPECT_EQ(doc.requester, real->requester);
+  EXPECT_EQ(doc.target.dn, real->target.dn);
+  EXPECT_FALSE(doc.tenant.empty());
+  EXPECT_FALSE(doc.target.requested.empty());
+  EXPECT_EQ(doc.server, real->server);
+  EXPECT_EQ(doc.duration, real->duration);
+  // The detail word for word, with the example's directory name for the test's.
+  std::string detail = real->detail;
+  const std::string fake = "directory[fake]";
+  detail.replace(detail.find(fake), fake.size(), "directory[" + doc.directory + "]");
+  EXPECT_EQ(doc.detail, detail);
+}
+
+// --- Expiry (docs/audit.md, request_expired) ----------------------------------------------
+
+// With a clock that moves only when the test says so: a request's five minutes pass at once.
+class PipelineExpiryTest : public PipelineTest {
+ protected:
+  void SetUp() override {
+    clock_ = &fake_clock_;
+    PipelineTest::SetUp();
+  }
+  // The event types recorded for request `id`, in trail order.
+  std::vector<audit::EventType> EventsOf(const std::string& id) {
+    std::vector<audit::EventType> out;
+    std::ifstream in(dir_.path() / "audit.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      auto record = audit::ParseRecord(line);
+      if (record.ok() && record->event.request_id == id) out.push_back(record->event.type);
+    }
+    return out;
+  }
+  // `wbagent audit query`'s row for request `id`.
+  audit::RequestRow RowOf(const std::string& id) {
+    auto rows = audit::QueryRequests(dir_.path() / "audit.jsonl", {.request_id = id});
+    EXPECT_TRUE(rows.ok());
+    if (!rows.ok() || rows->rows.size() != 1) return {};
+    return rows->rows[0];
+  }
+  static bool Before(const std::vector<audit::EventType>& events, audit::EventType first,
+                     audit::EventType then) {
+    auto a = std::find(events.begin(), events.end(), first);
+    auto b = std::find(events.begin(), events.end(), then);
+    return a != events.end() && b != events.end() && a < b;
+  }
+  queue::State StateOf(const std::string& id) {
+    auto d = queue_->Show(id);
+    return d.ok() ? d->record.state : queue::State::kFailed;
+  }
+};
+
+TEST_F(PipelineExpiryTest, ARequestWithNoTimeLeftToRetryIsAuditedAsExpiredOnceAndReported) {
+  directory_->next_outcome = ldap::MakeOutcome(ldap::OutcomeCode::kDirectoryUnavailable, "down");
+  directory_->SetGate(true);  // the attempt waits in Apply until its request's time is nearly up
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(testing::WaitUntil(
+                  [&] {
+                    return StateOf(c.id) == queue::State::kApplying ? Status::Ok()
+                                                                    : NotFound("not taken yet");
+                  },
+                  10s)
+                  .ok());
+  fake_clock_.Advance(5min - 1ms);  // the retry's back-off would end after expires_at
+  directory_->SetGate(false);
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(StateOf(c.id), queue::State::kExpired);
+  EXPECT_EQ(ResultFor(c.id).outcome, "expired");
+  EXPECT_EQ(ResultFor(c.id).user_action, protocol::UserAction::kTryLater);
+
+  auto expired = Audited(audit::EventType::kRequestExpired);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].request_id, c.id);
+  EXPECT_EQ(expired[0].outcome, "expired");
+  EXPECT_EQ(expired[0].target.requested, "alice");
+  EXPECT_EQ(expired[0].requester.id, "alice");
+  EXPECT_EQ(expired[0].reasons, std::vector<std::string>{"directory_unavailable"});
+  EXPECT_NE(expired[0].detail.find("1 attempt(s) made"), std::string::npos) << expired[0].detail;
+  EXPECT_TRUE(
+      Before(EventsOf(c.id), audit::EventType::kDirectoryWrite, audit::EventType::kRequestExpired));
+  EXPECT_TRUE(
+      Before(EventsOf(c.id), audit::EventType::kRequestExpired, audit::EventType::kResultSent));
+
+  // The next maintenance does not record it again.
+  pipeline_->Maintain();
+  EXPECT_EQ(Audited(audit::EventType::kRequestExpired).size(), 1u);
+  EXPECT_EQ(ResultsFor(outbound_, c.id), 1u);
+}
+
+// docs/audit.md's request_expired example is a record as the pipeline writes it: the same
+// outcome, a reason of the same kind, and every key the pipeline writes.
+TEST_F(PipelineExpiryTest, TheDocumentedExpiredRecordHasTheShapeThePipelineWrites) {
+  directory_->next_outcome = ldap::MakeOutcome(ldap::OutcomeCode::kDirectoryUnavailable, "down");
+  directory_->next_outcome.server = "ldaps://fake:636";
+  directory_->SetGate(true);
+  auto c = Claims();
+  c.correlation_id = "corr-1";
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(testing::WaitUntil(
+                  [&] {
+                    return StateOf(c.id) == queue::State::kApplying ? Status::Ok()
+                                                                    : NotFound("not taken yet");
+                  },
+                  10s)
+                  .ok());
+  fake_clock_.Advance(5min - 1ms);
+  directory_->SetGate(false);
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  auto written = Audited(audit::EventType::kRequestExpired);
+  ASSERT_EQ(written.size(), 1u);
+  const audit::Event& real = written[0];
+
+  auto documented = DocumentedRecord({"\"event\":\"request_expired\""});
+  ASSERT_TRUE(documented.has_value()) << "no request_expired example in docs/audit.md";
+  const audit::Event& doc = documented->event;
+  EXPECT_EQ(doc.outcome, real.outcome);
+  EXPECT_EQ(doc.reasons.size(), real.reasons.size());
+  EXPECT_EQ(doc.reasons, std::vector<std::string>{"directory_unavailable"});
+  EXPECT_EQ(doc.decision, real.decision);
+  EXPECT_EQ(doc.directory.empty(), real.directory.empty());
+  EXPECT_EQ(doc.server.empty(), real.server.empty());
+  EXPECT_EQ(doc.duration.has_value(), real.duration.has_value());
+  EXPECT_EQ(doc.correlation_id.empty(), real.correlation_id.empty());
+  EXPECT_EQ(doc.target.dn.empty(), real.target.dn.empty());
+  EXPECT_EQ(doc.requester.kind, real.requester.kind);
+  EXPECT_FALSE(doc.tenant.empty() || doc.operations.empty() || doc.target.requested.empty());
+  // The same wording, up to the attempt count.
+  EXPECT_EQ(doc.detail.substr(0, doc.detail.find('(')),
+            real.detail.substr(0, real.detail.find('(')));
+  EXPECT_EQ(doc.detail.substr(doc.detail.find(')')), real.detail.substr(real.detail.find(')')));
+}
+
+TEST_F(PipelineExpiryTest, AnExpiredRequestShowsInTheRequestViewWithItsOutcomeAndLastError) {
+  directory_->next_outcome = ldap::MakeOutcome(ldap::OutcomeCode::kDirectoryUnavailable, "down");
+  directory_->SetGate(true);
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(testing::WaitUntil(
+                  [&] {
+                    return StateOf(c.id) == queue::State::kApplying ? Status::Ok()
+                                                                    : NotFound("not taken yet");
+                  },
+                  10s)
+                  .ok());
+  fake_clock_.Advance(5min - 1ms);
+  directory_->SetGate(false);
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  const audit::RequestRow row = RowOf(c.id);
+  EXPECT_EQ(row.outcome, "expired");
+  EXPECT_EQ(row.reasons, std::vector<std::string>{"directory_unavailable"});
+  EXPECT_EQ(row.writes, 1);
+  EXPECT_TRUE(row.result_sent);
+  const std::string table = audit::FormatRequests({row}, audit::Format::kTable);
+  EXPECT_NE(table.find("expired (directory_unavailable)"), std::string::npos) << table;
+}
+
+// A request the queue expires without an attempt (held by the breaker, or waiting behind a
+// busy account) is found by the periodic maintenance: recorded, then reported, once.
+class PipelineHeldExpiryTest : public PipelineExpiryTest {
+ protected:
+  void SetUp() override {
+    PipelineExpiryTest::SetUp();
+    policy_config_.policy.rate_limits.overall = {2, std::chrono::seconds(600)};
+    Reconfigure();
+  }
+  std::string Send(const std::string& user) {
+    auto c = Claims();
+    c.target.value = user;
+    c.requester.id = user;
+    pipeline_->OnRequest({Seal(c)});
+    return c.id;
+  }
+};
+
+TEST_F(PipelineHeldExpiryTest, ARequestHeldByTheBreakerUntilItExpiresIsAuditedOnceAndReported) {
+  for (const auto& id : {Send("u1"), Send("u2")}) ASSERT_TRUE(ResultArrives(id).ok());
+  const std::string held = Send("u3");
+  ASSERT_TRUE(policy_->Breaker().tripped);
+  ASSERT_EQ(StateOf(held), queue::State::kReceived);
+
+  pipeline_->Maintain();  // not due yet
+  EXPECT_TRUE(Audited(audit::EventType::kRequestExpired).empty());
+  EXPECT_EQ(ResultsFor(outbound_, held), 0u);
+
+  fake_clock_.Advance(5min);
+  pipeline_->Maintain();
+  EXPECT_EQ(StateOf(held), queue::State::kExpired);
+  ASSERT_EQ(ResultsFor(outbound_, held), 1u);
+  EXPECT_EQ(ResultFor(held).outcome, "expired");
+  EXPECT_EQ(ResultFor(held).user_action, protocol::UserAction::kTryLater);
+  auto expired = Audited(audit::EventType::kRequestExpired);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].request_id, held);
+  EXPECT_EQ(expired[0].target.requested, "u3");
+  EXPECT_TRUE(expired[0].reasons.empty());  // no attempt failed: it was never tried
+  EXPECT_TRUE(
+      Before(EventsOf(held), audit::EventType::kRequestExpired, audit::EventType::kResultSent));
+  EXPECT_EQ(RowOf(held).outcome, "expired");
+  EXPECT_EQ(RowOf(held).decision, audit::Decision::kHold);
+
+  pipeline_->Maintain();
+  EXPECT_EQ(Audited(audit::EventType::kRequestExpired).size(), 1u);
+  EXPECT_EQ(ResultsFor(outbound_, held), 1u);
+  EXPECT_EQ(directory_->applies, 2);
+}
+
+TEST_F(PipelineExpiryTest, ARequestWaitingBehindABusyAccountUntilItExpiresIsAuditedAndReported) {
+  directory_->SetGate(true);  // the account's first request stays applying
+  auto first = Claims();
+  pipeline_->OnRequest({Seal(first)});
+  ASSERT_TRUE(testing::WaitUntil(
+                  [&] {
+                    return StateOf(first.id) == queue::State::kApplying ? Status::Ok()
+                                                                        : NotFound("not yet");
+                  },
+                  10s)
+                  .ok());
+  auto second = Claims();  // the same account
+  pipeline_->OnRequest({Seal(second)});
+  ASSERT_EQ(StateOf(second.id), queue::State::kReady);
+  fake_clock_.Advance(5min);
+  pipeline_->Maintain();
+  EXPECT_EQ(StateOf(second.id), queue::State::kExpired);
+  ASSERT_EQ(ResultsFor(outbound_, second.id), 1u);
+  EXPECT_EQ(ResultFor(second.id).outcome, "expired");
+  auto expired = Audited(audit::EventType::kRequestExpired);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].request_id, second.id);
+  directory_->SetGate(false);
+  ASSERT_TRUE(ResultArrives(first.id).ok());
+  EXPECT_EQ(directory_->applies, 1);
 }
 
 }  // namespace

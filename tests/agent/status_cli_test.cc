@@ -153,6 +153,55 @@ TEST_F(StatusCliTest, ADirectoryWithNoHealthyServerExits1AndIsNamed) {
   EXPECT_EQ(j["unhealthy_directories"], json::array({"corp"}));
 }
 
+// The health check failed at start (a wrong bind password), then the password was fixed and a
+// request went through: the server is healthy, and its old error must not read as current.
+TEST_F(StatusCliTest, ARecoveredServerShowsItsLastErrorOnlyAsPastWithItsAge) {
+  MakeQueue();
+  json status = DaemonStatus();
+  status["directory_servers"][0]["last_error"] = "service_bind_failed: wrong password";
+  status["directory_servers"][0]["last_error_at"] = audit::FormatTime(clock_.Now() - minutes(12));
+  WriteStatus(status);
+  CommandResult r = Status();
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Contains(r.output, "corp  ldaps://dc1.corp.example.com  healthy (last error 12m "))
+      << r.output;
+  EXPECT_TRUE(Contains(r.output, "s ago, since recovered: service_bind_failed: wrong password)"))
+      << r.output;
+  EXPECT_FALSE(Contains(r.output, "healthy: ")) << r.output;
+  EXPECT_FALSE(Contains(r.output, "NO HEALTHY SERVER")) << r.output;
+}
+
+// A status.json written without the error's time (an older agent): still labelled as past.
+TEST_F(StatusCliTest, ARecoveredServerWhoseErrorHasNoTimeIsStillShownAsPast) {
+  MakeQueue();
+  json status = DaemonStatus();
+  status["directory_servers"][0]["last_error"] = "service_bind_failed: wrong password";
+  WriteStatus(status);
+  CommandResult r = Status();
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Contains(r.output,
+                       "healthy (last error at an unknown time, since recovered: "
+                       "service_bind_failed: wrong password)"))
+      << r.output;
+}
+
+TEST_F(StatusCliTest, AnUnhealthyServerShowsItsErrorAsCurrentWithSinceWhenAndExits1) {
+  MakeQueue();
+  json status = DaemonStatus();
+  status["directory_servers"][0]["healthy"] = false;
+  status["directory_servers"][0]["last_error"] = "service_bind_failed: wrong password";
+  status["directory_servers"][0]["last_error_at"] = audit::FormatTime(clock_.Now() - seconds(30));
+  status["directory_servers"][0]["failing_since"] = audit::FormatTime(clock_.Now() - minutes(7));
+  WriteStatus(status);
+  CommandResult r = Status();
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Contains(r.output, "corp  ldaps://dc1.corp.example.com  UNHEALTHY since "))
+      << r.output;
+  EXPECT_TRUE(Contains(r.output, " (7m ")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "s ago): service_bind_failed: wrong password")) << r.output;
+  EXPECT_FALSE(Contains(r.output, "since recovered")) << r.output;
+}
+
 TEST_F(StatusCliTest, ClockSkewIsShownInSeconds) {
   MakeQueue();
   json status = DaemonStatus();

@@ -536,6 +536,36 @@ TEST_F(OpenLdapWriterTest, TheBindHoldEndsAfterItsTime) {
       << "the hold should have ended: " << again.error().ToString();
 }
 
+// What `wbagent status` needs to show a recovered server's error as past: the error stays,
+// with the time it happened, and the server is healthy again.
+TEST_F(OpenLdapWriterTest, ARecoveredServerKeepsItsLastErrorWithTheTimeItHappened) {
+  auto c = Config();
+  ASSERT_TRUE(testing::WriteFile(*c.bind_password_file, "wrong", 0600).ok());
+  testing::FakeClock clock;
+  auto dir = OpenDirectory(c, clock);
+  ASSERT_TRUE(dir.ok()) << dir.error().ToString();
+  const WallTime failed_at = clock.Now();
+  ASSERT_FALSE((*dir)->FindAccount({LookupAttribute::kUid, "alice"}).ok());
+  ServerHealth failing = (*dir)->Health().front();
+  EXPECT_FALSE(failing.healthy);
+  EXPECT_EQ(failing.last_error_at, failed_at);
+  EXPECT_EQ(failing.failing_since, failed_at);
+  EXPECT_NE(failing.last_error.find("service_bind_failed"), std::string::npos)
+      << failing.last_error;
+
+  clock.Advance(std::chrono::minutes(12));
+  ASSERT_TRUE(
+      testing::WriteFile(*c.bind_password_file, SlapdServer::service_password(), 0600).ok());
+  ASSERT_TRUE((*dir)->ReloadSecrets().ok());
+  auto found = (*dir)->FindAccount({LookupAttribute::kUid, "alice"});
+  ASSERT_TRUE(found.ok()) << found.error().ToString();
+  ServerHealth recovered = (*dir)->Health().front();
+  EXPECT_TRUE(recovered.healthy);
+  EXPECT_EQ(recovered.last_error, failing.last_error);
+  EXPECT_EQ(recovered.last_error_at, failed_at);
+  EXPECT_FALSE(recovered.failing_since.has_value());
+}
+
 TEST_F(OpenLdapWriterTest, ReloadSecretsKeepsThePasswordWhenTheFileCannotBeRead) {
   auto c = Config();
   auto dir = Open(c);

@@ -194,11 +194,17 @@ TEST_F(ScheduleTest, RetriesContinueUntilExpiry) {
   EXPECT_GE(attempts, 5);  // 0.75 + 1.5 + 3 + 6 + 12 + 24 s of backoff fit in 60 s
 }
 
-TEST_F(ScheduleTest, AReadyRequestPastItsExpiryIsExpiredNotHandedOut) {
+// Take leaves the expiry to Maintain, so that the caller learns of every expiry from one call.
+TEST_F(ScheduleTest, AReadyRequestPastItsExpiryIsNotHandedOutAndMaintenanceExpiresIt) {
   ASSERT_TRUE(queue_->Enqueue(MakeReset("r1", "alice", clock_.Now(), seconds(60))).ok());
   ASSERT_TRUE(queue_->MarkReady("r1").ok());
   clock_.Advance(seconds(60));
   EXPECT_TRUE(NothingToTake());
+  EXPECT_EQ(Get("r1").state, State::kReady);
+  auto report = queue_->Maintain();
+  ASSERT_TRUE(report.ok()) << report.error().ToString();
+  ASSERT_EQ(report->expired.size(), 1u);
+  EXPECT_EQ(report->expired[0].info.id, "r1");
   Record rec = Get("r1");
   EXPECT_EQ(rec.state, State::kExpired);
   EXPECT_FALSE(rec.outcome->transient);
@@ -210,9 +216,60 @@ TEST_F(ScheduleTest, AReceivedRequestPastItsExpiryIsExpiredByMaintenance) {
   clock_.Advance(seconds(61));
   auto report = queue_->Maintain();
   ASSERT_TRUE(report.ok()) << report.error().ToString();
-  EXPECT_EQ(report->expired, 1);
+  ASSERT_EQ(report->expired.size(), 1u);
   EXPECT_EQ(Get("r1").state, State::kExpired);
   EXPECT_EQ(queue_->MarkReady("r1").code(), Code::kFailedPrecondition);
+}
+
+// The report carries what the caller needs to record and report each expiry: the terminal
+// record, each once, in accept order; and nothing not yet due.
+TEST_F(ScheduleTest, MaintenanceReportsEachRequestItExpiredOnceWithItsRecord) {
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("r1", "alice", clock_.Now(), seconds(60))).ok());
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("r2", "bob", clock_.Now(), seconds(60))).ok());
+  ASSERT_TRUE(queue_->MarkReady("r2").ok());
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("r3", "carol", clock_.Now(), seconds(120))).ok());
+  clock_.Advance(seconds(60));
+  auto first = queue_->Maintain();
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  ASSERT_EQ(first->expired.size(), 2u);
+  EXPECT_EQ(first->expired[0].info.id, "r1");
+  EXPECT_EQ(first->expired[1].info.id, "r2");
+  for (const Record& r : first->expired) {
+    EXPECT_EQ(r.state, State::kExpired);
+    ASSERT_TRUE(r.outcome.has_value());
+    EXPECT_EQ(r.outcome->code, "expired");
+    EXPECT_TRUE(r.finished_at.has_value());
+    EXPECT_FALSE(r.acknowledged_at.has_value());
+    EXPECT_EQ(r.info.target, Get(r.info.id).info.target);
+  }
+  auto second = queue_->Maintain();
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->expired.empty());
+  EXPECT_EQ(Get("r3").state, State::kReceived);
+}
+
+// A worker waits until NextReadyTime: a request it cannot take must not be counted there, or
+// the worker would wake at once, find nothing, and wake again.
+TEST_F(ScheduleTest, NextReadyTimeLeavesOutExpiredRequestsAndThoseWaitingForTheirAccount) {
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("r1", "alice", clock_.Now(), seconds(60))).ok());
+  ASSERT_TRUE(queue_->MarkReady("r1").ok());
+  AddReady("a1", "bob");
+  AddReady("a2", "bob");
+  EXPECT_EQ(MustTake().record.info.id, "r1");
+  ASSERT_TRUE(queue_->Finish("r1", Rejected()).ok());
+  EXPECT_EQ(MustTake().record.info.id, "a1");  // a2 now waits behind a1
+  auto due = queue_->NextReadyTime();
+  ASSERT_TRUE(due.ok());
+  EXPECT_FALSE(due->has_value());
+
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("x1", "carol", clock_.Now(), seconds(10))).ok());
+  ASSERT_TRUE(queue_->MarkReady("x1").ok());
+  due = queue_->NextReadyTime();
+  ASSERT_TRUE(due.ok() && due->has_value());
+  clock_.Advance(seconds(10));  // x1 is past its expiry, not yet expired by Maintain
+  due = queue_->NextReadyTime();
+  ASSERT_TRUE(due.ok());
+  EXPECT_FALSE(due->has_value());
 }
 
 TEST_F(ScheduleTest, NextReadyTimeIsUnsetWithoutReadyRequests) {

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "agent/agent.h"
+#include "agent/command_suggest.h"
 #include "agent/commands.h"
 #include "common/version.h"
 
@@ -206,6 +207,12 @@ int Main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help and --version are "errors" with exit code 0 in CLI11; the rest are usage errors.
+    if (e.get_exit_code() != 0) {
+      if (auto hint = UnknownCommandHint(app, std::vector<std::string>(argv + 1, argv + argc))) {
+        std::fprintf(stderr, "%s\n", hint->c_str());
+        return kExitUsage;
+      }
+    }
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (check->parsed()) return CheckConfigCommand(config_path);

@@ -30,6 +30,10 @@ std::string Text(std::string_view peer_text, std::size_t max_len = kLongText) {
   return EscapeForLog(peer_text, max_len);
 }
 
+// A message the agent wrote (an outcome's reason, a directory's diagnostic): any peer text in
+// it was escaped when it entered, so it is not escaped again (common/log_escape.h).
+std::string Message(std::string_view agent_text) { return ShowEscaped(agent_text, kLongText); }
+
 std::string TimeOrDash(const std::optional<WallTime>& t) { return t ? audit::FormatTime(*t) : "-"; }
 
 Json TimeOrNull(const std::optional<WallTime>& t) {
@@ -189,7 +193,7 @@ std::string OutcomeText(const queue::Outcome& o) {
   std::string text = Text(o.code) + (o.transient ? " (transient)" : "");
   if (!o.server.empty()) text += " on " + Text(o.server);
   if (o.duration.count() > 0) text += " in " + std::to_string(o.duration.count()) + " ms";
-  if (!o.message.empty()) text += ": " + Text(o.message);
+  if (!o.message.empty()) text += ": " + Message(o.message);
   return text;
 }
 
@@ -214,7 +218,7 @@ void PrintRecord(const queue::Record& r) {
   PrintField("finished", TimeOrDash(r.finished_at));
   PrintField("result acknowledged", TimeOrDash(r.acknowledged_at));
   if (!r.last_error_code.empty()) {
-    PrintField("last error", Text(r.last_error_code) + ": " + Text(r.last_error_message));
+    PrintField("last error", Text(r.last_error_code) + ": " + Message(r.last_error_message));
   }
   if (r.outcome) PrintField("outcome", OutcomeText(*r.outcome));
   PrintField("password",
@@ -228,7 +232,7 @@ void PrintHistory(const std::vector<queue::HistoryEvent>& history) {
   for (const auto& e : history) {
     rows.push_back({"  " + audit::FormatTime(e.at), Text(e.event),
                     std::string(queue::StateName(e.state)), std::to_string(e.attempts),
-                    e.code.empty() ? "-" : Text(e.code), Text(e.message)});
+                    e.code.empty() ? "-" : Text(e.code), Message(e.message)});
   }
   PrintTable(rows);
 }

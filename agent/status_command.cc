@@ -341,7 +341,7 @@ void PrintChannel(const Json& channel, WallTime now) {
   if (!Str(channel, "tenant").empty()) line += ", tenant " + EscapeForLog(Str(channel, "tenant"));
   std::printf("channel:      %s\n", line.c_str());
   if (!Str(channel, "last_error").empty()) {
-    std::printf("              last error: %s\n", EscapeForLog(Str(channel, "last_error")).c_str());
+    std::printf("              last error: %s\n", ShowEscaped(Str(channel, "last_error")).c_str());
   }
   if (auto skew = Member(channel, "clock_skew_seconds"); skew.is_number()) {
     std::printf(
@@ -386,7 +386,7 @@ void PrintActivity(const Json& doc, WallTime now) {
     std::printf("last failure: none since the agent started\n");
   } else {
     std::printf("last failure: %s: %s\n", TimeAndAge(failure, now).c_str(),
-                EscapeForLog(Str(doc, "last_failure_outcome")).c_str());
+                ShowEscaped(Str(doc, "last_failure_outcome")).c_str());
   }
 }
 
@@ -401,7 +401,7 @@ std::string AgoText(const std::string& text, WallTime now) {
 // an old error never reads as the server's state; an unhealthy one's as current, with since
 // when.
 std::string ServerText(const Json& s, WallTime now) {
-  const std::string error = EscapeForLog(Str(s, "last_error"));
+  const std::string error = ShowEscaped(Str(s, "last_error"));
   std::string line = "  " + EscapeForLog(Str(s, "directory")) + "  " + EscapeForLog(Str(s, "url"));
   if (Member(s, "healthy") == Json(true)) {
     line += "  healthy";

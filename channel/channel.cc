@@ -20,6 +20,7 @@
 #include "channel/internal/session.h"
 #include "channel/retry_log.h"
 #include "common/log_escape.h"
+#include "common/time_sync.h"
 #include "common/version.h"
 
 namespace wb::channel {
@@ -353,11 +354,11 @@ class Channel::Impl final : public internal::SessionOwner {
     }
     if (abs_skew > options_.max_clock_skew) {
       log_->warn(
-          "cloud channel: this host's clock differs from the cloud's by {} s (more than "
-          "the allowed {} s): requests will be refused as expired or not yet valid; "
-          "fix time synchronisation",
-          std::chrono::duration_cast<std::chrono::seconds>(skew).count(),
-          options_.max_clock_skew.count());
+          "cloud channel: this host's clock is {} {} the cloud's (more than the allowed {} s): "
+          "requests will be refused as {}; {}",
+          SecondsText(skew), skew > WallTime::duration::zero() ? "ahead of" : "behind",
+          options_.max_clock_skew.count(),
+          skew > WallTime::duration::zero() ? "expired" : "not yet valid", kTimeSyncHint);
     }
   }
 

@@ -1,9 +1,11 @@
 #include "config/internal/toml_reader.h"
 
 #include <algorithm>
+#include <cctype>
 #include <utility>
 
 #include "common/log_escape.h"
+#include "common/suggest.h"
 
 namespace wb::config::internal {
 
@@ -138,19 +140,44 @@ bool IsTableOrArrayOfTables(const toml::value& value) {
   return !array.empty() && array.front().is_table();
 }
 
+// "[audit]" or "[[directory]]": how the table that was meant is written in the file.
+std::string TableHeader(const std::string& path, const toml::value& value) {
+  return value.is_table() ? "[" + path + "]" : "[[" + path + "]]";
+}
+
 }  // namespace
 
 void TableReader::ReportUnknownKeys() {
   const std::vector<std::string> candidates(known_.begin(), known_.end());
   for (const auto& [key, value] : table_.as_table(std::nothrow)) {
     if (known_.contains(key)) continue;
-    std::string problem = IsTableOrArrayOfTables(value) ? "unknown table" : "unknown key";
+    const bool table = IsTableOrArrayOfTables(value);
+    std::string problem = table ? "unknown table" : "unknown key";
     if (std::optional<std::string> near = Suggest(key, candidates)) {
-      problem += "; did you mean \"" + *near + "\"?";
+      problem += "; did you mean \"";
+      problem += table ? TableHeader(KeyPath(*near), value) : *near;
+      problem += "\"?";
     }
     // The key is the file's text, and a quoted TOML key may hold any character.
     diag_.Add(KeyLocation(key, value), KeyPath(EscapeForLog(key)), problem);
   }
+}
+
+std::string EnumHint(std::string_view found, std::span<const std::string> values) {
+  const auto same_but_case = std::find_if(values.begin(), values.end(), [&](const std::string& v) {
+    return v.size() == found.size() &&
+           std::equal(v.begin(), v.end(), found.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) ==
+                    std::tolower(static_cast<unsigned char>(b));
+           });
+  });
+  std::string hint;
+  if (same_but_case != values.end()) {
+    hint = "; values are case-sensitive; did you mean \"" + *same_but_case + "\"?";
+  } else if (std::optional<std::string> near = Suggest(found, values)) {
+    hint = "; did you mean \"" + *near + "\"?";
+  }
+  return hint;
 }
 
 }  // namespace wb::config::internal

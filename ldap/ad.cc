@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 
+#include "ldap/access_denied.h"
 #include "ldap/filter.h"
 #include "ldap/kind.h"
 
@@ -75,6 +76,7 @@ class AdOps final : public KindOps {
     if (Outcome bad = EncodePasswords(change, new_value, old_value); !bad.ok()) return bad;
     Outcome o = conn.Modify(account.dn, Modifications(change, new_value, old_value), controls);
     if (o.ok()) o.note = note;
+    if (o.code == OutcomeCode::kAccessDenied) o.reason = AdAccessDeniedReason(account, change);
     return o;
   }
 

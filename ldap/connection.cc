@@ -9,6 +9,7 @@
 
 #include "common/log_escape.h"
 #include "ldap/socket.h"
+#include "ldap/tls_probe.h"
 
 namespace wb::ldap {
 namespace {
@@ -56,24 +57,31 @@ Status ConfigureTls(LDAP* ld, const ConnectionSettings& s) {
   return ok ? Status::Ok() : Internal("cannot configure TLS (check ca_file and client key)");
 }
 
-Outcome TlsOutcome(LDAP* ld, int rc, bool timed_out) {
+// libldap says little more than "Can't contact LDAP server" about a refused certificate: the
+// reason comes from a diagnostic handshake of our own (ldap/tls_probe.h), libldap's text stays
+// as the diagnostic.
+Outcome TlsOutcome(LDAP* ld, int rc, const config::LdapUrl& url, const ConnectionSettings& s,
+                   bool timed_out) {
   if (timed_out) {
     return MakeOutcome(OutcomeCode::kDirectoryTimeout,
                        "the directory server accepted the connection but did not complete "
                        "the TLS handshake in time");
   }
   std::string diag = Diagnostic(ld);
+  std::optional<std::string> why = ExplainTlsFailure(url, s, s.connect_timeout);
   Outcome o = MakeOutcome(OutcomeCode::kTlsFailure,
-                          "TLS to the directory failed: check ca_file, and that the server's "
-                          "certificate is valid and names the host in the URL");
+                          why ? "TLS to the directory failed: " + *why
+                              : "TLS to the directory failed: check ca_file, and that the "
+                                "server's certificate is valid and names the host in the URL");
   o.diagnostic = EscapeForLog(diag.empty() ? ldap_err2string(rc) : diag, 512);
   return o;
 }
 
-Result<LDAP*, Outcome> StartTls(LDAP* ld, const config::LdapUrl& url, const DeadlineGuard& guard) {
+Result<LDAP*, Outcome> StartTls(LDAP* ld, const config::LdapUrl& url, const ConnectionSettings& s,
+                                const DeadlineGuard& guard) {
   int rc = url.transport == config::LdapTransport::kLdaps ? ldap_install_tls(ld)
                                                           : ldap_start_tls_s(ld, nullptr, nullptr);
-  if (rc != LDAP_SUCCESS) return TlsOutcome(ld, rc, guard.fired());
+  if (rc != LDAP_SUCCESS) return TlsOutcome(ld, rc, url, s, guard.fired());
   return ld;
 }
 
@@ -210,7 +218,7 @@ Result<std::unique_ptr<Connection>, Outcome> Connection::Open(const config::Ldap
       settings.connect_timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::steady_clock::now() - started);
   DeadlineGuard guard(*fd, std::max(left, std::chrono::milliseconds(1)));
-  if (auto tls = StartTls(ld, url, guard); !tls.ok()) {
+  if (auto tls = StartTls(ld, url, settings, guard); !tls.ok()) {
     Outcome o = tls.error();
     o.server = url.url;
     return o;

@@ -7,7 +7,8 @@
 // TCP and then never answers (libldap's own timeouts do not bound the handshake, so the
 // socket is ours and a watchdog shuts it down at the deadline). Every later operation is
 // asynchronous and bounded by operation_timeout; on timeout it is abandoned and the
-// connection is marked broken.
+// connection is marked broken. A failed TLS handshake (not a timed-out one) is explained by a
+// second, diagnostic handshake (ldap/tls_probe.h), itself bounded by connect_timeout.
 //
 // Not thread-safe: one thread uses a Connection at a time (the pool hands it out).
 // The first Open() sets SIGPIPE to be ignored in the process: a peer that closes the socket

@@ -2,6 +2,7 @@
 // pwdAccountLockedTime, pwdReset, the ppolicy entry that applies to the user, and nested
 // group membership through the memberOf overlay.
 #include "common/log_escape.h"
+#include "ldap/access_denied.h"
 #include "ldap/group_walk.h"
 #include "ldap/kind.h"
 
@@ -48,16 +49,17 @@ class OpenLdapOps final : public KindOps {
       const Secret* old_password =
           change.password == PasswordChange::Password::kChange ? change.old_password : nullptr;
       o = conn.PasswordModify(account.dn, old_password, *change.new_password);
-      if (!o.ok()) return o;
+      if (!o.ok()) return Explained(std::move(o), account, OpenLdapStep::kSetPassword);
     }
     // The password operation cannot carry other modifications; the rest follows it, and
     // only once it succeeded.
     if (change.unlock) {
       o = conn.Modify(account.dn, {{LDAP_MOD_DELETE, "pwdAccountLockedTime", {}}}, {},
                       OperationKind::kClearAttribute);
-      if (!o.ok()) return o;
+      if (!o.ok()) return Explained(std::move(o), account, OpenLdapStep::kUnlock);
     }
-    return WriteMustChange(conn, account.dn, change);
+    return Explained(WriteMustChange(conn, account.dn, change), account,
+                     OpenLdapStep::kSetMustChange);
   }
 
   Result<PasswordPolicy, Outcome> ReadPolicy(Connection& conn, const Account& account) override {
@@ -96,6 +98,14 @@ class OpenLdapOps final : public KindOps {
   }
 
  private:
+  // An access_denied names the step and the olcAccess rule it needs.
+  Outcome Explained(Outcome o, const Account& account, OpenLdapStep step) const {
+    if (o.code == OutcomeCode::kAccessDenied) {
+      o.reason = OpenLdapAccessDeniedReason(account, step, config_.bind_dn.value_or(""));
+    }
+    return o;
+  }
+
   static Result<std::vector<std::string>, Outcome> ParentGroups(Connection& conn, const Dn& group) {
     auto found = conn.Search(group.text(), LDAP_SCOPE_BASE, "(objectClass=*)", {"memberOf"});
     // A group the walk cannot read might be the link to a wanted group: an error, never "not

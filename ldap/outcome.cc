@@ -109,11 +109,15 @@ Outcome ConstraintViolation(std::string_view diag, OperationKind kind) {
   return MakeOutcome(OutcomeCode::kDirectoryRefused, "the directory refused the operation");
 }
 
-Outcome InsufficientAccess() {
+// In no directory kind's words: the kind's writer knows what it asked for and which right
+// that needs there, and replaces this reason (ldap/access_denied.h).
+Outcome InsufficientAccess(OperationKind kind) {
+  if (kind == OperationKind::kSearch) {
+    return MakeOutcome(OutcomeCode::kAccessDenied,
+                       "the service account may not read this entry: give it read access");
+  }
   return MakeOutcome(OutcomeCode::kAccessDenied,
-                     "the service account lacks the right for this change on this user "
-                     "(AD: Reset Password, Write lockoutTime / pwdLastSet; check that the "
-                     "user inherits the delegated permissions)");
+                     "the service account lacks the right for this write on this entry");
 }
 
 Outcome UnwillingToPerform(std::string_view diag, OperationKind kind) {
@@ -160,7 +164,7 @@ Outcome ErrorResult(int rc, std::string_view diag, OperationKind kind) {
     case LDAP_CONSTRAINT_VIOLATION:
       return ConstraintViolation(diag, kind);
     case LDAP_INSUFFICIENT_ACCESS:
-      return InsufficientAccess();
+      return InsufficientAccess(kind);
     case LDAP_UNWILLING_TO_PERFORM:
       return UnwillingToPerform(diag, kind);
     case LDAP_NO_SUCH_OBJECT:

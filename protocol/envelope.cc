@@ -1,7 +1,9 @@
 // The request envelope: SealRequest (cloud side) and OpenRequest (agent side).
 #include <cstdio>
 
+#include "common/clock.h"
 #include "common/log_escape.h"
+#include "common/time_sync.h"
 #include "protocol/base64url.h"
 #include "protocol/claims.h"
 #include "protocol/internal.h"
@@ -37,7 +39,42 @@ std::string ClaimedId(std::string_view payload) {
   return Matches(id, kIdRule) ? id : "";
 }
 
-std::string Seconds(WallTime t) { return std::to_string(ToUnixSeconds(t)); }
+// "iat 2026-12-05T18:00:00Z is 400 s ahead of this host's clock (2026-12-05T17:53:20Z; the
+// allowed clock skew is 60 s)": the times as UTC and the difference in seconds, never epochs.
+std::string TimeRefusal(const char* claim, WallTime value, WallTime now, const char* relation,
+                        std::chrono::seconds max_skew) {
+  std::string text = claim;
+  text += " ";
+  text += FormatUtcSeconds(value);
+  text += " is ";
+  text += SecondsText(value - now);
+  text += relation;
+  text += " this host's clock (";
+  text += FormatUtcSeconds(now);
+  text += "; the allowed clock skew is ";
+  text += std::to_string(max_skew.count());
+  text += " s)";
+  return text;
+}
+
+// A request from the future: only a clock can explain it.
+Rejection NotYetValid(const char* claim, WallTime value, WallTime now,
+                      std::chrono::seconds max_skew) {
+  std::string text = TimeRefusal(claim, value, now, " ahead of", max_skew);
+  text += ": this host's clock is probably behind the cloud's; ";
+  text += kTimeSyncHint;
+  return Reject(RejectCode::kNotYetValid, text);
+}
+
+// A request from the past: late delivery, or this host's clock ahead of the cloud's.
+Rejection Expired(WallTime expires_at, WallTime now, std::chrono::seconds max_skew) {
+  std::string text = TimeRefusal("exp", expires_at, now, " behind", max_skew);
+  text +=
+      ": the request expired before it arrived; if fresh requests are refused like this, this "
+      "host's clock is ahead of the cloud's; ";
+  text += kTimeSyncHint;
+  return Reject(RejectCode::kExpired, text);
+}
 
 // Steps 2-5 of OpenRequest: the JWS header, the key, the signature. On success `kid` names the
 // key that signed.
@@ -94,19 +131,13 @@ std::optional<Rejection> CheckBinding(const RequestClaims& c, const OpenOptions&
                   "aud \"" + EscapeForLog(c.audience, 64) + "\" is not this agent's id");
   }
   const WallTime now = clock.Now();
-  const std::string skew = std::to_string(options.max_skew.count());
   if (c.issued_at > now + options.max_skew) {
-    return Reject(RejectCode::kNotYetValid, "iat " + Seconds(c.issued_at) + " is more than " +
-                                                skew + " s after now (" + Seconds(now) + ")");
+    return NotYetValid("iat", c.issued_at, now, options.max_skew);
   }
   if (c.not_before && *c.not_before > now + options.max_skew) {
-    return Reject(RejectCode::kNotYetValid, "nbf " + Seconds(*c.not_before) + " is more than " +
-                                                skew + " s after now (" + Seconds(now) + ")");
+    return NotYetValid("nbf", *c.not_before, now, options.max_skew);
   }
-  if (c.expires_at + options.max_skew <= now) {
-    return Reject(RejectCode::kExpired, "exp " + Seconds(c.expires_at) + " is more than " + skew +
-                                            " s before now (" + Seconds(now) + ")");
-  }
+  if (c.expires_at + options.max_skew <= now) return Expired(c.expires_at, now, options.max_skew);
   return std::nullopt;
 }
 

@@ -1,5 +1,6 @@
 // Signed key sets: signing-key rollover.
 #include "common/log_escape.h"
+#include "common/time_sync.h"
 #include "protocol/internal.h"
 #include "protocol/jose.h"
 
@@ -70,8 +71,14 @@ Result<VerifiedKeySet> VerifyKeySet(std::string_view jws_text, const Jwks& trust
     return PermissionDenied("key set: for tenant \"" + EscapeForLog(tenant, 64) +
                             "\", not this agent's");
   }
-  if (out.issued_at > clock.Now() + max_skew) {
-    return FailedPrecondition("key set: iat is in the future");
+  if (const WallTime now = clock.Now(); out.issued_at > now + max_skew) {
+    std::string text = "key set: issued ";
+    text += SecondsText(out.issued_at - now);
+    text += " ahead of this host's clock (more than the allowed ";
+    text += std::to_string(max_skew.count());
+    text += " s): this host's clock is probably behind the cloud's; ";
+    text += kTimeSyncHint;
+    return FailedPrecondition(text);
   }
   if (newer_than && out.issued_at <= *newer_than) {
     return PermissionDenied("key set: not newer than the key set in use (a replay?)");

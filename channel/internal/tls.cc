@@ -28,60 +28,6 @@ std::string Base64(const unsigned char* data, std::size_t len) {
   return out;
 }
 
-std::string NameText(const X509_NAME* name) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  if (bio == nullptr) return "?";
-  X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio, &data);
-  std::string out = EscapeForLog(std::string_view(data, static_cast<std::size_t>(len)), 200);
-  BIO_free(bio);
-  return out.empty() ? "(empty)" : out;
-}
-
-std::string TimeText(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return "?";
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::vector<std::string> AltNames(X509* cert) {
-  std::vector<std::string> names;
-  auto* sans =
-      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  if (sans == nullptr) return names;
-  for (int i = 0; i < sk_GENERAL_NAME_num(sans) && names.size() < 10; ++i) {
-    const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
-    if (n->type == GEN_DNS) {
-      const ASN1_IA5STRING* s = n->d.dNSName;
-      names.push_back("DNS:" + EscapeForLog(std::string_view(reinterpret_cast<const char*>(s->data),
-                                                             static_cast<std::size_t>(s->length)),
-                                            100));
-    } else if (n->type == GEN_IPADD) {
-      const ASN1_OCTET_STRING* ip = n->d.iPAddress;
-      char buf[INET6_ADDRSTRLEN] = {0};
-      if (ip->length == 4) inet_ntop(AF_INET, ip->data, buf, sizeof buf);
-      if (ip->length == 16) inet_ntop(AF_INET6, ip->data, buf, sizeof buf);
-      names.push_back(std::string("IP:") + buf);
-    }
-  }
-  GENERAL_NAMES_free(sans);
-  return names;
-}
-
-SeenCertificate Describe(X509* cert) {
-  SeenCertificate seen;
-  if (cert == nullptr) return seen;
-  seen.subject = NameText(X509_get_subject_name(cert));
-  seen.issuer = NameText(X509_get_issuer_name(cert));
-  seen.not_before = TimeText(X509_get0_notBefore(cert));
-  seen.not_after = TimeText(X509_get0_notAfter(cert));
-  seen.names = AltNames(cert);
-  return seen;
-}
-
 std::string SpkiPin(X509* cert) {
   unsigned char* der = nullptr;
   const int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
@@ -104,13 +50,6 @@ int VerifyTrampoline(int preverified, X509_STORE_CTX* store) {
   auto* state = ssl ? static_cast<VerifyState*>(SSL_get_ex_data(ssl, ExDataIndex())) : nullptr;
   if (state == nullptr) return 0;
   return VerifyPeer(preverified != 0, store, state->settings, state->record) ? 1 : 0;
-}
-
-std::string Names(const std::vector<std::string>& names) {
-  if (names.empty()) return "no subjectAltName";
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
 }
 
 std::string TlsVersionText(config::TlsVersion v) {
@@ -159,7 +98,7 @@ Status VerifyFailure(const VerifyRecord& r, const TlsSettings& s) {
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
       return PermissionDenied("TLS: the server certificate is not for \"" + s.server.host +
-                              "\" (it names " + Names(r.leaf.names) +
+                              "\" (it names " + CertificateNamesText(r.leaf.names) +
                               "); cloud.url must use a name the certificate holds");
     default:
       return PermissionDenied("TLS: " + who + " failed verification at depth " +
@@ -240,13 +179,13 @@ bool VerifyPeer(bool preverified, X509_STORE_CTX* store, const TlsSettings& s,
                 VerifyRecord& record) {
   const int depth = X509_STORE_CTX_get_error_depth(store);
   X509* cert = X509_STORE_CTX_get_current_cert(store);
-  if (depth == 0 && cert != nullptr) record.leaf = Describe(cert);
+  if (depth == 0 && cert != nullptr) record.leaf = DescribeCertificate(cert);
   if (!preverified) {
     if (!record.failed) {
       record.failed = true;
       record.error = X509_STORE_CTX_get_error(store);
       record.depth = depth;
-      record.failed_cert = Describe(cert);
+      record.failed_cert = DescribeCertificate(cert);
     }
     return false;
   }

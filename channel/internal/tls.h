@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/certificate_text.h"
 #include "common/status.h"
 #include "config/config.h"
 
@@ -38,13 +39,7 @@ struct ConnectTarget {
 };
 
 // A certificate as the verification saw it, for error messages (already escaped).
-struct SeenCertificate {
-  std::string subject;
-  std::string issuer;
-  std::string not_before;
-  std::string not_after;
-  std::vector<std::string> names;  // subjectAltName DNS and IP entries
-};
+using SeenCertificate = wb::SeenCertificate;
 
 // What the verify callback observed; read after a failed handshake.
 struct VerifyRecord {

@@ -94,9 +94,6 @@ class TableReader {
   std::set<std::string, std::less<>> known_;
 };
 
-// Returns the closest of `candidates` to `key` if it is near enough to be a likely typo.
-std::optional<std::string> Suggest(std::string_view key, std::span<const std::string> candidates);
-
 template <typename E, std::size_t N>
 std::optional<E> FindEnum(const std::array<EnumName<E>, N>& names, std::string_view text) {
   for (const EnumName<E>& n : names) {
@@ -105,15 +102,25 @@ std::optional<E> FindEnum(const std::array<EnumName<E>, N>& names, std::string_v
   return std::nullopt;
 }
 
-// "must be one of "a", "b"; found "c"".
+// What to add to a wrong enum value's error: "; values are case-sensitive; did you mean
+// "ad"?" when `found` differs from a value only in case, "; did you mean "log_only"?" when it
+// is a likely typo of one, else nothing.
+std::string EnumHint(std::string_view found, std::span<const std::string> values);
+
+// "must be one of "a", "b"; found "c"" and EnumHint's hint.
 template <typename E, std::size_t N>
 std::string BadEnumProblem(const std::array<EnumName<E>, N>& names, std::string_view found) {
   std::string problem = "must be one of ";
+  std::vector<std::string> values;
   for (std::size_t i = 0; i < N; ++i) {
     if (i > 0) problem += ", ";
     problem.append("\"").append(names[i].name).append("\"");
+    values.emplace_back(names[i].name);
   }
-  return problem + "; found " + Quote(found);
+  problem += "; found ";
+  problem += Quote(found);
+  problem += EnumHint(found, values);
+  return problem;
 }
 
 template <typename E, std::size_t N>

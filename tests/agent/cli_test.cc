@@ -71,6 +71,38 @@ TEST(CliTest, MissingVerbIsAUsageError) { EXPECT_EQ(Wbagent({}).exit_code, 2); }
 
 TEST(CliTest, UnknownVerbIsAUsageError) { EXPECT_EQ(Wbagent({"frobnicate"}).exit_code, 2); }
 
+TEST(CliTest, AMisspeltCommandSuggestsTheCommand) {
+  CommandResult r = Wbagent({"stauts"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("wbagent: unknown command \"stauts\"; did you mean \"status\"?"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(CliTest, AMisspeltSubCommandSuggestsTheSubCommandOfItsCommand) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"audit", "qeury", "--since", "24h"},
+       "wbagent audit: unknown command \"qeury\"; did you mean \"query\"?"},
+      {{"queue", "lsit"}, "wbagent queue: unknown command \"lsit\"; did you mean \"list\"?"},
+      {{"breaker", "relase"},
+       "wbagent breaker: unknown command \"relase\"; did you mean \"release\"?"}};
+  for (const auto& [args, message] : cases) {
+    CommandResult r = Wbagent(args);
+    EXPECT_EQ(r.exit_code, 2) << message;
+    EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
+  }
+}
+
+TEST(CliTest, AnUnknownCommandFarFromEveryCommandListsTheCommands) {
+  CommandResult r = Wbagent({"frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.output.find("did you mean"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("wbagent: unknown command \"frobnicate\"; the commands are: "),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("status"), std::string::npos) << r.output;
+}
+
 TEST(CliTest, CheckConfigAcceptsAValidConfig) {
   ConfigDir dir;
   CommandResult r = Wbagent({"check-config", "--config", dir.file().string()});

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/request_mapping.h"
+#include "ldap/outcome.h"
 #include "tests/agent/inspect_test_util.h"
 
 namespace wb::testing {
@@ -204,6 +206,24 @@ TEST_F(QueueCliTest, ShowPrintsTheOutcomeCodeOnce) {
                        "account\n"))
       << r.output;
   EXPECT_EQ(fields.find("policy_denied"), fields.rfind("policy_denied")) << r.output;
+}
+
+// An AD diagnostic ends with a newline; ldap/ escapes it once where it enters (\x0a), and
+// `queue show` must not escape that again (\x5cx0a).
+TEST_F(QueueCliTest, ShowPrintsADirectoryDiagnosticEscapedOnce) {
+  const ldap::Outcome refused = ldap::OutcomeFromLdap(
+      50 /* LDAP_INSUFFICIENT_ACCESS */,
+      "00000005: SecErr: DSID-03152857, problem 4003 (INSUFF_ACCESS_RIGHTS), data 0\n\\",
+      ldap::OperationKind::kWrite);
+  Enqueue("req-ad", "erin");
+  queue::Outcome failed{.state = queue::State::kFailed,
+                        .code = "access_denied",
+                        .message = agent::OutcomeMessage(refused)};
+  ASSERT_TRUE(queue_->Finish("req-ad", failed).ok());
+  CommandResult r = Queue({"show", "req-ad"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Contains(r.output, "(INSUFF_ACCESS_RIGHTS), data 0\\x0a\\x5c]")) << r.output;
+  EXPECT_FALSE(Contains(r.output, "x5cx")) << r.output;
 }
 
 TEST_F(QueueCliTest, ShowTakesAnUnambiguousPrefix) {

@@ -339,6 +339,19 @@ TEST_F(StatusCliTest, PeerTextIsEscaped) {
   EXPECT_TRUE(Contains(r.output, "bad\\x1b[31mred\\x0a")) << r.output;
 }
 
+// The daemon writes a server's last error as Outcome::ToString(), whose diagnostic ldap/
+// escaped where it entered: status shows it as written, not escaped again (\x5cx0a).
+TEST_F(StatusCliTest, ADirectoryDiagnosticIsShownEscapedOnce) {
+  json status = DaemonStatus();
+  status["directory_servers"][0]["healthy"] = false;
+  status["directory_servers"][0]["last_error"] =
+      "access_denied: refused [00000005: SecErr: DSID-03152857, data 0\\x0a]\x1b";
+  WriteStatus(status);
+  CommandResult r = Status();
+  EXPECT_TRUE(Contains(r.output, "data 0\\x0a]\\x1b")) << r.output;
+  EXPECT_FALSE(Contains(r.output, "x5cx0a")) << r.output;
+}
+
 TEST_F(StatusCliTest, StateDirWorksWithoutAConfig) {
   MakeQueue();
   WriteStatus(DaemonStatus());

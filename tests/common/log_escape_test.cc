@@ -19,5 +19,17 @@ TEST(EscapeForLogTest, TerminalEscapesAndBackslashAreEscaped) {
 
 TEST(EscapeForLogTest, LongTextIsCut) { EXPECT_EQ(EscapeForLog("abcdef", 3), "abc..."); }
 
+TEST(ShowEscapedTest, TextEscapedWhereItEnteredIsShownUnchanged) {
+  const std::string escaped = EscapeForLog("data 0\n\\ end");
+  EXPECT_EQ(escaped, "data 0\\x0a\\x5c end");
+  EXPECT_EQ(ShowEscaped(escaped), escaped);
+}
+
+TEST(ShowEscapedTest, ARawControlCharacterIsStillEscaped) {
+  EXPECT_EQ(ShowEscaped("edited\x1b[31m\n"), "edited\\x1b[31m\\x0a");
+}
+
+TEST(ShowEscapedTest, LongTextIsCut) { EXPECT_EQ(ShowEscaped("abcdef", 3), "abc..."); }
+
 }  // namespace
 }  // namespace wb

@@ -52,6 +52,22 @@ TEST_F(ConfigTest, UnknownTopLevelTableIsReported) {
   EXPECT_EQ(e.line, LineOf(text, "[clowd]"));
 }
 
+TEST_F(ConfigTest, AMisspeltTableSuggestsTheTableAsItsHeader) {
+  const std::string text = std::string(kMinimal) + "\n[audti]\nfile = \"audit.log\"\n";
+  const ConfigError e = ExpectOneError(text, "audti", "unknown table; did you mean \"[audit]\"?");
+  EXPECT_EQ(e.line, LineOf(text, "[audti]"));
+}
+
+TEST_F(ConfigTest, AMisspeltArrayOfTablesSuggestsItsDoubleBracketHeader) {
+  const std::string text = std::string(kMinimal) + "\n[[directroy]]\nname = \"x\"\n";
+  ExpectOneError(text, "directroy", "unknown table; did you mean \"[[directory]]\"?");
+}
+
+TEST_F(ConfigTest, AKeyWithTwoLettersSwappedSuggestsTheKey) {
+  const std::string text = SetKey(kMinimal, "[cloud]", "ca_fiel", "\"ca.pem\"");
+  ExpectOneError(text, "cloud.ca_fiel", "did you mean \"ca_file\"?");
+}
+
 TEST_F(ConfigTest, UnknownTopLevelKeyIsReported) {
   const std::string text = "debug = true\n" + std::string(kMinimal);
   const ConfigError e = ExpectOneError(text, "debug", "unknown key");
@@ -149,6 +165,30 @@ TEST_F(ConfigTest, BadEnumValueListsTheAllowedValues) {
 TEST_F(ConfigTest, EnumValuesAreCaseSensitive) {
   std::string text = SetKey(kMinimal, "[[directory]]", "kind", "\"AD\"");
   ExpectOneError(text, "directory[0].kind", "must be one of \"ad\", \"openldap\"");
+}
+
+TEST_F(ConfigTest, AnEnumValueInTheWrongCaseGetsACaseHintAtItsLine) {
+  const std::string text = SetKey(kMinimal, "[[directory]]", "kind", "\"AD\"");
+  const ConfigError e = ExpectOneError(
+      text, "directory[0].kind", "found \"AD\"; values are case-sensitive; did you mean \"ad\"?");
+  EXPECT_EQ(e.line, LineOf(text, "kind = \"AD\""));
+}
+
+TEST_F(ConfigTest, AMixedCaseModeGetsACaseHint) {
+  const std::string text = SetKey(kMinimal, "[policy]", "mode", "\"Log_Only\"");
+  ExpectOneError(text, "policy.mode", "values are case-sensitive; did you mean \"log_only\"?");
+}
+
+TEST_F(ConfigTest, AMisspeltEnumValueSuggestsTheClosestValue) {
+  const std::string text = SetKey(kMinimal, "[policy]", "mode", "\"log_onyl\"");
+  const ConfigError e = ExpectOneError(text, "policy.mode", "did you mean \"log_only\"?");
+  EXPECT_THAT(e.problem, ::testing::Not(HasSubstr("case-sensitive")));
+}
+
+TEST_F(ConfigTest, AnEnumValueFarFromEveryValueGetsNoSuggestion) {
+  const std::string text = SetKey(kMinimal, "[policy]", "mode", "\"audit\"");
+  const ConfigError e = ExpectOneError(text, "policy.mode", "found \"audit\"");
+  EXPECT_THAT(e.problem, ::testing::Not(HasSubstr("did you mean")));
 }
 
 TEST_F(ConfigTest, EmptyPathIsRefused) {

@@ -105,6 +105,11 @@ TEST_F(EndToEndSambaTest, ProtectedAccountIsAccessDenied) {
   auto result =
       Submit({"--user", SambaDc::protected_user(), "--kind", "sam", "--op", "reset"}, &pw);
   EXPECT_EQ(result.value("outcome", ""), "access_denied") << result.dump();
+  const std::string reason = result.value("reason", "");
+  EXPECT_NE(reason.find("may not reset the password of CN="), std::string::npos) << reason;
+  EXPECT_NE(reason.find("protects it with AdminSDHolder"), std::string::npos) << reason;
+  // The DC's diagnostic ends in a newline: escaped once by the agent, not again by the cloud.
+  EXPECT_EQ(reason.find("x5cx"), std::string::npos) << reason;
 }
 
 }  // namespace

@@ -296,7 +296,15 @@ TEST_F(AdWriterTest, ServiceAccountWithoutTheRightGetsAccessDeniedWithGuidance) 
   auto dir = Open(c);
   Outcome o = Reset(*dir, a, "Denied-Pass-Raven-4");
   EXPECT_EQ(o.code, OutcomeCode::kAccessDenied) << o.ToString();
-  EXPECT_NE(o.reason.find("inherit"), std::string::npos);
+  EXPECT_NE(o.reason.find("may not reset the password of CN=addenied"), std::string::npos)
+      << o.reason;
+  EXPECT_NE(o.reason.find("on Active Directory it needs the \"Reset Password\" control access "
+                          "right"),
+            std::string::npos)
+      << o.reason;
+  EXPECT_NE(o.reason.find("inherit"), std::string::npos) << o.reason;
+  EXPECT_EQ(o.reason.find("AdminSDHolder"), std::string::npos) << o.reason;
+  EXPECT_EQ(o.reason.find("olcAccess"), std::string::npos) << o.reason;
 }
 
 TEST_F(AdWriterTest, ProtectedAccountIsFlaggedAndOutOfTheDelegation) {
@@ -304,7 +312,11 @@ TEST_F(AdWriterTest, ProtectedAccountIsFlaggedAndOutOfTheDelegation) {
   auto a = dir->FindAccount({LookupAttribute::kSamAccountName, SambaDc::protected_user()});
   ASSERT_TRUE(a.ok()) << a.error().ToString();
   EXPECT_TRUE(a->protected_account);
-  EXPECT_EQ(Reset(*dir, *a, "Protected-Pass-Ibis-2").code, OutcomeCode::kAccessDenied);
+  const Outcome o = Reset(*dir, *a, "Protected-Pass-Ibis-2");
+  EXPECT_EQ(o.code, OutcomeCode::kAccessDenied) << o.ToString();
+  EXPECT_NE(o.reason.find("adminCount=1"), std::string::npos) << o.reason;
+  EXPECT_NE(o.reason.find("AdminSDHolder: every 60 minutes SDProp"), std::string::npos) << o.reason;
+  EXPECT_NE(o.reason.find("Reset it as a domain administrator"), std::string::npos) << o.reason;
 }
 
 TEST_F(AdWriterTest, LookupByUpnMailAndDnFindTheSameAccount) {

@@ -477,6 +477,16 @@ TEST_F(OpenLdapWriterTest, ServiceAccountWithoutRightsGetsAccessDenied) {
   auto dir = Open(c);
   Outcome o = Reset(*dir, a, "Denied-Pass-123");
   EXPECT_EQ(o.code, OutcomeCode::kAccessDenied) << o.ToString();
+  EXPECT_NE(o.reason.find("may not set the password of uid=denied1"), std::string::npos)
+      << o.reason;
+  EXPECT_NE(o.reason.find("on OpenLDAP it needs `write` access to userPassword in olcAccess"),
+            std::string::npos)
+      << o.reason;
+  EXPECT_NE(o.reason.find(SlapdServer::norights_dn()), std::string::npos) << o.reason;
+  for (const char* ad_word :
+       {"Active Directory", "Reset Password", "lockoutTime", "pwdLastSet", "AdminSDHolder"}) {
+    EXPECT_EQ(o.reason.find(ad_word), std::string::npos) << ad_word << ": " << o.reason;
+  }
   EXPECT_TRUE(CanBind("denied1", "denied1-Start-1"));
 }
 

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "common/clock.h"
 #include "protocol/base64url.h"
 #include "protocol/jwe.h"
 #include "protocol/protocol.h"
@@ -274,6 +275,45 @@ TEST_F(EnvelopeTest, RejectsExpired) {
   const std::string envelope = SealReset();
   clock_.Advance(minutes(10) + kDefaultMaxSkew + seconds(1));
   ExpectRejected(Open(envelope), RejectCode::kExpired);
+}
+
+// The reason gives the times as UTC and the difference in seconds with its direction, and
+// says where to look; never epoch numbers an administrator has to subtract.
+TEST_F(EnvelopeTest, AnExpiredRequestSaysBySecondsHowLateItIsAndHowToCheckTheClock) {
+  const std::string envelope = SealReset();
+  clock_.Advance(minutes(10) + kDefaultMaxSkew + seconds(100));
+  const auto late = std::chrono::duration_cast<seconds>(clock_.Now() - claims_.expires_at);
+  auto r = Open(envelope);
+  ExpectRejected(r, RejectCode::kExpired);
+  const std::string& reason = r.error().reason;
+  EXPECT_NE(reason.find("exp " + FormatUtcSeconds(claims_.expires_at) + " is " +
+                        std::to_string(late.count()) + " s behind this host's clock (" +
+                        FormatUtcSeconds(clock_.Now()) + "; the allowed clock skew is " +
+                        std::to_string(kDefaultMaxSkew.count()) + " s)"),
+            std::string::npos)
+      << reason;
+  EXPECT_NE(reason.find("this host's clock is ahead of the cloud's"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("timedatectl status"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("chronyc tracking"), std::string::npos) << reason;
+  const auto epoch = std::chrono::duration_cast<seconds>(clock_.Now().time_since_epoch());
+  EXPECT_EQ(reason.find(std::to_string(epoch.count())), std::string::npos) << reason;
+}
+
+TEST_F(EnvelopeTest, ARequestFromTheFutureSaysThisClockIsBehindBySeconds) {
+  claims_.issued_at = clock_.Now() + kDefaultMaxSkew + seconds(30);
+  claims_.expires_at = claims_.issued_at + minutes(5);
+  const Passwords pw = MakePasswords(kNewPassword);
+  auto r = Open(Seal(claims_, &pw));
+  ExpectRejected(r, RejectCode::kNotYetValid);
+  const std::string& reason = r.error().reason;
+  EXPECT_NE(reason.find("iat " + FormatUtcSeconds(claims_.issued_at) + " is " +
+                        std::to_string((kDefaultMaxSkew + seconds(30)).count()) +
+                        " s ahead of this host's clock"),
+            std::string::npos)
+      << reason;
+  EXPECT_NE(reason.find("this host's clock is probably behind the cloud's"), std::string::npos)
+      << reason;
+  EXPECT_NE(reason.find("timedatectl status"), std::string::npos) << reason;
 }
 
 TEST_F(EnvelopeTest, AcceptsJustExpiredWithinTheSkew) {

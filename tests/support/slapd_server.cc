@@ -1,9 +1,26 @@
 #include "tests/support/slapd_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <thread>
 
 namespace wb::testing {
 namespace {
+
+// Whether something accepts TCP connections on 127.0.0.1:port.
+bool AcceptsTcp(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
 
 constexpr char kSchemaDir[] = "/etc/ldap/schema";
 
@@ -196,6 +213,7 @@ SlapdServer::~SlapdServer() { process_.Stop(); }
 Status SlapdServer::WriteConfig() {
   auto server_cert = ca_.IssueServer("slapd-server");
   if (!server_cert.ok()) return server_cert.error();
+  server_cert_ = *server_cert;
   const auto slapd_d = dir() / "slapd.d";
   std::filesystem::create_directories(slapd_d);
   std::filesystem::create_directories(dir() / "data");
@@ -206,7 +224,7 @@ Status SlapdServer::WriteConfig() {
   return Slapadd({"-q", "-n1", "-F", slapd_d.string(), "-l", (dir() / "data.ldif").string()});
 }
 
-Status SlapdServer::Launch() {
+Status SlapdServer::Launch(bool verified) {
   const std::string listen = ldap_url() + "/ " + ldaps_url() + "/";
   auto child = ChildProcess::Start(
       {"/usr/sbin/slapd", "-d", "0", "-F", (dir() / "slapd.d").string(), "-h", listen},
@@ -215,6 +233,11 @@ Status SlapdServer::Launch() {
   process_ = std::move(*child);
   Status ready = WaitUntil(
       [&] {
+        if (!verified) {
+          return AcceptsTcp(ldap_port_) && AcceptsTcp(ldaps_port_)
+                     ? Status::Ok()
+                     : Unavailable("slapd does not accept connections yet");
+        }
         auto c = LdapTestClient::Connect(ldap_url(), ca_file(), service_dn(), service_password());
         return c.ok() ? Status::Ok() : c.error();
       },
@@ -313,5 +336,16 @@ Status SlapdServer::Stop() {
 }
 
 Status SlapdServer::Resume() { return Launch(); }
+
+Status SlapdServer::ServeCertificate(const KeyPair& cert) {
+  WB_RETURN_IF_ERROR(Stop());
+  std::error_code ec;
+  for (const auto& [from, to] :
+       {std::pair{cert.cert, server_cert_.cert}, {cert.key, server_cert_.key}}) {
+    std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) return Internal("cannot copy " + from.string() + ": " + ec.message());
+  }
+  return Launch(/*verified=*/false);
+}
 
 }  // namespace wb::testing

@@ -116,12 +116,20 @@ class SlapdServer {
   Status Stop();
   Status Resume();
 
+  // Restarts slapd serving `cert` (e.g. from ca().IssueServer, for another host name or
+  // already expired) on both ports, until the next call. Ready once slapd accepts TCP: a
+  // client may not be able to verify `cert`, which is what such a test is about.
+  Status ServeCertificate(const KeyPair& cert);
+
  private:
   SlapdServer() = default;
   Status WriteConfig();
-  Status Launch();
+  // `verified`: ready once the service account binds over StartTLS; otherwise once slapd
+  // accepts TCP on both ports.
+  Status Launch(bool verified = true);
   TempDir dir_{"wbslapd"};
   TestCa ca_;
+  KeyPair server_cert_;  // the files olcTLSCertificateFile and ...KeyFile name
   ChildProcess process_;
   int ldap_port_ = 0;
   int ldaps_port_ = 0;

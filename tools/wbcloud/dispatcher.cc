@@ -302,7 +302,7 @@ void Dispatcher::OnRejected(AgentLink& link, const protocol::Rejected& m) {
     // Not (or no longer) a request this agent holds: nothing to change.
     log_.warn("agent {} rejected a message{}: {}: {}", link.agent_id(),
               m.id.empty() ? "" : " for " + EscapeForLog(m.id, 64), code,
-              EscapeForLog(m.reason, 300));
+              ShowEscaped(m.reason, 300));
     return;
   }
   if (m.code == protocol::RejectCode::kQueueFull || m.code == protocol::RejectCode::kUnavailable) {
@@ -319,8 +319,8 @@ void Dispatcher::OnRejected(AgentLink& link, const protocol::Rejected& m) {
     return;
   }
   log_.warn("request {} rejected by agent {}: {}: {}", r->id, link.agent_id(), code,
-            EscapeForLog(m.reason, 300));
-  Complete(*r, "rejected", code, EscapeForLog(m.reason, 500), "");
+            ShowEscaped(m.reason, 300));
+  Complete(*r, "rejected", code, ShowEscaped(m.reason, 500), "");
   Dispatch();
 }
 
@@ -332,7 +332,7 @@ void Dispatcher::OnResult(AgentLink& link, const protocol::ResultMessage& m) {
   } else if (r->state != RequestState::kDone) {
     r->completed_at = m.completed_at;
     r->user_action = std::string(protocol::UserActionName(m.user_action));
-    Complete(*r, m.outcome, "", EscapeForLog(m.reason, 500), EscapeForLog(m.note, 500));
+    Complete(*r, m.outcome, "", ShowEscaped(m.reason, 500), ShowEscaped(m.note, 500));
   } else if (!r->handed_over_from.empty() && r->outcome != "succeeded" &&
              m.outcome == "succeeded") {
     // Of two agents that both had the request, the one that set the password is right.
@@ -342,7 +342,7 @@ void Dispatcher::OnResult(AgentLink& link, const protocol::ResultMessage& m) {
     r->agent = link.agent_id();
     r->reject_code.clear();
     r->user_action = std::string(protocol::UserActionName(m.user_action));
-    Complete(*r, m.outcome, "", EscapeForLog(m.reason, 500), EscapeForLog(m.note, 500));
+    Complete(*r, m.outcome, "", ShowEscaped(m.reason, 500), ShowEscaped(m.note, 500));
   }
   if (r != nullptr && !r->acked) {
     r->acked = true;

@@ -599,5 +599,70 @@ TEST_F(EndToEndBreakerTest, ABurstTripsTheBreakerAndReleasedRequestsAreAppliedEx
   }
 }
 
+// A request the breaker holds until its time runs out: the agent's minute maintenance expires
+// it, records request_expired, then tells the cloud (expired, try_later). Nothing is written.
+class EndToEndExpiryTest : public EndToEndPolicyTest {
+ protected:
+  static void SetUpTestSuite() {
+    auto slapd = SlapdServer::Start();
+    if (!slapd.ok()) {
+      start_status_ = slapd.error();
+      return;
+    }
+    slapd_ = std::move(*slapd);
+    setup_status_ = slapd_->SetPolicy({.min_length = 8, .in_history = 0, .min_age = 0});
+    if (!setup_status_.ok()) return;
+    dir_ = std::make_unique<TempDir>("wbe2eexpiry");
+    auto d =
+        Deploy(dir_->path(), SlapdServer::service_password(),
+               SlapdDirectoryToml(*slapd_, 5) + "\n[policy.rate_limits]\noverall = \"1/1h\"\n");
+    if (!d.ok()) {
+      setup_status_ = d.error();
+      return;
+    }
+    cloud_ = std::move(d->cloud);
+    agent_ = std::move(d->agents.front());
+  }
+  static void TearDownTestSuite() { EndToEndPolicyTest::TearDownTestSuite(); }
+};
+
+TEST_F(EndToEndExpiryTest, ARequestHeldByTheBreakerUntilItExpiresIsAuditedAndReportedAsExpired) {
+  const std::string first_pw = "Expiry-First-1";
+  ASSERT_EQ(Submit({"--user", "alice"}, first_pw).value("outcome", ""), "succeeded");
+  const std::string held_pw = "Expiry-Held-2";
+  CommandResult r = cloud_->Submit({"--requester-type", "self", "--user", "bob", "--kind", "uid",
+                                    "--op", "reset", "--ttl", "15", "--wait", "--timeout", "150"},
+                                   &held_pw);
+  auto result =
+      Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+  ASSERT_TRUE(result.is_object()) << r.output;
+  EXPECT_EQ(result.value("outcome", ""), "expired") << result.dump();
+  EXPECT_EQ(result.value("user_action", ""), "try_later") << result.dump();
+  EXPECT_FALSE(CanBind(SlapdServer::user_dn("bob"), held_pw)) << "a held request was written";
+
+  std::vector<std::string> events;
+  for (const auto& rec : AuditedFor(*agent_, result.value("id", ""))) {
+    events.push_back(rec.value("event", ""));
+    if (rec.value("event", "") == "request_expired") {
+      EXPECT_EQ(rec.value("outcome", ""), "expired") << rec.dump();
+    }
+  }
+  const auto expired = std::find(events.begin(), events.end(), "request_expired");
+  ASSERT_NE(expired, events.end()) << "no request_expired in the audit trail";
+  EXPECT_EQ(std::count(events.begin(), events.end(), "request_expired"), 1);
+  EXPECT_EQ(std::count(events.begin(), events.end(), "directory_write"), 0);
+  EXPECT_NE(std::find(expired, events.end(), "result_sent"), events.end())
+      << "the result was not recorded as sent after the expiry";
+
+  // The auditor's view: one row, its result expired.
+  CommandResult query =
+      agent_->Wbagent({"audit", "query", "--request", result.value("id", ""), "--format", "json"});
+  ASSERT_EQ(query.exit_code, 0) << query.output;
+  auto row = Json::parse(query.output.substr(std::min(query.output.find('{'), query.output.size())),
+                         nullptr, false);
+  ASSERT_TRUE(row.is_object()) << query.output;
+  EXPECT_EQ(row.value("outcome", ""), "expired") << row.dump();
+}
+
 }  // namespace
 }  // namespace wb::testing

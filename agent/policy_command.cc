@@ -249,7 +249,8 @@ Preview Evaluate(const queue::RequestInfo& info, WallTime now, policy::Policy& p
   }
   if (!admitted) return p;
   // The first stage that denies decides; a would_deny stays one unless a later stage denies.
-  for (const policy::Decision* d : {&checked, password_checked ? &*password_checked : nullptr}) {
+  const policy::Decision* password_decision = password_checked ? &*password_checked : nullptr;
+  for (const policy::Decision* d : {&checked, password_decision}) {
     if (d == nullptr || p.verdict == policy::VerdictName(policy::Verdict::kDeny)) continue;
     if (d->verdict == policy::Verdict::kDeny ||
         (d->verdict == policy::Verdict::kWouldDeny &&

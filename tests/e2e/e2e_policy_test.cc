@@ -225,6 +225,31 @@ TEST_F(EndToEndPolicyTest, ARequestVerifiedOnlyByAWeakMethodIsDenied) {
                            StaffPassword("weak1"), pw);
 }
 
+// --- wbagent policy test: the same rules, previewed, with nothing written ---------------------
+
+// `wbagent policy test ... --json` against the running deployment: (exit code, the object).
+std::pair<int, Json> PolicyTest(const Agent& agent, std::vector<std::string> args) {
+  std::vector<std::string> argv = {"policy", "test", "--json"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CommandResult r = agent.Wbagent(argv);
+  auto j =
+      Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+  EXPECT_TRUE(j.is_object()) << r.output;
+  return {r.exit_code, j.is_object() ? j : Json::object()};
+}
+
+// The row of `rule` in a preview; an empty object when there is none.
+Json RuleRow(const Json& preview, const std::string& rule) {
+  for (const auto& row : preview.value("rules", Json::array())) {
+    if (row.value("rule", "") == rule) return row;
+  }
+  return Json::object();
+}
+
+std::uintmax_t AuditSize(const Agent& agent) {
+  return std::filesystem::file_size(agent.state() / "audit" / "audit.jsonl");
+}
+
 // The password rules run on the decrypted password before anything is written: each refusal
 // has its own code and asks for a stronger password, the old password still binds, and the
 // refused password is nowhere in the agent's log, audit trail or database, in UTF-8 or UTF-16.
@@ -295,31 +320,6 @@ TEST_F(EndToEndPolicyTest, LogOnlyLetsAWouldDenyRequestThroughAndAuditsIt) {
         << r.dump();
   }
   EXPECT_TRUE(would_deny) << "no would_deny decision in the audit trail";
-}
-
-// --- wbagent policy test: the same rules, previewed, with nothing written ---------------------
-
-// `wbagent policy test ... --json` against the running deployment: (exit code, the object).
-std::pair<int, Json> PolicyTest(const Agent& agent, std::vector<std::string> args) {
-  std::vector<std::string> argv = {"policy", "test", "--json"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  CommandResult r = agent.Wbagent(argv);
-  auto j =
-      Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
-  EXPECT_TRUE(j.is_object()) << r.output;
-  return {r.exit_code, j.is_object() ? j : Json::object()};
-}
-
-// The row of `rule` in a preview; an empty object when there is none.
-Json RuleRow(const Json& preview, const std::string& rule) {
-  for (const auto& row : preview.value("rules", Json::array())) {
-    if (row.value("rule", "") == rule) return row;
-  }
-  return Json::object();
-}
-
-std::uintmax_t AuditSize(const Agent& agent) {
-  return std::filesystem::file_size(agent.state() / "audit" / "audit.jsonl");
 }
 
 TEST_F(EndToEndPolicyTest, PolicyTestAllowsAUserInsideTheScopeAndShowsEveryRuleItPassed) {

@@ -3,7 +3,6 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <tuple>
 #include <variant>
 
 #include "agent/open.h"
@@ -189,21 +188,33 @@ Result<PipelineKeys> LoadKeys(const config::Config& c) {
   return keys;
 }
 
-// The scope tables of each directory, by name: what a reload can apply to the policy.
-std::vector<std::tuple<std::string, config::ScopeConfig, std::optional<config::ScopeConfig>>>
-Scopes(const std::vector<config::DirectoryConfig>& directories) {
-  std::vector<std::tuple<std::string, config::ScopeConfig, std::optional<config::ScopeConfig>>> out;
-  for (const auto& d : directories) out.emplace_back(d.name, d.scope, d.admin_scope);
+// A directory's tables that the policy reads (scope and password rules): a reload applies them.
+struct PolicyTables {
+  std::string directory;
+  config::ScopeConfig scope;
+  std::optional<config::ScopeConfig> admin_scope;
+  std::optional<config::PasswordRulesConfig> password;
+  std::optional<config::PasswordRulesConfig> admin_password;
+  bool operator==(const PolicyTables&) const = default;
+};
+
+std::vector<PolicyTables> PolicyTablesOf(const std::vector<config::DirectoryConfig>& directories) {
+  std::vector<PolicyTables> out;
+  for (const auto& d : directories) {
+    out.push_back({d.name, d.scope, d.admin_scope, d.password, d.admin_password});
+  }
   return out;
 }
 
-// Equal but for the scope tables, which a reload applies.
-bool SameExceptScopes(std::vector<config::DirectoryConfig> a,
-                      std::vector<config::DirectoryConfig> b) {
+// Equal but for the tables the policy reads, which a reload applies.
+bool SameConnections(std::vector<config::DirectoryConfig> a,
+                     std::vector<config::DirectoryConfig> b) {
   for (auto* list : {&a, &b}) {
     for (auto& d : *list) {
       d.scope = {};
       d.admin_scope.reset();
+      d.password.reset();
+      d.admin_password.reset();
     }
   }
   return a == b;
@@ -314,15 +325,15 @@ void Daemon::Reloaded(const config::Config& config, bool accepted, const std::st
   (void)audit_->Append(LifecycleEvent(
       accepted ? audit::EventType::kConfigLoaded : audit::EventType::kConfigRejected, why));
   if (!accepted) return;
-  if (!(SameExceptScopes(config.directories, config_.directories) &&
-        config.cloud == config_.cloud && config.queue == config_.queue)) {
+  if (!(SameConnections(config.directories, config_.directories) && config.cloud == config_.cloud &&
+        config.queue == config_.queue)) {
     log_->warn(
         "directory connection, cloud and queue settings take effect after a restart; the log "
-        "level, [policy] and the scope tables apply now");
+        "level, [policy] and the directories' scope and password tables apply now");
   }
   config_.log = config.log;
   if (config.policy == config_.policy &&
-      Scopes(config.directories) == Scopes(config_.directories)) {
+      PolicyTablesOf(config.directories) == PolicyTablesOf(config_.directories)) {
     return;
   }
   ReloadPolicy(config);
@@ -348,6 +359,8 @@ void Daemon::ReloadPolicy(const config::Config& config) {
       if (loaded.name != running.name) continue;
       running.scope = loaded.scope;
       running.admin_scope = loaded.admin_scope;
+      running.password = loaded.password;
+      running.admin_password = loaded.admin_password;
     }
   }
   log_->warn(

@@ -433,9 +433,10 @@ TEST_F(EndToEndPolicyTest, PolicyTestRefusesBadArgumentsWithExitTwo) {
   }
 }
 
-// `systemctl reload` applies [policy] and the scope tables at once: after the reload a user the
-// old scope refused is reset, and the new verification rule refuses what it no longer allows.
-TEST_F(EndToEndPolicyTest, AReloadAppliesNewScopeAndVerificationRulesAtOnce) {
+// `systemctl reload` applies [policy] and the directory's scope and password tables at once:
+// after the reload a user the old scope refused is reset, and the new verification and password
+// rules refuse what they no longer allow.
+TEST_F(EndToEndPolicyTest, AReloadAppliesNewScopeVerificationAndPasswordRulesAtOnce) {
   ASSERT_TRUE(slapd_->CreateUser("reload1", "reload1-Start-1").ok());
   TempDir dir("wbe2epolreload");
   const std::string narrow = "\n[directory.scope]\nallowed_subtrees = [\"" + StaffDn() + "\"]\n";
@@ -461,6 +462,8 @@ TEST_F(EndToEndPolicyTest, AReloadAppliesNewScopeAndVerificationRulesAtOnce) {
   const std::size_t at = toml.find(StaffDn());
   ASSERT_NE(at, std::string::npos) << toml;
   toml.replace(at, StaffDn().size(), SlapdServer::people_dn());
+  // A password table of the directory too, right after its scope table.
+  toml.insert(toml.find('\n', at) + 1, "\n[directory.password]\nmin_length = 30\n");
   toml += "\n[policy.verification]\nmin_methods = 2\n";
   ASSERT_TRUE(WriteFile(agent.config(), toml, 0600).ok());
   agent.Signal(SIGHUP);
@@ -477,9 +480,33 @@ TEST_F(EndToEndPolicyTest, AReloadAppliesNewScopeAndVerificationRulesAtOnce) {
 
   EXPECT_EQ(submit({"email"}, "One-Method-Pass-2").value("outcome", ""),
             "verification_insufficient");
-  const std::string pw = "Two-Methods-Pass-3";
+  EXPECT_EQ(submit({"email", "sms"}, "Two-Methods-Pass-3").value("outcome", ""),
+            "password_too_short");  // the directory's new password table
+  const std::string pw = "Two-Methods-And-Thirty-Characters-4";
   EXPECT_EQ(submit({"email", "sms"}, pw).value("outcome", ""), "succeeded");
   EXPECT_TRUE(CanBind(SlapdServer::user_dn("reload1"), pw));
+
+  // A reload that changes nothing but the directory's password table applies it too.
+  const std::size_t log_size = ReadFileOrEmpty(agent.log()).size();
+  toml = ReadFileOrEmpty(agent.config());
+  const std::size_t rule = toml.find("min_length = 30");
+  ASSERT_NE(rule, std::string::npos) << toml;
+  toml.replace(rule, std::string("min_length = 30").size(), "min_length = 40");
+  ASSERT_TRUE(WriteFile(agent.config(), toml, 0600).ok());
+  agent.Signal(SIGHUP);
+  ASSERT_TRUE(WaitUntil(
+                  [&] {
+                    return ReadFileOrEmpty(agent.log())
+                                       .substr(log_size)
+                                       .find("the policy's rules changed") != std::string::npos
+                               ? Status::Ok()
+                               : NotFound("no second reload in the log");
+                  },
+                  std::chrono::seconds(20))
+                  .ok())
+      << ReadFileOrEmpty(agent.log());
+  EXPECT_EQ(submit({"email", "sms"}, "Thirty-Five-Characters-Is-Too-Short-5").value("outcome", ""),
+            "password_too_short");
   (void)agent.Stop();
 }
 

@@ -19,11 +19,6 @@ constexpr StringRule kSecretRule{1, kMaxEnvelopeBytes, Charset::kCompact};
 constexpr std::size_t kMaxOperations = 5;
 constexpr std::size_t kMaxMethods = 16;
 
-constexpr std::array kOperations{Operation::kReset, Operation::kChange, Operation::kUnlock,
-                                 Operation::kRequireChange, Operation::kClearRequireChange};
-constexpr std::array kTargetKinds{TargetKind::kUserPrincipalName, TargetKind::kSamAccountName,
-                                  TargetKind::kUid, TargetKind::kMail, TargetKind::kDn};
-
 bool Has(const std::vector<Operation>& ops, Operation op) {
   return std::find(ops.begin(), ops.end(), op) != ops.end();
 }
@@ -34,12 +29,10 @@ void ReadTarget(FieldReader& outer, Target& target) {
   FieldReader r(*j, "claims: target");
   std::string kind;
   if (r.String("kind", kind, kNameRule)) {
-    auto it = std::find_if(kTargetKinds.begin(), kTargetKinds.end(),
-                           [&](TargetKind k) { return TargetKindName(k) == kind; });
-    if (it == kTargetKinds.end()) {
-      r.Fail("claims: target: unknown kind \"" + EscapeForLog(kind, 32) + "\"");
+    if (auto parsed = ParseTargetKindName(kind)) {
+      target.kind = *parsed;
     } else {
-      target.kind = *it;
+      r.Fail("claims: target: unknown kind \"" + EscapeForLog(kind, 32) + "\"");
     }
   }
   r.String("value", target.value, kTargetValueRule);
@@ -70,13 +63,12 @@ void ReadOperations(FieldReader& r, std::vector<Operation>& ops) {
   if (!r.StringArray("op", names, 1, kMaxOperations, kNameRule)) return;
   ops.clear();
   for (const std::string& name : names) {
-    auto it = std::find_if(kOperations.begin(), kOperations.end(),
-                           [&](Operation o) { return OperationName(o) == name; });
-    if (it == kOperations.end()) {
+    auto op = ParseOperationName(name);
+    if (!op) {
       r.Fail("claims: unknown operation \"" + EscapeForLog(name, 32) + "\"");
       return;
     }
-    ops.push_back(*it);
+    ops.push_back(*op);
   }
 }
 
@@ -155,9 +147,15 @@ Status CheckClaimRules(const RequestClaims& c, bool has_secret) {
   WB_RETURN_IF_ERROR(
       Rule(!(Has(ops, Operation::kRequireChange) && Has(ops, Operation::kClearRequireChange)),
            "op may not hold both require_change and clear_require_change"));
-  const bool sets_password = Has(ops, Operation::kReset) || Has(ops, Operation::kChange);
-  WB_RETURN_IF_ERROR(Rule(sets_password || !has_secret, "secret given without reset or change"));
-  WB_RETURN_IF_ERROR(Rule(!sets_password || has_secret, "reset and change need a secret"));
+  // validate asks a question about a password and writes nothing: it stands alone.
+  WB_RETURN_IF_ERROR(Rule(!Has(ops, Operation::kValidate) || ops.size() == 1,
+                          "validate may not be combined with another operation"));
+  const bool carries_password =
+      Has(ops, Operation::kReset) || Has(ops, Operation::kChange) || Has(ops, Operation::kValidate);
+  WB_RETURN_IF_ERROR(
+      Rule(carries_password || !has_secret, "secret given without reset, change or validate"));
+  WB_RETURN_IF_ERROR(
+      Rule(!carries_password || has_secret, "reset, change and validate need a secret"));
   WB_RETURN_IF_ERROR(Rule(c.expires_at > c.issued_at, "exp must be after iat"));
   WB_RETURN_IF_ERROR(
       Rule(c.expires_at - c.issued_at <= kMaxRequestLifetime, "exp - iat exceeds 900 seconds"));

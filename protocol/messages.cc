@@ -169,13 +169,134 @@ Result<Message> ParseAuditHead(FieldReader& r) {
   return Done(r, std::move(m));
 }
 
+// --- policy_summary ---
+
+constexpr StringRule kDirectoryNameRule{1, 64, Charset::kPrintable};
+constexpr StringRule kSuffixRule{1, 253, Charset::kPrintable};
+constexpr StringRule kForbiddenRule{0, kMaxForbiddenBytes, Charset::kText};
+constexpr int64_t kMaxMinAgeSeconds = 10LL * 366 * 24 * 3600;
+
+int SmallInt(FieldReader& r, std::string_view key, int max) {
+  int64_t n = 0;
+  r.Integer(key, n, 0, max);
+  return static_cast<int>(n);
+}
+
+// Reads the object `key` of `outer` with `read`; absent is a failure when `required`.
+template <typename T, typename Read>
+bool ReadObject(FieldReader& outer, std::string_view key, bool required, T& out, Read read) {
+  const Json* j = outer.Member(key, required);
+  if (j == nullptr) return false;
+  FieldReader r(*j, "message: " + std::string(key));
+  read(r, out);
+  if (Status s = r.Finish(); !s.ok()) {
+    outer.Fail(s.message());
+    return false;
+  }
+  return true;
+}
+
+void ReadPasswordRules(FieldReader& r, PasswordRulesSummary& t) {
+  t.min_length = SmallInt(r, "min_length", kMaxSummaryLength);
+  t.max_length = SmallInt(r, "max_length", kMaxSummaryLength);
+  t.min_classes = SmallInt(r, "min_classes", 5);
+  r.String("forbidden_characters", t.forbidden_characters, kForbiddenRule);
+  t.max_repeated = SmallInt(r, "max_repeated", kMaxSummaryLength);
+  r.Bool("not_same_as_old", t.not_same_as_old);
+  r.Bool("no_name_parts", t.no_name_parts);
+  r.Bool("banned_words", t.banned_words);
+  r.Bool("breached", t.breached);
+  r.Bool("enforced", t.enforced);
+}
+
+void ReadDirectoryRules(FieldReader& r, DirectoryRulesSummary& d) {
+  d.min_length = SmallInt(r, "min_length", kMaxSummaryLength);
+  d.max_length = SmallInt(r, "max_length", kMaxSummaryLength);
+  r.Bool("complexity", d.complexity);
+  d.history_length = SmallInt(r, "history_length", kMaxSummaryHistory);
+  int64_t age = 0;
+  r.Integer("min_age", age, 0, kMaxMinAgeSeconds);
+  d.min_age = std::chrono::seconds(age);
+}
+
+void ReadDirectorySummary(FieldReader& r, DirectorySummary& d) {
+  r.String("name", d.name, kDirectoryNameRule);
+  r.StringArray("upn_suffixes", d.upn_suffixes, 0, kMaxSummarySuffixes, kSuffixRule);
+  DirectoryRulesSummary own;
+  if (ReadObject(r, "directory", false, own, ReadDirectoryRules)) d.directory = own;
+  ReadObject(r, "self", true, d.self, ReadPasswordRules);
+  ReadObject(r, "admin", true, d.admin, ReadPasswordRules);
+}
+
+Result<Message> ParsePolicySummary(FieldReader& r) {
+  PolicySummary m;
+  const Json* list = r.Member("directories", true);
+  if (list != nullptr) {
+    if (!list->is_array() || list->empty() || list->size() > kMaxSummaryDirectories) {
+      r.Fail("message: directories must be a list of 1.." + std::to_string(kMaxSummaryDirectories) +
+             " objects");
+    } else {
+      for (const Json& item : *list) {
+        FieldReader d(item, "message: directories[]");
+        DirectorySummary directory;
+        ReadDirectorySummary(d, directory);
+        if (Status s = d.Finish(); !s.ok()) {
+          r.Fail(s.message());
+          break;
+        }
+        for (const DirectorySummary& seen : m.directories) {
+          if (seen.name == directory.name) {
+            r.Fail("message: directories: \"" + EscapeForLog(directory.name, 64) + "\" twice");
+          }
+        }
+        m.directories.push_back(std::move(directory));
+      }
+    }
+  }
+  return Done(r, std::move(m));
+}
+
+OrderedJson PasswordRulesJson(const PasswordRulesSummary& t) {
+  OrderedJson j;
+  j["min_length"] = t.min_length;
+  j["max_length"] = t.max_length;
+  j["min_classes"] = t.min_classes;
+  j["forbidden_characters"] = t.forbidden_characters;
+  j["max_repeated"] = t.max_repeated;
+  j["not_same_as_old"] = t.not_same_as_old;
+  j["no_name_parts"] = t.no_name_parts;
+  j["banned_words"] = t.banned_words;
+  j["breached"] = t.breached;
+  j["enforced"] = t.enforced;
+  return j;
+}
+
+OrderedJson DirectoryRulesJson(const DirectoryRulesSummary& d) {
+  OrderedJson j;
+  j["min_length"] = d.min_length;
+  j["max_length"] = d.max_length;
+  j["complexity"] = d.complexity;
+  j["history_length"] = d.history_length;
+  j["min_age"] = d.min_age.count();
+  return j;
+}
+
 using Parser = Result<Message> (*)(FieldReader&);
 constexpr std::pair<std::string_view, Parser> kParsers[] = {
-    {"hello", ParseHello},          {"welcome", ParseWelcome},         {"request", ParseRequest},
-    {"accepted", ParseAccepted},    {"rejected", ParseRejected},       {"result", ParseResult},
-    {"result_ack", ParseResultAck}, {"credits", ParseCredits},         {"keyset", ParseKeySet},
-    {"renew", ParseRenew},          {"certificate", ParseCertificate}, {"error", ParseError},
+    {"hello", ParseHello},
+    {"welcome", ParseWelcome},
+    {"request", ParseRequest},
+    {"accepted", ParseAccepted},
+    {"rejected", ParseRejected},
+    {"result", ParseResult},
+    {"result_ack", ParseResultAck},
+    {"credits", ParseCredits},
+    {"keyset", ParseKeySet},
+    {"renew", ParseRenew},
+    {"certificate", ParseCertificate},
+    {"error", ParseError},
     {"audit_head", ParseAuditHead},
+    {"policy_summary", ParsePolicySummary},
 };
 
 OrderedJson Head(std::string_view type) {
@@ -313,6 +434,22 @@ std::string Serialize(const ErrorMessage& m) {
 std::string Serialize(const AuditHeadMessage& m) {
   OrderedJson j = Head("audit_head");
   PutAuditHeadFields(j, m.head);
+  return Dump(j);
+}
+
+std::string Serialize(const PolicySummary& m) {
+  OrderedJson j = Head("policy_summary");
+  OrderedJson list = OrderedJson::array();
+  for (const DirectorySummary& d : m.directories) {
+    OrderedJson item;
+    item["name"] = d.name;
+    item["upn_suffixes"] = d.upn_suffixes;
+    if (d.directory) item["directory"] = DirectoryRulesJson(*d.directory);
+    item["self"] = PasswordRulesJson(d.self);
+    item["admin"] = PasswordRulesJson(d.admin);
+    list.push_back(std::move(item));
+  }
+  j["directories"] = std::move(list);
   return Dump(j);
 }
 

@@ -51,8 +51,27 @@ std::string_view OperationName(Operation op) {
       return "require_change";
     case Operation::kClearRequireChange:
       return "clear_require_change";
+    case Operation::kValidate:
+      return "validate";
   }
   return "";
+}
+
+std::optional<Operation> ParseOperationName(std::string_view name) {
+  for (Operation op :
+       {Operation::kReset, Operation::kChange, Operation::kUnlock, Operation::kRequireChange,
+        Operation::kClearRequireChange, Operation::kValidate}) {
+    if (OperationName(op) == name) return op;
+  }
+  return std::nullopt;
+}
+
+std::optional<TargetKind> ParseTargetKindName(std::string_view name) {
+  for (TargetKind kind : {TargetKind::kUserPrincipalName, TargetKind::kSamAccountName,
+                          TargetKind::kUid, TargetKind::kMail, TargetKind::kDn}) {
+    if (TargetKindName(kind) == name) return kind;
+  }
+  return std::nullopt;
 }
 
 std::string_view TargetKindName(TargetKind kind) {

@@ -217,8 +217,54 @@ struct ErrorMessage {
   std::string message;
 };
 
-using Message = std::variant<Hello, Welcome, Request, Accepted, Rejected, ResultMessage, ResultAck,
-                             Credits, KeySet, Renew, Certificate, ErrorMessage, AuditHeadMessage>;
+// agent -> cloud: the password rules each directory applies, for the user's reset page, so
+// that the user is told them before typing (docs/protocol.md section 4, "policy_summary").
+// Sent after every welcome and again whenever it changes; the cloud keeps the latest. Only
+// the agent's configured rules and the directory's own policy as read: no account, no secret.
+struct PasswordRulesSummary {        // one table of the agent's own rules ([policy.password], ...)
+  int min_length = 0;                // 0: none; 0..kMaxSummaryLength
+  int max_length = 0;                // 0: none
+  int min_classes = 0;               // of upper, lower, digit, symbol, other; 0..5
+  std::string forbidden_characters;  // UTF-8, each code point refused; 0..kMaxForbiddenBytes
+  int max_repeated = 0;              // the longest run of one character allowed; 0: no limit
+  bool not_same_as_old = false;      // a change may not keep the old password
+  bool no_name_parts = false;        // no token of the user's names (AD's rule)
+  bool banned_words = false;         // a banned-words list is checked (the terms are not sent)
+  bool breached = false;             // a breached-password list is checked
+  bool enforced = true;              // false: log-only; the agent reports but does not refuse
+  bool operator==(const PasswordRulesSummary&) const = default;
+};
+struct DirectoryRulesSummary {  // the directory's own default policy (domain or ppolicy)
+  int min_length = 0;
+  int max_length = 0;       // 0: none
+  bool complexity = false;  // AD complexity, or OpenLDAP pwdCheckQuality > 0
+  int history_length = 0;   // 0..kMaxSummaryHistory
+  std::chrono::seconds min_age{0};
+  bool operator==(const DirectoryRulesSummary&) const = default;
+};
+struct DirectorySummary {
+  std::string name;                       // the directory's configured name
+  std::vector<std::string> upn_suffixes;  // which users it serves (lower case; may be empty)
+  // Omitted when the agent could not read it (the directory was down, or the policy entry
+  // is not readable); the agent reads it again and sends a new summary when it can.
+  std::optional<DirectoryRulesSummary> directory;
+  PasswordRulesSummary self;   // for self-service requests
+  PasswordRulesSummary admin;  // for admin requests
+  bool operator==(const DirectorySummary&) const = default;
+};
+struct PolicySummary {
+  std::vector<DirectorySummary> directories;  // 1..kMaxSummaryDirectories, names unique
+  bool operator==(const PolicySummary&) const = default;
+};
+inline constexpr std::size_t kMaxSummaryDirectories = 64;
+inline constexpr std::size_t kMaxSummarySuffixes = 64;
+inline constexpr int kMaxSummaryLength = 1024;
+inline constexpr int kMaxSummaryHistory = 1024;
+inline constexpr std::size_t kMaxForbiddenBytes = 1024;
+
+using Message =
+    std::variant<Hello, Welcome, Request, Accepted, Rejected, ResultMessage, ResultAck, Credits,
+                 KeySet, Renew, Certificate, ErrorMessage, AuditHeadMessage, PolicySummary>;
 
 // Parses one frame strictly: at most kMaxMessageBytes, one JSON object, no duplicate keys,
 // "v" == 1, a known "type", every field of that type present with its JSON type and bounds,
@@ -249,6 +295,7 @@ std::string Serialize(const Renew& m);
 std::string Serialize(const Certificate& m);
 std::string Serialize(const ErrorMessage& m);
 std::string Serialize(const AuditHeadMessage& m);
+std::string Serialize(const PolicySummary& m);
 std::string Serialize(const Message& m);
 
 // ---------------------------------------------------------------------------------------------
@@ -351,13 +398,27 @@ Result<VerifiedKeySet> VerifyKeySet(std::string_view jws, const Jwks& trusted,
 // JWE, header {"alg":"ECDH-ES","enc":"A256GCM","kid":<agent encryption kid>,"epk":<JWK>}
 // (optionally "apu"/"apv"), plaintext {"new_password": ..., "old_password"?: ...}.
 
-enum class Operation { kReset, kChange, kUnlock, kRequireChange, kClearRequireChange };
-// "reset", "change", "unlock", "require_change", "clear_require_change".
+enum class Operation {
+  kReset,
+  kChange,
+  kUnlock,
+  kRequireChange,
+  kClearRequireChange,
+  // Asks whether the secret's new_password would be accepted for the target, and writes
+  // nothing: the agent's own password rules and the directory's rules it can check without
+  // writing (docs/protocol.md, "validate"). Always alone.
+  kValidate,
+};
+// "reset", "change", "unlock", "require_change", "clear_require_change", "validate".
 std::string_view OperationName(Operation op);
+// The inverse of OperationName; nullopt for any other text.
+std::optional<Operation> ParseOperationName(std::string_view name);
 
 enum class TargetKind { kUserPrincipalName, kSamAccountName, kUid, kMail, kDn };
 // "userPrincipalName", "sAMAccountName", "uid", "mail", "dn".
 std::string_view TargetKindName(TargetKind kind);
+// The inverse of TargetKindName; nullopt for any other text.
+std::optional<TargetKind> ParseTargetKindName(std::string_view name);
 
 enum class RequesterType { kSelf, kAdmin };
 std::string_view RequesterTypeName(RequesterType type);  // "self", "admin"
@@ -377,7 +438,8 @@ struct Requester {
 // - id: a UUID (8-4-4-4-12 hex, lowercase); nonce: base64url, 22..128 characters (>= 128 bits);
 // - tenant, audience: 1..128 printable ASCII; correlation_id: 0..256 printable ASCII;
 // - operations: 1..5 distinct; not both reset and change; not both require_change and
-//   clear_require_change; reset or change <=> a secret is present; change => old_password;
+//   clear_require_change; validate only alone; reset, change or validate <=> a secret is
+//   present; change <=> old_password;
 // - iat <= nbf (when present) < exp, and exp - iat <= kMaxRequestLifetime.
 struct RequestClaims {
   std::string id;                      // "jti"

@@ -205,6 +205,14 @@ bool FieldReader::OptionalInteger(std::string_view key, int64_t& out, int64_t mi
   return Integer(key, out, min, max);
 }
 
+bool FieldReader::Bool(std::string_view key, bool& out) {
+  const Json* j = Take(key, true);
+  if (j == nullptr) return false;
+  if (!Check(j->is_boolean(), key, "true or false")) return false;
+  out = j->get<bool>();
+  return true;
+}
+
 bool FieldReader::Time(std::string_view key, WallTime& out) {
   int64_t s = 0;
   if (!Integer(key, s, 0, kMaxUnixSeconds)) return false;

@@ -69,6 +69,7 @@ class FieldReader {
   bool Integer(std::string_view key, int64_t& out, int64_t min, int64_t max);
   // Absent -> `out` unchanged (the caller's default), true.
   bool OptionalInteger(std::string_view key, int64_t& out, int64_t min, int64_t max);
+  bool Bool(std::string_view key, bool& out);
   bool Time(std::string_view key, WallTime& out);
   bool OptionalTime(std::string_view key, std::optional<WallTime>& out);
   // An array of strings, each satisfying `rule`, at most `max_items`.

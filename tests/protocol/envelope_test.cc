@@ -490,6 +490,40 @@ TEST_F(EnvelopeTest, RejectsInconsistentOperations) {
   ExpectRejected(Open(SignClaims(stray)), RejectCode::kMalformed);
 }
 
+TEST_F(EnvelopeTest, ValidateRoundTripCarriesOnlyTheNewPassword) {
+  claims_.operations = {Operation::kValidate};
+  const Passwords pw = MakePasswords(kNewPassword);
+  auto r = Open(Seal(claims_, &pw));
+  ASSERT_TRUE(r.ok()) << r.error().reason;
+  EXPECT_EQ(r->claims.operations, std::vector<Operation>{Operation::kValidate});
+  EXPECT_EQ(r->passwords.new_password.view(), kNewPassword);
+  EXPECT_TRUE(r->passwords.old_password.empty());
+}
+
+TEST_F(EnvelopeTest, ValidateStandsAloneAndNeedsASecretWithoutAnOldPassword) {
+  const std::string secret = SecretOf(SealReset());
+  Json with_unlock = ClaimsJson(claims_, secret);
+  with_unlock["op"] = {"validate", "unlock"};
+  ExpectRejected(Open(SignClaims(with_unlock)), RejectCode::kMalformed);
+  Json with_reset = ClaimsJson(claims_, secret);
+  with_reset["op"] = {"reset", "validate"};
+  ExpectRejected(Open(SignClaims(with_reset)), RejectCode::kMalformed);
+  Json no_secret = ClaimsJson(claims_);
+  no_secret["op"] = {"validate"};
+  ExpectRejected(Open(SignClaims(no_secret)), RejectCode::kMalformed);
+  claims_.operations = {Operation::kValidate};
+  auto jwe = JweEncrypt(R"({"new_password":"Correct-Horse-Battery-42!","old_password":"x"})",
+                        keys_.agent_jwk);
+  ASSERT_TRUE(jwe.ok());
+  ExpectRejected(Open(WithSecret(*jwe)), RejectCode::kMalformed);
+  // The cloud side refuses to build them too.
+  claims_.operations = {Operation::kValidate, Operation::kUnlock};
+  const Passwords pw = MakePasswords(kNewPassword);
+  EXPECT_FALSE(SealRequest(claims_, &pw, keys_.cloud, kCloudKid, keys_.agent_jwk).ok());
+  claims_.operations = {Operation::kValidate};
+  EXPECT_FALSE(SealRequest(claims_, nullptr, keys_.cloud, kCloudKid, keys_.agent_jwk).ok());
+}
+
 TEST_F(EnvelopeTest, RejectsChangeWithoutTheOldPassword) {
   claims_.operations = {Operation::kChange};
   auto jwe = JweEncrypt(R"({"new_password":"Correct-Horse-Battery-42!"})", keys_.agent_jwk);

@@ -1,11 +1,13 @@
 // Writes the protocol test vectors that docs/protocol.md quotes and vectors_test.cc checks.
-// Run once; the committed files are the vectors (signatures and JWE ephemeral keys are random,
-// so a second run writes different, equally valid, files):
+// The committed files are the vectors (signatures and JWE ephemeral keys are random, so a
+// second run would write different, equally valid, files): a file that exists is kept, and the
+// keys in DIR are used when they are there, so that a run adds only the vectors that are new:
 //   protocol_make_vectors tests/protocol/vectors
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "protocol/base64url.h"
 #include "protocol/protocol.h"
@@ -67,6 +69,7 @@ RequestClaims Claims(std::string_view id, std::string_view nonce, std::vector<Op
 
 void WriteRequest(const fs::path& dir, std::string_view name, const RequestClaims& claims,
                   const Passwords& passwords, const EcPrivateKey& cloud, const Jwk& agent) {
+  if (fs::exists(dir / (std::string(name) + ".jws"))) return;
   const std::string jws =
       Must(SealRequest(claims, &passwords, cloud, "wbcloud-test-2027-01", agent), "seal");
   const std::string payload = PayloadOf(jws);
@@ -78,6 +81,48 @@ void WriteRequest(const fs::path& dir, std::string_view name, const RequestClaim
   Write(dir / (std::string(name) + ".plaintext.json"), plaintext.view());
 }
 
+// The key in `path` (committed without mode 0600, so read as text), or a new one saved there.
+EcPrivateKey KeptOrNew(const fs::path& path) {
+  if (fs::exists(path)) {
+    std::ifstream in(path, std::ios::binary);
+    const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return Must(EcPrivateKey::FromPem(pem), "kept key");
+  }
+  EcPrivateKey key = Must(EcPrivateKey::Generate(), "new key");
+  if (!key.Save(path).ok()) std::exit(1);
+  return key;
+}
+
+void WriteIfNew(const fs::path& path, std::string_view text) {
+  if (!fs::exists(path)) Write(path, text);
+}
+
+// The policy summary an agent with one AD directory and local rules sends.
+PolicySummary SummaryVector() {
+  PasswordRulesSummary self{.min_length = 12,
+                            .max_length = 0,
+                            .min_classes = 3,
+                            .forbidden_characters = "<>",
+                            .max_repeated = 3,
+                            .not_same_as_old = true,
+                            .no_name_parts = true,
+                            .banned_words = true,
+                            .breached = true,
+                            .enforced = true};
+  PasswordRulesSummary admin = self;
+  admin.min_length = 16;
+  return PolicySummary{
+      {DirectorySummary{.name = "corp",
+                        .upn_suffixes = {"contoso.example"},
+                        .directory = DirectoryRulesSummary{.min_length = 7,
+                                                           .max_length = 0,
+                                                           .complexity = true,
+                                                           .history_length = 24,
+                                                           .min_age = std::chrono::seconds(86400)},
+                        .self = self,
+                        .admin = admin}}};
+}
+
 int Main(int argc, char** argv) {
   if (argc != 2) {
     std::cerr << "usage: protocol_make_vectors DIR\n";
@@ -85,21 +130,16 @@ int Main(int argc, char** argv) {
   }
   const fs::path dir = argv[1];
   fs::create_directories(dir);
-  EcPrivateKey cloud = Must(EcPrivateKey::Generate(), "cloud key");
-  EcPrivateKey next = Must(EcPrivateKey::Generate(), "next cloud key");
-  EcPrivateKey agent = Must(EcPrivateKey::Generate(), "agent key");
-  if (!cloud.Save(dir / "cloud-signing-key.pem").ok() ||
-      !next.Save(dir / "cloud-signing-key-next.pem").ok() ||
-      !agent.Save(dir / "agent-encryption-key.pem").ok()) {
-    return 1;
-  }
+  EcPrivateKey cloud = KeptOrNew(dir / "cloud-signing-key.pem");
+  EcPrivateKey next = KeptOrNew(dir / "cloud-signing-key-next.pem");
+  EcPrivateKey agent = KeptOrNew(dir / "agent-encryption-key.pem");
   Jwk cloud_jwk = cloud.PublicJwk("sig", "ES256");
   cloud_jwk.kid = "wbcloud-test-2027-01";
   Jwk next_jwk = next.PublicJwk("sig", "ES256");
   next_jwk.kid = "wbcloud-test-2027-07";
   const Jwk agent_jwk = agent.PublicJwk("enc", "ECDH-ES");
-  Write(dir / "cloud-keys.json", SerializeJwks(Jwks{{cloud_jwk}}));
-  Write(dir / "agent-encryption-jwk.json", SerializeJwk(agent_jwk));
+  WriteIfNew(dir / "cloud-keys.json", SerializeJwks(Jwks{{cloud_jwk}}));
+  WriteIfNew(dir / "agent-encryption-jwk.json", SerializeJwk(agent_jwk));
 
   WriteRequest(dir, "reset",
                Claims("3b241101-e2bb-4255-8caf-4136c566a962", "bm9uY2UtZm9yLXRoZS1yZXNldC12ZWN0b3I",
@@ -110,12 +150,19 @@ int Main(int argc, char** argv) {
                       "bm9uY2UtZm9yLXRoZS1jaGFuZ2UtdmVjdG9y", {Operation::kChange}),
                Passwords{Secret("Spring-Is-Here-2027?"), Secret("Winter-Is-Coming-2027!")}, cloud,
                agent_jwk);
-  const std::string keyset =
-      Must(SignKeySet(Jwks{{cloud_jwk, next_jwk}}, "tenant-contoso",
-                      WallTime(std::chrono::seconds(kIssuedAt)), cloud, cloud_jwk.kid),
-           "keyset");
-  Write(dir / "keyset.jws", keyset);
-  Write(dir / "keyset.payload.json", PayloadOf(keyset));
+  WriteRequest(dir, "validate",
+               Claims("5f0c3a3e-8d0b-4a52-9c4e-6f1d2b7a9e10",
+                      "bm9uY2UtZm9yLXRoZS12YWxpZGF0ZS12ZWN0b3I", {Operation::kValidate}),
+               Passwords{Secret("Summer-Of-2027-Rules"), Secret()}, cloud, agent_jwk);
+  if (!fs::exists(dir / "keyset.jws")) {
+    const std::string keyset =
+        Must(SignKeySet(Jwks{{cloud_jwk, next_jwk}}, "tenant-contoso",
+                        WallTime(std::chrono::seconds(kIssuedAt)), cloud, cloud_jwk.kid),
+             "keyset");
+    Write(dir / "keyset.jws", keyset);
+    Write(dir / "keyset.payload.json", PayloadOf(keyset));
+  }
+  WriteIfNew(dir / "policy-summary.json", Serialize(SummaryVector()));
   std::cout << "wrote vectors to " << dir << "\n";
   return 0;
 }

@@ -55,6 +55,75 @@ TEST(Messages, EveryOtherTypeRoundTrips) {
   EXPECT_EQ(RoundTrip(ErrorMessage{"unsupported_version", "speak v1"}).code, "unsupported_version");
 }
 
+PolicySummary TwoDirectories() {
+  PasswordRulesSummary self{.min_length = 12,
+                            .max_length = 64,
+                            .min_classes = 3,
+                            .forbidden_characters = "<>é",
+                            .max_repeated = 3,
+                            .not_same_as_old = true,
+                            .no_name_parts = true,
+                            .banned_words = true,
+                            .breached = false,
+                            .enforced = false};
+  PasswordRulesSummary admin;  // no rule of the agent's own
+  return PolicySummary{
+      {DirectorySummary{.name = "corp",
+                        .upn_suffixes = {"corp.example", "eu.corp.example"},
+                        .directory = DirectoryRulesSummary{.min_length = 7,
+                                                           .max_length = 0,
+                                                           .complexity = true,
+                                                           .history_length = 24,
+                                                           .min_age = std::chrono::seconds(86400)},
+                        .self = self,
+                        .admin = admin},
+       DirectorySummary{.name = "lab",
+                        .upn_suffixes = {},
+                        .directory = std::nullopt,
+                        .self = admin,
+                        .admin = admin}}};
+}
+
+TEST(Messages, PolicySummaryRoundTripsWithAnUnreadDirectoryOmitted) {
+  const PolicySummary sent = TwoDirectories();
+  const PolicySummary got = RoundTrip(sent);
+  EXPECT_EQ(got, sent);
+  ASSERT_EQ(got.directories.size(), 2u);
+  EXPECT_FALSE(got.directories[1].directory.has_value());
+  EXPECT_EQ(Serialize(sent).find("\"directory\":", Serialize(sent).find("\"lab\"")),
+            std::string::npos);
+}
+
+TEST(Messages, PolicySummaryIsStrict) {
+  std::string good = Serialize(TwoDirectories());
+  ASSERT_TRUE(ParseMessage(good).ok());
+  auto refused = [](std::string text) {
+    auto r = ParseMessage(text);
+    EXPECT_FALSE(r.ok()) << text;
+    return r.ok() ? std::string() : r.error().message();
+  };
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string text = good;
+    const auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return text.replace(at, from.size(), to);
+  };
+  EXPECT_NE(refused(replaced("\"min_classes\":3", "\"min_classes\":6")).find("min_classes"),
+            std::string::npos);
+  refused(replaced("\"complexity\":true", "\"complexity\":1"));
+  refused(replaced("\"enforced\":false", "\"enforced\":false,\"x\":1"));
+  refused(replaced("\"history_length\":24", "\"history_length\":-1"));
+  refused(replaced("\"name\":\"lab\"", "\"name\":\"corp\""));  // twice
+  refused(replaced("\"name\":\"lab\"", "\"name\":\"\""));
+  refused(replaced("\"forbidden_characters\":\"<>é\"", "\"forbidden_characters\":\"\\t\""));
+  refused(R"({"type":"policy_summary","v":1,"directories":[]})");
+  refused(R"({"type":"policy_summary","v":1})");
+  // self and admin are required; directory is not.
+  std::string text = good;
+  const auto admin = text.rfind(",\"admin\":");
+  refused(text.substr(0, admin) + "}]}");
+}
+
 const AuditHead kHead{42, std::string(64, 'a'), std::string(64, 'b')};
 
 TEST(Messages, AuditHeadIsOptionalInWelcomeAndAMessageOfItsOwn) {

@@ -98,8 +98,41 @@ TEST_F(VectorsTest, ChangeVectorCarriesBothPasswords) {
   EXPECT_EQ(r->passwords.old_password.view(), "Winter-Is-Coming-2027!");
 }
 
+TEST_F(VectorsTest, ValidateVectorAsksAboutOnePasswordAndNothingElse) {
+  auto r = Open("validate.jws");
+  ASSERT_TRUE(r.ok()) << r.error().reason;
+  EXPECT_EQ(r->claims.id, "5f0c3a3e-8d0b-4a52-9c4e-6f1d2b7a9e10");
+  EXPECT_EQ(r->claims.operations, std::vector<Operation>{Operation::kValidate});
+  EXPECT_EQ(r->passwords.new_password.view(), "Summer-Of-2027-Rules");
+  EXPECT_TRUE(r->passwords.old_password.empty());
+}
+
+TEST_F(VectorsTest, PolicySummaryVectorParsesToTheDocumentedRules) {
+  const std::string text = ReadVector("policy-summary.json");
+  auto m = ParseMessage(text);
+  ASSERT_TRUE(m.ok()) << m.error().ToString();
+  ASSERT_TRUE(std::holds_alternative<PolicySummary>(*m));
+  const PolicySummary& s = std::get<PolicySummary>(*m);
+  ASSERT_EQ(s.directories.size(), 1u);
+  const DirectorySummary& d = s.directories[0];
+  EXPECT_EQ(d.name, "corp");
+  EXPECT_EQ(d.upn_suffixes, std::vector<std::string>{"contoso.example"});
+  ASSERT_TRUE(d.directory.has_value());
+  EXPECT_EQ(d.directory->min_length, 7);
+  EXPECT_TRUE(d.directory->complexity);
+  EXPECT_EQ(d.directory->history_length, 24);
+  EXPECT_EQ(d.directory->min_age, std::chrono::seconds(86400));
+  EXPECT_EQ(d.self.min_length, 12);
+  EXPECT_EQ(d.self.min_classes, 3);
+  EXPECT_EQ(d.self.forbidden_characters, "<>");
+  EXPECT_TRUE(d.self.banned_words);
+  EXPECT_TRUE(d.self.breached);
+  EXPECT_EQ(d.admin.min_length, 16);
+  EXPECT_EQ(Serialize(s), text);  // the committed bytes are the canonical form
+}
+
 TEST_F(VectorsTest, TheQuotedPartsAreTheEnvelopesParts) {
-  for (const std::string name : {"reset", "change"}) {
+  for (const std::string name : {"reset", "change", "validate"}) {
     const std::string jws = ReadVector(name + ".jws");
     const std::size_t a = jws.find('.');
     const std::size_t b = jws.find('.', a + 1);

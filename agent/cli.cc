@@ -162,8 +162,8 @@ CLI::App* AddPolicyVerbs(CLI::App& app, std::string& config_path, PolicyTestArgs
                    "How --user names it: userPrincipalName, sAMAccountName, uid, mail or dn")
       ->capture_default_str();
   test->add_option("--op", args.operations,
-                   "Operations: reset, change, unlock, require_change, clear_require_change "
-                   "(repeat for several)")
+                   "Operations: reset, change, unlock, require_change, clear_require_change, "
+                   "validate (repeat for several)")
       ->capture_default_str();
   test->add_option("--requester-type", args.requester_type, "self or admin")->capture_default_str();
   test->add_option("--requester", args.requester,

@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "agent/open.h"
+#include "agent/policy_summary.h"
 #include "agent/request_mapping.h"
 #include "channel/identity.h"
 #include "common/log_escape.h"
@@ -108,7 +109,25 @@ class Daemon::Link final : public channel::Handler {
     log_.info("connected to the cloud (tenant {})", EscapeForLog(welcome.tenant));
     // Only now, after CheckWelcome: a trail the witness caught never tells it a new head.
     SendAuditHead(/*even_if_sent=*/true);
+    SendPolicySummary();
     pipeline_.ResendResults();
+  }
+  // A new policy summary: sent now when it differs from the last one and the channel is up;
+  // otherwise at the next welcome. Any thread.
+  void SetPolicySummary(protocol::PolicySummary summary) {
+    if (protocol::Serialize(summary).size() > protocol::kMaxMessageBytes) {
+      log_.error(
+          "the policy summary is larger than a message may be ({} directories); the cloud is not "
+          "told the password rules",
+          summary.directories.size());
+      return;
+    }
+    {
+      MutexLock lock(summary_mu_);
+      if (summary_ == summary) return;
+      summary_ = std::move(summary);
+    }
+    SendPolicySummary();
   }
   void OnMessage(protocol::Message message) override {
     if (auto* request = std::get_if<protocol::Request>(&message)) {
@@ -141,6 +160,17 @@ class Daemon::Link final : public channel::Handler {
   StatusWriter& status_;
   Pipeline& pipeline_;
   channel::Channel& channel_;
+  void SendPolicySummary() {
+    std::optional<protocol::PolicySummary> summary;
+    {
+      MutexLock lock(summary_mu_);
+      summary = summary_;
+    }
+    // Not connected: kUnavailable, and OnConnected sends it.
+    if (summary) (void)channel_.Send(*summary);
+  }
+  Mutex summary_mu_;
+  std::optional<protocol::PolicySummary> summary_ WB_GUARDED_BY(summary_mu_);
   std::atomic<std::uint64_t> witness_sent_seq_{0};  // the head the cloud was last sent
   std::optional<audit::Head> refused_witness_;      // I/O thread only
 };
@@ -259,6 +289,7 @@ Status Daemon::OpenComponents(const config::Config& config) {
   auto router = OpenDirectories(config, clock_);
   if (!router.ok()) return router.error();
   router_ = std::move(*router);
+  directories_ = config.directories;
   auto history = RateLimitHistory(config, *queue_, clock_);
   if (!history.ok()) return history.error().WithContext("rate limit history");
   auto policy = OpenPolicy(config, *history, clock_);
@@ -317,6 +348,11 @@ void Daemon::Tick(bool maintenance) {
   link_->SendAuditHead();
   ApplyBreakerCommand();
   if (maintenance) pipeline_->Maintain();
+  // The directories' own password policies can change without the agent knowing: read again
+  // now and then, and the cloud is told only when the summary changed.
+  if (maintenance && ++maintenance_ticks_ % kSummaryRefreshEvery == 0) {
+    CheckDirectoriesInBackground();
+  }
   // Directory health can change without a request finishing: a rewrite only if it did.
   status_->Changed();
 }
@@ -430,6 +466,7 @@ void Daemon::CheckDirectoriesInBackground() {
   directory_check_ = std::thread([this] {
     for (;;) {
       LogServiceBinds();
+      RefreshPolicySummary();
       MutexLock lock(check_mu_);
       if (!check_again_) {
         check_running_ = false;
@@ -438,6 +475,19 @@ void Daemon::CheckDirectoriesInBackground() {
       check_again_ = false;
     }
   });
+}
+
+// Reads each directory's default password policy (on the background check's thread: a down
+// server takes connect_timeout) and gives the link the summary to send.
+void Daemon::RefreshPolicySummary() {
+  const DefaultPolicies defaults = router_->DefaultPolicies();
+  for (const auto& [name, policy] : defaults) {
+    if (!policy.ok()) {
+      log_->warn("directory '{}': its password policy could not be read for the policy summary: {}",
+                 name, policy.error().ToString());
+    }
+  }
+  link_->SetPolicySummary(BuildPolicySummary(directories_, *pipeline_->Rules(), defaults));
 }
 
 void Daemon::LogServiceBinds() {

@@ -64,6 +64,8 @@ class Daemon {
   // connect_timeout): each result logged, a failure at error with the fix.
   void CheckDirectoriesInBackground();
   void LogServiceBinds();
+  // Sends the cloud the policy summary (agent/policy_summary.h) when it changed.
+  void RefreshPolicySummary();
   // Keeps the breaker's state in breaker.json (with the last administrator action, when one
   // is given, else the one kept) and rewrites the status.
   void KeepBreaker(const policy::BreakerState& state, std::optional<BreakerOutcome> action);
@@ -81,6 +83,11 @@ class Daemon {
   std::unique_ptr<audit::Writer> audit_;
   std::unique_ptr<queue::Queue> queue_;
   std::unique_ptr<ldap::Router> router_;
+  // The directories as opened: their names and UPN suffixes, for the policy summary, change
+  // only with a restart (so the background check reads them without a lock).
+  std::vector<config::DirectoryConfig> directories_;
+  static constexpr int kSummaryRefreshEvery = 10;  // maintenance ticks (a minute each)
+  int maintenance_ticks_ = 0;                      // the main loop's thread only
   // In the order they are built, each from the ones before it (no late wiring): the channel,
   // the pipeline's way out through it, the pipeline, and the handler the channel starts with.
   std::unique_ptr<channel::Channel> channel_;

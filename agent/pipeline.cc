@@ -1,6 +1,7 @@
 #include "agent/pipeline.h"
 
 #include "agent/request_mapping.h"
+#include "agent/validate.h"
 #include "common/log_escape.h"
 
 namespace wb::agent {
@@ -67,6 +68,21 @@ protocol::ResultMessage ResultFor(const queue::Record& record) {
   (succeeded ? m.note : m.reason) = message;
   m.completed_at = record.finished_at.value_or(record.received_at);
   return m;
+}
+
+// What CheckPassword knows of a taken request: its passwords, read in place from the Work's
+// Secrets, and the account's names.
+policy::PasswordFacts PasswordFactsFor(const queue::Work& work, const ldap::Directory& directory,
+                                       const ldap::Account& account) {
+  return policy::PasswordFacts{
+      .directory = directory.name(),
+      .new_password = &work.new_password,
+      .old_password = work.record.info.operations.change ? &work.old_password : nullptr,
+      .names = {.login = account.login_name,
+                .display = account.display_name,
+                .given = account.given_name,
+                .surname = account.surname},
+      .breached_count = std::nullopt};
 }
 
 }  // namespace
@@ -552,6 +568,7 @@ void Pipeline::Process(queue::Work& work) {
     return Finalize(work, account.error(), "", directory.name(), Since(start, *deps_.clock));
   }
   if (!PassesAccountChecks(work, directory, *account, start)) return;
+  if (info.operations.validate) return Validate(work, directory, *account, start);
   if (!PassesPasswordChecks(work, directory, *account, start)) return;
   // A password write that may already have been applied (here, before its answer was lost,
   // or by another agent) must not be applied again: it would trip the password history. The
@@ -611,20 +628,46 @@ bool Pipeline::PassesPasswordChecks(const queue::Work& work, ldap::Directory& di
   const policy::RequestFacts facts = FactsFor(info, work.record.received_at);
   const std::shared_ptr<const policy::Policy> rules = CurrentPolicy();
   if (!rules->ChecksPasswords(directory.name(), facts.requester.type)) return true;
-  const policy::PasswordFacts password{
-      .directory = directory.name(),
-      .new_password = &work.new_password,
-      .old_password = info.operations.change ? &work.old_password : nullptr,
-      .names = {.login = account.login_name,
-                .display = account.display_name,
-                .given = account.given_name,
-                .surname = account.surname},
-      .breached_count = std::nullopt};
-  const policy::Decision d = rules->CheckPassword(facts, password);
+  const policy::Decision d =
+      rules->CheckPassword(facts, PasswordFactsFor(work, directory, account));
   RecordDecision(info, d, "password", account.dn, directory.name());
   if (d.verdict != policy::Verdict::kDeny) return true;
   EndDenied(info, *d.deciding(), Since(start, *deps_.clock));
   return false;
+}
+
+void Pipeline::Validate(const queue::Work& work, ldap::Directory& directory,
+                        const ldap::Account& account, std::chrono::steady_clock::time_point start) {
+  const auto& info = work.record.info;
+  const std::shared_ptr<const policy::Policy> rules = CurrentPolicy();
+  const ValidateAnswer answer =
+      AnswerValidate(*rules, FactsFor(info, work.record.received_at),
+                     PasswordFactsFor(work, directory, account), directory, account);
+  if (answer.local) RecordDecision(info, *answer.local, "password", account.dn, directory.name());
+  const milliseconds duration = Since(start, *deps_.clock);
+  if (answer.retry) return Finalize(work, *answer.retry, account.dn, directory.name(), duration);
+
+  audit::Event e = AuditEventFor(audit::EventType::kPasswordValidated, info);
+  e.target.dn = account.dn;
+  e.directory = directory.name();
+  e.outcome = answer.code;
+  e.duration = duration;
+  e.detail = answer.message;
+  Audit(e);
+  const queue::Outcome q{
+      .state = answer.passed ? queue::State::kSucceeded : queue::State::kRejected,
+      .code = answer.code,
+      .transient = false,
+      .message = answer.message,
+      .server = "",
+      .duration = duration};
+  if (Status s = deps_.queue->Finish(info.id, q); !s.ok()) {
+    deps_.log->error("request {}: finish: {}", info.id, s.ToString());
+    return;
+  }
+  deps_.log->info("request {} for {}: validate: {} in {} ms", info.id, EscapeForLog(info.target),
+                  answer.passed ? "the password passes" : answer.code, duration.count());
+  Report(info, answer.passed, answer.code);
 }
 
 // A password write that may already have happened, refused because the account already holds
@@ -678,7 +721,11 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
                         const std::string& dn, const std::string& directory,
                         milliseconds duration) {
   const auto& info = work.record.info;
-  audit::Event e = AuditEventFor(audit::EventType::kDirectoryWrite, info);
+  // A validate writes nothing: its end (an account not found, a directory down) is recorded
+  // as the validate's answer, not as a write.
+  audit::Event e = AuditEventFor(info.operations.validate ? audit::EventType::kPasswordValidated
+                                                          : audit::EventType::kDirectoryWrite,
+                                 info);
   e.target.dn = dn;
   e.directory = directory;
   e.server = outcome.server;

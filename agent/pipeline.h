@@ -138,6 +138,8 @@ class Pipeline {
   using PolicyOpener =
       std::function<Result<std::unique_ptr<policy::Policy>>(const policy::BreakerState&)>;
   Status ReplacePolicy(const PolicyOpener& open);
+  // The rules now in force (a snapshot; a reload may replace them after it is taken).
+  std::shared_ptr<const policy::Policy> Rules() const { return CurrentPolicy(); }
 
  private:
   void WorkerLoop();
@@ -152,6 +154,10 @@ class Pipeline {
   bool PassesPasswordChecks(const queue::Work& work, ldap::Directory& directory,
                             const ldap::Account& account,
                             std::chrono::steady_clock::time_point start);
+  // A validate request, past its account checks: answers it (agent/validate.h) and records
+  // and reports the answer. Nothing is written.
+  void Validate(const queue::Work& work, ldap::Directory& directory, const ldap::Account& account,
+                std::chrono::steady_clock::time_point start);
   void RecordDecision(const queue::RequestInfo& info, const policy::Decision& decision,
                       std::string_view stage, const std::string& dn = "",
                       const std::string& directory = "");

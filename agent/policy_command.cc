@@ -64,24 +64,6 @@ bool GoesThrough(const Preview& p) {
 
 // --- The request, as the daemon would store it ---------------------------------------------
 
-std::optional<protocol::TargetKind> ParseTargetKind(std::string_view name) {
-  for (auto kind :
-       {protocol::TargetKind::kUserPrincipalName, protocol::TargetKind::kSamAccountName,
-        protocol::TargetKind::kUid, protocol::TargetKind::kMail, protocol::TargetKind::kDn}) {
-    if (protocol::TargetKindName(kind) == name) return kind;
-  }
-  return std::nullopt;
-}
-
-std::optional<protocol::Operation> ParseOperation(std::string_view name) {
-  for (auto op :
-       {protocol::Operation::kReset, protocol::Operation::kChange, protocol::Operation::kUnlock,
-        protocol::Operation::kRequireChange, protocol::Operation::kClearRequireChange}) {
-    if (protocol::OperationName(op) == name) return op;
-  }
-  return std::nullopt;
-}
-
 // The stored request for the preview; an error message for bad arguments.
 Result<queue::RequestInfo, std::string> RequestFor(const PolicyTestArgs& args, WallTime now) {
   protocol::VerifiedRequest v;
@@ -89,16 +71,17 @@ Result<queue::RequestInfo, std::string> RequestFor(const PolicyTestArgs& args, W
   c.id = "policy-test";
   c.issued_at = now;
   c.expires_at = now + std::chrono::minutes(10);
-  auto kind = ParseTargetKind(args.kind);
+  auto kind = protocol::ParseTargetKindName(args.kind);
   if (!kind) {
     return std::string("--kind: must be one of userPrincipalName, sAMAccountName, uid, mail, dn");
   }
   c.target = {*kind, args.user};
   for (const auto& name : args.operations) {
-    auto op = ParseOperation(name);
+    auto op = protocol::ParseOperationName(name);
     if (!op) {
       return "--op " + name +
-             ": must be one of reset, change, unlock, require_change, clear_require_change";
+             ": must be one of reset, change, unlock, require_change, clear_require_change, "
+             "validate";
     }
     c.operations.push_back(*op);
   }
@@ -266,14 +249,9 @@ Preview Evaluate(const queue::RequestInfo& info, WallTime now, policy::Policy& p
 std::string Describe(const queue::RequestInfo& info) {
   const protocol::Requester r = RequesterOf(info);
   std::string ops;
-  for (const auto& [on, name] : {std::pair{info.operations.reset, "reset"},
-                                 {info.operations.change, "change"},
-                                 {info.operations.unlock, "unlock"},
-                                 {info.operations.require_change, "require_change"},
-                                 {info.operations.clear_require_change, "clear_require_change"}}) {
-    if (!on) continue;
+  for (protocol::Operation op : OperationsOf(info.operations)) {
     if (!ops.empty()) ops += "+";
-    ops += name;
+    ops += protocol::OperationName(op);
   }
   std::string methods;
   for (const auto& m : r.verified_by) methods += (methods.empty() ? "" : ", ") + m;

@@ -42,14 +42,11 @@ Json TimeOrNull(const std::optional<WallTime>& t) {
 
 // "reset, unlock"
 std::string OperationsText(const queue::Operations& ops) {
-  std::vector<const char*> names;
-  if (ops.reset) names.push_back("reset");
-  if (ops.change) names.push_back("change");
-  if (ops.unlock) names.push_back("unlock");
-  if (ops.require_change) names.push_back("require_change");
-  if (ops.clear_require_change) names.push_back("clear_require_change");
   std::string out;
-  for (const char* name : names) out += (out.empty() ? "" : ", ") + std::string(name);
+  for (protocol::Operation op : OperationsOf(ops)) {
+    if (!out.empty()) out += ", ";
+    out += protocol::OperationName(op);
+  }
   return out;
 }
 
@@ -58,7 +55,8 @@ Json OperationsJson(const queue::Operations& ops) {
           {"change", ops.change},
           {"unlock", ops.unlock},
           {"require_change", ops.require_change},
-          {"clear_require_change", ops.clear_require_change}};
+          {"clear_require_change", ops.clear_require_change},
+          {"validate", ops.validate}};
 }
 
 // The requester as the cloud described it: embedded as JSON when it is JSON.

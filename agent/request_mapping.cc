@@ -58,6 +58,24 @@ audit::RequesterKind AuditKind(protocol::RequesterType type) {
   return audit::RequesterKind::kNone;
 }
 
+audit::Operation AuditOperation(protocol::Operation op) {
+  switch (op) {
+    case protocol::Operation::kReset:
+      return audit::Operation::kReset;
+    case protocol::Operation::kChange:
+      return audit::Operation::kChange;
+    case protocol::Operation::kUnlock:
+      return audit::Operation::kUnlock;
+    case protocol::Operation::kRequireChange:
+      return audit::Operation::kRequireChange;
+    case protocol::Operation::kClearRequireChange:
+      return audit::Operation::kClearRequireChange;
+    case protocol::Operation::kValidate:
+      return audit::Operation::kValidate;
+  }
+  return audit::Operation::kReset;
+}
+
 config::LookupAttribute LookupFor(protocol::TargetKind kind) {
   using config::LookupAttribute;
   switch (kind) {
@@ -89,6 +107,7 @@ queue::Request ToQueueRequest(protocol::VerifiedRequest& verified, int delivery)
   r.info.operations.require_change = Has(c.operations, protocol::Operation::kRequireChange);
   r.info.operations.clear_require_change =
       Has(c.operations, protocol::Operation::kClearRequireChange);
+  r.info.operations.validate = Has(c.operations, protocol::Operation::kValidate);
   r.info.target = c.target.value;
   r.info.target_kind = std::string(protocol::TargetKindName(c.target.kind));
   // One account, one request at a time, in order (the same identifier, compared without case).
@@ -103,14 +122,9 @@ queue::Request ToQueueRequest(protocol::VerifiedRequest& verified, int delivery)
 }
 
 std::optional<ldap::Target> ToTarget(const queue::RequestInfo& info) {
-  for (auto kind :
-       {protocol::TargetKind::kUserPrincipalName, protocol::TargetKind::kSamAccountName,
-        protocol::TargetKind::kUid, protocol::TargetKind::kMail, protocol::TargetKind::kDn}) {
-    if (protocol::TargetKindName(kind) == info.target_kind) {
-      return ldap::Target{LookupFor(kind), info.target};
-    }
-  }
-  return std::nullopt;
+  auto kind = protocol::ParseTargetKindName(info.target_kind);
+  if (!kind) return std::nullopt;
+  return ldap::Target{LookupFor(*kind), info.target};
 }
 
 protocol::Requester RequesterOf(const queue::RequestInfo& info) {
@@ -184,6 +198,17 @@ ldap::PasswordChange ToChange(const queue::Work& work) {
   return change;
 }
 
+std::vector<protocol::Operation> OperationsOf(const queue::Operations& ops) {
+  std::vector<protocol::Operation> out;
+  if (ops.reset) out.push_back(protocol::Operation::kReset);
+  if (ops.change) out.push_back(protocol::Operation::kChange);
+  if (ops.unlock) out.push_back(protocol::Operation::kUnlock);
+  if (ops.require_change) out.push_back(protocol::Operation::kRequireChange);
+  if (ops.clear_require_change) out.push_back(protocol::Operation::kClearRequireChange);
+  if (ops.validate) out.push_back(protocol::Operation::kValidate);
+  return out;
+}
+
 bool WritesPassword(const queue::Operations& ops) { return ops.reset || ops.change; }
 
 std::optional<audit::Requester> ParseRequester(const std::string& requester_json) {
@@ -208,12 +233,9 @@ audit::Event AuditEventFor(audit::EventType type, const queue::RequestInfo& info
   e.request_id = info.id;
   e.correlation_id = info.correlation_id;
   e.tenant = info.tenant;
-  const auto& ops = info.operations;
-  if (ops.reset) e.operations.push_back(audit::Operation::kReset);
-  if (ops.change) e.operations.push_back(audit::Operation::kChange);
-  if (ops.unlock) e.operations.push_back(audit::Operation::kUnlock);
-  if (ops.require_change) e.operations.push_back(audit::Operation::kRequireChange);
-  if (ops.clear_require_change) e.operations.push_back(audit::Operation::kClearRequireChange);
+  for (protocol::Operation op : OperationsOf(info.operations)) {
+    e.operations.push_back(AuditOperation(op));
+  }
   e.target.requested = info.target;
   e.requester = ParseRequester(info.requester_json).value_or(audit::Requester{});
   return e;

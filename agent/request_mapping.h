@@ -3,6 +3,7 @@
 // views of one request (internal to agent/). Each is a pure function.
 
 #include <string>
+#include <vector>
 
 #include "audit/audit.h"
 #include "ldap/directory.h"
@@ -31,6 +32,10 @@ protocol::UserAction UserActionFor(ldap::OutcomeCode code);
 
 // The directory change for a taken request. The Secrets stay owned by `work`.
 ldap::PasswordChange ToChange(const queue::Work& work);
+
+// The operations of a stored request, in the protocol's order (their names:
+// protocol::OperationName).
+std::vector<protocol::Operation> OperationsOf(const queue::Operations& ops);
 
 // True when the request writes a password (reset or change).
 bool WritesPassword(const queue::Operations& ops);

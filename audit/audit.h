@@ -75,14 +75,17 @@ enum class EventType {
   kChainStarted,        // "chain_started": the first record of a chain started by
                         //   StartNewChain after the old trail failed verification; detail
                         //   names the old trail's head and where its files are kept
+  kPasswordValidated,   // "password_validated": a validate request was answered; the password
+                        //   was checked against the rules and nothing was written; outcome
+                        //   says whether it passed ("succeeded") or the rule it failed
 };
 std::string_view Name(EventType type);
 std::optional<EventType> ParseEventType(std::string_view name);
 
 // What was asked for. A request may combine several ("reset" + "unlock").
 // The same names as protocol::Operation (docs/protocol.md, claims `op`).
-enum class Operation { kReset, kChange, kUnlock, kRequireChange, kClearRequireChange };
-// "reset", "change", "unlock", "require_change", "clear_require_change"
+enum class Operation { kReset, kChange, kUnlock, kRequireChange, kClearRequireChange, kValidate };
+// "reset", "change", "unlock", "require_change", "clear_require_change", "validate"
 std::string_view Name(Operation op);
 
 enum class RequesterKind { kNone, kSelf, kAdmin };  // kNone: not about a request

@@ -8,7 +8,7 @@
 namespace wb::audit {
 namespace {
 
-constexpr std::array<std::pair<EventType, std::string_view>, 15> kEventNames = {{
+constexpr std::array<std::pair<EventType, std::string_view>, 16> kEventNames = {{
     {EventType::kRequestReceived, "request_received"},
     {EventType::kRequestRejected, "request_rejected"},
     {EventType::kPolicyDecision, "policy_decision"},
@@ -24,6 +24,7 @@ constexpr std::array<std::pair<EventType, std::string_view>, 15> kEventNames = {
     {EventType::kAuditRecovered, "audit_recovered"},
     {EventType::kWitnessRefused, "witness_refused"},
     {EventType::kChainStarted, "chain_started"},
+    {EventType::kPasswordValidated, "password_validated"},
 }};
 
 }  // namespace
@@ -61,6 +62,8 @@ std::string_view Name(Operation op) {
       return "require_change";
     case Operation::kClearRequireChange:
       return "clear_require_change";
+    case Operation::kValidate:
+      return "validate";
   }
   return "unknown";
 }

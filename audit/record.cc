@@ -200,7 +200,8 @@ Status ParseOperations(const Json& v, std::vector<Operation>& ops) {
     Operation op;
     WB_ASSIGN(op, GetName(item, "operation",
                           {Operation::kReset, Operation::kChange, Operation::kUnlock,
-                           Operation::kRequireChange, Operation::kClearRequireChange}));
+                           Operation::kRequireChange, Operation::kClearRequireChange,
+                           Operation::kValidate}));
     ops.push_back(op);
   }
   return Status::Ok();

@@ -39,6 +39,10 @@ void FoldByType(RequestRow& row, const Event& e) {
       row.server = e.server;
       row.duration = e.duration;
       return;
+    case EventType::kPasswordValidated:  // answered without a write: not one of `writes`
+      row.directory = e.directory;
+      row.duration = e.duration;
+      return;
     case EventType::kResultSent:
       row.result_sent = true;
       return;

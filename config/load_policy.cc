@@ -193,6 +193,8 @@ constexpr std::int64_t kMaxBreachedCount = std::int64_t{1} << 40;
 // Longer passwords than this are refused by every table that sets a maximum; the keys'
 // ranges stop here so that a typo (an extra digit) is caught.
 constexpr std::int64_t kMaxPasswordLength = 1024;
+// = protocol::kMaxForbiddenBytes: the policy summary must be able to carry the list.
+constexpr std::size_t kMaxForbiddenCharactersBytes = 1024;
 
 std::optional<int> GetSmallInt(TableReader& table, std::string_view key, std::int64_t min,
                                std::int64_t max) {
@@ -222,7 +224,17 @@ PasswordRulesConfig LoadPasswordRules(TableReader& table, const LoadContext& ctx
   }
   if (auto n = GetSmallInt(table, "min_classes", 0, 5)) out.min_classes = *n;
   if (auto chars = table.GetString("forbidden_characters", Presence::kOptional)) {
-    out.forbidden_characters = chars->value;
+    // The policy summary carries the list to the user's page (protocol::PasswordRulesSummary).
+    const bool control = std::any_of(chars->value.begin(), chars->value.end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    });
+    if (chars->value.size() > kMaxForbiddenCharactersBytes || control) {
+      table.diag().Add(chars->at, chars->key,
+                       "must be at most 1024 bytes of characters that are not control "
+                       "characters");
+    } else {
+      out.forbidden_characters = chars->value;
+    }
   }
   if (auto n = GetSmallInt(table, "max_repeated", 0, kMaxPasswordLength)) out.max_repeated = *n;
   if (auto b = table.GetBool("not_same_as_old", Presence::kOptional))

@@ -242,6 +242,7 @@ class AdOps final : public KindOps {
     if (found->empty()) return MakeOutcome(OutcomeCode::kNotSupported, "domain root unreadable");
     const Entry& e = found->front();
     PasswordPolicy p;
+    p.kind = config::DirectoryKind::kActiveDirectory;
     p.min_length = static_cast<int>(ParseInteger(e.First("minpwdlength")).value_or(0));
     p.complexity = (ParseInteger(e.First("pwdproperties")).value_or(0) & 1) != 0;
     p.history_length = static_cast<int>(ParseInteger(e.First("pwdhistorylength")).value_or(0));
@@ -265,6 +266,7 @@ class AdOps final : public KindOps {
     }
     const Entry& e = found->front();
     PasswordPolicy p;
+    p.kind = config::DirectoryKind::kActiveDirectory;
     p.min_length =
         static_cast<int>(ParseInteger(e.First("msds-minimumpasswordlength")).value_or(0));
     p.complexity = e.First("msds-passwordcomplexityenabled").value_or("FALSE") == "TRUE";

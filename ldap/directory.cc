@@ -280,6 +280,12 @@ std::vector<std::pair<std::string, Outcome>> Router::CheckServiceBinds() {
   return out;
 }
 
+std::vector<std::pair<std::string, Result<PasswordPolicy, Outcome>>> Router::DefaultPolicies() {
+  std::vector<std::pair<std::string, Result<PasswordPolicy, Outcome>>> out;
+  for (const auto& d : directories_) out.emplace_back(d->name(), d->EffectivePolicy(Account{}));
+  return out;
+}
+
 Result<Directory*, Outcome> Router::Route(const Target& target) const {
   if (directories_.size() == 1) return directories_.front().get();
   const std::string value = Lower(target.value);

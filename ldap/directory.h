@@ -89,6 +89,9 @@ struct PasswordChange {
 
 // The directory's effective password policy for one account.
 struct PasswordPolicy {
+  // Whose rules these are: the two kinds count lengths and apply complexity differently
+  // (policy/policy.h, CheckDirectoryRules).
+  config::DirectoryKind kind = config::DirectoryKind::kActiveDirectory;
   int min_length = 0;
   int max_length = 0;  // 0: no maximum
   int history_length = 0;
@@ -135,6 +138,9 @@ class Directory {
   // modify). Nothing is written when the outcome is a refusal decided before the write
   // (e.g. kHistoryNotEnforceable).
   virtual Outcome Apply(const Account& account, const PasswordChange& change) = 0;
+  // The policy that applies to `account` (AD: its PSO or the domain's; OpenLDAP: its
+  // pwdPolicySubentry or ppolicy_default_dn). An Account{} (no policy DN) gives the directory's
+  // default, which the policy summary reports. Reads only.
   virtual Result<PasswordPolicy, Outcome> EffectivePolicy(const Account& account) = 0;
   // For crash recovery: reads the account again and returns PasswordChangedAtOrAfter(since),
   // so a reset interrupted after the write is not applied again (it would trip history).
@@ -200,6 +206,9 @@ class Router {
   Status ReloadSecrets();
   // Directory::CheckServiceBind of each: (directory name, outcome).
   std::vector<std::pair<std::string, Outcome>> CheckServiceBinds();
+  // Directory::EffectivePolicy(Account{}) of each, in config order: (directory name, the
+  // directory's default password policy, or why it could not be read).
+  std::vector<std::pair<std::string, Result<PasswordPolicy, Outcome>>> DefaultPolicies();
 
  private:
   std::vector<std::unique_ptr<Directory>> directories_;

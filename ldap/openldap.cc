@@ -77,6 +77,7 @@ class OpenLdapOps final : public KindOps {
     }
     const Entry& e = found->front();
     PasswordPolicy p;
+    p.kind = config::DirectoryKind::kOpenLdap;
     p.min_length = static_cast<int>(ParseInteger(e.First("pwdminlength")).value_or(0));
     p.max_length = static_cast<int>(ParseInteger(e.First("pwdmaxlength")).value_or(0));
     p.history_length = static_cast<int>(ParseInteger(e.First("pwdinhistory")).value_or(0));

@@ -1017,6 +1017,22 @@ void AddPasswordRules(std::vector<RuleInfo>& rules, const PasswordTable& t) {
 
 }  // namespace
 
+protocol::PasswordRulesSummary Policy::PasswordSummaryFor(std::string_view directory,
+                                                          protocol::RequesterType type) const {
+  const PasswordTable& t = compiled_->PasswordFor(directory, type);
+  const config::PasswordRulesConfig& c = t.config;
+  return protocol::PasswordRulesSummary{.min_length = c.min_length,
+                                        .max_length = c.max_length,
+                                        .min_classes = c.min_classes,
+                                        .forbidden_characters = c.forbidden_characters,
+                                        .max_repeated = c.max_repeated,
+                                        .not_same_as_old = c.not_same_as_old,
+                                        .no_name_parts = c.no_name_parts,
+                                        .banned_words = t.banned != nullptr,
+                                        .breached = c.breached_file.has_value(),
+                                        .enforced = t.enforced};
+}
+
 void Policy::AddPasswordRulesFor(std::vector<RuleInfo>& rules, std::string_view directory,
                                  protocol::RequesterType type) const {
   AddPasswordRules(rules, compiled_->PasswordFor(directory, type));

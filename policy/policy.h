@@ -221,6 +221,11 @@ class Policy {
     return BreachedFileFor(directory, type).has_value();
   }
 
+  // The password rules CheckPassword applies for a request of `type` to `directory`, as the
+  // policy summary tells the cloud (protocol::PolicySummary): settings only, no list's terms.
+  protocol::PasswordRulesSummary PasswordSummaryFor(std::string_view directory,
+                                                    protocol::RequesterType type) const;
+
   // Every rule that Admit, CheckAccount and CheckPassword check for a request of `type` to
   // `directory`, in the order they check them; a rule that is off (no limit, an empty list,
   // min_methods 0) is left out. An unknown directory (or an empty name): the admission rules
@@ -256,5 +261,30 @@ class Policy {
   std::unique_ptr<Counts> counts_;  // guarded by mu_
   BreakerState breaker_;            // guarded by mu_
 };
+
+// --- validate: the directory's own rules, checked without writing ----------------------------
+//
+// What `validate` (protocol::Operation::kValidate) can tell of the directory's own password
+// rules without writing, checked as the directory checks them (docs/policy.md, "Validate"):
+//   - Active Directory: the length in UTF-16 code units against min_length; with complexity,
+//     its three rules: not the whole sAMAccountName (when it has 3 or more characters), no
+//     displayName token of 3 or more characters (split on , . - _ # space and tab), both case
+//     insensitive; and characters of 3 of 5 kinds (upper, lower, digit, ASCII symbol, any
+//     other non-ASCII character).
+//   - OpenLDAP ppolicy: only with pwdCheckQuality > 0 (slapd checks nothing otherwise), the
+//     length in bytes against pwdMinLength and pwdMaxLength. What a pwdCheckModule checks
+//     cannot be known.
+// History and minimum age need the directory's stored hashes or a write: never checked here,
+// and `not_checked` says so. The directory has the last word: for characters outside ASCII,
+// Latin, Greek and Cyrillic the kinds are approximated, so an answer can differ from the
+// directory's.
+struct DirectoryRulesAnswer {
+  // Each rule the password fails: kPolicyTooShort, kPolicyTooLong or kPolicyComplexity, with a
+  // reason that names the rule and never holds the password or a part of it.
+  std::vector<ldap::Outcome> failures;
+  std::string not_checked;  // what the directory may still refuse, for the answer's note
+};
+DirectoryRulesAnswer CheckDirectoryRules(const ldap::PasswordPolicy& rules,
+                                         const ldap::Account& account, const Secret& password);
 
 }  // namespace wb::policy

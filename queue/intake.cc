@@ -19,11 +19,11 @@ Status ValidateRequest(const Request& r) {
   if (i.account_key.empty()) return InvalidArgument(QuoteId(i.id) + " has no account key");
   if (!AnyOperation(i.operations)) return InvalidArgument(QuoteId(i.id) + " has no operation");
   if (i.delivery < 1) return InvalidArgument(QuoteId(i.id) + " has a delivery count below 1");
-  const bool sets_password = i.operations.reset || i.operations.change;
-  if (sets_password == r.new_password.empty()) {
-    return InvalidArgument(QuoteId(i.id) + (sets_password
-                                                ? " sets a password but carries none"
-                                                : " carries a new password it does not set"));
+  const bool uses_password = i.operations.reset || i.operations.change || i.operations.validate;
+  if (uses_password == r.new_password.empty()) {
+    return InvalidArgument(QuoteId(i.id) + (uses_password
+                                                ? " sets or checks a password but carries none"
+                                                : " carries a new password it does not use"));
   }
   if (i.operations.change == r.old_password.empty()) {
     return InvalidArgument(QuoteId(i.id) + (i.operations.change

@@ -114,6 +114,7 @@ struct Operations {
   bool unlock = false;                // clear a lockout
   bool require_change = false;        // force a change at next logon
   bool clear_require_change = false;  // a reset must not leave the user forced to change
+  bool validate = false;  // only check new_password against the rules; never written (alone)
 };
 
 // The non-secret part of a request, stored as given. The queue does not interpret target,
@@ -136,7 +137,7 @@ struct RequestInfo {
 
 struct Request {
   RequestInfo info;
-  Secret new_password;  // REQUIRED non-empty when operations.reset or operations.change
+  Secret new_password;  // REQUIRED non-empty when operations.reset, change or validate
   Secret old_password;  // REQUIRED non-empty when operations.change; otherwise empty
 };
 

@@ -12,6 +12,7 @@ constexpr std::int64_t kChange = 2;
 constexpr std::int64_t kUnlock = 4;
 constexpr std::int64_t kRequireChange = 8;
 constexpr std::int64_t kClearRequireChange = 16;
+constexpr std::int64_t kValidate = 32;
 
 std::optional<WallTime> OptTime(const Stmt& row, int col) {
   std::optional<std::int64_t> ms = row.OptInt(col);
@@ -65,7 +66,7 @@ WallTime FromMillis(std::int64_t ms) {
 std::int64_t OperationBits(const Operations& ops) {
   return (ops.reset ? kReset : 0) | (ops.change ? kChange : 0) | (ops.unlock ? kUnlock : 0) |
          (ops.require_change ? kRequireChange : 0) |
-         (ops.clear_require_change ? kClearRequireChange : 0);
+         (ops.clear_require_change ? kClearRequireChange : 0) | (ops.validate ? kValidate : 0);
 }
 
 Operations OperationsFromBits(std::int64_t bits) {
@@ -75,6 +76,7 @@ Operations OperationsFromBits(std::int64_t bits) {
       .unlock = (bits & kUnlock) != 0,
       .require_change = (bits & kRequireChange) != 0,
       .clear_require_change = (bits & kClearRequireChange) != 0,
+      .validate = (bits & kValidate) != 0,
   };
 }
 

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <random>
@@ -79,7 +80,16 @@ class FakeDirectory final : public ldap::Directory {
     return next_outcome;
   }
   Result<ldap::PasswordPolicy, ldap::Outcome> EffectivePolicy(const ldap::Account&) override {
-    return ldap::PasswordPolicy{};
+    ++policy_reads;
+    if (fail_policy_once.exchange(false)) {
+      return ldap::MakeOutcome(ldap::OutcomeCode::kDirectoryUnavailable, "down");
+    }
+    std::lock_guard lock(mu_);
+    return policy_;
+  }
+  void SetPolicy(ldap::PasswordPolicy p) {
+    std::lock_guard lock(mu_);
+    policy_ = std::move(p);
   }
   Status ReloadSecrets() override { return Status::Ok(); }
   ldap::Outcome CheckServiceBind() override { return ldap::Succeeded("fake://"); }
@@ -134,6 +144,8 @@ class FakeDirectory final : public ldap::Directory {
   std::atomic<int> questions_asked{0};
   std::atomic<bool> fail_answers_once{false};
   std::atomic<bool> fail_transiently_once{false};
+  std::atomic<bool> fail_policy_once{false};
+  std::atomic<int> policy_reads{0};
   // False: a write leaves the password timestamp as it was (as when it lands in the same
   // second as the account's previous change, where a second's resolution cannot show it).
   std::atomic<bool> stamp_writes{true};
@@ -148,6 +160,7 @@ class FakeDirectory final : public ldap::Directory {
   std::condition_variable gate_;
   bool closed_ = false;
   std::map<std::string, WallTime> password_changed_at_;
+  ldap::PasswordPolicy policy_;
 };
 
 // The real queue, with Finish and Retry failing on demand (as a full disk or an I/O error
@@ -839,6 +852,144 @@ TEST_F(PipelineTest, ADirectoryRefusalOfTheNewPasswordAsksForAStrongerOne) {
   pipeline_->OnRequest({Seal(c)});
   ASSERT_TRUE(ResultArrives(c.id).ok());
   EXPECT_EQ(ResultFor(c.id).user_action, protocol::UserAction::kStrongerPassword);
+}
+
+// --- validate ------------------------------------------------------------------------------
+
+class PipelineValidateTest : public PipelineTest {
+ protected:
+  // Every check can pass for the sealed password ("Pipeline-Pass-1", 15 characters, 4 kinds).
+  void SetUp() override {
+    PipelineTest::SetUp();
+    policy_config_.policy.self_password.min_length = 12;
+    policy_config_.policy.self_password.min_classes = 3;
+    Reconfigure();
+    directory_->SetPolicy(ldap::PasswordPolicy{.kind = config::DirectoryKind::kActiveDirectory,
+                                               .min_length = 7,
+                                               .history_length = 24,
+                                               .min_age = std::chrono::seconds(86400),
+                                               .complexity = true,
+                                               .source = "DC=fake"});
+  }
+  protocol::RequestClaims ValidateClaims() {
+    auto c = Claims();
+    c.operations = {protocol::Operation::kValidate};
+    return c;
+  }
+  std::string AuditText() {
+    std::ifstream in(dir_.path() / "audit.jsonl");
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+};
+
+TEST_F(PipelineValidateTest, APasswordThatPassesEveryRuleIsAnsweredSucceededAndNothingIsWritten) {
+  auto c = ValidateClaims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  const auto result = ResultFor(c.id);
+  EXPECT_EQ(result.outcome, "succeeded");
+  EXPECT_EQ(result.user_action, protocol::UserAction::kNone);
+  EXPECT_NE(result.note.find("history (24)"), std::string::npos) << result.note;
+  EXPECT_NE(result.note.find("minimum age"), std::string::npos) << result.note;
+  EXPECT_EQ(directory_->applies, 0);
+  EXPECT_TRUE(Audited(audit::EventType::kDirectoryWrite).empty());
+  auto validated = Audited(audit::EventType::kPasswordValidated);
+  ASSERT_EQ(validated.size(), 1u);
+  EXPECT_EQ(validated[0].outcome, "succeeded");
+  EXPECT_THAT(validated[0].operations, ::testing::ElementsAre(audit::Operation::kValidate));
+  auto detail = queue_->Show(c.id);
+  ASSERT_TRUE(detail.ok());
+  EXPECT_EQ(detail->record.state, queue::State::kSucceeded);
+}
+
+TEST_F(PipelineValidateTest, AFailingPasswordIsAnsweredWithEveryRuleItFailsAndNothingIsWritten) {
+  policy_config_.policy.self_password.min_length = 20;
+  Reconfigure();
+  auto p = ldap::PasswordPolicy{.kind = config::DirectoryKind::kActiveDirectory,
+                                .min_length = 16,
+                                .complexity = true,
+                                .source = "DC=fake"};
+  directory_->SetPolicy(p);
+  auto c = ValidateClaims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  const auto result = ResultFor(c.id);
+  EXPECT_EQ(result.outcome, "password_too_short");  // the first failing rule: the agent's own
+  EXPECT_EQ(result.user_action, protocol::UserAction::kStrongerPassword);
+  EXPECT_NE(result.reason.find("policy.password.min_length"), std::string::npos) << result.reason;
+  EXPECT_NE(result.reason.find("policy_too_short"), std::string::npos) << result.reason;
+  EXPECT_NE(result.reason.find("not checked without writing"), std::string::npos);
+  EXPECT_EQ(directory_->applies, 0);
+  auto detail = queue_->Show(c.id);
+  ASSERT_TRUE(detail.ok());
+  EXPECT_EQ(detail->record.state, queue::State::kRejected);
+  auto decisions = Audited(audit::EventType::kPolicyDecision);
+  ASSERT_FALSE(decisions.empty());
+  EXPECT_EQ(decisions.back().decision, audit::Decision::kDeny);
+  auto validated = Audited(audit::EventType::kPasswordValidated);
+  ASSERT_EQ(validated.size(), 1u);
+  EXPECT_EQ(validated[0].outcome, "password_too_short");
+}
+
+TEST_F(PipelineValidateTest, ADirectoryRuleAloneFailsTheValidateWithTheDirectorysCode) {
+  policy_config_.policy.self_password = {};
+  Reconfigure();
+  directory_->SetPolicy(ldap::PasswordPolicy{
+      .kind = config::DirectoryKind::kActiveDirectory, .min_length = 40, .source = "DC=fake"});
+  auto c = ValidateClaims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "policy_too_short");
+  EXPECT_EQ(ResultFor(c.id).user_action, protocol::UserAction::kStrongerPassword);
+  for (const auto& d : Audited(audit::EventType::kPolicyDecision)) {
+    EXPECT_NE(d.detail.rfind("password", 0), 0u) << "no password rule is on: " << d.detail;
+  }
+  EXPECT_EQ(directory_->applies, 0);
+}
+
+TEST_F(PipelineValidateTest, ADirectoryPolicyThatCannotBeReadNowIsRetriedNotGuessed) {
+  directory_->fail_policy_once = true;
+  auto c = ValidateClaims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  EXPECT_EQ(directory_->policy_reads, 2);
+  EXPECT_EQ(directory_->applies, 0);
+}
+
+// A validate is admitted like a reset and counted by the rate limits: it cannot become a
+// guessing oracle.
+TEST_F(PipelineValidateTest, ValidatesCountTowardsThePerAccountRateLimit) {
+  policy_config_.policy.rate_limits.per_account = config::RateLimit{2, std::chrono::hours(1)};
+  Reconfigure();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto c = ValidateClaims();
+    pipeline_->OnRequest({Seal(c)});
+    ASSERT_TRUE(ResultArrives(c.id).ok());
+    ids.push_back(c.id);
+  }
+  EXPECT_EQ(ResultFor(ids[0]).outcome, "succeeded");
+  EXPECT_EQ(ResultFor(ids[1]).outcome, "succeeded");
+  EXPECT_EQ(ResultFor(ids[2]).outcome, "rate_limited");
+  EXPECT_EQ(directory_->policy_reads, 2);  // the third never reached the password
+}
+
+TEST_F(PipelineValidateTest, NeitherTheAuditTrailNorTheAnswerHoldsThePassword) {
+  policy_config_.policy.self_password.min_length = 20;
+  policy_config_.policy.self_password.no_name_parts = true;
+  Reconfigure();
+  auto c = ValidateClaims();
+  c.target = {protocol::TargetKind::kUid, "Pipeline"};  // a name the password contains
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  ASSERT_NE(ResultFor(c.id).outcome, "succeeded");
+  EXPECT_FALSE(Audited(audit::EventType::kPasswordValidated).empty());
+  EXPECT_EQ(AuditText().find("Pipeline-Pass-1"), std::string::npos);
+  for (const auto& r : outbound_.All<protocol::ResultMessage>()) {
+    EXPECT_EQ(r.reason.find("Pipeline-Pass-1"), std::string::npos);
+    EXPECT_EQ(r.note.find("Pipeline-Pass-1"), std::string::npos);
+  }
 }
 
 TEST_F(PipelineTest, ARequestFailingVerificationIsDeniedAtAdmissionAndWritesNothing) {

@@ -81,7 +81,7 @@ class EndToEndPolicyTest : public ::testing::Test {
     WB_RETURN_IF_ERROR(
         admin->Add(StaffDn(), {{LdapMod::Op::kAdd, "objectClass", {"organizationalUnit"}},
                                {LdapMod::Op::kAdd, "ou", {"staff"}}}));
-    for (const char* uid : {"ok1", "ops1", "root1", "weak1", "helped1"}) {
+    for (const char* uid : {"ok1", "ops1", "root1", "weak1", "helped1", "val1"}) {
       WB_RETURN_IF_ERROR(CreateStaffUser(*slapd_, uid));
     }
     WB_RETURN_IF_ERROR(CreateStaffUser(*slapd_, "con1", "contractor"));
@@ -275,6 +275,123 @@ TEST_F(EndToEndPolicyTest, APasswordWithTheUsersNameIsRefused) {
   ExpectDeniedAndUnchanged(Submit({"--user", "helped1"}, pw), "password_contains_name",
                            "stronger_password", StaffUserDn("helped1"), StaffPassword("helped1"),
                            pw);
+}
+
+// --- validate and the policy summary (#15 item 5) ---------------------------------------------
+
+// What the directory holds of val1's password: a write changes both.
+std::pair<std::vector<std::string>, std::vector<std::string>> PasswordState(
+    const SlapdServer& slapd) {
+  auto hash = slapd.ReadAttribute(StaffUserDn("val1"), "userPassword");
+  auto changed = slapd.ReadAttribute(StaffUserDn("val1"), "pwdChangedTime");
+  EXPECT_TRUE(hash.ok() && changed.ok());
+  return {hash.ok() ? *hash : std::vector<std::string>{},
+          changed.ok() ? *changed : std::vector<std::string>{}};
+}
+
+Json ValidateJson(const CommandResult& r) {
+  auto j =
+      Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+  EXPECT_TRUE(j.is_object()) << r.output;
+  return j.is_object() ? j : Json::object();
+}
+
+// `validate` answers without writing: the password hash and pwdChangedTime are unchanged, the
+// old password still binds, the audit trail has the answer and no write, and the candidate is
+// nowhere on the agent's disk.
+TEST_F(EndToEndPolicyTest, AValidateOfAGoodPasswordSucceedsAndWritesNothing) {
+  const std::string pw = "Validate-Ok-Pass-1";
+  const auto before = PasswordState(*slapd_);
+  ASSERT_FALSE(before.first.empty());
+  const CommandResult r = cloud_->Validate({"--user", "val1", "--kind", "uid"}, pw);
+  const Json result = ValidateJson(r);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(result.value("outcome", ""), "succeeded") << r.output;
+  EXPECT_EQ(result.value("user_action", ""), "none") << r.output;
+  EXPECT_NE(result.value("note", "").find("history (5)"), std::string::npos) << r.output;
+  EXPECT_EQ(PasswordState(*slapd_), before) << "validate wrote to the directory";
+  EXPECT_TRUE(CanBind(StaffUserDn("val1"), StaffPassword("val1")));
+  EXPECT_FALSE(CanBind(StaffUserDn("val1"), pw));
+  bool answered = false;
+  for (const auto& rec : AuditedFor(*agent_, result.value("id", ""))) {
+    EXPECT_NE(rec.value("event", ""), "directory_write") << rec.dump();
+    if (rec.value("event", "") == "password_validated") {
+      answered = true;
+      EXPECT_EQ(rec.value("outcome", ""), "succeeded") << rec.dump();
+      EXPECT_EQ(rec.value("operation", Json::array()), Json::array({"validate"})) << rec.dump();
+    }
+  }
+  EXPECT_TRUE(answered) << "no password_validated record";
+  const Status secret = agent_->FindSecret(pw);
+  EXPECT_TRUE(secret.ok()) << secret.ToString();
+}
+
+// Every failing rule is in the answer: the agent's own (min_length 12, the banned word) and
+// slapd's pwdMinLength 8 (with pwdCheckQuality 2), which only the directory would have refused.
+TEST_F(EndToEndPolicyTest, AValidateOfAWeakPasswordListsEveryRuleItFailsAndWritesNothing) {
+  const auto before = PasswordState(*slapd_);
+  const std::string pw = "Winter7";  // 7 bytes, a banned word
+  const CommandResult r = cloud_->Validate({"--user", "val1", "--kind", "uid"}, pw);
+  const Json result = ValidateJson(r);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(result.value("outcome", ""), "password_too_short") << r.output;
+  EXPECT_EQ(result.value("user_action", ""), "stronger_password") << r.output;
+  const std::string reason = result.value("reason", "");
+  EXPECT_NE(reason.find("password_banned"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("policy_too_short"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("pwdMinLength 8"), std::string::npos) << reason;
+  EXPECT_EQ(reason.find(pw), std::string::npos) << "the answer holds the password";
+  EXPECT_EQ(PasswordState(*slapd_), before);
+  const Status secret = agent_->FindSecret(pw);
+  EXPECT_TRUE(secret.ok()) << secret.ToString();
+}
+
+// A validate counts towards the rate limits like any request: it cannot become a guessing
+// oracle. (The per-account limit is tested at length elsewhere; here: a validate is admitted
+// by the same admission, so a weak verification is refused before the password is looked at.)
+TEST_F(EndToEndPolicyTest, AValidateGoesThroughAdmissionLikeAReset) {
+  const CommandResult r =
+      cloud_->Validate({"--user", "val1", "--kind", "uid", "--verified-by", "security_questions"},
+                       "Validate-Ok-Pass-1");
+  const Json result = ValidateJson(r);
+  EXPECT_EQ(result.value("outcome", ""), "verification_insufficient") << r.output;
+  EXPECT_EQ(result.value("user_action", ""), "could_not_verify") << r.output;
+}
+
+// The agent tells the cloud the rules before the user types: the summary arrives after the
+// welcome, with slapd's own policy as read and the agent's tables.
+TEST_F(EndToEndPolicyTest, ThePolicySummaryArrivesInTheCloudWithTheDirectorysOwnPolicy) {
+  Json summary;
+  const Status arrived = WaitUntil(
+      [&] {
+        const Json status = cloud_->StatusJson();
+        if (!status.is_object()) return NotFound("no status");
+        for (const auto& a : status.value("agents", Json::array())) {
+          if (a.contains("policy_summary")) {
+            summary = a["policy_summary"];
+            return Status::Ok();
+          }
+        }
+        return NotFound("no policy summary yet");
+      },
+      std::chrono::seconds(30));
+  ASSERT_TRUE(arrived.ok()) << arrived.ToString();
+  const auto directories = summary.value("directories", Json::array());
+  ASSERT_EQ(directories.size(), 1u) << summary.dump();
+  const Json& corp = directories[0];
+  EXPECT_EQ(corp.value("name", ""), "corp");
+  ASSERT_TRUE(corp.contains("directory")) << summary.dump();
+  EXPECT_EQ(corp["directory"].value("min_length", -1), 8) << summary.dump();
+  EXPECT_EQ(corp["directory"].value("history_length", -1), 5) << summary.dump();
+  EXPECT_TRUE(corp["directory"].value("complexity", false)) << summary.dump();
+  EXPECT_EQ(corp["self"].value("min_length", -1), 12) << summary.dump();
+  EXPECT_TRUE(corp["self"].value("no_name_parts", false)) << summary.dump();
+  EXPECT_TRUE(corp["self"].value("banned_words", false)) << summary.dump();
+  EXPECT_TRUE(corp["self"].value("breached", false)) << summary.dump();
+  EXPECT_EQ(summary.dump().find("contoso"), std::string::npos) << "a banned term was sent";
+  // `wbcloud status` shows it in words.
+  const std::string text = cloud_->StatusText();
+  EXPECT_NE(text.find("self-service: at least 12 characters"), std::string::npos) << text;
 }
 
 // `wbagent policy test --password-file -` checks a password the administrator types against the
@@ -507,6 +624,23 @@ TEST_F(EndToEndPolicyTest, AReloadAppliesNewScopeVerificationAndPasswordRulesAtO
       << ReadFileOrEmpty(agent.log());
   EXPECT_EQ(submit({"email", "sms"}, "Thirty-Five-Characters-Is-Too-Short-5").value("outcome", ""),
             "password_too_short");
+  // The cloud is told the new rules: a changed summary is sent at once.
+  const Status told = WaitUntil(
+      [&] {
+        const Json status = d->cloud->StatusJson();
+        if (!status.is_object()) return NotFound("no status");
+        for (const auto& a : status.value("agents", Json::array())) {
+          const Json& summary = a.value("policy_summary", Json::object());
+          for (const auto& dir : summary.value("directories", Json::array())) {
+            if (dir.value("self", Json::object()).value("min_length", 0) == 40) {
+              return Status::Ok();
+            }
+          }
+        }
+        return NotFound("the cloud's summary does not have min_length 40");
+      },
+      std::chrono::seconds(20));
+  EXPECT_TRUE(told.ok()) << told.ToString() << d->cloud->StatusJson().dump();
   (void)agent.Stop();
 }
 

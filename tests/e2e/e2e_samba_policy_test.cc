@@ -57,11 +57,15 @@ class EndToEndSambaPolicyTest : public ::testing::Test {
   }
   // pol-tier0 <- pol-ops <- pol-opsuser: a member of the denied group only through nesting.
   static Status PrepareDirectory() {
-    for (const char* name : {"pol-ok", "pol-opsuser", "pol-contractor", "pol-banned"}) {
+    for (const char* name :
+         {"pol-ok", "pol-opsuser", "pol-contractor", "pol-banned", "pol-validate"}) {
       WB_RETURN_IF_ERROR(dc_->CreateUser(name, Initial()));
     }
     auto admin = dc_->AdminClient();
     if (!admin.ok()) return admin.error();
+    // A display name whose tokens AD's complexity rule refuses in a password.
+    WB_RETURN_IF_ERROR(admin->Modify(SambaDc::user_dn("pol-validate"),
+                                     {{LdapMod::Op::kReplace, "displayName", {"Vera Quill"}}}));
     WB_RETURN_IF_ERROR(
         admin->Modify(SambaDc::user_dn("pol-contractor"),
                       {{LdapMod::Op::kReplace, "description", {"no-self-service"}}}));
@@ -161,6 +165,85 @@ TEST_F(EndToEndSambaPolicyTest, APasswordBuiltOnABannedWordIsRefusedBeforeTheDcS
                            SambaDc::user_dn("pol-banned"), Initial(), pw);
   const Status secret = agent_->FindSecret(pw);
   EXPECT_TRUE(secret.ok()) << secret.ToString();
+}
+
+// --- validate and the policy summary against the DC ------------------------------------------
+
+Json ValidateJson(const CommandResult& r) {
+  auto j =
+      Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+  EXPECT_TRUE(j.is_object()) << r.output;
+  return j.is_object() ? j : Json::object();
+}
+
+std::vector<std::string> PwdLastSet(const SambaDc& dc) {
+  auto v = dc.ReadAttribute(SambaDc::user_dn("pol-validate"), "pwdLastSet");
+  EXPECT_TRUE(v.ok()) << v.error().ToString();
+  return v.ok() ? *v : std::vector<std::string>{};
+}
+
+// `validate` answers without writing: pwdLastSet is unchanged and the old password binds.
+TEST_F(EndToEndSambaPolicyTest, AValidateOfAGoodPasswordSucceedsAndPwdLastSetIsUnchanged) {
+  const std::string pw = "Strong-Osprey-Plume-42";
+  const auto before = PwdLastSet(*dc_);
+  ASSERT_FALSE(before.empty());
+  const CommandResult r = cloud_->Validate({"--user", "pol-validate", "--kind", "sam"}, pw);
+  const Json result = ValidateJson(r);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(result.value("outcome", ""), "succeeded") << r.output;
+  EXPECT_NE(result.value("note", "").find("history (24)"), std::string::npos) << r.output;
+  EXPECT_EQ(PwdLastSet(*dc_), before) << "validate wrote to the DC";
+  EXPECT_TRUE(CanBind(SambaDc::user_dn("pol-validate"), Initial()));
+  EXPECT_FALSE(CanBind(SambaDc::user_dn("pol-validate"), pw));
+  const Status secret = agent_->FindSecret(pw);
+  EXPECT_TRUE(secret.ok()) << secret.ToString();
+}
+
+// AD's complexity rule as validate checks it agrees with the DC's own answer: a password with a
+// token of the display name is refused by validate (nothing written), and a real reset with it
+// is refused by the DC with the same code.
+TEST_F(EndToEndSambaPolicyTest, AValidateAppliesAdComplexityAsTheDcDoes) {
+  const std::string pw = "Quill-Feather-2027";
+  const auto before = PwdLastSet(*dc_);
+  const CommandResult r = cloud_->Validate({"--user", "pol-validate", "--kind", "sam"}, pw);
+  const Json validated = ValidateJson(r);
+  EXPECT_EQ(validated.value("outcome", ""), "policy_complexity") << r.output;
+  EXPECT_EQ(validated.value("user_action", ""), "stronger_password") << r.output;
+  EXPECT_NE(validated.value("reason", "").find("display name"), std::string::npos) << r.output;
+  EXPECT_EQ(PwdLastSet(*dc_), before);
+  const Json reset = Submit("pol-validate", pw);
+  EXPECT_EQ(reset.value("outcome", ""), "policy_complexity") << reset.dump();
+  EXPECT_TRUE(CanBind(SambaDc::user_dn("pol-validate"), Initial()));
+  // A local rule is listed too: the banned word.
+  const Json banned = ValidateJson(
+      cloud_->Validate({"--user", "pol-validate", "--kind", "sam"}, "ContosoContoso1"));
+  EXPECT_EQ(banned.value("outcome", ""), "password_banned") << banned.dump();
+}
+
+TEST_F(EndToEndSambaPolicyTest, ThePolicySummaryCarriesTheDomainPolicy) {
+  Json summary;
+  const Status arrived = WaitUntil(
+      [&] {
+        const Json status = cloud_->StatusJson();
+        if (!status.is_object()) return NotFound("no status");
+        for (const auto& a : status.value("agents", Json::array())) {
+          if (a.contains("policy_summary")) {
+            summary = a["policy_summary"];
+            return Status::Ok();
+          }
+        }
+        return NotFound("no policy summary yet");
+      },
+      std::chrono::seconds(30));
+  ASSERT_TRUE(arrived.ok()) << arrived.ToString();
+  ASSERT_EQ(summary.value("directories", Json::array()).size(), 1u) << summary.dump();
+  const Json& d = summary["directories"][0];
+  EXPECT_EQ(d.value("name", ""), "samdom");
+  ASSERT_TRUE(d.contains("directory")) << summary.dump();
+  EXPECT_EQ(d["directory"].value("min_length", -1), 7) << summary.dump();
+  EXPECT_TRUE(d["directory"].value("complexity", false)) << summary.dump();
+  EXPECT_EQ(d["directory"].value("history_length", -1), 24) << summary.dump();
+  EXPECT_TRUE(d["self"].value("banned_words", false)) << summary.dump();
 }
 
 // `wbagent policy test` asks the DC the same questions (IN_CHAIN, adminCount) and writes

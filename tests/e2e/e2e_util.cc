@@ -95,6 +95,17 @@ CommandResult Cloud::Submit(std::vector<std::string> args, const std::string* pa
   return RunCommand(argv, {}, password);
 }
 
+CommandResult Cloud::Validate(std::vector<std::string> args, const std::string& password) const {
+  std::vector<std::string> argv = {kWbcloud, "validate", "--state", state_.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--password-file", "-"});
+  return RunCommand(argv, {}, &password);
+}
+
+std::string Cloud::StatusText() const {
+  return RunCommand({kWbcloud, "status", "--state", state_.string()}).output;
+}
+
 nlohmann::json Cloud::StatusJson() const {
   CommandResult r = RunCommand({kWbcloud, "status", "--json", "--state", state_.string()});
   auto status = nlohmann::json::parse(r.output, nullptr, false);

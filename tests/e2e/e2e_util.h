@@ -23,8 +23,13 @@ class Cloud {
   Result<std::string> Token() const;
   // `wbcloud submit ... --wait`: the exit code and the printed JSON.
   CommandResult Submit(std::vector<std::string> args, const std::string* password) const;
+  // `wbcloud validate ... --password-file -`: would the agent accept `password`? The exit code
+  // and the printed JSON (its "outcome", "reason", "note").
+  CommandResult Validate(std::vector<std::string> args, const std::string& password) const;
   // `wbcloud status --json` (null when it fails).
   nlohmann::json StatusJson() const;
+  // `wbcloud status`, as an administrator reads it.
+  std::string StatusText() const;
   Status Stop();
   Status Restart();
 

@@ -30,24 +30,6 @@ using Local = asio::local::stream_protocol;
 
 Json Fail(std::string_view message) { return {{"ok", false}, {"error", message}}; }
 
-std::optional<protocol::Operation> ParseOperation(std::string_view name) {
-  for (auto op :
-       {protocol::Operation::kReset, protocol::Operation::kChange, protocol::Operation::kUnlock,
-        protocol::Operation::kRequireChange, protocol::Operation::kClearRequireChange}) {
-    if (protocol::OperationName(op) == name) return op;
-  }
-  return std::nullopt;
-}
-
-std::optional<protocol::TargetKind> ParseKind(std::string_view name) {
-  for (auto k :
-       {protocol::TargetKind::kUserPrincipalName, protocol::TargetKind::kSamAccountName,
-        protocol::TargetKind::kUid, protocol::TargetKind::kMail, protocol::TargetKind::kDn}) {
-    if (protocol::TargetKindName(k) == name) return k;
-  }
-  return std::nullopt;
-}
-
 // Takes the password strings out of `j` into Secrets and wipes the JSON's copies.
 Secret TakeSecret(Json& j, const char* key) {
   if (!j.contains(key) || !j[key].is_string()) return Secret();
@@ -62,11 +44,11 @@ Result<SubmitSpec> ParseSubmit(const Json& j) {
   try {
     SubmitSpec spec;
     for (const auto& op : j.at("ops")) {
-      auto parsed = ParseOperation(op.get<std::string>());
+      auto parsed = protocol::ParseOperationName(op.get<std::string>());
       if (!parsed) return InvalidArgument("unknown operation " + op.dump());
       spec.operations.push_back(*parsed);
     }
-    auto kind = ParseKind(j.at("kind").get<std::string>());
+    auto kind = protocol::ParseTargetKindName(j.at("kind").get<std::string>());
     if (!kind) return InvalidArgument("unknown target kind");
     spec.target = {*kind, j.at("user").get<std::string>()};
     spec.requester.type = j.value("requester_type", "admin") == "self"

@@ -337,6 +337,7 @@ class AgentSession final : public AgentLink,
                    [&](const protocol::Credits& m) { d.OnCredits(*this, m.credits); },
                    [&](const protocol::Renew& m) { Renew(m); },
                    [&](const protocol::AuditHeadMessage& m) { Witness(m.head); },
+                   [&](const protocol::PolicySummary& m) { d.OnPolicySummary(*this, m); },
                    [&](const protocol::ErrorMessage& m) {
                      ctx_.log.warn("agent {} reports an error: {}: {}", agent_id_,
                                    EscapeForLog(m.code, 64), EscapeForLog(m.message, 300));

@@ -434,6 +434,24 @@ Json Dispatcher::ResultJson(const RequestRecord& r) {
   return j;
 }
 
+void Dispatcher::OnPolicySummary(AgentLink& link, const protocol::PolicySummary& m) {
+  summaries_[link.agent_id()] = ReceivedSummary{.summary = m, .at = clock_.Now()};
+  log_.info("agent {} sent its policy summary ({} directories)", link.agent_id(),
+            m.directories.size());
+}
+
+namespace {
+
+// The summary as the wire spells it, minus "type" and "v".
+Json SummaryJson(const protocol::PolicySummary& summary) {
+  Json j = Json::parse(protocol::Serialize(summary));
+  j.erase("type");
+  j.erase("v");
+  return j;
+}
+
+}  // namespace
+
 Json Dispatcher::StatusJson() const {
   Json agents = Json::array();
   for (const auto& [id, a] : state_.agents()) {
@@ -452,6 +470,10 @@ Json Dispatcher::StatusJson() const {
     if (auto link = links_.find(id); link != links_.end()) {
       entry["credits"] = link->second.credits;
       entry["connected_since"] = FormatUtcSeconds(link->second.since);
+    }
+    if (auto summary = summaries_.find(id); summary != summaries_.end()) {
+      entry["policy_summary"] = SummaryJson(summary->second.summary);
+      entry["policy_summary_at"] = FormatUtcSeconds(summary->second.at);
     }
     agents.push_back(entry);
   }

@@ -87,6 +87,9 @@ class Dispatcher {
   void OnAccepted(AgentLink& link, const std::string& id);
   void OnRejected(AgentLink& link, const protocol::Rejected& m);
   void OnResult(AgentLink& link, const protocol::ResultMessage& m);
+  // Keeps the agent's latest policy summary (in memory: every agent sends it again after each
+  // welcome), for `wbcloud status` and for a reset page to show the rules.
+  void OnPolicySummary(AgentLink& link, const protocol::PolicySummary& m);
 
   // Expires leases and requests and dispatches; returns when it wants to run again.
   std::optional<std::chrono::steady_clock::time_point> Tick();
@@ -126,6 +129,11 @@ class Dispatcher {
   std::map<std::string, const AgentLink*> delivered_on_;  // request id -> the link it went to
   // agent id -> when its link dropped (or this process started): agents not connected now.
   std::map<std::string, std::chrono::steady_clock::time_point> away_since_;
+  struct ReceivedSummary {
+    protocol::PolicySummary summary;
+    WallTime at;
+  };
+  std::map<std::string, ReceivedSummary> summaries_;  // by agent id
 };
 
 }  // namespace wb::cloud

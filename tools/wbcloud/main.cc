@@ -3,7 +3,10 @@
 //
 //   wbcloud serve --state DIR --listen HOST:PORT
 //   wbcloud token create --state DIR [--ttl S]
-//   wbcloud submit --state DIR --user ID --op reset|change|unlock|require-change ... [--wait]
+//   wbcloud submit --state DIR --user ID --op reset|change|unlock|require-change|validate ...
+//                  [--wait]
+//   wbcloud validate --state DIR --user ID --password-file FILE|- ...   (submit --op validate
+//                  --wait: would the agent accept this password? nothing is written)
 //   wbcloud status --state DIR [--json]
 //   wbcloud rotate-key --state DIR
 //
@@ -83,7 +86,11 @@ int Submit(const SubmitArgs& a) {
   std::vector<std::string> ops = {a.op == "require-change" ? "require_change" : a.op};
   if (a.unlock && a.op != "unlock") ops.push_back("unlock");
   if (a.require_change && a.op != "require-change") ops.push_back("require_change");
-  const bool needs_password = a.op == "reset" || a.op == "change";
+  const bool needs_password = a.op == "reset" || a.op == "change" || a.op == "validate";
+  if (a.op == "validate" && (a.unlock || a.require_change)) {
+    std::fprintf(stderr, "wbcloud submit: --op validate stands alone (it writes nothing)\n");
+    return kUsage;
+  }
   if (needs_password && a.password_file.empty()) {
     std::fprintf(stderr, "wbcloud submit: --op %s needs --password-file FILE (or - for stdin)\n",
                  a.op.c_str());
@@ -159,6 +166,54 @@ int Submit(const SubmitArgs& a) {
   return result.value("outcome", "") == "succeeded" ? kOk : kFailure;
 }
 
+// One table of password rules, as a reset page would word it.
+std::string RulesText(const Json& t) {
+  std::string text;
+  auto add = [&](const std::string& part) {
+    if (!text.empty()) text += ", ";
+    text += part;
+  };
+  if (int n = t.value("min_length", 0); n > 0) add("at least " + std::to_string(n) + " characters");
+  if (int n = t.value("max_length", 0); n > 0) add("at most " + std::to_string(n) + " characters");
+  if (int n = t.value("min_classes", 0); n > 0) add(std::to_string(n) + " of 5 kinds of character");
+  if (!t.value("forbidden_characters", "").empty()) {
+    add("none of \"" + t.value("forbidden_characters", "") + "\"");
+  }
+  if (int n = t.value("max_repeated", 0); n > 0) {
+    add("no character more than " + std::to_string(n) + " times in a row");
+  }
+  if (t.value("not_same_as_old", false)) add("not the old password");
+  if (t.value("no_name_parts", false)) add("no part of the user's name");
+  if (t.value("banned_words", false)) add("no banned words");
+  if (t.value("breached", false)) add("not a known breached password");
+  if (text.empty()) text = "no rules of the agent's own";
+  if (!t.value("enforced", true)) text += " (log-only)";
+  return text;
+}
+
+void PrintPolicySummary(const Json& summary, const std::string& at) {
+  std::printf("    policy summary, at %s:\n", at.c_str());
+  for (const auto& d : summary.value("directories", Json::array())) {
+    std::string suffixes;
+    for (const auto& s : d.value("upn_suffixes", Json::array())) {
+      suffixes += suffixes.empty() ? " (" : ", ";
+      suffixes += s.get<std::string>();
+    }
+    if (!suffixes.empty()) suffixes += ")";
+    std::printf("      %s%s\n", d.value("name", "?").c_str(), suffixes.c_str());
+    if (d.contains("directory")) {
+      const Json& o = d["directory"];
+      std::printf("        directory: at least %d characters%s, history %d, minimum age %lld s\n",
+                  o.value("min_length", 0), o.value("complexity", false) ? ", complexity" : "",
+                  o.value("history_length", 0), static_cast<long long>(o.value("min_age", 0LL)));
+    } else {
+      std::printf("        directory: not read yet\n");
+    }
+    std::printf("        self-service: %s\n", RulesText(d.value("self", Json::object())).c_str());
+    std::printf("        admin: %s\n", RulesText(d.value("admin", Json::object())).c_str());
+  }
+}
+
 int Status(const std::string& state, bool json) {
   auto answer = AdminCall(std::filesystem::path(state) / "admin.sock",
                           Json{{"cmd", "status"}}.dump(), std::chrono::seconds(10));
@@ -180,6 +235,9 @@ int Status(const std::string& state, bool json) {
     if (a.contains("audit_head")) {
       std::printf("    audit head (witness) %s, at %s\n", a.value("audit_head", "?").c_str(),
                   a.value("audit_head_at", "?").c_str());
+    }
+    if (a.contains("policy_summary")) {
+      PrintPolicySummary(a["policy_summary"], a.value("policy_summary_at", "?"));
     }
   }
   const Json& r = s["requests"];
@@ -273,7 +331,7 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"upn", "sam", "uid", "mail", "dn"}));
   submit_cmd->add_option("--op", submit.op, "The operation")
       ->required()
-      ->check(CLI::IsMember({"reset", "change", "unlock", "require-change"}));
+      ->check(CLI::IsMember({"reset", "change", "unlock", "require-change", "validate"}));
   submit_cmd->add_flag("--unlock", submit.unlock, "Also unlock the account");
   submit_cmd->add_flag("--require-change", submit.require_change,
                        "Also require a change at next logon");
@@ -294,6 +352,25 @@ int Main(int argc, char** argv) {
   submit_cmd->add_option("--fault", submit.fault, "Testing only: send a broken envelope")
       ->check(CLI::IsMember({"bad-signature", "unknown-kid", "expired", "not-yet-valid",
                              "wrong-key", "oversized", "malformed"}));
+
+  SubmitArgs validate{.op = "validate", .wait = true, .requester_type = "self"};
+  CLI::App* validate_cmd = app.add_subcommand(
+      "validate",
+      "Ask the agents whether they would accept a password for a user; nothing is written");
+  validate_cmd->add_option("--state", validate.state, "State directory")->required();
+  validate_cmd->add_option("--user", validate.user, "The target account")->required();
+  validate_cmd->add_option("--kind", validate.kind, "How --user names the account")
+      ->check(CLI::IsMember({"upn", "sam", "uid", "mail", "dn"}));
+  validate_cmd
+      ->add_option("--password-file", validate.password_file,
+                   "File with the password to check (mode 0600), or - for stdin")
+      ->required();
+  validate_cmd->add_option("--timeout", validate.timeout, "Seconds to wait")
+      ->check(CLI::Range(1, 3600));
+  validate_cmd->add_option("--requester", validate.requester, "Who asked");
+  validate_cmd->add_option("--requester-type", validate.requester_type, "self (default) or admin")
+      ->check(CLI::IsMember({"self", "admin"}));
+  validate_cmd->add_option("--verified-by", validate.verified_by, "How the requester was verified");
 
   bool json = false;
   CLI::App* status_cmd = app.add_subcommand("status", "Show agents and open requests");
@@ -325,6 +402,7 @@ int Main(int argc, char** argv) {
   }
   if (token_create->parsed()) return TokenCreate(state, ttl);
   if (submit_cmd->parsed()) return Submit(submit);
+  if (validate_cmd->parsed()) return Submit(validate);
   if (status_cmd->parsed()) return Status(state, json);
   if (rotate_cmd->parsed()) return RotateKey(state);
   return kUsage;

@@ -16,6 +16,7 @@
 #include "tests/support/fake_clock.h"
 #include "tests/support/samba_dc.h"
 #include "tests/support/server_gate.h"
+#include "tests/support/slapd_server.h"
 
 namespace wb::testing {
 namespace {
@@ -23,6 +24,31 @@ namespace {
 using Json = nlohmann::json;
 
 std::string WbagentPath() { return WB_WBAGENT_PATH; }
+
+struct DoctorRun {
+  int exit_code = -1;
+  Json checks;  // id -> the check's object
+  std::string output;
+};
+DoctorRun Doctor(const std::filesystem::path& config) {
+  CommandResult r =
+      RunCommand({WbagentPath(), "doctor", "--json", "--config", config.string()}, {}, nullptr);
+  DoctorRun run{r.exit_code, Json::object(), r.output};
+  auto j =
+      Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << r.output;
+  if (j.is_discarded()) return run;
+  for (const auto& c : j["checks"]) run.checks[c["id"].get<std::string>()] = c;
+  return run;
+}
+std::string Result(const DoctorRun& run, const std::string& id) {
+  if (!run.checks.contains(id)) return "(no check " + id + ")";
+  return run.checks[id]["result"].get<std::string>();
+}
+std::string Field(const DoctorRun& run, const std::string& id, const char* field) {
+  if (!run.checks.contains(id) || !run.checks[id].contains(field)) return "";
+  return run.checks[id][field].get<std::string>();
+}
 
 class DoctorSambaTest : public ::testing::Test {
  protected:
@@ -77,31 +103,6 @@ class DoctorSambaTest : public ::testing::Test {
     return path;
   }
 
-  struct Run {
-    int exit_code = -1;
-    Json checks;  // id -> the check's object
-    std::string output;
-  };
-  static Run Doctor(const std::filesystem::path& config) {
-    CommandResult r =
-        RunCommand({WbagentPath(), "doctor", "--json", "--config", config.string()}, {}, nullptr);
-    Run run{r.exit_code, Json::object(), r.output};
-    auto j =
-        Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << r.output;
-    if (j.is_discarded()) return run;
-    for (const auto& c : j["checks"]) run.checks[c["id"].get<std::string>()] = c;
-    return run;
-  }
-  static std::string Result(const Run& run, const std::string& id) {
-    if (!run.checks.contains(id)) return "(no check " + id + ")";
-    return run.checks[id]["result"].get<std::string>();
-  }
-  static std::string Field(const Run& run, const std::string& id, const char* field) {
-    if (!run.checks.contains(id) || !run.checks[id].contains(field)) return "";
-    return run.checks[id][field].get<std::string>();
-  }
-
   static inline std::unique_ptr<SambaDc> dc_;
   static inline std::unique_ptr<TempDir> dir_;
   static inline std::unique_ptr<Cloud> cloud_;
@@ -111,7 +112,7 @@ class DoctorSambaTest : public ::testing::Test {
 };
 
 TEST_F(DoctorSambaTest, EveryCheckPassesForTheDelegatedAccountAndTheRunningAgentStaysConnected) {
-  const Run run = Doctor(agent_->config());
+  const DoctorRun run = Doctor(agent_->config());
   EXPECT_EQ(run.exit_code, 0) << run.output;
   for (const auto& [id, check] : run.checks.items()) {
     EXPECT_EQ(check["result"], "ok") << check.dump();
@@ -146,7 +147,7 @@ TEST_F(DoctorSambaTest, AServiceAccountWithoutTheResetRightIsNamedWithTheRightAn
   const auto config = Variant("norights", {{SambaDc::service_dn(), SambaDc::norights_dn()},
                                            {"bind_password_file = \"bind.password\"",
                                             "bind_password_file = \"norights.password\""}});
-  const Run run = Doctor(config);
+  const DoctorRun run = Doctor(config);
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_EQ(Result(run, "directory.samdom.url1.bind"), "ok");
   EXPECT_EQ(Result(run, "directory.samdom.rights"), "fail") << run.output;
@@ -172,7 +173,7 @@ TEST_F(DoctorSambaTest, AUserWithInheritanceDisabledIsFound) {
       Variant("inheritance", {{"lookup_attributes = [\"userPrincipalName\", \"sAMAccountName\"]\n",
                                "lookup_attributes = [\"userPrincipalName\", \"sAMAccountName\"]\n"
                                "[directory.scope]\nprotect_admin_count = false\n"}});
-  const Run run = Doctor(config);
+  const DoctorRun run = Doctor(config);
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_EQ(Result(run, "directory.samdom.users"), "fail") << run.output;
   const std::string detail = Field(run, "directory.samdom.users", "detail");
@@ -186,7 +187,7 @@ TEST_F(DoctorSambaTest, AUserWithInheritanceDisabledIsFound) {
 TEST_F(DoctorSambaTest, AWrongCaFileFailsTlsAndSkipsTheBind) {
   const auto config = Variant("wrongca", {{"ca_file = \"" + dc_->ca_file().string() + "\"",
                                            "ca_file = \"" + cloud_->ca_file() + "\""}});
-  const Run run = Doctor(config);
+  const DoctorRun run = Doctor(config);
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_EQ(Result(run, "directory.samdom.url1.tcp"), "ok");
   EXPECT_EQ(Result(run, "directory.samdom.url1.tls"), "fail") << run.output;
@@ -195,19 +196,6 @@ TEST_F(DoctorSambaTest, AWrongCaFileFailsTlsAndSkipsTheBind) {
       << Field(run, "directory.samdom.url1.tls", "detail");
   EXPECT_EQ(Result(run, "directory.samdom.url1.bind"), "skipped");
   EXPECT_EQ(Result(run, "directory.samdom.rights"), "skipped");
-}
-
-TEST_F(DoctorSambaTest, AWrongHostNameFailsTls) {
-  // The DC's certificate names IP:127.0.0.1 only.
-  std::string url = dc_->ldaps_url();
-  const std::string wrong = std::regex_replace(url, std::regex("127\\.0\\.0\\.1"), "localhost");
-  const auto config = Variant("wronghost", {{url, wrong}});
-  const Run run = Doctor(config);
-  EXPECT_EQ(run.exit_code, 1) << run.output;
-  EXPECT_EQ(Result(run, "directory.samdom.url1.dns"), "ok");
-  EXPECT_EQ(Result(run, "directory.samdom.url1.tls"), "fail") << run.output;
-  EXPECT_NE(Field(run, "directory.samdom.url1.tls", "detail").find("localhost"), std::string::npos)
-      << Field(run, "directory.samdom.url1.tls", "detail");
 }
 
 TEST_F(DoctorSambaTest, AnExpiredAgentCertificateIsNamed) {
@@ -228,7 +216,7 @@ TEST_F(DoctorSambaTest, AnExpiredAgentCertificateIsNamed) {
                                                         std::filesystem::perms::owner_write);
   const auto config = Variant("expired", {{"state_dir = \"" + agent_->state().string() + "\"",
                                            "state_dir = \"" + state.string() + "\""}});
-  const Run run = Doctor(config);
+  const DoctorRun run = Doctor(config);
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_EQ(Result(run, "agent.keys"), "ok") << run.output;
   EXPECT_EQ(Result(run, "agent.certificate"), "fail") << run.output;
@@ -249,7 +237,7 @@ TEST_F(DoctorSambaTest, AWrongProxyPasswordIsNamedAndTheRestOfTheCloudSkipped) {
       "\"\nproxy_password_file = \"" + (dir_->path() / "proxy.password").string() + "\"\n";
   const auto config =
       Variant("proxy", {{"heartbeat_interval = 2\n", "heartbeat_interval = 2\n" + proxy_keys}});
-  const Run run = Doctor(config);
+  const DoctorRun run = Doctor(config);
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_EQ(Result(run, "cloud.tcp"), "ok") << run.output;
   EXPECT_EQ(Result(run, "cloud.proxy"), "fail") << run.output;
@@ -261,7 +249,7 @@ TEST_F(DoctorSambaTest, AWrongProxyPasswordIsNamedAndTheRestOfTheCloudSkipped) {
 
   // With the right password the tunnel opens and the cloud is reached through it.
   ASSERT_TRUE(WriteFile(dir_->path() / "proxy.password", "pr0xy-Secret\n", 0600).ok());
-  const Run good = Doctor(config);
+  const DoctorRun good = Doctor(config);
   EXPECT_EQ(Result(good, "cloud.proxy"), "ok") << good.output;
   EXPECT_EQ(Result(good, "cloud.websocket"), "ok") << good.output;
 }
@@ -287,6 +275,75 @@ TEST_F(DoctorSambaTest, AClockSkewAgainstTheCloudIsMeasuredFromTheUpgrade) {
   // The same probe with the right time passes.
   const auto right = channel::DiagnoseCloud(probe, SystemClock());
   EXPECT_EQ(right.back().state, CheckState::kOk) << right.back().detail;
+}
+
+// OpenLDAP: slapd with the e2e deployment's config.
+class DoctorSlapdTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto started = SlapdServer::Start();
+    if (!started.ok()) {
+      start_status_ = started.error();
+      return;
+    }
+    slapd_ = std::move(*started);
+    dir_ = std::make_unique<TempDir>("wbe2edoctorslapd");
+    auto d = Deploy(dir_->path(), SlapdServer::service_password(), SlapdDirectoryToml(*slapd_, 5));
+    if (!d.ok()) {
+      setup_status_ = d.error();
+      return;
+    }
+    cloud_ = std::move(d->cloud);
+    agent_ = std::move(d->agents.front());
+  }
+  static void TearDownTestSuite() {
+    if (agent_) (void)agent_->Stop();
+    agent_.reset();
+    cloud_.reset();
+    slapd_.reset();
+    dir_.reset();
+  }
+  void SetUp() override {
+    WB_REQUIRE_SERVER(start_status_);
+    ASSERT_TRUE(setup_status_.ok()) << setup_status_.ToString();
+  }
+  static inline std::unique_ptr<SlapdServer> slapd_;
+  static inline std::unique_ptr<TempDir> dir_;
+  static inline std::unique_ptr<Cloud> cloud_;
+  static inline std::unique_ptr<Agent> agent_;
+  static inline Status start_status_;
+  static inline Status setup_status_;
+};
+
+TEST_F(DoctorSlapdTest, OpenLdapRightsAreSaidToBeUnknowableWithoutWritingNotPassed) {
+  const DoctorRun run = Doctor(agent_->config());
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(Result(run, "directory.corp.url1.bind"), "ok") << run.output;
+  EXPECT_EQ(Result(run, "directory.corp.rootdse"), "ok") << run.output;
+  EXPECT_NE(Field(run, "directory.corp.rootdse", "detail").find("Password Modify exop: advertised"),
+            std::string::npos)
+      << Field(run, "directory.corp.rootdse", "detail");
+  EXPECT_EQ(Result(run, "directory.corp.policy"), "ok") << run.output;
+  EXPECT_EQ(Result(run, "directory.corp.rights"), "skipped") << run.output;
+  EXPECT_NE(Field(run, "directory.corp.rights", "detail").find("cannot be known without writing"),
+            std::string::npos);
+}
+
+TEST_F(DoctorSlapdTest, ACertificateForAnotherHostNameFailsTlsNamingTheHost) {
+  auto cert = slapd_->ca().IssueServer("otherhost", {"DNS:other.example.test"});
+  ASSERT_TRUE(cert.ok()) << cert.error().ToString();
+  ASSERT_TRUE(slapd_->ServeCertificate(*cert).ok());
+  const DoctorRun run = Doctor(agent_->config());
+  auto good = slapd_->ca().IssueServer("good", {"IP:127.0.0.1", "DNS:localhost"});
+  ASSERT_TRUE(good.ok());
+  ASSERT_TRUE(slapd_->ServeCertificate(*good).ok());
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_EQ(Result(run, "directory.corp.url1.tls"), "fail") << run.output;
+  const std::string detail = Field(run, "directory.corp.url1.tls", "detail");
+  EXPECT_NE(detail.find("other.example.test"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("127.0.0.1"), std::string::npos) << detail;
+  EXPECT_EQ(Result(run, "directory.corp.url1.bind"), "skipped");
+  EXPECT_EQ(Result(run, "directory.corp.rights"), "skipped");
 }
 
 }  // namespace

@@ -44,13 +44,19 @@ std::string ModeText(mode_t mode) {
 }
 
 // A private directory: exists, owned by the user running the doctor (or root runs it).
+// `may_be_missing`: the agent makes it at its first start (the audit directory), so a doctor
+// run before that (docs/operations.md, "Doctor first") does not fail for it.
 // `forbidden`: the mode bits it must not have (077 for the state directory; 027 for the audit
 // directory, which the agent makes 0750 so that an auditors' group may read the trail).
 CheckResult CheckPrivateDirectory(const std::string& id, const std::string& what,
-                                  const std::filesystem::path& dir, mode_t forbidden) {
+                                  const std::filesystem::path& dir, mode_t forbidden,
+                                  bool may_be_missing) {
   const std::string title = what + " " + dir.string();
   struct stat st {};
   if (stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT && may_be_missing) {
+      return CheckOk(id, title, "not created yet: the agent creates it at its first start");
+    }
     return CheckFail(id, title, std::string("cannot be read: ") + std::strerror(errno),
                      "create it as the agent's user with mode 0700 (`wbagent register` does)");
   }
@@ -176,9 +182,9 @@ CheckResult CheckAudit(const config::Config& c) {
 void AddAgentChecks(const config::Config& c, const Clock& clock, std::vector<CheckResult>& out) {
   const channel::StatePaths paths(c.agent.state_dir);
   out.push_back(
-      CheckPrivateDirectory("agent.state_dir", "state directory", c.agent.state_dir, 077));
-  out.push_back(
-      CheckPrivateDirectory("agent.audit_dir", "audit directory", c.audit.file.parent_path(), 027));
+      CheckPrivateDirectory("agent.state_dir", "state directory", c.agent.state_dir, 077, false));
+  out.push_back(CheckPrivateDirectory("agent.audit_dir", "audit directory",
+                                      c.audit.file.parent_path(), 027, true));
   out.push_back(CheckKeys(paths));
   out.push_back(CheckCertificate(paths, clock.Now()));
   out.push_back(CheckAudit(c));

@@ -192,7 +192,9 @@ void AddAgentChecks(const config::Config& c, const Clock& clock, std::vector<Che
 
 void AddCloudChecks(const config::Config& c, const Clock& clock, std::vector<CheckResult>& out) {
   const channel::StatePaths paths(c.agent.state_dir);
-  if (out[2].state == CheckState::kFail && !std::filesystem::exists(paths.cert())) {
+  // Without the agent's certificate and key no TLS handshake can be made; with them, even an
+  // expired or mismatched pair is tried, so that the cloud's own answer is shown too.
+  if (!std::filesystem::exists(paths.cert()) || !std::filesystem::exists(paths.key())) {
     for (const char* id :
          {"cloud.dns", "cloud.tcp", "cloud.tls", "cloud.websocket", "cloud.clock"}) {
       out.push_back(CheckSkipped(id, id + 6, "this agent has no certificate: it is not enrolled"));

@@ -71,38 +71,38 @@ std::unique_ptr<Connection> CheckUrl(const config::DirectoryConfig& c, std::size
   id += ".url";
   id += std::to_string(index + 1);
   const std::string& host = url.address.host;
+  const std::string port = std::to_string(url.address.port);
+  const std::string dns_title = "DNS for " + url.url;
+  const std::string tcp_title = "TCP to " + host + ":" + port;
+  const std::string tls_title = "TLS to " + url.url;
+  const std::string bind_title = "bind of " + ServiceAccount(c) + " at " + url.url;
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
   const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &found);
   if (found != nullptr) freeaddrinfo(found);
   if (rc != 0) {
-    out.push_back(CheckFail(id + ".dns", "DNS for " + url.url,
-                            host + " does not resolve: " + gai_strerror(rc),
+    out.push_back(CheckFail(id + ".dns", dns_title, host + " does not resolve: " + gai_strerror(rc),
                             "fix the host name in urls of [[directory]] \"" + c.name +
                                 "\", or this host's DNS resolver (/etc/resolv.conf)"));
-    for (const char* step : {".tcp", ".tls", ".bind"}) {
-      out.push_back(CheckSkipped(id + step, url.url, "its host name does not resolve"));
-    }
+    out.push_back(CheckSkipped(id + ".tcp", tcp_title, "its host name does not resolve"));
+    out.push_back(CheckSkipped(id + ".tls", tls_title, "its host name does not resolve"));
+    out.push_back(CheckSkipped(id + ".bind", bind_title, "its host name does not resolve"));
     return nullptr;
   }
-  out.push_back(CheckOk(id + ".dns", "DNS for " + url.url, host + " resolves"));
-  const std::string port = std::to_string(url.address.port);
+  out.push_back(CheckOk(id + ".dns", dns_title, host + " resolves"));
   auto fd = ConnectTcp(host, url.address.port, c.connect_timeout);
   if (!fd.ok()) {
-    out.push_back(CheckFail(id + ".tcp", "TCP to " + host + ":" + port, fd.error().message(),
+    out.push_back(CheckFail(id + ".tcp", tcp_title, fd.error().message(),
                             "check that the server listens on port " + port +
                                 " and that no firewall between here and it drops the connection"));
-    for (const char* step : {".tls", ".bind"}) {
-      out.push_back(CheckSkipped(id + step, url.url, "TCP to the server failed"));
-    }
+    out.push_back(CheckSkipped(id + ".tls", tls_title, "TCP to the server failed"));
+    out.push_back(CheckSkipped(id + ".bind", bind_title, "TCP to the server failed"));
     return nullptr;
   }
   close(*fd);
-  out.push_back(CheckOk(id + ".tcp", "TCP to " + host + ":" + port, "connected"));
+  out.push_back(CheckOk(id + ".tcp", tcp_title, "connected"));
   auto conn = Connection::Open(url, SettingsOf(c), password);
-  const std::string tls_title = "TLS to " + url.url;
-  const std::string bind_title = "bind of " + ServiceAccount(c) + " at " + url.url;
   if (!conn.ok() && conn.error().code != OutcomeCode::kServiceBindFailed) {
     out.push_back(CheckFail(id + ".tls", tls_title, conn.error().ToString(),
                             "make ca_file (" + c.ca_file.string() +
@@ -400,10 +400,10 @@ std::vector<CheckResult> DiagnoseDirectory(const config::DirectoryConfig& c) {
   }
   const bool ad = c.kind == config::DirectoryKind::kActiveDirectory;
   if (!conn) {
-    for (const char* step : {".rootdse", ".policy", ".rights"}) {
-      out.push_back(CheckSkipped(Prefix(c) + step, step + 1,
-                                 "no server of this directory took the service account's bind"));
-    }
+    const std::string why = "no server of this directory took the service account's bind";
+    out.push_back(CheckSkipped(Prefix(c) + ".rootdse", "rootDSE", why));
+    out.push_back(CheckSkipped(Prefix(c) + ".policy", "effective password policy", why));
+    out.push_back(CheckSkipped(Prefix(c) + ".rights", "rights of " + ServiceAccount(c), why));
     return out;
   }
   auto dse = CheckRootDse(c, *conn, out);

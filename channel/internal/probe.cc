@@ -30,10 +30,23 @@ using asio::ip::tcp;
 using boost::system::error_code;
 using internal::HostPortText;
 
+// The steps after a failed one, shown skipped with why. There is a proxy step only when
+// cloud.proxy is set, as when it runs.
 struct Steps {
   std::vector<CheckResult>& out;
+  bool via_proxy = false;
   void Skip(std::initializer_list<const char*> ids, const std::string& why) {
-    for (const char* id : ids) out.push_back(CheckSkipped(std::string("cloud.") + id, id, why));
+    for (const char* id : ids) {
+      if (std::string_view(id) == "proxy" && !via_proxy) continue;
+      out.push_back(CheckSkipped(std::string("cloud.") + id, Title(id), why));
+    }
+  }
+  static std::string Title(std::string_view id) {
+    if (id == "tcp") return "TCP to the cloud";
+    if (id == "proxy") return "proxy CONNECT";
+    if (id == "tls") return "TLS to the cloud";
+    if (id == "websocket") return "WebSocket upgrade";
+    return "clock skew against the cloud";
   }
 };
 
@@ -89,8 +102,8 @@ void CheckSkew(const websocket::response_type& res, const CloudProbe& p, const C
 asio::awaitable<void> Probe(const CloudProbe& p, const Clock& clock,
                             std::vector<CheckResult>& out) {
   const config::CloudConfig& cloud = *p.cloud;
-  Steps steps{out};
   const bool via_proxy = cloud.proxy.has_value();
+  Steps steps{out, via_proxy};
   const config::HostPort& hop = via_proxy ? cloud.proxy->address : cloud.server;
   const std::string hop_text = HostPortText(hop);
   const std::string role = via_proxy ? "proxy" : "cloud";

@@ -201,6 +201,12 @@ asio::awaitable<void> Probe(const CloudProbe& p, const Clock& clock,
     co_return;
   }
   std::string tls_detail = "verified against " + cloud.ca_file.string();
+  if (!verify.record.leaf.not_after.empty()) {
+    tls_detail += "; the cloud's certificate (";
+    tls_detail += verify.record.leaf.subject;
+    tls_detail += ") is valid until ";
+    tls_detail += verify.record.leaf.not_after;
+  }
   if (cloud.spki_pin) tls_detail += ", the pin matches";
   out.push_back(CheckOk("cloud.tls", tls_title, tls_detail));
 

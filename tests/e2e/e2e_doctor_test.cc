@@ -131,11 +131,23 @@ TEST_F(DoctorSambaTest, EveryCheckPassesForTheDelegatedAccountAndTheRunningAgent
   EXPECT_NE(Field(run, "directory.samdom.users", "detail").find("adminCount=1: 1"),
             std::string::npos)
       << Field(run, "directory.samdom.users", "detail");
-  // The probe stopped after the upgrade: the agent's session was not replaced.
-  CommandResult status = agent_->Wbagent({"status"});
-  EXPECT_EQ(status.exit_code, 0) << status.output << ReadFileOrEmpty(agent_->log())
-                                 << ReadFileOrEmpty(cloud_->state().parent_path() / "wbcloud.log");
-  EXPECT_EQ(ReadFileOrEmpty(agent_->log()).find("replaced by a new connection"), std::string::npos);
+  // The probe stopped after the upgrade: the agent's session was not replaced. The cloud saw
+  // one hello (the agent's), and the probe's connection as one that "sent no hello".
+  const std::string cloud_log = ReadFileOrEmpty(cloud_->state().parent_path() / "wbcloud.log");
+  EXPECT_NE(cloud_log.find("sent no hello"), std::string::npos) << cloud_log;
+  ASSERT_NE(cloud_log.find("says hello"), std::string::npos) << cloud_log;
+  EXPECT_EQ(cloud_log.find("says hello"), cloud_log.rfind("says hello")) << cloud_log;
+  EXPECT_EQ(cloud_log.find("replaced by a new connection"), std::string::npos) << cloud_log;
+  // status.json may lag the agent's first connection by a moment (it is rewritten when the
+  // state changes): wait for connected, then the agent must still be on its one session.
+  const Status connected = WaitUntil(
+      [] {
+        return agent_->Wbagent({"status"}).exit_code == 0 ? Status::Ok() : NotFound("not yet");
+      },
+      std::chrono::seconds(35));
+  EXPECT_TRUE(connected.ok()) << agent_->Wbagent({"status"}).output;
+  EXPECT_EQ(ReadFileOrEmpty(cloud_->state().parent_path() / "wbcloud.log").rfind("says hello"),
+            cloud_log.rfind("says hello"));
   // Human output: a ✓ per check.
   CommandResult table = agent_->Wbagent({"doctor"});
   EXPECT_EQ(table.exit_code, 0) << table.output;

@@ -203,6 +203,13 @@ int Main(int argc, char** argv) {
   CLI::App* policy_test = AddPolicyVerbs(app, config_path, policy_test_args);
   BreachedVerbs breached;
   AddBreachedVerbs(app, breached);
+  DoctorArgs doctor_args;
+  CLI::App* doctor = AddConfigVerb(app, "doctor",
+                                   "Check, reading only, everything the agent needs: its files, "
+                                   "the way to the cloud, each directory and the service "
+                                   "account's rights; exit 0 only when all pass",
+                                   config_path);
+  doctor->add_flag("--json", doctor_args.json, "One JSON object per check");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -216,6 +223,10 @@ int Main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (check->parsed()) return CheckConfigCommand(config_path);
+  if (doctor->parsed()) {
+    doctor_args.config_file = config_path;
+    return DoctorCommand(doctor_args, SystemClock());
+  }
   if (std::optional<int> exit_code = BreachedCommand(breached)) return *exit_code;
   if (run->parsed()) return RunDaemonCommand(config_path);
   if (enroll->parsed()) return RegisterCommand(config_path, token, force);

@@ -153,6 +153,17 @@ struct PolicyTestArgs {
 };
 int PolicyTestCommand(const PolicyTestArgs& args, const Clock& clock);
 
+// `wbagent doctor` (doctor_command.cc): a read-only preflight of the agent's files, the way to
+// the cloud and each directory, each check printed with ✓, ✗ (and the one thing to do) or as
+// skipped (a check it depends on failed). Writes nothing anywhere, binds to no directory as a
+// user, and does not disturb a running agent (channel/doctor.h). Certificate expiry and the
+// clock skew are judged by `clock`. Exit 0: every check passed; 1: one failed; 2: bad arguments.
+struct DoctorArgs {
+  std::filesystem::path config_file;
+  bool json = false;  // one object per check
+};
+int DoctorCommand(const DoctorArgs& args, const Clock& clock);
+
 // `wbagent breached import SRC DEST` and `wbagent breached check --file DEST` (breached_command.cc,
 // breached/breached.h). AddBreachedVerbs defines both; the options write into `verbs`, which
 // must stay in place. BreachedCommand runs the one that was parsed (nullopt: neither).

@@ -297,14 +297,16 @@ Outcome Connection::Finish(LDAPMessage* result, OperationKind kind) {
 Result<std::vector<Entry>, Outcome> Connection::Search(const std::string& base, int scope,
                                                        const std::string& filter,
                                                        const std::vector<std::string>& attributes,
-                                                       int size_limit) {
+                                                       int size_limit,
+                                                       const std::vector<RequestControl>& controls) {
   last_request_sent_ = false;  // set by Await once the request is out
+  Controls request_controls(controls);
   std::vector<char*> attrs;
   for (const auto& a : attributes) attrs.push_back(const_cast<char*>(a.c_str()));
   attrs.push_back(nullptr);
   int msgid = -1;
-  int rc = ldap_search_ext(ld_, base.c_str(), scope, filter.c_str(), attrs.data(), 0, nullptr,
-                           nullptr, nullptr, size_limit, &msgid);
+  int rc = ldap_search_ext(ld_, base.c_str(), scope, filter.c_str(), attrs.data(), 0,
+                           request_controls.get(), nullptr, nullptr, size_limit, &msgid);
   if (rc == LDAP_FILTER_ERROR) {
     // libldap refused to encode the filter: nothing was sent and the connection is sound.
     Outcome o = OutcomeFromLdap(rc, "", OperationKind::kSearch);

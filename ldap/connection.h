@@ -83,7 +83,8 @@ class Connection {
   Result<std::vector<Entry>, Outcome> Search(const std::string& base, int scope,
                                              const std::string& filter,
                                              const std::vector<std::string>& attributes,
-                                             int size_limit = 0);
+                                             int size_limit = 0,
+                                             const std::vector<RequestControl>& controls = {});
   // Whether the entry `dn` matches `filter`, as the server evaluates it: a base-scope search
   // that asks for no attributes. A filter libldap cannot parse, or whose matching rule the
   // server does not know, is kInternalError (OutcomeFromLdap); the connection stays usable.

@@ -131,6 +131,9 @@ TOML
 token=$("$wbcloud" token create --state "$work/cloud")
 "$wbagent" register --config "$work/wbagent.toml" --token "$token"
 
+step "Doctor first: a read-only preflight of the agent, the cloud and the directory (wbagent doctor)"
+"$wbagent" doctor --config "$work/wbagent.toml" || echo "(wbagent doctor found a problem: the lines with ✗ say what to do)"
+
 step "Starting wbagent"
 "$wbagent" run --config "$work/wbagent.toml" >"$work/agent.log" 2>&1 &
 pids+=($!)

@@ -210,8 +210,9 @@ TEST_F(ReadmeQuickStartTest, TheQuickStartCommandsWorkAsWrittenWithSystemdCreden
   const std::vector<std::string> commands = QuickStartCommands(SourceFile("README.md"));
   std::vector<std::string> verbs;
   for (const std::string& c : commands) verbs.push_back(Verb(c));
-  ASSERT_EQ(verbs, (std::vector<std::string>{"check-config", "register", "status"}))
-      << "the README's quick start no longer runs check-config, register and status in order";
+  ASSERT_EQ(verbs, (std::vector<std::string>{"check-config", "register", "doctor", "status"}))
+      << "the README's quick start no longer runs check-config, register, doctor and status in "
+         "order";
 
   auto token = cloud_->Token();
   ASSERT_TRUE(token.ok()) << token.error().ToString();
@@ -219,7 +220,7 @@ TEST_F(ReadmeQuickStartTest, TheQuickStartCommandsWorkAsWrittenWithSystemdCreden
   for (const std::string& command : commands) {
     SCOPED_TRACE(command);
     if (Verb(command) == "status") {
-      // Step 5: `sudo systemctl enable --now wbagent` comes first.
+      // Step 6: `sudo systemctl enable --now wbagent` comes first.
       Status started = StartAsSystemdWould();
       ASSERT_TRUE(started.ok()) << started.ToString() << "\n"
                                 << ReadFileOrEmpty(Path("wbagent.log"));
@@ -245,6 +246,10 @@ TEST_F(ReadmeQuickStartTest, TheQuickStartCommandsWorkAsWrittenWithSystemdCreden
     }
     const CommandResult r = RunAsWritten(command, Path("units"));
     EXPECT_EQ(r.exit_code, 0) << r.output;
+    if (Verb(command) == "doctor") {
+      // Before the first start, with the credential's source file: every check passes.
+      EXPECT_THAT(r.output, Not(HasSubstr("\u2717"))) << r.output;
+    }
     if (Verb(command) == "check-config") {
       EXPECT_THAT(r.output, HasSubstr("credential \"ad-bind\" checked at " +
                                       (Path("etc") / "ad-bind").string()));

@@ -9,6 +9,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <ctime>
 #include <deque>
 
 #include "common/log_escape.h"
@@ -18,6 +19,16 @@
 
 namespace wb::cloud {
 namespace {
+
+// An HTTP-date (RFC 9110 5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
+std::string HttpDate(WallTime t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char out[40];
+  const std::size_t n = std::strftime(out, sizeof out, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return std::string(out, n);
+}
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -77,8 +88,12 @@ class AgentSession final : public AgentLink,
 
   asio::awaitable<void> Run(HttpRequest request) {
     auto self = shared_from_this();
-    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+    // Date: the time the cloud's clock says, which `wbagent doctor` compares with its own
+    // without saying hello (the welcome's server_time would replace the running session).
+    const std::string date = HttpDate(ctx_.clock.Now());
+    ws_.set_option(websocket::stream_base::decorator([date](websocket::response_type& res) {
       res.set(http::field::server, "wbcloud");
+      res.set(http::field::date, date);
       res.set(http::field::sec_websocket_protocol, std::string(protocol::kSubprotocol));
     }));
     beast::get_lowest_layer(ws_).expires_never();

@@ -631,8 +631,8 @@ TEST_F(EndToEndPolicyTest, AReloadAppliesNewScopeVerificationAndPasswordRulesAtO
         if (!status.is_object()) return NotFound("no status");
         for (const auto& a : status.value("agents", Json::array())) {
           const Json& summary = a.value("policy_summary", Json::object());
-          for (const auto& dir : summary.value("directories", Json::array())) {
-            if (dir.value("self", Json::object()).value("min_length", 0) == 40) {
+          for (const auto& entry : summary.value("directories", Json::array())) {
+            if (entry.value("self", Json::object()).value("min_length", 0) == 40) {
               return Status::Ok();
             }
           }

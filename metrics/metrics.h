@@ -162,9 +162,9 @@ struct Readiness {
 // Ready when the channel is connected and every directory has a healthy server.
 Readiness ReadinessOf(const Snapshot& s);
 
-// "change", "reset", "unlock", and their combinations joined with '+' in that order
-// ("reset+unlock"); "none" when no operation is set.
-std::string OperationName(bool change, bool reset, bool unlock);
+// "change", "reset", "unlock", "require_change", and their combinations joined with '+' in
+// that order ("reset+unlock"); "none" when no operation is set.
+std::string OperationName(bool change, bool reset, bool unlock, bool require_change);
 
 // --- The HTTP endpoint -------------------------------------------------------------------
 

@@ -52,7 +52,7 @@ Recorded Recorder::Read() const {
   return recorded_;
 }
 
-std::string OperationName(bool change, bool reset, bool unlock) {
+std::string OperationName(bool change, bool reset, bool unlock, bool require_change) {
   std::string out;
   auto add = [&out](const char* name) {
     if (!out.empty()) out += '+';
@@ -61,6 +61,7 @@ std::string OperationName(bool change, bool reset, bool unlock) {
   if (change) add("change");
   if (reset) add("reset");
   if (unlock) add("unlock");
+  if (require_change) add("require_change");
   return out.empty() ? "none" : out;
 }
 

@@ -81,11 +81,13 @@ TEST(RecorderTest, CountsFromManyThreadsAddUp) {
 }
 
 TEST(OperationNameTest, NamesEachCombinationInOneOrder) {
-  EXPECT_EQ(OperationName(false, true, false), "reset");
-  EXPECT_EQ(OperationName(false, true, true), "reset+unlock");
-  EXPECT_EQ(OperationName(true, false, false), "change");
-  EXPECT_EQ(OperationName(false, false, true), "unlock");
-  EXPECT_EQ(OperationName(false, false, false), "none");
+  EXPECT_EQ(OperationName(false, true, false, false), "reset");
+  EXPECT_EQ(OperationName(false, true, true, false), "reset+unlock");
+  EXPECT_EQ(OperationName(true, false, false, false), "change");
+  EXPECT_EQ(OperationName(false, false, true, false), "unlock");
+  EXPECT_EQ(OperationName(false, false, false, true), "require_change");
+  EXPECT_EQ(OperationName(false, true, false, true), "reset+require_change");
+  EXPECT_EQ(OperationName(false, false, false, false), "none");
 }
 
 TEST(RenderTextTest, EveryFamilyHasHelpAndTypeBeforeItsSamples) {

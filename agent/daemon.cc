@@ -554,9 +554,9 @@ void Daemon::StartMetrics() {
     return;
   }
   endpoint_ = std::move(*endpoint);
-  log_->info("metrics: serving /metrics, /healthz and /readyz on http://{}:{}",
-             listen.host.find(':') == std::string::npos ? listen.host : "[" + listen.host + "]",
-             endpoint_->port());
+  const bool v6 = listen.host.find(':') != std::string::npos;  // written [::1]:PORT
+  log_->info("metrics: serving /metrics, /healthz and /readyz on http://{}{}{}:{}", v6 ? "[" : "",
+             listen.host, v6 ? "]" : "", endpoint_->port());
 }
 
 }  // namespace wb::agent

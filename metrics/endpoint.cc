@@ -47,7 +47,11 @@ class Endpoint::Impl {
   Status Listen() {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(options_.address, ec);
-    if (ec) return InvalidArgument("metrics.listen: not an IP address: " + options_.address);
+    if (ec) {
+      std::string why = "metrics.listen: not an IP address: ";
+      why += options_.address;
+      return InvalidArgument(std::move(why));
+    }
     const tcp::endpoint where(address, options_.port);
     std::string what = "metrics.listen ";
     what += options_.address;

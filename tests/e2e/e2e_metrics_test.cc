@@ -112,7 +112,8 @@ TEST_F(EndToEndMetricsTest, ARequestMovesTheCountersAndTheTextPassesPromtool) {
   WB_REQUIRE_PROMTOOL();
   ASSERT_TRUE(WriteFile(dir_->path() / "scrape.txt", text).ok());
   CommandResult check = RunCommand(
-      {"sh", "-c", "promtool check metrics < " + (dir_->path() / "scrape.txt").string()});
+      {"sh", "-c",
+       std::string("promtool check metrics < ") += (dir_->path() / "scrape.txt").string()});
   EXPECT_EQ(check.exit_code, 0) << check.output;
 }
 
@@ -126,10 +127,12 @@ TEST_F(EndToEndMetricsTest, StatusAndMetricsShowTheSameState) {
   ASSERT_TRUE(j.contains("directory_servers")) << status.output;
   ASSERT_FALSE(j["directory_servers"].empty()) << status.output;
   for (const auto& server : j["directory_servers"]) {
-    const std::string line = "wbagent_directory_server_up{directory=\"" +
-                             server["directory"].get<std::string>() + "\",url=\"" +
-                             server["url"].get<std::string>() + "\"} " +
-                             (server["healthy"].get<bool>() ? "1" : "0");
+    std::string line = "wbagent_directory_server_up{directory=\"";
+    line += server["directory"].get<std::string>();
+    line += "\",url=\"";
+    line += server["url"].get<std::string>();
+    line += "\"} ";
+    line += server["healthy"].get<bool>() ? "1" : "0";
     EXPECT_TRUE(Has(text, line)) << line << "\n" << text;
   }
 }

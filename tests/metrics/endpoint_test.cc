@@ -69,7 +69,8 @@ TEST_F(EndpointTest, MetricsAreServedInTheTextFormatAndPassPromtool) {
   ASSERT_TRUE(testing::WriteFile(dir.path() / "metrics.txt", reply->body).ok());
   // promtool reads the exposition from its standard input.
   testing::CommandResult check = testing::RunCommand(
-      {"sh", "-c", "promtool check metrics < " + (dir.path() / "metrics.txt").string()});
+      {"sh", "-c",
+       std::string("promtool check metrics < ") += (dir.path() / "metrics.txt").string()});
   EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << reply->body;
   EXPECT_EQ(check.output.find("problem"), std::string::npos) << check.output;
 }
@@ -169,9 +170,10 @@ TEST_F(EndpointTest, APortInUseIsRefusedNamingTheAddress) {
                                 [] { return Snapshot{}; });
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.error().code(), Code::kUnavailable);
-  EXPECT_NE(second.error().message().find("metrics.listen 127.0.0.1:" +
-                                          std::to_string(endpoint_->port()) + ": cannot listen"),
-            std::string::npos)
+  std::string expected = "metrics.listen 127.0.0.1:";
+  expected += std::to_string(endpoint_->port());
+  expected += ": cannot listen";
+  EXPECT_NE(second.error().message().find(expected), std::string::npos)
       << second.error().ToString();
 }
 

@@ -103,8 +103,8 @@ TEST(RenderTextTest, EveryFamilyHasHelpAndTypeBeforeItsSamples) {
         "wbagent_envelope_check_seconds", "wbagent_queue_wait_seconds",
         "wbagent_directory_write_seconds", "wbagent_request_duration_seconds"}) {
     const std::string name(family);
-    const std::size_t help = text.find("# HELP " + name + " ");
-    const std::size_t type = text.find("# TYPE " + name + " ");
+    const std::size_t help = text.find(std::string("# HELP ") += name + ' ');
+    const std::size_t type = text.find(std::string("# TYPE ") += name + ' ');
     ASSERT_NE(help, std::string::npos) << name;
     ASSERT_NE(type, std::string::npos) << name;
     EXPECT_LT(help, type) << name;

@@ -1,7 +1,11 @@
 // The metrics endpoint of a real `wbagent run` (real wbcloud, real slapd), scraped over a real
 // socket: the counters move with a real request, the text passes `promtool check metrics`,
 // /readyz follows the channel, and `wbagent status` shows the same snapshot.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -162,6 +166,41 @@ TEST_F(EndToEndMetricsTest, ReadyzIs503WhileTheCloudIsDownAndSaysWhy) {
   auto up = ReadyzBecomes(200);
   ASSERT_TRUE(up.ok()) << up.error().ToString();
   EXPECT_EQ(up->status, 200) << up->body;
+}
+
+// A metrics port another process holds: the agent logs it at error and runs on (writeback
+// matters more than its metrics), connected and writing passwords.
+TEST_F(EndToEndMetricsTest, APortInUseIsLoggedAndTheAgentRunsOn) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int held = ntohs(addr.sin_port);
+  TempDir dir("wbe2emetricsheld");
+  std::string toml = SlapdDirectoryToml(*slapd_, 5);
+  toml += "\n[metrics]\nlisten = \"127.0.0.1:";
+  toml += std::to_string(held);
+  toml += "\"\n";
+  auto d = Deploy(dir.path(), SlapdServer::service_password(), toml);  // waits for "connected"
+  ::close(fd);
+  ASSERT_TRUE(d.ok()) << d.error().ToString();
+  Agent& agent = *d->agents.front();
+  const std::string log = ReadFileOrEmpty(agent.log());
+  EXPECT_NE(log.find("cannot listen"), std::string::npos) << log;
+  EXPECT_NE(log.find("the agent runs without its metrics endpoint"), std::string::npos) << log;
+  const std::string pw = "Held-Port-Pass-7";
+  CommandResult r = d->cloud->Submit(
+      {"--user", "bob", "--op", "reset", "--kind", "uid", "--wait", "--timeout", "60"}, &pw);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  auto stopped = agent.Stop();
+  ASSERT_TRUE(stopped.ok()) << stopped.error().ToString();
+  EXPECT_EQ(*stopped, 0);
 }
 
 }  // namespace

@@ -177,6 +177,14 @@ TEST_F(EndpointTest, APortInUseIsRefusedNamingTheAddress) {
       << second.error().ToString();
 }
 
+TEST_F(EndpointTest, AnAddressThatIsNotAnIpIsRefused) {
+  auto endpoint = Endpoint::Start({.address = "localhost", .port = 0}, [] { return Snapshot{}; });
+  ASSERT_FALSE(endpoint.ok());
+  EXPECT_EQ(endpoint.error().code(), Code::kInvalidArgument);
+  EXPECT_NE(endpoint.error().message().find("not an IP address: localhost"), std::string::npos)
+      << endpoint.error().ToString();
+}
+
 TEST_F(EndpointTest, StopClosesTheListenerAndIsIdempotent) {
   Start();
   const int was = port();

@@ -69,8 +69,13 @@ class Daemon::ChannelOutbound final : public Outbound {
 class Daemon::Link final : public channel::Handler {
  public:
   Link(spdlog::logger& log, audit::Writer& audit, StatusWriter& status, Pipeline& pipeline,
-       channel::Channel& channel)
-      : log_(log), audit_(audit), status_(status), pipeline_(pipeline), channel_(channel) {}
+       channel::Channel& channel, metrics::Recorder& recorder)
+      : log_(log),
+        audit_(audit),
+        status_(status),
+        pipeline_(pipeline),
+        channel_(channel),
+        recorder_(recorder) {}
 
   channel::HelloState OnConnecting() override { return pipeline_.HelloState(); }
   // The cloud's witnessed head must be in the trail (docs/audit.md, "The witness").
@@ -150,6 +155,7 @@ class Daemon::Link final : public channel::Handler {
   }
   void OnDisconnected(const Status& why) override {
     log_.debug("channel: {}", why.ToString());
+    recorder_.CountReconnect(CodeName(why.code()));
     pipeline_.OnChannelLost();
   }
   void OnStateChanged() override { status_.Changed(); }
@@ -171,6 +177,7 @@ class Daemon::Link final : public channel::Handler {
   }
   Mutex summary_mu_;
   std::optional<protocol::PolicySummary> summary_ WB_GUARDED_BY(summary_mu_);
+  metrics::Recorder& recorder_;
   std::atomic<std::uint64_t> witness_sent_seq_{0};  // the head the cloud was last sent
   std::optional<audit::Head> refused_witness_;      // I/O thread only
 };
@@ -317,9 +324,10 @@ Status Daemon::OpenComponents(const config::Config& config) {
           .log = log_,
           .activity_changed = [status = status_.get()] { status->Changed(); },
           .breaker_changed =
-              [this](const policy::BreakerState& state) { KeepBreaker(state, std::nullopt); }},
+              [this](const policy::BreakerState& state) { KeepBreaker(state, std::nullopt); },
+          .metrics = &recorder_},
       std::move(*keys), config.queue.max_in_flight);
-  link_ = std::make_unique<Link>(*log_, *audit_, *status_, *pipeline_, *channel_);
+  link_ = std::make_unique<Link>(*log_, *audit_, *status_, *pipeline_, *channel_, recorder_);
   return Status::Ok();
 }
 
@@ -329,11 +337,13 @@ Status Daemon::Start() {
   WB_RETURN_IF_ERROR(pipeline_->Start());
   WB_RETURN_IF_ERROR(channel_->Start(*link_));
   status_->Start();
+  StartMetrics();
   CheckDirectoriesInBackground();
   return Status::Ok();
 }
 
 void Daemon::Stop() {
+  if (endpoint_) endpoint_->Stop();  // no scrape reads a component that is stopping
   if (directory_check_.joinable()) directory_check_.join();
   if (!audit_) return;
   if (channel_) channel_->Stop();    // no new requests
@@ -510,50 +520,93 @@ void Daemon::LogServiceBinds() {
   status_->Changed();
 }
 
-// The running agent's view for `wbagent status`.
-nlohmann::json Daemon::StatusView() const {
-  nlohmann::json j;
-  j["pid"] = ::getpid();
-  j["version"] = kVersion;
+// One snapshot of the components, for `wbagent status` (StatusJson) and for the metrics
+// endpoint (metrics::RenderText, metrics::ReadinessOf): the same state, read the same way.
+metrics::Snapshot Daemon::TakeSnapshot(metrics::Detail detail) const {
+  metrics::Snapshot s;
+  s.version = kVersion;
+  s.pid = ::getpid();
   // Read back from the kernel, not assumed: `wbagent run` made the process non-dumpable.
-  j["dumpable"] = ProcessIsDumpable();
+  s.dumpable = ProcessIsDumpable();
+  std::optional<WallTime> certificate_expires;
   if (channel_) {
-    const auto s = channel_->GetState();
-    j["channel"] = {{"state", std::string(channel::ChannelStateName(s.state))},
-                    {"since", audit::FormatTime(s.since)},
-                    {"last_error", s.last_error.ok() ? "" : s.last_error.ToString()},
-                    {"tenant", s.tenant}};
-    if (s.clock_skew) {
-      j["channel"]["clock_skew_seconds"] = static_cast<double>(s.clock_skew->count()) / 1000.0;
-      j["channel"]["max_clock_skew_seconds"] = s.max_clock_skew.count();
+    const auto state = channel_->GetState();
+    metrics::Snapshot::Channel c;
+    c.state = std::string(channel::ChannelStateName(state.state));
+    for (auto each : {channel::ChannelState::kStopped, channel::ChannelState::kConnecting,
+                      channel::ChannelState::kConnected, channel::ChannelState::kDisconnected}) {
+      c.all_states.emplace_back(channel::ChannelStateName(each));
     }
+    c.connected = state.state == channel::ChannelState::kConnected;
+    c.since = state.since;
+    c.last_error = state.last_error.ok() ? "" : state.last_error.ToString();
+    c.tenant = state.tenant;
+    if (state.clock_skew) {
+      c.clock_skew_seconds = static_cast<double>(state.clock_skew->count()) / 1000.0;
+      c.max_clock_skew_seconds = state.max_clock_skew.count();
+    }
+    certificate_expires = state.certificate_expires;
+    s.channel = std::move(c);
   }
-  nlohmann::json servers = nlohmann::json::array();
   if (router_) {
     for (const auto& [directory, health] : router_->Health()) {
-      nlohmann::json server = {{"directory", directory},
-                               {"url", health.url},
-                               {"healthy", health.healthy},
-                               {"last_error", health.last_error}};
-      // When, so that `wbagent status` shows a recovered server's error as past.
-      if (health.last_error_at) server["last_error_at"] = audit::FormatTime(*health.last_error_at);
-      if (health.failing_since) server["failing_since"] = audit::FormatTime(*health.failing_since);
-      servers.push_back(std::move(server));
+      s.servers.push_back({.directory = directory,
+                           .url = health.url,
+                           .healthy = health.healthy,
+                           .last_error = health.last_error,
+                           .last_error_at = health.last_error_at,
+                           .failing_since = health.failing_since,
+                           .failovers = health.failovers});
     }
   }
-  j["directory_servers"] = servers;
   if (pipeline_) {
     const policy::BreakerState breaker = pipeline_->Breaker();
-    j["breaker"] = {{"tripped", breaker.tripped}};
-    if (breaker.tripped_at) j["breaker"]["tripped_at"] = audit::FormatTime(*breaker.tripped_at);
+    s.breaker = metrics::Snapshot::Breaker{breaker.tripped, breaker.tripped_at};
     const Activity a = pipeline_->LastActivity();
-    if (a.last_success) j["last_success"] = audit::FormatTime(*a.last_success);
-    if (a.last_failure) {
-      j["last_failure"] = audit::FormatTime(*a.last_failure);
-      j["last_failure_outcome"] = a.last_failure_outcome;
+    s.last_success = a.last_success;
+    s.last_failure = a.last_failure;
+    s.last_failure_outcome = a.last_failure_outcome;
+  }
+  if (detail == metrics::Detail::kStatus) return s;
+  // The metrics' detail: a query of the queue, the audit trail's counter, the counted events.
+  if (queue_) {
+    if (auto stats = queue_->GetStats(); stats.ok()) {
+      metrics::Snapshot::Queue q;
+      for (std::size_t i = 0; i < queue::kStateCount; ++i) {
+        const auto state = static_cast<queue::State>(i);
+        q.by_state.emplace_back(std::string(queue::StateName(state)), stats->count(state));
+      }
+      q.oldest_pending_age = stats->oldest_unfinished_age;
+      s.queue = std::move(q);
+    } else {
+      log_->warn("metrics: cannot read the queue: {}", stats.error().ToString());
     }
   }
-  return j;
+  if (certificate_expires) s.certificate_expires_in = *certificate_expires - clock_.Now();
+  if (audit_) s.audit_append_failures = audit_->AppendFailures();
+  s.recorded = recorder_.Read();
+  return s;
+}
+
+nlohmann::json Daemon::StatusView() const {
+  return StatusJson(TakeSnapshot(metrics::Detail::kStatus));
+}
+
+void Daemon::StartMetrics() {
+  if (!config_.metrics.listen) return;
+  const config::HostPort& listen = *config_.metrics.listen;
+  auto endpoint = metrics::Endpoint::Start({.address = listen.host, .port = listen.port},
+                                           [this] { return TakeSnapshot(metrics::Detail::kFull); });
+  if (!endpoint.ok()) {
+    // Writeback matters more than its metrics: the agent runs on, and Prometheus's own `up`
+    // shows the missing target.
+    log_->error("{}; the agent runs without its metrics endpoint", endpoint.error().ToString());
+    return;
+  }
+  endpoint_ = std::move(*endpoint);
+  const bool v6 = listen.host.find(':') != std::string::npos;  // written [::1]:PORT
+  log_->info("metrics: serving /metrics, /healthz and /readyz on http://{}{}{}:{}", v6 ? "[" : "",
+             listen.host, v6 ? "]" : "", endpoint_->port());
 }
 
 }  // namespace wb::agent

@@ -16,6 +16,7 @@
 #include "common/thread_annotations.h"
 #include "config/config.h"
 #include "ldap/directory.h"
+#include "metrics/metrics.h"
 #include "policy/policy.h"
 #include "queue/queue.h"
 
@@ -58,8 +59,14 @@ class Daemon {
   Daemon() = default;
   // Open's steps after the audit trail: the queue, the directories, the keys, the wiring.
   Status OpenComponents(const config::Config& config);
+  // The components' state now (metrics.h): what status.json and the metrics endpoint show.
+  // Thread-safe (the status writer's and the endpoint's threads call it).
+  metrics::Snapshot TakeSnapshot(metrics::Detail detail) const;
   // What status.json shows (StatusWriter adds updated_at).
   nlohmann::json StatusView() const;
+  // The metrics endpoint, when [metrics] listen is set. A port that cannot be bound is logged,
+  // and the agent runs without it.
+  void StartMetrics();
   // Each directory's service-account bind, on a thread of its own (a down server takes
   // connect_timeout): each result logged, a failure at error with the fix.
   void CheckDirectoriesInBackground();
@@ -77,6 +84,9 @@ class Daemon {
   config::Config config_;
   std::shared_ptr<spdlog::logger> log_;
   SystemClock clock_;
+  // What the pipeline and the channel count for the metrics; before the components that
+  // count into it, so that it outlives them.
+  metrics::Recorder recorder_;
   // First, so that it outlives the components that tell it of changes; its thread is
   // stopped by Stop() before they go.
   std::unique_ptr<StatusWriter> status_;
@@ -94,6 +104,8 @@ class Daemon {
   std::unique_ptr<ChannelOutbound> outbound_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<Link> link_;
+  // Last: reads the others; stopped first (Stop), destroyed first.
+  std::unique_ptr<metrics::Endpoint> endpoint_;
   std::thread directory_check_;  // CheckDirectoriesInBackground; joined by Stop
   Mutex check_mu_;
   bool check_running_ WB_GUARDED_BY(check_mu_) = false;

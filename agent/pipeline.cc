@@ -165,9 +165,15 @@ void Pipeline::Notify() {
 
 // --- Intake (channel thread) ------------------------------------------------------------
 
+void Pipeline::Observe(metrics::Recorder::Latency which, std::chrono::duration<double> d) {
+  if (deps_.metrics) deps_.metrics->Observe(which, d);
+}
+
 void Pipeline::OnRequest(const protocol::Request& message) {
+  const auto checking = deps_.clock->Monotonic();
   auto opened = protocol::OpenRequest(message.envelope, keys_.trusted, *keys_.encryption_key,
                                       keys_.open, *deps_.clock, *replay_);
+  Observe(metrics::Recorder::Latency::kEnvelopeCheck, deps_.clock->Monotonic() - checking);
   if (!opened.ok()) return Reject(opened.error());
   if (opened->redelivered && AnswerRedelivery(opened->claims.id)) return;
   queue::Request request = ToQueueRequest(*opened, message.delivery);
@@ -295,6 +301,11 @@ void Pipeline::RecordDecision(const queue::RequestInfo& info, const policy::Deci
   }
   e.detail = std::move(detail);
   Audit(e);
+  if (deps_.metrics) {
+    const std::string_view verdict = policy::VerdictName(decision.verdict);
+    for (const auto& m : decision.matches) deps_.metrics->CountDecision(stage, m.rule, verdict);
+    if (decision.matches.empty()) deps_.metrics->CountDecision(stage, "", verdict);
+  }
   if (decision.verdict == policy::Verdict::kWouldDeny) {
     deps_.log->warn("request {} for {}: would be denied (log_only): {}", info.id,
                     EscapeForLog(info.target), e.detail);
@@ -554,6 +565,7 @@ void Pipeline::WorkerLoop() {
 void Pipeline::Process(queue::Work& work) {
   const auto start = deps_.clock->Monotonic();
   const auto& info = work.record.info;
+  Observe(metrics::Recorder::Latency::kQueueWait, deps_.clock->Now() - work.record.received_at);
   auto target = ToTarget(info);
   if (!target) {
     return Finalize(work,
@@ -579,7 +591,9 @@ void Pipeline::Process(queue::Work& work) {
     o.note = check->note;
     return Finalize(work, o, account->dn, directory.name(), Since(start, *deps_.clock));
   }
+  const auto writing = deps_.clock->Monotonic();
   ldap::Outcome outcome = directory.Apply(*account, ToChange(work));
+  Observe(metrics::Recorder::Latency::kDirectoryWrite, deps_.clock->Monotonic() - writing);
   if (check && FoundItsOwnWrite(info.operations, outcome)) {
     outcome = ldap::Succeeded();
     outcome.note =
@@ -808,8 +822,16 @@ void Pipeline::Report(const queue::RequestInfo& info, bool succeeded, const std:
     }
   }
   if (deps_.activity_changed) deps_.activity_changed();
+  if (deps_.metrics) {
+    const queue::Operations& ops = info.operations;
+    deps_.metrics->CountRequest(
+        metrics::OperationName(ops.change, ops.reset, ops.unlock, ops.require_change), code);
+  }
   auto detail = deps_.queue->Show(info.id);
-  if (detail.ok()) SendResult(detail->record);
+  if (detail.ok()) {
+    Observe(metrics::Recorder::Latency::kStay, deps_.clock->Now() - detail->record.received_at);
+    SendResult(detail->record);
+  }
   Notify();  // the account's next request may now go
 }
 

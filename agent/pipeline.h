@@ -41,6 +41,7 @@
 #include "common/burst.h"
 #include "common/clock.h"
 #include "ldap/directory.h"
+#include "metrics/metrics.h"
 #include "policy/policy.h"
 #include "protocol/protocol.h"
 #include "queue/queue.h"
@@ -69,6 +70,9 @@ struct PipelineDeps {
   // Called when the breaker's state changed (it tripped, or was released), with the new
   // state, so that it is kept durably and shown. Unset: nothing.
   std::function<void(const policy::BreakerState&)> breaker_changed;
+  // Counts each ended request, each policy decision and the latencies, for the metrics.
+  // Unset: nothing is counted.
+  metrics::Recorder* metrics = nullptr;
 };
 
 struct PipelineKeys {
@@ -193,6 +197,9 @@ class Pipeline {
   };
   std::optional<AppliedCheck> MayHaveBeenApplied(const queue::Record& record) const;
   static bool FoundItsOwnWrite(const queue::Operations& ops, const ldap::Outcome& outcome);
+
+  // Adds to deps_.metrics, when set.
+  void Observe(metrics::Recorder::Latency which, std::chrono::duration<double> d);
 
   // The rules now in force: each request's checks use one snapshot (QuestionsFor and
   // CheckAccount must come from the same rules).

@@ -8,6 +8,47 @@
 
 namespace wb::agent {
 
+nlohmann::json StatusJson(const metrics::Snapshot& s) {
+  nlohmann::json j;
+  j["pid"] = s.pid;
+  j["version"] = s.version;
+  j["dumpable"] = s.dumpable;
+  if (s.channel) {
+    const metrics::Snapshot::Channel& c = *s.channel;
+    j["channel"] = {{"state", c.state},
+                    {"since", audit::FormatTime(c.since)},
+                    {"last_error", c.last_error},
+                    {"tenant", c.tenant}};
+    if (c.clock_skew_seconds) {
+      j["channel"]["clock_skew_seconds"] = *c.clock_skew_seconds;
+      j["channel"]["max_clock_skew_seconds"] = c.max_clock_skew_seconds;
+    }
+  }
+  nlohmann::json servers = nlohmann::json::array();
+  for (const metrics::Snapshot::Server& server : s.servers) {
+    nlohmann::json one = {{"directory", server.directory},
+                          {"url", server.url},
+                          {"healthy", server.healthy},
+                          {"last_error", server.last_error}};
+    // When, so that `wbagent status` shows a recovered server's error as past.
+    if (server.last_error_at) one["last_error_at"] = audit::FormatTime(*server.last_error_at);
+    if (server.failing_since) one["failing_since"] = audit::FormatTime(*server.failing_since);
+    servers.push_back(std::move(one));
+  }
+  j["directory_servers"] = servers;
+  if (s.breaker) {
+    j["breaker"] = {{"tripped", s.breaker->tripped}};
+    if (s.breaker->tripped_at)
+      j["breaker"]["tripped_at"] = audit::FormatTime(*s.breaker->tripped_at);
+  }
+  if (s.last_success) j["last_success"] = audit::FormatTime(*s.last_success);
+  if (s.last_failure) {
+    j["last_failure"] = audit::FormatTime(*s.last_failure);
+    j["last_failure_outcome"] = s.last_failure_outcome;
+  }
+  return j;
+}
+
 StatusWriter::StatusWriter(Options options, Render render, const Clock& clock)
     : options_(std::move(options)), render_(std::move(render)), clock_(clock) {}
 

@@ -26,8 +26,12 @@
 
 #include "common/clock.h"
 #include "common/thread_annotations.h"
+#include "metrics/metrics.h"
 
 namespace wb::agent {
+
+// status.json's fields (docs/operations.md, "Status") from the snapshot the metrics read too.
+nlohmann::json StatusJson(const metrics::Snapshot& s);
 
 class StatusWriter {
  public:

@@ -33,6 +33,7 @@
 // the checkpoint before the files, so a live head is never mistaken for a truncation; a
 // rotation in the middle of a run can make Verify report a spurious missing file: run again).
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -329,10 +330,15 @@ class Writer final : public Sink {
   // cannot be read (kIoError, kNotFound). Thread-safe.
   Result<WitnessCheck> CheckWitness(const Head& head);
 
+  // How many Append calls failed since Open (for the metrics: after the first, the Writer is
+  // broken and every request stops). Thread-safe.
+  std::uint64_t AppendFailures() const { return append_failures_.load(); }
+
  private:
   class Impl;
   explicit Writer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+  std::atomic<std::uint64_t> append_failures_{0};
 };
 
 // The checkpoint file for a state directory: <state_dir>/audit.checkpoint.

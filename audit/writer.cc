@@ -463,7 +463,9 @@ Writer::Writer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Writer::~Writer() { (void)impl_->Close(); }
 
 Result<Appended> Writer::Append(const Event& event, Durability durability) {
-  return impl_->Append(event, durability);
+  auto appended = impl_->Append(event, durability);
+  if (!appended.ok()) ++append_failures_;
+  return appended;
 }
 
 Status Writer::Sync() { return impl_->Sync(); }

@@ -305,7 +305,7 @@ struct Config {
   LogConfig log;
   MetricsConfig metrics;
   // Keys that were accepted but have no effect yet, because what they configure is not built
-  // (e.g. metrics.listen: the metrics endpoint is issue #16), each located like a problem,
+  // (none today; metrics.listen was until the endpoint was built), each located like a problem,
   // with `problem` saying so. Not problems: LoadConfig still returns the Config, check-config
   // prints them as warnings without changing its exit status, and the daemon logs them at
   // start and reload. A key is never ignored silently.

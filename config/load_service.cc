@@ -72,10 +72,6 @@ void LoadMetrics(TableReader& root, MetricsConfig& out) {
     Result<HostPort, std::string> address = ParseLoopbackListen(listen->value);
     if (address.ok()) {
       out.listen = *address;
-      metrics->diag().Warn(listen->at, listen->key,
-                           "accepted but has no effect yet: the metrics endpoint is not built "
-                           "(issue #16); nothing listens on " +
-                               listen->value);
     } else {
       metrics->diag().Add(listen->at, listen->key, address.error());
     }

@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -125,6 +126,9 @@ struct ServerHealth {
   std::string last_error;
   std::optional<WallTime> last_error_at;
   std::optional<WallTime> failing_since;  // set while unhealthy: its first failure in a row
+  // Connections opened to this server because a server before it in the order failed in the
+  // same attempt (a failover), since the agent started.
+  std::uint64_t failovers = 0;
 };
 
 class Directory {

@@ -86,13 +86,16 @@ Result<std::unique_ptr<Connection>, Outcome> ServerPool::OpenNew() {
   }
   std::optional<Outcome> first_refusal;
   Outcome last = MakeOutcome(OutcomeCode::kDirectoryUnavailable, "no server configured");
+  bool failed_over = false;  // a server before this one failed in this attempt
   for (const auto& [index, url] : candidates) {
     auto conn = Connection::Open(url, settings_, *password);
     std::lock_guard lock(mu_);
     if (conn.ok()) {
       MarkHealthy(index);
+      if (failed_over) ++servers_[index].health.failovers;
       return std::move(*conn);
     }
+    failed_over = true;
     MarkFailed(index, conn.error());
     last = conn.error();
     if (last.code == OutcomeCode::kServiceBindFailed) return HoldBinds(std::move(last));

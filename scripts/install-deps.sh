@@ -24,6 +24,9 @@ packages=(
   slapd ldap-utils openssl
   samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools
   iproute2 socat tinyproxy sqlite3 procps
+  # promtool, for the metrics tests (`promtool check metrics`, `promtool test rules`). Only the
+  # tool is used: the package's own Prometheus server is disabled below.
+  prometheus
 )
 ci_packages=(
   # the second compiler; ccache keeps CI's repeated builds fast
@@ -61,7 +64,7 @@ echo "krb5-config krb5-config/default_realm string SAMDOM.EXAMPLE.TEST" | $sudo 
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The packaged services are not ours: tests start private instances on their own ports.
-for svc in slapd samba-ad-dc smbd nmbd winbind tinyproxy; do
+for svc in slapd samba-ad-dc smbd nmbd winbind tinyproxy prometheus; do
   $sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done
 echo "install-deps: done"

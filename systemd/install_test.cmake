@@ -18,6 +18,7 @@ set(expected
     usr/lib/sysusers.d/wbagent.conf
     usr/lib/tmpfiles.d/wbagent.conf
     usr/share/doc/wbagent/examples/wbagent.example.toml
+    usr/share/doc/wbagent/examples/wbagent-alerts.yml
     usr/share/doc/wbagent/README.md)
 # Every page of docs/, so that the links between them work on the host (their links are
 # checked by installed_docs_links_resolve_test, installed_docs_test.cmake).

@@ -294,7 +294,8 @@ class PipelineTest : public ::testing::Test {
                                                 .clock = clock_,
                                                 .log = std::make_shared<spdlog::logger>("test"),
                                                 .activity_changed = {},
-                                                .breaker_changed = {}},
+                                                .breaker_changed = {},
+                                                .metrics = &recorder_},
                                    std::move(keys), workers);
     if (start) {
       ASSERT_TRUE(pipeline_->Start().ok());
@@ -398,6 +399,7 @@ class PipelineTest : public ::testing::Test {
   config::Config policy_config_;
   policy::BreakerState breaker_;
   std::shared_ptr<policy::Policy> policy_;
+  metrics::Recorder recorder_;  // before pipeline_, which counts into it
   std::unique_ptr<Pipeline> pipeline_;
 };
 
@@ -538,6 +540,52 @@ TEST_F(PipelineTest, AnIdReusedWithAnotherNonceIsRejectedAsReplayed) {
   ASSERT_EQ(rejected.size(), 1u);
   EXPECT_EQ(rejected[0].code, protocol::RejectCode::kReplayed);
   EXPECT_EQ(directory_->applies, 1);
+}
+
+// The metrics (metrics::Recorder): an ended request is counted by operation and outcome, with
+// each of its latencies.
+TEST_F(PipelineTest, AnEndedRequestIsCountedWithItsLatencies) {
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  const metrics::Recorded got = recorder_.Read();
+  ASSERT_EQ(got.requests.size(), 1u);
+  EXPECT_EQ(got.requests.begin()->first.second, "succeeded");
+  EXPECT_EQ(got.requests.begin()->second, 1u);
+  EXPECT_EQ(got.envelope_check.count, 1u);
+  EXPECT_EQ(got.queue_wait.count, 1u);
+  EXPECT_EQ(got.directory_write.count, 1u);
+  EXPECT_EQ(got.stay.count, 1u);
+  // Allowed at admission and at the account checks, no rule matching either.
+  using Key = std::tuple<std::string, std::string, std::string>;
+  EXPECT_EQ(got.decisions.size(), 2u);
+  EXPECT_EQ(got.decisions.count(Key{"admission", "", "allow"}), 1u);
+  EXPECT_EQ(got.decisions.count(Key{"account", "", "allow"}), 1u);
+}
+
+TEST_F(PipelineTest, ADenialIsCountedUnderItsRuleAndWritesNothing) {
+  auto c = Claims();
+  c.requester.verified_by = {"carrier_pigeon"};
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  const metrics::Recorded got = recorder_.Read();
+  ASSERT_EQ(got.requests.size(), 1u);
+  EXPECT_EQ(got.requests.begin()->first.second, "verification_insufficient");
+  ASSERT_EQ(got.decisions.size(), 1u);
+  const auto& [stage, rule, decision] = got.decisions.begin()->first;
+  EXPECT_EQ(stage, "admission");
+  EXPECT_FALSE(rule.empty());
+  EXPECT_EQ(decision, "deny");
+  EXPECT_EQ(got.directory_write.count, 0u);
+}
+
+TEST_F(PipelineTest, AForgedEnvelopeCountsItsCheckButNoRequest) {
+  auto other = protocol::EcPrivateKey::Generate();
+  ASSERT_TRUE(other.ok());
+  pipeline_->OnRequest({Seal(Claims(), &*other)});
+  const metrics::Recorded got = recorder_.Read();
+  EXPECT_EQ(got.envelope_check.count, 1u);
+  EXPECT_TRUE(got.requests.empty());
 }
 
 TEST_F(PipelineTest, AForgedEnvelopeIsRejectedAndNothingIsQueued) {

@@ -379,6 +379,7 @@ TEST_P(WriterFaultTest, AnIoErrorIsNeverAcknowledgedAndLosesNothing) {
     countdown = n;
     std::uint64_t acknowledged = 0;
     bool failed = false;
+    std::uint64_t failures = 0;
     for (int i = 1; i <= 8; ++i) {
       auto appended = writer->Append(SampleEvent(i), Durability::kDurable);
       if (appended.ok()) {
@@ -386,9 +387,12 @@ TEST_P(WriterFaultTest, AnIoErrorIsNeverAcknowledgedAndLosesNothing) {
         acknowledged = appended->seq;
       } else {
         failed = true;
+        ++failures;
       }
     }
     countdown = 0;
+    // Each failed append is counted (wbagent_audit_append_failures_total).
+    EXPECT_EQ(writer->AppendFailures(), failures) << "#" << n;
     if (!fired) break;
     ++reached;
     EXPECT_TRUE(failed) << "#" << n << ": the I/O error was not reported";

@@ -105,24 +105,12 @@ TEST_F(ConfigTest, MetricsListenOnIpv6LoopbackIsAccepted) {
   EXPECT_EQ(LoadOk(text).metrics.listen, (HostPort{"::1", 9469}));
 }
 
-// The metrics endpoint is not built (issue #16): the key is kept, and said to do nothing.
-TEST_F(ConfigTest, MetricsListenIsAcceptedWithAWarningThatItHasNoEffectYet) {
+// The metrics endpoint is built (metrics/): the key takes effect, so nothing warns of it.
+TEST_F(ConfigTest, MetricsListenTakesEffectWithoutAWarning) {
   std::string text = SetKey(kMinimal, "[metrics]", "listen", "\"127.0.0.1:9469\"");
   const Config config = LoadOk(text);
-  ASSERT_EQ(config.warnings.size(), 1u);
-  const ConfigError& w = config.warnings[0];
-  EXPECT_EQ(w.key, "metrics.listen");
-  EXPECT_EQ(w.file, config_path_.string());
-  // The line that sets it.
-  std::size_t line = 1;
-  for (std::size_t i = 0; i < text.find("listen ="); ++i) line += text[i] == '\n' ? 1 : 0;
-  EXPECT_EQ(w.line, static_cast<int>(line));
-  EXPECT_GT(w.column, 0);
-  EXPECT_NE(w.problem.find("accepted but has no effect yet: the metrics endpoint is not built "
-                           "(issue #16)"),
-            std::string::npos)
-      << w.problem;
-  EXPECT_NE(w.ToString().find(":" + std::to_string(line) + ":"), std::string::npos);
+  EXPECT_EQ(config.metrics.listen, (HostPort{"127.0.0.1", 9469}));
+  EXPECT_TRUE(config.warnings.empty());
 }
 
 TEST_F(ConfigTest, AConfigWithoutInertKeysHasNoWarnings) {

@@ -649,6 +649,18 @@ TEST_F(OpenLdapWriterTest, FailoverUsesTheSecondUrlWhenTheFirstIsDown) {
   EXPECT_FALSE(health[0].healthy);
   EXPECT_FALSE(health[0].last_error.empty());
   EXPECT_TRUE(health[1].healthy);
+  // The metrics' wbagent_directory_failovers_total: the connection went to the second server
+  // because the first failed.
+  EXPECT_EQ(health[0].failovers, 0u);
+  EXPECT_GE(health[1].failovers, 1u);
+}
+
+TEST_F(OpenLdapWriterTest, NoFailoverIsCountedWhenTheFirstServerAnswers) {
+  auto dir = Open(Config({server_->ldaps_url()}));
+  ASSERT_TRUE(dir->FindAccount({LookupAttribute::kUid, "alice"}).ok());
+  auto health = dir->Health();
+  ASSERT_EQ(health.size(), 1u);
+  EXPECT_EQ(health[0].failovers, 0u);
 }
 
 TEST_F(OpenLdapWriterTest, ServerRestartIsSurvivedByReconnecting) {

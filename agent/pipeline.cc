@@ -823,9 +823,7 @@ void Pipeline::Report(const queue::RequestInfo& info, bool succeeded, const std:
   }
   if (deps_.activity_changed) deps_.activity_changed();
   if (deps_.metrics) {
-    const queue::Operations& ops = info.operations;
-    deps_.metrics->CountRequest(
-        metrics::OperationName(ops.change, ops.reset, ops.unlock, ops.require_change), code);
+    deps_.metrics->CountRequest(OperationsLabel(info.operations), code);
   }
   auto detail = deps_.queue->Show(info.id);
   if (detail.ok()) {

@@ -209,6 +209,15 @@ std::vector<protocol::Operation> OperationsOf(const queue::Operations& ops) {
   return out;
 }
 
+std::string OperationsLabel(const queue::Operations& ops) {
+  std::string out;
+  for (protocol::Operation op : OperationsOf(ops)) {
+    if (!out.empty()) out += '+';
+    out += protocol::OperationName(op);
+  }
+  return out.empty() ? "none" : out;
+}
+
 bool WritesPassword(const queue::Operations& ops) { return ops.reset || ops.change; }
 
 std::optional<audit::Requester> ParseRequester(const std::string& requester_json) {

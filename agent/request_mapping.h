@@ -36,6 +36,8 @@ ldap::PasswordChange ToChange(const queue::Work& work);
 // The operations of a stored request, in the protocol's order (their names:
 // protocol::OperationName).
 std::vector<protocol::Operation> OperationsOf(const queue::Operations& ops);
+// The same joined with '+' ("reset+unlock"), for a metric's label; "none" when there is none.
+std::string OperationsLabel(const queue::Operations& ops);
 
 // True when the request writes a password (reset or change).
 bool WritesPassword(const queue::Operations& ops);

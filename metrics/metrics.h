@@ -65,7 +65,8 @@ struct HistogramCounts {
 // --- What the pipeline and the channel count -----------------------------------------------
 
 struct Recorded {
-  // (operation, outcome) -> requests ended so. operation: OperationName's; outcome: the
+  // (operation, outcome) -> requests ended so. operation: the request's operations in the
+  // protocol's words and order, joined with '+' ("reset+unlock"; agent's OperationsLabel); outcome: the
   // stable outcome code of docs/troubleshooting.md.
   std::map<std::pair<std::string, std::string>, std::uint64_t> requests;
   // (stage, rule, decision) -> decisions. stage: "admission", "account", "password",
@@ -161,10 +162,6 @@ struct Readiness {
 };
 // Ready when the channel is connected and every directory has a healthy server.
 Readiness ReadinessOf(const Snapshot& s);
-
-// "change", "reset", "unlock", "require_change", and their combinations joined with '+' in
-// that order ("reset+unlock"); "none" when no operation is set.
-std::string OperationName(bool change, bool reset, bool unlock, bool require_change);
 
 // --- The HTTP endpoint -------------------------------------------------------------------
 

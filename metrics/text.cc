@@ -52,19 +52,6 @@ Recorded Recorder::Read() const {
   return recorded_;
 }
 
-std::string OperationName(bool change, bool reset, bool unlock, bool require_change) {
-  std::string out;
-  auto add = [&out](const char* name) {
-    if (!out.empty()) out += '+';
-    out += name;
-  };
-  if (change) add("change");
-  if (reset) add("reset");
-  if (unlock) add("unlock");
-  if (require_change) add("require_change");
-  return out.empty() ? "none" : out;
-}
-
 namespace {
 
 // A label value: backslash, double quote and line feed escaped (format 0.0.4).

@@ -80,16 +80,6 @@ TEST(RecorderTest, CountsFromManyThreadsAddUp) {
   EXPECT_EQ(got.envelope_check.count, 0u);
 }
 
-TEST(OperationNameTest, NamesEachCombinationInOneOrder) {
-  EXPECT_EQ(OperationName(false, true, false, false), "reset");
-  EXPECT_EQ(OperationName(false, true, true, false), "reset+unlock");
-  EXPECT_EQ(OperationName(true, false, false, false), "change");
-  EXPECT_EQ(OperationName(false, false, true, false), "unlock");
-  EXPECT_EQ(OperationName(false, false, false, true), "require_change");
-  EXPECT_EQ(OperationName(false, true, false, true), "reset+require_change");
-  EXPECT_EQ(OperationName(false, false, false, false), "none");
-}
-
 TEST(RenderTextTest, EveryFamilyHasHelpAndTypeBeforeItsSamples) {
   Snapshot s = Healthy();
   const std::string text = RenderText(s);

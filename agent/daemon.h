@@ -13,6 +13,7 @@
 #include "audit/audit.h"
 #include "channel/channel.h"
 #include "common/clock.h"
+#include "common/liveness.h"
 #include "common/thread_annotations.h"
 #include "config/config.h"
 #include "ldap/directory.h"
@@ -44,6 +45,9 @@ class Daemon {
   void Stop();
   // Periodic work from the main loop: queue maintenance, the witness.
   void Tick(bool maintenance);
+  // The heartbeats of the channel's I/O thread and of the workers (common/liveness.h); the
+  // main loop adds its own, and agent/watchdog.h feeds systemd's watchdog from them.
+  Liveness& liveness() { return liveness_; }
   // A reloaded config: applies what can change while running (the log level, [policy] and the
   // scope tables), audits the reload, and warns of what needs a restart.
   void Reloaded(const config::Config& config, bool accepted, const std::string& why);
@@ -75,6 +79,8 @@ class Daemon {
   config::Config config_;
   std::shared_ptr<spdlog::logger> log_;
   SystemClock clock_;
+  // The heartbeats of the channel's I/O thread and of the workers; outlives both.
+  Liveness liveness_{clock_};
   // First, so that it outlives the components that tell it of changes; its thread is
   // stopped by Stop() before they go.
   std::unique_ptr<StatusWriter> status_;

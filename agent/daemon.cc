@@ -52,6 +52,20 @@ std::string WitnessRefusal(audit::WitnessCheck check, const audit::Head& witness
          "(docs/audit.md, \"The witness\")";
 }
 
+// How long the channel's I/O thread may go without turning its event loop: its callbacks
+// enqueue and audit (each a durable write), which takes well under a second on a healthy disk.
+constexpr std::chrono::milliseconds kChannelDeadline{30'000};
+// A worker's steps between two directory calls: the queue's and the audit trail's durable
+// writes and the policy's checks.
+constexpr std::chrono::milliseconds kWorkerSlack{15'000};
+
+// The longest a worker may go without a beat: the slowest directory's longest call.
+std::chrono::milliseconds WorkerDeadline(const config::Config& config) {
+  std::chrono::milliseconds longest{0};
+  for (const auto& d : config.directories) longest = std::max(longest, ldap::LongestCall(d));
+  return longest + kWorkerSlack;
+}
+
 }  // namespace
 
 // The pipeline's messages go out through the channel.
@@ -311,6 +325,8 @@ Status Daemon::OpenComponents(const config::Config& config) {
   channel::Environment env;
   env.clock = &clock_;
   env.log = log_;
+  env.alive = [&beat = liveness_.Add("channel I/O thread", kChannelDeadline)] { beat.Beat(); };
+  env.alive_interval = Liveness::IdleWake(kChannelDeadline);
   channel_ = std::make_unique<channel::Channel>(channel::OptionsFromConfig(config), env);
   outbound_ = std::make_unique<ChannelOutbound>(*channel_);
   pipeline_ = std::make_unique<Pipeline>(
@@ -325,7 +341,9 @@ Status Daemon::OpenComponents(const config::Config& config) {
           .activity_changed = [status = status_.get()] { status->Changed(); },
           .breaker_changed =
               [this](const policy::BreakerState& state) { KeepBreaker(state, std::nullopt); },
-          .metrics = &recorder_},
+          .metrics = &recorder_,
+          .liveness = &liveness_,
+          .worker_deadline = WorkerDeadline(config)},
       std::move(*keys), config.queue.max_in_flight);
   link_ = std::make_unique<Link>(*log_, *audit_, *status_, *pipeline_, *channel_, recorder_);
   return Status::Ok();

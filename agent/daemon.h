@@ -13,6 +13,7 @@
 #include "audit/audit.h"
 #include "channel/channel.h"
 #include "common/clock.h"
+#include "common/liveness.h"
 #include "common/thread_annotations.h"
 #include "config/config.h"
 #include "ldap/directory.h"
@@ -45,6 +46,9 @@ class Daemon {
   void Stop();
   // Periodic work from the main loop: queue maintenance, the witness.
   void Tick(bool maintenance);
+  // The heartbeats of the channel's I/O thread and of the workers (common/liveness.h); the
+  // main loop adds its own, and agent/watchdog.h feeds systemd's watchdog from them.
+  Liveness& liveness() { return liveness_; }
   // A reloaded config: applies what can change while running (the log level, [policy] and the
   // scope tables), audits the reload, and warns of what needs a restart.
   void Reloaded(const config::Config& config, bool accepted, const std::string& why);
@@ -87,6 +91,8 @@ class Daemon {
   // What the pipeline and the channel count for the metrics; before the components that
   // count into it, so that it outlives them.
   metrics::Recorder recorder_;
+  // The heartbeats of the channel's I/O thread and of the workers; outlives both.
+  Liveness liveness_{clock_};
   // First, so that it outlives the components that tell it of changes; its thread is
   // stopped by Stop() before they go.
   std::unique_ptr<StatusWriter> status_;

@@ -1,18 +1,26 @@
 #include "agent/logging.h"
 
+#include <openssl/evp.h>
 #include <spdlog/details/log_msg.h>
 #include <spdlog/formatter.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/ansicolor_sink.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "common/hex.h"
 
 namespace wb::agent {
 namespace {
@@ -106,15 +114,51 @@ class JsonFormatter final : public spdlog::formatter {
 };
 
 // True when standard error is the journal's stream (systemd sets JOURNAL_STREAM to its
-// "device:inode"): journald then takes a "<N>" prefix as the line's priority and strips it.
+// "device:inode").
 bool StderrIsTheJournal() {
-  const char* stream = std::getenv("JOURNAL_STREAM");  // NOLINT(concurrency-mt-unsafe)
-  struct stat st {};
-  if (stream == nullptr || ::fstat(STDERR_FILENO, &st) != 0) return false;
-  std::string expected = std::to_string(st.st_dev);
-  expected += ':';
-  expected += std::to_string(st.st_ino);
-  return expected == stream;
+  return IsJournalStream(std::getenv("JOURNAL_STREAM"),  // NOLINT(concurrency-mt-unsafe)
+                         STDERR_FILENO);
+}
+
+// A sink that gives each record to journald with its fields (sd_journal_sendv). Should journald
+// refuse one (it is restarting), the record goes to standard error, which is the journal's
+// stream, as a JSON line with a "<N>" priority prefix that journald strips.
+class JournalSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  JournalSink() : fallback_(/*syslog_prefix=*/true) {}
+
+  void LogWithFields(const spdlog::details::log_msg& msg, const LogFields& fields) {
+    std::lock_guard lock(mutex_);
+    Send(msg, fields);
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override { Send(msg, LogFields{}); }
+  void flush_() override { std::fflush(stderr); }
+
+ private:
+  void Send(const spdlog::details::log_msg& msg, const LogFields& fields) {
+    const std::vector<std::string> lines =
+        JournalFields(msg.level, std::string_view(msg.payload.data(), msg.payload.size()), fields);
+    std::vector<iovec> iov;
+    iov.reserve(lines.size());
+    for (const std::string& line : lines) {
+      iov.push_back({const_cast<char*>(line.data()), line.size()});  // NOLINT: read only
+    }
+    if (sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) >= 0) return;
+    spdlog::memory_buf_t buf;
+    fallback_.format(msg, buf);
+    std::fwrite(buf.data(), 1, buf.size(), stderr);
+  }
+
+  JsonFormatter fallback_;
+};
+
+std::string MessageIdOf(std::string_view name) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int size = 0;
+  EVP_Digest(name.data(), name.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), 16));
 }
 
 spdlog::level::level_enum SpdlogLevel(config::LogLevel level) {
@@ -135,6 +179,114 @@ spdlog::level::level_enum SpdlogLevel(config::LogLevel level) {
 
 }  // namespace
 
+std::string_view LogEventName(LogEvent event) {
+  switch (event) {
+    case LogEvent::kStarting:
+      return "starting";
+    case LogEvent::kReady:
+      return "ready";
+    case LogEvent::kNotStarting:
+      return "not_starting";
+    case LogEvent::kReloaded:
+      return "reloaded";
+    case LogEvent::kReloadRefused:
+      return "reload_refused";
+    case LogEvent::kStopping:
+      return "stopping";
+    case LogEvent::kStopped:
+      return "stopped";
+    case LogEvent::kRequestFinished:
+      return "request_finished";
+    case LogEvent::kRequestRetrying:
+      return "request_retrying";
+    case LogEvent::kRequestDenied:
+      return "request_denied";
+    case LogEvent::kRequestWouldDeny:
+      return "request_would_deny";
+    case LogEvent::kRequestRejected:
+      return "request_rejected";
+    case LogEvent::kRequestHeld:
+      return "request_held";
+    case LogEvent::kRequestExpired:
+      return "request_expired";
+    case LogEvent::kRejectionsSummarized:
+      return "rejections_summarized";
+    case LogEvent::kBreakerTripped:
+      return "breaker_tripped";
+    case LogEvent::kAuditAppendFailed:
+      return "audit_append_failed";
+    case LogEvent::kWatchdogStalled:
+      return "watchdog_stalled";
+    case LogEvent::kWatchdogRecovered:
+      return "watchdog_recovered";
+  }
+  return "";
+}
+
+std::string EventMessageId(LogEvent event) {
+  std::string name = "wbagent-event:";
+  name += LogEventName(event);
+  return MessageIdOf(name);
+}
+
+std::string OutcomeMessageId(std::string_view outcome) {
+  std::string name = "wbagent-outcome:";
+  name += outcome;
+  return MessageIdOf(name);
+}
+
+std::string MessageIdFor(const LogFields& fields) {
+  if (!fields.outcome.empty()) return OutcomeMessageId(fields.outcome);
+  if (fields.event) return EventMessageId(*fields.event);
+  return "";
+}
+
+std::vector<std::string> JournalFields(spdlog::level::level_enum level, std::string_view message,
+                                       const LogFields& fields) {
+  std::vector<std::string> out;
+  const auto add = [&out](std::string_view name, std::string_view value) {
+    if (value.empty()) return;
+    std::string field(name);
+    field += '=';
+    field += value;
+    out.push_back(std::move(field));
+  };
+  add("MESSAGE", message);
+  add("PRIORITY", std::to_string(SyslogPriority(level)));
+  add("SYSLOG_IDENTIFIER", "wbagent");
+  add("MESSAGE_ID", MessageIdFor(fields));
+  if (fields.event) add("WBAGENT_EVENT", LogEventName(*fields.event));
+  add("WBAGENT_REQUEST_ID", fields.request_id);
+  add("WBAGENT_OUTCOME", fields.outcome);
+  add("WBAGENT_DIRECTORY", fields.directory);
+  add("WBAGENT_TARGET", fields.target);
+  return out;
+}
+
+void LogStructured(spdlog::logger& logger, spdlog::level::level_enum level, const LogFields& fields,
+                   std::string_view message) {
+  if (!logger.should_log(level)) return;
+  const spdlog::details::log_msg msg(logger.name(), level, message);
+  for (const auto& sink : logger.sinks()) {
+    if (!sink->should_log(level)) continue;
+    if (auto* journal = dynamic_cast<JournalSink*>(sink.get())) {
+      journal->LogWithFields(msg, fields);
+    } else {
+      sink->log(msg);
+    }
+  }
+  if (level >= logger.flush_level()) logger.flush();
+}
+
+bool IsJournalStream(const char* journal_stream, int fd) {
+  struct stat st {};
+  if (journal_stream == nullptr || ::fstat(fd, &st) != 0) return false;
+  std::string expected = std::to_string(st.st_dev);
+  expected += ':';
+  expected += std::to_string(st.st_ino);
+  return expected == journal_stream;
+}
+
 void ApplyLogLevel(spdlog::logger& logger, config::LogLevel level) {
   logger.set_level(SpdlogLevel(level));
 }
@@ -143,12 +295,14 @@ std::shared_ptr<spdlog::logger> MakeLogger(const config::LogConfig& settings) {
   const bool text = settings.format == config::LogFormat::kText ||
                     (settings.format == config::LogFormat::kAuto && ::isatty(STDERR_FILENO) == 1);
   std::shared_ptr<spdlog::sinks::sink> sink;
-  if (text) {
+  if (StderrIsTheJournal()) {
+    sink = std::make_shared<JournalSink>();
+  } else if (text) {
     sink = std::make_shared<spdlog::sinks::ansicolor_stderr_sink_mt>();
     sink->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
   } else {
     sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    sink->set_formatter(std::make_unique<JsonFormatter>(StderrIsTheJournal()));
+    sink->set_formatter(std::make_unique<JsonFormatter>(/*syslog_prefix=*/false));
   }
   auto logger = std::make_shared<spdlog::logger>("wbagent", sink);
   ApplyLogLevel(*logger, settings.level);

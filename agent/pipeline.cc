@@ -1,5 +1,10 @@
 #include "agent/pipeline.h"
 
+#include <pthread.h>
+
+#include <algorithm>
+
+#include "agent/logging.h"
 #include "agent/request_mapping.h"
 #include "agent/validate.h"
 #include "common/log_escape.h"
@@ -25,6 +30,16 @@ spdlog::level::level_enum LogLevelFor(const ldap::Outcome& outcome) {
 
 using std::chrono::milliseconds;
 using namespace std::chrono_literals;
+
+// A request's log fields (agent/logging.h): the target as the request names it, unescaped,
+// since a journal field holds any bytes.
+LogFields FieldsFor(const queue::RequestInfo& info, LogEvent event, std::string outcome) {
+  return {.event = event,
+          .request_id = info.id,
+          .outcome = std::move(outcome),
+          .directory = "",
+          .target = info.target};
+}
 
 // Replay memory on the queue's durable store: a (id, nonce) pair seen before is the same
 // request delivered again; a nonce seen with another id is a replay. An id seen with another
@@ -120,7 +135,19 @@ Status Pipeline::Start() {
   auto received = deps_.queue->List({.state = queue::State::kReceived, .limit = 100000});
   if (!received.ok()) return received.error();
   for (const auto& record : *received) Admit(record);
-  for (int i = 0; i < worker_count_; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (int i = 1; i <= worker_count_; ++i) {
+    Liveness::Heartbeat* beat = nullptr;
+    std::string name = "worker ";
+    name += std::to_string(i);
+    if (deps_.liveness) beat = &deps_.liveness->Add(name, deps_.worker_deadline);
+    workers_.emplace_back([this, beat, i] {
+      // Named, so that `top -H` and the watchdog's log line point at the same thread.
+      std::string thread_name = "wb-worker-";
+      thread_name += std::to_string(i);
+      pthread_setname_np(pthread_self(), thread_name.c_str());
+      WorkerLoop(beat);
+    });
+  }
   return Status::Ok();
 }
 
@@ -268,8 +295,11 @@ void Pipeline::Admit(const queue::Record& record) {
     case policy::Verdict::kDeny:
       return EndDenied(record.info, *d.deciding(), milliseconds(0));
     case policy::Verdict::kHold:
-      deps_.log->info("request {} for {}: held by the breaker", record.info.id,
-                      EscapeForLog(record.info.target));
+      Log(*deps_.log, spdlog::level::info,
+          FieldsFor(record.info, LogEvent::kRequestHeld,
+                    std::string(policy::CodeName(policy::Code::kBreakerTripped))),
+          "request {} for {}: held by the breaker", record.info.id,
+          EscapeForLog(record.info.target));
       return;
     case policy::Verdict::kAllow:
     case policy::Verdict::kWouldDeny:
@@ -307,8 +337,11 @@ void Pipeline::RecordDecision(const queue::RequestInfo& info, const policy::Deci
     if (decision.matches.empty()) deps_.metrics->CountDecision(stage, "", verdict);
   }
   if (decision.verdict == policy::Verdict::kWouldDeny) {
-    deps_.log->warn("request {} for {}: would be denied (log_only): {}", info.id,
-                    EscapeForLog(info.target), e.detail);
+    LogFields fields = FieldsFor(info, LogEvent::kRequestWouldDeny, "");
+    fields.directory = directory;
+    Log(*deps_.log, spdlog::level::warn, fields,
+        "request {} for {}: would be denied (log_only): {}", info.id, EscapeForLog(info.target),
+        e.detail);
   }
 }
 
@@ -325,8 +358,8 @@ void Pipeline::EndDenied(const queue::RequestInfo& info, const policy::RuleMatch
     deps_.log->error("request {}: finish: {}", info.id, s.ToString());
     return;
   }
-  deps_.log->warn("request {} for {}: denied: {}: {}", info.id, EscapeForLog(info.target), code,
-                  q.message);
+  Log(*deps_.log, spdlog::level::warn, FieldsFor(info, LogEvent::kRequestDenied, code),
+      "request {} for {}: denied: {}: {}", info.id, EscapeForLog(info.target), code, q.message);
   Report(info, /*succeeded=*/false, code);
 }
 
@@ -345,7 +378,7 @@ void Pipeline::OnBreakerChanged(const policy::BreakerState& state, const queue::
   e.reasons = {std::string(policy::CodeName(policy::Code::kBreakerTripped))};
   e.detail = what;
   Audit(e);
-  deps_.log->critical("{}", what);
+  Log(*deps_.log, spdlog::level::critical, {.event = LogEvent::kBreakerTripped}, "{}", what);
 }
 
 // The held requests: those still `received` (Admit runs under admit_mu_, so none is being
@@ -423,10 +456,16 @@ void Pipeline::RecordRejection(const protocol::Rejection& rejection) {
                ": " + rejection.reason;
   }
   Audit(e);
-  deps_.log->warn("request {} rejected: {}: {}",
-                  rejection.id_authenticated ? rejection.request_id
-                                             : "(unauthenticated) " + rejection.request_id,
-                  code, rejection.reason);
+  // An unauthenticated id is not put in WBAGENT_REQUEST_ID: a forged frame must not show up
+  // in a search for a real request.
+  Log(*deps_.log, spdlog::level::warn,
+      {.event = LogEvent::kRequestRejected,
+       .request_id = rejection.id_authenticated ? rejection.request_id : "",
+       .outcome = code},
+      "request {} rejected: {}: {}",
+      rejection.id_authenticated ? rejection.request_id
+                                 : "(unauthenticated) " + rejection.request_id,
+      code, rejection.reason);
 }
 
 void Pipeline::RecordSuppressed(const BurstSummary& summary) {
@@ -437,7 +476,7 @@ void Pipeline::RecordSuppressed(const BurstSummary& summary) {
   e.reasons.push_back(std::string(kUnauthenticatedReason));
   e.detail = summary.Describe("more rejections with unauthenticated ids, not recorded one by one,");
   Audit(e);
-  deps_.log->warn("{}", e.detail);
+  Log(*deps_.log, spdlog::level::warn, {.event = LogEvent::kRejectionsSummarized}, "{}", e.detail);
 }
 
 void Pipeline::OnResultAck(const std::string& id) {
@@ -481,7 +520,9 @@ void Pipeline::SendResult(const queue::Record& record) {
 bool Pipeline::Audit(const audit::Event& event) {
   auto appended = deps_.audit->Append(event);
   if (!appended.ok()) {
-    deps_.log->error("audit append failed: {}", appended.error().ToString());
+    Log(*deps_.log, spdlog::level::err,
+        {.event = LogEvent::kAuditAppendFailed, .request_id = event.request_id},
+        "audit append failed: {}", appended.error().ToString());
   }
   return appended.ok();
 }
@@ -529,20 +570,24 @@ Status Pipeline::RecoverInterrupted() {
 
 void Pipeline::WaitForWork() {
   auto next = deps_.queue->NextReadyTime();
+  // Nothing scheduled: sleep until notified; the minute bound covers expiry sweeps. With a
+  // watchdog, the worker wakes often enough to show it is alive while idle.
+  std::chrono::milliseconds longest = std::chrono::minutes(1);
+  if (deps_.liveness) longest = std::min(longest, Liveness::IdleWake(deps_.worker_deadline));
   std::unique_lock lock(mu_);
   auto ready = [this] { return stopping_ || wakeups_ > 0; };
   if (next.ok() && next->has_value()) {
-    const auto delay = **next - deps_.clock->Now();
-    wake_.wait_for(lock, std::max(delay, decltype(delay)::zero()), ready);
+    const auto delay = std::chrono::duration_cast<milliseconds>(**next - deps_.clock->Now());
+    wake_.wait_for(lock, std::clamp(delay, milliseconds::zero(), longest), ready);
   } else {
-    // Nothing scheduled: sleep until notified; the minute bound covers expiry sweeps.
-    wake_.wait_for(lock, std::chrono::minutes(1), ready);
+    wake_.wait_for(lock, longest, ready);
   }
   if (wakeups_ > 0) --wakeups_;
 }
 
-void Pipeline::WorkerLoop() {
+void Pipeline::WorkerLoop(Liveness::Heartbeat* beat) {
   for (;;) {
+    if (beat) beat->Beat();
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
@@ -558,11 +603,15 @@ void Pipeline::WorkerLoop() {
       WaitForWork();
       continue;
     }
-    Process(**work);
+    Process(**work, beat);
   }
 }
 
-void Pipeline::Process(queue::Work& work) {
+void Pipeline::Process(queue::Work& work, Liveness::Heartbeat* beat) {
+  // Before each directory call: the deadline bounds one call, not the whole request.
+  const auto progress = [beat] {
+    if (beat) beat->Beat();
+  };
   const auto start = deps_.clock->Monotonic();
   const auto& info = work.record.info;
   Observe(metrics::Recorder::Latency::kQueueWait, deps_.clock->Now() - work.record.received_at);
@@ -575,11 +624,14 @@ void Pipeline::Process(queue::Work& work) {
   auto dir = deps_.router->Route(*target);
   if (!dir.ok()) return Finalize(work, dir.error(), "", "", Since(start, *deps_.clock));
   ldap::Directory& directory = **dir;
+  progress();
   auto account = directory.FindAccount(*target);
   if (!account.ok()) {
     return Finalize(work, account.error(), "", directory.name(), Since(start, *deps_.clock));
   }
+  progress();
   if (!PassesAccountChecks(work, directory, *account, start)) return;
+  progress();
   if (info.operations.validate) return Validate(work, directory, *account, start);
   if (!PassesPasswordChecks(work, directory, *account, start)) return;
   // A password write that may already have been applied (here, before its answer was lost,
@@ -591,6 +643,7 @@ void Pipeline::Process(queue::Work& work) {
     o.note = check->note;
     return Finalize(work, o, account->dn, directory.name(), Since(start, *deps_.clock));
   }
+  progress();
   const auto writing = deps_.clock->Monotonic();
   ldap::Outcome outcome = directory.Apply(*account, ToChange(work));
   Observe(metrics::Recorder::Latency::kDirectoryWrite, deps_.clock->Monotonic() - writing);
@@ -755,18 +808,21 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
                    .message = OutcomeMessage(outcome),
                    .server = outcome.server,
                    .duration = duration};
-  if (outcome.transient()) return RetryOrExpire(info, q, outcome);
+  if (outcome.transient()) return RetryOrExpire(info, q, outcome, directory);
   if (Status s = deps_.queue->Finish(info.id, q); !s.ok()) {
     deps_.log->error("request {}: finish: {}", info.id, s.ToString());
     return;
   }
-  deps_.log->log(LogLevelFor(outcome), "request {} for {}: {} in {} ms", info.id,
-                 EscapeForLog(info.target), outcome.ToString(), duration.count());
+  LogFields fields =
+      FieldsFor(info, LogEvent::kRequestFinished, std::string(ldap::OutcomeName(outcome.code)));
+  fields.directory = directory;
+  Log(*deps_.log, LogLevelFor(outcome), fields, "request {} for {}: {} in {} ms", info.id,
+      EscapeForLog(info.target), outcome.ToString(), duration.count());
   Report(info, outcome.ok(), std::string(ldap::OutcomeName(outcome.code)));
 }
 
 void Pipeline::RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
-                             const ldap::Outcome& outcome) {
+                             const ldap::Outcome& outcome, const std::string& directory) {
   auto state = deps_.queue->Retry(info.id, failure);
   if (!state.ok()) {
     // The record stays `applying`: a result now would contradict the queue. Recovery
@@ -775,9 +831,12 @@ void Pipeline::RetryOrExpire(const queue::RequestInfo& info, const queue::Outcom
     return;
   }
   const bool expired = *state == queue::State::kExpired;
-  deps_.log->log(LogLevelFor(outcome), "request {} for {}: {}, {}", info.id,
-                 EscapeForLog(info.target), outcome.ToString(),
-                 expired ? "no time left to retry" : "will retry");
+  LogFields fields =
+      FieldsFor(info, LogEvent::kRequestRetrying, std::string(ldap::OutcomeName(outcome.code)));
+  fields.directory = directory;
+  Log(*deps_.log, LogLevelFor(outcome), fields, "request {} for {}: {}, {}", info.id,
+      EscapeForLog(info.target), outcome.ToString(),
+      expired ? "no time left to retry" : "will retry");
   if (!expired) return;
   auto detail = deps_.queue->Show(info.id);
   if (!detail.ok()) {
@@ -805,8 +864,8 @@ void Pipeline::Maintain() {
 // fails, the result is not sent now; it stays in the outbox.
 void Pipeline::ReportExpiry(const queue::Record& record) {
   const audit::Event e = ExpiryAuditEvent(record);
-  deps_.log->warn("request {} for {}: expired: {}", record.info.id,
-                  EscapeForLog(record.info.target), e.detail);
+  Log(*deps_.log, spdlog::level::warn, FieldsFor(record.info, LogEvent::kRequestExpired, e.outcome),
+      "request {} for {}: expired: {}", record.info.id, EscapeForLog(record.info.target), e.detail);
   if (!Audit(e)) return;
   Report(record.info, /*succeeded=*/false, e.outcome);
 }

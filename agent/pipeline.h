@@ -40,6 +40,7 @@
 #include "channel/channel.h"
 #include "common/burst.h"
 #include "common/clock.h"
+#include "common/liveness.h"
 #include "ldap/directory.h"
 #include "metrics/metrics.h"
 #include "policy/policy.h"
@@ -73,6 +74,14 @@ struct PipelineDeps {
   // Counts each ended request, each policy decision and the latencies, for the metrics.
   // Unset: nothing is counted.
   metrics::Recorder* metrics = nullptr;
+  // Each worker beats a heartbeat of its own here ("worker N"): before each directory call,
+  // after each request and each time it wakes from waiting for work (at least every
+  // Liveness::IdleWake(worker_deadline)). Unset: no heartbeats, and an idle worker wakes
+  // once a minute.
+  Liveness* liveness = nullptr;
+  // The longest a worker may go without a beat: one directory call bounded by its timeouts,
+  // plus the queue's and the audit trail's writes (ldap::LongestCall).
+  std::chrono::milliseconds worker_deadline{std::chrono::minutes(1)};
 };
 
 struct PipelineKeys {
@@ -146,9 +155,10 @@ class Pipeline {
   std::shared_ptr<const policy::Policy> Rules() const { return CurrentPolicy(); }
 
  private:
-  void WorkerLoop();
+  // `beat` is the worker's heartbeat; null when there is no Liveness.
+  void WorkerLoop(Liveness::Heartbeat* beat);
   void WaitForWork();
-  void Process(queue::Work& work);
+  void Process(queue::Work& work, Liveness::Heartbeat* beat);
   void Admit(const queue::Record& record);
   // The account checks between FindAccount and Apply; false when the request ended here.
   bool PassesAccountChecks(const queue::Work& work, ldap::Directory& directory,
@@ -171,7 +181,7 @@ class Pipeline {
   void OnBreakerChanged(const policy::BreakerState& state, const queue::RequestInfo* by);
   // After a transient failure: Retry, and when that expired the request, ReportExpiry.
   void RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
-                     const ldap::Outcome& outcome);
+                     const ldap::Outcome& outcome, const std::string& directory);
   // After Finish/Retry made the request terminal: the activity, the log and the report.
   void Report(const queue::RequestInfo& info, bool succeeded, const std::string& code);
   // After Retry or Maintain expired the request (`record`, terminal): audits request_expired,

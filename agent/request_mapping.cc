@@ -271,4 +271,22 @@ queue::State TerminalStateFor(const ldap::Outcome& outcome) {
   return directory_rule ? queue::State::kRejected : queue::State::kFailed;
 }
 
+std::vector<std::string> OutcomeCodes() {
+  std::vector<std::string> codes;
+  const auto add = [&codes](std::string_view name) {
+    if (std::find(codes.begin(), codes.end(), name) == codes.end()) codes.emplace_back(name);
+  };
+  for (int c = 0; c <= static_cast<int>(ldap::kLastOutcomeCode); ++c) {
+    add(ldap::OutcomeName(static_cast<ldap::OutcomeCode>(c)));
+  }
+  for (int c = 0; c <= static_cast<int>(policy::kLastCode); ++c) {
+    add(policy::CodeName(static_cast<policy::Code>(c)));
+  }
+  for (int c = 0; c <= static_cast<int>(protocol::kLastRejectCode); ++c) {
+    add(protocol::RejectCodeName(static_cast<protocol::RejectCode>(c)));
+  }
+  add(queue::StateName(queue::State::kExpired));
+  return codes;
+}
+
 }  // namespace wb::agent

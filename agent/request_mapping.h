@@ -59,6 +59,11 @@ std::string OutcomeMessage(const ldap::Outcome& outcome);
 // text is not such a JSON object.
 std::optional<audit::Requester> ParseRequester(const std::string& requester_json);
 
+// Every outcome code a request can end with, each once: the directory's (ldap::OutcomeName),
+// the policy's (policy::CodeName), the envelope checks' (protocol::RejectCodeName) and the
+// queue's expiry. The log's WBAGENT_OUTCOME and the message catalog use these names.
+std::vector<std::string> OutcomeCodes();
+
 // succeeded, rejected (the directory's rules said no) or failed (anything else permanent).
 queue::State TerminalStateFor(const ldap::Outcome& outcome);
 

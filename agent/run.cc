@@ -4,16 +4,21 @@
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/commands.h"
 #include "agent/daemon.h"
 #include "agent/logging.h"
+#include "agent/watchdog.h"
+#include "common/liveness.h"
 #include "common/secure_memory.h"
 #include "common/version.h"
 #include "config/config.h"
@@ -33,8 +38,9 @@ sigset_t ControlSignals() {
 }
 
 // Waits up to `timeout` for one of `set`; 0 when none came.
-int WaitForSignal(const sigset_t& set, std::chrono::seconds timeout) {
-  const timespec ts{static_cast<time_t>(timeout.count()), 0};
+int WaitForSignal(const sigset_t& set, std::chrono::milliseconds timeout) {
+  const timespec ts{static_cast<time_t>(timeout.count() / 1000),
+                    static_cast<long>(timeout.count() % 1000) * 1'000'000};
   for (;;) {
     int sig = sigtimedwait(&set, nullptr, &ts);
     if (sig > 0) return sig;
@@ -54,8 +60,9 @@ void Reload(config::Config& running, const config::LoadOptions& options, Daemon&
   sd_notify(0, "RELOADING=1");
   auto loaded = config::LoadConfig(running.file, options);
   if (!loaded.ok()) {
-    log.error("reload of {} refused, keeping the running configuration: {} problem(s)",
-              running.file.string(), loaded.error().size());
+    Log(log, spdlog::level::err, {.event = LogEvent::kReloadRefused},
+        "reload of {} refused, keeping the running configuration: {} problem(s)",
+        running.file.string(), loaded.error().size());
     for (const auto& e : loaded.error()) log.error("  {}", e.ToString());
     daemon.Reloaded(running, false, config::FormatErrors(loaded.error()));
   } else if (*loaded == running) {
@@ -65,13 +72,27 @@ void Reload(config::Config& running, const config::LoadOptions& options, Daemon&
     daemon.Reloaded(*loaded, true, running.file.string());
     running = std::move(*loaded);
     ApplyLogLevel(log, running.log.level);
-    log.info("reloaded configuration from {}", running.file.string());
+    Log(log, spdlog::level::info, {.event = LogEvent::kReloaded}, "reloaded configuration from {}",
+        running.file.string());
     LogWarnings(running, log);
   }
   // Secret files are re-read even when the config is unchanged or refused: rewriting the
   // bind password file and reloading is the documented fix for service_bind_failed.
   daemon.ReloadSecrets();
   sd_notify(0, "READY=1");
+}
+
+// The main loop's ticks and reloads: a reload re-reads the config and the secret files, and a
+// tick writes the status file and runs the queue's maintenance.
+constexpr std::chrono::milliseconds kMainLoopDeadline{60'000};
+
+// How often the main loop ticks and the watchdog checks: every 5 s, and at least three times
+// per WatchdogSec= so that a ping is never late while the agent is alive.
+std::chrono::milliseconds TickInterval(std::optional<std::chrono::microseconds> watchdog) {
+  constexpr std::chrono::milliseconds kTick{5000};
+  if (!watchdog) return kTick;
+  const auto third = std::chrono::duration_cast<std::chrono::milliseconds>(*watchdog / 3);
+  return std::clamp(third, std::chrono::milliseconds(100), kTick);
 }
 
 // Keeps secrets out of core dumps and swap before any is read. LimitCORE=0 in the unit covers
@@ -111,7 +132,8 @@ void ReportSecureMemory(spdlog::logger& log) {
 // says what to run. Each line at error, so `journalctl -p err -u wbagent` shows them all.
 int RefuseToStart(const Daemon::OpenError& error, const std::filesystem::path& config_file,
                   spdlog::logger& log) {
-  log.error("not starting: {}", error.status.ToString());
+  Log(log, spdlog::level::err, {.event = LogEvent::kNotStarting}, "not starting: {}",
+      error.status.ToString());
   if (!error.audit_trail_refused) return kExitFailure;
   const std::string config = config_file.string();
   log.error(
@@ -154,40 +176,54 @@ int RunDaemonCommand(const std::filesystem::path& config_file) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto log = MakeLogger(running.log);
-  log->info("wbagent {} starting: agent {} with config {}", kVersion, running.agent.id,
-            running.file.string());
+  Log(*log, spdlog::level::info, {.event = LogEvent::kStarting},
+      "wbagent {} starting: agent {} with config {}", kVersion, running.agent.id,
+      running.file.string());
   LogWarnings(running, *log);
   ReportSecureMemory(*log);
   auto daemon = Daemon::Open(running, log);
   if (!daemon.ok()) return RefuseToStart(daemon.error(), running.file, *log);
   if (Status s = (*daemon)->Start(); !s.ok()) {
-    log->error("not starting: {}", s.ToString());
+    Log(*log, spdlog::level::err, {.event = LogEvent::kNotStarting}, "not starting: {}",
+        s.ToString());
     return kExitFailure;
   }
   sd_notify(0, "READY=1\nSTATUS=running");
-  log->info("ready");
+  Log(*log, spdlog::level::info, {.event = LogEvent::kReady}, "ready");
 
-  constexpr std::chrono::seconds kTick{5};
-  constexpr int kTicksPerMaintenance = 12;  // a minute
-  // WatchdogSec= in the unit: each completed tick tells systemd the main loop is alive.
-  const bool watchdog = sd_watchdog_enabled(0, nullptr) > 0;
-  for (int tick = 1;; ++tick) {
-    const int sig = WaitForSignal(signals, kTick);
+  // WatchdogSec= in the unit: WATCHDOG=1 while every thread, this loop included, shows
+  // progress (agent/watchdog.h).
+  std::uint64_t watchdog_usec = 0;
+  const bool ping = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+  const std::chrono::milliseconds tick =
+      TickInterval(ping ? std::optional(std::chrono::microseconds(watchdog_usec)) : std::nullopt);
+  Liveness::Heartbeat& main_loop = (*daemon)->liveness().Add("the main loop", kMainLoopDeadline);
+  Watchdog watchdog((*daemon)->liveness(), tick, ping, *log);
+  constexpr std::chrono::minutes kMaintenanceInterval{1};
+  auto next_maintenance = std::chrono::steady_clock::now() + kMaintenanceInterval;
+  for (;;) {
+    const int sig = WaitForSignal(signals, tick);
     if (sig == 0) {
-      (*daemon)->Tick(tick % kTicksPerMaintenance == 0);
-      if (watchdog) sd_notify(0, "WATCHDOG=1");
+      const auto now = std::chrono::steady_clock::now();
+      const bool maintenance = now >= next_maintenance;
+      if (maintenance) next_maintenance = now + kMaintenanceInterval;
+      (*daemon)->Tick(maintenance);
+      main_loop.Beat();
       continue;
     }
     if (sig == SIGHUP) {
       Reload(running, options, **daemon, *log);
+      main_loop.Beat();
       continue;
     }
-    log->info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    Log(*log, spdlog::level::info, {.event = LogEvent::kStopping}, "received {}, stopping",
+        sig == SIGTERM ? "SIGTERM" : "SIGINT");
     break;
   }
+  watchdog.Stop();  // draining takes its time: TimeoutStopSec= bounds it, not the watchdog
   sd_notify(0, "STOPPING=1\nSTATUS=finishing requests in flight");
   (*daemon)->Stop();
-  log->info("stopped");
+  Log(*log, spdlog::level::info, {.event = LogEvent::kStopped}, "stopped");
   return kExitOk;
 }
 

@@ -1,9 +1,11 @@
 #include "channel/channel.h"
 
+#include <pthread.h>
 #include <spdlog/logger.h>
 #include <spdlog/sinks/null_sink.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -114,11 +116,14 @@ class Channel::Impl final : public internal::SessionOwner {
                      : std::make_shared<spdlog::logger>(
                            "channel", std::make_shared<spdlog::sinks::null_sink_mt>())),
         paths_(options_.state_dir),
+        alive_(std::move(env.alive)),
+        alive_interval_(env.alive_interval),
         backoff_(options_.backoff, env.random ? env.random : DefaultRandom()),
         retry_log_(*log_, clock_),
         retry_timer_(ioc_),
         renew_timer_(ioc_),
-        close_deadline_(ioc_) {}
+        close_deadline_(ioc_),
+        alive_timer_(ioc_) {}
 
   ~Impl() override { Stop(); }
 
@@ -141,7 +146,11 @@ class Channel::Impl final : public internal::SessionOwner {
       }
       SetState(ChannelState::kStopped, Status::Ok(), std::nullopt);
     });
-    thread_ = std::thread([this] { ioc_.run(); });
+    if (alive_) asio::co_spawn(ioc_, AliveLoop(), asio::detached);
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "wb-channel");  // as `top -H` shows it
+      ioc_.run();
+    });
     return Status::Ok();
   }
 
@@ -609,9 +618,21 @@ class Channel::Impl final : public internal::SessionOwner {
     SetState(ChannelState::kStopped, Status::Ok(), std::nullopt, /*attempt_ended=*/true);
   }
 
+  // Shows the I/O thread's event loop turning: a timer on the same loop as every frame and
+  // callback, so a blocked loop stops it.
+  asio::awaitable<void> AliveLoop() {
+    while (!stopping_) {
+      alive_();
+      error_code ec;
+      alive_timer_.expires_after(alive_interval_);
+      co_await alive_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
   // I/O thread: ask the session to close cleanly and bound how long that may take.
   void BeginStop() {
     stopping_ = true;
+    alive_timer_.cancel();
     retry_timer_.cancel();
     renew_timer_.cancel();
     if (!session_) return;
@@ -630,6 +651,8 @@ class Channel::Impl final : public internal::SessionOwner {
   const Clock& clock_;
   std::shared_ptr<spdlog::logger> log_;
   StatePaths paths_;
+  const std::function<void()> alive_;
+  const std::chrono::milliseconds alive_interval_;
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
@@ -648,6 +671,7 @@ class Channel::Impl final : public internal::SessionOwner {
   asio::steady_timer retry_timer_;
   asio::steady_timer renew_timer_;
   asio::steady_timer close_deadline_;
+  asio::steady_timer alive_timer_;
   std::shared_ptr<internal::Session> session_;
   Enrollment enrollment_;
   std::optional<std::chrono::steady_clock::time_point> connected_at_;

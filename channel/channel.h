@@ -167,6 +167,11 @@ struct Environment {
   const Clock* clock = nullptr;         // default: a SystemClock owned by the Channel
   std::function<double()> random;       // uniform in [0, 1); default: a seeded engine
   std::shared_ptr<spdlog::logger> log;  // default: a logger that drops everything
+  // Called on the I/O thread every alive_interval, from the thread's own event loop, while the
+  // channel runs: a thread blocked in a callback or a read stops the calls (the watchdog's
+  // heartbeat, common/liveness.h). Unset: nothing.
+  std::function<void()> alive;
+  std::chrono::milliseconds alive_interval{10'000};
 };
 
 class Channel {

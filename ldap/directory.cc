@@ -9,6 +9,13 @@
 #include "ldap/pool.h"
 
 namespace wb::ldap {
+
+std::chrono::milliseconds LongestCall(const config::DirectoryConfig& config) {
+  const auto per_server = config.connect_timeout + 2 * config.operation_timeout;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+      per_server * static_cast<long>(std::max<std::size_t>(1, config.urls.size())));
+}
+
 namespace {
 
 std::string Lower(std::string s) {

@@ -197,6 +197,12 @@ class Directory {
 Result<std::unique_ptr<Directory>> OpenDirectory(const config::DirectoryConfig& config,
                                                  const Clock& clock);
 
+// The longest one Directory call (FindAccount, AnswerScope, Apply, ...) of this directory may
+// take while its timeouts work: each server in turn (failover) gets connect_timeout for the
+// connection, TLS and bind, operation_timeout to wait for a pooled connection and
+// operation_timeout for the operation. The watchdog's deadline for a worker builds on it.
+std::chrono::milliseconds LongestCall(const config::DirectoryConfig& config);
+
 // Chooses the directory for a target: by UPN suffix (UPN and mail targets), by base DN (DN
 // targets), and the only directory when there is one.
 class Router {

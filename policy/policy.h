@@ -93,6 +93,7 @@ enum class Code {
   kPasswordBanned,              // "password_banned"
   kPasswordBreached,            // "password_breached"
 };
+inline constexpr Code kLastCode = Code::kPasswordBreached;
 std::string_view CodeName(Code code);
 std::optional<Code> ParseCode(std::string_view name);
 // The page the end user sees for a denial (protocol::UserAction).

@@ -67,6 +67,7 @@ enum class RejectCode {
   kQueueFull,      // "queue_full": the agent has no room (sent by the channel, not OpenRequest)
   kUnavailable,    // "unavailable": the agent could not consult its replay memory; retry later
 };
+inline constexpr RejectCode kLastRejectCode = RejectCode::kUnavailable;
 
 // The stable wire name, e.g. "bad_signature".
 std::string_view RejectCodeName(RejectCode code);

@@ -17,6 +17,7 @@ set(expected
     usr/lib/systemd/system/wbagent.service
     usr/lib/sysusers.d/wbagent.conf
     usr/lib/tmpfiles.d/wbagent.conf
+    usr/lib/systemd/catalog/wbagent.catalog
     usr/share/doc/wbagent/examples/wbagent.example.toml
     usr/share/doc/wbagent/examples/wbagent-alerts.yml
     usr/share/doc/wbagent/README.md)

@@ -289,13 +289,6 @@ std::pair<std::vector<std::string>, std::vector<std::string>> PasswordState(
           changed.ok() ? *changed : std::vector<std::string>{}};
 }
 
-Json ValidateJson(const CommandResult& r) {
-  auto j =
-      Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
-  EXPECT_TRUE(j.is_object()) << r.output;
-  return j.is_object() ? j : Json::object();
-}
-
 // `validate` answers without writing: the password hash and pwdChangedTime are unchanged, the
 // old password still binds, the audit trail has the answer and no write, and the candidate is
 // nowhere on the agent's disk.
@@ -304,7 +297,7 @@ TEST_F(EndToEndPolicyTest, AValidateOfAGoodPasswordSucceedsAndWritesNothing) {
   const auto before = PasswordState(*slapd_);
   ASSERT_FALSE(before.first.empty());
   const CommandResult r = cloud_->Validate({"--user", "val1", "--kind", "uid"}, pw);
-  const Json result = ValidateJson(r);
+  const Json result = OutputJson(r);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(result.value("outcome", ""), "succeeded") << r.output;
   EXPECT_EQ(result.value("user_action", ""), "none") << r.output;
@@ -332,7 +325,7 @@ TEST_F(EndToEndPolicyTest, AValidateOfAWeakPasswordListsEveryRuleItFailsAndWrite
   const auto before = PasswordState(*slapd_);
   const std::string pw = "Winter7";  // 7 bytes, a banned word
   const CommandResult r = cloud_->Validate({"--user", "val1", "--kind", "uid"}, pw);
-  const Json result = ValidateJson(r);
+  const Json result = OutputJson(r);
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_EQ(result.value("outcome", ""), "password_too_short") << r.output;
   EXPECT_EQ(result.value("user_action", ""), "stronger_password") << r.output;
@@ -353,7 +346,7 @@ TEST_F(EndToEndPolicyTest, AValidateGoesThroughAdmissionLikeAReset) {
   const CommandResult r =
       cloud_->Validate({"--user", "val1", "--kind", "uid", "--verified-by", "security_questions"},
                        "Validate-Ok-Pass-1");
-  const Json result = ValidateJson(r);
+  const Json result = OutputJson(r);
   EXPECT_EQ(result.value("outcome", ""), "verification_insufficient") << r.output;
   EXPECT_EQ(result.value("user_action", ""), "could_not_verify") << r.output;
 }
@@ -361,21 +354,9 @@ TEST_F(EndToEndPolicyTest, AValidateGoesThroughAdmissionLikeAReset) {
 // The agent tells the cloud the rules before the user types: the summary arrives after the
 // welcome, with slapd's own policy as read and the agent's tables.
 TEST_F(EndToEndPolicyTest, ThePolicySummaryArrivesInTheCloudWithTheDirectorysOwnPolicy) {
-  Json summary;
-  const Status arrived = WaitUntil(
-      [&] {
-        const Json status = cloud_->StatusJson();
-        if (!status.is_object()) return NotFound("no status");
-        for (const auto& a : status.value("agents", Json::array())) {
-          if (a.contains("policy_summary")) {
-            summary = a["policy_summary"];
-            return Status::Ok();
-          }
-        }
-        return NotFound("no policy summary yet");
-      },
-      std::chrono::seconds(30));
-  ASSERT_TRUE(arrived.ok()) << arrived.ToString();
+  auto arrived = cloud_->PolicySummary(std::chrono::seconds(30));
+  ASSERT_TRUE(arrived.ok()) << arrived.error().ToString();
+  const Json summary = *arrived;
   const auto directories = summary.value("directories", Json::array());
   ASSERT_EQ(directories.size(), 1u) << summary.dump();
   const Json& corp = directories[0];

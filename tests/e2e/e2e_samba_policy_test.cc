@@ -169,13 +169,6 @@ TEST_F(EndToEndSambaPolicyTest, APasswordBuiltOnABannedWordIsRefusedBeforeTheDcS
 
 // --- validate and the policy summary against the DC ------------------------------------------
 
-Json ValidateJson(const CommandResult& r) {
-  auto j =
-      Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
-  EXPECT_TRUE(j.is_object()) << r.output;
-  return j.is_object() ? j : Json::object();
-}
-
 std::vector<std::string> PwdLastSet(const SambaDc& dc) {
   auto v = dc.ReadAttribute(SambaDc::user_dn("pol-validate"), "pwdLastSet");
   EXPECT_TRUE(v.ok()) << v.error().ToString();
@@ -188,7 +181,7 @@ TEST_F(EndToEndSambaPolicyTest, AValidateOfAGoodPasswordSucceedsAndPwdLastSetIsU
   const auto before = PwdLastSet(*dc_);
   ASSERT_FALSE(before.empty());
   const CommandResult r = cloud_->Validate({"--user", "pol-validate", "--kind", "sam"}, pw);
-  const Json result = ValidateJson(r);
+  const Json result = OutputJson(r);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(result.value("outcome", ""), "succeeded") << r.output;
   EXPECT_NE(result.value("note", "").find("history (24)"), std::string::npos) << r.output;
@@ -208,7 +201,7 @@ TEST_F(EndToEndSambaPolicyTest, AValidateAppliesAdComplexityAsTheDcDoes) {
   const std::string two_kinds = "onlylowercase2027x";
   const auto before = PwdLastSet(*dc_);
   const CommandResult r = cloud_->Validate({"--user", "pol-validate", "--kind", "sam"}, two_kinds);
-  const Json validated = ValidateJson(r);
+  const Json validated = OutputJson(r);
   EXPECT_EQ(validated.value("outcome", ""), "policy_complexity") << r.output;
   EXPECT_EQ(validated.value("user_action", ""), "stronger_password") << r.output;
   EXPECT_NE(validated.value("reason", "").find("3 of 5 kinds"), std::string::npos) << r.output;
@@ -220,33 +213,21 @@ TEST_F(EndToEndSambaPolicyTest, AValidateAppliesAdComplexityAsTheDcDoes) {
   for (const auto& [pw, part] : std::vector<std::pair<std::string, std::string>>{
            {"Xq-Pol-Validate-2027", "account name"}, {"Quill-Feather-2027", "display name"}}) {
     const Json named =
-        ValidateJson(cloud_->Validate({"--user", "pol-validate", "--kind", "sam"}, pw));
+        OutputJson(cloud_->Validate({"--user", "pol-validate", "--kind", "sam"}, pw));
     EXPECT_EQ(named.value("outcome", ""), "policy_complexity") << named.dump();
     EXPECT_NE(named.value("reason", "").find(part), std::string::npos) << named.dump();
   }
   // A local rule is listed too: the banned word.
-  const Json banned = ValidateJson(
-      cloud_->Validate({"--user", "pol-validate", "--kind", "sam"}, "ContosoContoso1"));
+  const Json banned =
+      OutputJson(cloud_->Validate({"--user", "pol-validate", "--kind", "sam"}, "ContosoContoso1"));
   EXPECT_EQ(banned.value("outcome", ""), "password_banned") << banned.dump();
   EXPECT_EQ(PwdLastSet(*dc_), before);
 }
 
 TEST_F(EndToEndSambaPolicyTest, ThePolicySummaryCarriesTheDomainPolicy) {
-  Json summary;
-  const Status arrived = WaitUntil(
-      [&] {
-        const Json status = cloud_->StatusJson();
-        if (!status.is_object()) return NotFound("no status");
-        for (const auto& a : status.value("agents", Json::array())) {
-          if (a.contains("policy_summary")) {
-            summary = a["policy_summary"];
-            return Status::Ok();
-          }
-        }
-        return NotFound("no policy summary yet");
-      },
-      std::chrono::seconds(30));
-  ASSERT_TRUE(arrived.ok()) << arrived.ToString();
+  auto arrived = cloud_->PolicySummary(std::chrono::seconds(30));
+  ASSERT_TRUE(arrived.ok()) << arrived.error().ToString();
+  const Json summary = *arrived;
   ASSERT_EQ(summary.value("directories", Json::array()).size(), 1u) << summary.dump();
   const Json& d = summary["directories"][0];
   EXPECT_EQ(d.value("name", ""), "samdom");

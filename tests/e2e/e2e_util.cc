@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace wb::testing {
@@ -100,6 +101,31 @@ CommandResult Cloud::Validate(std::vector<std::string> args, const std::string& 
   argv.insert(argv.end(), args.begin(), args.end());
   argv.insert(argv.end(), {"--password-file", "-"});
   return RunCommand(argv, {}, &password);
+}
+
+Result<nlohmann::json> Cloud::PolicySummary(std::chrono::seconds timeout) const {
+  nlohmann::json summary;
+  const Status arrived = WaitUntil(
+      [&] {
+        const nlohmann::json status = StatusJson();
+        if (!status.is_object()) return NotFound("wbcloud status failed");
+        for (const auto& a : status.value("agents", nlohmann::json::array())) {
+          if (a.contains("policy_summary")) {
+            summary = a["policy_summary"];
+            return Status::Ok();
+          }
+        }
+        return NotFound("no agent has sent a policy summary");
+      },
+      timeout);
+  if (!arrived.ok()) return arrived;
+  return summary;
+}
+
+nlohmann::json OutputJson(const CommandResult& result) {
+  const std::string& out = result.output;
+  auto j = nlohmann::json::parse(out.substr(std::min(out.find('{'), out.size())), nullptr, false);
+  return j.is_object() ? j : nlohmann::json::object();
 }
 
 std::string Cloud::StatusText() const {

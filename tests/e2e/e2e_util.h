@@ -24,8 +24,11 @@ class Cloud {
   // `wbcloud submit ... --wait`: the exit code and the printed JSON.
   CommandResult Submit(std::vector<std::string> args, const std::string* password) const;
   // `wbcloud validate ... --password-file -`: would the agent accept `password`? The exit code
-  // and the printed JSON (its "outcome", "reason", "note").
+  // and the printed JSON (its "outcome", "reason", "note"; OutputJson reads it).
   CommandResult Validate(std::vector<std::string> args, const std::string& password) const;
+  // The policy summary the first agent that sent one sent, as `wbcloud status --json` shows it;
+  // waits up to `timeout` for one (NotFound when none came).
+  Result<nlohmann::json> PolicySummary(std::chrono::seconds timeout) const;
   // `wbcloud status --json` (null when it fails).
   nlohmann::json StatusJson() const;
   // `wbcloud status`, as an administrator reads it.
@@ -98,5 +101,9 @@ Result<Deployment> Deploy(const std::filesystem::path& dir, const std::string& b
                           const std::string& directory_toml,
                           const std::vector<std::string>& agent_ids = {"agent-1"},
                           std::vector<std::string> serve_args = {});
+
+// The JSON object a command printed after any text before its first '{' (e.g. wbcloud's
+// request id on stderr); an empty object when there is none.
+nlohmann::json OutputJson(const CommandResult& result);
 
 }  // namespace wb::testing

@@ -214,6 +214,20 @@ void PrintPolicySummary(const Json& summary, const std::string& at) {
   }
 }
 
+// The options `submit` and `validate` share: where, whom, who asked, how long to wait.
+void AddRequestOptions(CLI::App& cmd, SubmitArgs& args) {
+  cmd.add_option("--state", args.state, "State directory")->required();
+  cmd.add_option("--user", args.user, "The target account")->required();
+  cmd.add_option("--kind", args.kind, "How --user names the account")
+      ->check(CLI::IsMember({"upn", "sam", "uid", "mail", "dn"}));
+  cmd.add_option("--timeout", args.timeout, "Seconds to wait")->check(CLI::Range(1, 3600));
+  cmd.add_option("--requester", args.requester, "Who asked");
+  cmd.add_option("--requester-type", args.requester_type, "self or admin")
+      ->check(CLI::IsMember({"self", "admin"}))
+      ->capture_default_str();
+  cmd.add_option("--verified-by", args.verified_by, "How the requester was verified");
+}
+
 int Status(const std::string& state, bool json) {
   auto answer = AdminCall(std::filesystem::path(state) / "admin.sock",
                           Json{{"cmd", "status"}}.dump(), std::chrono::seconds(10));
@@ -325,10 +339,7 @@ int Main(int argc, char** argv) {
 
   SubmitArgs submit;
   CLI::App* submit_cmd = app.add_subcommand("submit", "Submit a request to the agents");
-  submit_cmd->add_option("--state", submit.state, "State directory")->required();
-  submit_cmd->add_option("--user", submit.user, "The target account")->required();
-  submit_cmd->add_option("--kind", submit.kind, "How --user names the account")
-      ->check(CLI::IsMember({"upn", "sam", "uid", "mail", "dn"}));
+  AddRequestOptions(*submit_cmd, submit);
   submit_cmd->add_option("--op", submit.op, "The operation")
       ->required()
       ->check(CLI::IsMember({"reset", "change", "unlock", "require-change", "validate"}));
@@ -340,14 +351,8 @@ int Main(int argc, char** argv) {
   submit_cmd->add_option("--old-password-file", submit.old_password_file,
                          "File with the old password (for --op change)");
   submit_cmd->add_flag("--wait", submit.wait, "Wait for the result and print it as JSON");
-  submit_cmd->add_option("--timeout", submit.timeout, "Seconds to wait")
-      ->check(CLI::Range(1, 3600));
   submit_cmd->add_option("--ttl", submit.ttl, "Seconds until the request expires")
       ->check(CLI::Range(10, 900));
-  submit_cmd->add_option("--requester", submit.requester, "Who asked");
-  submit_cmd->add_option("--requester-type", submit.requester_type, "self or admin")
-      ->check(CLI::IsMember({"self", "admin"}));
-  submit_cmd->add_option("--verified-by", submit.verified_by, "How the requester was verified");
   submit_cmd->add_option("--correlation-id", submit.correlation_id, "Correlation id");
   submit_cmd->add_option("--fault", submit.fault, "Testing only: send a broken envelope")
       ->check(CLI::IsMember({"bad-signature", "unknown-kid", "expired", "not-yet-valid",
@@ -357,20 +362,11 @@ int Main(int argc, char** argv) {
   CLI::App* validate_cmd = app.add_subcommand(
       "validate",
       "Ask the agents whether they would accept a password for a user; nothing is written");
-  validate_cmd->add_option("--state", validate.state, "State directory")->required();
-  validate_cmd->add_option("--user", validate.user, "The target account")->required();
-  validate_cmd->add_option("--kind", validate.kind, "How --user names the account")
-      ->check(CLI::IsMember({"upn", "sam", "uid", "mail", "dn"}));
+  AddRequestOptions(*validate_cmd, validate);
   validate_cmd
       ->add_option("--password-file", validate.password_file,
                    "File with the password to check (mode 0600), or - for stdin")
       ->required();
-  validate_cmd->add_option("--timeout", validate.timeout, "Seconds to wait")
-      ->check(CLI::Range(1, 3600));
-  validate_cmd->add_option("--requester", validate.requester, "Who asked");
-  validate_cmd->add_option("--requester-type", validate.requester_type, "self (default) or admin")
-      ->check(CLI::IsMember({"self", "admin"}));
-  validate_cmd->add_option("--verified-by", validate.verified_by, "How the requester was verified");
 
   bool json = false;
   CLI::App* status_cmd = app.add_subcommand("status", "Show agents and open requests");

@@ -62,7 +62,8 @@ ValidateAnswer AnswerValidate(const policy::Policy& rules, const policy::Request
     }
     not_checked = std::move(checked.not_checked);
   } else {
-    not_checked = "the directory's own rules were not checked: " + own.error().ToString();
+    not_checked = "the directory's own rules were not checked: ";
+    not_checked += own.error().ToString();
   }
   answer.passed = failures.empty();
   answer.code = answer.passed ? std::string(ldap::OutcomeName(ldap::OutcomeCode::kSucceeded))

@@ -187,7 +187,9 @@ template <typename T, typename Read>
 bool ReadObject(FieldReader& outer, std::string_view key, bool required, T& out, Read read) {
   const Json* j = outer.Member(key, required);
   if (j == nullptr) return false;
-  FieldReader r(*j, "message: " + std::string(key));
+  std::string where = "message: ";
+  where += key;
+  FieldReader r(*j, where);
   read(r, out);
   if (Status s = r.Finish(); !s.ok()) {
     outer.Fail(s.message());
@@ -246,7 +248,9 @@ Result<Message> ParsePolicySummary(FieldReader& r) {
         }
         for (const DirectorySummary& seen : m.directories) {
           if (seen.name == directory.name) {
-            r.Fail("message: directories: \"" + EscapeForLog(directory.name, 64) + "\" twice");
+            std::string problem = "message: directories: \"";
+            problem.append(EscapeForLog(directory.name, 64)).append("\" twice");
+            r.Fail(std::move(problem));
           }
         }
         m.directories.push_back(std::move(directory));

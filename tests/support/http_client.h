@@ -23,7 +23,7 @@ Result<HttpReply> HttpExchange(int port, const std::string& request,
 Result<HttpReply> HttpGet(int port, const std::string& path);
 
 // Runs `promtool ARGS...`: the exit code and output. When promtool is not installed: a skip
-// outside CI, a failure in CI (CI=true), as the brief demands of every tool the suite needs.
+// outside CI, a failure in CI (CI=true), as for every tool the suite needs.
 #define WB_REQUIRE_PROMTOOL()                                                          \
   do {                                                                                 \
     if (!::wb::testing::HavePromtool()) {                                              \

@@ -20,6 +20,7 @@
 #include <cctype>
 #include <deque>
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -68,6 +69,10 @@ struct Suite {
   Status setup_status;  // anything else that failed: always a failure
   std::shared_ptr<PeerConnection> conn;  // the open, welcomed connection, if any
   int users = 0;
+  // What the background filter took out of the stream, by type, in order.
+  std::mutex background_mu;
+  std::vector<json> heads;      // audit_head
+  std::vector<json> summaries;  // policy_summary
 };
 Suite* suite = nullptr;
 
@@ -86,6 +91,47 @@ bool IsDocumentedAuditHead(const json& head) {
          IsLowerHex64(head.value("hash", json())) && IsLowerHex64(head.value("hmac", json()));
 }
 
+bool IsBool(const json& o, const char* key) { return o.contains(key) && o[key].is_boolean(); }
+bool IsCount(const json& o, const char* key) {
+  return o.contains(key) && o[key].is_number_unsigned();
+}
+
+// §4 policy_summary: one table of the agent's own rules, exactly the documented fields.
+bool IsDocumentedRules(const json& t) {
+  return t.is_object() && t.size() == 10 && IsCount(t, "min_length") && IsCount(t, "max_length") &&
+         IsCount(t, "min_classes") && t.value("min_classes", 6u) <= 5u &&
+         t.contains("forbidden_characters") && t["forbidden_characters"].is_string() &&
+         IsCount(t, "max_repeated") && IsBool(t, "not_same_as_old") && IsBool(t, "no_name_parts") &&
+         IsBool(t, "banned_words") && IsBool(t, "breached") && IsBool(t, "enforced");
+}
+
+// §4 policy_summary: 1..64 directories, each with name, upn_suffixes, self and admin, and
+// optionally the directory's own policy (five fields).
+bool IsDocumentedPolicySummary(const json& m) {
+  if (!m.is_object() || m.size() != 3 || !m.contains("directories")) return false;
+  const json& list = m["directories"];
+  if (!list.is_array() || list.empty() || list.size() > 64) return false;
+  for (const json& d : list) {
+    if (!d.is_object() || !d.contains("name") || !d["name"].is_string() ||
+        !d.contains("upn_suffixes") || !d["upn_suffixes"].is_array() ||
+        !IsDocumentedRules(d.value("self", json())) ||
+        !IsDocumentedRules(d.value("admin", json()))) {
+      return false;
+    }
+    const bool has_own = d.contains("directory");
+    if (d.size() != (has_own ? 5u : 4u)) return false;
+    if (has_own) {
+      const json& o = d["directory"];
+      if (!o.is_object() || o.size() != 5 || !IsCount(o, "min_length") ||
+          !IsCount(o, "max_length") || !IsBool(o, "complexity") || !IsCount(o, "history_length") ||
+          !IsCount(o, "min_age")) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 Status SetUpSuite(Suite& s) {
   auto ca = TestCa::Create(s.dir.path() / "peer-ca", "conformance-peer-ca");
   if (!ca.ok()) return ca.error();
@@ -93,17 +139,26 @@ Status SetUpSuite(Suite& s) {
   auto peer = ScriptedPeer::Start(*s.ca);
   if (!peer.ok()) return peer.error();
   s.peer = std::move(*peer);
-  // §4: the agent sends `audit_head` on its own schedule; a well-formed one is not an answer.
-  // A malformed one stays in the stream, where the row that meets it fails.
-  s.peer->SetBackgroundFilter([](std::string_view text) {
+  // §4: the agent sends `audit_head` and `policy_summary` on its own schedule; a well-formed
+  // one is not an answer. A malformed one stays in the stream, where the row that meets it
+  // fails.
+  s.peer->SetBackgroundFilter([&s](std::string_view text) {
     const json m = json::parse(text, nullptr, false);
-    if (!m.is_object() || m.value("type", "") != "audit_head" || m.value("v", 0) != 1) {
-      return false;
+    if (!m.is_object() || m.value("v", 0) != 1) return false;
+    const std::string type = m.value("type", "");
+    if (type == "policy_summary" && IsDocumentedPolicySummary(m)) {
+      std::lock_guard lock(s.background_mu);
+      s.summaries.push_back(m);
+      return true;
     }
+    if (type != "audit_head") return false;
     json head = m;
     head.erase("type");
     head.erase("v");
-    return IsDocumentedAuditHead(head);
+    if (!IsDocumentedAuditHead(head)) return false;
+    std::lock_guard lock(s.background_mu);
+    s.heads.push_back(m);
+    return true;
   });
   auto agent = AgentUnderTest::Create({.dir = s.dir.path() / "agent",
                                        .agent_id = kAgentId,
@@ -855,31 +910,60 @@ void WelcomeWithAForgedHead() {
   suite->conn.reset();
 }
 
+std::size_t Count(const std::vector<json>& frames) {
+  std::lock_guard lock(suite->background_mu);
+  return frames.size();
+}
+
+json Last(const std::vector<json>& frames) {
+  std::lock_guard lock(suite->background_mu);
+  return frames.empty() ? json() : frames.back();
+}
+
+// Reads frames until the background filter has taken more than `seen` of `frames`, or
+// `within` passes.
+void ReadUntilMoreThan(PeerConnection& conn, const std::vector<json>& frames, std::size_t seen,
+                       std::chrono::milliseconds within) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (Count(frames) <= seen && std::chrono::steady_clock::now() < deadline) {
+    (void)conn.ReadFrame(100ms);
+  }
+}
+
 // §4 audit_head: right after welcome, and again within seconds once its durable head moves;
 // the head is the agent's own (its HMAC verifies under the agent's audit key).
 void SendsItsAuditHeadWhenItMoves() {
   auto conn = OpenSession();
   ASSERT_TRUE(conn.ok()) << conn.error().ToString();
-  const auto first_deadline = std::chrono::steady_clock::now() + 5s;
-  while ((*conn)->background_frames() == 0 && std::chrono::steady_clock::now() < first_deadline) {
-    (void)(*conn)->ReadFrame(100ms);
-  }
-  ASSERT_GT((*conn)->background_frames(), 0) << "no audit_head after welcome";
-  const json first = json::parse((*conn)->last_background_frame());
-  const int before = (*conn)->background_frames();
+  ReadUntilMoreThan(**conn, suite->heads, 0, 5s);
+  ASSERT_GT(Count(suite->heads), 0u) << "no audit_head after welcome";
+  const json first = Last(suite->heads);
+  const std::size_t before = Count(suite->heads);
   Ctx ctx;
   ASSERT_TRUE((*conn)->SendText(RequestFrame(ctx.Reset().envelope)).ok());
   const std::string got = Answer(**conn, ctx, "accepted(id) result(succeeded,id) open");
   EXPECT_EQ(got, "accepted(id) result(succeeded,id) open");
-  const auto deadline = std::chrono::steady_clock::now() + 15s;
-  while ((*conn)->background_frames() == before && std::chrono::steady_clock::now() < deadline) {
-    (void)(*conn)->ReadFrame(200ms);
-  }
-  ASSERT_GT((*conn)->background_frames(), before) << "no audit_head after the request";
-  const json moved = json::parse((*conn)->last_background_frame());
+  ReadUntilMoreThan(**conn, suite->heads, before, 15s);
+  ASSERT_GT(Count(suite->heads), before) << "no audit_head after the request";
+  const json moved = Last(suite->heads);
   EXPECT_GT(moved["seq"].get<std::uint64_t>(), first["seq"].get<std::uint64_t>());
   EXPECT_EQ(moved.value("hmac", ""),
             HeadHmac(AgentAuditKey(), moved["seq"].get<std::uint64_t>(), moved.value("hash", "")));
+}
+
+// §4 policy_summary: right after welcome, with the documented fields (the filter takes only
+// such a summary out of the stream) and the agent's one directory.
+void SendsItsPolicySummaryAfterWelcome() {
+  suite->conn.reset();  // a new session: a new welcome
+  const std::size_t earlier = Count(suite->summaries);
+  auto conn = OpenSession();
+  ASSERT_TRUE(conn.ok()) << conn.error().ToString();
+  ReadUntilMoreThan(**conn, suite->summaries, earlier, 10s);
+  ASSERT_GT(Count(suite->summaries), earlier) << "no documented policy_summary after welcome";
+  const json summary = Last(suite->summaries);
+  ASSERT_EQ(summary["directories"].size(), 1u) << summary.dump();
+  EXPECT_TRUE(summary["directories"][0].contains("directory"))
+      << "the agent could not read slapd's policy: " << summary.dump();
 }
 
 // §9 (R11): the backoff starts again after a session that reached welcome: a cloud that
@@ -1389,6 +1473,9 @@ std::vector<Row> Rows() {
       {.name = "SendsItsAuditHeadWhenItMoves",
        .section = "§4 audit_head: sent once the durable head moves",
        .script = SendsItsAuditHeadWhenItMoves},
+      {.name = "SendsItsPolicySummaryAfterWelcome",
+       .section = "§4 policy_summary: after welcome, with the documented fields",
+       .script = SendsItsPolicySummaryAfterWelcome},
       // §2 subprotocol and shutdown
       {.name = "ClosesWhenSubprotocolNotSelected",
        .section = "§2 subprotocol not selected: the agent closes",

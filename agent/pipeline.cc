@@ -31,38 +31,6 @@ spdlog::level::level_enum LogLevelFor(const ldap::Outcome& outcome) {
 using std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
-// A request's log fields (agent/logging.h): the target as the request names it, unescaped,
-// since a journal field holds any bytes.
-LogFields FieldsFor(const queue::RequestInfo& info, LogEvent event, std::string outcome) {
-  return {.event = event,
-          .request_id = info.id,
-          .outcome = std::move(outcome),
-          .directory = "",
-          .target = info.target};
-}
-
-// Replay memory on the queue's durable store: a (id, nonce) pair seen before is the same
-// request delivered again; a nonce seen with another id is a replay. An id seen with another
-// nonce is caught by Enqueue (the id is already stored), which OnRequest rejects as a replay;
-// so a new request costs two remembered keys, not three.
-class QueueReplayGuard final : public protocol::ReplayGuard {
- public:
-  explicit QueueReplayGuard(queue::Queue& queue) : queue_(queue) {}
-  Result<Verdict> Remember(std::string_view id, std::string_view nonce,
-                           WallTime forget_after) override {
-    auto pair =
-        queue_.RememberNonce("pair:" + std::string(id) + "/" + std::string(nonce), forget_after);
-    if (!pair.ok()) return pair.error();
-    if (!*pair) return Verdict::kRedelivery;
-    auto fresh_nonce = queue_.RememberNonce("nonce:" + std::string(nonce), forget_after);
-    if (!fresh_nonce.ok()) return fresh_nonce.error();
-    return *fresh_nonce ? Verdict::kNew : Verdict::kReplay;
-  }
-
- private:
-  queue::Queue& queue_;
-};
-
 // How far the cloud's clock (which dated the request) and the directory's (which dates the
 // password change) may disagree for the "applied elsewhere" check. Kept small on purpose:
 // a larger window turns a recent change by someone else into a false "found applied".
@@ -107,7 +75,6 @@ Pipeline::~Pipeline() { Stop(); }
 Pipeline::Pipeline(PipelineDeps deps, PipelineKeys keys, int workers)
     : deps_(std::move(deps)),
       keys_(std::move(keys)),
-      replay_(std::make_unique<QueueReplayGuard>(*deps_.queue)),
       unauthenticated_(kUnauthenticatedPerWindow, kUnauthenticatedWindow, *deps_.clock),
       worker_count_(std::max(1, workers)) {
   policy_ = std::move(deps_.policy);
@@ -134,7 +101,7 @@ Status Pipeline::Start() {
   WB_RETURN_IF_ERROR(RecoverInterrupted());
   auto received = deps_.queue->List({.state = queue::State::kReceived, .limit = 100000});
   if (!received.ok()) return received.error();
-  for (const auto& record : *received) Admit(record);
+  AdmitAll(*received);
   for (int i = 1; i <= worker_count_; ++i) {
     Liveness::Heartbeat* beat = nullptr;
     std::string name = "worker ";
@@ -196,74 +163,7 @@ void Pipeline::Observe(metrics::Recorder::Latency which, std::chrono::duration<d
   if (deps_.metrics) deps_.metrics->Observe(which, d);
 }
 
-void Pipeline::OnRequest(const protocol::Request& message) {
-  const auto checking = deps_.clock->Monotonic();
-  auto opened = protocol::OpenRequest(message.envelope, keys_.trusted, *keys_.encryption_key,
-                                      keys_.open, *deps_.clock, *replay_);
-  Observe(metrics::Recorder::Latency::kEnvelopeCheck, deps_.clock->Monotonic() - checking);
-  if (!opened.ok()) return Reject(opened.error());
-  if (opened->redelivered && AnswerRedelivery(opened->claims.id)) return;
-  queue::Request request = ToQueueRequest(*opened, message.delivery);
-  auto stored = deps_.queue->Enqueue(request);
-  if (!stored.ok()) return Reject(RefusedByQueue(stored.error(), opened->claims.id));
-  if (!stored->inserted) {
-    // The id is known but this (id, nonce) pair is new: the id was reused with another nonce.
-    return Reject({protocol::RejectCode::kReplayed,
-                   "the request id was used before with another nonce", opened->claims.id,
-                   /*id_authenticated=*/true});
-  }
-  audit::Event received = AuditEventFor(audit::EventType::kRequestReceived, stored->record.info);
-  if (message.delivery > 1) {
-    received.detail = "delivery " + std::to_string(message.delivery) +
-                      ": another agent may have had it first; the directory is checked before "
-                      "a password is written";
-  }
-  Audit(received);
-  (void)deps_.outbound->Send(protocol::Accepted{stored->record.info.id});
-  Admit(stored->record);
-}
-
-// "accepted" is sent only for a request the queue holds. The replay memory remembers every
-// (id, nonce) pair that passed the envelope checks, including those the queue then refused
-// (full, expired, a failed write): so a redelivery whose id the queue does not hold is such an
-// earlier refusal, re-sent as the protocol tells the cloud to, and goes to Enqueue again.
-bool Pipeline::AnswerRedelivery(const std::string& id) {
-  auto known = deps_.queue->Show(id);
-  if (!known.ok() && known.error().code() == Code::kNotFound) return false;
-  if (!known.ok()) {
-    Reject({protocol::RejectCode::kUnavailable, known.error().message(), id,
-            /*id_authenticated=*/true});
-  } else if (queue::IsTerminal(known->record.state)) {
-    SendResult(known->record);
-  } else {
-    (void)deps_.outbound->Send(protocol::Accepted{id});
-  }
-  return true;
-}
-
-// Enqueue's refusals (queue/queue.h), as the cloud is told them.
-protocol::Rejection Pipeline::RefusedByQueue(const Status& refusal, const std::string& id) {
-  switch (refusal.code()) {
-    case Code::kAlreadyExists:
-      return {protocol::RejectCode::kReplayed, "the request id was used before", id, true};
-    case Code::kResourceExhausted:
-      return {protocol::RejectCode::kQueueFull, refusal.message(), id, true};
-    case Code::kFailedPrecondition:
-      // Within the envelope check's clock skew, but past expires_at by this agent's clock.
-      return {protocol::RejectCode::kExpired, refusal.message(), id, true};
-    default:
-      return {protocol::RejectCode::kUnavailable, refusal.message(), id, true};
-  }
-}
-
 namespace {
-
-policy::RequestFacts FactsFor(const queue::RequestInfo& info, WallTime received_at) {
-  return {.id = info.id,
-          .requester = RequesterOf(info),
-          .account_key = info.account_key,
-          .received_at = received_at};
-}
 
 audit::Decision AuditDecision(policy::Verdict verdict) {
   switch (verdict) {
@@ -281,42 +181,11 @@ audit::Decision AuditDecision(policy::Verdict verdict) {
 
 }  // namespace
 
-// The cheap checks, before a worker takes the request (policy/policy.h).
-void Pipeline::Admit(const queue::Record& record) {
-  std::lock_guard admitting(admit_mu_);
-  const std::shared_ptr<policy::Policy> rules = CurrentPolicy();
-  const bool was_tripped = rules->Breaker().tripped;
-  const policy::Decision d = rules->Admit(FactsFor(record.info, record.received_at));
-  RecordDecision(record.info, d, "admission");
-  if (!was_tripped && rules->Breaker().tripped) {
-    OnBreakerChanged(rules->Breaker(), &record.info);
-  }
-  switch (d.verdict) {
-    case policy::Verdict::kDeny:
-      return EndDenied(record.info, *d.deciding(), milliseconds(0));
-    case policy::Verdict::kHold:
-      Log(*deps_.log, spdlog::level::info,
-          FieldsFor(record.info, LogEvent::kRequestHeld,
-                    std::string(policy::CodeName(policy::Code::kBreakerTripped))),
-          "request {} for {}: held by the breaker", record.info.id,
-          EscapeForLog(record.info.target));
-      return;
-    case policy::Verdict::kAllow:
-    case policy::Verdict::kWouldDeny:
-      break;
-  }
-  if (Status s = deps_.queue->MarkReady(record.info.id); !s.ok()) {
-    deps_.log->warn("request {}: not admitted: {}", record.info.id, s.ToString());
-    return;
-  }
-  Notify();
-}
-
 // One policy_decision record per decision: the verdict, every matching rule's code in
 // `reasons`, and each rule's name and reason in `detail`.
 void Pipeline::RecordDecision(const queue::RequestInfo& info, const policy::Decision& decision,
                               std::string_view stage, const std::string& dn,
-                              const std::string& directory) {
+                              const std::string& directory, audit::Durability durability) {
   audit::Event e = AuditEventFor(audit::EventType::kPolicyDecision, info);
   e.decision = AuditDecision(decision.verdict);
   e.target.dn = dn;
@@ -330,14 +199,14 @@ void Pipeline::RecordDecision(const queue::RequestInfo& info, const policy::Deci
     detail += m.reason;
   }
   e.detail = std::move(detail);
-  Audit(e);
+  Audit(e, durability);
   if (deps_.metrics) {
     const std::string_view verdict = policy::VerdictName(decision.verdict);
     for (const auto& m : decision.matches) deps_.metrics->CountDecision(stage, m.rule, verdict);
     if (decision.matches.empty()) deps_.metrics->CountDecision(stage, "", verdict);
   }
   if (decision.verdict == policy::Verdict::kWouldDeny) {
-    LogFields fields = FieldsFor(info, LogEvent::kRequestWouldDeny, "");
+    LogFields fields = LogFieldsFor(info, LogEvent::kRequestWouldDeny, "");
     fields.directory = directory;
     Log(*deps_.log, spdlog::level::warn, fields,
         "request {} for {}: would be denied (log_only): {}", info.id, EscapeForLog(info.target),
@@ -358,7 +227,7 @@ void Pipeline::EndDenied(const queue::RequestInfo& info, const policy::RuleMatch
     deps_.log->error("request {}: finish: {}", info.id, s.ToString());
     return;
   }
-  Log(*deps_.log, spdlog::level::warn, FieldsFor(info, LogEvent::kRequestDenied, code),
+  Log(*deps_.log, spdlog::level::warn, LogFieldsFor(info, LogEvent::kRequestDenied, code),
       "request {} for {}: denied: {}: {}", info.id, EscapeForLog(info.target), code, q.message);
   Report(info, /*succeeded=*/false, code);
 }
@@ -421,77 +290,6 @@ Result<int> Pipeline::RejectHeld() {
   return moved;
 }
 
-void Pipeline::Reject(const protocol::Rejection& rejection) {
-  RecordRejection(rejection);
-  (void)deps_.outbound->Send(
-      protocol::Rejected{rejection.request_id, rejection.code, rejection.reason});
-}
-
-void Pipeline::OnFrameRejected(const protocol::Rejected& sent) {
-  RecordRejection({sent.code, sent.reason, sent.id, /*id_authenticated=*/false});
-}
-
-// Audited and logged before the cloud is told. A rejection whose id is not authenticated is
-// recorded without that id as the record's request_id (so that a forged frame cannot be pinned
-// on a real request), and a flood of them is summarised instead of recorded one by one.
-void Pipeline::RecordRejection(const protocol::Rejection& rejection) {
-  const std::string code(protocol::RejectCodeName(rejection.code));
-  if (!rejection.id_authenticated) {
-    BurstLimiter::Decision d = unauthenticated_.Note(code);
-    if (d.summary) RecordSuppressed(*d.summary);
-    if (!d.record) return;
-  }
-  audit::Event e;
-  e.type = audit::EventType::kRequestRejected;
-  e.outcome = code;
-  e.reasons = {code};
-  if (rejection.id_authenticated) {
-    e.request_id = rejection.request_id;
-    e.detail = rejection.reason;
-  } else {
-    e.reasons.push_back(std::string(kUnauthenticatedReason));
-    e.detail = (rejection.request_id.empty()
-                    ? std::string("no request id could be read")
-                    : "claims request id " + rejection.request_id + ", not authenticated") +
-               ": " + rejection.reason;
-  }
-  Audit(e);
-  // An unauthenticated id is not put in WBAGENT_REQUEST_ID: a forged frame must not show up
-  // in a search for a real request.
-  Log(*deps_.log, spdlog::level::warn,
-      {.event = LogEvent::kRequestRejected,
-       .request_id = rejection.id_authenticated ? rejection.request_id : "",
-       .outcome = code},
-      "request {} rejected: {}: {}",
-      rejection.id_authenticated ? rejection.request_id
-                                 : "(unauthenticated) " + rejection.request_id,
-      code, rejection.reason);
-}
-
-void Pipeline::RecordSuppressed(const BurstSummary& summary) {
-  audit::Event e;
-  e.type = audit::EventType::kRequestRejected;
-  e.outcome = std::string(kBurstOutcome);
-  for (const auto& [kind, count] : summary.kinds) e.reasons.push_back(kind);
-  e.reasons.push_back(std::string(kUnauthenticatedReason));
-  e.detail = summary.Describe("more rejections with unauthenticated ids, not recorded one by one,");
-  Audit(e);
-  Log(*deps_.log, spdlog::level::warn, {.event = LogEvent::kRejectionsSummarized}, "{}", e.detail);
-}
-
-void Pipeline::OnResultAck(const std::string& id) {
-  auto detail = deps_.queue->Show(id);
-  if (Status s = deps_.queue->AcknowledgeResult(id); !s.ok()) {
-    deps_.log->warn("result_ack for {}: {}", EscapeForLog(id), s.ToString());
-    return;
-  }
-  if (detail.ok()) {
-    audit::Event e = AuditEventFor(audit::EventType::kResultAcknowledged, detail->record.info);
-    if (detail->record.outcome) e.outcome = detail->record.outcome->code;
-    Audit(e);
-  }
-}
-
 channel::HelloState Pipeline::HelloState() {
   channel::HelloState hello;
   hello.credits = worker_count_;
@@ -518,13 +316,26 @@ void Pipeline::SendResult(const queue::Record& record) {
 }
 
 bool Pipeline::Audit(const audit::Event& event) {
-  auto appended = deps_.audit->Append(event);
+  return Audit(event, audit::DefaultDurability(event.type));
+}
+
+bool Pipeline::Audit(const audit::Event& event, audit::Durability durability) {
+  auto appended = deps_.audit->Append(event, durability);
   if (!appended.ok()) {
     Log(*deps_.log, spdlog::level::err,
         {.event = LogEvent::kAuditAppendFailed, .request_id = event.request_id},
         "audit append failed: {}", appended.error().ToString());
   }
   return appended.ok();
+}
+
+bool Pipeline::SyncAudit() {
+  const Status synced = deps_.audit->Sync();
+  if (!synced.ok()) {
+    Log(*deps_.log, spdlog::level::err, {.event = LogEvent::kAuditAppendFailed},
+        "audit sync failed: {}", synced.ToString());
+  }
+  return synced.ok();
 }
 
 // --- Recovery -------------------------------------------------------------------------
@@ -663,7 +474,7 @@ bool Pipeline::PassesAccountChecks(const queue::Work& work, ldap::Directory& dir
                                    const ldap::Account& account,
                                    std::chrono::steady_clock::time_point start) {
   const auto& info = work.record.info;
-  const policy::RequestFacts facts = FactsFor(info, work.record.received_at);
+  const policy::RequestFacts facts = PolicyFactsFor(info, work.record.received_at);
   policy::AccountFacts known{.directory = directory.name(), .account = &account, .answers = {}};
   const std::shared_ptr<const policy::Policy> rules = CurrentPolicy();
   const ldap::ScopeQuestions questions =
@@ -692,7 +503,7 @@ bool Pipeline::PassesPasswordChecks(const queue::Work& work, ldap::Directory& di
                                     std::chrono::steady_clock::time_point start) {
   const auto& info = work.record.info;
   if (!WritesPassword(info.operations)) return true;
-  const policy::RequestFacts facts = FactsFor(info, work.record.received_at);
+  const policy::RequestFacts facts = PolicyFactsFor(info, work.record.received_at);
   const std::shared_ptr<const policy::Policy> rules = CurrentPolicy();
   if (!rules->ChecksPasswords(directory.name(), facts.requester.type)) return true;
   const policy::Decision d =
@@ -708,7 +519,7 @@ void Pipeline::Validate(const queue::Work& work, ldap::Directory& directory,
   const auto& info = work.record.info;
   const std::shared_ptr<const policy::Policy> rules = CurrentPolicy();
   const ValidateAnswer answer =
-      AnswerValidate(*rules, FactsFor(info, work.record.received_at),
+      AnswerValidate(*rules, PolicyFactsFor(info, work.record.received_at),
                      PasswordFactsFor(work, directory, account), directory, account);
   if (answer.local) RecordDecision(info, *answer.local, "password", account.dn, directory.name());
   const milliseconds duration = Since(start, *deps_.clock);
@@ -814,7 +625,7 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
     return;
   }
   LogFields fields =
-      FieldsFor(info, LogEvent::kRequestFinished, std::string(ldap::OutcomeName(outcome.code)));
+      LogFieldsFor(info, LogEvent::kRequestFinished, std::string(ldap::OutcomeName(outcome.code)));
   fields.directory = directory;
   Log(*deps_.log, LogLevelFor(outcome), fields, "request {} for {}: {} in {} ms", info.id,
       EscapeForLog(info.target), outcome.ToString(), duration.count());
@@ -832,7 +643,7 @@ void Pipeline::RetryOrExpire(const queue::RequestInfo& info, const queue::Outcom
   }
   const bool expired = *state == queue::State::kExpired;
   LogFields fields =
-      FieldsFor(info, LogEvent::kRequestRetrying, std::string(ldap::OutcomeName(outcome.code)));
+      LogFieldsFor(info, LogEvent::kRequestRetrying, std::string(ldap::OutcomeName(outcome.code)));
   fields.directory = directory;
   Log(*deps_.log, LogLevelFor(outcome), fields, "request {} for {}: {}, {}", info.id,
       EscapeForLog(info.target), outcome.ToString(),
@@ -864,7 +675,8 @@ void Pipeline::Maintain() {
 // fails, the result is not sent now; it stays in the outbox.
 void Pipeline::ReportExpiry(const queue::Record& record) {
   const audit::Event e = ExpiryAuditEvent(record);
-  Log(*deps_.log, spdlog::level::warn, FieldsFor(record.info, LogEvent::kRequestExpired, e.outcome),
+  Log(*deps_.log, spdlog::level::warn,
+      LogFieldsFor(record.info, LogEvent::kRequestExpired, e.outcome),
       "request {} for {}: expired: {}", record.info.id, EscapeForLog(record.info.target), e.detail);
   if (!Audit(e)) return;
   Report(record.info, /*succeeded=*/false, e.outcome);

@@ -2,16 +2,22 @@
 // The request pipeline: what the daemon does with a request from the moment an envelope
 // arrives to the moment the cloud acknowledges its result (internal to agent/).
 //
-//   OnRequest (channel thread): OpenRequest (signature, expiry, replay, decrypt) -> Enqueue
-//     (durable) -> audit request_received -> "accepted" -> admission (Policy::Admit, audited
-//     as policy_decision) -> MarkReady; a denial: Finish(rejected) -> "result"; a hold (the
-//     breaker): stays `received` until ReleaseHeld or RejectHeld
+//   OnRequests (the intake thread, agent/intake.h; a batch of envelopes): OpenRequest each
+//     (signature, expiry, replay, decrypt) -> EnqueueAll (the batch's requests and replay
+//     memory in one durable transaction) -> audit request_received -> "accepted" -> admission
+//     (Policy::Admit, audited as policy_decision, one audit sync for the batch) ->
+//     MarkReadyAll; a denial: Finish(rejected) -> "result"; a hold (the breaker): stays
+//     `received` until ReleaseHeld or RejectHeld
 //   workers (max_in_flight threads): Take -> route -> FindAccount -> the account checks
 //     (Directory::AnswerScope, Policy::CheckAccount, audited as policy_decision) -> for a
 //     password write with password rules on, Policy::CheckPassword on the decrypted password
 //     (audited as policy_decision, without the password) -> Apply ->
 //     Finish/Retry -> audit directory_write (durable) -> "result" -> audit result_sent
-//   OnResultAck: AcknowledgeResult -> audit result_acknowledged
+//   OnResultAcks (a batch): AcknowledgeResults (one transaction) -> audit result_acknowledged
+//
+// A batch costs what one request costs in disk syncs: the queue's intake transaction, one
+// audit sync and the MarkReadyAll transaction. "accepted" still leaves only after the request
+// is durable, a `rejected` or a denial's result only after its record is.
 //
 // A request that fails a check is rejected with its stable code, audited, and writes nothing.
 // A password write that may already have been applied is not applied again: before a retry
@@ -21,9 +27,11 @@
 // the cloud may hand it to another agent) whether it changed since the cloud issued it.
 // The directory's password timestamp decides, not a guess; see docs/protocol.md section 7.
 //
-// Threads: OnRequest, OnChannelLost, OnResultAck, HelloState and ResendResults are called on the
-// channel's thread, one at a time; the workers run on their own threads. Start/Stop from the main
-// thread.
+// Threads: OnRequest(s), OnFrameRejected, OnResultAck(s), OnKeySetChanged and OnChannelLost are
+// called one at a time, in the order the channel saw them, from the intake's thread (or a
+// test's); HelloState and ResendResults from the channel's thread. None of them waits on the
+// channel's thread for a disk sync: the intake does. The workers run on their own threads.
+// Start/Stop from the main thread.
 
 #include <spdlog/logger.h>
 
@@ -32,6 +40,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -111,11 +120,15 @@ class Pipeline {
   // directory's timeouts), and joins them.
   void Stop();
 
-  void OnRequest(const protocol::Request& request);
+  // A batch of envelopes, in the order they arrived (see the diagram above). Each ends
+  // accepted (stored), answered from the queue (a redelivery) or rejected.
+  void OnRequests(std::span<const protocol::Request> batch);
+  void OnRequest(const protocol::Request& request) { OnRequests({&request, 1}); }
   // The channel answered a frame `rejected` itself (it did not parse, or exceeded the
   // credits): audited like any rejection.
   void OnFrameRejected(const protocol::Rejected& sent);
-  void OnResultAck(const std::string& id);
+  void OnResultAcks(std::span<const std::string> ids);
+  void OnResultAck(const std::string& id) { OnResultAcks({&id, 1}); }
   channel::HelloState HelloState();
   void ResendResults();
   void OnKeySetChanged(const protocol::Jwks& keys);
@@ -159,7 +172,19 @@ class Pipeline {
   void WorkerLoop(Liveness::Heartbeat* beat);
   void WaitForWork();
   void Process(queue::Work& work, Liveness::Heartbeat* beat);
-  void Admit(const queue::Record& record);
+  // One envelope of a batch on its way through intake (agent/pipeline_intake.cc).
+  struct Arrival;
+  // Stores the arrivals that passed the envelope checks in one transaction with the batch's
+  // replay memory, then records and answers each arrival.
+  void Store(std::vector<Arrival>& arrivals, std::vector<queue::NonceToRemember> nonces);
+  // Records (buffered, then one sync) and sends each arrival's answer, in arrival order.
+  void Answer(std::vector<Arrival>& arrivals);
+  // Admission of freshly stored (or, at Start, left `received`) requests: every decision
+  // recorded, one audit sync, then MarkReadyAll for the admitted.
+  void AdmitAll(const std::vector<queue::Record>& records);
+  // A decision that ends admission: a denial ends the request, a hold logs it; false for an
+  // admission.
+  bool EndsAdmission(const queue::Record& record, const policy::Decision& decision);
   // The account checks between FindAccount and Apply; false when the request ended here.
   bool PassesAccountChecks(const queue::Work& work, ldap::Directory& directory,
                            const ldap::Account& account,
@@ -174,7 +199,8 @@ class Pipeline {
                 std::chrono::steady_clock::time_point start);
   void RecordDecision(const queue::RequestInfo& info, const policy::Decision& decision,
                       std::string_view stage, const std::string& dn = "",
-                      const std::string& directory = "");
+                      const std::string& directory = "",
+                      audit::Durability durability = audit::Durability::kDurable);
   // Ends a request that a rule denied: nothing was written.
   void EndDenied(const queue::RequestInfo& info, const policy::RuleMatch& rule,
                  std::chrono::milliseconds duration);
@@ -191,7 +217,9 @@ class Pipeline {
                 const std::string& directory, std::chrono::milliseconds duration);
   void SendResult(const queue::Record& record);
   void Reject(const protocol::Rejection& rejection);
-  void RecordRejection(const protocol::Rejection& rejection);
+  // Audits (with `durability`) and logs a rejection; false when it was summarised instead.
+  bool RecordRejection(const protocol::Rejection& rejection,
+                       audit::Durability durability = audit::Durability::kDurable);
   void RecordSuppressed(const BurstSummary& summary);
   // Answers a redelivered (id, nonce) with the state the queue holds for it; false when the
   // queue holds nothing for it, so that the request is enqueued as new.
@@ -199,6 +227,9 @@ class Pipeline {
   static protocol::Rejection RefusedByQueue(const Status& refusal, const std::string& id);
   // Appends `event` (logging a failure); false when it is not in the trail.
   bool Audit(const audit::Event& event);
+  bool Audit(const audit::Event& event, audit::Durability durability);
+  // Makes the records appended so far durable (logging a failure).
+  bool SyncAudit();
   Status RecoverInterrupted();
   std::optional<std::string> FoundApplied(const queue::Record& record);
   struct AppliedCheck {
@@ -221,11 +252,10 @@ class Pipeline {
   // Admission and the breaker's release or rejection, one at a time: a request is admitted
   // once, either by Admit or by ReleaseHeld.
   std::mutex admit_mu_;
-  PipelineKeys keys_;  // touched on the channel thread only
-  std::unique_ptr<protocol::ReplayGuard> replay_;
+  PipelineKeys keys_;  // touched on the intake's thread only
   // Rejections with unauthenticated ids (docs/audit.md): the first kUnauthenticatedPerWindow a
-  // minute are recorded one by one, the rest summarised. Channel thread only (and Stop, after
-  // the channel has stopped).
+  // minute are recorded one by one, the rest summarised. The intake's thread only (and Stop,
+  // after the intake has stopped).
   static constexpr std::size_t kUnauthenticatedPerWindow = 20;
   static constexpr std::chrono::milliseconds kUnauthenticatedWindow{60'000};
   static constexpr std::string_view kUnauthenticatedReason = "id_not_authenticated";

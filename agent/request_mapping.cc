@@ -171,6 +171,21 @@ protocol::UserAction UserActionFor(ldap::OutcomeCode code) {
   return UserAction::kContactAdmin;
 }
 
+policy::RequestFacts PolicyFactsFor(const queue::RequestInfo& info, WallTime received_at) {
+  return {.id = info.id,
+          .requester = RequesterOf(info),
+          .account_key = info.account_key,
+          .received_at = received_at};
+}
+
+LogFields LogFieldsFor(const queue::RequestInfo& info, LogEvent event, std::string outcome) {
+  return {.event = event,
+          .request_id = info.id,
+          .outcome = std::move(outcome),
+          .directory = "",
+          .target = info.target};
+}
+
 protocol::UserAction UserActionFor(const queue::Record& record) {
   if (record.state == queue::State::kSucceeded) return protocol::UserAction::kNone;
   const std::string code = record.outcome ? record.outcome->code : "";

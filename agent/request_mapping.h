@@ -5,8 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "agent/logging.h"
 #include "audit/audit.h"
 #include "ldap/directory.h"
+#include "policy/policy.h"
 #include "protocol/protocol.h"
 #include "queue/queue.h"
 
@@ -22,6 +24,13 @@ std::optional<ldap::Target> ToTarget(const queue::RequestInfo& info);
 // Who asked and how they were verified, from the stored requester_json (the queue keeps it
 // opaque). A record without one reads as a self-service requester with no id and no methods.
 protocol::Requester RequesterOf(const queue::RequestInfo& info);
+
+// What the policy knows of a stored request (its id, requester, account key and arrival).
+policy::RequestFacts PolicyFactsFor(const queue::RequestInfo& info, WallTime received_at);
+
+// A request's log fields (agent/logging.h): the target as the request names it, unescaped,
+// since a journal field holds any bytes.
+LogFields LogFieldsFor(const queue::RequestInfo& info, LogEvent event, std::string outcome);
 
 // The page the cloud shows the end user for a finished request (docs/protocol.md, "User
 // actions"): from its outcome code, whichever component decided it.

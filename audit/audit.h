@@ -244,6 +244,10 @@ class Sink {
   Result<Appended> Append(const Event& event) {
     return Append(event, DefaultDurability(event.type));
   }
+  // Makes every record appended so far durable, as a kDurable append would: a caller that
+  // appends a batch of records appends them kBuffered and syncs once, before anything that
+  // depends on them leaves the host.
+  virtual Status Sync() = 0;
 };
 
 // Gets a copy of every record right after it is written, in seq order (e.g. to the journal
@@ -312,8 +316,9 @@ class Writer final : public Sink {
   using Sink::Append;
   Result<Appended> Append(const Event& event, Durability durability) override;
 
-  // Makes every record appended so far durable and checkpoints the head. Thread-safe.
-  Status Sync();
+  // Makes every record appended so far durable and checkpoints the head. Thread-safe;
+  // concurrent calls and durable appends share one fsync.
+  Status Sync() override;
   // Sync, then close the file; later calls fail. Thread-safe; idempotent.
   Status Close();
 

@@ -53,4 +53,16 @@ void GroupCommitter::CommitBatch(const std::vector<Writer*>& batch) {
   for (Writer* x : batch) x->status = status;
 }
 
+Status RunIsolated(Db& db, Status* outcome, const std::function<Status(Db&)>& step) {
+  WB_RETURN_IF_ERROR(db.Run("SAVEPOINT isolated"));
+  Status s = step(db);
+  if (s.ok()) return db.Run("RELEASE isolated");
+  *outcome = s;
+  // After some errors (SQLITE_FULL, SQLITE_IOERR) SQLite has already rolled back the whole
+  // transaction: the batch cannot commit, and every writer in it must hear so.
+  if (db.InAutocommit()) return s;
+  WB_RETURN_IF_ERROR(db.Run("ROLLBACK TO isolated"));
+  return db.Run("RELEASE isolated");
+}
+
 }  // namespace wb::queue

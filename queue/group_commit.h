@@ -59,4 +59,11 @@ class GroupCommitter {
   std::uint64_t batches_ WB_GUARDED_BY(mu_) = 0;
 };
 
+// Runs `step` as one all-or-nothing operation inside a batch's transaction (a SAVEPOINT), so
+// that one caller's refusal or failed statement does not undo or fail the others: when `step`
+// fails, its own changes are rolled back, its status goes to `*outcome` (for its caller alone)
+// and the batch goes on. Returns non-OK only when the batch's transaction can no longer commit
+// (SQLite rolled it back after an I/O error, or the savepoint itself failed).
+Status RunIsolated(Db& db, Status* outcome, const std::function<Status(Db&)>& step);
+
 }  // namespace wb::queue

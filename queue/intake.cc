@@ -1,4 +1,4 @@
-// Intake: Enqueue and RememberNonce, both through group commit.
+// Intake: Enqueue, RememberNonce and EnqueueAll, all through group commit.
 
 #include <string>
 
@@ -137,19 +137,74 @@ Status SqliteQueue::InsertInBatch(Db& db, EnqueueSlot& slot) {
   return Status::Ok();
 }
 
+Status SqliteQueue::RememberInBatch(Db& db, std::string_view nonce, WallTime expires_at,
+                                    bool* fresh) {
+  const std::int64_t forget_after = ToMillis(expires_at + options_.clock_skew);
+  Result<bool> r = Remember(db, kReplayNonce, nonce, forget_after);
+  if (!r.ok()) return r.error();
+  *fresh = *r;
+  return Status::Ok();
+}
+
 Result<bool> SqliteQueue::RememberNonce(std::string_view nonce, WallTime expires_at) {
   WB_RETURN_IF_ERROR(RequireWritable());
   if (nonce.empty()) return InvalidArgument("empty nonce");
-  const std::int64_t forget_after = ToMillis(expires_at + options_.clock_skew);
   bool fresh = false;
-  Status s = committer_.Run([&](Db& db) -> Status {
-    Result<bool> r = Remember(db, kReplayNonce, nonce, forget_after);
-    if (!r.ok()) return r.error();
-    fresh = *r;
-    return Status::Ok();
-  });
+  Status s = committer_.Run([&](Db& db) { return RememberInBatch(db, nonce, expires_at, &fresh); });
   if (!s.ok()) return s.WithContext("remembering a nonce");
   return fresh;
+}
+
+Result<bool> SqliteQueue::IsNonceRemembered(std::string_view nonce) {
+  MutexLock lock(db_mu_);
+  return IsRemembered(parts_.db, kReplayNonce, nonce);
+}
+
+Result<std::vector<Result<EnqueueResult>>> SqliteQueue::EnqueueAll(
+    std::span<const NonceToRemember> nonces, std::span<const Request* const> requests) {
+  WB_RETURN_IF_ERROR(RequireWritable());
+  for (const NonceToRemember& n : nonces) {
+    if (n.nonce.empty()) return InvalidArgument("empty nonce");
+  }
+  // Checked and sealed before the transaction: a request that is refused here is refused alone.
+  std::vector<Result<EnqueueResult>> results(requests.size(), Internal("not stored"));
+  std::vector<EnqueueSlot> slots;
+  std::vector<std::size_t> slot_of;  // the request index of each slot
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const Request& request = *requests[i];
+    if (Status s = ValidateRequest(request); !s.ok()) {
+      results[i] = s;
+      continue;
+    }
+    Result<std::string> blob =
+        SealPasswords(*parts_.key, request.info.id, request.new_password, request.old_password);
+    if (!blob.ok()) {
+      results[i] = blob.error();
+      continue;
+    }
+    slots.push_back(EnqueueSlot{&request.info, std::move(blob).value()});
+    slot_of.push_back(i);
+  }
+  Status s = committer_.Run([&](Db& db) -> Status {
+    bool fresh = false;
+    for (const NonceToRemember& n : nonces) {
+      WB_RETURN_IF_ERROR(RememberInBatch(db, n.nonce, n.expires_at, &fresh));
+    }
+    for (EnqueueSlot& slot : slots) WB_RETURN_IF_ERROR(InsertInBatch(db, slot));
+    return Status::Ok();
+  });
+  if (!s.ok())
+    return s.WithContext("a batch of " + std::to_string(requests.size()) +
+                         " request(s) was not accepted");
+  for (std::size_t k = 0; k < slots.size(); ++k) {
+    EnqueueSlot& slot = slots[k];
+    if (slot.refusal) {
+      results[slot_of[k]] = *slot.refusal;
+    } else {
+      results[slot_of[k]] = std::move(*slot.result);
+    }
+  }
+  return results;
 }
 
 }  // namespace wb::queue

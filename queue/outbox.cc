@@ -32,6 +32,19 @@ Result<int> Forget(Db& db, std::int64_t now) {
   return static_cast<int>(db.Changes());
 }
 
+Status ToAcknowledged(Db& db, std::string_view id, const RowState& row, std::int64_t now) {
+  if (!IsTerminal(row.state)) {
+    return FailedPrecondition(QuoteId(id) + " is " + std::string(StateName(row.state)) +
+                              "; only a final result can be acknowledged");
+  }
+  Result<Stmt> stmt =
+      db.Prepare("UPDATE requests SET acked_at = ?2 WHERE id = ?1 AND acked_at IS NULL");
+  if (!stmt.ok()) return stmt.error();
+  WB_RETURN_IF_ERROR(stmt->Bind(1, id).Bind(2, now).Run());
+  if (db.Changes() == 0) return Status::Ok();  // acknowledged before
+  return AppendHistory(db, id, now, "result_acknowledged");
+}
+
 }  // namespace
 
 Result<std::vector<Record>> SqliteQueue::PendingResults(std::size_t limit) {
@@ -45,18 +58,13 @@ Result<std::vector<Record>> SqliteQueue::PendingResults(std::size_t limit) {
 }
 
 Status SqliteQueue::AcknowledgeResult(std::string_view id) {
-  return Transition(id, [&](Db& db, const RowState& row, std::int64_t now) -> Status {
-    if (!IsTerminal(row.state)) {
-      return FailedPrecondition(QuoteId(id) + " is " + std::string(StateName(row.state)) +
-                                "; only a final result can be acknowledged");
-    }
-    Result<Stmt> stmt =
-        db.Prepare("UPDATE requests SET acked_at = ?2 WHERE id = ?1 AND acked_at IS NULL");
-    if (!stmt.ok()) return stmt.error();
-    WB_RETURN_IF_ERROR(stmt->Bind(1, id).Bind(2, now).Run());
-    if (db.Changes() == 0) return Status::Ok();  // acknowledged before
-    return AppendHistory(db, id, now, "result_acknowledged");
+  return Transition(id, [&](Db& db, const RowState& row, std::int64_t now) {
+    return ToAcknowledged(db, id, row, now);
   });
+}
+
+std::vector<Status> SqliteQueue::AcknowledgeResults(std::span<const std::string> ids) {
+  return TransitionAll(ids, ToAcknowledged);
 }
 
 Result<MaintenanceReport> SqliteQueue::Maintain() {

@@ -38,8 +38,10 @@
 // Guarantees
 // - Durability: when Enqueue, Finish, Retry, AcknowledgeResult, RememberNonce, MarkReady, Take
 //   or a recovery call returns OK, its transaction has been fsynced (SQLite synchronous=FULL).
-//   Concurrent Enqueue/RememberNonce calls share one transaction and one fsync (group commit);
-//   each caller still returns only after its own row is durable.
+//   Concurrent calls that write share one transaction and one fsync (group commit), each call
+//   an all-or-nothing step of it, so that one caller's refusal never undoes another's change;
+//   each caller still returns only after its own change is durable. The *All calls put a
+//   whole batch of one caller's in one transaction.
 // - Idempotency: a request id is stored at most once. Enqueue of a known id returns the stored
 //   record and its state (EnqueueResult::inserted == false). An id whose record has already
 //   been purged is refused with kAlreadyExists until its expiry plus Options::clock_skew.
@@ -81,6 +83,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -175,6 +178,12 @@ struct Work {
   Record record;
   Secret new_password;
   Secret old_password;
+};
+
+// A nonce for RememberNonce's memory, remembered until expires_at + Options::clock_skew.
+struct NonceToRemember {
+  std::string nonce;
+  WallTime expires_at;
 };
 
 struct EnqueueResult {
@@ -291,11 +300,26 @@ class Queue {
   // remembered (a replay), true if it is new.
   virtual Result<bool> RememberNonce(std::string_view nonce, WallTime expires_at) = 0;
 
+  // The intake of a batch of requests in one transaction, hence one fsync: remembers each of
+  // `nonces` as RememberNonce does, then stores each of `requests`, in order, as Enqueue does.
+  // One result per request, in order, with Enqueue's codes; a refusal (kInvalidArgument,
+  // kFailedPrecondition, kAlreadyExists, kResourceExhausted for max_pending) is that request's
+  // alone. The whole call fails (nothing remembered, nothing stored) when the transaction
+  // cannot commit: kIoError, kResourceExhausted (disk full), kCorruption.
+  virtual Result<std::vector<Result<EnqueueResult>>> EnqueueAll(
+      std::span<const NonceToRemember> nonces, std::span<const Request* const> requests) = 0;
+
+  // Whether `nonce` is remembered (RememberNonce or EnqueueAll, not yet forgotten). Reads only.
+  virtual Result<bool> IsNonceRemembered(std::string_view nonce) = 0;
+
   // --- Admission and work -----------------------------------------------------------------
 
   // received -> ready. kNotFound for an unknown id, kFailedPrecondition in another state
   // (e.g. the request expired while its admission was being decided).
   virtual Status MarkReady(std::string_view id) = 0;
+  // MarkReady for each id, in one transaction: one status per id, in order. A refusal is that
+  // id's alone; a transaction that cannot commit fails every id with its error.
+  virtual std::vector<Status> MarkReadyAll(std::span<const std::string> ids) = 0;
 
   // ready -> applying for the next eligible request (see Ordering), with its passwords
   // decrypted. Returns nullopt when nothing is eligible now. A request past expires_at is not
@@ -352,6 +376,8 @@ class Queue {
   // Marks the result acknowledged. Acknowledging twice is OK. kNotFound, kFailedPrecondition
   // when the request is not terminal.
   virtual Status AcknowledgeResult(std::string_view id) = 0;
+  // AcknowledgeResult for each id, in one transaction: one status per id, as MarkReadyAll.
+  virtual std::vector<Status> AcknowledgeResults(std::span<const std::string> ids) = 0;
 
   // --- Housekeeping -----------------------------------------------------------------------
 

@@ -83,29 +83,43 @@ Status RecordLastError(Db& db, std::string_view id, const Outcome& failure) {
   return stmt->Bind(1, id).Bind(2, failure.code).Bind(3, failure.message).Run();
 }
 
+Status ToReady(Db& db, std::string_view id, const RowState& row, std::int64_t now) {
+  if (row.state != State::kReceived) return WrongState(id, row.state, "received");
+  Result<Stmt> stmt =
+      db.Prepare("UPDATE requests SET state = 1, ready_at = ?2, not_before = ?2 WHERE id = ?1");
+  if (!stmt.ok()) return stmt.error();
+  WB_RETURN_IF_ERROR(stmt->Bind(1, id).Bind(2, now).Run());
+  return AppendHistory(db, id, now, "ready");
+}
+
 }  // namespace
 
 Status SqliteQueue::MarkReady(std::string_view id) {
-  return Transition(id, [&](Db& db, const RowState& row, std::int64_t now) -> Status {
-    if (row.state != State::kReceived) return WrongState(id, row.state, "received");
-    Result<Stmt> stmt =
-        db.Prepare("UPDATE requests SET state = 1, ready_at = ?2, not_before = ?2 WHERE id = ?1");
-    if (!stmt.ok()) return stmt.error();
-    WB_RETURN_IF_ERROR(stmt->Bind(1, id).Bind(2, now).Run());
-    return AppendHistory(db, id, now, "ready");
-  });
+  return Transition(
+      id, [&](Db& db, const RowState& row, std::int64_t now) { return ToReady(db, id, row, now); });
+}
+
+std::vector<Status> SqliteQueue::MarkReadyAll(std::span<const std::string> ids) {
+  return TransitionAll(ids, ToReady);
 }
 
 Result<std::optional<Work>> SqliteQueue::Take() {
   WB_RETURN_IF_ERROR(RequireWritable());
-  MutexLock lock(db_mu_);
-  return TakeLocked(NowMs());
+  Result<std::optional<Work>> taken = std::optional<Work>();
+  Status outcome;
+  const Status batch = committer_.Run([&](Db& db) -> Status {
+    db_mu_.AssertHeld();  // the batch's leader holds it
+    return RunIsolated(db, &outcome, [&](Db& in) -> Status {
+      db_mu_.AssertHeld();
+      return TakeStep(in, NowMs(), &taken);
+    });
+  });
+  if (!batch.ok()) return batch;
+  if (!outcome.ok()) return outcome;
+  return taken;
 }
 
-Result<std::optional<Work>> SqliteQueue::TakeLocked(std::int64_t now) {
-  Db& db = parts_.db;
-  Result<Transaction> tx = Transaction::Begin(db);
-  if (!tx.ok()) return tx.error();
+Status SqliteQueue::TakeStep(Db& db, std::int64_t now, Result<std::optional<Work>>* taken) {
   Result<std::int64_t> in_flight = db.QueryInt("SELECT count(*) FROM requests WHERE state = 2");
   if (!in_flight.ok()) return in_flight.error();
   std::optional<Candidate> next;
@@ -114,17 +128,18 @@ Result<std::optional<Work>> SqliteQueue::TakeLocked(std::int64_t now) {
     if (!found.ok()) return found.error();
     next = std::move(found).value();
   }
-  if (!next) return std::optional<Work>();  // nothing written: the transaction rolls back
+  if (!next) return Status::Ok();  // nothing written; *taken stays nullopt
   Passwords passwords;
   if (!next->sealed.empty()) {
     Result<Passwords> opened = OpenPasswords(*parts_.key, next->id, next->sealed);
     if (!opened.ok()) {
+      // Kept (the request is failed durably); the caller hears kCorruption for it.
       Outcome unreadable{.state = State::kFailed,
                          .code = "secret_unreadable",
                          .message = "the stored password could not be decrypted"};
       WB_RETURN_IF_ERROR(WriteTerminal(db, next->id, unreadable, now, "failed"));
-      WB_RETURN_IF_ERROR(tx->Commit());
-      return opened.error().WithContext(QuoteId(next->id) + " failed");
+      *taken = opened.error().WithContext(QuoteId(next->id) + " failed");
+      return Status::Ok();
     }
     passwords = std::move(opened).value();
   }
@@ -132,9 +147,9 @@ Result<std::optional<Work>> SqliteQueue::TakeLocked(std::int64_t now) {
   Result<std::optional<Record>> record = LoadRecord(db, next->id);
   if (!record.ok()) return record.error();
   if (!*record) return Internal("a taken request could not be read back");
-  WB_RETURN_IF_ERROR(tx->Commit());
-  return std::optional<Work>(Work{std::move(**record), std::move(passwords.new_password),
-                                  std::move(passwords.old_password)});
+  *taken = std::optional<Work>(Work{std::move(**record), std::move(passwords.new_password),
+                                    std::move(passwords.old_password)});
+  return Status::Ok();
 }
 
 Result<std::optional<WallTime>> SqliteQueue::NextReadyTime() {

@@ -4,12 +4,15 @@
 // Its methods are spread over files by concern: sqlite_queue.cc (open), intake.cc,
 // scheduling.cc, recovery.cc, outbox.cc, admin.cc.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/thread_annotations.h"
@@ -34,7 +37,11 @@ class SqliteQueue final : public Queue {
 
   Result<EnqueueResult> Enqueue(const Request& request) override;
   Result<bool> RememberNonce(std::string_view nonce, WallTime expires_at) override;
+  Result<std::vector<Result<EnqueueResult>>> EnqueueAll(
+      std::span<const NonceToRemember> nonces, std::span<const Request* const> requests) override;
+  Result<bool> IsNonceRemembered(std::string_view nonce) override;
   Status MarkReady(std::string_view id) override;
+  std::vector<Status> MarkReadyAll(std::span<const std::string> ids) override;
   Result<std::optional<Work>> Take() override;
   Result<std::optional<WallTime>> NextReadyTime() override;
   Result<int> RetryWaitingNow() override;
@@ -47,6 +54,7 @@ class SqliteQueue final : public Queue {
   Status RequeueInterrupted(std::string_view id) override;
   Result<std::vector<Record>> PendingResults(std::size_t limit) override;
   Status AcknowledgeResult(std::string_view id) override;
+  std::vector<Status> AcknowledgeResults(std::span<const std::string> ids) override;
   Result<MaintenanceReport> Maintain() override;
   Result<Stats> GetStats() override;
   Result<std::vector<Record>> List(const ListFilter& filter) override;
@@ -66,12 +74,21 @@ class SqliteQueue final : public Queue {
   Status RequireWritable() const;
   // Runs inside a group-commit batch, whose leader holds db_mu_.
   Status InsertInBatch(Db& db, EnqueueSlot& slot);
-  Result<std::optional<Work>> TakeLocked(std::int64_t now) WB_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
-  Result<State> RetryLocked(std::string_view id, const Outcome& failure, std::int64_t now)
+  Status RememberInBatch(Db& db, std::string_view nonce, WallTime expires_at, bool* fresh);
+  // Take's step inside a batch: the storage's status is returned, what Take answers goes to
+  // `*taken`.
+  Status TakeStep(Db& db, std::int64_t now, Result<std::optional<Work>>* taken)
       WB_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
-  // Runs `fn(db, row_state)` in one transaction for a request that must exist.
+  // Runs `fn(db, row_state, now)` for a request that must exist, as one isolated step of a
+  // group-commit batch (concurrent callers share the transaction and its fsync).
   template <typename Fn>
   Status Transition(std::string_view id, Fn fn) WB_LOCKS_EXCLUDED(db_mu_);
+  // The same for each of `ids` in one batch: `fn(db, id, row_state, now)`; one status per id.
+  template <typename Fn>
+  std::vector<Status> TransitionAll(std::span<const std::string> ids, Fn fn)
+      WB_LOCKS_EXCLUDED(db_mu_);
+  template <typename Fn>
+  Status TransitionStep(Db& db, std::string_view id, Fn& fn);
   double NextRandom() WB_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   std::string_view session() const { return parts_.session; }
 
@@ -98,16 +115,42 @@ namespace wb::queue {
 inline std::string QuoteId(std::string_view id) { return "request '" + EscapeForLog(id, 80) + "'"; }
 
 template <typename Fn>
-Status SqliteQueue::Transition(std::string_view id, Fn fn) {
-  WB_RETURN_IF_ERROR(RequireWritable());
-  MutexLock lock(db_mu_);
-  Result<Transaction> tx = Transaction::Begin(parts_.db);
-  if (!tx.ok()) return tx.error();
-  Result<std::optional<RowState>> row = LoadRowState(parts_.db, id);
+Status SqliteQueue::TransitionStep(Db& db, std::string_view id, Fn& fn) {
+  Result<std::optional<RowState>> row = LoadRowState(db, id);
   if (!row.ok()) return row.error();
   if (!*row) return NotFound("no " + QuoteId(id));
-  WB_RETURN_IF_ERROR(fn(parts_.db, **row, NowMs()));
-  return tx->Commit();
+  return fn(db, **row, NowMs());
+}
+
+template <typename Fn>
+Status SqliteQueue::Transition(std::string_view id, Fn fn) {
+  WB_RETURN_IF_ERROR(RequireWritable());
+  Status outcome;
+  const Status batch = committer_.Run([&](Db& db) {
+    return RunIsolated(db, &outcome, [&](Db& in) { return TransitionStep(in, id, fn); });
+  });
+  return batch.ok() ? outcome : batch;
+}
+
+template <typename Fn>
+std::vector<Status> SqliteQueue::TransitionAll(std::span<const std::string> ids, Fn fn) {
+  std::vector<Status> outcomes(ids.size());
+  if (Status s = RequireWritable(); !s.ok()) {
+    std::fill(outcomes.begin(), outcomes.end(), s);
+    return outcomes;
+  }
+  const Status batch = committer_.Run([&](Db& db) -> Status {
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      auto step = [&](Db& in, const RowState& row, std::int64_t now) {
+        return fn(in, ids[i], row, now);
+      };
+      WB_RETURN_IF_ERROR(
+          RunIsolated(db, &outcomes[i], [&](Db& in) { return TransitionStep(in, ids[i], step); }));
+    }
+    return Status::Ok();
+  });
+  if (!batch.ok()) std::fill(outcomes.begin(), outcomes.end(), batch);
+  return outcomes;
 }
 
 }  // namespace wb::queue

@@ -179,7 +179,18 @@ class FaultyQueue final : public queue::Queue {
   Result<bool> RememberNonce(std::string_view nonce, WallTime expires_at) override {
     return inner_->RememberNonce(nonce, expires_at);
   }
+  Result<std::vector<Result<queue::EnqueueResult>>> EnqueueAll(
+      std::span<const queue::NonceToRemember> nonces,
+      std::span<const queue::Request* const> requests) override {
+    return inner_->EnqueueAll(nonces, requests);
+  }
+  Result<bool> IsNonceRemembered(std::string_view nonce) override {
+    return inner_->IsNonceRemembered(nonce);
+  }
   Status MarkReady(std::string_view id) override { return inner_->MarkReady(id); }
+  std::vector<Status> MarkReadyAll(std::span<const std::string> ids) override {
+    return inner_->MarkReadyAll(ids);
+  }
   Result<std::optional<queue::Work>> Take() override {
     ++takes;
     return inner_->Take();
@@ -215,6 +226,9 @@ class FaultyQueue final : public queue::Queue {
     return inner_->PendingResults(limit);
   }
   Status AcknowledgeResult(std::string_view id) override { return inner_->AcknowledgeResult(id); }
+  std::vector<Status> AcknowledgeResults(std::span<const std::string> ids) override {
+    return inner_->AcknowledgeResults(ids);
+  }
   Result<queue::MaintenanceReport> Maintain() override { return inner_->Maintain(); }
   Result<queue::Stats> GetStats() override { return inner_->GetStats(); }
   Result<std::vector<queue::Record>> List(const queue::ListFilter& filter) override {

@@ -1,0 +1,346 @@
+// The pipeline's intake (agent/pipeline.h): envelopes in batches, from their checks to
+// "accepted" or "rejected" and their admission; results acknowledged in batches. Runs on the
+// intake's thread (agent/intake.h), never on the channel's.
+//
+// A batch pays for its disk syncs once: the queue stores every request of the batch and its
+// replay memory in one transaction, the audit trail syncs once for the batch's records, and
+// the admitted requests become ready in one transaction. Nothing leaves the host before what
+// it depends on is durable: "accepted" after the request is stored, a `rejected` or a denial's
+// result after its audit record.
+
+#include <set>
+
+#include "agent/logging.h"
+#include "agent/pipeline.h"
+#include "agent/request_mapping.h"
+#include "common/log_escape.h"
+
+namespace wb::agent {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Replay memory for one batch, on the queue's durable store: a (id, nonce) pair seen before is
+// the same request delivered again; a nonce seen with another id is a replay. An id seen with
+// another nonce is caught by the queue (the id is already stored), which the intake rejects as
+// a replay; so a new request costs two remembered keys, not three.
+//
+// What it learns is kept in memory until the queue stores it with the batch's requests
+// (EnqueueAll): nothing of the batch is answered before that transaction commits, so a crash
+// before it loses the memory and the requests together, and the cloud re-sends both. Keys of
+// earlier arrivals in the same batch count as remembered.
+class BatchReplayGuard final : public protocol::ReplayGuard {
+ public:
+  explicit BatchReplayGuard(queue::Queue& queue) : queue_(queue) {}
+
+  Result<Verdict> Remember(std::string_view id, std::string_view nonce,
+                           WallTime forget_after) override {
+    std::string pair = "pair:";
+    pair += id;
+    pair += '/';
+    pair += nonce;
+    auto pair_known = Known(pair);
+    if (!pair_known.ok()) return pair_known.error();
+    if (*pair_known) return Verdict::kRedelivery;
+    Add(std::move(pair), forget_after);
+    std::string nonce_key = "nonce:";
+    nonce_key += nonce;
+    auto nonce_known = Known(nonce_key);
+    if (!nonce_known.ok()) return nonce_known.error();
+    if (*nonce_known) return Verdict::kReplay;
+    Add(std::move(nonce_key), forget_after);
+    return Verdict::kNew;
+  }
+
+  // What the batch learnt, for EnqueueAll.
+  std::vector<queue::NonceToRemember> Learnt() && { return std::move(learnt_); }
+
+ private:
+  Result<bool> Known(const std::string& key) {
+    if (in_batch_.count(key) > 0) return true;
+    return queue_.IsNonceRemembered(key);
+  }
+  void Add(std::string key, WallTime forget_after) {
+    in_batch_.insert(key);
+    learnt_.push_back({std::move(key), forget_after});
+  }
+
+  queue::Queue& queue_;
+  std::set<std::string> in_batch_;
+  std::vector<queue::NonceToRemember> learnt_;
+};
+
+audit::Event ReceivedEvent(const queue::Record& record) {
+  audit::Event received = AuditEventFor(audit::EventType::kRequestReceived, record.info);
+  if (record.info.delivery > 1) {
+    received.detail = "delivery " + std::to_string(record.info.delivery) +
+                      ": another agent may have had it first; the directory is checked before "
+                      "a password is written";
+  }
+  return received;
+}
+
+}  // namespace
+
+struct Pipeline::Arrival {
+  std::string id;  // the signed request id, once the envelope verified
+  // Passed the envelope checks: what the queue is asked to store. Holds the passwords until
+  // then.
+  std::optional<queue::Request> request;
+  // The answer, once decided: refused, or stored now (then "accepted").
+  std::optional<protocol::Rejection> rejection;
+  std::optional<queue::Record> stored;
+};
+
+void Pipeline::OnRequests(std::span<const protocol::Request> batch) {
+  BatchReplayGuard replay(*deps_.queue);
+  std::vector<Arrival> arrivals;
+  std::vector<Arrival> redeliveries;
+  arrivals.reserve(batch.size());
+  for (const protocol::Request& message : batch) {
+    const auto checking = deps_.clock->Monotonic();
+    auto opened = protocol::OpenRequest(message.envelope, keys_.trusted, *keys_.encryption_key,
+                                        keys_.open, *deps_.clock, replay);
+    Observe(metrics::Recorder::Latency::kEnvelopeCheck, deps_.clock->Monotonic() - checking);
+    Arrival arrival;
+    if (!opened.ok()) {
+      arrival.rejection = opened.error();
+      arrivals.push_back(std::move(arrival));
+      continue;
+    }
+    arrival.id = opened->claims.id;
+    arrival.request = ToQueueRequest(*opened, message.delivery);
+    (opened->redelivered ? redeliveries : arrivals).push_back(std::move(arrival));
+  }
+  Store(arrivals, std::move(replay).Learnt());
+  // A redelivery is answered with what the queue holds now (the batch's own requests
+  // included). "accepted" is sent only for a request the queue holds: the replay memory
+  // remembers every pair that passed the envelope checks, including those the queue then
+  // refused (full, expired), so a redelivery whose id the queue does not hold is such an
+  // earlier refusal, re-sent as the protocol tells the cloud to, and is stored again.
+  for (Arrival& again : redeliveries) {
+    if (AnswerRedelivery(again.id)) continue;
+    std::vector<Arrival> alone;
+    alone.push_back(std::move(again));
+    Store(alone, {});
+  }
+}
+
+void Pipeline::Store(std::vector<Arrival>& arrivals, std::vector<queue::NonceToRemember> nonces) {
+  std::vector<const queue::Request*> requests;
+  std::vector<Arrival*> storing;
+  for (Arrival& a : arrivals) {
+    if (!a.request) continue;
+    requests.push_back(&*a.request);
+    storing.push_back(&a);
+  }
+  if (!requests.empty() || !nonces.empty()) {
+    auto stored = deps_.queue->EnqueueAll(nonces, requests);
+    for (std::size_t k = 0; k < storing.size(); ++k) {
+      Arrival& a = *storing[k];
+      if (!stored.ok()) {
+        a.rejection = RefusedByQueue(stored.error(), a.id);
+        continue;
+      }
+      Result<queue::EnqueueResult>& result = (*stored)[k];
+      if (!result.ok()) {
+        a.rejection = RefusedByQueue(result.error(), a.id);
+      } else if (!result->inserted) {
+        // The id is known but this (id, nonce) pair is new: the id was reused with another
+        // nonce.
+        a.rejection = protocol::Rejection{protocol::RejectCode::kReplayed,
+                                          "the request id was used before with another nonce", a.id,
+                                          /*id_authenticated=*/true};
+      } else {
+        a.stored = std::move(result->record);
+      }
+    }
+  }
+  for (Arrival& a : arrivals) a.request.reset();  // the passwords are wiped here
+  Answer(arrivals);
+  std::vector<queue::Record> admitting;
+  for (Arrival& a : arrivals) {
+    if (a.stored) admitting.push_back(std::move(*a.stored));
+  }
+  AdmitAll(admitting);
+}
+
+void Pipeline::Answer(std::vector<Arrival>& arrivals) {
+  bool must_sync = false;
+  for (const Arrival& a : arrivals) {
+    if (a.rejection) {
+      must_sync |= RecordRejection(*a.rejection, audit::Durability::kBuffered);
+    } else if (a.stored) {
+      Audit(ReceivedEvent(*a.stored));  // buffered: the queue holds the request durably
+    }
+  }
+  if (must_sync) SyncAudit();
+  for (const Arrival& a : arrivals) {
+    if (a.rejection) {
+      (void)deps_.outbound->Send(
+          protocol::Rejected{a.rejection->request_id, a.rejection->code, a.rejection->reason});
+    } else if (a.stored) {
+      (void)deps_.outbound->Send(protocol::Accepted{a.stored->info.id});
+    }
+  }
+}
+
+bool Pipeline::AnswerRedelivery(const std::string& id) {
+  auto known = deps_.queue->Show(id);
+  if (!known.ok() && known.error().code() == Code::kNotFound) return false;
+  if (!known.ok()) {
+    Reject({protocol::RejectCode::kUnavailable, known.error().message(), id,
+            /*id_authenticated=*/true});
+  } else if (queue::IsTerminal(known->record.state)) {
+    SendResult(known->record);
+  } else {
+    (void)deps_.outbound->Send(protocol::Accepted{id});
+  }
+  return true;
+}
+
+// Enqueue's refusals (queue/queue.h), as the cloud is told them.
+protocol::Rejection Pipeline::RefusedByQueue(const Status& refusal, const std::string& id) {
+  switch (refusal.code()) {
+    case Code::kAlreadyExists:
+      return {protocol::RejectCode::kReplayed, "the request id was used before", id, true};
+    case Code::kResourceExhausted:
+      return {protocol::RejectCode::kQueueFull, refusal.message(), id, true};
+    case Code::kFailedPrecondition:
+      // Within the envelope check's clock skew, but past expires_at by this agent's clock.
+      return {protocol::RejectCode::kExpired, refusal.message(), id, true};
+    default:
+      return {protocol::RejectCode::kUnavailable, refusal.message(), id, true};
+  }
+}
+
+// The cheap checks, before a worker takes the request (policy/policy.h). Each decision is
+// recorded before the request moves on; the batch's records share one sync.
+void Pipeline::AdmitAll(const std::vector<queue::Record>& records) {
+  if (records.empty()) return;
+  std::lock_guard admitting(admit_mu_);
+  const std::shared_ptr<policy::Policy> rules = CurrentPolicy();
+  std::vector<policy::Decision> decisions;
+  decisions.reserve(records.size());
+  for (const queue::Record& record : records) {
+    const bool was_tripped = rules->Breaker().tripped;
+    decisions.push_back(rules->Admit(PolicyFactsFor(record.info, record.received_at)));
+    RecordDecision(record.info, decisions.back(), "admission", "", "",
+                   audit::Durability::kBuffered);
+    if (!was_tripped && rules->Breaker().tripped) {
+      OnBreakerChanged(rules->Breaker(), &record.info);
+    }
+  }
+  SyncAudit();
+  std::vector<std::string> ready;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (!EndsAdmission(records[i], decisions[i])) ready.push_back(records[i].info.id);
+  }
+  const std::vector<Status> marked = deps_.queue->MarkReadyAll(ready);
+  for (std::size_t i = 0; i < ready.size(); ++i) {
+    if (!marked[i].ok()) {
+      deps_.log->warn("request {}: not admitted: {}", ready[i], marked[i].ToString());
+      continue;
+    }
+    Notify();  // one worker per admitted request
+  }
+}
+
+bool Pipeline::EndsAdmission(const queue::Record& record, const policy::Decision& decision) {
+  switch (decision.verdict) {
+    case policy::Verdict::kDeny:
+      EndDenied(record.info, *decision.deciding(), milliseconds(0));
+      return true;
+    case policy::Verdict::kHold:
+      Log(*deps_.log, spdlog::level::info,
+          LogFieldsFor(record.info, LogEvent::kRequestHeld,
+                       std::string(policy::CodeName(policy::Code::kBreakerTripped))),
+          "request {} for {}: held by the breaker", record.info.id,
+          EscapeForLog(record.info.target));
+      return true;
+    case policy::Verdict::kAllow:
+    case policy::Verdict::kWouldDeny:
+      return false;
+  }
+  return true;
+}
+
+void Pipeline::Reject(const protocol::Rejection& rejection) {
+  RecordRejection(rejection);
+  (void)deps_.outbound->Send(
+      protocol::Rejected{rejection.request_id, rejection.code, rejection.reason});
+}
+
+void Pipeline::OnFrameRejected(const protocol::Rejected& sent) {
+  RecordRejection({sent.code, sent.reason, sent.id, /*id_authenticated=*/false});
+}
+
+// Audited and logged before the cloud is told. A rejection whose id is not authenticated is
+// recorded without that id as the record's request_id (so that a forged frame cannot be pinned
+// on a real request), and a flood of them is summarised instead of recorded one by one.
+bool Pipeline::RecordRejection(const protocol::Rejection& rejection, audit::Durability durability) {
+  const std::string code(protocol::RejectCodeName(rejection.code));
+  if (!rejection.id_authenticated) {
+    BurstLimiter::Decision d = unauthenticated_.Note(code);
+    if (d.summary) RecordSuppressed(*d.summary);
+    if (!d.record) return false;
+  }
+  audit::Event e;
+  e.type = audit::EventType::kRequestRejected;
+  e.outcome = code;
+  e.reasons = {code};
+  if (rejection.id_authenticated) {
+    e.request_id = rejection.request_id;
+    e.detail = rejection.reason;
+  } else {
+    e.reasons.push_back(std::string(kUnauthenticatedReason));
+    e.detail = (rejection.request_id.empty()
+                    ? std::string("no request id could be read")
+                    : "claims request id " + rejection.request_id + ", not authenticated") +
+               ": " + rejection.reason;
+  }
+  Audit(e, durability);
+  // An unauthenticated id is not put in WBAGENT_REQUEST_ID: a forged frame must not show up
+  // in a search for a real request.
+  Log(*deps_.log, spdlog::level::warn,
+      {.event = LogEvent::kRequestRejected,
+       .request_id = rejection.id_authenticated ? rejection.request_id : "",
+       .outcome = code},
+      "request {} rejected: {}: {}",
+      rejection.id_authenticated ? rejection.request_id
+                                 : "(unauthenticated) " + rejection.request_id,
+      code, rejection.reason);
+  return true;
+}
+
+void Pipeline::RecordSuppressed(const BurstSummary& summary) {
+  audit::Event e;
+  e.type = audit::EventType::kRequestRejected;
+  e.outcome = std::string(kBurstOutcome);
+  for (const auto& [kind, count] : summary.kinds) e.reasons.push_back(kind);
+  e.reasons.push_back(std::string(kUnauthenticatedReason));
+  e.detail = summary.Describe("more rejections with unauthenticated ids, not recorded one by one,");
+  Audit(e);
+  Log(*deps_.log, spdlog::level::warn, {.event = LogEvent::kRejectionsSummarized}, "{}", e.detail);
+}
+
+// One transaction for the batch; each acknowledgement recorded (buffered: a lost one is
+// acknowledged and recorded again after the cloud re-sends it).
+void Pipeline::OnResultAcks(std::span<const std::string> ids) {
+  std::vector<Result<queue::RequestDetail>> details;
+  details.reserve(ids.size());
+  for (const std::string& id : ids) details.push_back(deps_.queue->Show(id));
+  const std::vector<Status> acknowledged = deps_.queue->AcknowledgeResults(ids);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (!acknowledged[i].ok()) {
+      deps_.log->warn("result_ack for {}: {}", EscapeForLog(ids[i]), acknowledged[i].ToString());
+      continue;
+    }
+    if (!details[i].ok()) continue;
+    audit::Event e = AuditEventFor(audit::EventType::kResultAcknowledged, details[i]->record.info);
+    if (details[i]->record.outcome) e.outcome = details[i]->record.outcome->code;
+    Audit(e);
+  }
+}
+
+}  // namespace wb::agent

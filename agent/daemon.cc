@@ -83,11 +83,12 @@ class Daemon::ChannelOutbound final : public Outbound {
 class Daemon::Link final : public channel::Handler {
  public:
   Link(spdlog::logger& log, audit::Writer& audit, StatusWriter& status, Pipeline& pipeline,
-       channel::Channel& channel, metrics::Recorder& recorder)
+       Intake& intake, channel::Channel& channel, metrics::Recorder& recorder)
       : log_(log),
         audit_(audit),
         status_(status),
         pipeline_(pipeline),
+        intake_(intake),
         channel_(channel),
         recorder_(recorder) {}
 
@@ -148,29 +149,23 @@ class Daemon::Link final : public channel::Handler {
     }
     SendPolicySummary();
   }
+  // What needs the disk goes through the intake: this thread never waits on a sync.
   void OnMessage(protocol::Message message) override {
     if (auto* request = std::get_if<protocol::Request>(&message)) {
-      pipeline_.OnRequest(*request);
+      intake_.PostRequest(std::move(*request));
     } else if (auto* ack = std::get_if<protocol::ResultAck>(&message)) {
-      pipeline_.OnResultAck(ack->id);
+      intake_.PostResultAck(std::move(ack->id));
     } else if (auto* error = std::get_if<protocol::ErrorMessage>(&message)) {
       log_.warn("the cloud reported an error: {}: {}", EscapeForLog(error->code),
                 EscapeForLog(error->message));
     }
   }
-  void OnFrameRejected(const protocol::Rejected& sent) override { pipeline_.OnFrameRejected(sent); }
-  void OnKeySetChanged(const protocol::Jwks& keys) override {
-    pipeline_.OnKeySetChanged(keys);
-    audit::Event e;
-    e.type = audit::EventType::kKeyRotated;
-    e.detail = "the cloud's request-signing key set changed (" + std::to_string(keys.keys.size()) +
-               " keys)";
-    (void)audit_.Append(e);
-  }
+  void OnFrameRejected(const protocol::Rejected& sent) override { intake_.PostFrameRejected(sent); }
+  void OnKeySetChanged(const protocol::Jwks& keys) override { intake_.PostKeySetChanged(keys); }
   void OnDisconnected(const Status& why) override {
     log_.debug("channel: {}", why.ToString());
     recorder_.CountReconnect(CodeName(why.code()));
-    pipeline_.OnChannelLost();
+    intake_.PostChannelLost();
   }
   void OnStateChanged() override { status_.Changed(); }
 
@@ -179,6 +174,7 @@ class Daemon::Link final : public channel::Handler {
   audit::Writer& audit_;
   StatusWriter& status_;
   Pipeline& pipeline_;
+  Intake& intake_;
   channel::Channel& channel_;
   void SendPolicySummary() {
     std::optional<protocol::PolicySummary> summary;
@@ -345,7 +341,10 @@ Status Daemon::OpenComponents(const config::Config& config) {
           .liveness = &liveness_,
           .worker_deadline = WorkerDeadline(config)},
       std::move(*keys), config.queue.max_in_flight);
-  link_ = std::make_unique<Link>(*log_, *audit_, *status_, *pipeline_, *channel_, recorder_);
+  intake_ = std::make_unique<Intake>(*pipeline_, &liveness_.Add("intake", kChannelDeadline),
+                                     Liveness::IdleWake(kChannelDeadline));
+  link_ =
+      std::make_unique<Link>(*log_, *audit_, *status_, *pipeline_, *intake_, *channel_, recorder_);
   return Status::Ok();
 }
 
@@ -353,6 +352,7 @@ Daemon::~Daemon() { Stop(); }
 
 Status Daemon::Start() {
   WB_RETURN_IF_ERROR(pipeline_->Start());
+  intake_->Start();
   WB_RETURN_IF_ERROR(channel_->Start(*link_));
   status_->Start();
   StartMetrics();
@@ -365,6 +365,7 @@ void Daemon::Stop() {
   if (directory_check_.joinable()) directory_check_.join();
   if (!audit_) return;
   if (channel_) channel_->Stop();    // no new requests
+  if (intake_) intake_->Stop();      // what arrived is stored and answered (or dropped)
   if (pipeline_) pipeline_->Stop();  // finish the ones in flight
   (void)audit_->Append(LifecycleEvent(audit::EventType::kAgentStopped, "stopped by signal"));
   if (Status s = audit_->Close(); !s.ok()) log_->error("audit trail: {}", s.ToString());

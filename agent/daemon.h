@@ -109,6 +109,7 @@ class Daemon {
   std::unique_ptr<channel::Channel> channel_;
   std::unique_ptr<ChannelOutbound> outbound_;
   std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<Intake> intake_;
   std::unique_ptr<Link> link_;
   // Last: reads the others; stopped first (Stop), destroyed first.
   std::unique_ptr<metrics::Endpoint> endpoint_;

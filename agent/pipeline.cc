@@ -306,7 +306,14 @@ void Pipeline::ResendResults() {
   for (const auto& r : *pending) SendResult(r);
 }
 
-void Pipeline::OnKeySetChanged(const protocol::Jwks& keys) { keys_.trusted = keys; }
+void Pipeline::OnKeySetChanged(const protocol::Jwks& keys) {
+  keys_.trusted = keys;
+  audit::Event e;
+  e.type = audit::EventType::kKeyRotated;
+  e.detail =
+      "the cloud's request-signing key set changed (" + std::to_string(keys.keys.size()) + " keys)";
+  Audit(e);
+}
 
 void Pipeline::SendResult(const queue::Record& record) {
   if (!deps_.outbound->Send(ResultFor(record)).ok()) return;  // re-sent after reconnect

@@ -45,6 +45,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/intake.h"
 #include "audit/audit.h"
 #include "channel/channel.h"
 #include "common/burst.h"
@@ -106,10 +107,10 @@ struct Activity {
   std::string last_failure_outcome;
 };
 
-class Pipeline {
+class Pipeline final : public IntakeTarget {
  public:
   Pipeline(PipelineDeps deps, PipelineKeys keys, int workers);
-  ~Pipeline();  // Stop()
+  ~Pipeline() override;  // Stop()
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 
@@ -122,20 +123,21 @@ class Pipeline {
 
   // A batch of envelopes, in the order they arrived (see the diagram above). Each ends
   // accepted (stored), answered from the queue (a redelivery) or rejected.
-  void OnRequests(std::span<const protocol::Request> batch);
+  void OnRequests(std::span<const protocol::Request> batch) override;
   void OnRequest(const protocol::Request& request) { OnRequests({&request, 1}); }
   // The channel answered a frame `rejected` itself (it did not parse, or exceeded the
   // credits): audited like any rejection.
-  void OnFrameRejected(const protocol::Rejected& sent);
-  void OnResultAcks(std::span<const std::string> ids);
+  void OnFrameRejected(const protocol::Rejected& sent) override;
+  void OnResultAcks(std::span<const std::string> ids) override;
   void OnResultAck(const std::string& id) { OnResultAcks({&id, 1}); }
   channel::HelloState HelloState();
   void ResendResults();
-  void OnKeySetChanged(const protocol::Jwks& keys);
+  // The cloud's signing keys changed: later envelopes are checked against them (audited).
+  void OnKeySetChanged(const protocol::Jwks& keys) override;
 
   // The channel to the cloud was lost (or a connection attempt failed): the cloud may hand the
   // requests this agent holds to another agent, so they are checked before they are written.
-  void OnChannelLost();
+  void OnChannelLost() override;
 
   // Wakes the workers (e.g. after an external change); cheap.
   void Notify();

@@ -890,6 +890,104 @@ TEST_F(PipelineTest, NoInterleavingOfRefusalReSendAndRestartAcceptsAnUnstoredId)
   }
 }
 
+// The invariant again, for batches as the intake hands them over: within a batch, new requests
+// (some already expired), re-sends of earlier ones (some refused before) and copies of an
+// envelope of the same batch, against a queue that is often full. No "accepted" is sent for an
+// id the queue does not hold, and every envelope gets exactly one answer.
+TEST_F(PipelineTest, NoBatchOfNewReSentAndRepeatedEnvelopesAcceptsAnUnstoredId) {
+  constexpr std::size_t kMaxPending = 3;
+  for (std::uint32_t seed = 1; seed <= 12; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Restart(kMaxPending);
+    std::mt19937 rng(seed);
+    std::vector<std::string> sent;
+    auto pick = [&](std::size_t n) {
+      return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+    };
+    auto answers = [&] {
+      return outbound_.All<protocol::Accepted>().size() +
+             outbound_.All<protocol::Rejected>().size() +
+             outbound_.All<protocol::ResultMessage>().size();
+    };
+    for (int step = 0; step < 30; ++step) {
+      switch (pick(3)) {
+        case 0: {
+          std::vector<protocol::Request> batch;
+          const std::size_t n = 1 + pick(6);
+          while (batch.size() < n) {
+            switch (pick(3)) {
+              case 0: {  // a new request; one in four already expired by the agent's clock
+                auto c = Claims();
+                if (pick(4) == 0) {
+                  c.issued_at -= 5min;
+                  c.expires_at = c.issued_at + 4min + 30s;
+                }
+                sent.push_back(Seal(c));
+                batch.push_back({sent.back()});
+                break;
+              }
+              case 1:  // a re-send of an earlier one
+                if (!sent.empty()) batch.push_back({sent[pick(sent.size())]});
+                break;
+              case 2:  // the same envelope twice in one batch
+                if (!batch.empty()) batch.push_back(batch[pick(batch.size())]);
+                break;
+            }
+          }
+          const std::size_t before = answers();
+          pipeline_->OnRequests(batch);
+          EXPECT_EQ(answers() - before, batch.size()) << "step " << step;
+          break;
+        }
+        case 1: {  // a stored request finishes, which makes room
+          auto listed = queue_->List({.state = queue::State::kReady, .limit = 10});
+          ASSERT_TRUE(listed.ok());
+          if (!listed->empty()) {
+            const auto& id = (*listed)[pick(listed->size())].info.id;
+            ASSERT_TRUE(queue_->Finish(id, {.state = queue::State::kRejected, .code = "t"}).ok());
+          }
+          break;
+        }
+        case 2:  // the agent dies and starts again
+          Restart(kMaxPending);
+          break;
+      }
+      ASSERT_TRUE(EveryAcceptedIdIsStored(outbound_, *queue_)) << "after step " << step;
+    }
+  }
+}
+
+// A batch is stored, recorded and admitted together: every request of it is accepted once,
+// recorded as received and admitted, and the trail's records are durable before the batch is
+// answered.
+TEST_F(PipelineTest, ABatchOfRequestsIsAcceptedRecordedAndAdmittedTogether) {
+  directory_->SetGate(true);  // the workers hold what they take
+  std::vector<protocol::Request> batch;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    auto c = Claims();
+    c.target.value = "user" + std::to_string(i);
+    ids.push_back(c.id);
+    batch.push_back({Seal(c)});
+  }
+  pipeline_->OnRequests(batch);
+  std::vector<std::string> accepted;
+  for (const auto& a : outbound_.All<protocol::Accepted>()) accepted.push_back(a.id);
+  EXPECT_EQ(accepted, ids);
+  EXPECT_EQ(Audited(audit::EventType::kRequestReceived).size(), 5u);
+  EXPECT_EQ(Audited(audit::EventType::kPolicyDecision).size(), 5u);
+  for (const auto& id : ids) {
+    auto shown = queue_->Show(id);
+    ASSERT_TRUE(shown.ok());
+    EXPECT_NE(shown->record.state, queue::State::kReceived) << id;  // admitted
+  }
+  std::ifstream trail(dir_.path() / "audit.jsonl");
+  const auto records = static_cast<std::uint64_t>(
+      std::count(std::istreambuf_iterator<char>(trail), std::istreambuf_iterator<char>(), '\n'));
+  EXPECT_EQ(audit_->DurableHead().seq, records);  // the batch's records are all durable
+  directory_->SetGate(false);
+}
+
 // --- The policy's seams (policy/policy.h) -----------------------------------------------
 
 // How many results were sent for `id`.

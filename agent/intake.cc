@@ -1,0 +1,101 @@
+#include "agent/intake.h"
+
+#include <pthread.h>
+
+#include <vector>
+
+namespace wb::agent {
+
+Intake::Intake(IntakeTarget& target, Liveness::Heartbeat* beat, std::chrono::milliseconds idle_wake,
+               std::size_t capacity)
+    : target_(target),
+      beat_(beat),
+      idle_wake_(idle_wake),
+      capacity_(capacity == 0 ? 1 : capacity) {}
+
+Intake::~Intake() { Stop(); }
+
+void Intake::Start() {
+  std::lock_guard lock(mu_);
+  if (started_) return;
+  started_ = true;
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "wb-intake");
+    Run();
+  });
+}
+
+void Intake::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  has_room_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Intake::PostRequest(protocol::Request request) { Post(std::move(request)); }
+void Intake::PostResultAck(std::string id) { Post(protocol::ResultAck{std::move(id)}); }
+void Intake::PostFrameRejected(protocol::Rejected sent) { Post(std::move(sent)); }
+void Intake::PostKeySetChanged(protocol::Jwks keys) { Post(std::move(keys)); }
+void Intake::PostChannelLost() { Post(ChannelLost{}); }
+
+void Intake::Post(Event event) {
+  {
+    std::unique_lock lock(mu_);
+    has_room_.wait(lock, [this] { return stopping_ || inbox_.size() < capacity_; });
+    if (stopping_) return;
+    inbox_.push_back(std::move(event));
+  }
+  wake_.notify_one();
+}
+
+void Intake::Run() {
+  for (;;) {
+    std::deque<Event> events;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait_for(lock, idle_wake_, [this] { return stopping_ || !inbox_.empty(); });
+      events.swap(inbox_);
+      if (events.empty() && stopping_) return;
+    }
+    has_room_.notify_all();
+    if (beat_) beat_->Beat();
+    Deliver(events);
+    if (beat_) beat_->Beat();
+  }
+}
+
+void Intake::Deliver(std::deque<Event>& events) {
+  std::vector<protocol::Request> requests;
+  std::vector<std::string> acks;
+  const auto flush = [&] {
+    if (!requests.empty()) target_.OnRequests(requests);
+    if (!acks.empty()) target_.OnResultAcks(acks);
+    requests.clear();
+    acks.clear();
+  };
+  for (Event& event : events) {
+    if (auto* request = std::get_if<protocol::Request>(&event)) {
+      if (!acks.empty() || requests.size() == kMaxBatch) flush();
+      requests.push_back(std::move(*request));
+    } else if (auto* ack = std::get_if<protocol::ResultAck>(&event)) {
+      if (!requests.empty() || acks.size() == kMaxBatch) flush();
+      acks.push_back(std::move(ack->id));
+    } else {
+      flush();
+      if (auto* rejected = std::get_if<protocol::Rejected>(&event)) {
+        target_.OnFrameRejected(*rejected);
+      } else if (auto* keys = std::get_if<protocol::Jwks>(&event)) {
+        target_.OnKeySetChanged(*keys);
+      } else {
+        target_.OnChannelLost();
+      }
+    }
+  }
+  flush();
+}
+
+}  // namespace wb::agent

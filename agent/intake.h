@@ -1,0 +1,99 @@
+#pragma once
+// The intake: carries what the channel receives to the pipeline on a thread of its own, so
+// that the channel's I/O thread never waits on a disk sync (internal to agent/).
+//
+//   channel I/O thread                      intake thread
+//   Post*(...) ──▶ inbox (FIFO, bounded) ──▶ drains it: a run of requests ─▶ OnRequests(batch)
+//                                                      a run of acks     ─▶ OnResultAcks(batch)
+//                                                      anything else     ─▶ one call each
+//
+// Guarantees
+// - Order: the target sees events in the order they were posted. A run of consecutive
+//   requests (or acks) is one call, so that its disk syncs are shared (agent/pipeline.h).
+// - Batching without waiting: the intake never holds an event back to fill a batch; a batch is
+//   whatever arrived while the previous one was being stored, at most kMaxBatch.
+// - Bounds: at most `capacity` events wait. Post blocks while the inbox is full: back-pressure
+//   on the connection that floods it. Requests are bounded by the credits anyway.
+// - Durability is the target's: Post returns before anything is stored, and nothing is
+//   answered for a request before the pipeline has stored it.
+// - Stop: what was posted before Stop is handed to the target, then the thread is joined.
+//   Posts after Stop are dropped (the channel is stopped first).
+// - Liveness: the thread beats `beat` (when set) after each batch and each time it wakes
+//   from waiting (at least every Liveness::IdleWake(deadline)); a target stuck in a sync
+//   stops the beats, and the watchdog's pings with them.
+//
+// Threads: Post* from any thread (the channel's); the target is called from the intake's thread
+// only. Start/Stop from the main thread.
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <variant>
+
+#include "common/liveness.h"
+#include "protocol/protocol.h"
+
+namespace wb::agent {
+
+// What the intake hands events to (the pipeline; a fake in tests).
+class IntakeTarget {
+ public:
+  virtual ~IntakeTarget() = default;
+  virtual void OnRequests(std::span<const protocol::Request> batch) = 0;
+  virtual void OnResultAcks(std::span<const std::string> ids) = 0;
+  virtual void OnFrameRejected(const protocol::Rejected& sent) = 0;
+  virtual void OnKeySetChanged(const protocol::Jwks& keys) = 0;
+  virtual void OnChannelLost() = 0;
+};
+
+class Intake {
+ public:
+  static constexpr std::size_t kMaxBatch = 64;
+  static constexpr std::size_t kDefaultCapacity = 1024;
+
+  // `target` and `beat` (may be null) must outlive the Intake.
+  Intake(IntakeTarget& target, Liveness::Heartbeat* beat,
+         std::chrono::milliseconds idle_wake = std::chrono::minutes(1),
+         std::size_t capacity = kDefaultCapacity);
+  ~Intake();  // Stop()
+  Intake(const Intake&) = delete;
+  Intake& operator=(const Intake&) = delete;
+
+  void Start();
+  void Stop();
+
+  void PostRequest(protocol::Request request);
+  void PostResultAck(std::string id);
+  void PostFrameRejected(protocol::Rejected sent);
+  void PostKeySetChanged(protocol::Jwks keys);
+  void PostChannelLost();
+
+ private:
+  struct ChannelLost {};
+  using Event = std::variant<protocol::Request, protocol::ResultAck, protocol::Rejected,
+                             protocol::Jwks, ChannelLost>;
+
+  void Post(Event event);
+  void Run();
+  // Hands `events` to the target in order, a run of requests or acks as one call.
+  void Deliver(std::deque<Event>& events);
+
+  IntakeTarget& target_;
+  Liveness::Heartbeat* const beat_;
+  const std::chrono::milliseconds idle_wake_;
+  const std::size_t capacity_;
+
+  std::mutex mu_;
+  std::condition_variable wake_;      // the intake thread: an event, or stop
+  std::condition_variable has_room_;  // posters: the inbox has room again
+  std::deque<Event> inbox_;           // guarded by mu_
+  bool stopping_ = false;             // guarded by mu_
+  bool started_ = false;              // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace wb::agent

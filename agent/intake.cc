@@ -33,6 +33,7 @@ void Intake::Stop() {
   }
   wake_.notify_all();
   has_room_.notify_all();
+  settled_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -48,6 +49,7 @@ void Intake::Post(Event event) {
     has_room_.wait(lock, [this] { return stopping_ || inbox_.size() < capacity_; });
     if (stopping_) return;
     inbox_.push_back(std::move(event));
+    ++posted_;
   }
   wake_.notify_one();
 }
@@ -65,7 +67,18 @@ void Intake::Run() {
     if (beat_) beat_->Beat();
     Deliver(events);
     if (beat_) beat_->Beat();
+    {
+      std::lock_guard lock(mu_);
+      delivered_ += events.size();
+    }
+    settled_.notify_all();
   }
+}
+
+void Intake::Settle() {
+  std::unique_lock lock(mu_);
+  const std::uint64_t posted = posted_;
+  settled_.wait(lock, [&] { return !started_ || stopping_ || delivered_ >= posted; });
 }
 
 void Intake::Deliver(std::deque<Event>& events) {

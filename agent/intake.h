@@ -27,6 +27,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <span>
@@ -72,6 +73,11 @@ class Intake {
   void PostKeySetChanged(protocol::Jwks keys);
   void PostChannelLost();
 
+  // Returns once every event posted before the call has been handed to the target (and its
+  // calls returned): channel::Handler::Settle. At once when the intake is not running. Not
+  // from the target (the intake's own thread).
+  void Settle();
+
  private:
   struct ChannelLost {};
   using Event = std::variant<protocol::Request, protocol::ResultAck, protocol::Rejected,
@@ -90,7 +96,10 @@ class Intake {
   std::mutex mu_;
   std::condition_variable wake_;      // the intake thread: an event, or stop
   std::condition_variable has_room_;  // posters: the inbox has room again
+  std::condition_variable settled_;   // Settle: more events were handed over
   std::deque<Event> inbox_;           // guarded by mu_
+  std::uint64_t posted_ = 0;          // guarded by mu_: events posted so far
+  std::uint64_t delivered_ = 0;       // guarded by mu_: events handed to the target so far
   bool stopping_ = false;             // guarded by mu_
   bool started_ = false;              // guarded by mu_
   std::thread thread_;

@@ -68,6 +68,22 @@ policy::PasswordFacts PasswordFactsFor(const queue::Work& work, const ldap::Dire
       .breached_count = std::nullopt};
 }
 
+// The record of an attempt's end. A validate writes nothing: its end (an account not found, a
+// directory down) is recorded as the validate's answer, not as a write.
+audit::Event EndRecord(const queue::RequestInfo& info, const ldap::Outcome& outcome,
+                       const std::string& dn, const std::string& directory, milliseconds duration) {
+  audit::Event e = AuditEventFor(info.operations.validate ? audit::EventType::kPasswordValidated
+                                                          : audit::EventType::kDirectoryWrite,
+                                 info);
+  e.target.dn = dn;
+  e.directory = directory;
+  e.server = outcome.server;
+  e.outcome = std::string(ldap::OutcomeName(outcome.code));
+  e.duration = duration;
+  e.detail = outcome.ok() ? outcome.note : outcome.reason;
+  return e;
+}
+
 }  // namespace
 
 Pipeline::~Pipeline() { Stop(); }
@@ -223,10 +239,7 @@ void Pipeline::EndDenied(const queue::RequestInfo& info, const policy::RuleMatch
                    .message = rule.rule + ": " + rule.reason,
                    .server = "",
                    .duration = duration};
-  if (Status s = deps_.queue->Finish(info.id, q); !s.ok()) {
-    deps_.log->error("request {}: finish: {}", info.id, s.ToString());
-    return;
-  }
+  if (!RecordEnd(info, q)) return;
   Log(*deps_.log, spdlog::level::warn, LogFieldsFor(info, LogEvent::kRequestDenied, code),
       "request {} for {}: denied: {}: {}", info.id, EscapeForLog(info.target), code, q.message);
   Report(info, /*succeeded=*/false, code);
@@ -546,10 +559,7 @@ void Pipeline::Validate(const queue::Work& work, ldap::Directory& directory,
       .message = answer.message,
       .server = "",
       .duration = duration};
-  if (Status s = deps_.queue->Finish(info.id, q); !s.ok()) {
-    deps_.log->error("request {}: finish: {}", info.id, s.ToString());
-    return;
-  }
+  if (!RecordEnd(info, q)) return;
   deps_.log->info("request {} for {}: validate: {} in {} ms", info.id, EscapeForLog(info.target),
                   answer.passed ? "the password passes" : answer.code, duration.count());
   Report(info, answer.passed, answer.code);
@@ -602,41 +612,34 @@ std::optional<Pipeline::AppliedCheck> Pipeline::MayHaveBeenApplied(
   return check;
 }
 
+// How an attempt ended, in three steps: what is recorded (the audit record, durable first,
+// then the queue's state), then what is reported (the log, the status, the metrics, the cloud).
 void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
                         const std::string& dn, const std::string& directory,
                         milliseconds duration) {
   const auto& info = work.record.info;
-  // A validate writes nothing: its end (an account not found, a directory down) is recorded
-  // as the validate's answer, not as a write.
-  audit::Event e = AuditEventFor(info.operations.validate ? audit::EventType::kPasswordValidated
-                                                          : audit::EventType::kDirectoryWrite,
-                                 info);
-  e.target.dn = dn;
-  e.directory = directory;
-  e.server = outcome.server;
-  e.outcome = std::string(ldap::OutcomeName(outcome.code));
-  e.duration = duration;
-  e.detail = outcome.ok() ? outcome.note : outcome.reason;
   // Durable before anything that depends on it leaves the host.
-  Audit(e);
-
-  queue::Outcome q{.state = TerminalStateFor(outcome),
-                   .code = std::string(ldap::OutcomeName(outcome.code)),
-                   .transient = outcome.transient(),
-                   .message = OutcomeMessage(outcome),
-                   .server = outcome.server,
-                   .duration = duration};
-  if (outcome.transient()) return RetryOrExpire(info, q, outcome, directory);
-  if (Status s = deps_.queue->Finish(info.id, q); !s.ok()) {
-    deps_.log->error("request {}: finish: {}", info.id, s.ToString());
-    return;
-  }
-  LogFields fields =
-      LogFieldsFor(info, LogEvent::kRequestFinished, std::string(ldap::OutcomeName(outcome.code)));
+  Audit(EndRecord(info, outcome, dn, directory, duration));
+  const queue::Outcome queued{.state = TerminalStateFor(outcome),
+                              .code = std::string(ldap::OutcomeName(outcome.code)),
+                              .transient = outcome.transient(),
+                              .message = OutcomeMessage(outcome),
+                              .server = outcome.server,
+                              .duration = duration};
+  if (outcome.transient()) return RetryOrExpire(info, queued, outcome, directory);
+  if (!RecordEnd(info, queued)) return;
+  LogFields fields = LogFieldsFor(info, LogEvent::kRequestFinished, queued.code);
   fields.directory = directory;
   Log(*deps_.log, LogLevelFor(outcome), fields, "request {} for {}: {} in {} ms", info.id,
       EscapeForLog(info.target), outcome.ToString(), duration.count());
-  Report(info, outcome.ok(), std::string(ldap::OutcomeName(outcome.code)));
+  Report(info, outcome.ok(), queued.code);
+}
+
+bool Pipeline::RecordEnd(const queue::RequestInfo& info, const queue::Outcome& outcome) {
+  const Status finished = deps_.queue->Finish(info.id, outcome);
+  // Not finished: nothing may be reported, since a result would contradict the queue.
+  if (!finished.ok()) deps_.log->error("request {}: finish: {}", info.id, finished.ToString());
+  return finished.ok();
 }
 
 void Pipeline::RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
@@ -690,6 +693,16 @@ void Pipeline::ReportExpiry(const queue::Record& record) {
 }
 
 void Pipeline::Report(const queue::RequestInfo& info, bool succeeded, const std::string& code) {
+  NoteEnd(info, succeeded, code);
+  auto detail = deps_.queue->Show(info.id);
+  if (detail.ok()) {
+    Observe(metrics::Recorder::Latency::kStay, deps_.clock->Now() - detail->record.received_at);
+    SendResult(detail->record);
+  }
+  Notify();  // the account's next request may now go
+}
+
+void Pipeline::NoteEnd(const queue::RequestInfo& info, bool succeeded, const std::string& code) {
   {
     std::lock_guard lock(mu_);
     if (succeeded) {
@@ -700,15 +713,7 @@ void Pipeline::Report(const queue::RequestInfo& info, bool succeeded, const std:
     }
   }
   if (deps_.activity_changed) deps_.activity_changed();
-  if (deps_.metrics) {
-    deps_.metrics->CountRequest(OperationsLabel(info.operations), code);
-  }
-  auto detail = deps_.queue->Show(info.id);
-  if (detail.ok()) {
-    Observe(metrics::Recorder::Latency::kStay, deps_.clock->Now() - detail->record.received_at);
-    SendResult(detail->record);
-  }
-  Notify();  // the account's next request may now go
+  if (deps_.metrics) deps_.metrics->CountRequest(OperationsLabel(info.operations), code);
 }
 
 }  // namespace wb::agent

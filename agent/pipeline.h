@@ -210,8 +210,12 @@ class Pipeline final : public IntakeTarget {
   // After a transient failure: Retry, and when that expired the request, ReportExpiry.
   void RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
                      const ldap::Outcome& outcome, const std::string& directory);
-  // After Finish/Retry made the request terminal: the activity, the log and the report.
+  // Finish: false (logged) when the queue could not record the end; then nothing is reported.
+  bool RecordEnd(const queue::RequestInfo& info, const queue::Outcome& outcome);
+  // After Finish/Retry made the request terminal: NoteEnd, then the result to the cloud.
   void Report(const queue::RequestInfo& info, bool succeeded, const std::string& code);
+  // The request's end in the status view and the metrics.
+  void NoteEnd(const queue::RequestInfo& info, bool succeeded, const std::string& code);
   // After Retry or Maintain expired the request (`record`, terminal): audits request_expired,
   // logs it, and reports it once the record is durable.
   void ReportExpiry(const queue::Record& record);

@@ -254,7 +254,14 @@ class Channel::Impl final : public internal::SessionOwner {
 
   Verdict OnFrame(const Frame& frame) override {
     Verdict verdict = Judge(frame);
-    if (!verdict.close_code) verdict = CheckEnvelopeFlood();
+    if (verdict.close_code) {
+      refused_ = true;
+      return verdict;
+    }
+    // While envelopes are failing their checks, count the answers to every frame handed over
+    // so far, so that the flood is cut off at exactly its limit.
+    if (AnyInvalidEnvelope()) handler_->Settle();
+    verdict = CheckEnvelopeFlood();
     if (verdict.close_code) refused_ = true;
     return verdict;
   }
@@ -425,6 +432,17 @@ class Channel::Impl final : public internal::SessionOwner {
     }
   }
 
+  // Whether an envelope failed its checks within the window.
+  bool AnyInvalidEnvelope() {
+    std::lock_guard lock(mu_);
+    const auto now = clock_.Monotonic();
+    while (!invalid_envelopes_.empty() &&
+           now - invalid_envelopes_.front() > options_.invalid_envelope_window) {
+      invalid_envelopes_.pop_front();
+    }
+    return !invalid_envelopes_.empty();
+  }
+
   // Section 6: a flood of envelopes that fail their checks (forged, replayed, garbage) ends the
   // connection before it costs more signature checks and audit records; reconnecting backs off.
   Verdict CheckEnvelopeFlood() {
@@ -467,6 +485,15 @@ class Channel::Impl final : public internal::SessionOwner {
     {
       std::lock_guard lock(mu_);
       admitted = in_flight_.Admit(claimed);
+    }
+    if (!admitted) {
+      // The handler may not have answered what it holds yet: judge by its answers.
+      handler_->Settle();
+      std::lock_guard lock(mu_);
+      admitted = in_flight_.Admit(claimed);
+    }
+    {
+      std::lock_guard lock(mu_);
       credits = in_flight_.credits();
     }
     if (admitted) {

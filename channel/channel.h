@@ -154,6 +154,13 @@ class Handler {
   virtual void OnFrameRejected(const protocol::Rejected& sent) { (void)sent; }
   // A new signed key set was verified and stored in <state_dir>/cloud-keys.json.
   virtual void OnKeySetChanged(const protocol::Jwks& keys) { (void)keys; }
+  // The channel is about to judge the cloud by the answers to what it already handed over (a
+  // request beyond the credits, or envelopes that failed their checks within the window):
+  // returns once every message given to OnMessage before has been answered (Send called). A
+  // handler that answers on another thread must implement it. It is the only place the I/O
+  // thread waits for the handler's work, and only for a cloud that outruns its credits or
+  // sends envelopes that a correct cloud never sends.
+  virtual void Settle() {}
   // A connection attempt failed or an established connection ended; `why` is never OK.
   // Called once per such attempt, before the backoff delay; not for the close done by Stop.
   virtual void OnDisconnected(const Status& why) { (void)why; }

@@ -165,6 +165,28 @@ TEST(IntakeTest, ABatchHoldsAtMostMaxBatchRequests) {
   EXPECT_EQ(calls[1], "requests r");
 }
 
+// The channel settles before it judges a cloud by its answers (channel::Handler::Settle).
+TEST(IntakeTest, SettleReturnsOnceEverythingPostedHasBeenHandled) {
+  RecordingTarget target;
+  Intake intake(target, nullptr);
+  intake.Settle();  // not started: returns at once
+  intake.Start();
+  target.Block(true);
+  intake.PostRequest(Envelope("a"));
+  ASSERT_TRUE(target.WaitBusy(1));
+  intake.PostResultAck("x");
+  std::atomic<bool> settled{false};
+  std::thread channel([&] {
+    intake.Settle();
+    settled = true;
+  });
+  std::this_thread::sleep_for(50ms);  // a Settle that did not wait would be done by now
+  EXPECT_FALSE(settled.load());
+  target.Block(false);
+  channel.join();
+  EXPECT_EQ(target.Calls(), (std::vector<std::string>{"requests a", "acks x"}));
+}
+
 TEST(IntakeTest, TheThreadBeatsWhileIdleAndAfterEachBatch) {
   testing::FakeClock clock;
   Liveness liveness(clock);

@@ -166,7 +166,8 @@ class Daemon::Link final : public channel::Handler {
   void OnDisconnected(const Status& why) override {
     log_.debug("channel: {}", why.ToString());
     recorder_.CountReconnect(CodeName(why.code()));
-    intake_.PostChannelLost();
+    pipeline_.MarkChannelLost();  // now, for what is stored already
+    intake_.PostChannelLost();    // and after what is still on its way
   }
   void OnStateChanged() override { status_.Changed(); }
 

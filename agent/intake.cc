@@ -87,6 +87,7 @@ void Intake::Deliver(std::deque<Event>& events) {
   const auto flush = [&] {
     if (!requests.empty()) target_.OnRequests(requests);
     if (!acks.empty()) target_.OnResultAcks(acks);
+    if ((!requests.empty() || !acks.empty()) && beat_) beat_->Beat();
     requests.clear();
     acks.clear();
   };

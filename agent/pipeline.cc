@@ -157,11 +157,15 @@ Activity Pipeline::LastActivity() const {
   return activity_;
 }
 
+void Pipeline::MarkChannelLost() {
+  std::lock_guard lock(mu_);
+  handover_epoch_ = deps_.clock->Now();
+}
+
+// Again after the intake stored what arrived before the loss: those requests, stored after
+// MarkChannelLost, are checked too.
 void Pipeline::OnChannelLost() {
-  {
-    std::lock_guard lock(mu_);
-    handover_epoch_ = deps_.clock->Now();
-  }
+  MarkChannelLost();
   if (auto summary = unauthenticated_.Flush()) RecordSuppressed(*summary);
 }
 

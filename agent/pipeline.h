@@ -29,8 +29,9 @@
 //
 // Threads: OnRequest(s), OnFrameRejected, OnResultAck(s), OnKeySetChanged and OnChannelLost are
 // called one at a time, in the order the channel saw them, from the intake's thread (or a
-// test's); HelloState and ResendResults from the channel's thread. None of them waits on the
-// channel's thread for a disk sync: the intake does. The workers run on their own threads.
+// test's); HelloState and ResendResults from the channel's thread, at each connection (they read
+// the queue, which may wait behind a commit in progress). The intake, not the channel's thread,
+// waits for the disk. The workers run on their own threads.
 // Start/Stop from the main thread.
 
 #include <spdlog/logger.h>
@@ -138,6 +139,9 @@ class Pipeline final : public IntakeTarget {
   // The channel to the cloud was lost (or a connection attempt failed): the cloud may hand the
   // requests this agent holds to another agent, so they are checked before they are written.
   void OnChannelLost() override;
+  // The same check from the moment of the loss, before the intake gets to OnChannelLost. Any
+  // thread.
+  void MarkChannelLost();
 
   // Wakes the workers (e.g. after an external change); cheap.
   void Notify();
@@ -177,8 +181,8 @@ class Pipeline final : public IntakeTarget {
   // One envelope of a batch on its way through intake (agent/pipeline_intake.cc).
   struct Arrival;
   // Stores the arrivals that passed the envelope checks in one transaction with the batch's
-  // replay memory, then records and answers each arrival.
-  void Store(std::vector<Arrival>& arrivals, std::vector<queue::NonceToRemember> nonces);
+  // replay memory, then records and answers each arrival. False when that transaction failed.
+  bool Store(std::vector<Arrival>& arrivals, std::vector<queue::NonceToRemember> nonces);
   // Records (buffered, then one sync) and sends each arrival's answer, in arrival order.
   void Answer(std::vector<Arrival>& arrivals);
   // Admission of freshly stored (or, at Start, left `received`) requests: every decision

@@ -39,18 +39,25 @@ class BatchReplayGuard final : public protocol::ReplayGuard {
     pair += id;
     pair += '/';
     pair += nonce;
-    auto pair_known = Known(pair);
+    redelivery_in_batch_ = in_batch_.count(pair) > 0;
+    if (redelivery_in_batch_) return Verdict::kRedelivery;
+    auto pair_known = queue_.IsNonceRemembered(pair);
     if (!pair_known.ok()) return pair_known.error();
     if (*pair_known) return Verdict::kRedelivery;
-    Add(std::move(pair), forget_after);
     std::string nonce_key = "nonce:";
     nonce_key += nonce;
     auto nonce_known = Known(nonce_key);
     if (!nonce_known.ok()) return nonce_known.error();
+    // A replay teaches nothing: its re-send is refused as a replay again.
     if (*nonce_known) return Verdict::kReplay;
+    // Both keys, or neither: a redelivery is never known by its pair without its nonce.
+    Add(std::move(pair), forget_after);
     Add(std::move(nonce_key), forget_after);
     return Verdict::kNew;
   }
+
+  // Whether the latest kRedelivery was of an envelope earlier in this batch (not yet stored).
+  bool RedeliveryInBatch() const { return redelivery_in_batch_; }
 
   // What the batch learnt, for EnqueueAll.
   std::vector<queue::NonceToRemember> Learnt() && { return std::move(learnt_); }
@@ -68,6 +75,7 @@ class BatchReplayGuard final : public protocol::ReplayGuard {
   queue::Queue& queue_;
   std::set<std::string> in_batch_;
   std::vector<queue::NonceToRemember> learnt_;
+  bool redelivery_in_batch_ = false;
 };
 
 audit::Event ReceivedEvent(const queue::Record& record) {
@@ -90,6 +98,8 @@ struct Pipeline::Arrival {
   // The answer, once decided: refused, or stored now (then "accepted").
   std::optional<protocol::Rejection> rejection;
   std::optional<queue::Record> stored;
+  // A redelivery of an envelope earlier in the same batch.
+  bool repeats_batch = false;
 };
 
 void Pipeline::OnRequests(std::span<const protocol::Request> batch) {
@@ -110,15 +120,24 @@ void Pipeline::OnRequests(std::span<const protocol::Request> batch) {
     }
     arrival.id = opened->claims.id;
     arrival.request = ToQueueRequest(*opened, message.delivery);
+    arrival.repeats_batch = opened->redelivered && replay.RedeliveryInBatch();
     (opened->redelivered ? redeliveries : arrivals).push_back(std::move(arrival));
   }
-  Store(arrivals, std::move(replay).Learnt());
+  const bool committed = Store(arrivals, std::move(replay).Learnt());
   // A redelivery is answered with what the queue holds now (the batch's own requests
   // included). "accepted" is sent only for a request the queue holds: the replay memory
   // remembers every pair that passed the envelope checks, including those the queue then
   // refused (full, expired), so a redelivery whose id the queue does not hold is such an
   // earlier refusal, re-sent as the protocol tells the cloud to, and is stored again.
   for (Arrival& again : redeliveries) {
+    if (again.repeats_batch && !committed) {
+      // Its first copy's replay memory was not stored either: storing it alone now would
+      // accept a request the replay memory does not know.
+      Reject({protocol::RejectCode::kUnavailable,
+              "the agent could not store the request; it may be sent again", again.id,
+              /*id_authenticated=*/true});
+      continue;
+    }
     if (AnswerRedelivery(again.id)) continue;
     std::vector<Arrival> alone;
     alone.push_back(std::move(again));
@@ -126,7 +145,8 @@ void Pipeline::OnRequests(std::span<const protocol::Request> batch) {
   }
 }
 
-void Pipeline::Store(std::vector<Arrival>& arrivals, std::vector<queue::NonceToRemember> nonces) {
+bool Pipeline::Store(std::vector<Arrival>& arrivals, std::vector<queue::NonceToRemember> nonces) {
+  bool committed = true;
   std::vector<const queue::Request*> requests;
   std::vector<Arrival*> storing;
   for (Arrival& a : arrivals) {
@@ -136,6 +156,7 @@ void Pipeline::Store(std::vector<Arrival>& arrivals, std::vector<queue::NonceToR
   }
   if (!requests.empty() || !nonces.empty()) {
     auto stored = deps_.queue->EnqueueAll(nonces, requests);
+    committed = stored.ok();
     for (std::size_t k = 0; k < storing.size(); ++k) {
       Arrival& a = *storing[k];
       if (!stored.ok()) {
@@ -163,6 +184,7 @@ void Pipeline::Store(std::vector<Arrival>& arrivals, std::vector<queue::NonceToR
     if (a.stored) admitting.push_back(std::move(*a.stored));
   }
   AdmitAll(admitting);
+  return committed;
 }
 
 void Pipeline::Answer(std::vector<Arrival>& arrivals) {

@@ -258,9 +258,10 @@ class Channel::Impl final : public internal::SessionOwner {
       refused_ = true;
       return verdict;
     }
-    // While envelopes are failing their checks, count the answers to every frame handed over
-    // so far, so that the flood is cut off at exactly its limit.
-    if (AnyInvalidEnvelope()) handler_->Settle();
+    // When the envelopes still unanswered could take the count of invalid ones past its limit,
+    // count the answers to every frame handed over so far, so that a flood is cut off at
+    // exactly its limit. A correct cloud never gets here.
+    if (FloodCouldBeReached()) handler_->Settle();
     verdict = CheckEnvelopeFlood();
     if (verdict.close_code) refused_ = true;
     return verdict;
@@ -432,15 +433,17 @@ class Channel::Impl final : public internal::SessionOwner {
     }
   }
 
-  // Whether an envelope failed its checks within the window.
-  bool AnyInvalidEnvelope() {
+  // Whether the envelopes that failed their checks within the window, with every envelope
+  // not answered yet, exceed the flood limit.
+  bool FloodCouldBeReached() {
     std::lock_guard lock(mu_);
     const auto now = clock_.Monotonic();
     while (!invalid_envelopes_.empty() &&
            now - invalid_envelopes_.front() > options_.invalid_envelope_window) {
       invalid_envelopes_.pop_front();
     }
-    return !invalid_envelopes_.empty();
+    if (invalid_envelopes_.empty()) return false;
+    return invalid_envelopes_.size() + in_flight_.count() > options_.max_invalid_envelopes;
   }
 
   // Section 6: a flood of envelopes that fail their checks (forged, replayed, garbage) ends the
@@ -473,6 +476,9 @@ class Channel::Impl final : public internal::SessionOwner {
       CountInvalidEnvelope(rejected);
     }
     handler_->OnFrameRejected(rejected);
+    // Its audit record is durable before the `rejected` leaves (the writer runs on this thread,
+    // after this frame). Only a cloud that sends what a correct one never does gets here.
+    handler_->Settle();
   }
 
   // Section 8: a request beyond the credits announced is refused unopened (it costs no

@@ -90,7 +90,11 @@ Result<EnqueueResult> SqliteQueue::Enqueue(const Request& request) {
       SealPasswords(*parts_.key, id, request.new_password, request.old_password);
   if (!blob.ok()) return blob.error();
   EnqueueSlot slot{&request.info, std::move(blob).value()};
-  Status s = committer_.Run([&](Db& db) { return InsertInBatch(db, slot); });
+  Status own;
+  Status s = committer_.Run([&](Db& db) {
+    return RunIsolated(db, &own, [&](Db& in) { return InsertInBatch(in, slot); });
+  });
+  if (s.ok()) s = own;
   if (!s.ok()) return s.WithContext("not accepted: " + QuoteId(id));
   if (slot.refusal) return *slot.refusal;
   return std::move(*slot.result);
@@ -150,7 +154,12 @@ Result<bool> SqliteQueue::RememberNonce(std::string_view nonce, WallTime expires
   WB_RETURN_IF_ERROR(RequireWritable());
   if (nonce.empty()) return InvalidArgument("empty nonce");
   bool fresh = false;
-  Status s = committer_.Run([&](Db& db) { return RememberInBatch(db, nonce, expires_at, &fresh); });
+  Status own;
+  Status s = committer_.Run([&](Db& db) {
+    return RunIsolated(db, &own,
+                       [&](Db& in) { return RememberInBatch(in, nonce, expires_at, &fresh); });
+  });
+  if (s.ok()) s = own;
   if (!s.ok()) return s.WithContext("remembering a nonce");
   return fresh;
 }
@@ -185,14 +194,25 @@ Result<std::vector<Result<EnqueueResult>>> SqliteQueue::EnqueueAll(
     slots.push_back(EnqueueSlot{&request.info, std::move(blob).value()});
     slot_of.push_back(i);
   }
-  Status s = committer_.Run([&](Db& db) -> Status {
-    bool fresh = false;
-    for (const NonceToRemember& n : nonces) {
-      WB_RETURN_IF_ERROR(RememberInBatch(db, n.nonce, n.expires_at, &fresh));
-    }
-    for (EnqueueSlot& slot : slots) WB_RETURN_IF_ERROR(InsertInBatch(db, slot));
-    return Status::Ok();
+  // The whole intake is one step of the group (other callers' changes are not undone when it
+  // fails), and each request a step of its own within it (one request's failure is its own).
+  Status own;
+  Status s = committer_.Run([&](Db& db) {
+    return RunIsolated(db, &own, [&](Db& in) -> Status {
+      bool fresh = false;
+      for (const NonceToRemember& n : nonces) {
+        WB_RETURN_IF_ERROR(RememberInBatch(in, n.nonce, n.expires_at, &fresh));
+      }
+      for (EnqueueSlot& slot : slots) {
+        Status failed;
+        WB_RETURN_IF_ERROR(
+            RunIsolated(in, &failed, [&](Db& one) { return InsertInBatch(one, slot); }));
+        if (!failed.ok()) slot.refusal = failed;
+      }
+      return Status::Ok();
+    });
   });
+  if (s.ok()) s = own;
   if (!s.ok())
     return s.WithContext("a batch of " + std::to_string(requests.size()) +
                          " request(s) was not accepted");

@@ -168,6 +168,7 @@ class FakeDirectory final : public ldap::Directory {
 class FaultyQueue final : public queue::Queue {
  public:
   explicit FaultyQueue(std::unique_ptr<queue::Queue> inner) : inner_(std::move(inner)) {}
+  std::atomic<bool> fail_enqueue_all{false};
   std::atomic<bool> fail_finish{false};
   std::atomic<bool> fail_retry{false};
   std::atomic<int> failed_calls{0};
@@ -182,6 +183,7 @@ class FaultyQueue final : public queue::Queue {
   Result<std::vector<Result<queue::EnqueueResult>>> EnqueueAll(
       std::span<const queue::NonceToRemember> nonces,
       std::span<const queue::Request* const> requests) override {
+    if (fail_enqueue_all) return Status(Code::kIoError, "injected: disk I/O error");
     return inner_->EnqueueAll(nonces, requests);
   }
   Result<bool> IsNonceRemembered(std::string_view nonce) override {
@@ -961,7 +963,7 @@ TEST_F(PipelineTest, NoBatchOfNewReSentAndRepeatedEnvelopesAcceptsAnUnstoredId) 
 // recorded as received and admitted, and the trail's records are durable before the batch is
 // answered.
 TEST_F(PipelineTest, ABatchOfRequestsIsAcceptedRecordedAndAdmittedTogether) {
-  directory_->SetGate(true);  // the workers hold what they take
+  Restart(/*max_pending=*/100);  // no workers: what is admitted stays ready
   std::vector<protocol::Request> batch;
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) {
@@ -979,13 +981,52 @@ TEST_F(PipelineTest, ABatchOfRequestsIsAcceptedRecordedAndAdmittedTogether) {
   for (const auto& id : ids) {
     auto shown = queue_->Show(id);
     ASSERT_TRUE(shown.ok());
-    EXPECT_NE(shown->record.state, queue::State::kReceived) << id;  // admitted
+    EXPECT_EQ(shown->record.state, queue::State::kReady) << id;  // admitted
   }
   std::ifstream trail(dir_.path() / "audit.jsonl");
   const auto records = static_cast<std::uint64_t>(
       std::count(std::istreambuf_iterator<char>(trail), std::istreambuf_iterator<char>(), '\n'));
   EXPECT_EQ(audit_->DurableHead().seq, records);  // the batch's records are all durable
-  directory_->SetGate(false);
+}
+
+// A nonce reused with a new id is a replay, and so is every re-send of that envelope: its
+// id is not known, so a replay memory that learnt the envelope's pair would have taken the
+// re-send for a redelivery of a refused request and stored it.
+TEST_F(PipelineTest, AReSentReplayIsRefusedAgainNeverAccepted) {
+  Restart(/*max_pending=*/10);
+  auto first = Claims();
+  pipeline_->OnRequest({Seal(first)});
+  const std::string replay = Seal(Claims(protocol::NewRequestId(), first.nonce));
+  pipeline_->OnRequest({replay});
+  pipeline_->OnRequest({replay});  // the same replay again
+  auto rejected = outbound_.All<protocol::Rejected>();
+  ASSERT_EQ(rejected.size(), 2u);
+  EXPECT_EQ(rejected[0].code, protocol::RejectCode::kReplayed);
+  EXPECT_EQ(rejected[1].code, protocol::RejectCode::kReplayed);
+  EXPECT_EQ(outbound_.All<protocol::Accepted>().size(), 1u);  // the first request only
+}
+
+// A batch whose store fails answers every envelope `unavailable`, including a second copy of an
+// envelope of the same batch: that copy must not be stored on its own, since the replay memory
+// of its first copy was not stored either. Sent again later, the request is stored once, with
+// its replay memory, and a reuse of its nonce is refused.
+TEST_F(PipelineTest, ATwiceSentEnvelopeInAFailedBatchIsNotStoredWithoutItsReplayMemory) {
+  Restart(/*max_pending=*/10);
+  auto c = Claims();
+  const std::string envelope = Seal(c);
+  faulty_->fail_enqueue_all = true;
+  const std::vector<protocol::Request> batch{{envelope}, {envelope}};
+  pipeline_->OnRequests(batch);
+  EXPECT_EQ(RejectionsOf(outbound_, c.id),
+            (std::vector{protocol::RejectCode::kUnavailable, protocol::RejectCode::kUnavailable}));
+  EXPECT_EQ(queue_->Show(c.id).error().code(), Code::kNotFound);
+  EXPECT_TRUE(outbound_.All<protocol::Accepted>().empty());
+
+  faulty_->fail_enqueue_all = false;
+  pipeline_->OnRequest({envelope});
+  ASSERT_EQ(outbound_.All<protocol::Accepted>().size(), 1u);
+  pipeline_->OnRequest({Seal(Claims(protocol::NewRequestId(), c.nonce))});
+  EXPECT_EQ(outbound_.All<protocol::Rejected>().back().code, protocol::RejectCode::kReplayed);
 }
 
 // --- The policy's seams (policy/policy.h) -----------------------------------------------

@@ -77,6 +77,29 @@ class GroupCommitTest : public ::testing::Test {
   bool released_ = false;
 };
 
+// One caller's failed step is undone alone: the batch's other steps commit, and the failure
+// reaches only its caller.
+TEST_F(GroupCommitTest, AFailedIsolatedStepIsUndoneAloneAndTheOthersCommit) {
+  Status first;
+  Status failing;
+  Status last;
+  const Status batch = committer_->Run([&](Db& db) -> Status {
+    WB_RETURN_IF_ERROR(RunIsolated(db, &first, Insert(1)));
+    const auto write_then_refuse = [](Db& in) -> Status {
+      const Status written = in.Exec("INSERT INTO t VALUES (2)");  // written, then undone
+      return written.ok() ? FailedPrecondition("refused after a write") : written;
+    };
+    WB_RETURN_IF_ERROR(RunIsolated(db, &failing, write_then_refuse));
+    return RunIsolated(db, &last, Insert(3));
+  });
+  ASSERT_TRUE(batch.ok()) << batch.ToString();
+  EXPECT_TRUE(first.ok());
+  EXPECT_EQ(failing.code(), Code::kFailedPrecondition);
+  EXPECT_TRUE(last.ok());
+  EXPECT_EQ(Rows(), 2);
+  EXPECT_EQ(*db_->QueryInt("SELECT count(*) FROM t WHERE x = 2"), 0);
+}
+
 TEST_F(GroupCommitTest, ASingleWriterCommitsAlone) {
   ASSERT_TRUE(committer_->Run(Insert(1)).ok());
   EXPECT_EQ(committer_->batches(), 1u);

@@ -64,7 +64,7 @@ TEST_F(VerifyFromCheckpointTest, TamperedRecordAfterTheCheckpointFailsWithItsSeq
   Finding f = ExpectFastFinding(Problem::kBadHmac);
   EXPECT_EQ(f.file, file());
   EXPECT_EQ(f.line, 0u);          // the fast path does not count the lines before the checkpoint
-  EXPECT_EQ(f.seq, 0u);           // the HMAC failed before the line was parsed
+  EXPECT_EQ(f.seq, 8u);           // as the line claims it: the HMAC failed
   EXPECT_EQ(Fast().records, 1u);  // seq 7 verified
 }
 

@@ -304,7 +304,9 @@ Result<ServerCertificate> ProbeServerCertificate(const config::LdapUrl& url,
   SslPtr ssl(SSL_new(ctx->get()));
   Observed seen;
   if (!ssl || !ExpectName(ssl.get(), url.address.host) || SSL_set_fd(ssl.get(), fd.get()) != 1) {
-    return Status(Code::kInternal, "cannot set up the TLS probe: " + TakeOpenSslErrors());
+    std::string why = "cannot set up the TLS probe: ";
+    why += TakeOpenSslErrors();
+    return Status(Code::kInternal, why);
   }
   SSL_set_ex_data(ssl.get(), ObservedIndex(), &seen);
   SSL_set_verify(ssl.get(), SSL_VERIFY_PEER, Record);

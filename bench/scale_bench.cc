@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -260,6 +261,18 @@ queue::Request MakeRequest(const std::string& id, const wb::Clock& clock) {
 
 double Elapsed(Clock::time_point from) { return Micro(Clock::now() - from).count(); }
 
+double Micros(const timeval& t) {
+  return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
+}
+
+// The process's CPU time (user + system) in microseconds: unlike the wall time, hardly moved by
+// a disk's fsync latency or by other processes on a shared machine.
+double CpuMicros() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return Micros(u.ru_utime) + Micros(u.ru_stime);
+}
+
 void QueueStep(const Args& a, std::uint64_t retained, const std::filesystem::path& root) {
   SystemClock clock;
   std::filesystem::path state = root / "queue-";
@@ -270,6 +283,7 @@ void QueueStep(const Args& a, std::uint64_t retained, const std::filesystem::pat
   const double fill_s = Elapsed(fill_start) / 1e6;
   std::vector<double> total, enqueue, ready, take, finish;
   const queue::Outcome succeeded{.state = queue::State::kSucceeded, .code = "succeeded"};
+  const double cpu_start = CpuMicros();
   for (int i = 0; i < a.requests; ++i) {
     char id[64];
     std::snprintf(id, sizeof id, "11111111-0000-4000-8000-%012d", i);
@@ -290,14 +304,16 @@ void QueueStep(const Args& a, std::uint64_t retained, const std::filesystem::pat
     finish.push_back(Micro(t4 - t3).count());
     total.push_back(Micro(t4 - t0).count());
   }
+  const double cpu_per_request = (CpuMicros() - cpu_start) / a.requests;
   q.reset();
   std::uintmax_t db_bytes = 0;
   for (const auto& f : std::filesystem::directory_iterator(state)) {
     if (f.is_regular_file()) db_bytes += f.file_size();
   }
-  std::printf("%9s %8.1f %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f %9.1f\n", Count(retained).c_str(),
-              static_cast<double>(db_bytes) / 1e6, Percentile(total, 0.5), Percentile(total, 0.99),
-              Mean(enqueue), Mean(ready), Mean(take), Mean(finish), fill_s);
+  std::printf("%9s %8.1f %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f %9.1f\n",
+              Count(retained).c_str(), static_cast<double>(db_bytes) / 1e6, Percentile(total, 0.5),
+              Percentile(total, 0.99), cpu_per_request, Mean(enqueue), Mean(ready), Mean(take),
+              Mean(finish), fill_s);
   std::fflush(stdout);
   std::filesystem::remove_all(state);
 }
@@ -307,8 +323,8 @@ void QueueBench(const Args& a, const std::filesystem::path& root) {
       "\nqueue: Enqueue+MarkReady+Take+Finish per request (%d requests per step), finished "
       "records retained\n",
       a.requests);
-  std::printf("%9s %8s %9s %9s %9s %9s %9s %9s %9s\n", "retained", "db MB", "p50 us", "p99 us",
-              "enqueue", "ready", "take", "finish", "fill s");
+  std::printf("%9s %8s %9s %9s %9s %9s %9s %9s %9s %9s\n", "retained", "db MB", "p50 us", "p99 us",
+              "cpu us", "enqueue", "ready", "take", "finish", "fill s");
   for (std::uint64_t n : Sizes(a)) QueueStep(a, n, root);
 }
 
@@ -321,25 +337,32 @@ void ReplayStep(const Args& a, std::uint64_t nonces, const std::filesystem::path
   auto q = FilledQueue(state, clock, nonces > 0 ? NoncesSql(nonces, Millis(expires)) : "");
   const double fill_s = Elapsed(fill_start) / 1e6;
   std::vector<double> fresh, known;
+  double fresh_cpu = 0;
+  double known_cpu = 0;
   for (int i = 0; i < a.requests; ++i) {
     char nonce[64];
     std::snprintf(nonce, sizeof nonce, "measured-nonce-%020d", i);
+    double c0 = CpuMicros();
     auto t0 = Clock::now();
     if (!Must(q->RememberNonce(nonce, expires), "RememberNonce")) Die("a new nonce was known");
     fresh.push_back(Elapsed(t0));
+    fresh_cpu += CpuMicros() - c0;
     // A replay of a nonce from the filled part (or, at 0, the one just remembered).
     if (nonces > 0) {
       std::snprintf(
           nonce, sizeof nonce, "fill-nonce-%020llu",
           static_cast<unsigned long long>(1 + (static_cast<std::uint64_t>(i) * 7919) % nonces));
     }
+    c0 = CpuMicros();
     t0 = Clock::now();
     if (Must(q->RememberNonce(nonce, expires), "RememberNonce")) Die("a known nonce was new");
     known.push_back(Elapsed(t0));
+    known_cpu += CpuMicros() - c0;
   }
   q.reset();
-  std::printf("%9s %9.0f %9.0f %9.0f %9.0f %9.1f\n", Count(nonces).c_str(), Percentile(fresh, 0.5),
-              Percentile(fresh, 0.99), Percentile(known, 0.5), Percentile(known, 0.99), fill_s);
+  std::printf("%9s %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f %9.1f\n", Count(nonces).c_str(),
+              Percentile(fresh, 0.5), Percentile(fresh, 0.99), fresh_cpu / a.requests,
+              Percentile(known, 0.5), Percentile(known, 0.99), known_cpu / a.requests, fill_s);
   std::fflush(stdout);
   std::filesystem::remove_all(state);
 }
@@ -349,8 +372,8 @@ void ReplayBench(const Args& a, const std::filesystem::path& root) {
       "\nreplay memory: RememberNonce of a new nonce and of a known one (the replay lookup), "
       "%d each per step\n",
       a.requests);
-  std::printf("%9s %9s %9s %9s %9s %9s\n", "nonces", "new p50", "new p99", "seen p50", "seen p99",
-              "fill s");
+  std::printf("%9s %9s %9s %9s %9s %9s %9s %9s\n", "nonces", "new p50", "new p99", "new cpu",
+              "seen p50", "seen p99", "seen cpu", "fill s");
   for (std::uint64_t n : Sizes(a)) ReplayStep(a, n, root);
 }
 

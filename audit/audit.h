@@ -385,8 +385,14 @@ std::string_view Name(Problem problem);  // e.g. "bad_hmac", "torn_tail"
 struct Finding {
   Problem problem = Problem::kMalformed;
   std::filesystem::path file;
-  std::uint64_t line = 0;  // 1-based; 0 when about a file or the checkpoint as a whole
-  std::string message;     // what is wrong, for people
+  // 1-based; 0 when about a file or the checkpoint as a whole, and in the file where
+  // VerifyFromCheckpoint started (it does not read that file from its start): seq names the
+  // record there.
+  std::uint64_t line = 0;
+  std::string message;  // what is wrong, for people
+  // The seq of the record the finding is about: parsed, or as the line claims it when it does
+  // not verify; 0 when not about one record or the line names none.
+  std::uint64_t seq = 0;
 };
 
 struct VerifyReport {
@@ -394,7 +400,11 @@ struct VerifyReport {
   std::uint64_t records = 0;  // records that verified (before the finding, if any)
   std::uint64_t last_seq = 0;
   std::optional<std::uint64_t> checkpoint_seq;  // the checkpoint's head, when one was read
-  std::optional<Finding> finding;               // the first problem, in trail order
+  // Set by VerifyFromCheckpoint when it started at the checkpoint: the checkpointed seq. Then
+  // `records` counts the records after it (the checkpoint's own record is checked, not
+  // counted). Unset: the whole trail was verified.
+  std::optional<std::uint64_t> from_seq;
+  std::optional<Finding> finding;  // the first problem, in trail order
   bool ok() const { return !finding.has_value(); }
 };
 
@@ -403,6 +413,28 @@ struct VerifyReport {
 // at the first problem. Returns a Status only when it cannot read: e.g. the directory is
 // missing (kNotFound) or unreadable.
 Result<VerifyReport> Verify(const VerifyOptions& options, const Secret& key);
+
+// The fast path (`wbagent doctor` runs it): verifies from the last checkpoint on, so its cost
+// grows with the records written since the checkpoint (on a running agent, the records of the
+// last moments), not with the trail's length. It
+//   1. reads the checkpoint and checks its HMAC (kCheckpointInvalid, as Verify);
+//   2. finds the record the checkpoint names, reading the files backwards from the newest,
+//      and checks that record's HMAC and form and that its hash is the checkpoint's
+//      (kCheckpointMismatch); a trail that ends before it is kTruncated, one that skips it kGap;
+//   3. checks every record after it exactly as Verify does (HMAC, canonical form, seq, link,
+//      the rotated files' numbering after that file, a torn tail).
+// What it does NOT prove: anything about the records before the checkpointed one. A record
+// before it that was edited, removed, inserted or reordered, or an older rotated file that is
+// missing, goes unnoticed; only Verify (`wbagent audit verify`) reads the whole trail and finds
+// it. So the fast path shows that the chain was intact when the checkpoint was written (the
+// Writer checked its last record then) and has only been extended since; not that nobody with
+// file access touched older records afterwards.
+// When there is no checkpoint, or it names seq 0 (an empty trail when written), every record
+// is after it: this runs Verify itself (from_seq unset for a missing checkpoint, 0 for seq 0).
+// options.checkpoint_file must be set and options.witness unset (kInvalidArgument): the
+// checkpoint is the starting point, and a witness head is checked by Verify. Other errors as
+// Verify.
+Result<VerifyReport> VerifyFromCheckpoint(const VerifyOptions& options, const Secret& key);
 
 // ---------------------------------------------------------------------------------------------
 // Starting a new chain (docs/audit.md, "When the agent refuses to start because of the trail").

@@ -1,7 +1,10 @@
 // Verify: one pass over the trail, stopping at the first problem (docs/audit.md, "What verify
 // checks").
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <charconv>
 #include <string>
 
 #include "audit/audit.h"
@@ -24,16 +27,86 @@ std::string Plural(std::uint64_t n, const char* word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
+// --- Finding the checkpoint's record from the end of a file --------------------------------
+
+// The seq a record line starts with ({"v":1,"seq":N,...}), read without parsing the line:
+// only to find where to start; the line is then checked in full.
+std::optional<std::uint64_t> LeadingSeq(std::string_view line) {
+  constexpr std::string_view kKey = "\"seq\":";
+  const std::size_t at = line.substr(0, 32).find(kKey);
+  if (at == std::string_view::npos) return std::nullopt;
+  const char* begin = line.data() + at + kKey.size();
+  std::uint64_t seq = 0;
+  const auto [end, ec] = std::from_chars(begin, line.data() + line.size(), seq);
+  if (ec != std::errc() || end == begin) return std::nullopt;
+  return seq;
+}
+
+enum class Place {
+  kFound,    // the line with the seq starts at `offset`
+  kAfter,    // the file's records all come after the seq (or it has none): look further back
+  kBefore,   // the file's records all come before the seq
+  kSkipped,  // the file's records pass over the seq
+};
+struct Located {
+  Place place = Place::kAfter;
+  std::uint64_t offset = 0;
+  std::uint64_t first = 0;  // the first and last seq seen, when any
+  std::uint64_t last = 0;
+};
+
+// Reads `path` backwards in doubling chunks until the record with `seq` is found or ruled
+// out, so that finding a record near the end reads about as much as lies after it. A torn
+// last line and lines that are not records are passed over here (the forward check reports
+// them).
+Result<Located> Locate(const std::filesystem::path& path, std::uint64_t seq) {
+  auto fd = internal::OpenFile(path, O_RDONLY);
+  if (!fd.ok()) return fd.error();
+  auto size = internal::FileSize(fd->get(), path.string());
+  if (!size.ok()) return size.error();
+  for (std::uint64_t chunk = 64 * 1024;; chunk *= 2) {
+    const std::uint64_t start = *size > chunk ? *size - chunk : 0;
+    auto data = internal::ReadTail(fd->get(), *size, static_cast<std::size_t>(*size - start),
+                                   path.string());
+    if (!data.ok()) return data.error();
+    std::size_t pos = 0;
+    if (start > 0) {  // the chunk starts inside a line
+      pos = data->find('\n');
+      if (pos == std::string::npos) continue;
+      ++pos;
+    }
+    Located found;
+    bool any = false;
+    for (std::size_t end; (end = data->find('\n', pos)) != std::string::npos; pos = end + 1) {
+      const auto line_seq = LeadingSeq(std::string_view(*data).substr(pos, end - pos));
+      if (!line_seq) continue;
+      if (*line_seq == seq) return Located{Place::kFound, start + pos, seq, seq};
+      if (!any) found.first = *line_seq;
+      found.last = *line_seq;
+      any = true;
+    }
+    if (any && found.first < seq) {
+      found.place = found.last < seq ? Place::kBefore : Place::kSkipped;
+      return found;
+    }
+    if (start == 0) return found;  // kAfter
+  }
+}
+
 class Verifier {
  public:
   Verifier(const VerifyOptions& options, const Secret& key) : options_(options), key_(key) {}
 
   Result<VerifyReport> Run();
+  Result<VerifyReport> RunFromCheckpoint();
 
  private:
   Status ReadCheckpoint();
+  std::size_t NewestWithContent(const std::vector<TrailFile>& files) const;
+  Result<VerifyReport> CheckFilesFrom(const std::vector<TrailFile>& files, std::size_t first,
+                                      std::uint64_t offset);
   bool CheckNumbering(const TrailFile& file, std::uint64_t previous_index);
-  Result<bool> CheckFile(const TrailFile& file, bool newest);
+  Result<bool> CheckFile(const TrailFile& file, bool newest, std::uint64_t offset);
   bool CheckLine(const TrailFile& file, const Line& line, bool first_in_file);
   bool CheckSeq(const TrailFile& file, const Line& line, const Record& record, bool first_in_file);
   std::string GapMessage(const TrailFile& file, const Line& line, std::uint64_t seq,
@@ -51,12 +124,29 @@ class Verifier {
   std::string prev_hash_{internal::kZeroHash};
   std::filesystem::path last_file_;
   std::uint64_t last_line_ = 0;
+  bool started_ = false;          // a record was accepted
+  bool from_checkpoint_ = false;  // the first record read is the checkpoint's, not seq 1
+  // The file being read was opened at this offset (not its start): its line numbers are
+  // relative, so findings there carry line 0 and the seq.
+  std::uint64_t offset_ = 0;
+  std::uint64_t current_seq_ = 0;  // of the line being checked, once it parsed
 };
 
 bool Verifier::Find(Problem problem, const std::filesystem::path& file, std::uint64_t line,
                     std::string message) {
-  report_.finding = Finding{problem, file, line, std::move(message)};
+  report_.finding =
+      Finding{problem, file, offset_ > 0 ? 0 : line, std::move(message), current_seq_};
   return false;
+}
+
+// A reader positioned at `offset` of `path` (a line start).
+Result<internal::LineReader> OpenAt(const std::filesystem::path& path, std::uint64_t offset) {
+  auto fd = internal::OpenFile(path, O_RDONLY);
+  if (!fd.ok()) return fd.error();
+  if (offset > 0 && ::lseek(fd->get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
+    return ErrnoStatus(errno, "seek " + path.string());
+  }
+  return internal::LineReader::FromFd(std::move(*fd), path);
 }
 
 Status Verifier::ReadCheckpoint() {
@@ -94,21 +184,35 @@ Result<VerifyReport> Verifier::Run() {
   WB_RETURN_IF_ERROR(ReadCheckpoint());
   auto files = internal::ListTrail(options_.file);
   if (!files.ok()) return files.error();
-  std::size_t newest = 0;  // the last file with content: only it may end in a torn line
-  for (std::size_t i = 0; i < files->size(); ++i) {
+  return CheckFilesFrom(*files, 0, 0);
+}
+
+// The last file with content: only it may end in a torn line.
+std::size_t Verifier::NewestWithContent(const std::vector<TrailFile>& files) const {
+  std::size_t newest = 0;
+  for (std::size_t i = 0; i < files.size(); ++i) {
     struct stat st {};
-    if (::stat((*files)[i].path.c_str(), &st) == 0 && st.st_size > 0) newest = i;
+    if (::stat(files[i].path.c_str(), &st) == 0 && st.st_size > 0) newest = i;
   }
-  std::uint64_t previous_index = 0;
-  for (std::size_t i = 0; i < files->size(); ++i) {
-    const TrailFile& file = (*files)[i];
+  return newest;
+}
+
+// Checks files[first] from `offset` on, then every later file, then the end.
+Result<VerifyReport> Verifier::CheckFilesFrom(const std::vector<TrailFile>& files,
+                                              std::size_t first, std::uint64_t offset) {
+  const std::size_t newest = NewestWithContent(files);
+  std::uint64_t previous_index = first > 0 ? files[first - 1].index : 0;
+  for (std::size_t i = first; i < files.size(); ++i) {
+    const TrailFile& file = files[i];
     if (!CheckNumbering(file, previous_index)) return report_;
     previous_index = file.index;
     ++report_.files;
-    auto more = CheckFile(file, i == newest);
+    offset_ = i == first ? offset : 0;
+    auto more = CheckFile(file, i == newest, offset_);
     if (!more.ok()) return more.error();
     if (!*more) return report_;
   }
+  offset_ = 0;
   CheckEnd();
   return report_;
 }
@@ -126,8 +230,8 @@ bool Verifier::CheckNumbering(const TrailFile& file, std::uint64_t previous_inde
   return Find(Problem::kMissingFile, missing, 0, std::move(message));
 }
 
-Result<bool> Verifier::CheckFile(const TrailFile& file, bool newest) {
-  auto reader = internal::LineReader::Open(file.path);
+Result<bool> Verifier::CheckFile(const TrailFile& file, bool newest, std::uint64_t offset) {
+  auto reader = OpenAt(file.path, offset);
   if (!reader.ok()) return reader.error();
   Line line;
   bool first = true;
@@ -154,6 +258,8 @@ Result<bool> Verifier::CheckFile(const TrailFile& file, bool newest) {
 }
 
 bool Verifier::CheckLine(const TrailFile& file, const Line& line, bool first_in_file) {
+  // The seq the line claims, until it parses: a finding names it even when the HMAC fails.
+  current_seq_ = LeadingSeq(line.text).value_or(0);
   if (line.too_long) {
     return Find(Problem::kMalformed, file.path, line.number, "line too long to be a record");
   }
@@ -178,6 +284,7 @@ bool Verifier::CheckLine(const TrailFile& file, const Line& line, bool first_in_
   if (!record.ok()) {
     return Find(Problem::kMalformed, file.path, line.number, record.error().message());
   }
+  current_seq_ = record->seq;
   if (internal::Unseal(line.text)->body != internal::RecordBody(*record)) {
     return Find(Problem::kNotCanonical, file.path, line.number,
                 "the record is not in canonical form (it has a valid HMAC, so it was written "
@@ -197,7 +304,10 @@ bool Verifier::CheckLine(const TrailFile& file, const Line& line, bool first_in_
   }
   prev_hash_ = hash;
   report_.last_seq = record->seq;
-  ++report_.records;
+  // The checkpoint's own record, where VerifyFromCheckpoint starts, is checked, not counted.
+  if (started_ || !from_checkpoint_) ++report_.records;
+  started_ = true;
+  current_seq_ = 0;
   last_file_ = file.path;
   last_line_ = line.number;
   return true;
@@ -207,13 +317,15 @@ bool Verifier::CheckSeq(const TrailFile& file, const Line& line, const Record& r
                         bool first_in_file) {
   const std::uint64_t seq = record.seq;
   const std::uint64_t last = report_.last_seq;
-  if (report_.records == 0 && (seq != 1 || record.prev != internal::kZeroHash)) {
+  // The checkpoint's record: CheckLine compares its hash with the checkpoint's.
+  if (!started_ && from_checkpoint_) return true;
+  if (!started_ && (seq != 1 || record.prev != internal::kZeroHash)) {
     return Find(Problem::kBadStart, file.path, line.number,
                 "the trail starts at " + Seq(seq) +
                     " and not with the first record of a chain (seq 1, zero prev): the records "
                     "or files before it are missing");
   }
-  if (report_.records == 0) return true;
+  if (!started_) return true;
   if (seq <= last) {
     return Find(Problem::kOutOfOrder, file.path, line.number,
                 Seq(seq) + " comes after " + Seq(last) + ": records were reordered or copied");
@@ -235,7 +347,7 @@ bool Verifier::CheckSeq(const TrailFile& file, const Line& line, const Record& r
 std::string Verifier::GapMessage(const TrailFile& file, const Line& line, std::uint64_t seq,
                                  bool first_in_file, Problem& problem) {
   const std::uint64_t last = report_.last_seq;
-  if (auto reader = internal::LineReader::Open(file.path); reader.ok()) {
+  if (auto reader = OpenAt(file.path, offset_); reader.ok()) {
     Line later;
     for (;;) {
       auto more = reader->Next(later);
@@ -288,10 +400,76 @@ void Verifier::CheckEnd() {
   if (torn_tail_) report_.finding = torn_tail_;
 }
 
+Result<VerifyReport> Verifier::RunFromCheckpoint() {
+  WB_RETURN_IF_ERROR(ReadCheckpoint());
+  if (checkpoint_finding_ && checkpoint_finding_->problem == Problem::kCheckpointInvalid) {
+    report_.finding = checkpoint_finding_;
+    return report_;
+  }
+  if (!checkpoint_) return Verifier(options_, key_).Run();  // no checkpoint: the whole trail
+  auto files = internal::ListTrail(options_.file);
+  if (!files.ok()) return files.error();
+  const std::uint64_t seq = checkpoint_->seq;
+  report_.from_seq = seq;
+  if (seq == 0) return CheckFilesFrom(*files, 0, 0);  // every record is after it
+  // The newest file first: the checkpoint names a record near the end of the trail.
+  bool later_records = false;  // a newer file holds records after the checkpoint's
+  for (std::size_t i = files->size(); i-- > 0;) {
+    const std::filesystem::path& path = (*files)[i].path;
+    auto at = Locate(path, seq);
+    if (!at.ok()) return at.error();
+    switch (at->place) {
+      case Place::kFound:
+        from_checkpoint_ = true;
+        return CheckFilesFrom(*files, i, at->offset);
+      case Place::kAfter:
+        later_records = later_records || at->last > 0;
+        continue;
+      case Place::kBefore:
+        if (!later_records) {
+          Find(Problem::kTruncated, path, 0,
+               "the trail ends at " + Seq(at->last) + " but the checkpoint of " +
+                   FormatTime(checkpoint_->time) + " names " + Seq(seq) + ": " +
+                   Plural(seq - at->last, "record") +
+                   " missing from the end: the tail was removed");
+          return report_;
+        }
+        [[fallthrough]];
+      case Place::kSkipped:
+        Find(Problem::kGap, path, 0,
+             Seq(seq) +
+                 ", the record the checkpoint names, is missing from the trail (the "
+                 "records around it are there): records were deleted");
+        return report_;
+    }
+  }
+  Find(later_records ? Problem::kGap : Problem::kTruncated, options_.file, 0,
+       later_records ? "the trail starts after " + Seq(seq) +
+                           ", the record the checkpoint names: it and the records or files before "
+                           "it are missing"
+                     : "the trail has no records but the checkpoint names " + Seq(seq) +
+                           ": the trail was removed");
+  return report_;
+}
+
 }  // namespace
 
 Result<VerifyReport> Verify(const VerifyOptions& options, const Secret& key) {
   return Verifier(options, key).Run();
+}
+
+Result<VerifyReport> VerifyFromCheckpoint(const VerifyOptions& options, const Secret& key) {
+  if (!options.checkpoint_file) {
+    return Status(Code::kInvalidArgument,
+                  "verifying from the checkpoint needs the checkpoint file; without it, verify "
+                  "the whole trail");
+  }
+  if (options.witness) {
+    return Status(Code::kInvalidArgument,
+                  "a witness head is checked by verifying the whole trail, not from the "
+                  "checkpoint");
+  }
+  return Verifier(options, key).RunFromCheckpoint();
 }
 
 }  // namespace wb::audit

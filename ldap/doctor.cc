@@ -12,6 +12,7 @@
 #include "ldap/kind.h"
 #include "ldap/security_descriptor.h"
 #include "ldap/socket.h"
+#include "ldap/tls_probe.h"
 
 namespace wb::ldap {
 namespace {
@@ -63,9 +64,43 @@ std::string ServiceAccount(const config::DirectoryConfig& c) {
   return c.bind_dn ? "the service account " + *c.bind_dn : std::string("the service account");
 }
 
+// The TLS check of a server whose certificate libldap accepted: its days left, failed within
+// kCertificateWarnDays.
+CheckResult CheckCertificateExpiry(const config::DirectoryConfig& c, const config::LdapUrl& url,
+                                   const std::string& id, const std::string& title, WallTime now) {
+  std::string verified = "certificate verified against ";
+  verified += c.ca_file.string();
+  verified += " for ";
+  verified += url.address.host;
+  auto cert = ProbeServerCertificate(url, SettingsOf(c), c.connect_timeout);
+  if (!cert.ok()) {
+    return CheckFail(id, title,
+                     verified + ", but its expiry could not be read: " + cert.error().message(),
+                     "run the doctor again; if this persists, check the server's TLS setup");
+  }
+  const auto days =
+      std::chrono::duration_cast<std::chrono::hours>(cert->not_after - now).count() / 24;
+  std::string detail = verified;
+  detail += "; it expires ";
+  detail += FormatUtcSeconds(cert->not_after);
+  detail += " (";
+  detail += std::to_string(days);
+  detail += days == 1 ? " day left)" : " days left)";
+  if (days < kCertificateWarnDays) {
+    detail += ", within the ";
+    detail += std::to_string(kCertificateWarnDays);
+    detail += " days in which it must be renewed";
+    return CheckFail(id, title, detail,
+                     "renew the certificate of " + url.url + " (subject \"" + cert->subject +
+                         "\") before it expires, or every request to this server fails");
+  }
+  return CheckOk(id, title, detail);
+}
+
 // DNS, TCP, TLS and bind for one URL; the connection when all passed.
 std::unique_ptr<Connection> CheckUrl(const config::DirectoryConfig& c, std::size_t index,
-                                     const Secret& password, std::vector<CheckResult>& out) {
+                                     const Secret& password, WallTime now,
+                                     std::vector<CheckResult>& out) {
   const config::LdapUrl& url = c.urls[index];
   std::string id = Prefix(c);
   id += ".url";
@@ -112,8 +147,7 @@ std::unique_ptr<Connection> CheckUrl(const config::DirectoryConfig& c, std::size
     out.push_back(CheckSkipped(id + ".bind", bind_title, "the TLS handshake failed"));
     return nullptr;
   }
-  out.push_back(CheckOk(id + ".tls", tls_title,
-                        "certificate verified against " + c.ca_file.string() + " for " + host));
+  out.push_back(CheckCertificateExpiry(c, url, id + ".tls", tls_title, now));
   if (!conn.ok()) {
     out.push_back(CheckFail(id + ".bind", bind_title, conn.error().ToString(),
                             "check bind_dn and the password in its bind password file, and that "
@@ -379,7 +413,7 @@ void CheckAdRights(const config::DirectoryConfig& c, Connection& conn, const Roo
 
 }  // namespace
 
-std::vector<CheckResult> DiagnoseDirectory(const config::DirectoryConfig& c) {
+std::vector<CheckResult> DiagnoseDirectory(const config::DirectoryConfig& c, WallTime now) {
   std::vector<CheckResult> out;
   Secret password;
   if (c.bind_method == config::BindMethod::kSimple && c.bind_password_file) {
@@ -395,7 +429,7 @@ std::vector<CheckResult> DiagnoseDirectory(const config::DirectoryConfig& c) {
   }
   std::unique_ptr<Connection> conn;
   for (std::size_t i = 0; i < c.urls.size(); ++i) {
-    auto opened = CheckUrl(c, i, password, out);
+    auto opened = CheckUrl(c, i, password, now, out);
     if (!conn) conn = std::move(opened);
   }
   const bool ad = c.kind == config::DirectoryKind::kActiveDirectory;

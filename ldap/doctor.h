@@ -4,8 +4,9 @@
 // count as a failed logon and can lock the account).
 //
 // For each URL: DNS, TCP, TLS (CA file, host name, expiry: explained by ldap/tls_probe.h when
-// refused) and the service account's bind. Then, on the first server that took the bind: the
-// rootDSE (both policy-hints OIDs and the ppolicy control and Password Modify exop, each
+// refused; when accepted, the server certificate's days left, failed within
+// kCertificateWarnDays) and the service account's bind. Then, on the first server that took the
+// bind: the rootDSE (both policy-hints OIDs and the ppolicy control and Password Modify exop, each
 // judged by what this kind of directory needs), the effective default password policy, and the
 // service account's rights:
 //   - Active Directory: the DACL of each scope root (allowed_subtrees, else base_dn) is read
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "common/check_result.h"
+#include "common/clock.h"
 #include "config/config.h"
 
 namespace wb::ldap {
@@ -29,6 +31,13 @@ namespace wb::ldap {
 inline constexpr int kSampleUsers = 1000;
 inline constexpr int kSampleDnsShown = 5;
 
-std::vector<CheckResult> DiagnoseDirectory(const config::DirectoryConfig& config);
+// A directory server's certificate that expires within this many days fails its TLS check
+// (the others show their days left). The same 14 days as the alert "the certificate expires
+// in under 14 days" (contrib/prometheus/wbagent-alerts.yml): time to renew it before requests
+// fail. (The agent's own certificate is renewed over the channel and has no such window.)
+inline constexpr int kCertificateWarnDays = 14;
+
+// `now`: the time the certificates' days left are counted from.
+std::vector<CheckResult> DiagnoseDirectory(const config::DirectoryConfig& config, WallTime now);
 
 }  // namespace wb::ldap

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <ctime>
 #include <memory>
 
 #include "common/certificate_text.h"
@@ -279,7 +280,56 @@ std::string HandshakeFailure(SSL* ssl, int ret, const config::LdapUrl& url) {
   }
 }
 
+// notAfter as a time point; nullopt when OpenSSL cannot convert it.
+std::optional<WallTime> NotAfter(X509* cert) {
+  std::tm tm{};
+  if (cert == nullptr || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
 }  // namespace
+
+Result<ServerCertificate> ProbeServerCertificate(const config::LdapUrl& url,
+                                                 const ConnectionSettings& settings,
+                                                 std::chrono::milliseconds timeout) {
+  auto ctx = MakeContext(settings);
+  if (!ctx.ok()) return Status(Code::kInvalidArgument, ctx.error());
+  auto connected = ConnectTcp(url.address.host, url.address.port, timeout);
+  if (!connected.ok()) return connected.error();
+  Fd fd(*connected);
+  DeadlineGuard guard(fd.get(), timeout);
+  if (url.transport == config::LdapTransport::kStartTls) {
+    if (auto refused = StartTls(fd.get(), url.url)) return Status(Code::kUnavailable, *refused);
+  }
+  SslPtr ssl(SSL_new(ctx->get()));
+  Observed seen;
+  if (!ssl || !ExpectName(ssl.get(), url.address.host) || SSL_set_fd(ssl.get(), fd.get()) != 1) {
+    std::string why = "cannot set up the TLS probe: ";
+    why += TakeOpenSslErrors();
+    return Status(Code::kInternal, why);
+  }
+  SSL_set_ex_data(ssl.get(), ObservedIndex(), &seen);
+  SSL_set_verify(ssl.get(), SSL_VERIFY_PEER, Record);
+  const int ret = SSL_connect(ssl.get());
+  if (ret != 1) {
+    if (guard.fired()) {
+      ERR_clear_error();
+      return Status(Code::kTimeout, "the TLS handshake with " + url.url + " timed out");
+    }
+    if (seen.failed) {
+      ERR_clear_error();
+      return Status(Code::kUnavailable, VerifyFailure(seen, url, settings));
+    }
+    return Status(Code::kUnavailable, HandshakeFailure(ssl.get(), ret, url));
+  }
+  X509* peer = SSL_get0_peer_certificate(ssl.get());
+  const std::optional<WallTime> not_after = NotAfter(peer);
+  SSL_shutdown(ssl.get());
+  if (!not_after) {
+    return Status(Code::kInternal, "cannot read the expiry date of the certificate of " + url.url);
+  }
+  return ServerCertificate{DescribeCertificate(peer).subject, *not_after};
+}
 
 std::optional<std::string> ExplainTlsFailure(const config::LdapUrl& url,
                                              const ConnectionSettings& settings,

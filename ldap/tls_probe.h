@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.h"
+#include "common/status.h"
 #include "config/config.h"
 #include "ldap/connection.h"
 
@@ -25,5 +27,18 @@ namespace wb::ldap {
 std::optional<std::string> ExplainTlsFailure(const config::LdapUrl& url,
                                              const ConnectionSettings& settings,
                                              std::chrono::milliseconds timeout);
+
+// The certificate a server shows when the handshake is accepted (`wbagent doctor` reports its
+// days left). The same handshake as ExplainTlsFailure: same CA file, host-name check, client
+// certificate, StartTLS for ldap://. Its fields are escaped (peer data).
+struct ServerCertificate {
+  std::string subject;
+  WallTime not_after;
+};
+// Errors: the handshake failed or was refused (kUnavailable, in ExplainTlsFailure's words
+// when it has them), or took longer than `timeout` (kTimeout).
+Result<ServerCertificate> ProbeServerCertificate(const config::LdapUrl& url,
+                                                 const ConnectionSettings& settings,
+                                                 std::chrono::milliseconds timeout);
 
 }  // namespace wb::ldap

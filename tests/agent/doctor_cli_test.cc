@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit/audit.h"
 #include "channel/doctor.h"
 #include "tests/agent/inspect_test_util.h"
 #include "tests/support/test_ca.h"
@@ -63,8 +64,63 @@ class DoctorCliTest : public InspectTest {
     return {r.exit_code, by_id};
   }
 
+  // Appends `n` records durably to the agent's trail (the default audit.file and key_file
+  // under the state directory), as the agent does.
+  void AppendAudit(int n) {
+    const std::filesystem::path key_file = state() / "audit.key";
+    if (!std::filesystem::exists(key_file)) {
+      ASSERT_TRUE(WriteFile(key_file, std::string(64, 'a') + "\n", 0600).ok());
+    }
+    audit::WriterOptions options;
+    options.file = audit_file();
+    options.checkpoint_file = audit::CheckpointPath(state());
+    options.agent_id = "agent-1";
+    auto writer =
+        audit::Writer::Open(options, Secret(std::string(audit::kKeyBytes, '\xaa')), clock_);
+    ASSERT_TRUE(writer.ok()) << writer.error().ToString();
+    for (int i = 0; i < n; ++i) {
+      audit::Event event;
+      event.type = audit::EventType::kConfigLoaded;
+      event.detail = "record " + std::to_string(i);
+      ASSERT_TRUE((*writer)->Append(event, audit::Durability::kDurable).ok());
+    }
+    ASSERT_TRUE((*writer)->Close().ok());
+  }
+  std::filesystem::path audit_file() const { return state() / "audit" / "audit.jsonl"; }
+
   Result<KeyPair> other_ = Internal("not made");
 };
+
+TEST_F(DoctorCliTest, TheAuditTrailIsVerifiedFromTheCheckpointAndTheDetailSaysSo) {
+  Enroll();
+  AppendAudit(5);
+  auto [exit_code, checks] = Doctor();
+  EXPECT_EQ(checks["agent.audit"]["result"], "ok") << checks.dump(2);
+  const std::string detail = checks["agent.audit"]["detail"];
+  EXPECT_TRUE(Contains(detail, "verified 0 records since the checkpoint at seq 5")) << detail;
+  EXPECT_TRUE(Contains(detail, "`wbagent audit verify` checks the whole trail")) << detail;
+}
+
+TEST_F(DoctorCliTest, ABrokenAuditRecordAfterTheCheckpointFailsNamingItsSeq) {
+  Enroll();
+  AppendAudit(3);
+  const std::filesystem::path checkpoint = audit::CheckpointPath(state());
+  std::filesystem::copy_file(checkpoint, dir_.path() / "at3.checkpoint");
+  AppendAudit(2);
+  std::filesystem::copy_file(dir_.path() / "at3.checkpoint", checkpoint,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::string text = ReadFileOrEmpty(audit_file());
+  const auto at = text.rfind("record 1");  // the detail of seq 5
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 8, "record 9");
+  ASSERT_TRUE(WriteFile(audit_file(), text, 0640).ok());
+  auto [exit_code, checks] = Doctor();
+  EXPECT_EQ(exit_code, 1);
+  EXPECT_EQ(checks["agent.audit"]["result"], "fail") << checks.dump(2);
+  const std::string detail = checks["agent.audit"]["detail"];
+  EXPECT_TRUE(Contains(detail, "seq 5: HMAC mismatch")) << detail;
+  EXPECT_TRUE(Contains(checks["agent.audit"]["fix"], "wbagent audit verify"));
+}
 
 TEST_F(DoctorCliTest, AnInvalidConfigFailsNamingFileLineAndKeyAndSkipsTheRest) {
   ASSERT_TRUE(WriteFile(config(), ConfigText() + "\n[agent2]\nbogus = 1\n").ok());

@@ -341,6 +341,41 @@ TEST_F(DoctorSlapdTest, OpenLdapRightsAreSaidToBeUnknowableWithoutWritingNotPass
             std::string::npos);
 }
 
+TEST_F(DoctorSlapdTest, AnAcceptedServerCertificateShowsItsDaysLeft) {
+  auto cert = slapd_->ca().IssueServer("thirty", {"IP:127.0.0.1", "DNS:localhost"}, 30);
+  ASSERT_TRUE(cert.ok()) << cert.error().ToString();
+  ASSERT_TRUE(slapd_->ServeCertificate(*cert).ok());
+  const DoctorRun run = Doctor(agent_->config());
+  EXPECT_EQ(Result(run, "directory.corp.url1.tls"), "ok") << run.output;
+  const std::string detail = Field(run, "directory.corp.url1.tls", "detail");
+  // 30 days from a minute ago, or a little less, as the CA counts.
+  EXPECT_TRUE(detail.find("(29 days left)") != std::string::npos ||
+              detail.find("(30 days left)") != std::string::npos)
+      << detail;
+}
+
+TEST_F(DoctorSlapdTest, AServerCertificateExpiringWithinTheWarnWindowFailsWithWhatToDo) {
+  auto soon = slapd_->ca().IssueServer("soon", {"IP:127.0.0.1", "DNS:localhost"}, 5);
+  ASSERT_TRUE(soon.ok()) << soon.error().ToString();
+  ASSERT_TRUE(slapd_->ServeCertificate(*soon).ok());
+  const DoctorRun run = Doctor(agent_->config());
+  auto good = slapd_->ca().IssueServer("good", {"IP:127.0.0.1", "DNS:localhost"});
+  ASSERT_TRUE(good.ok());
+  ASSERT_TRUE(slapd_->ServeCertificate(*good).ok());
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_EQ(Result(run, "directory.corp.url1.tls"), "fail") << run.output;
+  const std::string detail = Field(run, "directory.corp.url1.tls", "detail");
+  EXPECT_TRUE(detail.find("(4 days left)") != std::string::npos ||
+              detail.find("(5 days left)") != std::string::npos)
+      << detail;
+  EXPECT_NE(detail.find("within the 14 days"), std::string::npos) << detail;
+  EXPECT_NE(Field(run, "directory.corp.url1.tls", "fix").find("renew the certificate of ldaps://"),
+            std::string::npos)
+      << Field(run, "directory.corp.url1.tls", "fix");
+  // libldap accepted it: the bind and what follows still ran.
+  EXPECT_EQ(Result(run, "directory.corp.url1.bind"), "ok") << run.output;
+}
+
 TEST_F(DoctorSlapdTest, ACertificateForAnotherHostNameFailsTlsNamingTheHost) {
   auto cert = slapd_->ca().IssueServer("otherhost", {"DNS:other.example.test"});
   ASSERT_TRUE(cert.ok()) << cert.error().ToString();

@@ -76,6 +76,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'echo "bench/load.sh: failed at line $LINENO" >&2' ERR
 wait_for() { for _ in $(seq 1200); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 fail() { echo "bench/load.sh: $*" >&2; exit 1; }
 
@@ -84,21 +85,21 @@ cores=$(nproc)
 # CPU ms (utime + stime) of PID and, with "tree", of all its descendants.
 cpu_ms() {
   local pid=$1 tree=${2:-}
-  awk -v root="$pid" -v tree="$tree" -v hz="$hz" '
-    FNR == 1 {
+  # cat, not awk on the files: a process that ends between the glob and the read is skipped.
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$pid" -v tree="$tree" -v hz="$hz" '
+    {
       # The command name may hold spaces: fields are counted after its closing parenthesis.
-      line = $0; sub(/^.*\) /, "", line); split(line, f, " ")
-      pid = FILENAME; sub(/^\/proc\//, "", pid); sub(/\/stat$/, "", pid)
-      parent[pid] = f[2]; ticks[pid] = f[12] + f[13]
+      p = $1; line = $0; sub(/^.*\) /, "", line); split(line, f, " ")
+      parent[p] = f[2]; ticks[p] = f[12] + f[13]
     }
     END {
       for (p in ticks) {
         q = p
-        while (q != "" && q != root && q != "0" && q != "1" && tree == "tree") q = parent[q]
+        while (tree == "tree" && q != "" && q != root && q != "0" && q != "1") q = parent[q]
         if (p == root || (tree == "tree" && q == root)) total += ticks[p]
       }
       printf "%.0f\n", total * 1000 / hz
-    }' /proc/[0-9]*/stat 2>/dev/null
+    }'
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 pss_kb() { awk '/^Pss:/ { print $2; exit }' "/proc/$1/smaps_rollup"; }

@@ -290,7 +290,7 @@ set output "$png"
 set title "wbagent vs raw libldap ($kind_name): latency against offered load"
 set xlabel "offered load (requests/s)"
 set ylabel "latency (ms)"
-set logscale y
+set logscale xy
 set key top left
 plot "$work/agent.dat" using 1:2 with linespoints title "agent p50 (from scheduled send)", \
      "$work/agent.dat" using 1:3 with linespoints title "agent p99 (from scheduled send)", \

@@ -51,7 +51,11 @@ class EndToEndLoadTest : public ::testing::Test {
     ASSERT_TRUE(setup_status_.ok()) << setup_status_.ToString();
   }
 
-  static std::string User(int i) { return "load" + std::to_string(i); }
+  static std::string User(int i) {
+    std::string user = "load";
+    user += std::to_string(i);
+    return user;
+  }
 
   // `wbcloud load --json ARGS`: the exit code and the report.
   static nlohmann::json Load(std::vector<std::string> args, int* exit_code) {
@@ -138,8 +142,9 @@ TEST_F(EndToEndLoadTest, NoAgentConnectingIsCountedAsNoConnection) {
   int code = -1;
   // Another port than the agent's: the agent never comes.
   auto report =
-      Load({"--listen", "127.0.0.1:" + std::to_string(FreeLoopbackPort()), "--user-pattern",
-            "load%d", "--user-count", "1", "--requests", "3", "--connect-timeout", "1"},
+      Load({"--listen", std::string("127.0.0.1:").append(std::to_string(FreeLoopbackPort())),
+            "--user-pattern", "load%d", "--user-count", "1", "--requests", "3", "--connect-timeout",
+            "1"},
            &code);
   EXPECT_EQ(code, 1) << report.dump();
   EXPECT_EQ(report["outcomes"], (nlohmann::json{{"no_connection", 3}})) << report.dump();
@@ -158,6 +163,25 @@ TEST_F(EndToEndLoadTest, ArgumentErrorsExitTwoAndNameTheOption) {
                   "--requests", "2", "--listen", "nowhere"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("--listen"), std::string::npos) << r.output;
+}
+
+TEST_F(EndToEndLoadTest, AnAgentThatIsNotEnrolledIsRefusedBeforeAnythingIsSent) {
+  CommandResult r =
+      RunCommand({kWbcloud, "load", "--state", cloud_->state().string(), "--agent", "nosuch",
+                  "--user-pattern", "load%d", "--user-count", "1", "--requests", "1"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("agent nosuch is not enrolled"), std::string::npos) << r.output;
+}
+
+TEST_F(EndToEndLoadTest, AStateDirectoryWithoutAgentUrlNeedsListen) {
+  TempDir empty("wbloadempty");
+  CommandResult r =
+      RunCommand({kWbcloud, "load", "--state", empty.path().string(), "--user-pattern", "load%d",
+                  "--user-count", "1", "--requests", "1"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("agent-url (run `wbcloud serve` once, or give --listen)"),
+            std::string::npos)
+      << r.output;
 }
 
 }  // namespace

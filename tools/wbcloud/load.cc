@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <initializer_list>
+#include <string_view>
 #include <unordered_map>
 
 #include "common/secret.h"
@@ -22,6 +24,13 @@ using SteadyClock = std::chrono::steady_clock;
 using boost::system::error_code;
 
 constexpr std::size_t kMaxRequests = 10'000'000;
+
+// Joins pieces (GCC 12 at -O3 sees a false -Wrestrict in "literal" + std::string).
+std::string Cat(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view p : parts) out += p;
+  return out;
+}
 
 double Ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
@@ -68,8 +77,8 @@ Result<Secret> RandomPassword() {
 Result<config::HostPort> ListenOfAgentUrl(const std::filesystem::path& file) {
   auto text = ReadTextFile(file);
   if (!text.ok()) {
-    return InvalidArgument("cannot read " + file.string() +
-                           " (run `wbcloud serve` once, or give --listen)");
+    return InvalidArgument(
+        Cat({"cannot read ", file.string(), " (run `wbcloud serve` once, or give --listen)"}));
   }
   std::string url = *text;
   while (!url.empty() && (url.back() == '\n' || url.back() == '\r')) url.pop_back();
@@ -182,7 +191,7 @@ class LoadRole final : public CloudRole, public AgentEvents {
   Status PickAgent(const CloudState& state) {
     if (!options_.agent.empty()) {
       if (state.agents().count(options_.agent) == 0) {
-        return NotFound("agent " + options_.agent + " is not enrolled with this cloud");
+        return NotFound(Cat({"agent ", options_.agent, " is not enrolled with this cloud"}));
       }
       agent_id_ = options_.agent;
       return Status();
@@ -215,7 +224,7 @@ class LoadRole final : public CloudRole, public AgentEvents {
       claims.target = protocol::Target{.kind = kind, .value = users_[i % users_.size()]};
       claims.requester = protocol::Requester{
           .type = protocol::RequesterType::kAdmin, .id = "wbcloud-load", .verified_by = {"load"}};
-      claims.correlation_id = "load-" + std::to_string(i);
+      claims.correlation_id = Cat({"load-", std::to_string(i)});
       protocol::Passwords passwords;
       auto password = RandomPassword();
       if (!password.ok()) return password.error();
@@ -440,14 +449,14 @@ Result<std::vector<std::string>> LoadUsers(const LoadOptions& o) {
     return users;
   }
   std::ifstream in(o.users_file);
-  if (!in) return InvalidArgument("cannot read --users-file " + o.users_file.string());
+  if (!in) return InvalidArgument(Cat({"cannot read --users-file ", o.users_file.string()}));
   for (std::string line; std::getline(in, line);) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
     if (line.empty() || line.front() == '#') continue;
     users.push_back(line);
   }
   if (users.empty())
-    return InvalidArgument("--users-file " + o.users_file.string() + " names no user");
+    return InvalidArgument(Cat({"--users-file ", o.users_file.string(), " names no user"}));
   return users;
 }
 

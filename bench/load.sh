@@ -57,6 +57,8 @@ while (($#)); do
     *) usage ;;
   esac
 done
+# The baseline gives each of its 4 connections users of its own.
+((users >= 4)) || { echo "bench/load.sh: --users needs at least 4 (the baseline's 4 connections)" >&2; exit 2; }
 kind_name=$([[ $server == samba ]] && echo ad || echo slapd)
 out=${out:-$PWD/load-$kind_name.json}
 png=${out%.json}.png
@@ -86,7 +88,7 @@ cores=$(nproc)
 cpu_ms() {
   local pid=$1 tree=${2:-}
   # cat, not awk on the files: a process that ends between the glob and the read is skipped.
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$pid" -v tree="$tree" -v hz="$hz" '
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$pid" -v tree="$tree" -v hz="$hz" '
     {
       # The command name may hold spaces: fields are counted after its closing parenthesis.
       p = $1; line = $0; sub(/^.*\) /, "", line); split(line, f, " ")

@@ -1,6 +1,7 @@
 // wbcloud load against a real wbagent and a real slapd: the load generator is the cloud for
 // the run (serve stopped), the agent reconnects to it, and every reset is real.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <nlohmann/json.hpp>
 
@@ -182,6 +183,41 @@ TEST_F(EndToEndLoadTest, AStateDirectoryWithoutAgentUrlNeedsListen) {
   EXPECT_NE(r.output.find("agent-url (run `wbcloud serve` once, or give --listen)"),
             std::string::npos)
       << r.output;
+}
+
+// The agent stops answering mid-run (SIGSTOP): the run ends once the oldest request has waited
+// --timeout, and what never came back is counted as no_result.
+TEST_F(EndToEndLoadTest, AnAgentThatStopsAnsweringIsCountedAsNoResult) {
+  const auto log = dir_->path() / "load-stalled.log";
+  auto load = ChildProcess::Start(
+      {kWbcloud, "load", "--state", cloud_->state().string(), "--json", "--log-level", "info",
+       "--user-pattern", "load%d", "--user-count", std::to_string(kUsers), "--kind", "uid",
+       "--requests", "400", "--timeout", "1"},
+      log);
+  ASSERT_TRUE(load.ok()) << load.error().ToString();
+  const Status hello = WaitUntil(
+      [&] {
+        return ReadFileOrEmpty(log).find("says hello") != std::string::npos
+                   ? Status::Ok()
+                   : Unavailable("the agent has not said hello to the load run yet");
+      },
+      std::chrono::seconds(60), &*load);
+  ASSERT_TRUE(hello.ok()) << hello.ToString() << "\n" << ReadFileOrEmpty(log);
+  agent_->Signal(SIGSTOP);
+  auto code = load->Wait(std::chrono::seconds(60));
+  agent_->Signal(SIGCONT);
+  ASSERT_TRUE(code.ok()) << code.error().ToString();
+  EXPECT_EQ(*code, 1);
+  const std::string output = ReadFileOrEmpty(log);
+  const auto at = output.find("\n{");
+  ASSERT_NE(at, std::string::npos) << output;
+  auto report = nlohmann::json::parse(output.substr(at + 1, output.find('\n', at + 1) - at - 1),
+                                      nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << output;
+  EXPECT_GT(report["outcomes"].value("no_result", 0), 0) << report.dump();
+  int total = 0;
+  for (const auto& [outcome, count] : report["outcomes"].items()) total += count.get<int>();
+  EXPECT_EQ(total, 400) << report.dump();
 }
 
 }  // namespace

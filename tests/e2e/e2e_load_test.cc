@@ -185,39 +185,78 @@ TEST_F(EndToEndLoadTest, AStateDirectoryWithoutAgentUrlNeedsListen) {
       << r.output;
 }
 
-// The agent stops answering mid-run (SIGSTOP): the run ends once the oldest request has waited
-// --timeout, and what never came back is counted as no_result.
-TEST_F(EndToEndLoadTest, AnAgentThatStopsAnsweringIsCountedAsNoResult) {
-  const auto log = dir_->path() / "load-stalled.log";
-  auto load = ChildProcess::Start(
-      {kWbcloud, "load", "--state", cloud_->state().string(), "--json", "--log-level", "info",
-       "--user-pattern", "load%d", "--user-count", std::to_string(kUsers), "--kind", "uid",
-       "--requests", "400", "--timeout", "1"},
-      log);
-  ASSERT_TRUE(load.ok()) << load.error().ToString();
-  const Status hello = WaitUntil(
+// `wbcloud load` in the background (log at info, so the agent's hello shows), started once
+// the agent has said hello to it.
+Result<ChildProcess> StartLoadAndWaitForHello(const std::filesystem::path& state,
+                                              const std::filesystem::path& log,
+                                              std::vector<std::string> args) {
+  std::vector<std::string> argv = {kWbcloud, "load",        "--state", state.string(),
+                                   "--json", "--log-level", "info"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto load = ChildProcess::Start(argv, log);
+  if (!load.ok()) return load.error();
+  WB_RETURN_IF_ERROR(WaitUntil(
       [&] {
         return ReadFileOrEmpty(log).find("says hello") != std::string::npos
                    ? Status::Ok()
                    : Unavailable("the agent has not said hello to the load run yet");
       },
-      std::chrono::seconds(60), &*load);
-  ASSERT_TRUE(hello.ok()) << hello.ToString() << "\n" << ReadFileOrEmpty(log);
+      std::chrono::seconds(60), &*load));
+  return load;
+}
+
+// The JSON report line in a load run's log (null when there is none).
+nlohmann::json ReportIn(const std::string& output) {
+  const auto at = output.find("\n{");
+  if (at == std::string::npos) return nullptr;
+  return nlohmann::json::parse(output.substr(at + 1, output.find('\n', at + 1) - at - 1), nullptr,
+                               false);
+}
+
+int Total(const nlohmann::json& outcomes) {
+  int total = 0;
+  for (const auto& [outcome, count] : outcomes.items()) total += count.get<int>();
+  return total;
+}
+
+// The agent stops answering mid-run (SIGSTOP): the run ends once the oldest request has waited
+// --timeout, and what never came back is counted as no_result.
+TEST_F(EndToEndLoadTest, AnAgentThatStopsAnsweringIsCountedAsNoResult) {
+  const auto log = dir_->path() / "load-stalled.log";
+  auto load =
+      StartLoadAndWaitForHello(cloud_->state(), log,
+                               {"--user-pattern", "load%d", "--user-count", std::to_string(kUsers),
+                                "--kind", "uid", "--requests", "400", "--timeout", "1"});
+  ASSERT_TRUE(load.ok()) << load.error().ToString() << "\n" << ReadFileOrEmpty(log);
   agent_->Signal(SIGSTOP);
   auto code = load->Wait(std::chrono::seconds(60));
   agent_->Signal(SIGCONT);
   ASSERT_TRUE(code.ok()) << code.error().ToString();
   EXPECT_EQ(*code, 1);
-  const std::string output = ReadFileOrEmpty(log);
-  const auto at = output.find("\n{");
-  ASSERT_NE(at, std::string::npos) << output;
-  auto report = nlohmann::json::parse(output.substr(at + 1, output.find('\n', at + 1) - at - 1),
-                                      nullptr, false);
-  ASSERT_FALSE(report.is_discarded()) << output;
+  const auto report = ReportIn(ReadFileOrEmpty(log));
+  ASSERT_TRUE(report.is_object()) << ReadFileOrEmpty(log);
   EXPECT_GT(report["outcomes"].value("no_result", 0), 0) << report.dump();
-  int total = 0;
-  for (const auto& [outcome, count] : report["outcomes"].items()) total += count.get<int>();
-  EXPECT_EQ(total, 400) << report.dump();
+  EXPECT_EQ(Total(report["outcomes"]), 400) << report.dump();
+}
+
+// The agent's connection drops mid-run (the agent is killed): the run ends at once, and what
+// was in flight or not sent yet is counted as disconnected.
+TEST_F(EndToEndLoadTest, AnAgentThatDropsMidRunIsCountedAsDisconnected) {
+  const auto log = dir_->path() / "load-dropped.log";
+  auto load =
+      StartLoadAndWaitForHello(cloud_->state(), log,
+                               {"--user-pattern", "load%d", "--user-count", std::to_string(kUsers),
+                                "--kind", "uid", "--requests", "400"});
+  ASSERT_TRUE(load.ok()) << load.error().ToString() << "\n" << ReadFileOrEmpty(log);
+  agent_->Kill();
+  auto code = load->Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(agent_->Launch().ok());  // for the suite's teardown
+  ASSERT_TRUE(code.ok()) << code.error().ToString();
+  EXPECT_EQ(*code, 1);
+  const auto report = ReportIn(ReadFileOrEmpty(log));
+  ASSERT_TRUE(report.is_object()) << ReadFileOrEmpty(log);
+  EXPECT_GT(report["outcomes"].value("disconnected", 0), 0) << report.dump();
+  EXPECT_EQ(Total(report["outcomes"]), 400) << report.dump();
 }
 
 }  // namespace

@@ -239,6 +239,24 @@ TEST_F(EndToEndLoadTest, AnAgentThatStopsAnsweringIsCountedAsNoResult) {
   EXPECT_EQ(Total(report["outcomes"]), 400) << report.dump();
 }
 
+// SIGTERM to the load run: it reports at once, what did not come back counted as interrupted.
+TEST_F(EndToEndLoadTest, AStopSignalEndsTheRunWithAReport) {
+  const auto log = dir_->path() / "load-interrupted.log";
+  auto load =
+      StartLoadAndWaitForHello(cloud_->state(), log,
+                               {"--user-pattern", "load%d", "--user-count", std::to_string(kUsers),
+                                "--kind", "uid", "--requests", "400"});
+  ASSERT_TRUE(load.ok()) << load.error().ToString() << "\n" << ReadFileOrEmpty(log);
+  load->Signal(SIGTERM);
+  auto code = load->Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(code.ok()) << code.error().ToString();
+  EXPECT_EQ(*code, 1);
+  const auto report = ReportIn(ReadFileOrEmpty(log));
+  ASSERT_TRUE(report.is_object()) << ReadFileOrEmpty(log);
+  EXPECT_GT(report["outcomes"].value("interrupted", 0), 0) << report.dump();
+  EXPECT_EQ(Total(report["outcomes"]), 400) << report.dump();
+}
+
 // The agent's connection drops mid-run (the agent is killed): the run ends at once, and what
 // was in flight or not sent yet is counted as disconnected.
 TEST_F(EndToEndLoadTest, AnAgentThatDropsMidRunIsCountedAsDisconnected) {

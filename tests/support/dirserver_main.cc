@@ -1,15 +1,17 @@
 // wb-test-dirserver: starts a throwaway directory (the test fixtures' slapd or Samba AD DC)
 // for scripts/demo.sh and runs until SIGTERM/SIGINT, then stops it and removes its files.
 //
-//   wb-test-dirserver slapd|samba --out DIR
+//   wb-test-dirserver slapd|samba --out DIR [--users N]
 // writes DIR/directory.toml (a [[directory]] table for wbagent, with DIR/bind.password),
 // DIR/directory.env (shell variables for the demo: where the server is, and what the demo
 // needs to check its proofs against it) and DIR/ready last. DIR/admin.password holds the
 // throwaway server's administrator password, with which the demo reads lockout and
-// must-change state.
+// must-change state. With --users N it also creates the users load0 .. load{N-1} (for
+// bench/load.sh) and lists them in DIR/users, one per line.
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
@@ -126,6 +128,22 @@ Facts SambaFacts(const SambaDc& s) {
   return f;
 }
 
+constexpr const char* kLoadPassword = "Load-Initial-1x";
+
+// The bench's users: load0 .. load{count-1}, listed in out/users.
+template <class Server>
+Status CreateLoadUsers(Server& server, int count, const std::filesystem::path& out) {
+  std::string list;
+  for (int i = 0; i < count; ++i) {
+    std::string name = "load";
+    name += std::to_string(i);
+    WB_RETURN_IF_ERROR(server.CreateUser(name, kLoadPassword));
+    list += name;
+    list += '\n';
+  }
+  return WriteFile(out / "users", list);
+}
+
 // REQUIRES: SIGTERM and SIGINT blocked (main does it before any thread starts).
 int WaitForStop() {
   sigset_t set;
@@ -147,8 +165,14 @@ int Fail(const Status& s) {
 
 int main(int argc, char** argv) {
   using namespace wb::testing;
-  if (argc != 4 || std::strcmp(argv[2], "--out") != 0) {
-    std::fprintf(stderr, "usage: wb-test-dirserver slapd|samba --out DIR\n");
+  const bool with_users = argc == 6 && std::strcmp(argv[4], "--users") == 0;
+  if ((argc != 4 && !with_users) || std::strcmp(argv[2], "--out") != 0) {
+    std::fprintf(stderr, "usage: wb-test-dirserver slapd|samba --out DIR [--users N]\n");
+    return 2;
+  }
+  const int users = with_users ? std::atoi(argv[5]) : 0;
+  if (with_users && (users < 1 || users > 100000)) {
+    std::fprintf(stderr, "wb-test-dirserver: --users takes 1 to 100000\n");
     return 2;
   }
   const std::string kind = argv[1];
@@ -162,12 +186,18 @@ int main(int argc, char** argv) {
   if (kind == "slapd") {
     auto server = SlapdServer::Start();
     if (!server.ok()) return Fail(server.error());
+    if (users > 0) {
+      if (auto s = CreateLoadUsers(**server, users, out); !s.ok()) return Fail(s);
+    }
     if (auto s = Write(out, SlapdFacts(**server)); !s.ok()) return Fail(s);
     return WaitForStop();
   }
   if (kind == "samba") {
     auto server = SambaDc::Start();
     if (!server.ok()) return Fail(server.error());
+    if (users > 0) {
+      if (auto s = CreateLoadUsers(**server, users, out); !s.ok()) return Fail(s);
+    }
     if (auto s = Write(out, SambaFacts(**server)); !s.ok()) return Fail(s);
     return WaitForStop();
   }

@@ -125,7 +125,7 @@ class AgentSession final : public AgentLink,
     }
     registered_ = true;
     asio::co_spawn(ctx_.ioc, WriteLoop(), asio::detached);
-    ctx_.dispatcher.AgentConnected(*this, hello->credits);
+    ctx_.events.AgentConnected(*this, hello->credits);
     co_await ReadLoop();
     End();
   }
@@ -142,7 +142,7 @@ class AgentSession final : public AgentLink,
           it != ctx_.sessions.end() && it->second == this) {
         ctx_.sessions.erase(it);
       }
-      ctx_.dispatcher.AgentDisconnected(*this);
+      ctx_.events.AgentDisconnected(*this);
     }
   }
 
@@ -344,7 +344,7 @@ class AgentSession final : public AgentLink,
       LogRefusal(payload, binary, *refusal);
       return Refuse(*refusal);
     }
-    Dispatcher& d = ctx_.dispatcher;
+    AgentEvents& d = ctx_.events;
     std::visit(Overloaded{
                    [&](const protocol::Accepted& m) { d.OnAccepted(*this, m.id); },
                    [&](const protocol::Rejected& m) { d.OnRejected(*this, m); },

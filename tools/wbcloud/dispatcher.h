@@ -50,6 +50,20 @@ class AgentLink {
   virtual bool Send(std::string frame) = 0;
 };
 
+// What an agent's session reports: the dispatcher of `serve`, or the generator of `load`.
+// Called on the server's I/O thread.
+class AgentEvents {
+ public:
+  virtual ~AgentEvents() = default;
+  virtual void AgentConnected(AgentLink& link, int credits) = 0;
+  virtual void AgentDisconnected(AgentLink& link) = 0;
+  virtual void OnCredits(AgentLink& link, int credits) = 0;
+  virtual void OnAccepted(AgentLink& link, const std::string& id) = 0;
+  virtual void OnRejected(AgentLink& link, const protocol::Rejected& m) = 0;
+  virtual void OnResult(AgentLink& link, const protocol::ResultMessage& m) = 0;
+  virtual void OnPolicySummary(AgentLink& link, const protocol::PolicySummary& m) = 0;
+};
+
 struct SubmitSpec {
   std::vector<protocol::Operation> operations;
   protocol::Target target;
@@ -69,7 +83,7 @@ struct DispatcherOptions {
   std::chrono::seconds result_grace{600};  // accepted, no result this long past expiry: give up
 };
 
-class Dispatcher {
+class Dispatcher final : public AgentEvents {
  public:
   Dispatcher(CloudState& state, const Clock& clock, spdlog::logger& log, DispatcherOptions options);
 
@@ -81,15 +95,15 @@ class Dispatcher {
   nlohmann::json StatusJson() const;
   static nlohmann::json ResultJson(const RequestRecord& r);
 
-  void AgentConnected(AgentLink& link, int credits);
-  void AgentDisconnected(AgentLink& link);
-  void OnCredits(AgentLink& link, int credits);
-  void OnAccepted(AgentLink& link, const std::string& id);
-  void OnRejected(AgentLink& link, const protocol::Rejected& m);
-  void OnResult(AgentLink& link, const protocol::ResultMessage& m);
+  void AgentConnected(AgentLink& link, int credits) override;
+  void AgentDisconnected(AgentLink& link) override;
+  void OnCredits(AgentLink& link, int credits) override;
+  void OnAccepted(AgentLink& link, const std::string& id) override;
+  void OnRejected(AgentLink& link, const protocol::Rejected& m) override;
+  void OnResult(AgentLink& link, const protocol::ResultMessage& m) override;
   // Keeps the agent's latest policy summary (in memory: every agent sends it again after each
   // welcome), for `wbcloud status` and for a reset page to show the rules.
-  void OnPolicySummary(AgentLink& link, const protocol::PolicySummary& m);
+  void OnPolicySummary(AgentLink& link, const protocol::PolicySummary& m) override;
 
   // Expires leases and requests and dispatches; returns when it wants to run again.
   std::optional<std::chrono::steady_clock::time_point> Tick();

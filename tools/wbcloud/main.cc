@@ -9,6 +9,9 @@
 //                  --wait: would the agent accept this password? nothing is written)
 //   wbcloud status --state DIR [--json]
 //   wbcloud rotate-key --state DIR
+//   wbcloud load --state DIR (--users-file F | --user-pattern P --user-count N) [--kind K]
+//                (--requests N | --rate R (--requests N | --duration S)) [--concurrency C]
+//                [--json]     (a load generator for one agent; `serve` must be stopped)
 //
 // Exit codes: 0 success; 1 failure (for `submit --wait`: any outcome but succeeded); 2 usage.
 #include <signal.h>
@@ -23,6 +26,7 @@
 #include "common/secret.h"
 #include "common/version.h"
 #include "tools/wbcloud/admin_client.h"
+#include "tools/wbcloud/load.h"
 #include "tools/wbcloud/server.h"
 #include "tools/wbcloud/tokens.h"
 
@@ -379,6 +383,38 @@ int Main(int argc, char** argv) {
   CLI::App* rotate_cmd = app.add_subcommand("rotate-key", "Roll the request-signing key over");
   rotate_cmd->add_option("--state", state, "State directory")->required();
 
+  LoadOptions load;
+  std::string load_state;
+  std::string load_listen;
+  std::string users_file;
+  int connect_timeout = 60;
+  int result_timeout = 60;
+  CLI::App* load_cmd = app.add_subcommand(
+      "load",
+      "Load generator: act as the cloud for one enrolled agent (serve stopped) and send it "
+      "pre-sealed resets; print throughput, exact latency percentiles and outcomes");
+  load_cmd->add_option("--state", load_state, "State directory")->required();
+  load_cmd->add_option("--listen", load_listen, "HOST:PORT (default: from DIR/agent-url)");
+  load_cmd->add_option("--agent", load.agent, "The agent (default: the only enrolled one)");
+  load_cmd->add_option("--users-file", users_file, "File with one user per line");
+  load_cmd->add_option("--user-pattern", load.user_pattern, "User names, e.g. load%d");
+  load_cmd->add_option("--user-count", load.user_count, "Users from --user-pattern: 0..N-1");
+  load_cmd->add_option("--kind", load.kind, "How the users are named: upn, sam, uid, mail, dn");
+  load_cmd->add_option("--requests", load.requests, "Requests to send");
+  load_cmd->add_option("--rate", load.rate, "Open loop: requests per second offered");
+  load_cmd->add_option("--duration", load.duration_seconds,
+                       "Open loop: seconds (with --rate, instead of --requests)");
+  load_cmd->add_option("--concurrency", load.concurrency,
+                       "At most this many in flight (default: the agent's credits)");
+  load_cmd
+      ->add_option("--connect-timeout", connect_timeout, "Seconds to wait for the agent to connect")
+      ->check(CLI::Range(1, 3600));
+  load_cmd->add_option("--timeout", result_timeout, "Seconds to wait for each result")
+      ->check(CLI::Range(1, 3600));
+  load_cmd->add_flag("--json", load.json, "Print one JSON object");
+  load_cmd->add_option("--log-level", load.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -398,6 +434,25 @@ int Main(int argc, char** argv) {
     serve.lease = std::chrono::seconds(lease);
     serve.takeover = std::chrono::seconds(takeover);
     return Serve(serve);
+  }
+  if (load_cmd->parsed()) {
+    load.state_dir = std::filesystem::absolute(load_state);
+    load.users_file = users_file;
+    load.connect_timeout = std::chrono::seconds(connect_timeout);
+    load.result_timeout = std::chrono::seconds(result_timeout);
+    if (!load_listen.empty()) {
+      auto at = ParseListen(load_listen);
+      if (!at.ok()) {
+        std::fprintf(stderr, "wbcloud load: %s\n", at.error().message().c_str());
+        return kUsage;
+      }
+      load.listen = *at;
+    }
+    if (wb::Status s = CheckLoadOptions(load); !s.ok()) {
+      std::fprintf(stderr, "wbcloud load: %s\n", s.message().c_str());
+      return kUsage;
+    }
+    return RunLoad(load);
   }
   if (token_create->parsed()) return TokenCreate(state, ttl);
   if (submit_cmd->parsed()) return Submit(submit);

@@ -241,15 +241,6 @@ asio::awaitable<void> DrainThenStop(ServerContext& ctx) {
   ctx.ioc.stop();
 }
 
-std::shared_ptr<spdlog::logger> MakeLog(const std::string& level) {
-  auto log = std::make_shared<spdlog::logger>("wbcloud",
-                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  log->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ wbcloud %l: %v", spdlog::pattern_time_type::utc);
-  log->set_level(spdlog::level::from_str(level));
-  log->flush_on(spdlog::level::trace);
-  return log;
-}
-
 Result<tcp::acceptor> Listen(asio::io_context& ioc, const config::HostPort& at) {
   error_code ec;
   const auto address = asio::ip::make_address(at.host.empty() ? "127.0.0.1" : at.host, ec);
@@ -267,82 +258,121 @@ Result<tcp::acceptor> Listen(asio::io_context& ioc, const config::HostPort& at) 
   return acceptor;
 }
 
+// `serve`: the dispatcher hears the agents; submit, status and the rest come over admin.sock.
+class ServeRole final : public CloudRole {
+ public:
+  bool dispatches() const override { return true; }
+
+  AgentEvents& Events(Dispatcher& dispatcher) override { return dispatcher; }
+
+  Status Start(ServerContext& ctx) override {
+    ctx.dispatcher.on_done = [&ctx](const std::string& id) {
+      auto [first, last] = ctx.waiters.equal_range(id);
+      for (auto it = first; it != last; ++it) it->second->cancel();
+    };
+    auto admin = AdminEndpoint::Open(ctx);
+    if (!admin.ok()) return admin.error();
+    admin_ = std::move(*admin);
+    WB_RETURN_IF_ERROR(WriteFileAtomic(ctx.state.paths().agent_url(), ctx.agent_url + "\n", 0644));
+    asio::co_spawn(ctx.ioc, admin_->Run(), asio::detached);
+    ctx.log.info("serving tenant {} at {} (state {}, admin socket {})", ctx.state.tenant(),
+                 ctx.agent_url, ctx.options.state_dir.string(),
+                 ctx.state.paths().admin_socket().string());
+    return Status();
+  }
+
+  void Stop() override {
+    if (admin_) admin_->Close();
+  }
+
+  int ExitCode() const override { return 0; }
+
+ private:
+  std::unique_ptr<AdminEndpoint> admin_;
+};
+
 }  // namespace
 
-int Serve(const ServeOptions& options) {
-  auto log = MakeLog(options.log_level);
+std::shared_ptr<spdlog::logger> MakeCloudLog(const std::string& level) {
+  auto log = std::make_shared<spdlog::logger>("wbcloud",
+                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  log->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ wbcloud %l: %v", spdlog::pattern_time_type::utc);
+  log->set_level(spdlog::level::from_str(level));
+  log->flush_on(spdlog::level::trace);
+  return log;
+}
+
+int RunCloud(const ServeOptions& options, spdlog::logger& log, CloudRole& role) {
   SystemClock clock;
   auto state = CloudState::Open(options.state_dir, options.extra_names, clock);
   if (!state.ok()) {
-    log->error("cannot open the state directory {}: {}", options.state_dir.string(),
-               state.error().ToString());
+    log.error("cannot open the state directory {}: {}", options.state_dir.string(),
+              state.error().ToString());
     return 1;
   }
   auto lock = FileLock::Acquire(state->paths().lock(), /*wait=*/false);
   if (!lock.ok()) {
-    log->error("another `wbcloud serve` is running with {}", options.state_dir.string());
+    log.error("another `wbcloud serve` or `wbcloud load` is running with {}",
+              options.state_dir.string());
     return 1;
   }
-  Dispatcher dispatcher(*state, clock, *log,
+  Dispatcher dispatcher(*state, clock, log,
                         DispatcherOptions{.lease = options.lease, .takeover = options.takeover});
-  if (Status s = dispatcher.Load(); !s.ok()) {
-    log->error("cannot load requests: {}", s.ToString());
-    return 1;
+  if (role.dispatches()) {
+    if (Status s = dispatcher.Load(); !s.ok()) {
+      log.error("cannot load requests: {}", s.ToString());
+      return 1;
+    }
   }
   auto tls = MakeServerContext(*state, options);
   if (!tls.ok()) {
-    log->error("{}", tls.error().ToString());
+    log.error("{}", tls.error().ToString());
     return 1;
   }
   asio::io_context ioc;
   auto acceptor = Listen(ioc, options.listen);
   if (!acceptor.ok()) {
-    log->error("{}", acceptor.error().ToString());
+    log.error("{}", acceptor.error().ToString());
     return 1;
   }
   const auto bound = acceptor->local_endpoint();
-  ServerContext ctx{.ioc = ioc,
+  ServerContext run{.ioc = ioc,
                     .state = *state,
                     .dispatcher = dispatcher,
-                    .log = *log,
+                    .events = role.Events(dispatcher),
+                    .log = log,
                     .clock = clock,
                     .options = options,
                     .agent_url = "wss://" + UrlHost(options.listen.host) + ":" +
                                  std::to_string(bound.port()) + "/agent"};
-  dispatcher.on_done = [&ctx](const std::string& id) {
-    auto [first, last] = ctx.waiters.equal_range(id);
-    for (auto it = first; it != last; ++it) it->second->cancel();
-  };
-  auto admin = AdminEndpoint::Open(ctx);
-  if (!admin.ok()) {
-    log->error("{}", admin.error().ToString());
+  if (Status s = role.Start(run); !s.ok()) {
+    log.error("{}", s.ToString());
     return 1;
   }
-  if (Status s = WriteFileAtomic(state->paths().agent_url(), ctx.agent_url + "\n", 0644); !s.ok()) {
-    log->error("{}", s.ToString());
-    return 1;
-  }
-  Server server(ctx, **tls, std::move(*acceptor));
+  Server server(run, **tls, std::move(*acceptor));
   asio::co_spawn(ioc, server.AcceptLoop(), asio::detached);
-  asio::co_spawn(ioc, server.TickLoop(), asio::detached);
-  asio::co_spawn(ioc, (*admin)->Run(), asio::detached);
+  if (role.dispatches()) asio::co_spawn(ioc, server.TickLoop(), asio::detached);
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const error_code& ec, int sig) {
     if (ec) return;
-    log->info("received signal {}, stopping", sig);
-    ctx.stopping = true;
+    log.info("received signal {}, stopping", sig);
+    run.stopping = true;
     server.Stop();
-    (*admin)->Close();
-    auto sessions = ctx.sessions;  // Kick may change the map
+    role.Stop();
+    auto sessions = run.sessions;  // Kick may change the map
     for (auto& [id, session] : sessions) session->Kick("the cloud is shutting down");
-    asio::co_spawn(ioc, DrainThenStop(ctx), asio::detached);
+    asio::co_spawn(ioc, DrainThenStop(run), asio::detached);
   });
-  log->info("serving tenant {} at {} (state {}, admin socket {})", state->tenant(), ctx.agent_url,
-            options.state_dir.string(), state->paths().admin_socket().string());
   ioc.run();
-  log->info("stopped");
-  return 0;
+  log.info("stopped");
+  return role.ExitCode();
+}
+
+int Serve(const ServeOptions& options) {
+  auto log = MakeCloudLog(options.log_level);
+  ServeRole role;
+  return RunCloud(options, *log, role);
 }
 
 }  // namespace wb::cloud

@@ -38,6 +38,8 @@ struct ServerContext {
   boost::asio::io_context& ioc;
   CloudState& state;
   Dispatcher& dispatcher;
+  // Who hears what agents send: the dispatcher for `serve`, the generator for `load`.
+  AgentEvents& events;
   spdlog::logger& log;
   const Clock& clock;
   ServeOptions options;
@@ -48,6 +50,28 @@ struct ServerContext {
   // `submit --wait` callers waiting for a request id; cancelled when it is done.
   std::multimap<std::string, boost::asio::steady_timer*> waiters;
 };
+
+// What runs on the endpoint: `serve` (the dispatcher and the admin socket) or `load`.
+class CloudRole {
+ public:
+  virtual ~CloudRole() = default;
+  // Whether the dispatcher loads the stored requests and hears the agents (serve).
+  virtual bool dispatches() const = 0;
+  // Who hears the agents' frames.
+  virtual AgentEvents& Events(Dispatcher& dispatcher) = 0;
+  // Called once listening, before the I/O thread runs; an error ends the run with exit 1.
+  virtual Status Start(ServerContext& ctx) = 0;
+  // On SIGINT or SIGTERM, before the sessions are closed.
+  virtual void Stop() = 0;
+  // The process's exit code once the I/O thread has stopped.
+  virtual int ExitCode() const = 0;
+};
+
+// Opens the state directory (locked: one process per directory), listens on
+// options.listen, and runs the endpoint for agents (and POST /enroll) with `role` on the
+// calling thread until the I/O context stops; returns the exit code.
+int RunCloud(const ServeOptions& options, spdlog::logger& log, CloudRole& role);
+std::shared_ptr<spdlog::logger> MakeCloudLog(const std::string& level);
 
 // Runs the WebSocket session of an authenticated agent until it ends.
 boost::asio::awaitable<void> RunAgentSession(ServerContext& ctx, TlsStream stream,

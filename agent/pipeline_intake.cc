@@ -126,9 +126,10 @@ void Pipeline::OnRequests(std::span<const protocol::Request> batch) {
   const bool committed = Store(arrivals, std::move(replay).Learnt());
   // A redelivery is answered with what the queue holds now (the batch's own requests
   // included). "accepted" is sent only for a request the queue holds: the replay memory
-  // remembers every pair that passed the envelope checks, including those the queue then
-  // refused (full, expired), so a redelivery whose id the queue does not hold is such an
-  // earlier refusal, re-sent as the protocol tells the cloud to, and is stored again.
+  // remembers the pair of every new request that passed the envelope checks, including those
+  // the queue then refused (full, expired), so a redelivery whose id the queue does not hold
+  // is such an earlier refusal, re-sent as the protocol tells the cloud to, and is stored
+  // again.
   for (Arrival& again : redeliveries) {
     if (again.repeats_batch && !committed) {
       // Its first copy's replay memory was not stored either: storing it alone now would

@@ -484,9 +484,10 @@ class ReplayGuard {
     kReplay,      // the id was seen with another nonce, or the nonce with another id
   };
   virtual ~ReplayGuard() = default;
-  // Remembers (request_id, nonce) until `forget_after` (= exp + max skew), durably before it
-  // returns kNew. An error (e.g. kIoError) means nothing is known; OpenRequest then rejects
-  // with kUnavailable.
+  // Remembers (request_id, nonce) until `forget_after` (= exp + max skew), durably before the
+  // request is answered: before it returns kNew, or, as the agent's intake does, in the same
+  // transaction that stores the request, before which nothing of it is answered. An error
+  // (e.g. kIoError) means nothing is known; OpenRequest then rejects with kUnavailable.
   virtual Result<Verdict> Remember(std::string_view request_id, std::string_view nonce,
                                    WallTime forget_after) = 0;
 };

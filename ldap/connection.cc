@@ -294,11 +294,10 @@ Outcome Connection::Finish(LDAPMessage* result, OperationKind kind) {
   return o;
 }
 
-Result<std::vector<Entry>, Outcome> Connection::Search(const std::string& base, int scope,
-                                                       const std::string& filter,
-                                                       const std::vector<std::string>& attributes,
-                                                       int size_limit,
-                                                       const std::vector<RequestControl>& controls) {
+Result<std::vector<Entry>, Outcome> Connection::Search(
+    const std::string& base, int scope, const std::string& filter,
+    const std::vector<std::string>& attributes, int size_limit,
+    const std::vector<RequestControl>& controls) {
   last_request_sent_ = false;  // set by Await once the request is out
   Controls request_controls(controls);
   std::vector<char*> attrs;

@@ -66,8 +66,8 @@ struct HistogramCounts {
 
 struct Recorded {
   // (operation, outcome) -> requests ended so. operation: the request's operations in the
-  // protocol's words and order, joined with '+' ("reset+unlock"; agent's OperationsLabel); outcome: the
-  // stable outcome code of docs/troubleshooting.md.
+  // protocol's words and order, joined with '+' ("reset+unlock"; agent's OperationsLabel);
+  // outcome: the stable outcome code of docs/troubleshooting.md.
   std::map<std::pair<std::string, std::string>, std::uint64_t> requests;
   // (stage, rule, decision) -> decisions. stage: "admission", "account", "password",
   // "breaker release", "breaker reject"; rule: the rule's name ("" for none matched);

@@ -123,8 +123,8 @@ std::string ReadAll(int fd) {
 
 // In the child: a private mount namespace whose /run is an empty tmpfs, so that the socket
 // libsystemd sends journal records to (/run/systemd/journal/socket) is this test's, read
-// when `bind_journal` and closed otherwise; standard error is a pipe that JOURNAL_STREAM names, as systemd sets
-// it up. Returns "" or what failed.
+// when `bind_journal` and closed otherwise; standard error is a pipe that JOURNAL_STREAM
+// names, as systemd sets it up. Returns "" or what failed.
 std::string BecomeAJournaledService(bool bind_journal, int stderr_pipe, int* journal_fd) {
   if (::unshare(CLONE_NEWNS) != 0) return std::string("unshare: ") + std::strerror(errno);
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
@@ -269,8 +269,9 @@ TEST(JournalTest, RecordsBelowTheLevelAreNotSent) {
   EXPECT_TRUE(c.records.empty());
 }
 
-// journald refuses the record (its socket is closed): the record is not lost; it goes to the journal's stream
-// with its priority, which journald strips, so `journalctl -p warning` still finds it.
+// journald refuses the record (its socket is closed): the record is not lost; it goes to the
+// journal's stream with its priority, which journald strips, so `journalctl -p warning`
+// still finds it.
 TEST(JournalTest, WithoutJournaldEachLineGoesToItsStreamWithItsPriority) {
   const Captured c = CaptureJournal(
       [](spdlog::logger& l) {

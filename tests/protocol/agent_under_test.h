@@ -43,7 +43,8 @@ class AgentUnderTest {
 
   // `wbagent queue show ID --json`'s record; null when the agent's queue does not know ID.
   nlohmann::json QueueRecord(const std::string& id) const;
-  // `wbagent audit query --events --format json FILTER...`: one object per record (empty on failure).
+  // `wbagent audit query --events --format json FILTER...`: one object per record (empty on
+  // failure).
   std::vector<nlohmann::json> AuditQuery(std::vector<std::string> filter) const;
   std::string Log() const { return ReadFileOrEmpty(log_); }
   // The agent's state directory (its audit key is <state>/audit.key once it has run).

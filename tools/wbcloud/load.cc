@@ -139,6 +139,7 @@ class LoadRole final : public CloudRole, public AgentEvents {
   }
 
   int ExitCode() const override { return exit_code_; }
+  void Detach() override { timer_.reset(); }
 
   void AgentConnected(AgentLink& link, int credits) override {
     if (link.agent_id() != agent_id_ || finished_) return;

@@ -365,6 +365,7 @@ int RunCloud(const ServeOptions& options, spdlog::logger& log, CloudRole& role) 
     asio::co_spawn(ioc, DrainThenStop(run), asio::detached);
   });
   ioc.run();
+  role.Detach();
   log.info("stopped");
   return role.ExitCode();
 }

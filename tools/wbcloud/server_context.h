@@ -65,6 +65,9 @@ class CloudRole {
   virtual void Stop() = 0;
   // The process's exit code once the I/O thread has stopped.
   virtual int ExitCode() const = 0;
+  // The I/O context is about to be destroyed: drop every I/O object made on it (a timer
+  // destroyed after its context reads freed memory).
+  virtual void Detach() {}
 };
 
 // Opens the state directory (locked: one process per directory), listens on

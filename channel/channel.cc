@@ -428,7 +428,13 @@ class Channel::Impl final : public internal::SessionOwner {
     if (!NeverFromACorrectCloud(rejected.code)) return;
     const auto now = clock_.Monotonic();
     invalid_envelopes_.push_back(now);
-    while (now - invalid_envelopes_.front() > options_.invalid_envelope_window) {
+    ForgetOldInvalidEnvelopes(now);
+  }
+
+  // REQUIRES: mu_ held.
+  void ForgetOldInvalidEnvelopes(std::chrono::steady_clock::time_point now) {
+    while (!invalid_envelopes_.empty() &&
+           now - invalid_envelopes_.front() > options_.invalid_envelope_window) {
       invalid_envelopes_.pop_front();
     }
   }
@@ -437,11 +443,7 @@ class Channel::Impl final : public internal::SessionOwner {
   // not answered yet, exceed the flood limit.
   bool FloodCouldBeReached() {
     std::lock_guard lock(mu_);
-    const auto now = clock_.Monotonic();
-    while (!invalid_envelopes_.empty() &&
-           now - invalid_envelopes_.front() > options_.invalid_envelope_window) {
-      invalid_envelopes_.pop_front();
-    }
+    ForgetOldInvalidEnvelopes(clock_.Monotonic());
     if (invalid_envelopes_.empty()) return false;
     return invalid_envelopes_.size() + in_flight_.count() > options_.max_invalid_envelopes;
   }

@@ -343,8 +343,7 @@ Status Daemon::OpenComponents(const config::Config& config) {
           .liveness = &liveness_,
           .worker_deadline = WorkerDeadline(config)},
       std::move(*keys), config.queue.max_in_flight);
-  intake_ = std::make_unique<Intake>(*pipeline_, &liveness_.Add("intake", kChannelDeadline),
-                                     Liveness::IdleWake(kChannelDeadline));
+  intake_ = std::make_unique<Intake>(*pipeline_, &liveness_.Add("intake", kChannelDeadline));
   link_ =
       std::make_unique<Link>(*log_, *audit_, *status_, *pipeline_, *intake_, *channel_, recorder_);
   return Status::Ok();
@@ -384,8 +383,9 @@ void Daemon::Tick(bool maintenance) {
   if (maintenance && ++maintenance_ticks_ % kSummaryRefreshEvery == 0) {
     CheckDirectoriesInBackground();
   }
-  // Directory health can change without a request finishing: a rewrite only if it did.
-  status_->Changed();
+  // What the agent does changes the status, and says so (a request, a check, the channel).
+  // Anything else, once a minute: an idle agent renders it no more often.
+  if (maintenance) status_->Changed();
 }
 
 void Daemon::Reloaded(const config::Config& config, bool accepted, const std::string& why) {

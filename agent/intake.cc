@@ -6,12 +6,8 @@
 
 namespace wb::agent {
 
-Intake::Intake(IntakeTarget& target, Liveness::Heartbeat* beat, std::chrono::milliseconds idle_wake,
-               std::size_t capacity)
-    : target_(target),
-      beat_(beat),
-      idle_wake_(idle_wake),
-      capacity_(capacity == 0 ? 1 : capacity) {}
+Intake::Intake(IntakeTarget& target, Liveness::Heartbeat* beat, std::size_t capacity)
+    : target_(target), beat_(beat), capacity_(capacity == 0 ? 1 : capacity) {}
 
 Intake::~Intake() { Stop(); }
 
@@ -59,7 +55,9 @@ void Intake::Run() {
     std::deque<Event> events;
     {
       std::unique_lock lock(mu_);
-      wake_.wait_for(lock, idle_wake_, [this] { return stopping_ || !inbox_.empty(); });
+      // Waiting for events is not a stall: nothing wakes an idle intake.
+      if (inbox_.empty() && beat_) beat_->Idle();
+      wake_.wait(lock, [this] { return stopping_ || !inbox_.empty(); });
       events.swap(inbox_);
       if (events.empty() && stopping_) return;
     }

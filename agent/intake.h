@@ -18,9 +18,10 @@
 //   answered for a request before the pipeline has stored it.
 // - Stop: what was posted before Stop is handed to the target, then the thread is joined.
 //   Posts after Stop are dropped (the channel is stopped first).
-// - Liveness: the thread beats `beat` (when set) after each batch and each time it wakes
-//   from waiting (at least every Liveness::IdleWake(deadline)); a target stuck in a sync
-//   stops the beats, and the watchdog's pings with them.
+// - Liveness: the thread beats `beat` (when set) when it wakes with events and after each
+//   batch; while it waits for events the heartbeat is idle (common/liveness.h), so an idle
+//   intake never wakes. A target stuck in a sync stops the beats, and the watchdog's pings
+//   with them.
 //
 // Threads: Post* from any thread (the channel's); the target is called from the intake's thread
 // only. Start/Stop from the main thread.
@@ -57,9 +58,7 @@ class Intake {
   static constexpr std::size_t kDefaultCapacity = 1024;
 
   // `target` and `beat` (may be null) must outlive the Intake.
-  Intake(IntakeTarget& target, Liveness::Heartbeat* beat,
-         std::chrono::milliseconds idle_wake = std::chrono::minutes(1),
-         std::size_t capacity = kDefaultCapacity);
+  Intake(IntakeTarget& target, Liveness::Heartbeat* beat, std::size_t capacity = kDefaultCapacity);
   ~Intake();  // Stop()
   Intake(const Intake&) = delete;
   Intake& operator=(const Intake&) = delete;
@@ -90,7 +89,6 @@ class Intake {
 
   IntakeTarget& target_;
   Liveness::Heartbeat* const beat_;
-  const std::chrono::milliseconds idle_wake_;
   const std::size_t capacity_;
 
   std::mutex mu_;

@@ -403,20 +403,23 @@ Status Pipeline::RecoverInterrupted() {
 
 // --- Workers --------------------------------------------------------------------------
 
-void Pipeline::WaitForWork() {
+// Every path that makes work available notifies the workers (Store, admission, Finish,
+// Maintain, RetryWaitingNow, the breaker's release), and a worker that schedules a retry waits
+// for its time itself: this bound only limits what a missed notification could cost.
+constexpr std::chrono::minutes kLongestWaitForWork{5};
+
+// Until notified, or until the next scheduled request is due. This is a wait for work, so the
+// worker's heartbeat is idle meanwhile (common/liveness.h): an idle agent wakes no worker.
+void Pipeline::WaitForWork(Liveness::Heartbeat* beat) {
   auto next = deps_.queue->NextReadyTime();
-  // Nothing scheduled: sleep until notified; the minute bound covers expiry sweeps. With a
-  // watchdog, the worker wakes often enough to show it is alive while idle.
-  std::chrono::milliseconds longest = std::chrono::minutes(1);
-  if (deps_.liveness) longest = std::min(longest, Liveness::IdleWake(deps_.worker_deadline));
-  std::unique_lock lock(mu_);
-  auto ready = [this] { return stopping_ || wakeups_ > 0; };
+  milliseconds longest = kLongestWaitForWork;
   if (next.ok() && next->has_value()) {
     const auto delay = std::chrono::duration_cast<milliseconds>(**next - deps_.clock->Now());
-    wake_.wait_for(lock, std::clamp(delay, milliseconds::zero(), longest), ready);
-  } else {
-    wake_.wait_for(lock, longest, ready);
+    longest = std::clamp(delay, milliseconds::zero(), longest);
   }
+  if (beat) beat->Idle();
+  std::unique_lock lock(mu_);
+  wake_.wait_for(lock, longest, [this] { return stopping_ || wakeups_ > 0; });
   if (wakeups_ > 0) --wakeups_;
 }
 
@@ -431,11 +434,11 @@ void Pipeline::WorkerLoop(Liveness::Heartbeat* beat) {
     if (!work.ok()) {
       deps_.log->error("queue: {}", work.error().ToString());
       if (work.error().code() == Code::kCorruption) continue;  // that request was failed
-      WaitForWork();
+      WaitForWork(beat);
       continue;
     }
     if (!work->has_value()) {
-      WaitForWork();
+      WaitForWork(beat);
       continue;
     }
     Process(**work, beat);

@@ -86,9 +86,9 @@ struct PipelineDeps {
   // Unset: nothing is counted.
   metrics::Recorder* metrics = nullptr;
   // Each worker beats a heartbeat of its own here ("worker N"): before each directory call,
-  // after each request and each time it wakes from waiting for work (at least every
-  // Liveness::IdleWake(worker_deadline)). Unset: no heartbeats, and an idle worker wakes
-  // once a minute.
+  // after each request and each time it wakes from waiting for work; while it waits for work
+  // its heartbeat is idle (common/liveness.h), so an idle worker never wakes to prove it is
+  // alive. Unset: no heartbeats.
   Liveness* liveness = nullptr;
   // The longest a worker may go without a beat: one directory call bounded by its timeouts,
   // plus the queue's and the audit trail's writes (ldap::LongestCall).
@@ -176,7 +176,7 @@ class Pipeline final : public IntakeTarget {
  private:
   // `beat` is the worker's heartbeat; null when there is no Liveness.
   void WorkerLoop(Liveness::Heartbeat* beat);
-  void WaitForWork();
+  void WaitForWork(Liveness::Heartbeat* beat);
   void Process(queue::Work& work, Liveness::Heartbeat* beat);
   // One envelope of a batch on its way through intake (agent/pipeline_intake.cc).
   struct Arrival;

@@ -86,13 +86,18 @@ void Reload(config::Config& running, const config::LoadOptions& options, Daemon&
 // tick writes the status file and runs the queue's maintenance.
 constexpr std::chrono::milliseconds kMainLoopDeadline{60'000};
 
-// How often the main loop ticks and the watchdog checks: every 5 s, and at least three times
-// per WatchdogSec= so that a ping is never late while the agent is alive.
-std::chrono::milliseconds TickInterval(std::optional<std::chrono::microseconds> watchdog) {
-  constexpr std::chrono::milliseconds kTick{5000};
-  if (!watchdog) return kTick;
+// How often the main loop ticks: the audit head goes to the cloud at most this often when it
+// has moved (docs/protocol.md).
+constexpr std::chrono::milliseconds kTick{5000};
+
+// How often the watchdog checks the heartbeats: three times per WatchdogSec=, so that a ping is
+// never late while the agent is alive; without systemd's watchdog there is nothing to ping, and
+// every 15 s logs a stall within half of the shortest deadline (30 s).
+std::chrono::milliseconds WatchdogInterval(std::optional<std::chrono::microseconds> watchdog) {
+  constexpr std::chrono::milliseconds kWithoutPings{15'000};
+  if (!watchdog) return kWithoutPings;
   const auto third = std::chrono::duration_cast<std::chrono::milliseconds>(*watchdog / 3);
-  return std::clamp(third, std::chrono::milliseconds(100), kTick);
+  return std::clamp(third, std::chrono::milliseconds(100), kWithoutPings);
 }
 
 // Keeps secrets out of core dumps and swap before any is read. LimitCORE=0 in the unit covers
@@ -195,14 +200,14 @@ int RunDaemonCommand(const std::filesystem::path& config_file) {
   // progress (agent/watchdog.h).
   std::uint64_t watchdog_usec = 0;
   const bool ping = sd_watchdog_enabled(0, &watchdog_usec) > 0;
-  const std::chrono::milliseconds tick =
-      TickInterval(ping ? std::optional(std::chrono::microseconds(watchdog_usec)) : std::nullopt);
+  const std::chrono::milliseconds watchdog_interval = WatchdogInterval(
+      ping ? std::optional(std::chrono::microseconds(watchdog_usec)) : std::nullopt);
   Liveness::Heartbeat& main_loop = (*daemon)->liveness().Add("the main loop", kMainLoopDeadline);
-  Watchdog watchdog((*daemon)->liveness(), tick, ping, *log);
+  Watchdog watchdog((*daemon)->liveness(), watchdog_interval, ping, *log);
   constexpr std::chrono::minutes kMaintenanceInterval{1};
   auto next_maintenance = std::chrono::steady_clock::now() + kMaintenanceInterval;
   for (;;) {
-    const int sig = WaitForSignal(signals, tick);
+    const int sig = WaitForSignal(signals, kTick);
     if (sig == 0) {
       const auto now = std::chrono::steady_clock::now();
       const bool maintenance = now >= next_maintenance;

@@ -88,24 +88,27 @@ void StatusWriter::Loop() {
     if (stopping_) break;
     changed_ = false;
     lock.Unlock();
-    WriteIfDue();
+    const bool wrote = WriteIfDue();
     lock.Lock();
-    // The gap: changes arriving now are written together, once, when it ends.
+    // The gap: changes arriving now are written together, once, when it ends. Without a
+    // write there is nothing to space out, and no reason to wake once more.
+    if (!wrote) continue;
     mu_.WaitFor(cv_, options_.min_gap,
                 [this]() WB_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; });
   }
 }
 
-void StatusWriter::WriteIfDue() {
+bool StatusWriter::WriteIfDue() {
   nlohmann::json view = render_();
   const auto now = clock_.Monotonic();
   const bool heartbeat_due = !last_write_ || now - *last_write_ >= options_.heartbeat;
-  if (view == last_written_ && !heartbeat_due) return;
+  if (view == last_written_ && !heartbeat_due) return false;
   nlohmann::json file = view;
   file["updated_at"] = audit::FormatTime(clock_.Now());
-  if (!WriteFileAtomic(options_.file, file.dump(2) + "\n", 0644).ok()) return;
+  if (!WriteFileAtomic(options_.file, file.dump(2) + "\n", 0644).ok()) return true;
   last_written_ = std::move(view);
   last_write_ = now;
+  return true;
 }
 
 }  // namespace wb::agent

@@ -58,7 +58,8 @@ class StatusWriter {
  private:
   void Loop();
   // Renders and writes when the view differs from the last written or the heartbeat is due.
-  void WriteIfDue();
+  // Whether it wrote, or tried to (a failed write is spaced out like one that succeeded).
+  bool WriteIfDue();
 
   const Options options_;
   const Render render_;

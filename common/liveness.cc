@@ -1,9 +1,13 @@
 #include "common/liveness.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace wb {
 namespace {
+
+// No Monotonic() time is this large: the mark of a part that waits for work.
+constexpr std::int64_t kIdle = std::numeric_limits<std::int64_t>::max();
 
 std::int64_t Nanos(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -22,9 +26,16 @@ void Liveness::Heartbeat::Beat() {
   last_beat_ns_.store(Nanos(clock_.Monotonic()), std::memory_order_relaxed);
 }
 
+void Liveness::Heartbeat::Idle() { last_beat_ns_.store(kIdle, std::memory_order_relaxed); }
+
+bool Liveness::Heartbeat::idle() const {
+  return last_beat_ns_.load(std::memory_order_relaxed) == kIdle;
+}
+
 std::chrono::milliseconds Liveness::Heartbeat::Silence() const {
   const std::int64_t now = Nanos(clock_.Monotonic());
   const std::int64_t last = last_beat_ns_.load(std::memory_order_relaxed);
+  // kIdle is larger than any `now`, so an idle part has no silence either.
   // A beat taken between the two reads is newer than `now`: no silence, not a negative one.
   return std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::nanoseconds(std::max<std::int64_t>(0, now - last)));

@@ -5,9 +5,14 @@
 //
 // Contract:
 //   - Progress: a part (one thread) calls Heartbeat::Beat() when it completed a step of its
-//     work and each time it wakes from waiting for work. A part that waits for work must bound
-//     each wait (a timed wait, not a poll) well under its deadline, so that an idle agent is
-//     alive: a quarter of the deadline (Liveness::IdleWake) is what the agent uses.
+//     work and each time it wakes from waiting for work.
+//   - Idle: a part about to wait for work (a condition variable that another thread signals)
+//     calls Heartbeat::Idle() first. An idle part is never stalled, however long it waits, so
+//     an idle agent needs no wakeups to prove it is alive; its next Beat ends the idleness.
+//     Only a wait for work may be idle: a wait on a disk, a lock held by other work, or a
+//     directory is progress that may stall, and must stay under the deadline. A part whose
+//     wait cannot be told apart from its work (an event loop) bounds each wait instead, well
+//     under its deadline: a quarter of the deadline (Liveness::IdleWake) is what the agent uses.
 //   - Deadline: set per part at Add; the longest that part may legitimately go without a beat
 //     (for a worker: one directory call bounded by its timeouts, plus the queue's and the audit
 //     trail's writes). A part whose last beat is older than its deadline is stalled, e.g. a
@@ -37,18 +42,22 @@ class Liveness {
     Heartbeat(const Heartbeat&) = delete;
     Heartbeat& operator=(const Heartbeat&) = delete;
 
-    // The part made progress now.
+    // The part made progress now (and is no longer idle).
     void Beat();
+    // The part waits for work from now until its next Beat: it is not stalled meanwhile.
+    void Idle();
+    bool idle() const;
     const std::string& name() const { return name_; }
     std::chrono::milliseconds deadline() const { return deadline_; }
-    // Time since the last beat (since Add when there was none).
+    // Time since the last beat (since Add when there was none); zero while idle.
     std::chrono::milliseconds Silence() const;
 
    private:
     const std::string name_;
     const std::chrono::milliseconds deadline_;
     const Clock& clock_;
-    std::atomic<std::int64_t> last_beat_ns_;  // Monotonic(), since its epoch
+    // Monotonic(), since its epoch; kIdle while the part waits for work.
+    std::atomic<std::int64_t> last_beat_ns_;
   };
 
   struct Stall {

@@ -111,7 +111,7 @@ TEST(IntakeTest, PostingNeverWaitsForTheTargetToStoreTheRequests) {
 
 TEST(IntakeTest, AFullInboxHoldsThePosterUntilThereIsRoom) {
   RecordingTarget target;
-  Intake intake(target, nullptr, 1min, /*capacity=*/2);
+  Intake intake(target, nullptr, /*capacity=*/2);
   intake.Start();
   target.Block(true);
   intake.PostRequest(Envelope("a"));
@@ -187,17 +187,32 @@ TEST(IntakeTest, SettleReturnsOnceEverythingPostedHasBeenHandled) {
   EXPECT_EQ(target.Calls(), (std::vector<std::string>{"requests a", "acks x"}));
 }
 
-TEST(IntakeTest, TheThreadBeatsWhileIdleAndAfterEachBatch) {
+TEST(IntakeTest, TheThreadIsIdleWhileItWaitsAndBusyWhileTheTargetStores) {
   testing::FakeClock clock;
   Liveness liveness(clock);
   Liveness::Heartbeat& beat = liveness.Add("intake", 40ms);
   RecordingTarget target;
-  Intake intake(target, &beat, /*idle_wake=*/10ms);
+  Intake intake(target, &beat);
   intake.Start();
-  clock.Advance(1s);
-  // Idle: the thread wakes every 10 ms (real time) and beats, which resets the silence.
-  for (int i = 0; i < 500 && beat.Silence() > 0ms; ++i) std::this_thread::sleep_for(2ms);
-  EXPECT_EQ(beat.Silence(), 0ms);
+  // Waiting for events: idle, so never stalled however long nothing arrives.
+  for (int i = 0; i < 5000 && !beat.idle(); ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(beat.idle());
+  clock.Advance(1h);
+  EXPECT_TRUE(liveness.Check().alive);
+  // A request arrives and the target is stuck storing it: busy, and stalled past the deadline.
+  target.Block(true);
+  intake.PostRequest(Envelope("a"));
+  ASSERT_TRUE(target.WaitBusy(1));
+  EXPECT_FALSE(beat.idle());
+  clock.Advance(41ms);
+  EXPECT_FALSE(liveness.Check().alive);
+  // The store ends: the thread beats, then waits idle again.
+  target.Block(false);
+  intake.Settle();
+  for (int i = 0; i < 5000 && !beat.idle(); ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(beat.idle());
+  EXPECT_TRUE(liveness.Check().alive);
+  intake.Stop();
 }
 
 }  // namespace

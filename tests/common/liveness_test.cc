@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "tests/support/fake_clock.h"
 
 namespace wb {
@@ -99,6 +102,48 @@ TEST(LivenessTest, NoPartsMeansAlive) {
   FakeClock clock;
   Liveness liveness(clock);
   EXPECT_TRUE(liveness.Check().alive);
+}
+
+TEST(LivenessTest, AnIdlePartIsNeverStalledHoweverLongItWaits) {
+  FakeClock clock;
+  Liveness liveness(clock);
+  auto& worker = liveness.Add("worker 1", seconds(10));
+  worker.Idle();
+  EXPECT_TRUE(worker.idle());
+  clock.Advance(std::chrono::hours(24));
+  EXPECT_EQ(worker.Silence(), milliseconds(0));
+  const Liveness::Verdict v = liveness.Check();
+  EXPECT_TRUE(v.alive);
+  EXPECT_TRUE(v.newly_stalled.empty());
+}
+
+TEST(LivenessTest, ABeatEndsIdlenessAndTheDeadlineCountsAgainFromIt) {
+  FakeClock clock;
+  Liveness liveness(clock);
+  auto& worker = liveness.Add("worker 1", seconds(10));
+  worker.Idle();
+  clock.Advance(seconds(100));
+  worker.Beat();  // work arrived: the part is busy from now
+  EXPECT_FALSE(worker.idle());
+  clock.Advance(seconds(10));
+  EXPECT_TRUE(liveness.Check().alive);
+  clock.Advance(milliseconds(1));
+  const Liveness::Verdict v = liveness.Check();
+  EXPECT_FALSE(v.alive);
+  ASSERT_EQ(v.newly_stalled.size(), 1u);
+  EXPECT_EQ(v.newly_stalled[0].part, "worker 1");
+}
+
+TEST(LivenessTest, AStalledPartThatGoesIdleRecovers) {
+  FakeClock clock;
+  Liveness liveness(clock);
+  auto& worker = liveness.Add("worker 1", seconds(10));
+  clock.Advance(seconds(11));
+  EXPECT_FALSE(liveness.Check().alive);
+  worker.Idle();  // its slow step ended and it waits for work again
+  const Liveness::Verdict v = liveness.Check();
+  EXPECT_TRUE(v.alive);
+  EXPECT_EQ(v.recovered, std::vector<std::string>{"worker 1"});
 }
 
 TEST(LivenessTest, AnIdlePartWakesWellWithinItsDeadline) {

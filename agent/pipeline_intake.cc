@@ -238,7 +238,10 @@ protocol::Rejection Pipeline::RefusedByQueue(const Status& refusal, const std::s
 }
 
 // The cheap checks, before a worker takes the request (policy/policy.h). Each decision is
-// recorded before the request moves on; the batch's records share one sync.
+// recorded before the request moves on, buffered: nothing of it leaves the host yet. A denial
+// is made durable with the request's end record, before its result; an admitted request's
+// decision with the worker's own durable decision, before the directory is written
+// (audit.h: an event is durable before anything that depends on it leaves the host).
 void Pipeline::AdmitAll(const std::vector<queue::Record>& records) {
   if (records.empty()) return;
   std::lock_guard admitting(admit_mu_);
@@ -254,7 +257,6 @@ void Pipeline::AdmitAll(const std::vector<queue::Record>& records) {
       OnBreakerChanged(rules->Breaker(), &record.info);
     }
   }
-  SyncAudit();
   std::vector<std::string> ready;
   for (std::size_t i = 0; i < records.size(); ++i) {
     if (!EndsAdmission(records[i], decisions[i])) ready.push_back(records[i].info.id);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -70,6 +71,7 @@ class FakeDirectory final : public ldap::Directory {
       std::unique_lock lock(mu_);
       gate_.wait(lock, [this] { return !closed_; });
     }
+    if (on_apply) on_apply(a);
     ++applies;
     if (change.new_password != nullptr && stamp_writes) {
       SetPasswordChangedAt(a.dn, SystemClock().Now());
@@ -99,6 +101,8 @@ class FakeDirectory final : public ldap::Directory {
     return ldap::PasswordChangedAtOrAfter(*fresh, since);
   }
   std::vector<ldap::ServerHealth> Health() const override { return {}; }
+  // Called as each write reaches the directory, before it is made. Set before the workers run.
+  std::function<void(const ldap::Account&)> on_apply;
   Result<ldap::ScopeAnswers, ldap::Outcome> AnswerScope(const ldap::Account& a,
                                                         const ldap::ScopeQuestions& q) override {
     ++questions_asked;
@@ -983,10 +987,46 @@ TEST_F(PipelineTest, ABatchOfRequestsIsAcceptedRecordedAndAdmittedTogether) {
     ASSERT_TRUE(shown.ok());
     EXPECT_EQ(shown->record.state, queue::State::kReady) << id;  // admitted
   }
-  std::ifstream trail(dir_.path() / "audit.jsonl");
-  const auto records = static_cast<std::uint64_t>(
-      std::count(std::istreambuf_iterator<char>(trail), std::istreambuf_iterator<char>(), '\n'));
-  EXPECT_EQ(audit_->DurableHead().seq, records);  // the batch's records are all durable
+}
+
+// audit.h's rule: an event is durable before anything that depends on it leaves the host. The
+// admission's decisions are buffered (nothing leaves the host at admission); each is durable
+// before its request's write reaches the directory.
+TEST_F(PipelineTest, EveryAdmissionDecisionIsDurableBeforeItsDirectoryWrite) {
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::uint64_t>> durable_at_write;  // (dn, durable seq)
+  directory_->on_apply = [&](const ldap::Account& a) {
+    std::lock_guard lock(mu);
+    durable_at_write.emplace_back(a.dn, audit_->DurableHead().seq);
+  };
+  std::vector<protocol::Request> batch;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    auto c = Claims();
+    c.target.value = "user" + std::to_string(i);
+    ids.push_back(c.id);
+    batch.push_back({Seal(c)});
+  }
+  pipeline_->OnRequests(batch);
+  for (const std::string& id : ids) ASSERT_TRUE(ResultArrives(id).ok()) << id;
+  // The seq of each account's admission decision, from the trail.
+  std::map<std::string, std::uint64_t> admitted_at;
+  std::ifstream in(dir_.path() / "audit.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    auto record = audit::ParseRecord(line);
+    ASSERT_TRUE(record.ok()) << line;
+    if (record->event.type == audit::EventType::kPolicyDecision &&
+        record->event.detail.rfind("admission", 0) == 0) {
+      // The fake directory's DN is the name the request gave.
+      admitted_at.emplace(record->event.target.requested, record->seq);
+    }
+  }
+  std::lock_guard lock(mu);
+  ASSERT_EQ(durable_at_write.size(), 6u);
+  for (const auto& [dn, durable] : durable_at_write) {
+    ASSERT_EQ(admitted_at.count(dn), 1u) << dn;
+    EXPECT_LE(admitted_at[dn], durable) << dn << ": written before its admission was durable";
+  }
 }
 
 // A nonce reused with a new id is a replay, and so is every re-send of that envelope: its

@@ -270,7 +270,7 @@ enum class FileCall {
   kSync,        // fsync(2) of the active file
   kRename,      // the rename of the active file at rotation
   kSyncDir,     // fsync(2) of the trail's directory at rotation
-  kCheckpoint,  // the checkpoint's write into its slot and its fdatasync
+  kCheckpoint,  // the checkpoint's write, fsync and rename (one atomic replacement)
 };
 
 struct WriterOptions {

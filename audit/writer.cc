@@ -6,8 +6,7 @@
 //   - durable_seq_ <= head_.seq: records up to durable_seq_ are fsync'ed and the checkpoint
 //     names durable_seq_. The checkpoint is only written after the fsync of the data it
 //     names, so after a crash it is never ahead of the files.
-//   - At most one thread syncs at a time (syncing_); the others wait on synced_cv_. The syncer
-//     alone writes the checkpoint, into next_slot_, and flips it (internal/checkpoint.h).
+//   - At most one thread syncs at a time (syncing_); the others wait on synced_cv_.
 #include <fcntl.h>
 #include <stdio.h>  // renameat2
 #include <unistd.h>
@@ -92,7 +91,7 @@ class Writer::Impl {
   Status SyncFile(const Fd& file) const;
   Status RenameActive(const std::filesystem::path& rotated) const;
   Status SyncTrailDir() const;
-  Status WriteCheckpoint(const internal::Checkpoint& checkpoint);
+  Status WriteCheckpoint(const internal::Checkpoint& checkpoint) const;
   int InjectedFault(FileCall call) const;
 
   const WriterOptions options_;
@@ -102,9 +101,6 @@ class Writer::Impl {
   Mutex mu_;
   std::condition_variable_any synced_cv_;
   std::shared_ptr<Fd> file_ WB_GUARDED_BY(mu_);  // shared with a syncer running unlocked
-  // Open from Open on; written by the one syncer at a time (syncing_), unlocked.
-  Fd checkpoint_fd_;
-  int next_slot_ = 0;
   ChainHead head_ WB_GUARDED_BY(mu_);
   std::string head_file_ WB_GUARDED_BY(mu_);  // the head's file name, for the checkpoint
   std::uint64_t active_size_ WB_GUARDED_BY(mu_) = 0;
@@ -151,15 +147,9 @@ Status Writer::Impl::Open() {
   if (!*checkpoint) {
     // A new trail: checkpoint seq 0 now, so that a checkpoint that later goes missing is
     // always a sign of tampering, never of a crash before the first sync.
-    WB_RETURN_IF_ERROR(internal::CreateCheckpoint(
-        options_.checkpoint_file, {0, std::string(internal::kZeroHash), head_file_, clock_.Now()},
-        key_));
+    WB_RETURN_IF_ERROR(
+        WriteCheckpoint({0, std::string(internal::kZeroHash), head_file_, clock_.Now()}));
   }
-  // The next checkpoint goes into the other slot than the newest, which stays whole meanwhile.
-  next_slot_ = *checkpoint ? 1 - (*checkpoint)->slot : 1;
-  auto checkpoint_fd = internal::OpenFile(options_.checkpoint_file, O_RDWR | O_NOFOLLOW);
-  if (!checkpoint_fd.ok()) return checkpoint_fd.error();
-  checkpoint_fd_ = std::move(*checkpoint_fd);
   return OpenActive(active_exists);
 }
 
@@ -386,14 +376,11 @@ Status Writer::Impl::SyncTrailDir() const {
   return internal::SyncDir(dir);
 }
 
-Status Writer::Impl::WriteCheckpoint(const internal::Checkpoint& checkpoint) {
+Status Writer::Impl::WriteCheckpoint(const internal::Checkpoint& checkpoint) const {
   if (const int e = InjectedFault(FileCall::kCheckpoint); e != 0) {
     return ErrnoStatus(e, "write " + options_.checkpoint_file.string());
   }
-  WB_RETURN_IF_ERROR(internal::WriteCheckpointSlot(checkpoint_fd_.get(), options_.checkpoint_file,
-                                                   next_slot_, checkpoint, key_));
-  next_slot_ = 1 - next_slot_;
-  return Status::Ok();
+  return internal::WriteCheckpoint(options_.checkpoint_file, checkpoint, key_);
 }
 
 Status Writer::Impl::Break(Status status) {

@@ -860,19 +860,9 @@ std::string AnswerToWelcomeWithHead(Greeting& g, const json& head) {
 // The agent's own durable head, made as docs/protocol.md §4 says from its checkpoint (the
 // record the checkpoint names is on stable storage) and its audit key.
 json OwnHead() {
-  // The file's two slots of 512 bytes (docs/audit.md): the newest line is the checkpoint.
-  const std::string text = ReadFileOrEmpty(suite->agent->state_dir() / "audit.checkpoint");
-  json checkpoint;
-  for (std::size_t start = 0; start < text.size(); start += 512) {
-    const std::string slot = text.substr(start, 512);
-    const json line = json::parse(slot.substr(0, slot.find('\n')), nullptr, false);
-    if (line.is_object() &&
-        (!checkpoint.is_object() ||
-         line.value("seq", std::uint64_t{0}) >= checkpoint.value("seq", std::uint64_t{0}))) {
-      checkpoint = line;
-    }
-  }
-  EXPECT_TRUE(checkpoint.is_object()) << text;
+  std::string line = ReadFileOrEmpty(suite->agent->state_dir() / "audit.checkpoint");
+  const json checkpoint = json::parse(line, nullptr, false);
+  EXPECT_TRUE(checkpoint.is_object()) << line;
   if (!checkpoint.is_object()) return json::object();
   const std::uint64_t seq = checkpoint.value("seq", std::uint64_t{0});
   const std::string hash = checkpoint.value("hash", "");

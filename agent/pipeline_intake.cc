@@ -3,11 +3,13 @@
 // intake's thread (agent/intake.h), never on the channel's.
 //
 // A batch pays for its disk syncs once: the queue stores every request of the batch and its
-// replay memory in one transaction, the audit trail syncs once for the batch's records, and
-// the admitted requests become ready in one transaction. Nothing leaves the host before what
+// replay memory in one transaction, the audit trail syncs the batch's records once, and only
+// when one of them must be durable before something leaves (a rejection, a denial), and the
+// admitted requests become ready in one transaction. Nothing leaves the host before what
 // it depends on is durable: "accepted" after the request is stored, a `rejected` or a denial's
 // result after its audit record.
 
+#include <algorithm>
 #include <set>
 
 #include "agent/logging.h"
@@ -238,10 +240,10 @@ protocol::Rejection Pipeline::RefusedByQueue(const Status& refusal, const std::s
 }
 
 // The cheap checks, before a worker takes the request (policy/policy.h). Each decision is
-// recorded before the request moves on, buffered: nothing of it leaves the host yet. A denial
-// is made durable with the request's end record, before its result; an admitted request's
-// decision with the worker's own durable decision, before the directory is written
-// (audit.h: an event is durable before anything that depends on it leaves the host).
+// recorded before the request moves on, buffered (audit.h: an event is durable before
+// anything that depends on it leaves the host). A denial leaves with its result, so a batch
+// with one is synced before it ends; an admitted request's decision becomes durable with the
+// worker's own durable decision, before the directory is written.
 void Pipeline::AdmitAll(const std::vector<queue::Record>& records) {
   if (records.empty()) return;
   std::lock_guard admitting(admit_mu_);
@@ -257,6 +259,10 @@ void Pipeline::AdmitAll(const std::vector<queue::Record>& records) {
       OnBreakerChanged(rules->Breaker(), &record.info);
     }
   }
+  const bool denies = std::any_of(decisions.begin(), decisions.end(), [](const auto& d) {
+    return d.verdict == policy::Verdict::kDeny;
+  });
+  if (denies) SyncAudit();
   std::vector<std::string> ready;
   for (std::size_t i = 0; i < records.size(); ++i) {
     if (!EndsAdmission(records[i], decisions[i])) ready.push_back(records[i].info.id);

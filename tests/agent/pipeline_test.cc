@@ -12,6 +12,7 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -30,10 +31,13 @@ using namespace std::chrono_literals;
 class FakeOutbound final : public Outbound {
  public:
   Status Send(const protocol::Message& m) override {
+    if (on_send) on_send(m);
     std::lock_guard lock(mu_);
     sent_.push_back(m);
     return Status::Ok();
   }
+  // Called as each message leaves, before it is kept. Set before anything is sent.
+  std::function<void(const protocol::Message&)> on_send;
   template <typename T>
   std::vector<T> All() {
     std::lock_guard lock(mu_);
@@ -1027,6 +1031,32 @@ TEST_F(PipelineTest, EveryAdmissionDecisionIsDurableBeforeItsDirectoryWrite) {
     ASSERT_EQ(admitted_at.count(dn), 1u) << dn;
     EXPECT_LE(admitted_at[dn], durable) << dn << ": written before its admission was durable";
   }
+}
+
+// A denial at admission leaves the host with its result: its decision is durable first.
+TEST_F(PipelineTest, ADenialAtAdmissionIsDurableBeforeItsResultIsSent) {
+  std::mutex mu;
+  std::optional<std::uint64_t> durable_at_result;
+  outbound_.on_send = [&](const protocol::Message& m) {
+    if (!std::holds_alternative<protocol::ResultMessage>(m)) return;
+    std::lock_guard lock(mu);
+    durable_at_result = audit_->DurableHead().seq;
+  };
+  auto c = Claims();
+  c.requester.verified_by = {"carrier_pigeon"};  // denied at admission
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  std::uint64_t decided_at = 0;
+  std::ifstream in(dir_.path() / "audit.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    auto record = audit::ParseRecord(line);
+    ASSERT_TRUE(record.ok()) << line;
+    if (record->event.type == audit::EventType::kPolicyDecision) decided_at = record->seq;
+  }
+  ASSERT_NE(decided_at, 0u);
+  std::lock_guard lock(mu);
+  ASSERT_TRUE(durable_at_result.has_value());
+  EXPECT_LE(decided_at, *durable_at_result) << "the denial left before its decision was durable";
 }
 
 // A nonce reused with a new id is a replay, and so is every re-send of that envelope: its

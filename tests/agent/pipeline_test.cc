@@ -395,15 +395,32 @@ class PipelineTest : public ::testing::Test {
   }
   std::vector<audit::Event> Audited(audit::EventType type) {
     std::vector<audit::Event> out;
+    for (audit::Record& record : Trail()) {
+      if (record.event.type == type) out.push_back(std::move(record.event));
+    }
+    return out;
+  }
+  // Every record of the trail, in order.
+  std::vector<audit::Record> Trail() {
+    std::vector<audit::Record> out;
     std::ifstream in(dir_.path() / "audit.jsonl");
     for (std::string line; std::getline(in, line);) {
       auto record = audit::ParseRecord(line);
       EXPECT_TRUE(record.ok()) << line;
-      if (record.ok() && record->event.type == type) {
-        out.push_back(record->event);
-      }
+      if (record.ok()) out.push_back(std::move(*record));
     }
     return out;
+  }
+  // A batch of `n` resets, for user0 .. user<n-1>; their ids in `ids`.
+  std::vector<protocol::Request> BatchOfResets(int n, std::vector<std::string>& ids) {
+    std::vector<protocol::Request> batch;
+    for (int i = 0; i < n; ++i) {
+      auto c = Claims();
+      c.target.value = "user" + std::to_string(i);
+      ids.push_back(c.id);
+      batch.push_back({Seal(c)});
+    }
+    return batch;
   }
 
   testing::TempDir dir_;
@@ -972,15 +989,8 @@ TEST_F(PipelineTest, NoBatchOfNewReSentAndRepeatedEnvelopesAcceptsAnUnstoredId) 
 // answered.
 TEST_F(PipelineTest, ABatchOfRequestsIsAcceptedRecordedAndAdmittedTogether) {
   Restart(/*max_pending=*/100);  // no workers: what is admitted stays ready
-  std::vector<protocol::Request> batch;
   std::vector<std::string> ids;
-  for (int i = 0; i < 5; ++i) {
-    auto c = Claims();
-    c.target.value = "user" + std::to_string(i);
-    ids.push_back(c.id);
-    batch.push_back({Seal(c)});
-  }
-  pipeline_->OnRequests(batch);
+  pipeline_->OnRequests(BatchOfResets(5, ids));
   std::vector<std::string> accepted;
   for (const auto& a : outbound_.All<protocol::Accepted>()) accepted.push_back(a.id);
   EXPECT_EQ(accepted, ids);
@@ -1003,26 +1013,16 @@ TEST_F(PipelineTest, EveryAdmissionDecisionIsDurableBeforeItsDirectoryWrite) {
     std::lock_guard lock(mu);
     durable_at_write.emplace_back(a.dn, audit_->DurableHead().seq);
   };
-  std::vector<protocol::Request> batch;
   std::vector<std::string> ids;
-  for (int i = 0; i < 6; ++i) {
-    auto c = Claims();
-    c.target.value = "user" + std::to_string(i);
-    ids.push_back(c.id);
-    batch.push_back({Seal(c)});
-  }
-  pipeline_->OnRequests(batch);
+  pipeline_->OnRequests(BatchOfResets(6, ids));
   for (const std::string& id : ids) ASSERT_TRUE(ResultArrives(id).ok()) << id;
   // The seq of each account's admission decision, from the trail.
   std::map<std::string, std::uint64_t> admitted_at;
-  std::ifstream in(dir_.path() / "audit.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    auto record = audit::ParseRecord(line);
-    ASSERT_TRUE(record.ok()) << line;
-    if (record->event.type == audit::EventType::kPolicyDecision &&
-        record->event.detail.rfind("admission", 0) == 0) {
+  for (const audit::Record& record : Trail()) {
+    if (record.event.type == audit::EventType::kPolicyDecision &&
+        record.event.detail.rfind("admission", 0) == 0) {
       // The fake directory's DN is the name the request gave.
-      admitted_at.emplace(record->event.target.requested, record->seq);
+      admitted_at.emplace(record.event.target.requested, record.seq);
     }
   }
   std::lock_guard lock(mu);
@@ -1047,11 +1047,8 @@ TEST_F(PipelineTest, ADenialAtAdmissionIsDurableBeforeItsResultIsSent) {
   pipeline_->OnRequest({Seal(c)});
   ASSERT_TRUE(ResultArrives(c.id).ok());
   std::uint64_t decided_at = 0;
-  std::ifstream in(dir_.path() / "audit.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    auto record = audit::ParseRecord(line);
-    ASSERT_TRUE(record.ok()) << line;
-    if (record->event.type == audit::EventType::kPolicyDecision) decided_at = record->seq;
+  for (const audit::Record& record : Trail()) {
+    if (record.event.type == audit::EventType::kPolicyDecision) decided_at = record.seq;
   }
   ASSERT_NE(decided_at, 0u);
   std::lock_guard lock(mu);

@@ -75,25 +75,26 @@ int ExitCodeOfForkedChild(F child) {
   return WEXITSTATUS(status);
 }
 
-// Runs in a death-test child: removes CAP_IPC_LOCK (root ignores RLIMIT_MEMLOCK with it) and
-// sets the limit to 0, so that mlock fails as it does for an unprivileged service.
-void ForbidLocking() {
+// Removes CAP_IPC_LOCK (root ignores RLIMIT_MEMLOCK with it). For a forked or death-test child.
+void DropIpcLock() {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2]{};
   if (::syscall(SYS_capget, &header, data) != 0) std::_Exit(3);
   data[CAP_IPC_LOCK / 32].effective &= ~(1U << (CAP_IPC_LOCK % 32));
   if (::syscall(SYS_capset, &header, data) != 0) std::_Exit(3);
+}
+
+// Runs in a death-test child: removes CAP_IPC_LOCK and sets the limit to 0, so that mlock fails
+// as it does for an unprivileged service.
+void ForbidLocking() {
+  DropIpcLock();
   const rlimit none{0, 0};
   if (::setrlimit(RLIMIT_MEMLOCK, &none) != 0) std::_Exit(3);
 }
 
 // As ForbidLocking, but lowers only the soft limit, so that AllowLockingAgain can raise it.
 void ForbidLockingForNow() {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2]{};
-  if (::syscall(SYS_capget, &header, data) != 0) std::_Exit(3);
-  data[CAP_IPC_LOCK / 32].effective &= ~(1U << (CAP_IPC_LOCK % 32));
-  if (::syscall(SYS_capset, &header, data) != 0) std::_Exit(3);
+  DropIpcLock();
   rlimit limit{};
   if (::getrlimit(RLIMIT_MEMLOCK, &limit) != 0) std::_Exit(3);
   limit.rlim_cur = 0;

@@ -24,6 +24,10 @@
 #define WB_ACQUIRE(...) WB_THREAD_ANNOTATION(acquire_capability(__VA_ARGS__))
 #define WB_RELEASE(...) WB_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
 #define WB_ASSERT_CAPABILITY(x) WB_THREAD_ANNOTATION(assert_capability(x))
+// For the rare function that takes a mutex and leaves it to another to release, where the
+// analysis cannot follow (pthread_atfork's prepare, parent and child handlers). Say why at
+// each use.
+#define WB_NO_THREAD_SAFETY_ANALYSIS WB_THREAD_ANNOTATION(no_thread_safety_analysis)
 
 namespace wb {
 

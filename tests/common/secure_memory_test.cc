@@ -5,13 +5,19 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/secret.h"
 
@@ -42,16 +48,64 @@ bool Has(const std::string& flags, const char* flag) {
   return flags.find(std::string(" ") + flag + " ") != std::string::npos;
 }
 
-// Runs in a death-test child: removes CAP_IPC_LOCK (root ignores RLIMIT_MEMLOCK with it) and
-// sets the limit to 0, so that mlock fails as it does for an unprivileged service.
-void ForbidLocking() {
+std::size_t PageBytes() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
+
+bool AllZero(const void* data, std::size_t size) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  return std::all_of(bytes, bytes + size, [](unsigned char b) { return b == 0; });
+}
+
+// The process's locked memory in kB (VmLck in /proc/self/status).
+long LockedKilobytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmLck:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return -1;
+}
+
+// Runs `child` in a forked child (not a death test, whose "threadsafe" style would run it in a
+// new process instead of a fork) and returns its exit code, or -1 when it did not exit.
+template <class F>
+int ExitCodeOfForkedChild(F child) {
+  const pid_t pid = ::fork();
+  if (pid == 0) std::_Exit(child() ? 0 : 1);
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+// Removes CAP_IPC_LOCK (root ignores RLIMIT_MEMLOCK with it). For a forked or death-test child.
+void DropIpcLock() {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2]{};
   if (::syscall(SYS_capget, &header, data) != 0) std::_Exit(3);
   data[CAP_IPC_LOCK / 32].effective &= ~(1U << (CAP_IPC_LOCK % 32));
   if (::syscall(SYS_capset, &header, data) != 0) std::_Exit(3);
+}
+
+// Runs in a death-test child: removes CAP_IPC_LOCK and sets the limit to 0, so that mlock fails
+// as it does for an unprivileged service.
+void ForbidLocking() {
+  DropIpcLock();
   const rlimit none{0, 0};
   if (::setrlimit(RLIMIT_MEMLOCK, &none) != 0) std::_Exit(3);
+}
+
+// As ForbidLocking, but lowers only the soft limit, so that AllowLockingAgain can raise it.
+void ForbidLockingForNow() {
+  DropIpcLock();
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_MEMLOCK, &limit) != 0) std::_Exit(3);
+  limit.rlim_cur = 0;
+  if (::setrlimit(RLIMIT_MEMLOCK, &limit) != 0) std::_Exit(3);
+}
+
+void AllowLockingAgain() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_MEMLOCK, &limit) != 0) std::_Exit(3);
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_MEMLOCK, &limit) != 0) std::_Exit(3);
 }
 
 TEST(SecureMemoryTest, SecretBytesAreExcludedFromCoreDumps) {
@@ -73,21 +127,166 @@ TEST(SecureMemoryTest, AShortSecureStringStillLivesInSecureMemory) {
   EXPECT_TRUE(Has(MappingFlags(s.data()), "dd")) << MappingFlags(s.data());
 }
 
-TEST(SecureMemoryTest, AGrowingSecureStringReturnsItsOldBufferToTheKernel) {
+TEST(SecureMemoryTest, AGrowingSecureStringLeavesItsOldBufferWiped) {
   SecureString s = MakeSecureString(1);
   s += "secret";
+  // Room for the old page, which a full cache would unmap (MakeSecureString may have just taken
+  // a page from it).
+  ASSERT_LT(CachedSecurePages(), kMaxCachedSecurePages);
   const char* old = s.data();
   s.append(64 * 1024, 'x');  // reallocates
   ASSERT_NE(s.data(), old);
-  EXPECT_EQ(MappingFlags(old), "unmapped");  // wiped and unmapped, not left in a heap
+  // Wiped and kept in the page cache, still out of core dumps; not left in a heap.
+  EXPECT_TRUE(Has(MappingFlags(old), "dd")) << MappingFlags(old);
+  EXPECT_TRUE(AllZero(old, PageBytes()));
 }
 
-TEST(SecureMemoryTest, AWipedSecretReturnsItsBufferToTheKernel) {
+TEST(SecureMemoryTest, AWipedSecretLeavesItsPageWipedInTheCache) {
   Secret secret("correct horse");
+  const std::size_t cached =
+      CachedSecurePages();  // after the Secret took a page, maybe a cached one
+  ASSERT_LT(cached, kMaxCachedSecurePages);
   const char* bytes = secret.view().data();
   secret.Wipe();
   EXPECT_TRUE(secret.empty());
-  EXPECT_EQ(MappingFlags(bytes), "unmapped");
+  EXPECT_EQ(CachedSecurePages(), cached + 1);
+  EXPECT_TRUE(AllZero(bytes, PageBytes()));
+}
+
+TEST(SecureMemoryTest, AFreedPageComesBackZeroFilled) {
+  const std::size_t page = PageBytes();
+  void* first = AllocateSecureBytes(page);
+  std::memset(first, 0xA5, page);
+  FreeSecureBytes(first, page);
+  // The cache hands out the last page freed first; allocate until that page comes back.
+  std::vector<void*> held;
+  for (std::size_t i = 0; i <= kMaxCachedSecurePages; ++i) {
+    held.push_back(AllocateSecureBytes(32));
+    if (held.back() == first) break;
+  }
+  ASSERT_EQ(held.back(), first) << "the freed page never came back from the cache";
+  EXPECT_TRUE(AllZero(first, page));
+  for (void* p : held) FreeSecureBytes(p, 32);
+}
+
+TEST(SecureMemoryTest, AReusedPageIsStillExcludedFromCoreDumpsAndLocked) {
+  const bool lockable = ProbeSecureMemory().locked;
+  void* first = AllocateSecureBytes(32);
+  FreeSecureBytes(first, 32);
+  void* again = AllocateSecureBytes(32);
+  ASSERT_EQ(again, first);
+  EXPECT_TRUE(Has(MappingFlags(again), "dd")) << MappingFlags(again);
+  if (lockable) {
+    EXPECT_TRUE(Has(MappingFlags(again), "lo")) << MappingFlags(again);
+  }
+  FreeSecureBytes(again, 32);
+}
+
+TEST(SecureMemoryTest, TheCacheNeverHoldsMoreThanItsBound) {
+  const std::size_t page = PageBytes();
+  const long locked_before = LockedKilobytes();
+  std::vector<void*> pages(3 * kMaxCachedSecurePages);
+  for (void*& p : pages) p = AllocateSecureBytes(16);
+  for (void* p : pages) FreeSecureBytes(p, 16);
+
+  EXPECT_EQ(CachedSecurePages(), kMaxCachedSecurePages);
+  // The kernel's view, independent of the accessor: at most the bound is still mapped (the
+  // rest went back to the kernel), and locked memory grew by at most the bound.
+  const auto still_mapped = std::count_if(pages.begin(), pages.end(),
+                                          [](const void* p) { return Has(MappingFlags(p), "dd"); });
+  EXPECT_LE(static_cast<std::size_t>(still_mapped), kMaxCachedSecurePages);
+  EXPECT_LE(LockedKilobytes(),
+            locked_before + static_cast<long>(kMaxCachedSecurePages * page / 1024));
+}
+
+TEST(SecureMemoryTest, AMultiPageBufferIsNeitherCachedNorTakenFromTheCache) {
+  const std::size_t two_pages = 2 * PageBytes();
+  FreeSecureBytes(AllocateSecureBytes(1), 1);  // at least one page in the cache
+  const std::size_t cached = CachedSecurePages();
+  ASSERT_GE(cached, 1U);
+
+  void* big = AllocateSecureBytes(two_pages);
+  EXPECT_EQ(CachedSecurePages(), cached);
+  EXPECT_TRUE(AllZero(big, two_pages));
+  FreeSecureBytes(big, two_pages);
+  EXPECT_EQ(CachedSecurePages(), cached);
+  EXPECT_EQ(MappingFlags(big), "unmapped");
+}
+
+TEST(SecureMemoryTest, ConcurrentAllocationsKeepEveryBufferPrivate) {
+  constexpr int kThreads = 8;
+  constexpr int kRounds = 3000;
+  std::atomic<int> dirty_on_arrival{0};
+  std::atomic<int> overwritten{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::size_t page = PageBytes();
+      for (int round = 0; round < kRounds; ++round) {
+        // Several live buffers per thread, mostly of one page (the cached kind), now and then
+        // two pages, each filled with a pattern no other thread writes.
+        const std::size_t sizes[] = {32, page, round % 16 == 0 ? 2 * page : 100};
+        void* held[3];
+        for (int i = 0; i < 3; ++i) {
+          held[i] = AllocateSecureBytes(sizes[i]);
+          if (!AllZero(held[i], sizes[i])) ++dirty_on_arrival;
+          std::memset(held[i], (t * 3 + i) % 255 + 1, sizes[i]);
+        }
+        std::this_thread::yield();
+        for (int i = 0; i < 3; ++i) {
+          const auto* bytes = static_cast<const unsigned char*>(held[i]);
+          const auto mine = static_cast<unsigned char>((t * 3 + i) % 255 + 1);
+          if (!std::all_of(bytes, bytes + sizes[i],
+                           [mine](unsigned char b) { return b == mine; })) {
+            ++overwritten;
+          }
+          FreeSecureBytes(held[i], sizes[i]);
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(dirty_on_arrival.load(), 0);
+  EXPECT_EQ(overwritten.load(), 0);
+  EXPECT_LE(CachedSecurePages(), kMaxCachedSecurePages);
+}
+
+TEST(SecureMemoryTest, TheProbeNeitherTakesNorLeavesACachedPage) {
+  FreeSecureBytes(AllocateSecureBytes(1), 1);
+  const std::size_t cached = CachedSecurePages();
+  ASSERT_GE(cached, 1U);
+  (void)ProbeSecureMemory();
+  EXPECT_EQ(CachedSecurePages(), cached);
+}
+
+TEST(SecureMemoryTest, AForkedChildStartsWithAnEmptyCache) {
+  // Memory locks are not inherited across fork: the child must not hand out its parent's
+  // cached pages, which are no longer locked in it.
+  void* page = AllocateSecureBytes(1);
+  FreeSecureBytes(page, 1);
+  ASSERT_GE(CachedSecurePages(), 1U);
+  EXPECT_EQ(ExitCodeOfForkedChild(
+                [page] { return CachedSecurePages() == 0 && MappingFlags(page) == "unmapped"; }),
+            0);
+  EXPECT_GE(CachedSecurePages(), 1U);  // the parent's cache is untouched
+  EXPECT_TRUE(Has(MappingFlags(page), "dd"));
+}
+
+TEST(SecureMemoryTest, ACachedPageThatCouldNotBeLockedIsLockedWhenReusedOnceTheLimitAllows) {
+  if (!ProbeSecureMemory().locked) GTEST_SKIP() << ProbeSecureMemory().problem;
+  EXPECT_EQ(ExitCodeOfForkedChild([] {
+              ForbidLockingForNow();
+              void* unlocked = AllocateSecureBytes(32);  // a fresh mapping: mlock refused
+              const bool refused = !Has(MappingFlags(unlocked), "lo");
+              FreeSecureBytes(unlocked, 32);
+              AllowLockingAgain();
+              void* reused = AllocateSecureBytes(32);
+              const bool ok = refused && reused == unlocked && Has(MappingFlags(reused), "lo") &&
+                              Has(MappingFlags(reused), "dd");
+              FreeSecureBytes(reused, 32);
+              return ok;
+            }),
+            0);
 }
 
 TEST(SecureMemoryTest, SecretsWorkUnlockedWhenLockingIsForbiddenAndTheProbeSaysWhy) {

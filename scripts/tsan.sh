@@ -12,8 +12,9 @@
 # with scripts/test.sh. Not part of scripts/test.sh or CI. On a loaded machine the queue's
 # CrashTest.KilledAtRandomMomentsLosesNothingAndAppliesNothingTwice can fail under TSan because
 # too little work gets done between its random kills (it says so), which is not a race; and
-# SecureMemoryTest.SecretBytesAreLockedInMemoryWhenTheLimitAllows is skipped, because mlock
-# does nothing under TSan.
+# SecureMemoryTest.SecretBytesAreLockedInMemoryWhenTheLimitAllows and
+# SecureMemoryTest.ACachedPageThatCouldNotBeLockedIsLockedWhenReusedOnceTheLimitAllows are
+# skipped, because mlock does nothing under TSan.
 #
 # Suppressions are for races inside third-party libraries only, each documented in
 # tests/tsan.supp. Uses ccache when it is installed.

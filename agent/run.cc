@@ -82,8 +82,9 @@ void Reload(config::Config& running, const config::LoadOptions& options, Daemon&
   sd_notify(0, "READY=1");
 }
 
-// The main loop's ticks and reloads: a reload re-reads the config and the secret files, and a
-// tick writes the status file and runs the queue's maintenance.
+// The main loop's ticks and reloads: a reload re-reads the config and the secret files; a tick
+// sends the audit head when it moved and, once a minute, runs the queue's maintenance and
+// looks at the status file.
 constexpr std::chrono::milliseconds kMainLoopDeadline{60'000};
 
 // How often the main loop ticks: the audit head goes to the cloud at most this often when it

@@ -354,9 +354,11 @@ Daemon::~Daemon() { Stop(); }
 Status Daemon::Start() {
   WB_RETURN_IF_ERROR(pipeline_->Start());
   intake_->Start();
+  // Before the channel: /readyz answers (503) while it connects, and a port that cannot be
+  // had is in the log before "connected".
+  StartMetrics();
   WB_RETURN_IF_ERROR(channel_->Start(*link_));
   status_->Start();
-  StartMetrics();
   CheckDirectoriesInBackground();
   return Status::Ok();
 }

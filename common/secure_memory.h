@@ -78,8 +78,8 @@ void* AllocateSecureBytes(std::size_t bytes);
 // page cache when it is one page and the cache has room, else unmaps it.
 void FreeSecureBytes(void* data, std::size_t bytes) noexcept;
 
-// How many wiped pages the cache holds now (at most kMaxCachedSecurePages): for tests and
-// metrics.
+// How many wiped pages the cache holds now (at most kMaxCachedSecurePages): for tests (it is
+// not a metric yet).
 std::size_t CachedSecurePages();
 
 // A standard allocator over AllocateSecureBytes. Stateless: all instances are equal.

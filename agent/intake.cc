@@ -79,6 +79,11 @@ void Intake::Settle() {
   settled_.wait(lock, [&] { return !started_ || stopping_ || delivered_ >= posted; });
 }
 
+// Requests and acks between two other events are independent of each other (an ack concerns
+// a result already sent; it changes nothing a request's checks or its answer depend on), so
+// each kind is gathered into one batch however the cloud interleaves them: a cloud that acks
+// each result as it comes would otherwise cut every batch down to one request, and each batch
+// costs a disk sync.
 void Intake::Deliver(std::deque<Event>& events) {
   std::vector<protocol::Request> requests;
   std::vector<std::string> acks;
@@ -91,10 +96,10 @@ void Intake::Deliver(std::deque<Event>& events) {
   };
   for (Event& event : events) {
     if (auto* request = std::get_if<protocol::Request>(&event)) {
-      if (!acks.empty() || requests.size() == kMaxBatch) flush();
+      if (requests.size() == kMaxBatch) flush();
       requests.push_back(std::move(*request));
     } else if (auto* ack = std::get_if<protocol::ResultAck>(&event)) {
-      if (!requests.empty() || acks.size() == kMaxBatch) flush();
+      if (acks.size() == kMaxBatch) flush();
       acks.push_back(std::move(ack->id));
     } else {
       flush();

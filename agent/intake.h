@@ -3,13 +3,17 @@
 // that the channel's I/O thread never waits on a disk sync (internal to agent/).
 //
 //   channel I/O thread                      intake thread
-//   Post*(...) ──▶ inbox (FIFO, bounded) ──▶ drains it: a run of requests ─▶ OnRequests(batch)
-//                                                      a run of acks     ─▶ OnResultAcks(batch)
-//                                                      anything else     ─▶ one call each
+//   Post*(...) ──▶ inbox (FIFO, bounded) ──▶ drains it: the requests ─▶ OnRequests(batch)
+//                                                      the acks     ─▶ OnResultAcks(batch)
+//                                                      anything else ─▶ one call each, in order
 //
 // Guarantees
-// - Order: the target sees events in the order they were posted. A run of consecutive
-//   requests (or acks) is one call, so that its disk syncs are shared (agent/pipeline.h).
+// - Order: the target sees events in the order they were posted, but for one regrouping: the
+//   requests and the result acks that arrived between two other events (a rejected frame, a
+//   key set, a channel loss) are two calls, the requests in order, then the acks in order, so
+//   that each batch's disk syncs are shared (agent/pipeline.h) however the cloud interleaves
+//   them. An ack concerns a result already sent: handing it over after a request that came
+//   behind it changes nothing the pipeline decides.
 // - Batching without waiting: the intake never holds an event back to fill a batch; a batch is
 //   whatever arrived while the previous one was being stored, at most kMaxBatch.
 // - Bounds: at most `capacity` events wait. Post blocks while the inbox is full: back-pressure
@@ -84,7 +88,8 @@ class Intake {
 
   void Post(Event event);
   void Run();
-  // Hands `events` to the target in order, a run of requests or acks as one call.
+  // Hands `events` to the target in order, the requests and the acks between two other events
+  // as one call each (see Order above).
   void Deliver(std::deque<Event>& events);
 
   IntakeTarget& target_;

@@ -43,8 +43,12 @@ Result<PkeyPtr> KeyFromParams(OSSL_PARAM_BLD* bld, int selection) {
   PkeyPtr key(raw);
   PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
   if (!check) return OpenSslError("EVP_PKEY_CTX_new_from_pkey");
+  // A public key (a signing key, a JWE's ephemeral key: one or two per request) gets the
+  // quick check: the point is on the curve and not the point at infinity. On P-256, whose
+  // cofactor is 1, every such point has the group's prime order, so the full check's extra
+  // scalar multiplication (n * Q) proves nothing more, and cost as much as the ECDH itself.
   const int ok = selection == EVP_PKEY_KEYPAIR ? EVP_PKEY_pairwise_check(check.get())
-                                               : EVP_PKEY_public_check(check.get());
+                                               : EVP_PKEY_public_check_quick(check.get());
   if (ok != 1) {
     ClearOpenSslErrors();
     return InvalidArgument("not a valid P-256 key: the point is not on the curve");

@@ -4,8 +4,8 @@
 
 namespace wb::queue {
 
-Status GroupCommitter::Run(const Op& op) {
-  Writer w{&op};
+Status GroupCommitter::Run(const Op& op, Sync sync) {
+  Writer w{&op, sync};
   MutexLock lock(mu_);
   writers_.push_back(&w);
   // The predicate runs with mu_ held, which the analysis cannot see inside a lambda.
@@ -42,7 +42,9 @@ std::size_t GroupCommitter::waiting() const {
 void GroupCommitter::CommitBatch(const std::vector<Writer*>& batch) {
   MutexLock db_lock(*db_mu_);
   Status status;
-  Result<Transaction> tx = Transaction::Begin(*db_);
+  const bool durable = std::any_of(batch.begin(), batch.end(),
+                                   [](const Writer* x) { return x->sync == Sync::kDurable; });
+  Result<Transaction> tx = Transaction::Begin(*db_, durable ? Sync::kDurable : Sync::kOrdered);
   if (!tx.ok()) status = tx.error();
   for (Writer* x : batch) {
     if (!status.ok()) break;

@@ -4,7 +4,9 @@
 // As in LevelDB's DBImpl::Write, writers queue up; the writer at the front becomes the leader,
 // runs the operations of every writer queued so far (up to max_batch) in one transaction,
 // commits it, and wakes them. A writer returns only after the transaction holding its
-// operation has committed (durably, with synchronous=FULL) or failed.
+// operation has committed or failed. The commit is durable (synchronous=FULL) when any writer
+// of the batch asked for Sync::kDurable; a batch of kOrdered writers only is not fsynced
+// (queue/sqlite.h says what survives a crash then).
 
 #include <condition_variable>
 #include <cstddef>
@@ -32,8 +34,9 @@ class GroupCommitter {
   GroupCommitter(Db* db, Mutex* db_mu, std::size_t max_batch)
       : db_(db), db_mu_(db_mu), max_batch_(max_batch == 0 ? 1 : max_batch) {}
 
-  // Thread-safe. Blocks until `op` has been committed or its batch failed.
-  Status Run(const Op& op) WB_LOCKS_EXCLUDED(mu_);
+  // Thread-safe. Blocks until `op` has been committed (as `sync` asks, or durably when it
+  // shares the batch with a durable writer) or its batch failed.
+  Status Run(const Op& op, Sync sync = Sync::kDurable) WB_LOCKS_EXCLUDED(mu_);
 
   // Transactions committed or attempted so far (for tests and benchmarks).
   std::uint64_t batches() const WB_LOCKS_EXCLUDED(mu_);
@@ -43,6 +46,7 @@ class GroupCommitter {
  private:
   struct Writer {
     const Op* op;
+    Sync sync;
     Status status;
     bool done = false;
     std::condition_variable_any cv;

@@ -57,14 +57,19 @@ Result<std::vector<Record>> SqliteQueue::PendingResults(std::size_t limit) {
   return ReadRecords(*stmt);
 }
 
+// Not fsynced (queue.h, Durability): an acknowledgement lost with the host leaves the result in
+// the outbox; it is sent again at the next connection and acknowledged again.
 Status SqliteQueue::AcknowledgeResult(std::string_view id) {
-  return Transition(id, [&](Db& db, const RowState& row, std::int64_t now) {
-    return ToAcknowledged(db, id, row, now);
-  });
+  return Transition(
+      id,
+      [&](Db& db, const RowState& row, std::int64_t now) {
+        return ToAcknowledged(db, id, row, now);
+      },
+      Sync::kOrdered);
 }
 
 std::vector<Status> SqliteQueue::AcknowledgeResults(std::span<const std::string> ids) {
-  return TransitionAll(ids, ToAcknowledged);
+  return TransitionAll(ids, ToAcknowledged, Sync::kOrdered);
 }
 
 Result<MaintenanceReport> SqliteQueue::Maintain() {

@@ -36,8 +36,15 @@
 //   password is erased, and the result waits in the outbox until AcknowledgeResult.
 //
 // Guarantees
-// - Durability: when Enqueue, Finish, Retry, AcknowledgeResult, RememberNonce, MarkReady, Take
-//   or a recovery call returns OK, its transaction has been fsynced (SQLite synchronous=FULL).
+// - Durability: when Enqueue, Finish, Retry, RememberNonce, Take or a recovery call returns
+//   OK, its transaction has been fsynced (SQLite synchronous=FULL). MarkReady and
+//   AcknowledgeResult (and their *All forms) are ordered, not fsynced: nothing leaves the host
+//   on the strength of either, so their commit is only written; it survives a crash of the
+//   process, and the next fsynced commit (the Take that acts on an admission, say) carries it
+//   to the disk first. A crash of the host may lose one, and then every commit after it, never
+//   one without those before it (the WAL is replayed in order): a lost admission leaves the
+//   request `received`, admitted again at the next start (Crash recovery, step 2); a lost
+//   acknowledgement leaves the result in the outbox, sent and acknowledged again.
 //   Concurrent calls that write share one transaction and one fsync (group commit), each call
 //   an all-or-nothing step of it, so that one caller's refusal never undoes another's change;
 //   each caller still returns only after its own change is durable. The *All calls put a
@@ -314,8 +321,9 @@ class Queue {
 
   // --- Admission and work -----------------------------------------------------------------
 
-  // received -> ready. kNotFound for an unknown id, kFailedPrecondition in another state
-  // (e.g. the request expired while its admission was being decided).
+  // received -> ready; ordered, not fsynced (see Durability). kNotFound for an unknown id,
+  // kFailedPrecondition in another state (e.g. the request expired while its admission was
+  // being decided).
   virtual Status MarkReady(std::string_view id) = 0;
   // MarkReady for each id, in one transaction: one status per id, in order. A refusal is that
   // id's alone; a transaction that cannot commit fails every id with its error.
@@ -373,8 +381,8 @@ class Queue {
 
   // Terminal records whose result the cloud has not acknowledged, oldest finished first.
   virtual Result<std::vector<Record>> PendingResults(std::size_t limit) = 0;
-  // Marks the result acknowledged. Acknowledging twice is OK. kNotFound, kFailedPrecondition
-  // when the request is not terminal.
+  // Marks the result acknowledged; ordered, not fsynced (see Durability). Acknowledging twice
+  // is OK. kNotFound, kFailedPrecondition when the request is not terminal.
   virtual Status AcknowledgeResult(std::string_view id) = 0;
   // AcknowledgeResult for each id, in one transaction: one status per id, as MarkReadyAll.
   virtual std::vector<Status> AcknowledgeResults(std::span<const std::string> ids) = 0;

@@ -94,13 +94,17 @@ Status ToReady(Db& db, std::string_view id, const RowState& row, std::int64_t no
 
 }  // namespace
 
+// Not fsynced (queue.h, Durability): an admission lost with the host leaves the request
+// `received`, and the daemon admits it again at its next start. Take, which acts on it, is
+// durable, and its commit carries this one to the disk first.
 Status SqliteQueue::MarkReady(std::string_view id) {
   return Transition(
-      id, [&](Db& db, const RowState& row, std::int64_t now) { return ToReady(db, id, row, now); });
+      id, [&](Db& db, const RowState& row, std::int64_t now) { return ToReady(db, id, row, now); },
+      Sync::kOrdered);
 }
 
 std::vector<Status> SqliteQueue::MarkReadyAll(std::span<const std::string> ids) {
-  return TransitionAll(ids, ToReady);
+  return TransitionAll(ids, ToReady, Sync::kOrdered);
 }
 
 Result<std::optional<Work>> SqliteQueue::Take() {

@@ -197,7 +197,17 @@ Result<std::int64_t> Db::QueryInt(std::string_view sql) {
   return stmt->Int(0);
 }
 
-Result<Transaction> Transaction::Begin(Db& db) {
+Status Db::SetSync(Sync sync) {
+  if (sync_ == sync) return Status::Ok();
+  sync_.reset();  // not known while the PRAGMA runs: a failure leaves it to be set again
+  WB_RETURN_IF_ERROR(
+      Run(sync == Sync::kDurable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL"));
+  sync_ = sync;
+  return Status::Ok();
+}
+
+Result<Transaction> Transaction::Begin(Db& db, Sync sync) {
+  WB_RETURN_IF_ERROR(db.SetSync(sync));
   WB_RETURN_IF_ERROR(db.Run("BEGIN IMMEDIATE"));
   return Transaction(&db);
 }

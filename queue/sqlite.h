@@ -82,11 +82,24 @@ class Stmt {
   int bind_rc_ = SQLITE_OK;
 };
 
+// How a transaction's commit reaches the disk: SQLite's `synchronous` setting, in WAL mode.
+enum class Sync {
+  // FULL: the WAL is fsynced at commit. The commit survives a crash of the host.
+  kDurable,
+  // NORMAL: the commit is written to the WAL, not fsynced. It survives a crash of the process;
+  // a crash of the host may lose it, with the commits after it, but never without them: the
+  // WAL is one log, and SQLite replays it up to its first incomplete frame. The next kDurable
+  // commit makes it durable with its own.
+  kOrdered,
+};
+
 class Db {
  public:
   // flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, or SQLITE_OPEN_READONLY.
   static Result<Db> Open(const std::filesystem::path& path, int flags);
-  Db(Db&& other) noexcept : db_(other.db_), cache_(std::move(other.cache_)) { other.db_ = nullptr; }
+  Db(Db&& other) noexcept : db_(other.db_), cache_(std::move(other.cache_)), sync_(other.sync_) {
+    other.db_ = nullptr;
+  }
   Db& operator=(Db&&) = delete;
   Db(const Db&) = delete;
   ~Db();
@@ -104,17 +117,22 @@ class Db {
   std::int64_t Changes() const { return sqlite3_changes64(db_); }
   // True outside an explicit transaction (SQLite may roll one back on its own after an error).
   bool InAutocommit() const { return sqlite3_get_autocommit(db_) != 0; }
+  // Sets how the next commits reach the disk; a PRAGMA only when that changes. Outside a
+  // transaction (SQLite reads the setting at BEGIN).
+  Status SetSync(Sync sync);
 
  private:
   explicit Db(sqlite3* db) : db_(db), cache_(std::make_unique<StmtCache>()) {}
   sqlite3* db_;
   std::unique_ptr<StmtCache> cache_;  // on the heap: statements keep its address across moves
+  std::optional<Sync> sync_;          // as last set by SetSync; unset: not known
 };
 
-// BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted.
+// BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted. Every transaction states
+// how its commit must reach the disk: kDurable unless a lost commit is harmless.
 class Transaction {
  public:
-  static Result<Transaction> Begin(Db& db);
+  static Result<Transaction> Begin(Db& db, Sync sync = Sync::kDurable);
   Transaction(Transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
   Transaction& operator=(Transaction&&) = delete;
   Transaction(const Transaction&) = delete;

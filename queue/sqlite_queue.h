@@ -80,13 +80,15 @@ class SqliteQueue final : public Queue {
   Status TakeStep(Db& db, std::int64_t now, Result<std::optional<Work>>* taken)
       WB_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   // Runs `fn(db, row_state, now)` for a request that must exist, as one isolated step of a
-  // group-commit batch (concurrent callers share the transaction and its fsync).
+  // group-commit batch (concurrent callers share the transaction and its fsync). `sync`:
+  // kOrdered only for a change whose loss with the host is harmless (queue.h, Durability).
   template <typename Fn>
-  Status Transition(std::string_view id, Fn fn) WB_LOCKS_EXCLUDED(db_mu_);
+  Status Transition(std::string_view id, Fn fn, Sync sync = Sync::kDurable)
+      WB_LOCKS_EXCLUDED(db_mu_);
   // The same for each of `ids` in one batch: `fn(db, id, row_state, now)`; one status per id.
   template <typename Fn>
-  std::vector<Status> TransitionAll(std::span<const std::string> ids, Fn fn)
-      WB_LOCKS_EXCLUDED(db_mu_);
+  std::vector<Status> TransitionAll(std::span<const std::string> ids, Fn fn,
+                                    Sync sync = Sync::kDurable) WB_LOCKS_EXCLUDED(db_mu_);
   template <typename Fn>
   Status TransitionStep(Db& db, std::string_view id, Fn& fn);
   double NextRandom() WB_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
@@ -123,32 +125,36 @@ Status SqliteQueue::TransitionStep(Db& db, std::string_view id, Fn& fn) {
 }
 
 template <typename Fn>
-Status SqliteQueue::Transition(std::string_view id, Fn fn) {
+Status SqliteQueue::Transition(std::string_view id, Fn fn, Sync sync) {
   WB_RETURN_IF_ERROR(RequireWritable());
   Status outcome;
-  const Status batch = committer_.Run([&](Db& db) {
-    return RunIsolated(db, &outcome, [&](Db& in) { return TransitionStep(in, id, fn); });
-  });
+  const Status batch = committer_.Run(
+      [&](Db& db) {
+        return RunIsolated(db, &outcome, [&](Db& in) { return TransitionStep(in, id, fn); });
+      },
+      sync);
   return batch.ok() ? outcome : batch;
 }
 
 template <typename Fn>
-std::vector<Status> SqliteQueue::TransitionAll(std::span<const std::string> ids, Fn fn) {
+std::vector<Status> SqliteQueue::TransitionAll(std::span<const std::string> ids, Fn fn, Sync sync) {
   std::vector<Status> outcomes(ids.size());
   if (Status s = RequireWritable(); !s.ok()) {
     std::fill(outcomes.begin(), outcomes.end(), s);
     return outcomes;
   }
-  const Status batch = committer_.Run([&](Db& db) -> Status {
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-      auto step = [&](Db& in, const RowState& row, std::int64_t now) {
-        return fn(in, ids[i], row, now);
-      };
-      WB_RETURN_IF_ERROR(
-          RunIsolated(db, &outcomes[i], [&](Db& in) { return TransitionStep(in, ids[i], step); }));
-    }
-    return Status::Ok();
-  });
+  const Status batch = committer_.Run(
+      [&](Db& db) -> Status {
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+          auto step = [&](Db& in, const RowState& row, std::int64_t now) {
+            return fn(in, ids[i], row, now);
+          };
+          WB_RETURN_IF_ERROR(RunIsolated(db, &outcomes[i],
+                                         [&](Db& in) { return TransitionStep(in, ids[i], step); }));
+        }
+        return Status::Ok();
+      },
+      sync);
   if (!batch.ok()) std::fill(outcomes.begin(), outcomes.end(), batch);
   return outcomes;
 }

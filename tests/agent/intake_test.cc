@@ -91,6 +91,26 @@ TEST(IntakeTest, EventsReachTheTargetInOrderWithRunsOfRequestsAndAcksBatched) {
                                                       "requests c", "keys", "lost"}));
 }
 
+// A cloud that acks each result as it arrives interleaves acks with new requests; each kind
+// still goes as one batch (one disk sync each), the requests first. A key set or a channel loss
+// stays where it was: what came before it is handed over before it.
+TEST(IntakeTest, InterleavedRequestsAndAcksAreHandedOverAsOneBatchOfEach) {
+  RecordingTarget target;
+  Intake intake(target, nullptr);
+  intake.PostResultAck("x");
+  intake.PostRequest(Envelope("a"));
+  intake.PostResultAck("y");
+  intake.PostRequest(Envelope("b"));
+  intake.PostKeySetChanged({});
+  intake.PostResultAck("z");
+  intake.PostRequest(Envelope("c"));
+  intake.PostRequest(Envelope("d"));
+  intake.Start();  // everything above is waiting: one drain sees it all
+  ASSERT_TRUE(target.WaitCalls(5));
+  EXPECT_EQ(target.Calls(), (std::vector<std::string>{"requests a,b", "acks x,y", "keys",
+                                                      "requests c,d", "acks z"}));
+}
+
 TEST(IntakeTest, PostingNeverWaitsForTheTargetToStoreTheRequests) {
   RecordingTarget target;
   Intake intake(target, nullptr);

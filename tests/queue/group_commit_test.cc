@@ -121,6 +121,55 @@ TEST_F(GroupCommitTest, WritersArrivingDuringACommitShareTheNextOne) {
   EXPECT_EQ(Rows(), 5);
 }
 
+// An operation that notes the `synchronous` setting its batch commits under: 2 is FULL (the WAL
+// is fsynced at commit), 1 is NORMAL (written, not fsynced).
+GroupCommitter::Op NoteSync(std::int64_t* level) {
+  return [level](Db& db) -> Status {
+    Result<std::int64_t> v = db.QueryInt("PRAGMA synchronous");
+    if (!v.ok()) return v.error();
+    *level = *v;
+    return db.Exec("INSERT INTO t VALUES (7)");
+  };
+}
+constexpr std::int64_t kFull = 2;
+constexpr std::int64_t kNormal = 1;
+
+TEST_F(GroupCommitTest, ABatchOfOrderedWritersOnlyIsNotFsynced) {
+  std::int64_t level = -1;
+  ASSERT_TRUE(committer_->Run(NoteSync(&level), Sync::kOrdered).ok());
+  EXPECT_EQ(level, kNormal);
+  EXPECT_EQ(Rows(), 1);
+}
+
+TEST_F(GroupCommitTest, ADurableWriterAfterAnOrderedBatchIsFsyncedAgain) {
+  std::int64_t ordered = -1;
+  std::int64_t durable = -1;
+  ASSERT_TRUE(committer_->Run(NoteSync(&ordered), Sync::kOrdered).ok());
+  ASSERT_TRUE(committer_->Run(NoteSync(&durable)).ok());
+  EXPECT_EQ(ordered, kNormal);
+  EXPECT_EQ(durable, kFull);
+}
+
+// One durable writer makes its whole batch durable: an ordered writer queued beside it is
+// fsynced with it, never the other way round.
+TEST_F(GroupCommitTest, AnOrderedWriterInABatchWithADurableOneIsFsyncedWithIt) {
+  StartBlockedLeader();
+  std::int64_t ordered = -1;
+  Status ordered_status;
+  Status durable_status;
+  std::thread first([&] { ordered_status = committer_->Run(NoteSync(&ordered), Sync::kOrdered); });
+  WaitForWaiting(2);
+  std::thread second([&] { durable_status = committer_->Run(Insert(8)); });
+  WaitForWaiting(3);
+  Release();
+  first.join();
+  second.join();
+  ASSERT_TRUE(ordered_status.ok()) << ordered_status.ToString();
+  ASSERT_TRUE(durable_status.ok()) << durable_status.ToString();
+  EXPECT_EQ(committer_->batches(), 2u);  // the leader's, then one for both
+  EXPECT_EQ(ordered, kFull);
+}
+
 TEST_F(GroupCommitTest, AStorageFailureFailsItsWholeBatchAndKeepsNothingOfIt) {
   StartBlockedLeader();
   std::vector<std::thread> writers;

@@ -25,7 +25,8 @@ struct FaultPlan {
   std::atomic<int> countdown{0};   // the call that fails when it reaches 0
   std::atomic<int> fired{0};
 };
-FaultPlan plan;  // the shim's one setting; tests run one at a time in this binary
+FaultPlan plan;             // the shim's one setting; tests run one at a time in this binary
+std::atomic<int> syncs{0};  // every xSync that reached the real file
 
 struct ShimFile {
   sqlite3_file base;   // must be first: SQLite sees a ShimFile as a sqlite3_file
@@ -60,6 +61,7 @@ int ShimTruncate(sqlite3_file* f, sqlite3_int64 size) {
 }
 int ShimSync(sqlite3_file* f, int flags) {
   if (Fails(Fault::kSync)) return SQLITE_IOERR_FSYNC;
+  ++syncs;
   return Real(f)->pMethods->xSync(Real(f), flags);
 }
 int ShimFileSize(sqlite3_file* f, sqlite3_int64* size) {
@@ -246,6 +248,68 @@ TEST_P(IoFaultTest, AFailedFinishIsNeverReportedAsDoneAndLosesNothing) {
   }
   EXPECT_GT(reached, 0) << "no fault was ever reached: the shim is not in the path";
   std::printf("%s: %d fault points\n", c.name, reached);
+}
+
+// queue.h, Durability: every call whose success lets something leave the host is fsynced;
+// an admission and an acknowledgement are only written, and the durable commits after them
+// are fsynced again.
+class SyncTest : public QueueTest {
+ protected:
+  void SetUp() override { InstallShim(); }
+  // The fsyncs that `step` made.
+  template <typename Step>
+  int SyncsOf(Step step) {
+    syncs = 0;
+    step();
+    return syncs.load();
+  }
+};
+
+TEST_F(SyncTest, WhatBacksAMessageIsFsyncedAndAdmissionAndAcknowledgementAreNot) {
+  Open();
+  EXPECT_GT(
+      SyncsOf([&] { ASSERT_TRUE(queue_->Enqueue(MakeReset("a", "alice", clock_.Now())).ok()); }),
+      0);
+  EXPECT_EQ(SyncsOf([&] { ASSERT_TRUE(queue_->MarkReady("a").ok()); }), 0);
+  EXPECT_GT(SyncsOf([&] {
+              auto work = queue_->Take();
+              ASSERT_TRUE(work.ok() && work->has_value());
+            }),
+            0);
+  EXPECT_GT(SyncsOf([&] { ASSERT_TRUE(queue_->Finish("a", Succeeded()).ok()); }), 0);
+  EXPECT_EQ(SyncsOf([&] { ASSERT_TRUE(queue_->AcknowledgeResult("a").ok()); }), 0);
+  // After an unsynced commit, the next durable one is fsynced again.
+  EXPECT_GT(
+      SyncsOf([&] { ASSERT_TRUE(queue_->Enqueue(MakeReset("b", "bob", clock_.Now())).ok()); }), 0);
+  const std::vector<std::string> ids{"b"};
+  EXPECT_EQ(SyncsOf([&] { EXPECT_TRUE(queue_->MarkReadyAll(ids)[0].ok()); }), 0);
+  auto work = queue_->Take();
+  ASSERT_TRUE(work.ok() && work->has_value());
+  ASSERT_TRUE(queue_->Finish("b", Succeeded()).ok());
+  EXPECT_EQ(SyncsOf([&] { EXPECT_TRUE(queue_->AcknowledgeResults(ids)[0].ok()); }), 0);
+}
+
+// The unsynced commits are commits: the next process finds them (crash_test kills the process
+// at random moments, MarkReady and AcknowledgeResult included).
+TEST_F(SyncTest, AnUnsyncedAdmissionAndAcknowledgementAreThereForTheNextOpen) {
+  Open();
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("a", "alice", clock_.Now())).ok());
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("b", "bob", clock_.Now())).ok());
+  ASSERT_TRUE(queue_->MarkReady("a").ok());
+  auto work = queue_->Take();
+  ASSERT_TRUE(work.ok() && work->has_value());
+  ASSERT_TRUE(queue_->Finish("a", Succeeded()).ok());
+  ASSERT_TRUE(queue_->AcknowledgeResult("a").ok());
+  ASSERT_TRUE(queue_->MarkReady("b").ok());  // the last commit: not fsynced
+  queue_.reset();
+  auto reopened = OpenQueue(DefaultOptions());
+  ASSERT_TRUE(reopened.ok()) << reopened.error().ToString();
+  queue_ = std::move(reopened).value();
+  auto a = queue_->Show("a");
+  auto b = queue_->Show("b");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(a->record.acknowledged_at.has_value());
+  EXPECT_EQ(b->record.state, State::kReady);
 }
 
 INSTANTIATE_TEST_SUITE_P(

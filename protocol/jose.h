@@ -34,7 +34,8 @@ Result<std::string> Es256Sign(EVP_PKEY* key, std::string_view signing_input);
 // True only for a valid 64-byte R || S signature by `key` over `signing_input`.
 bool Es256Verify(EVP_PKEY* key, std::string_view signing_input, std::string_view signature);
 
-// The ECDH shared secret Z of `own` (private) and `peer` (public, validated again here).
+// The ECDH shared secret Z of `own` (private) and `peer` (public). `peer` must come from
+// P256PublicKey or P256PrivateKey, which validated it: it is not checked a second time.
 Status EcdhSharedSecret(EVP_PKEY* own, EVP_PKEY* peer, WipedString& z);
 
 // Concat KDF (NIST SP 800-56A section 5.8.1, SHA-256) as RFC 7518 section 4.6.2 uses it:

@@ -114,23 +114,33 @@ Result<std::optional<std::string>> IdWithPrefix(Db& db, std::string_view prefix)
 
 }  // namespace
 
+// The record and its history from one snapshot (a read transaction): a commit between the two
+// reads would otherwise show a state its history does not have yet.
 Result<RequestDetail> SqliteQueue::Show(std::string_view id) {
-  MutexLock lock(db_mu_);
-  Result<std::optional<Record>> record = LoadRecord(parts_.db, id);
+  return Read([&](Db& db) -> Result<RequestDetail> {
+    WB_RETURN_IF_ERROR(db.Run("BEGIN"));
+    Result<RequestDetail> detail = ShowIn(db, id);
+    if (!db.InAutocommit()) (void)db.Run("ROLLBACK");  // ends the read; nothing was written
+    return detail;
+  });
+}
+
+Result<RequestDetail> SqliteQueue::ShowIn(Db& db, std::string_view id) {
+  Result<std::optional<Record>> record = LoadRecord(db, id);
   if (!record.ok()) return record.error();
   std::string full;
   if (!*record && id.size() >= kMinIdPrefix) {
-    Result<std::optional<std::string>> found = IdWithPrefix(parts_.db, id);
+    Result<std::optional<std::string>> found = IdWithPrefix(db, id);
     if (!found.ok()) return found.error();
     if (*found) {
       full = std::move(**found);
       id = full;
-      record = LoadRecord(parts_.db, id);
+      record = LoadRecord(db, id);
       if (!record.ok()) return record.error();
     }
   }
   if (!*record) return NotFound("no " + QuoteId(id));
-  Result<std::vector<HistoryEvent>> history = LoadHistory(parts_.db, id);
+  Result<std::vector<HistoryEvent>> history = LoadHistory(db, id);
   if (!history.ok()) return history.error();
   return RequestDetail{std::move(**record), std::move(history).value()};
 }

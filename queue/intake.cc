@@ -165,8 +165,7 @@ Result<bool> SqliteQueue::RememberNonce(std::string_view nonce, WallTime expires
 }
 
 Result<bool> SqliteQueue::IsNonceRemembered(std::string_view nonce) {
-  MutexLock lock(db_mu_);
-  return IsRemembered(parts_.db, kReplayNonce, nonce);
+  return Read([&](Db& db) { return IsRemembered(db, kReplayNonce, nonce); });
 }
 
 Result<std::vector<Result<EnqueueResult>>> SqliteQueue::EnqueueAll(

@@ -80,7 +80,9 @@
 // $CREDENTIALS_DIRECTORY). Only one read-write Queue may use a state directory at a time.
 //
 // Thread-safety: a Queue is safe to use from several threads at once. Records, Work and the
-// other structs are plain values owned by the caller.
+// other structs are plain values owned by the caller. IsNonceRemembered, Show and
+// NextReadyTime read through a connection of their own: they never wait behind a commit in
+// progress (its fsync), and each sees every commit whose call returned before it began.
 
 #include <array>
 #include <chrono>

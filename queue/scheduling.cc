@@ -157,15 +157,17 @@ Status SqliteQueue::TakeStep(Db& db, std::int64_t now, Result<std::optional<Work
 }
 
 Result<std::optional<WallTime>> SqliteQueue::NextReadyTime() {
-  MutexLock lock(db_mu_);
-  Result<Stmt> stmt = parts_.db.Prepare(kNextDue);
-  if (!stmt.ok()) return stmt.error();
-  stmt->Bind(1, NowMs());
-  Result<bool> row = stmt->Step();
-  if (!row.ok()) return row.error();
-  std::optional<std::int64_t> ms = *row ? stmt->OptInt(0) : std::nullopt;
-  if (!ms) return std::optional<WallTime>();
-  return std::optional<WallTime>(FromMillis(*ms));
+  const std::int64_t now = NowMs();
+  return Read([&](Db& db) -> Result<std::optional<WallTime>> {
+    Result<Stmt> stmt = db.Prepare(kNextDue);
+    if (!stmt.ok()) return stmt.error();
+    stmt->Bind(1, now);
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.error();
+    std::optional<std::int64_t> ms = *row ? stmt->OptInt(0) : std::nullopt;
+    if (!ms) return std::optional<WallTime>();
+    return std::optional<WallTime>(FromMillis(*ms));
+  });
 }
 
 Result<int> SqliteQueue::RetryWaitingNow() {

@@ -121,6 +121,16 @@ Result<LoadedKey> LoadKey(Db& db, const Options& o) {
   return LoadOrCreateKey(where);
 }
 
+// The second connection of a read-write queue (SqliteQueue::Parts::reader), opened once the
+// database is migrated. query_only: a bug that wrote through it would fail, not bypass the
+// group commit.
+Result<Db> OpenReader(const std::filesystem::path& path) {
+  Result<Db> reader = Db::Open(path, SQLITE_OPEN_READWRITE);
+  if (!reader.ok()) return reader.error();
+  WB_RETURN_IF_ERROR(reader->Exec("PRAGMA busy_timeout = 5000; PRAGMA query_only = 1"));
+  return reader;
+}
+
 Result<std::unique_ptr<Queue>> OpenReadWrite(const Options& o, const Clock& clock) {
   WB_RETURN_IF_ERROR(EnsureDirectory(o.state_dir));
   Result<StateLock> lock = StateLock::Acquire(o.state_dir);
@@ -142,8 +152,10 @@ Result<std::unique_ptr<Queue>> OpenReadWrite(const Options& o, const Clock& cloc
   if (!key.ok()) return key.error();
   std::string session = NewSessionId();
   WB_RETURN_IF_ERROR(RecordOpen(*db, *key, session));
+  Result<Db> reader = OpenReader(path);
+  if (!reader.ok()) return reader.error();
   SqliteQueue::Parts parts{std::move(lock).value(), std::move(db).value(), std::move(key->key),
-                           std::move(session)};
+                           std::move(session), std::move(reader).value()};
   return std::unique_ptr<Queue>(std::make_unique<SqliteQueue>(o, clock, std::move(parts)));
 }
 
@@ -160,7 +172,7 @@ Result<std::unique_ptr<Queue>> OpenReadOnly(const Options& o, const Clock& clock
   Result<std::string> session = GetMeta(*db, "session");
   if (!session.ok()) return session.error();
   SqliteQueue::Parts parts{std::nullopt, std::move(db).value(), std::nullopt,
-                           std::move(session).value()};
+                           std::move(session).value(), std::nullopt};
   return std::unique_ptr<Queue>(std::make_unique<SqliteQueue>(o, clock, std::move(parts)));
 }
 

@@ -32,6 +32,11 @@ class SqliteQueue final : public Queue {
     Db db;
     std::optional<DataKey> key;  // unset in read-only mode
     std::string session;         // identifies the Queue instance that took a request
+    // Read-write mode: a second connection, for the reads on the request path (the replay
+    // lookups, Show, NextReadyTime). A WAL reader never waits for the writer, so these reads
+    // do not queue behind a group commit's fsync; each sees every commit made before it
+    // started. Unset in read-only mode, where the one connection only reads.
+    std::optional<Db> reader;
   };
   SqliteQueue(const Options& options, const Clock& clock, Parts parts);
 
@@ -92,6 +97,12 @@ class SqliteQueue final : public Queue {
   template <typename Fn>
   Status TransitionStep(Db& db, std::string_view id, Fn& fn);
   double NextRandom() WB_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  // Show's reads, on `db` in a read transaction.
+  Result<RequestDetail> ShowIn(Db& db, std::string_view id);
+  // Runs `read(db)` on the reader connection (under reader_mu_), or in read-only mode on the
+  // one connection (under db_mu_). `read` must only read.
+  template <typename Fn>
+  auto Read(Fn read) -> decltype(read(std::declval<Db&>()));
   std::string_view session() const { return parts_.session; }
 
   const Options options_;
@@ -99,7 +110,10 @@ class SqliteQueue final : public Queue {
   const BackoffPolicy backoff_;
 
   Mutex db_mu_;
-  Parts parts_;  // parts_.db is used only with db_mu_ held; the lock is released last
+  Mutex reader_mu_;
+  // parts_.db is used only with db_mu_ held, parts_.reader only with reader_mu_; the lock is
+  // released last.
+  Parts parts_;
   std::mt19937_64 rng_ WB_GUARDED_BY(db_mu_);
   GroupCommitter committer_;
 };
@@ -115,6 +129,16 @@ namespace wb::queue {
 
 // Quotes a request id from the cloud for an error message.
 inline std::string QuoteId(std::string_view id) { return "request '" + EscapeForLog(id, 80) + "'"; }
+
+template <typename Fn>
+auto SqliteQueue::Read(Fn read) -> decltype(read(std::declval<Db&>())) {
+  if (!parts_.reader) {
+    MutexLock lock(db_mu_);
+    return read(parts_.db);
+  }
+  MutexLock lock(reader_mu_);
+  return read(*parts_.reader);
+}
 
 template <typename Fn>
 Status SqliteQueue::TransitionStep(Db& db, std::string_view id, Fn& fn) {

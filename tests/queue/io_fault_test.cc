@@ -6,8 +6,12 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <future>
+#include <mutex>
+#include <thread>
 
 #include "tests/queue/queue_test_util.h"
 
@@ -27,6 +31,40 @@ struct FaultPlan {
 };
 FaultPlan plan;             // the shim's one setting; tests run one at a time in this binary
 std::atomic<int> syncs{0};  // every xSync that reached the real file
+
+// Holds every xSync while armed, as a slow disk would: a commit stays inside its fsync, with
+// the queue's writer lock held, until Release.
+class SyncGate {
+ public:
+  void Arm() {
+    std::lock_guard l(mu_);
+    armed_ = true;
+    blocked_ = false;
+  }
+  void Pass() {
+    std::unique_lock l(mu_);
+    if (!armed_) return;
+    blocked_ = true;
+    cv_.notify_all();
+    cv_.wait(l, [this] { return !armed_; });
+  }
+  bool WaitBlocked() {
+    std::unique_lock l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(10), [this] { return blocked_; });
+  }
+  void Release() {
+    std::lock_guard l(mu_);
+    armed_ = false;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false;
+  bool blocked_ = false;
+};
+SyncGate gate;
 
 struct ShimFile {
   sqlite3_file base;   // must be first: SQLite sees a ShimFile as a sqlite3_file
@@ -62,6 +100,7 @@ int ShimTruncate(sqlite3_file* f, sqlite3_int64 size) {
 int ShimSync(sqlite3_file* f, int flags) {
   if (Fails(Fault::kSync)) return SQLITE_IOERR_FSYNC;
   ++syncs;
+  gate.Pass();
   return Real(f)->pMethods->xSync(Real(f), flags);
 }
 int ShimFileSize(sqlite3_file* f, sqlite3_int64* size) {
@@ -310,6 +349,30 @@ TEST_F(SyncTest, AnUnsyncedAdmissionAndAcknowledgementAreThereForTheNextOpen) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_TRUE(a->record.acknowledged_at.has_value());
   EXPECT_EQ(b->record.state, State::kReady);
+}
+
+// The reads on the request path (the replay lookups, Show, NextReadyTime) use a connection of
+// their own: they answer while a commit is inside its fsync, instead of queueing behind it.
+TEST_F(SyncTest, ReadsOnTheRequestPathDoNotWaitForACommitInItsFsync) {
+  Open();
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("kept", "alice", clock_.Now())).ok());
+  gate.Arm();
+  std::thread writer(
+      [&] { EXPECT_TRUE(queue_->Enqueue(MakeReset("new", "bob", clock_.Now())).ok()); });
+  ASSERT_TRUE(gate.WaitBlocked());
+  auto reads = std::async(std::launch::async, [&] {
+    auto shown = queue_->Show("kept");
+    EXPECT_TRUE(shown.ok() && shown->record.info.id == "kept");
+    EXPECT_TRUE(queue_->IsNonceRemembered("never-seen").ok());
+    EXPECT_TRUE(queue_->NextReadyTime().ok());
+  });
+  const bool answered = reads.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  gate.Release();
+  writer.join();
+  reads.get();
+  EXPECT_TRUE(answered) << "a read waited for the commit's fsync";
+  // Once committed, the new request is what the next read sees.
+  EXPECT_TRUE(queue_->Show("new").ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -13,7 +13,9 @@
 //   key set, a channel loss) are two calls, the requests in order, then the acks in order, so
 //   that each batch's disk syncs are shared (agent/pipeline.h) however the cloud interleaves
 //   them. An ack concerns a result already sent: handing it over after a request that came
-//   behind it changes nothing the pipeline decides.
+//   behind it changes nothing the pipeline decides. (A cloud that acked a result before it was
+//   sent, which the protocol does not allow, may now see that ack count when the request
+//   ends in the same drain; before, it was refused as not yet terminal.)
 // - Batching without waiting: the intake never holds an event back to fill a batch; a batch is
 //   whatever arrived while the previous one was being stored, at most kMaxBatch.
 // - Bounds: at most `capacity` events wait. Post blocks while the inbox is full: back-pressure

@@ -274,13 +274,20 @@ Result<int> Pipeline::ReleaseHeld() {
   OnBreakerChanged(CurrentPolicy()->ReleaseBreaker(), nullptr);
   auto held = deps_.queue->List({.state = queue::State::kReceived, .limit = 100000});
   if (!held.ok()) return held.error();
-  int moved = 0;
+  std::vector<std::string> ids;
   for (const auto& record : *held) {
     const policy::Decision released;  // allow: no rule holds it any more
     RecordDecision(record.info, released,
                    "breaker release: admitted by an administrator after review");
-    if (Status s = deps_.queue->MarkReady(record.info.id); !s.ok()) {
-      deps_.log->warn("request {}: not released: {}", record.info.id, s.ToString());
+    ids.push_back(record.info.id);
+  }
+  // Durable: an administrator's decision must stand as recorded, not be decided again by the
+  // rules after a crash of the host.
+  const std::vector<Status> marked = deps_.queue->MarkReadyAll(ids, queue::Sync::kDurable);
+  int moved = 0;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (!marked[i].ok()) {
+      deps_.log->warn("request {}: not released: {}", ids[i], marked[i].ToString());
       continue;
     }
     ++moved;

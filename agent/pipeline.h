@@ -15,9 +15,11 @@
 //     Finish/Retry -> audit directory_write (durable) -> "result" -> audit result_sent
 //   OnResultAcks (a batch): AcknowledgeResults (one transaction) -> audit result_acknowledged
 //
-// A batch costs what one request costs in disk syncs: the queue's intake transaction, one
-// audit sync and the MarkReadyAll transaction. "accepted" still leaves only after the request
-// is durable, a `rejected` or a denial's result only after its record is.
+// A batch costs what one request costs in disk syncs: the queue's intake transaction and, when
+// the batch holds a rejection or a denial, one audit sync. Its MarkReadyAll is written, not
+// fsynced (queue.h, Durability): the worker's Take carries it to the disk. "accepted" still
+// leaves only after the request is durable, a `rejected` or a denial's result only after its
+// record is.
 //
 // A request that fails a check is rejected with its stable code, audited, and writes nothing.
 // A password write that may already have been applied is not applied again: before a retry

@@ -267,7 +267,8 @@ void Pipeline::AdmitAll(const std::vector<queue::Record>& records) {
   for (std::size_t i = 0; i < records.size(); ++i) {
     if (!EndsAdmission(records[i], decisions[i])) ready.push_back(records[i].info.id);
   }
-  const std::vector<Status> marked = deps_.queue->MarkReadyAll(ready);
+  // Ordered, not fsynced: lost with the host, an admission is decided again at the next start.
+  const std::vector<Status> marked = deps_.queue->MarkReadyAll(ready, queue::Sync::kOrdered);
   for (std::size_t i = 0; i < ready.size(); ++i) {
     if (!marked[i].ok()) {
       deps_.log->warn("request {}: not admitted: {}", ready[i], marked[i].ToString());

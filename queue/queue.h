@@ -37,18 +37,20 @@
 //
 // Guarantees
 // - Durability: when Enqueue, Finish, Retry, RememberNonce, Take or a recovery call returns
-//   OK, its transaction has been fsynced (SQLite synchronous=FULL). MarkReady and
-//   AcknowledgeResult (and their *All forms) are ordered, not fsynced: nothing leaves the host
-//   on the strength of either, so their commit is only written; it survives a crash of the
-//   process, and the next fsynced commit (the Take that acts on an admission, say) carries it
-//   to the disk first. A crash of the host may lose one, and then every commit after it, never
-//   one without those before it (the WAL is replayed in order): a lost admission leaves the
-//   request `received`, admitted again at the next start (Crash recovery, step 2); a lost
-//   acknowledgement leaves the result in the outbox, sent and acknowledged again.
-//   Concurrent calls that write share one transaction and one fsync (group commit), each call
-//   an all-or-nothing step of it, so that one caller's refusal never undoes another's change;
-//   each caller still returns only after its own change is durable. The *All calls put a
-//   whole batch of one caller's in one transaction.
+//   OK, its transaction has been fsynced (Sync::kDurable). MarkReady, AcknowledgeResult(s)
+//   and RetryWaitingNow are Sync::kOrdered, and MarkReadyAll is what its caller asks: nothing
+//   leaves the host on the strength of these, so their commit is only written; it survives a
+//   crash of the process, and the next fsynced commit (the Take that acts on an admission,
+//   say) carries it to the disk first. A crash of the host may lose one, and then every
+//   commit after it, never one without those before it: a lost admission leaves the request
+//   `received`, admitted again at the next start (Crash recovery, step 2); a lost
+//   acknowledgement leaves the result in the outbox, sent and acknowledged again; a lost
+//   RetryWaitingNow only makes requests wait out their back-off.
+//   Concurrent calls that write share one transaction (group commit), each call an
+//   all-or-nothing step of it, so that one caller's refusal never undoes another's change; the
+//   transaction is fsynced when any of its calls is durable, and each caller returns only
+//   after its own change is committed so. The *All calls put a whole batch of one caller's in
+//   one transaction.
 // - Idempotency: a request id is stored at most once. Enqueue of a known id returns the stored
 //   record and its state (EnqueueResult::inserted == false). An id whose record has already
 //   been purged is refused with kAlreadyExists until its expiry plus Options::clock_skew.
@@ -114,6 +116,16 @@ enum class State {
   kExpired = 6,
 };
 inline constexpr std::size_t kStateCount = 7;
+
+// How a call's commit reaches the disk (see Durability).
+enum class Sync {
+  // Fsynced (SQLite synchronous=FULL in WAL mode): the commit survives a crash of the host.
+  kDurable,
+  // Written, not fsynced (NORMAL). It survives a crash of the process; a crash of the host may
+  // lose it, with the commits after it, but never without them: the WAL is one log, replayed
+  // up to its first incomplete frame. The next kDurable commit makes it durable with its own.
+  kOrdered,
+};
 
 // "received", "ready", "applying", "succeeded", "rejected", "failed", "expired".
 std::string_view StateName(State state);
@@ -323,13 +335,15 @@ class Queue {
 
   // --- Admission and work -----------------------------------------------------------------
 
-  // received -> ready; ordered, not fsynced (see Durability). kNotFound for an unknown id,
+  // received -> ready; Sync::kOrdered (see Durability). kNotFound for an unknown id,
   // kFailedPrecondition in another state (e.g. the request expired while its admission was
   // being decided).
   virtual Status MarkReady(std::string_view id) = 0;
   // MarkReady for each id, in one transaction: one status per id, in order. A refusal is that
-  // id's alone; a transaction that cannot commit fails every id with its error.
-  virtual std::vector<Status> MarkReadyAll(std::span<const std::string> ids) = 0;
+  // id's alone; a transaction that cannot commit fails every id with its error. `sync`:
+  // kOrdered for an admission that is decided again after a crash (the policy's own), kDurable
+  // for one that must stand as recorded (an administrator's release of held requests).
+  virtual std::vector<Status> MarkReadyAll(std::span<const std::string> ids, Sync sync) = 0;
 
   // ready -> applying for the next eligible request (see Ordering), with its passwords
   // decrypted. Returns nullopt when nothing is eligible now. A request past expires_at is not

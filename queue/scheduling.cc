@@ -94,7 +94,7 @@ Status ToReady(Db& db, std::string_view id, const RowState& row, std::int64_t no
 
 }  // namespace
 
-// Not fsynced (queue.h, Durability): an admission lost with the host leaves the request
+// Ordered (queue.h, Durability): an admission lost with the host leaves the request
 // `received`, and the daemon admits it again at its next start. Take, which acts on it, is
 // durable, and its commit carries this one to the disk first.
 Status SqliteQueue::MarkReady(std::string_view id) {
@@ -103,12 +103,20 @@ Status SqliteQueue::MarkReady(std::string_view id) {
       Sync::kOrdered);
 }
 
-std::vector<Status> SqliteQueue::MarkReadyAll(std::span<const std::string> ids) {
-  return TransitionAll(ids, ToReady, Sync::kOrdered);
+std::vector<Status> SqliteQueue::MarkReadyAll(std::span<const std::string> ids, Sync sync) {
+  return TransitionAll(ids, ToReady, sync);
 }
 
 Result<std::optional<Work>> SqliteQueue::Take() {
   WB_RETURN_IF_ERROR(RequireWritable());
+  // Looked at first without the writer: a Take that finds nothing (a worker woken by a
+  // request's end, in case its account's next request may go) costs one read, not a write
+  // transaction queued with the commits. What commits after this read is there for the next
+  // call, as if this one had come a moment earlier.
+  const std::int64_t now = NowMs();
+  Result<std::optional<Candidate>> any = Read([&](Db& db) { return NextEligible(db, now); });
+  if (!any.ok()) return any.error();
+  if (!*any) return std::optional<Work>();
   Result<std::optional<Work>> taken = std::optional<Work>();
   Status outcome;
   const Status batch = committer_.Run([&](Db& db) -> Status {
@@ -170,14 +178,22 @@ Result<std::optional<WallTime>> SqliteQueue::NextReadyTime() {
   });
 }
 
+// Ordered (queue.h, Durability): only the timing changes; a crash of the host that loses it
+// makes the requests wait out their back-off again.
 Result<int> SqliteQueue::RetryWaitingNow() {
   WB_RETURN_IF_ERROR(RequireWritable());
   MutexLock lock(db_mu_);
-  Result<Stmt> stmt =
-      parts_.db.Prepare("UPDATE requests SET not_before = ?1 WHERE state = 1 AND not_before > ?1");
-  if (!stmt.ok()) return stmt.error();
-  WB_RETURN_IF_ERROR(stmt->Bind(1, NowMs()).Run());
-  return static_cast<int>(parts_.db.Changes());
+  Result<Transaction> tx = Transaction::Begin(parts_.db, Sync::kOrdered);
+  if (!tx.ok()) return tx.error();
+  {
+    Result<Stmt> stmt = parts_.db.Prepare(
+        "UPDATE requests SET not_before = ?1 WHERE state = 1 AND not_before > ?1");
+    if (!stmt.ok()) return stmt.error();
+    WB_RETURN_IF_ERROR(stmt->Bind(1, NowMs()).Run());
+  }  // the statement is reset before the commit
+  const auto moved = static_cast<int>(parts_.db.Changes());
+  WB_RETURN_IF_ERROR(tx->Commit());
+  return moved;
 }
 
 Status SqliteQueue::Finish(std::string_view id, const Outcome& outcome) {

@@ -200,8 +200,9 @@ Result<std::int64_t> Db::QueryInt(std::string_view sql) {
 Status Db::SetSync(Sync sync) {
   if (sync_ == sync) return Status::Ok();
   sync_.reset();  // not known while the PRAGMA runs: a failure leaves it to be set again
+  // Exec, not a cached statement: a PRAGMA takes effect when it is compiled.
   WB_RETURN_IF_ERROR(
-      Run(sync == Sync::kDurable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL"));
+      Exec(sync == Sync::kDurable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL"));
   sync_ = sync;
   return Status::Ok();
 }

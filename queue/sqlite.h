@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 #include "common/status.h"
+#include "queue/queue.h"  // Sync
 
 namespace wb::queue {
 
@@ -82,17 +83,6 @@ class Stmt {
   int bind_rc_ = SQLITE_OK;
 };
 
-// How a transaction's commit reaches the disk: SQLite's `synchronous` setting, in WAL mode.
-enum class Sync {
-  // FULL: the WAL is fsynced at commit. The commit survives a crash of the host.
-  kDurable,
-  // NORMAL: the commit is written to the WAL, not fsynced. It survives a crash of the process;
-  // a crash of the host may lose it, with the commits after it, but never without them: the
-  // WAL is one log, and SQLite replays it up to its first incomplete frame. The next kDurable
-  // commit makes it durable with its own.
-  kOrdered,
-};
-
 class Db {
  public:
   // flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, or SQLITE_OPEN_READONLY.
@@ -117,8 +107,9 @@ class Db {
   std::int64_t Changes() const { return sqlite3_changes64(db_); }
   // True outside an explicit transaction (SQLite may roll one back on its own after an error).
   bool InAutocommit() const { return sqlite3_get_autocommit(db_) != 0; }
-  // Sets how the next commits reach the disk; a PRAGMA only when that changes. Outside a
-  // transaction (SQLite reads the setting at BEGIN).
+  // Sets how the next commits reach the disk (SQLite's `synchronous`: FULL for kDurable, NORMAL
+  // for kOrdered, in WAL mode); a PRAGMA only when that changes. Outside a transaction: SQLite
+  // refuses the change inside one.
   Status SetSync(Sync sync);
 
  private:

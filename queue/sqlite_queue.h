@@ -46,7 +46,7 @@ class SqliteQueue final : public Queue {
       std::span<const NonceToRemember> nonces, std::span<const Request* const> requests) override;
   Result<bool> IsNonceRemembered(std::string_view nonce) override;
   Status MarkReady(std::string_view id) override;
-  std::vector<Status> MarkReadyAll(std::span<const std::string> ids) override;
+  std::vector<Status> MarkReadyAll(std::span<const std::string> ids, Sync sync) override;
   Result<std::optional<Work>> Take() override;
   Result<std::optional<WallTime>> NextReadyTime() override;
   Result<int> RetryWaitingNow() override;
@@ -99,8 +99,9 @@ class SqliteQueue final : public Queue {
   double NextRandom() WB_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   // Show's reads, on `db` in a read transaction.
   Result<RequestDetail> ShowIn(Db& db, std::string_view id);
-  // Runs `read(db)` on the reader connection (under reader_mu_), or in read-only mode on the
-  // one connection (under db_mu_). `read` must only read.
+  // Runs `read(db)` on the reader connection (under reader_mu_), or on the writer's (under
+  // db_mu_) in read-only mode or when the reader is stuck in a transaction. `read` must only
+  // read, and end any transaction it begins.
   template <typename Fn>
   auto Read(Fn read) -> decltype(read(std::declval<Db&>()));
   std::string_view session() const { return parts_.session; }
@@ -132,12 +133,16 @@ inline std::string QuoteId(std::string_view id) { return "request '" + EscapeFor
 
 template <typename Fn>
 auto SqliteQueue::Read(Fn read) -> decltype(read(std::declval<Db&>())) {
-  if (!parts_.reader) {
-    MutexLock lock(db_mu_);
-    return read(parts_.db);
+  if (parts_.reader) {
+    MutexLock lock(reader_mu_);
+    Db& reader = *parts_.reader;
+    // A read transaction left open (Show's ROLLBACK failed) would pin an old snapshot, and the
+    // WAL with it: end it, or read through the writer rather than answer from the past.
+    if (!reader.InAutocommit()) (void)reader.Run("ROLLBACK");
+    if (reader.InAutocommit()) return read(reader);
   }
-  MutexLock lock(reader_mu_);
-  return read(*parts_.reader);
+  MutexLock lock(db_mu_);
+  return read(parts_.db);
 }
 
 template <typename Fn>

@@ -181,6 +181,8 @@ class FaultyQueue final : public queue::Queue {
   std::atomic<bool> fail_retry{false};
   std::atomic<int> failed_calls{0};
   std::atomic<int> takes{0};
+  std::atomic<int> durable_admissions{0};  // MarkReadyAll calls with Sync::kDurable
+  std::atomic<int> ordered_admissions{0};  // and with Sync::kOrdered
 
   Result<queue::EnqueueResult> Enqueue(const queue::Request& r) override {
     return inner_->Enqueue(r);
@@ -198,8 +200,9 @@ class FaultyQueue final : public queue::Queue {
     return inner_->IsNonceRemembered(nonce);
   }
   Status MarkReady(std::string_view id) override { return inner_->MarkReady(id); }
-  std::vector<Status> MarkReadyAll(std::span<const std::string> ids) override {
-    return inner_->MarkReadyAll(ids);
+  std::vector<Status> MarkReadyAll(std::span<const std::string> ids, queue::Sync sync) override {
+    ++(sync == queue::Sync::kDurable ? durable_admissions : ordered_admissions);
+    return inner_->MarkReadyAll(ids, sync);
   }
   Result<std::optional<queue::Work>> Take() override {
     ++takes;
@@ -1454,6 +1457,21 @@ TEST_F(PipelineBreakerTest, AReloadKeepsATrippedBreakerTripped) {
     ASSERT_TRUE(ResultArrives(id).ok());
     EXPECT_EQ(ResultFor(id).outcome, "succeeded");
   }
+}
+
+// The rules' own admissions are written without an fsync (decided again after a crash of the
+// host); an administrator's release must stand as recorded, so it is fsynced.
+TEST_F(PipelineBreakerTest, AnAdministratorsReleaseIsStoredDurablyAndTheRulesAdmissionsAreNot) {
+  Send(2);
+  EXPECT_GT(faulty_->ordered_admissions.load(), 0);
+  EXPECT_EQ(faulty_->durable_admissions.load(), 0);
+  auto held = Send(3);
+  ASSERT_TRUE(pipeline_->Breaker().tripped);
+  auto released = pipeline_->ReleaseHeld();
+  ASSERT_TRUE(released.ok());
+  EXPECT_EQ(*released, 3);
+  EXPECT_EQ(faulty_->durable_admissions.load(), 1);  // the three, in one transaction
+  for (const auto& id : held) ASSERT_TRUE(ResultArrives(id).ok());
 }
 
 TEST_F(PipelineBreakerTest, ReleasedRequestsAreAppliedExactlyOnce) {

@@ -227,5 +227,26 @@ TEST_F(ConcurrentEnqueueTest, ManyThreadsEnqueueAndEachRequestIsStoredOnce) {
   EXPECT_EQ(queue_->GetStats()->count(State::kReceived), kThreads * kEach);
 }
 
+// A worker woken for nothing (queue/scheduling.cc, Take) reads; it does not queue a write
+// transaction behind the commits.
+TEST_F(ConcurrentEnqueueTest, ATakeThatFindsNothingStartsNoTransaction) {
+  Open();
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("waiting", "alice", clock_.Now())).ok());  // not ready
+  auto* impl = dynamic_cast<SqliteQueue*>(queue_.get());
+  ASSERT_NE(impl, nullptr);
+  const std::uint64_t before = impl->commit_batches();
+  for (int i = 0; i < 3; ++i) {
+    auto work = queue_->Take();
+    ASSERT_TRUE(work.ok()) << work.error().ToString();
+    EXPECT_FALSE(work->has_value());
+  }
+  EXPECT_EQ(impl->commit_batches(), before);
+  // Once there is work, Take commits (the attempt is durable before it returns).
+  ASSERT_TRUE(queue_->MarkReady("waiting").ok());
+  auto work = queue_->Take();
+  ASSERT_TRUE(work.ok() && work->has_value());
+  EXPECT_GT(impl->commit_batches(), before + 1);  // MarkReady's, then Take's
+}
+
 }  // namespace
 }  // namespace wb::queue::testing

@@ -1553,6 +1553,13 @@ TEST_F(PipelineBreakerTest, NoInterleavingWritesAHeldRequestEarlyOrAnyRequestTwi
           ASSERT_TRUE(held_now.ok());
           ASSERT_TRUE((release ? pipeline_->ReleaseHeld() : pipeline_->RejectHeld()).ok());
           released = release;
+          // The breaker counts only requests received after a release or reject, and the queue
+          // keeps received_at in milliseconds: a request received in the same millisecond is
+          // not counted, and a fast run would then never see the breaker trip again. The next
+          // request comes in the next millisecond, as any real one does.
+          std::this_thread::sleep_until(
+              std::chrono::ceil<std::chrono::milliseconds>(std::chrono::system_clock::now()) +
+              std::chrono::milliseconds(1));
           if (!release) {
             for (const auto& r : *held_now) rejected.insert(r.info.id);
           }

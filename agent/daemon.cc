@@ -218,6 +218,13 @@ Result<std::unique_ptr<audit::Writer>, Daemon::OpenError> OpenAudit(const config
     log.warn("audit trail: removed a torn final line left by a crash ({} bytes)",
              (*writer)->recovery()->bytes);
   }
+  if (const auto& slot = (*writer)->checkpoint_recovery()) {
+    log.error(
+        "audit trail: one slot of the checkpoint failed its check ({}): a power loss that tore "
+        "its write, or an edit; went on from the other slot (seq {}), recorded as seq {}; run "
+        "`wbagent audit verify` and treat an unexplained one as an incident (docs/audit.md)",
+        slot->problem, slot->from_seq, slot->seq);
+  }
   return std::move(*writer);
 }
 
@@ -230,7 +237,7 @@ Result<PipelineKeys> LoadKeys(const config::Config& c) {
   auto key = protocol::EcPrivateKey::Load(paths.encryption_key());
   if (!key.ok()) return key.error().WithContext(paths.encryption_key().string());
   PipelineKeys keys;
-  keys.trusted = std::move(*trusted);
+  keys.trusted = protocol::TrustedKeys(std::move(*trusted));
   keys.encryption_key = std::make_shared<const protocol::EcPrivateKey>(std::move(*key));
   keys.open.expected_tenant = enrollment->tenant;
   keys.open.expected_audience = c.agent.id;

@@ -311,6 +311,7 @@ Result<int> Pipeline::RejectHeld() {
     EndDenied(record.info, rejected.matches.front(), milliseconds(0));
     ++moved;
   }
+  if (moved > 0) Notify();  // a request that waited behind a rejected one may now go
   return moved;
 }
 
@@ -331,7 +332,7 @@ void Pipeline::ResendResults() {
 }
 
 void Pipeline::OnKeySetChanged(const protocol::Jwks& keys) {
-  keys_.trusted = keys;
+  keys_.trusted = protocol::TrustedKeys(keys);
   audit::Event e;
   e.type = audit::EventType::kKeyRotated;
   e.detail =
@@ -410,9 +411,11 @@ Status Pipeline::RecoverInterrupted() {
 
 // --- Workers --------------------------------------------------------------------------
 
-// Every path that makes work available notifies the workers (Store, admission, Finish,
-// Maintain, RetryWaitingNow, the breaker's release), and a worker that schedules a retry waits
-// for its time itself: this bound only limits what a missed notification could cost.
+// Every path that makes work available notifies the workers (admission, a denial or a
+// breaker rejection off the workers' threads, Maintain, RetryWaitingNow, the breaker's
+// release); a worker that ends a request takes again at once, so the account's next request
+// needs no notification; and a worker that schedules a retry waits for its time itself: this
+// bound only limits what a missed notification could cost.
 constexpr std::chrono::minutes kLongestWaitForWork{5};
 
 // Until notified, or until the next scheduled request is due. This is a wait for work, so the
@@ -706,6 +709,8 @@ void Pipeline::ReportExpiry(const queue::Record& record) {
   Report(record.info, /*succeeded=*/false, e.outcome);
 }
 
+// No worker is woken for the account's next request, which may go now: a worker that reports
+// takes again at once, and the callers off the workers' threads wake one themselves.
 void Pipeline::Report(const queue::RequestInfo& info, bool succeeded, const std::string& code) {
   NoteEnd(info, succeeded, code);
   auto detail = deps_.queue->Show(info.id);
@@ -713,7 +718,6 @@ void Pipeline::Report(const queue::RequestInfo& info, bool succeeded, const std:
     Observe(metrics::Recorder::Latency::kStay, deps_.clock->Now() - detail->record.received_at);
     SendResult(detail->record);
   }
-  Notify();  // the account's next request may now go
 }
 
 void Pipeline::NoteEnd(const queue::RequestInfo& info, bool succeeded, const std::string& code) {

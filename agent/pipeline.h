@@ -98,7 +98,7 @@ struct PipelineDeps {
 };
 
 struct PipelineKeys {
-  protocol::Jwks trusted;  // the cloud's request-signing keys
+  protocol::TrustedKeys trusted;  // the cloud's request-signing keys
   std::shared_ptr<const protocol::EcPrivateKey> encryption_key;
   protocol::OpenOptions open;  // tenant, audience (agent id), skew
 };

@@ -267,6 +267,7 @@ void Pipeline::AdmitAll(const std::vector<queue::Record>& records) {
   for (std::size_t i = 0; i < records.size(); ++i) {
     if (!EndsAdmission(records[i], decisions[i])) ready.push_back(records[i].info.id);
   }
+  if (denies) Notify();  // a request that waited behind a denied one may now go
   // Ordered, not fsynced: lost with the host, an admission is decided again at the next start.
   const std::vector<Status> marked = deps_.queue->MarkReadyAll(ready, queue::Sync::kOrdered);
   for (std::size_t i = 0; i < ready.size(); ++i) {

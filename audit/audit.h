@@ -220,7 +220,7 @@ std::string_view Name(WitnessCheck check);  // "held", "missing", "replaced", "f
 // Writing.
 
 // kDurable: Append returns only after the record and every record before it are on stable
-// storage (fsync) and the checkpoint names it. kBuffered: the record is in the file (write(2)
+// storage (fdatasync) and the checkpoint names it. kBuffered: the record is in the file (write(2)
 // returned; it survives a crash of the process, not of the host) and becomes durable with the
 // next durable append, Sync or Close.
 enum class Durability { kBuffered, kDurable };
@@ -267,10 +267,10 @@ std::unique_ptr<Mirror> MakeJournalMirror();
 // The trail-file system calls a test can make fail (WriterOptions::inject_fault).
 enum class FileCall {
   kWrite,       // write(2) of a record line
-  kSync,        // fsync(2) of the active file
+  kSync,        // fdatasync(2) of the active file
   kRename,      // the rename of the active file at rotation
   kSyncDir,     // fsync(2) of the trail's directory at rotation
-  kCheckpoint,  // the checkpoint's write, fsync and rename (one atomic replacement)
+  kCheckpoint,  // the checkpoint's write in place and its fdatasync (internal/checkpoint.h)
 };
 
 struct WriterOptions {
@@ -294,6 +294,15 @@ struct Recovery {
   std::uint64_t seq = 0;       // the audit_recovered record that reports it
 };
 
+// What Open did when one slot of the checkpoint failed its checks (internal/checkpoint.h: a
+// disk that tore the slot's sector in a power loss, or an edit) and the other verified.
+struct CheckpointRecovery {
+  std::string problem;          // why the slot failed
+  std::uint64_t from_seq = 0;   // the head the other slot named, which Open went on from
+  std::uint64_t trail_seq = 0;  // the last record in the trail then
+  std::uint64_t seq = 0;        // the audit_recovered record that reports it
+};
+
 class Writer final : public Sink {
  public:
   // Opens the trail for appending, creating it if needed. Refuses (kCorruption) a trail whose
@@ -302,7 +311,11 @@ class Writer final : public Sink {
   // with records: the agent must not extend a chain it cannot vouch for. Only the last
   // record is checked here; Verify checks the rest. A torn final line (a write cut short by a
   // crash; no newline) is truncated back to the last complete record and an audit_recovered record
-  // is appended. Takes ownership of `key`. `clock` must outlive the Writer.
+  // is appended. So is one when one of the checkpoint's two slots fails its checks and the
+  // other verifies: Open goes on from the other (never ahead of the trail), rewrites both, and
+  // records what it found, so that an edit cannot pass unseen; Verify of the file before that
+  // reports it as checkpoint_invalid. Takes ownership of `key`. `clock` must outlive the
+  // Writer.
   static Result<std::unique_ptr<Writer>> Open(WriterOptions options, Secret key,
                                               const Clock& clock);
   ~Writer() override;  // Close(), ignoring its error
@@ -324,6 +337,8 @@ class Writer final : public Sink {
 
   // Set when Open removed a torn final line; the caller logs it.
   const std::optional<Recovery>& recovery() const;
+  // Set when Open went on from one slot of the checkpoint; the caller logs it.
+  const std::optional<CheckpointRecovery>& checkpoint_recovery() const;
 
   // The head the checkpoint names, with its HMAC: what the agent tells the witness. It is on
   // stable storage, so a crash of the host never leaves the trail behind a head it sent.

@@ -3,9 +3,9 @@
 // Invariants, under mu_:
 //   - head_ is the seq and hash of the last line in the files; the active file ends with it
 //     or is empty (then the head is the last line of the newest rotated file).
-//   - durable_seq_ <= head_.seq: records up to durable_seq_ are fsync'ed and the checkpoint
-//     names durable_seq_. The checkpoint is only written after the fsync of the data it
-//     names, so after a crash it is never ahead of the files.
+//   - durable_seq_ <= head_.seq: records up to durable_seq_ are fdatasync'ed and the
+//     checkpoint names durable_seq_. The checkpoint is only written after the sync of the data
+//     it names, so after a crash it is never ahead of the files.
 //   - At most one thread syncs at a time (syncing_); the others wait on synced_cv_.
 #include <fcntl.h>
 #include <stdio.h>  // renameat2
@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 
 #include "audit/audit.h"
@@ -68,6 +69,7 @@ class Writer::Impl {
   Result<WitnessCheck> CheckWitness(const Head& head);
 
   std::optional<Recovery> recovery_;
+  std::optional<CheckpointRecovery> checkpoint_recovery_;
 
  private:
   struct ChainHead {
@@ -91,12 +93,15 @@ class Writer::Impl {
   Status SyncFile(const Fd& file) const;
   Status RenameActive(const std::filesystem::path& rotated) const;
   Status SyncTrailDir() const;
-  Status WriteCheckpoint(const internal::Checkpoint& checkpoint) const;
+  Status WriteCheckpoint(const internal::Checkpoint& checkpoint);
   int InjectedFault(FileCall call) const;
 
   const WriterOptions options_;
   const Secret key_;
   const Clock& clock_;
+
+  // Written by the one thread that syncs (syncing_), without mu_, and by Open.
+  std::optional<internal::CheckpointFile> checkpoint_file_;
 
   Mutex mu_;
   std::condition_variable_any synced_cv_;
@@ -116,10 +121,17 @@ class Writer::Impl {
 // ---- Open -------------------------------------------------------------------------------
 
 Status Writer::Impl::Open() {
+  // The longest name the head's file can have (a rotated file's) must fit the checkpoint.
+  WB_RETURN_IF_ERROR(internal::CheckpointFits(
+      internal::RotatedPath(options_.file, std::numeric_limits<std::uint64_t>::max())
+          .filename()
+          .string(),
+      key_));
   WB_RETURN_IF_ERROR(internal::MakeDirs(options_.file.parent_path()));
   WB_RETURN_IF_ERROR(internal::MakeDirs(options_.checkpoint_file.parent_path()));
-  auto checkpoint = internal::ReadCheckpoint(options_.checkpoint_file, key_);
-  if (!checkpoint.ok()) return checkpoint.error();
+  auto read = internal::ReadCheckpointSlots(options_.checkpoint_file, key_);
+  if (!read.ok()) return read.error();
+  const std::optional<internal::Checkpoint>* checkpoint = &read->newest;
   auto files = internal::ListTrail(options_.file);
   if (!files.ok()) return files.error();
   MutexLock lock(mu_);  // nothing else can hold it yet; for the annotations
@@ -142,14 +154,24 @@ Status Writer::Impl::Open() {
     }
   }
   WB_RETURN_IF_ERROR(CheckAgainstCheckpoint(*checkpoint));
+  if (read->failed_slot) {
+    checkpoint_recovery_ =
+        CheckpointRecovery{read->failed_slot->message(), (*checkpoint)->seq, head_.seq, 0};
+  }
   durable_seq_ = *checkpoint ? (*checkpoint)->seq : 0;
   if (*checkpoint) durable_hash_ = (*checkpoint)->hash;
-  if (!*checkpoint) {
-    // A new trail: checkpoint seq 0 now, so that a checkpoint that later goes missing is
-    // always a sign of tampering, never of a crash before the first sync.
-    WB_RETURN_IF_ERROR(
-        WriteCheckpoint({0, std::string(internal::kZeroHash), head_file_, clock_.Now()}));
-  }
+  // A new trail is checkpointed at seq 0 now, so that a checkpoint that later goes missing is
+  // always a sign of tampering, never of a crash before the first sync. An existing one is
+  // written again, atomically, in both slots: the syncs then alternate from a known state, and
+  // the one-line checkpoint of an earlier version gets its two slots.
+  WB_RETURN_IF_ERROR(internal::CreateCheckpoint(
+      options_.checkpoint_file,
+      checkpoint->value_or(
+          internal::Checkpoint{0, std::string(internal::kZeroHash), head_file_, clock_.Now()}),
+      key_));
+  auto checkpoint_file = internal::CheckpointFile::Open(options_.checkpoint_file, key_);
+  if (!checkpoint_file.ok()) return checkpoint_file.error();
+  checkpoint_file_.emplace(std::move(*checkpoint_file));
   return OpenActive(active_exists);
 }
 
@@ -315,6 +337,8 @@ Status Writer::Impl::Rotate() {
 Status Writer::Impl::WaitDurable(std::uint64_t seq) {
   while (durable_seq_ < seq) {
     if (!broken_.ok()) return broken_;
+    // Woken after Close: the file is gone, and Close synced what it could.
+    if (closed_) return FailedPrecondition("the audit trail is closed");
     if (syncing_) {
       mu_.Wait(synced_cv_);
       continue;
@@ -354,8 +378,9 @@ Status Writer::Impl::WriteLine(std::string_view line) {
 
 Status Writer::Impl::SyncFile(const Fd& file) const {
   int e = InjectedFault(FileCall::kSync);
-  if (e == 0 && ::fsync(file.get()) != 0) e = errno;
-  return e == 0 ? Status::Ok() : ErrnoStatus(e, "fsync " + options_.file.string());
+  // fdatasync: the data and the file's size, which is all a reader needs; not its times.
+  if (e == 0 && ::fdatasync(file.get()) != 0) e = errno;
+  return e == 0 ? Status::Ok() : ErrnoStatus(e, "fdatasync " + options_.file.string());
 }
 
 Status Writer::Impl::RenameActive(const std::filesystem::path& rotated) const {
@@ -376,11 +401,11 @@ Status Writer::Impl::SyncTrailDir() const {
   return internal::SyncDir(dir);
 }
 
-Status Writer::Impl::WriteCheckpoint(const internal::Checkpoint& checkpoint) const {
+Status Writer::Impl::WriteCheckpoint(const internal::Checkpoint& checkpoint) {
   if (const int e = InjectedFault(FileCall::kCheckpoint); e != 0) {
     return ErrnoStatus(e, "write " + options_.checkpoint_file.string());
   }
-  return internal::WriteCheckpoint(options_.checkpoint_file, checkpoint, key_);
+  return checkpoint_file_->Write(checkpoint);
 }
 
 Status Writer::Impl::Break(Status status) {
@@ -454,6 +479,20 @@ Result<std::unique_ptr<Writer>> Writer::Open(WriterOptions options, Secret key,
     if (!appended.ok()) return appended.error();
     r.seq = appended->seq;
   }
+  if (writer->impl_->checkpoint_recovery_) {
+    CheckpointRecovery& r = *writer->impl_->checkpoint_recovery_;
+    Event event;
+    event.type = EventType::kAuditRecovered;
+    event.outcome = "checkpoint_slot_failed";
+    event.detail = "one slot of the checkpoint failed its check (" + r.problem +
+                   "): a power loss that tore its write, or an edit; went on from the other "
+                   "slot, at seq " +
+                   std::to_string(r.from_seq) + ", with the trail ending at seq " +
+                   std::to_string(r.trail_seq) + "; run `wbagent audit verify`";
+    auto appended = writer->Append(event, Durability::kDurable);
+    if (!appended.ok()) return appended.error();
+    r.seq = appended->seq;
+  }
   WB_RETURN_IF_ERROR(writer->Sync());
   return writer;
 }
@@ -473,6 +512,10 @@ Status Writer::Sync() { return impl_->Sync(); }
 Status Writer::Close() { return impl_->Close(); }
 
 const std::optional<Recovery>& Writer::recovery() const { return impl_->recovery_; }
+
+const std::optional<CheckpointRecovery>& Writer::checkpoint_recovery() const {
+  return impl_->checkpoint_recovery_;
+}
 
 Head Writer::DurableHead() { return impl_->DurableHead(); }
 

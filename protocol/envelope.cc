@@ -78,7 +78,7 @@ Rejection Expired(WallTime expires_at, WallTime now, std::chrono::seconds max_sk
 
 // Steps 2-5 of OpenRequest: the JWS header, the key, the signature. On success `kid` names the
 // key that signed.
-std::optional<Rejection> CheckSignature(const CompactJws& jws, const Jwks& trusted,
+std::optional<Rejection> CheckSignature(const CompactJws& jws, const TrustedKeys& trusted,
                                         std::string& kid) {
   const Json& h = jws.header;
   // The algorithm first: an "alg":"none" or "HS256" token is refused as such, whatever else
@@ -101,7 +101,7 @@ std::optional<Rejection> CheckSignature(const CompactJws& jws, const Jwks& trust
   if (typ != kRequestTyp) {
     return Reject(RejectCode::kMalformed, "JWS typ must be " + std::string(kRequestTyp));
   }
-  const Jwk* jwk = trusted.Find(kid);
+  const Jwk* jwk = trusted.jwks().Find(kid);
   if (jwk == nullptr) {
     return Reject(RejectCode::kUnknownKid,
                   "kid \"" + EscapeForLog(kid, 64) + "\" is not a trusted cloud signing key");
@@ -110,9 +110,9 @@ std::optional<Rejection> CheckSignature(const CompactJws& jws, const Jwks& trust
     return Reject(RejectCode::kUnknownKid,
                   "key \"" + EscapeForLog(kid, 64) + "\" is not an ES256 signing key");
   }
-  auto key = JwkPublicKey(*jwk);
+  auto key = trusted.PublicKey(static_cast<std::size_t>(jwk - trusted.jwks().keys.data()));
   if (!key.ok()) return Reject(RejectCode::kUnknownKid, key.error().message());
-  if (!Es256Verify(key->get(), jws.signing_input, jws.signature)) {
+  if (!Es256Verify(*key, jws.signing_input, jws.signature)) {
     return Reject(RejectCode::kBadSignature,
                   "the signature does not verify with key \"" + EscapeForLog(kid, 64) + "\"");
   }
@@ -219,6 +219,14 @@ Result<std::string> SealRequest(const RequestClaims& claims, const Passwords* pa
 }
 
 Result<VerifiedRequest, Rejection> OpenRequest(std::string_view envelope, const Jwks& trusted,
+                                               const EcPrivateKey& agent_encryption_key,
+                                               const OpenOptions& options, const Clock& clock,
+                                               ReplayGuard& replay) {
+  return OpenRequest(envelope, TrustedKeys(trusted), agent_encryption_key, options, clock, replay);
+}
+
+Result<VerifiedRequest, Rejection> OpenRequest(std::string_view envelope,
+                                               const TrustedKeys& trusted,
                                                const EcPrivateKey& agent_encryption_key,
                                                const OpenOptions& options, const Clock& clock,
                                                ReplayGuard& replay) {

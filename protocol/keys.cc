@@ -136,6 +136,19 @@ Result<Jwks> ParseJwks(std::string_view json) {
 
 std::string SerializeJwks(const Jwks& jwks) { return Dump(JwksToJson(jwks)); }
 
+TrustedKeys::TrustedKeys(Jwks jwks) : jwks_(std::move(jwks)) {
+  for (const Jwk& jwk : jwks_.keys) {
+    Result<PkeyPtr> key = JwkPublicKey(jwk);
+    errors_.push_back(key.ok() ? Status::Ok() : key.error());
+    keys_.emplace_back(key.ok() ? key->release() : nullptr, EVP_PKEY_free);
+  }
+}
+
+Result<EVP_PKEY*> TrustedKeys::PublicKey(std::size_t index) const {
+  if (!errors_.at(index).ok()) return errors_[index];
+  return keys_[index].get();
+}
+
 const Jwk* Jwks::Find(std::string_view kid) const {
   const Jwk* found = nullptr;
   for (const Jwk& k : keys) {

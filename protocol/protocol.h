@@ -329,6 +329,26 @@ struct Jwks {
 Result<Jwks> ParseJwks(std::string_view json);
 std::string SerializeJwks(const Jwks& jwks);
 
+// The cloud's request-signing keys with each key parsed (its point decoded and checked, an
+// EVP_PKEY made) once, when the set is made, for OpenRequest: per envelope that parsing costs
+// about as much as the signature check itself. Immutable; copies share the parsed keys, and
+// OpenSSL lets any number of threads verify with one key at once.
+class TrustedKeys {
+ public:
+  TrustedKeys() = default;
+  // A key that does not parse is kept with its error: an envelope that names it is refused
+  // (unknown_kid) with that error, as when each envelope parsed its key.
+  explicit TrustedKeys(Jwks jwks);
+  const Jwks& jwks() const { return jwks_; }
+  // The parsed key of jwks().keys[index], or why it did not parse. REQUIRES index in range.
+  Result<EVP_PKEY*> PublicKey(std::size_t index) const;
+
+ private:
+  Jwks jwks_;
+  std::vector<std::shared_ptr<EVP_PKEY>> keys_;  // by index; null when it did not parse
+  std::vector<Status> errors_;                   // by index; why it did not
+};
+
 // A P-256 private key. Move-only; the EVP_PKEY is freed (and its secret scalar cleansed by
 // OpenSSL) on destruction.
 class EcPrivateKey {
@@ -536,6 +556,12 @@ struct OpenOptions {
 // written only for an envelope that passed every other check. Every buffer that held
 // plaintext is wiped; the passwords live on only in the returned Secrets. The Rejection's
 // reason never holds a password.
+Result<VerifiedRequest, Rejection> OpenRequest(std::string_view envelope,
+                                               const TrustedKeys& trusted,
+                                               const EcPrivateKey& agent_encryption_key,
+                                               const OpenOptions& options, const Clock& clock,
+                                               ReplayGuard& replay);
+// The same, parsing the keys of `trusted` for this one envelope (tests, tools).
 Result<VerifiedRequest, Rejection> OpenRequest(std::string_view envelope, const Jwks& trusted,
                                                const EcPrivateKey& agent_encryption_key,
                                                const OpenOptions& options, const Clock& clock,

@@ -20,7 +20,8 @@ constexpr const char* kNextEligible =
 
 // When the next of those is due (kNextEligible without the due condition). A request waiting
 // behind its account's older request is left out: it can go only once that one has ended, and
-// the end wakes the workers anyway; its past not_before would have them poll meanwhile.
+// whoever ends it takes again or wakes the workers; its past not_before would have them poll
+// meanwhile.
 constexpr const char* kNextDue =
     "SELECT min(r.not_before) FROM requests r "
     "WHERE r.state = 1 AND r.expires_at > ?1 AND NOT EXISTS ("

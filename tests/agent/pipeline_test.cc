@@ -303,7 +303,7 @@ class PipelineTest : public ::testing::Test {
   }
   void MakePipeline(bool start = true, int workers = 2) {
     PipelineKeys keys;
-    keys.trusted.keys.push_back(signing_->PublicJwk("sig", "ES256"));
+    keys.trusted = protocol::TrustedKeys(protocol::Jwks{{signing_->PublicJwk("sig", "ES256")}});
     keys.encryption_key = agent_key_;
     keys.open.expected_tenant = "tenant-1";
     keys.open.expected_audience = "agent-1";

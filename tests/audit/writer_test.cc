@@ -287,17 +287,19 @@ TEST_F(WriterTest, AppendAfterCloseFails) {
   EXPECT_EQ(appended.error().code(), Code::kFailedPrecondition);
 }
 
-TEST_F(WriterTest, FailedWriteBreaksTheWriter) {
-  auto writer = Open();
+TEST_F(WriterTest, AFailedCheckpointWriteBreaksTheWriterForGood) {
+  std::atomic<bool> failing{false};
+  WriterOptions options = Options();
+  options.inject_fault = [&](FileCall call) {
+    return call == FileCall::kCheckpoint && failing.exchange(false) ? EIO : 0;
+  };
+  auto writer = Open(options);
   ASSERT_TRUE(writer->Append(SampleEvent(1)).ok());
-  // Replace the checkpoint's directory with a file: the next checkpoint write fails.
-  std::filesystem::remove_all(checkpoint().parent_path());
-  { std::ofstream(checkpoint().parent_path()) << "x"; }
+  failing = true;  // the next checkpoint write only
   auto appended = writer->Append(SampleEvent(2), Durability::kDurable);
   ASSERT_FALSE(appended.ok());
-  // Broken for good: what reached the disk is unknown, so nothing more is accepted.
-  std::filesystem::remove(checkpoint().parent_path());
-  std::filesystem::create_directory(checkpoint().parent_path());
+  // Broken for good: what reached the disk is unknown, so nothing more is accepted, even
+  // though the disk would take it now.
   EXPECT_FALSE(writer->Append(SampleEvent(3), Durability::kBuffered).ok());
   EXPECT_FALSE(writer->Sync().ok());
 }
@@ -353,8 +355,8 @@ TEST_F(WriterTest, AFullDiskBreaksTheWriterAndLosesNothingAcknowledged) {
   EXPECT_TRUE(after->ok()) << after->finding->message;
 }
 
-// EIO on each file system call of the trail that durable appends reach (writes, fsyncs, the
-// rotation's rename and directory fsync, the checkpoint's replacement), failed in turn:
+// EIO on each file system call of the trail that durable appends reach (writes, syncs, the
+// rotation's rename and directory fsync, the checkpoint's write), failed in turn:
 // the failing append reports an error and breaks the Writer, no later one succeeds, every
 // record acknowledged before verifies, and a new Writer opens the trail and goes on.
 class WriterFaultTest : public WriterTest, public ::testing::WithParamInterface<FileCall> {};
@@ -416,13 +418,13 @@ std::string FaultName(const ::testing::TestParamInfo<FileCall>& call) {
     case FileCall::kWrite:
       return "EioOnWrite";
     case FileCall::kSync:
-      return "EioOnFsync";
+      return "EioOnFdatasync";
     case FileCall::kRename:
       return "EioOnRotationRename";
     case FileCall::kSyncDir:
       return "EioOnDirectoryFsync";
     case FileCall::kCheckpoint:
-      return "EioOnCheckpointReplace";
+      return "EioOnCheckpointWrite";
   }
   return "Unknown";
 }

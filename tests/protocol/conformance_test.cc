@@ -858,14 +858,22 @@ std::string AnswerToWelcomeWithHead(Greeting& g, const json& head) {
 }
 
 // The agent's own durable head, made as docs/protocol.md §4 says from its checkpoint (the
-// record the checkpoint names is on stable storage) and its audit key.
+// record the checkpoint names is on stable storage) and its audit key. The checkpoint is the
+// slot with the higher seq (docs/audit.md, "Verify it yourself").
 json OwnHead() {
-  std::string line = ReadFileOrEmpty(suite->agent->state_dir() / "audit.checkpoint");
-  const json checkpoint = json::parse(line, nullptr, false);
-  EXPECT_TRUE(checkpoint.is_object()) << line;
-  if (!checkpoint.is_object()) return json::object();
-  const std::uint64_t seq = checkpoint.value("seq", std::uint64_t{0});
-  const std::string hash = checkpoint.value("hash", "");
+  const std::string text = ReadFileOrEmpty(suite->agent->state_dir() / "audit.checkpoint");
+  json newest = json::object();
+  EXPECT_EQ(text.size(), 8192u) << "two slots of 4096 bytes";
+  if (text.size() != 8192) return json::object();
+  for (const std::size_t slot_start : {std::size_t{0}, std::size_t{4096}}) {
+    const std::string line = text.substr(slot_start, text.find('\n', slot_start) - slot_start);
+    const json slot = json::parse(line, nullptr, false);
+    EXPECT_TRUE(slot.is_object()) << text;
+    if (!slot.is_object()) return json::object();
+    if (slot.value("seq", std::uint64_t{0}) >= newest.value("seq", std::uint64_t{0})) newest = slot;
+  }
+  const std::uint64_t seq = newest.value("seq", std::uint64_t{0});
+  const std::string hash = newest.value("hash", "");
   return {{"seq", seq}, {"hash", hash}, {"hmac", HeadHmac(AgentAuditKey(), seq, hash)}};
 }
 

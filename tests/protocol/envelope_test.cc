@@ -269,6 +269,28 @@ TEST_F(EnvelopeTest, RefusesAnEncryptionKeyAsSigningKey) {
   ExpectRejected(r, RejectCode::kUnknownKid);
 }
 
+// TrustedKeys parses each key once, when the set is made; an envelope is then checked with the
+// parsed key, and one whose key did not parse is refused as unknown_kid with the reason.
+TEST_F(EnvelopeTest, KeysParsedOnceOpenEnvelopesLikeTheKeySetItself) {
+  const TrustedKeys trusted(keys_.trusted);
+  ASSERT_TRUE(trusted.PublicKey(0).ok());
+  auto r = OpenRequest(SealReset(), trusted, keys_.agent, Options(), clock_, guard_);
+  ASSERT_TRUE(r.ok()) << r.error().reason;
+  EXPECT_EQ(r->signed_by, kCloudKid);
+  EXPECT_EQ(r->passwords.new_password.view(), kNewPassword);
+}
+
+TEST_F(EnvelopeTest, AKeyThatDoesNotParseRefusesItsEnvelopesAsUnknownKid) {
+  Jwks broken = keys_.trusted;
+  broken.keys[0].y = broken.keys[0].x;  // almost surely not a point on the curve
+  const TrustedKeys trusted(broken);
+  ASSERT_FALSE(trusted.PublicKey(0).ok());
+  auto r = OpenRequest(SealReset(), trusted, keys_.agent, Options(), clock_, guard_);
+  ExpectRejected(r, RejectCode::kUnknownKid);
+  EXPECT_NE(r.error().reason.find(trusted.PublicKey(0).error().message()), std::string::npos)
+      << r.error().reason;
+}
+
 // --- Time ---------------------------------------------------------------------------------
 
 TEST_F(EnvelopeTest, RejectsExpired) {

@@ -243,10 +243,11 @@ void Pipeline::EndDenied(const queue::RequestInfo& info, const policy::RuleMatch
                    .message = rule.rule + ": " + rule.reason,
                    .server = "",
                    .duration = duration};
-  if (!RecordEnd(info, q)) return;
+  const std::optional<queue::Record> ended = RecordEnd(info, q);
+  if (!ended) return;
   Log(*deps_.log, spdlog::level::warn, LogFieldsFor(info, LogEvent::kRequestDenied, code),
       "request {} for {}: denied: {}: {}", info.id, EscapeForLog(info.target), code, q.message);
-  Report(info, /*succeeded=*/false, code);
+  Report(*ended, /*succeeded=*/false, code);
 }
 
 void Pipeline::OnBreakerChanged(const policy::BreakerState& state, const queue::RequestInfo* by) {
@@ -576,10 +577,11 @@ void Pipeline::Validate(const queue::Work& work, ldap::Directory& directory,
       .message = answer.message,
       .server = "",
       .duration = duration};
-  if (!RecordEnd(info, q)) return;
+  const std::optional<queue::Record> ended = RecordEnd(info, q);
+  if (!ended) return;
   deps_.log->info("request {} for {}: validate: {} in {} ms", info.id, EscapeForLog(info.target),
                   answer.passed ? "the password passes" : answer.code, duration.count());
-  Report(info, answer.passed, answer.code);
+  Report(*ended, answer.passed, answer.code);
 }
 
 // A password write that may already have happened, refused because the account already holds
@@ -644,19 +646,22 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
                               .server = outcome.server,
                               .duration = duration};
   if (outcome.transient()) return RetryOrExpire(info, queued, outcome, directory);
-  if (!RecordEnd(info, queued)) return;
+  const std::optional<queue::Record> ended = RecordEnd(info, queued);
+  if (!ended) return;
   LogFields fields = LogFieldsFor(info, LogEvent::kRequestFinished, queued.code);
   fields.directory = directory;
   Log(*deps_.log, LogLevelFor(outcome), fields, "request {} for {}: {} in {} ms", info.id,
       EscapeForLog(info.target), outcome.ToString(), duration.count());
-  Report(info, outcome.ok(), queued.code);
+  Report(*ended, outcome.ok(), queued.code);
 }
 
-bool Pipeline::RecordEnd(const queue::RequestInfo& info, const queue::Outcome& outcome) {
-  const Status finished = deps_.queue->Finish(info.id, outcome);
+std::optional<queue::Record> Pipeline::RecordEnd(const queue::RequestInfo& info,
+                                                 const queue::Outcome& outcome) {
+  Result<queue::Record> finished = deps_.queue->Finish(info.id, outcome);
+  if (finished.ok()) return std::move(*finished);
   // Not finished: nothing may be reported, since a result would contradict the queue.
-  if (!finished.ok()) deps_.log->error("request {}: finish: {}", info.id, finished.ToString());
-  return finished.ok();
+  deps_.log->error("request {}: finish: {}", info.id, finished.error().ToString());
+  return std::nullopt;
 }
 
 void Pipeline::RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
@@ -706,18 +711,15 @@ void Pipeline::ReportExpiry(const queue::Record& record) {
       LogFieldsFor(record.info, LogEvent::kRequestExpired, e.outcome),
       "request {} for {}: expired: {}", record.info.id, EscapeForLog(record.info.target), e.detail);
   if (!Audit(e)) return;
-  Report(record.info, /*succeeded=*/false, e.outcome);
+  Report(record, /*succeeded=*/false, e.outcome);
 }
 
 // No worker is woken for the account's next request, which may go now: a worker that reports
 // takes again at once, and the callers off the workers' threads wake one themselves.
-void Pipeline::Report(const queue::RequestInfo& info, bool succeeded, const std::string& code) {
-  NoteEnd(info, succeeded, code);
-  auto detail = deps_.queue->Show(info.id);
-  if (detail.ok()) {
-    Observe(metrics::Recorder::Latency::kStay, deps_.clock->Now() - detail->record.received_at);
-    SendResult(detail->record);
-  }
+void Pipeline::Report(const queue::Record& record, bool succeeded, const std::string& code) {
+  NoteEnd(record.info, succeeded, code);
+  Observe(metrics::Recorder::Latency::kStay, deps_.clock->Now() - record.received_at);
+  SendResult(record);
 }
 
 void Pipeline::NoteEnd(const queue::RequestInfo& info, bool succeeded, const std::string& code) {

@@ -216,10 +216,13 @@ class Pipeline final : public IntakeTarget {
   // After a transient failure: Retry, and when that expired the request, ReportExpiry.
   void RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
                      const ldap::Outcome& outcome, const std::string& directory);
-  // Finish: false (logged) when the queue could not record the end; then nothing is reported.
-  bool RecordEnd(const queue::RequestInfo& info, const queue::Outcome& outcome);
-  // After Finish/Retry made the request terminal: NoteEnd, then the result to the cloud.
-  void Report(const queue::RequestInfo& info, bool succeeded, const std::string& code);
+  // Finish: the finished record; nullopt (logged) when the queue could not record the end,
+  // and then nothing is reported.
+  std::optional<queue::Record> RecordEnd(const queue::RequestInfo& info,
+                                         const queue::Outcome& outcome);
+  // After Finish/Retry made the request terminal (`record`, as it is now): NoteEnd, then the
+  // result to the cloud.
+  void Report(const queue::Record& record, bool succeeded, const std::string& code);
   // The request's end in the status view and the metrics.
   void NoteEnd(const queue::RequestInfo& info, bool succeeded, const std::string& code);
   // After Retry or Maintain expired the request (`record`, terminal): audits request_expired,

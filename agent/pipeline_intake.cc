@@ -360,18 +360,16 @@ void Pipeline::RecordSuppressed(const BurstSummary& summary) {
 // One transaction for the batch; each acknowledgement recorded (buffered: a lost one is
 // acknowledged and recorded again after the cloud re-sends it).
 void Pipeline::OnResultAcks(std::span<const std::string> ids) {
-  std::vector<Result<queue::RequestDetail>> details;
-  details.reserve(ids.size());
-  for (const std::string& id : ids) details.push_back(deps_.queue->Show(id));
-  const std::vector<Status> acknowledged = deps_.queue->AcknowledgeResults(ids);
+  const std::vector<Result<queue::Record>> acknowledged = deps_.queue->AcknowledgeResults(ids);
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (!acknowledged[i].ok()) {
-      deps_.log->warn("result_ack for {}: {}", EscapeForLog(ids[i]), acknowledged[i].ToString());
+      deps_.log->warn("result_ack for {}: {}", EscapeForLog(ids[i]),
+                      acknowledged[i].error().ToString());
       continue;
     }
-    if (!details[i].ok()) continue;
-    audit::Event e = AuditEventFor(audit::EventType::kResultAcknowledged, details[i]->record.info);
-    if (details[i]->record.outcome) e.outcome = details[i]->record.outcome->code;
+    const queue::Record& record = *acknowledged[i];
+    audit::Event e = AuditEventFor(audit::EventType::kResultAcknowledged, record.info);
+    if (record.outcome) e.outcome = record.outcome->code;
     Audit(e);
   }
 }

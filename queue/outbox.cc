@@ -1,5 +1,6 @@
 // The outbox (results until acknowledged) and periodic maintenance.
 
+#include <map>
 #include <string>
 
 #include "queue/sqlite_queue.h"
@@ -68,8 +69,28 @@ Status SqliteQueue::AcknowledgeResult(std::string_view id) {
       Sync::kOrdered);
 }
 
-std::vector<Status> SqliteQueue::AcknowledgeResults(std::span<const std::string> ids) {
-  return TransitionAll(ids, ToAcknowledged, Sync::kOrdered);
+std::vector<Result<Record>> SqliteQueue::AcknowledgeResults(std::span<const std::string> ids) {
+  std::map<std::string, Record, std::less<>> acknowledged;
+  const std::vector<Status> outcomes = TransitionAll(
+      ids,
+      [&](Db& db, std::string_view id, const RowState& row, std::int64_t now) -> Status {
+        WB_RETURN_IF_ERROR(ToAcknowledged(db, id, row, now));
+        std::optional<Record> record;
+        WB_RETURN_IF_ERROR(LoadInto(db, id, record));
+        acknowledged.insert_or_assign(std::string(id), std::move(*record));
+        return Status::Ok();
+      },
+      Sync::kOrdered);
+  std::vector<Result<Record>> records;
+  records.reserve(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (!outcomes[i].ok()) {
+      records.emplace_back(outcomes[i]);
+    } else {
+      records.emplace_back(acknowledged.at(ids[i]));
+    }
+  }
+  return records;
 }
 
 Result<MaintenanceReport> SqliteQueue::Maintain() {

@@ -360,9 +360,11 @@ class Queue {
 
   // Ends the request. From applying (taken by this Queue): outcome.state kSucceeded,
   // kRejected or kFailed. From received or ready: kRejected or kFailed only (e.g. a policy
-  // denial). Erases the ciphertext. kInvalidArgument for another outcome.state or an empty
-  // code, kNotFound, kFailedPrecondition in another state (including interrupted attempts).
-  virtual Status Finish(std::string_view id, const Outcome& outcome) = 0;
+  // denial). Erases the ciphertext. Returns the record as it now is (what Show would return,
+  // read in the same transaction: the result to report needs no second read). kInvalidArgument
+  // for another outcome.state or an empty code, kNotFound, kFailedPrecondition in another
+  // state (including interrupted attempts).
+  virtual Result<Record> Finish(std::string_view id, const Outcome& outcome) = 0;
 
   // Every ready request waiting out a back-off becomes eligible now (not_before = now): the
   // administrator fixed what they were waiting for (`systemctl reload`). Returns how many.
@@ -400,8 +402,10 @@ class Queue {
   // Marks the result acknowledged; ordered, not fsynced (see Durability). Acknowledging twice
   // is OK. kNotFound, kFailedPrecondition when the request is not terminal.
   virtual Status AcknowledgeResult(std::string_view id) = 0;
-  // AcknowledgeResult for each id, in one transaction: one status per id, as MarkReadyAll.
-  virtual std::vector<Status> AcknowledgeResults(std::span<const std::string> ids) = 0;
+  // AcknowledgeResult for each id, in one transaction: per id, the record as it now is (read
+  // in the same transaction, for the caller's record of the acknowledgement) or the error, as
+  // MarkReadyAll.
+  virtual std::vector<Result<Record>> AcknowledgeResults(std::span<const std::string> ids) = 0;
 
   // --- Housekeeping -----------------------------------------------------------------------
 

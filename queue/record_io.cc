@@ -137,6 +137,14 @@ Result<std::vector<std::string>> ReadFirstColumn(Stmt& stmt) {
   }
 }
 
+Status LoadInto(Db& db, std::string_view id, std::optional<Record>& out) {
+  Result<std::optional<Record>> record = LoadRecord(db, id);
+  if (!record.ok()) return record.error();
+  if (!*record) return Internal("a request just written could not be read back");
+  out = std::move(*record);
+  return Status::Ok();
+}
+
 Result<std::optional<Record>> LoadRecord(Db& db, std::string_view id) {
   Result<Stmt> stmt =
       db.Prepare(std::string("SELECT ") + kRecordColumns + " FROM requests WHERE id = ?1");

@@ -33,6 +33,9 @@ Result<std::vector<std::string>> ReadFirstColumn(Stmt& stmt);
 
 // nullopt when no request has this id.
 Result<std::optional<Record>> LoadRecord(Db& db, std::string_view id);
+// The record of a request that a transition of the same transaction just wrote, into `out`;
+// kInternal when it cannot be read back.
+Status LoadInto(Db& db, std::string_view id, std::optional<Record>& out);
 
 // The fields a transition checks before it writes.
 struct RowState {

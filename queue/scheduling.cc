@@ -197,9 +197,10 @@ Result<int> SqliteQueue::RetryWaitingNow() {
   return moved;
 }
 
-Status SqliteQueue::Finish(std::string_view id, const Outcome& outcome) {
+Result<Record> SqliteQueue::Finish(std::string_view id, const Outcome& outcome) {
   WB_RETURN_IF_ERROR(ValidateFinal(outcome));
-  return Transition(id, [&](Db& db, const RowState& row, std::int64_t now) -> Status {
+  std::optional<Record> finished;
+  const Status s = Transition(id, [&](Db& db, const RowState& row, std::int64_t now) -> Status {
     const bool mine = row.state == State::kApplying && row.session == session();
     const bool unstarted = row.state == State::kReceived || row.state == State::kReady;
     if (row.state == State::kApplying && !mine) {
@@ -211,8 +212,11 @@ Status SqliteQueue::Finish(std::string_view id, const Outcome& outcome) {
     if (unstarted && outcome.state == State::kSucceeded) {
       return WrongState(id, row.state, "applying (only an attempt can succeed)");
     }
-    return WriteTerminal(db, id, outcome, now, StateName(outcome.state));
+    WB_RETURN_IF_ERROR(WriteTerminal(db, id, outcome, now, StateName(outcome.state)));
+    return LoadInto(db, id, finished);
   });
+  if (!s.ok()) return s;
+  return std::move(*finished);
 }
 
 Result<State> SqliteQueue::Retry(std::string_view id, const Outcome& failure) {

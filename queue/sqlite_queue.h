@@ -50,7 +50,7 @@ class SqliteQueue final : public Queue {
   Result<std::optional<Work>> Take() override;
   Result<std::optional<WallTime>> NextReadyTime() override;
   Result<int> RetryWaitingNow() override;
-  Status Finish(std::string_view id, const Outcome& outcome) override;
+  Result<Record> Finish(std::string_view id, const Outcome& outcome) override;
   Result<State> Retry(std::string_view id, const Outcome& failure) override;
   Result<std::vector<Record>> InterruptedAttempts() override;
   Result<std::optional<WallTime>> LastPasswordWrite(std::string_view account_key,
@@ -59,7 +59,7 @@ class SqliteQueue final : public Queue {
   Status RequeueInterrupted(std::string_view id) override;
   Result<std::vector<Record>> PendingResults(std::size_t limit) override;
   Status AcknowledgeResult(std::string_view id) override;
-  std::vector<Status> AcknowledgeResults(std::span<const std::string> ids) override;
+  std::vector<Result<Record>> AcknowledgeResults(std::span<const std::string> ids) override;
   Result<MaintenanceReport> Maintain() override;
   Result<Stats> GetStats() override;
   Result<std::vector<Record>> List(const ListFilter& filter) override;

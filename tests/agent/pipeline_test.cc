@@ -209,7 +209,7 @@ class FaultyQueue final : public queue::Queue {
     return inner_->Take();
   }
   Result<std::optional<WallTime>> NextReadyTime() override { return inner_->NextReadyTime(); }
-  Status Finish(std::string_view id, const queue::Outcome& outcome) override {
+  Result<queue::Record> Finish(std::string_view id, const queue::Outcome& outcome) override {
     if (fail_finish) {
       ++failed_calls;
       return Status(Code::kIoError, "injected: disk I/O error");
@@ -239,7 +239,7 @@ class FaultyQueue final : public queue::Queue {
     return inner_->PendingResults(limit);
   }
   Status AcknowledgeResult(std::string_view id) override { return inner_->AcknowledgeResult(id); }
-  std::vector<Status> AcknowledgeResults(std::span<const std::string> ids) override {
+  std::vector<Result<queue::Record>> AcknowledgeResults(std::span<const std::string> ids) override {
     return inner_->AcknowledgeResults(ids);
   }
   Result<queue::MaintenanceReport> Maintain() override { return inner_->Maintain(); }

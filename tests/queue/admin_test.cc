@@ -150,7 +150,7 @@ TEST_F(AdminTest, ReadOnlyQueueRefusesWrites) {
             Code::kFailedPrecondition);
   EXPECT_EQ(q.Take().error().code(), Code::kFailedPrecondition);
   EXPECT_EQ(q.MarkReady("r1").code(), Code::kFailedPrecondition);
-  EXPECT_EQ(q.Finish("r1", Rejected()).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(StatusOf(q.Finish("r1", Rejected())).code(), Code::kFailedPrecondition);
   EXPECT_EQ(q.RememberNonce("n", clock_.Now()).error().code(), Code::kFailedPrecondition);
   EXPECT_EQ(q.Maintain().error().code(), Code::kFailedPrecondition);
   EXPECT_EQ(queue_->Show("r1")->record.state, State::kReady);

@@ -267,7 +267,7 @@ TEST_P(IoFaultTest, AFailedFinishIsNeverReportedAsDoneAndLosesNothing) {
     auto work = queue_->Take();
     ASSERT_TRUE(work.ok() && work->has_value());
     Arm(c.what, n, c.error);
-    Status finished = queue_->Finish("kept", Succeeded());
+    Status finished = StatusOf(queue_->Finish("kept", Succeeded()));
     const bool fired = Disarm();
     const std::string context = std::string(c.name) + " #" + std::to_string(n);
     if (!fired) {

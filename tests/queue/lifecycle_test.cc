@@ -98,6 +98,25 @@ TEST_F(LifecycleTest, FinishSucceededFromApplyingStoresTheOutcomeAndErasesTheSec
   EXPECT_FALSE(rec.outcome->transient);
 }
 
+// The result is reported from what Finish returns, so it must be the record as stored.
+TEST_F(LifecycleTest, FinishReturnsTheRecordAsItIsNowStored) {
+  AddReady("r1", "alice");
+  MustTake();
+  clock_.Advance(seconds(1));
+  auto finished = queue_->Finish("r1", Succeeded());
+  ASSERT_TRUE(finished.ok()) << finished.error().ToString();
+  const Record stored = Get("r1");
+  EXPECT_EQ(finished->info.id, "r1");
+  EXPECT_EQ(finished->state, stored.state);
+  EXPECT_EQ(finished->finished_at, stored.finished_at);
+  EXPECT_EQ(finished->received_at, stored.received_at);
+  EXPECT_EQ(finished->attempts, stored.attempts);
+  EXPECT_FALSE(finished->secret_stored);
+  ASSERT_TRUE(finished->outcome.has_value());
+  EXPECT_EQ(finished->outcome->code, stored.outcome->code);
+  EXPECT_EQ(finished->outcome->message, stored.outcome->message);
+}
+
 TEST_F(LifecycleTest, FinishRejectedFromReceivedIsAPolicyDenial) {
   ASSERT_TRUE(queue_->Enqueue(MakeReset("r1", "alice", clock_.Now())).ok());
   ASSERT_TRUE(queue_->Finish("r1", Rejected("policy_protected_account")).ok());
@@ -362,7 +381,7 @@ TEST_F(LifecycleTest, MarkReadyTwiceIsFailedPrecondition) {
 
 TEST_F(LifecycleTest, FinishSucceededWithoutAnAttemptIsRefused) {
   AddReady("r1", "alice");
-  EXPECT_EQ(queue_->Finish("r1", Succeeded()).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(StatusOf(queue_->Finish("r1", Succeeded())).code(), Code::kFailedPrecondition);
   EXPECT_EQ(Get("r1").state, State::kReady);
 }
 
@@ -371,7 +390,7 @@ TEST_F(LifecycleTest, FinishAsExpiredIsInvalid) {
   MustTake();
   Outcome o = Succeeded();
   o.state = State::kExpired;
-  EXPECT_EQ(queue_->Finish("r1", o).code(), Code::kInvalidArgument);
+  EXPECT_EQ(StatusOf(queue_->Finish("r1", o)).code(), Code::kInvalidArgument);
 }
 
 TEST_F(LifecycleTest, FinishWithoutCodeIsInvalid) {
@@ -379,17 +398,17 @@ TEST_F(LifecycleTest, FinishWithoutCodeIsInvalid) {
   MustTake();
   Outcome o = Succeeded();
   o.code.clear();
-  EXPECT_EQ(queue_->Finish("r1", o).code(), Code::kInvalidArgument);
+  EXPECT_EQ(StatusOf(queue_->Finish("r1", o)).code(), Code::kInvalidArgument);
 }
 
 TEST_F(LifecycleTest, FinishOfUnknownIdIsNotFound) {
-  EXPECT_EQ(queue_->Finish("nope", Rejected()).code(), Code::kNotFound);
+  EXPECT_EQ(StatusOf(queue_->Finish("nope", Rejected())).code(), Code::kNotFound);
 }
 
 TEST_F(LifecycleTest, FinishOfATerminalRequestIsFailedPrecondition) {
   ASSERT_TRUE(queue_->Enqueue(MakeReset("r1", "alice", clock_.Now())).ok());
   ASSERT_TRUE(queue_->Finish("r1", Rejected()).ok());
-  EXPECT_EQ(queue_->Finish("r1", Rejected("other")).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(StatusOf(queue_->Finish("r1", Rejected("other"))).code(), Code::kFailedPrecondition);
   EXPECT_EQ(Get("r1").outcome->code, "policy_too_short");
 }
 

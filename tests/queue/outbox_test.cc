@@ -54,6 +54,28 @@ TEST_F(OutboxTest, AcknowledgedResultsLeaveTheOutbox) {
   EXPECT_EQ(PendingIds(), std::vector<std::string>{"r2"});
 }
 
+// One transaction for the batch; per id the record as it now is (what the agent records the
+// acknowledgement from) or the error, and one id's error leaves the others acknowledged.
+TEST_F(OutboxTest, AcknowledgeResultsReturnsEachRecordOrItsError) {
+  Finished("r1", "alice");
+  Finished("r2", "bob");
+  const std::vector<std::string> ids = {"r1", "nope", "r2", "r1"};
+  const std::vector<Result<Record>> acked = queue_->AcknowledgeResults(ids);
+  ASSERT_EQ(acked.size(), 4u);
+  ASSERT_TRUE(acked[0].ok()) << acked[0].error().ToString();
+  EXPECT_EQ(acked[0]->info.id, "r1");
+  EXPECT_EQ(acked[0]->state, State::kRejected);  // as Finished() ends it
+  ASSERT_TRUE(acked[0]->outcome.has_value());
+  EXPECT_EQ(acked[0]->outcome->code, "policy_too_short");
+  ASSERT_FALSE(acked[1].ok());
+  EXPECT_EQ(acked[1].error().code(), Code::kNotFound);
+  ASSERT_TRUE(acked[2].ok());
+  EXPECT_EQ(acked[2]->info.id, "r2");
+  ASSERT_TRUE(acked[3].ok()) << "acknowledging twice is OK";
+  EXPECT_EQ(acked[3]->info.id, "r1");
+  EXPECT_TRUE(PendingIds().empty());
+}
+
 TEST_F(OutboxTest, AcknowledgedRecordsArePurgedAfterRetention) {
   Finished("r1", "alice");
   ASSERT_TRUE(queue_->AcknowledgeResult("r1").ok());

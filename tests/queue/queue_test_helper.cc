@@ -114,10 +114,10 @@ class Helper {
       auto retried = queue_->Retry(id, Transient());
       if (!retried.ok()) s = retried.error();
     } else if (dice < 25) {
-      s = queue_->Finish(id, Rejected());
+      if (auto finished = queue_->Finish(id, Rejected()); !finished.ok()) s = finished.error();
     } else {
       AppendLine(dir_fd_, id);  // the directory write
-      s = queue_->Finish(id, Succeeded());
+      if (auto finished = queue_->Finish(id, Succeeded()); !finished.ok()) s = finished.error();
     }
     if (!s.ok()) Die(5, s.ToString());
     return true;

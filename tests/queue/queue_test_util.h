@@ -38,6 +38,12 @@ Request MakeReset(std::string id, std::string account, WallTime now, seconds ttl
 Request MakeChange(std::string id, std::string account, WallTime now, seconds ttl = hours(1));
 
 // An outcome for Finish / Retry.
+// The status of a call that returns a value (Finish returns the finished record).
+template <typename T>
+Status StatusOf(const Result<T>& result) {
+  return result.ok() ? Status::Ok() : result.error();
+}
+
 Outcome Succeeded();
 Outcome Rejected(std::string code = "policy_too_short");
 Outcome Transient(std::string code = "directory_unavailable");

@@ -80,7 +80,7 @@ TEST_F(RecoveryTest, AnInterruptedAttemptHoldsBackItsAccountUntilResolved) {
 }
 
 TEST_F(RecoveryTest, FinishOfAnInterruptedAttemptIsRefused) {
-  auto s = queue_->Finish("r1", Succeeded());
+  const Status s = StatusOf(queue_->Finish("r1", Succeeded()));
   EXPECT_EQ(s.code(), Code::kFailedPrecondition);
   EXPECT_NE(s.message().find("RequeueInterrupted"), std::string::npos);
 }

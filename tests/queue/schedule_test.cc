@@ -339,7 +339,7 @@ TEST_F(ScheduleTest, ConcurrentWorkersKeepPerAccountOrderAndTheBound) {
         active_accounts.erase(r.info.account_key);
         --in_flight;
       }
-      Status s = queue_->Finish(r.info.id, Succeeded());
+      Status s = StatusOf(queue_->Finish(r.info.id, Succeeded()));
       std::lock_guard l(mu);
       if (!s.ok()) violations.push_back(s.ToString());
       ++done;

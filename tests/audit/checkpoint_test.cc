@@ -167,6 +167,54 @@ TEST_F(CheckpointTest, PaddingThatIsNotSpacesIsMalformed) {
   EXPECT_NE(f.message.find("slot 2: malformed"), std::string::npos) << f.message;
 }
 
+// Each way a slot can be malformed, in either slot: the verifier names the slot.
+TEST_F(CheckpointTest, EveryMalformedSlotIsReportedWithItsNumber) {
+  struct Damage {
+    const char* what;
+    std::size_t at;  // within the slot
+    char byte;
+  };
+  const Damage damages[] = {
+      {"a newline in the padding", kCheckpointLineMax + 100, '\n'},
+      {"no newline as the slot's last byte", kCheckpointSlotBytes - 1, ' '},
+      {"padding that is not spaces", kCheckpointSlotBytes - 2, '\t'},
+  };
+  for (std::size_t slot = 0; slot < 2; ++slot) {
+    for (const Damage& d : damages) {
+      std::filesystem::remove_all(dir() / "audit");
+      std::filesystem::remove(checkpoint());
+      WriteTrail(2);
+      std::string text = Text();
+      text[slot * kCheckpointSlotBytes + d.at] = d.byte;
+      ASSERT_TRUE(wb::testing::WriteFile(checkpoint(), text, 0600).ok());
+      const Finding f = ExpectFinding(Problem::kCheckpointInvalid);
+      EXPECT_NE(f.message.find("slot " + std::to_string(slot + 1) + ": malformed"),
+                std::string::npos)
+          << d.what << ": " << f.message;
+    }
+  }
+}
+
+TEST_F(CheckpointTest, ALineLongerThanOneSectorIsMalformed) {
+  WriteTrail(2);
+  std::string text = Text();
+  const std::size_t nl = text.find('\n');
+  text[nl] = ' ';  // the line now runs on into the padding, past the sector
+  ASSERT_TRUE(wb::testing::WriteFile(checkpoint(), text, 0600).ok());
+  const Finding f = ExpectFinding(Problem::kCheckpointInvalid);
+  EXPECT_NE(f.message.find("slot 1: malformed"), std::string::npos) << f.message;
+}
+
+// CheckpointFile writes in place into a file CreateCheckpoint made; anything else is refused
+// rather than written into.
+TEST_F(CheckpointTest, TheWriterRefusesToWriteInPlaceIntoAFileOfAnotherSize) {
+  std::filesystem::create_directories(checkpoint().parent_path());
+  ASSERT_TRUE(wb::testing::WriteFile(checkpoint(), "{}\n", 0600).ok());
+  auto file = internal::CheckpointFile::Open(checkpoint(), TestKey());
+  ASSERT_FALSE(file.ok());
+  EXPECT_EQ(file.error().code(), Code::kCorruption);
+}
+
 // An earlier build wrote one sealed line ("v":1, no slot). It is read as it is, and the Writer
 // rewrites it in two slots when it opens the trail.
 TEST_F(CheckpointTest, AnEarlierBuildsOneLineCheckpointIsReadAndRewrittenInTwoSlots) {

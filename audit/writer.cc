@@ -131,7 +131,7 @@ Status Writer::Impl::Open() {
   WB_RETURN_IF_ERROR(internal::MakeDirs(options_.checkpoint_file.parent_path()));
   auto read = internal::ReadCheckpointSlots(options_.checkpoint_file, key_);
   if (!read.ok()) return read.error();
-  const std::optional<internal::Checkpoint>* checkpoint = &read->newest;
+  const std::optional<internal::Checkpoint>& checkpoint = read->newest;
   auto files = internal::ListTrail(options_.file);
   if (!files.ok()) return files.error();
   MutexLock lock(mu_);  // nothing else can hold it yet; for the annotations
@@ -153,20 +153,20 @@ Status Writer::Impl::Open() {
       break;
     }
   }
-  WB_RETURN_IF_ERROR(CheckAgainstCheckpoint(*checkpoint));
+  WB_RETURN_IF_ERROR(CheckAgainstCheckpoint(checkpoint));
   if (read->failed_slot) {
     checkpoint_recovery_ =
-        CheckpointRecovery{read->failed_slot->message(), (*checkpoint)->seq, head_.seq, 0};
+        CheckpointRecovery{read->failed_slot->message(), checkpoint->seq, head_.seq, 0};
   }
-  durable_seq_ = *checkpoint ? (*checkpoint)->seq : 0;
-  if (*checkpoint) durable_hash_ = (*checkpoint)->hash;
+  durable_seq_ = checkpoint ? checkpoint->seq : 0;
+  if (checkpoint) durable_hash_ = checkpoint->hash;
   // A new trail is checkpointed at seq 0 now, so that a checkpoint that later goes missing is
   // always a sign of tampering, never of a crash before the first sync. An existing one is
   // written again, atomically, in both slots: the syncs then alternate from a known state, and
   // the one-line checkpoint of an earlier version gets its two slots.
   WB_RETURN_IF_ERROR(internal::CreateCheckpoint(
       options_.checkpoint_file,
-      checkpoint->value_or(
+      checkpoint.value_or(
           internal::Checkpoint{0, std::string(internal::kZeroHash), head_file_, clock_.Now()}),
       key_));
   auto checkpoint_file = internal::CheckpointFile::Open(options_.checkpoint_file, key_);

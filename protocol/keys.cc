@@ -139,14 +139,18 @@ std::string SerializeJwks(const Jwks& jwks) { return Dump(JwksToJson(jwks)); }
 TrustedKeys::TrustedKeys(Jwks jwks) : jwks_(std::move(jwks)) {
   for (const Jwk& jwk : jwks_.keys) {
     Result<PkeyPtr> key = JwkPublicKey(jwk);
-    errors_.push_back(key.ok() ? Status::Ok() : key.error());
-    keys_.emplace_back(key.ok() ? key->release() : nullptr, EVP_PKEY_free);
+    if (key.ok()) {
+      keys_.emplace_back(std::shared_ptr<EVP_PKEY>(key->release(), EVP_PKEY_free));
+    } else {
+      keys_.emplace_back(key.error());
+    }
   }
 }
 
 Result<EVP_PKEY*> TrustedKeys::PublicKey(std::size_t index) const {
-  if (!errors_.at(index).ok()) return errors_[index];
-  return keys_[index].get();
+  const Result<std::shared_ptr<EVP_PKEY>>& key = keys_.at(index);
+  if (!key.ok()) return key.error();
+  return key->get();
 }
 
 const Jwk* Jwks::Find(std::string_view kid) const {

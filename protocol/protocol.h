@@ -345,8 +345,7 @@ class TrustedKeys {
 
  private:
   Jwks jwks_;
-  std::vector<std::shared_ptr<EVP_PKEY>> keys_;  // by index; null when it did not parse
-  std::vector<Status> errors_;                   // by index; why it did not
+  std::vector<Result<std::shared_ptr<EVP_PKEY>>> keys_;  // by index: the key, or why not
 };
 
 // A P-256 private key. Move-only; the EVP_PKEY is freed (and its secret scalar cleansed by

@@ -148,7 +148,7 @@ void Pipeline::Stop() {
 
 Result<int> Pipeline::RetryWaitingNow() {
   auto woken = deps_.queue->RetryWaitingNow();
-  Notify();
+  Notify(woken.ok() ? static_cast<std::size_t>(std::max(1, *woken)) : 1);
   return woken;
 }
 
@@ -169,12 +169,18 @@ void Pipeline::OnChannelLost() {
   if (auto summary = unauthenticated_.Flush()) RecordSuppressed(*summary);
 }
 
-void Pipeline::Notify() {
+void Pipeline::Notify(std::size_t requests) {
+  if (requests == 0) return;
+  const int wake = static_cast<int>(std::min<std::size_t>(requests, worker_count_));
   {
     std::lock_guard lock(mu_);
-    ++wakeups_;
+    wakeups_ += wake;
   }
-  wake_.notify_one();
+  if (wake == 1) {
+    wake_.notify_one();
+  } else {
+    wake_.notify_all();
+  }
 }
 
 // --- Intake (channel thread) ------------------------------------------------------------
@@ -293,7 +299,7 @@ Result<int> Pipeline::ReleaseHeld() {
     }
     ++moved;
   }
-  Notify();
+  Notify(static_cast<std::size_t>(moved));
   return moved;
 }
 
@@ -312,7 +318,8 @@ Result<int> Pipeline::RejectHeld() {
     EndDenied(record.info, rejected.matches.front(), milliseconds(0));
     ++moved;
   }
-  if (moved > 0) Notify();  // a request that waited behind a rejected one may now go
+  // Each may have held up its account's next request.
+  Notify(static_cast<std::size_t>(moved));
   return moved;
 }
 
@@ -700,7 +707,8 @@ void Pipeline::Maintain() {
     deps_.log->warn("queue maintenance: {}", report->wal_checkpoint.ToString());
   }
   for (const queue::Record& record : report->expired) ReportExpiry(record);
-  Notify();  // a request that waited behind an expired one for its account may now go
+  // A request that waited behind an expired one for its account may now go.
+  Notify(std::max<std::size_t>(1, report->expired.size()));
 }
 
 // The result of an expiry leaves only after its record is durable (audit.h): when the append

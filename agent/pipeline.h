@@ -145,8 +145,11 @@ class Pipeline final : public IntakeTarget {
   // thread.
   void MarkChannelLost();
 
-  // Wakes the workers (e.g. after an external change); cheap.
-  void Notify();
+  // Wakes one idle worker for each of `requests` that may go now (at most every worker); cheap.
+  // A batch that makes many requests ready at once must say how many: a worker that ends a
+  // request takes the next itself and wakes nobody, so one wake-up for a batch would leave it
+  // to one worker.
+  void Notify(std::size_t requests = 1);
   // Periodic queue maintenance (queue::Queue::Maintain; the daemon calls it every minute from
   // its main loop). Each request it expired is recorded as request_expired (durably) and then
   // its result is sent, as a worker does for a request that Retry expired.

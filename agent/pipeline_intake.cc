@@ -259,15 +259,16 @@ void Pipeline::AdmitAll(const std::vector<queue::Record>& records) {
       OnBreakerChanged(rules->Breaker(), &record.info);
     }
   }
-  const bool denies = std::any_of(decisions.begin(), decisions.end(), [](const auto& d) {
-    return d.verdict == policy::Verdict::kDeny;
-  });
-  if (denies) SyncAudit();
+  const auto denials =
+      static_cast<std::size_t>(std::count_if(decisions.begin(), decisions.end(), [](const auto& d) {
+        return d.verdict == policy::Verdict::kDeny;
+      }));
+  if (denials > 0) SyncAudit();
   std::vector<std::string> ready;
   for (std::size_t i = 0; i < records.size(); ++i) {
     if (!EndsAdmission(records[i], decisions[i])) ready.push_back(records[i].info.id);
   }
-  if (denies) Notify();  // a request that waited behind a denied one may now go
+  Notify(denials);  // a request that waited behind a denied one may now go
   // Ordered, not fsynced: lost with the host, an admission is decided again at the next start.
   const std::vector<Status> marked = deps_.queue->MarkReadyAll(ready, queue::Sync::kOrdered);
   for (std::size_t i = 0; i < ready.size(); ++i) {

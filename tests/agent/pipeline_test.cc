@@ -73,7 +73,9 @@ class FakeDirectory final : public ldap::Directory {
   ldap::Outcome Apply(const ldap::Account& a, const ldap::PasswordChange& change) override {
     {
       std::unique_lock lock(mu_);
+      ++at_gate;
       gate_.wait(lock, [this] { return !closed_; });
+      --at_gate;
     }
     if (on_apply) on_apply(a);
     ++applies;
@@ -149,6 +151,7 @@ class FakeDirectory final : public ldap::Directory {
   }
 
   std::atomic<int> applies{0};
+  std::atomic<int> at_gate{0};  // Apply calls waiting at the closed gate
   std::atomic<int> questions_asked{0};
   std::atomic<bool> fail_answers_once{false};
   std::atomic<bool> fail_transiently_once{false};
@@ -1489,6 +1492,27 @@ TEST_F(PipelineBreakerTest, ReleasedRequestsAreAppliedExactlyOnce) {
   // A second release finds nothing held.
   EXPECT_EQ(*pipeline_->ReleaseHeld(), 0);
   EXPECT_EQ(directory_->applies, 5);
+}
+
+// A release makes many requests ready at once, and a worker that ends one takes the next
+// itself without waking another: the release must wake a worker for each, or one worker would
+// drain them while the others sleep out their five minutes.
+TEST_F(PipelineBreakerTest, AReleaseWakesAWorkerForEachReleasedRequest) {
+  const auto first = Send(2);
+  for (const auto& id : first) ASSERT_TRUE(ResultArrives(id).ok());
+  auto held = Send(3);
+  ASSERT_TRUE(pipeline_->Breaker().tripped);
+  directory_->SetGate(true);  // each worker that takes one stays in Apply
+  ASSERT_TRUE(pipeline_->ReleaseHeld().ok());
+  const Status both_busy = testing::WaitUntil(
+      [&] {
+        return directory_->at_gate.load() == 2 ? Status::Ok()
+                                               : NotFound("not every worker took a request");
+      },
+      10s);
+  EXPECT_TRUE(both_busy.ok()) << "workers in Apply: " << directory_->at_gate.load();
+  directory_->SetGate(false);
+  for (const auto& id : held) ASSERT_TRUE(ResultArrives(id).ok());
 }
 
 TEST_F(PipelineBreakerTest, RejectedHeldRequestsEndRefusedAndAreNeverWritten) {

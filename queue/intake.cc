@@ -134,10 +134,9 @@ Status SqliteQueue::InsertInBatch(Db& db, EnqueueSlot& slot) {
   const std::int64_t forget_after = ToMillis(info.expires_at + options_.clock_skew);
   Result<bool> remembered = Remember(db, kReplayRequestId, info.id, forget_after);
   if (!remembered.ok()) return remembered.error();
-  Result<std::optional<Record>> stored = LoadRecord(db, info.id);
-  if (!stored.ok()) return stored.error();
-  if (!*stored) return Internal("a stored request could not be read back");
-  slot.result = EnqueueResult{std::move(**stored), true};
+  std::optional<Record> stored;
+  WB_RETURN_IF_ERROR(LoadInto(db, info.id, stored));
+  slot.result = EnqueueResult{std::move(*stored), true};
   return Status::Ok();
 }
 

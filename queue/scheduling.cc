@@ -110,9 +110,9 @@ std::vector<Status> SqliteQueue::MarkReadyAll(std::span<const std::string> ids, 
 
 Result<std::optional<Work>> SqliteQueue::Take() {
   WB_RETURN_IF_ERROR(RequireWritable());
-  // Looked at first without the writer: a Take that finds nothing (a worker woken by a
-  // request's end, in case its account's next request may go) costs one read, not a write
-  // transaction queued with the commits. What commits after this read is there for the next
+  // Looked at first without the writer: a Take that finds nothing (a worker woken for a
+  // request another worker took first) costs one read, not a write transaction queued with the
+  // commits. What commits after this read is there for the next
   // call, as if this one had come a moment earlier.
   const std::int64_t now = NowMs();
   Result<std::optional<Candidate>> any = Read([&](Db& db) { return NextEligible(db, now); });
@@ -157,10 +157,9 @@ Status SqliteQueue::TakeStep(Db& db, std::int64_t now, Result<std::optional<Work
     passwords = std::move(opened).value();
   }
   WB_RETURN_IF_ERROR(MarkApplying(db, next->id, now, session()));
-  Result<std::optional<Record>> record = LoadRecord(db, next->id);
-  if (!record.ok()) return record.error();
-  if (!*record) return Internal("a taken request could not be read back");
-  *taken = std::optional<Work>(Work{std::move(**record), std::move(passwords.new_password),
+  std::optional<Record> record;
+  WB_RETURN_IF_ERROR(LoadInto(db, next->id, record));
+  *taken = std::optional<Work>(Work{std::move(*record), std::move(passwords.new_password),
                                     std::move(passwords.old_password)});
   return Status::Ok();
 }

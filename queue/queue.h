@@ -355,7 +355,8 @@ class Queue {
 
   // When Take may next have work, besides Enqueue/MarkReady/Finish/Retry/Maintain calls: the
   // earliest not_before among unexpired ready requests that are first in line for their
-  // account; nullopt when there is none.
+  // account; nullopt when there is none, or while max_in_flight requests are applying (no due
+  // time can be taken then: whoever ends an attempt takes again).
   virtual Result<std::optional<WallTime>> NextReadyTime() = 0;
 
   // Ends the request. From applying (taken by this Queue): outcome.state kSucceeded,

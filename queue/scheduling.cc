@@ -33,6 +33,15 @@ struct Candidate {
   std::string sealed;  // ciphertext; empty when the request carries no password
 };
 
+// Whether Options::max_in_flight requests are applying: then nothing can be taken, whatever is
+// ready. An attempt whose Finish or Retry failed stays `applying` until the next start and
+// keeps its slot.
+Result<bool> InFlightFull(Db& db, std::size_t max_in_flight) {
+  Result<std::int64_t> in_flight = db.QueryInt("SELECT count(*) FROM requests WHERE state = 2");
+  if (!in_flight.ok()) return in_flight.error();
+  return *in_flight >= static_cast<std::int64_t>(max_in_flight);
+}
+
 Result<std::optional<Candidate>> NextEligible(Db& db, std::int64_t now) {
   Result<Stmt> stmt = db.Prepare(kNextEligible);
   if (!stmt.ok()) return stmt.error();
@@ -41,6 +50,15 @@ Result<std::optional<Candidate>> NextEligible(Db& db, std::int64_t now) {
   if (!found.ok()) return found.error();
   if (!*found) return std::optional<Candidate>();
   return std::optional<Candidate>(Candidate{stmt->Text(0), stmt->Blob(1)});
+}
+
+// The next request Take would hand out now, or nothing (also when the in-flight bound is
+// reached).
+Result<std::optional<Candidate>> NextTakeable(Db& db, std::int64_t now, std::size_t max_in_flight) {
+  Result<bool> full = InFlightFull(db, max_in_flight);
+  if (!full.ok()) return full.error();
+  if (*full) return std::optional<Candidate>();
+  return NextEligible(db, now);
 }
 
 Status WrongState(std::string_view id, State state, std::string_view wanted) {
@@ -115,7 +133,8 @@ Result<std::optional<Work>> SqliteQueue::Take() {
   // commits. What commits after this read is there for the next
   // call, as if this one had come a moment earlier.
   const std::int64_t now = NowMs();
-  Result<std::optional<Candidate>> any = Read([&](Db& db) { return NextEligible(db, now); });
+  Result<std::optional<Candidate>> any =
+      Read([&](Db& db) { return NextTakeable(db, now, options_.max_in_flight); });
   if (!any.ok()) return any.error();
   if (!*any) return std::optional<Work>();
   Result<std::optional<Work>> taken = std::optional<Work>();
@@ -133,14 +152,9 @@ Result<std::optional<Work>> SqliteQueue::Take() {
 }
 
 Status SqliteQueue::TakeStep(Db& db, std::int64_t now, Result<std::optional<Work>>* taken) {
-  Result<std::int64_t> in_flight = db.QueryInt("SELECT count(*) FROM requests WHERE state = 2");
-  if (!in_flight.ok()) return in_flight.error();
-  std::optional<Candidate> next;
-  if (*in_flight < static_cast<std::int64_t>(options_.max_in_flight)) {
-    Result<std::optional<Candidate>> found = NextEligible(db, now);
-    if (!found.ok()) return found.error();
-    next = std::move(found).value();
-  }
+  Result<std::optional<Candidate>> found = NextTakeable(db, now, options_.max_in_flight);
+  if (!found.ok()) return found.error();
+  std::optional<Candidate> next = std::move(found).value();
   if (!next) return Status::Ok();  // nothing written; *taken stays nullopt
   Passwords passwords;
   if (!next->sealed.empty()) {
@@ -167,6 +181,11 @@ Status SqliteQueue::TakeStep(Db& db, std::int64_t now, Result<std::optional<Work
 Result<std::optional<WallTime>> SqliteQueue::NextReadyTime() {
   const std::int64_t now = NowMs();
   return Read([&](Db& db) -> Result<std::optional<WallTime>> {
+    // While the bound is reached, no due time helps: a worker that waited for one would wake,
+    // take nothing and wait again at once. The worker that ends an attempt takes again itself.
+    Result<bool> full = InFlightFull(db, options_.max_in_flight);
+    if (!full.ok()) return full.error();
+    if (*full) return std::optional<WallTime>();
     Result<Stmt> stmt = db.Prepare(kNextDue);
     if (!stmt.ok()) return stmt.error();
     stmt->Bind(1, now);

@@ -272,6 +272,29 @@ TEST_F(ScheduleTest, NextReadyTimeLeavesOutExpiredRequestsAndThoseWaitingForThei
   EXPECT_FALSE(due->has_value());
 }
 
+// A worker that is not needed while the bound is reached (an attempt whose Finish failed
+// keeps its slot until the next start) must wait, not be told that work is due, take nothing,
+// and ask again at once.
+TEST_F(ScheduleTest, NextReadyTimeIsUnsetWhileTheInFlightBoundIsReached) {
+  Options o = DefaultOptions();
+  o.max_in_flight = 1;
+  OpenWith(o);
+  AddReady("a1", "alice");
+  AddReady("b1", "bob");
+  EXPECT_EQ(MustTake().record.info.id, "a1");
+  auto due = queue_->NextReadyTime();
+  ASSERT_TRUE(due.ok());
+  EXPECT_FALSE(due->has_value()) << "b1 is ready, but the only slot is taken";
+  EXPECT_TRUE(NothingToTake());
+
+  ASSERT_TRUE(queue_->Finish("a1", Succeeded()).ok());
+  due = queue_->NextReadyTime();
+  ASSERT_TRUE(due.ok());
+  ASSERT_TRUE(due->has_value());
+  EXPECT_LE(**due, clock_.Now());
+  EXPECT_EQ(MustTake().record.info.id, "b1");
+}
+
 TEST_F(ScheduleTest, NextReadyTimeIsUnsetWithoutReadyRequests) {
   auto due = queue_->NextReadyTime();
   ASSERT_TRUE(due.ok());

@@ -69,7 +69,7 @@ Result<Stats> SqliteQueue::GetStats() {
   stats.pending_results = *results;
   Result<std::int64_t> remembered = db.QueryInt("SELECT count(*) FROM replay");
   if (!remembered.ok()) return remembered.error();
-  stats.remembered_ids_and_nonces = *remembered;
+  stats.replay_entries = *remembered;
   if (stats.unfinished > 0) {
     Result<std::int64_t> oldest =
         db.QueryInt("SELECT min(received_at) FROM requests WHERE state < 3");

@@ -14,6 +14,24 @@ constexpr const char* kPurgeable =
     "state >= 3 AND ((acked_at IS NOT NULL AND acked_at <= ?1) OR "
     "(acked_at IS NULL AND finished_at <= ?2))";
 
+// A purged record's id stays a replay until its expiry plus the clock skew (queue.h,
+// Idempotency): while the record exists, its row is that memory; after, a replay row. Most
+// records outlive their expiry (retention is days), and need none.
+Status RememberPurgedIds(Db& db, std::int64_t kind, std::int64_t acked_before,
+                         std::int64_t finished_before, std::int64_t now, std::int64_t skew_ms) {
+  Result<Stmt> stmt = db.Prepare(
+      std::string("INSERT OR IGNORE INTO replay (kind, value, forget_after) "
+                  "SELECT ?3, id, expires_at + ?4 FROM requests WHERE expires_at + ?4 > ?5 AND ") +
+      kPurgeable);
+  if (!stmt.ok()) return stmt.error();
+  return stmt->Bind(1, acked_before)
+      .Bind(2, finished_before)
+      .Bind(3, kind)
+      .Bind(4, skew_ms)
+      .Bind(5, now)
+      .Run();
+}
+
 Result<int> Purge(Db& db, std::int64_t acked_before, std::int64_t finished_before) {
   Result<Stmt> history = db.Prepare(
       std::string("DELETE FROM history WHERE request_id IN (SELECT id FROM requests WHERE ") +
@@ -108,6 +126,9 @@ Result<MaintenanceReport> SqliteQueue::Maintain() {
         std::chrono::duration_cast<std::chrono::milliseconds>(options_.retention);
     const auto unacked =
         std::chrono::duration_cast<std::chrono::milliseconds>(options_.unacknowledged_retention);
+    const auto skew = std::chrono::duration_cast<std::chrono::milliseconds>(options_.clock_skew);
+    WB_RETURN_IF_ERROR(RememberPurgedIds(db, kReplayRequestId, now - retention.count(),
+                                         now - unacked.count(), now, skew.count()));
     Result<int> purged = Purge(db, now - retention.count(), now - unacked.count());
     if (!purged.ok()) return purged.error();
     Result<int> forgotten = Forget(db, now);

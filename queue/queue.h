@@ -235,7 +235,9 @@ struct Stats {
   std::int64_t pending_results = 0;                  // terminal, result not yet acknowledged
   std::optional<WallTime> oldest_unfinished_received_at;
   std::optional<std::chrono::seconds> oldest_unfinished_age;
-  std::int64_t remembered_ids_and_nonces = 0;
+  // The replay memory's own entries: nonces, and the ids of purged records until their expiry
+  // plus clock_skew (a stored record's row is the memory of its id).
+  std::int64_t replay_entries = 0;
 
   std::int64_t count(State s) const { return by_state[static_cast<std::size_t>(s)]; }
 };
@@ -279,7 +281,8 @@ struct Options {
   // unacknowledged ones this long after they finished.
   std::chrono::seconds retention{std::chrono::hours(24 * 7)};
   std::chrono::seconds unacknowledged_retention{std::chrono::hours(24 * 30)};
-  // Request ids and nonces are remembered until their expiry plus this.
+  // Request ids and nonces are remembered until their expiry plus this (an id at least as long
+  // as its record is kept).
   std::chrono::seconds clock_skew{300};
 
   // The data key is read from <credentials_directory>/<key_credential> when that file exists

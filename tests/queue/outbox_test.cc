@@ -120,14 +120,48 @@ TEST_F(OutboxTest, APurgedIdIsRefusedAsAReplay) {
   EXPECT_EQ(queue_->Show("r1").error().code(), Code::kNotFound);
 }
 
-TEST_F(OutboxTest, IdsAreForgottenAfterExpiryPlusSkew) {
-  Finished("r1", "alice");  // expires in an hour
-  EXPECT_EQ(queue_->GetStats()->remembered_ids_and_nonces, 1);
-  clock_.Advance(hours(1) + DefaultOptions().clock_skew - seconds(1));
+// A record purged before its request expires (a retention shorter than the request's life)
+// leaves its id in the replay memory until the expiry plus the skew, and no longer.
+TEST_F(OutboxTest, AnIdPurgedBeforeItsExpiryIsRememberedUntilExpiryPlusSkew) {
+  Options o = DefaultOptions();
+  o.retention = hours(1);
+  queue_.reset();
+  auto reopened = OpenQueue(o);
+  ASSERT_TRUE(reopened.ok()) << reopened.error().ToString();
+  queue_ = std::move(reopened).value();
+  Request req = MakeReset("r1", "alice", clock_.Now(), hours(24));
+  ASSERT_TRUE(queue_->Enqueue(req).ok());
+  EXPECT_EQ(queue_->GetStats()->replay_entries, 0);  // the record remembers its id
+  ASSERT_TRUE(queue_->Finish("r1", Rejected()).ok());
+  ASSERT_TRUE(queue_->AcknowledgeResult("r1").ok());
+  clock_.Advance(hours(1));
+  ASSERT_EQ(queue_->Maintain()->purged_records, 1);
+  EXPECT_EQ(queue_->GetStats()->replay_entries, 1);
+  EXPECT_EQ(queue_->Enqueue(req).error().code(), Code::kAlreadyExists);
+
+  clock_.Advance(hours(23) + o.clock_skew - seconds(1));
   EXPECT_EQ(queue_->Maintain()->forgotten_replay_entries, 0);
+  EXPECT_EQ(queue_->Enqueue(req).error().code(), Code::kAlreadyExists);
   clock_.Advance(seconds(1));
   EXPECT_EQ(queue_->Maintain()->forgotten_replay_entries, 1);
-  EXPECT_EQ(queue_->GetStats()->remembered_ids_and_nonces, 0);
+  EXPECT_EQ(queue_->GetStats()->replay_entries, 0);
+  EXPECT_EQ(queue_->Enqueue(req).error().code(), Code::kFailedPrecondition);  // expired
+}
+
+// A record purged after its request expired needs no replay entry: the request can never be
+// stored again, because an expired request is refused.
+TEST_F(OutboxTest, AnIdPurgedAfterItsExpiryLeavesNoReplayEntryAndIsStillNeverStoredTwice) {
+  Request req = MakeReset("r1", "alice", clock_.Now(), hours(1));
+  ASSERT_TRUE(queue_->Enqueue(req).ok());
+  ASSERT_TRUE(queue_->Finish("r1", Rejected()).ok());
+  ASSERT_TRUE(queue_->AcknowledgeResult("r1").ok());
+  clock_.Advance(DefaultOptions().retention);
+  ASSERT_EQ(queue_->Maintain()->purged_records, 1);
+  EXPECT_EQ(queue_->GetStats()->replay_entries, 0);
+  auto again = queue_->Enqueue(req);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(queue_->Show("r1").error().code(), Code::kNotFound);
 }
 
 TEST_F(OutboxTest, ANonceIsNewOnceAndThenAReplay) {

@@ -186,7 +186,7 @@ std::string Numbers(std::uint64_t n) {
   return sql;
 }
 
-// n succeeded, acknowledged records with their four history rows, as the agent leaves them.
+// n succeeded, acknowledged records with their five history events, as the agent leaves them.
 std::string FinishedRecordsSql(std::uint64_t n, std::int64_t now_ms) {
   const std::string t = std::to_string(now_ms);
   std::string sql = Numbers(n);
@@ -194,18 +194,18 @@ std::string FinishedRecordsSql(std::uint64_t n, std::int64_t now_ms) {
       "INSERT INTO requests (id, tenant, correlation_id, operations, target, target_kind, "
       "account_key, requester, issued_at, expires_at, state, attempts, received_at, ready_at, "
       "attempt_started_at, not_before, finished_at, acked_at, outcome_code, outcome_transient, "
-      "outcome_message, outcome_server, outcome_duration_ms) SELECT "
+      "outcome_message, outcome_server, outcome_duration_ms, history) SELECT "
       "printf('00000000-0000-4000-8000-%012d', i), 'bench', 'corr-' || i, 1, "
       "'user' || (i % 5000) || '@example.test', 'upn', 'corp|user' || (i % 5000), "
       "'{\"by\":\"self\"}', ";
   sql += t + " - 600000, " + t + " - 300000, 3, 1, " + t + " - 600000, " + t + " - 599000, ";
   sql += t + " - 598000, " + t + " - 600000, " + t + " - 597000, " + t + " - 596000, ";
-  sql += "'succeeded', 0, '', 'ldaps://127.0.0.1:636', 4 FROM n;";
-  sql +=
-      "INSERT INTO history (request_id, at, event, state, attempts) SELECT id, finished_at, e.ev, "
-      "e.st, 1 FROM requests, (SELECT 'received' AS ev, 0 AS st UNION ALL SELECT 'ready', 1 "
-      "UNION ALL SELECT 'applying', 2 UNION ALL SELECT 'succeeded', 3) AS e "
-      "WHERE requests.tenant = 'bench';";
+  sql += "'succeeded', 0, '', 'ldaps://127.0.0.1:636', 4, json_array(";
+  sql += "json_array(" + t + " - 600000, 'received', 0, 0, '', ''), ";
+  sql += "json_array(" + t + " - 599000, 'ready', 1, 0, '', ''), ";
+  sql += "json_array(" + t + " - 598000, 'applying', 2, 1, '', ''), ";
+  sql += "json_array(" + t + " - 597000, 'succeeded', 3, 1, '', ''), ";
+  sql += "json_array(" + t + " - 596000, 'result_acknowledged', 3, 1, '', '')) FROM n;";
   return sql;
 }
 

@@ -35,8 +35,10 @@ Result<std::int64_t> CountInterrupted(Db& db, std::string_view session) {
 
 Result<std::vector<HistoryEvent>> LoadHistory(Db& db, std::string_view id) {
   Result<Stmt> stmt = db.Prepare(
-      "SELECT at, event, state, attempts, code, message FROM history WHERE request_id = ?1 "
-      "ORDER BY seq");
+      "SELECT json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'), "
+      "json_extract(e.value, '$[2]'), json_extract(e.value, '$[3]'), "
+      "json_extract(e.value, '$[4]'), json_extract(e.value, '$[5]') "
+      "FROM requests r, json_each(r.history) e WHERE r.id = ?1 ORDER BY e.key");
   if (!stmt.ok()) return stmt.error();
   stmt->Bind(1, id);
   std::vector<HistoryEvent> out;

@@ -32,12 +32,8 @@ Status RememberPurgedIds(Db& db, std::int64_t kind, std::int64_t acked_before,
       .Run();
 }
 
+// A record's history is in its row, and goes with it.
 Result<int> Purge(Db& db, std::int64_t acked_before, std::int64_t finished_before) {
-  Result<Stmt> history = db.Prepare(
-      std::string("DELETE FROM history WHERE request_id IN (SELECT id FROM requests WHERE ") +
-      kPurgeable + ")");
-  if (!history.ok()) return history.error();
-  WB_RETURN_IF_ERROR(history->Bind(1, acked_before).Bind(2, finished_before).Run());
   Result<Stmt> requests = db.Prepare(std::string("DELETE FROM requests WHERE ") + kPurgeable);
   if (!requests.ok()) return requests.error();
   WB_RETURN_IF_ERROR(requests->Bind(1, acked_before).Bind(2, finished_before).Run());

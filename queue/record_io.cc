@@ -175,9 +175,10 @@ Result<std::optional<RowState>> LoadRowState(Db& db, std::string_view id) {
 
 Status AppendHistory(Db& db, std::string_view id, std::int64_t at, std::string_view event,
                      std::string_view code, std::string_view message) {
+  // In the row that the transition has just written (schema v3), so no other page.
   Result<Stmt> stmt = db.Prepare(
-      "INSERT INTO history (request_id, at, event, state, attempts, code, message) "
-      "SELECT id, ?2, ?3, state, attempts, ?4, ?5 FROM requests WHERE id = ?1");
+      "UPDATE requests SET history = json_insert(history, '$[#]', "
+      "json_array(?2, ?3, state, attempts, ?4, ?5)) WHERE id = ?1");
   if (!stmt.ok()) return stmt.error();
   return stmt->Bind(1, id).Bind(2, at).Bind(3, event).Bind(4, code).Bind(5, message).Run();
 }

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "queue/schema.h"
 #include "tests/queue/queue_test_util.h"
 
 namespace wb::queue::testing {
@@ -263,9 +265,30 @@ TEST_F(LifecycleTest, LastPasswordWriteIsTheLatestSucceededResetOrChangeOfTheAcc
   EXPECT_EQ(*queue_->LastPasswordWrite("corp|alice", "r6"), clock_.Now());
 }
 
+// What version 2 wrote: each request's history in a table of its own, in the order of its
+// rows. Made from what this version stored, so that the migration's result can be compared
+// with it.
+void MoveHistoryIntoItsVersion2Table(const std::filesystem::path& db) {
+  RawSql(db,
+         "CREATE TABLE history (seq INTEGER PRIMARY KEY, request_id TEXT NOT NULL, "
+         "at INTEGER NOT NULL, event TEXT NOT NULL, state INTEGER NOT NULL, "
+         "attempts INTEGER NOT NULL, code TEXT NOT NULL DEFAULT '', "
+         "message TEXT NOT NULL DEFAULT '')");
+  RawSql(db, "CREATE INDEX history_by_request ON history (request_id, seq)");
+  RawSql(db,
+         "INSERT INTO history (request_id, at, event, state, attempts, code, message) "
+         "SELECT r.id, json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'), "
+         "json_extract(e.value, '$[2]'), json_extract(e.value, '$[3]'), "
+         "json_extract(e.value, '$[4]'), json_extract(e.value, '$[5]') "
+         "FROM requests r, json_each(r.history) e ORDER BY r.seq, e.key");
+  RawSql(db, "ALTER TABLE requests DROP COLUMN history");
+  RawSql(db, "PRAGMA user_version = 2");
+}
+
 TEST_F(LifecycleTest, AVersion1DatabaseIsMigratedAndItsRequestsCountOneDelivery) {
   ASSERT_TRUE(queue_->Enqueue(MakeReset("r1", "alice", clock_.Now())).ok());
   queue_.reset();
+  MoveHistoryIntoItsVersion2Table(db_path());
   // What version 1 wrote: no delivery column.
   RawSql(db_path(), "DROP INDEX requests_by_account");
   RawSql(db_path(), "ALTER TABLE requests DROP COLUMN delivery");
@@ -276,7 +299,45 @@ TEST_F(LifecycleTest, AVersion1DatabaseIsMigratedAndItsRequestsCountOneDelivery)
             "0");
   Open();
   EXPECT_EQ(Get("r1").info.delivery, 1);
-  EXPECT_EQ(RawSql(db_path(), "PRAGMA user_version"), "2");
+  EXPECT_EQ(RawSql(db_path(), "PRAGMA user_version"), std::to_string(CurrentSchemaVersion()));
+}
+
+// Version 3 keeps each request's history in its row: a version 2 database keeps every event,
+// in order, with its codes and messages, and the requests go on from where they were.
+TEST_F(LifecycleTest, AVersion2DatabaseIsMigratedWithEveryHistoryEvent) {
+  AddReady("r1", "alice");
+  MustTake();
+  ASSERT_TRUE(queue_->Retry("r1", Transient()).ok());
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("r2", "bob", clock_.Now())).ok());
+  const std::vector<HistoryEvent> r1_before = queue_->Show("r1")->history;
+  const std::vector<HistoryEvent> r2_before = queue_->Show("r2")->history;
+  ASSERT_EQ(r1_before.size(), 4u);
+  queue_.reset();
+  MoveHistoryIntoItsVersion2Table(db_path());
+  ASSERT_EQ(RawSql(db_path(), "SELECT count(*) FROM history"), "5");
+
+  Open();
+  EXPECT_EQ(RawSql(db_path(), "PRAGMA user_version"), "3");
+  EXPECT_EQ(RawSql(db_path(), "SELECT count(*) FROM sqlite_schema WHERE name = 'history'"), "0");
+  auto same = [](const std::vector<HistoryEvent>& a, const std::vector<HistoryEvent>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (a[i].at != b[i].at || a[i].event != b[i].event || a[i].state != b[i].state ||
+          a[i].attempts != b[i].attempts || a[i].code != b[i].code ||
+          a[i].message != b[i].message) {
+        return false;
+      }
+    }
+    return true;
+  };
+  EXPECT_TRUE(same(queue_->Show("r1")->history, r1_before));
+  EXPECT_TRUE(same(queue_->Show("r2")->history, r2_before));
+  clock_.Advance(seconds(10));
+  EXPECT_EQ(MustTake().record.info.id, "r1");
+  ASSERT_TRUE(queue_->Finish("r1", Succeeded()).ok());
+  const auto after = queue_->Show("r1")->history;
+  ASSERT_EQ(after.size(), 6u);
+  EXPECT_EQ(after.back().event, "succeeded");
 }
 
 // --- Refusals, each its own test ------------------------------------------------------------

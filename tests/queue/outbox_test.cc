@@ -86,7 +86,7 @@ TEST_F(OutboxTest, AcknowledgedRecordsArePurgedAfterRetention) {
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->purged_records, 1);
   EXPECT_EQ(queue_->Show("r1").error().code(), Code::kNotFound);
-  EXPECT_EQ(RawSql(db_path(), "SELECT count(*) FROM history WHERE request_id = 'r1'"), "0");
+  EXPECT_EQ(RawSql(db_path(), "SELECT count(*) FROM requests WHERE id = 'r1'"), "0");
 }
 
 TEST_F(OutboxTest, UnacknowledgedResultsAreKeptForTheirLongerRetention) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <string>
 
 #include "tests/support/process.h"
 
@@ -31,7 +32,7 @@ TEST_F(SchemaTest, AFreshDatabaseGetsTheCurrentSchema) {
   ASSERT_TRUE(Migrate(*db_, Migrations()).ok());
   EXPECT_EQ(*SchemaVersion(*db_), CurrentSchemaVersion());
   EXPECT_TRUE(HasTable("requests"));
-  EXPECT_TRUE(HasTable("history"));
+  EXPECT_FALSE(HasTable("history"));  // in each request's row since version 3
   EXPECT_TRUE(HasTable("replay"));
   EXPECT_TRUE(HasTable("meta"));
 }
@@ -77,6 +78,44 @@ TEST_F(SchemaTest, TheSchemaRefusesASecretOnATerminalRequest) {
       "VALUES ('x', '', '', 1, '', '', 'k', '', 0, 1, 3, 0, 0, X'00')");
   EXPECT_EQ(s.code(), Code::kInternal);  // SQLITE_CONSTRAINT_CHECK: a bug, not a duplicate
   EXPECT_NE(s.message().find("CHECK constraint"), std::string::npos);
+}
+
+// Version 3 moves each request's history from its own table into the request's row: every
+// event, in the order it happened (not the order of its rows), and an empty array for a
+// request without events.
+TEST_F(SchemaTest, VersionThreeMovesEachHistoryIntoItsRowInOrder) {
+  ASSERT_TRUE(Migrate(*db_, Migrations().first(2)).ok());
+  for (const std::string id : {"a", "b", "quiet"}) {
+    ASSERT_TRUE(db_->Exec("INSERT INTO requests (id, tenant, correlation_id, operations, target, "
+                          "target_kind, account_key, requester, issued_at, expires_at, state, "
+                          "received_at, not_before) VALUES ('" +
+                          id + "', '', '', 1, '', '', 'k', '', 0, 1, 3, 0, 0)")
+                    .ok());
+  }
+  // Rows out of event order on purpose; the message holds what JSON must escape.
+  ASSERT_TRUE(db_->Exec("INSERT INTO history (seq, request_id, at, event, state, attempts, code, "
+                        "message) VALUES "
+                        "(30, 'a', 300, 'succeeded', 3, 1, '', ''), "
+                        "(10, 'a', 100, 'received', 0, 0, '', ''), "
+                        "(15, 'b', 150, 'received', 0, 0, '', ''), "
+                        "(20, 'a', 200, 'retry_scheduled', 1, 1, 'busy', 'said \"no\"\n')")
+                  .ok());
+
+  ASSERT_TRUE(Migrate(*db_, Migrations()).ok());
+  EXPECT_EQ(*SchemaVersion(*db_), 3);
+  EXPECT_FALSE(HasTable("history"));
+  auto history_of = [&](const char* id) {
+    auto stmt = db_->Prepare("SELECT history FROM requests WHERE id = ?1");
+    stmt->Bind(1, id);
+    EXPECT_TRUE(*stmt->Step());
+    return stmt->Text(0);
+  };
+  EXPECT_EQ(history_of("a"),
+            "[[100,\"received\",0,0,\"\",\"\"],"
+            "[200,\"retry_scheduled\",1,1,\"busy\",\"said \\\"no\\\"\\n\"],"
+            "[300,\"succeeded\",3,1,\"\",\"\"]]");
+  EXPECT_EQ(history_of("b"), "[[150,\"received\",0,0,\"\",\"\"]]");
+  EXPECT_EQ(history_of("quiet"), "[]");
 }
 
 TEST(SqliteStatusTest, EachResultCodeMapsOnce) {

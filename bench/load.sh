@@ -105,6 +105,29 @@ cpu_ms() {
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 pss_kb() { awk '/^Pss:/ { print $2; exit }' "/proc/$1/smaps_rollup"; }
+# Where the RSS is, in kB: "binary libraries anonymous", then the four largest libraries as
+# name=kB. Shared libraries' pages are shared with every process that maps them (PSS counts
+# them once across processes); what the agent costs alone is the anonymous part.
+rss_parts() {
+  local exe
+  exe=$(readlink "/proc/$1/exe")
+  awk -v exe="$exe" '
+    /^[0-9a-f]+-[0-9a-f]+ / { path = (NF >= 6) ? $6 : ""; next }
+    /^Rss:/ {
+      if (path == exe) bin += $2
+      else if (path ~ /\.so/) { lib += $2; n = path; sub(/.*\//, "", n); sub(/\.so.*/, "", n); per[n] += $2 }
+      else anon += $2
+    }
+    END {
+      printf "%d %d %d", bin, lib, anon
+      for (k = 0; k < 4; k++) {
+        best = ""; for (n in per) if (best == "" || per[n] > per[best]) best = n
+        if (best == "") break
+        printf " %s=%d", best, per[best]; delete per[best]
+      }
+      printf "\n"
+    }' "/proc/$1/smaps"
+}
 switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'; }
 # A number from a JSON object printed on one line: jnum FILE KEY [INNER_OBJECT].
 jnum() {
@@ -162,6 +185,7 @@ wait_for connected || fail "the agent did not connect: $(tail -5 "$work/agent.lo
 sleep 2  # past the start-up work (policy summary, first status)
 idle_rss=$(rss_kb "$agent_pid")
 idle_pss=$(pss_kb "$agent_pid")
+read -r idle_bin_kb idle_lib_kb idle_anon_kb idle_top_libs <<<"$(rss_parts "$agent_pid")"
 sw_before=$(switches "$agent_pid")
 sleep "$idle_seconds"
 idle_wakeups=$(calc "($(switches "$agent_pid") - $sw_before) / $idle_seconds")
@@ -248,6 +272,8 @@ cat >"$out" <<JSON
   "agent_ratio_to_baseline": $(calc "$a_rate / $b_rate"),
   "agent_added_latency_ms": {"p50": $(calc "$a_p50 - $b_p50"), "p99": $(calc "$a_p99 - $b_p99")},
   "memory_kb": {"idle_rss": $idle_rss, "idle_pss": $idle_pss, "load_rss": $peak_rss, "load_pss": $peak_pss},
+  "idle_rss_kb_by_mapping": {"agent_binary": $idle_bin_kb, "shared_libraries": $idle_lib_kb, "anonymous": $idle_anon_kb,
+    "largest_libraries": {$(for kv in $idle_top_libs; do printf '%s"%s": %s' "${sep:-}" "${kv%%=*}" "${kv#*=}"; sep=', '; done)}},
   "idle_wakeups_per_second": $idle_wakeups,
   "idle_wakeups_method": "voluntary context switches of all agent threads over $idle_seconds s, connected to wbcloud serve"
 }
@@ -273,6 +299,9 @@ printf '  ceiling: %.0f/s (cores / (cloud + directory + LDAP client)); agent at 
   "$ceiling" "$(calc "$a_rate / $ceiling")" "$(calc "$a_rate / $b_rate")"
 printf '  agent memory: idle RSS %.1f MB, PSS %.1f MB; under load RSS %.1f MB, PSS %.1f MB\n' \
   "$(calc "$idle_rss / 1024")" "$(calc "$idle_pss / 1024")" "$(calc "$peak_rss / 1024")" "$(calc "$peak_pss / 1024")"
+printf '  idle RSS by mapping: agent binary %.1f MB, shared libraries %.1f MB (largest: %s), anonymous %.1f MB\n' \
+  "$(calc "$idle_bin_kb / 1024")" "$(calc "$idle_lib_kb / 1024")" "$(for kv in $idle_top_libs; do printf '%s %.1f, ' "${kv%%=*}" "$(calc "${kv#*=} / 1024")"; done | sed 's/, $//')" \
+  "$(calc "$idle_anon_kb / 1024")"
 printf '  idle wakeups: %s/s over %d s (voluntary context switches, all threads)\n' "$idle_wakeups" "$idle_seconds"
 printf '  JSON: %s\n' "$out"
 

@@ -152,7 +152,18 @@ std::string Stmt::Blob(int col) const {
 
 bool Stmt::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
+Status CheckSqliteVersion(int version_number) {
+  if (version_number >= kOldestSqlite) return Status::Ok();
+  auto dotted = [](int n) {
+    return std::to_string(n / 1000000) + "." + std::to_string(n / 1000 % 1000) + "." +
+           std::to_string(n % 1000);
+  };
+  return FailedPrecondition("the queue needs SQLite " + dotted(kOldestSqlite) +
+                            " or newer; this system's libsqlite3 is " + dotted(version_number));
+}
+
 Result<Db> Db::Open(const std::filesystem::path& path, int flags) {
+  WB_RETURN_IF_ERROR(CheckSqliteVersion(sqlite3_libversion_number()));
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOFOLLOW, nullptr);
   Db db(raw);  // closes `raw` on every path, including a failed open

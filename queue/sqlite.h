@@ -30,6 +30,13 @@ namespace wb::queue {
 // (other constraints, misuse) -> kInternal. `what` says what was being done.
 Status SqliteStatus(int rc, sqlite3* db, std::string_view what);
 
+// The oldest SQLite the schema's statements run on (UPDATE ... FROM, 3.33.0), as
+// sqlite3_libversion_number() counts. CMake asks for it at build time; the library loaded at
+// run time may be another, so Db::Open checks it too.
+inline constexpr int kOldestSqlite = 3033000;
+// OK for kOldestSqlite or newer; otherwise kFailedPrecondition naming both versions.
+Status CheckSqliteVersion(int version_number);
+
 // The idle prepared statements of one Db, by SQL text; bounded (kMaxIdle), finalized at the end.
 class StmtCache {
  public:

@@ -92,7 +92,8 @@ TEST_F(SchemaTest, VersionThreeMovesEachHistoryIntoItsRowInOrder) {
                           id + "', '', '', 1, '', '', 'k', '', 0, 1, 3, 0, 0)")
                     .ok());
   }
-  // Rows out of event order on purpose; the message holds what JSON must escape.
+  // Rows inserted in another order than their seq (the order of the events); the message holds
+  // what JSON must escape.
   ASSERT_TRUE(db_->Exec("INSERT INTO history (seq, request_id, at, event, state, attempts, code, "
                         "message) VALUES "
                         "(30, 'a', 300, 'succeeded', 3, 1, '', ''), "
@@ -116,6 +117,15 @@ TEST_F(SchemaTest, VersionThreeMovesEachHistoryIntoItsRowInOrder) {
             "[300,\"succeeded\",3,1,\"\",\"\"]]");
   EXPECT_EQ(history_of("b"), "[[150,\"received\",0,0,\"\",\"\"]]");
   EXPECT_EQ(history_of("quiet"), "[]");
+}
+
+TEST(SqliteVersionTest, AnSqliteOlderThanTheSchemaNeedsIsRefusedByName) {
+  EXPECT_TRUE(CheckSqliteVersion(sqlite3_libversion_number()).ok());
+  EXPECT_TRUE(CheckSqliteVersion(3033000).ok());
+  Status old = CheckSqliteVersion(3032003);
+  EXPECT_EQ(old.code(), Code::kFailedPrecondition);
+  EXPECT_NE(old.message().find("3.33.0"), std::string::npos) << old.message();
+  EXPECT_NE(old.message().find("3.32.3"), std::string::npos) << old.message();
 }
 
 TEST(SqliteStatusTest, EachResultCodeMapsOnce) {

@@ -23,7 +23,11 @@
 # gnuplot is installed, a PNG beside it: latency p50/p99 against offered load, the agent and
 # the baseline. Machines here are shared and noisy: compare the ratios of one run.
 #
-#   bench/load.sh [--ad] [--requests N] [--users U] [--rates "100 300 1000"]
+# --retained R first fills the agent's queue with R finished requests (build/bench/scale_bench
+# --fill-queue), as a week's retention leaves it: a real agent's indexes are that large, and
+# what a request costs the store grows with them. The default, 0, starts from an empty queue.
+#
+#   bench/load.sh [--ad] [--requests N] [--users U] [--rates "100 300 1000"] [--retained R]
 #                 [--open-seconds S] [--idle-seconds S] [--out FILE.json] [--no-build]
 # Needs a build in build/ (or WB_BUILD_DIR).
 set -euo pipefail
@@ -36,11 +40,12 @@ users=500
 rates="100 300 1000"
 open_seconds=5
 idle_seconds=60
+retained=0
 out=""
 do_build=1
 usage() {
   echo "usage: bench/load.sh [--ad] [--requests N] [--users U] [--rates \"R1 R2 ...\"]" \
-    "[--open-seconds S] [--idle-seconds S] [--out FILE.json] [--no-build]" >&2
+    "[--retained R] [--open-seconds S] [--idle-seconds S] [--out FILE.json] [--no-build]" >&2
   exit 2
 }
 positive() { [[ "$2" =~ ^[0-9]+$ && "$2" -ge 1 ]] || { echo "bench/load.sh: $1 needs a positive integer, not \"$2\"" >&2; exit 2; }; }
@@ -51,6 +56,7 @@ while (($#)); do
     --users) positive "$1" "${2:-}"; users=$2; shift 2 ;;
     --rates) rates=${2:-}; for r in $rates; do positive "$1" "$r"; done; shift 2 ;;
     --open-seconds) positive "$1" "${2:-}"; open_seconds=$2; shift 2 ;;
+    --retained) [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "bench/load.sh: --retained needs a count, not \"${2:-}\"" >&2; exit 2; }; retained=$2; shift 2 ;;
     --idle-seconds) positive "$1" "${2:-}"; idle_seconds=$2; shift 2 ;;
     --out) [[ -n "${2:-}" ]] || usage; out=$2; shift 2 ;;
     --no-build) do_build=0; shift ;;
@@ -64,7 +70,7 @@ out=${out:-$PWD/load-$kind_name.json}
 png=${out%.json}.png
 
 if ((do_build)); then
-  cmake --build "$build" --target wbagent wbcloud wb-test-dirserver ldap_baseline >/dev/null
+  cmake --build "$build" --target wbagent wbcloud wb-test-dirserver ldap_baseline scale_bench >/dev/null
 fi
 wbcloud="$build/tools/wbcloud/wbcloud"
 wbagent="$build/agent/wbagent"
@@ -177,6 +183,10 @@ format = "json"
 TOML
 "$wbagent" register --config "$work/wbagent.toml" \
   --token "$("$wbcloud" token create --state "$work/cloud")" >/dev/null
+if ((retained > 0)); then
+  "$build/bench/scale_bench" --fill-queue "$work/state" --retained "$retained" >"$work/fill.log" 2>&1 ||
+    fail "filling the queue failed: $(tail -5 "$work/fill.log")"
+fi
 "$wbagent" run --config "$work/wbagent.toml" >"$work/agent.log" 2>&1 &
 agent_pid=$!
 pids+=("$agent_pid")
@@ -260,7 +270,7 @@ for p in "${open_phases[@]}"; do
 done
 cat >"$out" <<JSON
 {
-  "server": "$kind_name", "cores": $cores, "requests": $requests, "users": $users,
+  "server": "$kind_name", "cores": $cores, "requests": $requests, "users": $users, "retained": $retained,
   "machine": "$(uname -n)", "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
   "baseline": $(cat "$b"),
   "directory_cpu_ms_per_request_baseline": $dir_ms,
@@ -279,8 +289,8 @@ cat >"$out" <<JSON
 }
 JSON
 
-printf 'load bench against %s (%d cores, %d users, %s requests; shared machine: compare ratios)\n' \
-  "$kind_name" "$cores" "$users" "$requests"
+printf 'load bench against %s (%d cores, %d users, %s requests, %s finished requests retained; shared machine: compare ratios)\n' \
+  "$kind_name" "$cores" "$users" "$requests" "$retained"
 printf '  baseline (raw libldap, 4 connections): %8.0f/s  p50 %6.2f ms  p99 %6.2f ms\n' "$b_rate" "$b_p50" "$b_p99"
 printf '  agent, closed loop (credits %s):        %8.0f/s  p50 %6.2f ms  p99 %6.2f ms\n' \
   "$(jnum "$c" credits)" "$a_rate" "$a_p50" "$a_p99"

@@ -14,6 +14,8 @@
 //
 // Run: build/bench/scale_bench [--max 10k|100k|1M] [--only queue,replay,audit]
 //                              [--requests N] [--dir DIR] [--tiny]
+// Or: build/bench/scale_bench --fill-queue STATE_DIR --retained N (what bench/load.sh
+// --retained runs: finished records in a state directory the agent has not opened yet).
 
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -50,12 +52,16 @@ struct Args {
   int requests = 1000;
   std::filesystem::path dir;
   bool tiny = false;
+  // --fill-queue: only fill this state directory's queue with `retained` finished records.
+  std::filesystem::path fill_queue;
+  std::uint64_t retained = 0;
 };
 
 [[noreturn]] void Usage(const std::string& why) {
   std::fprintf(stderr,
                "scale_bench: %s\nusage: scale_bench [--max 10k|100k|1M] [--only "
-               "queue,replay,audit] [--requests N] [--dir DIR] [--tiny]\n",
+               "queue,replay,audit] [--requests N] [--dir DIR] [--tiny]\n"
+               "       scale_bench --fill-queue STATE_DIR --retained N\n",
                why.c_str());
   std::exit(2);
 }
@@ -97,6 +103,14 @@ Args ParseArgs(int argc, char** argv) {
       a.dir = value();
     } else if (arg == "--tiny") {
       a.tiny = true;
+    } else if (arg == "--fill-queue") {
+      a.fill_queue = value();
+    } else if (arg == "--retained") {
+      const std::string n = value();
+      if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos) {
+        Usage("--retained takes a count, not \"" + n + "\"");
+      }
+      a.retained = std::stoull(n);
     } else {
       std::string why = "unknown argument \"";
       why += arg;
@@ -105,6 +119,7 @@ Args ParseArgs(int argc, char** argv) {
     }
   }
   if (a.tiny) a.requests = std::min(a.requests, 20);
+  if (a.retained > 0 && a.fill_queue.empty()) Usage("--retained goes with --fill-queue");
   return a;
 }
 
@@ -487,8 +502,20 @@ void AuditBench(const Args& a, const std::filesystem::path& root) {
   for (std::uint64_t bytes : sizes) AuditStep(bytes, root);
 }
 
+// bench/load.sh --retained: the agent's own state directory, as a week's retention leaves it,
+// before the agent first starts. The queue (and its key) is created as the agent would.
+int FillQueue(const Args& a) {
+  SystemClock clock;
+  const auto start = Clock::now();
+  FilledQueue(a.fill_queue, clock, FinishedRecordsSql(a.retained, Millis(clock.Now()))).reset();
+  std::printf("scale_bench: %s finished records retained in %s (%.1f s)\n",
+              Count(a.retained).c_str(), a.fill_queue.c_str(), Elapsed(start) / 1e6);
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   const Args a = ParseArgs(argc, argv);
+  if (!a.fill_queue.empty()) return FillQueue(a);
   const std::filesystem::path root = MakeTempDir(a.dir);
   std::printf("scale_bench: up to %s (--max), in %s\n", Count(a.max).c_str(), root.c_str());
   if (a.queue) QueueBench(a, root);

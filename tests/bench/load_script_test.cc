@@ -43,10 +43,11 @@ void ExpectPhase(const Json& phase, bool open) {
 TEST(BenchLoadScriptTest, ATinyRunWritesEveryField) {
   TempDir dir("wbloadsh");
   const std::string out = (dir.path() / "load.json").string();
-  CommandResult r = RunCommand(
-      {std::string(WB_SOURCE_DIR) + "/bench/load.sh", "--no-build", "--requests", "20", "--users",
-       "4", "--rates", "20 40", "--open-seconds", "1", "--idle-seconds", "2", "--out", out},
-      {{"WB_BUILD_DIR", WB_BUILD_DIR}});
+  CommandResult r =
+      RunCommand({std::string(WB_SOURCE_DIR) + "/bench/load.sh", "--no-build", "--requests", "20",
+                  "--users", "4", "--rates", "20 40", "--retained", "50", "--open-seconds", "1",
+                  "--idle-seconds", "2", "--out", out},
+                 {{"WB_BUILD_DIR", WB_BUILD_DIR}});
   if (r.output.find("the directory did not start") != std::string::npos) {
     WB_REQUIRE_SERVER(Unavailable(r.output));
   }
@@ -76,10 +77,17 @@ TEST(BenchLoadScriptTest, ATinyRunWritesEveryField) {
                            "/memory_kb/idle_pss",
                            "/memory_kb/load_rss",
                            "/memory_kb/load_pss",
+                           "/idle_rss_kb_by_mapping/agent_binary",
+                           "/idle_rss_kb_by_mapping/shared_libraries",
+                           "/idle_rss_kb_by_mapping/anonymous",
                            "/idle_wakeups_per_second"}) {
     ExpectNumber(j, path);
   }
   EXPECT_EQ(j["requests"], 20);
+  EXPECT_EQ(j["retained"], 50);  // the queue was filled before the agent started
+  EXPECT_GT(j["idle_rss_kb_by_mapping"]["agent_binary"].get<double>(), 0);
+  EXPECT_TRUE(j["idle_rss_kb_by_mapping"]["largest_libraries"].is_object()) << j.dump();
+  EXPECT_NE(r.output.find("idle RSS by mapping:"), std::string::npos) << r.output;
   EXPECT_GT(j["memory_kb"]["idle_rss"].get<double>(), 0);
   EXPECT_GT(j["memory_kb"]["load_pss"].get<double>(), 0);
   EXPECT_GT(j["ceiling_per_second"].get<double>(), 0);

@@ -9,34 +9,30 @@ namespace wb::queue {
 
 namespace {
 
-// Terminal records past retention: acknowledged ones by acked_at, others by finished_at.
-constexpr const char* kPurgeable =
-    "state >= 3 AND ((acked_at IS NOT NULL AND acked_at <= ?1) OR "
-    "(acked_at IS NULL AND finished_at <= ?2))";
+// Which terminal records a purge removes: one of record_io.h's two conditions, and its time.
+struct Cutoff {
+  const char* condition;
+  std::int64_t before;
+};
 
 // A purged record's id stays a replay until its expiry plus the clock skew (queue.h,
 // Idempotency): while the record exists, its row is that memory; after, a replay row. Most
 // records outlive their expiry (retention is days), and need none.
-Status RememberPurgedIds(Db& db, std::int64_t kind, std::int64_t acked_before,
-                         std::int64_t finished_before, std::int64_t now, std::int64_t skew_ms) {
+Status RememberPurgedIds(Db& db, std::int64_t kind, const Cutoff& cutoff, std::int64_t now,
+                         std::int64_t skew_ms) {
   Result<Stmt> stmt = db.Prepare(
       std::string("INSERT OR IGNORE INTO replay (kind, value, forget_after) "
-                  "SELECT ?3, id, expires_at + ?4 FROM requests WHERE expires_at + ?4 > ?5 AND ") +
-      kPurgeable);
+                  "SELECT ?2, id, expires_at + ?3 FROM requests WHERE expires_at + ?3 > ?4 AND ") +
+      cutoff.condition);
   if (!stmt.ok()) return stmt.error();
-  return stmt->Bind(1, acked_before)
-      .Bind(2, finished_before)
-      .Bind(3, kind)
-      .Bind(4, skew_ms)
-      .Bind(5, now)
-      .Run();
+  return stmt->Bind(1, cutoff.before).Bind(2, kind).Bind(3, skew_ms).Bind(4, now).Run();
 }
 
 // A record's history is in its row, and goes with it.
-Result<int> Purge(Db& db, std::int64_t acked_before, std::int64_t finished_before) {
-  Result<Stmt> requests = db.Prepare(std::string("DELETE FROM requests WHERE ") + kPurgeable);
+Result<int> Purge(Db& db, const Cutoff& cutoff) {
+  Result<Stmt> requests = db.Prepare(std::string("DELETE FROM requests WHERE ") + cutoff.condition);
   if (!requests.ok()) return requests.error();
-  WB_RETURN_IF_ERROR(requests->Bind(1, acked_before).Bind(2, finished_before).Run());
+  WB_RETURN_IF_ERROR(requests->Bind(1, cutoff.before).Run());
   return static_cast<int>(db.Changes());
 }
 
@@ -123,14 +119,18 @@ Result<MaintenanceReport> SqliteQueue::Maintain() {
     const auto unacked =
         std::chrono::duration_cast<std::chrono::milliseconds>(options_.unacknowledged_retention);
     const auto skew = std::chrono::duration_cast<std::chrono::milliseconds>(options_.clock_skew);
-    WB_RETURN_IF_ERROR(RememberPurgedIds(db, kReplayRequestId, now - retention.count(),
-                                         now - unacked.count(), now, skew.count()));
-    Result<int> purged = Purge(db, now - retention.count(), now - unacked.count());
-    if (!purged.ok()) return purged.error();
+    int purged = 0;
+    for (const Cutoff& cutoff : {Cutoff{kAckedAtOrBefore, now - retention.count()},
+                                 Cutoff{kUnackedFinishedAtOrBefore, now - unacked.count()}}) {
+      WB_RETURN_IF_ERROR(RememberPurgedIds(db, kReplayRequestId, cutoff, now, skew.count()));
+      Result<int> removed = Purge(db, cutoff);
+      if (!removed.ok()) return removed.error();
+      purged += *removed;
+    }
     Result<int> forgotten = Forget(db, now);
     if (!forgotten.ok()) return forgotten.error();
     WB_RETURN_IF_ERROR(tx->Commit());
-    report = {std::move(expired).value(), *purged, *forgotten};
+    report = {std::move(expired).value(), purged, *forgotten};
   }
   // Copies the WAL into the database and truncates it: erased ciphertext does not linger in
   // old WAL frames. A reader (an administrator's inspection) can make this a partial

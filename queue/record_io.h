@@ -31,6 +31,13 @@ Result<std::vector<Record>> ReadRecords(Stmt& stmt);
 // The first column of every row of a bound statement, as text (e.g. "SELECT id ...").
 Result<std::vector<std::string>> ReadFirstColumn(Stmt& stmt);
 
+// Terminal records past retention, as two conditions with one parameter each (?1), each found
+// through the index requests_terminal (schema 3), never by visiting every retained record:
+// acknowledged at or before ?1; never acknowledged and finished at or before ?1.
+inline constexpr const char* kAckedAtOrBefore = "state >= 3 AND acked_at <= ?1";
+inline constexpr const char* kUnackedFinishedAtOrBefore =
+    "state >= 3 AND acked_at IS NULL AND finished_at <= ?1";
+
 // nullopt when no request has this id.
 Result<std::optional<Record>> LoadRecord(Db& db, std::string_view id);
 // The record of a request that a transition of the same transaction just wrote, into `out`;

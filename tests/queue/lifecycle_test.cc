@@ -266,8 +266,8 @@ TEST_F(LifecycleTest, LastPasswordWriteIsTheLatestSucceededResetOrChangeOfTheAcc
 }
 
 // What version 2 wrote: each request's history in a table of its own, in the order of its
-// rows. Made from what this version stored, so that the migration's result can be compared
-// with it.
+// rows, and the outbox's own index. Made from what this version stored, so that the migration's
+// result can be compared with it.
 void MoveHistoryIntoItsVersion2Table(const std::filesystem::path& db) {
   RawSql(db,
          "CREATE TABLE history (seq INTEGER PRIMARY KEY, request_id TEXT NOT NULL, "
@@ -282,6 +282,10 @@ void MoveHistoryIntoItsVersion2Table(const std::filesystem::path& db) {
          "json_extract(e.value, '$[4]'), json_extract(e.value, '$[5]') "
          "FROM requests r, json_each(r.history) e ORDER BY r.seq, e.key");
   RawSql(db, "ALTER TABLE requests DROP COLUMN history");
+  RawSql(db, "DROP INDEX requests_terminal");
+  RawSql(db,
+         "CREATE INDEX requests_outbox ON requests (finished_at) "
+         "WHERE state >= 3 AND acked_at IS NULL");
   RawSql(db, "PRAGMA user_version = 2");
 }
 
@@ -309,12 +313,14 @@ TEST_F(LifecycleTest, AVersion2DatabaseIsMigratedWithEveryHistoryEvent) {
   MustTake();
   ASSERT_TRUE(queue_->Retry("r1", Transient()).ok());
   ASSERT_TRUE(queue_->Enqueue(MakeReset("r2", "bob", clock_.Now())).ok());
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("r3", "carol", clock_.Now())).ok());
+  ASSERT_TRUE(queue_->Finish("r3", Rejected()).ok());  // a result not yet acknowledged
   const std::vector<HistoryEvent> r1_before = queue_->Show("r1")->history;
   const std::vector<HistoryEvent> r2_before = queue_->Show("r2")->history;
   ASSERT_EQ(r1_before.size(), 4u);
   queue_.reset();
   MoveHistoryIntoItsVersion2Table(db_path());
-  ASSERT_EQ(RawSql(db_path(), "SELECT count(*) FROM history"), "5");
+  ASSERT_EQ(RawSql(db_path(), "SELECT count(*) FROM history"), "7");
 
   Open();
   EXPECT_EQ(RawSql(db_path(), "PRAGMA user_version"), "3");
@@ -332,6 +338,10 @@ TEST_F(LifecycleTest, AVersion2DatabaseIsMigratedWithEveryHistoryEvent) {
   };
   EXPECT_TRUE(same(queue_->Show("r1")->history, r1_before));
   EXPECT_TRUE(same(queue_->Show("r2")->history, r2_before));
+  auto pending = queue_->PendingResults(10);  // through the index that replaced the outbox's
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->front().info.id, "r3");
   clock_.Advance(seconds(10));
   EXPECT_EQ(MustTake().record.info.id, "r1");
   ASSERT_TRUE(queue_->Finish("r1", Succeeded()).ok());

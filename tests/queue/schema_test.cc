@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "queue/record_io.h"
 #include "tests/support/process.h"
 
 namespace wb::queue {
@@ -117,6 +118,22 @@ TEST_F(SchemaTest, VersionThreeMovesEachHistoryIntoItsRowInOrder) {
             "[300,\"succeeded\",3,1,\"\",\"\"]]");
   EXPECT_EQ(history_of("b"), "[[150,\"received\",0,0,\"\",\"\"]]");
   EXPECT_EQ(history_of("quiet"), "[]");
+}
+
+// The minutely purge finds the records past retention through an index: what it costs does
+// not grow with the records a week's retention keeps (it visited each of them before).
+TEST_F(SchemaTest, ThePurgeFindsItsRecordsThroughAnIndexNotByVisitingEveryRecord) {
+  ASSERT_TRUE(Migrate(*db_, Migrations()).ok());
+  for (const char* condition : {kAckedAtOrBefore, kUnackedFinishedAtOrBefore}) {
+    auto plan =
+        db_->Prepare(std::string("EXPLAIN QUERY PLAN DELETE FROM requests WHERE ") + condition);
+    ASSERT_TRUE(plan.ok());
+    std::string steps;
+    while (*plan->Step()) steps += plan->Text(3) + "\n";
+    EXPECT_NE(steps.find("USING INDEX requests_terminal (acked_at"), std::string::npos)
+        << condition << ":\n"
+        << steps;
+  }
 }
 
 TEST(SqliteVersionTest, AnSqliteOlderThanTheSchemaNeedsIsRefusedByName) {

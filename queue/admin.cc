@@ -84,6 +84,9 @@ Result<Stats> SqliteQueue::GetStats() {
 }
 
 Result<std::vector<Record>> SqliteQueue::List(const ListFilter& filter) {
+  if (filter.received_since && !filter.newest_first) {
+    return InvalidArgument("listing what was received since a time goes newest first");
+  }
   MutexLock lock(db_mu_);
   Result<Stmt> stmt = parts_.db.Prepare(std::string("SELECT ") + kRecordColumns +
                                         " FROM requests WHERE (?1 IS NULL OR state = ?1) AND "
@@ -93,7 +96,17 @@ Result<std::vector<Record>> SqliteQueue::List(const ListFilter& filter) {
   std::optional<std::int64_t> state;
   if (filter.state) state = static_cast<std::int64_t>(*filter.state);
   stmt->Bind(1, state).Bind(2, filter.after_seq).Bind(3, static_cast<std::int64_t>(filter.limit));
-  return ReadRecords(*stmt);
+  if (!filter.received_since) return ReadRecords(*stmt);
+  std::vector<Record> out;
+  for (;;) {
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return out;
+    Result<Record> record = ReadRecord(*stmt);
+    if (!record.ok()) return record.error();
+    if (record->received_at < *filter.received_since) return out;  // and every older one
+    out.push_back(std::move(record).value());
+  }
 }
 
 namespace {

@@ -247,6 +247,10 @@ struct ListFilter {
   std::int64_t after_seq = 0;  // paging: only records with seq > after_seq
   std::size_t limit = 100;
   bool newest_first = false;  // accept order (seq) descending instead of ascending
+  // With newest_first only: the records received at or after this time. The list ends at the
+  // first record received before it (records are stored in the order they are received), so
+  // that what was received in the last hour costs a read of that hour, not of the retention.
+  std::optional<WallTime> received_since;
 };
 
 struct MaintenanceReport {
@@ -426,6 +430,7 @@ class Queue {
   // --- Administration (also in read-only mode) ----------------------------------------------
 
   virtual Result<Stats> GetStats() = 0;
+  // kInvalidArgument for received_since without newest_first.
   virtual Result<std::vector<Record>> List(const ListFilter& filter) = 0;
   // One request with its history, by its id or by an unambiguous prefix of it (at least
   // kMinIdPrefix characters: the tables print the first 8). kNotFound for an unknown (or

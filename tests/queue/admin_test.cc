@@ -69,6 +69,23 @@ TEST_F(AdminTest, ShowFindsARequestByAnUnambiguousPrefix) {
   EXPECT_EQ(queue_->Show("4f2a9c1e").error().code(), Code::kNotFound);
 }
 
+// What the rate limits count at start: the records of the last window, read newest first and
+// no further than the first older one, not the whole retention.
+TEST_F(AdminTest, ListReceivedSinceEndsAtTheFirstOlderRecord) {
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("old", "alice", clock_.Now())).ok());
+  clock_.Advance(minutes(10));
+  const WallTime since = clock_.Now();
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("r2", "bob", clock_.Now())).ok());
+  clock_.Advance(minutes(1));
+  ASSERT_TRUE(queue_->Enqueue(MakeReset("r3", "carol", clock_.Now())).ok());
+  auto recent = queue_->List({.newest_first = true, .received_since = since});
+  ASSERT_TRUE(recent.ok()) << recent.error().ToString();
+  ASSERT_EQ(recent->size(), 2u);
+  EXPECT_EQ((*recent)[0].info.id, "r3");
+  EXPECT_EQ((*recent)[1].info.id, "r2");
+  EXPECT_EQ(queue_->List({.received_since = since}).error().code(), Code::kInvalidArgument);
+}
+
 TEST_F(AdminTest, ListFiltersByStateAndPagesInAcceptOrder) {
   for (int i = 0; i < 5; ++i) AddReady("r" + std::to_string(i), "u" + std::to_string(i));
   ASSERT_TRUE(queue_->Enqueue(MakeReset("x", "ux", clock_.Now())).ok());

@@ -48,7 +48,8 @@ usage() {
     "[--retained R] [--open-seconds S] [--idle-seconds S] [--out FILE.json] [--no-build]" >&2
   exit 2
 }
-positive() { [[ "$2" =~ ^[0-9]+$ && "$2" -ge 1 ]] || { echo "bench/load.sh: $1 needs a positive integer, not \"$2\"" >&2; exit 2; }; }
+# Decimal, without leading zeros (bash would read 08 as octal, and JSON would not read it).
+positive() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "bench/load.sh: $1 needs a positive integer, not \"$2\"" >&2; exit 2; }; }
 while (($#)); do
   case "$1" in
     --ad) server=samba; shift ;;
@@ -56,7 +57,7 @@ while (($#)); do
     --users) positive "$1" "${2:-}"; users=$2; shift 2 ;;
     --rates) rates=${2:-}; for r in $rates; do positive "$1" "$r"; done; shift 2 ;;
     --open-seconds) positive "$1" "${2:-}"; open_seconds=$2; shift 2 ;;
-    --retained) [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "bench/load.sh: --retained needs a count, not \"${2:-}\"" >&2; exit 2; }; retained=$2; shift 2 ;;
+    --retained) [[ "${2:-}" =~ ^(0|[1-9][0-9]*)$ ]] || { echo "bench/load.sh: --retained needs a count, not \"${2:-}\"" >&2; exit 2; }; retained=$2; shift 2 ;;
     --idle-seconds) positive "$1" "${2:-}"; idle_seconds=$2; shift 2 ;;
     --out) [[ -n "${2:-}" ]] || usage; out=$2; shift 2 ;;
     --no-build) do_build=0; shift ;;
@@ -111,8 +112,9 @@ cpu_ms() {
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 pss_kb() { awk '/^Pss:/ { print $2; exit }' "/proc/$1/smaps_rollup"; }
-# Where the RSS is, in kB: "binary libraries anonymous", then the four largest libraries as
-# name=kB. Shared libraries' pages are shared with every process that maps them (PSS counts
+# Where the RSS is, in kB: "binary libraries anonymous other-files", then the four largest
+# libraries as name=kB. Anonymous: mappings of no file ([heap], thread stacks, [anon:...]);
+# other files: the queue's -shm, locale data and the like. Shared libraries' pages are shared with every process that maps them (PSS counts
 # them once across processes); what the agent costs alone is the anonymous part.
 rss_parts() {
   local exe
@@ -122,10 +124,11 @@ rss_parts() {
     /^Rss:/ {
       if (path == exe) bin += $2
       else if (path ~ /\.so/) { lib += $2; n = path; sub(/.*\//, "", n); sub(/\.so.*/, "", n); per[n] += $2 }
-      else anon += $2
+      else if (path == "" || path ~ /^\[/) anon += $2
+      else files += $2
     }
     END {
-      printf "%d %d %d", bin, lib, anon
+      printf "%d %d %d %d", bin, lib, anon, files
       for (k = 0; k < 4; k++) {
         best = ""; for (n in per) if (best == "" || per[n] > per[best]) best = n
         if (best == "") break
@@ -195,7 +198,7 @@ wait_for connected || fail "the agent did not connect: $(tail -5 "$work/agent.lo
 sleep 2  # past the start-up work (policy summary, first status)
 idle_rss=$(rss_kb "$agent_pid")
 idle_pss=$(pss_kb "$agent_pid")
-read -r idle_bin_kb idle_lib_kb idle_anon_kb idle_top_libs <<<"$(rss_parts "$agent_pid")"
+read -r idle_bin_kb idle_lib_kb idle_anon_kb idle_files_kb idle_top_libs <<<"$(rss_parts "$agent_pid")"
 sw_before=$(switches "$agent_pid")
 sleep "$idle_seconds"
 idle_wakeups=$(calc "($(switches "$agent_pid") - $sw_before) / $idle_seconds")
@@ -282,7 +285,7 @@ cat >"$out" <<JSON
   "agent_ratio_to_baseline": $(calc "$a_rate / $b_rate"),
   "agent_added_latency_ms": {"p50": $(calc "$a_p50 - $b_p50"), "p99": $(calc "$a_p99 - $b_p99")},
   "memory_kb": {"idle_rss": $idle_rss, "idle_pss": $idle_pss, "load_rss": $peak_rss, "load_pss": $peak_pss},
-  "idle_rss_kb_by_mapping": {"agent_binary": $idle_bin_kb, "shared_libraries": $idle_lib_kb, "anonymous": $idle_anon_kb,
+  "idle_rss_kb_by_mapping": {"agent_binary": $idle_bin_kb, "shared_libraries": $idle_lib_kb, "anonymous": $idle_anon_kb, "other_files": $idle_files_kb,
     "largest_libraries": {$(for kv in $idle_top_libs; do printf '%s"%s": %s' "${sep:-}" "${kv%%=*}" "${kv#*=}"; sep=', '; done)}},
   "idle_wakeups_per_second": $idle_wakeups,
   "idle_wakeups_method": "voluntary context switches of all agent threads over $idle_seconds s, connected to wbcloud serve"
@@ -309,9 +312,9 @@ printf '  ceiling: %.0f/s (cores / (cloud + directory + LDAP client)); agent at 
   "$ceiling" "$(calc "$a_rate / $ceiling")" "$(calc "$a_rate / $b_rate")"
 printf '  agent memory: idle RSS %.1f MB, PSS %.1f MB; under load RSS %.1f MB, PSS %.1f MB\n' \
   "$(calc "$idle_rss / 1024")" "$(calc "$idle_pss / 1024")" "$(calc "$peak_rss / 1024")" "$(calc "$peak_pss / 1024")"
-printf '  idle RSS by mapping: agent binary %.1f MB, shared libraries %.1f MB (largest: %s), anonymous %.1f MB\n' \
+printf '  idle RSS by mapping: agent binary %.1f MB, shared libraries %.1f MB (largest: %s), anonymous %.1f MB, other files %.1f MB\n' \
   "$(calc "$idle_bin_kb / 1024")" "$(calc "$idle_lib_kb / 1024")" "$(for kv in $idle_top_libs; do printf '%s %.1f, ' "${kv%%=*}" "$(calc "${kv#*=} / 1024")"; done | sed 's/, $//')" \
-  "$(calc "$idle_anon_kb / 1024")"
+  "$(calc "$idle_anon_kb / 1024")" "$(calc "$idle_files_kb / 1024")"
 printf '  idle wakeups: %s/s over %d s (voluntary context switches, all threads)\n' "$idle_wakeups" "$idle_seconds"
 printf '  JSON: %s\n' "$out"
 

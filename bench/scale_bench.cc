@@ -120,6 +120,7 @@ Args ParseArgs(int argc, char** argv) {
   }
   if (a.tiny) a.requests = std::min(a.requests, 20);
   if (a.retained > 0 && a.fill_queue.empty()) Usage("--retained goes with --fill-queue");
+  if (!a.fill_queue.empty() && a.retained == 0) Usage("--fill-queue needs --retained 1 or more");
   return a;
 }
 
@@ -201,9 +202,16 @@ std::string Numbers(std::uint64_t n) {
   return sql;
 }
 
-// n succeeded, acknowledged records with their five history events, as the agent leaves them.
+// n succeeded, acknowledged records with their five history events, as the agent leaves them,
+// received one after another over the six days before the last ten minutes (inside the 7-day
+// retention, so that none is purged; and spread, so that a rate limit's window holds only its
+// share of them).
 std::string FinishedRecordsSql(std::uint64_t n, std::int64_t now_ms) {
-  const std::string t = std::to_string(now_ms);
+  constexpr std::int64_t kSixDaysMs = 6LL * 24 * 3600 * 1000;
+  const std::int64_t step = std::max<std::int64_t>(1, kSixDaysMs / static_cast<std::int64_t>(n));
+  // When record i was received, as SQL.
+  const std::string b = "(" + std::to_string(now_ms - 600000) + " - (" + std::to_string(n) +
+                        " - i) * " + std::to_string(step) + ")";
   std::string sql = Numbers(n);
   sql +=
       "INSERT INTO requests (id, tenant, correlation_id, operations, target, target_kind, "
@@ -213,14 +221,14 @@ std::string FinishedRecordsSql(std::uint64_t n, std::int64_t now_ms) {
       "printf('00000000-0000-4000-8000-%012d', i), 'bench', 'corr-' || i, 1, "
       "'user' || (i % 5000) || '@example.test', 'upn', 'corp|user' || (i % 5000), "
       "'{\"by\":\"self\"}', ";
-  sql += t + " - 600000, " + t + " - 300000, 3, 1, " + t + " - 600000, " + t + " - 599000, ";
-  sql += t + " - 598000, " + t + " - 600000, " + t + " - 597000, " + t + " - 596000, ";
+  sql += b + ", " + b + " + 300000, 3, 1, " + b + ", " + b + " + 1000, ";
+  sql += b + " + 2000, " + b + ", " + b + " + 3000, " + b + " + 4000, ";
   sql += "'succeeded', 0, '', 'ldaps://127.0.0.1:636', 4, json_array(";
-  sql += "json_array(" + t + " - 600000, 'received', 0, 0, '', ''), ";
-  sql += "json_array(" + t + " - 599000, 'ready', 1, 0, '', ''), ";
-  sql += "json_array(" + t + " - 598000, 'applying', 2, 1, '', ''), ";
-  sql += "json_array(" + t + " - 597000, 'succeeded', 3, 1, '', ''), ";
-  sql += "json_array(" + t + " - 596000, 'result_acknowledged', 3, 1, '', '')) FROM n;";
+  sql += "json_array(" + b + ", 'received', 0, 0, '', ''), ";
+  sql += "json_array(" + b + " + 1000, 'ready', 1, 0, '', ''), ";
+  sql += "json_array(" + b + " + 2000, 'applying', 2, 1, '', ''), ";
+  sql += "json_array(" + b + " + 3000, 'succeeded', 3, 1, '', ''), ";
+  sql += "json_array(" + b + " + 4000, 'result_acknowledged', 3, 1, '', '')) FROM n;";
   return sql;
 }
 

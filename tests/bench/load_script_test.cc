@@ -80,6 +80,7 @@ TEST(BenchLoadScriptTest, ATinyRunWritesEveryField) {
                            "/idle_rss_kb_by_mapping/agent_binary",
                            "/idle_rss_kb_by_mapping/shared_libraries",
                            "/idle_rss_kb_by_mapping/anonymous",
+                           "/idle_rss_kb_by_mapping/other_files",
                            "/idle_wakeups_per_second"}) {
     ExpectNumber(j, path);
   }

@@ -97,16 +97,9 @@ Result<std::vector<Record>> SqliteQueue::List(const ListFilter& filter) {
   if (filter.state) state = static_cast<std::int64_t>(*filter.state);
   stmt->Bind(1, state).Bind(2, filter.after_seq).Bind(3, static_cast<std::int64_t>(filter.limit));
   if (!filter.received_since) return ReadRecords(*stmt);
-  std::vector<Record> out;
-  for (;;) {
-    Result<bool> row = stmt->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) return out;
-    Result<Record> record = ReadRecord(*stmt);
-    if (!record.ok()) return record.error();
-    if (record->received_at < *filter.received_since) return out;  // and every older one
-    out.push_back(std::move(record).value());
-  }
+  const WallTime since = *filter.received_since;
+  // Newest first: the first record received before `since` is followed by older ones only.
+  return ReadRecords(*stmt, [since](const Record& r) { return r.received_at < since; });
 }
 
 namespace {

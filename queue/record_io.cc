@@ -115,7 +115,8 @@ Result<Record> ReadRecord(const Stmt& row) {
   return r;
 }
 
-Result<std::vector<Record>> ReadRecords(Stmt& stmt) {
+Result<std::vector<Record>> ReadRecords(Stmt& stmt,
+                                        const std::function<bool(const Record&)>& ends_before) {
   std::vector<Record> out;
   for (;;) {
     Result<bool> row = stmt.Step();
@@ -123,6 +124,7 @@ Result<std::vector<Record>> ReadRecords(Stmt& stmt) {
     if (!*row) return out;
     Result<Record> record = ReadRecord(stmt);
     if (!record.ok()) return record.error();
+    if (ends_before && ends_before(*record)) return out;
     out.push_back(std::move(record).value());
   }
 }

@@ -3,6 +3,7 @@
 // here runs inside the caller's transaction, with the caller holding the Db.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,8 +27,10 @@ bool AnyOperation(const Operations& ops);
 // The columns ReadRecord expects, in order, for "SELECT <kRecordColumns> FROM requests ...".
 extern const char* const kRecordColumns;
 Result<Record> ReadRecord(const Stmt& row);
-// Every row of a bound "SELECT <kRecordColumns> ..." statement.
-Result<std::vector<Record>> ReadRecords(Stmt& stmt);
+// Every row of a bound "SELECT <kRecordColumns> ..." statement; with `ends_before`, only the
+// rows before the first record for which it is true (the statement is not stepped further).
+Result<std::vector<Record>> ReadRecords(
+    Stmt& stmt, const std::function<bool(const Record&)>& ends_before = nullptr);
 // The first column of every row of a bound statement, as text (e.g. "SELECT id ...").
 Result<std::vector<std::string>> ReadFirstColumn(Stmt& stmt);
 

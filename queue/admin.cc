@@ -54,9 +54,19 @@ Result<std::vector<HistoryEvent>> LoadHistory(Db& db, std::string_view id) {
 
 }  // namespace
 
+// On the reader connection, in one read transaction: the counts are one snapshot, and a
+// scrape of a large queue (a million records take about 100 ms to count) never holds up the
+// writer, as it would under db_mu_.
 Result<Stats> SqliteQueue::GetStats() {
-  MutexLock lock(db_mu_);
-  Db& db = parts_.db;
+  return Read([&](Db& db) -> Result<Stats> {
+    WB_RETURN_IF_ERROR(db.Run("BEGIN"));
+    Result<Stats> stats = StatsIn(db);
+    if (!db.InAutocommit()) (void)db.Run("ROLLBACK");  // ends the read; nothing was written
+    return stats;
+  });
+}
+
+Result<Stats> SqliteQueue::StatsIn(Db& db) {
   Stats stats;
   WB_RETURN_IF_ERROR(CountByState(db, stats));
   for (State s : {State::kReceived, State::kReady, State::kApplying}) {
@@ -87,11 +97,16 @@ Result<std::vector<Record>> SqliteQueue::List(const ListFilter& filter) {
   if (filter.received_since && !filter.newest_first) {
     return InvalidArgument("listing what was received since a time goes newest first");
   }
-  MutexLock lock(db_mu_);
-  Result<Stmt> stmt = parts_.db.Prepare(std::string("SELECT ") + kRecordColumns +
-                                        " FROM requests WHERE (?1 IS NULL OR state = ?1) AND "
-                                        "seq > ?2 ORDER BY seq " +
-                                        (filter.newest_first ? "DESC" : "ASC") + " LIMIT ?3");
+  // On the reader connection, as GetStats: a long list (the rate limits' history at a reload)
+  // never holds up the writer. One statement, so one snapshot.
+  return Read([&](Db& db) { return ListIn(db, filter); });
+}
+
+Result<std::vector<Record>> SqliteQueue::ListIn(Db& db, const ListFilter& filter) {
+  Result<Stmt> stmt = db.Prepare(std::string("SELECT ") + kRecordColumns +
+                                 " FROM requests WHERE (?1 IS NULL OR state = ?1) AND "
+                                 "seq > ?2 ORDER BY seq " +
+                                 (filter.newest_first ? "DESC" : "ASC") + " LIMIT ?3");
   if (!stmt.ok()) return stmt.error();
   std::optional<std::int64_t> state;
   if (filter.state) state = static_cast<std::int64_t>(*filter.state);

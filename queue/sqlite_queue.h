@@ -97,8 +97,10 @@ class SqliteQueue final : public Queue {
   template <typename Fn>
   Status TransitionStep(Db& db, std::string_view id, Fn& fn);
   double NextRandom() WB_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
-  // Show's reads, on `db` in a read transaction.
+  // Show's, GetStats' and List's reads, on `db` (in a read transaction).
   Result<RequestDetail> ShowIn(Db& db, std::string_view id);
+  Result<Stats> StatsIn(Db& db);
+  Result<std::vector<Record>> ListIn(Db& db, const ListFilter& filter);
   // Runs `read(db)` on the reader connection (under reader_mu_), or on the writer's (under
   // db_mu_) in read-only mode or when the reader is stuck in a transaction. `read` must only
   // read, and end any transaction it begins.

@@ -58,14 +58,17 @@ Status ToAcknowledged(Db& db, std::string_view id, const RowState& row, std::int
 
 }  // namespace
 
+// On the reader connection, as GetStats: after a long outage the outbox can hold many
+// results, and reading them at a reconnection must not hold up the workers' commits.
 Result<std::vector<Record>> SqliteQueue::PendingResults(std::size_t limit) {
-  MutexLock lock(db_mu_);
-  Result<Stmt> stmt = parts_.db.Prepare(std::string("SELECT ") + kRecordColumns +
-                                        " FROM requests WHERE state >= 3 AND acked_at IS NULL "
-                                        "ORDER BY finished_at, seq LIMIT ?1");
-  if (!stmt.ok()) return stmt.error();
-  stmt->Bind(1, static_cast<std::int64_t>(limit));
-  return ReadRecords(*stmt);
+  return Read([&](Db& db) -> Result<std::vector<Record>> {
+    Result<Stmt> stmt = db.Prepare(std::string("SELECT ") + kRecordColumns +
+                                   " FROM requests WHERE state >= 3 AND acked_at IS NULL "
+                                   "ORDER BY finished_at, seq LIMIT ?1");
+    if (!stmt.ok()) return stmt.error();
+    stmt->Bind(1, static_cast<std::int64_t>(limit));
+    return ReadRecords(*stmt);
+  });
 }
 
 // Not fsynced (queue.h, Durability): an acknowledgement lost with the host leaves the result in

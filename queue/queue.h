@@ -405,7 +405,8 @@ class Queue {
 
   // --- Outbox -----------------------------------------------------------------------------
 
-  // Terminal records whose result the cloud has not acknowledged, oldest finished first.
+  // Terminal records whose result the cloud has not acknowledged, oldest finished first. Read
+  // as the administrators' views are (below): one snapshot, never waiting for the writer.
   virtual Result<std::vector<Record>> PendingResults(std::size_t limit) = 0;
   // Marks the result acknowledged; ordered, not fsynced (see Durability). Acknowledging twice
   // is OK. kNotFound, kFailedPrecondition when the request is not terminal.

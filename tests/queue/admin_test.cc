@@ -263,5 +263,18 @@ TEST_F(AdminReadsWhileWritingTest, ListAnswersWhileAWriteWaitsInTheWriter) {
   ReleaseAndJoin();
 }
 
+TEST_F(AdminReadsWhileWritingTest, PendingResultsAnswerWhileAWriteWaitsInTheWriter) {
+  AddReady("done", "a");
+  ASSERT_TRUE(queue_->Finish("done", Rejected()).ok());
+  HoldTheWriteLock();
+  StartAWrite();
+  auto pending = queue_->PendingResults(10);
+  EXPECT_FALSE(written_) << "PendingResults waited for the writer";
+  ASSERT_TRUE(pending.ok()) << pending.error().ToString();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->front().info.id, "done");
+  ReleaseAndJoin();
+}
+
 }  // namespace
 }  // namespace wb::queue::testing

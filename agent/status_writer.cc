@@ -61,11 +61,19 @@ void StatusWriter::Start() {
 }
 
 void StatusWriter::Changed() {
+  bool wake = false;
   {
     MutexLock lock(mu_);
+    wake = waiting_for_change_ && !changed_;
     changed_ = true;
+    if (wake) ++wakeups_;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
+}
+
+std::uint64_t StatusWriter::Wakeups() const {
+  MutexLock lock(mu_);
+  return wakeups_;
 }
 
 void StatusWriter::Stop() {
@@ -83,8 +91,10 @@ void StatusWriter::Stop() {
 void StatusWriter::Loop() {
   MutexLock lock(mu_);
   while (!stopping_) {
+    waiting_for_change_ = true;
     mu_.WaitFor(cv_, options_.heartbeat,
                 [this]() WB_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || changed_; });
+    waiting_for_change_ = false;
     if (stopping_) break;
     changed_ = false;
     lock.Unlock();

@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -50,8 +51,12 @@ class StatusWriter {
   // Writes the first view (on the caller's thread, so that the file exists on return), then
   // starts the thread.
   void Start();
-  // Something in the view may have changed. Cheap, never blocks on I/O; any thread.
+  // Something in the view may have changed. Cheap, never blocks on I/O; any thread. Wakes the
+  // writer's thread only when it waits for a change that is not noted yet: under load, the
+  // changes that come during a write or its gap cost no wakeup each.
   void Changed();
+  // How many times Changed() woke the writer's thread (for tests).
+  std::uint64_t Wakeups() const;
   // Joins the thread, then writes the final view (nothing when never started). Idempotent.
   void Stop();
 
@@ -65,9 +70,11 @@ class StatusWriter {
   const Render render_;
   const Clock& clock_;
 
-  Mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable_any cv_;
   bool changed_ WB_GUARDED_BY(mu_) = false;
+  bool waiting_for_change_ WB_GUARDED_BY(mu_) = false;
+  std::uint64_t wakeups_ WB_GUARDED_BY(mu_) = 0;
   bool stopping_ WB_GUARDED_BY(mu_) = false;
   std::thread thread_;
 

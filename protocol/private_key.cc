@@ -16,6 +16,14 @@ int NoPassphrase(char*, int, int, void*) { return 0; }
 
 void EcPrivateKey::Free::operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
 
+EcPrivateKey::EcPrivateKey(EVP_PKEY* pkey) : pkey_(pkey) {
+  std::string x, y;
+  if (!P256Coordinates(pkey_.get(), x, y).ok()) return;  // not reachable: P-256 checked
+  public_.x = Base64UrlEncode(x);
+  public_.y = Base64UrlEncode(y);
+  public_.kid = Thumbprint(public_);
+}
+
 EcPrivateKey::EcPrivateKey(EcPrivateKey&&) noexcept = default;
 EcPrivateKey& EcPrivateKey::operator=(EcPrivateKey&&) noexcept = default;
 EcPrivateKey::~EcPrivateKey() = default;
@@ -67,12 +75,7 @@ Status EcPrivateKey::Save(const std::filesystem::path& path) const {
 }
 
 Jwk EcPrivateKey::PublicJwk(std::string_view use, std::string_view alg) const {
-  std::string x, y;
-  Jwk jwk;
-  if (!P256Coordinates(pkey_.get(), x, y).ok()) return jwk;  // not reachable: P-256 checked
-  jwk.x = Base64UrlEncode(x);
-  jwk.y = Base64UrlEncode(y);
-  jwk.kid = Thumbprint(jwk);
+  Jwk jwk = public_;
   jwk.use = use;
   jwk.alg = alg;
   return jwk;

@@ -382,8 +382,11 @@ class EcPrivateKey {
   struct Free {
     void operator()(EVP_PKEY* p) const;
   };
-  explicit EcPrivateKey(EVP_PKEY* pkey) : pkey_(pkey) {}
+  explicit EcPrivateKey(EVP_PKEY* pkey);
   std::unique_ptr<EVP_PKEY, Free> pkey_;
+  // The public half without use and alg, derived once: every request's JWE names the key by
+  // its kid, and deriving it (coordinates, base64url, SHA-256) cost 3% of the intake's CPU.
+  Jwk public_;
 };
 
 // ---------------------------------------------------------------------------------------------

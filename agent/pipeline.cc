@@ -421,9 +421,9 @@ Status Pipeline::RecoverInterrupted() {
 
 // Every path that makes work available notifies the workers (admission, a denial or a
 // breaker rejection off the workers' threads, Maintain, RetryWaitingNow, the breaker's
-// release); a worker that ends a request takes again at once, so the account's next request
-// needs no notification; and a worker that schedules a retry waits for its time itself: this
-// bound only limits what a missed notification could cost. A spare worker (max_in_flight
+// release, a retry scheduled); a worker that ends a request takes again at once, so the
+// account's next request needs no notification: this bound only limits what a missed
+// notification could cost. A spare worker (max_in_flight
 // attempts applying, one of them stuck after a failed Finish) has no due time and waits out
 // the whole bound; the worker that ends the next attempt takes again itself.
 constexpr std::chrono::minutes kLongestWaitForWork{5};
@@ -683,6 +683,10 @@ void Pipeline::RetryOrExpire(const queue::RequestInfo& info, const queue::Outcom
     return;
   }
   const bool expired = *state == queue::State::kExpired;
+  // The retry is due later. This worker takes whatever is ready next, which may hold it long
+  // (a directory that does not answer): an idle worker, whose wait was set before the retry
+  // existed, must look again and wait for the retry's time instead.
+  if (!expired) Notify();
   LogFields fields =
       LogFieldsFor(info, LogEvent::kRequestRetrying, std::string(ldap::OutcomeName(outcome.code)));
   fields.directory = directory;

@@ -657,6 +657,43 @@ TEST_F(PipelineTest, ARetriedWriteThatAlreadyLandedIsNotWrittenAgain) {
   EXPECT_EQ(directory_->applies, 1);
 }
 
+// A transient failure schedules a retry; the worker that scheduled it goes on to other work,
+// which may be slow (a directory that does not answer holds a worker for its whole timeout).
+// The idle worker, asleep since before the retry existed, must wake for it: before, it slept
+// out its longest wait (5 minutes) and the retry with it.
+TEST_F(PipelineTest, ARetryIsTakenWhenDueWhileItsWorkerIsBusyWithSlowWork) {
+  pipeline_.reset();  // on_apply is set before the workers run
+  auto a = Claims();
+  auto b = Claims();
+  b.target.value = "bob";
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release_b = false;
+  std::atomic<bool> b_queued{false};
+  directory_->on_apply = [&](const ldap::Account& account) {
+    if (account.dn == "alice" && !b_queued.exchange(true)) {
+      // Slow work, put straight into the queue (no worker is woken for it): the worker that
+      // schedules alice's retry takes it next.
+      ASSERT_TRUE(EnqueueReady(b, "Pipeline-Pass-2").ok());
+    } else if (account.dn == "bob") {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return release_b; });
+    }
+  };
+  directory_->fail_transiently_once = true;
+  MakePipeline();
+  pipeline_->OnRequest({Seal(a)});
+  const Status a_ended = ResultArrives(a.id);
+  {
+    std::lock_guard lock(mu);
+    release_b = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(a_ended.ok()) << "the retry waited behind the slow request";
+  EXPECT_EQ(ResultFor(a.id).outcome, "succeeded");
+  EXPECT_TRUE(ResultArrives(b.id).ok());
+}
+
 TEST_F(PipelineTest, ARetryThatMeetsItsOwnLandedWriteInTheSameSecondSucceeds) {
   // The first attempt's write landed and its answer was lost, in the same second as the
   // account's previous change: the timestamp cannot show it, the directory's "that is already

@@ -205,7 +205,9 @@ std::string Numbers(std::uint64_t n) {
 // n succeeded, acknowledged records with their five history events, as the agent leaves them,
 // received one after another over the six days before the last ten minutes (inside the 7-day
 // retention, so that none is purged; and spread, so that a rate limit's window holds only its
-// share of them).
+// share of them). Their ids are random version-4 UUIDs, as the cloud's are: sequential ones
+// would fill one end of the id index and leave the measured requests' inserts a small,
+// cached corner of it.
 std::string FinishedRecordsSql(std::uint64_t n, std::int64_t now_ms) {
   constexpr std::int64_t kSixDaysMs = 6LL * 24 * 3600 * 1000;
   const std::int64_t step = std::max<std::int64_t>(1, kSixDaysMs / static_cast<std::int64_t>(n));
@@ -218,7 +220,9 @@ std::string FinishedRecordsSql(std::uint64_t n, std::int64_t now_ms) {
       "account_key, requester, issued_at, expires_at, state, attempts, received_at, ready_at, "
       "attempt_started_at, not_before, finished_at, acked_at, outcome_code, outcome_transient, "
       "outcome_message, outcome_server, outcome_duration_ms, history) SELECT "
-      "printf('00000000-0000-4000-8000-%012d', i), 'bench', 'corr-' || i, 1, "
+      "lower(printf('%s-%s-4%s-8%s-%s', hex(randomblob(4)), hex(randomblob(2)), "
+      "substr(hex(randomblob(2)), 2), substr(hex(randomblob(2)), 2), hex(randomblob(6)))), "
+      "'bench', 'corr-' || i, 1, "
       "'user' || (i % 5000) || '@example.test', 'upn', 'corp|user' || (i % 5000), "
       "'{\"by\":\"self\"}', ";
   sql += b + ", " + b + " + 300000, 3, 1, " + b + ", " + b + " + 1000, ";

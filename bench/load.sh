@@ -110,6 +110,21 @@ cpu_ms() {
       printf "%.0f\n", total * 1000 / hz
     }'
 }
+# CPU ms of the agent's threads by what they do: "intake workers channel other". The intake is
+# one thread, so its share per request bounds the agent's throughput on its own.
+thread_ms() {
+  { cat /proc/"$1"/task/[0-9]*/stat 2>/dev/null || true; } | awk -v hz="$hz" '
+    {
+      name = $0; sub(/^[^(]*\(/, "", name); sub(/\).*$/, "", name)
+      line = $0; sub(/^.*\) /, "", line); split(line, f, " ")
+      t = f[12] + f[13]
+      if (name == "wb-intake") intake += t
+      else if (name ~ /^wb-worker-/) workers += t
+      else if (name == "wb-channel") channel += t
+      else other += t
+    }
+    END { printf "%.0f %.0f %.0f %.0f\n", intake * 1000 / hz, workers * 1000 / hz, channel * 1000 / hz, other * 1000 / hz }'
+}
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 pss_kb() { awk '/^Pss:/ { print $2; exit }' "/proc/$1/smaps_rollup"; }
 # Where the RSS is, in kB: "binary libraries anonymous other-files", then the four largest
@@ -223,8 +238,9 @@ sample_memory() {  # while PID runs: the agent's largest RSS and PSS, into $work
 run_phase() {
   local name=$1
   shift
-  local agent_before dir_before2 load_pid code=0
+  local agent_before dir_before2 load_pid code=0 threads_before
   agent_before=$(cpu_ms "$agent_pid")
+  threads_before=$(thread_ms "$agent_pid")
   dir_before2=$(cpu_ms "$dir_pid" tree)
   "$wbcloud" load --state "$work/cloud" --users-file "$work/directory/users" --kind "$WB_USER_KIND" \
     --json "$@" >"$work/$name.report" 2>"$work/$name.log" &
@@ -236,6 +252,11 @@ run_phase() {
   [[ -s "$work/$name.report" ]] || fail "wbcloud load ($name) printed nothing: $(tail -5 "$work/$name.log")"
   ((code <= 1)) || fail "wbcloud load ($name) failed: $(tail -5 "$work/$name.log")"
   local agent_ms=$(($(cpu_ms "$agent_pid") - agent_before))
+  local by_thread
+  by_thread=$(paste -d' ' <(tr ' ' '\n' <<<"$threads_before") <(thread_ms "$agent_pid" | tr ' ' '\n') |
+    awk -v n="$(jnum "$work/$name.report" answered)" 'BEGIN { split("intake workers channel other", k, " ") }
+      { v[NR] = ($2 - $1) / (n > 0 ? n : 1) }
+      END { for (i = 1; i <= 4; i++) printf "%s\"%s\":%.3f", (i > 1 ? "," : ""), k[i], v[i] }')
   local dir_ms=$(($(cpu_ms "$dir_pid" tree) - dir_before2))
   local answered
   answered=$(jnum "$work/$name.report" answered)
@@ -243,8 +264,8 @@ run_phase() {
   read -r rss pss <"$work/peak"
   ((rss > peak_rss)) && peak_rss=$rss
   ((pss > peak_pss)) && peak_pss=$pss
-  printf '{"load":%s,"agent_cpu_ms_per_request":%s,"directory_cpu_ms_per_request":%s}\n' \
-    "$(cat "$work/$name.report")" "$(calc "$agent_ms / $answered")" "$(calc "$dir_ms / $answered")" \
+  printf '{"load":%s,"agent_cpu_ms_per_request":%s,"agent_cpu_ms_per_request_by_thread":{%s},"directory_cpu_ms_per_request":%s}\n' \
+    "$(cat "$work/$name.report")" "$(calc "$agent_ms / $answered")" "$by_thread" "$(calc "$dir_ms / $answered")" \
     >"$work/$name.json"
 }
 run_phase closed --requests "$requests"
@@ -308,6 +329,10 @@ printf '  latency the agent adds (closed loop - baseline): p50 %.2f ms, p99 %.2f
   "$(calc "$a_p50 - $b_p50")" "$(calc "$a_p99 - $b_p99")"
 printf '  CPU ms per request: agent %s, directory %s (under the agent) / %s (baseline), cloud client %s, LDAP client %s\n' \
   "$(jnum "$c" agent_cpu_ms_per_request)" "$(jnum "$c" directory_cpu_ms_per_request)" "$dir_ms" "$(calc "$cloud_ms")" "$client_ms"
+t=agent_cpu_ms_per_request_by_thread
+printf '  agent CPU ms per request by thread: intake %s (one thread: it alone allows %.0f/s), workers %s, channel %s, other %s\n' \
+  "$(jnum "$c" intake "$t")" "$(calc "1000 / ($(jnum "$c" intake "$t") + 0.000001)")" "$(jnum "$c" workers "$t")" \
+  "$(jnum "$c" channel "$t")" "$(jnum "$c" other "$t")"
 printf '  ceiling: %.0f/s (cores / (cloud + directory + LDAP client)); agent at %.3f of it, %.3f of the baseline\n' \
   "$ceiling" "$(calc "$a_rate / $ceiling")" "$(calc "$a_rate / $b_rate")"
 printf '  agent memory: idle RSS %.1f MB, PSS %.1f MB; under load RSS %.1f MB, PSS %.1f MB\n' \

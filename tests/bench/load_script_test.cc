@@ -25,6 +25,8 @@ void ExpectPhase(const Json& phase, bool open) {
        {"/load/per_second", "/load/seconds", "/load/answered", "/load/credits", "/load/concurrency",
         "/load/cpu_ms", "/load/cpu_ms_per_request", "/load/latency_ms/p50", "/load/latency_ms/p90",
         "/load/latency_ms/p99", "/load/latency_ms/max", "/agent_cpu_ms_per_request",
+        "/agent_cpu_ms_per_request_by_thread/intake", "/agent_cpu_ms_per_request_by_thread/workers",
+        "/agent_cpu_ms_per_request_by_thread/channel", "/agent_cpu_ms_per_request_by_thread/other",
         "/directory_cpu_ms_per_request"}) {
     ExpectNumber(phase, path);
   }

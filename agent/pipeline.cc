@@ -423,9 +423,9 @@ Status Pipeline::RecoverInterrupted() {
 // breaker rejection off the workers' threads, Maintain, RetryWaitingNow, the breaker's
 // release, a retry scheduled); a worker that ends a request takes again at once, so the
 // account's next request needs no notification: this bound only limits what a missed
-// notification could cost. A spare worker (max_in_flight
-// attempts applying, one of them stuck after a failed Finish) has no due time and waits out
-// the whole bound; the worker that ends the next attempt takes again itself.
+// notification could cost. A spare worker (max_in_flight attempts applying, one of them stuck
+// after a failed Finish) has no due time and waits out the whole bound; the worker that ends
+// the next attempt takes again itself.
 constexpr std::chrono::minutes kLongestWaitForWork{5};
 
 // Until notified, or until the next scheduled request is due. This is a wait for work, so the

@@ -54,11 +54,11 @@ Result<std::vector<HistoryEvent>> LoadHistory(Db& db, std::string_view id) {
 
 }  // namespace
 
-// On the reader connection, in one read transaction: the counts are one snapshot, and a
-// scrape of a large queue (a million records take about 100 ms to count) never holds up the
-// writer, as it would under db_mu_.
+// On the administrators' connection, in one read transaction: the counts are one snapshot,
+// and a scrape of a large queue (a million records take about 100 ms to count) holds up
+// neither the writer (as under db_mu_) nor the request path's reads (as on the reader).
 Result<Stats> SqliteQueue::GetStats() {
-  return Read([&](Db& db) -> Result<Stats> {
+  return AdminRead([&](Db& db) -> Result<Stats> {
     WB_RETURN_IF_ERROR(db.Run("BEGIN"));
     Result<Stats> stats = StatsIn(db);
     if (!db.InAutocommit()) (void)db.Run("ROLLBACK");  // ends the read; nothing was written
@@ -97,9 +97,10 @@ Result<std::vector<Record>> SqliteQueue::List(const ListFilter& filter) {
   if (filter.received_since && !filter.newest_first) {
     return InvalidArgument("listing what was received since a time goes newest first");
   }
-  // On the reader connection, as GetStats: a long list (the rate limits' history at a reload)
-  // never holds up the writer. One statement, so one snapshot.
-  return Read([&](Db& db) { return ListIn(db, filter); });
+  // On the administrators' connection, as GetStats: a long list (the rate limits' history at
+  // a reload, the held requests at a breaker release) holds up no request. One statement, so
+  // one snapshot.
+  return AdminRead([&](Db& db) { return ListIn(db, filter); });
 }
 
 Result<std::vector<Record>> SqliteQueue::ListIn(Db& db, const ListFilter& filter) {

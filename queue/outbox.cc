@@ -58,10 +58,10 @@ Status ToAcknowledged(Db& db, std::string_view id, const RowState& row, std::int
 
 }  // namespace
 
-// On the reader connection, as GetStats: after a long outage the outbox can hold many
-// results, and reading them at a reconnection must not hold up the workers' commits.
+// On the administrators' connection, as GetStats: after a long outage the outbox can hold
+// many results, and reading them at a reconnection must hold up no request.
 Result<std::vector<Record>> SqliteQueue::PendingResults(std::size_t limit) {
-  return Read([&](Db& db) -> Result<std::vector<Record>> {
+  return AdminRead([&](Db& db) -> Result<std::vector<Record>> {
     Result<Stmt> stmt = db.Prepare(std::string("SELECT ") + kRecordColumns +
                                    " FROM requests WHERE state >= 3 AND acked_at IS NULL "
                                    "ORDER BY finished_at, seq LIMIT ?1");

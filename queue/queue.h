@@ -82,9 +82,11 @@
 // $CREDENTIALS_DIRECTORY). Only one read-write Queue may use a state directory at a time.
 //
 // Thread-safety: a Queue is safe to use from several threads at once. Records, Work and the
-// other structs are plain values owned by the caller. IsNonceRemembered, Show and
-// NextReadyTime read through a connection of their own: they never wait behind a commit in
-// progress (its fsync), and each sees every commit whose call returned before it began.
+// other structs are plain values owned by the caller. IsNonceRemembered, Show, NextReadyTime
+// and Take's first look read through a connection of their own: they never wait behind a
+// commit in progress (its fsync), and each sees every commit whose call returned before it
+// began. The administrators' reads (GetStats, List, PendingResults), which may be long, have a
+// third connection: they hold up neither the commits nor the request path's reads.
 
 #include <array>
 #include <chrono>
@@ -294,6 +296,11 @@ struct Options {
   // Unset: $CREDENTIALS_DIRECTORY, if set. The key file holds 64 hex digits.
   std::optional<std::filesystem::path> credentials_directory;
   std::string key_credential = "queue.key";
+
+  // For tests: called at the start of each administrators' read (GetStats, List,
+  // PendingResults) on its connection, with that connection's lock held, so that a test can
+  // hold one open. Unset in the agent.
+  std::function<void()> on_admin_read;
 };
 
 class Queue {
@@ -406,7 +413,7 @@ class Queue {
   // --- Outbox -----------------------------------------------------------------------------
 
   // Terminal records whose result the cloud has not acknowledged, oldest finished first. Read
-  // as the administrators' views are (below): one snapshot, never waiting for the writer.
+  // as the administrators' views are (below): a long outbox holds up no request.
   virtual Result<std::vector<Record>> PendingResults(std::size_t limit) = 0;
   // Marks the result acknowledged; ordered, not fsynced (see Durability). Acknowledging twice
   // is OK. kNotFound, kFailedPrecondition when the request is not terminal.
@@ -430,9 +437,10 @@ class Queue {
 
   // --- Administration (also in read-only mode) ----------------------------------------------
   //
-  // Each call reads one snapshot, on a connection of its own: it neither waits for the
-  // commits in progress nor holds them up (a scrape of a million records counts for about
-  // 100 ms while requests go on being stored and taken).
+  // Each call reads one snapshot, on the administrators' connection (see Thread-safety): it
+  // holds up neither the commits nor the request path's reads (a scrape of a million records
+  // counts for about 100 ms while requests go on being stored and taken), and waits only for
+  // another administrators' read.
 
   virtual Result<Stats> GetStats() = 0;
   // kInvalidArgument for received_since without newest_first.

@@ -33,10 +33,15 @@ class SqliteQueue final : public Queue {
     std::optional<DataKey> key;  // unset in read-only mode
     std::string session;         // identifies the Queue instance that took a request
     // Read-write mode: a second connection, for the reads on the request path (the replay
-    // lookups, Show, NextReadyTime). A WAL reader never waits for the writer, so these reads
-    // do not queue behind a group commit's fsync; each sees every commit made before it
-    // started. Unset in read-only mode, where the one connection only reads.
+    // lookups, Show, NextReadyTime, Take's first look). A WAL reader never waits for the
+    // writer, so these reads do not queue behind a group commit's fsync; each sees every
+    // commit made before it started. Unset in read-only mode, where the one connection only
+    // reads.
     std::optional<Db> reader;
+    // Read-write mode: a third connection, for the administrators' reads (GetStats, List,
+    // PendingResults), which may scan the whole queue: on the reader they would hold up the
+    // request path. Unset in read-only mode.
+    std::optional<Db> admin;
   };
   SqliteQueue(const Options& options, const Clock& clock, Parts parts);
 
@@ -106,6 +111,12 @@ class SqliteQueue final : public Queue {
   // read, and end any transaction it begins.
   template <typename Fn>
   auto Read(Fn read) -> decltype(read(std::declval<Db&>()));
+  // Read, on the administrators' connection (under admin_mu_).
+  template <typename Fn>
+  auto AdminRead(Fn read) -> decltype(read(std::declval<Db&>()));
+  template <typename Fn>
+  auto ReadOn(std::optional<Db>& connection, Mutex& mu, Fn& read)
+      -> decltype(read(std::declval<Db&>()));
   std::string_view session() const { return parts_.session; }
 
   const Options options_;
@@ -114,8 +125,9 @@ class SqliteQueue final : public Queue {
 
   Mutex db_mu_;
   Mutex reader_mu_;
-  // parts_.db is used only with db_mu_ held, parts_.reader only with reader_mu_; the lock is
-  // released last.
+  Mutex admin_mu_;
+  // parts_.db is used only with db_mu_ held, parts_.reader only with reader_mu_, parts_.admin
+  // only with admin_mu_; the locks are released last.
   Parts parts_;
   std::mt19937_64 rng_ WB_GUARDED_BY(db_mu_);
   GroupCommitter committer_;
@@ -135,13 +147,28 @@ inline std::string QuoteId(std::string_view id) { return "request '" + EscapeFor
 
 template <typename Fn>
 auto SqliteQueue::Read(Fn read) -> decltype(read(std::declval<Db&>())) {
-  if (parts_.reader) {
-    MutexLock lock(reader_mu_);
-    Db& reader = *parts_.reader;
+  return ReadOn(parts_.reader, reader_mu_, read);
+}
+
+template <typename Fn>
+auto SqliteQueue::AdminRead(Fn read) -> decltype(read(std::declval<Db&>())) {
+  auto hooked = [&](Db& db) {
+    if (options_.on_admin_read) options_.on_admin_read();
+    return read(db);
+  };
+  return ReadOn(parts_.admin, admin_mu_, hooked);
+}
+
+template <typename Fn>
+auto SqliteQueue::ReadOn(std::optional<Db>& connection, Mutex& mu, Fn& read)
+    -> decltype(read(std::declval<Db&>())) {
+  if (connection) {
+    MutexLock lock(mu);
+    Db& db = *connection;
     // A read transaction left open (Show's ROLLBACK failed) would pin an old snapshot, and the
     // WAL with it: end it, or read through the writer rather than answer from the past.
-    if (!reader.InAutocommit()) (void)reader.Run("ROLLBACK");
-    if (reader.InAutocommit()) return read(reader);
+    if (!db.InAutocommit()) (void)db.Run("ROLLBACK");
+    if (db.InAutocommit()) return read(db);
   }
   MutexLock lock(db_mu_);
   return read(parts_.db);

@@ -5,6 +5,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -196,8 +199,8 @@ TEST_F(AdminTest, StateNamesAreStable) {
 
 // Another connection holds the database's write lock, so a write (here an Enqueue) waits
 // inside the queue's writer, holding it, until the lock is released. The administrators'
-// reads must answer meanwhile: a metrics scrape or a reload's list of a large queue must never
-// stall the requests being stored and taken, nor wait for them.
+// reads must answer meanwhile: a metrics scrape or a reload's list of a large queue must not
+// wait for the requests being stored and taken (nor hold them up: AdminReadBesideRequestsTest).
 class AdminReadsWhileWritingTest : public AdminTest {
  protected:
   void HoldTheWriteLock() {
@@ -274,6 +277,69 @@ TEST_F(AdminReadsWhileWritingTest, PendingResultsAnswerWhileAWriteWaitsInTheWrit
   ASSERT_EQ(pending->size(), 1u);
   EXPECT_EQ(pending->front().info.id, "done");
   ReleaseAndJoin();
+}
+
+// An administrators' read held open (as a scrape of a million records is, for about 100 ms)
+// must not hold up the reads of the request path: the replay lookups of every envelope, the
+// workers' Take and NextReadyTime. They share no connection with it.
+class AdminReadBesideRequestsTest : public QueueTest {
+ protected:
+  void SetUp() override {
+    Options o = DefaultOptions();
+    o.on_admin_read = [this] {
+      std::unique_lock lock(mu_);
+      inside_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return released_; });
+    };
+    auto q = OpenQueue(o);
+    ASSERT_TRUE(q.ok()) << q.error().ToString();
+    queue_ = std::move(*q);
+  }
+  // GetStats on another thread, held inside its read until Release.
+  void HoldAnAdminRead() {
+    admin_ = std::thread([this] { stats_ = StatusOf(queue_->GetStats()); });
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return inside_; });
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+    if (admin_.joinable()) admin_.join();
+  }
+  void TearDown() override { Release(); }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool inside_ = false;
+  bool released_ = false;
+  std::thread admin_;
+  Status stats_;
+};
+
+TEST_F(AdminReadBesideRequestsTest, TheRequestPathReadsWhileAnAdministratorsReadIsHeld) {
+  AddReady("ready", "a");
+  HoldAnAdminRead();
+  // Each of these would wait for the release if it shared the administrators' connection.
+  auto request_path = std::async(std::launch::async, [this] {
+    auto remembered = queue_->IsNonceRemembered("nonce-1");
+    auto next = queue_->NextReadyTime();
+    auto taken = queue_->Take();
+    auto shown = queue_->Show("ready");
+    EXPECT_TRUE(remembered.ok() && !*remembered);
+    EXPECT_TRUE(next.ok());
+    EXPECT_TRUE(taken.ok() && taken->has_value() && (*taken)->record.info.id == "ready");
+    EXPECT_TRUE(shown.ok() && shown->record.state == State::kApplying);
+  });
+  const bool answered =
+      request_path.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  Release();
+  request_path.get();
+  EXPECT_TRUE(answered) << "the request path waited for the administrators' read";
+  EXPECT_TRUE(stats_.ok()) << stats_.ToString();
 }
 
 }  // namespace

@@ -174,7 +174,9 @@ void Pipeline::Notify(std::size_t requests) {
   const int wake = static_cast<int>(std::min<std::size_t>(requests, worker_count_));
   {
     std::lock_guard lock(mu_);
-    wakeups_ += wake;
+    // No more than one per worker: a woken worker takes until nothing is left, so each
+    // notification beyond that would only cost an empty Take.
+    wakeups_ = std::min(wakeups_ + wake, worker_count_);
   }
   if (wake == 1) {
     wake_.notify_one();

@@ -283,7 +283,7 @@ class Pipeline final : public IntakeTarget {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by mu_
-  int wakeups_ = 0;        // guarded by mu_: notifications not yet consumed
+  int wakeups_ = 0;        // guarded by mu_: notifications not yet consumed, <= worker_count_
   Activity activity_;      // guarded by mu_
   // Requests received before this time may have been handed to another agent: the start of
   // this process or the latest channel loss. Guarded by mu_.

@@ -238,7 +238,11 @@ std::string FinishedRecordsSql(std::uint64_t n, std::int64_t now_ms) {
 
 std::string NoncesSql(std::uint64_t n, std::int64_t forget_after_ms) {
   std::string sql = Numbers(n);
-  sql += "INSERT INTO replay (kind, value, forget_after) SELECT 1, printf('fill-nonce-%020d', i), ";
+  // Scattered over the key space, as the cloud's random nonces are (see FinishedRecordsSql on
+  // why not sequential), yet known to the lookups below (FillNonce).
+  sql +=
+      "INSERT INTO replay (kind, value, forget_after) SELECT 1, "
+      "printf('%08x-fill-nonce-%020d', (i * 2654435761) % 4294967296, i), ";
   sql += std::to_string(forget_after_ms);
   sql += " FROM n;";
   return sql;
@@ -355,6 +359,13 @@ void QueueBench(const Args& a, const std::filesystem::path& root) {
   for (std::uint64_t n : Sizes(a)) QueueStep(a, n, root);
 }
 
+// The k-th nonce of NoncesSql (1-based), as it wrote it.
+void FillNonce(std::uint64_t k, char* out, std::size_t size) {
+  const auto scatter = static_cast<unsigned long long>((k * 2654435761ULL) % 4294967296ULL);
+  std::snprintf(out, size, "%08llx-fill-nonce-%020llu", scatter,
+                static_cast<unsigned long long>(k));
+}
+
 void ReplayStep(const Args& a, std::uint64_t nonces, const std::filesystem::path& root) {
   SystemClock clock;
   std::filesystem::path state = root / "replay-";
@@ -376,9 +387,7 @@ void ReplayStep(const Args& a, std::uint64_t nonces, const std::filesystem::path
     fresh_cpu += CpuMicros() - c0;
     // A replay of a nonce from the filled part (or, at 0, the one just remembered).
     if (nonces > 0) {
-      std::snprintf(
-          nonce, sizeof nonce, "fill-nonce-%020llu",
-          static_cast<unsigned long long>(1 + (static_cast<std::uint64_t>(i) * 7919) % nonces));
+      FillNonce(1 + (static_cast<std::uint64_t>(i) * 7919) % nonces, nonce, sizeof nonce);
     }
     c0 = CpuMicros();
     t0 = Clock::now();

@@ -440,7 +440,8 @@ class Queue {
   // Each call reads one snapshot, on the administrators' connection (see Thread-safety): it
   // holds up neither the commits nor the request path's reads (a scrape of a million records
   // counts for about 100 ms while requests go on being stored and taken), and waits only for
-  // another administrators' read.
+  // another administrators' read (or, in the rare case that its connection was left in a
+  // transaction it could not end, reads through the writer's).
 
   virtual Result<Stats> GetStats() = 0;
   // kInvalidArgument for received_since without newest_first.

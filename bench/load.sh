@@ -129,8 +129,9 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 pss_kb() { awk '/^Pss:/ { print $2; exit }' "/proc/$1/smaps_rollup"; }
 # Where the RSS is, in kB: "binary libraries anonymous other-files", then the four largest
 # libraries as name=kB. Anonymous: mappings of no file ([heap], thread stacks, [anon:...]);
-# other files: the queue's -shm, locale data and the like. Shared libraries' pages are shared with every process that maps them (PSS counts
-# them once across processes); what the agent costs alone is the anonymous part.
+# other files: the queue's -shm, locale data and the like. Shared libraries' pages are shared
+# with every process that maps them (PSS counts them once across processes); what the agent
+# costs alone is the anonymous part.
 rss_parts() {
   local exe
   exe=$(readlink "/proc/$1/exe")
@@ -252,15 +253,17 @@ run_phase() {
   [[ -s "$work/$name.report" ]] || fail "wbcloud load ($name) printed nothing: $(tail -5 "$work/$name.log")"
   ((code <= 1)) || fail "wbcloud load ($name) failed: $(tail -5 "$work/$name.log")"
   local agent_ms=$(($(cpu_ms "$agent_pid") - agent_before))
-  local by_thread
-  by_thread=$(paste -d' ' <(tr ' ' '\n' <<<"$threads_before") <(thread_ms "$agent_pid" | tr ' ' '\n') |
-    awk -v n="$(jnum "$work/$name.report" answered)" 'BEGIN { split("intake workers channel other", k, " ") }
-      { v[NR] = ($2 - $1) / (n > 0 ? n : 1) }
-      END { for (i = 1; i <= 4; i++) printf "%s\"%s\":%.3f", (i > 1 ? "," : ""), k[i], v[i] }')
+  local threads_after
+  threads_after=$(thread_ms "$agent_pid")
   local dir_ms=$(($(cpu_ms "$dir_pid" tree) - dir_before2))
   local answered
   answered=$(jnum "$work/$name.report" answered)
   ((answered > 0)) || answered=1
+  local by_thread
+  by_thread=$(paste -d' ' <(tr ' ' '\n' <<<"$threads_before") <(tr ' ' '\n' <<<"$threads_after") |
+    awk -v n="$answered" 'BEGIN { split("intake workers channel other", k, " ") }
+      { v[NR] = ($2 - $1) / n }
+      END { for (i = 1; i <= 4; i++) printf "%s\"%s\":%.3f", (i > 1 ? "," : ""), k[i], v[i] }')
   read -r rss pss <"$work/peak"
   ((rss > peak_rss)) && peak_rss=$rss
   ((pss > peak_pss)) && peak_pss=$pss

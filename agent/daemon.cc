@@ -397,6 +397,10 @@ void Daemon::Tick(bool maintenance) {
   if (maintenance) status_->Changed();
 }
 
+bool Daemon::AuditFailed() const {
+  return audit_->AppendFailures() > 0 || (pipeline_ && pipeline_->AuditFailed());
+}
+
 void Daemon::Reloaded(const config::Config& config, bool accepted, const std::string& why) {
   (void)audit_->Append(LifecycleEvent(
       accepted ? audit::EventType::kConfigLoaded : audit::EventType::kConfigRejected, why));

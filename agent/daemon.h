@@ -46,6 +46,10 @@ class Daemon {
   void Stop();
   // Periodic work from the main loop: queue maintenance, the witness.
   void Tick(bool maintenance);
+  // Whether an audit append has failed: the audit Writer is then broken for good, and the
+  // pipeline acts no more (agent/pipeline.h, "When the audit trail fails"). The main loop then
+  // stops the process, which exits with status 1 so that systemd restarts it.
+  bool AuditFailed() const;
   // The heartbeats of the channel's I/O thread and of the workers (common/liveness.h); the
   // main loop adds its own, and agent/watchdog.h feeds systemd's watchdog from them.
   Liveness& liveness() { return liveness_; }

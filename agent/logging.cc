@@ -219,6 +219,8 @@ std::string_view LogEventName(LogEvent event) {
       return "watchdog_stalled";
     case LogEvent::kWatchdogRecovered:
       return "watchdog_recovered";
+    case LogEvent::kHaltedByAudit:
+      return "halted_by_audit";
   }
   return "";
 }

@@ -54,8 +54,9 @@ enum class LogEvent {
   kAuditAppendFailed,     // "audit_append_failed"
   kWatchdogStalled,       // "watchdog_stalled": a thread stopped the watchdog's pings
   kWatchdogRecovered,     // "watchdog_recovered"
+  kHaltedByAudit,         // "halted_by_audit": the audit trail failed; the agent acts no more
 };
-inline constexpr LogEvent kLastLogEvent = LogEvent::kWatchdogRecovered;
+inline constexpr LogEvent kLastLogEvent = LogEvent::kHaltedByAudit;
 std::string_view LogEventName(LogEvent event);
 
 // What a record is about, as fields; empty strings are left out.

@@ -364,6 +364,7 @@ bool Pipeline::Audit(const audit::Event& event) {
 bool Pipeline::Audit(const audit::Event& event, audit::Durability durability) {
   auto appended = deps_.audit->Append(event, durability);
   if (!appended.ok()) {
+    audit_failed_.store(true);
     Log(*deps_.log, spdlog::level::err,
         {.event = LogEvent::kAuditAppendFailed, .request_id = event.request_id},
         "audit append failed: {}", appended.error().ToString());
@@ -374,10 +375,22 @@ bool Pipeline::Audit(const audit::Event& event, audit::Durability durability) {
 bool Pipeline::SyncAudit() {
   const Status synced = deps_.audit->Sync();
   if (!synced.ok()) {
+    audit_failed_.store(true);
     Log(*deps_.log, spdlog::level::err, {.event = LogEvent::kAuditAppendFailed},
         "audit sync failed: {}", synced.ToString());
   }
   return synced.ok();
+}
+
+// Checked after the step's own records were appended: a record that made it into the trail
+// before the failure stands, and every append after the failure fails too (audit.h), so the
+// flag is set before any step that depends on a record that is missing.
+bool Pipeline::HaltedByAudit(const queue::RequestInfo& info, std::string_view step) {
+  if (!audit_failed_.load()) return false;
+  Log(*deps_.log, spdlog::level::err, {.event = LogEvent::kHaltedByAudit, .request_id = info.id},
+      "request {}: {}: the audit trail failed; the request is left for the next start", info.id,
+      step);
+  return true;
 }
 
 // --- Recovery -------------------------------------------------------------------------
@@ -445,6 +458,13 @@ void Pipeline::WaitForWork(Liveness::Heartbeat* beat) {
   if (wakeups_ > 0) --wakeups_;
 }
 
+// Not a wait for work: nothing is taken again in this process.
+void Pipeline::WaitForStop(Liveness::Heartbeat* beat) {
+  if (beat) beat->Idle();
+  std::unique_lock lock(mu_);
+  wake_.wait(lock, [this] { return stopping_; });
+}
+
 void Pipeline::WorkerLoop(Liveness::Heartbeat* beat) {
   for (;;) {
     if (beat) beat->Beat();
@@ -452,6 +472,7 @@ void Pipeline::WorkerLoop(Liveness::Heartbeat* beat) {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
+    if (audit_failed_.load()) return WaitForStop(beat);
     auto work = deps_.queue->Take();
     if (!work.ok()) {
       deps_.log->error("queue: {}", work.error().ToString());
@@ -503,6 +524,7 @@ void Pipeline::Process(queue::Work& work, Liveness::Heartbeat* beat) {
     o.note = check->note;
     return Finalize(work, o, account->dn, directory.name(), Since(start, *deps_.clock));
   }
+  if (HaltedByAudit(info, "not written")) return;
   progress();
   const auto writing = deps_.clock->Monotonic();
   ldap::Outcome outcome = directory.Apply(*account, ToChange(work));
@@ -648,8 +670,10 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
                         const std::string& dn, const std::string& directory,
                         milliseconds duration) {
   const auto& info = work.record.info;
-  // Durable before anything that depends on it leaves the host.
+  // Durable before anything that depends on it leaves the host: without it, the request
+  // neither ends nor is retried.
   Audit(EndRecord(info, outcome, dn, directory, duration));
+  if (HaltedByAudit(info, "not ended")) return;
   const queue::Outcome queued{.state = TerminalStateFor(outcome),
                               .code = std::string(ldap::OutcomeName(outcome.code)),
                               .transient = outcome.transient(),
@@ -668,6 +692,8 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
 
 std::optional<queue::Record> Pipeline::RecordEnd(const queue::RequestInfo& info,
                                                  const queue::Outcome& outcome) {
+  // The records that this end depends on (a decision, the end's own) may be missing.
+  if (HaltedByAudit(info, "not ended")) return std::nullopt;
   Result<queue::Record> finished = deps_.queue->Finish(info.id, outcome);
   if (finished.ok()) return std::move(*finished);
   // Not finished: nothing may be reported, since a result would contradict the queue.

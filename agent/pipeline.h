@@ -22,6 +22,18 @@
 // record is.
 //
 // A request that fails a check is rejected with its stable code, audited, and writes nothing.
+//
+// When the audit trail fails (an append or a sync; audit.h: the Writer is then broken for
+// good), the pipeline acts no more, because nothing it did from then on could be recorded:
+// - no worker takes a request;
+// - a worker past its checks does not write to the directory;
+// - no request ends (no Finish, no Retry), so no result leaves;
+// - no `rejected` is sent.
+// Each request stays where it was, as after a crash: `received` (admitted again at the next
+// start), `ready`, or `applying` (decided at the next start by the directory, see Recovery).
+// An `accepted` still leaves after its request is stored: the queue, not the trail, holds
+// it. The daemon stops the process (AuditFailed), and the next start goes on once the trail
+// can be written again.
 // A password write that may already have been applied is not applied again: before a retry
 // the workers look whether the password changed since the request arrived, and before any
 // attempt of a request that another agent may have had first (the cloud says so with
@@ -38,6 +50,7 @@
 
 #include <spdlog/logger.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -158,6 +171,10 @@ class Pipeline final : public IntakeTarget {
   // out a back-off are retried now. Returns how many.
   Result<int> RetryWaitingNow();
   Activity LastActivity() const;
+  // Whether an audit append or sync has failed since the pipeline was made. The trail's
+  // Writer is then broken for good (audit.h), and the pipeline stops acting: see "When the
+  // audit trail fails" above. The daemon stops the process when it sees this. Any thread.
+  bool AuditFailed() const { return audit_failed_.load(); }
 
   // `wbagent breaker release`: the breaker closes and the requests it held are admitted
   // (each audited). `wbagent breaker reject`: they end as `breaker_rejected` instead. Either
@@ -182,6 +199,11 @@ class Pipeline final : public IntakeTarget {
   // `beat` is the worker's heartbeat; null when there is no Liveness.
   void WorkerLoop(Liveness::Heartbeat* beat);
   void WaitForWork(Liveness::Heartbeat* beat);
+  // After the audit trail failed: idle until Stop.
+  void WaitForStop(Liveness::Heartbeat* beat);
+  // True, with the request's id logged, when the audit trail has failed: `step` (e.g. "not
+  // written") must then not happen.
+  bool HaltedByAudit(const queue::RequestInfo& info, std::string_view step);
   void Process(queue::Work& work, Liveness::Heartbeat* beat);
   // One envelope of a batch on its way through intake (agent/pipeline_intake.cc).
   struct Arrival;
@@ -219,8 +241,8 @@ class Pipeline final : public IntakeTarget {
   // After a transient failure: Retry, and when that expired the request, ReportExpiry.
   void RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
                      const ldap::Outcome& outcome, const std::string& directory);
-  // Finish: the finished record; nullopt (logged) when the queue could not record the end,
-  // and then nothing is reported.
+  // Finish: the finished record; nullopt (logged) when the queue could not record the end or
+  // the audit trail has failed, and then nothing is reported.
   std::optional<queue::Record> RecordEnd(const queue::RequestInfo& info,
                                          const queue::Outcome& outcome);
   // After Finish/Retry made the request terminal (`record`, as it is now): NoteEnd, then the
@@ -285,6 +307,8 @@ class Pipeline final : public IntakeTarget {
   bool stopping_ = false;  // guarded by mu_
   int wakeups_ = 0;        // guarded by mu_: notifications not yet consumed, <= worker_count_
   Activity activity_;      // guarded by mu_
+  // Set, never cleared, by the first failed audit append or sync (AuditFailed).
+  std::atomic<bool> audit_failed_{false};
   // Requests received before this time may have been handed to another agent: the start of
   // this process or the latest channel loss. Guarded by mu_.
   WallTime handover_epoch_{};

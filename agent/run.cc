@@ -207,8 +207,16 @@ int RunDaemonCommand(const std::filesystem::path& config_file) {
   Watchdog watchdog((*daemon)->liveness(), watchdog_interval, ping, *log);
   constexpr std::chrono::minutes kMaintenanceInterval{1};
   auto next_maintenance = std::chrono::steady_clock::now() + kMaintenanceInterval;
+  int exit_status = kExitOk;
   for (;;) {
     const int sig = WaitForSignal(signals, kTick);
+    if ((*daemon)->AuditFailed()) {
+      Log(*log, spdlog::level::critical, {.event = LogEvent::kHaltedByAudit},
+          "the audit trail failed: stopping; nothing more is written or answered until it can "
+          "be written again (the journal names the error above)");
+      exit_status = kExitFailure;
+      break;
+    }
     if (sig == 0) {
       const auto now = std::chrono::steady_clock::now();
       const bool maintenance = now >= next_maintenance;
@@ -230,7 +238,7 @@ int RunDaemonCommand(const std::filesystem::path& config_file) {
   sd_notify(0, "STOPPING=1\nSTATUS=finishing requests in flight");
   (*daemon)->Stop();
   Log(*log, spdlog::level::info, {.event = LogEvent::kStopped}, "stopped");
-  return kExitOk;
+  return exit_status;
 }
 
 }  // namespace wb::agent

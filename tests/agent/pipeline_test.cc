@@ -62,6 +62,7 @@ class FakeDirectory final : public ldap::Directory {
  public:
   const std::string& name() const override { return name_; }
   Result<ldap::Account, ldap::Outcome> FindAccount(const ldap::Target& t) override {
+    if (on_find) on_find(t);
     ldap::Account a{.dn = t.value};
     std::lock_guard lock(mu_);
     a.protected_account = protected_accounts_.count(t.value) > 0;
@@ -109,6 +110,8 @@ class FakeDirectory final : public ldap::Directory {
   std::vector<ldap::ServerHealth> Health() const override { return {}; }
   // Called as each write reaches the directory, before it is made. Set before the workers run.
   std::function<void(const ldap::Account&)> on_apply;
+  // Called as each lookup reaches the directory. Set before the workers run.
+  std::function<void(const ldap::Target&)> on_find;
   Result<ldap::ScopeAnswers, ldap::Outcome> AnswerScope(const ldap::Account& a,
                                                         const ldap::ScopeQuestions& q) override {
     ++questions_asked;
@@ -1985,6 +1988,228 @@ TEST_F(PipelineExpiryTest, ARequestWaitingBehindABusyAccountUntilItExpiresIsAudi
   ASSERT_TRUE(ResultArrives(first.id).ok());
   EXPECT_EQ(directory_->applies, 1);
 }
+
+// --- When the audit trail fails (pipeline.h) ------------------------------------------------
+
+// The trail fails as a dead disk would: once armed, every file call of the Writer from the
+// `fail_from_`-th on fails with EIO (after the first, the Writer is broken anyway: audit.h).
+class PipelineAuditFailureTest : public PipelineTest {
+ protected:
+  void SetUp() override {
+    PipelineTest::SetUp();
+    pipeline_.reset();
+    OpenWriter(/*faulty=*/true);
+    MakePipeline();
+  }
+  void OpenWriter(bool faulty) {
+    audit_.reset();
+    audit::WriterOptions options{.file = dir_.path() / "audit.jsonl",
+                                 .checkpoint_file = dir_.path() / "audit.checkpoint",
+                                 .agent_id = "agent-1"};
+    if (faulty) options.inject_fault = [this](audit::FileCall) { return FaultNow(); };
+    auto writer = audit::Writer::Open(std::move(options), Secret(std::string(32, 'k')), *clock_);
+    ASSERT_TRUE(writer.ok()) << writer.error().ToString();
+    audit_ = std::move(*writer);
+  }
+  int FaultNow() {
+    if (!armed_.load()) return 0;
+    return calls_after_arming_.fetch_add(1) >= fail_from_ ? EIO : 0;
+  }
+  // Waits until the pipeline saw the failure, then stops it: each worker has then finished
+  // with whatever it held.
+  void SettleAfterFailure() {
+    ASSERT_TRUE(
+        testing::WaitUntil(
+            [&] { return pipeline_->AuditFailed() ? Status::Ok() : NotFound("not failed yet"); },
+            10s)
+            .ok());
+    pipeline_->Stop();
+  }
+  queue::State StateOf(const std::string& id) {
+    auto shown = queue_->Show(id);
+    EXPECT_TRUE(shown.ok()) << id;
+    return shown.ok() ? shown->record.state : queue::State::kFailed;
+  }
+  // The trail's records as they are on disk; a line that does not parse is left out.
+  std::vector<audit::Record> ReadableTrail() {
+    std::vector<audit::Record> out;
+    std::ifstream in(dir_.path() / "audit.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      auto record = audit::ParseRecord(line);
+      if (record.ok()) out.push_back(std::move(*record));
+    }
+    return out;
+  }
+
+  std::atomic<bool> armed_{false};
+  std::atomic<int> calls_after_arming_{0};
+  int fail_from_ = 0;
+};
+
+// The account's decision could not be recorded: the password is not written, the request
+// does not end (no result), and it stays `applying` for the next start to decide.
+TEST_F(PipelineAuditFailureTest, NothingIsWrittenWhenTheDecisionCannotBeRecorded) {
+  directory_->on_find = [&](const ldap::Target&) { armed_ = true; };
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  SettleAfterFailure();
+  EXPECT_EQ(directory_->applies, 0);
+  EXPECT_TRUE(outbound_.All<protocol::ResultMessage>().empty());
+  EXPECT_EQ(StateOf(c.id), queue::State::kApplying);
+}
+
+// The write happened but its directory_write record could not be appended: no result leaves
+// and the queue does not end the request; the next start asks the directory (Recovery).
+TEST_F(PipelineAuditFailureTest, NoResultLeavesWhenTheWriteCannotBeRecorded) {
+  directory_->on_apply = [&](const ldap::Account&) { armed_ = true; };
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  SettleAfterFailure();
+  EXPECT_EQ(directory_->applies, 1);
+  EXPECT_TRUE(outbound_.All<protocol::ResultMessage>().empty());
+  EXPECT_EQ(StateOf(c.id), queue::State::kApplying);
+}
+
+// The same for a transient failure: without its record, the attempt is not retried either.
+TEST_F(PipelineAuditFailureTest, AFailedAttemptIsNotRetriedWhenItCannotBeRecorded) {
+  directory_->fail_transiently_once = true;
+  directory_->on_apply = [&](const ldap::Account&) { armed_ = true; };
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  SettleAfterFailure();
+  EXPECT_EQ(StateOf(c.id), queue::State::kApplying);
+  EXPECT_TRUE(outbound_.All<protocol::ResultMessage>().empty());
+}
+
+// After the failure no worker takes a request: one that arrives later stays `ready`.
+TEST_F(PipelineAuditFailureTest, NoRequestIsTakenOnceTheTrailFailed) {
+  directory_->on_find = [&](const ldap::Target&) { armed_ = true; };
+  auto first = Claims();
+  pipeline_->OnRequest({Seal(first)});
+  ASSERT_TRUE(
+      testing::WaitUntil(
+          [&] { return pipeline_->AuditFailed() ? Status::Ok() : NotFound("not failed yet"); }, 10s)
+          .ok());
+  auto later = Claims();
+  later.target.value = "bob";
+  pipeline_->OnRequest({Seal(later)});
+  // Accepted: the queue holds it, whatever the trail does.
+  EXPECT_EQ(outbound_.All<protocol::Accepted>().size(), 2u);
+  pipeline_->Notify(2);
+  pipeline_->Stop();
+  EXPECT_EQ(StateOf(later.id), queue::State::kReady);
+  EXPECT_EQ(directory_->applies, 0);
+}
+
+// A denial at admission leaves with its result only after its decision is durable: when the
+// sync fails, the request stays `received` (admitted again at the next start).
+TEST_F(PipelineAuditFailureTest, ADenialAtAdmissionIsNotSentWhenItCannotBeRecorded) {
+  outbound_.on_send = [&](const protocol::Message& m) {
+    if (std::holds_alternative<protocol::Accepted>(m)) armed_ = true;
+  };
+  auto c = Claims();
+  c.requester.verified_by = {"carrier_pigeon"};  // denied at admission
+  pipeline_->OnRequest({Seal(c)});
+  SettleAfterFailure();
+  EXPECT_TRUE(outbound_.All<protocol::ResultMessage>().empty());
+  EXPECT_EQ(StateOf(c.id), queue::State::kReceived);
+}
+
+// A rejection is sent only once its record is durable: the cloud hears nothing instead.
+TEST_F(PipelineAuditFailureTest, ARejectionIsNotSentWhenItCannotBeRecorded) {
+  armed_ = true;
+  auto c = Claims();
+  c.tenant = "someone-else";
+  pipeline_->OnRequest({Seal(c)});
+  SettleAfterFailure();
+  EXPECT_TRUE(outbound_.All<protocol::Rejected>().empty());
+}
+
+// The promise as a property, over every point at which the trail can fail while a batch of
+// resets goes through two workers:
+// - a directory write happens only after its account decision is durable;
+// - a result leaves only after its directory_write record is durable;
+// - nothing is lost or applied twice: each request is reported, or waits in the queue, and
+//   after a restart on a working trail every request ends, each account written once.
+class AuditFailurePointTest : public PipelineAuditFailureTest,
+                              public ::testing::WithParamInterface<int> {};
+
+TEST_P(AuditFailurePointTest, EveryEffectFollowsItsDurableRecordAndNothingIsLost) {
+  fail_from_ = GetParam();
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::uint64_t>> durable_at_write;   // (dn, durable seq)
+  std::vector<std::pair<std::string, std::uint64_t>> durable_at_result;  // (id, durable seq)
+  directory_->on_apply = [&](const ldap::Account& a) {
+    std::lock_guard lock(mu);
+    durable_at_write.emplace_back(a.dn, audit_->DurableHead().seq);
+  };
+  outbound_.on_send = [&](const protocol::Message& m) {
+    const auto* result = std::get_if<protocol::ResultMessage>(&m);
+    if (result == nullptr) return;
+    std::lock_guard lock(mu);
+    durable_at_result.emplace_back(result->id, audit_->DurableHead().seq);
+  };
+  std::vector<std::string> ids;
+  const std::vector<protocol::Request> batch = BatchOfResets(6, ids);
+  armed_ = true;
+  pipeline_->OnRequests(batch);
+  ASSERT_TRUE(testing::WaitUntil(
+                  [&] {
+                    if (pipeline_->AuditFailed()) return Status::Ok();
+                    return outbound_.All<protocol::ResultMessage>().size() == ids.size()
+                               ? Status::Ok()
+                               : NotFound("neither failed nor done");
+                  },
+                  10s)
+                  .ok());
+  pipeline_->Stop();
+
+  std::map<std::string, std::uint64_t> decided_at;  // dn -> seq of its account decision
+  std::map<std::string, std::uint64_t> written_at;  // request id -> seq of its directory_write
+  for (const audit::Record& record : ReadableTrail()) {
+    const audit::Event& e = record.event;
+    if (e.type == audit::EventType::kPolicyDecision && e.detail.rfind("account", 0) == 0) {
+      decided_at.emplace(e.target.dn, record.seq);
+    }
+    if (e.type == audit::EventType::kDirectoryWrite) written_at.emplace(e.request_id, record.seq);
+  }
+  {
+    std::lock_guard lock(mu);
+    for (const auto& [dn, durable] : durable_at_write) {
+      ASSERT_EQ(decided_at.count(dn), 1u) << dn << ": written without a recorded decision";
+      EXPECT_LE(decided_at[dn], durable) << dn << ": written before its decision was durable";
+    }
+    for (const auto& [id, durable] : durable_at_result) {
+      ASSERT_EQ(written_at.count(id), 1u) << id << ": reported without its record";
+      EXPECT_LE(written_at[id], durable) << id << ": reported before its record was durable";
+    }
+  }
+  const auto results = outbound_.All<protocol::ResultMessage>();
+  const auto reported = [&](const std::string& id) {
+    return std::any_of(results.begin(), results.end(), [&](const auto& r) { return r.id == id; });
+  };
+  for (const std::string& id : ids) {
+    const queue::State state = StateOf(id);
+    EXPECT_TRUE(reported(id) || !queue::IsTerminal(state))
+        << id << " ended (" << queue::StateName(state) << ") without a result";
+  }
+
+  // The next start, on a trail that works again, ends every request; none is written twice.
+  outbound_.on_send = nullptr;
+  directory_->on_apply = nullptr;
+  pipeline_.reset();
+  policy_.reset();
+  queue_.reset();
+  OpenWriter(/*faulty=*/false);
+  OpenQueue();
+  MakePipeline();
+  for (const std::string& id : ids) EXPECT_TRUE(ResultArrives(id).ok()) << id;
+  for (const std::string& id : ids) EXPECT_EQ(ResultFor(id).outcome, "succeeded") << id;
+  EXPECT_EQ(directory_->applies, static_cast<int>(ids.size()));
+}
+
+// Enough points to pass the last file call the batch makes (about 7 per request).
+INSTANTIATE_TEST_SUITE_P(EachFileCall, AuditFailurePointTest, ::testing::Range(0, 60));
 
 }  // namespace
 }  // namespace wb::agent

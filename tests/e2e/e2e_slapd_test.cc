@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "tests/e2e/e2e_util.h"
 #include "tests/support/server_gate.h"
 #include "tests/support/slapd_server.h"
+#include "tests/support/tmpfs.h"
 
 namespace wb::testing {
 namespace {
@@ -314,6 +316,100 @@ TEST_F(EndToEndSlapdTest, AgentRestartMidStreamLosesNothing) {
                     .ok())
         << uid;
   }
+}
+
+// The audit trail's disk fills up (a real full tmpfs): the agent writes nothing it cannot
+// record, stops with status 1 (systemd restarts it), and once there is room again the next
+// start ends every request it had accepted, each written once, with a trail that verifies.
+TEST_F(EndToEndSlapdTest, AFullAuditDiskStopsTheAgentAndTheNextStartLosesNothing) {
+  TempDir dir("wbe2eauditfull");
+  auto tmpfs = SmallTmpfs::Mount(dir.path() / "auditfs", "256k");
+  if (!tmpfs.ok()) {
+    if (TmpfsIsRequired()) FAIL() << tmpfs.error().ToString();
+    GTEST_SKIP() << tmpfs.error().ToString();
+  }
+  ASSERT_TRUE(WriteFile(dir.path() / "bind.password", SlapdServer::service_password(), 0600).ok());
+  auto cloud = Cloud::Start(dir.path());
+  ASSERT_TRUE(cloud.ok()) << cloud.error().ToString();
+  auto enrolled = Agent::Enroll({.agent_id = "agent-full",
+                                 .dir = dir.path(),
+                                 .directory_toml = SlapdDirectoryToml(*slapd_, 5)},
+                                **cloud);
+  ASSERT_TRUE(enrolled.ok()) << enrolled.error().ToString();
+  Agent& agent = **enrolled;
+  {
+    std::ofstream config(agent.config(), std::ios::app);
+    config << "\n[audit]\nfile = \"" << ((*tmpfs)->path() / "audit" / "audit.jsonl").string()
+           << "\"\n";
+  }
+  ASSERT_TRUE(agent.Start().ok()) << ReadFileOrEmpty(agent.log());
+  const std::string uid = "auditfull";
+  ASSERT_TRUE(slapd_->CreateUser(uid, "auditfull-Start-1").ok());
+  const auto submit = [&](const std::string& pw) {
+    CommandResult r = (*cloud)->Submit({"--user", uid, "--kind", "uid", "--op", "reset"}, &pw);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return r.output.substr(0, r.output.find('\n'));
+  };
+  const auto state_of = [&](const std::string& id) {
+    const nlohmann::json record = agent.QueueRecord(id);
+    return record.is_object() ? record.value("state", "") : std::string();
+  };
+  const std::string first = submit("Audit-Full-Pass-0");
+  ASSERT_TRUE(
+      WaitUntil(
+          [&] { return state_of(first) == "succeeded" ? Status::Ok() : NotFound(state_of(first)); },
+          std::chrono::seconds(20))
+          .ok());
+
+  // Fill the disk: what is left is at most the slack of the trail's last page.
+  {
+    std::ofstream ballast((*tmpfs)->path() / "ballast", std::ios::binary);
+    const std::string block(4096, 'b');
+    for (int i = 0; i < 1024 && ballast.write(block.data(), block.size()); ++i) {
+      ballast.flush();
+    }
+  }
+  // Requests, one at a time, until one finds the trail full and the agent stops.
+  std::vector<std::pair<std::string, std::string>> sent;  // (id, password)
+  for (int i = 1; i <= 40 && agent.running(); ++i) {
+    const std::string pw = "Audit-Full-Pass-" + std::to_string(i);
+    sent.emplace_back(submit(pw), pw);
+    const std::string& id = sent.back().first;
+    (void)WaitUntil(
+        [&] {
+          return !agent.running() || state_of(id) == "succeeded" ? Status::Ok()
+                                                                 : NotFound("neither");
+        },
+        std::chrono::seconds(30));
+  }
+  ASSERT_FALSE(agent.running()) << "the trail never filled up";
+  auto code = agent.Stop();
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 1) << ReadFileOrEmpty(agent.log());
+  const std::string log = ReadFileOrEmpty(agent.log());
+  EXPECT_NE(log.find("the audit trail failed: stopping"), std::string::npos) << log;
+  // The last request did not end: the agent could not have recorded it.
+  const std::string halted = state_of(sent.back().first);
+  EXPECT_TRUE(halted == "received" || halted == "ready" || halted == "applying") << halted;
+
+  // Room again: the next start goes on with what the queue holds.
+  std::filesystem::remove((*tmpfs)->path() / "ballast");
+  ASSERT_TRUE(agent.Start().ok()) << ReadFileOrEmpty(agent.log());
+  for (const auto& [id, pw] : sent) {
+    const std::string each = id;
+    EXPECT_TRUE(
+        WaitUntil(
+            [&] { return state_of(each) == "succeeded" ? Status::Ok() : NotFound(state_of(each)); },
+            std::chrono::seconds(30))
+            .ok())
+        << each;
+  }
+  EXPECT_TRUE(CanBind(uid, sent.back().second));
+  CommandResult verified = agent.Wbagent({"audit", "verify"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  auto stopped = agent.Stop();
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_EQ(*stopped, 0);
 }
 
 }  // namespace

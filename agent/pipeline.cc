@@ -398,9 +398,9 @@ bool Pipeline::HaltedByAudit(const queue::RequestInfo& info, std::string_view st
 // A process that died during a directory write leaves the request `applying`. Whether the
 // write happened is decided by the directory, not guessed: if the password changed after
 // the attempt started, the request succeeded; otherwise it is tried again.
-// The directory that shows an interrupted password write applied, if one does. Unlocks and
-// must-change flags are idempotent and simply go again.
-std::optional<std::string> Pipeline::FoundApplied(const queue::Record& record) {
+// The directory that shows an interrupted password write applied, and the account, if one
+// does. Unlocks and must-change flags are idempotent and simply go again.
+std::optional<Pipeline::FoundWrite> Pipeline::FoundApplied(const queue::Record& record) {
   auto target = ToTarget(record.info);
   if (!target || !WritesPassword(record.info.operations) || !record.attempt_started_at) {
     return std::nullopt;
@@ -411,23 +411,35 @@ std::optional<std::string> Pipeline::FoundApplied(const queue::Record& record) {
   if (!account.ok()) return std::nullopt;  // unreachable now: the retry checks again
   auto changed = (*dir)->PasswordChangedSince(*account, *record.attempt_started_at);
   if (!changed.ok() || !*changed) return std::nullopt;
-  return (*dir)->name();
+  return FoundWrite{(*dir)->name(), account->dn};
 }
 
+// A write found applied is recorded as any write is (directory_write, durable) before the
+// queue ends the request and its result leaves: an auditor finds every write in the trail,
+// also one whose record the interrupted attempt could not make.
 Status Pipeline::RecoverInterrupted() {
   auto interrupted = deps_.queue->InterruptedAttempts();
   if (!interrupted.ok()) return interrupted.error();
   for (const auto& record : *interrupted) {
-    const std::optional<std::string> applied_in = FoundApplied(record);
-    Status s = applied_in ? deps_.queue->MarkFoundApplied(record.info.id, *applied_in)
-                          : deps_.queue->RequeueInterrupted(record.info.id);
+    const std::optional<FoundWrite> applied = FoundApplied(record);
     deps_.log->info("request {} was interrupted by a restart: {}", record.info.id,
-                    applied_in ? "the directory shows it applied" : "it will be retried");
-    if (!s.ok()) return s;
-    if (applied_in) {
-      auto detail = deps_.queue->Show(record.info.id);
-      if (detail.ok()) SendResult(detail->record);
+                    applied ? "the directory shows it applied" : "it will be retried");
+    if (!applied) {
+      WB_RETURN_IF_ERROR(deps_.queue->RequeueInterrupted(record.info.id));
+      continue;
     }
+    ldap::Outcome found = ldap::Succeeded();
+    found.note =
+        "found applied after a restart: the password changed after the interrupted attempt "
+        "started";
+    if (!Audit(
+            EndRecord(record.info, found, applied->dn, applied->directory, milliseconds::zero()))) {
+      return Unavailable("request " + record.info.id +
+                         ": its write, found applied, cannot be recorded in the audit trail");
+    }
+    WB_RETURN_IF_ERROR(deps_.queue->MarkFoundApplied(record.info.id, applied->directory));
+    auto detail = deps_.queue->Show(record.info.id);
+    if (detail.ok()) SendResult(detail->record);
   }
   return Status::Ok();
 }

@@ -271,7 +271,11 @@ class Pipeline final : public IntakeTarget {
   // Makes the records appended so far durable (logging a failure).
   bool SyncAudit();
   Status RecoverInterrupted();
-  std::optional<std::string> FoundApplied(const queue::Record& record);
+  struct FoundWrite {
+    std::string directory;  // its name in the config
+    std::string dn;
+  };
+  std::optional<FoundWrite> FoundApplied(const queue::Record& record);
   struct AppliedCheck {
     WallTime since;    // a password change at or after this time counts as this request's
     const char* note;  // the outcome's note when it does

@@ -332,6 +332,18 @@ class PipelineTest : public ::testing::Test {
                                    std::move(keys), workers);
     if (start) {
       ASSERT_TRUE(pipeline_->Start().ok());
+      PastTheStartsMillisecond();
+    }
+  }
+  // Start marks everything received before it as possibly handed over, and the queue keeps
+  // times in milliseconds: a request stored in the same millisecond would count as older than
+  // the start. In the daemon the channel connects long after; a test waits that one
+  // millisecond out, so that its requests are first deliveries.
+  void PastTheStartsMillisecond() {
+    if (clock_ != &system_clock_) return;
+    const auto started = std::chrono::floor<std::chrono::milliseconds>(clock_->Now());
+    while (std::chrono::floor<std::chrono::milliseconds>(clock_->Now()) <= started) {
+      std::this_thread::yield();
     }
   }
   // A new policy from policy_config_ (and the kept breaker state), and a pipeline using it.
@@ -2015,6 +2027,17 @@ class PipelineAuditFailureTest : public PipelineTest {
     if (!armed_.load()) return 0;
     return calls_after_arming_.fetch_add(1) >= fail_from_ ? EIO : 0;
   }
+  // The next process: a new queue instance on the same database (what it finds `applying` was
+  // interrupted), a new Writer on the same trail, disarmed.
+  void RestartOnANewTrail(bool faulty, bool start = true) {
+    pipeline_.reset();
+    policy_.reset();
+    queue_.reset();
+    armed_ = false;
+    OpenWriter(faulty);
+    OpenQueue();
+    MakePipeline(start);
+  }
   // Waits until the pipeline saw the failure, then stops it: each worker has then finished
   // with whatever it held.
   void SettleAfterFailure() {
@@ -2125,6 +2148,54 @@ TEST_F(PipelineAuditFailureTest, ARejectionIsNotSentWhenItCannotBeRecorded) {
   EXPECT_TRUE(outbound_.All<protocol::Rejected>().empty());
 }
 
+// The next start asks the directory about a write whose record failed, and records the write
+// it finds (directory_write, durable) before the result leaves.
+TEST_F(PipelineAuditFailureTest, AWriteFoundAppliedAtTheNextStartIsRecordedBeforeItsResult) {
+  directory_->on_apply = [&](const ldap::Account&) { armed_ = true; };
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  SettleAfterFailure();
+  directory_->on_apply = nullptr;
+  std::optional<std::uint64_t> durable_at_result;
+  outbound_.on_send = [&](const protocol::Message& m) {
+    if (std::holds_alternative<protocol::ResultMessage>(m)) {
+      durable_at_result = audit_->DurableHead().seq;
+    }
+  };
+  RestartOnANewTrail(/*faulty=*/false);  // recovery runs in Start, on this thread
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  EXPECT_EQ(directory_->applies, 1);
+  std::optional<std::uint64_t> recorded_at;
+  for (const audit::Record& record : ReadableTrail()) {
+    if (record.event.type == audit::EventType::kDirectoryWrite && record.event.request_id == c.id) {
+      recorded_at = record.seq;
+      EXPECT_EQ(record.event.outcome, "succeeded");
+      EXPECT_EQ(record.event.target.dn, "alice");
+      EXPECT_EQ(record.event.detail.rfind("found applied after a restart", 0), 0u)
+          << record.event.detail;
+    }
+  }
+  ASSERT_TRUE(recorded_at.has_value()) << "the write found applied is not in the trail";
+  ASSERT_TRUE(durable_at_result.has_value());
+  EXPECT_LE(*recorded_at, *durable_at_result);
+}
+
+// When that record cannot be made either, the start fails: nothing is sent and the request
+// stays `applying` for the start after.
+TEST_F(PipelineAuditFailureTest, AStartThatCannotRecordAWriteFoundAppliedFailsAndSendsNothing) {
+  directory_->on_apply = [&](const ldap::Account&) { armed_ = true; };
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  SettleAfterFailure();
+  RestartOnANewTrail(/*faulty=*/true, /*start=*/false);
+  calls_after_arming_ = 0;
+  armed_ = true;
+  EXPECT_FALSE(pipeline_->Start().ok());
+  EXPECT_TRUE(outbound_.All<protocol::ResultMessage>().empty());
+  EXPECT_EQ(StateOf(c.id), queue::State::kApplying);
+}
+
 // The promise as a property, over every point at which the trail can fail while a batch of
 // resets goes through two workers:
 // - a directory write happens only after its account decision is durable;
@@ -2164,16 +2235,20 @@ TEST_P(AuditFailurePointTest, EveryEffectFollowsItsDurableRecordAndNothingIsLost
                   .ok());
   pipeline_->Stop();
 
-  std::map<std::string, std::uint64_t> decided_at;  // dn -> seq of its account decision
-  std::map<std::string, std::uint64_t> written_at;  // request id -> seq of its directory_write
-  for (const audit::Record& record : ReadableTrail()) {
-    const audit::Event& e = record.event;
-    if (e.type == audit::EventType::kPolicyDecision && e.detail.rfind("account", 0) == 0) {
-      decided_at.emplace(e.target.dn, record.seq);
+  // Each write followed its account's durable decision, each result its durable
+  // directory_write record.
+  const auto expect_effects_follow_records = [&] {
+    std::map<std::string, std::uint64_t> decided_at;  // dn -> seq of its first account decision
+    std::map<std::string, std::uint64_t> written_at;  // request id -> seq of its directory_write
+    for (const audit::Record& record : ReadableTrail()) {
+      const audit::Event& e = record.event;
+      if (e.type == audit::EventType::kPolicyDecision && e.detail.rfind("account", 0) == 0) {
+        decided_at.emplace(e.target.dn, record.seq);
+      }
+      if (e.type == audit::EventType::kDirectoryWrite) {
+        written_at.emplace(e.request_id, record.seq);
+      }
     }
-    if (e.type == audit::EventType::kDirectoryWrite) written_at.emplace(e.request_id, record.seq);
-  }
-  {
     std::lock_guard lock(mu);
     for (const auto& [dn, durable] : durable_at_write) {
       ASSERT_EQ(decided_at.count(dn), 1u) << dn << ": written without a recorded decision";
@@ -2183,7 +2258,8 @@ TEST_P(AuditFailurePointTest, EveryEffectFollowsItsDurableRecordAndNothingIsLost
       ASSERT_EQ(written_at.count(id), 1u) << id << ": reported without its record";
       EXPECT_LE(written_at[id], durable) << id << ": reported before its record was durable";
     }
-  }
+  };
+  expect_effects_follow_records();
   const auto results = outbound_.All<protocol::ResultMessage>();
   const auto reported = [&](const std::string& id) {
     return std::any_of(results.begin(), results.end(), [&](const auto& r) { return r.id == id; });
@@ -2194,18 +2270,14 @@ TEST_P(AuditFailurePointTest, EveryEffectFollowsItsDurableRecordAndNothingIsLost
         << id << " ended (" << queue::StateName(state) << ") without a result";
   }
 
-  // The next start, on a trail that works again, ends every request; none is written twice.
-  outbound_.on_send = nullptr;
-  directory_->on_apply = nullptr;
-  pipeline_.reset();
-  policy_.reset();
-  queue_.reset();
-  OpenWriter(/*faulty=*/false);
-  OpenQueue();
-  MakePipeline();
+  // The next start, on a trail that works again, ends every request (those found applied too,
+  // each with its record); none is written twice.
+  RestartOnANewTrail(/*faulty=*/false);
   for (const std::string& id : ids) EXPECT_TRUE(ResultArrives(id).ok()) << id;
   for (const std::string& id : ids) EXPECT_EQ(ResultFor(id).outcome, "succeeded") << id;
   EXPECT_EQ(directory_->applies, static_cast<int>(ids.size()));
+  pipeline_->Stop();
+  expect_effects_follow_records();
 }
 
 // Enough points to pass the last file call the batch makes (about 7 per request).

@@ -296,9 +296,16 @@ Result<std::unique_ptr<Daemon>, Daemon::OpenError> Daemon::Open(
   auto audit = OpenAudit(config, d->clock_, *d->log_);
   if (!audit.ok()) return audit.error();
   d->audit_ = std::move(*audit);
-  (void)d->audit_->Append(
-      LifecycleEvent(audit::EventType::kAgentStarted, std::string("wbagent ") + kVersion));
-  (void)d->audit_->Append(LifecycleEvent(audit::EventType::kConfigLoaded, config.file.string()));
+  // Durable (lifecycle events are): an agent that cannot record its start would record
+  // nothing it does either (docs/audit.md, "When the trail cannot be written"), so it does not
+  // start; systemd tries again after RestartSec=.
+  for (const audit::Event& e :
+       {LifecycleEvent(audit::EventType::kAgentStarted, std::string("wbagent ") + kVersion),
+        LifecycleEvent(audit::EventType::kConfigLoaded, config.file.string())}) {
+    if (auto appended = d->audit_->Append(e); !appended.ok()) {
+      return OpenError{appended.error().WithContext("the audit trail cannot be written")};
+    }
+  }
   if (Status s = d->OpenComponents(config); !s.ok()) return OpenError{s};
   return d;
 }

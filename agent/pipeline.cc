@@ -115,6 +115,7 @@ Status Pipeline::ReplacePolicy(const PolicyOpener& open) {
 Status Pipeline::Start() {
   OnChannelLost();  // everything already queued predates this process
   WB_RETURN_IF_ERROR(RecoverInterrupted());
+  WB_RETURN_IF_ERROR(RecordUnacknowledgedExpiries());
   auto received = deps_.queue->List({.state = queue::State::kReceived, .limit = 100000});
   if (!received.ok()) return received.error();
   AdmitAll(*received);
@@ -211,7 +212,7 @@ audit::Decision AuditDecision(policy::Verdict verdict) {
 
 // One policy_decision record per decision: the verdict, every matching rule's code in
 // `reasons`, and each rule's name and reason in `detail`.
-void Pipeline::RecordDecision(const queue::RequestInfo& info, const policy::Decision& decision,
+bool Pipeline::RecordDecision(const queue::RequestInfo& info, const policy::Decision& decision,
                               std::string_view stage, const std::string& dn,
                               const std::string& directory, audit::Durability durability) {
   audit::Event e = AuditEventFor(audit::EventType::kPolicyDecision, info);
@@ -227,7 +228,7 @@ void Pipeline::RecordDecision(const queue::RequestInfo& info, const policy::Deci
     detail += m.reason;
   }
   e.detail = std::move(detail);
-  Audit(e, durability);
+  const bool recorded = Audit(e, durability);
   if (deps_.metrics) {
     const std::string_view verdict = policy::VerdictName(decision.verdict);
     for (const auto& m : decision.matches) deps_.metrics->CountDecision(stage, m.rule, verdict);
@@ -240,6 +241,7 @@ void Pipeline::RecordDecision(const queue::RequestInfo& info, const policy::Deci
         "request {} for {}: would be denied (log_only): {}", info.id, EscapeForLog(info.target),
         e.detail);
   }
+  return recorded;
 }
 
 void Pipeline::EndDenied(const queue::RequestInfo& info, const policy::RuleMatch& rule,
@@ -277,17 +279,24 @@ void Pipeline::OnBreakerChanged(const policy::BreakerState& state, const queue::
 }
 
 // The held requests: those still `received` (Admit runs under admit_mu_, so none is being
-// admitted meanwhile).
+// admitted meanwhile). Each decision is recorded (durably) before anything is done on its
+// strength, and the breaker changes only after the requests moved: when the trail fails part
+// way, the rest stay held behind a breaker that is still tripped, never admitted by the
+// ordinary rules at the next start. (The decisions recorded before the failure then stand in
+// the trail for requests still held; the administrator's next release or reject records them
+// again.)
 Result<int> Pipeline::ReleaseHeld() {
   std::lock_guard admitting(admit_mu_);
-  OnBreakerChanged(CurrentPolicy()->ReleaseBreaker(), nullptr);
+  if (AuditFailed()) return Unavailable(std::string(kAuditFailedRefusal));
   auto held = deps_.queue->List({.state = queue::State::kReceived, .limit = 100000});
   if (!held.ok()) return held.error();
   std::vector<std::string> ids;
   for (const auto& record : *held) {
     const policy::Decision released;  // allow: no rule holds it any more
-    RecordDecision(record.info, released,
-                   "breaker release: admitted by an administrator after review");
+    if (!RecordDecision(record.info, released,
+                        "breaker release: admitted by an administrator after review")) {
+      return Unavailable(std::string(kAuditFailedRefusal));
+    }
     ids.push_back(record.info.id);
   }
   // Durable: an administrator's decision must stand as recorded, not be decided again by the
@@ -301,13 +310,14 @@ Result<int> Pipeline::ReleaseHeld() {
     }
     ++moved;
   }
+  OnBreakerChanged(CurrentPolicy()->ReleaseBreaker(), nullptr);
   Notify(static_cast<std::size_t>(moved));
   return moved;
 }
 
 Result<int> Pipeline::RejectHeld() {
   std::lock_guard admitting(admit_mu_);
-  OnBreakerChanged(CurrentPolicy()->RejectBreaker(), nullptr);
+  if (AuditFailed()) return Unavailable(std::string(kAuditFailedRefusal));
   auto held = deps_.queue->List({.state = queue::State::kReceived, .limit = 100000});
   if (!held.ok()) return held.error();
   int moved = 0;
@@ -316,10 +326,16 @@ Result<int> Pipeline::RejectHeld() {
     rejected.matches.push_back({policy::Code::kBreakerRejected, "wbagent breaker reject",
                                 "held by the breaker and refused by an administrator", true});
     rejected.verdict = policy::Verdict::kDeny;
-    RecordDecision(record.info, rejected, "breaker reject");
+    if (!RecordDecision(record.info, rejected, "breaker reject")) break;
     EndDenied(record.info, rejected.matches.front(), milliseconds(0));
+    if (AuditFailed()) break;  // its end may not have been made
     ++moved;
   }
+  if (AuditFailed()) {
+    Notify(static_cast<std::size_t>(moved));
+    return Unavailable(std::string(kAuditFailedRefusal));
+  }
+  OnBreakerChanged(CurrentPolicy()->RejectBreaker(), nullptr);
   // Each may have held up its account's next request.
   Notify(static_cast<std::size_t>(moved));
   return moved;
@@ -350,7 +366,11 @@ void Pipeline::OnKeySetChanged(const protocol::Jwks& keys) {
   Audit(e);
 }
 
+// Every result sent is recorded before it leaves: its end (directory_write, a denial, an
+// expiry) by whoever ended it, and for the outbox's results at start. After the trail failed,
+// none leaves: the outbox keeps it for the next start.
 void Pipeline::SendResult(const queue::Record& record) {
+  if (audit_failed_.load()) return;
   if (!deps_.outbound->Send(ResultFor(record)).ok()) return;  // re-sent after reconnect
   audit::Event e = AuditEventFor(audit::EventType::kResultSent, record.info);
   if (record.outcome) e.outcome = record.outcome->code;
@@ -440,6 +460,30 @@ Status Pipeline::RecoverInterrupted() {
     WB_RETURN_IF_ERROR(deps_.queue->MarkFoundApplied(record.info.id, applied->directory));
     auto detail = deps_.queue->Show(record.info.id);
     if (detail.ok()) SendResult(detail->record);
+  }
+  return Status::Ok();
+}
+
+// The queue expires a request (Maintain, Retry) before ReportExpiry appends its
+// request_expired record: a crash or a failed append in between leaves the result in the
+// outbox with no record, and the next connection would send it. So every expiry whose result
+// the cloud has not acknowledged is recorded here, before anything is sent: a duplicate
+// record at worst, never a result without one.
+Status Pipeline::RecordUnacknowledgedExpiries() {
+  auto pending = deps_.queue->PendingResults(kOutboxScanLimit);
+  if (!pending.ok()) return pending.error();
+  bool recorded = false;
+  for (const queue::Record& record : *pending) {
+    if (record.state != queue::State::kExpired) continue;
+    audit::Event e = ExpiryAuditEvent(record);
+    e.detail = "recorded at start, before its unacknowledged result is sent again: " + e.detail;
+    if (!Audit(e, audit::Durability::kBuffered)) break;
+    recorded = true;
+  }
+  if (AuditFailed() || (recorded && !SyncAudit())) {
+    return Unavailable(
+        "the expiries whose results wait to be sent cannot be recorded in the "
+        "audit trail");
   }
   return Status::Ok();
 }
@@ -683,9 +727,13 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
                         milliseconds duration) {
   const auto& info = work.record.info;
   // Durable before anything that depends on it leaves the host: without it, the request
-  // neither ends nor is retried.
-  Audit(EndRecord(info, outcome, dn, directory, duration));
-  if (HaltedByAudit(info, "not ended")) return;
+  // neither ends nor is retried. With it, the request ends even when the trail failed since
+  // (another thread's append): its end is recorded, and the next start would record the
+  // write a second time, or try a failed attempt again.
+  if (!Audit(EndRecord(info, outcome, dn, directory, duration))) {
+    HaltedByAudit(info, "not ended");
+    return;
+  }
   const queue::Outcome queued{.state = TerminalStateFor(outcome),
                               .code = std::string(ldap::OutcomeName(outcome.code)),
                               .transient = outcome.transient(),
@@ -693,7 +741,7 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
                               .server = outcome.server,
                               .duration = duration};
   if (outcome.transient()) return RetryOrExpire(info, queued, outcome, directory);
-  const std::optional<queue::Record> ended = RecordEnd(info, queued);
+  const std::optional<queue::Record> ended = FinishRecorded(info, queued);
   if (!ended) return;
   LogFields fields = LogFieldsFor(info, LogEvent::kRequestFinished, queued.code);
   fields.directory = directory;
@@ -704,8 +752,13 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
 
 std::optional<queue::Record> Pipeline::RecordEnd(const queue::RequestInfo& info,
                                                  const queue::Outcome& outcome) {
-  // The records that this end depends on (a decision, the end's own) may be missing.
+  // The decision this end depends on may be missing.
   if (HaltedByAudit(info, "not ended")) return std::nullopt;
+  return FinishRecorded(info, outcome);
+}
+
+std::optional<queue::Record> Pipeline::FinishRecorded(const queue::RequestInfo& info,
+                                                      const queue::Outcome& outcome) {
   Result<queue::Record> finished = deps_.queue->Finish(info.id, outcome);
   if (finished.ok()) return std::move(*finished);
   // Not finished: nothing may be reported, since a result would contradict the queue.
@@ -744,6 +797,8 @@ void Pipeline::RetryOrExpire(const queue::RequestInfo& info, const queue::Outcom
 }
 
 void Pipeline::Maintain() {
+  // It would end requests (expiries) that could not be recorded; the purge waits too.
+  if (AuditFailed()) return;
   auto report = deps_.queue->Maintain();
   if (!report.ok()) {
     deps_.log->warn("queue maintenance: {}", report.error().ToString());

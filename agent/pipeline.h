@@ -25,15 +25,18 @@
 //
 // When the audit trail fails (an append or a sync; audit.h: the Writer is then broken for
 // good), the pipeline acts no more, because nothing it did from then on could be recorded:
-// - no worker takes a request;
+// - no worker takes a request, nor does admission (AdmitAll) or Maintain move one;
 // - a worker past its checks does not write to the directory;
-// - no request ends (no Finish, no Retry), so no result leaves;
-// - no `rejected` is sent.
-// Each request stays where it was, as after a crash: `received` (admitted again at the next
-// start), `ready`, or `applying` (decided at the next start by the directory, see Recovery).
-// An `accepted` still leaves after its request is stored: the queue, not the trail, holds
-// it. The daemon stops the process (AuditFailed), and the next start goes on once the trail
-// can be written again.
+// - no request ends whose end depends on a missing record (no Finish, no Retry), and no
+//   result leaves at all (SendResult): the outbox keeps it;
+// - no `rejected` is sent; ReleaseHeld and RejectHeld are refused.
+// An end whose own record made it (Finalize) still ends: it is recorded. Each request stays
+// where it was, as after a crash: `received` (admitted again at the next start), `ready`, or
+// `applying` (decided at the next start by the directory, see Recovery). An `accepted` still
+// leaves after its request is stored: the queue, not the trail, holds it. The daemon stops
+// the process (AuditFailed). The next start records what the outbox would send without a
+// record (RecordUnacknowledgedExpiries) and the writes it finds applied, before they leave.
+
 // A password write that may already have been applied is not applied again: before a retry
 // the workers look whether the password changed since the request arrived, and before any
 // attempt of a request that another agent may have had first (the cloud says so with
@@ -230,7 +233,8 @@ class Pipeline final : public IntakeTarget {
   // and reports the answer. Nothing is written.
   void Validate(const queue::Work& work, ldap::Directory& directory, const ldap::Account& account,
                 std::chrono::steady_clock::time_point start);
-  void RecordDecision(const queue::RequestInfo& info, const policy::Decision& decision,
+  // Records a policy decision; false when it is not in the trail.
+  bool RecordDecision(const queue::RequestInfo& info, const policy::Decision& decision,
                       std::string_view stage, const std::string& dn = "",
                       const std::string& directory = "",
                       audit::Durability durability = audit::Durability::kDurable);
@@ -245,6 +249,10 @@ class Pipeline final : public IntakeTarget {
   // the audit trail has failed, and then nothing is reported.
   std::optional<queue::Record> RecordEnd(const queue::RequestInfo& info,
                                          const queue::Outcome& outcome);
+  // Finish, for an end whose own record was appended (Finalize): not stopped by a failure of
+  // the trail since. nullopt (logged) when the queue could not record it.
+  std::optional<queue::Record> FinishRecorded(const queue::RequestInfo& info,
+                                              const queue::Outcome& outcome);
   // After Finish/Retry made the request terminal (`record`, as it is now): NoteEnd, then the
   // result to the cloud.
   void Report(const queue::Record& record, bool succeeded, const std::string& code);
@@ -271,6 +279,10 @@ class Pipeline final : public IntakeTarget {
   // Makes the records appended so far durable (logging a failure).
   bool SyncAudit();
   Status RecoverInterrupted();
+  Status RecordUnacknowledgedExpiries();
+  // The most outbox records RecordUnacknowledgedExpiries reads (the cloud holds far fewer
+  // unacknowledged results: protocol::kMaxUnackedResults).
+  static constexpr std::size_t kOutboxScanLimit = 100'000;
   struct FoundWrite {
     std::string directory;  // its name in the config
     std::string dn;
@@ -311,6 +323,10 @@ class Pipeline final : public IntakeTarget {
   bool stopping_ = false;  // guarded by mu_
   int wakeups_ = 0;        // guarded by mu_: notifications not yet consumed, <= worker_count_
   Activity activity_;      // guarded by mu_
+  // What an administrator's command that needs the trail is told after it failed.
+  static constexpr std::string_view kAuditFailedRefusal =
+      "the audit trail cannot be written: the agent records and does nothing until it is "
+      "restarted with a trail it can write";
   // Set, never cleared, by the first failed audit append or sync (AuditFailed).
   std::atomic<bool> audit_failed_{false};
   // Requests received before this time may have been handed to another agent: the start of

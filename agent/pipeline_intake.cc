@@ -251,6 +251,9 @@ protocol::Rejection Pipeline::RefusedByQueue(const Status& refusal, const std::s
 void Pipeline::AdmitAll(const std::vector<queue::Record>& records) {
   if (records.empty()) return;
   std::lock_guard admitting(admit_mu_);
+  // Without their records (request_received, the decisions), the requests stay `received`:
+  // the next start admits them again.
+  if (AuditFailed()) return;
   const std::shared_ptr<policy::Policy> rules = CurrentPolicy();
   std::vector<policy::Decision> decisions;
   decisions.reserve(records.size());
@@ -268,6 +271,7 @@ void Pipeline::AdmitAll(const std::vector<queue::Record>& records) {
         return d.verdict == policy::Verdict::kDeny;
       }));
   if (denials > 0) SyncAudit();
+  if (AuditFailed()) return;
   std::vector<std::string> ready;
   for (std::size_t i = 0; i < records.size(); ++i) {
     if (!EndsAdmission(records[i], decisions[i])) ready.push_back(records[i].info.id);

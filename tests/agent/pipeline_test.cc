@@ -287,14 +287,23 @@ class PipelineTest : public ::testing::Test {
     audit::WriterOptions options{.file = dir_.path() / "audit.jsonl",
                                  .checkpoint_file = dir_.path() / "audit.checkpoint",
                                  .agent_id = "agent-1"};
-    if (faulty) options.inject_fault = [this](audit::FileCall) { return FaultNow(); };
+    if (faulty) options.inject_fault = [this](audit::FileCall call) { return FaultNow(call); };
     auto writer = audit::Writer::Open(std::move(options), Secret(std::string(32, 'k')), *clock_);
     ASSERT_TRUE(writer.ok()) << writer.error().ToString();
     audit_ = std::move(*writer);
   }
-  int FaultNow() {
+  int FaultNow(audit::FileCall call) {
     if (!armed_.load()) return 0;
-    return calls_after_arming_.fetch_add(1) >= fail_from_ ? EIO : 0;
+    const int n = calls_after_arming_.fetch_add(1);
+    if (n < fail_from_) return 0;
+    if (n == fail_from_) first_failed_call_ = static_cast<int>(call);
+    return EIO;
+  }
+  // Which call failed first (its audit::FileCall), or -1: which call the N-th is depends on
+  // the threads' timing, so a failing test says it.
+  std::string FirstFailure() const {
+    return "the trail's first failed call: #" + std::to_string(fail_from_) + ", FileCall " +
+           std::to_string(first_failed_call_.load());
   }
   void OpenQueue(std::size_t max_pending = 10'000) {
     auto q = queue::Queue::Open({.state_dir = dir_.path() / "state",
@@ -468,6 +477,7 @@ class PipelineTest : public ::testing::Test {
   std::atomic<bool> armed_{false};  // OpenWriter's faults
   std::atomic<int> calls_after_arming_{0};
   int fail_from_ = 0;
+  std::atomic<int> first_failed_call_{-1};
   std::unique_ptr<protocol::EcPrivateKey> signing_;
   std::shared_ptr<const protocol::EcPrivateKey> agent_key_;
   FakeDirectory* directory_ = nullptr;
@@ -2336,6 +2346,7 @@ TEST_P(AuditFailurePointTest, EveryEffectFollowsItsDurableRecordAndNothingIsLost
                   10s)
                   .ok());
   pipeline_->Stop();
+  SCOPED_TRACE(FirstFailure());
 
   // Each write followed its account's durable decision, each result its durable
   // directory_write record.

@@ -478,6 +478,14 @@ void Daemon::ApplyBreakerCommand() {
   const BreakerAction action = **command;
   auto moved =
       action == BreakerAction::kRelease ? pipeline_->ReleaseHeld() : pipeline_->RejectHeld();
+  if (!moved.ok() && pipeline_->AuditFailed()) {
+    // Not carried out, for want of a trail to record it in: the command is put back for the
+    // next start (the command-line waits, then points at the journal).
+    (void)WriteBreakerCommand(config_.agent.state_dir, action);
+    log_->error("breaker {}: {}; left for the next start", BreakerActionName(action),
+                moved.error().ToString());
+    return;
+  }
   if (!moved.ok()) {
     log_->error("breaker {}: {}", BreakerActionName(action), moved.error().ToString());
     return;

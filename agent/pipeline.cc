@@ -244,7 +244,7 @@ bool Pipeline::RecordDecision(const queue::RequestInfo& info, const policy::Deci
   return recorded;
 }
 
-void Pipeline::EndDenied(const queue::RequestInfo& info, const policy::RuleMatch& rule,
+bool Pipeline::EndDenied(const queue::RequestInfo& info, const policy::RuleMatch& rule,
                          milliseconds duration) {
   const std::string code(policy::CodeName(rule.code));
   queue::Outcome q{.state = queue::State::kRejected,
@@ -254,10 +254,11 @@ void Pipeline::EndDenied(const queue::RequestInfo& info, const policy::RuleMatch
                    .server = "",
                    .duration = duration};
   const std::optional<queue::Record> ended = RecordEnd(info, q);
-  if (!ended) return;
+  if (!ended) return false;
   Log(*deps_.log, spdlog::level::warn, LogFieldsFor(info, LogEvent::kRequestDenied, code),
       "request {} for {}: denied: {}: {}", info.id, EscapeForLog(info.target), code, q.message);
   Report(*ended, /*succeeded=*/false, code);
+  return true;
 }
 
 void Pipeline::OnBreakerChanged(const policy::BreakerState& state, const queue::RequestInfo* by) {
@@ -310,8 +311,14 @@ Result<int> Pipeline::ReleaseHeld() {
     }
     ++moved;
   }
-  OnBreakerChanged(CurrentPolicy()->ReleaseBreaker(), nullptr);
   Notify(static_cast<std::size_t>(moved));
+  if (moved != static_cast<int>(ids.size())) {
+    return Internal("breaker release: " + std::to_string(moved) + " of " +
+                    std::to_string(ids.size()) +
+                    " held request(s) admitted; the queue could not admit the rest (see the "
+                    "log), and the breaker stays tripped: run it again");
+  }
+  OnBreakerChanged(CurrentPolicy()->ReleaseBreaker(), nullptr);
   return moved;
 }
 
@@ -327,13 +334,18 @@ Result<int> Pipeline::RejectHeld() {
                                 "held by the breaker and refused by an administrator", true});
     rejected.verdict = policy::Verdict::kDeny;
     if (!RecordDecision(record.info, rejected, "breaker reject")) break;
-    EndDenied(record.info, rejected.matches.front(), milliseconds(0));
-    if (AuditFailed()) break;  // its end may not have been made
+    if (!EndDenied(record.info, rejected.matches.front(), milliseconds(0))) break;
     ++moved;
   }
-  if (AuditFailed()) {
+  if (moved != static_cast<int>(held->size())) {
+    // One could not be ended: the breaker stays tripped, so that it stays held rather than be
+    // admitted by the ordinary rules at the next start.
     Notify(static_cast<std::size_t>(moved));
-    return Unavailable(std::string(kAuditFailedRefusal));
+    if (AuditFailed()) return Unavailable(std::string(kAuditFailedRefusal));
+    return Internal("breaker reject: " + std::to_string(moved) + " of " +
+                    std::to_string(held->size()) +
+                    " held request(s) refused; the queue could not end the rest (see the log), "
+                    "and the breaker stays tripped: run it again");
   }
   OnBreakerChanged(CurrentPolicy()->RejectBreaker(), nullptr);
   // Each may have held up its account's next request.
@@ -344,6 +356,9 @@ Result<int> Pipeline::RejectHeld() {
 channel::HelloState Pipeline::HelloState() {
   channel::HelloState hello;
   hello.credits = worker_count_;
+  // The cloud takes the listed results as coming right after welcome; after the trail failed
+  // none is sent (SendResult).
+  if (AuditFailed()) return hello;
   auto pending = deps_.queue->PendingResults(protocol::kMaxUnackedResults);
   if (pending.ok()) {
     for (const auto& r : *pending) hello.unacked_results.push_back(r.info.id);

@@ -238,8 +238,9 @@ class Pipeline final : public IntakeTarget {
                       std::string_view stage, const std::string& dn = "",
                       const std::string& directory = "",
                       audit::Durability durability = audit::Durability::kDurable);
-  // Ends a request that a rule denied: nothing was written.
-  void EndDenied(const queue::RequestInfo& info, const policy::RuleMatch& rule,
+  // Ends a request that a rule denied: nothing was written. False (logged) when it could not
+  // be ended.
+  bool EndDenied(const queue::RequestInfo& info, const policy::RuleMatch& rule,
                  std::chrono::milliseconds duration);
   void OnBreakerChanged(const policy::BreakerState& state, const queue::RequestInfo* by);
   // After a transient failure: Retry, and when that expired the request, ReportExpiry.

@@ -2236,6 +2236,44 @@ TEST_F(PipelineAuditFailureTest, BreakerReleaseAndRejectAreRefusedOnceTheTrailFa
   EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 2u);
 }
 
+// The trail fails part way through an administrator's decision: what was decided before the
+// failure stands, the rest stays held, and the breaker stays tripped (so that the rest is not
+// admitted by the ordinary rules at the next start). Each decision record is 3 file calls
+// (write, fdatasync, checkpoint): the 4th call fails.
+class BreakerPartWayTest : public PipelineAuditFailureTest,
+                           public ::testing::WithParamInterface<bool> {};
+
+TEST_P(BreakerPartWayTest, TheBreakerStaysTrippedWhenTheTrailFailsPartWay) {
+  const bool release = GetParam();
+  policy_config_.policy.rate_limits.overall = {2, std::chrono::seconds(600)};
+  Reconfigure();
+  const auto send = [&](const std::string& user) {
+    auto c = Claims();
+    c.target.value = user;
+    pipeline_->OnRequest({Seal(c)});
+    return c.id;
+  };
+  for (const auto& id : {send("u1"), send("u2")}) ASSERT_TRUE(ResultArrives(id).ok());
+  const std::string first = send("u3");
+  const std::string second = send("u4");
+  ASSERT_TRUE(policy_->Breaker().tripped);
+  fail_from_ = 3;
+  armed_ = true;
+  auto moved = release ? pipeline_->ReleaseHeld() : pipeline_->RejectHeld();
+  EXPECT_FALSE(moved.ok());
+  EXPECT_TRUE(pipeline_->AuditFailed());
+  EXPECT_TRUE(policy_->Breaker().tripped);
+  pipeline_->Stop();
+  // A release moves nothing until every decision is recorded; a reject ended the first.
+  EXPECT_EQ(StateOf(first), release ? queue::State::kReceived : queue::State::kRejected);
+  EXPECT_EQ(StateOf(second), queue::State::kReceived);
+}
+
+INSTANTIATE_TEST_SUITE_P(ReleaseAndReject, BreakerPartWayTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& release) {
+                           return release.param ? "Release" : "Reject";
+                         });
+
 // A denial at admission leaves with its result only after its decision is durable: when the
 // sync fails, the request stays `received` (admitted again at the next start).
 TEST_F(PipelineAuditFailureTest, ADenialAtAdmissionIsNotSentWhenItCannotBeRecorded) {

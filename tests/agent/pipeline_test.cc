@@ -2110,6 +2110,13 @@ class PipelineAuditFailureTest : public PipelineTest {
             .ok());
     pipeline_->Stop();
   }
+  // A reset for alice, sent; returns once the trail failed and the workers stopped.
+  protocol::RequestClaims ResetUntilTheTrailFails() {
+    auto c = Claims();
+    pipeline_->OnRequest({Seal(c)});
+    SettleAfterFailure();
+    return c;
+  }
   queue::State StateOf(const std::string& id) {
     auto shown = queue_->Show(id);
     EXPECT_TRUE(shown.ok()) << id;
@@ -2131,9 +2138,7 @@ class PipelineAuditFailureTest : public PipelineTest {
 // does not end (no result), and it stays `applying` for the next start to decide.
 TEST_F(PipelineAuditFailureTest, NothingIsWrittenWhenTheDecisionCannotBeRecorded) {
   directory_->on_find = [&](const ldap::Target&) { armed_ = true; };
-  auto c = Claims();
-  pipeline_->OnRequest({Seal(c)});
-  SettleAfterFailure();
+  const auto c = ResetUntilTheTrailFails();
   EXPECT_EQ(directory_->applies, 0);
   EXPECT_TRUE(outbound_.All<protocol::ResultMessage>().empty());
   EXPECT_EQ(StateOf(c.id), queue::State::kApplying);
@@ -2143,9 +2148,7 @@ TEST_F(PipelineAuditFailureTest, NothingIsWrittenWhenTheDecisionCannotBeRecorded
 // and the queue does not end the request; the next start asks the directory (Recovery).
 TEST_F(PipelineAuditFailureTest, NoResultLeavesWhenTheWriteCannotBeRecorded) {
   directory_->on_apply = [&](const ldap::Account&) { armed_ = true; };
-  auto c = Claims();
-  pipeline_->OnRequest({Seal(c)});
-  SettleAfterFailure();
+  const auto c = ResetUntilTheTrailFails();
   EXPECT_EQ(directory_->applies, 1);
   EXPECT_TRUE(outbound_.All<protocol::ResultMessage>().empty());
   EXPECT_EQ(StateOf(c.id), queue::State::kApplying);
@@ -2155,9 +2158,7 @@ TEST_F(PipelineAuditFailureTest, NoResultLeavesWhenTheWriteCannotBeRecorded) {
 TEST_F(PipelineAuditFailureTest, AFailedAttemptIsNotRetriedWhenItCannotBeRecorded) {
   directory_->fail_transiently_once = true;
   directory_->on_apply = [&](const ldap::Account&) { armed_ = true; };
-  auto c = Claims();
-  pipeline_->OnRequest({Seal(c)});
-  SettleAfterFailure();
+  const auto c = ResetUntilTheTrailFails();
   EXPECT_EQ(StateOf(c.id), queue::State::kApplying);
   EXPECT_TRUE(outbound_.All<protocol::ResultMessage>().empty());
 }
@@ -2302,9 +2303,7 @@ TEST_F(PipelineAuditFailureTest, ARejectionIsNotSentWhenItCannotBeRecorded) {
 // it finds (directory_write, durable) before the result leaves.
 TEST_F(PipelineAuditFailureTest, AWriteFoundAppliedAtTheNextStartIsRecordedBeforeItsResult) {
   directory_->on_apply = [&](const ldap::Account&) { armed_ = true; };
-  auto c = Claims();
-  pipeline_->OnRequest({Seal(c)});
-  SettleAfterFailure();
+  const auto c = ResetUntilTheTrailFails();
   directory_->on_apply = nullptr;
   std::optional<std::uint64_t> durable_at_result;
   outbound_.on_send = [&](const protocol::Message& m) {
@@ -2335,9 +2334,7 @@ TEST_F(PipelineAuditFailureTest, AWriteFoundAppliedAtTheNextStartIsRecordedBefor
 // stays `applying` for the start after.
 TEST_F(PipelineAuditFailureTest, AStartThatCannotRecordAWriteFoundAppliedFailsAndSendsNothing) {
   directory_->on_apply = [&](const ldap::Account&) { armed_ = true; };
-  auto c = Claims();
-  pipeline_->OnRequest({Seal(c)});
-  SettleAfterFailure();
+  const auto c = ResetUntilTheTrailFails();
   RestartOnANewTrail(/*faulty=*/true, /*start=*/false);
   calls_after_arming_ = 0;
   armed_ = true;

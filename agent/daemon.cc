@@ -286,10 +286,12 @@ audit::Event LifecycleEvent(audit::EventType type, std::string detail) {
 }  // namespace
 
 Result<std::unique_ptr<Daemon>, Daemon::OpenError> Daemon::Open(
-    const config::Config& config, std::shared_ptr<spdlog::logger> log) {
+    const config::Config& config, std::shared_ptr<spdlog::logger> log,
+    std::function<void()> audit_failed) {
   std::unique_ptr<Daemon> d(new Daemon());
   d->config_ = config;
   d->log_ = std::move(log);
+  d->audit_failed_ = std::move(audit_failed);
   d->status_ = std::make_unique<StatusWriter>(
       StatusWriter::Options{.file = config.agent.state_dir / "status.json"},
       [daemon = d.get()] { return daemon->StatusView(); }, d->clock_);
@@ -353,6 +355,7 @@ Status Daemon::OpenComponents(const config::Config& config) {
           .activity_changed = [status = status_.get()] { status->Changed(); },
           .breaker_changed =
               [this](const policy::BreakerState& state) { KeepBreaker(state, std::nullopt); },
+          .audit_failed = audit_failed_,
           .metrics = &recorder_,
           .liveness = &liveness_,
           .worker_deadline = WorkerDeadline(config)},

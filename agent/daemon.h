@@ -4,6 +4,7 @@
 
 #include <spdlog/logger.h>
 
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -36,8 +37,11 @@ class Daemon {
 
   // Opens the audit trail, the queue, the directories and the enrollment keys, in that
   // order, so that everything after the audit trail is recorded. Nothing connects yet.
+  // `audit_failed` is called (from any thread, once, without blocking) when an audit append
+  // of the pipeline fails: the caller then stops the daemon (AuditFailed).
   static Result<std::unique_ptr<Daemon>, OpenError> Open(const config::Config& config,
-                                                         std::shared_ptr<spdlog::logger> log);
+                                                         std::shared_ptr<spdlog::logger> log,
+                                                         std::function<void()> audit_failed);
   ~Daemon();
 
   // Recovers interrupted work, starts the workers and the channel.
@@ -48,7 +52,8 @@ class Daemon {
   void Tick(bool maintenance);
   // Whether an audit append has failed: the audit Writer is then broken for good, and the
   // pipeline acts no more (agent/pipeline.h, "When the audit trail fails"). The main loop then
-  // stops the process, which exits with status 1 so that systemd restarts it.
+  // stops the process (woken by Open's audit_failed, or at its next tick for the daemon's own
+  // appends), which exits with status 1 so that systemd restarts it.
   bool AuditFailed() const;
   // The heartbeats of the channel's I/O thread and of the workers (common/liveness.h); the
   // main loop adds its own, and agent/watchdog.h feeds systemd's watchdog from them.
@@ -91,6 +96,7 @@ class Daemon {
 
   config::Config config_;
   std::shared_ptr<spdlog::logger> log_;
+  std::function<void()> audit_failed_;  // Open's
   SystemClock clock_;
   // What the pipeline and the channel count for the metrics; before the components that
   // count into it, so that it outlives them.

@@ -399,7 +399,7 @@ bool Pipeline::Audit(const audit::Event& event) {
 bool Pipeline::Audit(const audit::Event& event, audit::Durability durability) {
   auto appended = deps_.audit->Append(event, durability);
   if (!appended.ok()) {
-    audit_failed_.store(true);
+    NoteAuditFailure();
     Log(*deps_.log, spdlog::level::err,
         {.event = LogEvent::kAuditAppendFailed, .request_id = event.request_id},
         "audit append failed: {}", appended.error().ToString());
@@ -410,11 +410,15 @@ bool Pipeline::Audit(const audit::Event& event, audit::Durability durability) {
 bool Pipeline::SyncAudit() {
   const Status synced = deps_.audit->Sync();
   if (!synced.ok()) {
-    audit_failed_.store(true);
+    NoteAuditFailure();
     Log(*deps_.log, spdlog::level::err, {.event = LogEvent::kAuditAppendFailed},
         "audit sync failed: {}", synced.ToString());
   }
   return synced.ok();
+}
+
+void Pipeline::NoteAuditFailure() {
+  if (!audit_failed_.exchange(true) && deps_.audit_failed) deps_.audit_failed();
 }
 
 // Checked after the step's own records were appended: a record that made it into the trail

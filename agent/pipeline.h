@@ -34,8 +34,9 @@
 // where it was, as after a crash: `received` (admitted again at the next start), `ready`, or
 // `applying` (decided at the next start by the directory, see Recovery). An `accepted` still
 // leaves after its request is stored: the queue, not the trail, holds it. The daemon stops
-// the process (AuditFailed). The next start records what the outbox would send without a
-// record (RecordUnacknowledgedExpiries) and the writes it finds applied, before they leave.
+// the process (deps.audit_failed, AuditFailed). The next start records what the outbox would send
+// without a record (RecordUnacknowledgedExpiries) and the writes it finds applied, before they
+// leave.
 
 // A password write that may already have been applied is not applied again: before a retry
 // the workers look whether the password changed since the request arrived, and before any
@@ -100,6 +101,9 @@ struct PipelineDeps {
   // Called when the breaker's state changed (it tripped, or was released), with the new
   // state, so that it is kept durably and shown. Unset: nothing.
   std::function<void(const policy::BreakerState&)> breaker_changed;
+  // Called once, from the thread whose audit append or sync failed first (AuditFailed), so
+  // that the daemon stops at once rather than at its next tick. Must not block. Unset: nothing.
+  std::function<void()> audit_failed;
   // Counts each ended request, each policy decision and the latencies, for the metrics.
   // Unset: nothing is counted.
   metrics::Recorder* metrics = nullptr;
@@ -279,6 +283,8 @@ class Pipeline final : public IntakeTarget {
   bool Audit(const audit::Event& event, audit::Durability durability);
   // Makes the records appended so far durable (logging a failure).
   bool SyncAudit();
+  // Sets audit_failed_; the first time, tells deps_.audit_failed.
+  void NoteAuditFailure();
   Status RecoverInterrupted();
   Status RecordUnacknowledgedExpiries();
   // The most outbox records RecordUnacknowledgedExpiries reads (the cloud holds far fewer

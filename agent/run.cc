@@ -3,6 +3,7 @@
 // and on SIGTERM/SIGINT stops taking requests, finishes the ones in flight and exits 0.
 #include <signal.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -26,6 +27,9 @@
 namespace wb::agent {
 namespace {
 
+// Raised by the daemon itself (Daemon::Open's audit_failed) to wake the main loop at once.
+constexpr int kWakeSignal = SIGUSR1;
+
 // The signals the daemon acts on. They are blocked in every thread and taken synchronously
 // with sigwaitinfo, so no work ever runs inside a signal handler.
 sigset_t ControlSignals() {
@@ -34,6 +38,7 @@ sigset_t ControlSignals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, kWakeSignal);
   return set;
 }
 
@@ -187,7 +192,9 @@ int RunDaemonCommand(const std::filesystem::path& config_file) {
       running.file.string());
   LogWarnings(running, *log);
   ReportSecureMemory(*log);
-  auto daemon = Daemon::Open(running, log);
+  // The pipeline's thread whose audit append failed wakes the main loop, which then stops: a
+  // signal to the process, pending until the loop takes it (every thread blocks it).
+  auto daemon = Daemon::Open(running, log, [] { ::kill(::getpid(), kWakeSignal); });
   if (!daemon.ok()) return RefuseToStart(daemon.error(), running.file, *log);
   if (Status s = (*daemon)->Start(); !s.ok()) {
     Log(*log, spdlog::level::err, {.event = LogEvent::kNotStarting}, "not starting: {}",
@@ -222,6 +229,10 @@ int RunDaemonCommand(const std::filesystem::path& config_file) {
       const bool maintenance = now >= next_maintenance;
       if (maintenance) next_maintenance = now + kMaintenanceInterval;
       (*daemon)->Tick(maintenance);
+      main_loop.Beat();
+      continue;
+    }
+    if (sig == kWakeSignal) {  // nothing to do but the check above
       main_loop.Beat();
       continue;
     }

@@ -349,6 +349,7 @@ class PipelineTest : public ::testing::Test {
                                                 .log = std::make_shared<spdlog::logger>("test"),
                                                 .activity_changed = {},
                                                 .breaker_changed = {},
+                                                .audit_failed = [this] { ++audit_failed_calls_; },
                                                 .metrics = &recorder_},
                                    std::move(keys), workers);
     if (start) {
@@ -478,6 +479,7 @@ class PipelineTest : public ::testing::Test {
   std::atomic<int> calls_after_arming_{0};
   int fail_from_ = 0;
   std::atomic<int> first_failed_call_{-1};
+  std::atomic<int> audit_failed_calls_{0};  // PipelineDeps::audit_failed
   std::unique_ptr<protocol::EcPrivateKey> signing_;
   std::shared_ptr<const protocol::EcPrivateKey> agent_key_;
   FakeDirectory* directory_ = nullptr;
@@ -2133,6 +2135,18 @@ class PipelineAuditFailureTest : public PipelineTest {
     return out;
   }
 };
+
+// The daemon is told of the failure once, by the thread that met it first, however many
+// appends fail after it.
+TEST_F(PipelineAuditFailureTest, TheDaemonIsToldOnceOfTheFirstFailure) {
+  EXPECT_EQ(audit_failed_calls_.load(), 0);
+  armed_ = true;
+  std::vector<std::string> ids;
+  pipeline_->OnRequests(BatchOfResets(3, ids));
+  SettleAfterFailure();
+  pipeline_->OnFrameRejected({"", protocol::RejectCode::kMalformed, "not JSON"});
+  EXPECT_EQ(audit_failed_calls_.load(), 1);
+}
 
 // The account's decision could not be recorded: the password is not written, the request
 // does not end (no result), and it stays `applying` for the next start to decide.

@@ -1,6 +1,7 @@
 // `wbagent run`: the daemon's lifecycle. Loads the config, opens the components (Daemon),
 // tells systemd it is ready, reloads on SIGHUP, ticks the status file and queue maintenance,
-// and on SIGTERM/SIGINT stops taking requests, finishes the ones in flight and exits 0.
+// and on SIGTERM/SIGINT stops taking requests, finishes the ones in flight and exits 0; the
+// same, exiting 1, when the audit trail cannot be written (docs/audit.md).
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>

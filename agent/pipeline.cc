@@ -312,12 +312,7 @@ Result<int> Pipeline::ReleaseHeld() {
     ++moved;
   }
   Notify(static_cast<std::size_t>(moved));
-  if (moved != static_cast<int>(ids.size())) {
-    return Internal("breaker release: " + std::to_string(moved) + " of " +
-                    std::to_string(ids.size()) +
-                    " held request(s) admitted; the queue could not admit the rest (see the "
-                    "log), and the breaker stays tripped: run it again");
-  }
+  if (moved != static_cast<int>(ids.size())) return LeftTripped("release", moved, ids.size());
   OnBreakerChanged(CurrentPolicy()->ReleaseBreaker(), nullptr);
   return moved;
 }
@@ -337,20 +332,21 @@ Result<int> Pipeline::RejectHeld() {
     if (!EndDenied(record.info, rejected.matches.front(), milliseconds(0))) break;
     ++moved;
   }
-  if (moved != static_cast<int>(held->size())) {
-    // One could not be ended: the breaker stays tripped, so that it stays held rather than be
-    // admitted by the ordinary rules at the next start.
-    Notify(static_cast<std::size_t>(moved));
-    if (AuditFailed()) return Unavailable(std::string(kAuditFailedRefusal));
-    return Internal("breaker reject: " + std::to_string(moved) + " of " +
-                    std::to_string(held->size()) +
-                    " held request(s) refused; the queue could not end the rest (see the log), "
-                    "and the breaker stays tripped: run it again");
-  }
-  OnBreakerChanged(CurrentPolicy()->RejectBreaker(), nullptr);
   // Each may have held up its account's next request.
   Notify(static_cast<std::size_t>(moved));
+  if (moved != static_cast<int>(held->size())) return LeftTripped("reject", moved, held->size());
+  OnBreakerChanged(CurrentPolicy()->RejectBreaker(), nullptr);
   return moved;
+}
+
+// Part way through a release or reject: the breaker stays tripped, so that the requests left
+// stay held rather than be admitted by the ordinary rules at the next start.
+Status Pipeline::LeftTripped(std::string_view action, int moved, std::size_t held) const {
+  if (AuditFailed()) return Unavailable(std::string(kAuditFailedRefusal));
+  return Internal("breaker " + std::string(action) + ": " + std::to_string(moved) + " of " +
+                  std::to_string(held) +
+                  " held request(s) moved; the queue could not move the rest (see the log), and "
+                  "the breaker stays tripped: run it again");
 }
 
 channel::HelloState Pipeline::HelloState() {
@@ -385,7 +381,7 @@ void Pipeline::OnKeySetChanged(const protocol::Jwks& keys) {
 // expiry) by whoever ended it, and for the outbox's results at start. After the trail failed,
 // none leaves: the outbox keeps it for the next start.
 void Pipeline::SendResult(const queue::Record& record) {
-  if (audit_failed_.load()) return;
+  if (AuditFailed()) return;
   if (!deps_.outbound->Send(ResultFor(record)).ok()) return;  // re-sent after reconnect
   audit::Event e = AuditEventFor(audit::EventType::kResultSent, record.info);
   if (record.outcome) e.outcome = record.outcome->code;
@@ -425,7 +421,7 @@ void Pipeline::NoteAuditFailure() {
 // before the failure stands, and every append after the failure fails too (audit.h), so the
 // flag is set before any step that depends on a record that is missing.
 bool Pipeline::HaltedByAudit(const queue::RequestInfo& info, std::string_view step) {
-  if (!audit_failed_.load()) return false;
+  if (!AuditFailed()) return false;
   Log(*deps_.log, spdlog::level::err, {.event = LogEvent::kHaltedByAudit, .request_id = info.id},
       "request {}: {}: the audit trail failed; the request is left for the next start", info.id,
       step);
@@ -547,7 +543,7 @@ void Pipeline::WorkerLoop(Liveness::Heartbeat* beat) {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
-    if (audit_failed_.load()) return WaitForStop(beat);
+    if (AuditFailed()) return WaitForStop(beat);
     auto work = deps_.queue->Take();
     if (!work.ok()) {
       deps_.log->error("queue: {}", work.error().ToString());

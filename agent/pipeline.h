@@ -34,10 +34,10 @@
 // where it was, as after a crash: `received` (admitted again at the next start), `ready`, or
 // `applying` (decided at the next start by the directory, see Recovery). An `accepted` still
 // leaves after its request is stored: the queue, not the trail, holds it. The daemon stops
-// the process (deps.audit_failed, AuditFailed). The next start records what the outbox would send
-// without a record (RecordUnacknowledgedExpiries) and the writes it finds applied, before they
-// leave.
-
+// the process (deps.audit_failed, AuditFailed). The next start records what the outbox would
+// send without a record (RecordUnacknowledgedExpiries) and the writes it finds applied, before
+// they leave.
+//
 // A password write that may already have been applied is not applied again: before a retry
 // the workers look whether the password changed since the request arrived, and before any
 // attempt of a request that another agent may have had first (the cloud says so with
@@ -247,6 +247,8 @@ class Pipeline final : public IntakeTarget {
   bool EndDenied(const queue::RequestInfo& info, const policy::RuleMatch& rule,
                  std::chrono::milliseconds duration);
   void OnBreakerChanged(const policy::BreakerState& state, const queue::RequestInfo* by);
+  // ReleaseHeld's or RejectHeld's error when `moved` of `held` requests moved.
+  Status LeftTripped(std::string_view action, int moved, std::size_t held) const;
   // After a transient failure: Retry, and when that expired the request, ReportExpiry.
   void RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
                      const ldap::Outcome& outcome, const std::string& directory);

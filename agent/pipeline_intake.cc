@@ -202,7 +202,7 @@ void Pipeline::Answer(std::vector<Arrival>& arrivals) {
   if (must_sync) SyncAudit();
   // A rejection whose record may be missing is not sent (pipeline.h, "When the audit trail
   // fails"): the cloud hears nothing and sends the envelope again.
-  const bool may_reject = !audit_failed_.load();
+  const bool may_reject = !AuditFailed();
   for (const Arrival& a : arrivals) {
     if (a.rejection) {
       if (!may_reject) continue;
@@ -309,7 +309,7 @@ bool Pipeline::EndsAdmission(const queue::Record& record, const policy::Decision
 
 void Pipeline::Reject(const protocol::Rejection& rejection) {
   RecordRejection(rejection);
-  if (audit_failed_.load()) return;  // as in Answer
+  if (AuditFailed()) return;  // as in Answer
   (void)deps_.outbound->Send(
       protocol::Rejected{rejection.request_id, rejection.code, rejection.reason});
 }

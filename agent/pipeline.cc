@@ -115,7 +115,7 @@ Status Pipeline::ReplacePolicy(const PolicyOpener& open) {
 Status Pipeline::Start() {
   OnChannelLost();  // everything already queued predates this process
   WB_RETURN_IF_ERROR(RecoverInterrupted());
-  WB_RETURN_IF_ERROR(RecordUnacknowledgedExpiries());
+  WB_RETURN_IF_ERROR(RecordUnacknowledgedQueueEnds());
   auto received = deps_.queue->List({.state = queue::State::kReceived, .limit = 100000});
   if (!received.ok()) return received.error();
   AdmitAll(*received);
@@ -479,25 +479,26 @@ Status Pipeline::RecoverInterrupted() {
   return Status::Ok();
 }
 
-// The queue expires a request (Maintain, Retry) before ReportExpiry appends its
-// request_expired record: a crash or a failed append in between leaves the result in the
-// outbox with no record, and the next connection would send it. So every expiry whose result
-// the cloud has not acknowledged is recorded here, before anything is sent: a duplicate
-// record at worst, never a result without one.
-Status Pipeline::RecordUnacknowledgedExpiries() {
+// The queue ends some requests itself (EndedByQueue: an expiry by Maintain or Retry, a
+// password Take could not decrypt) before ReportQueueEnd appends their record: a crash or a
+// failed append in between leaves the result in the outbox with no record, and the next
+// connection would send it. So every such end whose result the cloud has not acknowledged is
+// recorded here, before anything is sent: a duplicate record at worst, never a result without
+// one.
+Status Pipeline::RecordUnacknowledgedQueueEnds() {
   auto pending = deps_.queue->PendingResults(kOutboxScanLimit);
   if (!pending.ok()) return pending.error();
   bool recorded = false;
   for (const queue::Record& record : *pending) {
-    if (record.state != queue::State::kExpired) continue;
-    audit::Event e = ExpiryAuditEvent(record);
+    if (!EndedByQueue(record)) continue;
+    audit::Event e = QueueEndAuditEvent(record);
     e.detail = "recorded at start, before its unacknowledged result is sent again: " + e.detail;
     if (!Audit(e, audit::Durability::kBuffered)) break;
     recorded = true;
   }
   if (AuditFailed() || (recorded && !SyncAudit())) {
     return Unavailable(
-        "the expiries whose results wait to be sent cannot be recorded in the "
+        "the requests the queue ended, whose results wait to be sent, cannot be recorded in the "
         "audit trail");
   }
   return Status::Ok();
@@ -544,10 +545,15 @@ void Pipeline::WorkerLoop(Liveness::Heartbeat* beat) {
       if (stopping_) return;
     }
     if (AuditFailed()) return WaitForStop(beat);
-    auto work = deps_.queue->Take();
+    std::optional<queue::Record> unreadable;
+    auto work = deps_.queue->Take(&unreadable);
     if (!work.ok()) {
       deps_.log->error("queue: {}", work.error().ToString());
-      if (work.error().code() == Code::kCorruption) continue;  // that request was failed
+      if (work.error().code() == Code::kCorruption) {
+        // The queue failed that request: recorded and reported here, as an expiry is.
+        if (unreadable) ReportQueueEnd(*unreadable);
+        continue;
+      }
       WaitForWork(beat);
       continue;
     }
@@ -783,14 +789,14 @@ std::optional<queue::Record> Pipeline::FinishRecorded(const queue::RequestInfo& 
 
 void Pipeline::RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
                              const ldap::Outcome& outcome, const std::string& directory) {
-  auto state = deps_.queue->Retry(info.id, failure);
-  if (!state.ok()) {
+  auto retried = deps_.queue->Retry(info.id, failure);
+  if (!retried.ok()) {
     // The record stays `applying`: a result now would contradict the queue. Recovery
     // decides it at the next start, as for a crash in the attempt.
-    deps_.log->error("request {}: retry: {}", info.id, state.error().ToString());
+    deps_.log->error("request {}: retry: {}", info.id, retried.error().ToString());
     return;
   }
-  const bool expired = *state == queue::State::kExpired;
+  const bool expired = retried->state == queue::State::kExpired;
   // The retry is due later. This worker takes whatever is ready next, which may hold it long
   // (a directory that does not answer): an idle worker, whose wait was set before the retry
   // existed, must look again and wait for the retry's time instead.
@@ -801,14 +807,9 @@ void Pipeline::RetryOrExpire(const queue::RequestInfo& info, const queue::Outcom
   Log(*deps_.log, LogLevelFor(outcome), fields, "request {} for {}: {}, {}", info.id,
       EscapeForLog(info.target), outcome.ToString(),
       expired ? "no time left to retry" : "will retry");
-  if (!expired) return;
-  auto detail = deps_.queue->Show(info.id);
-  if (!detail.ok()) {
-    // Left unreported here: the outbox re-sends the result at the next connection.
-    deps_.log->error("request {}: expired, but: {}", info.id, detail.error().ToString());
-    return;
-  }
-  ReportExpiry(detail->record);
+  // The expired record comes from Retry's own transaction: no second read that could fail
+  // between the expiry and its record.
+  if (expired) ReportQueueEnd(*retried);
 }
 
 void Pipeline::Maintain() {
@@ -822,18 +823,26 @@ void Pipeline::Maintain() {
   if (!report->wal_checkpoint.ok()) {
     deps_.log->warn("queue maintenance: {}", report->wal_checkpoint.ToString());
   }
-  for (const queue::Record& record : report->expired) ReportExpiry(record);
+  for (const queue::Record& record : report->expired) ReportQueueEnd(record);
   // A request that waited behind an expired one for its account may now go.
   Notify(std::max<std::size_t>(1, report->expired.size()));
 }
 
-// The result of an expiry leaves only after its record is durable (audit.h): when the append
-// fails, the result is not sent now; it stays in the outbox.
-void Pipeline::ReportExpiry(const queue::Record& record) {
-  const audit::Event e = ExpiryAuditEvent(record);
-  Log(*deps_.log, spdlog::level::warn,
-      LogFieldsFor(record.info, LogEvent::kRequestExpired, e.outcome),
-      "request {} for {}: expired: {}", record.info.id, EscapeForLog(record.info.target), e.detail);
+// The result leaves only after its record is durable (audit.h): when the append fails, the
+// result is not sent now; it stays in the outbox, and the next start records it first.
+void Pipeline::ReportQueueEnd(const queue::Record& record) {
+  const audit::Event e = QueueEndAuditEvent(record);
+  if (record.state == queue::State::kExpired) {
+    Log(*deps_.log, spdlog::level::warn,
+        LogFieldsFor(record.info, LogEvent::kRequestExpired, e.outcome),
+        "request {} for {}: expired: {}", record.info.id, EscapeForLog(record.info.target),
+        e.detail);
+  } else {
+    Log(*deps_.log, spdlog::level::err,
+        LogFieldsFor(record.info, LogEvent::kRequestFinished, e.outcome),
+        "request {} for {}: {}: {}", record.info.id, EscapeForLog(record.info.target), e.outcome,
+        e.detail);
+  }
   if (!Audit(e)) return;
   Report(record, /*succeeded=*/false, e.outcome);
 }

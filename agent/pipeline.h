@@ -35,7 +35,7 @@
 // `applying` (decided at the next start by the directory, see Recovery). An `accepted` still
 // leaves after its request is stored: the queue, not the trail, holds it. The daemon stops
 // the process (deps.audit_failed, AuditFailed). The next start records what the outbox would
-// send without a record (RecordUnacknowledgedExpiries) and the writes it finds applied, before
+// send without a record (RecordUnacknowledgedQueueEnds) and the writes it finds applied, before
 // they leave.
 //
 // A password write that may already have been applied is not applied again: before a retry
@@ -249,7 +249,7 @@ class Pipeline final : public IntakeTarget {
   void OnBreakerChanged(const policy::BreakerState& state, const queue::RequestInfo* by);
   // ReleaseHeld's or RejectHeld's error when `moved` of `held` requests moved.
   Status LeftTripped(std::string_view action, int moved, std::size_t held) const;
-  // After a transient failure: Retry, and when that expired the request, ReportExpiry.
+  // After a transient failure: Retry, and when that expired the request, ReportQueueEnd.
   void RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
                      const ldap::Outcome& outcome, const std::string& directory);
   // Finish: the finished record; nullopt (logged) when the queue could not record the end or
@@ -265,9 +265,10 @@ class Pipeline final : public IntakeTarget {
   void Report(const queue::Record& record, bool succeeded, const std::string& code);
   // The request's end in the status view and the metrics.
   void NoteEnd(const queue::RequestInfo& info, bool succeeded, const std::string& code);
-  // After Retry or Maintain expired the request (`record`, terminal): audits request_expired,
-  // logs it, and reports it once the record is durable.
-  void ReportExpiry(const queue::Record& record);
+  // After the queue ended the request itself (`record`, terminal, EndedByQueue): an expiry by
+  // Retry or Maintain, or a password that Take could not decrypt. Audits the end
+  // (QueueEndAuditEvent), logs it, and reports it once the record is durable.
+  void ReportQueueEnd(const queue::Record& record);
   void Finalize(const queue::Work& work, const ldap::Outcome& outcome, const std::string& dn,
                 const std::string& directory, std::chrono::milliseconds duration);
   void SendResult(const queue::Record& record);
@@ -288,8 +289,8 @@ class Pipeline final : public IntakeTarget {
   // Sets audit_failed_; the first time, tells deps_.audit_failed.
   void NoteAuditFailure();
   Status RecoverInterrupted();
-  Status RecordUnacknowledgedExpiries();
-  // The most outbox records RecordUnacknowledgedExpiries reads (the cloud holds far fewer
+  Status RecordUnacknowledgedQueueEnds();
+  // The most outbox records RecordUnacknowledgedQueueEnds reads (the cloud holds far fewer
   // unacknowledged results: protocol::kMaxUnackedResults).
   static constexpr std::size_t kOutboxScanLimit = 100'000;
   struct FoundWrite {

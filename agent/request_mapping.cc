@@ -265,10 +265,29 @@ audit::Event AuditEventFor(audit::EventType type, const queue::RequestInfo& info
   return e;
 }
 
-audit::Event ExpiryAuditEvent(const queue::Record& record) {
-  audit::Event e = AuditEventFor(audit::EventType::kRequestExpired, record.info);
+bool EndedByQueue(const queue::Record& record) {
+  switch (record.state) {
+    case queue::State::kExpired:
+      return true;
+    case queue::State::kFailed:
+      return record.outcome && record.outcome->code == queue::kSecretUnreadable;
+    case queue::State::kReceived:
+    case queue::State::kReady:
+    case queue::State::kApplying:
+    case queue::State::kSucceeded:
+    case queue::State::kRejected:
+      return false;
+  }
+  return false;
+}
+
+audit::Event QueueEndAuditEvent(const queue::Record& record) {
+  const bool expired = record.state == queue::State::kExpired;
+  audit::Event e = AuditEventFor(
+      expired ? audit::EventType::kRequestExpired : audit::EventType::kDirectoryWrite, record.info);
   e.outcome = record.outcome ? record.outcome->code : std::string(queue::StateName(record.state));
-  if (!record.last_error_code.empty()) e.reasons = {record.last_error_code};
+  // Why it expired; an unreadable password is its own reason.
+  if (expired && !record.last_error_code.empty()) e.reasons = {record.last_error_code};
   if (record.outcome) {
     e.server = record.outcome->server;
     e.detail = record.outcome->message;

@@ -54,10 +54,17 @@ bool WritesPassword(const queue::Operations& ops);
 // The audit event's request fields (id, correlation, tenant, operations, target, requester).
 audit::Event AuditEventFor(audit::EventType type, const queue::RequestInfo& info);
 
-// The request_expired record of a request the queue expired (its record, terminal): the
-// request's fields, the outcome code, the last error as the reason (when an attempt failed)
-// and the queue's message as the detail.
-audit::Event ExpiryAuditEvent(const queue::Record& record);
+// Whether the queue ended this request itself, in its own commit, before anything recorded
+// it: an expiry (Maintain, Retry), or a stored password that did not decrypt (Take). Every
+// other end is recorded before the queue commits it.
+bool EndedByQueue(const queue::Record& record);
+
+// The audit record of such an end (its record, terminal): request_expired for an expiry, with
+// the last error as the reason (when an attempt failed); directory_write with outcome
+// secret_unreadable for a password that did not decrypt (the attempt ended before the
+// directory was written). The request's fields, the outcome code, the queue's message as the
+// detail.
+audit::Event QueueEndAuditEvent(const queue::Record& record);
 
 // The queue's message for an outcome (queue::Outcome::message, and the result's note or
 // reason): a success's note, else the reason and the server's diagnostic. Not the code: the

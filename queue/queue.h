@@ -177,6 +177,10 @@ struct Outcome {
   std::chrono::milliseconds duration{0};
 };
 
+// The outcome code of a request the queue itself failed because its stored password did not
+// decrypt (Take).
+inline constexpr std::string_view kSecretUnreadable = "secret_unreadable";
+
 // A stored request as administrators and the outbox see it: never its secret.
 struct Record {
   RequestInfo info;
@@ -361,11 +365,17 @@ class Queue {
 
   // ready -> applying for the next eligible request (see Ordering), with its passwords
   // decrypted. Returns nullopt when nothing is eligible now. A request past expires_at is not
-  // eligible; it stays ready (still blocking its account) until Maintain expires it. If a
-  // stored secret does not decrypt (a foreign, corrupt or wrong-key ciphertext), that request
-  // is finished as failed with code "secret_unreadable" and Take returns kCorruption; call it
-  // again for the next request.
-  virtual Result<std::optional<Work>> Take() = 0;
+  // eligible; it stays ready (still blocking its account) until Maintain expires it.
+  //
+  // If a stored secret does not decrypt (a foreign, corrupt or wrong-key ciphertext), that
+  // request is finished as failed with code kSecretUnreadable (durably, in the same
+  // transaction) and Take returns kCorruption; when `unreadable` is given, *unreadable is that
+  // record as it now is. The queue ended the request, so its end is the caller's to record and
+  // report, as for an expiry (the result waits in the outbox meanwhile). Call Take again for
+  // the next request.
+  virtual Result<std::optional<Work>> Take(std::optional<Record>* unreadable) = 0;
+  // Take for a caller that reports nothing of its own (tests, tools).
+  Result<std::optional<Work>> Take() { return Take(nullptr); }
 
   // When Take may next have work, besides Enqueue/MarkReady/Finish/Retry/Maintain calls: the
   // earliest not_before among unexpired ready requests that are first in line for their
@@ -389,9 +399,10 @@ class Queue {
   // After a transient failure of an attempt taken by this Queue: applying -> ready with
   // exponential backoff (base * 2^(attempts-1), capped, with jitter in [1/2, 1) of it), or
   // -> expired (outcome code "expired") when the next attempt would start at or after
-  // expires_at. The failure's code and message become the record's last error. Returns the new
-  // state: kExpired tells the caller that this call expired the request.
-  virtual Result<State> Retry(std::string_view id, const Outcome& failure) = 0;
+  // expires_at. The failure's code and message become the record's last error. Returns the
+  // record as it now is (read in the same transaction, as Finish does): state kExpired tells
+  // the caller that this call expired the request, and the record is the expiry to report.
+  virtual Result<Record> Retry(std::string_view id, const Outcome& failure) = 0;
 
   // --- Crash recovery ---------------------------------------------------------------------
 

@@ -126,7 +126,8 @@ std::vector<Status> SqliteQueue::MarkReadyAll(std::span<const std::string> ids, 
   return TransitionAll(ids, ToReady, sync);
 }
 
-Result<std::optional<Work>> SqliteQueue::Take() {
+Result<std::optional<Work>> SqliteQueue::Take(std::optional<Record>* unreadable) {
+  if (unreadable != nullptr) unreadable->reset();
   WB_RETURN_IF_ERROR(RequireWritable());
   // Looked at first without the writer: a Take that finds nothing (a worker woken for a
   // request another worker took first) costs one read, not a write transaction queued with the
@@ -143,15 +144,19 @@ Result<std::optional<Work>> SqliteQueue::Take() {
     db_mu_.AssertHeld();  // the batch's leader holds it
     return RunIsolated(db, &outcome, [&](Db& in) -> Status {
       db_mu_.AssertHeld();
-      return TakeStep(in, NowMs(), &taken);
+      return TakeStep(in, NowMs(), &taken, unreadable);
     });
   });
-  if (!batch.ok()) return batch;
-  if (!outcome.ok()) return outcome;
+  if (!batch.ok() || !outcome.ok()) {
+    // Not committed: no request was failed, whatever the step had read.
+    if (unreadable != nullptr) unreadable->reset();
+    return batch.ok() ? outcome : batch;
+  }
   return taken;
 }
 
-Status SqliteQueue::TakeStep(Db& db, std::int64_t now, Result<std::optional<Work>>* taken) {
+Status SqliteQueue::TakeStep(Db& db, std::int64_t now, Result<std::optional<Work>>* taken,
+                             std::optional<Record>* unreadable) {
   Result<std::optional<Candidate>> found = NextTakeable(db, now, options_.max_in_flight);
   if (!found.ok()) return found.error();
   std::optional<Candidate> next = std::move(found).value();
@@ -161,10 +166,11 @@ Status SqliteQueue::TakeStep(Db& db, std::int64_t now, Result<std::optional<Work
     Result<Passwords> opened = OpenPasswords(*parts_.key, next->id, next->sealed);
     if (!opened.ok()) {
       // Kept (the request is failed durably); the caller hears kCorruption for it.
-      Outcome unreadable{.state = State::kFailed,
-                         .code = "secret_unreadable",
-                         .message = "the stored password could not be decrypted"};
-      WB_RETURN_IF_ERROR(WriteTerminal(db, next->id, unreadable, now, "failed"));
+      Outcome failed{.state = State::kFailed,
+                     .code = std::string(kSecretUnreadable),
+                     .message = "the stored password could not be decrypted: nothing was written"};
+      WB_RETURN_IF_ERROR(WriteTerminal(db, next->id, failed, now, "failed"));
+      if (unreadable != nullptr) WB_RETURN_IF_ERROR(LoadInto(db, next->id, *unreadable));
       *taken = opened.error().WithContext(QuoteId(next->id) + " failed");
       return Status::Ok();
     }
@@ -237,9 +243,9 @@ Result<Record> SqliteQueue::Finish(std::string_view id, const Outcome& outcome) 
   return std::move(*finished);
 }
 
-Result<State> SqliteQueue::Retry(std::string_view id, const Outcome& failure) {
+Result<Record> SqliteQueue::Retry(std::string_view id, const Outcome& failure) {
   if (failure.code.empty()) return InvalidArgument("a failure needs a code");
-  State result = State::kReady;
+  std::optional<Record> retried;
   Status s = Transition(id, [&](Db& db, const RowState& row, std::int64_t now) -> Status {
     if (row.state != State::kApplying || row.session != session()) {
       return WrongState(id, row.state, "applying in this process");
@@ -247,8 +253,10 @@ Result<State> SqliteQueue::Retry(std::string_view id, const Outcome& failure) {
     db_mu_.AssertHeld();  // Transition runs this with db_mu_ held
     const auto delay = BackoffDelay(backoff_, row.attempts, NextRandom());
     const std::int64_t next = now + delay.count();
-    if (next < row.expires_at) return ScheduleRetry(db, id, failure, now, next);
-    result = State::kExpired;
+    if (next < row.expires_at) {
+      WB_RETURN_IF_ERROR(ScheduleRetry(db, id, failure, now, next));
+      return LoadInto(db, id, retried);
+    }
     WB_RETURN_IF_ERROR(RecordLastError(db, id, failure));
     Outcome expired{.state = State::kExpired,
                     .code = "expired",
@@ -257,10 +265,11 @@ Result<State> SqliteQueue::Retry(std::string_view id, const Outcome& failure) {
                                " attempt(s) made); last error: " + failure.code,
                     .server = failure.server,
                     .duration = failure.duration};
-    return WriteTerminal(db, id, expired, now, "expired");
+    WB_RETURN_IF_ERROR(WriteTerminal(db, id, expired, now, "expired"));
+    return LoadInto(db, id, retried);
   });
   if (!s.ok()) return s;
-  return result;
+  return std::move(*retried);
 }
 
 }  // namespace wb::queue

@@ -52,11 +52,12 @@ class SqliteQueue final : public Queue {
   Result<bool> IsNonceRemembered(std::string_view nonce) override;
   Status MarkReady(std::string_view id) override;
   std::vector<Status> MarkReadyAll(std::span<const std::string> ids, Sync sync) override;
-  Result<std::optional<Work>> Take() override;
+  using Queue::Take;
+  Result<std::optional<Work>> Take(std::optional<Record>* unreadable) override;
   Result<std::optional<WallTime>> NextReadyTime() override;
   Result<int> RetryWaitingNow() override;
   Result<Record> Finish(std::string_view id, const Outcome& outcome) override;
-  Result<State> Retry(std::string_view id, const Outcome& failure) override;
+  Result<Record> Retry(std::string_view id, const Outcome& failure) override;
   Result<std::vector<Record>> InterruptedAttempts() override;
   Result<std::optional<WallTime>> LastPasswordWrite(std::string_view account_key,
                                                     std::string_view except_id) override;
@@ -86,9 +87,9 @@ class SqliteQueue final : public Queue {
   Status InsertInBatch(Db& db, EnqueueSlot& slot);
   Status RememberInBatch(Db& db, std::string_view nonce, WallTime expires_at, bool* fresh);
   // Take's step inside a batch: the storage's status is returned, what Take answers goes to
-  // `*taken`.
-  Status TakeStep(Db& db, std::int64_t now, Result<std::optional<Work>>* taken)
-      WB_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  // `*taken`, and a request it failed for an unreadable secret to `*unreadable`.
+  Status TakeStep(Db& db, std::int64_t now, Result<std::optional<Work>>* taken,
+                  std::optional<Record>* unreadable) WB_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   // Runs `fn(db, row_state, now)` for a request that must exist, as one isolated step of a
   // group-commit batch (concurrent callers share the transaction and its fsync). `sync`:
   // kOrdered only for a change whose loss with the host is harmless (queue.h, Durability).

@@ -20,6 +20,7 @@
 
 #include "agent/open.h"
 #include "audit/audit.h"
+#include "tests/queue/queue_test_util.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/process.h"
 
@@ -185,6 +186,7 @@ class FaultyQueue final : public queue::Queue {
   std::atomic<bool> fail_enqueue_all{false};
   std::atomic<bool> fail_finish{false};
   std::atomic<bool> fail_retry{false};
+  std::atomic<bool> fail_show{false};
   std::atomic<int> failed_calls{0};
   std::atomic<int> takes{0};
   std::atomic<int> durable_admissions{0};  // MarkReadyAll calls with Sync::kDurable
@@ -210,9 +212,10 @@ class FaultyQueue final : public queue::Queue {
     ++(sync == queue::Sync::kDurable ? durable_admissions : ordered_admissions);
     return inner_->MarkReadyAll(ids, sync);
   }
-  Result<std::optional<queue::Work>> Take() override {
+  using queue::Queue::Take;
+  Result<std::optional<queue::Work>> Take(std::optional<queue::Record>* unreadable) override {
     ++takes;
-    return inner_->Take();
+    return inner_->Take(unreadable);
   }
   Result<std::optional<WallTime>> NextReadyTime() override { return inner_->NextReadyTime(); }
   Result<queue::Record> Finish(std::string_view id, const queue::Outcome& outcome) override {
@@ -223,7 +226,7 @@ class FaultyQueue final : public queue::Queue {
     return inner_->Finish(id, outcome);
   }
   Result<int> RetryWaitingNow() override { return inner_->RetryWaitingNow(); }
-  Result<queue::State> Retry(std::string_view id, const queue::Outcome& failure) override {
+  Result<queue::Record> Retry(std::string_view id, const queue::Outcome& failure) override {
     if (fail_retry) {
       ++failed_calls;
       return Status(Code::kIoError, "injected: disk I/O error");
@@ -253,7 +256,13 @@ class FaultyQueue final : public queue::Queue {
   Result<std::vector<queue::Record>> List(const queue::ListFilter& filter) override {
     return inner_->List(filter);
   }
-  Result<queue::RequestDetail> Show(std::string_view id) override { return inner_->Show(id); }
+  Result<queue::RequestDetail> Show(std::string_view id) override {
+    if (fail_show) {
+      ++failed_calls;
+      return Status(Code::kIoError, "injected: disk I/O error");
+    }
+    return inner_->Show(id);
+  }
 
  private:
   std::unique_ptr<queue::Queue> inner_;
@@ -1859,8 +1868,12 @@ TEST_F(PipelineExpiryTest, ARequestWithNoTimeLeftToRetryIsAuditedAsExpiredOnceAn
                   10s)
                   .ok());
   fake_clock_.Advance(5min - 1ms);  // the retry's back-off would end after expires_at
+  // The expiry is reported from Retry's own record: a read that fails after it (before, a
+  // second read left the expiry unrecorded until the next start) changes nothing.
+  faulty_->fail_show = true;
   directory_->SetGate(false);
   ASSERT_TRUE(ResultArrives(c.id).ok());
+  faulty_->fail_show = false;
   EXPECT_EQ(StateOf(c.id), queue::State::kExpired);
   EXPECT_EQ(ResultFor(c.id).outcome, "expired");
   EXPECT_EQ(ResultFor(c.id).user_action, protocol::UserAction::kTryLater);
@@ -2034,6 +2047,98 @@ TEST_F(PipelineHeldExpiryTest, AnExpiryWhoseRecordFailedIsRecordedAtTheNextStart
   EXPECT_EQ(expired[0].detail.rfind("recorded at start", 0), 0u) << expired[0].detail;
   EXPECT_TRUE(
       Before(EventsOf(held), audit::EventType::kRequestExpired, audit::EventType::kResultSent));
+}
+
+// A request whose stored password does not decrypt (a damaged or edited queue database) is
+// ended by the queue when a worker takes it. The agent records that end like any other, as a
+// directory_write that wrote nothing, durably before its result leaves, and goes on.
+class PipelineUnreadableSecretTest : public PipelineExpiryTest {
+ protected:
+  // Two ready requests of other accounts, `unreadable` holding `readable`'s ciphertext (valid,
+  // but sealed to another request): queued while no worker runs, then the workers start.
+  void QueueWithOneUnreadable(std::string& unreadable, std::string& readable) {
+    pipeline_.reset();
+    auto bad = Claims();
+    bad.target.value = "bob";
+    auto good = Claims();
+    ASSERT_TRUE(EnqueueReady(bad, "Bob-Pass-1").ok());
+    ASSERT_TRUE(EnqueueReady(good, "Alice-Pass-1").ok());
+    const std::filesystem::path db = dir_.path() / "state" / "queue.db";
+    queue::testing::RawSql(db,
+                           "UPDATE requests SET secret = (SELECT secret FROM requests WHERE "
+                           "id = '" +
+                               good.id + "') WHERE id = '" + bad.id + "'");
+    unreadable = bad.id;
+    readable = good.id;
+  }
+};
+
+TEST_F(PipelineUnreadableSecretTest, ItsEndIsRecordedBeforeItsResultAndNothingIsWritten) {
+  std::string unreadable, readable;
+  QueueWithOneUnreadable(unreadable, readable);
+  MakePipeline();
+  ASSERT_TRUE(ResultArrives(unreadable).ok());
+  ASSERT_TRUE(ResultArrives(readable).ok());
+  EXPECT_EQ(ResultFor(unreadable).outcome, "secret_unreadable");
+  EXPECT_EQ(ResultFor(unreadable).user_action, protocol::UserAction::kContactAdmin);
+  EXPECT_EQ(ResultFor(readable).outcome, "succeeded");
+  EXPECT_EQ(directory_->applies, 1) << "only the readable request is written";
+
+  std::vector<audit::Event> ends;
+  for (audit::Event& e : Audited(audit::EventType::kDirectoryWrite)) {
+    if (e.request_id == unreadable) ends.push_back(std::move(e));
+  }
+  ASSERT_EQ(ends.size(), 1u);
+  EXPECT_EQ(ends[0].outcome, "secret_unreadable");
+  EXPECT_EQ(ends[0].target.requested, "bob");
+  EXPECT_NE(ends[0].detail.find("nothing was written"), std::string::npos) << ends[0].detail;
+  EXPECT_TRUE(Before(EventsOf(unreadable), audit::EventType::kDirectoryWrite,
+                     audit::EventType::kResultSent));
+  EXPECT_EQ(ResultsFor(outbound_, unreadable), 1u);
+}
+
+// The queue's commit comes before the record: when the record cannot be appended, the result
+// waits in the outbox, and the next start records the end before sending it.
+TEST_F(PipelineUnreadableSecretTest,
+       AnEndWhoseRecordFailedIsRecordedAtTheNextStartBeforeItsResult) {
+  std::string unreadable, readable;
+  QueueWithOneUnreadable(unreadable, readable);
+  OpenWriter(/*faulty=*/true);
+  armed_ = true;  // every append fails from now on
+  MakePipeline();
+  ASSERT_TRUE(testing::WaitUntil(
+                  [&] {
+                    return StateOf(unreadable) == queue::State::kFailed ? Status::Ok()
+                                                                        : NotFound("not taken");
+                  },
+                  10s)
+                  .ok());
+  ASSERT_TRUE(
+      testing::WaitUntil(
+          [&] { return pipeline_->AuditFailed() ? Status::Ok() : NotFound("trail not failed"); },
+          10s)
+          .ok());
+  pipeline_->ResendResults();  // as at a reconnection
+  EXPECT_EQ(ResultsFor(outbound_, unreadable), 0u);
+
+  pipeline_.reset();
+  queue_.reset();
+  armed_ = false;
+  OpenWriter(/*faulty=*/false);
+  OpenQueue();
+  MakePipeline();
+  pipeline_->ResendResults();  // as at the first connection
+  ASSERT_EQ(ResultsFor(outbound_, unreadable), 1u);
+  EXPECT_EQ(ResultFor(unreadable).outcome, "secret_unreadable");
+  std::vector<audit::Event> ends;
+  for (audit::Event& e : Audited(audit::EventType::kDirectoryWrite)) {
+    if (e.request_id == unreadable) ends.push_back(std::move(e));
+  }
+  ASSERT_EQ(ends.size(), 1u);
+  EXPECT_EQ(ends[0].outcome, "secret_unreadable");
+  EXPECT_EQ(ends[0].detail.rfind("recorded at start", 0), 0u) << ends[0].detail;
+  EXPECT_TRUE(Before(EventsOf(unreadable), audit::EventType::kDirectoryWrite,
+                     audit::EventType::kResultSent));
 }
 
 // Maintenance would end requests (expiries) it could not record once the trail failed: it

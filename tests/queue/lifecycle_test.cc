@@ -150,9 +150,12 @@ TEST_F(LifecycleTest, RetryReturnsApplyingToReadyAndRecordsTheError) {
   MustTake();
   auto state = queue_->Retry("r1", Transient());
   ASSERT_TRUE(state.ok()) << state.error().ToString();
-  EXPECT_EQ(*state, State::kReady);
+  EXPECT_EQ(state->state, State::kReady);
   Record rec = Get("r1");
   EXPECT_EQ(rec.state, State::kReady);
+  // The returned record is the stored one: the caller needs no second read.
+  EXPECT_EQ(state->not_before, rec.not_before);
+  EXPECT_EQ(state->last_error_code, rec.last_error_code);
   EXPECT_EQ(rec.last_error_code, "directory_unavailable");
   EXPECT_EQ(rec.last_error_message, "connection refused");
   EXPECT_TRUE(rec.secret_stored);

@@ -121,6 +121,39 @@ TEST_F(SecretAtRestTest, TamperedCiphertextFailsWithCorruptionAndTheQueueMovesOn
   EXPECT_EQ(MustTake().new_password.view(), PasswordFor("r2"));
 }
 
+// The caller records and reports the end the queue made: Take hands it the record as stored,
+// so that nothing needs a second read between the end and its record.
+TEST_F(SecretAtRestTest, TakeHandsTheRequestItFailedToTheCaller) {
+  AddReady("r1", "alice");
+  AddReady("r2", "bob");
+  std::string sealed = StoredSecret("r1");
+  sealed[sealed.size() / 2] ^= 0x01;
+  SetStoredSecret("r1", sealed);
+
+  std::optional<Record> unreadable;
+  auto w = queue_->Take(&unreadable);
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.error().code(), Code::kCorruption);
+  ASSERT_TRUE(unreadable.has_value());
+  EXPECT_EQ(unreadable->info.id, "r1");
+  EXPECT_EQ(unreadable->state, State::kFailed);
+  ASSERT_TRUE(unreadable->outcome.has_value());
+  EXPECT_EQ(unreadable->outcome->code, kSecretUnreadable);
+  EXPECT_EQ(unreadable->finished_at, queue_->Show("r1")->record.finished_at);
+  // It waits in the outbox for its result to be sent.
+  auto pending = queue_->PendingResults(10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].info.id, "r1");
+
+  // The next call takes the next request and leaves nothing stale behind.
+  auto next = queue_->Take(&unreadable);
+  ASSERT_TRUE(next.ok()) << next.error().ToString();
+  ASSERT_TRUE(next->has_value());
+  EXPECT_EQ((*next)->record.info.id, "r2");
+  EXPECT_FALSE(unreadable.has_value());
+}
+
 TEST_F(SecretAtRestTest, CiphertextOfAnotherRequestFailsWithCorruption) {
   AddReady("r1", "alice");
   AddReady("r2", "bob");

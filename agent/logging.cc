@@ -6,7 +6,6 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/ansicolor_sink.h>
 #include <spdlog/sinks/base_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
@@ -82,12 +81,27 @@ int SyslogPriority(spdlog::level::level_enum level) {
   return 6;
 }
 
-// One JSON object per record: {"ts","level","logger","msg"}. Invalid UTF-8 in a message is
-// replaced rather than producing a line a log shipper cannot parse.
+// A sink that takes a record's fields (LogStructured gives them); spdlog's own calls reach it
+// without any.
+class FieldSink {
+ public:
+  virtual ~FieldSink() = default;
+  virtual void LogWithFields(const spdlog::details::log_msg& msg, const LogFields& fields) = 0;
+};
+
+// One JSON object per record: {"ts","level","logger","msg"}, and the record's fields where it
+// has them, under the journal's names in lower case without the prefix (event, request_id,
+// outcome, directory, target) and message_id, so that a log shipper reading standard error
+// gets what the journal gets. Invalid UTF-8 in a message is replaced rather than producing a
+// line a log shipper cannot parse.
 class JsonFormatter final : public spdlog::formatter {
  public:
   explicit JsonFormatter(bool syslog_prefix) : syslog_prefix_(syslog_prefix) {}
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    Format(msg, LogFields{}, dest);
+  }
+  void Format(const spdlog::details::log_msg& msg, const LogFields& fields,
+              spdlog::memory_buf_t& dest) const {
     if (syslog_prefix_) {
       // Appended piece by piece: GCC 12's -Wrestrict misfires on "<" + std::string at -O3.
       std::string prefix(1, '<');
@@ -101,6 +115,15 @@ class JsonFormatter final : public spdlog::formatter {
         {"logger", std::string(msg.logger_name.data(), msg.logger_name.size())},
         {"msg", std::string(msg.payload.data(), msg.payload.size())},
     };
+    const auto add = [&record](const char* key, std::string_view value) {
+      if (!value.empty()) record[key] = std::string(value);
+    };
+    if (fields.event) add("event", LogEventName(*fields.event));
+    add("request_id", fields.request_id);
+    add("outcome", fields.outcome);
+    add("directory", fields.directory);
+    add("target", fields.target);
+    add("message_id", MessageIdFor(fields));
     const std::string line =
         record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     dest.append(line.data(), line.data() + line.size());
@@ -113,6 +136,30 @@ class JsonFormatter final : public spdlog::formatter {
   const bool syslog_prefix_;
 };
 
+// JSON lines on standard error, with the fields (JsonFormatter).
+class JsonStderrSink final : public spdlog::sinks::base_sink<std::mutex>, public FieldSink {
+ public:
+  JsonStderrSink() : formatter_(/*syslog_prefix=*/false) {}
+
+  void LogWithFields(const spdlog::details::log_msg& msg, const LogFields& fields) override {
+    std::lock_guard lock(mutex_);
+    Write(msg, fields);
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override { Write(msg, LogFields{}); }
+  void flush_() override { std::fflush(stderr); }
+
+ private:
+  void Write(const spdlog::details::log_msg& msg, const LogFields& fields) {
+    spdlog::memory_buf_t buf;
+    formatter_.Format(msg, fields, buf);
+    std::fwrite(buf.data(), 1, buf.size(), stderr);
+  }
+
+  JsonFormatter formatter_;
+};
+
 // True when standard error is the journal's stream (systemd sets JOURNAL_STREAM to its
 // "device:inode").
 bool StderrIsTheJournal() {
@@ -123,11 +170,11 @@ bool StderrIsTheJournal() {
 // A sink that gives each record to journald with its fields (sd_journal_sendv). Should journald
 // refuse one (it is restarting), the record goes to standard error, which is the journal's
 // stream, as a JSON line with a "<N>" priority prefix that journald strips.
-class JournalSink final : public spdlog::sinks::base_sink<std::mutex> {
+class JournalSink final : public spdlog::sinks::base_sink<std::mutex>, public FieldSink {
  public:
   JournalSink() : fallback_(/*syslog_prefix=*/true) {}
 
-  void LogWithFields(const spdlog::details::log_msg& msg, const LogFields& fields) {
+  void LogWithFields(const spdlog::details::log_msg& msg, const LogFields& fields) override {
     std::lock_guard lock(mutex_);
     Send(msg, fields);
   }
@@ -147,7 +194,7 @@ class JournalSink final : public spdlog::sinks::base_sink<std::mutex> {
     }
     if (sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) >= 0) return;
     spdlog::memory_buf_t buf;
-    fallback_.format(msg, buf);
+    fallback_.Format(msg, fields, buf);
     std::fwrite(buf.data(), 1, buf.size(), stderr);
   }
 
@@ -271,8 +318,8 @@ void LogStructured(spdlog::logger& logger, spdlog::level::level_enum level, cons
   const spdlog::details::log_msg msg(logger.name(), level, message);
   for (const auto& sink : logger.sinks()) {
     if (!sink->should_log(level)) continue;
-    if (auto* journal = dynamic_cast<JournalSink*>(sink.get())) {
-      journal->LogWithFields(msg, fields);
+    if (auto* with_fields = dynamic_cast<FieldSink*>(sink.get())) {
+      with_fields->LogWithFields(msg, fields);
     } else {
       sink->log(msg);
     }
@@ -303,8 +350,7 @@ std::shared_ptr<spdlog::logger> MakeLogger(const config::LogConfig& settings) {
     sink = std::make_shared<spdlog::sinks::ansicolor_stderr_sink_mt>();
     sink->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
   } else {
-    sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    sink->set_formatter(std::make_unique<JsonFormatter>(/*syslog_prefix=*/false));
+    sink = std::make_shared<JsonStderrSink>();
   }
   auto logger = std::make_shared<spdlog::logger>("wbagent", sink);
   ApplyLogLevel(*logger, settings.level);

@@ -1,6 +1,7 @@
 #pragma once
 // The service log (not the audit trail): human lines on a terminal, one JSON object per line
-// otherwise, so log shippers get structured records. When standard error is the journal
+// otherwise, so log shippers get structured records (with the fields below, in lower case
+// without the WBAGENT_ prefix, and message_id). When standard error is the journal
 // (systemd's JOURNAL_STREAM names it), each record goes to journald natively instead, with
 // its priority, a stable MESSAGE_ID per kind of event or outcome (explained by the message
 // catalog, systemd/wbagent.catalog, so that `journalctl -x` says what to do) and the fields
@@ -81,8 +82,8 @@ std::string MessageIdFor(const LogFields& fields);
 std::vector<std::string> JournalFields(spdlog::level::level_enum level, std::string_view message,
                                        const LogFields& fields);
 
-// Logs `message` with its fields: the journal gets them as fields; the other sinks get the
-// message as from any spdlog call.
+// Logs `message` with its fields: the journal gets them as fields, the JSON lines as keys;
+// text on a terminal gets the message alone.
 void LogStructured(spdlog::logger& logger, spdlog::level::level_enum level, const LogFields& fields,
                    std::string_view message);
 

@@ -56,6 +56,45 @@ TEST(LoggingTest, JsonFormatWritesOneObjectPerLine) {
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1);
 }
 
+// Outside the journal, a log shipper reading the JSON lines gets the same fields as the
+// journal: `jq 'select(.request_id == "...")'` finds one request.
+TEST(LoggingTest, JsonLinesCarryTheRecordsFieldsAndNoneItDoesNotHave) {
+  std::string out =
+      CaptureLog({.format = config::LogFormat::kJson}, "plain", [](spdlog::logger& l) {
+        Log(l, spdlog::level::err,
+            {.event = LogEvent::kRequestFinished,
+             .request_id = "req-42",
+             .outcome = "access_denied",
+             .directory = "corp",
+             .target = "alice@example.com"},
+            "request {}: {}", "req-42", "access_denied");
+        Log(l, spdlog::level::info, {.event = LogEvent::kReady}, "ready");
+      });
+  std::vector<nlohmann::json> records;
+  std::size_t start = 0;
+  for (std::size_t end; (end = out.find('\n', start)) != std::string::npos; start = end + 1) {
+    records.push_back(nlohmann::json::parse(out.substr(start, end - start)));
+  }
+  ASSERT_EQ(records.size(), 3u) << out;
+  // A plain spdlog call: the four keys alone.
+  EXPECT_EQ(records[0].size(), 4u) << records[0].dump();
+  const nlohmann::json& finished = records[1];
+  EXPECT_EQ(finished["msg"], "request req-42: access_denied");
+  EXPECT_EQ(finished["level"], "error");
+  EXPECT_EQ(finished["event"], "request_finished");
+  EXPECT_EQ(finished["request_id"], "req-42");
+  EXPECT_EQ(finished["outcome"], "access_denied");
+  EXPECT_EQ(finished["directory"], "corp");
+  EXPECT_EQ(finished["target"], "alice@example.com");
+  EXPECT_EQ(finished["message_id"], OutcomeMessageId("access_denied"));
+  const nlohmann::json& ready = records[2];
+  EXPECT_EQ(ready["event"], "ready");
+  EXPECT_EQ(ready["message_id"], EventMessageId(LogEvent::kReady));
+  EXPECT_FALSE(ready.contains("request_id"));
+  EXPECT_FALSE(ready.contains("outcome"));
+  EXPECT_FALSE(ready.contains("target"));
+}
+
 // A filter written from the config's names ([log] level = "warn") matches the JSON.
 TEST(LoggingTest, JsonLevelsAreNamedAsInTheConfig) {
   std::string out = CaptureLog({.format = config::LogFormat::kJson}, "x", [](spdlog::logger& l) {
@@ -286,6 +325,11 @@ TEST(JournalTest, WithoutJournaldEachLineGoesToItsStreamWithItsPriority) {
   EXPECT_EQ(out.substr(0, 4), "<6>{") << out;
   EXPECT_NE(out.find("\n<4>{"), std::string::npos) << out;
   EXPECT_NE(out.find("\n<3>{"), std::string::npos) << out;
+  // And with its fields, as the journal would have had them.
+  const std::size_t last = out.find("\n<3>") + 4;
+  const auto record = nlohmann::json::parse(out.substr(last, out.find('\n', last) - last));
+  EXPECT_EQ(record["event"], "not_starting");
+  EXPECT_EQ(record["message_id"], EventMessageId(LogEvent::kNotStarting));
 }
 
 TEST(JournalTest, JournalStreamMustNameTheFileOnTheDescriptor) {

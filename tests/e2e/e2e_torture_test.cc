@@ -2,7 +2,8 @@
 // against a real slapd, then restart, again and again; every fifth round also stops the
 // directory for a while or restarts the cloud first. After every kill the audit trail
 // verifies; at the end every request the cloud sent has its result at the cloud, none was lost,
-// and none was applied twice: the directory's password history counts the writes.
+// none was applied twice (the directory's password history counts the writes), and every
+// write is in the audit trail.
 //
 // Short by default (CI); WB_TORTURE_KILLS=1000 is the long mode. WB_TORTURE_SEED replays a run.
 // The figures are printed at the end (kills, requests, lost, applied twice).
@@ -12,6 +13,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "tests/e2e/e2e_util.h"
@@ -159,6 +162,34 @@ TEST_F(EndToEndTortureTest, KilledAtRandomPointsNothingIsLostOrAppliedTwice) {
     applied_twice += std::max(0L, writes - static_cast<long>(succeeded[uid]));
   }
 
+  // The auditor's promise, as a property of the same run: every write is in the trail. Each
+  // request the cloud holds as succeeded has a directory_write that says so (a kill between
+  // the write and its record leaves it to the next start, which records the write it finds
+  // applied), and none that did not succeed has one. Every request was received on record.
+  std::set<std::string> recorded_writes;
+  std::set<std::string> recorded_arrivals;
+  CommandResult records = agent().Wbagent({"audit", "query", "--events", "--format", "json"});
+  ASSERT_EQ(records.exit_code, 0) << records.output;
+  std::istringstream lines(records.output);
+  for (std::string line; std::getline(lines, line);) {
+    const json r = json::parse(line, nullptr, false);
+    if (!r.is_object()) continue;
+    const std::string id = r.value("request_id", "");
+    const std::string event = r.value("event", "");
+    if (event == "request_received") recorded_arrivals.insert(id);
+    if (event == "directory_write" && r.value("outcome", "") == "succeeded") {
+      recorded_writes.insert(id);
+    }
+  }
+  std::size_t unrecorded = 0;
+  for (const auto& [id, r] : finished) {
+    const bool succeeded_at_cloud = r.value("outcome", "") == "succeeded";
+    EXPECT_EQ(recorded_writes.count(id) != 0, succeeded_at_cloud)
+        << "request " << id << ": the trail and the cloud disagree on its write";
+    unrecorded += succeeded_at_cloud && recorded_writes.count(id) == 0 ? 1 : 0;
+    EXPECT_EQ(recorded_arrivals.count(id), 1u) << "request " << id << " has no request_received";
+  }
+
   ASSERT_TRUE(agent().Stop().ok());
   const json status = cloud().StatusJson();
   std::string witness;
@@ -170,9 +201,9 @@ TEST_F(EndToEndTortureTest, KilledAtRandomPointsNothingIsLostOrAppliedTwice) {
   std::printf(
       "torture: seed %u, kills %d (with %d directory outages and %d cloud restarts), requests "
       "%zu (%d delivered more than once), succeeded %zu, failed %d, lost %zu, applied twice "
-      "%ld\n",
+      "%ld, writes not in the trail %zu\n",
       seed, kills_, directory_outages, cloud_restarts, user_of.size(), redelivered,
-      finished.size() - static_cast<std::size_t>(failed), failed, lost, applied_twice);
+      finished.size() - static_cast<std::size_t>(failed), failed, lost, applied_twice, unrecorded);
 }
 
 }  // namespace

@@ -33,6 +33,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/percentile.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -200,12 +202,6 @@ void AdReset(LDAP* ld, const Args& a, const std::string& user, const std::string
   Check(ldap_modify_ext_s(ld, dn.c_str(), mods, nullptr, nullptr), "modify unicodePwd");
 }
 
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  const auto rank = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
-  return sorted[std::min(rank, sorted.size() - 1)];
-}
-
 // This process's user + system CPU in ms, all threads (getrusage: what /proc/self/stat
 // counts, at microsecond rather than clock-tick resolution).
 double CpuMs() {
@@ -259,8 +255,8 @@ int main(int argc, char** argv) {
   for (LDAP* ld : connections) ldap_unbind_ext_s(ld, nullptr, nullptr);
   std::sort(latencies_ms.begin(), latencies_ms.end());
   const double rate = static_cast<double>(a.requests) / seconds;
-  const double p50 = Percentile(latencies_ms, 0.50);
-  const double p99 = Percentile(latencies_ms, 0.99);
+  const double p50 = wb::NearestRank(latencies_ms, 0.50);
+  const double p99 = wb::NearestRank(latencies_ms, 0.99);
   const double max = latencies_ms.empty() ? 0 : latencies_ms.back();
   if (a.json) {
     std::printf(

@@ -21,6 +21,7 @@
 
 #include "breached/breached.h"
 #include "common/clock.h"
+#include "common/percentile.h"
 #include "common/secret.h"
 #include "policy/policy.h"
 
@@ -63,10 +64,7 @@ config::Config Empty() {
 
 struct Sample {
   std::vector<double> micros;
-  double Percentile(double p) {
-    std::sort(micros.begin(), micros.end());
-    return micros[static_cast<std::size_t>(p * static_cast<double>(micros.size() - 1))];
-  }
+  double Percentile(double p) const { return NearestRankOf(micros, p); }
 };
 
 Sample Measure(const config::Config& c, int requests) {

@@ -35,6 +35,7 @@
 
 #include "audit/audit.h"
 #include "common/clock.h"
+#include "common/percentile.h"
 #include "common/secret.h"
 #include "queue/queue.h"
 
@@ -138,13 +139,6 @@ std::string Count(std::uint64_t n) {
   if (n >= 1'000'000 && n % 1'000'000 == 0) return std::to_string(n / 1'000'000) + "M";
   if (n >= 1'000 && n % 1'000 == 0) return std::to_string(n / 1'000) + "k";
   return std::to_string(n);
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto at = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(at, v.size() - 1)];
 }
 
 double Mean(const std::vector<double>& v) {
@@ -342,9 +336,9 @@ void QueueStep(const Args& a, std::uint64_t retained, const std::filesystem::pat
     if (f.is_regular_file()) db_bytes += f.file_size();
   }
   std::printf("%9s %8.1f %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f %9.1f\n",
-              Count(retained).c_str(), static_cast<double>(db_bytes) / 1e6, Percentile(total, 0.5),
-              Percentile(total, 0.99), cpu_per_request, Mean(enqueue), Mean(ready), Mean(take),
-              Mean(finish), fill_s);
+              Count(retained).c_str(), static_cast<double>(db_bytes) / 1e6,
+              NearestRankOf(total, 0.5), NearestRankOf(total, 0.99), cpu_per_request, Mean(enqueue),
+              Mean(ready), Mean(take), Mean(finish), fill_s);
   std::fflush(stdout);
   std::filesystem::remove_all(state);
 }
@@ -397,8 +391,9 @@ void ReplayStep(const Args& a, std::uint64_t nonces, const std::filesystem::path
   }
   q.reset();
   std::printf("%9s %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f %9.1f\n", Count(nonces).c_str(),
-              Percentile(fresh, 0.5), Percentile(fresh, 0.99), fresh_cpu / a.requests,
-              Percentile(known, 0.5), Percentile(known, 0.99), known_cpu / a.requests, fill_s);
+              NearestRankOf(fresh, 0.5), NearestRankOf(fresh, 0.99), fresh_cpu / a.requests,
+              NearestRankOf(known, 0.5), NearestRankOf(known, 0.99), known_cpu / a.requests,
+              fill_s);
   std::fflush(stdout);
   std::filesystem::remove_all(state);
 }

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/percentile.h"
 #include "common/secret.h"
 #include "protocol/protocol.h"
 #include "tools/wbcloud/server_context.h"
@@ -466,12 +467,6 @@ std::chrono::nanoseconds ScheduledOffset(std::size_t i, double rate) {
   // per request up to 10 M requests) and never drifts, since each is computed from i.
   return std::chrono::nanoseconds(
       static_cast<std::int64_t>(std::llround(static_cast<double>(i) * 1e9 / rate)));
-}
-
-double NearestRank(const std::vector<double>& sorted, double p) {
-  const auto n = static_cast<double>(sorted.size());
-  const auto rank = static_cast<std::size_t>(std::ceil(p * n));
-  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
 }
 
 LatencySummary Summarize(std::vector<double> samples_ms) {

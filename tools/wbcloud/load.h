@@ -57,10 +57,6 @@ Result<std::vector<std::string>> LoadUsers(const LoadOptions& o);
 // The open loop: how long after the start request i is due.
 std::chrono::nanoseconds ScheduledOffset(std::size_t i, double rate);
 
-// Exact percentile by nearest rank: the smallest sample with at least fraction p of all
-// samples at or below it. `sorted` ascending, not empty; p in (0, 1].
-double NearestRank(const std::vector<double>& sorted, double p);
-
 struct LatencySummary {
   std::size_t count = 0;
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;

@@ -36,25 +36,6 @@ TEST(LoadScheduleTest, RequestIIsDueIOverRateAfterTheStart) {
   EXPECT_EQ(ScheduledOffset(1, 3), nanoseconds(333'333'333));
 }
 
-TEST(LoadPercentileTest, NearestRankOverOneToHundredIsTheRankItself) {
-  std::vector<double> sorted;
-  for (int i = 1; i <= 100; ++i) sorted.push_back(i);
-  EXPECT_EQ(NearestRank(sorted, 0.50), 50);
-  EXPECT_EQ(NearestRank(sorted, 0.90), 90);
-  EXPECT_EQ(NearestRank(sorted, 0.99), 99);
-  EXPECT_EQ(NearestRank(sorted, 1.0), 100);
-  EXPECT_EQ(NearestRank(sorted, 0.001), 1);
-}
-
-TEST(LoadPercentileTest, FewSamplesRoundTheRankUp) {
-  // Ten samples: p99 is the largest (rank ceil(9.9) = 10), p50 the fifth, p90 the ninth.
-  std::vector<double> sorted = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
-  EXPECT_EQ(NearestRank(sorted, 0.99), 10);
-  EXPECT_EQ(NearestRank(sorted, 0.50), 5);
-  EXPECT_EQ(NearestRank(sorted, 0.90), 9);
-  EXPECT_EQ(NearestRank({7.5}, 0.5), 7.5);
-}
-
 TEST(LoadPercentileTest, SummarizeSortsAllSamples) {
   std::vector<double> samples;
   for (int i = 200; i >= 1; --i) samples.push_back(i * 0.5);  // 100 .. 0.5, descending

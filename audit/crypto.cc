@@ -1,8 +1,10 @@
 #include "audit/internal/crypto.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include <string>
 
@@ -25,6 +27,36 @@ std::string HmacSha256Hex(const Secret& key, std::string_view data) {
   if (HMAC(EVP_sha256(), key.view().data(), static_cast<int>(key.size()),
            reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac,
            &size) == nullptr) {
+    return std::string();
+  }
+  std::string hex = HexEncode(std::string_view(reinterpret_cast<const char*>(mac), size));
+  WipeBytes(mac, sizeof mac);
+  return hex;
+}
+
+HmacKey::HmacKey(const Secret& key) {
+  const MacPtr mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+  if (!mac) return;
+  MacCtxPtr ctx(EVP_MAC_CTX_new(mac.get()));
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
+  if (!ctx || EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.view().data()),
+                           key.size(), params) != 1) {
+    return;
+  }
+  keyed_ = std::move(ctx);
+}
+
+std::string HmacKey::Hex(std::string_view data) const {
+  if (!keyed_) return std::string();
+  const MacCtxPtr ctx(EVP_MAC_CTX_dup(keyed_.get()));
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  std::size_t size = 0;
+  if (!ctx ||
+      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) !=
+          1 ||
+      EVP_MAC_final(ctx.get(), mac, &size, sizeof mac) != 1) {
     return std::string();
   }
   std::string hex = HexEncode(std::string_view(reinterpret_cast<const char*>(mac), size));

@@ -65,50 +65,156 @@ std::string Clean(std::string_view text, std::size_t max) {
   return out;
 }
 
-void PutString(Json& j, const char* key, std::string_view value, std::size_t max = kMaxFieldBytes) {
-  if (!value.empty()) j[key] = Clean(value, max);
-}
+// ---- Writing ----------------------------------------------------------------------------
+//
+// The canonical line is written directly, not through a JSON object: a record is written for
+// every step of every request, and `audit verify` writes each one again to compare. The bytes
+// are exactly those of nlohmann's compact dump (ensure_ascii off) that wrote the trails before
+// this writer, so that those stay canonical: '"' and '\\' escaped, \b \f \n \r \t by name,
+// other control characters as \u00xx in lower-case hex, everything else (valid UTF-8, after
+// Clean) as it is. tests/audit/record_test.cc holds the two against each other.
 
-void PutList(Json& j, const char* key, const std::vector<std::string>& values) {
-  if (values.empty()) return;
-  Json list = Json::array();
-  for (std::size_t i = 0; i < values.size() && i < kMaxListItems; ++i) {
-    list.push_back(Clean(values[i], kMaxListItemBytes));
-  }
-  j[key] = std::move(list);
-}
-
-Json EventMembers(const Event& e) {
-  Json j = Json::object();
-  PutString(j, "request_id", e.request_id);
-  PutString(j, "correlation_id", e.correlation_id);
-  PutString(j, "tenant", e.tenant);
-  if (!e.operations.empty()) {
-    Json ops = Json::array();
-    for (std::size_t i = 0; i < e.operations.size() && i < kMaxListItems; ++i) {
-      ops.push_back(Name(e.operations[i]));
+void AppendEscaped(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t plain = 0;  // start of the run not yet appended
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text.substr(plain, i - plain));
+    plain = i + 1;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+        break;
     }
-    j["operation"] = std::move(ops);
   }
-  Json target = Json::object();
-  PutString(target, "requested", e.target.requested);
-  PutString(target, "dn", e.target.dn);
-  if (!target.empty()) j["target"] = std::move(target);
-  Json requester = Json::object();
-  if (e.requester.kind != RequesterKind::kNone) requester["kind"] = Name(e.requester.kind);
-  PutString(requester, "id", e.requester.id);
-  PutList(requester, "verified_by", e.requester.verified_by);
-  if (!requester.empty()) j["requester"] = std::move(requester);
-  if (e.decision != Decision::kNone) j["decision"] = Name(e.decision);
-  PutList(j, "reasons", e.reasons);
-  PutString(j, "directory", e.directory);
-  PutString(j, "server", e.server);
-  PutString(j, "outcome", e.outcome);
+  out.append(text.substr(plain));
+  out += '"';
+}
+
+// Whether Clean would return `text` unchanged: valid UTF-8, within `max`.
+bool AlreadyClean(std::string_view text, std::size_t max) {
+  if (text.size() > max) return false;
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t len = Utf8SequenceLength(text, i);
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
+// A JSON object being written: members in the order they are put.
+class ObjectWriter {
+ public:
+  explicit ObjectWriter(std::string& out) : out_(out) { out_ += '{'; }
+  void Close() { out_ += '}'; }
+
+  // The key, for a value the caller writes next.
+  std::string& Key(std::string_view key) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    AppendEscaped(out_, key);
+    out_ += ':';
+    return out_;
+  }
+  // Left out when empty; cleaned (Clean) with `max`.
+  void String(std::string_view key, std::string_view value, std::size_t max = kMaxFieldBytes) {
+    if (value.empty()) return;
+    Key(key);
+    AppendEscaped(out_, AlreadyClean(value, max) ? value : std::string_view(Clean(value, max)));
+  }
+  void Name(std::string_view key, std::string_view name) {
+    Key(key);
+    AppendEscaped(out_, name);
+  }
+  void Number(std::string_view key, std::uint64_t value) { Key(key) += std::to_string(value); }
+  // Left out when empty; the first kMaxListItems items, each cleaned with kMaxListItemBytes.
+  // An empty item is left out as an empty field is (a record holding one would not parse), and
+  // so is a list of empty items.
+  void List(std::string_view key, const std::vector<std::string>& values) {
+    std::size_t written = 0;
+    for (const std::string& value : values) {
+      if (value.empty()) continue;
+      if (written == kMaxListItems) break;
+      if (written == 0) {
+        Key(key) += '[';
+      } else {
+        out_ += ',';
+      }
+      AppendEscaped(out_, AlreadyClean(value, kMaxListItemBytes)
+                              ? std::string_view(value)
+                              : std::string_view(Clean(value, kMaxListItemBytes)));
+      ++written;
+    }
+    if (written > 0) out_ += ']';
+  }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
+void WriteEventMembers(ObjectWriter& j, const Event& e) {
+  j.String("request_id", e.request_id);
+  j.String("correlation_id", e.correlation_id);
+  j.String("tenant", e.tenant);
+  if (!e.operations.empty()) {
+    std::string& out = j.Key("operation");
+    out += '[';
+    for (std::size_t i = 0; i < e.operations.size() && i < kMaxListItems; ++i) {
+      if (i > 0) out += ',';
+      AppendEscaped(out, Name(e.operations[i]));
+    }
+    out += ']';
+  }
+  if (!e.target.requested.empty() || !e.target.dn.empty()) {
+    ObjectWriter target(j.Key("target"));
+    target.String("requested", e.target.requested);
+    target.String("dn", e.target.dn);
+    target.Close();
+  }
+  if (e.requester.kind != RequesterKind::kNone || !e.requester.id.empty() ||
+      !e.requester.verified_by.empty()) {
+    ObjectWriter requester(j.Key("requester"));
+    if (e.requester.kind != RequesterKind::kNone) requester.Name("kind", Name(e.requester.kind));
+    requester.String("id", e.requester.id);
+    requester.List("verified_by", e.requester.verified_by);
+    requester.Close();
+  }
+  if (e.decision != Decision::kNone) j.Name("decision", Name(e.decision));
+  j.List("reasons", e.reasons);
+  j.String("directory", e.directory);
+  j.String("server", e.server);
+  j.String("outcome", e.outcome);
   if (e.duration) {
-    j["duration_ms"] = static_cast<std::uint64_t>(std::max<std::int64_t>(0, e.duration->count()));
+    j.Number("duration_ms",
+             static_cast<std::uint64_t>(std::max<std::int64_t>(0, e.duration->count())));
   }
-  PutString(j, "detail", e.detail, kMaxDetailBytes);
-  return j;
+  j.String("detail", e.detail, kMaxDetailBytes);
 }
 
 // ---- Parsing ----------------------------------------------------------------------------
@@ -297,16 +403,18 @@ Result<Record> ParseRecord(std::string_view line) {
 namespace internal {
 
 std::string RecordBody(const Record& record) {
-  Json j = Json::object();
-  j["v"] = 1;
-  j["seq"] = record.seq;
-  j["time"] = FormatTime(record.time);
-  PutString(j, "agent", record.agent);
-  j["event"] = Name(record.event.type);
-  Json members = EventMembers(record.event);
-  for (auto& [key, value] : members.items()) j[key] = std::move(value);
-  j["prev"] = record.prev;
-  return j.dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace);
+  std::string out;
+  out.reserve(512);
+  ObjectWriter j(out);
+  j.Number("v", 1);
+  j.Number("seq", record.seq);
+  j.Name("time", FormatTime(record.time));
+  j.String("agent", record.agent);
+  j.Name("event", Name(record.event.type));
+  WriteEventMembers(j, record.event);
+  j.Name("prev", record.prev);
+  j.Close();
+  return out;
 }
 
 }  // namespace internal

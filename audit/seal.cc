@@ -9,14 +9,24 @@ constexpr std::string_view kHmacOpen = ",\"hmac\":\"";
 constexpr std::string_view kHmacClose = "\"}";
 constexpr std::size_t kSealSize = kHmacOpen.size() + kHexDigestSize + kHmacClose.size();
 
+std::string SealWith(std::string_view body, std::string_view hmac) {
+  std::string line;
+  line.reserve(body.size() + kSealSize);
+  line.append(body.substr(0, body.size() - 1));  // drop the final '}'
+  line += kHmacOpen;
+  line += hmac;
+  line += kHmacClose;
+  return line;
+}
+
 }  // namespace
 
 std::string Seal(std::string_view body, const Secret& key) {
-  std::string line(body.substr(0, body.size() - 1));  // drop the final '}'
-  line += kHmacOpen;
-  line += HmacSha256Hex(key, body);
-  line += kHmacClose;
-  return line;
+  return SealWith(body, HmacSha256Hex(key, body));
+}
+
+std::string Seal(std::string_view body, const HmacKey& key) {
+  return SealWith(body, key.Hex(body));
 }
 
 std::optional<Unsealed> Unseal(std::string_view line) {
@@ -33,11 +43,23 @@ std::optional<Unsealed> Unseal(std::string_view line) {
   return Unsealed{std::move(body), hmac};
 }
 
-SealCheck CheckSeal(std::string_view line, const Secret& key) {
+namespace {
+
+template <typename Mac>
+SealCheck CheckSealWith(std::string_view line, const Mac& mac) {
   std::optional<Unsealed> parts = Unseal(line);
   if (!parts) return SealCheck::kNotSealed;
-  return ConstantTimeEquals(HmacSha256Hex(key, parts->body), parts->hmac) ? SealCheck::kOk
-                                                                          : SealCheck::kBadMac;
+  return ConstantTimeEquals(mac(parts->body), parts->hmac) ? SealCheck::kOk : SealCheck::kBadMac;
+}
+
+}  // namespace
+
+SealCheck CheckSeal(std::string_view line, const Secret& key) {
+  return CheckSealWith(line, [&key](std::string_view body) { return HmacSha256Hex(key, body); });
+}
+
+SealCheck CheckSeal(std::string_view line, const HmacKey& key) {
+  return CheckSealWith(line, [&key](std::string_view body) { return key.Hex(body); });
 }
 
 }  // namespace wb::audit::internal

@@ -95,7 +95,8 @@ Result<Located> Locate(const std::filesystem::path& path, std::uint64_t seq) {
 
 class Verifier {
  public:
-  Verifier(const VerifyOptions& options, const Secret& key) : options_(options), key_(key) {}
+  Verifier(const VerifyOptions& options, const Secret& key)
+      : options_(options), key_(key), record_mac_(key) {}
 
   Result<VerifyReport> Run();
   Result<VerifyReport> RunFromCheckpoint();
@@ -117,6 +118,7 @@ class Verifier {
 
   const VerifyOptions& options_;
   const Secret& key_;
+  const internal::HmacKey record_mac_;  // key_, set up once for every line
   VerifyReport report_;
   std::optional<internal::Checkpoint> checkpoint_;
   std::optional<Finding> checkpoint_finding_;
@@ -269,7 +271,7 @@ bool Verifier::CheckLine(const TrailFile& file, const Line& line, bool first_in_
                 "a torn record (a write cut short, no newline) with another record after it on "
                 "the same line: a torn line is only expected at the very end of the trail");
   }
-  switch (internal::CheckSeal(line.text, key_)) {
+  switch (internal::CheckSeal(line.text, record_mac_)) {
     case internal::SealCheck::kOk:
       break;
     case internal::SealCheck::kNotSealed:

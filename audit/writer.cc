@@ -59,7 +59,7 @@ Result<std::uint64_t> CountLines(int fd, std::uint64_t end, const std::filesyste
 class Writer::Impl {
  public:
   Impl(WriterOptions options, Secret key, const Clock& clock)
-      : options_(std::move(options)), key_(std::move(key)), clock_(clock) {}
+      : options_(std::move(options)), key_(std::move(key)), record_mac_(key_), clock_(clock) {}
 
   Status Open();
   Result<Appended> Append(const Event& event, Durability durability);
@@ -98,6 +98,7 @@ class Writer::Impl {
 
   const WriterOptions options_;
   const Secret key_;
+  const internal::HmacKey record_mac_;  // key_, set up once for the records' seals
   const Clock& clock_;
 
   // Written by the one thread that syncs (syncing_), without mu_, and by Open.
@@ -203,7 +204,7 @@ Result<std::optional<Writer::Impl::ChainHead>> Writer::Impl::ReadHead(
   }
   const std::string_view line = start == std::string_view::npos ? text : text.substr(start + 1);
   const std::string where = file.path.string() + " (last line)";
-  if (internal::CheckSeal(line, key_) != internal::SealCheck::kOk) {
+  if (internal::CheckSeal(line, record_mac_) != internal::SealCheck::kOk) {
     return Corrupt(where +
                    ": the last record fails its HMAC: the trail was edited, or the audit key "
                    "is not the one that wrote it; run `wbagent audit verify`");
@@ -280,7 +281,7 @@ Result<Appended> Writer::Impl::Append(const Event& event, Durability durability)
   record.agent = options_.agent_id;
   record.event = event;
   record.prev = head_.hash;
-  std::string line = internal::Seal(internal::RecordBody(record), key_);
+  std::string line = internal::Seal(internal::RecordBody(record), record_mac_);
   if (line.size() >= internal::kMaxLineBytes) {
     return InvalidArgument("audit record too long");  // the Event limits make this unreachable
   }

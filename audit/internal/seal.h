@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "audit/internal/crypto.h"
 #include "common/secret.h"
 
 namespace wb::audit::internal {
@@ -15,6 +16,7 @@ namespace wb::audit::internal {
 // `body` is a JSON object ("{...}") without an "hmac" member. Returns
 // body minus its final '}' + `,"hmac":"<HMAC-SHA-256(key, body) hex>"}`.
 std::string Seal(std::string_view body, const Secret& key);
+std::string Seal(std::string_view body, const HmacKey& key);  // the same, the key set up once
 
 struct Unsealed {
   std::string body;       // the MAC'd bytes
@@ -25,5 +27,6 @@ std::optional<Unsealed> Unseal(std::string_view line);
 
 enum class SealCheck { kOk, kNotSealed, kBadMac };
 SealCheck CheckSeal(std::string_view line, const Secret& key);
+SealCheck CheckSeal(std::string_view line, const HmacKey& key);
 
 }  // namespace wb::audit::internal

@@ -4,8 +4,14 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <random>
 #include <string>
+#include <thread>
 
+#include "audit/internal/record_json.h"
+#include "audit/internal/seal.h"
 #include "tests/audit/trail_fixture.h"
 
 namespace wb::audit::testing {
@@ -176,6 +182,127 @@ TEST_F(RecordTest, InvalidUtf8IsReplacedAndControlCharactersEscaped) {
   EXPECT_NE(lines[0].find("bad\xEF\xBF\xBD\xEF\xBF\xBDutf8\\u001b[31m"), std::string::npos)
       << lines[0];
   EXPECT_TRUE(Verify().ok());
+}
+
+// The canonical line is written directly (not through a JSON object); its bytes must stay
+// those of nlohmann's compact dump that wrote every trail before, or those trails would stop
+// verifying as canonical. So for random records, with every kind of character a field may
+// hold: nlohmann, parsing the line and dumping it again as the old writer did, gives back the
+// same bytes; and the line parses to a record whose body is the same line.
+TEST(RecordBodyProperty, IsByteForByteNlohmannsCompactDumpForRandomRecords) {
+  std::mt19937 random(20261206);
+  const std::vector<std::string> pieces = {"a",
+                                           "Z",
+                                           "0",
+                                           " ",
+                                           "\"",
+                                           "\\",
+                                           "/",
+                                           "\b",
+                                           "\f",
+                                           "\n",
+                                           "\r",
+                                           "\t",
+                                           std::string(1, '\0'),
+                                           "\x01",
+                                           "\x1f",
+                                           "\x7f",
+                                           "\xC3\xA9",
+                                           "\xE2\x82\xAC",
+                                           "\xF0\x9F\x94\x91",
+                                           "\xFF",
+                                           "\xC0",
+                                           "\xED\xA0\x80",
+                                           "\xE2\x82",
+                                           "u0041",
+                                           "{}",
+                                           "[]",
+                                           ",",
+                                           ":"};
+  const auto text = [&](std::size_t max_pieces) {
+    std::string out;
+    const std::size_t n = std::uniform_int_distribution<std::size_t>(0, max_pieces)(random);
+    for (std::size_t i = 0; i < n; ++i) {
+      out += pieces[std::uniform_int_distribution<std::size_t>(0, pieces.size() - 1)(random)];
+    }
+    return out;
+  };
+  const auto list = [&] {
+    std::vector<std::string> out(std::uniform_int_distribution<std::size_t>(0, 20)(random));
+    for (auto& item : out) item = text(std::uniform_int_distribution<int>(0, 1)(random) ? 8 : 120);
+    return out;
+  };
+  for (int i = 0; i < 3000; ++i) {
+    Record r;
+    r.seq = std::uniform_int_distribution<std::uint64_t>(1, UINT64_MAX / 2)(random);
+    r.time = WallTime(std::chrono::milliseconds(
+        std::uniform_int_distribution<std::int64_t>(0, 4'000'000'000'000)(random)));
+    r.agent = text(4);
+    r.prev = kZeros;
+    r.event.type = static_cast<EventType>(std::uniform_int_distribution<int>(0, 5)(random));
+    r.event.request_id = text(6);
+    r.event.correlation_id = text(3);
+    r.event.tenant = text(3);
+    for (int k = std::uniform_int_distribution<int>(0, 3)(random); k > 0; --k) {
+      r.event.operations.push_back(Operation::kReset);
+    }
+    r.event.target.requested = text(10);
+    // Long enough, now and then, to be cut (kMaxFieldBytes; detail kMaxDetailBytes).
+    r.event.target.dn = text(std::uniform_int_distribution<int>(0, 4)(random) == 0 ? 700 : 10);
+    r.event.requester.kind = std::uniform_int_distribution<int>(0, 1)(random)
+                                 ? RequesterKind::kSelf
+                                 : RequesterKind::kNone;
+    r.event.requester.id = text(4);
+    r.event.requester.verified_by = list();
+    r.event.decision =
+        std::uniform_int_distribution<int>(0, 1)(random) ? Decision::kDeny : Decision::kNone;
+    r.event.reasons = list();
+    r.event.directory = text(3);
+    r.event.server = text(3);
+    r.event.outcome = text(3);
+    if (std::uniform_int_distribution<int>(0, 1)(random)) {
+      r.event.duration = std::chrono::milliseconds(
+          std::uniform_int_distribution<std::int64_t>(-5, 1'000'000)(random));
+    }
+    r.event.detail = text(std::uniform_int_distribution<int>(0, 4)(random) == 0 ? 2500 : 20);
+
+    const std::string body = internal::RecordBody(r);
+    const auto parsed = nlohmann::ordered_json::parse(body, nullptr, false);
+    ASSERT_FALSE(parsed.is_discarded()) << body;
+    ASSERT_EQ(parsed.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace), body)
+        << "record " << i;
+    const std::string line = internal::Seal(body, Secret(std::string(32, 'k')));
+    auto again = ParseRecord(line);
+    ASSERT_TRUE(again.ok()) << again.error().ToString() << "\n" << line;
+    ASSERT_EQ(internal::RecordBody(*again), body) << "record " << i;
+  }
+}
+
+// The writer and verify seal and check every line with a key set up once: the same MAC as
+// OpenSSL's one-shot HMAC (the documented rule), for any data, from concurrent threads.
+TEST(HmacKeyTest, IsTheDocumentedHmacForAnyDataAndFromConcurrentThreads) {
+  for (const std::string& key : {std::string(32, 'k'), std::string("\x00\x01secret", 8)}) {
+    const internal::HmacKey mac{Secret(key)};
+    std::mt19937 random(7);
+    std::vector<std::string> data;
+    for (int i = 0; i < 50; ++i) {
+      std::string d(std::uniform_int_distribution<std::size_t>(0, 2000)(random), '\0');
+      for (char& c : d) c = static_cast<char>(random());
+      data.push_back(std::move(d));
+    }
+    for (const std::string& d : data) ASSERT_EQ(mac.Hex(d), HmacSha256(key, d));
+    std::vector<std::thread> threads;
+    std::atomic<int> wrong{0};
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        for (int round = 0; round < 20; ++round) {
+          for (const std::string& d : data) wrong += mac.Hex(d) != HmacSha256(key, d) ? 1 : 0;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(wrong.load(), 0);
+  }
 }
 
 TEST(ParseRecord, RefusesUnknownKeysAndWrongTypes) {

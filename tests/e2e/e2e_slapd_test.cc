@@ -399,6 +399,27 @@ TEST_F(EndToEndSlapdTest, AFullAuditDiskStopsTheAgentAndTheNextStartLosesNothing
         << id << ": " << state;
   }
 
+  // While the trail still cannot be written, a start cannot record agent_started: the agent
+  // does not start (status 1, "not starting"; systemd tries again), and takes nothing. (A full
+  // disk may leave room in the trail's last page for a short record, so the test makes the
+  // file system read-only instead: the trail cannot even be opened for writing.)
+  ASSERT_TRUE((*tmpfs)->SetReadOnly(true).ok());
+  const std::size_t log_before = ReadFileOrEmpty(agent.log()).size();
+  ASSERT_TRUE(agent.Launch().ok());
+  ASSERT_TRUE(WaitUntil([&] { return agent.running() ? NotFound("running") : Status::Ok(); },
+                        std::chrono::seconds(20))
+                  .ok())
+      << "the agent started with a trail it cannot write";
+  auto refused = agent.Stop();
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(*refused, 1);
+  const std::string refusal = ReadFileOrEmpty(agent.log()).substr(log_before);
+  EXPECT_NE(refusal.find("not starting"), std::string::npos) << refusal;
+  EXPECT_NE(refusal.find("audit trail"), std::string::npos) << refusal;
+  EXPECT_EQ(refusal.find("connected to the cloud"), std::string::npos) << refusal;
+  for (const auto& [id, pw] : sent) EXPECT_NE(state_of(id), "failed") << id;
+  ASSERT_TRUE((*tmpfs)->SetReadOnly(false).ok());
+
   // Room again: the next start goes on with what the queue holds.
   std::filesystem::remove((*tmpfs)->path() / "ballast");
   ASSERT_TRUE(agent.Start().ok()) << ReadFileOrEmpty(agent.log());

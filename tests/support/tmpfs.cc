@@ -21,6 +21,15 @@ Result<std::unique_ptr<SmallTmpfs>> SmallTmpfs::Mount(const std::filesystem::pat
   return std::unique_ptr<SmallTmpfs>(new SmallTmpfs(dir));
 }
 
+Status SmallTmpfs::SetReadOnly(bool read_only) {
+  unsigned long flags = MS_REMOUNT;
+  if (read_only) flags |= MS_RDONLY;
+  if (::mount("tmpfs", dir_.c_str(), "tmpfs", flags, nullptr) != 0) {
+    return ErrnoStatus(errno, "remount " + dir_.string());
+  }
+  return Status::Ok();
+}
+
 SmallTmpfs::~SmallTmpfs() { ::umount2(dir_.c_str(), MNT_DETACH); }
 
 bool TmpfsIsRequired() { return InCi() && ::geteuid() == 0; }

@@ -19,6 +19,8 @@ class SmallTmpfs {
   SmallTmpfs(const SmallTmpfs&) = delete;
   SmallTmpfs& operator=(const SmallTmpfs&) = delete;
   const std::filesystem::path& path() const { return dir_; }
+  // Remounts it read-only (every write fails with EROFS, root's too) or read-write again.
+  Status SetReadOnly(bool read_only);
 
  private:
   explicit SmallTmpfs(std::filesystem::path dir) : dir_(std::move(dir)) {}

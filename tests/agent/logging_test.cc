@@ -46,6 +46,15 @@ std::string CaptureLog(config::LogConfig settings, const std::string& message,
   return out;
 }
 
+// The fields of a request's end, as the pipeline logs them.
+LogFields AFinishedRequest() {
+  return {.event = LogEvent::kRequestFinished,
+          .request_id = "req-42",
+          .outcome = "access_denied",
+          .directory = "corp",
+          .target = "alice@example.com"};
+}
+
 TEST(LoggingTest, JsonFormatWritesOneObjectPerLine) {
   std::string out = CaptureLog({.format = config::LogFormat::kJson}, "hello \"world\"\nnext");
   auto record = nlohmann::json::parse(out.substr(0, out.find('\n')));
@@ -61,13 +70,7 @@ TEST(LoggingTest, JsonFormatWritesOneObjectPerLine) {
 TEST(LoggingTest, JsonLinesCarryTheRecordsFieldsAndNoneItDoesNotHave) {
   std::string out =
       CaptureLog({.format = config::LogFormat::kJson}, "plain", [](spdlog::logger& l) {
-        Log(l, spdlog::level::err,
-            {.event = LogEvent::kRequestFinished,
-             .request_id = "req-42",
-             .outcome = "access_denied",
-             .directory = "corp",
-             .target = "alice@example.com"},
-            "request {}: {}", "req-42", "access_denied");
+        Log(l, spdlog::level::err, AFinishedRequest(), "request {}: {}", "req-42", "access_denied");
         Log(l, spdlog::level::info, {.event = LogEvent::kReady}, "ready");
       });
   std::vector<nlohmann::json> records;
@@ -248,13 +251,8 @@ Captured CaptureJournal(const std::function<void(spdlog::logger&)>& log, bool bi
 
 TEST(JournalTest, ARequestsRecordCarriesItsFieldsAndTheOutcomesMessageId) {
   const Captured c = CaptureJournal([](spdlog::logger& l) {
-    Log(l, spdlog::level::err,
-        {.event = LogEvent::kRequestFinished,
-         .request_id = "req-42",
-         .outcome = "access_denied",
-         .directory = "corp",
-         .target = "alice@example.com"},
-        "request {} for {}: {}", "req-42", "alice@example.com", "access_denied: no right");
+    Log(l, spdlog::level::err, AFinishedRequest(), "request {} for {}: {}", "req-42",
+        "alice@example.com", "access_denied: no right");
   });
   ASSERT_EQ(c.error, "");
   ASSERT_EQ(c.records.size(), 1u) << c.stderr_text;

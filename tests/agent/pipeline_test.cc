@@ -1853,6 +1853,16 @@ class PipelineExpiryTest : public PipelineTest {
     auto d = queue_->Show(id);
     return d.ok() ? d->record.state : queue::State::kFailed;
   }
+  // The next start, on the same state, with a trail that works again (as after the disk was
+  // given room).
+  void RestartWithAWorkingTrail() {
+    pipeline_.reset();
+    queue_.reset();
+    armed_ = false;
+    OpenWriter(/*faulty=*/false);
+    OpenQueue();
+    MakePipeline();
+  }
 };
 
 TEST_F(PipelineExpiryTest, ARequestWithNoTimeLeftToRetryIsAuditedAsExpiredOnceAndReported) {
@@ -2032,12 +2042,7 @@ TEST_F(PipelineHeldExpiryTest, AnExpiryWhoseRecordFailedIsRecordedAtTheNextStart
   pipeline_->ResendResults();  // as at a reconnection
   EXPECT_EQ(ResultsFor(outbound_, held), 0u);
 
-  pipeline_.reset();
-  queue_.reset();
-  armed_ = false;
-  OpenWriter(/*faulty=*/false);
-  OpenQueue();
-  MakePipeline();
+  RestartWithAWorkingTrail();
   pipeline_->ResendResults();  // as at the first connection
   ASSERT_EQ(ResultsFor(outbound_, held), 1u);
   EXPECT_EQ(ResultFor(held).outcome, "expired");
@@ -2071,6 +2076,14 @@ class PipelineUnreadableSecretTest : public PipelineExpiryTest {
     unreadable = bad.id;
     readable = good.id;
   }
+  // The directory_write records of request `id`.
+  std::vector<audit::Event> WritesOf(const std::string& id) {
+    std::vector<audit::Event> out;
+    for (audit::Event& e : Audited(audit::EventType::kDirectoryWrite)) {
+      if (e.request_id == id) out.push_back(std::move(e));
+    }
+    return out;
+  }
 };
 
 TEST_F(PipelineUnreadableSecretTest, ItsEndIsRecordedBeforeItsResultAndNothingIsWritten) {
@@ -2084,10 +2097,7 @@ TEST_F(PipelineUnreadableSecretTest, ItsEndIsRecordedBeforeItsResultAndNothingIs
   EXPECT_EQ(ResultFor(readable).outcome, "succeeded");
   EXPECT_EQ(directory_->applies, 1) << "only the readable request is written";
 
-  std::vector<audit::Event> ends;
-  for (audit::Event& e : Audited(audit::EventType::kDirectoryWrite)) {
-    if (e.request_id == unreadable) ends.push_back(std::move(e));
-  }
+  const std::vector<audit::Event> ends = WritesOf(unreadable);
   ASSERT_EQ(ends.size(), 1u);
   EXPECT_EQ(ends[0].outcome, "secret_unreadable");
   EXPECT_EQ(ends[0].target.requested, "bob");
@@ -2121,19 +2131,11 @@ TEST_F(PipelineUnreadableSecretTest,
   pipeline_->ResendResults();  // as at a reconnection
   EXPECT_EQ(ResultsFor(outbound_, unreadable), 0u);
 
-  pipeline_.reset();
-  queue_.reset();
-  armed_ = false;
-  OpenWriter(/*faulty=*/false);
-  OpenQueue();
-  MakePipeline();
+  RestartWithAWorkingTrail();
   pipeline_->ResendResults();  // as at the first connection
   ASSERT_EQ(ResultsFor(outbound_, unreadable), 1u);
   EXPECT_EQ(ResultFor(unreadable).outcome, "secret_unreadable");
-  std::vector<audit::Event> ends;
-  for (audit::Event& e : Audited(audit::EventType::kDirectoryWrite)) {
-    if (e.request_id == unreadable) ends.push_back(std::move(e));
-  }
+  const std::vector<audit::Event> ends = WritesOf(unreadable);
   ASSERT_EQ(ends.size(), 1u);
   EXPECT_EQ(ends[0].outcome, "secret_unreadable");
   EXPECT_EQ(ends[0].detail.rfind("recorded at start", 0), 0u) << ends[0].detail;

@@ -357,7 +357,11 @@ channel::HelloState Pipeline::HelloState() {
   if (AuditFailed()) return hello;
   auto pending = deps_.queue->PendingResults(protocol::kMaxUnackedResults);
   if (pending.ok()) {
-    for (const auto& r : *pending) hello.unacked_results.push_back(r.info.id);
+    for (const auto& r : *pending) {
+      // As SendResult: an end the queue made is announced once it is recorded.
+      if (EndedByQueue(r) && !EndRecorded(r.info.id)) continue;
+      hello.unacked_results.push_back(r.info.id);
+    }
   }
   return hello;
 }
@@ -382,7 +386,8 @@ void Pipeline::OnKeySetChanged(const protocol::Jwks& keys) {
 // none leaves: the outbox keeps it for the next start.
 void Pipeline::SendResult(const queue::Record& record) {
   if (AuditFailed()) return;
-  if (!deps_.outbound->Send(ResultFor(record)).ok()) return;  // re-sent after reconnect
+  if (EndedByQueue(record) && !EndRecorded(record.info.id)) return;  // ReportQueueEnd sends it
+  if (!deps_.outbound->Send(ResultFor(record)).ok()) return;         // re-sent after reconnect
   audit::Event e = AuditEventFor(audit::EventType::kResultSent, record.info);
   if (record.outcome) e.outcome = record.outcome->code;
   Audit(e);
@@ -501,6 +506,9 @@ Status Pipeline::RecordUnacknowledgedQueueEnds() {
         "the requests the queue ended, whose results wait to be sent, cannot be recorded in the "
         "audit trail");
   }
+  for (const queue::Record& record : *pending) {
+    if (EndedByQueue(record)) NoteEndRecorded(record.info.id);
+  }
   return Status::Ok();
 }
 
@@ -515,14 +523,15 @@ Status Pipeline::RecordUnacknowledgedQueueEnds() {
 // the next attempt takes again itself.
 constexpr std::chrono::minutes kLongestWaitForWork{5};
 
-// Until notified, or until the next scheduled request is due. This is a wait for work, so the
-// worker's heartbeat is idle meanwhile (common/liveness.h): an idle agent wakes no worker.
-void Pipeline::WaitForWork(Liveness::Heartbeat* beat) {
+// Until notified, or until the next scheduled request is due (but not before `at_least`).
+// This is a wait for work, so the worker's heartbeat is idle meanwhile (common/liveness.h): an
+// idle agent wakes no worker.
+void Pipeline::WaitForWork(Liveness::Heartbeat* beat, milliseconds at_least) {
   auto next = deps_.queue->NextReadyTime();
   milliseconds longest = kLongestWaitForWork;
   if (next.ok() && next->has_value()) {
     const auto delay = std::chrono::duration_cast<milliseconds>(**next - deps_.clock->Now());
-    longest = std::clamp(delay, milliseconds::zero(), longest);
+    longest = std::clamp(delay, at_least, longest);
   }
   if (beat) beat->Idle();
   std::unique_lock lock(mu_);
@@ -538,6 +547,7 @@ void Pipeline::WaitForStop(Liveness::Heartbeat* beat) {
 }
 
 void Pipeline::WorkerLoop(Liveness::Heartbeat* beat) {
+  milliseconds error_pause = milliseconds::zero();  // after consecutive failed Takes
   for (;;) {
     if (beat) beat->Beat();
     {
@@ -548,15 +558,20 @@ void Pipeline::WorkerLoop(Liveness::Heartbeat* beat) {
     std::optional<queue::Record> unreadable;
     auto work = deps_.queue->Take(&unreadable);
     if (!work.ok()) {
-      deps_.log->error("queue: {}", work.error().ToString());
-      if (work.error().code() == Code::kCorruption) {
-        // The queue failed that request: recorded and reported here, as an expiry is.
-        if (unreadable) ReportQueueEnd(*unreadable);
+      if (unreadable) {
+        // The queue failed that request: recorded, logged and reported here, as an expiry is;
+        // the next request may be ready now.
+        ReportQueueEnd(*unreadable);
         continue;
       }
-      WaitForWork(beat);
+      deps_.log->error("queue: {}", work.error().ToString());
+      // A queue that cannot be read (I/O error, corruption) while requests are due would
+      // otherwise be asked again at once, for ever: each failure doubles the pause.
+      error_pause = std::clamp(error_pause * 2, kFirstQueueErrorPause, kLongestQueueErrorPause);
+      WaitForWork(beat, error_pause);
       continue;
     }
+    error_pause = milliseconds::zero();
     if (!work->has_value()) {
       WaitForWork(beat);
       continue;
@@ -844,7 +859,24 @@ void Pipeline::ReportQueueEnd(const queue::Record& record) {
         e.detail);
   }
   if (!Audit(e)) return;
+  NoteEndRecorded(record.info.id);
   Report(record, /*succeeded=*/false, e.outcome);
+}
+
+void Pipeline::NoteEndRecorded(const std::string& id) {
+  std::lock_guard lock(queue_ends_mu_);
+  recorded_queue_ends_.insert(id);
+}
+
+bool Pipeline::EndRecorded(const std::string& id) {
+  std::lock_guard lock(queue_ends_mu_);
+  return recorded_queue_ends_.count(id) > 0;
+}
+
+void Pipeline::ForgetRecordedEnd(const queue::Record& acknowledged) {
+  if (!EndedByQueue(acknowledged)) return;
+  std::lock_guard lock(queue_ends_mu_);
+  recorded_queue_ends_.erase(acknowledged.info.id);
 }
 
 // No worker is woken for the account's next request, which may go now: a worker that reports

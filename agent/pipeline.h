@@ -63,6 +63,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "agent/intake.h"
@@ -205,7 +206,12 @@ class Pipeline final : public IntakeTarget {
  private:
   // `beat` is the worker's heartbeat; null when there is no Liveness.
   void WorkerLoop(Liveness::Heartbeat* beat);
-  void WaitForWork(Liveness::Heartbeat* beat);
+  void WaitForWork(Liveness::Heartbeat* beat,
+                   std::chrono::milliseconds at_least = std::chrono::milliseconds::zero());
+  // The pause of a worker after a Take that failed (not for a request), doubling from the first
+  // to the longest while the failures go on; a notification ends it early.
+  static constexpr std::chrono::milliseconds kFirstQueueErrorPause{100};
+  static constexpr std::chrono::milliseconds kLongestQueueErrorPause{30'000};
   // After the audit trail failed: idle until Stop.
   void WaitForStop(Liveness::Heartbeat* beat);
   // True, with the request's id logged, when the audit trail has failed: `step` (e.g. "not
@@ -269,6 +275,10 @@ class Pipeline final : public IntakeTarget {
   // Retry or Maintain, or a password that Take could not decrypt. Audits the end
   // (QueueEndAuditEvent), logs it, and reports it once the record is durable.
   void ReportQueueEnd(const queue::Record& record);
+  // recorded_queue_ends_: an end recorded; whether it was; an acknowledged one forgotten.
+  void NoteEndRecorded(const std::string& id);
+  bool EndRecorded(const std::string& id);
+  void ForgetRecordedEnd(const queue::Record& acknowledged);
   void Finalize(const queue::Work& work, const ldap::Outcome& outcome, const std::string& dn,
                 const std::string& directory, std::chrono::milliseconds duration);
   void SendResult(const queue::Record& record);
@@ -339,6 +349,12 @@ class Pipeline final : public IntakeTarget {
       "restarted with a trail it can write";
   // Set, never cleared, by the first failed audit append or sync (AuditFailed).
   std::atomic<bool> audit_failed_{false};
+  // The requests the queue ended itself (EndedByQueue) whose end this process has recorded,
+  // until the cloud acknowledges their result. SendResult sends such a result only once it is
+  // here: the queue commits the end before ReportQueueEnd records it, and a reconnection's
+  // re-send or a redelivery's answer in between must not send it unrecorded.
+  std::mutex queue_ends_mu_;
+  std::unordered_set<std::string> recorded_queue_ends_;  // guarded by queue_ends_mu_
   // Requests received before this time may have been handed to another agent: the start of
   // this process or the latest channel loss. Guarded by mu_.
   WallTime handover_epoch_{};

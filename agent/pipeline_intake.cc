@@ -378,6 +378,7 @@ void Pipeline::OnResultAcks(std::span<const std::string> ids) {
       continue;
     }
     const queue::Record& record = *acknowledged[i];
+    ForgetRecordedEnd(record);
     audit::Event e = AuditEventFor(audit::EventType::kResultAcknowledged, record.info);
     if (record.outcome) e.outcome = record.outcome->code;
     Audit(e);

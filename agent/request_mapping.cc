@@ -320,6 +320,7 @@ std::vector<std::string> OutcomeCodes() {
     add(protocol::RejectCodeName(static_cast<protocol::RejectCode>(c)));
   }
   add(queue::StateName(queue::State::kExpired));
+  add(queue::kSecretUnreadable);
   return codes;
 }
 

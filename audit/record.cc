@@ -178,6 +178,11 @@ class ObjectWriter {
   bool first_ = true;
 };
 
+// Whether List would write anything.
+bool AnyNonEmpty(const std::vector<std::string>& values) {
+  return std::any_of(values.begin(), values.end(), [](const std::string& v) { return !v.empty(); });
+}
+
 void WriteEventMembers(ObjectWriter& j, const Event& e) {
   j.String("request_id", e.request_id);
   j.String("correlation_id", e.correlation_id);
@@ -197,8 +202,9 @@ void WriteEventMembers(ObjectWriter& j, const Event& e) {
     target.String("dn", e.target.dn);
     target.Close();
   }
+  // Written only with a member: `{}` would parse, and re-serialise without it.
   if (e.requester.kind != RequesterKind::kNone || !e.requester.id.empty() ||
-      !e.requester.verified_by.empty()) {
+      AnyNonEmpty(e.requester.verified_by)) {
     ObjectWriter requester(j.Key("requester"));
     if (e.requester.kind != RequesterKind::kNone) requester.Name("kind", Name(e.requester.kind));
     requester.String("id", e.requester.id);

@@ -25,8 +25,10 @@ std::string Seal(std::string_view body, const Secret& key) {
   return SealWith(body, HmacSha256Hex(key, body));
 }
 
-std::string Seal(std::string_view body, const HmacKey& key) {
-  return SealWith(body, key.Hex(body));
+Result<std::string> Seal(std::string_view body, const HmacKey& key) {
+  const std::string mac = key.Hex(body);
+  if (mac.size() != kHexDigestSize) return Internal("OpenSSL could not compute the record's HMAC");
+  return SealWith(body, mac);
 }
 
 std::optional<Unsealed> Unseal(std::string_view line) {

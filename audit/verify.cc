@@ -174,6 +174,8 @@ Status Verifier::ReadCheckpoint() {
 }
 
 Result<VerifyReport> Verifier::Run() {
+  // Not a finding about the trail: without a working MAC every line would look forged.
+  if (!record_mac_.ok()) return Internal("OpenSSL could not set up the audit key's HMAC");
   if (options_.witness && !options_.witness->hmac.empty() &&
       !internal::HeadMacIsValid(*options_.witness, key_)) {
     Find(Problem::kWitnessForged, options_.file, 0,
@@ -403,6 +405,7 @@ void Verifier::CheckEnd() {
 }
 
 Result<VerifyReport> Verifier::RunFromCheckpoint() {
+  if (!record_mac_.ok()) return Internal("OpenSSL could not set up the audit key's HMAC");
   WB_RETURN_IF_ERROR(ReadCheckpoint());
   if (checkpoint_finding_ && checkpoint_finding_->problem == Problem::kCheckpointInvalid) {
     report_.finding = checkpoint_finding_;

@@ -122,6 +122,7 @@ class Writer::Impl {
 // ---- Open -------------------------------------------------------------------------------
 
 Status Writer::Impl::Open() {
+  if (!record_mac_.ok()) return Internal("OpenSSL could not set up the audit key's HMAC");
   // The longest name the head's file can have (a rotated file's) must fit the checkpoint.
   WB_RETURN_IF_ERROR(internal::CheckpointFits(
       internal::RotatedPath(options_.file, std::numeric_limits<std::uint64_t>::max())
@@ -281,7 +282,9 @@ Result<Appended> Writer::Impl::Append(const Event& event, Durability durability)
   record.agent = options_.agent_id;
   record.event = event;
   record.prev = head_.hash;
-  std::string line = internal::Seal(internal::RecordBody(record), record_mac_);
+  Result<std::string> sealed = internal::Seal(internal::RecordBody(record), record_mac_);
+  if (!sealed.ok()) return sealed.error();  // nothing written: the trail is as it was
+  std::string line = std::move(*sealed);
   if (line.size() >= internal::kMaxLineBytes) {
     return InvalidArgument("audit record too long");  // the Event limits make this unreachable
   }

@@ -33,6 +33,9 @@ std::string HmacSha256Hex(const Secret& key, std::string_view data);
 class HmacKey {
  public:
   explicit HmacKey(const Secret& key);
+  // False when OpenSSL could not set the key up: every Hex is then "". Check it once, where
+  // the key is made.
+  bool ok() const { return keyed_ != nullptr; }
   std::string Hex(std::string_view data) const;
 
  private:

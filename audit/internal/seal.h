@@ -10,13 +10,15 @@
 
 #include "audit/internal/crypto.h"
 #include "common/secret.h"
+#include "common/status.h"
 
 namespace wb::audit::internal {
 
 // `body` is a JSON object ("{...}") without an "hmac" member. Returns
 // body minus its final '}' + `,"hmac":"<HMAC-SHA-256(key, body) hex>"}`.
 std::string Seal(std::string_view body, const Secret& key);
-std::string Seal(std::string_view body, const HmacKey& key);  // the same, the key set up once
+// The same, the key set up once; kInternal (nothing to write) when OpenSSL gave no MAC.
+Result<std::string> Seal(std::string_view body, const HmacKey& key);
 
 struct Unsealed {
   std::string body;       // the MAC'd bytes

@@ -187,6 +187,7 @@ class FaultyQueue final : public queue::Queue {
   std::atomic<bool> fail_finish{false};
   std::atomic<bool> fail_retry{false};
   std::atomic<bool> fail_show{false};
+  std::atomic<bool> corrupt_storage{false};  // Take fails with kCorruption, no request ended
   std::atomic<int> failed_calls{0};
   std::atomic<int> takes{0};
   std::atomic<int> durable_admissions{0};  // MarkReadyAll calls with Sync::kDurable
@@ -215,6 +216,10 @@ class FaultyQueue final : public queue::Queue {
   using queue::Queue::Take;
   Result<std::optional<queue::Work>> Take(std::optional<queue::Record>* unreadable) override {
     ++takes;
+    if (corrupt_storage) {
+      if (unreadable != nullptr) unreadable->reset();
+      return Status(Code::kCorruption, "injected: database disk image is malformed");
+    }
     return inner_->Take(unreadable);
   }
   Result<std::optional<WallTime>> NextReadyTime() override { return inner_->NextReadyTime(); }
@@ -771,6 +776,30 @@ TEST_F(PipelineTest, NotificationsWhileEveryWorkerIsBusyCostFewEmptyTakesAfterwa
   // 40 that find a request, and a few that find none (a worker whose look raced the other's,
   // and one per worker for what is left of the notifications). Without the bound: about 80.
   EXPECT_LE(takes, 40 + 6) << "empty takes: " << takes - 40;
+}
+
+// A queue that cannot be read (here a corrupt database: kCorruption, no request ended by it)
+// while a request is due makes a worker pause, longer at each failure, until notified: before,
+// it went round Take without pause, logging each time.
+TEST_F(PipelineTest, AWorkerPausesWhileTheQueuesStorageFails) {
+  faulty_->corrupt_storage = true;
+  const int takes_before = faulty_->takes.load();
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});  // wakes a worker
+  ASSERT_TRUE(testing::WaitUntil(
+                  [&] {
+                    return faulty_->takes.load() > takes_before ? Status::Ok()
+                                                                : NotFound("no take yet");
+                  },
+                  10s)
+                  .ok());
+  // Real time, as the workers run on their own threads: a spinning worker takes thousands of
+  // times in it; each of the two pauses at least 100 ms after its first failure.
+  std::this_thread::sleep_for(100ms);
+  EXPECT_LE(faulty_->takes.load() - takes_before, 6);
+  faulty_->corrupt_storage = false;
+  ASSERT_TRUE(pipeline_->RetryWaitingNow().ok());  // a notification, as the next event brings
+  EXPECT_TRUE(ResultArrives(c.id).ok());
 }
 
 TEST_F(PipelineTest, ARetryThatMeetsItsOwnLandedWriteInTheSameSecondSucceeds) {
@@ -2022,6 +2051,43 @@ TEST_F(PipelineHeldExpiryTest, ARequestHeldByTheBreakerUntilItExpiresIsAuditedOn
   EXPECT_EQ(Audited(audit::EventType::kRequestExpired).size(), 1u);
   EXPECT_EQ(ResultsFor(outbound_, held), 1u);
   EXPECT_EQ(directory_->applies, 2);
+}
+
+// The queue commits an end it makes itself (an expiry, an unreadable password) before the
+// pipeline records it. A reconnection's re-send or a redelivery's answer in between must not
+// send that result unrecorded; once recorded, it is re-sent as any result is until the cloud
+// acknowledges it.
+TEST_F(PipelineHeldExpiryTest, AResultTheQueueEndedIsNotSentBeforeItIsRecorded) {
+  for (const auto& id : {Send("u1"), Send("u2")}) ASSERT_TRUE(ResultArrives(id).ok());
+  auto c = Claims();
+  c.target.value = "u3";
+  c.requester.id = "u3";
+  const std::string envelope = Seal(c);
+  pipeline_->OnRequest({envelope});
+  const std::string held = c.id;
+  ASSERT_EQ(StateOf(held), queue::State::kReceived);
+  fake_clock_.Advance(5min);
+  ASSERT_TRUE(queue_->Maintain().ok());  // the queue's commit, not yet the pipeline's record
+  ASSERT_EQ(StateOf(held), queue::State::kExpired);
+
+  EXPECT_THAT(pipeline_->HelloState().unacked_results,
+              ::testing::Not(::testing::Contains(held)));                // a reconnection's hello
+  pipeline_->ResendResults();                                            // and its re-sends
+  pipeline_->OnRequests(std::vector<protocol::Request>{{envelope, 2}});  // a redelivery
+  EXPECT_EQ(ResultsFor(outbound_, held), 0u);
+  EXPECT_TRUE(Audited(audit::EventType::kRequestExpired).empty());
+
+  // Recorded (here by the next start), it leaves, and again at each reconnection until acked.
+  RestartWithAWorkingTrail();
+  pipeline_->ResendResults();
+  pipeline_->ResendResults();
+  EXPECT_EQ(ResultsFor(outbound_, held), 2u);
+  EXPECT_TRUE(
+      Before(EventsOf(held), audit::EventType::kRequestExpired, audit::EventType::kResultSent));
+  EXPECT_THAT(pipeline_->HelloState().unacked_results, ::testing::Contains(held));
+  pipeline_->OnResultAcks(std::vector<std::string>{held});
+  pipeline_->ResendResults();
+  EXPECT_EQ(ResultsFor(outbound_, held), 2u);
 }
 
 // The queue expires a request before its request_expired record is appended. When that append

@@ -358,8 +358,7 @@ channel::HelloState Pipeline::HelloState() {
   auto pending = deps_.queue->PendingResults(protocol::kMaxUnackedResults);
   if (pending.ok()) {
     for (const auto& r : *pending) {
-      // As SendResult: an end the queue made is announced once it is recorded.
-      if (EndedByQueue(r) && !EndRecorded(r.info.id)) continue;
+      if (AwaitsItsRecord(r)) continue;  // as in SendResult
       hello.unacked_results.push_back(r.info.id);
     }
   }
@@ -386,8 +385,8 @@ void Pipeline::OnKeySetChanged(const protocol::Jwks& keys) {
 // none leaves: the outbox keeps it for the next start.
 void Pipeline::SendResult(const queue::Record& record) {
   if (AuditFailed()) return;
-  if (EndedByQueue(record) && !EndRecorded(record.info.id)) return;  // ReportQueueEnd sends it
-  if (!deps_.outbound->Send(ResultFor(record)).ok()) return;         // re-sent after reconnect
+  if (AwaitsItsRecord(record)) return;                        // ReportQueueEnd sends it
+  if (!deps_.outbound->Send(ResultFor(record)).ok()) return;  // re-sent after reconnect
   audit::Event e = AuditEventFor(audit::EventType::kResultSent, record.info);
   if (record.outcome) e.outcome = record.outcome->code;
   Audit(e);
@@ -871,6 +870,12 @@ void Pipeline::NoteEndRecorded(const std::string& id) {
 bool Pipeline::EndRecorded(const std::string& id) {
   std::lock_guard lock(queue_ends_mu_);
   return recorded_queue_ends_.count(id) > 0;
+}
+
+// An acknowledged result was recorded before it first left (by this process or an earlier
+// one): a redelivery of its request is answered with it again.
+bool Pipeline::AwaitsItsRecord(const queue::Record& record) {
+  return EndedByQueue(record) && !record.acknowledged_at && !EndRecorded(record.info.id);
 }
 
 void Pipeline::ForgetRecordedEnd(const queue::Record& acknowledged) {

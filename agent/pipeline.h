@@ -279,6 +279,8 @@ class Pipeline final : public IntakeTarget {
   void NoteEndRecorded(const std::string& id);
   bool EndRecorded(const std::string& id);
   void ForgetRecordedEnd(const queue::Record& acknowledged);
+  // A result the queue ended itself that this process has not recorded yet: not sent.
+  bool AwaitsItsRecord(const queue::Record& record);
   void Finalize(const queue::Work& work, const ldap::Outcome& outcome, const std::string& dn,
                 const std::string& directory, std::chrono::milliseconds duration);
   void SendResult(const queue::Record& record);

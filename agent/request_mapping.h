@@ -77,7 +77,8 @@ std::optional<audit::Requester> ParseRequester(const std::string& requester_json
 
 // Every outcome code a request can end with, each once: the directory's (ldap::OutcomeName),
 // the policy's (policy::CodeName), the envelope checks' (protocol::RejectCodeName) and the
-// queue's expiry. The log's WBAGENT_OUTCOME and the message catalog use these names.
+// queue's own (its expiry, queue::kSecretUnreadable). The log's WBAGENT_OUTCOME and the
+// message catalog use these names.
 std::vector<std::string> OutcomeCodes();
 
 // succeeded, rejected (the directory's rules said no) or failed (anything else permanent).

@@ -81,14 +81,6 @@ int SyslogPriority(spdlog::level::level_enum level) {
   return 6;
 }
 
-// A sink that takes a record's fields (LogStructured gives them); spdlog's own calls reach it
-// without any.
-class FieldSink {
- public:
-  virtual ~FieldSink() = default;
-  virtual void LogWithFields(const spdlog::details::log_msg& msg, const LogFields& fields) = 0;
-};
-
 // One JSON object per record: {"ts","level","logger","msg"}, and the record's fields where it
 // has them, under the journal's names in lower case without the prefix (event, request_id,
 // outcome, directory, target) and message_id, so that a log shipper reading standard error
@@ -136,25 +128,38 @@ class JsonFormatter final : public spdlog::formatter {
   const bool syslog_prefix_;
 };
 
-// JSON lines on standard error, with the fields (JsonFormatter).
-class JsonStderrSink final : public spdlog::sinks::base_sink<std::mutex>, public FieldSink {
+// A sink that takes a record's fields (LogStructured gives them); spdlog's own calls reach it
+// without any. Both kinds below write to standard error, the journal's as its fallback.
+class FieldSink : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  JsonStderrSink() : formatter_(/*syslog_prefix=*/false) {}
-
-  void LogWithFields(const spdlog::details::log_msg& msg, const LogFields& fields) override {
+  void LogWithFields(const spdlog::details::log_msg& msg, const LogFields& fields) {
     std::lock_guard lock(mutex_);
     Write(msg, fields);
   }
 
  protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override { Write(msg, LogFields{}); }
-  void flush_() override { std::fflush(stderr); }
+  // Called with mutex_ held.
+  virtual void Write(const spdlog::details::log_msg& msg, const LogFields& fields) = 0;
+  static void WriteJson(const JsonFormatter& formatter, const spdlog::details::log_msg& msg,
+                        const LogFields& fields) {
+    spdlog::memory_buf_t buf;
+    formatter.Format(msg, fields, buf);
+    std::fwrite(buf.data(), 1, buf.size(), stderr);
+  }
 
  private:
-  void Write(const spdlog::details::log_msg& msg, const LogFields& fields) {
-    spdlog::memory_buf_t buf;
-    formatter_.Format(msg, fields, buf);
-    std::fwrite(buf.data(), 1, buf.size(), stderr);
+  void sink_it_(const spdlog::details::log_msg& msg) final { Write(msg, LogFields{}); }
+  void flush_() final { std::fflush(stderr); }
+};
+
+// JSON lines on standard error, with the fields (JsonFormatter).
+class JsonStderrSink final : public FieldSink {
+ public:
+  JsonStderrSink() : formatter_(/*syslog_prefix=*/false) {}
+
+ private:
+  void Write(const spdlog::details::log_msg& msg, const LogFields& fields) override {
+    WriteJson(formatter_, msg, fields);
   }
 
   JsonFormatter formatter_;
@@ -170,21 +175,12 @@ bool StderrIsTheJournal() {
 // A sink that gives each record to journald with its fields (sd_journal_sendv). Should journald
 // refuse one (it is restarting), the record goes to standard error, which is the journal's
 // stream, as a JSON line with a "<N>" priority prefix that journald strips.
-class JournalSink final : public spdlog::sinks::base_sink<std::mutex>, public FieldSink {
+class JournalSink final : public FieldSink {
  public:
   JournalSink() : fallback_(/*syslog_prefix=*/true) {}
 
-  void LogWithFields(const spdlog::details::log_msg& msg, const LogFields& fields) override {
-    std::lock_guard lock(mutex_);
-    Send(msg, fields);
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override { Send(msg, LogFields{}); }
-  void flush_() override { std::fflush(stderr); }
-
  private:
-  void Send(const spdlog::details::log_msg& msg, const LogFields& fields) {
+  void Write(const spdlog::details::log_msg& msg, const LogFields& fields) override {
     const std::vector<std::string> lines =
         JournalFields(msg.level, std::string_view(msg.payload.data(), msg.payload.size()), fields);
     std::vector<iovec> iov;
@@ -193,9 +189,7 @@ class JournalSink final : public spdlog::sinks::base_sink<std::mutex>, public Fi
       iov.push_back({const_cast<char*>(line.data()), line.size()});  // NOLINT: read only
     }
     if (sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) >= 0) return;
-    spdlog::memory_buf_t buf;
-    fallback_.Format(msg, fields, buf);
-    std::fwrite(buf.data(), 1, buf.size(), stderr);
+    WriteJson(fallback_, msg, fields);
   }
 
   JsonFormatter fallback_;

@@ -867,15 +867,12 @@ void Pipeline::NoteEndRecorded(const std::string& id) {
   recorded_queue_ends_.insert(id);
 }
 
-bool Pipeline::EndRecorded(const std::string& id) {
-  std::lock_guard lock(queue_ends_mu_);
-  return recorded_queue_ends_.count(id) > 0;
-}
-
 // An acknowledged result was recorded before it first left (by this process or an earlier
 // one): a redelivery of its request is answered with it again.
 bool Pipeline::AwaitsItsRecord(const queue::Record& record) {
-  return EndedByQueue(record) && !record.acknowledged_at && !EndRecorded(record.info.id);
+  if (!EndedByQueue(record) || record.acknowledged_at) return false;
+  std::lock_guard lock(queue_ends_mu_);
+  return recorded_queue_ends_.count(record.info.id) == 0;
 }
 
 void Pipeline::ForgetRecordedEnd(const queue::Record& acknowledged) {

@@ -275,9 +275,8 @@ class Pipeline final : public IntakeTarget {
   // Retry or Maintain, or a password that Take could not decrypt. Audits the end
   // (QueueEndAuditEvent), logs it, and reports it once the record is durable.
   void ReportQueueEnd(const queue::Record& record);
-  // recorded_queue_ends_: an end recorded; whether it was; an acknowledged one forgotten.
+  // recorded_queue_ends_: an end recorded; an acknowledged one forgotten.
   void NoteEndRecorded(const std::string& id);
-  bool EndRecorded(const std::string& id);
   void ForgetRecordedEnd(const queue::Record& acknowledged);
   // A result the queue ended itself that this process has not recorded yet: not sent.
   bool AwaitsItsRecord(const queue::Record& record);

@@ -3,7 +3,6 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/params.h>
 
 #include <string>
@@ -19,19 +18,6 @@ std::string Sha256Hex(std::string_view data) {
     return std::string();
   }
   return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), size));
-}
-
-std::string HmacSha256Hex(const Secret& key, std::string_view data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (HMAC(EVP_sha256(), key.view().data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac,
-           &size) == nullptr) {
-    return std::string();
-  }
-  std::string hex = HexEncode(std::string_view(reinterpret_cast<const char*>(mac), size));
-  WipeBytes(mac, sizeof mac);
-  return hex;
 }
 
 HmacKey::HmacKey(const Secret& key) {
@@ -62,6 +48,10 @@ std::string HmacKey::Hex(std::string_view data) const {
   std::string hex = HexEncode(std::string_view(reinterpret_cast<const char*>(mac), size));
   WipeBytes(mac, sizeof mac);
   return hex;
+}
+
+std::string HmacSha256Hex(const Secret& key, std::string_view data) {
+  return HmacKey(key).Hex(data);
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

@@ -45,23 +45,15 @@ std::optional<Unsealed> Unseal(std::string_view line) {
   return Unsealed{std::move(body), hmac};
 }
 
-namespace {
-
-template <typename Mac>
-SealCheck CheckSealWith(std::string_view line, const Mac& mac) {
-  std::optional<Unsealed> parts = Unseal(line);
-  if (!parts) return SealCheck::kNotSealed;
-  return ConstantTimeEquals(mac(parts->body), parts->hmac) ? SealCheck::kOk : SealCheck::kBadMac;
-}
-
-}  // namespace
-
 SealCheck CheckSeal(std::string_view line, const Secret& key) {
-  return CheckSealWith(line, [&key](std::string_view body) { return HmacSha256Hex(key, body); });
+  return CheckSeal(line, HmacKey(key));
 }
 
 SealCheck CheckSeal(std::string_view line, const HmacKey& key) {
-  return CheckSealWith(line, [&key](std::string_view body) { return key.Hex(body); });
+  std::optional<Unsealed> parts = Unseal(line);
+  if (!parts) return SealCheck::kNotSealed;
+  return ConstantTimeEquals(key.Hex(parts->body), parts->hmac) ? SealCheck::kOk
+                                                               : SealCheck::kBadMac;
 }
 
 }  // namespace wb::audit::internal

@@ -23,13 +23,11 @@ using wb::HexEncode;
 using wb::IsLowerHex;
 
 std::string Sha256Hex(std::string_view data);
-std::string HmacSha256Hex(const Secret& key, std::string_view data);
-
 // HMAC-SHA-256 under one key, set up once (the algorithm's lookup and the key's schedule), for
 // the many lines sealed or checked with it: what the writer does for each record and verify
-// for each line. Hex(key-as-made, data) == HmacSha256Hex(key, data). Calls may run
-// concurrently: each works on its own copy of the keyed state. Like the functions above it
-// gives "" when OpenSSL fails (only when it cannot allocate), which no comparison accepts.
+// for each line. Calls may run concurrently: each works on its own copy of the keyed state.
+// Like Sha256Hex it gives "" when OpenSSL fails (only when it cannot allocate), which no
+// comparison accepts.
 class HmacKey {
  public:
   explicit HmacKey(const Secret& key);
@@ -41,6 +39,9 @@ class HmacKey {
  private:
   MacCtxPtr keyed_;  // initialised with the key; copied for each call, never updated itself
 };
+
+// One MAC under a key used once (HmacKey(key).Hex(data)).
+std::string HmacSha256Hex(const Secret& key, std::string_view data);
 // Compares without leaking where two equal-length strings differ.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 

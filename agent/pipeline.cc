@@ -53,6 +53,18 @@ protocol::ResultMessage ResultFor(const queue::Record& record) {
   return m;
 }
 
+// A disabled account is left as it is, whatever the request: on OpenLDAP setting a password
+// lifts the administrative lock (ppolicy deletes pwdAccountLockedTime 000001010000Z with any
+// password change), and an unlock deletes it outright, so either would enable the account; on
+// AD it would give a switched-off account, often a leaver's, a password someone knows.
+// Enabling an account is the directory administrator's decision, not a reset page's.
+ldap::Outcome DisabledAccount(const ldap::Account& account) {
+  return ldap::MakeOutcome(ldap::OutcomeCode::kAccountDisabled,
+                           "the account " + account.dn +
+                               " is disabled in the directory; nothing was changed (a disabled "
+                               "account must be enabled by an administrator first)");
+}
+
 // What CheckPassword knows of a taken request: its passwords, read in place from the Work's
 // Secrets, and the account's names.
 policy::PasswordFacts PasswordFactsFor(const queue::Work& work, const ldap::Directory& directory,
@@ -600,6 +612,10 @@ void Pipeline::Process(queue::Work& work, Liveness::Heartbeat* beat) {
   auto account = directory.FindAccount(*target);
   if (!account.ok()) {
     return Finalize(work, account.error(), "", directory.name(), Since(start, *deps_.clock));
+  }
+  if (!account->enabled) {
+    return Finalize(work, DisabledAccount(*account), account->dn, directory.name(),
+                    Since(start, *deps_.clock));
   }
   progress();
   if (!PassesAccountChecks(work, directory, *account, start)) return;

@@ -53,6 +53,8 @@ struct Account {
   std::string display_name;
   std::string given_name;  // givenName
   std::string surname;     // sn
+  // False on AD with ACCOUNTDISABLE in userAccountControl, on OpenLDAP with the administrative
+  // lock (pwdAccountLockedTime 000001010000Z). The pipeline writes nothing to such an account.
   bool enabled = true;
   bool locked = false;
   bool must_change_password = false;              // AD pwdLastSet = 0; OpenLDAP pwdReset = TRUE

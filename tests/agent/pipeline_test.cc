@@ -67,6 +67,7 @@ class FakeDirectory final : public ldap::Directory {
     ldap::Account a{.dn = t.value};
     std::lock_guard lock(mu_);
     a.protected_account = protected_accounts_.count(t.value) > 0;
+    a.enabled = disabled_accounts_.count(t.value) == 0;
     if (auto it = password_changed_at_.find(t.value); it != password_changed_at_.end()) {
       a.password_changed_at = it->second;
     }
@@ -140,6 +141,10 @@ class FakeDirectory final : public ldap::Directory {
     std::lock_guard lock(mu_);
     protected_accounts_.insert(uid);
   }
+  void Disable(const std::string& uid) {
+    std::lock_guard lock(mu_);
+    disabled_accounts_.insert(uid);
+  }
   // As if someone (another agent, the user) set the password of `uid` at `t`.
   void SetPasswordChangedAt(const std::string& uid, WallTime t) {
     std::lock_guard lock(mu_);
@@ -171,6 +176,7 @@ class FakeDirectory final : public ldap::Directory {
   std::set<std::string> filter_matches_;
   std::set<std::pair<std::string, std::string>> members_;
   std::set<std::string> protected_accounts_;
+  std::set<std::string> disabled_accounts_;
   std::mutex mu_;
   std::condition_variable gate_;
   bool closed_ = false;
@@ -1475,6 +1481,37 @@ TEST_F(PipelineTest, AMemberOfADeniedGroupIsDeniedAndAProtectedAccountToo) {
   EXPECT_EQ(ResultFor(admin.id).outcome, "protected_account");
   EXPECT_EQ(ResultFor(admin.id).user_action, protocol::UserAction::kContactAdmin);
   EXPECT_EQ(directory_->applies, 0);
+}
+
+// Whatever the request asks (here a reset with an unlock, and a bare validate), a disabled
+// account is not written: on OpenLDAP the write itself would enable it. The end is recorded
+// like any directory outcome, and the user is sent to an administrator.
+TEST_F(PipelineTest, ADisabledAccountIsNotWrittenWhateverTheRequestAsks) {
+  directory_->Disable("alice");
+  auto reset = Claims();
+  reset.operations = {protocol::Operation::kReset, protocol::Operation::kUnlock};
+  pipeline_->OnRequest({Seal(reset)});
+  auto validate = Claims();
+  validate.operations = {protocol::Operation::kValidate};
+  pipeline_->OnRequest({Seal(validate)});
+  ASSERT_TRUE(ResultArrives(reset.id).ok());
+  ASSERT_TRUE(ResultArrives(validate.id).ok());
+  for (const std::string& id : {reset.id, validate.id}) {
+    EXPECT_EQ(ResultFor(id).outcome, "account_disabled") << id;
+    EXPECT_EQ(ResultFor(id).user_action, protocol::UserAction::kContactAdmin) << id;
+    EXPECT_NE(ResultFor(id).reason.find("is disabled in the directory"), std::string::npos);
+  }
+  EXPECT_EQ(directory_->applies, 0);
+  // The reset's end is a directory_write record, the validate's a password_validated one.
+  std::map<std::string, std::string> ends;
+  for (const audit::Record& record : Trail()) {
+    const audit::EventType type = record.event.type;
+    if (type == audit::EventType::kDirectoryWrite || type == audit::EventType::kPasswordValidated) {
+      ends[record.event.request_id] = record.event.outcome;
+    }
+  }
+  EXPECT_EQ(ends, (std::map<std::string, std::string>{{reset.id, "account_disabled"},
+                                                      {validate.id, "account_disabled"}}));
 }
 
 TEST_F(PipelineTest, ADirectoryThatCannotAnswerThePolicysQuestionsIsRetriedNotDenied) {

@@ -86,6 +86,30 @@ TEST_F(EndToEndSambaTest, ResetWithUnlockOfALockedUser) {
   EXPECT_TRUE(UserBind("bob", pw).ok());
 }
 
+// A disabled account (ACCOUNTDISABLE in userAccountControl) is left as it is: no password is
+// set on it and it is not unlocked; enabling it is the domain administrator's decision.
+TEST_F(EndToEndSambaTest, ADisabledAccountIsNeitherResetNorUnlocked) {
+  const std::string name = "disabled1";
+  ASSERT_TRUE(dc_->CreateUser(name, "E2e-Disabled-Start-1").ok());
+  auto disabled = dc_->samba_tool({"user", "disable", name});
+  ASSERT_TRUE(disabled.ok()) << disabled.error().ToString();
+  const auto pwd_last_set = dc_->ReadAttribute(SambaDc::user_dn(name), "pwdLastSet");
+  ASSERT_TRUE(pwd_last_set.ok());
+  const std::string pw = "E2e-Disabled-Kite-2";
+  for (const auto& ops :
+       std::vector<std::vector<std::string>>{{"--op", "reset", "--unlock"}, {"--op", "unlock"}}) {
+    std::vector<std::string> args = {"--user", name, "--kind", "sam"};
+    args.insert(args.end(), ops.begin(), ops.end());
+    auto result = Submit(args, ops[1] == "reset" ? &pw : nullptr);
+    EXPECT_EQ(result.value("outcome", ""), "account_disabled") << result.dump();
+    EXPECT_EQ(result.value("user_action", ""), "contact_admin") << result.dump();
+  }
+  EXPECT_EQ(*dc_->ReadAttribute(SambaDc::user_dn(name), "pwdLastSet"), *pwd_last_set);
+  const auto uac = dc_->ReadAttribute(SambaDc::user_dn(name), "userAccountControl");
+  ASSERT_TRUE(uac.ok() && uac->size() == 1);
+  EXPECT_NE(std::stoi(uac->front()) & 2, 0) << "ACCOUNTDISABLE was cleared";
+}
+
 TEST_F(EndToEndSambaTest, RequireChangeSetsPwdLastSetToZero) {
   auto result = Submit({"--user", "carol", "--kind", "sam", "--op", "require-change"}, nullptr);
   EXPECT_EQ(result.value("outcome", ""), "succeeded") << result.dump();

@@ -89,6 +89,35 @@ TEST_F(EndToEndSlapdTest, ResetWithUnlockOfALockedUser) {
   EXPECT_TRUE(CanBind("bob", pw));
 }
 
+// A disabled account (on OpenLDAP the administrative lock, pwdAccountLockedTime 000001010000Z)
+// is left as it is: slapd's ppolicy lifts that lock with any password change, so a reset, not
+// only an unlock, would have enabled the account.
+TEST_F(EndToEndSlapdTest, ADisabledAccountIsNeitherResetNorUnlocked) {
+  const std::string uid = "disabled1";
+  ASSERT_TRUE(slapd_->CreateUser(uid, "disabled1-Start-1").ok());
+  auto admin = slapd_->AdminClient();
+  ASSERT_TRUE(admin.ok()) << admin.error().ToString();
+  const std::vector<std::string> lock = {"000001010000Z"};
+  ASSERT_TRUE(admin
+                  ->Modify(SlapdServer::user_dn(uid),
+                           {{LdapMod::Op::kReplace, "pwdAccountLockedTime", lock}})
+                  .ok());
+  const auto password_hash = slapd_->ReadAttribute(SlapdServer::user_dn(uid), "userPassword");
+  ASSERT_TRUE(password_hash.ok() && !password_hash->empty());
+  const std::string pw = "Disabled-New-Pass-1";
+  for (const auto& ops : std::vector<std::vector<std::string>>{
+           {"--op", "reset"}, {"--op", "reset", "--unlock"}, {"--op", "unlock"}}) {
+    std::vector<std::string> args = {"--user", uid};
+    args.insert(args.end(), ops.begin(), ops.end());
+    const bool sends_password = ops[1] == "reset";
+    auto result = Submit(args, sends_password ? &pw : nullptr);
+    EXPECT_EQ(result.value("outcome", ""), "account_disabled") << result.dump();
+    EXPECT_EQ(result.value("user_action", ""), "contact_admin") << result.dump();
+    EXPECT_EQ(*slapd_->ReadAttribute(SlapdServer::user_dn(uid), "pwdAccountLockedTime"), lock);
+  }
+  EXPECT_EQ(*slapd_->ReadAttribute(SlapdServer::user_dn(uid), "userPassword"), *password_hash);
+}
+
 TEST_F(EndToEndSlapdTest, RequireChangeSetsPwdReset) {
   auto result = Submit({"--user", "carol", "--op", "require-change"}, nullptr);
   EXPECT_EQ(result.value("outcome", ""), "succeeded") << result.dump();

@@ -367,11 +367,16 @@ void Pipeline::RecordSuppressed(const BurstSummary& summary) {
   Log(*deps_.log, spdlog::level::warn, {.event = LogEvent::kRejectionsSummarized}, "{}", e.detail);
 }
 
-// One transaction for the batch; each acknowledgement recorded (buffered: a lost one is
-// acknowledged and recorded again after the cloud re-sends it).
+// One transaction for the batch; each acknowledgement recorded once (buffered: one lost with
+// the queue's own change is acknowledged and recorded again after the cloud re-sends it). An
+// ack repeated for a result acknowledged before changes nothing and is not recorded again: a
+// cloud that repeats them must not be able to grow the trail without bound.
 void Pipeline::OnResultAcks(std::span<const std::string> ids) {
   const std::vector<Result<queue::Record>> acknowledged = deps_.queue->AcknowledgeResults(ids);
   for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (!acknowledged[i].ok() && acknowledged[i].error().code() == Code::kAlreadyExists) {
+      continue;
+    }
     if (!acknowledged[i].ok()) {
       deps_.log->warn("result_ack for {}: {}", EscapeForLog(ids[i]),
                       acknowledged[i].error().ToString());

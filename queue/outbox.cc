@@ -43,7 +43,8 @@ Result<int> Forget(Db& db, std::int64_t now) {
   return static_cast<int>(db.Changes());
 }
 
-Status ToAcknowledged(Db& db, std::string_view id, const RowState& row, std::int64_t now) {
+// Whether this call acknowledged it: false when it was acknowledged before (nothing changes).
+Result<bool> ToAcknowledged(Db& db, std::string_view id, const RowState& row, std::int64_t now) {
   if (!IsTerminal(row.state)) {
     return FailedPrecondition(QuoteId(id) + " is " + std::string(StateName(row.state)) +
                               "; only a final result can be acknowledged");
@@ -52,8 +53,9 @@ Status ToAcknowledged(Db& db, std::string_view id, const RowState& row, std::int
       db.Prepare("UPDATE requests SET acked_at = ?2 WHERE id = ?1 AND acked_at IS NULL");
   if (!stmt.ok()) return stmt.error();
   WB_RETURN_IF_ERROR(stmt->Bind(1, id).Bind(2, now).Run());
-  if (db.Changes() == 0) return Status::Ok();  // acknowledged before
-  return AppendHistory(db, id, now, "result_acknowledged");
+  if (db.Changes() == 0) return false;
+  WB_RETURN_IF_ERROR(AppendHistory(db, id, now, "result_acknowledged"));
+  return true;
 }
 
 }  // namespace
@@ -76,8 +78,9 @@ Result<std::vector<Record>> SqliteQueue::PendingResults(std::size_t limit) {
 Status SqliteQueue::AcknowledgeResult(std::string_view id) {
   return Transition(
       id,
-      [&](Db& db, const RowState& row, std::int64_t now) {
-        return ToAcknowledged(db, id, row, now);
+      [&](Db& db, const RowState& row, std::int64_t now) -> Status {
+        Result<bool> first = ToAcknowledged(db, id, row, now);
+        return first.ok() ? Status::Ok() : first.error();  // twice is OK here
       },
       Sync::kOrdered);
 }
@@ -87,7 +90,9 @@ std::vector<Result<Record>> SqliteQueue::AcknowledgeResults(std::span<const std:
   const std::vector<Status> outcomes = TransitionAll(
       ids,
       [&](Db& db, std::string_view id, const RowState& row, std::int64_t now) -> Status {
-        WB_RETURN_IF_ERROR(ToAcknowledged(db, id, row, now));
+        Result<bool> first = ToAcknowledged(db, id, row, now);
+        if (!first.ok()) return first.error();
+        if (!*first) return Status(Code::kAlreadyExists, QuoteId(id) + " was acknowledged before");
         std::optional<Record> record;
         WB_RETURN_IF_ERROR(LoadInto(db, id, record));
         acknowledged.insert_or_assign(std::string(id), std::move(*record));

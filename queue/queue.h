@@ -431,7 +431,8 @@ class Queue {
   virtual Status AcknowledgeResult(std::string_view id) = 0;
   // AcknowledgeResult for each id, in one transaction: per id, the record as it now is (read
   // in the same transaction, for the caller's record of the acknowledgement) or the error, as
-  // MarkReadyAll.
+  // MarkReadyAll. An id acknowledged before gets kAlreadyExists (nothing changed), so that
+  // the caller records each acknowledgement once however often the cloud repeats it.
   virtual std::vector<Result<Record>> AcknowledgeResults(std::span<const std::string> ids) = 0;
 
   // --- Housekeeping -----------------------------------------------------------------------

@@ -957,6 +957,23 @@ TEST_F(PipelineTest, AResultAckIsRecordedAndTheResultIsNotPendingAnyMore) {
   EXPECT_TRUE(pipeline_->HelloState().unacked_results.empty());
 }
 
+// A cloud that repeats an ack (a bug, or a hostile peer) cannot grow the trail: the
+// acknowledgement is recorded once.
+TEST_F(PipelineTest, AnAckRepeatedManyTimesIsRecordedOnce) {
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  for (int i = 0; i < 50; ++i) pipeline_->OnResultAck(c.id);
+  const std::vector<std::string> batch(20, c.id);
+  pipeline_->OnResultAcks(batch);
+  int recorded = 0;
+  for (const audit::Record& record : Trail()) {
+    if (record.event.type == audit::EventType::kResultAcknowledged) ++recorded;
+  }
+  EXPECT_EQ(recorded, 1);
+  EXPECT_TRUE(pipeline_->HelloState().unacked_results.empty());
+}
+
 // --- "accepted" only for a stored request (a refusal, then the cloud's re-send) -------------
 
 // Every id the agent answered "accepted" is one the queue holds.

@@ -71,9 +71,27 @@ TEST_F(OutboxTest, AcknowledgeResultsReturnsEachRecordOrItsError) {
   EXPECT_EQ(acked[1].error().code(), Code::kNotFound);
   ASSERT_TRUE(acked[2].ok());
   EXPECT_EQ(acked[2]->info.id, "r2");
-  ASSERT_TRUE(acked[3].ok()) << "acknowledging twice is OK";
-  EXPECT_EQ(acked[3]->info.id, "r1");
+  ASSERT_FALSE(acked[3].ok()) << "the second acknowledgement of r1 in the batch";
+  EXPECT_EQ(acked[3].error().code(), Code::kAlreadyExists);
   EXPECT_TRUE(PendingIds().empty());
+}
+
+// The caller records each acknowledgement once: a repeated one, in a later batch, says so and
+// changes nothing (the record's acknowledged_at stays the first one's).
+TEST_F(OutboxTest, AnAcknowledgementRepeatedLaterIsAlreadyExistsAndChangesNothing) {
+  Finished("r1", "alice");
+  const std::vector<std::string> ids = {"r1"};
+  const std::vector<Result<Record>> first = queue_->AcknowledgeResults(ids);
+  ASSERT_TRUE(first[0].ok()) << first[0].error().ToString();
+  ASSERT_TRUE(first[0]->acknowledged_at.has_value());
+  clock_.Advance(std::chrono::seconds(5));
+  const std::vector<Result<Record>> again = queue_->AcknowledgeResults(ids);
+  ASSERT_FALSE(again[0].ok());
+  EXPECT_EQ(again[0].error().code(), Code::kAlreadyExists);
+  auto shown = queue_->Show("r1");
+  ASSERT_TRUE(shown.ok());
+  EXPECT_EQ(shown->record.acknowledged_at, first[0]->acknowledged_at);
+  EXPECT_TRUE(queue_->AcknowledgeResult("r1").ok()) << "the single call still takes it as OK";
 }
 
 TEST_F(OutboxTest, AcknowledgedRecordsArePurgedAfterRetention) {

@@ -199,6 +199,29 @@ TEST_F(EndToEndSlapdTest, AuditTrailVerifiesAndNeverHoldsAPassword) {
   EXPECT_TRUE(secret.ok()) << secret.ToString();
 }
 
+// No copy of a password outlives its request in the agent's memory: not in the agent's own
+// buffers (wiped), nor in the ones libldap, GnuTLS and the JSON library made of it (freed, and
+// wiped as they were freed: common/wipe_on_free.h). Read as a core dump would be, from
+// /proc/PID/mem; a user's change carries an old password too.
+TEST_F(EndToEndSlapdTest, NoPasswordOutlivesItsRequestInTheAgentsMemory) {
+  const std::string pw = "Memory-Scan-Pass-71";
+  ASSERT_EQ(Submit({"--user", "alice", "--op", "reset"}, &pw).value("outcome", ""), "succeeded");
+  const std::filesystem::path old_file = dir_->path() / "old.pw";
+  {
+    std::ofstream(old_file) << pw;
+    std::filesystem::permissions(
+        old_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  }
+  const std::string changed = "Memory-Scan-Pass-72";
+  auto change = Submit(
+      {"--user", "alice", "--op", "change", "--old-password-file", old_file.string()}, &changed);
+  EXPECT_EQ(change.value("outcome", ""), "succeeded") << change.dump();
+  std::filesystem::remove(old_file);
+  EXPECT_TRUE(agent_->FindSecretInMemory(pw).ok()) << agent_->FindSecretInMemory(pw).ToString();
+  EXPECT_TRUE(agent_->FindSecretInMemory(changed).ok())
+      << agent_->FindSecretInMemory(changed).ToString();
+}
+
 TEST_F(EndToEndSlapdTest, DirectoryOutageIsRetriedUntilItComesBack) {
   ASSERT_TRUE(slapd_->Stop().ok());
   const std::string pw = "After-Outage-Pass-5";

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/process_memory.h"
 
 namespace wb::testing {
 namespace {
@@ -183,6 +187,30 @@ Status Agent::FindSecret(const std::string& secret) const {
     found += file.string();
   }
   return found.empty() ? Status::Ok() : Internal("the secret is in " + found);
+}
+
+Status Agent::FindSecretInMemory(const std::string& secret,
+                                 std::chrono::milliseconds patience) const {
+  const auto search = [&]() -> Status {
+    std::string found;
+    for (const std::string& needle : {secret, Utf16LeOfAscii(secret)}) {
+      auto hits = FindInProcessMemory(process_.pid(), needle);
+      if (!hits.ok()) return hits.error();
+      for (const MemoryHit& hit : *hits) {
+        std::ostringstream at;
+        at << std::hex << hit.address;
+        found += "\n  at 0x" + at.str() + " in " + hit.mapping;
+      }
+    }
+    return found.empty() ? Status::Ok() : Internal("the secret is in the agent's memory:" + found);
+  };
+  Status last = search();
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  while (!last.ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    last = search();
+  }
+  return last;
 }
 
 nlohmann::json Agent::QueueRecord(const std::string& id) const {

@@ -77,6 +77,12 @@ class Agent {
   // (queue database and its WAL, audit trail, status) and the agent's log: Ok when nowhere,
   // else an error naming each file.
   Status FindSecret(const std::string& secret) const;
+  // Where `secret` appears, in UTF-8 or UTF-16LE, in the running agent's writable memory
+  // (its heap, stacks and data; /proc/PID/mem): Ok when nowhere, else an error naming each
+  // mapping. A request's password may stay until its worker has let it go, so this waits up
+  // to `patience` for it to go.
+  Status FindSecretInMemory(const std::string& secret,
+                            std::chrono::milliseconds patience = std::chrono::seconds(5)) const;
   // `wbagent queue show ID --json`'s record (null when unknown).
   nlohmann::json QueueRecord(const std::string& id) const;
   const std::string& id() const { return id_; }

@@ -4,6 +4,8 @@
 #include "agent/agent.h"
 #include "agent/command_suggest.h"
 #include "agent/commands.h"
+#include "common/secret.h"
+#include "common/secure_memory.h"
 #include "common/version.h"
 
 namespace wb::agent {
@@ -191,12 +193,19 @@ int Main(int argc, char** argv) {
       app, "run", "Run the agent in the foreground (as systemd starts it)", config_path);
   AuditVerbs audit;
   AddAuditVerbs(app, config_path, audit);
-  std::string token;
-  bool force = false;
+  RegisterArgs register_args;
   CLI::App* enroll = AddConfigVerb(
       app, "register", "Enroll this agent with the cloud using a one-time token", config_path);
-  enroll->add_option("--token", token, "The one-time enrollment token")->required();
-  enroll->add_flag("--force", force, "Enroll again, replacing the existing keys");
+  // Exactly one source of the token.
+  CLI::Option_group* token_source = enroll->add_option_group("token");
+  token_source->add_option(
+      "--token-file", register_args.token_file,
+      "File holding the one-time enrollment token (mode 0600), or - to type or pipe it");
+  token_source->add_option("--token", register_args.token,
+                           "The token on the command line (other local users can see it while "
+                           "register runs; prefer --token-file)");
+  token_source->require_option(1);
+  enroll->add_flag("--force", register_args.force, "Enroll again, replacing the existing keys");
   InspectVerbs inspect;
   AddInspectVerbs(app, config_path, inspect);
   PolicyTestArgs policy_test_args;
@@ -222,6 +231,10 @@ int Main(int argc, char** argv) {
     }
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
+  // Most commands read a secret (doctor and policy test bind with the bind password, register
+  // makes the private keys, audit verify reads the audit key): none may leave a core dump.
+  // `run` checks this again and refuses to start without it; for the others it is best effort.
+  (void)DisableCoreDumps();
   if (check->parsed()) return CheckConfigCommand(config_path);
   if (doctor->parsed()) {
     doctor_args.config_file = config_path;
@@ -229,7 +242,12 @@ int Main(int argc, char** argv) {
   }
   if (std::optional<int> exit_code = BreachedCommand(breached)) return *exit_code;
   if (run->parsed()) return RunDaemonCommand(config_path);
-  if (enroll->parsed()) return RegisterCommand(config_path, token, force);
+  if (enroll->parsed()) {
+    register_args.config_file = config_path;
+    const int exit_code = RegisterCommand(register_args);
+    WipeBytes(register_args.token.data(), register_args.token.size());
+    return exit_code;
+  }
   if (inspect.status->parsed()) {
     inspect.status_args.where.config_file = config_path;
     return StatusCommand(inspect.status_args);

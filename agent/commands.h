@@ -30,7 +30,15 @@ inline constexpr int kExitAuditTrailRefused = 65;
 int CheckConfigCommand(const std::filesystem::path& config_file);
 int RunDaemonCommand(const std::filesystem::path& config_file);
 // `wbagent register` (register_command.cc): enrolls the agent with a one-time token.
-int RegisterCommand(const std::filesystem::path& config_file, const std::string& token, bool force);
+// `wbagent register`: the token from --token-file (a file of mode 0600, or - for standard
+// input), or from --token.
+struct RegisterArgs {
+  std::filesystem::path config_file;
+  std::string token_file;
+  std::string token;
+  bool force = false;
+};
+int RegisterCommand(const RegisterArgs& args);
 
 // `wbagent audit verify` and `wbagent audit query` (audit_commands.cc). An empty path is taken
 // from the config (audit.file, audit.key_file, <agent.state_dir>/audit.checkpoint); the

@@ -3,8 +3,10 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -17,12 +19,12 @@ namespace {
 // not shown as it is typed.
 class NoEcho {
  public:
-  NoEcho() {
+  explicit NoEcho(std::string_view what) {
     if (::isatty(STDIN_FILENO) != 1 || ::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
     termios quiet = saved_;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     active_ = ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
-    std::fputs("Password: ", stderr);
+    std::fprintf(stderr, "%.*s: ", static_cast<int>(what.size()), what.data());
   }
   ~NoEcho() {
     if (!active_) return;
@@ -37,17 +39,24 @@ class NoEcho {
   bool active_ = false;
 };
 
+std::string Lowercase(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 }  // namespace
 
-Result<Secret> ReadPasswordFromStdin() {
-  NoEcho no_echo;
+Result<Secret> ReadSecretLineFromStdin(std::string_view what) {
+  NoEcho no_echo(what);
+  const std::string noun = Lowercase(what);
   std::vector<char, SecureAllocator<char>> buf(kMaxPasswordBytes + 1);
   std::size_t size = 0;
   bool line_end = false;
   while (!line_end && size < buf.size()) {
     const ssize_t n = ::read(STDIN_FILENO, buf.data() + size, 1);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus(errno, "read the password from standard input");
+    if (n < 0) return ErrnoStatus(errno, "read the " + noun + " from standard input");
     if (n == 0) break;
     if (buf[size] == '\n') {
       line_end = true;
@@ -56,10 +65,10 @@ Result<Secret> ReadPasswordFromStdin() {
     }
   }
   if (!line_end && size == buf.size()) {
-    return InvalidArgument("the password on standard input is longer than 1024 bytes");
+    return InvalidArgument("the " + noun + " on standard input is longer than 1024 bytes");
   }
   if (size > 0 && buf[size - 1] == '\r') --size;
-  if (size == 0) return InvalidArgument("no password on standard input");
+  if (size == 0) return InvalidArgument("no " + noun + " on standard input");
   return Secret(std::string_view(buf.data(), size));
 }
 

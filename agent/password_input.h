@@ -2,6 +2,8 @@
 // Reading a password an administrator types (`wbagent breached check`, `wbagent policy test
 // --password-file -`): never from the command line, never echoed, only into secure memory.
 
+#include <string_view>
+
 #include "common/secret.h"
 #include "common/status.h"
 
@@ -11,8 +13,9 @@ namespace wb::agent {
 inline constexpr std::size_t kMaxPasswordBytes = 1024;
 
 // The first line of standard input (without "\n" or "\r\n"), read into secure memory. On a
-// terminal it prompts "Password: " on stderr and turns echo off while it reads. Errors:
-// kInvalidArgument (no password, or longer than kMaxPasswordBytes), the read's errno status.
-Result<Secret> ReadPasswordFromStdin();
+// terminal it prompts "<what>: " on stderr ("Password: ") and turns echo off while it reads.
+// Errors: kInvalidArgument (nothing, or longer than kMaxPasswordBytes), the read's errno status.
+Result<Secret> ReadSecretLineFromStdin(std::string_view what);
+inline Result<Secret> ReadPasswordFromStdin() { return ReadSecretLineFromStdin("Password"); }
 
 }  // namespace wb::agent

@@ -1,8 +1,9 @@
-// `wbagent register --token TOKEN`: enrolls this agent with the cloud (channel/enrollment.h).
+// `wbagent register --token-file FILE`: enrolls this agent with the cloud (channel/enrollment.h).
 #include <cstdio>
 #include <string>
 
 #include "agent/commands.h"
+#include "agent/password_input.h"
 #include "channel/enrollment.h"
 #include "common/clock.h"
 #include "common/secret.h"
@@ -11,23 +12,40 @@
 
 namespace wb::agent {
 
-int RegisterCommand(const std::filesystem::path& config_file, const std::string& token,
-                    bool force) {
+namespace {
+
+// The token, never copied outside secure memory once read: from the file (checked as every
+// secret file is: not readable by others), from standard input, or from the command line.
+Result<Secret> ReadToken(const RegisterArgs& args) {
+  if (args.token_file == "-") return ReadSecretLineFromStdin("Token");
+  if (!args.token_file.empty()) return ReadSecretFile(args.token_file);
+  if (args.token.empty()) return InvalidArgument("--token is empty");
+  return Secret(args.token);
+}
+
+}  // namespace
+
+int RegisterCommand(const RegisterArgs& args) {
   // Reads no directory secret: a credential that only the unit can see must not stop it.
   auto loaded = config::LoadConfig(
-      config_file, config::LoadOptions::FromEnvironment(config::SecretChecks::kSkip));
+      args.config_file, config::LoadOptions::FromEnvironment(config::SecretChecks::kSkip));
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s", config::FormatErrors(loaded.error()).c_str());
-    std::fprintf(stderr, "wbagent register: %s is invalid\n", config_file.c_str());
+    std::fprintf(stderr, "wbagent register: %s is invalid\n", args.config_file.c_str());
     return kExitUsage;
   }
-  if (token.empty()) {
-    std::fprintf(stderr, "wbagent register: --token is empty\n");
+  Result<Secret> token = ReadToken(args);
+  if (!token.ok()) {
+    std::fprintf(stderr, "wbagent register: the token: %s\n", token.error().message().c_str());
+    return kExitUsage;
+  }
+  if (token->view().empty()) {
+    std::fprintf(stderr, "wbagent register: the token is empty\n");
     return kExitUsage;
   }
   const channel::Options options = channel::OptionsFromConfig(*loaded);
   SystemClock clock;
-  auto result = channel::Register(options, Secret(token), force, clock);
+  auto result = channel::Register(options, std::move(*token), args.force, clock);
   if (!result.ok()) {
     std::fprintf(stderr, "wbagent register: %s\n", result.error().message().c_str());
     return result.error().code() == Code::kAlreadyExists ? kExitUsage : kExitFailure;

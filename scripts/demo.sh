@@ -129,7 +129,7 @@ format = "text"
 TOML
 "$wbagent" check-config --config "$work/wbagent.toml"
 token=$("$wbcloud" token create --state "$work/cloud")
-"$wbagent" register --config "$work/wbagent.toml" --token "$token"
+"$wbagent" register --config "$work/wbagent.toml" --token-file - <<<"$token"
 
 step "Doctor first: a read-only preflight of the agent, the cloud and the directory (wbagent doctor)"
 "$wbagent" doctor --config "$work/wbagent.toml" || echo "(wbagent doctor found a problem: the lines with ✗ say what to do)"

@@ -99,6 +99,50 @@ TEST_F(EnrollTest, RegisterEndToEnd) {
   EXPECT_THAT(cloud_.Run({"status"}).output, HasSubstr("agent-1"));
 }
 
+// The token never has to be on a command line: from a file of mode 0600, or from standard
+// input (what the README gives).
+TEST_F(EnrollTest, TheTokenIsReadFromAPrivateFileOrFromStandardInput) {
+  auto first = cloud_.CreateToken();
+  ASSERT_TRUE(first.ok());
+  const auto token_file = dir_.path() / "token";
+  ASSERT_TRUE(WriteFile(token_file, *first + "\n", 0600).ok());
+  CommandResult from_file = RunCommand({WbagentPath().string(), "register", "--config",
+                                        WriteConfig("agent-1", dir_.path() / "s1").string(),
+                                        "--token-file", token_file.string()});
+  EXPECT_EQ(from_file.exit_code, 0) << from_file.output;
+  EXPECT_THAT(from_file.output, HasSubstr("enrolled agent agent-1"));
+
+  auto second = cloud_.CreateToken();
+  ASSERT_TRUE(second.ok());
+  const std::string pasted = *second + "\n";
+  CommandResult from_stdin =
+      RunCommand({WbagentPath().string(), "register", "--config",
+                  WriteConfig("agent-2", dir_.path() / "s2").string(), "--token-file", "-"},
+                 {}, &pasted);
+  EXPECT_EQ(from_stdin.exit_code, 0) << from_stdin.output;
+  EXPECT_THAT(from_stdin.output, HasSubstr("enrolled agent agent-2"));
+}
+
+// A token file others can read is refused before anything is sent, as every secret file is;
+// and a token given twice is a usage error.
+TEST_F(EnrollTest, ATokenFileOthersCanReadIsRefused) {
+  auto token = cloud_.CreateToken();
+  ASSERT_TRUE(token.ok());
+  const auto token_file = dir_.path() / "token";
+  ASSERT_TRUE(WriteFile(token_file, *token + "\n", 0644).ok());
+  const auto config = WriteConfig("agent-1", dir_.path() / "s1");
+  CommandResult r = RunCommand({WbagentPath().string(), "register", "--config", config.string(),
+                                "--token-file", token_file.string()});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("the token:"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "s1" / "agent.crt"));
+  CommandResult both = RunCommand({WbagentPath().string(), "register", "--config", config.string(),
+                                   "--token-file", token_file.string(), "--token", *token});
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+  // The token was not used up by either refusal.
+  EXPECT_EQ(Register(config, *token).exit_code, 0);
+}
+
 TEST_F(EnrollTest, UsedTokenIsRefused) {
   auto token = cloud_.CreateToken();
   ASSERT_TRUE(token.ok());

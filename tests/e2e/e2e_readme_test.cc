@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <sstream>
@@ -154,7 +155,11 @@ class ReadmeQuickStartTest : public ::testing::Test {
       if (word == kConfigInReadme) word = Path("wbagent.toml").string();
       if (word == "TOKEN") word = token_;
     }
-    return RunCommand(argv, {{"SYSTEMD_UNIT_PATH", unit_dir.string()}});
+    // `register --token-file -`: the token is pasted on standard input.
+    const std::string pasted = token_ + "\n";
+    const bool reads_stdin = std::find(argv.begin(), argv.end(), "-") != argv.end();
+    return RunCommand(argv, {{"SYSTEMD_UNIT_PATH", unit_dir.string()}},
+                      reads_stdin ? &pasted : nullptr);
   }
 
   // `systemctl enable --now wbagent`: systemd copies each LoadCredential= source into the

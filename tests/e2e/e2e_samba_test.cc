@@ -110,6 +110,16 @@ TEST_F(EndToEndSambaTest, ADisabledAccountIsNeitherResetNorUnlocked) {
   EXPECT_NE(std::stoi(uac->front()) & 2, 0) << "ACCOUNTDISABLE was cleared";
 }
 
+// AD carries the password as UTF-16LE (unicodePwd): no copy of it, in either encoding, outlives
+// the request in the agent's memory (common/wipe_on_free.h).
+TEST_F(EndToEndSambaTest, NoPasswordOutlivesItsRequestInTheAgentsMemory) {
+  const std::string pw = "E2e-Memory-Scan-Wren-7";
+  auto result = Submit({"--user", "alice", "--kind", "sam", "--op", "reset"}, &pw);
+  EXPECT_EQ(result.value("outcome", ""), "succeeded") << result.dump();
+  const Status found = agent_->FindSecretInMemory(pw);
+  EXPECT_TRUE(found.ok()) << found.ToString();
+}
+
 TEST_F(EndToEndSambaTest, RequireChangeSetsPwdLastSetToZero) {
   auto result = Submit({"--user", "carol", "--kind", "sam", "--op", "require-change"}, nullptr);
   EXPECT_EQ(result.value("outcome", ""), "succeeded") << result.dump();

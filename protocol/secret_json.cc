@@ -102,9 +102,9 @@ class Reader {
   }
 
  private:
-  Status Syntax() const {
-    return InvalidArgument("secret: not valid JSON (at byte " + std::to_string(pos_) + ")");
-  }
+  // No position: an offset into the decrypted plaintext would tell a reader of the log, the
+  // audit trail or the cloud where the password ends or where an odd character sits in it.
+  static Status Syntax() { return InvalidArgument("secret: not valid JSON"); }
   void SkipWs() {
     while (pos_ < in_.size() &&
            (in_[pos_] == ' ' || in_[pos_] == '\t' || in_[pos_] == '\n' || in_[pos_] == '\r')) {

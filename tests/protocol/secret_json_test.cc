@@ -17,6 +17,17 @@ void ExpectRefused(std::string_view plaintext) {
   EXPECT_EQ(r.error().message().find("Sup3r"), std::string::npos) << r.error().message();
 }
 
+// Where the plaintext breaks would tell the log, the trail and the cloud something of the
+// password (its length, where an odd character is): two breaks at different places read alike.
+TEST(SecretJson, ASyntaxErrorSaysNothingOfWhereItIs) {
+  auto early = ParsePasswords(R"({"new_password":"ab"x})");
+  auto late = ParsePasswords(R"({"new_password":"Sup3r-Secret-Pw-and-more"x})");
+  ASSERT_FALSE(early.ok());
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(early.error().message(), late.error().message());
+  EXPECT_EQ(late.error().message(), "secret: not valid JSON");
+}
+
 TEST(SecretJson, ParsesNewAndOld) {
   auto r = ParsePasswords(R"( { "old_password" : "a" , "new_password":"Sup3r-Secret-Pw" } )");
   ASSERT_TRUE(r.ok()) << r.error().ToString();

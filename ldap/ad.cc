@@ -22,14 +22,6 @@ constexpr char kInChainMemberOf[] = "memberOf:1.2.840.113556.1.4.1941:=";
 constexpr long long kUacAccountDisable = 0x2;
 constexpr long long kUacLockout = 0x10;  // in msDS-User-Account-Control-Computed
 
-// FILETIME: 100 ns intervals since 1601-01-01.
-std::optional<WallTime> FromFileTime(long long ticks) {
-  if (ticks <= 0) return std::nullopt;
-  constexpr long long kUnixEpochTicks = 116444736000000000LL;
-  return WallTime(std::chrono::duration_cast<WallTime::duration>(
-      std::chrono::nanoseconds((ticks - kUnixEpochTicks) * 100)));
-}
-
 // AD stores durations as negative 100 ns intervals.
 std::chrono::seconds FromAdInterval(std::optional<long long> ticks) {
   if (!ticks || *ticks == std::numeric_limits<long long>::min()) return std::chrono::seconds(0);
@@ -127,7 +119,7 @@ class AdOps final : public KindOps {
                             : ParseInteger(e.First("lockouttime")).value_or(0) != 0;
     const auto pwd_last_set = ParseInteger(e.First("pwdlastset"));
     a.must_change_password = pwd_last_set && *pwd_last_set == 0;
-    if (pwd_last_set) a.password_changed_at = FromFileTime(*pwd_last_set);
+    if (pwd_last_set) a.password_changed_at = FileTimeToWallTime(*pwd_last_set);
     a.protected_account = ParseInteger(e.First("admincount")).value_or(0) == 1;
     a.groups = e.All("memberof");
     if (computed) a.password_policy_dn = computed->First("msds-resultantpso");

@@ -33,8 +33,12 @@ class KindOps {
 std::unique_ptr<KindOps> MakeAdOps(const config::DirectoryConfig& config);
 std::unique_ptr<KindOps> MakeOpenLdapOps(const config::DirectoryConfig& config);
 
-// Shared parsing helpers.
+// Shared parsing helpers. A time the clock cannot hold (WallTime counts nanoseconds from 1970
+// in 64 bits: about the years 1678 to 2261) is nullopt, as an unparsable one: the directory's
+// value is untrusted input, and out of range it would overflow.
 std::optional<WallTime> ParseGeneralizedTime(std::string_view text);
+// AD's FILETIME (pwdLastSet): 100 ns intervals since 1601-01-01; 0 (and less) is "no time".
+std::optional<WallTime> FileTimeToWallTime(long long ticks);
 std::optional<long long> ParseInteger(const std::optional<std::string>& text);
 // "\"password\"" as UTF-16LE, the value AD's unicodePwd takes; kPolicyViolation when the
 // password is not valid UTF-8.

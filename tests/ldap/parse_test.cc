@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "ldap/kind.h"
 
 namespace wb::ldap {
@@ -30,6 +32,27 @@ TEST(GeneralizedTimeTest, ParsesOpenLdapTimestamps) {
   EXPECT_EQ(std::chrono::system_clock::to_time_t(*t), 1795308480);
   EXPECT_TRUE(ParseGeneralizedTime("20261122004800.123456Z").has_value());
   EXPECT_FALSE(ParseGeneralizedTime("garbage").has_value());
+}
+
+// A directory's timestamps are untrusted input: one the clock cannot hold is no timestamp,
+// not an overflow (which was undefined behaviour, and a garbage "password changed at").
+TEST(GeneralizedTimeTest, ATimeBeyondTheClocksRangeIsNone) {
+  EXPECT_FALSE(ParseGeneralizedTime("99991231235959Z").has_value());
+  EXPECT_FALSE(ParseGeneralizedTime("10000101000000Z").has_value());
+  auto last = ParseGeneralizedTime("22600101000000Z");
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(std::chrono::system_clock::to_time_t(*last), 9151488000);
+}
+
+TEST(FileTimeTest, ConvertsPwdLastSetAndRefusesWhatTheClockCannotHold) {
+  // 2026-11-22 00:48:00 UTC, as AD writes it.
+  auto t = FileTimeToWallTime(134397820800000000LL);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(std::chrono::system_clock::to_time_t(*t), 1795308480);
+  EXPECT_FALSE(FileTimeToWallTime(0).has_value());  // "must change at next logon"
+  EXPECT_FALSE(FileTimeToWallTime(-1).has_value());
+  EXPECT_FALSE(FileTimeToWallTime(std::numeric_limits<long long>::max()).has_value());
+  EXPECT_FALSE(FileTimeToWallTime(1).has_value());  // 1601: before what the clock holds
 }
 
 TEST(ParseIntegerTest, RejectsTrailingGarbage) {

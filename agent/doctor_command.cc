@@ -84,7 +84,7 @@ std::optional<CheckResult> KeyFileProblem(const std::string& id, const std::file
   struct stat st {};
   if (stat(f.c_str(), &st) != 0) {
     return CheckFail(id, "keys", f.string() + " cannot be read: " + std::strerror(errno),
-                     "run `wbagent register --token TOKEN` (it creates the agent's keys)");
+                     "run `wbagent register --token-file -` (it creates the agent's keys)");
   }
   if ((st.st_mode & 077) != 0) {
     return CheckFail(id, "keys", f.string() + " has mode " + ModeText(st.st_mode),
@@ -101,18 +101,18 @@ CheckResult CheckKeys(const channel::StatePaths& paths) {
   auto key = protocol::EcPrivateKey::Load(paths.key());
   if (!key.ok()) {
     return CheckFail(id, "keys", key.error().message(),
-                     "run `wbagent register --force --token TOKEN` for new keys");
+                     "run `wbagent register --force --token-file -` for new keys");
   }
   auto cert = channel::ReadCertificate(paths.cert());
   if (!cert.ok()) {
     return CheckFail(id, "keys", cert.error().message(),
-                     "run `wbagent register --force --token TOKEN` for a new certificate");
+                     "run `wbagent register --force --token-file -` for a new certificate");
   }
   if (!cert->matches(*key)) {
     return CheckFail(id, "keys",
                      paths.cert().string() + " is not the certificate of " + paths.key().string(),
-                     "restore the pair from one backup, or run `wbagent register --force --token "
-                     "TOKEN`");
+                     "restore the pair from one backup, or run `wbagent register --force "
+                     "--token-file -`");
   }
   return CheckOk(
       id, "keys",
@@ -124,7 +124,7 @@ CheckResult CheckCertificate(const channel::StatePaths& paths, WallTime now) {
   const std::string title = "agent certificate";
   auto cert = channel::ReadCertificate(paths.cert());
   if (!cert.ok()) {
-    return CheckFail(id, title, cert.error().message(), "run `wbagent register --token TOKEN`");
+    return CheckFail(id, title, cert.error().message(), "run `wbagent register --token-file -`");
   }
   const auto days =
       std::chrono::duration_cast<std::chrono::hours>(cert->not_after - now).count() / 24;
@@ -135,7 +135,7 @@ CheckResult CheckCertificate(const channel::StatePaths& paths, WallTime now) {
     detail += " days ago";
     return CheckFail(id, title, detail,
                      "an expired certificate cannot be renewed over the channel: run `wbagent "
-                     "register --force --token TOKEN` with a new token");
+                     "register --force --token-file -` with a new token");
   }
   if (now < cert->not_before) {
     return CheckFail(id, title, detail + ": not valid yet", "check this host's clock");

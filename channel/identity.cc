@@ -60,13 +60,24 @@ Status EnsurePrivateDirectory(const std::filesystem::path& dir) {
 Result<Enrollment> LoadEnrollment(const StatePaths& paths) {
   if (!std::filesystem::exists(paths.enrollment())) {
     return NotFound("this agent is not enrolled (" + paths.enrollment().string() +
-                    " does not exist): run `wbagent register --token TOKEN`");
+                    " does not exist): run `wbagent register --token-file -`");
   }
   auto text = ReadSmallFile(paths.enrollment(), 256 * 1024);
   if (!text.ok()) return text.error();
   Json j = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("agent_id") || !j["agent_id"].is_string() ||
-      !j.contains("tenant") || !j["tenant"].is_string()) {
+  // Every field's type is checked before it is read: json::value() throws on a wrong type, and
+  // an exception here would end the channel's reconnect loop for good.
+  const auto has = [&j](const char* key, bool (Json::*is)() const noexcept) {
+    return j.contains(key) && (j[key].*is)();
+  };
+  const auto optional_ok = [&j](const char* key, bool (Json::*is)() const noexcept) {
+    return !j.contains(key) || (j[key].*is)();
+  };
+  if (!j.is_object() || !has("agent_id", &Json::is_string) || !has("tenant", &Json::is_string) ||
+      !optional_ok("agent_url", &Json::is_string) ||
+      !optional_ok("enrolled_at", &Json::is_number_integer) ||
+      !optional_ok("keys_issued_at", &Json::is_number_integer) ||
+      !optional_ok("keyset_jws", &Json::is_string)) {
     return Status(Code::kCorruption,
                   paths.enrollment().string() + " is not a valid enrollment record");
   }
@@ -75,9 +86,8 @@ Result<Enrollment> LoadEnrollment(const StatePaths& paths) {
   e.tenant = j["tenant"].get<std::string>();
   e.agent_url = j.value("agent_url", "");
   e.enrolled_at = FromUnix(j.value("enrolled_at", std::int64_t{0}));
-  if (j.contains("keys_issued_at") && j["keys_issued_at"].is_number_integer()) {
+  if (j.contains("keys_issued_at"))
     e.keys_issued_at = FromUnix(j["keys_issued_at"].get<std::int64_t>());
-  }
   e.keyset_jws = j.value("keyset_jws", "");
   return e;
 }
@@ -95,7 +105,7 @@ Status SaveEnrollment(const StatePaths& paths, const Enrollment& e) {
 Result<protocol::Jwks> LoadCloudKeys(const StatePaths& paths) {
   if (!std::filesystem::exists(paths.cloud_keys())) {
     return NotFound("the cloud's signing keys are missing (" + paths.cloud_keys().string() +
-                    " does not exist): run `wbagent register --token TOKEN`");
+                    " does not exist): run `wbagent register --token-file -`");
   }
   auto text = ReadSmallFile(paths.cloud_keys(), 256 * 1024);
   if (!text.ok()) return text.error();

@@ -58,7 +58,7 @@ std::string UpgradeRefusal(const websocket::response_type& res, const std::strin
   line += " ";
   line += EscapeForLog(std::string_view(res.reason().data(), res.reason().size()), 100);
   if (code == 401 || code == 403) {
-    fix = "the cloud does not know this agent's certificate: run `wbagent register --token TOKEN`";
+    fix = "the cloud does not know this agent's certificate: run `wbagent register --token-file -`";
   } else if (code == 404) {
     fix = "the cloud has no agent endpoint at " + EscapeForLog(path) +
           ": check the path in cloud.url";

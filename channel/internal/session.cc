@@ -138,7 +138,7 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
       if (code == 401 || code == 403) {
         return PermissionDenied("the cloud refused this agent's connection (" + line +
                                 "): its certificate is unknown to the cloud; run `wbagent "
-                                "register --token TOKEN`");
+                                "register --token-file -`");
       }
       if (code == 404) {
         return FailedPrecondition("the cloud has no agent endpoint at path " +

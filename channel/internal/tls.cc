@@ -135,7 +135,7 @@ Result<std::unique_ptr<ssl::context>> MakeClientContext(const TlsSettings& s) {
   if (s.client_cert && s.client_key) {
     if (!std::filesystem::exists(*s.client_cert)) {
       return NotFound("this agent has no client certificate (" + s.client_cert->string() +
-                      " does not exist): run `wbagent register --token TOKEN`");
+                      " does not exist): run `wbagent register --token-file -`");
     }
     if (SSL_CTX_use_certificate_chain_file(native, s.client_cert->c_str()) != 1) {
       return Status(Code::kCorruption, "cannot load the client certificate " +
@@ -240,7 +240,7 @@ Status TlsError(const boost::system::error_code& ec, const VerifyRecord& record,
     case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
       return PermissionDenied("TLS: the cloud refused this agent's client certificate (" + what +
                               "): the agent is not enrolled with this cloud, or its "
-                              "certificate expired; run `wbagent register --token TOKEN`");
+                              "certificate expired; run `wbagent register --token-file -`");
     case SSL_R_TLSV1_ALERT_INTERNAL_ERROR:
     case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
       return Unavailable("TLS: " + host + " refused the handshake (" + what +

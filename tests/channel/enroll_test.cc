@@ -143,6 +143,23 @@ TEST_F(EnrollTest, ATokenFileOthersCanReadIsRefused) {
   EXPECT_EQ(Register(config, *token).exit_code, 0);
 }
 
+// A field of the wrong type in enrollment.json (edited, or damaged) is a corrupt record, not
+// an exception: json::value() throws on a wrong type, and the channel's thread would have
+// ended its reconnect loop for good.
+TEST_F(EnrollTest, AnEnrollmentRecordWithAFieldOfTheWrongTypeIsCorruptNotAnException) {
+  const channel::StatePaths paths(dir_.path() / "state");
+  std::filesystem::create_directories(paths.enrollment().parent_path());
+  for (const char* field : {R"("agent_url": 5)", R"("enrolled_at": "yesterday")",
+                            R"("keyset_jws": [])", R"("keys_issued_at": 1.5)"}) {
+    ASSERT_TRUE(WriteFile(paths.enrollment(),
+                          std::string(R"({"agent_id": "a", "tenant": "t", )") + field + "}", 0600)
+                    .ok());
+    auto loaded = channel::LoadEnrollment(paths);
+    ASSERT_FALSE(loaded.ok()) << field;
+    EXPECT_EQ(loaded.error().code(), Code::kCorruption) << field;
+  }
+}
+
 TEST_F(EnrollTest, UsedTokenIsRefused) {
   auto token = cloud_.CreateToken();
   ASSERT_TRUE(token.ok());

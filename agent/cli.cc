@@ -116,7 +116,9 @@ void AddStateDirOption(CLI::App& verb, std::filesystem::path& state_dir) {
 void AddInspectVerbs(CLI::App& app, std::string& config_path, InspectVerbs& verbs) {
   verbs.status = AddConfigVerb(app, "status",
                                "Show whether the agent runs and is connected, its queue, last "
-                               "results and directory servers; exit 0 only when connected",
+                               "results and directory servers; exit 0 only when connected, "
+                               "every directory has a healthy server and the breaker is not "
+                               "tripped",
                                config_path);
   AddStateDirOption(*verbs.status, verbs.status_args.where.state_dir);
   verbs.status->add_flag("--json", verbs.status_args.json, "One JSON object");

@@ -139,7 +139,8 @@ std::optional<RateLimit> ParseRateLimit(std::string_view text) {
 
 // The queue keeps finished requests for queue.retention (at least one hour); the limits are
 // counted from them after a restart, so a window may not be longer than seven days, the
-// default retention. LoadConfig checks it against the configured retention.
+// default retention. A window longer than a shorter configured retention is not refused: the
+// docs say it cannot count what the queue no longer holds (configuration.md, policy.md).
 constexpr std::chrono::seconds kMaxRateWindow = std::chrono::hours(24 * 7);
 
 void LoadRateLimit(TableReader& table, std::string_view key, RateLimit& out) {

@@ -78,8 +78,10 @@ class LdapDirectory final : public Directory {
   }
 
   Outcome Apply(const Account& account, const PasswordChange& change) override {
-    return Run(/*is_write=*/true,
-               [&](Connection& conn) { return ops_->Apply(conn, account, change); });
+    return WithoutEchoedPassword(
+        Run(/*is_write=*/true,
+            [&](Connection& conn) { return ops_->Apply(conn, account, change); }),
+        change);
   }
 
   Result<PasswordPolicy, Outcome> EffectivePolicy(const Account& account) override {
@@ -252,6 +254,25 @@ class LdapDirectory final : public Directory {
 };
 
 }  // namespace
+
+Outcome WithoutEchoedPassword(Outcome outcome, const PasswordChange& change) {
+  constexpr std::string_view kWithheld = "(withheld: the server's message contained the password)";
+  for (const Secret* password : {change.new_password, change.old_password}) {
+    if (password == nullptr || password->view().empty()) continue;
+    // As sent, and as EscapeForLog wrote it into the diagnostic (no limit: a long password's
+    // escaped form is longer still).
+    std::string escaped = EscapeForLog(password->view(), std::string::npos);
+    for (std::string* text : {&outcome.diagnostic, &outcome.reason, &outcome.note}) {
+      if (text->find(password->view()) != std::string::npos ||
+          text->find(escaped) != std::string::npos) {
+        WipeBytes(text->data(), text->size());
+        *text = kWithheld;
+      }
+    }
+    WipeBytes(escaped.data(), escaped.size());
+  }
+  return outcome;
+}
 
 Result<std::unique_ptr<Directory>> OpenDirectory(const config::DirectoryConfig& config,
                                                  const Clock& clock) {

@@ -90,6 +90,14 @@ struct PasswordChange {
   MustChange must_change = MustChange::kLeave;
 };
 
+// `outcome` with every text the server could have put a password into (its diagnostic, and
+// the reason and note built around it) replaced by a notice when it contains the new or the
+// old password of `change`, as sent or as escaped for the log. A server's own words go wherever
+// a result goes (the queue, the audit trail, the log, the cloud); AD and slapd do not quote a
+// refused password, but a third-party password check module may. Directory::Apply's outcome
+// has been through this.
+Outcome WithoutEchoedPassword(Outcome outcome, const PasswordChange& change);
+
 // The directory's effective password policy for one account.
 struct PasswordPolicy {
   // Whose rules these are: the two kinds count lengths and apply complexity differently

@@ -6,6 +6,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/log_escape.h"
+#include "common/secret.h"
+#include "ldap/directory.h"
+
 namespace wb::ldap {
 namespace {
 
@@ -23,6 +27,30 @@ TEST(OutcomeTest, EveryCodeIsInTheTroubleshootingTable) {
     const std::string row = "| `" + std::string(OutcomeName(static_cast<OutcomeCode>(c))) + "` |";
     EXPECT_NE(text.str().find(row), std::string::npos) << row;
   }
+}
+
+// A server's message that quotes either password (a password check module may) goes nowhere:
+// the diagnostic, and a reason or note built around it, are withheld; a message without it is
+// kept as it is.
+TEST(OutcomeTest, AServerMessageThatQuotesAPasswordIsWithheld) {
+  const Secret new_pw("N3w-Pass\\word");  // a backslash: escaped in the diagnostic
+  const Secret old_pw("Old-Pass-1");
+  const PasswordChange change{.password = PasswordChange::Password::kChange,
+                              .new_password = &new_pw,
+                              .old_password = &old_pw};
+  Outcome quoted = MakeOutcome(OutcomeCode::kPolicyViolation, "refused: Old-Pass-1 is old");
+  quoted.diagnostic = EscapeForLog("pwdCheckModule: 'N3w-Pass\\word' is too weak");
+  quoted.note = "N3w-Pass\\word";
+  const Outcome withheld = WithoutEchoedPassword(quoted, change);
+  EXPECT_EQ(withheld.code, OutcomeCode::kPolicyViolation);
+  for (const std::string& text : {withheld.reason, withheld.diagnostic, withheld.note}) {
+    EXPECT_EQ(text, "(withheld: the server's message contained the password)");
+  }
+  Outcome plain = MakeOutcome(OutcomeCode::kPolicyViolation, "too weak");
+  plain.diagnostic = "Password fails quality checking policy";
+  const Outcome kept = WithoutEchoedPassword(plain, change);
+  EXPECT_EQ(kept.reason, "too weak");
+  EXPECT_EQ(kept.diagnostic, "Password fails quality checking policy");
 }
 
 TEST(OutcomeTest, AdTooShortNamesTheRule) {

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/secret.h"
+#include "common/secure_memory.h"
 #include "ldap/kind.h"
 
 namespace wb::ldap {
@@ -33,7 +34,7 @@ long DecodeUtf8(std::string_view s, std::size_t& i) {
   return cp;
 }
 
-void PutUnit(std::string& out, unsigned unit) {
+void PutUnit(SecureString& out, unsigned unit) {
   out.push_back(static_cast<char>(unit & 0xff));
   out.push_back(static_cast<char>(unit >> 8));
 }
@@ -81,14 +82,15 @@ std::optional<long long> ParseInteger(const std::optional<std::string>& text) {
   }
 }
 
+// Built in secure memory (locked, out of core dumps, wiped when freed), as every buffer that
+// holds a password here.
 Result<Secret, Outcome> AdQuotedUtf16(std::string_view utf8) {
-  std::string out;
+  SecureString out;
   out.reserve((utf8.size() + 2) * 2);
   PutUnit(out, '"');
   for (std::size_t i = 0; i < utf8.size();) {
     long cp = DecodeUtf8(utf8, i);
     if (cp < 0) {
-      WipeBytes(out.data(), out.size());
       return MakeOutcome(OutcomeCode::kPolicyViolation, "the new password is not valid UTF-8");
     }
     if (cp >= 0x10000) {
@@ -100,9 +102,7 @@ Result<Secret, Outcome> AdQuotedUtf16(std::string_view utf8) {
     }
   }
   PutUnit(out, '"');
-  Secret secret(out);
-  WipeBytes(out.data(), out.capacity());
-  return secret;
+  return Secret(std::string_view(out));
 }
 
 }  // namespace wb::ldap

@@ -395,6 +395,7 @@ void Daemon::Stop() {
 
 void Daemon::Tick(bool maintenance) {
   link_->SendAuditHead();
+  pipeline_->SendOwedResults();
   ApplyBreakerCommand();
   if (maintenance) pipeline_->Maintain();
   // The directories' own password policies can change without the agent knowing: read again

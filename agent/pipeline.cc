@@ -380,7 +380,15 @@ channel::HelloState Pipeline::HelloState() {
 void Pipeline::ResendResults() {
   auto pending = deps_.queue->PendingResults(protocol::kMaxUnackedResults);
   if (!pending.ok()) return;
+  // More may wait than one resend lists: the next tick sends the outbox again, once the cloud
+  // has acknowledged these.
+  if (pending->size() == protocol::kMaxUnackedResults) results_owed_ = true;
   for (const auto& r : *pending) SendResult(r);
+}
+
+void Pipeline::SendOwedResults() {
+  if (!results_owed_.exchange(false)) return;
+  ResendResults();
 }
 
 void Pipeline::OnKeySetChanged(const protocol::Jwks& keys) {
@@ -397,8 +405,12 @@ void Pipeline::OnKeySetChanged(const protocol::Jwks& keys) {
 // none leaves: the outbox keeps it for the next start.
 void Pipeline::SendResult(const queue::Record& record) {
   if (AuditFailed()) return;
-  if (AwaitsItsRecord(record)) return;                        // ReportQueueEnd sends it
-  if (!deps_.outbound->Send(ResultFor(record)).ok()) return;  // re-sent after reconnect
+  if (AwaitsItsRecord(record)) return;  // ReportQueueEnd sends it
+  if (const Status sent = deps_.outbound->Send(ResultFor(record)); !sent.ok()) {
+    // Not connected: re-sent after the next welcome. The outgoing queue full: at the next tick.
+    if (sent.code() == Code::kResourceExhausted) results_owed_ = true;
+    return;
+  }
   audit::Event e = AuditEventFor(audit::EventType::kResultSent, record.info);
   if (record.outcome) e.outcome = record.outcome->code;
   Audit(e);

@@ -48,7 +48,8 @@
 // Threads: OnRequest(s), OnFrameRejected, OnResultAck(s), OnKeySetChanged and OnChannelLost are
 // called one at a time, in the order the channel saw them, from the intake's thread (or a
 // test's); HelloState and ResendResults from the channel's thread, at each connection (they read
-// the queue, which may wait behind a commit in progress). The intake, not the channel's thread,
+// the queue, which may wait behind a commit in progress); SendOwedResults from the daemon's
+// main loop. The intake, not the channel's thread,
 // waits for the disk. The workers run on their own threads.
 // Start/Stop from the main thread.
 
@@ -81,6 +82,8 @@
 namespace wb::agent {
 
 // Where the pipeline sends messages to the cloud (the channel; a fake in tests).
+// Errors of Send: kUnavailable while not connected (everything unacknowledged goes again after
+// the next welcome); kResourceExhausted when the channel's outgoing queue is full.
 class Outbound {
  public:
   virtual ~Outbound() = default;
@@ -156,6 +159,11 @@ class Pipeline final : public IntakeTarget {
   void OnResultAck(const std::string& id) { OnResultAcks({&id, 1}); }
   channel::HelloState HelloState();
   void ResendResults();
+  // Sends the outbox again when a result could not be handed to the channel (its outgoing
+  // queue was full) or a resend left results out (more than a hello lists): from the
+  // daemon's tick, so that a backlog drains over the connection instead of waiting for the
+  // next one. Nothing when nothing is owed.
+  void SendOwedResults();
   // The cloud's signing keys changed: later envelopes are checked against them (audited).
   void OnKeySetChanged(const protocol::Jwks& keys) override;
 
@@ -356,6 +364,9 @@ class Pipeline final : public IntakeTarget {
   // re-send or a redelivery's answer in between must not send it unrecorded.
   std::mutex queue_ends_mu_;
   std::unordered_set<std::string> recorded_queue_ends_;  // guarded by queue_ends_mu_
+  // A result the channel could not take, or a resend that left some out: SendOwedResults
+  // sends the outbox again.
+  std::atomic<bool> results_owed_{false};
   // Requests received before this time may have been handed to another agent: the start of
   // this process or the latest channel loss. Guarded by mu_.
   WallTime handover_epoch_{};

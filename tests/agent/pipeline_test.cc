@@ -32,6 +32,10 @@ using namespace std::chrono_literals;
 class FakeOutbound final : public Outbound {
  public:
   Status Send(const protocol::Message& m) override {
+    if (std::holds_alternative<protocol::ResultMessage>(m) && refuse_results > 0) {
+      --refuse_results;
+      return Status(Code::kResourceExhausted, "the outgoing queue is full");
+    }
     if (on_send) on_send(m);
     std::lock_guard lock(mu_);
     sent_.push_back(m);
@@ -39,6 +43,8 @@ class FakeOutbound final : public Outbound {
   }
   // Called as each message leaves, before it is kept. Set before anything is sent.
   std::function<void(const protocol::Message&)> on_send;
+  // The next this many results are refused, as a full outgoing queue refuses them.
+  std::atomic<int> refuse_results{0};
   template <typename T>
   std::vector<T> All() {
     std::lock_guard lock(mu_);
@@ -972,6 +978,33 @@ TEST_F(PipelineTest, AnAckRepeatedManyTimesIsRecordedOnce) {
   }
   EXPECT_EQ(recorded, 1);
   EXPECT_TRUE(pipeline_->HelloState().unacked_results.empty());
+}
+
+// A result the channel's full outgoing queue refused is not left for the next connection: the
+// daemon's next tick sends it, and a tick with nothing owed sends nothing.
+TEST_F(PipelineTest, AResultTheChannelCouldNotTakeIsSentAtTheNextTick) {
+  outbound_.refuse_results = 1;
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(testing::WaitUntil(
+                  [&] {
+                    auto shown = queue_->Show(c.id);
+                    return shown.ok() && queue::IsTerminal(shown->record.state)
+                               ? Status::Ok()
+                               : NotFound("not finished");
+                  },
+                  10s)
+                  .ok());
+  ASSERT_TRUE(
+      testing::WaitUntil(
+          [&] { return outbound_.refuse_results == 0 ? Status::Ok() : NotFound("not sent"); }, 10s)
+          .ok());
+  EXPECT_TRUE(outbound_.All<protocol::ResultMessage>().empty());
+  pipeline_->SendOwedResults();
+  ASSERT_EQ(outbound_.All<protocol::ResultMessage>().size(), 1u);
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  pipeline_->SendOwedResults();
+  EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 1u);
 }
 
 // --- "accepted" only for a stored request (a refusal, then the cloud's re-send) -------------

@@ -71,6 +71,9 @@ Result<std::vector<MemoryHit>> FindInProcessMemory(pid_t pid, std::string_view n
         if (ignore != nullptr && address == ignored) continue;
         hits.push_back({m.line, address});
       }
+      // Cleared before the next read: when the process searches itself, the mapping that holds
+      // this buffer is read too, and must not show the needle this buffer held a moment ago.
+      std::fill(chunk.begin(), chunk.end(), '\0');
       if (static_cast<std::size_t>(n) < needle.size() ||
           at + static_cast<std::size_t>(n) >= m.end) {
         break;

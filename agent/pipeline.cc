@@ -380,15 +380,29 @@ channel::HelloState Pipeline::HelloState() {
 void Pipeline::ResendResults() {
   auto pending = deps_.queue->PendingResults(protocol::kMaxUnackedResults);
   if (!pending.ok()) return;
-  // More may wait than one resend lists: the next tick sends the outbox again, once the cloud
-  // has acknowledged these.
-  if (pending->size() == protocol::kMaxUnackedResults) results_owed_ = true;
+  {
+    std::lock_guard lock(unsent_mu_);
+    unsent_results_.clear();  // all of them go now; those refused again are noted again
+  }
   for (const auto& r : *pending) SendResult(r);
 }
 
+// Only the results the channel refused, each once per tick: a result it took is not sent again
+// (its resend is the next connection's), so a slow or silent cloud adds no duplicates.
 void Pipeline::SendOwedResults() {
-  if (!results_owed_.exchange(false)) return;
-  ResendResults();
+  std::vector<std::string> owed;
+  {
+    std::lock_guard lock(unsent_mu_);
+    owed.assign(unsent_results_.begin(), unsent_results_.end());
+    unsent_results_.clear();
+  }
+  for (const std::string& id : owed) {
+    auto shown = deps_.queue->Show(id);
+    if (!shown.ok() || !queue::IsTerminal(shown->record.state) || shown->record.acknowledged_at) {
+      continue;  // gone (purged) or acknowledged meanwhile
+    }
+    SendResult(shown->record);
+  }
 }
 
 void Pipeline::OnKeySetChanged(const protocol::Jwks& keys) {
@@ -408,7 +422,10 @@ void Pipeline::SendResult(const queue::Record& record) {
   if (AwaitsItsRecord(record)) return;  // ReportQueueEnd sends it
   if (const Status sent = deps_.outbound->Send(ResultFor(record)); !sent.ok()) {
     // Not connected: re-sent after the next welcome. The outgoing queue full: at the next tick.
-    if (sent.code() == Code::kResourceExhausted) results_owed_ = true;
+    if (sent.code() == Code::kResourceExhausted) {
+      std::lock_guard lock(unsent_mu_);
+      unsent_results_.insert(record.info.id);
+    }
     return;
   }
   audit::Event e = AuditEventFor(audit::EventType::kResultSent, record.info);
@@ -625,12 +642,14 @@ void Pipeline::Process(queue::Work& work, Liveness::Heartbeat* beat) {
   if (!account.ok()) {
     return Finalize(work, account.error(), "", directory.name(), Since(start, *deps_.clock));
   }
+  progress();
+  if (!PassesAccountChecks(work, directory, *account, start)) return;
+  // After the policy's account checks: an account out of scope or protected gets the policy's
+  // answer, which says no more about it than the policy allows.
   if (!account->enabled) {
     return Finalize(work, DisabledAccount(*account), account->dn, directory.name(),
                     Since(start, *deps_.clock));
   }
-  progress();
-  if (!PassesAccountChecks(work, directory, *account, start)) return;
   progress();
   if (info.operations.validate) return Validate(work, directory, *account, start);
   if (!PassesPasswordChecks(work, directory, *account, start)) return;

@@ -61,6 +61,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <thread>
@@ -159,10 +160,9 @@ class Pipeline final : public IntakeTarget {
   void OnResultAck(const std::string& id) { OnResultAcks({&id, 1}); }
   channel::HelloState HelloState();
   void ResendResults();
-  // Sends the outbox again when a result could not be handed to the channel (its outgoing
-  // queue was full) or a resend left results out (more than a hello lists): from the
-  // daemon's tick, so that a backlog drains over the connection instead of waiting for the
-  // next one. Nothing when nothing is owed.
+  // Sends again each result the channel could not take (its outgoing queue was full), from the
+  // daemon's tick: a backlog drains over the connection instead of waiting for the next one.
+  // Nothing when nothing is owed.
   void SendOwedResults();
   // The cloud's signing keys changed: later envelopes are checked against them (audited).
   void OnKeySetChanged(const protocol::Jwks& keys) override;
@@ -364,9 +364,10 @@ class Pipeline final : public IntakeTarget {
   // re-send or a redelivery's answer in between must not send it unrecorded.
   std::mutex queue_ends_mu_;
   std::unordered_set<std::string> recorded_queue_ends_;  // guarded by queue_ends_mu_
-  // A result the channel could not take, or a resend that left some out: SendOwedResults
-  // sends the outbox again.
-  std::atomic<bool> results_owed_{false};
+  // The ids of results the channel refused since the last (re)send: SendOwedResults sends them
+  // again. At most the queue's unacknowledged results.
+  std::mutex unsent_mu_;
+  std::set<std::string> unsent_results_;  // guarded by unsent_mu_
   // Requests received before this time may have been handed to another agent: the start of
   // this process or the latest channel loss. Guarded by mu_.
   WallTime handover_epoch_{};

@@ -1000,9 +1000,18 @@ TEST_F(PipelineTest, AResultTheChannelCouldNotTakeIsSentAtTheNextTick) {
           [&] { return outbound_.refuse_results == 0 ? Status::Ok() : NotFound("not sent"); }, 10s)
           .ok());
   EXPECT_TRUE(outbound_.All<protocol::ResultMessage>().empty());
-  pipeline_->SendOwedResults();
+  // The worker notes the refusal just after the refusal: ticks until the result goes.
+  ASSERT_TRUE(testing::WaitUntil(
+                  [&] {
+                    pipeline_->SendOwedResults();
+                    return outbound_.All<protocol::ResultMessage>().empty() ? NotFound("not yet")
+                                                                            : Status::Ok();
+                  },
+                  10s)
+                  .ok());
   ASSERT_EQ(outbound_.All<protocol::ResultMessage>().size(), 1u);
   EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  // Taken once, it is not sent again by a tick, acknowledged or not.
   pipeline_->SendOwedResults();
   EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 1u);
 }
@@ -1562,6 +1571,20 @@ TEST_F(PipelineTest, ADisabledAccountIsNotWrittenWhateverTheRequestAsks) {
   }
   EXPECT_EQ(ends, (std::map<std::string, std::string>{{reset.id, "account_disabled"},
                                                       {validate.id, "account_disabled"}}));
+}
+
+// The policy's account checks come first: a protected account that is also disabled gets the
+// policy's denial, which names no more of it than the policy allows.
+TEST_F(PipelineTest, APolicyDenialComesBeforeTheDisabledAccount) {
+  policy_config_.directories[0].scope.protect_admin_count = true;
+  Reconfigure();
+  directory_->Protect("alice");
+  directory_->Disable("alice");
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "protected_account");
+  EXPECT_EQ(directory_->applies, 0);
 }
 
 TEST_F(PipelineTest, ADirectoryThatCannotAnswerThePolicysQuestionsIsRetriedNotDenied) {

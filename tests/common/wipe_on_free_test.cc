@@ -116,6 +116,18 @@ TEST_F(WipeOnFreeTest, ABlockThatReallocMovesLeavesNoCopyBehind) {
   EXPECT_EQ(CopiesOf(m), 0u);
 }
 
+// Wiping a block glibc's cache already holds would erase the mark by which glibc catches a
+// double free: the second free of a block must still abort.
+TEST_F(WipeOnFreeTest, ADoubleFreeIsStillCaughtByGlibc) {
+  EXPECT_DEATH(
+      {
+        void* volatile block = std::malloc(48);
+        std::free(block);
+        std::free(block);
+      },
+      "double.free");
+}
+
 TEST_F(WipeOnFreeTest, AStringThatGrowsAndIsDestroyedLeavesNoCopy) {
   const Marker m = NewMarker();
   {

@@ -191,6 +191,14 @@ Status Agent::FindSecret(const std::string& secret) const {
 
 Status Agent::FindSecretInMemory(const std::string& secret,
                                  std::chrono::milliseconds patience) const {
+  // A control: the agent holds the path of its config; a search that cannot find it reads
+  // nothing, and "no secret found" would mean nothing.
+  auto control = FindInProcessMemory(process_.pid(), config_.string());
+  if (!control.ok()) return control.error();
+  if (control->empty()) {
+    return Internal(
+        "the memory search did not find even the agent's config path: it reads nothing");
+  }
   const auto search = [&]() -> Status {
     std::string found;
     for (const std::string& needle : {secret, Utf16LeOfAscii(secret)}) {

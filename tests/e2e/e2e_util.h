@@ -9,6 +9,20 @@
 #include "tests/support/process.h"
 #include "tests/support/slapd_server.h"
 
+// Whether the wbagent of this build wipes what it frees (common/wipe_on_free.h): every build
+// but a ThreadSanitizer one, whose allocator has no fill of freed blocks. The memory tests
+// exist only where it does.
+#if defined(__SANITIZE_THREAD__)
+#define WB_E2E_AGENT_WIPES_ON_FREE 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WB_E2E_AGENT_WIPES_ON_FREE 0
+#endif
+#endif
+#ifndef WB_E2E_AGENT_WIPES_ON_FREE
+#define WB_E2E_AGENT_WIPES_ON_FREE 1
+#endif
+
 namespace wb::testing {
 
 // A running `wbcloud serve` on a free loopback port, with its state in `dir`.

@@ -54,6 +54,7 @@ Result<std::vector<MemoryHit>> FindInProcessMemory(pid_t pid, std::string_view n
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "open " + path);
   std::vector<MemoryHit> hits;
+  std::size_t heap_bytes_read = 0;
   const auto ignored = reinterpret_cast<std::uintptr_t>(ignore);
   std::string chunk;
   constexpr std::size_t kChunk = 1 << 20;
@@ -65,6 +66,7 @@ Result<std::vector<MemoryHit>> FindInProcessMemory(pid_t pid, std::string_view n
       const ssize_t n = ::pread(fd, chunk.data(), want, static_cast<off_t>(at));
       if (n <= 0) break;  // a guard page or a mapping gone meanwhile
       chunk.resize(static_cast<std::size_t>(n));
+      if (m.line.find("[heap]") != std::string::npos) heap_bytes_read += chunk.size();
       for (std::size_t pos = chunk.find(needle); pos != std::string::npos;
            pos = chunk.find(needle, pos + 1)) {
         const std::uintptr_t address = at + pos;
@@ -82,6 +84,15 @@ Result<std::vector<MemoryHit>> FindInProcessMemory(pid_t pid, std::string_view n
     }
   }
   ::close(fd);
+  // A search that could read nothing would find nothing: not an answer. (A sanitizer's
+  // allocator has no [heap]; its arenas are anonymous mappings.)
+  const bool has_heap = std::any_of(mappings->begin(), mappings->end(), [](const Mapping& m) {
+    return m.line.find("[heap]") != std::string::npos;
+  });
+  if (has_heap && heap_bytes_read == 0) {
+    return PermissionDenied("could not read the heap of process " + std::to_string(pid) +
+                            " through " + path);
+  }
   return hits;
 }
 

@@ -23,7 +23,8 @@ struct MemoryHit {
 // memory, thread stacks, the writable data of the binary and its libraries), skipping the
 // bytes [ignore, ignore + needle.size()) (the caller's own copy of the needle, when it searches
 // itself). Mappings larger than 1 GiB (a sanitizer's shadow) are skipped. Reading another
-// process needs the right to ptrace it (root, or its parent).
+// process needs the right to ptrace it (CAP_SYS_PTRACE for a non-dumpable one such as
+// wbagent); a heap that could not be read is an error, not "nothing found".
 Result<std::vector<MemoryHit>> FindInProcessMemory(pid_t pid, std::string_view needle,
                                                    const void* ignore = nullptr);
 

@@ -29,6 +29,14 @@ std::int64_t ToUnix(WallTime t) {
 }
 WallTime FromUnix(std::int64_t s) { return WallTime(std::chrono::seconds(s)); }
 
+// Whether FromUnix can hold `s` (WallTime counts nanoseconds in 64 bits: about 1678 to 2261).
+bool FitsWallTime(const Json& seconds) {
+  constexpr std::int64_t kLimit =
+      std::chrono::duration_cast<std::chrono::seconds>(WallTime::duration::max()).count() - 1;
+  const std::int64_t s = seconds.get<std::int64_t>();
+  return s > -kLimit && s < kLimit;
+}
+
 Result<WallTime> Asn1Time(const ASN1_TIME* t) {
   std::tm tm{};
   if (ASN1_TIME_to_tm(t, &tm) != 1) return InvalidArgument("certificate has an invalid time");
@@ -77,7 +85,9 @@ Result<Enrollment> LoadEnrollment(const StatePaths& paths) {
       !optional_ok("agent_url", &Json::is_string) ||
       !optional_ok("enrolled_at", &Json::is_number_integer) ||
       !optional_ok("keys_issued_at", &Json::is_number_integer) ||
-      !optional_ok("keyset_jws", &Json::is_string)) {
+      !optional_ok("keyset_jws", &Json::is_string) ||
+      (j.contains("enrolled_at") && !FitsWallTime(j["enrolled_at"])) ||
+      (j.contains("keys_issued_at") && !FitsWallTime(j["keys_issued_at"]))) {
     return Status(Code::kCorruption,
                   paths.enrollment().string() + " is not a valid enrollment record");
   }

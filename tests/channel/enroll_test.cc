@@ -149,8 +149,10 @@ TEST_F(EnrollTest, ATokenFileOthersCanReadIsRefused) {
 TEST_F(EnrollTest, AnEnrollmentRecordWithAFieldOfTheWrongTypeIsCorruptNotAnException) {
   const channel::StatePaths paths(dir_.path() / "state");
   std::filesystem::create_directories(paths.enrollment().parent_path());
-  for (const char* field : {R"("agent_url": 5)", R"("enrolled_at": "yesterday")",
-                            R"("keyset_jws": [])", R"("keys_issued_at": 1.5)"}) {
+  for (const char* field :
+       {R"("agent_url": 5)", R"("enrolled_at": "yesterday")", R"("keyset_jws": [])",
+        R"("keys_issued_at": 1.5)", R"("enrolled_at": 9223372036854775807)",
+        R"("keys_issued_at": -9223372036854775807)"}) {
     ASSERT_TRUE(WriteFile(paths.enrollment(),
                           std::string(R"({"agent_id": "a", "tenant": "t", )") + field + "}", 0600)
                     .ok());

@@ -19,7 +19,7 @@ namespace {
 Result<Secret> ReadToken(const RegisterArgs& args) {
   if (args.token_file == "-") return ReadSecretLineFromStdin("Token");
   if (!args.token_file.empty()) return ReadSecretFile(args.token_file);
-  if (args.token.empty()) return InvalidArgument("--token is empty");
+  if (args.token.empty()) return InvalidArgument("--token-file or --token is empty");
   return Secret(args.token);
 }
 

@@ -77,11 +77,12 @@ class LdapDirectory final : public Directory {
     return account;
   }
 
+  // Filtered as each attempt ends, before the pool keeps a failure as the server's last error
+  // (shown by `wbagent status`).
   Outcome Apply(const Account& account, const PasswordChange& change) override {
-    return WithoutEchoedPassword(
-        Run(/*is_write=*/true,
-            [&](Connection& conn) { return ops_->Apply(conn, account, change); }),
-        change);
+    return Run(/*is_write=*/true, [&](Connection& conn) {
+      return WithoutEchoedPassword(ops_->Apply(conn, account, change), change);
+    });
   }
 
   Result<PasswordPolicy, Outcome> EffectivePolicy(const Account& account) override {

@@ -3,7 +3,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <string>
@@ -19,12 +18,12 @@ namespace {
 // not shown as it is typed.
 class NoEcho {
  public:
-  explicit NoEcho(std::string_view what) {
+  explicit NoEcho(std::string_view prompt) {
     if (::isatty(STDIN_FILENO) != 1 || ::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
     termios quiet = saved_;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     active_ = ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
-    std::fprintf(stderr, "%.*s: ", static_cast<int>(what.size()), what.data());
+    std::fprintf(stderr, "%.*s: ", static_cast<int>(prompt.size()), prompt.data());
   }
   ~NoEcho() {
     if (!active_) return;
@@ -39,17 +38,11 @@ class NoEcho {
   bool active_ = false;
 };
 
-std::string Lowercase(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 }  // namespace
 
-Result<Secret> ReadSecretLineFromStdin(std::string_view what) {
-  NoEcho no_echo(what);
-  const std::string noun = Lowercase(what);
+Result<Secret> ReadSecretLineFromStdin(std::string_view prompt, std::string_view noun_view) {
+  NoEcho no_echo(prompt);
+  const std::string noun(noun_view);
   std::vector<char, SecureAllocator<char>> buf(kMaxPasswordBytes + 1);
   std::size_t size = 0;
   bool line_end = false;

@@ -13,9 +13,12 @@ namespace wb::agent {
 inline constexpr std::size_t kMaxPasswordBytes = 1024;
 
 // The first line of standard input (without "\n" or "\r\n"), read into secure memory. On a
-// terminal it prompts "<what>: " on stderr ("Password: ") and turns echo off while it reads.
-// Errors: kInvalidArgument (nothing, or longer than kMaxPasswordBytes), the read's errno status.
-Result<Secret> ReadSecretLineFromStdin(std::string_view what);
-inline Result<Secret> ReadPasswordFromStdin() { return ReadSecretLineFromStdin("Password"); }
+// terminal it prompts "<prompt>: " on stderr and turns echo off while it reads; errors name
+// the `noun`. Errors: kInvalidArgument (nothing, or longer than kMaxPasswordBytes), the read's
+// errno status.
+Result<Secret> ReadSecretLineFromStdin(std::string_view prompt, std::string_view noun);
+inline Result<Secret> ReadPasswordFromStdin() {
+  return ReadSecretLineFromStdin("Password", "password");
+}
 
 }  // namespace wb::agent

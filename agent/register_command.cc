@@ -17,7 +17,7 @@ namespace {
 // The token, never copied outside secure memory once read: from the file (checked as every
 // secret file is: not readable by others), from standard input, or from the command line.
 Result<Secret> ReadToken(const RegisterArgs& args) {
-  if (args.token_file == "-") return ReadSecretLineFromStdin("Token");
+  if (args.token_file == "-") return ReadSecretLineFromStdin("Token", "token");
   if (!args.token_file.empty()) return ReadSecretFile(args.token_file);
   if (args.token.empty()) return InvalidArgument("--token-file or --token is empty");
   return Secret(args.token);

@@ -29,12 +29,9 @@ std::int64_t ToUnix(WallTime t) {
 }
 WallTime FromUnix(std::int64_t s) { return WallTime(std::chrono::seconds(s)); }
 
-// Whether FromUnix can hold `s` (WallTime counts nanoseconds in 64 bits: about 1678 to 2261).
+// Whether FromUnix can hold the seconds of `seconds`.
 bool FitsWallTime(const Json& seconds) {
-  constexpr std::int64_t kLimit =
-      std::chrono::duration_cast<std::chrono::seconds>(WallTime::duration::max()).count() - 1;
-  const std::int64_t s = seconds.get<std::int64_t>();
-  return s > -kLimit && s < kLimit;
+  return WallTimeSinceEpoch<std::chrono::seconds>(seconds.get<std::int64_t>()).has_value();
 }
 
 Result<WallTime> Asn1Time(const ASN1_TIME* t) {

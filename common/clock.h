@@ -3,6 +3,7 @@
 // instead of sleeping (retries, backoff, expiry, rotation, replay windows).
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 namespace wb {
@@ -11,6 +12,17 @@ using WallTime = std::chrono::system_clock::time_point;
 
 // `t` as ISO 8601 UTC to the second, e.g. "2026-11-22T04:55:26Z" (for logs and messages).
 std::string FormatUtcSeconds(WallTime t);
+
+// `count` units of `Unit` since the Unix epoch, when WallTime can hold it (it counts
+// nanoseconds in 64 bits: about the years 1678 to 2261); nullopt otherwise. For times read
+// from outside (a directory, a file), where a value out of range would overflow.
+template <class Unit>
+std::optional<WallTime> WallTimeSinceEpoch(long long count) {
+  constexpr long long kLimit =
+      std::chrono::duration_cast<Unit>(WallTime::duration::max()).count() - 1;
+  if (count > kLimit || count < -kLimit) return std::nullopt;
+  return WallTime(std::chrono::duration_cast<WallTime::duration>(Unit(count)));
+}
 
 class Clock {
  public:

@@ -41,20 +41,11 @@ void PutUnit(SecureString& out, unsigned unit) {
 
 }  // namespace
 
-// `count` units of `Unit` since the Unix epoch, when WallTime can hold it.
-template <class Unit>
-std::optional<WallTime> SinceEpoch(long long count) {
-  constexpr long long kLimit =
-      std::chrono::duration_cast<Unit>(WallTime::duration::max()).count() - 1;
-  if (count > kLimit || count < -kLimit) return std::nullopt;
-  return WallTime(std::chrono::duration_cast<WallTime::duration>(Unit(count)));
-}
-
 std::optional<WallTime> FileTimeToWallTime(long long ticks) {
   if (ticks <= 0) return std::nullopt;
   constexpr long long kUnixEpochTicks = 116444736000000000LL;
   using Ticks = std::chrono::duration<long long, std::ratio<1, 10'000'000>>;
-  return SinceEpoch<Ticks>(ticks - kUnixEpochTicks);  // no overflow: ticks > 0
+  return WallTimeSinceEpoch<Ticks>(ticks - kUnixEpochTicks);  // no overflow: ticks > 0
 }
 
 std::optional<WallTime> ParseGeneralizedTime(std::string_view text) {
@@ -67,7 +58,7 @@ std::optional<WallTime> ParseGeneralizedTime(std::string_view text) {
   }
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
-  return SinceEpoch<std::chrono::seconds>(static_cast<long long>(timegm(&tm)));
+  return WallTimeSinceEpoch<std::chrono::seconds>(static_cast<long long>(timegm(&tm)));
 }
 
 std::optional<long long> ParseInteger(const std::optional<std::string>& text) {

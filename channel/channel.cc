@@ -277,12 +277,7 @@ class Channel::Impl final : public internal::SessionOwner {
                             handler_->OnMessage(std::move(m));
                             return Verdict::Continue();
                           },
-                          [this](protocol::ErrorMessage m) {
-                            log_->warn("cloud channel: the cloud reported an error: {}: {}",
-                                       EscapeForLog(m.code, 64), EscapeForLog(m.message, 300));
-                            handler_->OnMessage(std::move(m));
-                            return Verdict::Continue();
-                          },
+                          [this](protocol::ErrorMessage m) { return OnCloudError(std::move(m)); },
                           [this](const protocol::KeySet& m) { return OnKeySet(m); },
                           [this](const protocol::Certificate& m) { return OnCertificate(m); },
                           [](const protocol::Welcome&) {
@@ -425,7 +420,12 @@ class Channel::Impl final : public internal::SessionOwner {
     }
   }
   void CountInvalidEnvelope(const protocol::Rejected& rejected) {
-    if (!NeverFromACorrectCloud(rejected.code)) return;
+    if (NeverFromACorrectCloud(rejected.code)) CountFailedCheck();
+  }
+  // REQUIRES: mu_ held. Something a correct cloud never sends, or sends only a few times per
+  // connection (an envelope or a key set that failed its checks, an `error`): it counts
+  // towards the flood limit.
+  void CountFailedCheck() {
     const auto now = clock_.Monotonic();
     invalid_envelopes_.push_back(now);
     ForgetOldInvalidEnvelopes(now);
@@ -458,15 +458,16 @@ class Channel::Impl final : public internal::SessionOwner {
     }
     if (recent <= options_.max_invalid_envelopes) return Verdict::Continue();
     log_->error(
-        "cloud channel: {} envelopes failed their checks within {} s (the limit is {}): "
-        "closing the connection; is something on the path forging requests?",
+        "cloud channel: {} envelopes or key sets failed their checks, or errors came, within {} "
+        "s (the limit is {}): closing the connection; is something on the path forging "
+        "requests?",
         recent,
         std::chrono::duration_cast<std::chrono::seconds>(options_.invalid_envelope_window).count(),
         options_.max_invalid_envelopes);
     return Verdict::Close(internal::kClosePolicy, "",
                           Unavailable("closed the connection after " + std::to_string(recent) +
-                                      " envelopes that failed their checks (a flood of forged "
-                                      "or invalid requests)"));
+                                      " envelopes or key sets that failed their checks, or "
+                                      "errors (a flood of forged or invalid messages)"));
   }
 
   // A `rejected` the channel sends itself, for a request it did not admit (so it ends nothing in
@@ -514,14 +515,30 @@ class Channel::Impl final : public internal::SessionOwner {
     return CloseWithError(internal::kClosePolicy, "protocol_violation", text);
   }
 
+  // Section 4: each `error` is logged, and counts towards the flood limit, so that a cloud that
+  // repeats errors cannot fill the agent's log (a correct one sends a few per connection).
+  Verdict OnCloudError(protocol::ErrorMessage m) {
+    log_->warn("cloud channel: the cloud reported an error: {}: {}", EscapeForLog(m.code, 64),
+               EscapeForLog(m.message, 300));
+    {
+      std::lock_guard lock(mu_);
+      CountFailedCheck();
+    }
+    handler_->OnMessage(std::move(m));
+    return Verdict::Continue();
+  }
+
   // Section 13: a set that fails a check changes nothing; the cloud is told (`bad_keyset`) and
-  // the connection stays.
+  // the connection stays. Each refusal costs a signature check and a read of the trusted keys,
+  // so it counts towards the flood limit like an invalid envelope (OnFrame ends a flood).
   Verdict OnKeySet(const protocol::KeySet& m) {
     auto applied = ApplyKeySet(paths_, enrollment_, m.jwks_jws, clock_, options_.max_clock_skew);
     if (!applied.ok()) {
       log_->error("cloud channel: refused a signing key set from the cloud: {}",
                   applied.error().ToString());
       Reply(ErrorFrame("bad_keyset", applied.error().message()));
+      std::lock_guard lock(mu_);
+      CountFailedCheck();
       return Verdict::Continue();
     }
     if (!applied->has_value()) return Verdict::Continue();  // the set in use, sent again

@@ -26,8 +26,9 @@
 //     beyond them is answered `rejected` queue_full unopened, then the connection ends with
 //     `protocol_violation`;
 //   - ends the connection (1008, no reset of the backoff) when more than max_invalid_envelopes
-//     envelopes failed checks that a correct cloud never fails within invalid_envelope_window:
-//     a flood of forged frames costs a bounded number of signature checks;
+//     envelopes failed checks that a correct cloud never fails within invalid_envelope_window
+//     (a refused `keyset` and an `error` from the cloud each count as one): a flood of forged
+//     frames costs a bounded number of signature checks and log lines;
 //   - detects a cloud that stops reading: a write that does not complete within the dead-peer
 //     time ends the connection like a missing pong;
 //   - applies a signed key set (`keyset`, verified against the pinned keys, then stored in
@@ -89,7 +90,8 @@ struct Options {
   BackoffPolicy backoff;
   std::chrono::milliseconds close_timeout{5'000};  // Stop's deadline for the close handshake
   // More envelopes than this failing checks that a correct cloud never fails (signature, form,
-  // tenant, audience, replay; not expiry) within the window end the connection (1008).
+  // tenant, audience, replay; not expiry), key sets refused and `error`s from the cloud within
+  // the window end the connection (1008).
   std::size_t max_invalid_envelopes = 32;
   std::chrono::milliseconds invalid_envelope_window{60'000};
   std::chrono::seconds max_clock_skew = protocol::kDefaultMaxSkew;

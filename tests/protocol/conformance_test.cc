@@ -23,6 +23,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -809,6 +810,72 @@ void FloodOfForgedEnvelopesEndsTheConnection() {
   EXPECT_EQ(one_by_one, 20);
 }
 
+// §4 and §6: each `error` from the cloud is logged and counts towards the flood limit, so a
+// cloud that repeats errors ends its connection (1008, nothing answered) after 33 log lines.
+void FloodOfCloudErrorsEndsTheConnection() {
+  ASSERT_TRUE(RestartAgent().ok());  // the limit counts per connection
+  auto open = OpenSession();
+  ASSERT_TRUE(open.ok()) << open.error().ToString();
+  const std::string marker = "flood-" + std::to_string(std::random_device{}());  // this run's
+  const std::string frame =
+      R"({"type":"error","v":1,"code":"internal","message":")" + marker + R"("})";
+  constexpr int kSent = 40;
+  for (int i = 0; i < kSent; ++i) ASSERT_TRUE((*open)->SendText(frame).ok());
+  std::vector<PeerFrame> frames;
+  const std::optional<int> close = (*open)->ExpectClose(10s, &frames);
+  suite->conn.reset();
+  EXPECT_EQ(close.value_or(-1), 1008);
+  EXPECT_TRUE(frames.empty()) << "an error from the cloud was answered";
+  const std::string log = suite->agent->Log();
+  std::size_t logged = 0;
+  for (std::size_t at = log.find(marker); at != std::string::npos;
+       at = log.find(marker, at + marker.size())) {
+    ++logged;
+  }
+  EXPECT_EQ(logged, 33u) << "each error judged is logged once, and none after the 33rd";
+}
+
+// §6 and §13: a refused key set counts towards the same flood limit as an invalid envelope:
+// each is answered `error` bad_keyset until the 33rd, then the connection ends with 1008, and
+// the keys in use are unchanged (a request signed by them is still applied afterwards).
+void FloodOfRefusedKeySetsEndsTheConnection() {
+  ASSERT_TRUE(RestartAgent().ok());  // the limit counts per connection
+  auto open = OpenSession();
+  ASSERT_TRUE(open.ok()) << open.error().ToString();
+  auto stranger = protocol::EcPrivateKey::Generate();
+  ASSERT_TRUE(stranger.ok());
+  const std::string refused = KeySetFrame(kTenant, NowSeconds(), *stranger, "stranger");
+  constexpr int kSent = 40;
+  constexpr int kAnswered = 33;  // the 33rd crosses the limit of 32
+  for (int i = 0; i < kSent; ++i) ASSERT_TRUE((*open)->SendText(refused).ok());
+  std::vector<PeerFrame> frames;
+  const std::optional<int> close = (*open)->ExpectClose(10s, &frames);
+  suite->conn.reset();
+  EXPECT_EQ(close.value_or(-1), 1008);
+  int answered = 0;
+  for (const PeerFrame& f : frames) {
+    EXPECT_EQ(Describe(f, {}), "error(bad_keyset)");
+    ++answered;
+  }
+  EXPECT_EQ(answered, kAnswered);
+
+  auto again = OpenSession();
+  ASSERT_TRUE(again.ok()) << again.error().ToString();
+  Ctx ctx;
+  const Built& reset = ctx.Reset();
+  ASSERT_TRUE((*again)->SendText(RequestFrame(reset.envelope)).ok());
+  std::vector<PeerFrame> answers;
+  while (answers.size() < 2) {
+    std::optional<PeerFrame> f = (*again)->ReadFrame(5s);
+    ASSERT_TRUE(f) << "no answer to a request signed by the keys in use";
+    answers.push_back(std::move(*f));
+  }
+  EXPECT_EQ(Describe(answers[0], ctx.ids), "accepted(id)");
+  EXPECT_EQ(Describe(answers[1], ctx.ids), "result(succeeded,id)");
+  AckResults(**again, answers);
+  ExpectApplied(reset);
+}
+
 // §3 (R10): a welcome for another tenant: close 1008 without an error, then a reconnect.
 void WelcomeForAnotherTenant() {
   auto fresh = FreshHello();
@@ -1460,6 +1527,12 @@ std::vector<Row> Rows() {
       {.name = "FloodOfForgedEnvelopesEndsTheConnection",
        .section = "§6/§15 more than 32 invalid envelopes a minute: close 1008; audit summarised",
        .script = FloodOfForgedEnvelopesEndsTheConnection},
+      {.name = "FloodOfCloudErrorsEndsTheConnection",
+       .section = "§4/§6 more than 32 errors from the cloud a minute: close 1008",
+       .script = FloodOfCloudErrorsEndsTheConnection},
+      {.name = "FloodOfRefusedKeySetsEndsTheConnection",
+       .section = "§6/§13 a refused keyset counts as an invalid envelope: close 1008 after 32",
+       .script = FloodOfRefusedKeySetsEndsTheConnection},
       // §9 heartbeats and reconnection
       {.name = "PingsAndDeclaresSilentPeerDead",
        .section = "§9 pings; no pong within two intervals: dead, reconnect",

@@ -155,10 +155,8 @@ class Daemon::Link final : public channel::Handler {
       intake_.PostRequest(std::move(*request));
     } else if (auto* ack = std::get_if<protocol::ResultAck>(&message)) {
       intake_.PostResultAck(std::move(ack->id));
-    } else if (auto* error = std::get_if<protocol::ErrorMessage>(&message)) {
-      log_.warn("the cloud reported an error: {}: {}", EscapeForLog(error->code),
-                EscapeForLog(error->message));
     }
+    // An ErrorMessage needs nothing more: the channel has logged it.
   }
   void OnFrameRejected(const protocol::Rejected& sent) override { intake_.PostFrameRejected(sent); }
   void OnKeySetChanged(const protocol::Jwks& keys) override { intake_.PostKeySetChanged(keys); }
@@ -395,6 +393,7 @@ void Daemon::Stop() {
 
 void Daemon::Tick(bool maintenance) {
   link_->SendAuditHead();
+  pipeline_->EndOwedAttempts();
   pipeline_->SendOwedResults();
   ApplyBreakerCommand();
   if (maintenance) pipeline_->Maintain();

@@ -47,7 +47,8 @@ std::string ModeText(mode_t mode) {
 // `may_be_missing`: the agent makes it at its first start (the audit directory), so a doctor
 // run before that (docs/operations.md, "Doctor first") does not fail for it.
 // `forbidden`: the mode bits it must not have (077 for the state directory; 027 for the audit
-// directory, which the agent makes 0750 so that an auditors' group may read the trail).
+// directory, which the agent asks for as 0750, less its umask: a trail configured outside the
+// state directory may then be read by the agent's group).
 CheckResult CheckPrivateDirectory(const std::string& id, const std::string& what,
                                   const std::filesystem::path& dir, mode_t forbidden,
                                   bool may_be_missing) {

@@ -128,9 +128,12 @@ Status Pipeline::Start() {
   OnChannelLost();  // everything already queued predates this process
   WB_RETURN_IF_ERROR(RecoverInterrupted());
   WB_RETURN_IF_ERROR(RecordUnacknowledgedQueueEnds());
-  auto received = deps_.queue->List({.state = queue::State::kReceived, .limit = 100000});
-  if (!received.ok()) return received.error();
-  AdmitAll(*received);
+  {
+    std::lock_guard admitting(admit_mu_);
+    auto received = deps_.queue->List({.state = queue::State::kReceived, .limit = 100000});
+    if (!received.ok()) return received.error();
+    AdmitAll(*received);
+  }
   for (int i = 1; i <= worker_count_; ++i) {
     Liveness::Heartbeat* beat = nullptr;
     std::string name = "worker ";
@@ -171,8 +174,16 @@ Activity Pipeline::LastActivity() const {
 }
 
 void Pipeline::MarkChannelLost() {
-  std::lock_guard lock(mu_);
-  handover_epoch_ = deps_.clock->Now();
+  {
+    std::lock_guard lock(mu_);
+    handover_epoch_ = deps_.clock->Now();
+  }
+  // No page of the outbox is sent into a lost channel, nor an answer to a redelivery that came
+  // on it; the next welcome starts over, and the cloud sends what it awaits again.
+  std::lock_guard lock(unsent_mu_);
+  resend_after_.reset();
+  ++resend_generation_;
+  unanswered_redeliveries_.clear();
 }
 
 // Again after the intake stored what arrived before the loss: those requests, stored after
@@ -378,13 +389,24 @@ channel::HelloState Pipeline::HelloState() {
 }
 
 void Pipeline::ResendResults() {
+  std::uint64_t generation = 0;
+  {
+    // Cleared before the outbox is read: a result refused after this is noted again, and one
+    // refused before it is in what is read.
+    std::lock_guard lock(unsent_mu_);
+    unsent_results_.clear();
+    resend_after_.reset();
+    generation = ++resend_generation_;
+  }
   auto pending = deps_.queue->PendingResults(protocol::kMaxUnackedResults);
   if (!pending.ok()) return;
-  {
-    std::lock_guard lock(unsent_mu_);
-    unsent_results_.clear();  // all of them go now; those refused again are noted again
-  }
   for (const auto& r : *pending) SendResult(r);
+  if (pending->size() == protocol::kMaxUnackedResults) {
+    std::lock_guard lock(unsent_mu_);
+    if (resend_generation_ == generation) {
+      resend_after_ = queue::PositionInOutbox(pending->back());
+    }
+  }
 }
 
 // Only the results the channel refused, each once per tick: a result it took is not sent again
@@ -402,6 +424,33 @@ void Pipeline::SendOwedResults() {
       continue;  // gone (purged) or acknowledged meanwhile
     }
     SendResult(shown->record);
+  }
+  AnswerOwedRedeliveries();
+  SendNextOutboxPage();
+}
+
+// The outbox beyond what ResendResults sent, a page at a time, in its order. A result that
+// finished since is in a page too, although its worker sent it: a duplicate, which the cloud
+// acknowledges again. The next welcome starts over from the oldest.
+void Pipeline::SendNextOutboxPage() {
+  std::optional<queue::OutboxPosition> after;
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(unsent_mu_);
+    after = resend_after_;
+    generation = resend_generation_;
+  }
+  if (!after) return;
+  auto page = deps_.queue->PendingResults(kOutboxPage, after);
+  if (!page.ok()) return;  // tried again at the next tick
+  for (const auto& r : *page) SendResult(r);
+  std::lock_guard lock(unsent_mu_);
+  // The channel was lost or a welcome started over meanwhile: this page may not have left.
+  if (resend_generation_ != generation) return;
+  if (page->size() < kOutboxPage) {
+    resend_after_.reset();
+  } else {
+    resend_after_ = queue::PositionInOutbox(page->back());
   }
 }
 
@@ -477,19 +526,29 @@ bool Pipeline::HaltedByAudit(const queue::RequestInfo& info, std::string_view st
 
 // A process that died during a directory write leaves the request `applying`. Whether the
 // write happened is decided by the directory, not guessed: if the password changed after
-// the attempt started, the request succeeded; otherwise it is tried again.
+// the attempt started (and after this agent's own latest write for the account), the
+// request succeeded; otherwise it is tried again.
 // The directory that shows an interrupted password write applied, and the account, if one
-// does. Unlocks and must-change flags are idempotent and simply go again.
+// does and nothing else of the request is owed. With an unlock or a must-change flag to write
+// (RestAfterFoundPassword: writes of their own after the password on OpenLDAP, which the
+// attempt may not have reached) the request is tried again instead: its retry finds the
+// password applied and writes only the rest (Process).
 std::optional<Pipeline::FoundWrite> Pipeline::FoundApplied(const queue::Record& record) {
   auto target = ToTarget(record.info);
   if (!target || !WritesPassword(record.info.operations) || !record.attempt_started_at) {
     return std::nullopt;
   }
+  const std::optional<WallTime> since = PastOwnWrite(record, *record.attempt_started_at);
+  if (!since) return std::nullopt;
   auto dir = deps_.router->Route(*target);
   if (!dir.ok()) return std::nullopt;
   auto account = (*dir)->FindAccount(*target);
   if (!account.ok()) return std::nullopt;  // unreachable now: the retry checks again
-  auto changed = (*dir)->PasswordChangedSince(*account, *record.attempt_started_at);
+  // The interrupted attempt was this agent's own.
+  if (HasParts(RestAfterFoundPassword(record.info.operations, *account, true))) {
+    return std::nullopt;
+  }
+  auto changed = (*dir)->PasswordChangedSince(*account, *since);
   if (!changed.ok() || !*changed) return std::nullopt;
   return FoundWrite{(*dir)->name(), account->dn};
 }
@@ -556,11 +615,9 @@ Status Pipeline::RecordUnacknowledgedQueueEnds() {
 
 // Every path that makes work available notifies the workers (admission, a denial or a
 // breaker rejection off the workers' threads, Maintain, RetryWaitingNow, the breaker's
-// release, a retry scheduled); a worker that ends a request takes again at once, so the
-// account's next request needs no notification: this bound only limits what a missed
-// notification could cost. A spare worker (max_in_flight attempts applying, one of them stuck
-// after a failed Finish) has no due time and waits out the whole bound; the worker that ends
-// the next attempt takes again itself.
+// release, a retry scheduled, an owed end recorded at a tick); a worker that ends a request
+// takes again at once, so the account's next request needs no notification: this bound only
+// limits what a missed notification could cost.
 constexpr std::chrono::minutes kLongestWaitForWork{5};
 
 // Until notified, or until the next scheduled request is due (but not before `at_least`).
@@ -658,9 +715,7 @@ void Pipeline::Process(queue::Work& work, Liveness::Heartbeat* beat) {
   // account was just read, so its password timestamp costs nothing more.
   const std::optional<AppliedCheck> check = MayHaveBeenApplied(work.record);
   if (check && ldap::PasswordChangedAtOrAfter(*account, check->since)) {
-    ldap::Outcome o = ldap::Succeeded();
-    o.note = check->note;
-    return Finalize(work, o, account->dn, directory.name(), Since(start, *deps_.clock));
+    return FinishFoundApplied(work, directory, *account, check->note, start);
   }
   if (HaltedByAudit(info, "not written")) return;
   progress();
@@ -674,6 +729,24 @@ void Pipeline::Process(queue::Work& work, Liveness::Heartbeat* beat) {
         "attempt wrote it in the same second as the account's previous change)";
   }
   Finalize(work, outcome, account->dn, directory.name(), Since(start, *deps_.clock));
+}
+
+// A password found applied is not written again, but the rest of the request is
+// (RestAfterFoundPassword; docs/protocol.md, "Hand-over without a second write"). A failure of
+// the rest ends the attempt as any write's does.
+void Pipeline::FinishFoundApplied(const queue::Work& work, ldap::Directory& directory,
+                                  const ldap::Account& account, const char* note,
+                                  std::chrono::steady_clock::time_point start) {
+  const bool after_own_attempt = work.record.attempts > 1;  // this one is counted already
+  const ldap::PasswordChange rest =
+      RestAfterFoundPassword(work.record.info.operations, account, after_own_attempt);
+  ldap::Outcome outcome = ldap::Succeeded();
+  if (HasParts(rest)) {
+    if (HaltedByAudit(work.record.info, "not written")) return;
+    outcome = directory.Apply(account, rest);
+  }
+  if (outcome.ok()) outcome.note = note;
+  Finalize(work, outcome, account.dn, directory.name(), Since(start, *deps_.clock));
 }
 
 // The policy's account checks (policy/policy.h): the directory answers the questions the
@@ -760,9 +833,7 @@ void Pipeline::Validate(const queue::Work& work, ldap::Directory& directory,
 // previous change, where the timestamp cannot tell. Only for a password write alone: with an
 // unlock or a must-change flag, whether those parts landed too is not known.
 bool Pipeline::FoundItsOwnWrite(const queue::Operations& ops, const ldap::Outcome& outcome) {
-  const bool password_alone =
-      WritesPassword(ops) && !ops.unlock && !ops.require_change && !ops.clear_require_change;
-  return password_alone && outcome.code == ldap::OutcomeCode::kPolicyUnchanged;
+  return WritesPasswordAlone(ops) && outcome.code == ldap::OutcomeCode::kPolicyUnchanged;
 }
 
 // Whether the password write of `record` may already have happened, and since when; nullopt
@@ -785,9 +856,16 @@ std::optional<Pipeline::AppliedCheck> Pipeline::MayHaveBeenApplied(
                          "found applied: the password changed after the request arrived"};
   }
   if (!check) return std::nullopt;
-  // This agent's own write of an earlier request for the account (applied in order, maybe
-  // after this one arrived) is not this request's: only a change after it counts. At the
-  // directories' one-second resolution a change in the same second counts as ours.
+  const std::optional<WallTime> since = PastOwnWrite(record, check->since);
+  if (!since) return std::nullopt;
+  check->since = *since;
+  return check;
+}
+
+// This agent's own write of an earlier request for the account (applied in order, maybe
+// after this one arrived) is not this request's: only a change after it counts. At the
+// directories' one-second resolution a change in the same second counts as ours.
+std::optional<WallTime> Pipeline::PastOwnWrite(const queue::Record& record, WallTime since) const {
   auto own = deps_.queue->LastPasswordWrite(record.info.account_key, record.info.id);
   if (!own.ok()) {
     // Ours and someone else's cannot be told apart: write rather than claim a success.
@@ -795,11 +873,9 @@ std::optional<Pipeline::AppliedCheck> Pipeline::MayHaveBeenApplied(
                     own.error().ToString());
     return std::nullopt;
   }
-  if (*own) {
-    const WallTime after_own = std::chrono::floor<std::chrono::seconds>(**own) + 1s;
-    check->since = std::max(check->since, after_own);
-  }
-  return check;
+  if (!*own) return since;
+  const WallTime after_own = std::chrono::floor<std::chrono::seconds>(**own) + 1s;
+  return std::max(since, after_own);
 }
 
 // How an attempt ended, in three steps: what is recorded (the audit record, durable first,
@@ -822,14 +898,45 @@ void Pipeline::Finalize(const queue::Work& work, const ldap::Outcome& outcome,
                               .message = OutcomeMessage(outcome),
                               .server = outcome.server,
                               .duration = duration};
-  if (outcome.transient()) return RetryOrExpire(info, queued, outcome, directory);
-  const std::optional<queue::Record> ended = FinishRecorded(info, queued);
-  if (!ended) return;
-  LogFields fields = LogFieldsFor(info, LogEvent::kRequestFinished, queued.code);
-  fields.directory = directory;
-  Log(*deps_.log, LogLevelFor(outcome), fields, "request {} for {}: {} in {} ms", info.id,
-      EscapeForLog(info.target), outcome.ToString(), duration.count());
-  Report(*ended, outcome.ok(), queued.code);
+  AttemptEnd end{info, queued, outcome, directory, duration};
+  if (EndAttempt(end)) return;
+  // The record stays `applying`, holding its slot and its account, and nothing is reported:
+  // a result now would contradict the queue. The daemon's tick ends it again.
+  std::lock_guard lock(owed_ends_mu_);
+  owed_ends_.push_back(std::move(end));
+}
+
+bool Pipeline::EndAttempt(const AttemptEnd& end) {
+  if (end.outcome.transient()) {
+    return RetryOrExpire(end.info, end.queued, end.outcome, end.directory);
+  }
+  const std::optional<queue::Record> ended = FinishRecorded(end.info, end.queued);
+  if (!ended) return false;
+  LogFields fields = LogFieldsFor(end.info, LogEvent::kRequestFinished, end.queued.code);
+  fields.directory = end.directory;
+  Log(*deps_.log, LogLevelFor(end.outcome), fields, "request {} for {}: {} in {} ms", end.info.id,
+      EscapeForLog(end.info.target), end.outcome.ToString(), end.duration.count());
+  Report(*ended, end.outcome.ok(), end.queued.code);
+  return true;
+}
+
+// Their records were appended (Finalize): only the queue's transition and the report remain.
+// At most max_in_flight: each holds its attempt's slot until it ends.
+void Pipeline::EndOwedAttempts() {
+  std::vector<AttemptEnd> owed;
+  {
+    std::lock_guard lock(owed_ends_mu_);
+    owed.swap(owed_ends_);
+  }
+  std::vector<AttemptEnd> still_owed;
+  for (AttemptEnd& end : owed) {
+    if (!EndAttempt(end)) still_owed.push_back(std::move(end));
+  }
+  // Each end freed its attempt's slot and its account: work may wait behind them, and this is
+  // not a worker's thread, which would take again by itself.
+  Notify(owed.size() - still_owed.size());
+  std::lock_guard lock(owed_ends_mu_);
+  for (AttemptEnd& end : still_owed) owed_ends_.push_back(std::move(end));
 }
 
 std::optional<queue::Record> Pipeline::RecordEnd(const queue::RequestInfo& info,
@@ -848,14 +955,12 @@ std::optional<queue::Record> Pipeline::FinishRecorded(const queue::RequestInfo& 
   return std::nullopt;
 }
 
-void Pipeline::RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
+bool Pipeline::RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
                              const ldap::Outcome& outcome, const std::string& directory) {
   auto retried = deps_.queue->Retry(info.id, failure);
   if (!retried.ok()) {
-    // The record stays `applying`: a result now would contradict the queue. Recovery
-    // decides it at the next start, as for a crash in the attempt.
     deps_.log->error("request {}: retry: {}", info.id, retried.error().ToString());
-    return;
+    return false;
   }
   const bool expired = retried->state == queue::State::kExpired;
   // The retry is due later. This worker takes whatever is ready next, which may hold it long
@@ -871,6 +976,7 @@ void Pipeline::RetryOrExpire(const queue::RequestInfo& info, const queue::Outcom
   // The expired record comes from Retry's own transaction: no second read that could fail
   // between the expiry and its record.
   if (expired) ReportQueueEnd(*retried);
+  return true;
 }
 
 void Pipeline::Maintain() {

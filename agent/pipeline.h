@@ -23,6 +23,10 @@
 //
 // A request that fails a check is rejected with its stable code, audited, and writes nothing.
 //
+// When the queue cannot record how an attempt ended (Finish or Retry fails: a full disk, an
+// I/O error), nothing is reported, since a result would contradict the queue: the request stays
+// `applying`, and the daemon's tick ends it again (EndOwedAttempts) until the queue takes it.
+//
 // When the audit trail fails (an append or a sync; audit.h: the Writer is then broken for
 // good), the pipeline acts no more, because nothing it did from then on could be recorded:
 // - no worker takes a request, nor does admission (AdmitAll) or Maintain move one;
@@ -159,11 +163,21 @@ class Pipeline final : public IntakeTarget {
   void OnResultAcks(std::span<const std::string> ids) override;
   void OnResultAck(const std::string& id) { OnResultAcks({&id, 1}); }
   channel::HelloState HelloState();
+  // After each welcome: sends the oldest protocol::kMaxUnackedResults unacknowledged results.
+  // When there are more, SendOwedResults sends the rest, a page per tick.
   void ResendResults();
-  // Sends again each result the channel could not take (its outgoing queue was full), from the
-  // daemon's tick: a backlog drains over the connection instead of waiting for the next one.
-  // Nothing when nothing is owed.
+  // From the daemon's tick: sends again each result the channel could not take (its outgoing
+  // queue was full), answers the redeliveries the queue could not be read to answer, then sends
+  // the next page of an outbox larger than ResendResults sent: a backlog drains over the
+  // connection instead of waiting for the next one. Nothing when nothing is owed.
   void SendOwedResults();
+  // From the daemon's tick: ends again each attempt whose end the queue could not record
+  // (Finish or Retry failed: a full disk, an I/O error). Its audit record was made; until the
+  // queue takes its end it stays `applying`, and nothing is reported.
+  void EndOwedAttempts();
+  // Unacknowledged results sent per tick beyond ResendResults' first ones: fewer than the
+  // channel's outgoing queue holds (256), so that the workers' own results still fit.
+  static constexpr std::size_t kOutboxPage = 200;
   // The cloud's signing keys changed: later envelopes are checked against them (audited).
   void OnKeySetChanged(const protocol::Jwks& keys) override;
 
@@ -234,7 +248,9 @@ class Pipeline final : public IntakeTarget {
   // Records (buffered, then one sync) and sends each arrival's answer, in arrival order.
   void Answer(std::vector<Arrival>& arrivals);
   // Admission of freshly stored (or, at Start, left `received`) requests: every decision
-  // recorded, one audit sync, then MarkReadyAll for the admitted.
+  // recorded, one audit sync, then MarkReadyAll for the admitted. REQUIRES: admit_mu_ held
+  // since the requests were stored or listed, so that ReleaseHeld and RejectHeld never see a
+  // `received` request whose admission is not decided yet.
   void AdmitAll(const std::vector<queue::Record>& records);
   // A decision that ends admission: a denial ends the request, a hold logs it; false for an
   // admission.
@@ -264,8 +280,20 @@ class Pipeline final : public IntakeTarget {
   // ReleaseHeld's or RejectHeld's error when `moved` of `held` requests moved.
   Status LeftTripped(std::string_view action, int moved, std::size_t held) const;
   // After a transient failure: Retry, and when that expired the request, ReportQueueEnd.
-  void RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
+  // False (logged) when the queue could not record it.
+  bool RetryOrExpire(const queue::RequestInfo& info, const queue::Outcome& failure,
                      const ldap::Outcome& outcome, const std::string& directory);
+  // How an attempt ended, recorded in the trail, for the queue and the report.
+  struct AttemptEnd {
+    queue::RequestInfo info;
+    queue::Outcome queued;
+    ldap::Outcome outcome;
+    std::string directory;
+    std::chrono::milliseconds duration;
+  };
+  // Finish or Retry, then the log and the result; false when the queue could not record it
+  // (nothing was reported).
+  bool EndAttempt(const AttemptEnd& end);
   // Finish: the finished record; nullopt (logged) when the queue could not record the end or
   // the audit trail has failed, and then nothing is reported.
   std::optional<queue::Record> RecordEnd(const queue::RequestInfo& info,
@@ -322,6 +350,13 @@ class Pipeline final : public IntakeTarget {
     const char* note;  // the outcome's note when it does
   };
   std::optional<AppliedCheck> MayHaveBeenApplied(const queue::Record& record) const;
+  // `since`, or the second after this agent's own latest password write for the account when
+  // that is later; nullopt when that write cannot be read.
+  std::optional<WallTime> PastOwnWrite(const queue::Record& record, WallTime since) const;
+  // Ends a request whose password was found applied, writing its other parts.
+  void FinishFoundApplied(const queue::Work& work, ldap::Directory& directory,
+                          const ldap::Account& account, const char* note,
+                          std::chrono::steady_clock::time_point start);
   static bool FoundItsOwnWrite(const queue::Operations& ops, const ldap::Outcome& outcome);
 
   // Adds to deps_.metrics, when set.
@@ -334,8 +369,8 @@ class Pipeline final : public IntakeTarget {
   PipelineDeps deps_;
   mutable std::mutex policy_mu_;
   std::shared_ptr<policy::Policy> policy_;  // guarded by policy_mu_
-  // Admission and the breaker's release or rejection, one at a time: a request is admitted
-  // once, either by Admit or by ReleaseHeld.
+  // Storing and admitting a batch, and the breaker's release or rejection, one at a time: a
+  // request is admitted once, either by Admit or by ReleaseHeld.
   std::mutex admit_mu_;
   PipelineKeys keys_;  // touched on the intake's thread only
   // Rejections with unauthenticated ids (docs/audit.md): the first kUnauthenticatedPerWindow a
@@ -368,6 +403,22 @@ class Pipeline final : public IntakeTarget {
   // again. At most the queue's unacknowledged results.
   std::mutex unsent_mu_;
   std::set<std::string> unsent_results_;  // guarded by unsent_mu_
+  // Where this connection's re-send of the outbox stopped, while more results may follow it
+  // (SendOwedResults sends the next page); unset when the whole outbox went. Guarded by
+  // unsent_mu_.
+  std::optional<queue::OutboxPosition> resend_after_;
+  // Counts the welcomes' re-sends and the channel's losses, so that a page read before one of
+  // them never moves resend_after_. Guarded by unsent_mu_.
+  std::uint64_t resend_generation_ = 0;
+  // Redeliveries whose answer waits for the queue to read again (AnswerRedelivery): each holds
+  // a credit of the current connection, so at most protocol::kMaxCredits. Guarded by
+  // unsent_mu_.
+  std::set<std::string> unanswered_redeliveries_;
+  void AnswerOwedRedeliveries();
+  // Attempts whose end the queue could not record yet (EndOwedAttempts).
+  std::mutex owed_ends_mu_;
+  std::vector<AttemptEnd> owed_ends_;  // guarded by owed_ends_mu_
+  void SendNextOutboxPage();
   // Requests received before this time may have been handed to another agent: the start of
   // this process or the latest channel loss. Guarded by mu_.
   WallTime handover_epoch_{};

@@ -149,6 +149,10 @@ void Pipeline::OnRequests(std::span<const protocol::Request> batch) {
 }
 
 bool Pipeline::Store(std::vector<Arrival>& arrivals, std::vector<queue::NonceToRemember> nonces) {
+  // From the commit that stores them until their admission is decided, the new requests are
+  // `received` like held ones: a breaker release or reject in between would act on them, then
+  // admission would decide them again (a denial could end a request a worker is writing).
+  std::lock_guard storing_and_admitting(admit_mu_);
   bool committed = true;
   std::vector<const queue::Request*> requests;
   std::vector<Arrival*> storing;
@@ -214,12 +218,47 @@ void Pipeline::Answer(std::vector<Arrival>& arrivals) {
   }
 }
 
+// From the daemon's tick, the redeliveries the queue could not be read to answer, on the
+// connection they came on (a lost channel forgets them: the cloud sends them again).
+void Pipeline::AnswerOwedRedeliveries() {
+  std::vector<std::string> owed;
+  {
+    std::lock_guard lock(unsent_mu_);
+    owed.assign(unanswered_redeliveries_.begin(), unanswered_redeliveries_.end());
+  }
+  for (const std::string& id : owed) {
+    auto known = deps_.queue->Show(id);
+    if (!known.ok() && known.error().code() != Code::kNotFound) continue;  // the next tick
+    {
+      std::lock_guard lock(unsent_mu_);
+      if (unanswered_redeliveries_.erase(id) == 0) continue;  // the channel was lost meanwhile
+    }
+    if (!known.ok()) {
+      // Not stored: an earlier delivery the queue refused (its pair is remembered). The
+      // envelope is gone by now, so it cannot be stored here: the cloud sends it again.
+      Reject({protocol::RejectCode::kUnavailable,
+              "the agent could not store the request; it may be sent again", id,
+              /*id_authenticated=*/true});
+    } else if (queue::IsTerminal(known->record.state)) {
+      SendResult(known->record);
+    } else {
+      (void)deps_.outbound->Send(protocol::Accepted{id});
+    }
+  }
+}
+
 bool Pipeline::AnswerRedelivery(const std::string& id) {
   auto known = deps_.queue->Show(id);
   if (!known.ok() && known.error().code() == Code::kNotFound) return false;
   if (!known.ok()) {
-    Reject({protocol::RejectCode::kUnavailable, known.error().message(), id,
-            /*id_authenticated=*/true});
+    // Stored or not, nobody can tell now. `unavailable` would tell the cloud that this agent
+    // kept nothing (docs/protocol.md, section 7), and it could hand a request stored here to
+    // another agent as a first delivery. It is answered once the queue reads again
+    // (AnswerOwedRedeliveries): until then it holds its credit.
+    deps_.log->error("request {}: a redelivery is answered later: the queue cannot be read: {}", id,
+                     known.error().ToString());
+    std::lock_guard lock(unsent_mu_);
+    unanswered_redeliveries_.insert(id);
   } else if (queue::IsTerminal(known->record.state)) {
     SendResult(known->record);
   } else {
@@ -250,7 +289,6 @@ protocol::Rejection Pipeline::RefusedByQueue(const Status& refusal, const std::s
 // worker's own durable decision, before the directory is written.
 void Pipeline::AdmitAll(const std::vector<queue::Record>& records) {
   if (records.empty()) return;
-  std::lock_guard admitting(admit_mu_);
   // Without their records (request_received, the decisions), the requests stay `received`:
   // the next start admits them again.
   if (AuditFailed()) return;

@@ -235,6 +235,27 @@ std::string OperationsLabel(const queue::Operations& ops) {
 
 bool WritesPassword(const queue::Operations& ops) { return ops.reset || ops.change; }
 
+bool WritesPasswordAlone(const queue::Operations& ops) {
+  return WritesPassword(ops) && !ops.unlock && !ops.require_change && !ops.clear_require_change;
+}
+
+ldap::PasswordChange RestAfterFoundPassword(const queue::Operations& ops,
+                                            const ldap::Account& account, bool after_own_attempt) {
+  ldap::PasswordChange rest;
+  rest.unlock = ops.unlock;
+  if (ops.require_change) {
+    rest.must_change = ldap::PasswordChange::MustChange::kRequire;
+  } else if (ops.clear_require_change || (after_own_attempt && account.must_change_password)) {
+    rest.must_change = ldap::PasswordChange::MustChange::kClear;
+  }
+  return rest;
+}
+
+bool HasParts(const ldap::PasswordChange& change) {
+  return change.password != ldap::PasswordChange::Password::kKeep || change.unlock ||
+         change.must_change != ldap::PasswordChange::MustChange::kLeave;
+}
+
 std::optional<audit::Requester> ParseRequester(const std::string& requester_json) {
   auto r = ParseStoredRequester(requester_json);
   if (!r) return std::nullopt;

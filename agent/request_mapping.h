@@ -50,6 +50,21 @@ std::string OperationsLabel(const queue::Operations& ops);
 
 // True when the request writes a password (reset or change).
 bool WritesPassword(const queue::Operations& ops);
+// A password write with nothing else (no unlock, no must-change flag): the directory's password
+// timestamp alone tells whether it landed.
+bool WritesPasswordAlone(const queue::Operations& ops);
+
+// What a request whose password was found applied still writes: its unlock and its must-change
+// flag (password kKeep). On OpenLDAP they are writes of their own after the password, which an
+// attempt cut short may not have reached; they are idempotent. A password write without a flag
+// leaves the user free to keep the password (ldap::PasswordChange), so after this agent's own
+// earlier attempt (`after_own_attempt`), an account that still shows must-change (OpenLDAP sets
+// pwdReset on an administrator's reset under pwdMustChange, and the agent clears it after) is
+// owed the clear too. Not after another agent's or someone else's change: the mark may then be
+// an administrator's, set since. Nothing to write: HasParts is false.
+ldap::PasswordChange RestAfterFoundPassword(const queue::Operations& ops,
+                                            const ldap::Account& account, bool after_own_attempt);
+bool HasParts(const ldap::PasswordChange& change);
 
 // The audit event's request fields (id, correlation, tenant, operations, target, requester).
 audit::Event AuditEventFor(audit::EventType type, const queue::RequestInfo& info);

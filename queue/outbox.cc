@@ -62,13 +62,22 @@ Result<bool> ToAcknowledged(Db& db, std::string_view id, const RowState& row, st
 
 // On the administrators' connection, as GetStats: after a long outage the outbox can hold
 // many results, and reading them at a reconnection must hold up no request.
-Result<std::vector<Record>> SqliteQueue::PendingResults(std::size_t limit) {
+OutboxPosition PositionInOutbox(const Record& record) {
+  return {.finished_at = record.finished_at.value_or(WallTime()), .seq = record.seq};
+}
+
+Result<std::vector<Record>> SqliteQueue::PendingResults(std::size_t limit,
+                                                        std::optional<OutboxPosition> after) {
   return AdminRead([&](Db& db) -> Result<std::vector<Record>> {
-    Result<Stmt> stmt = db.Prepare(std::string("SELECT ") + kRecordColumns +
-                                   " FROM requests WHERE state >= 3 AND acked_at IS NULL "
-                                   "ORDER BY finished_at, seq LIMIT ?1");
+    Result<Stmt> stmt = db.Prepare(
+        std::string("SELECT ") + kRecordColumns +
+        " FROM requests WHERE state >= 3 AND acked_at IS NULL AND (?2 IS NULL OR finished_at > "
+        "?2 OR (finished_at = ?2 AND seq > ?3)) ORDER BY finished_at, seq LIMIT ?1");
     if (!stmt.ok()) return stmt.error();
     stmt->Bind(1, static_cast<std::int64_t>(limit));
+    // Both bound every time: a cached statement keeps the bindings of its last use.
+    stmt->Bind(2, after ? std::optional<std::int64_t>(ToMillis(after->finished_at)) : std::nullopt);
+    stmt->Bind(3, after ? after->seq : 0);
     return ReadRecords(*stmt);
   });
 }

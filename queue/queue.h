@@ -259,6 +259,15 @@ struct ListFilter {
   std::optional<WallTime> received_since;
 };
 
+// A result's place in the outbox's order: where a page of PendingResults ended.
+struct OutboxPosition {
+  WallTime finished_at;
+  std::int64_t seq = 0;
+  bool operator==(const OutboxPosition&) const = default;
+};
+// REQUIRES: `record` is terminal (finished_at set).
+OutboxPosition PositionInOutbox(const Record& record);
+
 struct MaintenanceReport {
   // The received/ready requests this call expired, as they are now (terminal, outcome
   // "expired"; not yet acknowledged), in accept order.
@@ -423,9 +432,15 @@ class Queue {
 
   // --- Outbox -----------------------------------------------------------------------------
 
-  // Terminal records whose result the cloud has not acknowledged, oldest finished first. Read
-  // as the administrators' views are (below): a long outbox holds up no request.
-  virtual Result<std::vector<Record>> PendingResults(std::size_t limit) = 0;
+  // Terminal records whose result the cloud has not acknowledged, oldest finished first (by
+  // finished_at, then seq), at most `limit`; with `after`, only those after that position
+  // (the next page). Read as the administrators' views are (below): a long outbox holds up no
+  // request.
+  virtual Result<std::vector<Record>> PendingResults(std::size_t limit,
+                                                     std::optional<OutboxPosition> after) = 0;
+  Result<std::vector<Record>> PendingResults(std::size_t limit) {
+    return PendingResults(limit, std::nullopt);
+  }
   // Marks the result acknowledged; ordered, not fsynced (see Durability). Acknowledging twice
   // is OK. kNotFound, kFailedPrecondition when the request is not terminal.
   virtual Status AcknowledgeResult(std::string_view id) = 0;

@@ -34,8 +34,8 @@ struct Candidate {
 };
 
 // Whether Options::max_in_flight requests are applying: then nothing can be taken, whatever is
-// ready. An attempt whose Finish or Retry failed stays `applying` until the next start and
-// keeps its slot.
+// ready. An attempt whose Finish or Retry failed stays `applying`, and keeps its slot, until a
+// later Finish or Retry of its caller (or, after a crash, the next start) ends it.
 Result<bool> InFlightFull(Db& db, std::size_t max_in_flight) {
   Result<std::int64_t> in_flight = db.QueryInt("SELECT count(*) FROM requests WHERE state = 2");
   if (!in_flight.ok()) return in_flight.error();

@@ -63,7 +63,9 @@ class SqliteQueue final : public Queue {
                                                     std::string_view except_id) override;
   Status MarkFoundApplied(std::string_view id, std::string_view server) override;
   Status RequeueInterrupted(std::string_view id) override;
-  Result<std::vector<Record>> PendingResults(std::size_t limit) override;
+  using Queue::PendingResults;
+  Result<std::vector<Record>> PendingResults(std::size_t limit,
+                                             std::optional<OutboxPosition> after) override;
   Status AcknowledgeResult(std::string_view id) override;
   std::vector<Result<Record>> AcknowledgeResults(std::span<const std::string> ids) override;
   Result<MaintenanceReport> Maintain() override;

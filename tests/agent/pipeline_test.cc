@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -74,6 +75,7 @@ class FakeDirectory final : public ldap::Directory {
     std::lock_guard lock(mu_);
     a.protected_account = protected_accounts_.count(t.value) > 0;
     a.enabled = disabled_accounts_.count(t.value) == 0;
+    a.must_change_password = must_change_.count(t.value) > 0;
     if (auto it = password_changed_at_.find(t.value); it != password_changed_at_.end()) {
       a.password_changed_at = it->second;
     }
@@ -87,6 +89,10 @@ class FakeDirectory final : public ldap::Directory {
       --at_gate;
     }
     if (on_apply) on_apply(a);
+    {
+      std::lock_guard lock(mu_);
+      changes_.push_back({change.password, change.unlock, change.must_change});
+    }
     ++applies;
     if (change.new_password != nullptr && stamp_writes) {
       SetPasswordChangedAt(a.dn, SystemClock().Now());
@@ -151,10 +157,25 @@ class FakeDirectory final : public ldap::Directory {
     std::lock_guard lock(mu_);
     disabled_accounts_.insert(uid);
   }
+  // As slapd marks an account after an administrator's reset under pwdMustChange.
+  void MarkMustChange(const std::string& uid) {
+    std::lock_guard lock(mu_);
+    must_change_.insert(uid);
+  }
   // As if someone (another agent, the user) set the password of `uid` at `t`.
   void SetPasswordChangedAt(const std::string& uid, WallTime t) {
     std::lock_guard lock(mu_);
     password_changed_at_[uid] = t;
+  }
+  // What each Apply was asked to write, without the passwords.
+  struct AppliedChange {
+    ldap::PasswordChange::Password password;
+    bool unlock;
+    ldap::PasswordChange::MustChange must_change;
+  };
+  std::vector<AppliedChange> Changes() {
+    std::lock_guard lock(mu_);
+    return changes_;
   }
   // While closed, Apply waits: the workers stay busy.
   void SetGate(bool closed) {
@@ -183,10 +204,12 @@ class FakeDirectory final : public ldap::Directory {
   std::set<std::pair<std::string, std::string>> members_;
   std::set<std::string> protected_accounts_;
   std::set<std::string> disabled_accounts_;
+  std::set<std::string> must_change_;
   std::mutex mu_;
   std::condition_variable gate_;
   bool closed_ = false;
   std::map<std::string, WallTime> password_changed_at_;
+  std::vector<AppliedChange> changes_;
   ldap::PasswordPolicy policy_;
 };
 
@@ -215,8 +238,13 @@ class FaultyQueue final : public queue::Queue {
       std::span<const queue::NonceToRemember> nonces,
       std::span<const queue::Request* const> requests) override {
     if (fail_enqueue_all) return Status(Code::kIoError, "injected: disk I/O error");
-    return inner_->EnqueueAll(nonces, requests);
+    auto stored = inner_->EnqueueAll(nonces, requests);
+    if (after_enqueue_all && !after_enqueue_all_called.exchange(true)) after_enqueue_all();
+    return stored;
   }
+  // Called once, after the first EnqueueAll that follows setting it (the commit is made).
+  std::function<void()> after_enqueue_all;
+  std::atomic<bool> after_enqueue_all_called{false};
   Result<bool> IsNonceRemembered(std::string_view nonce) override {
     return inner_->IsNonceRemembered(nonce);
   }
@@ -261,8 +289,10 @@ class FaultyQueue final : public queue::Queue {
                                                     std::string_view except_id) override {
     return inner_->LastPasswordWrite(account_key, except_id);
   }
-  Result<std::vector<queue::Record>> PendingResults(std::size_t limit) override {
-    return inner_->PendingResults(limit);
+  using queue::Queue::PendingResults;
+  Result<std::vector<queue::Record>> PendingResults(
+      std::size_t limit, std::optional<queue::OutboxPosition> after) override {
+    return inner_->PendingResults(limit, after);
   }
   Status AcknowledgeResult(std::string_view id) override { return inner_->AcknowledgeResult(id); }
   std::vector<Result<queue::Record>> AcknowledgeResults(std::span<const std::string> ids) override {
@@ -426,12 +456,13 @@ class PipelineTest : public ::testing::Test {
   }
   // A reset of `c`'s target put straight into the queue, ready: as a previous process
   // accepted it.
-  Status EnqueueReady(const protocol::RequestClaims& c, const std::string& password) {
+  Status EnqueueReady(const protocol::RequestClaims& c, const std::string& password,
+                      queue::Operations operations = {.reset = true}) {
     queue::Request r;
     r.info = {.id = c.id,
               .tenant = c.tenant,
               .correlation_id = "corr",
-              .operations = {.reset = true},
+              .operations = operations,
               .target = c.target.value,
               .target_kind = "uid",
               .account_key = "uid:" + c.target.value,
@@ -519,11 +550,12 @@ class PipelineTest : public ::testing::Test {
 };
 
 // When the queue cannot record how an attempt ended, nothing is reported: a result must
-// describe what the queue holds (the record is still `applying`, and recovery decides it
-// after a restart). Before, a failed Retry was followed by a `failed` result.
+// describe what the queue holds (the record is still `applying`). The daemon's tick ends it
+// again once the queue works. Before, a failed Retry was followed by a `failed` result, and
+// later the request waited for a restart.
 class PipelineQueueFailureTest : public PipelineTest, public ::testing::WithParamInterface<bool> {};
 
-TEST_P(PipelineQueueFailureTest, NothingIsReportedWhenTheQueueCannotRecordTheEnd) {
+TEST_P(PipelineQueueFailureTest, NothingIsReportedUntilTheQueueCanRecordTheEnd) {
   const bool transient = GetParam();
   pipeline_.reset();
   MakePipeline(/*start=*/true, /*workers=*/1);  // one worker: its next Take means it moved on
@@ -549,6 +581,17 @@ TEST_P(PipelineQueueFailureTest, NothingIsReportedWhenTheQueueCannotRecordTheEnd
   auto shown = queue_->Show(c.id);
   ASSERT_TRUE(shown.ok());
   EXPECT_EQ(shown->record.state, queue::State::kApplying);
+  // A tick while the queue still fails changes nothing; the first one after it works ends the
+  // attempt, once, and only then is the result sent.
+  pipeline_->EndOwedAttempts();
+  EXPECT_TRUE(outbound_.All<protocol::ResultMessage>().empty());
+  (transient ? faulty_->fail_retry : faulty_->fail_finish) = false;
+  pipeline_->EndOwedAttempts();
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  pipeline_->EndOwedAttempts();
+  EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 1u);
+  EXPECT_EQ(directory_->applies, 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(RetryAndFinish, PipelineQueueFailureTest, ::testing::Bool(),
@@ -588,6 +631,47 @@ TEST_F(PipelineTest, TheSameEnvelopeTwiceIsAppliedOnce) {
   pipeline_->OnRequest({envelope});  // a redelivery: answered with the state it has
   EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 2u);
   EXPECT_EQ(directory_->applies, 1);
+  EXPECT_TRUE(outbound_.All<protocol::Rejected>().empty());
+}
+
+// A redelivery that the queue cannot be read to answer is not refused `unavailable`: that would
+// tell the cloud that the agent kept nothing, and the request it does keep could be handed to
+// another agent as a first delivery. The daemon's tick answers it once the queue reads, on the
+// same connection (it holds the cloud's credit until then); a tick while the queue still fails
+// changes nothing.
+TEST_F(PipelineTest, ARedeliveryTheQueueCannotBeReadToAnswerIsAnsweredAtATickOnceItReads) {
+  auto c = Claims();
+  const std::string envelope = Seal(c);
+  pipeline_->OnRequest({envelope});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  faulty_->fail_show = true;
+  pipeline_->OnRequest({envelope});
+  EXPECT_GT(faulty_->failed_calls, 0);
+  pipeline_->SendOwedResults();
+  EXPECT_TRUE(outbound_.All<protocol::Rejected>().empty());
+  EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 1u);
+  faulty_->fail_show = false;
+  pipeline_->SendOwedResults();
+  EXPECT_TRUE(outbound_.All<protocol::Rejected>().empty());
+  EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 2u);  // its result, once more
+  pipeline_->SendOwedResults();                                    // answered once
+  EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 2u);
+  EXPECT_EQ(directory_->applies, 1);
+}
+
+// The answer belongs to the connection the redelivery came on: after a loss the cloud sends
+// it again, and the tick sends nothing for it.
+TEST_F(PipelineTest, ARedeliveryLeftUnansweredIsForgottenWithTheChannel) {
+  auto c = Claims();
+  const std::string envelope = Seal(c);
+  pipeline_->OnRequest({envelope});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  faulty_->fail_show = true;
+  pipeline_->OnRequest({envelope});
+  faulty_->fail_show = false;
+  pipeline_->OnChannelLost();
+  pipeline_->SendOwedResults();
+  EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 1u);
   EXPECT_TRUE(outbound_.All<protocol::Rejected>().empty());
 }
 
@@ -723,6 +807,72 @@ TEST_F(PipelineTest, ARetriedWriteThatAlreadyLandedIsNotWrittenAgain) {
   EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
   EXPECT_NE(ResultFor(c.id).note.find("found applied"), std::string::npos);
   EXPECT_EQ(directory_->applies, 1);
+}
+
+// On OpenLDAP an unlock is a write of its own after the password: an attempt whose password
+// landed may have ended before it. The retry finds the password applied and writes only the
+// unlock (docs/protocol.md: unlocks and must-change flags are written again).
+TEST_F(PipelineTest, ARetriedResetWithAnUnlockWritesTheUnlockWhenThePasswordLanded) {
+  directory_->fail_transiently_once = true;  // the password lands, the rest does not
+  auto c = Claims();
+  c.operations = {protocol::Operation::kReset, protocol::Operation::kUnlock};
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  EXPECT_NE(ResultFor(c.id).note.find("found applied"), std::string::npos);
+  const auto changes = directory_->Changes();
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[1].password, ldap::PasswordChange::Password::kKeep) << "written twice";
+  EXPECT_TRUE(changes[1].unlock);
+}
+
+TEST_F(PipelineTest, ARetriedResetWithAMustChangeFlagWritesTheFlagWhenThePasswordLanded) {
+  directory_->fail_transiently_once = true;
+  auto c = Claims();
+  c.operations = {protocol::Operation::kReset, protocol::Operation::kRequireChange};
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  const auto changes = directory_->Changes();
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[1].password, ldap::PasswordChange::Password::kKeep) << "written twice";
+  EXPECT_EQ(changes[1].must_change, ldap::PasswordChange::MustChange::kRequire);
+}
+
+// A reset without a flag leaves the user free to keep the password. On OpenLDAP, slapd marks
+// the account must-change on an administrator's reset (pwdMustChange) and the agent clears it
+// in a write of its own, which the first attempt did not reach: the retry clears it.
+TEST_F(PipelineTest, ARetriedResetClearsTheMustChangeMarkTheDirectoryLeft) {
+  directory_->fail_transiently_once = true;
+  directory_->on_apply = [&](const ldap::Account& a) { directory_->MarkMustChange(a.dn); };
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  const auto changes = directory_->Changes();
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[1].password, ldap::PasswordChange::Password::kKeep) << "written twice";
+  EXPECT_EQ(changes[1].must_change, ldap::PasswordChange::MustChange::kClear);
+  EXPECT_FALSE(changes[1].unlock);
+}
+
+// When the rest fails, the request is not reported succeeded: the attempt ends as that
+// write's failure does (here transient: retried, and then written).
+TEST_F(PipelineTest, AnUnlockThatFailsAfterTheFoundPasswordIsRetried) {
+  directory_->fail_transiently_once = true;
+  std::atomic<int> calls{0};
+  directory_->on_apply = [&](const ldap::Account&) {
+    if (++calls == 2) directory_->fail_transiently_once = true;  // the unlock, the first time
+  };
+  auto c = Claims();
+  c.operations = {protocol::Operation::kReset, protocol::Operation::kUnlock};
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  const auto changes = directory_->Changes();
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[2].password, ldap::PasswordChange::Password::kKeep);
+  EXPECT_TRUE(changes[2].unlock);
 }
 
 // A transient failure schedules a retry; the worker that scheduled it goes on to other work,
@@ -1014,6 +1164,52 @@ TEST_F(PipelineTest, AResultTheChannelCouldNotTakeIsSentAtTheNextTick) {
   // Taken once, it is not sent again by a tick, acknowledged or not.
   pipeline_->SendOwedResults();
   EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 1u);
+}
+
+// An outbox larger than what a welcome re-sends (protocol::kMaxUnackedResults, after an
+// outage) is not left for the next connection: the ticks send the rest, a page each, in the
+// outbox's order, each result once, and then nothing more.
+TEST_F(PipelineTest, AnOutboxLargerThanAWelcomesResendDrainsOverTheConnection) {
+  constexpr std::size_t kBeyond = Pipeline::kOutboxPage + 50;
+  constexpr std::size_t kAll = protocol::kMaxUnackedResults + kBeyond;
+  std::vector<queue::Request> requests(kAll);
+  std::vector<const queue::Request*> batch;
+  for (std::size_t i = 0; i < kAll; ++i) {
+    auto c = Claims();
+    requests[i].info = {.id = c.id,
+                        .tenant = c.tenant,
+                        .operations = {.unlock = true},
+                        .target = "u" + std::to_string(i),
+                        .target_kind = "uid",
+                        .account_key = "uid:u" + std::to_string(i),
+                        .issued_at = c.issued_at,
+                        .expires_at = c.expires_at};
+    batch.push_back(&requests[i]);
+  }
+  ASSERT_TRUE(queue_->EnqueueAll({}, batch).ok());
+  std::vector<std::string> in_order;
+  for (const auto& r : requests) {
+    ASSERT_TRUE(
+        queue_->Finish(r.info.id, {.state = queue::State::kRejected, .code = "denied_group"}).ok());
+    in_order.push_back(r.info.id);
+  }
+  auto sent_ids = [&] {
+    std::vector<std::string> ids;
+    for (const auto& r : outbound_.All<protocol::ResultMessage>()) ids.push_back(r.id);
+    return ids;
+  };
+  pipeline_->ResendResults();
+  EXPECT_EQ(sent_ids().size(), protocol::kMaxUnackedResults);
+  pipeline_->SendOwedResults();
+  EXPECT_EQ(sent_ids().size(), protocol::kMaxUnackedResults + Pipeline::kOutboxPage);
+  pipeline_->SendOwedResults();
+  EXPECT_EQ(sent_ids(), in_order);
+  pipeline_->SendOwedResults();  // the outbox went: nothing more
+  EXPECT_EQ(sent_ids().size(), kAll);
+  // The next welcome starts over from the oldest.
+  outbound_.Clear();
+  pipeline_->ResendResults();
+  EXPECT_EQ(sent_ids().size(), protocol::kMaxUnackedResults);
 }
 
 // --- "accepted" only for a stored request (a refusal, then the cloud's re-send) -------------
@@ -1801,6 +1997,43 @@ TEST_F(PipelineBreakerTest, AHeldRequestIsStillHeldAfterARestart) {
 // redeliveries, releases, rejections, restarts and reloads of the rules: a request is written
 // at most once; a request the breaker holds is never written before a release; a rejected one
 // never; and "accepted" is only ever sent for a request the queue holds.
+// A release that comes while a request is being stored, after its commit and before its
+// admission, waits for that admission: the request is held by admission, then released, one
+// decision each. (Before, the release admitted it first, and admission then decided it again;
+// a denial there would have ended a request a worker was writing.)
+TEST_F(PipelineBreakerTest, AReleaseDuringAnArrivalWaitsForItsAdmission) {
+  for (const auto& id : Send(2)) ASSERT_TRUE(ResultArrives(id).ok());
+  Send(1);
+  ASSERT_TRUE(pipeline_->Breaker().tripped);
+  std::future<Result<int>> release;
+  bool released_meanwhile = false;
+  faulty_->after_enqueue_all = [&] {
+    release = std::async(std::launch::async, [&] { return pipeline_->ReleaseHeld(); });
+    // Were the release not held off, it would end now.
+    released_meanwhile = release.wait_for(200ms) == std::future_status::ready;
+  };
+  auto c = Claims();
+  c.target.value = "late";
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(release.valid());
+  EXPECT_FALSE(released_meanwhile) << "the release acted before the arrival's admission";
+  ASSERT_TRUE(release.get().ok());
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  // Its admission decisions (the worker's account check is recorded too, after them).
+  using Decided = std::pair<std::string, audit::Decision>;
+  std::vector<Decided> decisions;
+  for (const auto& e : Audited(audit::EventType::kPolicyDecision)) {
+    if (e.request_id != c.id || e.detail.starts_with("account")) continue;
+    decisions.emplace_back(e.detail.substr(0, e.detail.find(';')), e.decision);
+  }
+  EXPECT_EQ(decisions,
+            (std::vector<Decided>{{"admission", audit::Decision::kHold},
+                                  {"breaker release: admitted by an administrator after review",
+                                   audit::Decision::kAllow}}));
+  EXPECT_EQ(directory_->applies, 4);  // the first two, the held one and the late one, once each
+}
+
 TEST_F(PipelineBreakerTest, NoInterleavingWritesAHeldRequestEarlyOrAnyRequestTwice) {
   for (std::uint32_t seed = 1; seed <= 8; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
@@ -1955,6 +2188,89 @@ TEST_F(PipelineTest, TheDocumentedProtectedAccountDenialIsTheRecordThePipelineWr
   const std::string fake = "directory[fake]";
   detail.replace(detail.find(fake), fake.size(), "directory[" + doc.directory + "]");
   EXPECT_EQ(doc.detail, detail);
+}
+
+// --- Crash recovery (queue/queue.h, "Crash recovery") ------------------------------------
+
+// A previous process that died during a directory write, and the next start, with a clock
+// that moves only when the test says so.
+class PipelineRecoveryTest : public PipelineTest {
+ protected:
+  void SetUp() override {
+    clock_ = &fake_clock_;
+    PipelineTest::SetUp();
+    pipeline_.reset();  // the previous process: nothing takes work but the test
+  }
+  // A request that was taken (`applying`) when its process died; its record as taken.
+  queue::Record Interrupted(const protocol::RequestClaims& c, queue::Operations ops) {
+    EXPECT_TRUE(EnqueueReady(c, "Pipeline-Pass-1", ops).ok());
+    auto work = queue_->Take();
+    EXPECT_TRUE(work.ok() && work->has_value());
+    return work.ok() && work->has_value() ? (*work)->record : queue::Record{};
+  }
+  // A request of this agent's that succeeded: its password write is the agent's own.
+  void Succeeded(const protocol::RequestClaims& c) {
+    ASSERT_TRUE(EnqueueReady(c, "Pipeline-Pass-0").ok());
+    auto work = queue_->Take();
+    ASSERT_TRUE(work.ok() && work->has_value());
+    ASSERT_TRUE(
+        queue_->Finish(c.id, {.state = queue::State::kSucceeded, .code = "succeeded"}).ok());
+    directory_->SetPasswordChangedAt(c.target.value, clock_->Now());
+  }
+  void StartAgain() {
+    queue_.reset();
+    OpenQueue();
+    MakePipeline();
+  }
+};
+
+TEST_F(PipelineRecoveryTest, AnInterruptedResetWhosePasswordLandedIsNotWrittenAgain) {
+  auto c = Claims();
+  const queue::Record taken = Interrupted(c, {.reset = true});
+  directory_->SetPasswordChangedAt("alice", *taken.attempt_started_at);
+  fake_clock_.Advance(1s);
+  StartAgain();
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  EXPECT_EQ(directory_->applies, 0);
+  bool recorded = false;
+  for (const audit::Event& e : Audited(audit::EventType::kDirectoryWrite)) {
+    recorded |= e.request_id == c.id && e.detail.starts_with("found applied after a restart");
+  }
+  EXPECT_TRUE(recorded) << "the write found applied is not in the trail";
+}
+
+// The password landed, the unlock (a write of its own on OpenLDAP) may not have: the unlock is
+// written, the password is not.
+TEST_F(PipelineRecoveryTest, AnInterruptedResetWithAnUnlockWritesTheUnlockWhenThePasswordLanded) {
+  auto c = Claims();
+  const queue::Record taken = Interrupted(c, {.reset = true, .unlock = true});
+  directory_->SetPasswordChangedAt("alice", *taken.attempt_started_at);
+  fake_clock_.Advance(1s);
+  StartAgain();
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  EXPECT_NE(ResultFor(c.id).note.find("found applied"), std::string::npos);
+  const auto changes = directory_->Changes();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].password, ldap::PasswordChange::Password::kKeep) << "written twice";
+  EXPECT_TRUE(changes[0].unlock);
+}
+
+// This agent's own write of an earlier request for the account, in the same second as the
+// interrupted attempt's start, is not the interrupted request's: it is written.
+TEST_F(PipelineRecoveryTest, AnEarlierRequestsWriteIsNotTakenForTheInterruptedOnes) {
+  auto earlier = Claims();
+  Succeeded(earlier);
+  fake_clock_.Advance(100ms);  // the same second
+  auto c = Claims();
+  Interrupted(c, {.reset = true});
+  fake_clock_.Advance(1s);
+  StartAgain();
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+  EXPECT_EQ(ResultFor(c.id).note, "") << "wrongly found applied";
+  EXPECT_EQ(directory_->applies, 1);
 }
 
 // --- Expiry (docs/audit.md, request_expired) ----------------------------------------------

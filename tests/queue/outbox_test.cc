@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "tests/queue/queue_test_util.h"
 
@@ -37,6 +39,29 @@ TEST_F(OutboxTest, PendingResultsListTerminalUnacknowledgedInFinishOrder) {
   ASSERT_TRUE(queue_->Enqueue(MakeReset("r3", "carol", clock_.Now())).ok());  // unfinished
   EXPECT_EQ(PendingIds(), (std::vector<std::string>{"r2", "r1"}));
   EXPECT_EQ(queue_->PendingResults(1)->size(), 1u);
+}
+
+// Pages after a position continue the same order: finished_at, then seq among results that
+// finished in the same millisecond; nothing is skipped or listed twice.
+TEST_F(OutboxTest, PendingResultsPageOnAfterAPositionInTheSameOrder) {
+  Finished("r1", "alice");
+  Finished("r2", "bob");  // the same millisecond: by seq
+  clock_.Advance(seconds(1));
+  Finished("r3", "carol");
+  Finished("r4", "dave");
+  clock_.Advance(seconds(1));
+  Finished("r5", "erin");
+  std::vector<std::string> paged;
+  std::optional<OutboxPosition> after;
+  for (int page = 0; page < 10; ++page) {
+    auto pending = queue_->PendingResults(2, after);
+    ASSERT_TRUE(pending.ok()) << pending.error().ToString();
+    for (const auto& r : *pending) paged.push_back(r.info.id);
+    if (pending->size() < 2) break;
+    after = PositionInOutbox(pending->back());
+  }
+  EXPECT_EQ(paged, (std::vector<std::string>{"r1", "r2", "r3", "r4", "r5"}));
+  EXPECT_EQ(PendingIds(), paged) << "a page after a position changed the first page";
 }
 
 TEST_F(OutboxTest, PendingResultsSurviveARestart) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/log_escape.h"
+#include "common/secret.h"
 #include "ldap/socket.h"
 #include "ldap/tls_probe.h"
 
@@ -48,6 +49,11 @@ Status ConfigureTls(LDAP* ld, const ConnectionSettings& s) {
             ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) == LDAP_OPT_SUCCESS &&
             ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &min_protocol) == LDAP_OPT_SUCCESS;
   if (ok && s.client_cert_file && s.client_key_file) {
+    // libldap reads the key at each new connection: the loader's rule (a key file others can
+    // read is refused) holds for the file's whole life, not only when the config was loaded.
+    if (Status perms = CheckSecretFilePermissions(*s.client_key_file); !perms.ok()) {
+      return FailedPrecondition("directory.client_key_file refused: " + perms.message());
+    }
     ok =
         ldap_set_option(ld, LDAP_OPT_X_TLS_CERTFILE, s.client_cert_file->c_str()) ==
             LDAP_OPT_SUCCESS &&

@@ -604,6 +604,29 @@ TEST_F(OpenLdapWriterTest, SaslExternalWithAClientCertificateBindsAsTheServiceAc
   EXPECT_TRUE(CanBind("external1", "External-Pass-55"));
 }
 
+// The client key is read at each new connection, and refused there as the config loader
+// refuses it when others can read it: a key made readable after the start is not used.
+TEST_F(OpenLdapWriterTest, AClientKeyOthersCanReadIsRefusedAtTheConnection) {
+  auto client = server_->ca().IssueClient(SlapdServer::kClientCertName);
+  ASSERT_TRUE(client.ok());
+  auto c = Config();
+  c.bind_method = config::BindMethod::kSaslExternal;
+  c.bind_dn.reset();
+  c.bind_password_file.reset();
+  c.client_cert_file = client->cert;
+  c.client_key_file = client->key;
+  std::filesystem::permissions(client->key, std::filesystem::perms(0644));
+  auto dir = Open(c);
+  auto refused = dir->FindAccount({LookupAttribute::kUid, "alice"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, OutcomeCode::kTlsFailure) << refused.error().ToString();
+  EXPECT_NE(refused.error().ToString().find("directory.client_key_file refused"), std::string::npos)
+      << refused.error().ToString();
+  std::filesystem::permissions(client->key, std::filesystem::perms(0600));
+  auto found = dir->FindAccount({LookupAttribute::kUid, "alice"});
+  EXPECT_TRUE(found.ok()) << found.error().ToString();
+}
+
 TEST_F(OpenLdapWriterTest, SaslExternalWithoutAClientCertificateFails) {
   auto c = Config();
   c.bind_method = config::BindMethod::kSaslExternal;

@@ -100,7 +100,12 @@ TEST_F(QueryTest, OtherFiltersDoNotMakeAnAmbiguousPrefixUnambiguous) {
   QueryFilter filter;
   filter.request_id = "req-";
   filter.outcome = "user_not_found";  // only req-c has it, but req- still names three
-  EXPECT_FALSE(audit::Query(file(), filter).ok());
+  auto result = audit::Query(file(), filter);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code(), Code::kInvalidArgument);
+  EXPECT_EQ(result.error().message(),
+            "more than one request starts with \"req-\": req-a, req-b, req-c; give more "
+            "characters");
 }
 
 TEST_F(QueryTest, APrefixShorterThanFourCharactersIsRefused) {

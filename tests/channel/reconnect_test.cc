@@ -18,12 +18,11 @@ using ::testing::HasSubstr;
 class ChannelReconnectTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Status s = cloud_.Start();
-    if (s.ok()) {
-      options_ = TestOptions(cloud_, dir_.path() / "agent", "agent-1");
-      s = Enroll(cloud_, options_);
-    }
-    WB_REQUIRE_SERVER(s);
+    WB_REQUIRE_SERVER(cloud_.Start());
+    options_ = TestOptions(cloud_, dir_.path() / "agent", "agent-1");
+    // Enrolling is the product's work, not the test server's: its failure fails the test.
+    const Status enrolled = Enroll(cloud_, options_);
+    ASSERT_TRUE(enrolled.ok()) << enrolled.ToString();
   }
 
   TempDir dir_{"wbchanreconnect"};

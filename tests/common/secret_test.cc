@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -65,7 +66,12 @@ TEST_F(SecretFileTest, DirectoryIsRefused) {
 TEST_F(SecretFileTest, SymlinkIsRefused) {
   auto target = Write("pw", "x", 0600);
   std::filesystem::create_symlink(target, dir_ / "link");
-  EXPECT_FALSE(ReadSecretFile(dir_ / "link").ok());
+  auto read = ReadSecretFile(dir_ / "link");
+  ASSERT_FALSE(read.ok());
+  // Refused for being a link (O_NOFOLLOW), not for anything about the file it points to.
+  const Status as_a_link = ErrnoStatus(ELOOP, (dir_ / "link").string());
+  EXPECT_EQ(read.error().code(), as_a_link.code()) << read.error().ToString();
+  EXPECT_EQ(read.error().message(), as_a_link.message());
 }
 
 TEST(SecretTest, MoveLeavesSourceEmpty) {

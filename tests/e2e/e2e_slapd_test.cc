@@ -230,8 +230,21 @@ TEST_F(EndToEndSlapdTest, DirectoryOutageIsRetriedUntilItComesBack) {
   CommandResult submitted =
       cloud_->Submit({"--user", "frank", "--kind", "uid", "--op", "reset"}, &pw);
   ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
-  std::string id = submitted.output.substr(0, submitted.output.find('\n'));
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // let at least one attempt fail
+  const std::string id = submitted.output.substr(0, submitted.output.find('\n'));
+  // An attempt failed during the outage, as a transient failure: the request waits, ready.
+  nlohmann::json record;
+  Status failed_once = WaitUntil(
+      [&] {
+        record = agent_->QueueRecord(id);
+        return record.is_object() && record["state"] == "ready" &&
+                       record.value("attempts", 0) >= 1 && record["last_error"].is_object()
+                   ? Status::Ok()
+                   : NotFound(record.dump());
+      },
+      std::chrono::seconds(60));
+  ASSERT_TRUE(failed_once.ok()) << failed_once.ToString() << ReadFileOrEmpty(agent_->log());
+  const std::string code = record["last_error"].value("code", "");
+  EXPECT_TRUE(code == "directory_unavailable" || code == "directory_timeout") << record.dump();
   ASSERT_TRUE(slapd_->Resume().ok());
   ASSERT_TRUE(WaitUntil([&] { return CanBind("frank", pw) ? Status::Ok() : NotFound("not yet"); },
                         std::chrono::seconds(60))

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <future>
@@ -314,6 +315,23 @@ class FaultyQueue final : public queue::Queue {
  private:
   std::unique_ptr<queue::Queue> inner_;
 };
+
+// The seeds of a property test: fixed ones, so that a failure found once repeats in every run,
+// and one more for this run (WB_PROPERTY_SEED, else random), so that runs together explore more
+// than the fixed ones. A failure's trace names its seed; WB_PROPERTY_SEED=N replays it.
+std::vector<std::uint32_t> PropertySeeds(std::uint32_t fixed) {
+  std::vector<std::uint32_t> seeds;
+  for (std::uint32_t seed = 1; seed <= fixed; ++seed) seeds.push_back(seed);
+  const char* env = std::getenv("WB_PROPERTY_SEED");
+  seeds.push_back(env != nullptr && *env != '\0'
+                      ? static_cast<std::uint32_t>(std::strtoul(env, nullptr, 10))
+                      : std::random_device{}());
+  return seeds;
+}
+std::string SeedTrace(std::uint32_t seed) {
+  return "seed " + std::to_string(seed) + " (WB_PROPERTY_SEED=" + std::to_string(seed) +
+         " replays it)";
+}
 
 class PipelineTest : public ::testing::Test {
  protected:
@@ -1285,11 +1303,11 @@ TEST_F(PipelineTest, AReSendOfAStoredUnfinishedRequestIsAcceptedAgainAfterAResta
 
 // The invariant as a property: whatever order refusals (a full queue, an expired request),
 // re-sends, finished requests and restarts come in, no "accepted" is ever sent for an id the
-// queue does not hold. Seeds are fixed so that a failure repeats; the seed is in the message.
+// queue does not hold. The seed is in the message (PropertySeeds).
 TEST_F(PipelineTest, NoInterleavingOfRefusalReSendAndRestartAcceptsAnUnstoredId) {
   constexpr std::size_t kMaxPending = 2;
-  for (std::uint32_t seed = 1; seed <= 12; ++seed) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
+  for (const std::uint32_t seed : PropertySeeds(12)) {
+    SCOPED_TRACE(SeedTrace(seed));
     Restart(kMaxPending);
     std::mt19937 rng(seed);
     std::vector<std::pair<std::string, std::string>> sent;  // (id, envelope)
@@ -1336,8 +1354,8 @@ TEST_F(PipelineTest, NoInterleavingOfRefusalReSendAndRestartAcceptsAnUnstoredId)
 // id the queue does not hold, and every envelope gets exactly one answer.
 TEST_F(PipelineTest, NoBatchOfNewReSentAndRepeatedEnvelopesAcceptsAnUnstoredId) {
   constexpr std::size_t kMaxPending = 3;
-  for (std::uint32_t seed = 1; seed <= 12; ++seed) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
+  for (const std::uint32_t seed : PropertySeeds(12)) {
+    SCOPED_TRACE(SeedTrace(seed));
     Restart(kMaxPending);
     std::mt19937 rng(seed);
     std::vector<std::string> sent;
@@ -2035,8 +2053,8 @@ TEST_F(PipelineBreakerTest, AReleaseDuringAnArrivalWaitsForItsAdmission) {
 }
 
 TEST_F(PipelineBreakerTest, NoInterleavingWritesAHeldRequestEarlyOrAnyRequestTwice) {
-  for (std::uint32_t seed = 1; seed <= 8; ++seed) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
+  for (const std::uint32_t seed : PropertySeeds(8)) {
+    SCOPED_TRACE(SeedTrace(seed));
     std::mt19937 rng(seed);
     auto pick = [&](std::size_t n) {
       return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);

@@ -508,6 +508,21 @@ class PipelineTest : public ::testing::Test {
     return {};
   }
 
+  // A request with `operations` whose first attempt lands the password, then fails transiently
+  // before the rest (as on OpenLDAP, where the rest is a write of its own): the directory's
+  // writes, once the retry ended it succeeded, found applied.
+  std::vector<FakeDirectory::AppliedChange> RetriedAfterThePasswordLanded(
+      std::vector<protocol::Operation> operations) {
+    directory_->fail_transiently_once = true;
+    auto c = Claims();
+    c.operations = std::move(operations);
+    pipeline_->OnRequest({Seal(c)});
+    EXPECT_TRUE(ResultArrives(c.id).ok());
+    EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
+    EXPECT_NE(ResultFor(c.id).note.find("found applied"), std::string::npos);
+    return directory_->Changes();
+  }
+
   std::vector<audit::Event> AuditedRejections() {
     return Audited(audit::EventType::kRequestRejected);
   }
@@ -827,51 +842,45 @@ TEST_F(PipelineTest, ARetriedWriteThatAlreadyLandedIsNotWrittenAgain) {
   EXPECT_EQ(directory_->applies, 1);
 }
 
+// A write without its password (kKeep) and with exactly these other parts: the rest of a
+// request whose password was found applied.
+::testing::AssertionResult OnlyTheRest(const FakeDirectory::AppliedChange& change, bool unlock,
+                                       ldap::PasswordChange::MustChange must_change) {
+  if (change.password != ldap::PasswordChange::Password::kKeep) {
+    return ::testing::AssertionFailure() << "the password was written twice";
+  }
+  if (change.unlock != unlock || change.must_change != must_change) {
+    return ::testing::AssertionFailure() << "unlock " << change.unlock << ", must-change "
+                                         << static_cast<int>(change.must_change);
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // On OpenLDAP an unlock is a write of its own after the password: an attempt whose password
 // landed may have ended before it. The retry finds the password applied and writes only the
 // unlock (docs/protocol.md: unlocks and must-change flags are written again).
 TEST_F(PipelineTest, ARetriedResetWithAnUnlockWritesTheUnlockWhenThePasswordLanded) {
-  directory_->fail_transiently_once = true;  // the password lands, the rest does not
-  auto c = Claims();
-  c.operations = {protocol::Operation::kReset, protocol::Operation::kUnlock};
-  pipeline_->OnRequest({Seal(c)});
-  ASSERT_TRUE(ResultArrives(c.id).ok());
-  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
-  EXPECT_NE(ResultFor(c.id).note.find("found applied"), std::string::npos);
-  const auto changes = directory_->Changes();
+  const auto changes =
+      RetriedAfterThePasswordLanded({protocol::Operation::kReset, protocol::Operation::kUnlock});
   ASSERT_EQ(changes.size(), 2u);
-  EXPECT_EQ(changes[1].password, ldap::PasswordChange::Password::kKeep) << "written twice";
-  EXPECT_TRUE(changes[1].unlock);
+  EXPECT_TRUE(OnlyTheRest(changes[1], true, ldap::PasswordChange::MustChange::kLeave));
 }
 
 TEST_F(PipelineTest, ARetriedResetWithAMustChangeFlagWritesTheFlagWhenThePasswordLanded) {
-  directory_->fail_transiently_once = true;
-  auto c = Claims();
-  c.operations = {protocol::Operation::kReset, protocol::Operation::kRequireChange};
-  pipeline_->OnRequest({Seal(c)});
-  ASSERT_TRUE(ResultArrives(c.id).ok());
-  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
-  const auto changes = directory_->Changes();
+  const auto changes = RetriedAfterThePasswordLanded(
+      {protocol::Operation::kReset, protocol::Operation::kRequireChange});
   ASSERT_EQ(changes.size(), 2u);
-  EXPECT_EQ(changes[1].password, ldap::PasswordChange::Password::kKeep) << "written twice";
-  EXPECT_EQ(changes[1].must_change, ldap::PasswordChange::MustChange::kRequire);
+  EXPECT_TRUE(OnlyTheRest(changes[1], false, ldap::PasswordChange::MustChange::kRequire));
 }
 
 // A reset without a flag leaves the user free to keep the password. On OpenLDAP, slapd marks
 // the account must-change on an administrator's reset (pwdMustChange) and the agent clears it
 // in a write of its own, which the first attempt did not reach: the retry clears it.
 TEST_F(PipelineTest, ARetriedResetClearsTheMustChangeMarkTheDirectoryLeft) {
-  directory_->fail_transiently_once = true;
   directory_->on_apply = [&](const ldap::Account& a) { directory_->MarkMustChange(a.dn); };
-  auto c = Claims();
-  pipeline_->OnRequest({Seal(c)});
-  ASSERT_TRUE(ResultArrives(c.id).ok());
-  EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
-  const auto changes = directory_->Changes();
+  const auto changes = RetriedAfterThePasswordLanded({protocol::Operation::kReset});
   ASSERT_EQ(changes.size(), 2u);
-  EXPECT_EQ(changes[1].password, ldap::PasswordChange::Password::kKeep) << "written twice";
-  EXPECT_EQ(changes[1].must_change, ldap::PasswordChange::MustChange::kClear);
-  EXPECT_FALSE(changes[1].unlock);
+  EXPECT_TRUE(OnlyTheRest(changes[1], false, ldap::PasswordChange::MustChange::kClear));
 }
 
 // When the rest fails, the request is not reported succeeded: the attempt ends as that
@@ -889,8 +898,7 @@ TEST_F(PipelineTest, AnUnlockThatFailsAfterTheFoundPasswordIsRetried) {
   EXPECT_EQ(ResultFor(c.id).outcome, "succeeded");
   const auto changes = directory_->Changes();
   ASSERT_EQ(changes.size(), 3u);
-  EXPECT_EQ(changes[2].password, ldap::PasswordChange::Password::kKeep);
-  EXPECT_TRUE(changes[2].unlock);
+  EXPECT_TRUE(OnlyTheRest(changes[2], true, ldap::PasswordChange::MustChange::kLeave));
 }
 
 // A transient failure schedules a retry; the worker that scheduled it goes on to other work,
@@ -2271,8 +2279,7 @@ TEST_F(PipelineRecoveryTest, AnInterruptedResetWithAnUnlockWritesTheUnlockWhenTh
   EXPECT_NE(ResultFor(c.id).note.find("found applied"), std::string::npos);
   const auto changes = directory_->Changes();
   ASSERT_EQ(changes.size(), 1u);
-  EXPECT_EQ(changes[0].password, ldap::PasswordChange::Password::kKeep) << "written twice";
-  EXPECT_TRUE(changes[0].unlock);
+  EXPECT_TRUE(OnlyTheRest(changes[0], true, ldap::PasswordChange::MustChange::kLeave));
 }
 
 // This agent's own write of an earlier request for the account, in the same second as the

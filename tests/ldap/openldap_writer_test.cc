@@ -55,6 +55,16 @@ class OpenLdapWriterTest : public ::testing::Test {
     c.ppolicy_default_dn = SlapdServer::policy_dn();
     return c;
   }
+  // Binds with SASL EXTERNAL as `client`, a certificate of the test CA.
+  config::DirectoryConfig SaslExternalConfig(const testing::KeyPair& client) {
+    auto c = Config();
+    c.bind_method = config::BindMethod::kSaslExternal;
+    c.bind_dn.reset();
+    c.bind_password_file.reset();
+    c.client_cert_file = client.cert;
+    c.client_key_file = client.key;
+    return c;
+  }
 
   std::unique_ptr<Directory> Open(config::DirectoryConfig c) {
     auto d = OpenDirectory(c, clock_);
@@ -590,12 +600,7 @@ TEST_F(OpenLdapWriterTest, ReloadSecretsKeepsThePasswordWhenTheFileCannotBeRead)
 TEST_F(OpenLdapWriterTest, SaslExternalWithAClientCertificateBindsAsTheServiceAccount) {
   auto client = server_->ca().IssueClient(SlapdServer::kClientCertName);
   ASSERT_TRUE(client.ok());
-  auto c = Config();
-  c.bind_method = config::BindMethod::kSaslExternal;
-  c.bind_dn.reset();
-  c.bind_password_file.reset();
-  c.client_cert_file = client->cert;
-  c.client_key_file = client->key;
+  const auto c = SaslExternalConfig(*client);
   auto full = Open();
   Account a = NewUser(*full, "external1");
   auto dir = Open(c);
@@ -609,12 +614,7 @@ TEST_F(OpenLdapWriterTest, SaslExternalWithAClientCertificateBindsAsTheServiceAc
 TEST_F(OpenLdapWriterTest, AClientKeyOthersCanReadIsRefusedAtTheConnection) {
   auto client = server_->ca().IssueClient(SlapdServer::kClientCertName);
   ASSERT_TRUE(client.ok());
-  auto c = Config();
-  c.bind_method = config::BindMethod::kSaslExternal;
-  c.bind_dn.reset();
-  c.bind_password_file.reset();
-  c.client_cert_file = client->cert;
-  c.client_key_file = client->key;
+  const auto c = SaslExternalConfig(*client);
   std::filesystem::permissions(client->key, std::filesystem::perms(0644));
   auto dir = Open(c);
   auto refused = dir->FindAccount({LookupAttribute::kUid, "alice"});

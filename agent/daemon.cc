@@ -274,6 +274,27 @@ bool SameConnections(std::vector<config::DirectoryConfig> a,
   return a == b;
 }
 
+// The rules a reload puts in force are for the directories that run, which only a restart
+// changes: the running config with the loaded [policy] and, for each running directory, the
+// scope and password tables of the loaded directory of the same name. A directory the reload
+// renamed or removed keeps its tables until that restart (without them, its requests would
+// meet no scope at all).
+config::Config RulesForRunningDirectories(const config::Config& loaded,
+                                          const config::Config& running) {
+  config::Config rules = running;
+  rules.policy = loaded.policy;
+  for (auto& directory : rules.directories) {
+    for (const auto& same : loaded.directories) {
+      if (same.name != directory.name) continue;
+      directory.scope = same.scope;
+      directory.admin_scope = same.admin_scope;
+      directory.password = same.password;
+      directory.admin_password = same.admin_password;
+    }
+  }
+  return rules;
+}
+
 audit::Event LifecycleEvent(audit::EventType type, std::string detail) {
   audit::Event e;
   e.type = type;
@@ -422,11 +443,12 @@ void Daemon::Reloaded(const config::Config& config, bool accepted, const std::st
         "level, [policy] and the directories' scope and password tables apply now");
   }
   config_.log = config.log;
-  if (config.policy == config_.policy &&
-      PolicyTablesOf(config.directories) == PolicyTablesOf(config_.directories)) {
+  const config::Config rules = RulesForRunningDirectories(config, config_);
+  if (rules.policy == config_.policy &&
+      PolicyTablesOf(rules.directories) == PolicyTablesOf(config_.directories)) {
     return;
   }
-  ReloadPolicy(config);
+  ReloadPolicy(rules);
 }
 
 // The new rules from now on: the rate limits counted again from the queue's records (as at a
@@ -444,15 +466,7 @@ void Daemon::ReloadPolicy(const config::Config& config) {
     return;
   }
   config_.policy = config.policy;
-  for (auto& running : config_.directories) {
-    for (const auto& loaded : config.directories) {
-      if (loaded.name != running.name) continue;
-      running.scope = loaded.scope;
-      running.admin_scope = loaded.admin_scope;
-      running.password = loaded.password;
-      running.admin_password = loaded.admin_password;
-    }
-  }
+  config_.directories = config.directories;  // the running ones, with the new tables
   log_->warn(
       "reload: the policy's rules changed and apply from now to every admission and account "
       "check (requests already past their checks finish as they started)");

@@ -678,8 +678,16 @@ std::optional<ProtectedReason> ProtectedBecause(const Scope& scope, const ldap::
 }  // namespace
 
 Decision Policy::CheckAccount(const RequestFacts& request, const AccountFacts& facts) const {
+  if (facts.account == nullptr) return Decision{};
   const Compiled::Directory* dir = compiled_->Find(facts.directory);
-  if (dir == nullptr || facts.account == nullptr) return Decision{};
+  if (dir == nullptr) {
+    // Rules and directories come from one config (a reload keeps them matched): a directory
+    // without rules is a defect, and fails closed rather than meet no scope at all.
+    std::vector<RuleMatch> matches;
+    matches.push_back({Code::kNotInAllowedSubtree, "directory[" + facts.directory + "]",
+                       "the policy has no rules for this directory", /*enforced=*/true});
+    return Decide(std::move(matches));
+  }
   const Scope& scope = dir->For(request.requester.type);
   const ldap::Account& account = *facts.account;
   std::vector<RuleMatch> matches;

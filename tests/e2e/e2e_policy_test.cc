@@ -625,6 +625,51 @@ TEST_F(EndToEndPolicyTest, AReloadAppliesNewScopeVerificationAndPasswordRulesAtO
   (void)agent.Stop();
 }
 
+// A reload that renames the directory changes its connection, which waits for a restart: the
+// running directory keeps its scope until then. Before, the new rules did not know the running
+// directory's name, and every account check passed: a reload lifted the whole scope.
+TEST_F(EndToEndPolicyTest, AReloadThatRenamesTheDirectoryKeepsItsScopeUntilTheRestart) {
+  ASSERT_TRUE(slapd_->CreateUser("rename1", "rename1-Start-1").ok());
+  TempDir dir("wbe2epolrename");
+  const std::string narrow = "\n[directory.scope]\nallowed_subtrees = [\"" + StaffDn() + "\"]\n";
+  auto d = Deploy(dir.path(), SlapdServer::service_password(),
+                  SlapdDirectoryToml(*slapd_, 5) + narrow, {"agent-rename"});
+  ASSERT_TRUE(d.ok()) << d.error().ToString();
+  Agent& agent = *d->agents.front();
+  auto submit = [&](const std::string& pw) {
+    CommandResult r = d->cloud->Submit({"--user", "rename1", "--kind", "uid", "--op", "reset",
+                                        "--requester-type", "self", "--wait", "--timeout", "60"},
+                                       &pw);
+    auto j =
+        Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+    return j.is_object() ? j : Json::object();
+  };
+  EXPECT_EQ(submit("Before-Rename-Pass-1").value("outcome", ""), "not_in_allowed_subtree");
+
+  std::string toml = ReadFileOrEmpty(agent.config());
+  const std::string named = "name = \"corp\"";
+  const std::size_t at = toml.find(named);
+  ASSERT_NE(at, std::string::npos) << toml;
+  toml.replace(at, named.size(), "name = \"renamed\"");
+  toml += "\n[policy.verification]\nmin_methods = 1\n";  // and a [policy] change, applied now
+  ASSERT_TRUE(WriteFile(agent.config(), toml, 0600).ok());
+  agent.Signal(SIGHUP);
+  ASSERT_TRUE(WaitUntil(
+                  [&] {
+                    return ReadFileOrEmpty(agent.log()).find("take effect after a restart") !=
+                                   std::string::npos
+                               ? Status::Ok()
+                               : NotFound("no reload in the log");
+                  },
+                  std::chrono::seconds(20))
+                  .ok())
+      << ReadFileOrEmpty(agent.log());
+  const std::string pw = "After-Rename-Pass-2";
+  EXPECT_EQ(submit(pw).value("outcome", ""), "not_in_allowed_subtree");
+  EXPECT_FALSE(CanBind(SlapdServer::user_dn("rename1"), pw));
+  (void)agent.Stop();
+}
+
 // A burst of 200 resets against an overall limit of 20 an hour. The breaker trips on the 21st
 // request. Held requests are stored and accepted but not written; they keep the agent's
 // credits (4 here), so the cloud keeps the rest of the burst. Each `wbagent breaker release`

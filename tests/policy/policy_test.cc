@@ -134,6 +134,16 @@ TEST_F(PolicyTest, AnAccountDnThatDoesNotParseFailsClosed) {
                "directory[corp].scope.allowed_subtrees");
 }
 
+// An account in a directory the rules do not know is denied, never checked against no scope
+// at all (before, it was allowed: a reload that renamed a directory lifted its whole scope).
+TEST_F(PolicyTest, AnAccountInADirectoryWithoutRulesFailsClosed) {
+  auto p = Open(BaseConfig());
+  const ldap::Account a = AccountAt("cn=Ann,ou=Staff,dc=corp,dc=example");
+  const Decision d = p->CheckAccount(Self(), AccountFacts{"renamed", &a, {}});
+  ExpectDenied(d, Code::kNotInAllowedSubtree, "directory[renamed]");
+  EXPECT_TRUE(d.deciding()->enforced);
+}
+
 TEST_F(PolicyTest, AnAccountTheFilterDoesNotMatchIsDenied) {
   auto c = BaseConfig();
   c.directories[0].scope.filter = "(employeeType=staff)";

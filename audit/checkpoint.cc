@@ -134,13 +134,14 @@ Status CreateCheckpoint(const std::filesystem::path& path, const Checkpoint& che
   return WriteFileAtomically(path, *first + *second, 0600);
 }
 
-Result<CheckpointFile> CheckpointFile::Open(const std::filesystem::path& path, const Secret& key) {
+Result<CheckpointFile> CheckpointFile::Open(const std::filesystem::path& path, const Secret& key,
+                                            std::size_t first_write) {
   auto fd = OpenFile(path, O_RDWR | O_NOFOLLOW);
   if (!fd.ok()) return fd.error();
   auto size = FileSize(fd->get(), path.string());
   if (!size.ok()) return size.error();
   if (*size != 2 * kCheckpointSlotBytes) return Invalid(path, "not a two-slot checkpoint");
-  return CheckpointFile(std::move(*fd), path, key);
+  return CheckpointFile(std::move(*fd), path, key, first_write == 0 ? 0 : 1);
 }
 
 Status CheckpointFile::Write(const Checkpoint& checkpoint) {
@@ -184,8 +185,8 @@ Result<CheckpointRead> ReadCheckpointSlots(const std::filesystem::path& path, co
       continue;
     }
     if (!first.ok() && !second.ok()) return first.error();
-    if (first.ok()) return CheckpointRead{std::move(*first), second.error()};
-    return CheckpointRead{std::move(*second), first.error()};
+    if (first.ok()) return CheckpointRead{std::move(*first), second.error(), 1};
+    return CheckpointRead{std::move(*second), first.error(), 0};
   }
 }
 

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <limits>
 #include <mutex>
+#include <vector>
 
 #include "audit/audit.h"
 #include "audit/internal/checkpoint.h"
@@ -80,6 +81,13 @@ class Writer::Impl {
   // Open's steps.
   Result<std::optional<ChainHead>> ReadHead(const internal::TrailFile& file);
   Status RecoverTornLine(const std::filesystem::path& path, std::uint64_t keep, std::uint64_t size);
+  // A torn last line ReadHead found: the file's bytes from `keep` to `size`.
+  struct TornLine {
+    std::filesystem::path path;
+    std::uint64_t keep;
+    std::uint64_t size;
+  };
+  std::vector<TornLine> torn_;  // Open only
   Status CheckAgainstCheckpoint(const std::optional<internal::Checkpoint>& checkpoint)
       WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Status OpenActive(bool exists) WB_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -156,6 +164,11 @@ Status Writer::Impl::Open() {
     }
   }
   WB_RETURN_IF_ERROR(CheckAgainstCheckpoint(checkpoint));
+  // Only a trail its checkpoint accepts is repaired: a refused one keeps every byte for the
+  // auditor.
+  for (const TornLine& torn : torn_) {
+    WB_RETURN_IF_ERROR(RecoverTornLine(torn.path, torn.keep, torn.size));
+  }
   if (read->failed_slot) {
     checkpoint_recovery_ =
         CheckpointRecovery{read->failed_slot->message(), checkpoint->seq, head_.seq, 0};
@@ -165,13 +178,21 @@ Status Writer::Impl::Open() {
   // A new trail is checkpointed at seq 0 now, so that a checkpoint that later goes missing is
   // always a sign of tampering, never of a crash before the first sync. An existing one is
   // written again, atomically, in both slots: the syncs then alternate from a known state, and
-  // the one-line checkpoint of an earlier version gets its two slots.
-  WB_RETURN_IF_ERROR(internal::CreateCheckpoint(
-      options_.checkpoint_file,
-      checkpoint.value_or(
-          internal::Checkpoint{0, std::string(internal::kZeroHash), head_file_, clock_.Now()}),
-      key_));
-  auto checkpoint_file = internal::CheckpointFile::Open(options_.checkpoint_file, key_);
+  // the one-line checkpoint of an earlier version gets its two slots. Not one with a failed
+  // slot: that slot stays as found (the evidence) until the first sync after the
+  // audit_recovered record overwrites it, the record then being durable before it.
+  std::size_t first_write = 1;
+  if (read->failed_slot) {
+    first_write = read->failed_slot_index;
+  } else {
+    WB_RETURN_IF_ERROR(internal::CreateCheckpoint(
+        options_.checkpoint_file,
+        checkpoint.value_or(
+            internal::Checkpoint{0, std::string(internal::kZeroHash), head_file_, clock_.Now()}),
+        key_));
+  }
+  auto checkpoint_file =
+      internal::CheckpointFile::Open(options_.checkpoint_file, key_, first_write);
   if (!checkpoint_file.ok()) return checkpoint_file.error();
   checkpoint_file_.emplace(std::move(*checkpoint_file));
   return OpenActive(active_exists);
@@ -194,7 +215,8 @@ Result<std::optional<Writer::Impl::ChainHead>> Writer::Impl::ReadHead(
       return Corrupt(file.path.string() + " ends in a line longer than any record");
     }
     const std::size_t keep = nl == std::string_view::npos ? 0 : nl + 1;
-    WB_RETURN_IF_ERROR(RecoverTornLine(file.path, tail_start + keep, *size));
+    // Removed by Open once the checkpoint accepts the trail without it.
+    torn_.push_back(TornLine{file.path, tail_start + keep, *size});
     text = text.substr(0, keep);
   }
   if (text.empty()) return std::optional<ChainHead>();

@@ -67,27 +67,30 @@ Status CheckpointFits(const std::string& file, const Secret& key);
 // Writer has one syncer at a time.
 class CheckpointFile {
  public:
-  // Opens a file that CreateCheckpoint just wrote (both slots equal; its content is not read
-  // again); the first Write goes into slot 1.
-  static Result<CheckpointFile> Open(const std::filesystem::path& path, const Secret& key);
+  // Opens a two-slot checkpoint file (its content is not read again); the first Write goes into
+  // slot `first_write`: 1 after CreateCheckpoint (both slots equal), or the slot that failed
+  // its checks, so that the one that verifies stays until a newer checkpoint is beside it.
+  static Result<CheckpointFile> Open(const std::filesystem::path& path, const Secret& key,
+                                     std::size_t first_write = 1);
   // Seals `checkpoint` into the slot that does not hold the newest one, then fdatasync; the
   // next Write goes into the other slot. After an error the slot's state on disk is not known
   // (the Writer breaks and writes no more).
   Status Write(const Checkpoint& checkpoint);
 
  private:
-  CheckpointFile(Fd fd, std::filesystem::path path, const Secret& key)
-      : fd_(std::move(fd)), path_(std::move(path)), key_(&key) {}
+  CheckpointFile(Fd fd, std::filesystem::path path, const Secret& key, std::size_t next_slot)
+      : fd_(std::move(fd)), path_(std::move(path)), key_(&key), next_slot_(next_slot) {}
   Fd fd_;
   std::filesystem::path path_;
   const Secret* key_;
-  std::size_t next_slot_ = 1;
+  std::size_t next_slot_;
 };
 
 struct CheckpointRead {
   std::optional<Checkpoint> newest;  // nullopt when the file does not exist
   // Set when one slot failed its checks and the other verified; `newest` is then the other.
   std::optional<Status> failed_slot;
+  std::size_t failed_slot_index = 0;  // which one (0 or 1), when failed_slot is set
 };
 
 // Both slots (or the one line of an earlier build). A slot that fails is read again (up to

@@ -3,6 +3,7 @@
 #include "audit/internal/checkpoint.h"
 
 #include <atomic>
+#include <cerrno>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -146,6 +147,51 @@ TEST_F(CheckpointTest, AtStartOneFailedSlotIsRecordedAndTheOtherIsUsed) {
   VerifyReport report = Verify();
   EXPECT_TRUE(report.ok()) << report.finding->message;
   EXPECT_EQ(report.checkpoint_seq, 7u);
+}
+
+// The failed slot is the evidence: it stays as found until the audit_recovered record that
+// tells of it is durable. A start that cannot make that record leaves the file as it was, and
+// the next start finds, and records, the same failure (before, the start rewrote both slots
+// first, and a failed start left no trace of it).
+TEST_F(CheckpointTest, AFailedSlotStaysAsFoundUntilItsRecoveryRecordIsDurable) {
+  WriteTrail(6);
+  const std::size_t newer = SlotSeq(0) > SlotSeq(1) ? 0 : 1;
+  ReplaceInSlot(newer, "\"seq\":6", "\"seq\":9");
+  const std::string tampered = Text();
+  WriterOptions failing = Options();
+  failing.inject_fault = [](FileCall call) { return call == FileCall::kSync ? EIO : 0; };
+  ASSERT_FALSE(Writer::Open(failing, TestKey(), clock_).ok());
+  EXPECT_EQ(Text(), tampered) << "the failed slot was overwritten before its record was durable";
+  {
+    auto writer = Open();
+    ASSERT_NE(writer, nullptr);
+    ASSERT_TRUE(writer->checkpoint_recovery().has_value());
+    ASSERT_TRUE(writer->Close().ok());
+  }
+  std::size_t recorded = 0;
+  for (const std::string& line : ReadLines(file())) {
+    recorded += line.find("\"outcome\":\"checkpoint_slot_failed\"") != std::string::npos ? 1 : 0;
+  }
+  // The failed start's record reached the file, not the disk; the next start records the
+  // failure again, from the slot it found as it was.
+  EXPECT_EQ(recorded, 2u);
+  VerifyReport report = Verify();
+  EXPECT_TRUE(report.ok()) << report.finding->message;
+}
+
+// A torn last line is removed only from a trail the checkpoint accepts: a trail refused at the
+// start (here, records removed behind the checkpoint's back) keeps every byte for the auditor.
+TEST_F(CheckpointTest, ATornLineOfATrailTheCheckpointRefusesIsKept) {
+  WriteTrail(6);
+  std::vector<std::string> lines = ReadLines(file());
+  lines.pop_back();  // record 6, which the checkpoint names, removed
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  text += "{\"v\":1,\"seq\":6";  // and a torn line after it
+  ASSERT_TRUE(wb::testing::WriteFile(file(), text, 0640).ok());
+  const std::string before = wb::testing::ReadFileOrEmpty(file());
+  ASSERT_FALSE(Writer::Open(Options(), TestKey(), clock_).ok());
+  EXPECT_EQ(wb::testing::ReadFileOrEmpty(file()), before);
 }
 
 TEST_F(CheckpointTest, NoSlotThatVerifiesRefusesTheStart) {

@@ -160,6 +160,9 @@ class Daemon::Link final : public channel::Handler {
   }
   void OnFrameRejected(const protocol::Rejected& sent) override { intake_.PostFrameRejected(sent); }
   void OnKeySetChanged(const protocol::Jwks& keys) override { intake_.PostKeySetChanged(keys); }
+  void OnCertificateRenewed(const channel::RenewedCertificate& renewed) override {
+    intake_.PostCertificateRenewed(renewed);
+  }
   void Settle() override { intake_.Settle(); }
   void OnDisconnected(const Status& why) override {
     log_.debug("channel: {}", why.ToString());

@@ -37,6 +37,9 @@ void Intake::PostRequest(protocol::Request request) { Post(std::move(request)); 
 void Intake::PostResultAck(std::string id) { Post(protocol::ResultAck{std::move(id)}); }
 void Intake::PostFrameRejected(protocol::Rejected sent) { Post(std::move(sent)); }
 void Intake::PostKeySetChanged(protocol::Jwks keys) { Post(std::move(keys)); }
+void Intake::PostCertificateRenewed(channel::RenewedCertificate renewed) {
+  Post(std::move(renewed));
+}
 void Intake::PostChannelLost() { Post(ChannelLost{}); }
 
 void Intake::Post(Event event) {
@@ -107,6 +110,8 @@ void Intake::Deliver(std::deque<Event>& events) {
         target_.OnFrameRejected(*rejected);
       } else if (auto* keys = std::get_if<protocol::Jwks>(&event)) {
         target_.OnKeySetChanged(*keys);
+      } else if (auto* renewed = std::get_if<channel::RenewedCertificate>(&event)) {
+        target_.OnCertificateRenewed(*renewed);
       } else {
         target_.OnChannelLost();
       }

@@ -10,10 +10,10 @@
 // Guarantees
 // - Order: the target sees events in the order they were posted, but for one regrouping: the
 //   requests and the result acks that arrived between two other events (a rejected frame, a
-//   key set, a channel loss) are two calls, the requests in order, then the acks in order, so
-//   that each batch's disk syncs are shared (agent/pipeline.h) however the cloud interleaves
-//   them. An ack concerns a result already sent: handing it over after a request that came
-//   behind it changes nothing the pipeline decides. (A cloud that acked a result before it was
+//   key set, a renewed certificate, a channel loss) are two calls, the requests in order, then the
+//   acks in order, so that each batch's disk syncs are shared (agent/pipeline.h) however the cloud
+//   interleaves them. An ack concerns a result already sent: handing it over after a request that
+//   came behind it changes nothing the pipeline decides. (A cloud that acked a result before it was
 //   sent, which the protocol does not allow, may now see that ack count when the request
 //   ends in the same drain; before, it was refused as not yet terminal.)
 // - Batching without waiting: the intake never holds an event back to fill a batch; a batch is
@@ -42,6 +42,7 @@
 #include <thread>
 #include <variant>
 
+#include "channel/channel.h"
 #include "common/liveness.h"
 #include "protocol/protocol.h"
 
@@ -55,6 +56,7 @@ class IntakeTarget {
   virtual void OnResultAcks(std::span<const std::string> ids) = 0;
   virtual void OnFrameRejected(const protocol::Rejected& sent) = 0;
   virtual void OnKeySetChanged(const protocol::Jwks& keys) = 0;
+  virtual void OnCertificateRenewed(const channel::RenewedCertificate& renewed) = 0;
   virtual void OnChannelLost() = 0;
 };
 
@@ -76,6 +78,7 @@ class Intake {
   void PostResultAck(std::string id);
   void PostFrameRejected(protocol::Rejected sent);
   void PostKeySetChanged(protocol::Jwks keys);
+  void PostCertificateRenewed(channel::RenewedCertificate renewed);
   void PostChannelLost();
 
   // Returns once every event posted before the call has been handed to the target (and its
@@ -86,7 +89,7 @@ class Intake {
  private:
   struct ChannelLost {};
   using Event = std::variant<protocol::Request, protocol::ResultAck, protocol::Rejected,
-                             protocol::Jwks, ChannelLost>;
+                             protocol::Jwks, channel::RenewedCertificate, ChannelLost>;
 
   void Post(Event event);
   void Run();

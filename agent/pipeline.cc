@@ -463,6 +463,15 @@ void Pipeline::OnKeySetChanged(const protocol::Jwks& keys) {
   Audit(e);
 }
 
+void Pipeline::OnCertificateRenewed(const channel::RenewedCertificate& renewed) {
+  audit::Event e;
+  e.type = audit::EventType::kKeyRotated;
+  e.detail = "the agent's client certificate and key were renewed (" + renewed.subject +
+             ", valid from " + FormatUtcSeconds(renewed.not_before) + " until " +
+             FormatUtcSeconds(renewed.not_after) + "); they are used from the next connection";
+  Audit(e);
+}
+
 // Every result sent is recorded before it leaves: its end (directory_write, a denial, an
 // expiry) by whoever ended it, and for the outbox's results at start. After the trail failed,
 // none leaves: the outbox keeps it for the next start.

@@ -49,7 +49,8 @@
 // the cloud may hand it to another agent) whether it changed since the cloud issued it.
 // The directory's password timestamp decides, not a guess; see docs/protocol.md section 7.
 //
-// Threads: OnRequest(s), OnFrameRejected, OnResultAck(s), OnKeySetChanged and OnChannelLost are
+// Threads: OnRequest(s), OnFrameRejected, OnResultAck(s), OnKeySetChanged, OnCertificateRenewed
+// and OnChannelLost are
 // called one at a time, in the order the channel saw them, from the intake's thread (or a
 // test's); HelloState and ResendResults from the channel's thread, at each connection (they read
 // the queue, which may wait behind a commit in progress); SendOwedResults from the daemon's
@@ -180,6 +181,8 @@ class Pipeline final : public IntakeTarget {
   static constexpr std::size_t kOutboxPage = 200;
   // The cloud's signing keys changed: later envelopes are checked against them (audited).
   void OnKeySetChanged(const protocol::Jwks& keys) override;
+  // The agent's own certificate and key were renewed (audited as key_rotated).
+  void OnCertificateRenewed(const channel::RenewedCertificate& renewed) override;
 
   // The channel to the cloud was lost (or a connection attempt failed): the cloud may hand the
   // requests this agent holds to another agent, so they are checked before they are written.

@@ -567,6 +567,8 @@ class Channel::Impl final : public internal::SessionOwner {
         "cloud channel: client certificate renewed, valid until {}; it is used from the "
         "next connection",
         FormatUtcSeconds(cert->not_after));
+    handler_->OnCertificateRenewed(
+        {.subject = cert->subject, .not_before = cert->not_before, .not_after = cert->not_after});
     return Verdict::Continue();
   }
 

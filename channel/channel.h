@@ -126,6 +126,13 @@ struct StateInfo {
   std::chrono::seconds max_clock_skew{0};  // Options::max_clock_skew
 };
 
+// A renewal of the agent's client certificate (and its key), for the audit trail.
+struct RenewedCertificate {
+  std::string subject;  // one line, RFC 2253
+  WallTime not_before{};
+  WallTime not_after{};
+};
+
 // What the agent announces in hello on every (re)connect.
 struct HelloState {
   int credits = 0;                           // 0..protocol::kMaxCredits
@@ -156,6 +163,9 @@ class Handler {
   virtual void OnFrameRejected(const protocol::Rejected& sent) { (void)sent; }
   // A new signed key set was verified and stored in <state_dir>/cloud-keys.json.
   virtual void OnKeySetChanged(const protocol::Jwks& keys) { (void)keys; }
+  // The agent's client certificate and key were renewed and stored (agent.crt, agent.key);
+  // they are used from the next connection.
+  virtual void OnCertificateRenewed(const RenewedCertificate& renewed) { (void)renewed; }
   // The channel is about to judge the cloud by the answers to what it already handed over (a
   // request beyond the credits, or envelopes that failed their checks within the window):
   // returns once every message given to OnMessage before has been answered (Send called). A

@@ -18,8 +18,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Records each call as one line ("requests a,b", "acks x", "rejected", "keys", "lost"); can be
-// made to block in OnRequests, as a pipeline waiting on a disk sync would.
+// Records each call as one line ("requests a,b", "acks x", "rejected", "keys", "renewed",
+// "lost"); can be made to block in OnRequests, as a pipeline waiting on a disk sync would.
 class RecordingTarget final : public IntakeTarget {
  public:
   void OnRequests(std::span<const protocol::Request> batch) override {
@@ -38,6 +38,7 @@ class RecordingTarget final : public IntakeTarget {
   }
   void OnFrameRejected(const protocol::Rejected&) override { Record("rejected"); }
   void OnKeySetChanged(const protocol::Jwks&) override { Record("keys"); }
+  void OnCertificateRenewed(const channel::RenewedCertificate&) override { Record("renewed"); }
   void OnChannelLost() override { Record("lost"); }
 
   void Block(bool blocked) {
@@ -84,11 +85,14 @@ TEST(IntakeTest, EventsReachTheTargetInOrderWithRunsOfRequestsAndAcksBatched) {
   intake.PostFrameRejected({});
   intake.PostRequest(Envelope("c"));
   intake.PostKeySetChanged({});
+  intake.PostCertificateRenewed({});
+  intake.PostRequest(Envelope("d"));
   intake.PostChannelLost();
   intake.Start();  // everything above is waiting: one drain sees it all
-  ASSERT_TRUE(target.WaitCalls(6));
-  EXPECT_EQ(target.Calls(), (std::vector<std::string>{"requests a,b", "acks x,y", "rejected",
-                                                      "requests c", "keys", "lost"}));
+  ASSERT_TRUE(target.WaitCalls(8));
+  EXPECT_EQ(target.Calls(),
+            (std::vector<std::string>{"requests a,b", "acks x,y", "rejected", "requests c", "keys",
+                                      "renewed", "requests d", "lost"}));
 }
 
 // A cloud that acks each result as it arrives interleaves acks with new requests; each kind

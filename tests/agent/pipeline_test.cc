@@ -708,6 +708,20 @@ TEST_F(PipelineTest, ARedeliveryLeftUnansweredIsForgottenWithTheChannel) {
   EXPECT_TRUE(outbound_.All<protocol::Rejected>().empty());
 }
 
+// An auditor sees when the agent's own identity changed: a renewed certificate and key are a
+// key_rotated record, naming the certificate.
+TEST_F(PipelineTest, ARenewedCertificateIsAuditedAsAKeyRotation) {
+  pipeline_->OnCertificateRenewed({.subject = "CN=agent-1",
+                                   .not_before = WallTime(std::chrono::seconds(1'800'000'000)),
+                                   .not_after = WallTime(std::chrono::seconds(1'800'086'400))});
+  const auto rotated = Audited(audit::EventType::kKeyRotated);
+  ASSERT_EQ(rotated.size(), 1u);
+  EXPECT_EQ(rotated[0].detail,
+            "the agent's client certificate and key were renewed (CN=agent-1, valid from "
+            "2027-01-15T08:00:00Z until 2027-01-16T08:00:00Z); they are used from the next "
+            "connection");
+}
+
 // A forged frame may name a real request's id: the audit trail must not file the rejection
 // under that request.
 TEST_F(PipelineTest, AForgedEnvelopeIsAuditedWithoutPinningItOnTheIdItClaims) {

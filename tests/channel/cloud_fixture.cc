@@ -185,6 +185,12 @@ void TestHandler::OnKeySetChanged(const protocol::Jwks&) {
   cv_.notify_all();
 }
 
+void TestHandler::OnCertificateRenewed(const channel::RenewedCertificate& renewed) {
+  std::lock_guard lock(mu);
+  renewals.push_back(renewed);
+  cv_.notify_all();
+}
+
 void TestHandler::OnDisconnected(const Status& why) {
   std::lock_guard lock(mu);
   disconnects.push_back(why);

@@ -89,6 +89,7 @@ class TestHandler : public channel::Handler {
   void OnConnected(const protocol::Welcome& welcome) override;
   void OnMessage(protocol::Message message) override;
   void OnKeySetChanged(const protocol::Jwks& keys) override;
+  void OnCertificateRenewed(const channel::RenewedCertificate& renewed) override;
   void OnDisconnected(const Status& why) override;
 
   // Waits (bounded) until `ready` holds; `ready` runs under the handler's lock.
@@ -113,6 +114,7 @@ class TestHandler : public channel::Handler {
   std::vector<Status> disconnects;
   int connected = 0;
   int keysets = 0;
+  std::vector<channel::RenewedCertificate> renewals;
 
  private:
   void Answer(const protocol::Request& request);

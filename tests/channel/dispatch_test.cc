@@ -387,6 +387,16 @@ TEST_F(DispatchTest, CertificateIsRenewedOverTheChannel) {
                   std::chrono::milliseconds(15000))
                   .ok());
   EXPECT_FALSE(std::filesystem::exists(paths.renewal_key()));
+  // The handler is told, for the audit trail (key_rotated), with what is now in agent.crt.
+  ASSERT_TRUE(agent.handler.WaitFor([&] { return !agent.handler.renewals.empty(); }));
+  auto stored = channel::ParseCertificate(ReadFileOrEmpty(paths.cert()));
+  ASSERT_TRUE(stored.ok());
+  {
+    std::lock_guard lock(agent.handler.mu);
+    ASSERT_EQ(agent.handler.renewals.size(), 1u);
+    EXPECT_EQ(agent.handler.renewals[0].subject, stored->subject);
+    EXPECT_EQ(agent.handler.renewals[0].not_after, stored->not_after);
+  }
   // The next connection uses the new certificate and key.
   agent.channel->Stop();
   ASSERT_TRUE(agent.Connect().ok()) << cloud_.Log();

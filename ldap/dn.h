@@ -8,12 +8,15 @@
 //   - Both are parsed by libldap (ldap_str2dn, LDAPv3 syntax): escapes (`\,`, `\+`, `\2C`)
 //     are decoded, and each RDN becomes its set of attribute-value assertions (AVAs).
 //   - Two RDNs are equal when they hold the same AVAs in any order. Attribute types compare
-//     case-insensitively. Values compare as the naming attributes used in DNs (cn, ou, dc, o,
-//     uid, ...) are matched, caseIgnoreMatch: ASCII case folded, leading and trailing spaces
-//     dropped, inner runs of spaces made one. A value in hex form (`#04...`) compares as its
-//     bytes. Anything else differs: an attribute named by OID does not equal its name, and
-//     non-ASCII letters are not case-folded. Where the rules are unsure, the answer is "not
-//     equal", so a scope check fails closed.
+//     case-insensitively, and the naming attributes written as OIDs (2.5.4.3, 2.5.4.11,
+//     0.9.2342.19200300.100.1.25, ...) as their names (cn, ou, dc, ...). Values compare as the
+//     naming attributes used in DNs are matched, caseIgnoreMatch: every letter case folded
+//     (Unicode's simple lower case, from glibc's C.UTF-8 locale; ASCII only where the system
+//     lacks it), leading and trailing spaces dropped, inner runs of spaces made one. A value in
+//     hex form (`#04...`) compares as its bytes. Anything else differs (another OID, bytes that
+//     are not UTF-8 compared as they are). Both kinds of list rely on it: where the rules are
+//     unsure the answer is "not equal", which fails closed for allowed_subtrees but open for
+//     protected_dns, so the folding covers what AD and slapd treat as the same entry.
 //   - A DN is within a base when the base's RDNs are its last RDNs, each equal.
 //
 // Refused at Parse (kInvalidArgument, with a reason naming the form):

@@ -53,6 +53,29 @@ TEST(DnTest, CaseAndInsignificantSpacesDoNotMatter) {
   EXPECT_TRUE(IsDnWithin("cn=a,ou=Help  Desk,dc=corp", "ou=help desk,dc=corp"));
 }
 
+// AD and slapd match DN values without regard to the case of any letter: so do these DNs.
+// A protected DN written in another case than the directory returns must still protect.
+TEST(DnTest, TheCaseOfNonAsciiLettersDoesNotMatter) {
+  EXPECT_TRUE(IsDnWithin("cn=Ana,OU=Dirección,dc=corp", "ou=DIRECCIÓN,dc=corp"));
+  EXPECT_TRUE(IsDnWithin("cn=Σοφία,ou=ΑΘΉΝΑ,dc=corp", "ou=αθήνα,dc=corp"));
+  EXPECT_TRUE(IsDnWithin("cn=a,ou=ПЕРСОНАЛ,dc=corp", "ou=персонал,dc=corp"));
+  EXPECT_FALSE(IsDnWithin("cn=a,ou=Direccion,dc=corp", "ou=Dirección,dc=corp"))
+      << "an accent is not a case";
+}
+
+// Bytes that are not UTF-8 are compared as they are (their ASCII letters folded).
+TEST(DnTest, ValuesThatAreNotUtf8CompareAsBytes) {
+  EXPECT_TRUE(IsDnWithin("cn=a,ou=\\C3x,dc=corp", "ou=\\C3X,dc=corp"));
+  EXPECT_FALSE(IsDnWithin("cn=a,ou=\\C3x,dc=corp", "ou=\\C4x,dc=corp"));
+}
+
+// RFC 4514 lets a type be written as its OID: the naming attributes equal their names.
+TEST(DnTest, ANamingAttributeWrittenAsItsOidEqualsItsName) {
+  EXPECT_TRUE(IsDnWithin("2.5.4.3=Alice,2.5.4.11=Staff,0.9.2342.19200300.100.1.25=corp",
+                         "ou=staff,dc=corp"));
+  EXPECT_FALSE(IsDnWithin("cn=Alice,1.2.3.4=Staff,dc=corp", "ou=staff,dc=corp"));
+}
+
 TEST(DnTest, ASiblingWhoseNameEndsLikeTheBaseIsOutside) {
   EXPECT_FALSE(Within("cn=alice,ou=NotStaff,dc=corp,dc=example"));
   EXPECT_FALSE(Within("cn=alice,ou=Staff,dc=other,dc=corp,dc=example"));

@@ -199,6 +199,17 @@ TEST_F(PolicyTest, AnAccountUnderAProtectedDnIsProtected) {
                Code::kProtectedAccount, "directory[corp].scope.protected_dns");
 }
 
+// A protected DN written in another case than the directory returns, in any script, still
+// protects (before, only ASCII letters were folded, and the account was not protected).
+TEST_F(PolicyTest, AProtectedDnProtectsWhateverTheCaseOfItsLetters) {
+  auto c = BaseConfig();
+  c.directories[0].scope.protect_admin_count = false;
+  c.directories[0].scope.protected_dns = {"OU=DIRECCIÓN,DC=CORP,DC=EXAMPLE"};
+  auto p = Open(c);
+  ExpectDenied(Check(*p, Self(), AccountAt("CN=Ana,OU=Dirección,DC=corp,DC=example")),
+               Code::kProtectedAccount, "directory[corp].scope.protected_dns");
+}
+
 TEST_F(PolicyTest, AnAllowedProtectedAccountNeedsAPrivilegedMethod) {
   auto c = BaseConfig();
   c.directories[0].admin_scope = c.directories[0].scope;

@@ -63,6 +63,18 @@ Status ConfigureTls(LDAP* ld, const ConnectionSettings& s) {
   return ok ? Status::Ok() : Internal("cannot configure TLS (check ca_file and client key)");
 }
 
+// liblber reads a message's length first and allocates that much: a length beyond `max` fails
+// the read (ERANGE) instead.
+Status LimitResponseSize(LDAP* ld, std::size_t max) {
+  Sockbuf* sb = nullptr;
+  ber_len_t limit = max;
+  if (ldap_get_option(ld, LDAP_OPT_SOCKBUF, &sb) != LDAP_OPT_SUCCESS || sb == nullptr ||
+      ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_MAX_INCOMING, &limit) != 1) {
+    return Internal("cannot limit the size of the directory's responses");
+  }
+  return Status::Ok();
+}
+
 // libldap says little more than "Can't contact LDAP server" about a refused certificate: the
 // reason comes from a diagnostic handshake of our own (ldap/tls_probe.h), libldap's text stays
 // as the diagnostic.
@@ -217,6 +229,9 @@ Result<std::unique_ptr<Connection>, Outcome> Connection::Open(const config::Ldap
   }
   // From here ld owns the socket; the Connection owns ld.
   std::unique_ptr<Connection> conn(new Connection(ld, url.url, settings.operation_timeout));
+  if (Status s = LimitResponseSize(ld, settings.max_response_bytes); !s.ok()) {
+    return MakeOutcome(OutcomeCode::kInternalError, s.message());
+  }
   if (Status s = ConfigureTls(ld, settings); !s.ok()) {
     return MakeOutcome(OutcomeCode::kTlsFailure, s.message());
   }

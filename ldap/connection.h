@@ -17,6 +17,7 @@
 #include <ldap.h>
 
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <optional>
@@ -61,6 +62,10 @@ struct ConnectionSettings {
   std::optional<std::filesystem::path> client_key_file;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds operation_timeout{10000};
+  // The largest LDAP message read from the server; a larger one fails the read, and the
+  // connection is broken. Bounds what a server (or anything in its place) can make the agent
+  // allocate; far above what the agent reads (an entry, its groups, a policy).
+  std::size_t max_response_bytes = 32u << 20;
 };
 
 class Connection {

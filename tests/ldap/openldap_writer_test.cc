@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include "common/clock.h"
+#include "ldap/connection.h"
 #include "ldap/directory.h"
 #include "ldap/pool.h"
 #include "tests/ldap/directory_test_util.h"
@@ -625,6 +626,49 @@ TEST_F(OpenLdapWriterTest, AClientKeyOthersCanReadIsRefusedAtTheConnection) {
   std::filesystem::permissions(client->key, std::filesystem::perms(0600));
   auto found = dir->FindAccount({LookupAttribute::kUid, "alice"});
   EXPECT_TRUE(found.ok()) << found.error().ToString();
+}
+
+// liblber allocates what a message's length says: a response beyond the connection's limit
+// fails the read and breaks the connection instead. The same search under the default limit
+// reads the entry.
+TEST_F(OpenLdapWriterTest, AResponseLargerThanTheLimitFailsAndBreaksTheConnection) {
+  auto admin =
+      testing::LdapTestClient::Connect(server_->ldaps_url(), server_->ca_file(),
+                                       SlapdServer::admin_dn(), SlapdServer::admin_password());
+  ASSERT_TRUE(admin.ok()) << admin.error().ToString();
+  ASSERT_TRUE(server_->CreateUser("large1", "large1-Start-1").ok());
+  const std::string dn = SlapdServer::user_dn("large1");
+  ASSERT_TRUE(
+      admin
+          ->Modify(dn,
+                   {{testing::LdapMod::Op::kReplace, "description", {std::string(20'000, 'x')}}})
+          .ok());
+  const std::string url = server_->ldaps_url();
+  const config::LdapUrl ldaps{
+      .url = url,
+      .transport = config::LdapTransport::kLdaps,
+      .address = {"127.0.0.1",
+                  static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)))}};
+  ConnectionSettings settings;
+  settings.ca_file = server_->ca_file();
+  settings.bind_dn = SlapdServer::service_dn();
+  const Secret password(SlapdServer::service_password());
+  auto read = [&](std::size_t limit) -> Result<std::vector<Entry>, Outcome> {
+    settings.max_response_bytes = limit;
+    auto conn = Connection::Open(ldaps, settings, password);
+    if (!conn.ok()) return conn.error();
+    auto found = (*conn)->Search(dn, LDAP_SCOPE_BASE, "(objectClass=*)", {"description"});
+    if (!found.ok()) {
+      EXPECT_TRUE((*conn)->broken()) << "a connection that failed a read is reused";
+    }
+    return found;
+  };
+  auto limited = read(4096);
+  ASSERT_FALSE(limited.ok()) << "a 20 kB entry was read under a 4 kB limit";
+  auto whole = read(ConnectionSettings{}.max_response_bytes);
+  ASSERT_TRUE(whole.ok()) << whole.error().ToString();
+  ASSERT_EQ(whole->size(), 1u);
+  EXPECT_EQ(whole->front().First("description").value_or("").size(), 20'000u);
 }
 
 TEST_F(OpenLdapWriterTest, SaslExternalWithoutAClientCertificateFails) {

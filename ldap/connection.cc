@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/time.h>
 
+#include <cerrno>
 #include <mutex>
 #include <utility>
 
@@ -289,13 +290,23 @@ Result<LDAPMessage*, Outcome> Connection::Await(int msgid, OperationKind kind) {
   last_request_sent_ = true;
   timeval tv = ToTimeval(op_timeout_);
   LDAPMessage* result = nullptr;
+  errno = 0;
   int rc = ldap_result(ld_, msgid, LDAP_MSG_ALL, &tv, &result);
+  const int read_error = errno;
   if (rc == 0) {
     ldap_abandon_ext(ld_, msgid, nullptr, nullptr);
     broken_ = true;
     Outcome o = MakeOutcome(OutcomeCode::kDirectoryTimeout,
                             "the directory server did not answer within " +
                                 std::to_string(op_timeout_.count()) + " ms");
+    o.server = url_;
+    return o;
+  }
+  if (rc < 0 && read_error == ERANGE) {
+    // liblber refused a message longer than max_response_bytes (LimitResponseSize).
+    broken_ = true;
+    Outcome o = MakeOutcome(OutcomeCode::kDirectoryUnavailable,
+                            "the directory server sent a response larger than the agent reads");
     o.server = url_;
     return o;
   }

@@ -665,6 +665,10 @@ TEST_F(OpenLdapWriterTest, AResponseLargerThanTheLimitFailsAndBreaksTheConnectio
   };
   auto limited = read(4096);
   ASSERT_FALSE(limited.ok()) << "a 20 kB entry was read under a 4 kB limit";
+  EXPECT_EQ(limited.error().code, OutcomeCode::kDirectoryUnavailable);
+  EXPECT_NE(limited.error().ToString().find("a response larger than the agent reads"),
+            std::string::npos)
+      << limited.error().ToString();
   auto whole = read(ConnectionSettings{}.max_response_bytes);
   ASSERT_TRUE(whole.ok()) << whole.error().ToString();
   ASSERT_EQ(whole->size(), 1u);

@@ -1,9 +1,12 @@
 #include "agent/daemon.h"
 
+#include <algorithm>
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
 #include <variant>
+#include <vector>
 
 #include "agent/open.h"
 #include "agent/policy_summary.h"
@@ -264,36 +267,48 @@ std::vector<PolicyTables> PolicyTablesOf(const std::vector<config::DirectoryConf
 }
 
 // Equal but for the tables the policy reads, which a reload applies.
-bool SameConnections(std::vector<config::DirectoryConfig> a,
-                     std::vector<config::DirectoryConfig> b) {
-  for (auto* list : {&a, &b}) {
-    for (auto& d : *list) {
-      d.scope = {};
-      d.admin_scope.reset();
-      d.password.reset();
-      d.admin_password.reset();
-    }
-  }
-  return a == b;
+// A directory's connection settings: everything but its policy tables.
+config::DirectoryConfig ConnectionOf(config::DirectoryConfig d) {
+  d.scope = {};
+  d.admin_scope.reset();
+  d.password.reset();
+  d.admin_password.reset();
+  return d;
+}
+
+bool SameConnections(const std::vector<config::DirectoryConfig>& a,
+                     const std::vector<config::DirectoryConfig>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return ConnectionOf(x) == ConnectionOf(y);
+  });
 }
 
 // The rules a reload puts in force are for the directories that run, which only a restart
 // changes: the running config with the loaded [policy] and, for each running directory, the
-// scope and password tables of the loaded directory of the same name. A directory the reload
-// renamed or removed keeps its tables until that restart (without them, its requests would
-// meet no scope at all).
+// scope and password tables of the loaded directory with the same name and the same
+// connection. A directory whose name or connection the reload changed keeps its tables until
+// that restart: without them its requests would meet no scope at all, and another
+// directory's tables (a name given to a new server, base DN or tree) are not its own. Those
+// directories' names are added to `waiting`.
 config::Config RulesForRunningDirectories(const config::Config& loaded,
-                                          const config::Config& running) {
+                                          const config::Config& running,
+                                          std::vector<std::string>& waiting) {
   config::Config rules = running;
   rules.policy = loaded.policy;
   for (auto& directory : rules.directories) {
-    for (const auto& same : loaded.directories) {
-      if (same.name != directory.name) continue;
-      directory.scope = same.scope;
-      directory.admin_scope = same.admin_scope;
-      directory.password = same.password;
-      directory.admin_password = same.admin_password;
+    const auto same = std::find_if(loaded.directories.begin(), loaded.directories.end(),
+                                   [&](const auto& candidate) {
+                                     return candidate.name == directory.name &&
+                                            ConnectionOf(candidate) == ConnectionOf(directory);
+                                   });
+    if (same == loaded.directories.end()) {
+      waiting.push_back(directory.name);
+      continue;
     }
+    directory.scope = same->scope;
+    directory.admin_scope = same->admin_scope;
+    directory.password = same->password;
+    directory.admin_password = same->admin_password;
   }
   return rules;
 }
@@ -446,7 +461,14 @@ void Daemon::Reloaded(const config::Config& config, bool accepted, const std::st
         "level, [policy] and the directories' scope and password tables apply now");
   }
   config_.log = config.log;
-  const config::Config rules = RulesForRunningDirectories(config, config_);
+  std::vector<std::string> waiting;
+  const config::Config rules = RulesForRunningDirectories(config, config_, waiting);
+  for (const std::string& name : waiting) {
+    log_->warn(
+        "reload: directory \"{}\" was renamed, removed or connected elsewhere: it keeps the "
+        "scope and password tables it has until the restart that applies that change",
+        EscapeForLog(name));
+  }
   if (rules.policy == config_.policy &&
       PolicyTablesOf(rules.directories) == PolicyTablesOf(config_.directories)) {
     return;

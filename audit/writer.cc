@@ -501,7 +501,7 @@ Result<std::unique_ptr<Writer>> Writer::Open(WriterOptions options, Secret key,
     event.detail = "removed the torn final line " + Location(r.file.filename(), r.line) + " (" +
                    std::to_string(r.bytes) +
                    " bytes, no newline): a write cut short by an unclean stop";
-    auto appended = writer->Append(event, Durability::kDurable);
+    auto appended = writer->Append(event, Durability::kBuffered);
     if (!appended.ok()) return appended.error();
     r.seq = appended->seq;
   }
@@ -515,10 +515,12 @@ Result<std::unique_ptr<Writer>> Writer::Open(WriterOptions options, Secret key,
                    "slot, at seq " +
                    std::to_string(r.from_seq) + ", with the trail ending at seq " +
                    std::to_string(r.trail_seq) + "; run `wbagent audit verify`";
-    auto appended = writer->Append(event, Durability::kDurable);
+    auto appended = writer->Append(event, Durability::kBuffered);
     if (!appended.ok()) return appended.error();
     r.seq = appended->seq;
   }
+  // One sync for both recovery records, before the first checkpoint write: that write goes
+  // into a failed slot (Open), which must stay as found until its record is durable.
   WB_RETURN_IF_ERROR(writer->Sync());
   return writer;
 }

@@ -11,9 +11,9 @@
 //     case-insensitively, and the naming attributes written as OIDs (2.5.4.3, 2.5.4.11,
 //     0.9.2342.19200300.100.1.25, ...) as their names (cn, ou, dc, ...). Values compare as the
 //     naming attributes used in DNs are matched, caseIgnoreMatch: every letter case folded
-//     (Unicode's simple lower case, from glibc's C.UTF-8 locale; ASCII only where the system
-//     lacks it), leading and trailing spaces dropped, inner runs of spaces made one. A value in
-//     hex form (`#04...`) compares as its bytes. Anything else differs (another OID, bytes that
+//     (Unicode's simple lower case, from the C.UTF-8 locale; ASCII only on a system
+//     that lacks it), leading and trailing spaces dropped, inner runs of spaces made one. A value
+//     in hex form (`#04...`) compares as its bytes. Anything else differs (another OID, bytes that
 //     are not UTF-8 compared as they are). Both kinds of list rely on it: where the rules are
 //     unsure the answer is "not equal", which fails closed for allowed_subtrees but open for
 //     protected_dns, so the folding covers what AD and slapd treat as the same entry.

@@ -2,6 +2,7 @@
 // sealed line within one disk sector, both verified on every read.
 #include "audit/internal/checkpoint.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <nlohmann/json.hpp>
@@ -175,6 +176,39 @@ TEST_F(CheckpointTest, AFailedSlotStaysAsFoundUntilItsRecoveryRecordIsDurable) {
   // The failed start's record reached the file, not the disk; the next start records the
   // failure again, from the slot it found as it was.
   EXPECT_EQ(recorded, 2u);
+  VerifyReport report = Verify();
+  EXPECT_TRUE(report.ok()) << report.finding->message;
+}
+
+// Both at once, a torn line and a failed slot: neither record is made durable alone, so the
+// first checkpoint write (into the failed slot) comes only after both are.
+TEST_F(CheckpointTest, ATornLineAndAFailedSlotAreBothDurableBeforeTheSlotIsOverwritten) {
+  WriteTrail(6);
+  const std::size_t newer = SlotSeq(0) > SlotSeq(1) ? 0 : 1;
+  ReplaceInSlot(newer, "\"seq\":6", "\"seq\":9");
+  AppendBytes(file(), "{\"v\":1,\"seq\":7");
+  const std::string tampered = Text();
+  std::vector<FileCall> calls;
+  WriterOptions watched = Options();
+  watched.inject_fault = [&](FileCall call) {
+    calls.push_back(call);
+    return 0;
+  };
+  {
+    auto writer = Open(watched);
+    ASSERT_NE(writer, nullptr);
+    ASSERT_TRUE(writer->Close().ok());
+  }
+  const auto first_checkpoint = std::find(calls.begin(), calls.end(), FileCall::kCheckpoint);
+  ASSERT_NE(first_checkpoint, calls.end());
+  EXPECT_EQ(std::count(calls.begin(), first_checkpoint, FileCall::kWrite), 2)
+      << "the slot was overwritten before both recovery records were written and synced";
+  EXPECT_EQ(std::count(calls.begin(), first_checkpoint, FileCall::kSync), 1);
+  const std::vector<std::string> lines = ReadLines(file());
+  ASSERT_EQ(lines.size(), 8u);
+  EXPECT_NE(lines[6].find("torn_line_removed"), std::string::npos) << lines[6];
+  EXPECT_NE(lines[7].find("checkpoint_slot_failed"), std::string::npos) << lines[7];
+  EXPECT_NE(Text(), tampered);
   VerifyReport report = Verify();
   EXPECT_TRUE(report.ok()) << report.finding->message;
 }

@@ -637,27 +637,34 @@ TEST_F(EndToEndPolicyTest, AReloadThatRenamesTheDirectoryKeepsItsScopeUntilTheRe
   ASSERT_TRUE(d.ok()) << d.error().ToString();
   Agent& agent = *d->agents.front();
   auto submit = [&](const std::string& pw) {
-    CommandResult r = d->cloud->Submit({"--user", "rename1", "--kind", "uid", "--op", "reset",
-                                        "--requester-type", "self", "--wait", "--timeout", "60"},
-                                       &pw);
+    CommandResult r = d->cloud->Submit(
+        {"--user", "rename1", "--kind", "uid", "--op", "reset", "--requester-type", "self",
+         "--verified-by", "email", "--verified-by", "sms", "--wait", "--timeout", "60"},
+        &pw);
     auto j =
         Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
     return j.is_object() ? j : Json::object();
   };
   EXPECT_EQ(submit("Before-Rename-Pass-1").value("outcome", ""), "not_in_allowed_subtree");
 
+  // The directory renamed, its scope dropped, and a [policy] change that applies now.
   std::string toml = ReadFileOrEmpty(agent.config());
   const std::string named = "name = \"corp\"";
   const std::size_t at = toml.find(named);
   ASSERT_NE(at, std::string::npos) << toml;
   toml.replace(at, named.size(), "name = \"renamed\"");
-  toml += "\n[policy.verification]\nmin_methods = 1\n";  // and a [policy] change, applied now
+  const std::size_t scope = toml.find("[directory.scope]");
+  ASSERT_NE(scope, std::string::npos) << toml;
+  toml.erase(scope, toml.find('\n', toml.find("allowed_subtrees", scope)) + 1 - scope);
+  toml += "\n[policy.verification]\nmin_methods = 2\n";
   ASSERT_TRUE(WriteFile(agent.config(), toml, 0600).ok());
   agent.Signal(SIGHUP);
   ASSERT_TRUE(WaitUntil(
                   [&] {
-                    return ReadFileOrEmpty(agent.log()).find("take effect after a restart") !=
-                                   std::string::npos
+                    const std::string log = ReadFileOrEmpty(agent.log());
+                    return log.find("the policy's rules changed") != std::string::npos &&
+                                   log.find("was renamed, removed or connected elsewhere") !=
+                                       std::string::npos
                                ? Status::Ok()
                                : NotFound("no reload in the log");
                   },

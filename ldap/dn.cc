@@ -4,111 +4,42 @@
 
 #include <algorithm>
 #include <array>
-#include <locale>
 #include <memory>
-#include <optional>
+#include <string>
 #include <utility>
+
+#include "common/utf8.h"
 
 namespace wb::ldap {
 namespace {
 
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-// The lower case of a Unicode letter (its simple mapping, as AD and slapd match DN values),
-// from the C.UTF-8 locale (Debian's libc-bin, an essential package, installs it), made once,
-// never changed and never freed (a thread may compare a DN while the process exits); null
-// where this system has no such locale: then only ASCII is folded, and a DN that differs only
-// in the case of another letter does not match (tests/ldap/dn_test.cc fails on such a system).
-const std::ctype<wchar_t>* UnicodeCase() {
-  // Held by a static pointer, so that a leak checker sees it reachable.
-  static const std::locale* const utf8 = []() -> const std::locale* {
-    try {
-      return new std::locale("C.UTF-8");  // NOLINT(cppcoreguidelines-owning-memory): never freed
-    } catch (const std::runtime_error&) {
-      return nullptr;
-    }
-  }();
-  return utf8 != nullptr ? &std::use_facet<std::ctype<wchar_t>>(*utf8) : nullptr;
-}
-
-// One UTF-8 sequence at `at`: its code point and length; nullopt when it is not well formed
-// (then the byte is kept as it is).
-std::optional<std::pair<char32_t, std::size_t>> DecodeUtf8(std::string_view s, std::size_t at) {
-  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[at + i]); };
-  const unsigned char lead = b(0);
-  std::size_t length = 0;
-  char32_t cp = 0;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-    cp = lead & 0x1Fu;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    cp = lead & 0x0Fu;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    cp = lead & 0x07u;
-  } else {
-    return std::nullopt;
-  }
-  if (at + length > s.size()) return std::nullopt;
-  for (std::size_t i = 1; i < length; ++i) {
-    if ((b(i) & 0xC0u) != 0x80u) return std::nullopt;
-    cp = (cp << 6) | (b(i) & 0x3Fu);
-  }
-  constexpr std::array<char32_t, 5> kShortest = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kShortest[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-    return std::nullopt;
-  }
-  return std::make_pair(cp, length);
-}
-
-void AppendUtf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-// caseIgnoreMatch's form of a string value: letters case folded (non-ASCII ones too, where the
-// system knows Unicode's case), insignificant spaces removed. Folding every letter matters to
-// the lists that protect: `protected_dns = ["OU=DIRECCIÓN,..."]` must match the directory's
-// `OU=Dirección,...`, which is the same entry to AD and to slapd.
+// caseIgnoreMatch's form of a string value: letters case folded (FoldCase: ASCII, Latin-1,
+// Latin Extended-A, Greek, Cyrillic), insignificant spaces removed. Folding beyond ASCII
+// matters to the lists that protect: `protected_dns = ["OU=DIRECCIÓN,..."]` must match the
+// directory's `OU=Dirección,...`, which is the same entry to AD and to slapd. A value that is
+// not UTF-8 has its ASCII letters folded and its other bytes kept.
 std::string MatchingForm(std::string_view value) {
-  const std::ctype<wchar_t>* unicode = UnicodeCase();
+  std::u32string text;
+  const bool utf8 = DecodeUtf8Into(value, text);
   std::string out;
   bool pending_space = false;
-  for (std::size_t at = 0; at < value.size();) {
-    const char c = value[at];
-    if (c == ' ') {
+  const auto put = [&](char32_t c, auto&& append) {
+    if (c == U' ') {
       pending_space = !out.empty();
-      ++at;
-      continue;
+      return;
     }
     if (pending_space) out.push_back(' ');
     pending_space = false;
-    const auto decoded = static_cast<unsigned char>(c) >= 0x80 && unicode != nullptr
-                             ? DecodeUtf8(value, at)
-                             : std::nullopt;
-    if (!decoded) {
-      out.push_back(AsciiLower(c));
-      ++at;
-      continue;
+    append(c);
+  };
+  if (utf8) {
+    for (const char32_t c : text) put(c, [&](char32_t k) { AppendUtf8(FoldCase(k), out); });
+  } else {
+    for (const char c : value) {
+      put(static_cast<unsigned char>(c), [&](char32_t) { out.push_back(AsciiLower(c)); });
     }
-    const auto lower =
-        static_cast<char32_t>(unicode->tolower(static_cast<wchar_t>(decoded->first)));
-    AppendUtf8(out, lower);
-    at += decoded->second;
   }
   return out;
 }

@@ -10,13 +10,14 @@
 //   - Two RDNs are equal when they hold the same AVAs in any order. Attribute types compare
 //     case-insensitively, and the naming attributes written as OIDs (2.5.4.3, 2.5.4.11,
 //     0.9.2342.19200300.100.1.25, ...) as their names (cn, ou, dc, ...). Values compare as the
-//     naming attributes used in DNs are matched, caseIgnoreMatch: every letter case folded
-//     (Unicode's simple lower case, from the C.UTF-8 locale; ASCII only on a system
-//     that lacks it), leading and trailing spaces dropped, inner runs of spaces made one. A value
-//     in hex form (`#04...`) compares as its bytes. Anything else differs (another OID, bytes that
-//     are not UTF-8 compared as they are). Both kinds of list rely on it: where the rules are
-//     unsure the answer is "not equal", which fails closed for allowed_subtrees but open for
-//     protected_dns, so the folding covers what AD and slapd treat as the same entry.
+//     naming attributes used in DNs are matched, caseIgnoreMatch: letters case folded
+//     (common/utf8.h FoldCase: ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic), leading and
+//     trailing spaces dropped, inner runs of spaces made one. A value in hex form (`#04...`)
+//     compares as its bytes. Anything else differs (another OID, letters of other scripts in
+//     another case, bytes that are not UTF-8 beyond their ASCII letters). Both kinds of list
+//     rely on it: where the rules are unsure the answer is "not equal", which fails closed for
+//     allowed_subtrees but open for protected_dns, so the folding covers what AD and slapd
+//     treat as the same entry in the scripts a directory's names are usually written in.
 //   - A DN is within a base when the base's RDNs are its last RDNs, each equal.
 //
 // Refused at Parse (kInvalidArgument, with a reason naming the form):

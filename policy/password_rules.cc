@@ -9,48 +9,6 @@
 namespace wb::policy::internal {
 namespace {
 
-// Appends the code points of `bytes` to `out`; false at the first invalid sequence.
-template <typename Out>
-bool DecodeInto(std::string_view bytes, Out& out) {
-  std::size_t i = 0;
-  while (i < bytes.size()) {
-    const auto b0 = static_cast<unsigned char>(bytes[i]);
-    if (b0 < 0x80) {
-      out.push_back(b0);
-      ++i;
-      continue;
-    }
-    std::size_t extra = 0;
-    char32_t cp = 0;
-    char32_t min = 0;
-    if ((b0 & 0xE0) == 0xC0) {
-      extra = 1;
-      cp = b0 & 0x1F;
-      min = 0x80;
-    } else if ((b0 & 0xF0) == 0xE0) {
-      extra = 2;
-      cp = b0 & 0x0F;
-      min = 0x800;
-    } else if ((b0 & 0xF8) == 0xF0) {
-      extra = 3;
-      cp = b0 & 0x07;
-      min = 0x10000;
-    } else {
-      return false;
-    }
-    if (i + extra >= bytes.size()) return false;  // truncated
-    for (std::size_t k = 1; k <= extra; ++k) {
-      const auto b = static_cast<unsigned char>(bytes[i + k]);
-      if ((b & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (b & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    out.push_back(cp);
-    i += extra + 1;
-  }
-  return true;
-}
-
 bool IsNameDelimiter(char32_t c) {
   switch (c) {
     case U',':
@@ -119,29 +77,14 @@ std::uint64_t Key(std::uint64_t hash, std::size_t length, std::size_t tag) {
 std::optional<CodePoints> DecodeUtf8(std::string_view bytes) {
   CodePoints out;
   out.reserve(bytes.size());
-  if (!DecodeInto(bytes, out)) return std::nullopt;
+  if (!DecodeUtf8Into(bytes, out)) return std::nullopt;
   return out;
 }
 
 std::optional<std::u32string> DecodeText(std::string_view bytes) {
   std::u32string out;
-  if (!DecodeInto(bytes, out)) return std::nullopt;
+  if (!DecodeUtf8Into(bytes, out)) return std::nullopt;
   return out;
-}
-
-char32_t FoldCase(char32_t c) {
-  if (c >= U'A' && c <= U'Z') return c + 0x20;
-  if (c < 0x80) return c;
-  if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 0x20;  // Latin-1 capitals
-  // Latin Extended-A: capitals at even code points, except the odd-paired 0x139-0x148 and
-  // 0x179-0x17E ranges; U+0130 (dotted I) folds to 'i'.
-  if (c == 0x130) return U'i';
-  if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) return (c % 2 == 0) ? c + 1 : c;
-  if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return (c % 2 == 1) ? c + 1 : c;
-  if (c >= 0x391 && c <= 0x3AB && c != 0x3A2) return c + 0x20;  // Greek capitals
-  if (c >= 0x410 && c <= 0x42F) return c + 0x20;                // Cyrillic capitals
-  if (c >= 0x400 && c <= 0x40F) return c + 0x50;
-  return c;
 }
 
 CharClass ClassOf(char32_t c) {

@@ -8,8 +8,8 @@
 // CodePoints too. Nothing here copies a password into a std::string, logs, or returns any
 // part of it: the results are booleans and counts.
 //
-// Case folding (FoldCase) is simple one-to-one folding for ASCII, Latin-1, Latin Extended-A,
-// Greek and Cyrillic capital letters; other scripts are compared as they are.
+// Case folding (FoldCase, common/utf8.h) is simple one-to-one folding for ASCII, Latin-1, Latin
+// Extended-A, Greek and Cyrillic capital letters; other scripts are compared as they are.
 //
 // Threads: everything is const after construction and may be used from any thread.
 
@@ -24,6 +24,7 @@
 
 #include "common/secure_memory.h"
 #include "common/status.h"
+#include "common/utf8.h"
 
 namespace wb::policy::internal {
 
@@ -35,7 +36,7 @@ std::optional<CodePoints> DecodeUtf8(std::string_view bytes);
 // The same for text that is not secret (config values, banned terms, names).
 std::optional<std::u32string> DecodeText(std::string_view bytes);
 
-char32_t FoldCase(char32_t c);
+using ::wb::FoldCase;  // common/utf8.h
 
 // The classes min_classes counts. kSymbol: ASCII punctuation and space. kOther: any code point
 // above U+007F. ASCII control characters belong to no class (kNone).

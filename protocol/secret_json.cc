@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "common/utf8.h"
+
 namespace wb::protocol {
 namespace {
 
@@ -20,24 +22,6 @@ Status CheckPassword(std::string_view name, std::string_view value) {
   if (value.find('\0') != std::string_view::npos) return PasswordProblem(name, "contains NUL");
   if (!IsValidUtf8(value)) return PasswordProblem(name, "is not valid UTF-8");
   return Status::Ok();
-}
-
-void AppendUtf8(uint32_t cp, SecureString& out) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  } else {
-    out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  }
 }
 
 void AppendEscaped(std::string_view value, SecureString& out) {
@@ -195,7 +179,7 @@ class Reader {
         return false;
       }
       if (c == '\\') {
-        AppendUtf8(cp, out);
+        AppendUtf8(static_cast<char32_t>(cp), out);
       } else {
         out.push_back(static_cast<char>(c));
       }
@@ -211,37 +195,10 @@ class Reader {
 }  // namespace
 
 bool IsValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (s.size() - i < len) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    const uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += len;
-  }
-  return true;
+  struct Discard {
+    void push_back(char32_t) {}
+  } checked;
+  return DecodeUtf8Into(s, checked);
 }
 
 Status SerializePasswords(const Passwords& passwords, WipedString& out) {

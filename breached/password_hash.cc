@@ -2,57 +2,35 @@
 
 #include <openssl/evp.h>
 
-#include <optional>
 #include <vector>
 
 #include "breached/md4.h"
 #include "common/secure_memory.h"
+#include "common/utf8.h"
 
 namespace wb::breached {
 namespace {
 
 using SecureBytes = std::vector<std::uint8_t, SecureAllocator<std::uint8_t>>;
 
-// The next code point of UTF-8 `s` at `i` (advancing `i`), or nullopt when the bytes there are
-// not valid UTF-8 (overlong forms, surrogates and values above U+10FFFF included).
-std::optional<char32_t> NextCodePoint(std::string_view s, std::size_t& i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b0 = byte(i);
-  std::size_t len = 0;
-  char32_t cp = 0;
-  char32_t min = 0;
-  if (b0 < 0x80) {
-    ++i;
-    return b0;
-  } else if ((b0 & 0xE0) == 0xC0) {
-    len = 2;
-    cp = b0 & 0x1F;
-    min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3;
-    cp = b0 & 0x0F;
-    min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4;
-    cp = b0 & 0x07;
-    min = 0x10000;
-  } else {
-    return std::nullopt;
-  }
-  if (i + len > s.size()) return std::nullopt;
-  for (std::size_t k = 1; k < len; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return std::nullopt;
-    cp = (cp << 6) | (byte(i + k) & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
-  i += len;
-  return cp;
-}
-
 void PutUnit(SecureBytes& out, char32_t unit) {
   out.push_back(static_cast<std::uint8_t>(unit & 0xFF));
   out.push_back(static_cast<std::uint8_t>(unit >> 8));
 }
+
+// Takes the code points DecodeUtf8Into finds and writes them as UTF-16LE: the password's code
+// points are never held anywhere else.
+struct Utf16Writer {
+  SecureBytes& out;
+  void push_back(char32_t cp) {
+    if (cp < 0x10000) {
+      PutUnit(out, cp);
+    } else {
+      PutUnit(out, 0xD800 + ((cp - 0x10000) >> 10));
+      PutUnit(out, 0xDC00 + ((cp - 0x10000) & 0x3FF));
+    }
+  }
+};
 
 }  // namespace
 
@@ -71,18 +49,9 @@ Status HashPassword(HashKind kind, const Secret& password, PasswordHash& out) {
     case HashKind::kNtlm: {
       SecureBytes utf16;
       utf16.reserve(2 * bytes.size() + 2);  // never grows: at most 2 bytes per UTF-8 byte
-      for (std::size_t i = 0; i < bytes.size();) {
-        const std::optional<char32_t> cp = NextCodePoint(bytes, i);
-        if (!cp) {
-          return InvalidArgument(
-              "the password is not valid UTF-8, so it has no NTLM (UTF-16) hash");
-        }
-        if (*cp < 0x10000) {
-          PutUnit(utf16, *cp);
-        } else {
-          PutUnit(utf16, 0xD800 + ((*cp - 0x10000) >> 10));
-          PutUnit(utf16, 0xDC00 + ((*cp - 0x10000) & 0x3FF));
-        }
+      Utf16Writer writer{utf16};
+      if (!DecodeUtf8Into(bytes, writer)) {
+        return InvalidArgument("the password is not valid UTF-8, so it has no NTLM (UTF-16) hash");
       }
       Md4(utf16, std::span<std::uint8_t, kMd4Size>(out.bytes_.data(), kMd4Size));
       out.size_ = kMd4Size;

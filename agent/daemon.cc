@@ -266,7 +266,6 @@ std::vector<PolicyTables> PolicyTablesOf(const std::vector<config::DirectoryConf
   return out;
 }
 
-// Equal but for the tables the policy reads, which a reload applies.
 // A directory's connection settings: everything but its policy tables.
 config::DirectoryConfig ConnectionOf(config::DirectoryConfig d) {
   d.scope = {};
@@ -276,6 +275,7 @@ config::DirectoryConfig ConnectionOf(config::DirectoryConfig d) {
   return d;
 }
 
+// Equal but for the tables the policy reads, which a reload applies.
 bool SameConnections(const std::vector<config::DirectoryConfig>& a,
                      const std::vector<config::DirectoryConfig>& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {

@@ -60,12 +60,12 @@ Result<bool> ToAcknowledged(Db& db, std::string_view id, const RowState& row, st
 
 }  // namespace
 
-// On the administrators' connection, as GetStats: after a long outage the outbox can hold
-// many results, and reading them at a reconnection must hold up no request.
 OutboxPosition PositionInOutbox(const Record& record) {
   return {.finished_at = record.finished_at.value_or(WallTime()), .seq = record.seq};
 }
 
+// On the administrators' connection, as GetStats: after a long outage the outbox can hold
+// many results, and reading them at a reconnection must hold up no request.
 Result<std::vector<Record>> SqliteQueue::PendingResults(std::size_t limit,
                                                         std::optional<OutboxPosition> after) {
   return AdminRead([&](Db& db) -> Result<std::vector<Record>> {

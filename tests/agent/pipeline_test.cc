@@ -508,6 +508,16 @@ class PipelineTest : public ::testing::Test {
     return {};
   }
 
+  // A request that succeeded, then its envelope again while the queue cannot be read (a read
+  // fails): the queue stays unreadable.
+  void RedeliverWhileTheQueueCannotBeRead() {
+    auto c = Claims();
+    const std::string envelope = Seal(c);
+    pipeline_->OnRequest({envelope});
+    ASSERT_TRUE(ResultArrives(c.id).ok());
+    faulty_->fail_show = true;
+    pipeline_->OnRequest({envelope});
+  }
   // A request with `operations` whose first attempt lands the password, then fails transiently
   // before the rest (as on OpenLDAP, where the rest is a write of its own): the directory's
   // writes, once the retry ended it succeeded, found applied.
@@ -673,12 +683,7 @@ TEST_F(PipelineTest, TheSameEnvelopeTwiceIsAppliedOnce) {
 // same connection (it holds the cloud's credit until then); a tick while the queue still fails
 // changes nothing.
 TEST_F(PipelineTest, ARedeliveryTheQueueCannotBeReadToAnswerIsAnsweredAtATickOnceItReads) {
-  auto c = Claims();
-  const std::string envelope = Seal(c);
-  pipeline_->OnRequest({envelope});
-  ASSERT_TRUE(ResultArrives(c.id).ok());
-  faulty_->fail_show = true;
-  pipeline_->OnRequest({envelope});
+  RedeliverWhileTheQueueCannotBeRead();
   EXPECT_GT(faulty_->failed_calls, 0);
   pipeline_->SendOwedResults();
   EXPECT_TRUE(outbound_.All<protocol::Rejected>().empty());
@@ -695,12 +700,7 @@ TEST_F(PipelineTest, ARedeliveryTheQueueCannotBeReadToAnswerIsAnsweredAtATickOnc
 // The answer belongs to the connection the redelivery came on: after a loss the cloud sends
 // it again, and the tick sends nothing for it.
 TEST_F(PipelineTest, ARedeliveryLeftUnansweredIsForgottenWithTheChannel) {
-  auto c = Claims();
-  const std::string envelope = Seal(c);
-  pipeline_->OnRequest({envelope});
-  ASSERT_TRUE(ResultArrives(c.id).ok());
-  faulty_->fail_show = true;
-  pipeline_->OnRequest({envelope});
+  RedeliverWhileTheQueueCannotBeRead();
   faulty_->fail_show = false;
   pipeline_->OnChannelLost();
   pipeline_->SendOwedResults();

@@ -20,6 +20,12 @@ namespace {
 
 using Json = nlohmann::json;
 
+// The JSON object a command printed after its other output (wbcloud submit --wait, wbagent
+// policy test --json); a discarded value when there is none.
+Json JsonIn(const std::string& output) {
+  return Json::parse(output.substr(std::min(output.find('{'), output.size())), nullptr, false);
+}
+
 std::string StaffDn() { return "ou=staff," + SlapdServer::people_dn(); }
 std::string StaffUserDn(const std::string& uid) { return "uid=" + uid + "," + StaffDn(); }
 std::string StaffPassword(const std::string& uid) { return uid + "-Staff-Initial-1"; }
@@ -144,8 +150,7 @@ class EndToEndPolicyTest : public ::testing::Test {
     }
     args.insert(args.end(), {"--kind", "uid", "--op", "reset", "--wait", "--timeout", "60"});
     CommandResult r = cloud_->Submit(args, &password);
-    auto j =
-        Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+    auto j = JsonIn(r.output);
     EXPECT_TRUE(j.is_object()) << r.output;
     return j.is_object() ? j : Json::object();
   }
@@ -232,8 +237,7 @@ std::pair<int, Json> PolicyTest(const Agent& agent, std::vector<std::string> arg
   std::vector<std::string> argv = {"policy", "test", "--json"};
   argv.insert(argv.end(), args.begin(), args.end());
   CommandResult r = agent.Wbagent(argv);
-  auto j =
-      Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+  auto j = JsonIn(r.output);
   EXPECT_TRUE(j.is_object()) << r.output;
   return {r.exit_code, j.is_object() ? j : Json::object()};
 }
@@ -383,8 +387,7 @@ TEST_F(EndToEndPolicyTest, PolicyTestChecksAPasswordFromStdinWithoutShowingIt) {
   CommandResult r = agent_->Wbagent({"policy", "test", "--json", "--user", "ok1", "--kind", "uid",
                                      "--verified-by", "email", "--password-file", "-"},
                                     &input);
-  auto p =
-      Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+  auto p = JsonIn(r.output);
   ASSERT_TRUE(p.is_object()) << r.output;
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_EQ(p.value("code", ""), "password_banned") << r.output;
@@ -548,8 +551,7 @@ TEST_F(EndToEndPolicyTest, AReloadAppliesNewScopeVerificationAndPasswordRulesAtO
                                      "60"};
     for (const auto& m : methods) args.insert(args.end(), {"--verified-by", m});
     CommandResult r = d->cloud->Submit(args, &pw);
-    auto j =
-        Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+    auto j = JsonIn(r.output);
     return j.is_object() ? j : Json::object();
   };
   EXPECT_EQ(submit({"email"}, "Before-Reload-Pass-1").value("outcome", ""),
@@ -641,8 +643,7 @@ TEST_F(EndToEndPolicyTest, AReloadThatRenamesTheDirectoryKeepsItsScopeUntilTheRe
         {"--user", "rename1", "--kind", "uid", "--op", "reset", "--requester-type", "self",
          "--verified-by", "email", "--verified-by", "sms", "--wait", "--timeout", "60"},
         &pw);
-    auto j =
-        Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+    auto j = JsonIn(r.output);
     return j.is_object() ? j : Json::object();
   };
   EXPECT_EQ(submit("Before-Rename-Pass-1").value("outcome", ""), "not_in_allowed_subtree");
@@ -827,8 +828,7 @@ TEST_F(EndToEndExpiryTest, ARequestHeldByTheBreakerUntilItExpiresIsAuditedAndRep
   CommandResult r = cloud_->Submit({"--requester-type", "self", "--user", "bob", "--kind", "uid",
                                     "--op", "reset", "--ttl", "15", "--wait", "--timeout", "150"},
                                    &held_pw);
-  auto result =
-      Json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())), nullptr, false);
+  auto result = JsonIn(r.output);
   ASSERT_TRUE(result.is_object()) << r.output;
   EXPECT_EQ(result.value("outcome", ""), "expired") << result.dump();
   EXPECT_EQ(result.value("user_action", ""), "try_later") << result.dump();

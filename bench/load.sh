@@ -246,10 +246,22 @@ run_phase() {
   "$wbcloud" load --state "$work/cloud" --users-file "$work/directory/users" --kind "$WB_USER_KIND" \
     --json "$@" >"$work/$name.report" 2>"$work/$name.log" &
   load_pid=$!
+  # WB_LOAD_ATTACH="COMMAND": run COMMAND -p AGENT_PID over the closed loop, then stop it with
+  # SIGINT: a profile or a syscall count of the agent under load, e.g.
+  #   WB_LOAD_ATTACH="perf record -F 999 --call-graph dwarf -o /tmp/agent.perf"
+  #   WB_LOAD_ATTACH="perf trace -s -o /tmp/agent.syscalls"
+  # It costs the agent CPU: the numbers of such a run are not comparable.
+  local perf_pid=""
+  if [[ "$name" == closed && -n "${WB_LOAD_ATTACH:-}" ]]; then
+    # shellcheck disable=SC2086 # the command is meant to be split into words
+    ${WB_LOAD_ATTACH} -p "$agent_pid" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   sample_memory "$load_pid" &
   local sampler=$!
   wait "$load_pid" || code=$?
   wait "$sampler"
+  if [[ -n "$perf_pid" ]]; then kill -INT "$perf_pid" && wait "$perf_pid" || true; fi
   [[ -s "$work/$name.report" ]] || fail "wbcloud load ($name) printed nothing: $(tail -5 "$work/$name.log")"
   ((code <= 1)) || fail "wbcloud load ($name) failed: $(tail -5 "$work/$name.log")"
   local agent_ms=$(($(cpu_ms "$agent_pid") - agent_before))

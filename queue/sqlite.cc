@@ -169,6 +169,15 @@ Result<Db> Db::Open(const std::filesystem::path& path, int flags) {
   Db db(raw);  // closes `raw` on every path, including a failed open
   if (rc != SQLITE_OK) return SqliteStatus(rc, raw, "opening " + path.string());
   sqlite3_extended_result_codes(raw, 1);
+  WB_RETURN_IF_ERROR(db.Exec("PRAGMA temp_store = MEMORY"));
+  Result<std::int64_t> temp_store = db.QueryInt("PRAGMA temp_store");
+  if (!temp_store.ok()) return temp_store.error();
+  if (*temp_store != 2) {
+    return FailedPrecondition(
+        "this system's libsqlite3 keeps temporary storage in files (SQLITE_TEMP_STORE=0); the "
+        "queue needs it in memory, so that no copy of its pages is written outside " +
+        path.parent_path().string());
+  }
   return db;
 }
 

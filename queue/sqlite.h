@@ -93,6 +93,12 @@ class Stmt {
 class Db {
  public:
   // flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, or SQLITE_OPEN_READONLY.
+  // The connection keeps its temporary storage in memory (temp_store = MEMORY): a statement
+  // journal, which each isolated step of a group commit can fill with copies of the pages it
+  // changes, ciphertexts of passwords among them, or a sort's transient index would otherwise
+  // spill to a deleted file in $TMPDIR or /var/tmp, outside the state directory and beyond the
+  // reach of secure_delete. Fails with kFailedPrecondition when this SQLite ignores the
+  // setting (built with SQLITE_TEMP_STORE=0).
   static Result<Db> Open(const std::filesystem::path& path, int flags);
   Db(Db&& other) noexcept : db_(other.db_), cache_(std::move(other.cache_)), sync_(other.sync_) {
     other.db_ = nullptr;

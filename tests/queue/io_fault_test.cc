@@ -11,7 +11,9 @@
 #include <cstring>
 #include <future>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/queue/queue_test_util.h"
 
@@ -157,8 +159,21 @@ const sqlite3_io_methods kShimMethods = {
     ShimUnfetch,
 };
 
+// Every file SQLite opened through the shim, as it named it (empty: a temporary file SQLite
+// names itself), with its SQLITE_OPEN_* flags.
+struct OpenedFile {
+  std::string name;
+  int flags;
+};
+std::mutex opened_mu;
+std::vector<OpenedFile> opened;
+
 int ShimOpen(sqlite3_vfs* vfs, const char* name, sqlite3_file* f, int flags, int* out_flags) {
   (void)vfs;
+  {
+    std::lock_guard lock(opened_mu);
+    opened.push_back({name ? name : "", flags});
+  }
   auto* shim = reinterpret_cast<ShimFile*>(f);
   shim->real = reinterpret_cast<sqlite3_file*>(shim + 1);
   std::memset(shim->real, 0, static_cast<std::size_t>(real_vfs->szOsFile));
@@ -395,6 +410,75 @@ TEST_F(SyncTest, ReadsOnTheRequestPathDoNotWaitForACommitInItsFsync) {
   EXPECT_TRUE(answered) << "a read waited for the commit's fsync";
   // Once committed, the new request is what the next read sees.
   EXPECT_TRUE(queue_->Show("new").ok());
+}
+
+// queue.h, Secrets: the queue's pages, ciphertexts of passwords among them, are written only to
+// its own files. SQLite's temporary files (the statement journal that each isolated step of a
+// group commit can fill, a sort's transient index) would hold copies of pages outside the state
+// directory, left on the disk after the request's secret is erased. The agent's own mix of
+// calls, from several threads at once as its intake and workers make them, opens none.
+TEST_F(SyncTest, NoPageOfTheQueueIsWrittenToAFileOutsideItsStateDirectory) {
+  Open();
+  {
+    std::lock_guard lock(opened_mu);
+    opened.clear();
+  }
+  constexpr int kThreads = 4;
+  constexpr int kBatches = 30;
+  constexpr int kPerBatch = 8;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int b = 0; b < kBatches; ++b) {
+        std::vector<Request> requests;
+        std::vector<NonceToRemember> nonces;
+        std::vector<std::string> ids;
+        for (int i = 0; i < kPerBatch; ++i) {
+          const std::string id =
+              "r" + std::to_string(t) + "-" + std::to_string(b) + "-" + std::to_string(i);
+          requests.push_back(
+              MakeReset(id, "account-" + std::to_string((b * kPerBatch + i) % 50), clock_.Now()));
+          nonces.push_back({"nonce-" + id, clock_.Now() + hours(1)});
+          ids.push_back(id);
+        }
+        std::vector<const Request*> pointers;
+        for (const Request& r : requests) pointers.push_back(&r);
+        auto stored = queue_->EnqueueAll(nonces, pointers);
+        ASSERT_TRUE(stored.ok()) << stored.error().ToString();
+        for (const Status& s : queue_->MarkReadyAll(ids, Sync::kOrdered)) ASSERT_TRUE(s.ok());
+        std::vector<std::string> finished;
+        for (;;) {
+          auto work = queue_->Take();
+          ASSERT_TRUE(work.ok()) << work.error().ToString();
+          if (!work->has_value()) break;
+          const std::string id = (*work)->record.info.id;
+          ASSERT_TRUE(queue_->Finish(id, Succeeded()).ok());
+          finished.push_back(id);
+        }
+        for (const auto& acked : queue_->AcknowledgeResults(finished)) ASSERT_TRUE(acked.ok());
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  // What an administrator and the daemon's timers read and write besides.
+  ASSERT_TRUE(queue_->GetStats().ok());
+  ASSERT_TRUE(queue_->List({.limit = 1000, .newest_first = true}).ok());
+  ASSERT_TRUE(queue_->PendingResults(1000).ok());
+  clock_.Advance(hours(24 * 30));
+  ASSERT_TRUE(queue_->Maintain().ok());
+
+  std::lock_guard lock(opened_mu);
+  ASSERT_FALSE(opened.empty()) << "the shim saw no file: it is not in the path";
+  constexpr int kTemporary = SQLITE_OPEN_TEMP_DB | SQLITE_OPEN_TEMP_JOURNAL |
+                             SQLITE_OPEN_TRANSIENT_DB | SQLITE_OPEN_SUBJOURNAL;
+  int temporary = 0;
+  for (const OpenedFile& file : opened) {
+    if ((file.flags & kTemporary) != 0) ++temporary;
+    if (file.name.empty()) continue;
+    const auto parent = std::filesystem::path(file.name).lexically_normal().parent_path();
+    EXPECT_EQ(parent, state_dir().lexically_normal()) << file.name;
+  }
+  EXPECT_EQ(temporary, 0) << "temporary files opened (statement journals, transient indexes)";
 }
 
 INSTANTIATE_TEST_SUITE_P(

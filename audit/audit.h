@@ -432,18 +432,19 @@ Result<VerifyReport> Verify(const VerifyOptions& options, const Secret& key);
 // The fast path (`wbagent doctor` runs it): verifies from the last checkpoint on, so its cost
 // grows with the records written since the checkpoint (on a running agent, the records of the
 // last moments), not with the trail's length. It
-//   1. reads the checkpoint and checks its HMAC (kCheckpointInvalid, as Verify);
+//   1. reads the checkpoint and checks its HMAC (kCheckpointInvalid, as Verify), then the
+//      numbering of every rotated file, from their names alone (kMissingFile, as Verify);
 //   2. finds the record the checkpoint names, reading the files backwards from the newest,
 //      and checks that record's HMAC and form and that its hash is the checkpoint's
 //      (kCheckpointMismatch); a trail that ends before it is kTruncated, one that skips it kGap;
 //   3. checks every record after it exactly as Verify does (HMAC, canonical form, seq, link,
-//      the rotated files' numbering after that file, a torn tail).
+//      a torn tail).
 // What it does NOT prove: anything about the records before the checkpointed one. A record
-// before it that was edited, removed, inserted or reordered, or an older rotated file that is
-// missing, goes unnoticed; only Verify (`wbagent audit verify`) reads the whole trail and finds
-// it. So the fast path shows that the chain was intact when the checkpoint was written (the
-// Writer checked its last record then) and has only been extended since; not that nobody with
-// file access touched older records afterwards.
+// before it that was edited, removed, inserted or reordered goes unnoticed, and so does the
+// newest rotated file's removal when it ended before the checkpoint's record; only Verify
+// (`wbagent audit verify`) reads the whole trail and finds them. So the fast path shows that the
+// chain was intact when the checkpoint was written (the Writer checked its last record then) and
+// has only been extended since; not that nobody with file access touched older records afterwards.
 // When there is no checkpoint, or it names seq 0 (an empty trail when written), every record
 // is after it: this runs Verify itself (from_seq unset for a missing checkpoint, 0 for seq 0).
 // options.checkpoint_file must be set and options.witness unset (kInvalidArgument): the

@@ -414,6 +414,14 @@ Result<VerifyReport> Verifier::RunFromCheckpoint() {
   if (!checkpoint_) return Verifier(options_, key_).Run();  // no checkpoint: the whole trail
   auto files = internal::ListTrail(options_.file);
   if (!files.ok()) return files.error();
+  // The names alone, before and after the checkpoint's file: a missing rotated file is named as
+  // the full verify names it, and one before the checkpoint is not missed, at the cost of a
+  // directory listing.
+  std::uint64_t previous_index = 0;
+  for (const internal::TrailFile& file : *files) {
+    if (!CheckNumbering(file, previous_index)) return report_;
+    previous_index = file.index;
+  }
   const std::uint64_t seq = checkpoint_->seq;
   report_.from_seq = seq;
   if (seq == 0) return CheckFilesFrom(*files, 0, 0);  // every record is after it

@@ -162,22 +162,37 @@ Status CheckSqliteVersion(int version_number) {
                             " or newer; this system's libsqlite3 is " + dotted(version_number));
 }
 
+Status CheckTempStore(std::span<const std::string> compile_options) {
+  for (const std::string& option : compile_options) {
+    if (option == "TEMP_STORE=1" || option == "TEMP_STORE=2" || option == "TEMP_STORE=3") {
+      return Status::Ok();
+    }
+  }
+  return FailedPrecondition(
+      "this system's libsqlite3 keeps temporary storage in files (it was built with "
+      "SQLITE_TEMP_STORE=0, or without its list of compile options); the queue needs it in "
+      "memory, so that no copy of its pages is written outside the state directory");
+}
+
+namespace {
+
+std::vector<std::string> CompileOptions() {
+  std::vector<std::string> options;
+  for (int i = 0; const char* option = sqlite3_compileoption_get(i); ++i) options.push_back(option);
+  return options;
+}
+
+}  // namespace
+
 Result<Db> Db::Open(const std::filesystem::path& path, int flags) {
   WB_RETURN_IF_ERROR(CheckSqliteVersion(sqlite3_libversion_number()));
+  WB_RETURN_IF_ERROR(CheckTempStore(CompileOptions()));
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOFOLLOW, nullptr);
   Db db(raw);  // closes `raw` on every path, including a failed open
   if (rc != SQLITE_OK) return SqliteStatus(rc, raw, "opening " + path.string());
   sqlite3_extended_result_codes(raw, 1);
   WB_RETURN_IF_ERROR(db.Exec("PRAGMA temp_store = MEMORY"));
-  Result<std::int64_t> temp_store = db.QueryInt("PRAGMA temp_store");
-  if (!temp_store.ok()) return temp_store.error();
-  if (*temp_store != 2) {
-    return FailedPrecondition(
-        "this system's libsqlite3 keeps temporary storage in files (SQLITE_TEMP_STORE=0); the "
-        "queue needs it in memory, so that no copy of its pages is written outside " +
-        path.parent_path().string());
-  }
   return db;
 }
 

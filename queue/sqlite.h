@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -36,6 +37,14 @@ Status SqliteStatus(int rc, sqlite3* db, std::string_view what);
 inline constexpr int kOldestSqlite = 3033000;
 // OK for kOldestSqlite or newer; otherwise kFailedPrecondition naming both versions.
 Status CheckSqliteVersion(int version_number);
+
+// Whether a library built with these compile options (sqlite3_compileoption_get's list, e.g.
+// "TEMP_STORE=1") keeps temporary storage in memory when a connection asks (temp_store =
+// MEMORY): OK for TEMP_STORE=1, 2 or 3. kFailedPrecondition for TEMP_STORE=0, which keeps it
+// in files whatever the connection asks (and `PRAGMA temp_store` then still reads back 2), and
+// for a list without TEMP_STORE (a library built without its option list), which cannot be
+// told apart from it.
+Status CheckTempStore(std::span<const std::string> compile_options);
 
 // The idle prepared statements of one Db, by SQL text; bounded (kMaxIdle), finalized at the end.
 class StmtCache {
@@ -97,8 +106,8 @@ class Db {
   // journal, which each isolated step of a group commit can fill with copies of the pages it
   // changes, ciphertexts of passwords among them, or a sort's transient index would otherwise
   // spill to a deleted file in $TMPDIR or /var/tmp, outside the state directory and beyond the
-  // reach of secure_delete. Fails with kFailedPrecondition when this SQLite ignores the
-  // setting (built with SQLITE_TEMP_STORE=0).
+  // reach of secure_delete. Fails with kFailedPrecondition when this SQLite would ignore the
+  // setting (CheckTempStore).
   static Result<Db> Open(const std::filesystem::path& path, int flags);
   Db(Db&& other) noexcept : db_(other.db_), cache_(std::move(other.cache_)), sync_(other.sync_) {
     other.db_ = nullptr;

@@ -145,6 +145,21 @@ TEST(SqliteVersionTest, AnSqliteOlderThanTheSchemaNeedsIsRefusedByName) {
   EXPECT_NE(old.message().find("3.32.3"), std::string::npos) << old.message();
 }
 
+// Db::Open's check that temp_store = MEMORY is honoured: the option list decides it, since the
+// pragma reads back 2 even in a library that ignores it.
+TEST(SqliteTest, TemporaryStorageInFilesIsRefusedAndThisSystemsLibraryKeepsItInMemory) {
+  for (const char* kept : {"TEMP_STORE=1", "TEMP_STORE=2", "TEMP_STORE=3"}) {
+    const std::vector<std::string> options{"COMPILER=gcc", kept, "THREADSAFE=1"};
+    EXPECT_TRUE(CheckTempStore(options).ok()) << kept;
+  }
+  const std::vector<std::string> in_files{"COMPILER=gcc", "TEMP_STORE=0"};
+  EXPECT_EQ(CheckTempStore(in_files).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(CheckTempStore({}).code(), Code::kFailedPrecondition);  // no list: cannot tell
+  std::vector<std::string> here;
+  for (int i = 0; const char* option = sqlite3_compileoption_get(i); ++i) here.push_back(option);
+  EXPECT_TRUE(CheckTempStore(here).ok());
+}
+
 TEST(SqliteStatusTest, EachResultCodeMapsOnce) {
   EXPECT_TRUE(SqliteStatus(SQLITE_OK, nullptr, "x").ok());
   EXPECT_TRUE(SqliteStatus(SQLITE_DONE, nullptr, "x").ok());

@@ -151,9 +151,9 @@ Result<MaintenanceReport> SqliteQueue::Maintain() {
   }
   // Copies the WAL into the database and truncates it: erased ciphertext does not linger in
   // old WAL frames. A reader (an administrator's inspection) can make this a partial
-  // checkpoint; the next call finishes it. Its failure must not hide the committed expiries,
-  // which the caller still has to report.
-  report.wal_checkpoint = db.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  // checkpoint, reported as such; the next call finishes it. Its failure must not hide the
+  // committed expiries, which the caller still has to report.
+  report.wal_checkpoint = db.TruncateWal();
   return report;
 }
 

@@ -64,7 +64,7 @@
 //   data key, with the request id as associated data, and the ciphertext is erased (SQLite
 //   secure_delete) in the same transaction that makes the request terminal. Plaintext exists
 //   only in wb::Secret objects (Work) that wipe themselves. Remnants of erased pages in the
-//   -wal file are removed by the checkpoint Maintain runs (PRAGMA wal_checkpoint(TRUNCATE)).
+//   -wal file are removed by the checkpoint Maintain runs (a TRUNCATE checkpoint).
 //   No Record, HistoryEvent, Status message or log line contains a password.
 //
 // Crash recovery (what the daemon does after Open)
@@ -458,8 +458,8 @@ class Queue {
   // expiry + clock_skew; then truncates the -wal file so erased ciphertext does not linger
   // there. Fails with kFailedPrecondition in read-only mode; on any other error the
   // transaction changed nothing. A failed truncation does not fail the call (what the
-  // transaction did is done): it is in MaintenanceReport::wal_checkpoint, and the next call
-  // tries again.
+  // transaction did is done): it is in MaintenanceReport::wal_checkpoint (kUnavailable when a
+  // reader held an old snapshot past busy_timeout), and the next call tries again.
   virtual Result<MaintenanceReport> Maintain() = 0;
 
   // --- Administration (also in read-only mode) ----------------------------------------------

@@ -223,6 +223,20 @@ Status Db::Exec(const std::string& sql) {
                       "executing a statement");
 }
 
+Status Db::TruncateWal() {
+  int wal_frames = 0;
+  int copied_frames = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &wal_frames,
+                                           &copied_frames);
+  if (rc == SQLITE_BUSY) {
+    return Unavailable("the WAL was not truncated: a reader held it (" +
+                       std::to_string(copied_frames) + " of " + std::to_string(wal_frames) +
+                       " frames copied); its frames, erased ciphertexts among them, stay until "
+                       "the next maintenance truncates it");
+  }
+  return SqliteStatus(rc, db_, "truncating the WAL");
+}
+
 Result<std::int64_t> Db::QueryInt(std::string_view sql) {
   Result<Stmt> stmt = Prepare(sql);
   if (!stmt.ok()) return stmt.error();

@@ -123,6 +123,12 @@ class Db {
   // Runs one or more statements that return no rows needed by the caller; never cached (for
   // the schema and the rare maintenance statement).
   Status Exec(const std::string& sql);
+  // Copies the WAL into the database and truncates it to zero bytes (a TRUNCATE checkpoint),
+  // waiting for readers as busy_timeout allows. kUnavailable when a reader still held an older
+  // snapshot then: the checkpoint went as far as it could and the WAL keeps its frames (which
+  // `PRAGMA wal_checkpoint` reports only in its row, with SQLITE_OK). Other errors as
+  // SqliteStatus.
+  Status TruncateWal();
   // The first column of the first row of `sql`, as an integer.
   Result<std::int64_t> QueryInt(std::string_view sql);
   // Rows changed by the latest INSERT/UPDATE/DELETE.

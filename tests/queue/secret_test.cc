@@ -2,6 +2,7 @@
 // and absent from the database files in any encoding.
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <string>
 
@@ -88,6 +89,35 @@ TEST_F(SecretAtRestTest, DatabaseFilesHoldNoPasswordAfterCompletion) {
   queue_.reset();  // closing checkpoints and removes the -wal file
   EXPECT_FALSE(FilesContain(sealed));
   EXPECT_FALSE(FilesContainPassword(req.new_password.view()));
+}
+
+// A reader that holds an old snapshot (an administrator's sqlite3 shell, a backup) keeps the
+// erased ciphertext in the WAL: the maintenance says so instead of reporting it truncated, and
+// truncates it once the reader has gone.
+TEST_F(SecretAtRestTest, AWalThatAReaderKeepsIsReportedAndTruncatedOnceItHasGone) {
+  Request req = MakeChange("r1", "alice", clock_.Now());
+  ASSERT_TRUE(queue_->Enqueue(req).ok());
+  ASSERT_TRUE(queue_->MarkReady("r1").ok());
+  const std::string sealed = StoredSecret("r1");
+  sqlite3* reader = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db_path().c_str(), &reader, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM requests;", nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  {
+    Work w = MustTake();
+    ASSERT_TRUE(queue_->Finish("r1", Succeeded()).ok());
+  }
+  auto held = queue_->Maintain();  // waits out the busy timeout for the reader
+  ASSERT_TRUE(held.ok()) << held.error().ToString();
+  EXPECT_EQ(held->wal_checkpoint.code(), Code::kUnavailable) << held->wal_checkpoint.ToString();
+  EXPECT_TRUE(FilesContain(sealed)) << "the reader's snapshot needs the old frames";
+  ASSERT_EQ(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(reader);
+  auto released = queue_->Maintain();
+  ASSERT_TRUE(released.ok()) << released.error().ToString();
+  EXPECT_TRUE(released->wal_checkpoint.ok()) << released->wal_checkpoint.ToString();
+  EXPECT_FALSE(FilesContain(sealed));
 }
 
 TEST_F(SecretAtRestTest, RejectedAndExpiredRequestsAreErasedToo) {

@@ -76,8 +76,9 @@ std::optional<long long> ParseInteger(const std::optional<std::string>& text) {
 // Built in secure memory (locked, out of core dumps, wiped when freed), as every buffer that
 // holds a password here.
 Result<Secret, Outcome> AdQuotedUtf16(std::string_view utf8) {
-  SecureString out;
-  out.reserve((utf8.size() + 2) * 2);
+  // MakeSecureString: a bare SecureString would keep a short password inside the object, on
+  // the stack.
+  SecureString out = MakeSecureString((utf8.size() + 2) * 2);
   PutUnit(out, '"');
   for (std::size_t i = 0; i < utf8.size();) {
     long cp = DecodeUtf8(utf8, i);

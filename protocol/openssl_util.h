@@ -34,7 +34,7 @@ class WipedString {
   std::string_view view() const { return {s_.data(), s_.size()}; }
 
  private:
-  SecureString s_;
+  SecureString s_;  // made by MakeSecureString in each constructor
 };
 
 }  // namespace wb::protocol

@@ -13,7 +13,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -336,6 +338,36 @@ TEST(SecureMemoryTest, DisableCoreDumpsMakesTheProcessNonDumpable) {
         std::_Exit(ok ? 0 : 1);
       },
       ::testing::ExitedWithCode(0), "");
+}
+
+// secure_memory.h: a SecureString made without MakeSecureString keeps a short value inside the
+// object, on the stack or in an ordinary heap block, never wiped. The product's code makes
+// none that way (AdQuotedUtf16 did: a password of up to five bytes, quoted in UTF-16, stayed in
+// a worker's stack frame). Exceptions: MakeSecureString's own definition, and a member whose
+// line says that its constructors make it with MakeSecureString.
+TEST(SecureMemoryTest, EverySecureStringInTheSourcesIsMadeByMakeSecureString) {
+  const std::regex bare(R"(\bSecureString\s+\w+\s*(;|\{\s*\}|=\s*SecureString\s*\())");
+  const std::filesystem::path root = WB_SOURCE_DIR;
+  int files = 0;
+  for (const char* component : {"agent", "audit", "breached", "channel", "common", "config", "ldap",
+                                "metrics", "policy", "protocol", "queue"}) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(root / component)) {
+      const auto ext = entry.path().extension();
+      if (!entry.is_regular_file() || (ext != ".cc" && ext != ".h")) continue;
+      ++files;
+      std::ifstream in(entry.path());
+      std::string line;
+      for (int number = 1; std::getline(in, line); ++number) {
+        if (!std::regex_search(line, bare)) continue;
+        const bool the_maker = entry.path().filename() == "secure_memory.cc" &&
+                               line.find("SecureString s;") != std::string::npos;
+        const bool made_by_constructors = line.find("// made by MakeSecureString") != line.npos;
+        EXPECT_TRUE(the_maker || made_by_constructors)
+            << entry.path().string() << ":" << number << ": " << line;
+      }
+    }
+  }
+  EXPECT_GT(files, 100) << "the sources were not found under " << root;
 }
 
 }  // namespace

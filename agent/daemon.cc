@@ -10,6 +10,7 @@
 
 #include "agent/open.h"
 #include "agent/policy_summary.h"
+#include "agent/recorded_keys.h"
 #include "agent/request_mapping.h"
 #include "channel/identity.h"
 #include "common/log_escape.h"
@@ -313,6 +314,37 @@ config::Config RulesForRunningDirectories(const config::Config& loaded,
   return rules;
 }
 
+// Notes the key material now in the state directory as recorded (recorded_keys.h). A failure
+// costs a second record of the same change at the next start, never a missing one.
+void NoteKeysRecorded(const std::filesystem::path& state_dir, spdlog::logger& log) {
+  auto current = CurrentKeyFingerprints(channel::StatePaths(state_dir));
+  Status saved = current.ok() ? SaveRecordedKeys(state_dir, *current) : current.error();
+  if (!saved.ok()) {
+    log.warn("cannot note the recorded keys in {}: {} (the next start records them again)",
+             RecordedKeysPath(state_dir).string(), saved.ToString());
+  }
+}
+
+// A change of the key material that the trail does not hold (a crash between a renewal and its
+// record, a registration while the agent was stopped) is recorded before anything else can
+// change the keys. Fails only when the trail cannot be written.
+Status RecordKeyChangesFoundAtStart(const std::filesystem::path& state_dir, audit::Sink& audit,
+                                    spdlog::logger& log) {
+  auto current = CurrentKeyFingerprints(channel::StatePaths(state_dir));
+  if (!current.ok()) return Status::Ok();  // not registered: loading the keys says so
+  auto recorded = LoadRecordedKeys(state_dir);
+  if (!recorded.ok()) {
+    log.warn("{}; the keys in use are noted again", recorded.error().ToString());
+    recorded = std::optional<KeyFingerprints>();
+  }
+  for (const audit::Event& change : UnrecordedKeyChanges(*recorded, *current)) {
+    log.warn("{}", change.detail);
+    if (auto appended = audit.Append(change); !appended.ok()) return appended.error();
+  }
+  if (*recorded != *current) NoteKeysRecorded(state_dir, log);
+  return Status::Ok();
+}
+
 audit::Event LifecycleEvent(audit::EventType type, std::string detail) {
   audit::Event e;
   e.type = type;
@@ -344,6 +376,10 @@ Result<std::unique_ptr<Daemon>, Daemon::OpenError> Daemon::Open(
     if (auto appended = d->audit_->Append(e); !appended.ok()) {
       return OpenError{appended.error().WithContext("the audit trail cannot be written")};
     }
+  }
+  if (Status s = RecordKeyChangesFoundAtStart(config.agent.state_dir, *d->audit_, *d->log_);
+      !s.ok()) {
+    return OpenError{s.WithContext("the audit trail cannot be written")};
   }
   if (Status s = d->OpenComponents(config); !s.ok()) return OpenError{s};
   return d;
@@ -393,6 +429,8 @@ Status Daemon::OpenComponents(const config::Config& config) {
           .breaker_changed =
               [this](const policy::BreakerState& state) { KeepBreaker(state, std::nullopt); },
           .audit_failed = audit_failed_,
+          .keys_recorded = [state_dir = config.agent.state_dir,
+                            log = log_] { NoteKeysRecorded(state_dir, *log); },
           .metrics = &recorder_,
           .liveness = &liveness_,
           .worker_deadline = WorkerDeadline(config)},

@@ -114,6 +114,10 @@ struct PipelineDeps {
   // Called once, from the thread whose audit append or sync failed first (AuditFailed), so
   // that the daemon stops at once rather than at its next tick. Must not block. Unset: nothing.
   std::function<void()> audit_failed;
+  // Called (from the intake thread) after a key_rotated record of a renewal or a key-set
+  // rollover is durable, so that the daemon notes the keys as recorded (recorded_keys.h).
+  // Unset: nothing.
+  std::function<void()> keys_recorded;
   // Counts each ended request, each policy decision and the latencies, for the metrics.
   // Unset: nothing is counted.
   metrics::Recorder* metrics = nullptr;

@@ -424,6 +424,7 @@ class PipelineTest : public ::testing::Test {
                                                 .activity_changed = {},
                                                 .breaker_changed = {},
                                                 .audit_failed = [this] { ++audit_failed_calls_; },
+                                                .keys_recorded = [this] { ++keys_recorded_calls_; },
                                                 .metrics = &recorder_},
                                    std::move(keys), workers);
     if (start) {
@@ -579,7 +580,8 @@ class PipelineTest : public ::testing::Test {
   std::atomic<int> calls_after_arming_{0};
   int fail_from_ = 0;
   std::atomic<int> first_failed_call_{-1};
-  std::atomic<int> audit_failed_calls_{0};  // PipelineDeps::audit_failed
+  std::atomic<int> audit_failed_calls_{0};   // PipelineDeps::audit_failed
+  std::atomic<int> keys_recorded_calls_{0};  // PipelineDeps::keys_recorded
   std::unique_ptr<protocol::EcPrivateKey> signing_;
   std::shared_ptr<const protocol::EcPrivateKey> agent_key_;
   FakeDirectory* directory_ = nullptr;
@@ -720,6 +722,11 @@ TEST_F(PipelineTest, ARenewedCertificateIsAuditedAsAKeyRotation) {
             "the agent's client certificate and key were renewed (CN=agent-1, valid from "
             "2027-01-15T08:00:00Z until 2027-01-16T08:00:00Z); they are used from the next "
             "connection");
+  // Once the record is durable the daemon may note the new keys as recorded.
+  EXPECT_EQ(keys_recorded_calls_.load(), 1);
+  pipeline_->OnKeySetChanged(protocol::Jwks{});
+  EXPECT_EQ(Audited(audit::EventType::kKeyRotated).size(), 2u);
+  EXPECT_EQ(keys_recorded_calls_.load(), 2);
 }
 
 // A forged frame may name a real request's id: the audit trail must not file the rejection
@@ -2788,6 +2795,16 @@ class PipelineAuditFailureTest : public PipelineTest {
     return out;
   }
 };
+
+// A key rotation whose record failed is not noted as recorded: the next start finds the new
+// keys unrecorded and records them then (recorded_keys.h).
+TEST_F(PipelineAuditFailureTest, AKeyRotationWhoseRecordFailedIsNotNotedAsRecorded) {
+  armed_ = true;
+  pipeline_->OnCertificateRenewed({.subject = "CN=agent-1"});
+  pipeline_->OnKeySetChanged(protocol::Jwks{});
+  EXPECT_TRUE(pipeline_->AuditFailed());
+  EXPECT_EQ(keys_recorded_calls_.load(), 0);
+}
 
 // The daemon is told of the failure once, by the thread that met it first, however many
 // appends fail after it.

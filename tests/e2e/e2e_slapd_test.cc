@@ -387,6 +387,43 @@ TEST_F(EndToEndSlapdTest, AgentRestartMidStreamLosesNothing) {
   }
 }
 
+// The key material changed while the agent was stopped, as a key-set rollover interrupted
+// between its new cloud-keys.json and its key_rotated record leaves it (here the same keys in
+// another layout, so that the agent still starts): the next start records the change, found at
+// start; a start after that records nothing more, and the trail verifies.
+TEST_F(EndToEndSlapdTest, AKeyChangeTheTrailMissedIsRecordedAtTheNextStart) {
+  const auto key_records = [] {
+    CommandResult q = agent_->Wbagent(
+        {"audit", "query", "--events", "--event", "key_rotated", "--format", "json"});
+    EXPECT_EQ(q.exit_code, 0) << q.output;
+    std::vector<std::string> details;  // one JSON record per line
+    std::istringstream lines(q.output);
+    for (std::string line; std::getline(lines, line);) {
+      const auto record = nlohmann::json::parse(line, nullptr, false);
+      if (record.is_object() && record.value("event", "") == "key_rotated") {
+        details.push_back(record.value("detail", ""));
+      }
+    }
+    return details;
+  };
+  const std::size_t before = key_records().size();
+  ASSERT_TRUE(agent_->Stop().ok());
+  const std::filesystem::path cloud_keys = agent_->state() / "cloud-keys.json";
+  const nlohmann::json keys = nlohmann::json::parse(ReadFileOrEmpty(cloud_keys), nullptr, false);
+  ASSERT_TRUE(keys.is_object());
+  std::ofstream(cloud_keys, std::ios::trunc) << keys.dump(7) << "\n";
+  ASSERT_TRUE(agent_->Start().ok()) << ReadFileOrEmpty(agent_->log());
+  const std::vector<std::string> after = key_records();
+  ASSERT_EQ(after.size(), before + 1);
+  EXPECT_NE(after.back().find("found at start"), std::string::npos) << after.back();
+  EXPECT_NE(after.back().find("cloud-keys.json"), std::string::npos) << after.back();
+  ASSERT_TRUE(agent_->Stop().ok());
+  ASSERT_TRUE(agent_->Start().ok()) << ReadFileOrEmpty(agent_->log());
+  EXPECT_EQ(key_records().size(), before + 1) << "a start without a change recorded one";
+  CommandResult verify = agent_->Wbagent({"audit", "verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+}
+
 // The audit trail's disk fills up (a real full tmpfs): the agent writes nothing it cannot
 // record, stops with status 1 (systemd restarts it), and once there is room again the next
 // start ends every request it had accepted, each written once, with a trail that verifies.

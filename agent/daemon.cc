@@ -330,7 +330,11 @@ void NoteKeysRecorded(const std::filesystem::path& state_dir, spdlog::logger& lo
 // change the keys. Fails only when the trail cannot be written.
 Status RecordKeyChangesFoundAtStart(const std::filesystem::path& state_dir, audit::Sink& audit,
                                     spdlog::logger& log) {
-  auto current = CurrentKeyFingerprints(channel::StatePaths(state_dir));
+  const channel::StatePaths paths(state_dir);
+  // A renewal interrupted between its renames ends here, not later at the first connection:
+  // its new certificate is then a change found now.
+  channel::RecoverRenewal(paths);
+  auto current = CurrentKeyFingerprints(paths);
   if (!current.ok()) return Status::Ok();  // not registered: loading the keys says so
   auto recorded = LoadRecordedKeys(state_dir);
   if (!recorded.ok()) {

@@ -256,16 +256,34 @@ class LdapDirectory final : public Directory {
 
 }  // namespace
 
+namespace {
+
+// Whether `text` was cut by EscapeForLog (it ends in "...") right after the start of `form`: a
+// password the cut went through left a prefix of itself, of any length, before the "...".
+bool CutInside(std::string_view text, std::string_view form) {
+  constexpr std::string_view kCut = "...";
+  if (!text.ends_with(kCut)) return false;
+  text.remove_suffix(kCut.size());
+  for (std::size_t n = std::min(form.size(), text.size()); n > 0; --n) {
+    if (text.ends_with(form.substr(0, n))) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 Outcome WithoutEchoedPassword(Outcome outcome, const PasswordChange& change) {
   constexpr std::string_view kWithheld = "(withheld: the server's message contained the password)";
   for (const Secret* password : {change.new_password, change.old_password}) {
     if (password == nullptr || password->view().empty()) continue;
     // As sent, and as EscapeForLog wrote it into the diagnostic (no limit: a long password's
-    // escaped form is longer still).
+    // escaped form is longer still). A diagnostic cut short may end inside either form; it is
+    // withheld then too, even when the prefix it ends with is there by chance.
     std::string escaped = EscapeForLog(password->view(), std::string::npos);
     for (std::string* text : {&outcome.diagnostic, &outcome.reason, &outcome.note}) {
       if (text->find(password->view()) != std::string::npos ||
-          text->find(escaped) != std::string::npos) {
+          text->find(escaped) != std::string::npos || CutInside(*text, password->view()) ||
+          CutInside(*text, escaped)) {
         WipeBytes(text->data(), text->size());
         *text = kWithheld;
       }

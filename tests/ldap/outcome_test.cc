@@ -53,6 +53,28 @@ TEST(OutcomeTest, AServerMessageThatQuotesAPasswordIsWithheld) {
   EXPECT_EQ(kept.diagnostic, "Password fails quality checking policy");
 }
 
+// The diagnostic is cut at 512 bytes of the server's message: a password that the cut went
+// through is withheld too, though only its first bytes are left before the "...".
+TEST(OutcomeTest, AServerMessageCutInsideAQuotedPasswordIsWithheld) {
+  const Secret new_pw("Cut-Inside\\Pass-99");
+  const PasswordChange change{.password = PasswordChange::Password::kReset,
+                              .new_password = &new_pw};
+  for (std::size_t kept : {1u, 4u, 11u, 12u, 17u}) {  // 11: up to the backslash, escaped
+    std::string message(512 - kept, 'x');
+    message += std::string(new_pw.view()) + " is too weak";
+    Outcome cut = MakeOutcome(OutcomeCode::kPolicyViolation, "too weak");
+    cut.diagnostic = EscapeForLog(message, 512);
+    ASSERT_TRUE(cut.diagnostic.ends_with("...")) << cut.diagnostic;
+    EXPECT_EQ(WithoutEchoedPassword(cut, change).diagnostic,
+              "(withheld: the server's message contained the password)")
+        << kept << ": " << cut.diagnostic;
+  }
+  // A message cut elsewhere is kept.
+  Outcome long_plain = MakeOutcome(OutcomeCode::kPolicyViolation, "too weak");
+  long_plain.diagnostic = EscapeForLog(std::string(600, 'x'), 512);
+  EXPECT_EQ(WithoutEchoedPassword(long_plain, change).diagnostic, long_plain.diagnostic);
+}
+
 TEST(OutcomeTest, AdTooShortNamesTheRule) {
   Outcome o = Write(LDAP_CONSTRAINT_VIOLATION,
                     "0000052D: Constraint violation - check_password_restrictions: the password "

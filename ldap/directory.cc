@@ -42,6 +42,13 @@ Result<Secret> ReadBindPassword(const config::DirectoryConfig& config) {
   }
   auto read = ReadSecretFile(*config.bind_password_file);
   if (!read.ok()) return read.error().WithContext("directory '" + config.name + "'");
+  // A DN with an empty password is an unauthenticated bind (RFC 4513, 5.1.2), which AD accepts
+  // as anonymous: the agent would seem bound and every operation would then fail.
+  if (read->view().empty()) {
+    return InvalidArgument("directory '" + config.name + "': the bind password file " +
+                           config.bind_password_file->string() +
+                           " is empty; an empty password would be an unauthenticated bind");
+  }
   return std::move(*read);
 }
 

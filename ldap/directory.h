@@ -193,7 +193,7 @@ class Directory {
   // `systemctl reload` after the administrator fixed the service account or its trust:
   // re-reads the bind password file, ends the hold on binds after a refusal, and lets every
   // server be tried at once. CA and client certificate files are read at each new connection
-  // anyway. On an error (the file cannot be read) the old password stays in use.
+  // anyway. On an error (the file cannot be read, or is empty) the old password stays in use.
   virtual Status ReloadSecrets() = 0;
   // The service account's bind on a new connection, at start and after a reload, so that a
   // broken setup is found before the first user is: the bind's Outcome (kSucceeded with the

@@ -511,6 +511,27 @@ TEST_F(OpenLdapWriterTest, WrongBindPasswordIsServiceBindFailed) {
   EXPECT_EQ(a.error().reason.find("wrong"), std::string::npos);  // never the password itself
 }
 
+// An empty password file (`echo > file`, a rewrite caught half-way) would make an
+// unauthenticated bind, which AD accepts as anonymous: refused when the directory opens, and at
+// a reload, which keeps the password the directory had.
+TEST_F(OpenLdapWriterTest, AnEmptyBindPasswordFileIsRefusedAtOpenAndAtReload) {
+  auto c = Config();
+  ASSERT_TRUE(testing::WriteFile(*c.bind_password_file, "\n", 0600).ok());
+  auto refused = OpenDirectory(c, clock_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), Code::kInvalidArgument);
+  EXPECT_NE(refused.error().message().find("is empty"), std::string::npos)
+      << refused.error().ToString();
+
+  ASSERT_TRUE(
+      testing::WriteFile(*c.bind_password_file, SlapdServer::service_password(), 0600).ok());
+  auto dir = Open(c);
+  ASSERT_TRUE(testing::WriteFile(*c.bind_password_file, "", 0600).ok());
+  EXPECT_EQ(dir->ReloadSecrets().code(), Code::kInvalidArgument);
+  auto still = dir->FindAccount({LookupAttribute::kUid, "alice"});
+  EXPECT_TRUE(still.ok()) << still.error().ToString();
+}
+
 // A refused bind is the agent's fault, not the user's: retried (transient), but without
 // binding again with the same password, which would count bad logons against the service
 // account until it locks out. Proved with the server stopped: an attempt that reached for it

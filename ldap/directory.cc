@@ -71,17 +71,7 @@ class LdapDirectory final : public Directory {
                              std::string(config::Name(target.kind)) +
                              " (add it to lookup_attributes)");
     }
-    if (target.kind == config::LookupAttribute::kDn) {
-      if (auto refused = RefuseOutOfScope(target.value, "the requested DN")) return *refused;
-    }
-    auto account = RunFor<Account>([&](Connection& conn) { return Lookup(conn, target); });
-    if (!account.ok()) return account;
-    // The entry the server answered with is checked too, before anything can be written to it
-    // (an alias, a referral or a server that ignores the base would otherwise widen the scope).
-    if (auto refused = RefuseOutOfScope(account->dn, "the account the directory returned")) {
-      return *refused;
-    }
-    return account;
+    return ReadAccount(target);
   }
 
   // Filtered as each attempt ends, before the pool keeps a failure as the server's last error
@@ -97,8 +87,10 @@ class LdapDirectory final : public Directory {
         [&](Connection& conn) { return ops_->ReadPolicy(conn, account); });
   }
 
+  // The account found by FindAccount, read again by its DN. Not a lookup of the cloud's: the
+  // lookup_attributes, which say how the cloud may name users, do not apply.
   Result<bool, Outcome> PasswordChangedSince(const Account& account, WallTime since) override {
-    auto fresh = FindAccount({config::LookupAttribute::kDn, account.dn});
+    auto fresh = ReadAccount({config::LookupAttribute::kDn, account.dn});
     if (!fresh.ok()) return fresh.error();
     return PasswordChangedAtOrAfter(*fresh, since);
   }
@@ -122,6 +114,22 @@ class LdapDirectory final : public Directory {
   }
 
  private:
+  // The account that `target` names, within base_dn: FindAccount's search after its check of
+  // lookup_attributes, which only say how the cloud may name users.
+  Result<Account, Outcome> ReadAccount(const Target& target) {
+    if (target.kind == config::LookupAttribute::kDn) {
+      if (auto refused = RefuseOutOfScope(target.value, "the requested DN")) return *refused;
+    }
+    auto account = RunFor<Account>([&](Connection& conn) { return Lookup(conn, target); });
+    if (!account.ok()) return account;
+    // The entry the server answered with is checked too, before anything can be written to it
+    // (an alias, a referral or a server that ignores the base would otherwise widen the scope).
+    if (auto refused = RefuseOutOfScope(account->dn, "the account the directory returned")) {
+      return *refused;
+    }
+    return account;
+  }
+
   // out_of_scope unless `dn` parses and lies within base_dn (ldap/dn.h: compared as RDNs).
   std::optional<Outcome> RefuseOutOfScope(const std::string& dn, std::string_view what) const {
     auto parsed = Dn::Parse(dn);

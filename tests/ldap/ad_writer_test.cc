@@ -160,9 +160,12 @@ TEST_F(AdWriterTest, ResetWithRequireChangeOfAUserWhoMustChangeKeepsPwdLastSetZe
             std::string::npos);
 }
 
-// The hand-over and crash-recovery checks read pwdLastSet: it must be this reset's time.
+// The hand-over and crash-recovery checks read pwdLastSet: it must be this reset's time. They
+// read the account again by its DN, whatever lookup_attributes let the cloud name users by.
 TEST_F(AdWriterTest, PwdLastSetTellsWhetherThePasswordChangedSince) {
-  auto dir = Open();
+  auto c = Config();
+  c.lookup_attributes = {LookupAttribute::kSamAccountName};
+  auto dir = Open(c);
   Account a = NewUser(*dir, "adsince1", "Initial-Pass-91");
   const WallTime before = std::chrono::floor<std::chrono::seconds>(clock_.Now());
   auto changed = dir->PasswordChangedSince(a, before + std::chrono::seconds(5));

@@ -52,9 +52,19 @@ class BatchReplayGuard final : public protocol::ReplayGuard {
     if (!nonce_known.ok()) return nonce_known.error();
     // A replay teaches nothing: its re-send is refused as a replay again.
     if (*nonce_known) return Verdict::kReplay;
+    // An id stored (or earlier in this batch) with another nonce: reused, a replay. Learnt, its
+    // pair would make a re-send of this envelope look like a redelivery of the stored request,
+    // answered with that request's status.
+    std::string id_key = "id:";
+    id_key += id;
+    if (in_batch_.count(id_key) > 0) return Verdict::kReplay;
+    auto id_held = queue_.HoldsRequest(id);
+    if (!id_held.ok()) return id_held.error();
+    if (*id_held) return Verdict::kReplay;
     // Both keys, or neither: a redelivery is never known by its pair without its nonce.
     Add(std::move(pair), forget_after);
     Add(std::move(nonce_key), forget_after);
+    in_batch_.insert(std::move(id_key));  // for this batch only: the queue holds the ids
     return Verdict::kNew;
   }
 

@@ -167,6 +167,15 @@ Result<bool> SqliteQueue::IsNonceRemembered(std::string_view nonce) {
   return Read([&](Db& db) { return IsRemembered(db, kReplayNonce, nonce); });
 }
 
+Result<bool> SqliteQueue::HoldsRequest(std::string_view id) {
+  return Read([&](Db& db) -> Result<bool> {
+    Result<Stmt> stmt = db.Prepare("SELECT 1 FROM requests WHERE id = ?1");
+    if (!stmt.ok()) return stmt.error();
+    stmt->Bind(1, id);
+    return stmt->Step();
+  });
+}
+
 Result<std::vector<Result<EnqueueResult>>> SqliteQueue::EnqueueAll(
     std::span<const NonceToRemember> nonces, std::span<const Request* const> requests) {
   WB_RETURN_IF_ERROR(RequireWritable());

@@ -246,6 +246,7 @@ class FaultyQueue final : public queue::Queue {
   // Called once, after the first EnqueueAll that follows setting it (the commit is made).
   std::function<void()> after_enqueue_all;
   std::atomic<bool> after_enqueue_all_called{false};
+  Result<bool> HoldsRequest(std::string_view id) override { return inner_->HoldsRequest(id); }
   Result<bool> IsNonceRemembered(std::string_view nonce) override {
     return inner_->IsNonceRemembered(nonce);
   }
@@ -1531,6 +1532,24 @@ TEST_F(PipelineTest, AReSentReplayIsRefusedAgainNeverAccepted) {
   EXPECT_EQ(rejected[0].code, protocol::RejectCode::kReplayed);
   EXPECT_EQ(rejected[1].code, protocol::RejectCode::kReplayed);
   EXPECT_EQ(outbound_.All<protocol::Accepted>().size(), 1u);  // the first request only
+}
+
+// An id reused with a new nonce is a replay, and so is every re-send of that envelope, in a
+// later batch: a replay memory that learnt its (id, nonce) pair would take the re-send for a
+// redelivery of the stored request and answer with that request's `accepted`.
+TEST_F(PipelineTest, AReSentIdReuseIsRefusedAgainNeverAnsweredAsTheStoredRequest) {
+  Restart(/*max_pending=*/10);
+  auto first = Claims();
+  pipeline_->OnRequest({Seal(first)});
+  auto reuse = Claims(first.id);  // the same id, a new nonce
+  reuse.target = {protocol::TargetKind::kUid, "bob"};
+  const std::string envelope = Seal(reuse);
+  pipeline_->OnRequest({envelope});
+  pipeline_->OnRequest({envelope});  // the same reuse again
+  EXPECT_EQ(RejectionsOf(outbound_, first.id),
+            (std::vector{protocol::RejectCode::kReplayed, protocol::RejectCode::kReplayed}));
+  EXPECT_EQ(outbound_.All<protocol::Accepted>().size(), 1u);  // the first request only
+  EXPECT_EQ(AuditedRejections().size(), 2u);
 }
 
 // A batch whose store fails answers every envelope `unavailable`, including a second copy of an

@@ -1507,6 +1507,17 @@ std::vector<Row> Rows() {
                            Text(RequestFrame(c.Reuse(first, true).envelope))};
            },
        .expect = "accepted(id) rejected(replayed,id) result(succeeded,id) open"},
+      {.name = "JtiReusedByAnotherEnvelopeSentAgain",
+       .section = "§7/§6 the envelope reusing a jti, sent again: replayed again, never accepted",
+       .send =
+           [](Ctx& c) {
+             const Built& first = c.Reset();
+             const std::string reuse = c.Reuse(first, true).envelope;
+             return Frames{Text(RequestFrame(first.envelope)), Text(RequestFrame(reuse)),
+                           Text(RequestFrame(reuse))};
+           },
+       .expect =
+           "accepted(id) rejected(replayed,id) rejected(replayed,id) result(succeeded,id) open"},
       {.name = "NonceReusedByAnotherEnvelope",
        .section = "§7/§6 #18 another envelope reusing a nonce: replayed",
        .send =

@@ -326,10 +326,14 @@ TEST_F(AdminReadBesideRequestsTest, TheRequestPathReadsWhileAnAdministratorsRead
   // Each of these would wait for the release if it shared the administrators' connection.
   auto request_path = std::async(std::launch::async, [this] {
     auto remembered = queue_->IsNonceRemembered("nonce-1");
+    auto held = queue_->HoldsRequest("ready");
+    auto not_held = queue_->HoldsRequest("never-sent");
     auto next = queue_->NextReadyTime();
     auto taken = queue_->Take();
     auto shown = queue_->Show("ready");
     EXPECT_TRUE(remembered.ok() && !*remembered);
+    EXPECT_TRUE(held.ok() && *held);
+    EXPECT_TRUE(not_held.ok() && !*not_held);
     EXPECT_TRUE(next.ok());
     EXPECT_TRUE(taken.ok() && taken->has_value() && (*taken)->record.info.id == "ready");
     EXPECT_TRUE(shown.ok() && shown->record.state == State::kApplying);

@@ -23,9 +23,9 @@ namespace {
 using std::chrono::milliseconds;
 
 // Replay memory for one batch, on the queue's durable store: a (id, nonce) pair seen before is
-// the same request delivered again; a nonce seen with another id is a replay. An id seen with
-// another nonce is caught by the queue (the id is already stored), which the intake rejects as
-// a replay; so a new request costs two remembered keys, not three.
+// the same request delivered again; a nonce seen with another id is a replay, and so is an id
+// seen with another nonce: the queue holds or remembers the id (Queue::HoldsRequest), or an
+// earlier envelope of the batch has it. So a new request costs two remembered keys, not three.
 //
 // What it learns is kept in memory until the queue stores it with the batch's requests
 // (EnqueueAll): nothing of the batch is answered before that transaction commits, so a crash

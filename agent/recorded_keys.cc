@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/files.h"
+#include "common/hex.h"
 #include "protocol/protocol.h"
 
 namespace wb::agent {
@@ -32,13 +33,7 @@ Result<std::string> FileSha256(const std::filesystem::path& path) {
       1) {
     return Status(Code::kInternal, "OpenSSL could not hash " + path.string());
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), size));
 }
 
 // The first 16 hex digits: enough to tell keys apart in a record an auditor reads.

@@ -172,7 +172,9 @@ Result<bool> SqliteQueue::HoldsRequest(std::string_view id) {
     Result<Stmt> stmt = db.Prepare("SELECT 1 FROM requests WHERE id = ?1");
     if (!stmt.ok()) return stmt.error();
     stmt->Bind(1, id);
-    return stmt->Step();
+    Result<bool> stored = stmt->Step();
+    if (!stored.ok() || *stored) return stored;
+    return IsRemembered(db, kReplayRequestId, id);
   });
 }
 

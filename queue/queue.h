@@ -359,7 +359,8 @@ class Queue {
 
   // Whether `nonce` is remembered (RememberNonce or EnqueueAll, not yet forgotten). Reads only.
   virtual Result<bool> IsNonceRemembered(std::string_view nonce) = 0;
-  // Whether a request with this id is stored (in any state, until purged). Reads only, like
+  // Whether a request with this id is stored (in any state), or was and is remembered after its
+  // purge (until its expiry plus clock_skew, as Enqueue refuses it then). Reads only, like
   // IsNonceRemembered: the intake asks before it remembers a new (id, nonce) pair.
   virtual Result<bool> HoldsRequest(std::string_view id) = 0;
 

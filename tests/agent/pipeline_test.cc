@@ -1552,6 +1552,20 @@ TEST_F(PipelineTest, AReSentIdReuseIsRefusedAgainNeverAnsweredAsTheStoredRequest
   EXPECT_EQ(AuditedRejections().size(), 2u);
 }
 
+// The same within one batch: the reuse comes before the first envelope is stored.
+TEST_F(PipelineTest, AnIdReusedWithinOneBatchIsRefusedAndItsReSendToo) {
+  Restart(/*max_pending=*/10);
+  auto first = Claims();
+  auto reuse = Claims(first.id);
+  reuse.target = {protocol::TargetKind::kUid, "bob"};
+  const std::string envelope = Seal(reuse);
+  const std::vector<protocol::Request> batch{{Seal(first)}, {envelope}, {envelope}};
+  pipeline_->OnRequests(batch);
+  EXPECT_EQ(RejectionsOf(outbound_, first.id),
+            (std::vector{protocol::RejectCode::kReplayed, protocol::RejectCode::kReplayed}));
+  EXPECT_EQ(outbound_.All<protocol::Accepted>().size(), 1u);
+}
+
 // A batch whose store fails answers every envelope `unavailable`, including a second copy of an
 // envelope of the same batch: that copy must not be stored on its own, since the replay memory
 // of its first copy was not stored either. Sent again later, the request is stored once, with

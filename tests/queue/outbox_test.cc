@@ -161,6 +161,10 @@ TEST_F(OutboxTest, APurgedIdIsRefusedAsAReplay) {
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code(), Code::kAlreadyExists);
   EXPECT_EQ(queue_->Show("r1").error().code(), Code::kNotFound);
+  // The intake's look before it learns a new (id, nonce) pair sees it too.
+  auto held = queue_->HoldsRequest("r1");
+  ASSERT_TRUE(held.ok());
+  EXPECT_TRUE(*held);
 }
 
 // A record purged before its request expires (a retention shorter than the request's life)

@@ -314,20 +314,20 @@ config::Config RulesForRunningDirectories(const config::Config& loaded,
   return rules;
 }
 
-// Notes the key material now in the state directory as recorded (recorded_keys.h). A failure
-// costs a second record of the same change at the next start, never a missing one.
-void NoteKeysRecorded(const std::filesystem::path& state_dir, spdlog::logger& log) {
-  auto current = CurrentKeyFingerprints(channel::StatePaths(state_dir));
-  Status saved = current.ok() ? SaveRecordedKeys(state_dir, *current) : current.error();
-  if (!saved.ok()) {
+// Notes `which` as recorded (recorded_keys.h). A failure costs a second record of the same
+// change at the next start, never a missing one.
+void NoteKeysRecorded(const std::filesystem::path& state_dir, KeyMaterial which,
+                      spdlog::logger& log) {
+  if (Status noted = NoteRecorded(channel::StatePaths(state_dir), which); !noted.ok()) {
     log.warn("cannot note the recorded keys in {}: {} (the next start records them again)",
-             RecordedKeysPath(state_dir).string(), saved.ToString());
+             RecordedKeysPath(state_dir).string(), noted.ToString());
   }
 }
 
 // A change of the key material that the trail does not hold (a crash between a renewal and its
 // record, a registration while the agent was stopped) is recorded before anything else can
-// change the keys. Fails only when the trail cannot be written.
+// change the keys: with the state lock held (no other agent writes them), before the channel
+// starts. Fails only when the trail cannot be written.
 Status RecordKeyChangesFoundAtStart(const std::filesystem::path& state_dir, audit::Sink& audit,
                                     spdlog::logger& log) {
   const channel::StatePaths paths(state_dir);
@@ -337,15 +337,22 @@ Status RecordKeyChangesFoundAtStart(const std::filesystem::path& state_dir, audi
   auto current = CurrentKeyFingerprints(paths);
   if (!current.ok()) return Status::Ok();  // not registered: loading the keys says so
   auto recorded = LoadRecordedKeys(state_dir);
+  std::vector<audit::Event> changes;
   if (!recorded.ok()) {
-    log.warn("{}; the keys in use are noted again", recorded.error().ToString());
-    recorded = std::optional<KeyFingerprints>();
+    changes.push_back(BaselineEvent(*current, recorded.error().message()));
+  } else {
+    changes = UnrecordedKeyChanges(*recorded, *current);
   }
-  for (const audit::Event& change : UnrecordedKeyChanges(*recorded, *current)) {
+  for (const audit::Event& change : changes) {
     log.warn("{}", change.detail);
     if (auto appended = audit.Append(change); !appended.ok()) return appended.error();
   }
-  if (*recorded != *current) NoteKeysRecorded(state_dir, log);
+  if (!recorded.ok() || *recorded != *current) {
+    if (Status saved = SaveRecordedKeys(state_dir, *current); !saved.ok()) {
+      log.warn("cannot note the recorded keys in {}: {} (the next start records them again)",
+               RecordedKeysPath(state_dir).string(), saved.ToString());
+    }
+  }
   return Status::Ok();
 }
 
@@ -381,10 +388,6 @@ Result<std::unique_ptr<Daemon>, Daemon::OpenError> Daemon::Open(
       return OpenError{appended.error().WithContext("the audit trail cannot be written")};
     }
   }
-  if (Status s = RecordKeyChangesFoundAtStart(config.agent.state_dir, *d->audit_, *d->log_);
-      !s.ok()) {
-    return OpenError{s.WithContext("the audit trail cannot be written")};
-  }
   if (Status s = d->OpenComponents(config); !s.ok()) return OpenError{s};
   return d;
 }
@@ -398,6 +401,8 @@ Status Daemon::OpenComponents(const config::Config& config) {
                          clock_);
   if (!queue.ok()) return queue.error().WithContext("queue");
   queue_ = std::move(*queue);
+  WB_RETURN_IF_ERROR(RecordKeyChangesFoundAtStart(config.agent.state_dir, *audit_, *log_)
+                         .WithContext("the audit trail cannot be written"));
   auto router = OpenDirectories(config, clock_);
   if (!router.ok()) return router.error();
   router_ = std::move(*router);
@@ -433,8 +438,8 @@ Status Daemon::OpenComponents(const config::Config& config) {
           .breaker_changed =
               [this](const policy::BreakerState& state) { KeepBreaker(state, std::nullopt); },
           .audit_failed = audit_failed_,
-          .keys_recorded = [state_dir = config.agent.state_dir,
-                            log = log_] { NoteKeysRecorded(state_dir, *log); },
+          .keys_recorded = [state_dir = config.agent.state_dir, log = log_](
+                               KeyMaterial which) { NoteKeysRecorded(state_dir, which, *log); },
           .metrics = &recorder_,
           .liveness = &liveness_,
           .worker_deadline = WorkerDeadline(config)},

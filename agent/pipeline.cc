@@ -460,7 +460,7 @@ void Pipeline::OnKeySetChanged(const protocol::Jwks& keys) {
   e.type = audit::EventType::kKeyRotated;
   e.detail =
       "the cloud's request-signing key set changed (" + std::to_string(keys.keys.size()) + " keys)";
-  if (Audit(e) && deps_.keys_recorded) deps_.keys_recorded();
+  if (Audit(e) && deps_.keys_recorded) deps_.keys_recorded(KeyMaterial::kCloudKeys);
 }
 
 void Pipeline::OnCertificateRenewed(const channel::RenewedCertificate& renewed) {
@@ -469,7 +469,7 @@ void Pipeline::OnCertificateRenewed(const channel::RenewedCertificate& renewed) 
   e.detail = "the agent's client certificate and key were renewed (" + renewed.subject +
              ", valid from " + FormatUtcSeconds(renewed.not_before) + " until " +
              FormatUtcSeconds(renewed.not_after) + "); they are used from the next connection";
-  if (Audit(e) && deps_.keys_recorded) deps_.keys_recorded();
+  if (Audit(e) && deps_.keys_recorded) deps_.keys_recorded(KeyMaterial::kCertificate);
 }
 
 // Every result sent is recorded before it leaves: its end (directory_write, a denial, an

@@ -74,6 +74,7 @@
 #include <vector>
 
 #include "agent/intake.h"
+#include "agent/recorded_keys.h"
 #include "audit/audit.h"
 #include "channel/channel.h"
 #include "common/burst.h"
@@ -115,9 +116,9 @@ struct PipelineDeps {
   // that the daemon stops at once rather than at its next tick. Must not block. Unset: nothing.
   std::function<void()> audit_failed;
   // Called (from the intake thread) after a key_rotated record of a renewal or a key-set
-  // rollover is durable, so that the daemon notes the keys as recorded (recorded_keys.h).
-  // Unset: nothing.
-  std::function<void()> keys_recorded;
+  // rollover is durable, with the material it names, so that the daemon notes it as recorded
+  // (recorded_keys.h). Unset: nothing.
+  std::function<void(KeyMaterial)> keys_recorded;
   // Counts each ended request, each policy decision and the latencies, for the metrics.
   // Unset: nothing is counted.
   metrics::Recorder* metrics = nullptr;

@@ -16,9 +16,14 @@ namespace {
 
 constexpr const char* kFileName = "recorded-keys.json";
 
+// kNotFound when the file does not exist, kIoError when it cannot be read.
 Result<std::string> ReadWhole(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(Code::kNotFound, "cannot read " + path.string());
+  if (!in) {
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(path, ec);
+    return Status(exists ? Code::kIoError : Code::kNotFound, "cannot read " + path.string());
+  }
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) return Status(Code::kIoError, "cannot read " + path.string());
   return content;
@@ -97,6 +102,32 @@ Status SaveRecordedKeys(const std::filesystem::path& state_dir, const KeyFingerp
                             {"encryption_key_kid", keys.encryption_key},
                             {"cloud_keys_sha256", keys.cloud_keys}};
   return WriteFileAtomic(RecordedKeysPath(state_dir), j.dump(2) + "\n", 0600);
+}
+
+Status NoteRecorded(const channel::StatePaths& paths, KeyMaterial which) {
+  auto current = CurrentKeyFingerprints(paths);
+  if (!current.ok()) return current.error();
+  auto recorded = LoadRecordedKeys(paths.dir);
+  KeyFingerprints noted = recorded.ok() && recorded->has_value() ? **recorded : *current;
+  switch (which) {
+    case KeyMaterial::kCertificate:
+      noted.certificate = current->certificate;
+      break;
+    case KeyMaterial::kCloudKeys:
+      noted.cloud_keys = current->cloud_keys;
+      break;
+  }
+  return SaveRecordedKeys(paths.dir, noted);
+}
+
+audit::Event BaselineEvent(const KeyFingerprints& current, const std::string& why) {
+  audit::Event e;
+  e.type = audit::EventType::kKeyRotated;
+  e.detail = "found at start: the keys last recorded are unknown (" + why +
+             "); the keys in use are agent.crt sha256 " + Short(current.certificate) +
+             ", encryption.key kid " + Short(current.encryption_key) + ", cloud-keys.json sha256 " +
+             Short(current.cloud_keys);
+  return e;
 }
 
 std::vector<audit::Event> UnrecordedKeyChanges(const std::optional<KeyFingerprints>& recorded,

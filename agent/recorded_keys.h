@@ -12,12 +12,17 @@
 //   start ──Current──▶ fingerprints ──Unrecorded(recorded, current)──▶ key_rotated records
 //         (durable) ──▶ SaveRecordedKeys(current)
 //
-// A crash between a record and the file's update records the change a second time at the next
-// start: an auditor may see a change twice, never not at all.
+// After a key_rotated record the daemon notes only the material that record names
+// (NoteRecorded): a renewal that the channel finished meanwhile, whose own record has not been
+// written yet, stays unnoted. A crash between a record and its note records the change a
+// second time at the next start: an auditor may see a change twice, never not at all. A
+// recorded-keys.json that cannot be read or parsed says nothing of what was recorded: the
+// start then records the keys in use (BaselineEvent) and notes them.
 //
-// Errors: Current fails (kNotFound, kIoError) when a file cannot be read; LoadRecordedKeys
-// gives nullopt for a missing file and kCorruption for one that does not parse; SaveRecordedKeys
-// fails as WriteFileAtomic does.
+// Errors: CurrentKeyFingerprints fails (kNotFound, kIoError) when a key file cannot be read;
+// LoadRecordedKeys gives nullopt for a missing file, kIoError for one it cannot read and
+// kCorruption for one that does not parse; SaveRecordedKeys and NoteRecorded fail as
+// WriteFileAtomic does, NoteRecorded also as CurrentKeyFingerprints.
 
 #include <filesystem>
 #include <optional>
@@ -39,11 +44,22 @@ struct KeyFingerprints {
   bool operator==(const KeyFingerprints&) const = default;
 };
 
+// The material a key_rotated record of the running agent names.
+enum class KeyMaterial { kCertificate, kCloudKeys };
+
 std::filesystem::path RecordedKeysPath(const std::filesystem::path& state_dir);
 
 Result<KeyFingerprints> CurrentKeyFingerprints(const channel::StatePaths& paths);
 Result<std::optional<KeyFingerprints>> LoadRecordedKeys(const std::filesystem::path& state_dir);
 Status SaveRecordedKeys(const std::filesystem::path& state_dir, const KeyFingerprints& keys);
+
+// Notes `which` as recorded: its fingerprint from the file now, the others as last noted (all
+// from the files now when nothing was noted before).
+Status NoteRecorded(const channel::StatePaths& paths, KeyMaterial which);
+
+// The key_rotated event that records the keys in use when what was recorded before is unknown
+// (`why`: the file could not be read).
+audit::Event BaselineEvent(const KeyFingerprints& current, const std::string& why);
 
 // One key_rotated event per fingerprint that differs, saying what changed from what to what and
 // that the change was found at start. None when `recorded` is nullopt (the first start: the

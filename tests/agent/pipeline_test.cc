@@ -425,7 +425,11 @@ class PipelineTest : public ::testing::Test {
                                                 .activity_changed = {},
                                                 .breaker_changed = {},
                                                 .audit_failed = [this] { ++audit_failed_calls_; },
-                                                .keys_recorded = [this] { ++keys_recorded_calls_; },
+                                                .keys_recorded =
+                                                    [this](KeyMaterial which) {
+                                                      ++keys_recorded_calls_;
+                                                      last_key_recorded_ = which;
+                                                    },
                                                 .metrics = &recorder_},
                                    std::move(keys), workers);
     if (start) {
@@ -583,6 +587,7 @@ class PipelineTest : public ::testing::Test {
   std::atomic<int> first_failed_call_{-1};
   std::atomic<int> audit_failed_calls_{0};   // PipelineDeps::audit_failed
   std::atomic<int> keys_recorded_calls_{0};  // PipelineDeps::keys_recorded
+  std::optional<KeyMaterial> last_key_recorded_;
   std::unique_ptr<protocol::EcPrivateKey> signing_;
   std::shared_ptr<const protocol::EcPrivateKey> agent_key_;
   FakeDirectory* directory_ = nullptr;
@@ -725,9 +730,11 @@ TEST_F(PipelineTest, ARenewedCertificateIsAuditedAsAKeyRotation) {
             "connection");
   // Once the record is durable the daemon may note the new keys as recorded.
   EXPECT_EQ(keys_recorded_calls_.load(), 1);
+  EXPECT_EQ(last_key_recorded_, KeyMaterial::kCertificate);
   pipeline_->OnKeySetChanged(protocol::Jwks{});
   EXPECT_EQ(Audited(audit::EventType::kKeyRotated).size(), 2u);
   EXPECT_EQ(keys_recorded_calls_.load(), 2);
+  EXPECT_EQ(last_key_recorded_, KeyMaterial::kCloudKeys);
 }
 
 // A forged frame may name a real request's id: the audit trail must not file the rejection

@@ -101,5 +101,45 @@ TEST_F(RecordedKeysTest, EachChangedFingerprintIsOneKeyRotatedRecordFoundAtStart
   EXPECT_NE(three[2].detail.find("cloud-keys.json"), std::string::npos) << three[2].detail;
 }
 
+// After a record, only the material it names is noted: a renewal finished meanwhile, whose
+// record is not written yet, stays a change for the next start to record.
+TEST_F(RecordedKeysTest, ANoteCoversOnlyTheMaterialItsRecordNames) {
+  const KeyFingerprints before = Current();
+  ASSERT_TRUE(SaveRecordedKeys(dir_.path(), before).ok());
+  // A rollover, recorded and noted below, and a renewal whose record is not written yet.
+  Write(paths_.cloud_keys(), R"({"keys": [ ]})");
+  Write(paths_.cert(), "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n");
+  ASSERT_TRUE(NoteRecorded(paths_, KeyMaterial::kCloudKeys).ok());
+  auto noted = LoadRecordedKeys(dir_.path());
+  ASSERT_TRUE(noted.ok() && noted->has_value());
+  EXPECT_EQ((*noted)->cloud_keys, Current().cloud_keys);
+  EXPECT_EQ((*noted)->certificate, before.certificate);
+  const auto pending = UnrecordedKeyChanges(*noted, Current());
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_NE(pending[0].detail.find("agent.crt"), std::string::npos);
+
+  ASSERT_TRUE(NoteRecorded(paths_, KeyMaterial::kCertificate).ok());
+  noted = LoadRecordedKeys(dir_.path());
+  ASSERT_TRUE(noted.ok() && noted->has_value());
+  EXPECT_EQ(**noted, Current());
+}
+
+TEST_F(RecordedKeysTest, WithNothingNotedBeforeANoteTakesEveryKeyInUse) {
+  ASSERT_TRUE(NoteRecorded(paths_, KeyMaterial::kCertificate).ok());
+  auto noted = LoadRecordedKeys(dir_.path());
+  ASSERT_TRUE(noted.ok() && noted->has_value());
+  EXPECT_EQ(**noted, Current());
+}
+
+TEST_F(RecordedKeysTest, TheBaselineRecordNamesEveryKeyInUseAndWhy) {
+  const KeyFingerprints keys{std::string(64, 'a'), "kid-abcdefghijklmnopq", std::string(64, 'c')};
+  const audit::Event e = BaselineEvent(keys, "recorded-keys.json does not parse");
+  EXPECT_EQ(e.type, audit::EventType::kKeyRotated);
+  EXPECT_EQ(e.detail,
+            "found at start: the keys last recorded are unknown (recorded-keys.json does not "
+            "parse); the keys in use are agent.crt sha256 aaaaaaaaaaaaaaaa, encryption.key kid "
+            "kid-abcdefghijkl, cloud-keys.json sha256 cccccccccccccccc");
+}
+
 }  // namespace
 }  // namespace wb::agent

@@ -420,6 +420,14 @@ TEST_F(EndToEndSlapdTest, AKeyChangeTheTrailMissedIsRecordedAtTheNextStart) {
   ASSERT_TRUE(agent_->Stop().ok());
   ASSERT_TRUE(agent_->Start().ok()) << ReadFileOrEmpty(agent_->log());
   EXPECT_EQ(key_records().size(), before + 1) << "a start without a change recorded one";
+  // What was recorded is unknown (the file was damaged): the keys in use are recorded.
+  ASSERT_TRUE(agent_->Stop().ok());
+  std::ofstream(agent_->state() / "recorded-keys.json", std::ios::trunc) << "{";
+  ASSERT_TRUE(agent_->Start().ok()) << ReadFileOrEmpty(agent_->log());
+  const std::vector<std::string> baseline = key_records();
+  ASSERT_EQ(baseline.size(), before + 2);
+  EXPECT_NE(baseline.back().find("the keys last recorded are unknown"), std::string::npos)
+      << baseline.back();
   CommandResult verify = agent_->Wbagent({"audit", "verify"});
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
 }

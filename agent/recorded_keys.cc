@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <array>
+#include <cerrno>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -16,14 +17,10 @@ namespace {
 
 constexpr const char* kFileName = "recorded-keys.json";
 
-// kNotFound when the file does not exist, kIoError when it cannot be read.
+// kNotFound when the file does not exist; otherwise as ErrnoStatus maps why it cannot be read.
 Result<std::string> ReadWhole(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    const bool exists = std::filesystem::exists(path, ec);
-    return Status(exists ? Code::kIoError : Code::kNotFound, "cannot read " + path.string());
-  }
+  if (!in) return ErrnoStatus(errno, "cannot read " + path.string());
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) return Status(Code::kIoError, "cannot read " + path.string());
   return content;
@@ -77,9 +74,10 @@ Result<KeyFingerprints> CurrentKeyFingerprints(const channel::StatePaths& paths)
 
 Result<std::optional<KeyFingerprints>> LoadRecordedKeys(const std::filesystem::path& state_dir) {
   const std::filesystem::path path = RecordedKeysPath(state_dir);
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return std::optional<KeyFingerprints>();
   auto content = ReadWhole(path);
+  if (!content.ok() && content.error().code() == Code::kNotFound) {
+    return std::optional<KeyFingerprints>();
+  }
   if (!content.ok()) return content.error();
   const nlohmann::json j = nlohmann::json::parse(*content, nullptr, /*allow_exceptions=*/false);
   const auto text = [&j](const char* key) -> const std::string* {

@@ -20,8 +20,8 @@
 // start then records the keys in use (BaselineEvent) and notes them.
 //
 // Errors: CurrentKeyFingerprints fails (kNotFound, kIoError) when a key file cannot be read;
-// LoadRecordedKeys gives nullopt for a missing file, kIoError for one it cannot read and
-// kCorruption for one that does not parse; SaveRecordedKeys and NoteRecorded fail as
+// LoadRecordedKeys gives nullopt for a missing file, ErrnoStatus's code for one it cannot
+// read and kCorruption for one that does not parse; SaveRecordedKeys and NoteRecorded fail as
 // WriteFileAtomic does, NoteRecorded also as CurrentKeyFingerprints.
 
 #include <filesystem>

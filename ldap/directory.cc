@@ -269,10 +269,6 @@ class LdapDirectory final : public Directory {
   const Result<Dn> base_;  // config validated it; should it not parse, every check refuses
 };
 
-}  // namespace
-
-namespace {
-
 // Whether `text` was cut by EscapeForLog (it ends in "...") right after the start of `form`: a
 // password the cut went through left a prefix of itself, of any length, before the "...".
 bool CutInside(std::string_view text, std::string_view form) {

@@ -169,12 +169,15 @@ Result<bool> SqliteQueue::IsNonceRemembered(std::string_view nonce) {
 
 Result<bool> SqliteQueue::HoldsRequest(std::string_view id) {
   return Read([&](Db& db) -> Result<bool> {
-    Result<Stmt> stmt = db.Prepare("SELECT 1 FROM requests WHERE id = ?1");
+    // One statement on the request path: stored, or remembered after its purge.
+    Result<Stmt> stmt = db.Prepare(
+        "SELECT EXISTS (SELECT 1 FROM requests WHERE id = ?1) "
+        "OR EXISTS (SELECT 1 FROM replay WHERE kind = ?2 AND value = ?1)");
     if (!stmt.ok()) return stmt.error();
-    stmt->Bind(1, id);
-    Result<bool> stored = stmt->Step();
-    if (!stored.ok() || *stored) return stored;
-    return IsRemembered(db, kReplayRequestId, id);
+    stmt->Bind(1, id).Bind(2, kReplayRequestId);
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.error();
+    return *row && stmt->Int(0) != 0;
   });
 }
 

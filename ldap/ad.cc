@@ -7,6 +7,7 @@
 #include "ldap/access_denied.h"
 #include "ldap/filter.h"
 #include "ldap/kind.h"
+#include "ldap/security_descriptor.h"
 
 namespace wb::ldap {
 namespace {
@@ -40,7 +41,8 @@ class AdOps final : public KindOps {
   std::vector<std::string> AccountAttributes() const override {
     return {
         "sAMAccountName",     "userPrincipalName", "mail",       "displayName", "givenName", "sn",
-        "userAccountControl", "lockoutTime",       "pwdLastSet", "adminCount",  "memberOf"};
+        "userAccountControl", "lockoutTime",       "pwdLastSet", "adminCount",  "memberOf",
+        "objectSid",          "primaryGroupID"};
   }
 
   Result<Account, Outcome> Complete(Connection& conn, const Entry& found) override {
@@ -79,29 +81,83 @@ class AdOps final : public KindOps {
     return ReadDomainPolicy(conn, caps->domain_root);
   }
 
-  // Each group is one IN_CHAIN search. The usual answer is "in none of them", so with several
-  // groups one search with their OR asks first, and the per-group searches (to say which) run
-  // only when it matches: n groups cost one round trip in the common case, n + 1 at most.
+  // Membership is asked twice over: of the account (IN_CHAIN, its memberOf followed upward),
+  // then, for the groups not matched, of its primary group, which neither memberOf nor
+  // IN_CHAIN shows (an account whose primary group is Domain Admins is in no member list).
   Result<std::vector<std::size_t>, Outcome> MemberOf(Connection& conn, const Account& account,
                                                      const std::vector<Dn>& groups) override {
-    if (groups.size() > 1) {
-      std::string any = "(|";
-      for (const Dn& g : groups) any += InChain(g);
-      any += ")";
-      auto in_any = conn.Matches(account.dn, any);
-      if (!in_any.ok()) return in_any.error();
-      if (!*in_any) return std::vector<std::size_t>{};
-    }
-    std::vector<std::size_t> member_of;
+    auto direct = WhichGroups(groups, InChain, [&](const std::string& filter) {
+      return conn.Matches(account.dn, filter);
+    });
+    if (!direct.ok()) return direct.error();
+    std::vector<std::size_t> rest;  // indices into `groups` of the groups not yet matched
     for (std::size_t i = 0; i < groups.size(); ++i) {
-      auto in_group = conn.Matches(account.dn, InChain(groups[i]));
-      if (!in_group.ok()) return in_group.error();
-      if (*in_group) member_of.push_back(i);
+      if (!std::binary_search(direct->begin(), direct->end(), i)) rest.push_back(i);
     }
+    if (rest.empty()) return direct;
+    std::vector<Dn> rest_groups;
+    for (std::size_t i : rest) rest_groups.push_back(groups[i]);
+    auto through_primary = ThroughPrimaryGroup(conn, account, rest_groups);
+    if (!through_primary.ok()) return through_primary.error();
+    std::vector<std::size_t> member_of = std::move(*direct);
+    for (std::size_t j : *through_primary) member_of.push_back(rest[j]);
+    std::sort(member_of.begin(), member_of.end());
     return member_of;
   }
 
  private:
+  // The indices of `groups`, ascending, for which `holds` is true of the filter `term(group)`.
+  // The usual answer is "in none of them", so with several groups their OR asks first, and
+  // the per-group questions (to say which) run only when it holds: n groups cost one round
+  // trip in the common case, n + 1 at most.
+  template <typename Term, typename Holds>
+  static Result<std::vector<std::size_t>, Outcome> WhichGroups(const std::vector<Dn>& groups,
+                                                               Term term, Holds holds) {
+    if (groups.size() > 1) {
+      std::string any = "(|";
+      for (const Dn& g : groups) any += term(g);
+      any += ")";
+      auto in_any = holds(any);
+      if (!in_any.ok()) return in_any.error();
+      if (!*in_any) return std::vector<std::size_t>{};
+    }
+    std::vector<std::size_t> which;
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      auto in_group = holds(term(groups[i]));
+      if (!in_group.ok()) return in_group.error();
+      if (*in_group) which.push_back(i);
+    }
+    return which;
+  }
+
+  // The indices of `groups` that the account's primary group is, or is nested in: a subtree
+  // search of the domain for the group with that SID matching (distinguishedName=G) or
+  // IN_CHAIN(G), so the DC finds the group, compares the DNs and follows the chain.
+  Result<std::vector<std::size_t>, Outcome> ThroughPrimaryGroup(Connection& conn,
+                                                                const Account& account,
+                                                                const std::vector<Dn>& groups) {
+    const auto sid = ParseSidText(account.primary_group_sid);
+    if (!sid) {
+      return MakeOutcome(
+          OutcomeCode::kInternalError,
+          "the account's objectSid and primaryGroupID cannot be read, so membership through "
+          "its primary group cannot be checked: let the service account read both on users");
+    }
+    auto caps = Capabilities(conn);
+    if (!caps.ok()) return caps.error();
+    const std::string is_primary = "(objectSid=" + EscapeFilterValue(sid->bytes) + ")";
+    return WhichGroups(groups, IsOrInChain, [&](const std::string& filter) -> Result<bool, Outcome> {
+      auto found = conn.Search(caps->domain_root, LDAP_SCOPE_SUBTREE,
+                               "(&" + is_primary + filter + ")", {"1.1"}, 1);
+      if (!found.ok()) return found.error();
+      return !found->empty();
+    });
+  }
+
+  static std::string IsOrInChain(const Dn& group) {
+    return "(|(distinguishedName=" + EscapeFilterValue(group.text()) + ")" + InChain(group) + ")";
+  }
+
   Account Parse(const Entry& e, const Entry* computed) const {
     Account a;
     a.dn = e.dn;
@@ -122,8 +178,23 @@ class AdOps final : public KindOps {
     if (pwd_last_set) a.password_changed_at = FileTimeToWallTime(*pwd_last_set);
     a.protected_account = ParseInteger(e.First("admincount")).value_or(0) == 1;
     a.groups = e.All("memberof");
+    a.primary_group_sid = PrimaryGroupSid(e);
     if (computed) a.password_policy_dn = computed->First("msds-resultantpso");
     return a;
+  }
+
+  // "S-1-5-21-...-RID" from the entry's objectSid and primaryGroupID; empty when either is
+  // missing or malformed (MemberOf then refuses to answer).
+  static std::string PrimaryGroupSid(const Entry& e) {
+    const auto object_sid = e.First("objectsid");
+    const auto rid = ParseInteger(e.First("primarygroupid"));
+    if (!object_sid || !rid || *rid < 0 || *rid > std::numeric_limits<std::uint32_t>::max()) {
+      return "";
+    }
+    const auto account_sid = ParseSidBytes(*object_sid);
+    if (!account_sid) return "";
+    const auto primary = SidInSameDomain(*account_sid, static_cast<std::uint32_t>(*rid));
+    return primary ? SidText(*primary) : "";
   }
 
   static std::string InChain(const Dn& group) {

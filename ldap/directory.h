@@ -61,6 +61,10 @@ struct Account {
   std::optional<WallTime> password_changed_at;    // AD pwdLastSet; OpenLDAP pwdChangedTime
   bool protected_account = false;                 // AD adminCount = 1
   std::vector<std::string> groups;                // memberOf DNs, where the directory provides them
+  // AD: the SID of the account's primary group ("S-1-5-21-...-513"), from objectSid and
+  // primaryGroupID. memberOf never names that group, and IN_CHAIN does not follow it, so
+  // AnswerScope asks about it on its own. Empty on OpenLDAP, and when AD did not return both.
+  std::string primary_group_sid;
   std::optional<std::string> password_policy_dn;  // msDS-ResultantPSO / pwdPolicySubentry
 };
 
@@ -172,7 +176,13 @@ class Directory {
   //   - group membership, nested included. AD: base-scope searches on the account with
   //     (memberOf:1.2.840.113556.1.4.1941:=<group DN>) (LDAP_MATCHING_RULE_IN_CHAIN): with
   //     several groups one search with their OR first, then one per group only when it
-  //     matches. The DC compares the DNs and follows the chain (cycles included).
+  //     matches. The DC compares the DNs and follows the chain (cycles included). Membership
+  //     through the account's primary group (primaryGroupID: Domain Users for most accounts,
+  //     whatever group an administrator made primary for others), which neither memberOf nor
+  //     IN_CHAIN shows, is asked separately for the groups not yet matched: one subtree search
+  //     under the domain for the group with that SID that is, or is nested in, one of them
+  //     (then one per group to say which). An account whose objectSid or primaryGroupID
+  //     cannot be read is kInternalError saying so, never a silent "not a member".
   //     OpenLDAP: needs the memberof overlay (olcMemberOfRefInt TRUE) and read access for the
   //     service account to the groups and their memberOf. The account's memberOf values
   //     (Account::groups, from FindAccount) are followed upward through each group's own

@@ -183,6 +183,14 @@ std::optional<Sid> ParseSidBytes(std::string_view bytes) {
   return Sid{std::string(bytes)};
 }
 
+std::optional<Sid> SidInSameDomain(const Sid& sid, std::uint32_t rid) {
+  if (SidLength(sid.bytes) != sid.bytes.size() || sid.bytes.size() < 12) return std::nullopt;
+  Sid sibling = sid;
+  const std::size_t last = sibling.bytes.size() - 4;
+  for (int i = 0; i < 4; ++i) sibling.bytes[last + i] = static_cast<char>(rid >> (8 * i) & 0xff);
+  return sibling;
+}
+
 std::optional<Guid> ParseGuidText(std::string_view text) {
   // 8-4-4-4-12 hex digits; the first three groups are stored little-endian.
   if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' ||

@@ -43,6 +43,11 @@ std::string SidText(const Sid& sid);
 std::optional<Sid> ParseSidText(std::string_view text);
 // A SID from its binary form (objectSid, tokenGroups values); nullopt when malformed.
 std::optional<Sid> ParseSidBytes(std::string_view bytes);
+// The SID in the same domain as `sid` with the relative ID `rid`: `sid` with its last
+// sub-authority replaced. An account's primary group is named this way (primaryGroupID is a
+// RID in the account's own domain, [MS-ADTS] 3.1.1.4.5). nullopt when `sid` is malformed or
+// has no sub-authority to replace.
+std::optional<Sid> SidInSameDomain(const Sid& sid, std::uint32_t rid);
 
 // A GUID in the byte order AD stores (the first three fields little-endian).
 struct Guid {

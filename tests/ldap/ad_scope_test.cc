@@ -3,8 +3,11 @@
 // test names what it proves.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/clock.h"
 #include "ldap/directory.h"
+#include "ldap/security_descriptor.h"
 #include "tests/ldap/directory_test_util.h"
 #include "tests/support/ldap_test_client.h"
 #include "tests/support/samba_dc.h"
@@ -64,6 +67,29 @@ class AdScopeTest : public ::testing::Test {
                     ->Modify(SambaDc::user_dn(name),
                              {{testing::LdapMod::Op::kReplace, "description", {text}}})
                     .ok());
+  }
+
+  static bool Lists(const std::vector<std::string>& groups, const std::string& dn) {
+    return std::find(groups.begin(), groups.end(), dn) != groups.end();
+  }
+  static std::string GroupSid(const std::string& group) {
+    auto sid = dc_->ReadAttribute(SambaDc::group_dn(group), "objectSid");
+    EXPECT_TRUE(sid.ok() && sid->size() == 1);
+    const auto parsed = sid.ok() && sid->size() == 1 ? ParseSidBytes(sid->front()) : std::nullopt;
+    return parsed ? SidText(*parsed) : "";
+  }
+  // Makes `group` (which `user` must be in) the user's primary group: primaryGroupID is the
+  // group's RID, the last sub-authority of its objectSid.
+  static void MakePrimary(const std::string& user, const std::string& group) {
+    auto admin = dc_->AdminClient();
+    ASSERT_TRUE(admin.ok());
+    const std::string sid = GroupSid(group);
+    ASSERT_FALSE(sid.empty());
+    const std::string rid = sid.substr(sid.rfind('-') + 1);
+    Status set = admin->Modify(SambaDc::user_dn(user), {{testing::LdapMod::Op::kReplace,
+                                                          "primaryGroupID",
+                                                          {rid}}});
+    ASSERT_TRUE(set.ok()) << set.ToString();
   }
 
   Result<ScopeAnswers, Outcome> Ask(const Account& a, ScopeQuestions q) {
@@ -138,6 +164,58 @@ TEST_F(AdScopeTest, ACycleBetweenGroupsEnds) {
   const Account a = Find("sc-cycle");
   EXPECT_EQ(MemberOf(a, {SambaDc::group_dn("sc-cycle-2")}), Indices{0});
   EXPECT_EQ(MemberOf(a, {SambaDc::group_dn("sc-other-cycle")}), Indices{});
+}
+
+// Primary groups: memberOf never names an account's primary group and IN_CHAIN does not
+// follow primaryGroupID, so a group rule that asked IN_CHAIN alone missed them.
+
+TEST_F(AdScopeTest, EveryUserIsAMemberOfDomainUsersThroughItsPrimaryGroup) {
+  const Account a = User("sc-prim-default");
+  const std::string domain_users = "CN=Domain Users,CN=Users," + SambaDc::base_dn();
+  ASSERT_FALSE(Lists(a.groups, domain_users));
+  EXPECT_EQ(a.primary_group_sid.substr(0, 9), "S-1-5-21-");
+  EXPECT_EQ(a.primary_group_sid.substr(a.primary_group_sid.rfind('-')), "-513");
+  EXPECT_EQ(MemberOf(a, {domain_users}), Indices{0});
+}
+
+TEST_F(AdScopeTest, AUserWhosePrimaryGroupIsTheAskedGroupIsAMember) {
+  User("sc-prim-direct");
+  MakeGroup("sc-prim-g", {SambaDc::user_dn("sc-prim-direct")});
+  MakePrimary("sc-prim-direct", "sc-prim-g");
+  const Account a = Find("sc-prim-direct");
+  EXPECT_EQ(a.primary_group_sid, GroupSid("sc-prim-g"));
+  // As on Windows, the DC dropped the member link to the new primary group (and made the old
+  // one, Domain Users, an ordinary membership).
+  EXPECT_FALSE(Lists(a.groups, SambaDc::group_dn("sc-prim-g")));
+  EXPECT_EQ(MemberOf(a, {SambaDc::group_dn("sc-prim-g")}), Indices{0});
+  // Several groups: the primary group's OR is asked first, then each.
+  EXPECT_EQ(MemberOf(a, {SambaDc::group_dn("sc-other"), SambaDc::group_dn("sc-prim-g")}),
+            Indices{1});
+}
+
+TEST_F(AdScopeTest, AUserWhosePrimaryGroupIsNestedInTheAskedGroupIsAMember) {
+  User("sc-prim-nested");
+  MakeGroup("sc-prim-inner", {SambaDc::user_dn("sc-prim-nested")});
+  MakeGroup("sc-prim-outer", {SambaDc::group_dn("sc-prim-inner")});
+  MakeGroup("sc-prim-direct-g", {SambaDc::user_dn("sc-prim-nested")});
+  MakeGroup("sc-prim-unrelated", {SambaDc::user_dn("bob")});
+  MakePrimary("sc-prim-nested", "sc-prim-inner");
+  EXPECT_EQ(MemberOf(Find("sc-prim-nested"),
+                     {SambaDc::group_dn("sc-prim-unrelated"), SambaDc::group_dn("sc-prim-outer"),
+                      SambaDc::group_dn("sc-prim-direct-g")}),
+            (Indices{1, 2}));
+}
+
+TEST_F(AdScopeTest, AnAccountWithoutAPrimaryGroupSidIsAnInternalErrorNotANonMember) {
+  Account a = User("sc-prim-unknown");
+  a.primary_group_sid.clear();  // as when an ACL hides objectSid or primaryGroupID
+  auto answers = Ask(a, {.groups = {"CN=Domain Admins,CN=Users," + SambaDc::base_dn()}});
+  ASSERT_FALSE(answers.ok());
+  EXPECT_EQ(answers.error().code, OutcomeCode::kInternalError);
+  EXPECT_NE(answers.error().reason.find("primaryGroupID"), std::string::npos);
+  // A group the account is directly in is answered without the primary group.
+  MakeGroup("sc-prim-unknown-g", {SambaDc::user_dn("sc-prim-unknown")});
+  EXPECT_EQ(MemberOf(a, {SambaDc::group_dn("sc-prim-unknown-g")}), Indices{0});
 }
 
 TEST_F(AdScopeTest, AFilterTheAccountMatchesIsAMatch) {

@@ -102,6 +102,14 @@ TEST(SecurityDescriptorTest, SidAndGuidTextRoundTrip) {
   EXPECT_FALSE(ParseSidBytes(std::string("\x01\x05", 2)));
 }
 
+TEST(SecurityDescriptorTest, ASidInTheSameDomainReplacesOnlyTheLastSubAuthority) {
+  EXPECT_EQ(SidText(*SidInSameDomain(kService, 513)), "S-1-5-21-1-2-3-513");
+  EXPECT_EQ(SidText(*SidInSameDomain(kService, 4294967295U)), "S-1-5-21-1-2-3-4294967295");
+  // A SID without a sub-authority has no RID to replace; malformed bytes are no SID.
+  EXPECT_FALSE(SidInSameDomain(*ParseSidText("S-1-5"), 513));
+  EXPECT_FALSE(SidInSameDomain(Sid{std::string("\x01\x02\x00", 3)}, 513));
+}
+
 TEST(SecurityDescriptorTest, ObjectAceForTheRightOnUsersGrantsIt) {
   const auto a =
       Ask({{5, kCi, kRightDsControlAccess, kResetPassword, kUserClass, kService}}, kResetQuery);

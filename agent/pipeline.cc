@@ -104,6 +104,7 @@ Pipeline::Pipeline(PipelineDeps deps, PipelineKeys keys, int workers)
     : deps_(std::move(deps)),
       keys_(std::move(keys)),
       unauthenticated_(kUnauthenticatedPerWindow, kUnauthenticatedWindow, *deps_.clock),
+      unmatched_acks_(kUnauthenticatedPerWindow, kUnauthenticatedWindow, *deps_.clock),
       worker_count_(std::max(1, workers)) {
   policy_ = std::move(deps_.policy);
 }
@@ -160,6 +161,7 @@ void Pipeline::Stop() {
   workers_.clear();
   // The channel has stopped: no count of suppressed rejections is left unrecorded.
   if (auto summary = unauthenticated_.Flush()) RecordSuppressed(*summary);
+  if (auto summary = unmatched_acks_.Flush()) LogSuppressedAcks(*summary);
 }
 
 Result<int> Pipeline::RetryWaitingNow() {
@@ -191,6 +193,7 @@ void Pipeline::MarkChannelLost() {
 void Pipeline::OnChannelLost() {
   MarkChannelLost();
   if (auto summary = unauthenticated_.Flush()) RecordSuppressed(*summary);
+  if (auto summary = unmatched_acks_.Flush()) LogSuppressedAcks(*summary);
 }
 
 void Pipeline::Notify(std::size_t requests) {

@@ -332,6 +332,7 @@ class Pipeline final : public IntakeTarget {
   bool RecordRejection(const protocol::Rejection& rejection,
                        audit::Durability durability = audit::Durability::kDurable);
   void RecordSuppressed(const BurstSummary& summary);
+  void LogSuppressedAcks(const BurstSummary& summary);
   // Answers a redelivered (id, nonce) with the state the queue holds for it; false when the
   // queue holds nothing for it, so that the request is enqueued as new.
   bool AnswerRedelivery(const std::string& id);
@@ -389,6 +390,11 @@ class Pipeline final : public IntakeTarget {
   static constexpr std::string_view kUnauthenticatedReason = "id_not_authenticated";
   static constexpr std::string_view kBurstOutcome = "rejections_summarized";
   BurstLimiter unauthenticated_;
+  // Acknowledgements of results this agent does not hold (an unknown id, or a request not
+  // finished), which a correct cloud never sends: the first kUnauthenticatedPerWindow a minute
+  // are logged one by one, the rest counted in one line, so a cloud repeating them cannot
+  // flood the log. The intake's thread only (and Stop, after the intake has stopped).
+  BurstLimiter unmatched_acks_;
   const int worker_count_;
   mutable std::mutex mu_;
   std::condition_variable wake_;

@@ -404,6 +404,12 @@ bool Pipeline::RecordRejection(const protocol::Rejection& rejection, audit::Dura
   return true;
 }
 
+void Pipeline::LogSuppressedAcks(const BurstSummary& summary) {
+  deps_.log->warn("result_ack: {}",
+                  summary.Describe("more acknowledgements of results this agent does not hold, "
+                                   "not logged one by one,"));
+}
+
 void Pipeline::RecordSuppressed(const BurstSummary& summary) {
   audit::Event e;
   e.type = audit::EventType::kRequestRejected;
@@ -426,8 +432,11 @@ void Pipeline::OnResultAcks(std::span<const std::string> ids) {
       continue;
     }
     if (!acknowledged[i].ok()) {
-      deps_.log->warn("result_ack for {}: {}", EscapeForLog(ids[i]),
-                      acknowledged[i].error().ToString());
+      const Status& error = acknowledged[i].error();
+      BurstLimiter::Decision d = unmatched_acks_.Note(std::string(CodeName(error.code())));
+      if (d.summary) LogSuppressedAcks(*d.summary);
+      if (d.record)
+        deps_.log->warn("result_ack for {}: {}", EscapeForLog(ids[i]), error.ToString());
       continue;
     }
     const queue::Record& record = *acknowledged[i];

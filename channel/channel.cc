@@ -199,6 +199,7 @@ class Channel::Impl final : public internal::SessionOwner {
     {
       std::lock_guard lock(mu_);
       invalid_envelopes_.clear();
+      checks_failed_in_session_ = false;
     }
     auto parsed = frame.binary ? Result<protocol::Message>(InvalidArgument("binary frame"))
                                : protocol::ParseMessage(frame.payload);
@@ -427,6 +428,7 @@ class Channel::Impl final : public internal::SessionOwner {
   // towards the flood limit.
   void CountFailedCheck() {
     const auto now = clock_.Monotonic();
+    checks_failed_in_session_ = true;
     invalid_envelopes_.push_back(now);
     ForgetOldInvalidEnvelopes(now);
   }
@@ -642,10 +644,12 @@ class Channel::Impl final : public internal::SessionOwner {
       SetState(ChannelState::kConnecting, Status::Ok(), std::nullopt);
       connected_at_.reset();
       Status result = co_await Attempt();
+      bool checks_failed = false;
       {
         std::lock_guard lock(mu_);
         accepting_ = false;
         outgoing_.clear();
+        checks_failed = std::exchange(checks_failed_in_session_, false);
       }
       const bool was_connected = connected_at_.has_value();
       const bool refused_by_agent = std::exchange(refused_, false);
@@ -657,8 +661,10 @@ class Channel::Impl final : public internal::SessionOwner {
       // A session that reached welcome shows the cloud is there: the next attempt starts from
       // the first backoff step (a cloud restarting its servers one by one must not leave its
       // agents waiting minutes; the first step still bounds a welcome-then-close loop). Not
-      // when this agent ended it for the cloud's misbehaviour: that one backs off.
-      if (was_connected && !refused_by_agent) backoff_.Reset();
+      // when this agent ended it for the cloud's misbehaviour, and not after a session in
+      // which anything failed its checks: a peer that closes just below the flood limit and
+      // comes back would otherwise cost max_invalid_envelopes checks and log lines a second.
+      if (was_connected && !refused_by_agent && !checks_failed) backoff_.Reset();
       handler_->OnDisconnected(result);
       const auto delay = backoff_.Next();
       retry_log_.Failure(result, delay);
@@ -733,6 +739,8 @@ class Channel::Impl final : public internal::SessionOwner {
   bool renewal_sent_ = false;
   int hello_credits_ = 0;  // announced in the current connection's hello
   bool refused_ = false;   // this agent ended the current connection for a refused frame
+  // Guarded by mu_: something failed its checks since the current connection's welcome.
+  bool checks_failed_in_session_ = false;
   std::thread thread_;
 };
 

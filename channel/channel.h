@@ -15,7 +15,7 @@
 //   - reconnects after any failure with capped exponential backoff and jitter, logging the
 //     first failure and every change at warn and summarising repeats (no log flood); a
 //     connection that reached welcome resets the backoff, unless the agent ended it for a
-//     refused frame;
+//     refused frame or anything failed its checks in it (see the flood limit below);
 //   - judges every frame as docs/protocol.md sections 2 to 4 say: a frame that is not a valid
 //     message ends the connection with `error` and the documented close status (binary 1003,
 //     another version 1002, anything else 1008; over 64 KiB 1009), except a `request`, which is
@@ -28,7 +28,9 @@
 //   - ends the connection (1008, no reset of the backoff) when more than max_invalid_envelopes
 //     envelopes failed checks that a correct cloud never fails within invalid_envelope_window
 //     (a refused `keyset` and an `error` from the cloud each count as one): a flood of forged
-//     frames costs a bounded number of signature checks and log lines;
+//     frames costs a bounded number of signature checks and log lines. The count is per
+//     connection, and the backoff is not reset after a connection in which anything failed
+//     its checks, so a peer that closes below the limit and reconnects waits longer each time;
 //   - detects a cloud that stops reading: a write that does not complete within the dead-peer
 //     time ends the connection like a missing pong;
 //   - applies a signed key set (`keyset`, verified against the pinned keys, then stored in

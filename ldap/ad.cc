@@ -39,10 +39,11 @@ class AdOps final : public KindOps {
   explicit AdOps(const config::DirectoryConfig& config) : config_(config) {}
 
   std::vector<std::string> AccountAttributes() const override {
-    return {
-        "sAMAccountName",     "userPrincipalName", "mail",       "displayName", "givenName", "sn",
-        "userAccountControl", "lockoutTime",       "pwdLastSet", "adminCount",  "memberOf",
-        "objectSid",          "primaryGroupID"};
+    return {"sAMAccountName",     "userPrincipalName", "mail",
+            "displayName",        "givenName",         "sn",
+            "userAccountControl", "lockoutTime",       "pwdLastSet",
+            "adminCount",         "memberOf",          "objectSid",
+            "primaryGroupID"};
   }
 
   Result<Account, Outcome> Complete(Connection& conn, const Entry& found) override {
@@ -146,12 +147,13 @@ class AdOps final : public KindOps {
     auto caps = Capabilities(conn);
     if (!caps.ok()) return caps.error();
     const std::string is_primary = "(objectSid=" + EscapeFilterValue(sid->bytes) + ")";
-    return WhichGroups(groups, IsOrInChain, [&](const std::string& filter) -> Result<bool, Outcome> {
-      auto found = conn.Search(caps->domain_root, LDAP_SCOPE_SUBTREE,
-                               "(&" + is_primary + filter + ")", {"1.1"}, 1);
-      if (!found.ok()) return found.error();
-      return !found->empty();
-    });
+    return WhichGroups(groups, IsOrInChain,
+                       [&](const std::string& filter) -> Result<bool, Outcome> {
+                         auto found = conn.Search(caps->domain_root, LDAP_SCOPE_SUBTREE,
+                                                  "(&" + is_primary + filter + ")", {"1.1"}, 1);
+                         if (!found.ok()) return found.error();
+                         return !found->empty();
+                       });
   }
 
   static std::string IsOrInChain(const Dn& group) {

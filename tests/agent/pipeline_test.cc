@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -421,7 +422,7 @@ class PipelineTest : public ::testing::Test {
                                                 .audit = audit_.get(),
                                                 .outbound = &outbound_,
                                                 .clock = clock_,
-                                                .log = std::make_shared<spdlog::logger>("test"),
+                                                .log = log_,
                                                 .activity_changed = {},
                                                 .breaker_changed = {},
                                                 .audit_failed = [this] { ++audit_failed_calls_; },
@@ -597,6 +598,17 @@ class PipelineTest : public ::testing::Test {
   policy::BreakerState breaker_;
   std::shared_ptr<policy::Policy> policy_;
   metrics::Recorder recorder_;  // before pipeline_, which counts into it
+  // The pipeline's log: its last lines, read under the sink's lock.
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> log_lines_ =
+      std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096);
+  std::shared_ptr<spdlog::logger> log_ = std::make_shared<spdlog::logger>("test", log_lines_);
+  int LogLinesWith(const std::string& text) const {
+    int n = 0;
+    for (const std::string& line : log_lines_->last_formatted()) {
+      if (line.find(text) != std::string::npos) ++n;
+    }
+    return n;
+  }
   std::unique_ptr<Pipeline> pipeline_;
 };
 
@@ -1182,6 +1194,23 @@ TEST_F(PipelineTest, AnAckRepeatedManyTimesIsRecordedOnce) {
     if (record.event.type == audit::EventType::kResultAcknowledged) ++recorded;
   }
   EXPECT_EQ(recorded, 1);
+  EXPECT_TRUE(pipeline_->HelloState().unacked_results.empty());
+}
+
+// A cloud that acknowledges results this agent does not hold (a bug, or a hostile peer)
+// cannot flood the log: 20 a minute are logged one by one, and the rest are counted in one
+// line once the minute ends or the channel is lost.
+TEST_F(PipelineTest, AcksOfResultsTheAgentDoesNotHoldAreLoggedTwentyAMinuteAndTheRestCounted) {
+  std::vector<std::string> unknown;
+  for (int i = 0; i < 50; ++i) unknown.push_back("no-such-request-" + std::to_string(i));
+  pipeline_->OnResultAcks(unknown);
+  EXPECT_EQ(LogLinesWith("result_ack for no-such-request-"), 20);
+  EXPECT_EQ(LogLinesWith("not logged one by one"), 0);
+  pipeline_->OnChannelLost();
+  EXPECT_EQ(LogLinesWith("30 more acknowledgements of results this agent does not hold, not "
+                         "logged one by one,"),
+            1);
+  EXPECT_EQ(LogLinesWith(": not_found 30"), 1);
   EXPECT_TRUE(pipeline_->HelloState().unacked_results.empty());
 }
 

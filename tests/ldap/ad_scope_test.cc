@@ -86,9 +86,8 @@ class AdScopeTest : public ::testing::Test {
     const std::string sid = GroupSid(group);
     ASSERT_FALSE(sid.empty());
     const std::string rid = sid.substr(sid.rfind('-') + 1);
-    Status set = admin->Modify(SambaDc::user_dn(user), {{testing::LdapMod::Op::kReplace,
-                                                          "primaryGroupID",
-                                                          {rid}}});
+    Status set = admin->Modify(SambaDc::user_dn(user),
+                               {{testing::LdapMod::Op::kReplace, "primaryGroupID", {rid}}});
     ASSERT_TRUE(set.ok()) << set.ToString();
   }
 

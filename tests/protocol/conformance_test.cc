@@ -1068,6 +1068,43 @@ void BackoffResetsAfterWelcome() {
   suite->conn = conn;
 }
 
+// §6 and §9: a session in which an envelope failed its checks does not reset the backoff, so
+// a cloud that forges fewer than the flood limit, closes and comes back waits longer each
+// time (1 s, 2 s, 4 s, 8 s with jitter), where a clean session would be back within a second.
+void BackoffIsNotResetAfterASessionWithFailedChecks() {
+  auto fresh = FreshHello();
+  ASSERT_TRUE(fresh.ok()) << fresh.error().ToString();
+  std::shared_ptr<PeerConnection> conn = fresh->conn;
+  Welcome(*fresh);
+  ASSERT_TRUE(fresh->error.empty()) << fresh->error;
+  Ctx ctx;
+  const Built& real = ctx.Reset();  // never sent: the forgeries claim its id
+  auto forger = protocol::EcPrivateKey::Generate();
+  ASSERT_TRUE(forger.ok());
+  const std::string forged = ctx.Signed(PayloadOf(real.envelope), &*forger);
+  std::vector<double> gaps;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(conn->SendText(RequestFrame(forged)).ok());
+    std::optional<PeerFrame> answer = conn->ReadFrame(5s);
+    ASSERT_TRUE(answer) << "no answer to a forged envelope";
+    EXPECT_EQ(Describe(*answer, ctx.ids), "rejected(bad_signature,id)");
+    ASSERT_TRUE(conn->Close(1000).ok());
+    const auto closed = std::chrono::steady_clock::now();
+    conn = suite->peer->Accept(15s);
+    ASSERT_TRUE(conn) << "no reconnect within 15 s";
+    gaps.push_back(std::chrono::duration<double>(conn->accepted_at() - closed).count());
+    Greeting g = Greet(conn);
+    ASSERT_TRUE(g.error.empty()) << g.error;
+  }
+  std::string text;
+  for (double g : gaps) text += std::to_string(g) + " s ";
+  // Delays with jitter: [0.5, 1], [1, 2], [2, 4], [4, 8] s; reset each time, all would be ~1 s.
+  EXPECT_GE(gaps.back(), 3.5) << "gaps: " << text;
+  EXPECT_GT(gaps.back(), gaps.front() + 2.5) << "gaps: " << text;
+  ExpectNotApplied(real);
+  suite->conn = conn;
+}
+
 // §9: the agent pings; a peer that answers no pong is declared dead and the agent reconnects.
 void PingsAndDeclaresSilentPeerDead() {
   auto open = OpenSession();
@@ -1551,6 +1588,9 @@ std::vector<Row> Rows() {
       {.name = "BackoffResetsAfterWelcome",
        .section = "§9 backoff resets after a session that reached welcome (R11)",
        .script = BackoffResetsAfterWelcome},
+      {.name = "BackoffIsNotResetAfterASessionWithFailedChecks",
+       .section = "§6/§9 no backoff reset after a session in which an envelope failed its checks",
+       .script = BackoffIsNotResetAfterASessionWithFailedChecks},
       // §4 the audit witness
       {.name = "WelcomeWithTheAgentsOwnHeadGoesOn",
        .section = "§4 welcome.audit_head held by the trail: the agent goes on",

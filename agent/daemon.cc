@@ -694,6 +694,7 @@ metrics::Snapshot Daemon::TakeSnapshot(metrics::Detail detail) const {
                            .last_error = health.last_error,
                            .last_error_at = health.last_error_at,
                            .failing_since = health.failing_since,
+                           .consecutive_failures = health.consecutive_failures,
                            .failovers = health.failovers});
     }
   }

@@ -414,6 +414,10 @@ std::string ServerText(const Json& s, WallTime now) {
   line += "  UNHEALTHY";
   if (!Str(s, "failing_since").empty())
     line += " since " + TimeAndAge(Str(s, "failing_since"), now);
+  if (const Json& failures = Member(s, "consecutive_failures"); failures.is_number_integer()) {
+    const auto n = failures.get<long long>();
+    line += " (" + std::to_string(n) + (n == 1 ? " failure" : " failures") + " in a row)";
+  }
   if (!error.empty()) line += ": " + error;
   return line;
 }

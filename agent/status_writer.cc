@@ -33,6 +33,7 @@ nlohmann::json StatusJson(const metrics::Snapshot& s) {
     // When, so that `wbagent status` shows a recovered server's error as past.
     if (server.last_error_at) one["last_error_at"] = audit::FormatTime(*server.last_error_at);
     if (server.failing_since) one["failing_since"] = audit::FormatTime(*server.failing_since);
+    if (!server.healthy) one["consecutive_failures"] = server.consecutive_failures;
     servers.push_back(std::move(one));
   }
   j["directory_servers"] = servers;

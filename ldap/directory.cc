@@ -240,8 +240,8 @@ class LdapDirectory final : public Directory {
       auto lease = pool_.Acquire();
       if (!lease.ok()) return lease.error();
       outcome = fn(**lease);
-      if (outcome.ok()) return outcome;
       pool_.Observe((*lease)->url(), outcome);
+      if (outcome.ok()) return outcome;
       const bool retryable = (*lease)->broken() && outcome.transient() &&
                              (!is_write || !(*lease)->last_request_sent());
       if (!retryable) return outcome;

@@ -140,6 +140,11 @@ struct ServerHealth {
   std::string last_error;
   std::optional<WallTime> last_error_at;
   std::optional<WallTime> failing_since;  // set while unhealthy: its first failure in a row
+  // Failures in a row; the server is tried again after 1 s, 2 s, 4 s ... up to 60 s. Only an
+  // answer to an operation ends the row, not a new connection: a server that binds but never
+  // answers would otherwise be tried again every second, each time costing a worker
+  // operation_timeout.
+  int consecutive_failures = 0;
   // Connections opened to this server because a server before it in the order failed in the
   // same attempt (a failover), since the agent started.
   std::uint64_t failovers = 0;

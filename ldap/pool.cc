@@ -58,6 +58,7 @@ bool ServerPool::IsPreferred(const std::string& url) const {
 void ServerPool::MarkFailed(std::size_t index, const Outcome& why) {
   Server& s = servers_[index];
   ++s.failures;
+  s.health.consecutive_failures = s.failures;
   s.retry_after = clock_.Monotonic() + Backoff(s.failures);
   const WallTime now = clock_.Now();
   if (s.health.healthy) s.health.failing_since = now;
@@ -69,6 +70,7 @@ void ServerPool::MarkFailed(std::size_t index, const Outcome& why) {
 void ServerPool::MarkHealthy(std::size_t index) {
   Server& s = servers_[index];
   s.failures = 0;
+  s.health.consecutive_failures = 0;
   s.retry_after = {};
   s.health.healthy = true;
   s.health.failing_since.reset();
@@ -91,7 +93,8 @@ Result<std::unique_ptr<Connection>, Outcome> ServerPool::OpenNew() {
     auto conn = Connection::Open(url, settings_, *password);
     std::lock_guard lock(mu_);
     if (conn.ok()) {
-      MarkHealthy(index);
+      // Not healthy yet: only an answer to an operation says so (Observe). A server that
+      // binds and then hangs keeps its failures, so its back-off keeps growing.
       if (failed_over) ++servers_[index].health.failovers;
       return std::move(*conn);
     }
@@ -172,6 +175,7 @@ Outcome ServerPool::Probe() {
     return conn.error();
   }
   Outcome bound = Succeeded((*conn)->url());
+  Observe(bound.server, bound);  // the bind is the operation this check asked for
   Release(std::move(*conn));
   return bound;
 }
@@ -187,10 +191,15 @@ void ServerPool::Release(std::unique_ptr<Connection> conn) {
 }
 
 void ServerPool::Observe(const std::string& url, const Outcome& outcome) {
-  if (!IsServerFailure(outcome)) return;
+  const bool failed = IsServerFailure(outcome);
   std::lock_guard lock(mu_);
   for (std::size_t i = 0; i < servers_.size(); ++i) {
-    if (servers_[i].url.url == url) MarkFailed(i, outcome);
+    if (servers_[i].url.url != url) continue;
+    if (failed) {
+      MarkFailed(i, outcome);
+    } else {
+      MarkHealthy(i);
+    }
   }
 }
 

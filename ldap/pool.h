@@ -50,7 +50,10 @@ class ServerPool {
 
   Result<Lease, Outcome> Acquire();
   std::vector<ServerHealth> Health() const;
-  // Records an outcome seen on a connection to `url` (a transient failure marks it unhealthy).
+  // Records the outcome of an operation on a connection to `url`: a failure of the server
+  // (unreachable, timeout, TLS, bind) marks it unhealthy and grows its back-off; any answer
+  // (a success, or a refusal of the request) marks it healthy and ends its back-off. A new
+  // connection alone does neither.
   void Observe(const std::string& url, const Outcome& outcome);
   // Opens one new connection (the service account's bind) and keeps it idle: the bind's
   // outcome, or kSucceeded without a server when every connection is in use.

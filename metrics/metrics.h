@@ -121,6 +121,7 @@ struct Snapshot {
     std::string last_error;
     std::optional<WallTime> last_error_at;
     std::optional<WallTime> failing_since;
+    int consecutive_failures = 0;  // ldap::ServerHealth's: failures in a row
     std::uint64_t failovers = 0;  // connections that went here after an earlier server failed
   };
   std::vector<Server> servers;

@@ -192,13 +192,16 @@ TEST_F(StatusCliTest, AnUnhealthyServerShowsItsErrorAsCurrentWithSinceWhenAndExi
   status["directory_servers"][0]["last_error"] = "service_bind_failed: wrong password";
   status["directory_servers"][0]["last_error_at"] = audit::FormatTime(clock_.Now() - seconds(30));
   status["directory_servers"][0]["failing_since"] = audit::FormatTime(clock_.Now() - minutes(7));
+  status["directory_servers"][0]["consecutive_failures"] = 9;
   WriteStatus(status);
   CommandResult r = Status();
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(Contains(r.output, "corp  ldaps://dc1.corp.example.com  UNHEALTHY since "))
       << r.output;
   EXPECT_TRUE(Contains(r.output, " (7m ")) << r.output;
-  EXPECT_TRUE(Contains(r.output, "s ago): service_bind_failed: wrong password")) << r.output;
+  EXPECT_TRUE(
+      Contains(r.output, "s ago) (9 failures in a row): service_bind_failed: wrong password"))
+      << r.output;
   EXPECT_FALSE(Contains(r.output, "since recovered")) << r.output;
 }
 

@@ -159,5 +159,23 @@ TEST_F(StatusWriterTest, NeverStartedWritesNothingAndRendersNothing) {
   EXPECT_EQ(view_.renders.load(), 0);
 }
 
+// status.json's servers: an unhealthy one with since when and its failures in a row, which
+// `wbagent status` shows; a healthy one without either.
+TEST(StatusJsonTest, AnUnhealthyServerCarriesItsFailuresInARow) {
+  metrics::Snapshot s;
+  s.servers.push_back({.directory = "corp",
+                       .url = "ldaps://dc1",
+                       .healthy = false,
+                       .last_error = "directory_timeout: no answer",
+                       .failing_since = WallTime{},
+                       .consecutive_failures = 4});
+  s.servers.push_back({.directory = "corp", .url = "ldaps://dc2"});
+  const nlohmann::json j = StatusJson(s);
+  ASSERT_EQ(j["directory_servers"].size(), 2u);
+  EXPECT_EQ(j["directory_servers"][0]["consecutive_failures"], 4);
+  EXPECT_TRUE(j["directory_servers"][0].contains("failing_since"));
+  EXPECT_FALSE(j["directory_servers"][1].contains("consecutive_failures"));
+}
+
 }  // namespace
 }  // namespace wb::agent

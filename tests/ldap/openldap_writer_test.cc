@@ -801,6 +801,32 @@ TEST_F(OpenLdapWriterTest, PasswordChangedSinceSeesARecentReset) {
   EXPECT_FALSE(PasswordChangedAtOrAfter(*fresh, clock_.Now() + std::chrono::seconds(5)));
 }
 
+// A server that binds but does not answer (here slapd with its writes held) keeps its
+// failures across new connections: each timeout adds one, so it is tried again later each time
+// (1 s, 2 s, 4 s ...), and only an answered operation ends the row. Before, the bind of every
+// new connection ended it, and such a server cost a worker operation_timeout every second.
+TEST_F(OpenLdapWriterTest, AServerThatBindsButDoesNotAnswerKeepsItsFailuresAcrossConnections) {
+  auto c = Config();
+  c.operation_timeout = std::chrono::seconds(1);
+  auto dir = Open(c);
+  Account a = NewUser(*dir, "hung1");
+  EXPECT_EQ(dir->Health().front().consecutive_failures, 0);
+  auto hold = server_->HoldWrites();
+  ASSERT_TRUE(hold.ok()) << hold.error().ToString();
+  for (int i = 1; i <= 3; ++i) {
+    Outcome o = Reset(*dir, a, "Hung-Pass-" + std::to_string(i) + "-Kite");
+    ASSERT_EQ(o.code, OutcomeCode::kDirectoryTimeout) << o.ToString();
+    const ServerHealth health = dir->Health().front();
+    EXPECT_EQ(health.consecutive_failures, i) << "a new connection's bind ended the row";
+    EXPECT_FALSE(health.healthy);
+  }
+  (*hold)->Release();
+  ASSERT_TRUE(dir->FindAccount({LookupAttribute::kUid, "hung1"}).ok());
+  const ServerHealth answered = dir->Health().front();
+  EXPECT_EQ(answered.consecutive_failures, 0);
+  EXPECT_TRUE(answered.healthy);
+}
+
 TEST_F(OpenLdapWriterTest, StalledServerTimesOutWithinTheConfiguredTime) {
   auto c = Config();
   c.operation_timeout = std::chrono::seconds(1);

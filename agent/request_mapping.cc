@@ -4,6 +4,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "ldap/dn.h"
 #include "policy/policy.h"
 
 namespace wb::agent {
@@ -13,9 +14,17 @@ bool Has(const std::vector<protocol::Operation>& ops, protocol::Operation op) {
   return std::find(ops.begin(), ops.end(), op) != ops.end();
 }
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
+// The account a target names, as the directory matches it (ldap/dn.h): a DN as its parsed
+// RDNs, another identifier in caseIgnoreMatch's form. So " Alice", "ALICE" and "alice" are one
+// account for the queue's per-account order and the per-account rate limit, as they are to the
+// directory. A DN that does not parse keeps its folded text; the lookup will refuse it.
+std::string AccountKey(const protocol::Target& target) {
+  std::string key(protocol::TargetKindName(target.kind));
+  key.push_back(':');
+  if (target.kind == protocol::TargetKind::kDn) {
+    if (auto dn = ldap::Dn::Parse(target.value); dn.ok()) return key + dn->Key();
+  }
+  return key + ldap::CaseIgnoreForm(target.value);
 }
 
 // Who asked and how they were verified: kept with the request for the audit trail.
@@ -110,8 +119,9 @@ queue::Request ToQueueRequest(protocol::VerifiedRequest& verified, int delivery)
   r.info.operations.validate = Has(c.operations, protocol::Operation::kValidate);
   r.info.target = c.target.value;
   r.info.target_kind = std::string(protocol::TargetKindName(c.target.kind));
-  // One account, one request at a time, in order (the same identifier, compared without case).
-  r.info.account_key = r.info.target_kind + ":" + Lower(c.target.value);
+  // One account, one request at a time, in order (the same identifier, as the directory
+  // compares it).
+  r.info.account_key = AccountKey(c.target);
   r.info.issued_at = c.issued_at;
   r.info.expires_at = c.expires_at;
   r.info.requester_json = RequesterJson(c.requester);

@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "common/hex.h"
 #include "common/utf8.h"
 
 namespace wb::ldap {
@@ -106,6 +107,29 @@ Result<Dn> Dn::Parse(std::string_view text) {
   }
   return dn;
 }
+
+std::string Dn::Key() const {
+  std::string key;
+  for (const Rdn& rdn : rdns_) {
+    if (!key.empty()) key.push_back(',');
+    for (std::size_t i = 0; i < rdn.size(); ++i) {
+      if (i > 0) key.push_back('+');
+      key += rdn[i].type;
+      if (rdn[i].binary) {
+        key += "=#" + HexEncode(rdn[i].value);
+        continue;
+      }
+      key.push_back('=');
+      for (const char c : rdn[i].value) {
+        if (c == ',' || c == '+' || c == '=' || c == '\\') key.push_back('\\');
+        key.push_back(c);
+      }
+    }
+  }
+  return key;
+}
+
+std::string CaseIgnoreForm(std::string_view value) { return MatchingForm(value); }
 
 bool Dn::IsWithin(const Dn& base) const {
   if (base.rdns_.size() > rdns_.size()) return false;

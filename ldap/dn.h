@@ -47,6 +47,11 @@ class Dn {
 
   // The text it was parsed from, unchanged.
   const std::string& text() const { return text_; }
+  // One text per entry: equal for DNs that are ==, different otherwise. The RDNs as compared
+  // (types as names, values in their matching form, AVAs sorted), with `\` before `,` `+`
+  // `=` and `\` in values, and hex values as `#` and lower-case hex. A key, not a DN to send
+  // anywhere.
+  std::string Key() const;
 
  private:
   // One AVA as compared: the attribute type in lower case, the value in its matching form,
@@ -65,5 +70,12 @@ class Dn {
 
 // Parses `dn` and `base` and answers IsWithin; false when either does not parse.
 bool IsDnWithin(std::string_view dn, std::string_view base);
+
+// A string value as caseIgnoreMatch compares it, which the naming and lookup attributes use
+// (uid, sAMAccountName, userPrincipalName, mail): letters case folded as above, leading and
+// trailing spaces dropped, inner runs of spaces made one. Two values with the same form name
+// the same account to slapd and to AD; the agent keys its per-account order and rate limits on
+// it, so " Alice" and "ALICE" count as one account.
+std::string CaseIgnoreForm(std::string_view value);
 
 }  // namespace wb::ldap

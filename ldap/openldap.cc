@@ -45,7 +45,8 @@ class OpenLdapOps final : public KindOps {
 
   Outcome Apply(Connection& conn, const Account& account, const PasswordChange& change) override {
     Outcome o = Succeeded(conn.url());
-    if (change.password != PasswordChange::Password::kKeep) {
+    const bool sets_password = change.password != PasswordChange::Password::kKeep;
+    if (sets_password) {
       const Secret* old_password =
           change.password == PasswordChange::Password::kChange ? change.old_password : nullptr;
       o = conn.PasswordModify(account.dn, old_password, *change.new_password);
@@ -54,12 +55,15 @@ class OpenLdapOps final : public KindOps {
     // The password operation cannot carry other modifications; the rest follows it, and
     // only once it succeeded.
     if (change.unlock) {
-      o = conn.Modify(account.dn, {{LDAP_MOD_DELETE, "pwdAccountLockedTime", {}}}, {},
-                      OperationKind::kClearAttribute);
-      if (!o.ok()) return Explained(std::move(o), account, OpenLdapStep::kUnlock);
+      o = Unlock(conn, account.dn, sets_password);
+      if (!o.ok()) {
+        return AfterPassword(Explained(std::move(o), account, OpenLdapStep::kUnlock),
+                             sets_password);
+      }
     }
-    return Explained(WriteMustChange(conn, account.dn, change), account,
-                     OpenLdapStep::kSetMustChange);
+    return AfterPassword(
+        Explained(WriteMustChange(conn, account.dn, change), account, OpenLdapStep::kSetMustChange),
+        sets_password);
   }
 
   Result<PasswordPolicy, Outcome> ReadPolicy(Connection& conn, const Account& account) override {
@@ -99,6 +103,26 @@ class OpenLdapOps final : public KindOps {
   }
 
  private:
+  // ppolicy clears a failure lock (pwdAccountLockedTime) itself when the password changes, so
+  // after a password write the delete may be refused (no `write` on the attribute) for a lock
+  // that is already gone: then the unlock is done, and the request is not failed for it.
+  static Outcome Unlock(Connection& conn, const std::string& dn, bool password_set) {
+    Outcome o = conn.Modify(dn, {{LDAP_MOD_DELETE, "pwdAccountLockedTime", {}}}, {},
+                            OperationKind::kClearAttribute);
+    if (o.ok() || !password_set || o.code != OutcomeCode::kAccessDenied) return o;
+    auto still_locked = conn.Matches(dn, "(pwdAccountLockedTime=*)");
+    if (still_locked.ok() && !*still_locked) return Succeeded(conn.url());
+    return o;
+  }
+
+  // A step after the password that failed leaves the new password in effect: the outcome
+  // says so, so that neither the administrator nor the audit trail reads "nothing changed".
+  // (A retry finds the password applied and writes only the rest: Pipeline::Process.)
+  static Outcome AfterPassword(Outcome o, bool password_set) {
+    if (!o.ok() && password_set) o.reason = "the new password was set, but then " + o.reason;
+    return o;
+  }
+
   // An access_denied names the step and the olcAccess rule it needs.
   Outcome Explained(Outcome o, const Account& account, OpenLdapStep step) const {
     if (o.code == OutcomeCode::kAccessDenied) {

@@ -36,5 +36,46 @@ TEST(RequestMappingTest, EveryOperationReachesTheAuditTrailUnderItsOwnName) {
             std::vector<audit::Operation>{audit::Operation::kValidate});
 }
 
+std::string AccountKeyOf(protocol::TargetKind kind, const std::string& value) {
+  protocol::VerifiedRequest verified;
+  verified.claims.target = {kind, value};
+  return ToQueueRequest(verified, 1).info.account_key;
+}
+
+// The per-account order and rate limit key on the account as the directory matches its name
+// (caseIgnoreMatch): spaces around and within, and the case of any letter it folds, do not make
+// another account. Before, " alice" and "ALİCE"-like variants counted apart.
+TEST(RequestMappingTest, TheAccountKeyIsTheNameAsTheDirectoryMatchesIt) {
+  using protocol::TargetKind;
+  const std::string key = AccountKeyOf(TargetKind::kSamAccountName, "alice");
+  EXPECT_EQ(key, "sAMAccountName:alice");
+  EXPECT_EQ(AccountKeyOf(TargetKind::kSamAccountName, "  ALICE "), key);
+  EXPECT_EQ(AccountKeyOf(TargetKind::kUid, "Ana  María"),
+            AccountKeyOf(TargetKind::kUid, "ana maría"));
+  EXPECT_EQ(AccountKeyOf(TargetKind::kUid, "ÁNGEL"), AccountKeyOf(TargetKind::kUid, "ángel"));
+  EXPECT_NE(AccountKeyOf(TargetKind::kUid, "angel"), AccountKeyOf(TargetKind::kUid, "ángel"))
+      << "an accent is not a case";
+  EXPECT_NE(AccountKeyOf(TargetKind::kUid, "alice"), key) << "another kind of name";
+  EXPECT_EQ(AccountKeyOf(TargetKind::kUserPrincipalName, "Alice@Corp.Example"),
+            "userPrincipalName:alice@corp.example");
+}
+
+// A DN target keys on its parsed RDNs: spacing, case and AVA order do not matter, an escaped
+// comma stays part of its value.
+TEST(RequestMappingTest, ADnTargetsAccountKeyIsItsParsedRdns) {
+  using protocol::TargetKind;
+  const std::string key = AccountKeyOf(TargetKind::kDn, "uid=alice,ou=people,dc=example,dc=test");
+  EXPECT_EQ(key, "dn:uid=alice,ou=people,dc=example,dc=test");
+  EXPECT_EQ(AccountKeyOf(TargetKind::kDn, "UID=Alice, OU=People,DC=example,DC=test"), key);
+  EXPECT_EQ(
+      AccountKeyOf(TargetKind::kDn, "0.9.2342.19200300.100.1.1=alice,ou=people,dc=example,dc=test"),
+      key);
+  EXPECT_NE(AccountKeyOf(TargetKind::kDn, "uid=alice\\,ou=people,dc=example,dc=test"), key);
+  EXPECT_EQ(AccountKeyOf(TargetKind::kDn, "cn=a+uid=b,dc=test"),
+            AccountKeyOf(TargetKind::kDn, "uid=B+cn=A,dc=test"));
+  // Not a DN: its folded text; the lookup refuses it later.
+  EXPECT_EQ(AccountKeyOf(TargetKind::kDn, "Not A DN"), "dn:not a dn");
+}
+
 }  // namespace
 }  // namespace wb::agent

@@ -82,6 +82,27 @@ TEST(DnTest, ASiblingWhoseNameEndsLikeTheBaseIsOutside) {
   EXPECT_FALSE(Within("dc=corp,dc=example"));
 }
 
+// Key() is equal exactly when the DNs are: one key per entry, and no two entries share one
+// (a value holding `,` `+` `=` or `\` cannot pose as more RDNs or AVAs).
+TEST(DnTest, TheKeyIsEqualExactlyWhenTheDnsAre) {
+  const std::vector<std::string> dns = {
+      "uid=alice,dc=corp",  "UID=Alice , DC=Corp",  "0.9.2342.19200300.100.1.1=alice,dc=corp",
+      "cn=a\\,b,dc=corp",   "cn=a,cn=b,dc=corp",    "cn=a\\+uid=b,dc=corp",
+      "cn=a+uid=b,dc=corp", "uid=b+cn=a,dc=corp",   "cn=a\\=b,dc=corp",
+      "cn=a\\\\,dc=corp",   "cn=#04024869,dc=corp", "cn=Hi,dc=corp",
+      "cn=ÁNGEL,dc=corp",   "cn=ángel,dc=corp",     "cn=angel,dc=corp"};
+  for (const std::string& a : dns) {
+    for (const std::string& b : dns) {
+      auto da = Dn::Parse(a);
+      auto db = Dn::Parse(b);
+      ASSERT_TRUE(da.ok() && db.ok()) << a << " / " << b;
+      EXPECT_EQ(*da == *db, da->Key() == db->Key()) << a << " / " << b;
+    }
+  }
+  EXPECT_EQ(Dn::Parse("cn=a\\,b,dc=corp")->Key(), "cn=a\\,b,dc=corp");
+  EXPECT_EQ(Dn::Parse("cn=#04024869,dc=corp")->Key(), "cn=#04024869,dc=corp");
+}
+
 TEST(DnTest, ExtendedFormsAreRefused) {
   for (const char* text : {"<GUID=b3f6c2a4-52a1-4c8e-9a55-0c1e4f6b9d21>",
                            "<SID=S-1-5-21-1004336348-1177238915-682003330-512>",

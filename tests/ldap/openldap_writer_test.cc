@@ -827,6 +827,53 @@ TEST_F(OpenLdapWriterTest, AServerThatBindsButDoesNotAnswerKeepsItsFailuresAcros
   EXPECT_TRUE(answered.healthy);
 }
 
+// The password operation cannot carry the other parts, so they follow it. When one is refused
+// the new password is in effect anyway, and the outcome says so rather than reading as
+// "nothing changed". Here the service account may set the password of uid=kPasswordOnly and
+// nothing else.
+TEST_F(OpenLdapWriterTest, AResetWhoseMustChangeFlagIsRefusedSaysThePasswordWasSet) {
+  auto dir = Open();
+  auto found = dir->FindAccount({LookupAttribute::kUid, SlapdServer::kPasswordOnly});
+  Account a = found.ok() ? *found : NewUser(*dir, SlapdServer::kPasswordOnly);
+  // slapd dates the change with time(), which may still show the previous second.
+  const WallTime before = clock_.Now() - std::chrono::milliseconds(100);
+  Secret password("Partial-Pass-2024");
+  Outcome o = dir->Apply(a, {.password = PasswordChange::Password::kReset,
+                             .new_password = &password,
+                             .must_change = PasswordChange::MustChange::kRequire});
+  EXPECT_EQ(o.code, OutcomeCode::kAccessDenied) << o.ToString();
+  EXPECT_EQ(o.reason.rfind("the new password was set, but then ", 0), 0u) << o.reason;
+  EXPECT_NE(o.reason.find("pwdReset"), std::string::npos) << o.reason;
+  auto changed = dir->PasswordChangedSince(a, before);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_TRUE(*changed) << "the password was not set, so the outcome must not say it was";
+}
+
+// ppolicy clears a failure lock itself when the password changes: a reset with an unlock
+// succeeds although the service account may not delete pwdAccountLockedTime, because the
+// lock is gone; an unlock alone is refused, changed nothing, and says only that.
+TEST_F(OpenLdapWriterTest, AnUnlockThePasswordChangeAlreadyMadeIsNotAFailure) {
+  auto dir = Open();
+  const std::string uid = SlapdServer::kPasswordOnly;
+  if (!dir->FindAccount({LookupAttribute::kUid, uid}).ok()) NewUser(*dir, uid);
+  ASSERT_TRUE(server_->LockUserByBadBinds(uid).ok());
+  auto locked = dir->FindAccount({LookupAttribute::kUid, uid});
+  ASSERT_TRUE(locked.ok() && locked->locked);
+
+  Outcome unlock_only = dir->Apply(*locked, {.unlock = true});
+  EXPECT_EQ(unlock_only.code, OutcomeCode::kAccessDenied) << unlock_only.ToString();
+  EXPECT_EQ(unlock_only.reason.find("password was set"), std::string::npos) << unlock_only.reason;
+
+  Secret password("Unlocked-Pass-2024");
+  Outcome o = dir->Apply(
+      *locked,
+      {.password = PasswordChange::Password::kReset, .new_password = &password, .unlock = true});
+  EXPECT_TRUE(o.ok()) << o.ToString();
+  auto after = dir->FindAccount({LookupAttribute::kUid, uid});
+  ASSERT_TRUE(after.ok());
+  EXPECT_FALSE(after->locked);
+}
+
 TEST_F(OpenLdapWriterTest, StalledServerTimesOutWithinTheConfiguredTime) {
   auto c = Config();
   c.operation_timeout = std::chrono::seconds(1);

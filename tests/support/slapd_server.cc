@@ -87,15 +87,20 @@ std::string ConfigLdif(const std::filesystem::path& dir, const KeyPair& server,
          "olcAccess: {0}to dn.subtree=\"" +
          people + "\" attrs=userPassword by dn.exact=\"" + svc +
          "\" write by self write by anonymous auth by * none\n"
-         "olcAccess: {1}to dn.subtree=\"" +
+         // Except the lock and must-change flag of one account: a reset can set its password,
+         // not unlock it or flag it.
+         "olcAccess: {1}to dn.exact=\"" +
+         SlapdServer::user_dn(SlapdServer::kPasswordOnly) +
+         "\" attrs=pwdAccountLockedTime,pwdReset by * read\n"
+         "olcAccess: {2}to dn.subtree=\"" +
          people + "\" attrs=pwdAccountLockedTime,pwdReset by dn.exact=\"" + svc +
          "\" write by * read\n"
-         "olcAccess: {2}to attrs=userPassword by self write by anonymous auth by * none\n"
+         "olcAccess: {3}to attrs=userPassword by self write by anonymous auth by * none\n"
          // Groups under ou=hidden exist but no one but the rootdn may see them.
-         "olcAccess: {3}to dn.subtree=\"" +
+         "olcAccess: {4}to dn.subtree=\"" +
          SlapdServer::hidden_groups_dn() +
          "\" by * none\n"
-         "olcAccess: {4}to * by * read\n\n"
+         "olcAccess: {5}to * by * read\n\n"
          "dn: olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config\n"
          "objectClass: olcOverlayConfig\nobjectClass: olcPPolicyConfig\n"
          "olcOverlay: {0}ppolicy\n"

@@ -7,7 +7,9 @@
 //   ou=people     users alice, bob, carol, dave (password "<name>-Initial-1"), plus
 //                 erin and frank who share mail "shared@example.test" (an ambiguous user)
 //   ou=services   cn=wbagent: *write* (not manage) on userPassword, pwdAccountLockedTime and
-//                 pwdReset under ou=people, so ppolicy checks apply to its resets;
+//                 pwdReset under ou=people, so ppolicy checks apply to its resets (but not
+//                 pwdAccountLockedTime or pwdReset of uid=kPasswordOnly, which no test
+//                 creates at start: a reset can set its password, nothing else);
 //                 cn=norights: read only
 //   ou=policies   cn=default: the default ppolicy (see PpolicySettings for the start values)
 //   ou=groups     empty at start; groupOfNames made with CreateGroup. The memberof overlay
@@ -66,6 +68,8 @@ class SlapdServer {
   // A client certificate with this common name (from ca().IssueClient) binds with SASL
   // EXTERNAL as service_dn().
   static constexpr char kClientCertName[] = "wbagent-client";
+  // A uid whose pwdAccountLockedTime and pwdReset the service account may read, not write.
+  static constexpr char kPasswordOnly[] = "password-only";
 
   static Result<std::unique_ptr<SlapdServer>> Start();
   ~SlapdServer();

@@ -433,6 +433,11 @@ void Pipeline::OnResultAcks(std::span<const std::string> ids) {
     }
     if (!acknowledged[i].ok()) {
       const Status& error = acknowledged[i].error();
+      if (error.code() != Code::kNotFound && error.code() != Code::kFailedPrecondition) {
+        // The queue failed, not the cloud: never summarised away.
+        deps_.log->error("result_ack for {}: {}", EscapeForLog(ids[i]), error.ToString());
+        continue;
+      }
       BurstLimiter::Decision d = unmatched_acks_.Note(std::string(CodeName(error.code())));
       if (d.summary) LogSuppressedAcks(*d.summary);
       if (d.record)

@@ -425,10 +425,11 @@ class Channel::Impl final : public internal::SessionOwner {
   }
   // REQUIRES: mu_ held. Something a correct cloud never sends, or sends only a few times per
   // connection (an envelope or a key set that failed its checks, an `error`): it counts
-  // towards the flood limit.
-  void CountFailedCheck() {
+  // towards the flood limit, and unless `spoils_session` is false the connection's end does
+  // not reset the backoff.
+  void CountFailedCheck(bool spoils_session = true) {
     const auto now = clock_.Monotonic();
-    checks_failed_in_session_ = true;
+    if (spoils_session) checks_failed_in_session_ = true;
     invalid_envelopes_.push_back(now);
     ForgetOldInvalidEnvelopes(now);
   }
@@ -524,10 +525,17 @@ class Channel::Impl final : public internal::SessionOwner {
                EscapeForLog(m.message, 300));
     {
       std::lock_guard lock(mu_);
-      CountFailedCheck();
+      // An answer to this agent's own `renew` is the cloud working as documented: it counts
+      // towards the flood limit, but does not keep the next connection from resetting the
+      // backoff (a cloud refusing renewal for days must not slow every reconnection).
+      CountFailedCheck(/*spoils_session=*/!AnswersRenew(m.code));
     }
     handler_->OnMessage(std::move(m));
     return Verdict::Continue();
+  }
+
+  static bool AnswersRenew(std::string_view code) {
+    return code == "renewal_refused" || code == "bad_csr";
   }
 
   // Section 13: a set that fails a check changes nothing; the cloud is told (`bad_keyset`) and

@@ -37,7 +37,8 @@ bool FitsWallTime(const Json& seconds) {
 Result<WallTime> Asn1Time(const ASN1_TIME* t) {
   std::tm tm{};
   if (ASN1_TIME_to_tm(t, &tm) != 1) return InvalidArgument("certificate has an invalid time");
-  return WallTime(std::chrono::seconds(timegm(&tm)));
+  // A date beyond 2261 (notAfter 9999-12-31 is common) would overflow WallTime's nanoseconds.
+  return SaturatedWallTimeFromSeconds(static_cast<long long>(timegm(&tm)));
 }
 
 Result<std::string> ReadSmallFile(const std::filesystem::path& path, std::size_t max_bytes) {
@@ -202,7 +203,8 @@ Result<CertificateInfo> ReadCertificate(const std::filesystem::path& file) {
 }
 
 WallTime RenewalDue(const CertificateInfo& cert) {
-  return cert.not_before + (cert.not_after - cert.not_before) * 2 / 3;
+  // Divided first: a lifetime up to WallTime's whole range would overflow when doubled.
+  return cert.not_before + (cert.not_after - cert.not_before) / 3 * 2;
 }
 
 }  // namespace wb::channel

@@ -24,6 +24,14 @@ std::optional<WallTime> WallTimeSinceEpoch(long long count) {
   return WallTime(std::chrono::duration_cast<WallTime::duration>(Unit(count)));
 }
 
+// `seconds` since the Unix epoch, held at the nearest end of WallTime's range when beyond it:
+// for dates whose meaning survives that, such as a certificate's notAfter of 9999-12-31
+// (RFC 5280's "no well-defined expiration"), which is "far in the future" either way.
+inline WallTime SaturatedWallTimeFromSeconds(long long seconds) {
+  if (auto t = WallTimeSinceEpoch<std::chrono::seconds>(seconds)) return *t;
+  return seconds > 0 ? WallTime::max() : WallTime::min();
+}
+
 class Clock {
  public:
   virtual ~Clock() = default;

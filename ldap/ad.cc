@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 
+#include "common/log_escape.h"
 #include "ldap/access_denied.h"
 #include "ldap/filter.h"
 #include "ldap/kind.h"
@@ -131,12 +132,37 @@ class AdOps final : public KindOps {
     return which;
   }
 
-  // The indices of `groups` that the account's primary group is, or is nested in: a subtree
-  // search of the domain for the group with that SID matching (distinguishedName=G) or
-  // IN_CHAIN(G), so the DC finds the group, compares the DNs and follows the chain.
+  // The indices of `groups` that the account's primary group is, or is nested in. The group is
+  // found first, by its SID, under the domain: a group the service account cannot find or read
+  // is an error, never "not a member" (tier-0 OUs often hide exactly the groups asked about).
+  // Then its DN is compared with each group's, and IN_CHAIN asked of it for the others.
   Result<std::vector<std::size_t>, Outcome> ThroughPrimaryGroup(Connection& conn,
                                                                 const Account& account,
                                                                 const std::vector<Dn>& groups) {
+    auto primary = FindPrimaryGroup(conn, account);
+    if (!primary.ok()) return primary.error();
+    std::vector<std::size_t> member_of;
+    std::vector<std::size_t> others;  // indices into `groups`
+    std::vector<Dn> other_groups;
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      if (groups[i] == *primary) {
+        member_of.push_back(i);
+      } else {
+        others.push_back(i);
+        other_groups.push_back(groups[i]);
+      }
+    }
+    if (other_groups.empty()) return member_of;
+    auto nested = WhichGroups(other_groups, InChain, [&](const std::string& filter) {
+      return conn.Matches(primary->text(), filter);
+    });
+    if (!nested.ok()) return nested.error();
+    for (std::size_t j : *nested) member_of.push_back(others[j]);
+    std::sort(member_of.begin(), member_of.end());
+    return member_of;
+  }
+
+  Result<Dn, Outcome> FindPrimaryGroup(Connection& conn, const Account& account) {
     const auto sid = ParseSidText(account.primary_group_sid);
     if (!sid) {
       return MakeOutcome(
@@ -146,18 +172,29 @@ class AdOps final : public KindOps {
     }
     auto caps = Capabilities(conn);
     if (!caps.ok()) return caps.error();
-    const std::string is_primary = "(objectSid=" + EscapeFilterValue(sid->bytes) + ")";
-    return WhichGroups(groups, IsOrInChain,
-                       [&](const std::string& filter) -> Result<bool, Outcome> {
-                         auto found = conn.Search(caps->domain_root, LDAP_SCOPE_SUBTREE,
-                                                  "(&" + is_primary + filter + ")", {"1.1"}, 1);
-                         if (!found.ok()) return found.error();
-                         return !found->empty();
-                       });
-  }
-
-  static std::string IsOrInChain(const Dn& group) {
-    return "(|(distinguishedName=" + EscapeFilterValue(group.text()) + ")" + InChain(group) + ")";
+    if (caps->domain_root.empty()) {
+      return MakeOutcome(OutcomeCode::kInternalError,
+                         "the DC named no domain to look the account's primary group up in");
+    }
+    // Size limit 2: a second entry with the SID would be a damaged domain, not a choice.
+    auto found = conn.Search(caps->domain_root, LDAP_SCOPE_SUBTREE,
+                             "(objectSid=" + EscapeFilterValue(sid->bytes) + ")", {"1.1"}, 2);
+    if (!found.ok()) return found.error();
+    if (found->size() != 1) {
+      return MakeOutcome(OutcomeCode::kInternalError,
+                         "the account's primary group (" + SidText(*sid) + ") is " +
+                             (found->empty() ? "not found" : "found more than once") + " under " +
+                             EscapeForLog(caps->domain_root) +
+                             ", so membership through it cannot be checked: let the service "
+                             "account read the domain's groups");
+    }
+    auto dn = Dn::Parse(found->front().dn);
+    if (!dn.ok()) {
+      return MakeOutcome(OutcomeCode::kInternalError,
+                         "the account's primary group has a DN that does not parse: " +
+                             EscapeForLog(found->front().dn));
+    }
+    return *dn;
   }
 
   Account Parse(const Entry& e, const Entry* computed) const {

@@ -240,7 +240,7 @@ class LdapDirectory final : public Directory {
       auto lease = pool_.Acquire();
       if (!lease.ok()) return lease.error();
       outcome = fn(**lease);
-      pool_.Observe((*lease)->url(), outcome);
+      pool_.Observe((*lease)->url(), outcome, is_write);
       if (outcome.ok()) return outcome;
       const bool retryable = (*lease)->broken() && outcome.transient() &&
                              (!is_write || !(*lease)->last_request_sent());

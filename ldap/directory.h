@@ -141,9 +141,9 @@ struct ServerHealth {
   std::optional<WallTime> last_error_at;
   std::optional<WallTime> failing_since;  // set while unhealthy: its first failure in a row
   // Failures in a row; the server is tried again after 1 s, 2 s, 4 s ... up to 60 s. Only an
-  // answer to an operation ends the row, not a new connection: a server that binds but never
-  // answers would otherwise be tried again every second, each time costing a worker
-  // operation_timeout.
+  // operation's success ends the row (after a failed write, a write's), not a new connection:
+  // a server that binds but never answers would otherwise be tried again every second, each
+  // time costing a worker operation_timeout.
   int consecutive_failures = 0;
   // Connections opened to this server because a server before it in the order failed in the
   // same attempt (a failover), since the agent started.
@@ -184,10 +184,11 @@ class Directory {
   //     matches. The DC compares the DNs and follows the chain (cycles included). Membership
   //     through the account's primary group (primaryGroupID: Domain Users for most accounts,
   //     whatever group an administrator made primary for others), which neither memberOf nor
-  //     IN_CHAIN shows, is asked separately for the groups not yet matched: one subtree search
-  //     under the domain for the group with that SID that is, or is nested in, one of them
-  //     (then one per group to say which). An account whose objectSid or primaryGroupID
-  //     cannot be read is kInternalError saying so, never a silent "not a member".
+  //     IN_CHAIN shows, is asked separately for the groups not yet matched: the group is found
+  //     by its SID (a subtree search under the domain), its DN compared with theirs, and
+  //     IN_CHAIN asked of it as of the account. An account whose objectSid or primaryGroupID
+  //     cannot be read, or whose primary group cannot be found, is kInternalError saying so,
+  //     never a silent "not a member".
   //     OpenLDAP: needs the memberof overlay (olcMemberOfRefInt TRUE) and read access for the
   //     service account to the groups and their memberOf. The account's memberOf values
   //     (Account::groups, from FindAccount) are followed upward through each group's own

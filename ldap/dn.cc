@@ -120,6 +120,8 @@ std::string Dn::Key() const {
         continue;
       }
       key.push_back('=');
+      // A string value starting with `#` must not read as a hex one (RFC 4514 escapes it too).
+      if (!rdn[i].value.empty() && rdn[i].value.front() == '#') key.push_back('\\');
       for (const char c : rdn[i].value) {
         if (c == ',' || c == '+' || c == '=' || c == '\\') key.push_back('\\');
         key.push_back(c);

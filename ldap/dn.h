@@ -49,8 +49,8 @@ class Dn {
   const std::string& text() const { return text_; }
   // One text per entry: equal for DNs that are ==, different otherwise. The RDNs as compared
   // (types as names, values in their matching form, AVAs sorted), with `\` before `,` `+`
-  // `=` and `\` in values, and hex values as `#` and lower-case hex. A key, not a DN to send
-  // anywhere.
+  // `=` and `\` in values and before a leading `#`, and hex values as `#` and lower-case hex.
+  // A key, not a DN to send anywhere.
   std::string Key() const;
 
  private:

@@ -55,7 +55,7 @@ class OpenLdapOps final : public KindOps {
     // The password operation cannot carry other modifications; the rest follows it, and
     // only once it succeeded.
     if (change.unlock) {
-      o = Unlock(conn, account.dn, sets_password);
+      o = Unlock(conn, account, sets_password);
       if (!o.ok()) {
         return AfterPassword(Explained(std::move(o), account, OpenLdapStep::kUnlock),
                              sets_password);
@@ -105,12 +105,16 @@ class OpenLdapOps final : public KindOps {
  private:
   // ppolicy clears a failure lock (pwdAccountLockedTime) itself when the password changes, so
   // after a password write the delete may be refused (no `write` on the attribute) for a lock
-  // that is already gone: then the unlock is done, and the request is not failed for it.
-  static Outcome Unlock(Connection& conn, const std::string& dn, bool password_set) {
-    Outcome o = conn.Modify(dn, {{LDAP_MOD_DELETE, "pwdAccountLockedTime", {}}}, {},
+  // that is already gone: then the unlock is done, and the request is not failed for it. Only
+  // when the lookup saw the lock: that proves the service account may read the attribute, so
+  // a filter that no longer matches means it is gone, not that it is hidden.
+  static Outcome Unlock(Connection& conn, const Account& account, bool password_set) {
+    Outcome o = conn.Modify(account.dn, {{LDAP_MOD_DELETE, "pwdAccountLockedTime", {}}}, {},
                             OperationKind::kClearAttribute);
-    if (o.ok() || !password_set || o.code != OutcomeCode::kAccessDenied) return o;
-    auto still_locked = conn.Matches(dn, "(pwdAccountLockedTime=*)");
+    if (o.ok() || !password_set || !account.locked || o.code != OutcomeCode::kAccessDenied) {
+      return o;
+    }
+    auto still_locked = conn.Matches(account.dn, "(pwdAccountLockedTime=*)");
     if (still_locked.ok() && !*still_locked) return Succeeded(conn.url());
     return o;
   }

@@ -70,6 +70,7 @@ void ServerPool::MarkFailed(std::size_t index, const Outcome& why) {
 void ServerPool::MarkHealthy(std::size_t index) {
   Server& s = servers_[index];
   s.failures = 0;
+  s.write_failed = false;
   s.health.consecutive_failures = 0;
   s.retry_after = {};
   s.health.healthy = true;
@@ -174,8 +175,8 @@ Outcome ServerPool::Probe() {
     released_.notify_one();
     return conn.error();
   }
+  // The bind alone ends no failure row (Observe): a server that binds may still not answer.
   Outcome bound = Succeeded((*conn)->url());
-  Observe(bound.server, bound);  // the bind is the operation this check asked for
   Release(std::move(*conn));
   return bound;
 }
@@ -190,14 +191,19 @@ void ServerPool::Release(std::unique_ptr<Connection> conn) {
   released_.notify_one();
 }
 
-void ServerPool::Observe(const std::string& url, const Outcome& outcome) {
+void ServerPool::Observe(const std::string& url, const Outcome& outcome, bool is_write) {
   const bool failed = IsServerFailure(outcome);
+  if (!failed && !outcome.ok()) return;  // a refusal, maybe the agent's own: says nothing
   std::lock_guard lock(mu_);
   for (std::size_t i = 0; i < servers_.size(); ++i) {
-    if (servers_[i].url.url != url) continue;
+    Server& s = servers_[i];
+    if (s.url.url != url) continue;
     if (failed) {
       MarkFailed(i, outcome);
-    } else {
+      s.write_failed = s.write_failed || is_write;
+    } else if (is_write || !s.write_failed) {
+      // A read answered does not clear a failed write: a server whose reads work and whose
+      // writes hang would be tried again at once after every lookup.
       MarkHealthy(i);
     }
   }

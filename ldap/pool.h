@@ -51,10 +51,11 @@ class ServerPool {
   Result<Lease, Outcome> Acquire();
   std::vector<ServerHealth> Health() const;
   // Records the outcome of an operation on a connection to `url`: a failure of the server
-  // (unreachable, timeout, TLS, bind) marks it unhealthy and grows its back-off; any answer
-  // (a success, or a refusal of the request) marks it healthy and ends its back-off. A new
-  // connection alone does neither.
-  void Observe(const std::string& url, const Outcome& outcome);
+  // (unreachable, timeout, TLS, bind) marks it unhealthy and grows its back-off; a success
+  // marks it healthy and ends its back-off, except that after a failed write only a write's
+  // success does. A refusal (the agent's own, or the server's for this request) changes
+  // nothing, and neither does a new connection or its bind.
+  void Observe(const std::string& url, const Outcome& outcome, bool is_write);
   // Opens one new connection (the service account's bind) and keeps it idle: the bind's
   // outcome, or kSucceeded without a server when every connection is in use.
   Outcome Probe();
@@ -69,6 +70,7 @@ class ServerPool {
     ServerHealth health;
     std::chrono::steady_clock::time_point retry_after{};
     int failures = 0;
+    bool write_failed = false;  // a write failed in the current row of failures
   };
   void Release(std::unique_ptr<Connection> conn);
   std::vector<std::size_t> ConnectOrder() const;           // REQUIRES: mu_ held

@@ -284,7 +284,7 @@ std::string HandshakeFailure(SSL* ssl, int ret, const config::LdapUrl& url) {
 std::optional<WallTime> NotAfter(X509* cert) {
   std::tm tm{};
   if (cert == nullptr || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
+  return SaturatedWallTimeFromSeconds(static_cast<long long>(timegm(&tm)));
 }
 
 }  // namespace

@@ -256,7 +256,8 @@ std::optional<WallTime> ParseHttpDate(std::string_view text) {
   if (end == nullptr || *end != '\0') return std::nullopt;
   const time_t t = timegm(&tm);
   if (t == static_cast<time_t>(-1)) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(t);
+  // The cloud's text: a year beyond WallTime's range is no date, not an overflow.
+  return WallTimeSinceEpoch<std::chrono::seconds>(static_cast<long long>(t));
 }
 
 std::vector<CheckResult> DiagnoseCloud(const CloudProbe& probe, const Clock& clock) {

@@ -225,6 +225,8 @@ TEST(HttpDateTest, ParsesImfFixdateAndRefusesTheRest) {
   EXPECT_FALSE(channel::ParseHttpDate(""));
   EXPECT_FALSE(channel::ParseHttpDate("Sun, 06 Nov 1994 08:49:37"));
   EXPECT_FALSE(channel::ParseHttpDate("Sunday, 06-Nov-94 08:49:37 GMT"));
+  // The cloud's text: a year WallTime cannot hold is no date (before, it overflowed).
+  EXPECT_FALSE(channel::ParseHttpDate("Fri, 31 Dec 9999 23:59:59 GMT"));
 }
 
 }  // namespace

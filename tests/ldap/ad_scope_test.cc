@@ -205,13 +205,21 @@ TEST_F(AdScopeTest, AUserWhosePrimaryGroupIsNestedInTheAskedGroupIsAMember) {
             (Indices{1, 2}));
 }
 
-TEST_F(AdScopeTest, AnAccountWithoutAPrimaryGroupSidIsAnInternalErrorNotANonMember) {
+TEST_F(AdScopeTest, APrimaryGroupThatCannotBeReadOrFoundIsAnInternalErrorNotANonMember) {
   Account a = User("sc-prim-unknown");
   a.primary_group_sid.clear();  // as when an ACL hides objectSid or primaryGroupID
   auto answers = Ask(a, {.groups = {"CN=Domain Admins,CN=Users," + SambaDc::base_dn()}});
   ASSERT_FALSE(answers.ok());
   EXPECT_EQ(answers.error().code, OutcomeCode::kInternalError);
   EXPECT_NE(answers.error().reason.find("primaryGroupID"), std::string::npos);
+  // A primary group the service account cannot find is no "not a member" either.
+  a = Find("sc-prim-unknown");
+  a.primary_group_sid = a.primary_group_sid.substr(0, a.primary_group_sid.rfind('-')) + "-99999";
+  answers = Ask(a, {.groups = {"CN=Domain Admins,CN=Users," + SambaDc::base_dn()}});
+  ASSERT_FALSE(answers.ok());
+  EXPECT_EQ(answers.error().code, OutcomeCode::kInternalError);
+  EXPECT_NE(answers.error().reason.find("-99999) is not found under"), std::string::npos)
+      << answers.error().reason;
   // A group the account is directly in is answered without the primary group.
   MakeGroup("sc-prim-unknown-g", {SambaDc::user_dn("sc-prim-unknown")});
   EXPECT_EQ(MemberOf(a, {SambaDc::group_dn("sc-prim-unknown-g")}), Indices{0});

@@ -803,8 +803,10 @@ TEST_F(OpenLdapWriterTest, PasswordChangedSinceSeesARecentReset) {
 
 // A server that binds but does not answer (here slapd with its writes held) keeps its
 // failures across new connections: each timeout adds one, so it is tried again later each time
-// (1 s, 2 s, 4 s ...), and only an answered operation ends the row. Before, the bind of every
-// new connection ended it, and such a server cost a worker operation_timeout every second.
+// (1 s, 2 s, 4 s ...), and only a success ends the row. Before, the bind of every new
+// connection ended it, and such a server cost a worker operation_timeout every second. Reads
+// still work here, and each request looks its account up first: a read's success does not end
+// a row of failed writes either.
 TEST_F(OpenLdapWriterTest, AServerThatBindsButDoesNotAnswerKeepsItsFailuresAcrossConnections) {
   auto c = Config();
   c.operation_timeout = std::chrono::seconds(1);
@@ -814,6 +816,8 @@ TEST_F(OpenLdapWriterTest, AServerThatBindsButDoesNotAnswerKeepsItsFailuresAcros
   auto hold = server_->HoldWrites();
   ASSERT_TRUE(hold.ok()) << hold.error().ToString();
   for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(dir->FindAccount({LookupAttribute::kUid, "hung1"}).ok());
+    EXPECT_EQ(dir->Health().front().consecutive_failures, i - 1) << "a read ended the row";
     Outcome o = Reset(*dir, a, "Hung-Pass-" + std::to_string(i) + "-Kite");
     ASSERT_EQ(o.code, OutcomeCode::kDirectoryTimeout) << o.ToString();
     const ServerHealth health = dir->Health().front();
@@ -822,6 +826,9 @@ TEST_F(OpenLdapWriterTest, AServerThatBindsButDoesNotAnswerKeepsItsFailuresAcros
   }
   (*hold)->Release();
   ASSERT_TRUE(dir->FindAccount({LookupAttribute::kUid, "hung1"}).ok());
+  EXPECT_EQ(dir->Health().front().consecutive_failures, 3);
+  // The held writes have landed meanwhile: this one is no second write of them.
+  ASSERT_TRUE(Reset(*dir, a, "Hung-Pass-4-Kite-Free").ok());
   const ServerHealth answered = dir->Health().front();
   EXPECT_EQ(answered.consecutive_failures, 0);
   EXPECT_TRUE(answered.healthy);
@@ -872,6 +879,15 @@ TEST_F(OpenLdapWriterTest, AnUnlockThePasswordChangeAlreadyMadeIsNotAFailure) {
   auto after = dir->FindAccount({LookupAttribute::kUid, uid});
   ASSERT_TRUE(after.ok());
   EXPECT_FALSE(after->locked);
+
+  // An account the lookup did not see locked proves nothing about whether the service account
+  // may see the lock: the refused unlock stays refused.
+  Secret again("Unlocked-Pass-2025");
+  Outcome unproven = dir->Apply(
+      *after,
+      {.password = PasswordChange::Password::kReset, .new_password = &again, .unlock = true});
+  EXPECT_EQ(unproven.code, OutcomeCode::kAccessDenied) << unproven.ToString();
+  EXPECT_EQ(unproven.reason.rfind("the new password was set, but then ", 0), 0u) << unproven.reason;
 }
 
 TEST_F(OpenLdapWriterTest, StalledServerTimesOutWithinTheConfiguredTime) {

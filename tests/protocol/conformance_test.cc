@@ -1105,6 +1105,36 @@ void BackoffIsNotResetAfterASessionWithFailedChecks() {
   suite->conn = conn;
 }
 
+// §4 and §9: `renewal_refused` answers the agent's own `renew` as documented: it does not keep
+// the next connection from resetting the backoff (a cloud refusing renewal while it restarts
+// its servers must not slow every reconnection), where a forged envelope would.
+void BackoffResetsAfterASessionWhoseOnlyErrorRefusedRenewal() {
+  auto fresh = FreshHello();
+  ASSERT_TRUE(fresh.ok()) << fresh.error().ToString();
+  std::shared_ptr<PeerConnection> conn = fresh->conn;
+  Welcome(*fresh);
+  ASSERT_TRUE(fresh->error.empty()) << fresh->error;
+  const std::string refused =
+      R"({"type":"error","v":1,"code":"renewal_refused","message":"not now"})";
+  constexpr milliseconds kPrompt{2500};
+  std::vector<double> gaps;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(conn->SendText(refused).ok());
+    ASSERT_TRUE(conn->Close(1000).ok());
+    const auto closed = std::chrono::steady_clock::now();
+    conn = suite->peer->Accept(kPrompt);
+    if (!conn) break;
+    gaps.push_back(std::chrono::duration<double>(conn->accepted_at() - closed).count());
+    Greeting g = Greet(conn);
+    ASSERT_TRUE(g.error.empty()) << g.error;
+  }
+  std::string text;
+  for (double g : gaps) text += std::to_string(g) + " s ";
+  ASSERT_EQ(gaps.size(), 4u) << "no reconnect within 2.5 s; gaps: " << text;
+  EXPECT_LT(gaps.back(), gaps.front() + 1.5) << "gaps: " << text;
+  suite->conn = conn;
+}
+
 // §9: the agent pings; a peer that answers no pong is declared dead and the agent reconnects.
 void PingsAndDeclaresSilentPeerDead() {
   auto open = OpenSession();
@@ -1588,6 +1618,9 @@ std::vector<Row> Rows() {
       {.name = "BackoffResetsAfterWelcome",
        .section = "§9 backoff resets after a session that reached welcome (R11)",
        .script = BackoffResetsAfterWelcome},
+      {.name = "BackoffResetsAfterASessionWhoseOnlyErrorRefusedRenewal",
+       .section = "§4/§9 renewal_refused does not keep the backoff from resetting",
+       .script = BackoffResetsAfterASessionWhoseOnlyErrorRefusedRenewal},
       {.name = "BackoffIsNotResetAfterASessionWithFailedChecks",
        .section = "§6/§9 no backoff reset after a session in which an envelope failed its checks",
        .script = BackoffIsNotResetAfterASessionWithFailedChecks},

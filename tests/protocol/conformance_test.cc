@@ -1041,98 +1041,91 @@ void SendsItsPolicySummaryAfterWelcome() {
       << "the agent could not read slapd's policy: " << summary.dump();
 }
 
-// §9 (R11): the backoff starts again after a session that reached welcome: a cloud that
-// welcomes and then closes normally sees the agent back promptly every time.
-void BackoffResetsAfterWelcome() {
+// The seconds from each of `sessions` normal closes to the agent's next connection, starting
+// from a fresh agent's welcomed connection; `in_session` runs on each connection before it is
+// closed. Fewer gaps when the agent was not back within `wait`, or a greeting failed (a test
+// failure is then recorded). The last connection is left in suite->conn.
+std::vector<double> ReconnectGaps(int sessions, milliseconds wait,
+                                  const std::function<void(PeerConnection&)>& in_session) {
+  std::vector<double> gaps;
   auto fresh = FreshHello();
-  ASSERT_TRUE(fresh.ok()) << fresh.error().ToString();
+  if (!fresh.ok()) {
+    ADD_FAILURE() << fresh.error().ToString();
+    return gaps;
+  }
   std::shared_ptr<PeerConnection> conn = fresh->conn;
   Welcome(*fresh);
-  ASSERT_TRUE(fresh->error.empty()) << fresh->error;
-  // The initial delay is 1 s with jitter; a growing backoff reaches 2-4 s by the third gap.
-  constexpr milliseconds kPrompt{2500};
-  std::vector<double> gaps;
-  for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(conn->Close(1000).ok());
+  if (!fresh->error.empty()) {
+    ADD_FAILURE() << fresh->error;
+    return gaps;
+  }
+  for (int i = 0; i < sessions; ++i) {
+    in_session(*conn);
+    EXPECT_TRUE(conn->Close(1000).ok());
     const auto closed = std::chrono::steady_clock::now();
-    conn = suite->peer->Accept(kPrompt);
+    conn = suite->peer->Accept(wait);
     if (!conn) break;
     gaps.push_back(std::chrono::duration<double>(conn->accepted_at() - closed).count());
     Greeting g = Greet(conn);
-    ASSERT_TRUE(g.error.empty()) << g.error;
+    if (!g.error.empty()) {
+      ADD_FAILURE() << g.error;
+      break;
+    }
   }
+  suite->conn = conn;
+  return gaps;
+}
+
+std::string GapsText(const std::vector<double>& gaps) {
   std::string text;
   for (double g : gaps) text += std::to_string(g) + " s ";
-  ASSERT_EQ(gaps.size(), 5u) << "no reconnect within 2.5 s after a normal close; gaps: " << text;
-  EXPECT_LT(gaps.back(), gaps.front() + 1.5) << "gaps: " << text;
-  suite->conn = conn;
+  return text;
+}
+
+// The initial delay is 1 s with jitter; a growing backoff reaches 2-4 s by the third gap.
+constexpr milliseconds kPromptReconnect{2500};
+
+// §9 (R11): the backoff starts again after a session that reached welcome: a cloud that
+// welcomes and then closes normally sees the agent back promptly every time.
+void BackoffResetsAfterWelcome() {
+  const std::vector<double> gaps = ReconnectGaps(5, kPromptReconnect, [](PeerConnection&) {});
+  ASSERT_EQ(gaps.size(), 5u) << "no reconnect within 2.5 s after a normal close; gaps: "
+                             << GapsText(gaps);
+  EXPECT_LT(gaps.back(), gaps.front() + 1.5) << "gaps: " << GapsText(gaps);
 }
 
 // §6 and §9: a session in which an envelope failed its checks does not reset the backoff, so
 // a cloud that forges fewer than the flood limit, closes and comes back waits longer each
 // time (1 s, 2 s, 4 s, 8 s with jitter), where a clean session would be back within a second.
 void BackoffIsNotResetAfterASessionWithFailedChecks() {
-  auto fresh = FreshHello();
-  ASSERT_TRUE(fresh.ok()) << fresh.error().ToString();
-  std::shared_ptr<PeerConnection> conn = fresh->conn;
-  Welcome(*fresh);
-  ASSERT_TRUE(fresh->error.empty()) << fresh->error;
   Ctx ctx;
   const Built& real = ctx.Reset();  // never sent: the forgeries claim its id
   auto forger = protocol::EcPrivateKey::Generate();
   ASSERT_TRUE(forger.ok());
   const std::string forged = ctx.Signed(PayloadOf(real.envelope), &*forger);
-  std::vector<double> gaps;
-  for (int i = 0; i < 4; ++i) {
-    ASSERT_TRUE(conn->SendText(RequestFrame(forged)).ok());
-    std::optional<PeerFrame> answer = conn->ReadFrame(5s);
+  const std::vector<double> gaps = ReconnectGaps(4, 15s, [&](PeerConnection& conn) {
+    EXPECT_TRUE(conn.SendText(RequestFrame(forged)).ok());
+    std::optional<PeerFrame> answer = conn.ReadFrame(5s);
     ASSERT_TRUE(answer) << "no answer to a forged envelope";
     EXPECT_EQ(Describe(*answer, ctx.ids), "rejected(bad_signature,id)");
-    ASSERT_TRUE(conn->Close(1000).ok());
-    const auto closed = std::chrono::steady_clock::now();
-    conn = suite->peer->Accept(15s);
-    ASSERT_TRUE(conn) << "no reconnect within 15 s";
-    gaps.push_back(std::chrono::duration<double>(conn->accepted_at() - closed).count());
-    Greeting g = Greet(conn);
-    ASSERT_TRUE(g.error.empty()) << g.error;
-  }
-  std::string text;
-  for (double g : gaps) text += std::to_string(g) + " s ";
+  });
+  ASSERT_EQ(gaps.size(), 4u) << "no reconnect within 15 s; gaps: " << GapsText(gaps);
   // Delays with jitter: [0.5, 1], [1, 2], [2, 4], [4, 8] s; reset each time, all would be ~1 s.
-  EXPECT_GE(gaps.back(), 3.5) << "gaps: " << text;
-  EXPECT_GT(gaps.back(), gaps.front() + 2.5) << "gaps: " << text;
+  EXPECT_GE(gaps.back(), 3.5) << "gaps: " << GapsText(gaps);
+  EXPECT_GT(gaps.back(), gaps.front() + 2.5) << "gaps: " << GapsText(gaps);
   ExpectNotApplied(real);
-  suite->conn = conn;
 }
 
 // §4 and §9: `renewal_refused` answers the agent's own `renew` as documented: it does not keep
 // the next connection from resetting the backoff (a cloud refusing renewal while it restarts
 // its servers must not slow every reconnection), where a forged envelope would.
 void BackoffResetsAfterASessionWhoseOnlyErrorRefusedRenewal() {
-  auto fresh = FreshHello();
-  ASSERT_TRUE(fresh.ok()) << fresh.error().ToString();
-  std::shared_ptr<PeerConnection> conn = fresh->conn;
-  Welcome(*fresh);
-  ASSERT_TRUE(fresh->error.empty()) << fresh->error;
   const std::string refused =
       R"({"type":"error","v":1,"code":"renewal_refused","message":"not now"})";
-  constexpr milliseconds kPrompt{2500};
-  std::vector<double> gaps;
-  for (int i = 0; i < 4; ++i) {
-    ASSERT_TRUE(conn->SendText(refused).ok());
-    ASSERT_TRUE(conn->Close(1000).ok());
-    const auto closed = std::chrono::steady_clock::now();
-    conn = suite->peer->Accept(kPrompt);
-    if (!conn) break;
-    gaps.push_back(std::chrono::duration<double>(conn->accepted_at() - closed).count());
-    Greeting g = Greet(conn);
-    ASSERT_TRUE(g.error.empty()) << g.error;
-  }
-  std::string text;
-  for (double g : gaps) text += std::to_string(g) + " s ";
-  ASSERT_EQ(gaps.size(), 4u) << "no reconnect within 2.5 s; gaps: " << text;
-  EXPECT_LT(gaps.back(), gaps.front() + 1.5) << "gaps: " << text;
-  suite->conn = conn;
+  const std::vector<double> gaps = ReconnectGaps(
+      4, kPromptReconnect, [&](PeerConnection& conn) { EXPECT_TRUE(conn.SendText(refused).ok()); });
+  ASSERT_EQ(gaps.size(), 4u) << "no reconnect within 2.5 s; gaps: " << GapsText(gaps);
+  EXPECT_LT(gaps.back(), gaps.front() + 1.5) << "gaps: " << GapsText(gaps);
 }
 
 // §9: the agent pings; a peer that answers no pong is declared dead and the agent reconnects.

@@ -1,7 +1,6 @@
 #include "agent/request_mapping.h"
 
 #include <algorithm>
-#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "ldap/dn.h"

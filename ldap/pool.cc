@@ -57,9 +57,8 @@ bool ServerPool::IsPreferred(const std::string& url) const {
 
 void ServerPool::MarkFailed(std::size_t index, const Outcome& why) {
   Server& s = servers_[index];
-  ++s.failures;
-  s.health.consecutive_failures = s.failures;
-  s.retry_after = clock_.Monotonic() + Backoff(s.failures);
+  ++s.health.consecutive_failures;
+  s.retry_after = clock_.Monotonic() + Backoff(s.health.consecutive_failures);
   const WallTime now = clock_.Now();
   if (s.health.healthy) s.health.failing_since = now;
   s.health.healthy = false;
@@ -69,9 +68,8 @@ void ServerPool::MarkFailed(std::size_t index, const Outcome& why) {
 
 void ServerPool::MarkHealthy(std::size_t index) {
   Server& s = servers_[index];
-  s.failures = 0;
-  s.write_failed = false;
   s.health.consecutive_failures = 0;
+  s.write_failed = false;
   s.retry_after = {};
   s.health.healthy = true;
   s.health.failing_since.reset();
@@ -94,8 +92,8 @@ Result<std::unique_ptr<Connection>, Outcome> ServerPool::OpenNew() {
     auto conn = Connection::Open(url, settings_, *password);
     std::lock_guard lock(mu_);
     if (conn.ok()) {
-      // Not healthy yet: only an answer to an operation says so (Observe). A server that
-      // binds and then hangs keeps its failures, so its back-off keeps growing.
+      // Not healthy yet: only an operation's success says so (Observe). A server that binds
+      // and then hangs keeps its failures, so its back-off keeps growing.
       if (failed_over) ++servers_[index].health.failovers;
       return std::move(*conn);
     }

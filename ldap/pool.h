@@ -69,7 +69,7 @@ class ServerPool {
     config::LdapUrl url;
     ServerHealth health;
     std::chrono::steady_clock::time_point retry_after{};
-    int failures = 0;
+    // health.consecutive_failures sets the back-off.
     bool write_failed = false;  // a write failed in the current row of failures
   };
   void Release(std::unique_ptr<Connection> conn);

@@ -330,6 +330,34 @@ Result<std::vector<Entry>, Outcome> Connection::Search(
     const std::string& base, int scope, const std::string& filter,
     const std::vector<std::string>& attributes, int size_limit,
     const std::vector<RequestControl>& controls) {
+  auto sample = SearchSample(base, scope, filter, attributes, size_limit, controls);
+  if (!sample.ok()) return sample.error();
+  const bool cut_by_server =
+      sample->more &&
+      (size_limit <= 0 || sample->entries.size() < static_cast<std::size_t>(size_limit));
+  if (cut_by_server) return ServerSizeLimitHit(sample->entries.size(), size_limit);
+  return std::move(sample->entries);
+}
+
+Outcome Connection::ServerSizeLimitHit(std::size_t returned, int size_limit) const {
+  std::string reason = "the directory server stopped a search at its own size limit for the ";
+  reason += "service account after " + std::to_string(returned);
+  reason += returned == 1 ? " entry" : " entries";
+  if (size_limit > 0) {
+    reason += ", fewer than the " + std::to_string(size_limit) + " the agent asked for";
+  }
+  reason +=
+      ": more entries match than it returned, so the answer cannot be used (raise the service "
+      "account's size limit: olcLimits on OpenLDAP, MaxPageSize on Active Directory)";
+  Outcome o = MakeOutcome(OutcomeCode::kInternalError, std::move(reason));
+  o.server = url_;
+  return o;
+}
+
+Result<Connection::Sample, Outcome> Connection::SearchSample(
+    const std::string& base, int scope, const std::string& filter,
+    const std::vector<std::string>& attributes, int size_limit,
+    const std::vector<RequestControl>& controls) {
   last_request_sent_ = false;  // set by Await once the request is out
   Controls request_controls(controls);
   std::vector<char*> attrs;
@@ -347,9 +375,9 @@ Result<std::vector<Entry>, Outcome> Connection::Search(
   if (rc != LDAP_SUCCESS) return Failed(rc, OperationKind::kSearch);
   auto result = Await(msgid, OperationKind::kSearch);
   if (!result.ok()) return result.error();
-  std::vector<Entry> entries;
+  Sample sample;
   for (LDAPMessage* e = ldap_first_entry(ld_, *result); e != nullptr; e = ldap_next_entry(ld_, e)) {
-    entries.push_back(ReadEntry(ld_, e));
+    sample.entries.push_back(ReadEntry(ld_, e));
   }
   int err = LDAP_OTHER;
   char* errmsg = nullptr;
@@ -357,13 +385,14 @@ Result<std::vector<Entry>, Outcome> Connection::Search(
   std::string diag = errmsg != nullptr ? errmsg : "";
   ldap_memfree(errmsg);
   if (rc != LDAP_SUCCESS) return Failed(rc, OperationKind::kSearch);
-  // A size limit hit still returns the entries found, which is what an ambiguity check needs.
-  if (err != LDAP_SUCCESS && err != LDAP_SIZELIMIT_EXCEEDED) {
+  // sizeLimitExceeded still returns the entries found; whose limit it was, the caller decides.
+  sample.more = err == LDAP_SIZELIMIT_EXCEEDED;
+  if (err != LDAP_SUCCESS && !sample.more) {
     Outcome o = OutcomeFromLdap(err, diag, OperationKind::kSearch);
     o.server = url_;
     return o;
   }
-  return entries;
+  return sample;
 }
 
 Result<bool, Outcome> Connection::Matches(const std::string& dn, const std::string& filter) {

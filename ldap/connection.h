@@ -85,11 +85,27 @@ class Connection {
   // certain the server did not act on it, so a write may be retried on another connection.
   bool last_request_sent() const { return last_request_sent_; }
 
+  // The entries under `base` in `scope` that match `filter`, at most `size_limit` of them
+  // (0: no limit of the agent's). An answer the server cut short below `size_limit` (its own
+  // size limit for the service account, LDAP sizeLimitExceeded) is kInternalError naming that
+  // limit: more entries match than it returned, so a caller that counts them (a lookup asks
+  // for 2 to tell a unique account from an ambiguous one) must not take the answer as whole.
+  // sizeLimitExceeded with `size_limit` entries returned is the agent's own limit: success.
   Result<std::vector<Entry>, Outcome> Search(const std::string& base, int scope,
                                              const std::string& filter,
                                              const std::vector<std::string>& attributes,
                                              int size_limit = 0,
                                              const std::vector<RequestControl>& controls = {});
+  // A sample: like Search, but an answer cut short by the server's limit is an answer, with
+  // `more` set (also when the agent's own `size_limit` was reached and more matched).
+  struct Sample {
+    std::vector<Entry> entries;
+    bool more = false;
+  };
+  Result<Sample, Outcome> SearchSample(const std::string& base, int scope,
+                                       const std::string& filter,
+                                       const std::vector<std::string>& attributes, int size_limit,
+                                       const std::vector<RequestControl>& controls = {});
   // Whether the entry `dn` matches `filter`, as the server evaluates it: a base-scope search
   // that asks for no attributes. A filter libldap cannot parse, or whose matching rule the
   // server does not know, is kInternalError (OutcomeFromLdap); the connection stays usable.
@@ -108,6 +124,8 @@ class Connection {
   Outcome Bind(const ConnectionSettings& settings, const Secret& bind_password);
   // Waits for the complete result of `msgid`; abandons it on timeout.
   Result<LDAPMessage*, Outcome> Await(int msgid, OperationKind kind);
+  // The kInternalError of Search for an answer the server cut short at `returned` entries.
+  Outcome ServerSizeLimitHit(std::size_t returned, int size_limit) const;
   Outcome Failed(int rc, OperationKind kind);
   Outcome Finish(LDAPMessage* result, OperationKind kind);
 

@@ -197,12 +197,11 @@ class LdapDirectory final : public Directory {
 
   Result<Account, Outcome> Lookup(Connection& conn, const Target& target) {
     const bool by_dn = target.kind == config::LookupAttribute::kDn;
-    // Size limit 2: one entry is the answer, a second one makes it ambiguous.
-    auto found = by_dn ? conn.Search(target.value, LDAP_SCOPE_BASE, ObjectFilter(),
-                                     ops_->AccountAttributes(), 2)
+    auto found = by_dn ? conn.Search(target.value, LDAP_SCOPE_BASE, AccountFilter(config_.kind),
+                                     ops_->AccountAttributes(), kLookupEntries)
                        : conn.Search(config_.base_dn, LDAP_SCOPE_SUBTREE,
                                      UserFilter(config_.kind, target.kind, target.value),
-                                     ops_->AccountAttributes(), 2);
+                                     ops_->AccountAttributes(), kLookupEntries);
     if (!found.ok()) {
       if (found.error().code == OutcomeCode::kUserNotFound) return NotFoundOutcome(target);
       return found.error();
@@ -215,12 +214,6 @@ class LdapDirectory final : public Directory {
                              " equal to the requested value; nothing was changed");
     }
     return ops_->Complete(conn, found->front());
-  }
-
-  std::string ObjectFilter() const {
-    return config_.kind == config::DirectoryKind::kActiveDirectory
-               ? "(&(objectCategory=person)(objectClass=user))"
-               : "(objectClass=person)";
   }
 
   Outcome NotFoundOutcome(const Target& target) const {

@@ -57,10 +57,10 @@ struct Account {
   // lock (pwdAccountLockedTime 000001010000Z). The pipeline writes nothing to such an account.
   bool enabled = true;
   bool locked = false;
-  bool must_change_password = false;              // AD pwdLastSet = 0; OpenLDAP pwdReset = TRUE
-  std::optional<WallTime> password_changed_at;    // AD pwdLastSet; OpenLDAP pwdChangedTime
-  bool protected_account = false;                 // AD adminCount = 1
-  std::vector<std::string> groups;                // memberOf DNs, where the directory provides them
+  bool must_change_password = false;            // AD pwdLastSet = 0; OpenLDAP pwdReset = TRUE
+  std::optional<WallTime> password_changed_at;  // AD pwdLastSet; OpenLDAP pwdChangedTime
+  bool protected_account = false;               // AD adminCount = 1
+  std::vector<std::string> groups;              // memberOf DNs, where the directory provides them
   // AD: the SID of the account's primary group ("S-1-5-21-...-513"), from objectSid and
   // primaryGroupID. memberOf never names that group, and IN_CHAIN does not follow it, so
   // AnswerScope asks about it on its own. Empty on OpenLDAP, and when AD did not return both.

@@ -9,6 +9,7 @@
 
 #include "ldap/connection.h"
 #include "ldap/dn.h"
+#include "ldap/filter.h"
 #include "ldap/kind.h"
 #include "ldap/security_descriptor.h"
 #include "ldap/socket.h"
@@ -241,6 +242,46 @@ void CheckPolicy(const config::DirectoryConfig& c, Connection& conn,
   out.push_back(CheckOk(id, title, detail));
 }
 
+// A lookup asks for two entries, to tell a unique account from an ambiguous one; a server
+// that returns fewer to the service account would hide every ambiguity.
+void CheckSizeLimit(const config::DirectoryConfig& c, Connection& conn,
+                    std::vector<CheckResult>& out) {
+  const std::string id = Prefix(c) + ".size_limit";
+  const std::string title = "entries per search for " + ServiceAccount(c);
+  auto sample = conn.SearchSample(c.base_dn, LDAP_SCOPE_SUBTREE, AccountFilter(c.kind), {"1.1"},
+                                  kLookupEntries);
+  if (!sample.ok()) {
+    out.push_back(CheckFail(id, title, sample.error().ToString(),
+                            "let the service account search accounts under " + c.base_dn));
+    return;
+  }
+  const std::size_t returned = sample->entries.size();
+  if (returned >= static_cast<std::size_t>(kLookupEntries)) {
+    out.push_back(CheckOk(id, title,
+                          "at least 2 accounts returned under " + c.base_dn +
+                              ": a lookup can tell an ambiguous name"));
+    return;
+  }
+  if (!sample->more) {
+    out.push_back(CheckSkipped(
+        id, title,
+        "fewer than 2 accounts under " + c.base_dn + ": a size limit below 2 would not show"));
+    return;
+  }
+  out.push_back(CheckFail(
+      id, title,
+      "the server returns at most " + std::to_string(returned) +
+          (returned == 1 ? " entry" : " entries") +
+          " per search to the service account: a lookup asks for 2 to tell a unique "
+          "account from an ambiguous one, so every lookup that matches more than one account "
+          "fails with internal_error",
+      c.kind == config::DirectoryKind::kActiveDirectory
+          ? "raise MaxPageSize in the domain's query policy (ntdsutil, LDAP policies) to at "
+            "least 2"
+          : "raise the service account's size limit to at least 2 (olcLimits: dn.exact=\"" +
+                c.bind_dn.value_or("DN") + "\" size=...)"));
+}
+
 // --- Active Directory rights ---------------------------------------------------------------
 
 // The service account's SIDs: its own, its groups' (tokenGroups, nested included) and the
@@ -345,19 +386,21 @@ void SampleUsers(const config::DirectoryConfig& c, Connection& conn, const std::
                  std::vector<CheckResult>& out) {
   const std::string id = Prefix(c) + ".users";
   const std::string title = "users under " + root + " that do not inherit its rights";
-  auto users = conn.Search(root, LDAP_SCOPE_SUBTREE, "(&(objectCategory=person)(objectClass=user))",
-                           {"nTSecurityDescriptor", "adminCount"}, kSampleUsers,
-                           {{kSdFlagsOid, std::string(kSdFlagsDaclOnly, 5), true}});
-  if (!users.ok()) {
-    out.push_back(CheckFail(id, title, users.error().ToString(),
+  // A sample: the server's own size limit (MaxPageSize) may cut it shorter than ours.
+  auto sample = conn.SearchSample(root, LDAP_SCOPE_SUBTREE, AccountFilter(c.kind),
+                                  {"nTSecurityDescriptor", "adminCount"}, kSampleUsers,
+                                  {{kSdFlagsOid, std::string(kSdFlagsDaclOnly, 5), true}});
+  if (!sample.ok()) {
+    out.push_back(CheckFail(id, title, sample.error().ToString(),
                             "let the service account read users' nTSecurityDescriptor (Read "
                             "Permissions) under " +
                                 root));
     return;
   }
+  const std::vector<Entry>& users = sample->entries;
   std::vector<std::string> inheritance_off;  // and not adminCount=1: in scope, yet no rights
   std::vector<std::string> admin_count;
-  for (const Entry& u : *users) {
+  for (const Entry& u : users) {
     const bool admin = u.First("admincount").value_or("0") == "1";
     if (admin) admin_count.push_back(u.dn);
     auto v = u.First("ntsecuritydescriptor");
@@ -376,9 +419,9 @@ void SampleUsers(const config::DirectoryConfig& c, Connection& conn, const std::
     if (!dns.empty()) s += dns.size() > kSampleDnsShown ? "; ...)" : ")";
     return s;
   };
-  std::string detail = std::to_string(users->size());
+  std::string detail = std::to_string(users.size());
   detail += " users read";
-  if (users->size() >= static_cast<std::size_t>(kSampleUsers)) detail += " (a sample)";
+  if (sample->more) detail += " (a sample)";
   detail +=
       "; inheritance disabled: " + std::to_string(inheritance_off.size()) + names(inheritance_off);
   detail += "; adminCount=1: " + std::to_string(admin_count.size()) + names(admin_count);
@@ -437,11 +480,13 @@ std::vector<CheckResult> DiagnoseDirectory(const config::DirectoryConfig& c, Wal
     const std::string why = "no server of this directory took the service account's bind";
     out.push_back(CheckSkipped(Prefix(c) + ".rootdse", "rootDSE", why));
     out.push_back(CheckSkipped(Prefix(c) + ".policy", "effective password policy", why));
+    out.push_back(CheckSkipped(Prefix(c) + ".size_limit", "entries per search", why));
     out.push_back(CheckSkipped(Prefix(c) + ".rights", "rights of " + ServiceAccount(c), why));
     return out;
   }
   auto dse = CheckRootDse(c, *conn, out);
   CheckPolicy(c, *conn, out);
+  CheckSizeLimit(c, *conn, out);
   if (!ad) {
     out.push_back(CheckSkipped(Prefix(c) + ".rights", "rights of " + ServiceAccount(c),
                                "cannot be known without writing: OpenLDAP has no control that "

@@ -7,8 +7,9 @@
 // refused; when accepted, the server certificate's days left, failed within
 // kCertificateWarnDays) and the service account's bind. Then, on the first server that took the
 // bind: the rootDSE (both policy-hints OIDs and the ppolicy control and Password Modify exop, each
-// judged by what this kind of directory needs), the effective default password policy, and the
-// service account's rights:
+// judged by what this kind of directory needs), the effective default password policy, whether
+// the server's size limit lets a lookup see a second match (kLookupEntries), and the service
+// account's rights:
 //   - Active Directory: the DACL of each scope root (allowed_subtrees, else base_dn) is read
 //     with the SD-flags control (DACL only) and evaluated (ldap/security_descriptor.h) for the
 //     service account's tokenGroups: Reset Password, Write lockoutTime, Write pwdLastSet (also

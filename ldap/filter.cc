@@ -19,12 +19,27 @@ std::string EscapeFilterValue(std::string_view value) {
   return out;
 }
 
+namespace {
+
+std::string AccountFilterTerms(config::DirectoryKind kind) {
+  switch (kind) {
+    case config::DirectoryKind::kActiveDirectory:
+      return "(objectCategory=person)(objectClass=user)";
+    case config::DirectoryKind::kOpenLdap:
+      return "(objectClass=person)";
+  }
+  return "(objectClass=person)";
+}
+
+}  // namespace
+
+std::string AccountFilter(config::DirectoryKind kind) {
+  return "(&" + AccountFilterTerms(kind) + ")";
+}
+
 std::string UserFilter(config::DirectoryKind kind, config::LookupAttribute attribute,
                        std::string_view value) {
-  const std::string object = kind == config::DirectoryKind::kActiveDirectory
-                                 ? "(objectCategory=person)(objectClass=user)"
-                                 : "(objectClass=person)";
-  return "(&" + object + "(" + std::string(config::Name(attribute)) + "=" +
+  return "(&" + AccountFilterTerms(kind) + "(" + std::string(config::Name(attribute)) + "=" +
          EscapeFilterValue(value) + "))";
 }
 

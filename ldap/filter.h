@@ -12,6 +12,13 @@ namespace wb::ldap {
 // every byte outside printable ASCII. A value escaped here can only ever match itself.
 std::string EscapeFilterValue(std::string_view value);
 
+// A lookup asks for this many entries: one is the answer, a second makes it ambiguous.
+inline constexpr int kLookupEntries = 2;
+
+// The filter every account of this kind of directory matches: on AD
+// (&(objectCategory=person)(objectClass=user)), on OpenLDAP (objectClass=person).
+std::string AccountFilter(config::DirectoryKind kind);
+
 // The filter that finds a user by one lookup attribute, e.g. for AD and sAMAccountName:
 // (&(objectCategory=person)(objectClass=user)(sAMAccountName=<escaped>)).
 // REQUIRES: attribute is not kDn (a DN is looked up with a base search).

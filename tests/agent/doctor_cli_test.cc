@@ -196,8 +196,8 @@ TEST_F(DoctorCliTest, NothingListeningFailsTcpAndSkipsWhatDependsOnIt) {
   EXPECT_EQ(checks["directory.corp.url1.tcp"]["result"], "fail");
   EXPECT_EQ(checks["directory.corp.url1.tls"]["result"], "skipped");
   EXPECT_EQ(checks["directory.corp.url1.bind"]["result"], "skipped");
-  for (const char* id :
-       {"directory.corp.rootdse", "directory.corp.policy", "directory.corp.rights"}) {
+  for (const char* id : {"directory.corp.rootdse", "directory.corp.policy",
+                         "directory.corp.size_limit", "directory.corp.rights"}) {
     EXPECT_EQ(checks[id]["result"], "skipped") << id;
     EXPECT_TRUE(Contains(checks[id]["detail"], "no server of this directory took")) << id;
   }

@@ -50,6 +50,21 @@ std::string Field(const DoctorRun& run, const std::string& id, const char* field
   return run.checks[id][field].get<std::string>();
 }
 
+// `config` with each `replace` applied (first text -> second), written beside it as NAME.toml.
+std::filesystem::path ConfigVariant(
+    const std::filesystem::path& config, const std::string& name,
+    const std::vector<std::pair<std::string, std::string>>& replace) {
+  std::string text = ReadFileOrEmpty(config);
+  for (const auto& [from, to] : replace) {
+    const auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) text.replace(at, from.size(), to);
+  }
+  const auto path = config.parent_path() / (name + ".toml");
+  EXPECT_TRUE(WriteFile(path, text).ok());
+  return path;
+}
+
 class DoctorSambaTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -88,19 +103,9 @@ class DoctorSambaTest : public ::testing::Test {
     ASSERT_TRUE(setup_status_.ok()) << setup_status_.ToString();
   }
 
-  // The running agent's config with each `replace` applied (first text -> second), written
-  // beside it as NAME.toml.
   static std::filesystem::path Variant(
       const std::string& name, const std::vector<std::pair<std::string, std::string>>& replace) {
-    std::string text = ReadFileOrEmpty(agent_->config());
-    for (const auto& [from, to] : replace) {
-      const auto at = text.find(from);
-      EXPECT_NE(at, std::string::npos) << from;
-      if (at != std::string::npos) text.replace(at, from.size(), to);
-    }
-    const auto path = dir_->path() / (name + ".toml");
-    EXPECT_TRUE(WriteFile(path, text).ok());
-    return path;
+    return ConfigVariant(agent_->config(), name, replace);
   }
 
   static inline std::unique_ptr<SambaDc> dc_;
@@ -117,12 +122,26 @@ TEST_F(DoctorSambaTest, EveryCheckPassesForTheDelegatedAccountAndTheRunningAgent
   for (const auto& [id, check] : run.checks.items()) {
     EXPECT_EQ(check["result"], "ok") << check.dump();
   }
-  for (const char* id :
-       {"agent.config", "agent.state_dir", "agent.audit_dir", "agent.keys", "agent.certificate",
-        "agent.audit", "cloud.dns", "cloud.tcp", "cloud.tls", "cloud.websocket", "cloud.clock",
-        "directory.samdom.url1.dns", "directory.samdom.url1.tcp", "directory.samdom.url1.tls",
-        "directory.samdom.url1.bind", "directory.samdom.rootdse", "directory.samdom.policy",
-        "directory.samdom.rights", "directory.samdom.users"}) {
+  for (const char* id : {"agent.config",
+                         "agent.state_dir",
+                         "agent.audit_dir",
+                         "agent.keys",
+                         "agent.certificate",
+                         "agent.audit",
+                         "cloud.dns",
+                         "cloud.tcp",
+                         "cloud.tls",
+                         "cloud.websocket",
+                         "cloud.clock",
+                         "directory.samdom.url1.dns",
+                         "directory.samdom.url1.tcp",
+                         "directory.samdom.url1.tls",
+                         "directory.samdom.url1.bind",
+                         "directory.samdom.rootdse",
+                         "directory.samdom.policy",
+                         "directory.samdom.size_limit",
+                         "directory.samdom.rights",
+                         "directory.samdom.users"}) {
     EXPECT_TRUE(run.checks.contains(id)) << id << "\n" << run.output;
   }
   EXPECT_NE(Field(run, "directory.samdom.rights", "detail").find("Reset Password"),
@@ -346,6 +365,27 @@ TEST_F(DoctorSlapdTest, OpenLdapRightsAreSaidToBeUnknowableWithoutWritingNotPass
   EXPECT_EQ(Result(run, "directory.corp.rights"), "skipped") << run.output;
   EXPECT_NE(Field(run, "directory.corp.rights", "detail").find("cannot be known without writing"),
             std::string::npos);
+}
+
+TEST_F(DoctorSlapdTest, AServerSizeLimitBelowTwoFailsNamingOlcLimits) {
+  EXPECT_EQ(Result(Doctor(agent_->config()), "directory.corp.size_limit"), "ok");
+  const auto password = agent_->config().parent_path() / "limited.password";
+  ASSERT_TRUE(WriteFile(password, SlapdServer::limited_password(), 0600).ok());
+  const auto config = ConfigVariant(
+      agent_->config(), "limited",
+      {{SlapdServer::service_dn(), SlapdServer::limited_dn()},
+       {"bind_password_file = \"bind.password\"", "bind_password_file = \"limited.password\""}});
+  const DoctorRun run = Doctor(config);
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_EQ(Result(run, "directory.corp.url1.bind"), "ok") << run.output;
+  EXPECT_EQ(Result(run, "directory.corp.size_limit"), "fail") << run.output;
+  EXPECT_NE(Field(run, "directory.corp.size_limit", "detail").find("at most 1 entry per search"),
+            std::string::npos)
+      << run.output;
+  EXPECT_NE(Field(run, "directory.corp.size_limit", "fix")
+                .find("olcLimits: dn.exact=\"" + SlapdServer::limited_dn() + "\""),
+            std::string::npos)
+      << run.output;
 }
 
 TEST_F(DoctorSlapdTest, AnAcceptedServerCertificateShowsItsDaysLeft) {

@@ -385,6 +385,28 @@ TEST_F(OpenLdapWriterTest, SharedMailIsAmbiguous) {
   EXPECT_EQ(a.error().code, OutcomeCode::kAmbiguousUser);
 }
 
+// The server's size limit for the service account is 1: for the shared mail it returns one
+// entry and sizeLimitExceeded. That one entry must not be taken for the account.
+TEST_F(OpenLdapWriterTest, AServerSizeLimitBelowTwoDoesNotMakeAnAmbiguousLookupUnique) {
+  auto c = Config();
+  c.bind_dn = SlapdServer::limited_dn();
+  ASSERT_TRUE(
+      testing::WriteFile(*c.bind_password_file, SlapdServer::limited_password(), 0600).ok());
+  auto dir = Open(c);
+  auto shared = dir->FindAccount({LookupAttribute::kMail, "shared@example.test"});
+  ASSERT_FALSE(shared.ok()) << "took " << shared->dn << " for the account";
+  EXPECT_EQ(shared.error().code, OutcomeCode::kInternalError);
+  EXPECT_NE(shared.error().reason.find("its own size limit for the service account after 1 "
+                                       "entry, fewer than the 2 the agent asked for"),
+            std::string::npos)
+      << shared.error().reason;
+  EXPECT_NE(shared.error().reason.find("olcLimits"), std::string::npos) << shared.error().reason;
+  // A unique account is found all the same: the limit is only hit when more entries match.
+  auto alice = dir->FindAccount({LookupAttribute::kMail, "alice@example.test"});
+  ASSERT_TRUE(alice.ok()) << alice.error().ToString();
+  EXPECT_EQ(alice->dn, SlapdServer::user_dn("alice"));
+}
+
 TEST_F(OpenLdapWriterTest, InjectionIdentifierMatchesNothing) {
   auto dir = Open();
   for (const char* evil : {"*)(uid=*", "*", "alice)(|(uid=*", "al*"}) {

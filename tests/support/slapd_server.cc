@@ -82,6 +82,10 @@ std::string ConfigLdif(const std::filesystem::path& dir, const KeyPair& server,
          (dir / "data").string() +
          "\n"
          "olcDbNoSync: TRUE\nolcDbIndex: objectClass eq\nolcDbIndex: uid,mail eq\n"
+         // cn=limited gets at most one entry per search, as a server with a low size limit.
+         "olcLimits: dn.exact=\"" +
+         SlapdServer::limited_dn() +
+         "\" size=1\n"
          // The service account may write the password and lock attributes of people, and
          // nothing else; people may change their own password; binds need auth access.
          "olcAccess: {0}to dn.subtree=\"" +
@@ -154,7 +158,14 @@ std::string DataLdif() {
       "\nobjectClass: organizationalRole\n"
       "objectClass: simpleSecurityObject\ncn: norights\n"
       "userPassword: " +
-      SlapdServer::norights_password() + "\n\n";
+      SlapdServer::norights_password() +
+      "\n\n"
+      "dn: " +
+      SlapdServer::limited_dn() +
+      "\nobjectClass: organizationalRole\n"
+      "objectClass: simpleSecurityObject\ncn: limited\n"
+      "userPassword: " +
+      SlapdServer::limited_password() + "\n\n";
   for (const char* uid : {"alice", "bob", "carol", "dave"}) {
     ldif += UserLdif(uid, SlapdServer::user_password(uid), std::string(uid) + "@example.test");
   }

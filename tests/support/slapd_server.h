@@ -11,6 +11,8 @@
 //                 pwdAccountLockedTime or pwdReset of uid=kPasswordOnly, which no test
 //                 creates at start: a reset can set its password, nothing else);
 //                 cn=norights: read only
+//                 cn=limited: read only, and a size limit of 1 (olcLimits size=1): a search
+//                 that matches more entries returns one and sizeLimitExceeded
 //   ou=policies   cn=default: the default ppolicy (see PpolicySettings for the start values)
 //   ou=groups     empty at start; groupOfNames made with CreateGroup. The memberof overlay
 //                 (olcMemberOfRefInt TRUE) keeps memberOf on every member, users and groups.
@@ -90,6 +92,8 @@ class SlapdServer {
   static std::string service_password() { return "Svc-Wbagent-Pass-1"; }
   static std::string norights_dn() { return "cn=norights,ou=services,dc=example,dc=test"; }
   static std::string norights_password() { return "Svc-NoRights-Pass-1"; }
+  static std::string limited_dn() { return "cn=limited,ou=services,dc=example,dc=test"; }
+  static std::string limited_password() { return "Svc-Limited-Pass-1"; }
   static std::string admin_dn() { return "cn=admin,dc=example,dc=test"; }
   static std::string admin_password() { return "Admin-Pass-1"; }
   static std::string user_dn(const std::string& uid) { return "uid=" + uid + "," + people_dn(); }

@@ -397,7 +397,8 @@ Status Daemon::OpenComponents(const config::Config& config) {
       queue::Queue::Open({.state_dir = config.agent.state_dir,
                           .max_pending = static_cast<std::size_t>(config.queue.max_pending),
                           .max_in_flight = static_cast<std::size_t>(config.queue.max_in_flight),
-                          .retention = config.queue.retention},
+                          .retention = config.queue.retention,
+                          .account_key_rule = AccountKeyRule()},
                          clock_);
   if (!queue.ok()) return queue.error().WithContext("queue");
   queue_ = std::move(*queue);

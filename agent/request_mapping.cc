@@ -17,14 +17,22 @@ bool Has(const std::vector<protocol::Operation>& ops, protocol::Operation op) {
 // RDNs, another identifier in caseIgnoreMatch's form. So " Alice", "ALICE" and "alice" are one
 // account for the queue's per-account order and the per-account rate limit, as they are to the
 // directory. A DN that does not parse keeps its folded text; the lookup will refuse it.
-std::string AccountKey(const protocol::Target& target) {
-  std::string key(protocol::TargetKindName(target.kind));
+// A kind this build does not know (a stored request's target_kind) is keyed as an identifier.
+std::string AccountKey(std::string_view kind_name, std::string_view value) {
+  std::string key(kind_name);
   key.push_back(':');
-  if (target.kind == protocol::TargetKind::kDn) {
-    if (auto dn = ldap::Dn::Parse(target.value); dn.ok()) return key + dn->Key();
+  if (protocol::ParseTargetKindName(kind_name) == protocol::TargetKind::kDn) {
+    if (auto dn = ldap::Dn::Parse(value); dn.ok()) return key + dn->Key();
   }
-  return key + ldap::CaseIgnoreForm(target.value);
+  return key + ldap::CaseIgnoreForm(value);
 }
+
+std::string AccountKey(const protocol::Target& target) {
+  return AccountKey(protocol::TargetKindName(target.kind), target.value);
+}
+
+// Version 1 (no version recorded) was the requested text as it came; 2 is the form above.
+constexpr char kAccountKeyRuleVersion[] = "2";
 
 // Who asked and how they were verified: kept with the request for the audit trail.
 std::string RequesterJson(const protocol::Requester& r) {
@@ -102,6 +110,13 @@ config::LookupAttribute LookupFor(protocol::TargetKind kind) {
 }
 
 }  // namespace
+
+queue::Options::AccountKeyRule AccountKeyRule() {
+  return {.version = kAccountKeyRuleVersion,
+          .key_of = [](std::string_view kind, std::string_view target) {
+            return AccountKey(kind, target);
+          }};
+}
 
 queue::Request ToQueueRequest(protocol::VerifiedRequest& verified, int delivery) {
   const auto& c = verified.claims;

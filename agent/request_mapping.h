@@ -18,6 +18,12 @@ namespace wb::agent {
 // move into it.
 queue::Request ToQueueRequest(protocol::VerifiedRequest& verified, int delivery);
 
+// How the queue keys accounts (queue::Options::account_key_rule): the key ToQueueRequest gives
+// a target, from a stored request's target_kind and target, and the rule's version. Change
+// the version whenever the key of some target changes, so that a queue stored before is
+// re-keyed when it opens.
+queue::Options::AccountKeyRule AccountKeyRule();
+
 // The directory's target for a stored request; nullopt when target_kind is unknown.
 std::optional<ldap::Target> ToTarget(const queue::RequestInfo& info);
 

@@ -310,6 +310,19 @@ struct Options {
   std::optional<std::filesystem::path> credentials_directory;
   std::string key_credential = "queue.key";
 
+  // How the agent keys accounts (RequestInfo::account_key) from a stored request's
+  // target_kind and target, and a name for that rule. When the rule's version differs from
+  // the one the database's keys were last made with (none: they were made before rules had
+  // versions), a read-write Open re-keys every stored request, terminal ones too (the rate
+  // limits' history and LastPasswordWrite read them), in one durable transaction, then
+  // records the version: so requests stored by an older build still share their account's
+  // order, rate limits and own-write check. Unset: keys are left as stored.
+  struct AccountKeyRule {
+    std::string version;
+    std::function<std::string(std::string_view target_kind, std::string_view target)> key_of;
+  };
+  std::optional<AccountKeyRule> account_key_rule;
+
   // For tests: called at the start of each administrators' read (GetStats, List,
   // PendingResults) on its connection, with that connection's lock held, so that a test can
   // hold one open. Unset in the agent.

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "queue/fs_util.h"
 #include "queue/key_file.h"
@@ -109,6 +111,34 @@ Status RecordOpen(Db& db, const LoadedKey& key, std::string_view session) {
   return tx->Commit();
 }
 
+// Options::AccountKeyRule: every stored request keyed by the rule's version, once per version.
+Status RekeyAccounts(Db& db, const Options::AccountKeyRule& rule) {
+  Result<std::string> keyed_with = GetMeta(db, "account_key_rule");
+  if (!keyed_with.ok()) return keyed_with.error();
+  if (*keyed_with == rule.version) return Status::Ok();
+  Result<Transaction> tx = Transaction::Begin(db);
+  if (!tx.ok()) return tx.error();
+  std::vector<std::pair<std::int64_t, std::string>> changed;  // seq, new key
+  {
+    Result<Stmt> rows = db.Prepare("SELECT seq, target_kind, target, account_key FROM requests");
+    if (!rows.ok()) return rows.error();
+    for (;;) {
+      Result<bool> row = rows->Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      std::string key = rule.key_of(rows->Text(1), rows->Text(2));
+      if (key != rows->Text(3)) changed.emplace_back(rows->Int(0), std::move(key));
+    }
+  }
+  for (const auto& [seq, key] : changed) {
+    Result<Stmt> update = db.Prepare("UPDATE requests SET account_key = ?2 WHERE seq = ?1");
+    if (!update.ok()) return update.error();
+    WB_RETURN_IF_ERROR(update->Bind(1, seq).Bind(2, key).Run());
+  }
+  WB_RETURN_IF_ERROR(SetMeta(db, "account_key_rule", rule.version));
+  return tx->Commit();
+}
+
 Result<LoadedKey> LoadKey(Db& db, const Options& o) {
   Result<std::int64_t> sealed = CountSealed(db);
   if (!sealed.ok()) return sealed.error();
@@ -156,6 +186,10 @@ Result<std::unique_ptr<Queue>> OpenReadWrite(const Options& o, const Clock& cloc
   if (!db.ok()) return db.error();
   WB_RETURN_IF_ERROR(Configure(*db, o).WithContext(path.string()));
   WB_RETURN_IF_ERROR(Migrate(*db, Migrations()).WithContext(path.string()));
+  if (o.account_key_rule) {
+    WB_RETURN_IF_ERROR(
+        RekeyAccounts(*db, *o.account_key_rule).WithContext(path.string() + ": account keys"));
+  }
 
   Result<LoadedKey> key = LoadKey(*db, o);
   if (!key.ok()) return key.error();

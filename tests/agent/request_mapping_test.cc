@@ -77,5 +77,22 @@ TEST(RequestMappingTest, ADnTargetsAccountKeyIsItsParsedRdns) {
   EXPECT_EQ(AccountKeyOf(TargetKind::kDn, "Not A DN"), "dn:not a dn");
 }
 
+// The queue re-keys stored requests with AccountKeyRule: for every kind of target its key must
+// be the one a new request for the same target gets, or an upgrade would split an account.
+TEST(RequestMappingTest, TheQueuesRekeyRuleGivesTheKeyANewRequestGets) {
+  using protocol::TargetKind;
+  const auto rule = AccountKeyRule();
+  EXPECT_EQ(rule.version, "2");
+  for (TargetKind kind : {TargetKind::kDn, TargetKind::kUserPrincipalName,
+                          TargetKind::kSamAccountName, TargetKind::kUid, TargetKind::kMail}) {
+    for (const char* value : {"uid=Alice, OU=People,dc=example,dc=test", "  ÁNGEL ", "Not A DN"}) {
+      EXPECT_EQ(rule.key_of(protocol::TargetKindName(kind), value), AccountKeyOf(kind, value))
+          << protocol::TargetKindName(kind) << " " << value;
+    }
+  }
+  // A kind this build does not know is keyed as an identifier, never dropped.
+  EXPECT_EQ(rule.key_of("employeeNumber", " X7 "), "employeeNumber:x7");
+}
+
 }  // namespace
 }  // namespace wb::agent

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -56,6 +57,66 @@ TEST_F(LifecycleTest, EnqueueStoresAReceivedRecordAsGiven) {
   EXPECT_TRUE(rec.secret_stored);
   EXPECT_FALSE(rec.outcome.has_value());
   EXPECT_EQ(Events("r1"), std::vector<std::string>{"received"});
+}
+
+// A rule that keys by the target's lower-case text, and counts its calls.
+Options::AccountKeyRule LowerCaseRule(std::string version, int& calls) {
+  return {.version = std::move(version),
+          .key_of = [&calls](std::string_view kind, std::string_view target) {
+            ++calls;
+            std::string key = std::string(kind) + ":" + std::string(target);
+            for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            return key;
+          }};
+}
+
+TEST_F(LifecycleTest, ANewAccountKeyRuleReKeysEveryStoredRequestOnceWhenTheQueueOpens) {
+  AddReady("r1", "Alice");  // unfinished, keyed "corp|Alice" by the older build
+  AddReady("r2", "ALICE");
+  ASSERT_EQ(MustTake().record.info.id, "r1");
+  ASSERT_TRUE(queue_->Finish("r1", Succeeded()).ok());  // terminal: a password write on record
+  queue_.reset();
+
+  int calls = 0;
+  Options o = DefaultOptions();
+  o.account_key_rule = LowerCaseRule("2", calls);
+  auto q = OpenQueue(o);
+  ASSERT_TRUE(q.ok()) << q.error().ToString();
+  EXPECT_EQ(calls, 2);
+  auto r1 = (*q)->Show("r1");
+  auto r2 = (*q)->Show("r2");
+  ASSERT_TRUE(r1.ok() && r2.ok());
+  EXPECT_EQ(r1->record.info.account_key, "upn:alice@example.test");
+  EXPECT_EQ(r2->record.info.account_key, "upn:alice@example.test");
+  // The two spellings are now one account: r2 sees r1's write as this agent's own.
+  auto own = (*q)->LastPasswordWrite("upn:alice@example.test", "r2");
+  ASSERT_TRUE(own.ok()) << own.error().ToString();
+  EXPECT_TRUE(own->has_value());
+  q->reset();
+
+  // Keyed with version 2 once: the next open reads nothing again.
+  q = OpenQueue(o);
+  ASSERT_TRUE(q.ok()) << q.error().ToString();
+  EXPECT_EQ(calls, 2);
+  q->reset();
+  // A newer rule keys them again.
+  o.account_key_rule = LowerCaseRule("3", calls);
+  q = OpenQueue(o);
+  ASSERT_TRUE(q.ok()) << q.error().ToString();
+  EXPECT_EQ(calls, 4);
+  EXPECT_EQ(RawSql(db_path(), "SELECT value FROM meta WHERE name = 'account_key_rule'"), "3");
+}
+
+TEST_F(LifecycleTest, ReadOnlyOpensLeaveAccountKeysAsStored) {
+  AddReady("r1", "Alice");
+  int calls = 0;
+  Options o = DefaultOptions();
+  o.read_only = true;
+  o.account_key_rule = LowerCaseRule("2", calls);
+  auto q = OpenQueue(o);
+  ASSERT_TRUE(q.ok()) << q.error().ToString();
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ((*q)->Show("r1")->record.info.account_key, "corp|Alice");
 }
 
 TEST_F(LifecycleTest, MarkReadyMovesReceivedToReady) {

@@ -261,13 +261,15 @@ PasswordRulesConfig LoadPasswordRules(TableReader& table, const LoadContext& ctx
   return out;
 }
 
-// A [*.password] table and its [*.password.admin] sub-table.
+// A [*.password] table and its [*.password.admin] sub-table. A file with only
+// [directory.password.admin] has an empty [directory.password] that no one wrote: it is not a
+// table of rules (which would replace [policy.password] for self-service with no rules at all).
 void LoadPasswordTables(TableReader& parent, const LoadContext& ctx,
                         std::optional<PasswordRulesConfig>& self,
                         std::optional<PasswordRulesConfig>& admin) {
   auto table = OpenTable(parent, "password", Presence::kOptional);
   if (!table) return;
-  self = LoadPasswordRules(*table, ctx);
+  if (table->HasKeysBesides("admin")) self = LoadPasswordRules(*table, ctx);
   if (auto admin_table = OpenTable(*table, "admin", Presence::kOptional)) {
     admin = LoadPasswordRules(*admin_table, ctx);
     admin_table->ReportUnknownKeys();

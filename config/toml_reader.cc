@@ -147,6 +147,13 @@ std::string TableHeader(const std::string& path, const toml::value& value) {
 
 }  // namespace
 
+bool TableReader::HasKeysBesides(std::string_view key) const {
+  for (const auto& [name, value] : table_.as_table(std::nothrow)) {
+    if (name != key) return true;
+  }
+  return false;
+}
+
 void TableReader::ReportUnknownKeys() {
   const std::vector<std::string> candidates(known_.begin(), known_.end());
   for (const auto& [key, value] : table_.as_table(std::nothrow)) {

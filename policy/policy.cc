@@ -421,7 +421,16 @@ std::optional<RuleMatch> CheckPrivilegedVerification(const Verification& v,
                                                      const protocol::Requester& requester,
                                                      const std::string& why) {
   const auto& required = v.config.privileged_methods;
-  if (required.empty()) return std::nullopt;
+  if (required.empty()) {
+    // Nothing is "one of" an empty list. Letting every requester through instead would make
+    // allow_protected and privileged_groups mean "no verification at all" for a requester type
+    // whose table was never written (the admin table does not inherit the self-service one).
+    return RuleMatch{Code::kVerificationInsufficient, RuleName(v.name, kPrivilegedMethods),
+                     why + ": " + RuleName(v.name, kPrivilegedMethods) +
+                         " is empty, so no verification suffices; set it to the methods that "
+                         "may reset such accounts",
+                     v.enforced};
+  }
   for (const auto& method : requester.verified_by) {
     if (Contains(required, method)) return std::nullopt;
   }
@@ -818,8 +827,10 @@ std::vector<RuleInfo> Policy::RulesFor(std::string_view directory,
   const Scope& scope = dir->For(type);
   AddScopeRules(rules, scope, type);
   const bool privileged_possible = scope.allow_protected || !scope.privileged_groups.empty();
-  if (privileged_possible && !v.config.privileged_methods.empty()) {
-    std::string setting = "one of " + Join(v.config.privileged_methods) + ", for ";
+  if (privileged_possible) {
+    std::string setting = v.config.privileged_methods.empty()
+                              ? "none configured: denied, for "
+                              : "one of " + Join(v.config.privileged_methods) + ", for ";
     setting += scope.allow_protected ? "protected accounts" : "";
     if (!scope.privileged_groups.empty()) {
       setting += scope.allow_protected ? " and " : "";

@@ -80,6 +80,10 @@ class TableReader {
   std::optional<Field<E>> GetEnum(std::string_view key, const std::array<EnumName<E>, N>& names,
                                   Presence presence);
 
+  // Whether the table holds a key other than `key`: TOML makes [a] by itself when a file has
+  // only [a.b], so a table with nothing but that sub-table was not written as one.
+  bool HasKeysBesides(std::string_view key) const;
+
   // Reports every key of the table that no Get* call asked for.
   void ReportUnknownKeys();
 

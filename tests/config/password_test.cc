@@ -62,6 +62,19 @@ TEST_F(ConfigTest, DirectoryPasswordTablesLoad) {
   EXPECT_FALSE(c.policy.admin_password.has_value());
 }
 
+// TOML makes [directory.password] by itself for [directory.password.admin]. Taken as a table,
+// it replaced [policy.password] for this directory's self-service resets with no rules at all.
+TEST_F(ConfigTest, ADirectoryAdminPasswordTableAloneLeavesSelfServiceToThePolicysTable) {
+  const std::string text = std::string(kMinimal) +
+                           "[policy.password]\nmin_length = 12\n"
+                           "[directory.password.admin]\nmin_length = 16\n";
+  const Config c = LoadOk(text);
+  EXPECT_FALSE(c.directories.back().password.has_value());
+  ASSERT_TRUE(c.directories.back().admin_password.has_value());
+  EXPECT_EQ(c.directories.back().admin_password->min_length, 16);
+  EXPECT_EQ(c.policy.self_password.min_length, 12);
+}
+
 TEST_F(ConfigTest, PasswordMaxLengthBelowMinLengthIsRefusedAtItsLine) {
   const std::string text =
       std::string(kMinimal) + "[policy.password]\nmin_length = 12\nmax_length = 8\n";

@@ -161,6 +161,7 @@ TEST_F(PolicyTest, AMemberOfADeniedGroupIsDeniedAndTheGroupIsNamed) {
   c.directories[0].scope.denied_groups = {"cn=Tier0,dc=corp,dc=example",
                                           "cn=Finance,dc=corp,dc=example"};
   c.directories[0].scope.privileged_groups = {"cn=Helpdesk,dc=corp,dc=example"};
+  c.policy.self_verification.privileged_methods = {"email"};
   auto p = Open(c);
   const auto q = p->QuestionsFor("corp", RequesterType::kSelf);
   ASSERT_EQ(q.groups.size(), 3u);  // denied first, then privileged
@@ -225,6 +226,39 @@ TEST_F(PolicyTest, AnAllowedProtectedAccountNeedsAPrivilegedMethod) {
   // The self-service scope still protects it.
   ExpectDenied(Check(*p, Self(), a), Code::kProtectedAccount,
                "directory[corp].scope.protect_admin_count");
+}
+
+// The admin table does not inherit the self-service one: with privileged_methods set only
+// for self-service, an admin request reset a protected account or a privileged group's member
+// with no verification at all. An empty list now lets no one through.
+TEST_F(PolicyTest, AnEmptyPrivilegedMethodsListLetsNoOneResetAPrivilegedAccount) {
+  auto c = BaseConfig();
+  c.directories[0].scope.allow_protected = true;
+  c.directories[0].scope.protect_admin_count = true;
+  c.directories[0].scope.privileged_groups = {"cn=Finance,dc=corp,dc=example"};
+  c.policy.self_verification.privileged_methods = {"fido2"};
+  auto p = Open(c);
+  auto a = AccountAt("cn=Ann,dc=corp,dc=example");
+  a.protected_account = true;
+  const auto denied = Check(*p, Admin("helpdesk-1", {"fido2", "sms"}), a);
+  ExpectDenied(denied, Code::kVerificationInsufficient,
+               "policy.verification.admin.privileged_methods");
+  ASSERT_FALSE(denied.matches.empty());
+  EXPECT_NE(denied.matches.front().reason.find("is empty, so no verification suffices"),
+            std::string::npos)
+      << denied.matches.front().reason;
+  const auto member = AccountAt("cn=Bob,dc=corp,dc=example");
+  ExpectDenied(
+      Check(*p, Admin("helpdesk-1", {"fido2"}), member, {.matches_filter = true, .member_of = {0}}),
+      Code::kVerificationInsufficient, "policy.verification.admin.privileged_methods");
+  // An account that is neither is not affected.
+  EXPECT_EQ(Check(*p, Admin("helpdesk-1", {}), member).verdict, Verdict::kAllow);
+  // And the rule is listed for admin requests, saying it denies.
+  const auto rules = p->RulesFor("corp", protocol::RequesterType::kAdmin);
+  EXPECT_TRUE(std::any_of(rules.begin(), rules.end(), [](const RuleInfo& r) {
+    return r.rule == "policy.verification.admin.privileged_methods" &&
+           r.setting.find("none configured: denied") != std::string::npos;
+  }));
 }
 
 TEST_F(PolicyTest, AMemberOfAPrivilegedGroupNeedsAPrivilegedMethod) {

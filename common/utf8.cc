@@ -9,6 +9,7 @@ char32_t FoldCase(char32_t c) {
   // Latin Extended-A: capitals at even code points, except the odd-paired 0x139-0x148 and
   // 0x179-0x17E ranges; U+0130 (dotted I) folds to 'i'.
   if (c == 0x130) return U'i';
+  if (c == 0x178) return 0xFF;  // Ÿ: its small letter ÿ is in Latin-1
   if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) return (c % 2 == 0) ? c + 1 : c;
   if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return (c % 2 == 1) ? c + 1 : c;
   // Greek: the accented capitals (Ά, Έ-Ί, Ό, Ύ-Ώ), then the plain ones.

@@ -45,21 +45,32 @@ std::string MatchingForm(std::string_view value) {
   return out;
 }
 
-// The attribute types that name entries, written as OIDs (RFC 4514 allows either form): as
-// their names, so that `2.5.4.3=Ann` equals `cn=Ann`. Another OID stays as it is, and differs.
+// The attribute types that name entries, written as OIDs (RFC 4514 allows either form) or by
+// their long names (RFC 4519, which slapd also accepts): as their short names, so that
+// `2.5.4.3=Ann` and `commonName=Ann` equal `cn=Ann`. Another type stays as it is, and differs.
 std::string NamingType(std::string type) {
   std::transform(type.begin(), type.end(), type.begin(), AsciiLower);
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 10> kNames = {{
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 20> kNames = {{
       {"2.5.4.3", "cn"},
+      {"commonname", "cn"},
       {"2.5.4.6", "c"},
+      {"countryname", "c"},
       {"2.5.4.7", "l"},
+      {"localityname", "l"},
       {"2.5.4.8", "st"},
+      {"stateorprovincename", "st"},
       {"2.5.4.9", "street"},
+      {"streetaddress", "street"},
       {"2.5.4.10", "o"},
+      {"organizationname", "o"},
       {"2.5.4.11", "ou"},
+      {"organizationalunitname", "ou"},
       {"0.9.2342.19200300.100.1.1", "uid"},
+      {"userid", "uid"},
       {"0.9.2342.19200300.100.1.25", "dc"},
+      {"domaincomponent", "dc"},
       {"1.2.840.113549.1.9.1", "email"},
+      {"emailaddress", "email"},
   }};
   for (const auto& [number, name] : kNames) {
     if (type == number) return std::string(name);

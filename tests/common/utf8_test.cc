@@ -47,6 +47,7 @@ TEST(Utf8Test, FoldCaseFoldsTheCapitalsOfLatinGreekAndCyrillic) {
   EXPECT_EQ(FoldCase(U'\u00d7'), U'\u00d7');  // × is not a letter
   EXPECT_EQ(FoldCase(U'\u0141'), U'\u0142');  // Ł
   EXPECT_EQ(FoldCase(U'\u0130'), U'i');       // İ
+  EXPECT_EQ(FoldCase(U'\u0178'), U'\u00ff');  // Ÿ, whose ÿ is in Latin-1
   EXPECT_EQ(FoldCase(U'\u0391'), U'\u03b1');  // Α
   EXPECT_EQ(FoldCase(U'\u0386'), U'\u03ac');  // Ά
   EXPECT_EQ(FoldCase(U'\u0389'), U'\u03ae');  // Ή

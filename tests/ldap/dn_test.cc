@@ -76,6 +76,21 @@ TEST(DnTest, ANamingAttributeWrittenAsItsOidEqualsItsName) {
   EXPECT_FALSE(IsDnWithin("cn=Alice,1.2.3.4=Staff,dc=corp", "ou=staff,dc=corp"));
 }
 
+// slapd also takes the long names of RFC 4519: they too are one entry, and one account key
+// (before, `userid=ann,organizationalUnitName=people,...` keyed apart from `uid=ann,ou=people`).
+TEST(DnTest, ANamingAttributeWrittenAsItsLongNameEqualsItsShortName) {
+  auto long_form = Dn::Parse(
+      "userid=Ann,organizationalUnitName=People,organizationName=Corp,domainComponent=test");
+  auto short_form = Dn::Parse("uid=ann,ou=people,o=corp,dc=test");
+  ASSERT_TRUE(long_form.ok() && short_form.ok());
+  EXPECT_TRUE(*long_form == *short_form);
+  EXPECT_EQ(long_form->Key(), short_form->Key());
+  EXPECT_TRUE(
+      IsDnWithin("commonName=Ann,countryName=FR,localityName=Paris,"
+                 "stateOrProvinceName=IDF,streetAddress=Main,emailAddress=a@b",
+                 "cn=ann,c=fr,l=paris,st=idf,street=main,email=a@b"));
+}
+
 TEST(DnTest, ASiblingWhoseNameEndsLikeTheBaseIsOutside) {
   EXPECT_FALSE(Within("cn=alice,ou=NotStaff,dc=corp,dc=example"));
   EXPECT_FALSE(Within("cn=alice,ou=Staff,dc=other,dc=corp,dc=example"));

@@ -34,8 +34,12 @@ Result<std::vector<policy::PastRequest>> RateLimitHistory(const config::Config& 
   if (!records.ok()) return records.error();
   std::vector<policy::PastRequest> out;
   for (const auto& r : *records) {
-    if (r.state == queue::State::kReceived) continue;
-    if (r.outcome && policy::ParseCode(r.outcome->code)) continue;
+    // Admit counts a request it lets through, and only those are marked ready: one denied
+    // later, by the account or password checks (denied_group, password_banned, a failing
+    // validate), was counted and counts again here. One denied at admission (rate_limited,
+    // too few methods) or held by the breaker was not. (One an administrator released from the
+    // breaker was not counted by Admit but counts here: stricter after a restart, never looser.)
+    if (!r.ready_at) continue;
     out.push_back({RequesterOf(r.info).id, r.info.account_key, r.received_at});
   }
   return out;

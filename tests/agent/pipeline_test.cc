@@ -1772,6 +1772,33 @@ TEST_F(PipelineValidateTest, ValidatesCountTowardsThePerAccountRateLimit) {
   EXPECT_EQ(directory_->policy_reads, 2);  // the third never reached the password
 }
 
+// Admit counted the validates that the password rules then refused; the counts rebuilt at a
+// reload (RateLimitHistory) left them out, so a reload gave the account a fresh allowance.
+TEST_F(PipelineValidateTest, ValidatesThePasswordRulesRefusedStillCountAfterAReload) {
+  policy_config_.policy.rate_limits.per_account = config::RateLimit{2, std::chrono::hours(1)};
+  policy_config_.policy.self_password.min_length = 40;
+  Reconfigure();
+  for (int i = 0; i < 2; ++i) {
+    auto c = ValidateClaims();
+    pipeline_->OnRequest({Seal(c)});
+    ASSERT_TRUE(ResultArrives(c.id).ok());
+    ASSERT_EQ(ResultFor(c.id).outcome, "password_too_short");
+  }
+  ASSERT_TRUE(
+      pipeline_
+          ->ReplacePolicy(
+              [&](const policy::BreakerState& breaker) -> Result<std::unique_ptr<policy::Policy>> {
+                auto history = RateLimitHistory(policy_config_, *queue_, *clock_);
+                if (!history.ok()) return history.error();
+                return policy::Policy::Open(policy_config_, *clock_, *history, breaker);
+              })
+          .ok());
+  auto third = ValidateClaims();
+  pipeline_->OnRequest({Seal(third)});
+  ASSERT_TRUE(ResultArrives(third.id).ok());
+  EXPECT_EQ(ResultFor(third.id).outcome, "rate_limited");
+}
+
 TEST_F(PipelineValidateTest, NeitherTheAuditTrailNorTheAnswerHoldsThePassword) {
   policy_config_.policy.self_password.min_length = 20;
   policy_config_.policy.self_password.no_name_parts = true;

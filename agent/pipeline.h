@@ -336,6 +336,9 @@ class Pipeline final : public IntakeTarget {
   // Answers a redelivered (id, nonce) with the state the queue holds for it; false when the
   // queue holds nothing for it, so that the request is enqueued as new.
   bool AnswerRedelivery(const std::string& id);
+  // A request (by its signed id) that is answered once the queue reads again: see
+  // unanswered_redeliveries_.
+  void OweAnswer(const std::string& id, const std::string& why);
   static protocol::Rejection RefusedByQueue(const Status& refusal, const std::string& id);
   // Appends `event` (logging a failure); false when it is not in the trail.
   bool Audit(const audit::Event& event);
@@ -424,7 +427,8 @@ class Pipeline final : public IntakeTarget {
   // Counts the welcomes' re-sends and the channel's losses, so that a page read before one of
   // them never moves resend_after_. Guarded by unsent_mu_.
   std::uint64_t resend_generation_ = 0;
-  // Redeliveries whose answer waits for the queue to read again (AnswerRedelivery): each holds
+  // Requests whose answer waits for the queue to read again (OweAnswer: a redelivery whose
+  // record, or an envelope whose replay memory, could not be read): each holds
   // a credit of the current connection, so at most protocol::kMaxCredits. Guarded by
   // unsent_mu_.
   std::set<std::string> unanswered_redeliveries_;

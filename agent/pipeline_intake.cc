@@ -37,6 +37,23 @@ class BatchReplayGuard final : public protocol::ReplayGuard {
 
   Result<Verdict> Remember(std::string_view id, std::string_view nonce,
                            WallTime forget_after) override {
+    Result<Verdict> verdict = Decide(id, nonce, forget_after);
+    if (!verdict.ok()) unreadable_.insert(std::string(id));
+    return verdict;
+  }
+
+  // Whether Remember could not read the queue for the signed id `id`: whether the queue holds
+  // that request, nobody can tell now.
+  bool Unreadable(const std::string& id) const { return unreadable_.count(id) > 0; }
+
+  // Whether the latest kRedelivery was of an envelope earlier in this batch (not yet stored).
+  bool RedeliveryInBatch() const { return redelivery_in_batch_; }
+
+  // What the batch learnt, for EnqueueAll.
+  std::vector<queue::NonceToRemember> Learnt() && { return std::move(learnt_); }
+
+ private:
+  Result<Verdict> Decide(std::string_view id, std::string_view nonce, WallTime forget_after) {
     std::string pair = "pair:";
     pair += id;
     pair += '/';
@@ -68,13 +85,6 @@ class BatchReplayGuard final : public protocol::ReplayGuard {
     return Verdict::kNew;
   }
 
-  // Whether the latest kRedelivery was of an envelope earlier in this batch (not yet stored).
-  bool RedeliveryInBatch() const { return redelivery_in_batch_; }
-
-  // What the batch learnt, for EnqueueAll.
-  std::vector<queue::NonceToRemember> Learnt() && { return std::move(learnt_); }
-
- private:
   Result<bool> Known(const std::string& key) {
     if (in_batch_.count(key) > 0) return true;
     return queue_.IsNonceRemembered(key);
@@ -87,6 +97,7 @@ class BatchReplayGuard final : public protocol::ReplayGuard {
   queue::Queue& queue_;
   std::set<std::string> in_batch_;
   std::vector<queue::NonceToRemember> learnt_;
+  std::set<std::string> unreadable_;
   bool redelivery_in_batch_ = false;
 };
 
@@ -126,7 +137,15 @@ void Pipeline::OnRequests(std::span<const protocol::Request> batch) {
     Observe(metrics::Recorder::Latency::kEnvelopeCheck, deps_.clock->Monotonic() - checking);
     Arrival arrival;
     if (!opened.ok()) {
-      arrival.rejection = opened.error();
+      const protocol::Rejection& refused = opened.error();
+      if (refused.code == protocol::RejectCode::kUnavailable && refused.id_authenticated &&
+          replay.Unreadable(refused.request_id)) {
+        // Perhaps a redelivery of a request stored here: as in AnswerRedelivery, not
+        // `unavailable` (which says this agent kept nothing) until the queue reads again.
+        OweAnswer(refused.request_id, refused.reason);
+        continue;
+      }
+      arrival.rejection = refused;
       arrivals.push_back(std::move(arrival));
       continue;
     }
@@ -257,18 +276,21 @@ void Pipeline::AnswerOwedRedeliveries() {
   }
 }
 
+// Stored or not, nobody can tell now. `unavailable` would tell the cloud that this agent kept
+// nothing (docs/protocol.md, section 7), and it could hand a request stored here to another
+// agent as a first delivery. It is answered once the queue reads again
+// (AnswerOwedRedeliveries): until then it holds its credit.
+void Pipeline::OweAnswer(const std::string& id, const std::string& why) {
+  deps_.log->error("request {}: answered later: the queue cannot be read: {}", id, why);
+  std::lock_guard lock(unsent_mu_);
+  unanswered_redeliveries_.insert(id);
+}
+
 bool Pipeline::AnswerRedelivery(const std::string& id) {
   auto known = deps_.queue->Show(id);
   if (!known.ok() && known.error().code() == Code::kNotFound) return false;
   if (!known.ok()) {
-    // Stored or not, nobody can tell now. `unavailable` would tell the cloud that this agent
-    // kept nothing (docs/protocol.md, section 7), and it could hand a request stored here to
-    // another agent as a first delivery. It is answered once the queue reads again
-    // (AnswerOwedRedeliveries): until then it holds its credit.
-    deps_.log->error("request {}: a redelivery is answered later: the queue cannot be read: {}", id,
-                     known.error().ToString());
-    std::lock_guard lock(unsent_mu_);
-    unanswered_redeliveries_.insert(id);
+    OweAnswer(id, known.error().ToString());
   } else if (queue::IsTerminal(known->record.state)) {
     SendResult(known->record);
   } else {

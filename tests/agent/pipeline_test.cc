@@ -224,7 +224,8 @@ class FaultyQueue final : public queue::Queue {
   std::atomic<bool> fail_finish{false};
   std::atomic<bool> fail_retry{false};
   std::atomic<bool> fail_show{false};
-  std::atomic<bool> corrupt_storage{false};  // Take fails with kCorruption, no request ended
+  std::atomic<bool> fail_replay_reads{false};  // IsNonceRemembered and HoldsRequest
+  std::atomic<bool> corrupt_storage{false};    // Take fails with kCorruption, no request ended
   std::atomic<int> failed_calls{0};
   std::atomic<int> takes{0};
   std::atomic<int> durable_admissions{0};  // MarkReadyAll calls with Sync::kDurable
@@ -247,9 +248,17 @@ class FaultyQueue final : public queue::Queue {
   // Called once, after the first EnqueueAll that follows setting it (the commit is made).
   std::function<void()> after_enqueue_all;
   std::atomic<bool> after_enqueue_all_called{false};
-  Result<bool> HoldsRequest(std::string_view id) override { return inner_->HoldsRequest(id); }
+  Result<bool> HoldsRequest(std::string_view id) override {
+    if (fail_replay_reads) return ReplayReadFailed();
+    return inner_->HoldsRequest(id);
+  }
   Result<bool> IsNonceRemembered(std::string_view nonce) override {
+    if (fail_replay_reads) return ReplayReadFailed();
     return inner_->IsNonceRemembered(nonce);
+  }
+  Status ReplayReadFailed() {
+    ++failed_calls;
+    return Status(Code::kIoError, "injected: disk I/O error reading the replay memory");
   }
   Status MarkReady(std::string_view id) override { return inner_->MarkReady(id); }
   std::vector<Status> MarkReadyAll(std::span<const std::string> ids, queue::Sync sync) override {
@@ -715,6 +724,36 @@ TEST_F(PipelineTest, ARedeliveryTheQueueCannotBeReadToAnswerIsAnsweredAtATickOnc
   pipeline_->SendOwedResults();                                    // answered once
   EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 2u);
   EXPECT_EQ(directory_->applies, 1);
+}
+
+// The replay memory is read first for every envelope, a redelivery's too. When it cannot be
+// read, `unavailable` would say that this agent kept nothing, though it may hold the request
+// (docs/protocol.md, section 7): the answer waits for the tick, as a redelivery's does above.
+TEST_F(PipelineTest, AnEnvelopeWhoseReplayMemoryCannotBeReadIsAnsweredAtATickNotRefused) {
+  auto stored = Claims();
+  const std::string envelope = Seal(stored);
+  pipeline_->OnRequest({envelope});
+  ASSERT_TRUE(ResultArrives(stored.id).ok());
+  faulty_->fail_replay_reads = true;
+  pipeline_->OnRequest({envelope});  // a redelivery
+  auto fresh = Claims();
+  const std::string fresh_envelope = Seal(fresh);
+  pipeline_->OnRequest({fresh_envelope});  // never stored
+  EXPECT_GT(faulty_->failed_calls, 0);
+  EXPECT_TRUE(outbound_.All<protocol::Rejected>().empty());
+  EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 1u);
+  // The tick reads the requests themselves: the stored one is answered with its result, the
+  // other `unavailable` (nothing was kept, so the cloud sends it again).
+  pipeline_->SendOwedResults();
+  EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 2u);
+  const auto rejected = outbound_.All<protocol::Rejected>();
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].id, fresh.id);
+  EXPECT_EQ(rejected[0].code, protocol::RejectCode::kUnavailable);
+  faulty_->fail_replay_reads = false;
+  pipeline_->OnRequest({fresh_envelope});
+  ASSERT_TRUE(ResultArrives(fresh.id).ok());
+  EXPECT_EQ(directory_->applies, 2);  // each once
 }
 
 // The answer belongs to the connection the redelivery came on: after a loss the cloud sends

@@ -54,9 +54,7 @@ class BatchReplayGuard final : public protocol::ReplayGuard {
 
  private:
   Result<Verdict> Decide(std::string_view id, std::string_view nonce, WallTime forget_after) {
-    std::string pair = "pair:";
-    pair += id;
-    pair += '/';
+    std::string pair = PairPrefix(id);
     pair += nonce;
     redelivery_in_batch_ = in_batch_.count(pair) > 0;
     if (redelivery_in_batch_) return Verdict::kRedelivery;
@@ -78,11 +76,26 @@ class BatchReplayGuard final : public protocol::ReplayGuard {
     auto id_held = queue_.HoldsRequest(id);
     if (!id_held.ok()) return id_held.error();
     if (*id_held) return Verdict::kReplay;
+    // An id the queue refused (full, expired) with another nonce: its pair is remembered, not
+    // its id. Learnt, this pair would take over the id, and a re-send of the refused envelope
+    // would be answered as a redelivery of this request.
+    auto id_refused = queue_.IsNonceRememberedWithPrefix(PairPrefix(id));
+    if (!id_refused.ok()) return id_refused.error();
+    if (*id_refused) return Verdict::kReplay;
     // Both keys, or neither: a redelivery is never known by its pair without its nonce.
     Add(std::move(pair), forget_after);
     Add(std::move(nonce_key), forget_after);
     in_batch_.insert(std::move(id_key));  // for this batch only: the queue holds the ids
     return Verdict::kNew;
+  }
+
+  // Every remembered pair of `id` begins with this: "pair:ID/". An id holds no '/' (a
+  // request id is a UUID: protocol.h, RequestClaims), so no other id's pairs do.
+  static std::string PairPrefix(std::string_view id) {
+    std::string prefix = "pair:";
+    prefix += id;
+    prefix += '/';
+    return prefix;
   }
 
   Result<bool> Known(const std::string& key) {

@@ -167,6 +167,26 @@ Result<bool> SqliteQueue::IsNonceRemembered(std::string_view nonce) {
   return Read([&](Db& db) { return IsRemembered(db, kReplayNonce, nonce); });
 }
 
+Result<bool> SqliteQueue::IsNonceRememberedWithPrefix(std::string_view prefix) {
+  // A range of the primary key (kind, value), whose text compares as bytes: from `prefix` up
+  // to the first value after all that begin with it (its last byte below 0xFF, one up).
+  std::string after(prefix);
+  while (!after.empty() && static_cast<unsigned char>(after.back()) == 0xFF) after.pop_back();
+  if (!after.empty())
+    after.back() = static_cast<char>(static_cast<unsigned char>(after.back()) + 1);
+  return Read([&](Db& db) -> Result<bool> {
+    Result<Stmt> stmt =
+        after.empty()
+            ? db.Prepare("SELECT 1 FROM replay WHERE kind = ?1 AND value >= ?2 LIMIT 1")
+            : db.Prepare(
+                  "SELECT 1 FROM replay WHERE kind = ?1 AND value >= ?2 AND value < ?3 LIMIT 1");
+    if (!stmt.ok()) return stmt.error();
+    stmt->Bind(1, kReplayNonce).Bind(2, prefix);
+    if (!after.empty()) stmt->Bind(3, after);
+    return stmt->Step();
+  });
+}
+
 Result<bool> SqliteQueue::HoldsRequest(std::string_view id) {
   return Read([&](Db& db) -> Result<bool> {
     // One statement on the request path: stored, or remembered after its purge.

@@ -372,6 +372,8 @@ class Queue {
 
   // Whether `nonce` is remembered (RememberNonce or EnqueueAll, not yet forgotten). Reads only.
   virtual Result<bool> IsNonceRemembered(std::string_view nonce) = 0;
+  // Whether any remembered nonce begins with `prefix` (bytes, compared as bytes). Reads only.
+  virtual Result<bool> IsNonceRememberedWithPrefix(std::string_view prefix) = 0;
   // Whether a request with this id is stored (in any state), or was and is remembered after its
   // purge (until its expiry plus clock_skew, as Enqueue refuses it then). Reads only, like
   // IsNonceRemembered: the intake asks before it remembers a new (id, nonce) pair.

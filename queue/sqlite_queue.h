@@ -50,6 +50,7 @@ class SqliteQueue final : public Queue {
   Result<std::vector<Result<EnqueueResult>>> EnqueueAll(
       std::span<const NonceToRemember> nonces, std::span<const Request* const> requests) override;
   Result<bool> IsNonceRemembered(std::string_view nonce) override;
+  Result<bool> IsNonceRememberedWithPrefix(std::string_view prefix) override;
   Result<bool> HoldsRequest(std::string_view id) override;
   Status MarkReady(std::string_view id) override;
   std::vector<Status> MarkReadyAll(std::span<const std::string> ids, Sync sync) override;

@@ -256,6 +256,10 @@ class FaultyQueue final : public queue::Queue {
     if (fail_replay_reads) return ReplayReadFailed();
     return inner_->IsNonceRemembered(nonce);
   }
+  Result<bool> IsNonceRememberedWithPrefix(std::string_view prefix) override {
+    if (fail_replay_reads) return ReplayReadFailed();
+    return inner_->IsNonceRememberedWithPrefix(prefix);
+  }
   Status ReplayReadFailed() {
     ++failed_calls;
     return Status(Code::kIoError, "injected: disk I/O error reading the replay memory");
@@ -1374,6 +1378,32 @@ TEST_F(PipelineTest, AReSendOfARequestRefusedAsQueueFullIsNotAcceptedUntilItIsSt
   auto accepted = outbound_.All<protocol::Accepted>();
   ASSERT_EQ(accepted.size(), 2u);
   EXPECT_EQ(accepted[1].id, b.id);
+  EXPECT_TRUE(EveryAcceptedIdIsStored(outbound_, *queue_));
+}
+
+// A request the queue refused (full) leaves its (id, nonce) pair remembered, not its id. Another
+// envelope with that id and a new nonce was then stored as new, and the cloud's re-send of the
+// refused one was answered as a redelivery of it: with its `accepted` and its result.
+TEST_F(PipelineTest, AnIdTheQueueRefusedCannotBeTakenOverByAnotherNonce) {
+  Restart(/*max_pending=*/1);
+  auto blocker = Claims();
+  pipeline_->OnRequest({Seal(blocker)});
+  auto refused = Claims();
+  const std::string refused_envelope = Seal(refused);
+  pipeline_->OnRequest({refused_envelope});
+  ASSERT_EQ(RejectionsOf(outbound_, refused.id), std::vector{protocol::RejectCode::kQueueFull});
+  ASSERT_TRUE(queue_->Finish(blocker.id, {.state = queue::State::kRejected, .code = "test"}).ok());
+
+  auto reuse = Claims(refused.id);  // the same id, another nonce
+  pipeline_->OnRequest({Seal(reuse)});
+  EXPECT_EQ(RejectionsOf(outbound_, refused.id),
+            (std::vector{protocol::RejectCode::kQueueFull, protocol::RejectCode::kReplayed}));
+  EXPECT_EQ(queue_->Show(refused.id).error().code(), Code::kNotFound);
+  // The refused envelope itself, sent again, is stored as what it is.
+  pipeline_->OnRequest({refused_envelope});
+  auto accepted = outbound_.All<protocol::Accepted>();
+  ASSERT_EQ(accepted.size(), 2u);
+  EXPECT_EQ(accepted[1].id, refused.id);
   EXPECT_TRUE(EveryAcceptedIdIsStored(outbound_, *queue_));
 }
 

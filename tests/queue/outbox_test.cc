@@ -219,6 +219,24 @@ TEST_F(OutboxTest, ANonceIsNewOnceAndThenAReplay) {
   EXPECT_TRUE(*queue_->RememberNonce("n-2", clock_.Now() + minutes(5)));
 }
 
+TEST_F(OutboxTest, ANonceIsFoundByAnyPrefixOfItAndByNoOther) {
+  const std::string high = "pair:\xff\xff/n";  // a prefix ending in 0xFF has no successor byte
+  for (const std::string& n : {std::string("pair:a/n-1"), std::string("pair:ab/n-2"), high}) {
+    ASSERT_TRUE(*queue_->RememberNonce(n, clock_.Now() + minutes(5)));
+  }
+  for (const char* prefix : {"pair:a/", "pair:a", "pair:ab/", "pair:", "", "pair:a/n-1"}) {
+    auto found = queue_->IsNonceRememberedWithPrefix(prefix);
+    ASSERT_TRUE(found.ok()) << found.error().ToString();
+    EXPECT_TRUE(*found) << prefix;
+  }
+  for (const char* prefix : {"pair:b/", "pair:a/n-10", "pair:a/n-2", "pair:ac", "pair;"}) {
+    EXPECT_FALSE(*queue_->IsNonceRememberedWithPrefix(prefix)) << prefix;
+  }
+  EXPECT_TRUE(*queue_->IsNonceRememberedWithPrefix("pair:\xff"));
+  EXPECT_TRUE(*queue_->IsNonceRememberedWithPrefix("pair:\xff\xff/"));
+  EXPECT_FALSE(*queue_->IsNonceRememberedWithPrefix("pair:\xff\xff\xff"));
+}
+
 TEST_F(OutboxTest, ANonceIsStillAReplayAfterARestart) {
   ASSERT_TRUE(*queue_->RememberNonce("n-1", clock_.Now() + minutes(5)));
   Reopen();

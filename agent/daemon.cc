@@ -482,6 +482,7 @@ void Daemon::Tick(bool maintenance) {
   link_->SendAuditHead();
   pipeline_->EndOwedAttempts();
   pipeline_->SendOwedResults();
+  RetryBreaker();
   ApplyBreakerCommand();
   if (maintenance) pipeline_->Maintain();
   // The directories' own password policies can change without the agent knowing: read again
@@ -551,10 +552,33 @@ void Daemon::KeepBreaker(const policy::BreakerState& state, std::optional<Breake
     auto kept = ReadBreakerFile(config_.agent.state_dir);
     if (kept.ok()) file.last_action = kept->last_action;
   }
-  if (Status s = WriteBreakerFile(config_.agent.state_dir, file); !s.ok()) {
-    log_->error("breaker state: {} (a restart would not remember it)", s.ToString());
-  }
+  WriteBreaker(std::move(file));
   status_->Changed();
+}
+
+void Daemon::RetryBreaker() {
+  std::lock_guard lock(breaker_mu_);
+  if (unsaved_breaker_) WriteBreakerLocked(BreakerFile(*unsaved_breaker_));
+}
+
+void Daemon::WriteBreaker(BreakerFile file) {
+  std::lock_guard lock(breaker_mu_);
+  WriteBreakerLocked(std::move(file));
+}
+
+void Daemon::WriteBreakerLocked(BreakerFile file) {
+  if (Status s = WriteBreakerFile(config_.agent.state_dir, file); !s.ok()) {
+    if (!unsaved_breaker_) {
+      log_->error(
+          "breaker state: {} (a restart would not remember it; written again every tick until "
+          "it is)",
+          s.ToString());
+    }
+    unsaved_breaker_ = std::move(file);
+    return;
+  }
+  if (unsaved_breaker_) log_->warn("breaker state: written now, after earlier failures");
+  unsaved_breaker_.reset();
 }
 
 void Daemon::ApplyBreakerCommand() {

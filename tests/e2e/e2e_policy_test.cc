@@ -723,6 +723,11 @@ class EndToEndBreakerTest : public EndToEndPolicyTest {
 };
 
 TEST_F(EndToEndBreakerTest, ABurstTripsTheBreakerAndReleasedRequestsAreAppliedExactlyOnce) {
+  // breaker.json cannot be written when the breaker trips (a directory is in its place, as a
+  // full or failing disk would refuse it): the agent writes it at a tick once it can.
+  const auto breaker_file = agent_->state() / "breaker.json";
+  std::filesystem::remove(breaker_file);
+  ASSERT_TRUE(std::filesystem::create_directories(breaker_file / "in-the-way"));
   const std::vector<std::string> users = {"alice", "bob", "carol", "dave"};
   std::map<std::string, std::string> last_password;
   for (int i = 0; i < 200; ++i) {
@@ -744,6 +749,16 @@ TEST_F(EndToEndBreakerTest, ABurstTripsTheBreakerAndReleasedRequestsAreAppliedEx
       },
       std::chrono::seconds(120));
   ASSERT_TRUE(tripped.ok()) << tripped.ToString();
+  ASSERT_TRUE(std::filesystem::is_directory(breaker_file));
+  std::filesystem::remove_all(breaker_file);
+  const Status kept = WaitUntil(
+      [&]() -> Status {
+        const std::string text = ReadFileOrEmpty(breaker_file);
+        if (text.find("\"tripped\":true") != std::string::npos) return Status::Ok();
+        return Unavailable("breaker.json: " + text);
+      },
+      std::chrono::seconds(30));
+  ASSERT_TRUE(kept.ok()) << kept.ToString();
   CommandResult status = agent_->Wbagent({"breaker", "status"});
   EXPECT_EQ(status.exit_code, 1) << status.output;
   EXPECT_NE(status.output.find("TRIPPED"), std::string::npos) << status.output;

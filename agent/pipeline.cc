@@ -185,7 +185,7 @@ void Pipeline::MarkChannelLost() {
   std::lock_guard lock(unsent_mu_);
   resend_after_.reset();
   ++resend_generation_;
-  unanswered_redeliveries_.clear();
+  unanswered_deliveries_.clear();
 }
 
 // Again after the intake stored what arrived before the loss: those requests, stored after

@@ -335,10 +335,24 @@ class Pipeline final : public IntakeTarget {
   void LogSuppressedAcks(const BurstSummary& summary);
   // Answers a redelivered (id, nonce) with the state the queue holds for it; false when the
   // queue holds nothing for it, so that the request is enqueued as new.
-  bool AnswerRedelivery(const std::string& id);
-  // A request (by its signed id) that is answered once the queue reads again: see
-  // unanswered_redeliveries_.
-  void OweAnswer(const std::string& id, const std::string& why);
+  // One delivery of an envelope, by its signed id and nonce, whose answer waits for the queue
+  // to read again (unanswered_deliveries_).
+  struct OwedAnswer {
+    std::string id;
+    std::string nonce;
+    bool operator==(const OwedAnswer&) const = default;
+  };
+  // What an owed delivery is answered: `replayed`, `unavailable` (no record), or the
+  // record's state (`accepted` or its result).
+  struct OwedVerdict {
+    bool replayed = false;
+    std::optional<queue::Record> record;
+  };
+  bool AnswerRedelivery(const OwedAnswer& delivery);
+  void OweAnswer(OwedAnswer delivery, const std::string& why);
+  // nullopt while the queue still cannot be read.
+  std::optional<OwedVerdict> JudgeOwed(const OwedAnswer& delivery);
+  void SendOwed(const std::string& id, const OwedVerdict& verdict);
   static protocol::Rejection RefusedByQueue(const Status& refusal, const std::string& id);
   // Appends `event` (logging a failure); false when it is not in the trail.
   bool Audit(const audit::Event& event);
@@ -427,11 +441,11 @@ class Pipeline final : public IntakeTarget {
   // Counts the welcomes' re-sends and the channel's losses, so that a page read before one of
   // them never moves resend_after_. Guarded by unsent_mu_.
   std::uint64_t resend_generation_ = 0;
-  // Requests whose answer waits for the queue to read again (OweAnswer: a redelivery whose
-  // record, or an envelope whose replay memory, could not be read): each holds
-  // a credit of the current connection, so at most protocol::kMaxCredits. Guarded by
-  // unsent_mu_.
-  std::set<std::string> unanswered_redeliveries_;
+  // Deliveries whose answer waits for the queue to read again (OweAnswer: a redelivery whose
+  // record, or an envelope whose replay memory, could not be read), one entry per delivery:
+  // each holds a credit of the current connection, so at most protocol::kMaxCredits. Guarded
+  // by unsent_mu_.
+  std::vector<OwedAnswer> unanswered_deliveries_;
   void AnswerOwedRedeliveries();
   // Attempts whose end the queue could not record yet (EndOwedAttempts).
   std::mutex owed_ends_mu_;

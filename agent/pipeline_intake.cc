@@ -10,6 +10,7 @@
 // result after its audit record.
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "agent/logging.h"
@@ -38,13 +39,17 @@ class BatchReplayGuard final : public protocol::ReplayGuard {
   Result<Verdict> Remember(std::string_view id, std::string_view nonce,
                            WallTime forget_after) override {
     Result<Verdict> verdict = Decide(id, nonce, forget_after);
-    if (!verdict.ok()) unreadable_.insert(std::string(id));
+    if (!verdict.ok()) unreadable_[std::string(id)] = std::string(nonce);
     return verdict;
   }
 
-  // Whether Remember could not read the queue for the signed id `id`: whether the queue holds
-  // that request, nobody can tell now.
-  bool Unreadable(const std::string& id) const { return unreadable_.count(id) > 0; }
+  // The nonce of the signed id `id` when Remember could not read the queue for it (whether
+  // the queue holds that request, nobody can tell now); nullopt otherwise.
+  std::optional<std::string> UnreadableNonce(const std::string& id) const {
+    auto it = unreadable_.find(id);
+    if (it == unreadable_.end()) return std::nullopt;
+    return it->second;
+  }
 
   // Whether the latest kRedelivery was of an envelope earlier in this batch (not yet stored).
   bool RedeliveryInBatch() const { return redelivery_in_batch_; }
@@ -110,7 +115,7 @@ class BatchReplayGuard final : public protocol::ReplayGuard {
   queue::Queue& queue_;
   std::set<std::string> in_batch_;
   std::vector<queue::NonceToRemember> learnt_;
-  std::set<std::string> unreadable_;
+  std::map<std::string, std::string> unreadable_;  // id -> nonce
   bool redelivery_in_batch_ = false;
 };
 
@@ -127,7 +132,8 @@ audit::Event ReceivedEvent(const queue::Record& record) {
 }  // namespace
 
 struct Pipeline::Arrival {
-  std::string id;  // the signed request id, once the envelope verified
+  std::string id;     // the signed request id, once the envelope verified
+  std::string nonce;  // and its nonce
   // Passed the envelope checks: what the queue is asked to store. Holds the passwords until
   // then.
   std::optional<queue::Request> request;
@@ -151,11 +157,14 @@ void Pipeline::OnRequests(std::span<const protocol::Request> batch) {
     Arrival arrival;
     if (!opened.ok()) {
       const protocol::Rejection& refused = opened.error();
-      if (refused.code == protocol::RejectCode::kUnavailable && refused.id_authenticated &&
-          replay.Unreadable(refused.request_id)) {
+      const std::optional<std::string> nonce =
+          refused.code == protocol::RejectCode::kUnavailable && refused.id_authenticated
+              ? replay.UnreadableNonce(refused.request_id)
+              : std::nullopt;
+      if (nonce) {
         // Perhaps a redelivery of a request stored here: as in AnswerRedelivery, not
         // `unavailable` (which says this agent kept nothing) until the queue reads again.
-        OweAnswer(refused.request_id, refused.reason);
+        OweAnswer({refused.request_id, *nonce}, refused.reason);
         continue;
       }
       arrival.rejection = refused;
@@ -163,6 +172,7 @@ void Pipeline::OnRequests(std::span<const protocol::Request> batch) {
       continue;
     }
     arrival.id = opened->claims.id;
+    arrival.nonce = opened->claims.nonce;
     arrival.request = ToQueueRequest(*opened, message.delivery);
     arrival.repeats_batch = opened->redelivered && replay.RedeliveryInBatch();
     (opened->redelivered ? redeliveries : arrivals).push_back(std::move(arrival));
@@ -183,7 +193,7 @@ void Pipeline::OnRequests(std::span<const protocol::Request> batch) {
               /*id_authenticated=*/true});
       continue;
     }
-    if (AnswerRedelivery(again.id)) continue;
+    if (AnswerRedelivery({again.id, again.nonce})) continue;
     std::vector<Arrival> alone;
     alone.push_back(std::move(again));
     Store(alone, {});
@@ -260,32 +270,63 @@ void Pipeline::Answer(std::vector<Arrival>& arrivals) {
   }
 }
 
-// From the daemon's tick, the redeliveries the queue could not be read to answer, on the
-// connection they came on (a lost channel forgets them: the cloud sends them again).
+// From the daemon's tick, the deliveries the queue could not be read to answer, on the
+// connection they came on (a lost channel forgets them: the cloud sends them again). Each is
+// judged by its (id, nonce) as the intake would judge it now, without learning anything: the
+// same envelope as a stored request's gets that request's answer, another envelope reusing
+// the id or the nonce `replayed`, and one the queue does not hold `unavailable`.
 void Pipeline::AnswerOwedRedeliveries() {
-  std::vector<std::string> owed;
+  std::vector<OwedAnswer> owed;
   {
     std::lock_guard lock(unsent_mu_);
-    owed.assign(unanswered_redeliveries_.begin(), unanswered_redeliveries_.end());
+    owed = unanswered_deliveries_;
   }
-  for (const std::string& id : owed) {
-    auto known = deps_.queue->Show(id);
-    if (!known.ok() && known.error().code() != Code::kNotFound) continue;  // the next tick
+  for (const OwedAnswer& delivery : owed) {
+    std::optional<OwedVerdict> verdict = JudgeOwed(delivery);
+    if (!verdict) continue;  // the queue still cannot be read: the next tick
     {
       std::lock_guard lock(unsent_mu_);
-      if (unanswered_redeliveries_.erase(id) == 0) continue;  // the channel was lost meanwhile
+      auto it = std::find(unanswered_deliveries_.begin(), unanswered_deliveries_.end(), delivery);
+      if (it == unanswered_deliveries_.end()) continue;  // the channel was lost meanwhile
+      unanswered_deliveries_.erase(it);                  // one delivery, one answer
     }
-    if (!known.ok()) {
-      // Not stored: an earlier delivery the queue refused (its pair is remembered). The
-      // envelope is gone by now, so it cannot be stored here: the cloud sends it again.
-      Reject({protocol::RejectCode::kUnavailable,
-              "the agent could not store the request; it may be sent again", id,
-              /*id_authenticated=*/true});
-    } else if (queue::IsTerminal(known->record.state)) {
-      SendResult(known->record);
-    } else {
-      (void)deps_.outbound->Send(protocol::Accepted{id});
-    }
+    SendOwed(delivery.id, *verdict);
+  }
+}
+
+std::optional<Pipeline::OwedVerdict> Pipeline::JudgeOwed(const OwedAnswer& delivery) {
+  BatchReplayGuard probe(*deps_.queue);  // what it learns is dropped: nothing is stored
+  auto seen = probe.Remember(delivery.id, delivery.nonce, WallTime{});
+  if (!seen.ok()) return std::nullopt;
+  switch (*seen) {
+    case protocol::ReplayGuard::Verdict::kReplay:
+      return OwedVerdict{.replayed = true};
+    case protocol::ReplayGuard::Verdict::kNew:
+      return OwedVerdict{};  // nothing kept: `unavailable`
+    case protocol::ReplayGuard::Verdict::kRedelivery:
+      break;
+  }
+  auto known = deps_.queue->Show(delivery.id);
+  if (!known.ok() && known.error().code() != Code::kNotFound) return std::nullopt;
+  // Not stored: an earlier delivery the queue refused (its pair is remembered).
+  if (!known.ok()) return OwedVerdict{};
+  return OwedVerdict{.record = std::move(known->record)};
+}
+
+void Pipeline::SendOwed(const std::string& id, const OwedVerdict& verdict) {
+  if (verdict.replayed) {
+    Reject({protocol::RejectCode::kReplayed,
+            "the request id or nonce was already used by another request", id,
+            /*id_authenticated=*/true});
+  } else if (!verdict.record) {
+    // The envelope is gone by now, so it cannot be stored here: the cloud sends it again.
+    Reject({protocol::RejectCode::kUnavailable,
+            "the agent could not store the request; it may be sent again", id,
+            /*id_authenticated=*/true});
+  } else if (queue::IsTerminal(verdict.record->state)) {
+    SendResult(*verdict.record);
+  } else {
+    (void)deps_.outbound->Send(protocol::Accepted{id});
   }
 }
 
@@ -293,21 +334,21 @@ void Pipeline::AnswerOwedRedeliveries() {
 // nothing (docs/protocol.md, section 7), and it could hand a request stored here to another
 // agent as a first delivery. It is answered once the queue reads again
 // (AnswerOwedRedeliveries): until then it holds its credit.
-void Pipeline::OweAnswer(const std::string& id, const std::string& why) {
-  deps_.log->error("request {}: answered later: the queue cannot be read: {}", id, why);
+void Pipeline::OweAnswer(OwedAnswer delivery, const std::string& why) {
+  deps_.log->error("request {}: answered later: the queue cannot be read: {}", delivery.id, why);
   std::lock_guard lock(unsent_mu_);
-  unanswered_redeliveries_.insert(id);
+  unanswered_deliveries_.push_back(std::move(delivery));
 }
 
-bool Pipeline::AnswerRedelivery(const std::string& id) {
-  auto known = deps_.queue->Show(id);
+bool Pipeline::AnswerRedelivery(const OwedAnswer& delivery) {
+  auto known = deps_.queue->Show(delivery.id);
   if (!known.ok() && known.error().code() == Code::kNotFound) return false;
   if (!known.ok()) {
-    OweAnswer(id, known.error().ToString());
+    OweAnswer(delivery, known.error().ToString());
   } else if (queue::IsTerminal(known->record.state)) {
     SendResult(known->record);
   } else {
-    (void)deps_.outbound->Send(protocol::Accepted{id});
+    (void)deps_.outbound->Send(protocol::Accepted{delivery.id});
   }
   return true;
 }

@@ -112,13 +112,14 @@ Status RecordOpen(Db& db, const LoadedKey& key, std::string_view session) {
 }
 
 // Options::AccountKeyRule: every stored request keyed by the rule's version, once per version.
+// A row is updated as the scan passes it: its new key depends on its own columns only, and the
+// scan is by rowid, which the update leaves alone, so memory stays flat at a million rows.
 Status RekeyAccounts(Db& db, const Options::AccountKeyRule& rule) {
   Result<std::string> keyed_with = GetMeta(db, "account_key_rule");
   if (!keyed_with.ok()) return keyed_with.error();
   if (*keyed_with == rule.version) return Status::Ok();
   Result<Transaction> tx = Transaction::Begin(db);
   if (!tx.ok()) return tx.error();
-  std::vector<std::pair<std::int64_t, std::string>> changed;  // seq, new key
   {
     Result<Stmt> rows = db.Prepare("SELECT seq, target_kind, target, account_key FROM requests");
     if (!rows.ok()) return rows.error();
@@ -126,14 +127,13 @@ Status RekeyAccounts(Db& db, const Options::AccountKeyRule& rule) {
       Result<bool> row = rows->Step();
       if (!row.ok()) return row.error();
       if (!*row) break;
-      std::string key = rule.key_of(rows->Text(1), rows->Text(2));
-      if (key != rows->Text(3)) changed.emplace_back(rows->Int(0), std::move(key));
+      const std::string key = rule.key_of(rows->Text(1), rows->Text(2));
+      if (key == rows->Text(3)) continue;
+      // From the statement cache: reset and ready again once the last one is back.
+      Result<Stmt> update = db.Prepare("UPDATE requests SET account_key = ?2 WHERE seq = ?1");
+      if (!update.ok()) return update.error();
+      WB_RETURN_IF_ERROR(update->Bind(1, rows->Int(0)).Bind(2, key).Run());
     }
-  }
-  for (const auto& [seq, key] : changed) {
-    Result<Stmt> update = db.Prepare("UPDATE requests SET account_key = ?2 WHERE seq = ?1");
-    if (!update.ok()) return update.error();
-    WB_RETURN_IF_ERROR(update->Bind(1, seq).Bind(2, key).Run());
   }
   WB_RETURN_IF_ERROR(SetMeta(db, "account_key_rule", rule.version));
   return tx->Commit();

@@ -730,6 +730,15 @@ TEST_F(PipelineTest, ARedeliveryTheQueueCannotBeReadToAnswerIsAnsweredAtATickOnc
   EXPECT_EQ(directory_->applies, 1);
 }
 
+// The codes of the `rejected` sent for `id`, in order.
+std::vector<protocol::RejectCode> RejectionsOf(FakeOutbound& outbound, const std::string& id) {
+  std::vector<protocol::RejectCode> codes;
+  for (const auto& r : outbound.All<protocol::Rejected>()) {
+    if (r.id == id) codes.push_back(r.code);
+  }
+  return codes;
+}
+
 // The replay memory is read first for every envelope, a redelivery's too. When it cannot be
 // read, `unavailable` would say that this agent kept nothing, though it may hold the request
 // (docs/protocol.md, section 7): the answer waits for the tick, as a redelivery's does above.
@@ -742,19 +751,27 @@ TEST_F(PipelineTest, AnEnvelopeWhoseReplayMemoryCannotBeReadIsAnsweredAtATickNot
   pipeline_->OnRequest({envelope});  // a redelivery
   auto fresh = Claims();
   const std::string fresh_envelope = Seal(fresh);
-  pipeline_->OnRequest({fresh_envelope});  // never stored
+  pipeline_->OnRequest({fresh_envelope});  // never stored, delivered twice: two credits
+  pipeline_->OnRequest({fresh_envelope});
+  pipeline_->OnRequest({Seal(Claims(stored.id))});  // the stored id with another nonce
   EXPECT_GT(faulty_->failed_calls, 0);
   EXPECT_TRUE(outbound_.All<protocol::Rejected>().empty());
   EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 1u);
-  // The tick reads the requests themselves: the stored one is answered with its result, the
-  // other `unavailable` (nothing was kept, so the cloud sends it again).
+  // A tick while the queue still fails answers nothing.
+  pipeline_->SendOwedResults();
+  EXPECT_TRUE(outbound_.All<protocol::Rejected>().empty());
+  // Once it reads, each delivery is judged as the intake judges it: the stored request's
+  // envelope gets its result, each delivery of the other `unavailable` (nothing was kept, so
+  // the cloud sends it again), and the envelope reusing the stored id `replayed`, never the
+  // stored request's answer.
+  faulty_->fail_replay_reads = false;
   pipeline_->SendOwedResults();
   EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 2u);
-  const auto rejected = outbound_.All<protocol::Rejected>();
-  ASSERT_EQ(rejected.size(), 1u);
-  EXPECT_EQ(rejected[0].id, fresh.id);
-  EXPECT_EQ(rejected[0].code, protocol::RejectCode::kUnavailable);
-  faulty_->fail_replay_reads = false;
+  EXPECT_EQ(RejectionsOf(outbound_, fresh.id),
+            (std::vector{protocol::RejectCode::kUnavailable, protocol::RejectCode::kUnavailable}));
+  EXPECT_EQ(RejectionsOf(outbound_, stored.id), std::vector{protocol::RejectCode::kReplayed});
+  pipeline_->SendOwedResults();  // answered once
+  EXPECT_EQ(outbound_.All<protocol::Rejected>().size(), 3u);
   pipeline_->OnRequest({fresh_envelope});
   ASSERT_TRUE(ResultArrives(fresh.id).ok());
   EXPECT_EQ(directory_->applies, 2);  // each once
@@ -1349,14 +1366,6 @@ TEST_F(PipelineTest, AnOutboxLargerThanAWelcomesResendDrainsOverTheConnection) {
     }
   }
   return ::testing::AssertionSuccess();
-}
-
-std::vector<protocol::RejectCode> RejectionsOf(FakeOutbound& outbound, const std::string& id) {
-  std::vector<protocol::RejectCode> codes;
-  for (const auto& r : outbound.All<protocol::Rejected>()) {
-    if (r.id == id) codes.push_back(r.code);
-  }
-  return codes;
 }
 
 TEST_F(PipelineTest, AReSendOfARequestRefusedAsQueueFullIsNotAcceptedUntilItIsStored) {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 namespace wb::agent {
 namespace {
 
@@ -92,6 +94,25 @@ TEST(RequestMappingTest, TheQueuesRekeyRuleGivesTheKeyANewRequestGets) {
   }
   // A kind this build does not know is keyed as an identifier, never dropped.
   EXPECT_EQ(rule.key_of("employeeNumber", " X7 "), "employeeNumber:x7");
+}
+
+// The keys of rule version 2, pinned: a change to any of them (ldap::CaseIgnoreForm, Dn::Key,
+// FoldCase) must come with a new version, or queues stored before it are never re-keyed.
+TEST(RequestMappingTest, TheKeysOfTheRuleVersionArePinned) {
+  const auto rule = AccountKeyRule();
+  ASSERT_EQ(rule.version, "2") << "a new version: pin its keys here";
+  const std::vector<std::array<std::string, 3>> pinned = {
+      {"uid", "  Ana  MARÍA ", "uid:ana maría"},
+      {"sAMAccountName", "ŸVES", "sAMAccountName:ÿves"},
+      {"userPrincipalName", "Ann@Corp.Example", "userPrincipalName:ann@corp.example"},
+      {"mail", "ΑΝΝΑ@x", "mail:αννα@x"},
+      {"dn", "userid=Ann,organizationalUnitName=People,DC=Test", "dn:uid=ann,ou=people,dc=test"},
+      {"dn", "2.5.4.3=a+UID=B, dc=test", "dn:cn=a+uid=b,dc=test"},
+      {"dn", "Not A DN", "dn:not a dn"},
+  };
+  for (const auto& [kind, value, key] : pinned) {
+    EXPECT_EQ(rule.key_of(kind, value), key) << kind << " " << value;
+  }
 }
 
 }  // namespace

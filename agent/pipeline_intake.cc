@@ -39,7 +39,11 @@ class BatchReplayGuard final : public protocol::ReplayGuard {
   Result<Verdict> Remember(std::string_view id, std::string_view nonce,
                            WallTime forget_after) override {
     Result<Verdict> verdict = Decide(id, nonce, forget_after);
-    if (!verdict.ok()) unreadable_[std::string(id)] = std::string(nonce);
+    if (verdict.ok()) {
+      unreadable_.erase(std::string(id));
+    } else {
+      unreadable_[std::string(id)] = std::string(nonce);
+    }
     return verdict;
   }
 

@@ -547,23 +547,25 @@ void Daemon::ReloadPolicy(const config::Config& config) {
 }
 
 void Daemon::KeepBreaker(const policy::BreakerState& state, std::optional<BreakerOutcome> action) {
-  BreakerFile file{state, action};
-  if (!action) {
-    auto kept = ReadBreakerFile(config_.agent.state_dir);
-    if (kept.ok()) file.last_action = kept->last_action;
+  {
+    std::lock_guard lock(breaker_mu_);
+    BreakerFile file{state, action};
+    if (!action) file.last_action = LastBreakerAction();
+    WriteBreakerLocked(std::move(file));
   }
-  WriteBreaker(std::move(file));
   status_->Changed();
+}
+
+// The latest administrator action: the one not written yet, else the one in breaker.json.
+std::optional<BreakerOutcome> Daemon::LastBreakerAction() {
+  if (unsaved_breaker_) return unsaved_breaker_->last_action;
+  auto kept = ReadBreakerFile(config_.agent.state_dir);
+  return kept.ok() ? kept->last_action : std::nullopt;
 }
 
 void Daemon::RetryBreaker() {
   std::lock_guard lock(breaker_mu_);
   if (unsaved_breaker_) WriteBreakerLocked(BreakerFile(*unsaved_breaker_));
-}
-
-void Daemon::WriteBreaker(BreakerFile file) {
-  std::lock_guard lock(breaker_mu_);
-  WriteBreakerLocked(std::move(file));
 }
 
 void Daemon::WriteBreakerLocked(BreakerFile file) {

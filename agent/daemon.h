@@ -92,10 +92,10 @@ class Daemon {
   void KeepBreaker(const policy::BreakerState& state, std::optional<BreakerOutcome> action);
   // Writes `file` as breaker.json; a file that could not be written is kept in
   // unsaved_breaker_ and written again at every tick (RetryBreaker), until it is (or a newer
-  // state is).
-  void WriteBreaker(BreakerFile file);
+  // state is). REQUIRES: breaker_mu_ held.
+  void WriteBreakerLocked(BreakerFile file);
   void RetryBreaker();
-  void WriteBreakerLocked(BreakerFile file);  // REQUIRES: breaker_mu_ held
+  std::optional<BreakerOutcome> LastBreakerAction();  // REQUIRES: breaker_mu_ held
   // A reload changed [policy] or a scope table: the pipeline's rules are replaced.
   void ReloadPolicy(const config::Config& config);
   // Carries out a pending `wbagent breaker release|reject` (breaker_file.h).
@@ -103,7 +103,7 @@ class Daemon {
 
   config::Config config_;
   std::shared_ptr<spdlog::logger> log_;
-  // The breaker's state that breaker.json does not hold yet (WriteBreaker): a tripped breaker
+  // The breaker's state that breaker.json does not hold yet (WriteBreakerLocked): a tripped breaker
   // the next start would not know of, and so admit what it holds by the ordinary rules.
   // Guarded by breaker_mu_, which also keeps the writes of breaker.json in order: the
   // pipeline's breaker changes come on the intake's thread, the ticks' retries on this one.

@@ -352,7 +352,9 @@ class Pipeline final : public IntakeTarget {
   void OweAnswer(OwedAnswer delivery, const std::string& why);
   // nullopt while the queue still cannot be read.
   std::optional<OwedVerdict> JudgeOwed(const OwedAnswer& delivery);
-  void SendOwed(const std::string& id, const OwedVerdict& verdict);
+  // False when the outgoing queue was full: the delivery is owed still.
+  bool SendOwed(const std::string& id, const OwedVerdict& verdict);
+  bool RejectOwed(const protocol::Rejection& rejection);
   static protocol::Rejection RefusedByQueue(const Status& refusal, const std::string& id);
   // Appends `event` (logging a failure); false when it is not in the trail.
   bool Audit(const audit::Event& event);

@@ -281,20 +281,33 @@ void Pipeline::Answer(std::vector<Arrival>& arrivals) {
 // the id or the nonce `replayed`, and one the queue does not hold `unavailable`.
 void Pipeline::AnswerOwedRedeliveries() {
   std::vector<OwedAnswer> owed;
+  std::uint64_t generation = 0;
   {
     std::lock_guard lock(unsent_mu_);
     owed = unanswered_deliveries_;
+    generation = resend_generation_;
   }
+  std::vector<std::pair<OwedAnswer, OwedVerdict>> judged;
   for (const OwedAnswer& delivery : owed) {
-    std::optional<OwedVerdict> verdict = JudgeOwed(delivery);
-    if (!verdict) continue;  // the queue still cannot be read: the next tick
+    // nullopt: the queue still cannot be read, the next tick.
+    if (auto verdict = JudgeOwed(delivery)) judged.emplace_back(delivery, std::move(*verdict));
+  }
+  // Refusals first: a result ends every delivery of its id (docs/protocol.md, section 8), so a
+  // `replayed` for another envelope with that id, sent after it, would end another delivery.
+  std::stable_partition(judged.begin(), judged.end(),
+                        [](const auto& j) { return !j.second.record.has_value(); });
+  for (const auto& [delivery, verdict] : judged) {
     {
       std::lock_guard lock(unsent_mu_);
       auto it = std::find(unanswered_deliveries_.begin(), unanswered_deliveries_.end(), delivery);
-      if (it == unanswered_deliveries_.end()) continue;  // the channel was lost meanwhile
-      unanswered_deliveries_.erase(it);                  // one delivery, one answer
+      // The channel was lost meanwhile: the answer belongs to the connection it came on.
+      if (generation != resend_generation_ || it == unanswered_deliveries_.end()) return;
+      unanswered_deliveries_.erase(it);  // one delivery, one answer
     }
-    SendOwed(delivery.id, *verdict);
+    if (SendOwed(delivery.id, verdict)) continue;
+    // The outgoing queue is full: owed still, on this connection only.
+    std::lock_guard lock(unsent_mu_);
+    if (generation == resend_generation_) unanswered_deliveries_.push_back(delivery);
   }
 }
 
@@ -317,21 +330,32 @@ std::optional<Pipeline::OwedVerdict> Pipeline::JudgeOwed(const OwedAnswer& deliv
   return OwedVerdict{.record = std::move(known->record)};
 }
 
-void Pipeline::SendOwed(const std::string& id, const OwedVerdict& verdict) {
+bool Pipeline::SendOwed(const std::string& id, const OwedVerdict& verdict) {
   if (verdict.replayed) {
-    Reject({protocol::RejectCode::kReplayed,
-            "the request id or nonce was already used by another request", id,
-            /*id_authenticated=*/true});
-  } else if (!verdict.record) {
-    // The envelope is gone by now, so it cannot be stored here: the cloud sends it again.
-    Reject({protocol::RejectCode::kUnavailable,
-            "the agent could not store the request; it may be sent again", id,
-            /*id_authenticated=*/true});
-  } else if (queue::IsTerminal(verdict.record->state)) {
-    SendResult(*verdict.record);
-  } else {
-    (void)deps_.outbound->Send(protocol::Accepted{id});
+    return RejectOwed({protocol::RejectCode::kReplayed,
+                       "the request id or nonce was already used by another request", id,
+                       /*id_authenticated=*/true});
   }
+  if (!verdict.record) {
+    // The envelope is gone by now, so it cannot be stored here: the cloud sends it again.
+    return RejectOwed({protocol::RejectCode::kUnavailable,
+                       "the agent could not store the request; it may be sent again", id,
+                       /*id_authenticated=*/true});
+  }
+  if (queue::IsTerminal(verdict.record->state)) {
+    SendResult(*verdict.record);  // kept for the next tick by SendResult itself when refused
+    return true;
+  }
+  return deps_.outbound->Send(protocol::Accepted{id}).code() != Code::kResourceExhausted;
+}
+
+// As Reject, but false when the outgoing queue was full: the delivery is owed still.
+bool Pipeline::RejectOwed(const protocol::Rejection& rejection) {
+  RecordRejection(rejection);
+  if (AuditFailed()) return true;  // as in Reject: not sent, and never will be
+  const Status sent = deps_.outbound->Send(
+      protocol::Rejected{rejection.request_id, rejection.code, rejection.reason});
+  return sent.code() != Code::kResourceExhausted;
 }
 
 // Stored or not, nobody can tell now. `unavailable` would tell the cloud that this agent kept

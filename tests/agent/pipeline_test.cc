@@ -39,6 +39,10 @@ class FakeOutbound final : public Outbound {
       --refuse_results;
       return Status(Code::kResourceExhausted, "the outgoing queue is full");
     }
+    if (std::holds_alternative<protocol::Rejected>(m) && refuse_rejections > 0) {
+      --refuse_rejections;
+      return Status(Code::kResourceExhausted, "the outgoing queue is full");
+    }
     if (on_send) on_send(m);
     std::lock_guard lock(mu_);
     sent_.push_back(m);
@@ -48,6 +52,19 @@ class FakeOutbound final : public Outbound {
   std::function<void(const protocol::Message&)> on_send;
   // The next this many results are refused, as a full outgoing queue refuses them.
   std::atomic<int> refuse_results{0};
+  std::atomic<int> refuse_rejections{0};  // and rejections
+  // The type of each message sent, in order: "rejected", "result", ...
+  std::vector<std::string> Kinds() {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& m : sent_) {
+      out.push_back(std::holds_alternative<protocol::Rejected>(m)        ? "rejected"
+                    : std::holds_alternative<protocol::ResultMessage>(m) ? "result"
+                    : std::holds_alternative<protocol::Accepted>(m)      ? "accepted"
+                                                                         : "other");
+    }
+    return out;
+  }
   template <typename T>
   std::vector<T> All() {
     std::lock_guard lock(mu_);
@@ -764,14 +781,25 @@ TEST_F(PipelineTest, AnEnvelopeWhoseReplayMemoryCannotBeReadIsAnsweredAtATickNot
   // envelope gets its result, each delivery of the other `unavailable` (nothing was kept, so
   // the cloud sends it again), and the envelope reusing the stored id `replayed`, never the
   // stored request's answer.
+  // The outgoing queue is full for one of the refusals at first: that delivery stays owed.
   faulty_->fail_replay_reads = false;
+  outbound_.refuse_rejections = 1;
   pipeline_->SendOwedResults();
   EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 2u);
+  EXPECT_EQ(outbound_.All<protocol::Rejected>().size(), 2u);
+  // The refusals went before the result: a result ends every delivery of its id, so a
+  // `replayed` for the id sent after it would end another delivery's credit.
+  const std::vector<std::string> kinds = outbound_.Kinds();
+  ASSERT_GE(kinds.size(), 4u);
+  EXPECT_EQ(std::vector<std::string>(kinds.end() - 3, kinds.end()),
+            (std::vector<std::string>{"rejected", "rejected", "result"}));
+  pipeline_->SendOwedResults();  // the refused one, now
   EXPECT_EQ(RejectionsOf(outbound_, fresh.id),
             (std::vector{protocol::RejectCode::kUnavailable, protocol::RejectCode::kUnavailable}));
   EXPECT_EQ(RejectionsOf(outbound_, stored.id), std::vector{protocol::RejectCode::kReplayed});
   pipeline_->SendOwedResults();  // answered once
   EXPECT_EQ(outbound_.All<protocol::Rejected>().size(), 3u);
+  EXPECT_EQ(outbound_.All<protocol::ResultMessage>().size(), 2u);
   pipeline_->OnRequest({fresh_envelope});
   ASSERT_TRUE(ResultArrives(fresh.id).ok());
   EXPECT_EQ(directory_->applies, 2);  // each once

@@ -327,7 +327,8 @@ class Pipeline final : public IntakeTarget {
   void Finalize(const queue::Work& work, const ldap::Outcome& outcome, const std::string& dn,
                 const std::string& directory, std::chrono::milliseconds duration);
   void SendResult(const queue::Record& record);
-  void Reject(const protocol::Rejection& rejection);
+  // Audits, then sends `rejected`; false when the full outgoing queue refused it.
+  bool Reject(const protocol::Rejection& rejection);
   // Audits (with `durability`) and logs a rejection; false when it was summarised instead.
   bool RecordRejection(const protocol::Rejection& rejection,
                        audit::Durability durability = audit::Durability::kDurable);
@@ -354,7 +355,6 @@ class Pipeline final : public IntakeTarget {
   std::optional<OwedVerdict> JudgeOwed(const OwedAnswer& delivery);
   // False when the outgoing queue was full: the delivery is owed still.
   bool SendOwed(const std::string& id, const OwedVerdict& verdict);
-  bool RejectOwed(const protocol::Rejection& rejection);
   static protocol::Rejection RefusedByQueue(const Status& refusal, const std::string& id);
   // Appends `event` (logging a failure); false when it is not in the trail.
   bool Audit(const audit::Event& event);

@@ -332,30 +332,21 @@ std::optional<Pipeline::OwedVerdict> Pipeline::JudgeOwed(const OwedAnswer& deliv
 
 bool Pipeline::SendOwed(const std::string& id, const OwedVerdict& verdict) {
   if (verdict.replayed) {
-    return RejectOwed({protocol::RejectCode::kReplayed,
-                       "the request id or nonce was already used by another request", id,
-                       /*id_authenticated=*/true});
+    return Reject({protocol::RejectCode::kReplayed,
+                   "the request id or nonce was already used by another request", id,
+                   /*id_authenticated=*/true});
   }
   if (!verdict.record) {
     // The envelope is gone by now, so it cannot be stored here: the cloud sends it again.
-    return RejectOwed({protocol::RejectCode::kUnavailable,
-                       "the agent could not store the request; it may be sent again", id,
-                       /*id_authenticated=*/true});
+    return Reject({protocol::RejectCode::kUnavailable,
+                   "the agent could not store the request; it may be sent again", id,
+                   /*id_authenticated=*/true});
   }
   if (queue::IsTerminal(verdict.record->state)) {
     SendResult(*verdict.record);  // kept for the next tick by SendResult itself when refused
     return true;
   }
   return deps_.outbound->Send(protocol::Accepted{id}).code() != Code::kResourceExhausted;
-}
-
-// As Reject, but false when the outgoing queue was full: the delivery is owed still.
-bool Pipeline::RejectOwed(const protocol::Rejection& rejection) {
-  RecordRejection(rejection);
-  if (AuditFailed()) return true;  // as in Reject: not sent, and never will be
-  const Status sent = deps_.outbound->Send(
-      protocol::Rejected{rejection.request_id, rejection.code, rejection.reason});
-  return sent.code() != Code::kResourceExhausted;
 }
 
 // Stored or not, nobody can tell now. `unavailable` would tell the cloud that this agent kept
@@ -459,11 +450,12 @@ bool Pipeline::EndsAdmission(const queue::Record& record, const policy::Decision
   return true;
 }
 
-void Pipeline::Reject(const protocol::Rejection& rejection) {
+bool Pipeline::Reject(const protocol::Rejection& rejection) {
   RecordRejection(rejection);
-  if (AuditFailed()) return;  // as in Answer
-  (void)deps_.outbound->Send(
+  if (AuditFailed()) return true;  // as in Answer: not sent, and never will be
+  const Status sent = deps_.outbound->Send(
       protocol::Rejected{rejection.request_id, rejection.code, rejection.reason});
+  return sent.code() != Code::kResourceExhausted;
 }
 
 void Pipeline::OnFrameRejected(const protocol::Rejected& sent) {

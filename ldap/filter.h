@@ -16,7 +16,7 @@ std::string EscapeFilterValue(std::string_view value);
 inline constexpr int kLookupEntries = 2;
 
 // The filter every account of this kind of directory matches: on AD
-// (&(objectCategory=person)(objectClass=user)), on OpenLDAP (objectClass=person).
+// (&(objectCategory=person)(objectClass=user)), on OpenLDAP (&(objectClass=person)).
 std::string AccountFilter(config::DirectoryKind kind);
 
 // The filter that finds a user by one lookup attribute, e.g. for AD and sAMAccountName:

@@ -437,7 +437,9 @@ Status Daemon::OpenComponents(const config::Config& config) {
           .log = log_,
           .activity_changed = [status = status_.get()] { status->Changed(); },
           .breaker_changed =
-              [this](const policy::BreakerState& state) { KeepBreaker(state, std::nullopt); },
+              [this](const policy::BreakerState& state, std::optional<BreakerOutcome> action) {
+                KeepBreaker(state, std::move(action));
+              },
           .audit_failed = audit_failed_,
           .keys_recorded = [state_dir = config.agent.state_dir, log = log_](
                                KeyMaterial which) { NoteKeysRecorded(state_dir, which, *log); },
@@ -472,6 +474,7 @@ void Daemon::Stop() {
   if (channel_) channel_->Stop();    // no new requests
   if (intake_) intake_->Stop();      // what arrived is stored and answered (or dropped)
   if (pipeline_) pipeline_->Stop();  // finish the ones in flight
+  KeepUnsavedBreakerAtStop();
   (void)audit_->Append(LifecycleEvent(audit::EventType::kAgentStopped, "stopped by signal"));
   if (Status s = audit_->Close(); !s.ok()) log_->error("audit trail: {}", s.ToString());
   status_->Stop();
@@ -563,6 +566,28 @@ std::optional<BreakerOutcome> Daemon::LastBreakerAction() {
   return kept.ok() ? kept->last_action : std::nullopt;
 }
 
+// The last chance to write it: what is not written now the next start does not know. The
+// trail has the trip and the administrator's decisions (policy_decision records); the log
+// says what the file should have said, so that an administrator can act on it.
+void Daemon::KeepUnsavedBreakerAtStop() {
+  RetryBreaker();
+  std::lock_guard lock(breaker_mu_);
+  if (!unsaved_breaker_) return;
+  if (unsaved_breaker_->state.tripped) {
+    log_->critical(
+        "breaker state: not written at stop: the breaker is tripped, but {} does not say so, "
+        "and the next start would admit the requests it holds by the ordinary rules. Fix the "
+        "cause logged above (disk space, permissions) before starting wbagent again; `wbagent "
+        "queue list --state received` lists the requests it holds",
+        EscapeForLog(BreakerStatePath(config_.agent.state_dir).string()));
+  } else {
+    log_->error(
+        "breaker state: not written at stop: {} still holds an older state than the running "
+        "agent had (the breaker is not tripped)",
+        EscapeForLog(BreakerStatePath(config_.agent.state_dir).string()));
+  }
+}
+
 void Daemon::RetryBreaker() {
   std::lock_guard lock(breaker_mu_);
   if (unsaved_breaker_) WriteBreakerLocked(BreakerFile(*unsaved_breaker_));
@@ -606,9 +631,10 @@ void Daemon::ApplyBreakerCommand() {
     log_->error("breaker {}: {}", BreakerActionName(action), moved.error().ToString());
     return;
   }
+  // breaker.json already says so: the pipeline reported the change with the action, in the
+  // order of the breaker's changes (a trip right after the release is written after it).
   log_->warn("breaker {} by an administrator: {} held request(s) {}", BreakerActionName(action),
              *moved, action == BreakerAction::kRelease ? "admitted" : "refused");
-  KeepBreaker(pipeline_->Breaker(), BreakerOutcome{action, clock_.Now(), *moved});
 }
 
 void Daemon::ReloadSecrets() {

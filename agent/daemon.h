@@ -95,6 +95,7 @@ class Daemon {
   // state is). REQUIRES: breaker_mu_ held.
   void WriteBreakerLocked(BreakerFile file);
   void RetryBreaker();
+  void KeepUnsavedBreakerAtStop();
   std::optional<BreakerOutcome> LastBreakerAction();  // REQUIRES: breaker_mu_ held
   // A reload changed [policy] or a scope table: the pipeline's rules are replaced.
   void ReloadPolicy(const config::Config& config);

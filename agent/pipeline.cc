@@ -287,8 +287,9 @@ bool Pipeline::EndDenied(const queue::RequestInfo& info, const policy::RuleMatch
   return true;
 }
 
-void Pipeline::OnBreakerChanged(const policy::BreakerState& state, const queue::RequestInfo* by) {
-  if (deps_.breaker_changed) deps_.breaker_changed(state);
+void Pipeline::OnBreakerChanged(const policy::BreakerState& state, const queue::RequestInfo* by,
+                                std::optional<BreakerOutcome> action) {
+  if (deps_.breaker_changed) deps_.breaker_changed(state, action);
   if (!state.tripped) return;
   // Loudly, once: from here every request is held until an administrator decides.
   const std::string what =
@@ -339,7 +340,8 @@ Result<int> Pipeline::ReleaseHeld() {
   }
   Notify(static_cast<std::size_t>(moved));
   if (moved != static_cast<int>(ids.size())) return LeftTripped("release", moved, ids.size());
-  OnBreakerChanged(CurrentPolicy()->ReleaseBreaker(), nullptr);
+  OnBreakerChanged(CurrentPolicy()->ReleaseBreaker(), nullptr,
+                   BreakerOutcome{BreakerAction::kRelease, deps_.clock->Now(), moved});
   return moved;
 }
 
@@ -361,7 +363,8 @@ Result<int> Pipeline::RejectHeld() {
   // Each may have held up its account's next request.
   Notify(static_cast<std::size_t>(moved));
   if (moved != static_cast<int>(held->size())) return LeftTripped("reject", moved, held->size());
-  OnBreakerChanged(CurrentPolicy()->RejectBreaker(), nullptr);
+  OnBreakerChanged(CurrentPolicy()->RejectBreaker(), nullptr,
+                   BreakerOutcome{BreakerAction::kReject, deps_.clock->Now(), moved});
   return moved;
 }
 

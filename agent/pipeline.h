@@ -73,6 +73,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "agent/breaker_file.h"
 #include "agent/intake.h"
 #include "agent/recorded_keys.h"
 #include "audit/audit.h"
@@ -109,9 +110,12 @@ struct PipelineDeps {
   // Called (from a worker) after a request finished, so that the status view is rewritten.
   // Must not block. Unset: nothing.
   std::function<void()> activity_changed;
-  // Called when the breaker's state changed (it tripped, or was released), with the new
-  // state, so that it is kept durably and shown. Unset: nothing.
-  std::function<void(const policy::BreakerState&)> breaker_changed;
+  // Called when the breaker's state changed (it tripped, or an administrator released or
+  // rejected what it held), with the new state and, for an administrator's command, what it
+  // did, so that both are kept durably and shown. Every call is made under the admissions'
+  // lock, so the calls come in the order of the changes: the last one holds the breaker's
+  // state. Unset: nothing.
+  std::function<void(const policy::BreakerState&, std::optional<BreakerOutcome>)> breaker_changed;
   // Called once, from the thread whose audit append or sync failed first (AuditFailed), so
   // that the daemon stops at once rather than at its next tick. Must not block. Unset: nothing.
   std::function<void()> audit_failed;
@@ -284,7 +288,8 @@ class Pipeline final : public IntakeTarget {
   // be ended.
   bool EndDenied(const queue::RequestInfo& info, const policy::RuleMatch& rule,
                  std::chrono::milliseconds duration);
-  void OnBreakerChanged(const policy::BreakerState& state, const queue::RequestInfo* by);
+  void OnBreakerChanged(const policy::BreakerState& state, const queue::RequestInfo* by,
+                        std::optional<BreakerOutcome> action = std::nullopt);
   // ReleaseHeld's or RejectHeld's error when `moved` of `held` requests moved.
   Status LeftTripped(std::string_view action, int moved, std::size_t held) const;
   // After a transient failure: Retry, and when that expired the request, ReportQueueEnd.

@@ -445,24 +445,29 @@ class PipelineTest : public ::testing::Test {
       ASSERT_TRUE(opened.ok()) << opened.error().ToString();
       policy_ = std::move(*opened);
     }
-    pipeline_ =
-        std::make_unique<Pipeline>(PipelineDeps{.queue = queue_.get(),
-                                                .router = router_.get(),
-                                                .policy = policy_,
-                                                .audit = audit_.get(),
-                                                .outbound = &outbound_,
-                                                .clock = clock_,
-                                                .log = log_,
-                                                .activity_changed = {},
-                                                .breaker_changed = {},
-                                                .audit_failed = [this] { ++audit_failed_calls_; },
-                                                .keys_recorded =
-                                                    [this](KeyMaterial which) {
-                                                      ++keys_recorded_calls_;
-                                                      last_key_recorded_ = which;
-                                                    },
-                                                .metrics = &recorder_},
-                                   std::move(keys), workers);
+    pipeline_ = std::make_unique<Pipeline>(
+        PipelineDeps{
+            .queue = queue_.get(),
+            .router = router_.get(),
+            .policy = policy_,
+            .audit = audit_.get(),
+            .outbound = &outbound_,
+            .clock = clock_,
+            .log = log_,
+            .activity_changed = {},
+            .breaker_changed =
+                [this](const policy::BreakerState& state, std::optional<BreakerOutcome> action) {
+                  std::lock_guard lock(breaker_mu_);
+                  breaker_changes_.emplace_back(state, action);
+                },
+            .audit_failed = [this] { ++audit_failed_calls_; },
+            .keys_recorded =
+                [this](KeyMaterial which) {
+                  ++keys_recorded_calls_;
+                  last_key_recorded_ = which;
+                },
+            .metrics = &recorder_},
+        std::move(keys), workers);
     if (start) {
       ASSERT_TRUE(pipeline_->Start().ok());
       PastTheStartsMillisecond();
@@ -618,6 +623,8 @@ class PipelineTest : public ::testing::Test {
   std::atomic<int> first_failed_call_{-1};
   std::atomic<int> audit_failed_calls_{0};   // PipelineDeps::audit_failed
   std::atomic<int> keys_recorded_calls_{0};  // PipelineDeps::keys_recorded
+  std::mutex breaker_mu_;                    // PipelineDeps::breaker_changed, in order:
+  std::vector<std::pair<policy::BreakerState, std::optional<BreakerOutcome>>> breaker_changes_;
   std::optional<KeyMaterial> last_key_recorded_;
   std::unique_ptr<protocol::EcPrivateKey> signing_;
   std::shared_ptr<const protocol::EcPrivateKey> agent_key_;
@@ -2214,6 +2221,36 @@ TEST_F(PipelineBreakerTest, AReleaseWakesAWorkerForEachReleasedRequest) {
   EXPECT_TRUE(both_busy.ok()) << "workers in Apply: " << directory_->at_gate.load();
   directory_->SetGate(false);
   for (const auto& id : held) ASSERT_TRUE(ResultArrives(id).ok());
+}
+
+// The daemon writes breaker.json from these calls alone, the last one winning: each change
+// comes once, in order, and an administrator's release or reject comes with what it did (a
+// second write of the action after the fact could land after a newer trip, and a restart would
+// then find the breaker closed).
+TEST_F(PipelineBreakerTest, EachBreakerChangeIsReportedOnceInOrderWithTheAdministratorsAction) {
+  Send(2);
+  Send(3);
+  const WallTime before = clock_->Now();
+  ASSERT_EQ(*pipeline_->ReleaseHeld(), 3);
+  const WallTime after = clock_->Now();
+  Send(3);  // counted again from the release: the third trips it again
+  ASSERT_EQ(*pipeline_->RejectHeld(), 1);
+  std::lock_guard lock(breaker_mu_);
+  ASSERT_EQ(breaker_changes_.size(), 4u);
+  EXPECT_TRUE(breaker_changes_[0].first.tripped);
+  EXPECT_FALSE(breaker_changes_[0].second.has_value());
+  EXPECT_FALSE(breaker_changes_[1].first.tripped);
+  ASSERT_TRUE(breaker_changes_[1].second.has_value());
+  EXPECT_EQ(breaker_changes_[1].second->action, BreakerAction::kRelease);
+  EXPECT_EQ(breaker_changes_[1].second->requests, 3);
+  EXPECT_GE(breaker_changes_[1].second->at, before);
+  EXPECT_LE(breaker_changes_[1].second->at, after);
+  EXPECT_TRUE(breaker_changes_[2].first.tripped);
+  EXPECT_FALSE(breaker_changes_[2].second.has_value());
+  EXPECT_FALSE(breaker_changes_[3].first.tripped);
+  ASSERT_TRUE(breaker_changes_[3].second.has_value());
+  EXPECT_EQ(breaker_changes_[3].second->action, BreakerAction::kReject);
+  EXPECT_EQ(breaker_changes_[3].second->requests, 1);
 }
 
 TEST_F(PipelineBreakerTest, RejectedHeldRequestsEndRefusedAndAreNeverWritten) {

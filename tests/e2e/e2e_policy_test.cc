@@ -678,6 +678,46 @@ TEST_F(EndToEndPolicyTest, AReloadThatRenamesTheDirectoryKeepsItsScopeUntilTheRe
   (void)agent.Stop();
 }
 
+// The breaker trips while breaker.json cannot be written, and the agent stops before it could
+// be: the next start would not know the breaker tripped and would admit what it held, so the
+// stop says so at critical, with what to do.
+TEST_F(EndToEndPolicyTest, AStopWithTheTrippedBreakerUnwrittenSaysSoAtCritical) {
+  TempDir dir("wbe2ebrkstop");
+  auto d = Deploy(dir.path(), SlapdServer::service_password(),
+                  SlapdDirectoryToml(*slapd_, 5) + "\n[policy.rate_limits]\noverall = \"1/1h\"\n",
+                  {"agent-brkstop"});
+  ASSERT_TRUE(d.ok()) << d.error().ToString();
+  Agent& agent = *d->agents.front();
+  const auto breaker_file = agent.state() / "breaker.json";
+  std::filesystem::remove(breaker_file);
+  ASSERT_TRUE(std::filesystem::create_directories(breaker_file / "in-the-way"));
+  for (const std::string uid : {"alice", "bob"}) {
+    const std::string pw = "Stop-Unwritten-" + uid + "-1";
+    CommandResult r =
+        d->cloud->Submit({"--user", uid, "--kind", "uid", "--op", "reset", "--ttl", "900"}, &pw);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  ASSERT_TRUE(WaitUntil(
+                  [&] {
+                    return ReadFileOrEmpty(agent.log()).find("the breaker tripped") !=
+                                   std::string::npos
+                               ? Status::Ok()
+                               : NotFound("not tripped yet");
+                  },
+                  std::chrono::seconds(60))
+                  .ok())
+      << ReadFileOrEmpty(agent.log());
+  (void)agent.Stop();
+  const std::string log = ReadFileOrEmpty(agent.log());
+  const std::size_t at = log.find("breaker state: not written at stop: the breaker is tripped");
+  ASSERT_NE(at, std::string::npos) << log;
+  const std::size_t line = log.rfind('\n', at);
+  EXPECT_NE(log.substr(line == std::string::npos ? 0 : line, at - line).find("critical"),
+            std::string::npos)
+      << log.substr(line == std::string::npos ? 0 : line, 200);
+  EXPECT_TRUE(std::filesystem::is_directory(breaker_file));
+}
+
 // A burst of 200 resets against an overall limit of 20 an hour. The breaker trips on the 21st
 // request. Held requests are stored and accepted but not written; they keep the agent's
 // credits (4 here), so the cloud keeps the rest of the burst. Each `wbagent breaker release`

@@ -155,7 +155,22 @@ bool IsConnectivity(int rc) {
          rc == LDAP_UNAVAILABLE || rc == LDAP_TIMEOUT || rc == LDAP_TIMELIMIT_EXCEEDED;
 }
 
+// A server that could not complete an operation for a reason of its own (a backend error, an
+// administrative limit): it says nothing about what was asked.
+bool IsServerTrouble(int rc) {
+  return rc == LDAP_OTHER || rc == LDAP_ADMINLIMIT_EXCEEDED || rc == LDAP_OPERATIONS_ERROR;
+}
+
 Outcome ErrorResult(int rc, std::string_view diag, OperationKind kind) {
+  if (kind == OperationKind::kServiceBind && IsServerTrouble(rc)) {
+    // Not a refusal of the credentials: the pool's hold on binds (which keeps a wrong password
+    // from locking the account out) would stop every write for minutes after a passing fault;
+    // as a server failure it backs off that server and fails over instead.
+    return MakeOutcome(OutcomeCode::kDirectoryUnavailable,
+                       std::string("the directory server could not complete the service "
+                                   "account's bind: ") +
+                           ldap_err2string(rc));
+  }
   // Any other refusal of the service account's own bind is about its credentials or method.
   if (kind == OperationKind::kServiceBind && !IsConnectivity(rc)) {
     return ServiceBindOutcome(rc, diag);

@@ -161,6 +161,24 @@ TEST(OutcomeTest, ServiceBindReasonsComeFromAdDataCodes) {
   EXPECT_EQ(bind("x").code, OutcomeCode::kServiceBindFailed);
 }
 
+// Only a refusal of the service account's credentials or method holds the pool's binds
+// (ServerPool::kBindHold); a server's own fault during the bind is a server failure: that
+// server backs off and the next one is tried, and nothing waits out the hold.
+TEST(OutcomeTest, AServersOwnFaultDuringTheBindIsNotABindRefusal) {
+  for (int rc :
+       {LDAP_OTHER, LDAP_ADMINLIMIT_EXCEEDED, LDAP_OPERATIONS_ERROR, LDAP_BUSY, LDAP_UNAVAILABLE}) {
+    const Outcome o = OutcomeFromLdap(rc, "", OperationKind::kServiceBind);
+    EXPECT_EQ(o.code, OutcomeCode::kDirectoryUnavailable) << rc << ": " << o.ToString();
+    EXPECT_TRUE(o.transient());
+  }
+  for (int rc : {LDAP_INVALID_CREDENTIALS, LDAP_STRONG_AUTH_REQUIRED, LDAP_CONFIDENTIALITY_REQUIRED,
+                 LDAP_INAPPROPRIATE_AUTH, LDAP_UNWILLING_TO_PERFORM}) {
+    EXPECT_EQ(OutcomeFromLdap(rc, "", OperationKind::kServiceBind).code,
+              OutcomeCode::kServiceBindFailed)
+        << rc;
+  }
+}
+
 TEST(OutcomeTest, ConnectionFailuresAreTransient) {
   EXPECT_TRUE(Write(LDAP_SERVER_DOWN, "").transient());
   EXPECT_TRUE(Write(LDAP_BUSY, "").transient());

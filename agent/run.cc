@@ -54,7 +54,8 @@ int WaitForSignal(const sigset_t& set, std::chrono::milliseconds timeout) {
   }
 }
 
-// Keys the config sets that have no effect yet: never ignored silently.
+// Keys the config sets that have no effect yet, and settings that deny what they seem to
+// allow: never ignored silently.
 void LogWarnings(const config::Config& config, spdlog::logger& log) {
   for (const auto& w : config.warnings) log.warn("{}", w.ToString());
 }

@@ -89,6 +89,7 @@ Config Walk(const toml::value& root, const fs::path& file, const LoadOptions& op
   internal::LoadLog(reader, config.log);
   internal::LoadMetrics(reader, config.metrics);
   reader.ReportUnknownKeys();
+  if (diag.empty()) internal::WarnPrivilegedRulesWithoutMethods(root, config, diag);
   return config;
 }
 

@@ -294,6 +294,82 @@ void LoadScopes(TableReader& dir, std::optional<DirectoryKind> kind, const LoadC
   LoadPasswordTables(dir, ctx, out.password, out.admin_password);
 }
 
+namespace {
+
+// The value of `key` in the table `table` holds, or nullptr.
+const toml::value* Find(const toml::value& table, std::string_view key) {
+  if (!table.is_table()) return nullptr;
+  const toml::table& t = table.as_table(std::nothrow);
+  auto it = t.find(std::string(key));
+  return it == t.end() ? nullptr : &it->second;
+}
+
+// One scope table of one directory, and the verification tables of the requests it serves.
+struct ServedScope {
+  std::string_view table;  // "scope" or "admin_scope"
+  const ScopeConfig& scope;
+  std::vector<std::pair<std::string_view, const VerificationConfig*>> verifications;
+};
+
+void WarnScope(const toml::value& dir, const std::string& dir_path, const ServedScope& served,
+               Diagnostics& diag) {
+  const toml::value* table = Find(dir, served.table);
+  if (table == nullptr) return;
+  struct Rule {
+    std::string_view key;
+    bool set;
+    std::string_view accounts;
+  };
+  const Rule rules[] = {
+      {"allow_protected", served.scope.allow_protected, "protected accounts"},
+      {"privileged_groups", !served.scope.privileged_groups.empty(),
+       "members of privileged_groups"},
+  };
+  for (const Rule& rule : rules) {
+    const toml::value* value = Find(*table, rule.key);
+    if (!rule.set || value == nullptr) continue;
+    for (const auto& [verification_table, verification] : served.verifications) {
+      if (!verification->privileged_methods.empty()) continue;
+      std::string what = "every ";
+      what += verification_table == "policy.verification" ? "self-service" : "admin";
+      what += " request for ";
+      what += rule.accounts;
+      what += " is denied: [";
+      what += verification_table;
+      what +=
+          "] names no privileged_methods, and one of them is required; set it to the "
+          "methods that may reset such accounts";
+      if (rule.key == "privileged_groups") what += " (or use denied_groups to deny them)";
+      diag.Warn(LocationOf(*value),
+                dir_path + "." + std::string(served.table) + "." + std::string(rule.key), what);
+    }
+  }
+}
+
+}  // namespace
+
+void WarnPrivilegedRulesWithoutMethods(const toml::value& root, const Config& config,
+                                       Diagnostics& diag) {
+  const toml::value* dirs = Find(root, "directory");
+  if (dirs == nullptr || !dirs->is_array()) return;
+  const toml::array& tables = dirs->as_array(std::nothrow);
+  if (tables.size() != config.directories.size()) return;
+  const VerificationConfig& self = config.policy.self_verification;
+  const VerificationConfig& admin = config.policy.admin_verification;
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    const DirectoryConfig& d = config.directories[i];
+    const std::string path = "directory[" + std::to_string(i) + "]";
+    ServedScope scope{"scope", d.scope, {{"policy.verification", &self}}};
+    // Without an admin_scope, the scope serves admin requests too.
+    if (!d.admin_scope) scope.verifications.emplace_back("policy.verification.admin", &admin);
+    WarnScope(tables[i], path, scope, diag);
+    if (d.admin_scope) {
+      WarnScope(tables[i], path,
+                {"admin_scope", *d.admin_scope, {{"policy.verification.admin", &admin}}}, diag);
+    }
+  }
+}
+
 void LoadPolicy(TableReader& root, const LoadContext& ctx, PolicyConfig& out) {
   std::optional<TableReader> policy = OpenTable(root, "policy", Presence::kOptional);
   if (!policy) return;

@@ -22,7 +22,8 @@ class Diagnostics {
   explicit Diagnostics(std::string file) : file_(std::move(file)) {}
 
   void Add(Location at, std::string key, std::string problem);
-  // A key that is accepted but has no effect yet (Config::warnings): not a problem.
+  // A key that is accepted but has no effect yet, or a valid setting that denies what it
+  // seems to allow (Config::warnings): not a problem.
   void Warn(Location at, std::string key, std::string what);
 
   bool empty() const { return errors_.empty(); }

@@ -28,6 +28,11 @@ void LoadPolicy(TableReader& root, const LoadContext& ctx, PolicyConfig& out);
 // [directory.password.admin] of one [[directory]] (load_policy.cc).
 void LoadScopes(TableReader& dir, std::optional<DirectoryKind> kind, const LoadContext& ctx,
                 DirectoryConfig& out);
+// After a load without problems: warns of a scope whose allow_protected or privileged_groups
+// needs a privileged method that the verification table serving it does not name (every such
+// request is then denied). `root` is the file's table, `config` what was loaded from it.
+void WarnPrivilegedRulesWithoutMethods(const toml::value& root, const Config& config,
+                                       Diagnostics& diag);
 void LoadQueue(TableReader& root, QueueConfig& out);
 // Needs the loaded agent section: the audit files default to places under state_dir.
 void LoadAudit(TableReader& root, const LoadContext& ctx, const AgentConfig& agent,

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "tests/config/config_test_util.h"
 
 namespace wb::config::testing {
@@ -306,6 +308,62 @@ TEST_F(ConfigTest, BaseDnRoutingToTwoDirectoriesIsRefused) {
 TEST_F(ConfigTest, UpnSuffixListedTwiceInOneDirectoryIsRefused) {
   std::string text = SetKey(kMinimal, kDir, "upn_suffixes", "[\"a.example\", \"a.example\"]");
   ExpectOneError(text, "directory[0].upn_suffixes[1]", "is listed twice");
+}
+
+// allow_protected and privileged_groups admit accounts only with a privileged method; with the
+// verification table that serves the scope naming none, every such request is denied. Valid
+// (the daemon runs it), and said as a warning at the key, for each kind of request it denies.
+TEST_F(ConfigTest, PrivilegedRulesWithNoPrivilegedMethodWarnAtTheKey) {
+  std::string text = SetKey(kMinimal, "[directory.scope]", "allow_protected", "true");
+  text = SetKey(text, "[directory.scope]", "privileged_groups",
+                "[\"CN=Tier0,OU=Groups,DC=corp,DC=example,DC=com\"]");
+  const Config config = LoadOk(text);
+  ASSERT_EQ(config.warnings.size(), 4u) << FormatErrors(config.warnings);
+  const auto at_key = std::find_if(
+      config.warnings.begin(), config.warnings.end(),
+      [](const ConfigError& w) { return w.key == "directory[0].scope.allow_protected"; });
+  ASSERT_NE(at_key, config.warnings.end()) << FormatErrors(config.warnings);
+  const ConfigError& first = *at_key;
+  EXPECT_EQ(first.line, LineOf(text, "allow_protected"));
+  EXPECT_NE(first.problem.find("self-service request for protected accounts is denied"),
+            std::string::npos)
+      << first.problem;
+  EXPECT_NE(first.problem.find("[policy.verification]"), std::string::npos) << first.problem;
+  std::string all = FormatErrors(config.warnings);
+  EXPECT_NE(all.find("every admin request for protected accounts is denied: "
+                     "[policy.verification.admin]"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("directory[0].scope.privileged_groups"), std::string::npos) << all;
+  EXPECT_NE(all.find("or use denied_groups"), std::string::npos) << all;
+}
+
+TEST_F(ConfigTest, PrivilegedRulesWarnOnlyForTheRequestsWhoseTableNamesNoMethod) {
+  std::string text = SetKey(kMinimal, "[directory.scope]", "allow_protected", "true");
+  text = SetKey(text, "[policy.verification]", "privileged_methods", "[\"fido2\"]");
+  // No admin_scope: the scope serves admin requests, whose table names no method.
+  Config config = LoadOk(text);
+  ASSERT_EQ(config.warnings.size(), 1u) << FormatErrors(config.warnings);
+  EXPECT_NE(config.warnings[0].problem.find("every admin request"), std::string::npos);
+  // An admin_scope of its own without the rule: nothing left to warn of.
+  text = SetKey(text, "[directory.admin_scope]", "allowed_subtrees",
+                "[\"OU=Staff,DC=corp,DC=example,DC=com\"]");
+  EXPECT_TRUE(LoadOk(text).warnings.empty()) << FormatErrors(LoadOk(text).warnings);
+  // Both tables name a method: no warning whatever the scopes hold.
+  text = SetKey(text, "[directory.admin_scope]", "allow_protected", "true");
+  text = SetKey(text, "[policy.verification.admin]", "privileged_methods", "[\"admin_approval\"]");
+  EXPECT_TRUE(LoadOk(text).warnings.empty()) << FormatErrors(LoadOk(text).warnings);
+}
+
+TEST_F(ConfigTest, AnAdminScopeWithPrivilegedRulesWarnsOfTheAdminTableAlone) {
+  std::string text = SetKey(kMinimal, "[directory.admin_scope]", "allow_protected", "true");
+  const Config config = LoadOk(text);
+  ASSERT_EQ(config.warnings.size(), 1u) << FormatErrors(config.warnings);
+  EXPECT_EQ(config.warnings[0].key, "directory[0].admin_scope.allow_protected");
+  EXPECT_NE(config.warnings[0].problem.find("[policy.verification.admin]"), std::string::npos);
+  // allow_protected = false needs nothing.
+  EXPECT_TRUE(
+      LoadOk(SetKey(kMinimal, "[directory.scope]", "allow_protected", "false")).warnings.empty());
 }
 
 }  // namespace

@@ -10,10 +10,17 @@
 // - FoldCase: simple one-to-one case folding of the capitals of ASCII, Latin-1, Latin
 //   Extended-A, Greek (with its accented capitals) and Cyrillic; any other code point is its
 //   own fold. U+0130 (capital I with a dot) folds to `i`.
+// - ComposeCanonical: a letter followed by its combining marks becomes the precomposed letter
+//   when Unicode has one below U+2000 (Latin, Greek, Cyrillic, Vietnamese): `e` + U+0301 is
+//   `é`, as in NFC, so that text typed on a system that writes decomposed letters (macOS)
+//   compares equal to the same text precomposed. Marks compose in the order written, each
+//   with the letter composed so far; unlike full NFC, marks in another than canonical order
+//   and a mark that composes past one that does not stay as written, as do Hangul jamo.
 //
 // Threads: pure functions.
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace wb {
@@ -79,5 +86,7 @@ void AppendUtf8(char32_t cp, String& out) {
 }
 
 char32_t FoldCase(char32_t c);
+
+void ComposeCanonical(std::u32string& text);
 
 }  // namespace wb

@@ -17,13 +17,16 @@ namespace {
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // caseIgnoreMatch's form of a string value: letters case folded (FoldCase: ASCII, Latin-1,
-// Latin Extended-A, Greek, Cyrillic), insignificant spaces removed. Folding beyond ASCII
-// matters to the lists that protect: `protected_dns = ["OU=DIRECCIÓN,..."]` must match the
-// directory's `OU=Dirección,...`, which is the same entry to AD and to slapd. A value that is
-// not UTF-8 has its ASCII letters folded and its other bytes kept.
+// Latin Extended-A, Greek, Cyrillic) after decomposed letters are composed
+// (ComposeCanonical), insignificant spaces removed. Folding beyond ASCII matters to the lists
+// that protect: `protected_dns = ["OU=DIRECCIÓN,..."]` must match the directory's
+// `OU=Dirección,...`, which is the same entry to AD and to slapd; and so must the same name
+// with its Ó written as O and a combining acute (slapd normalises both forms to one entry). A
+// value that is not UTF-8 has its ASCII letters folded and its other bytes kept.
 std::string MatchingForm(std::string_view value) {
   std::u32string text;
   const bool utf8 = DecodeUtf8Into(value, text);
+  if (utf8) ComposeCanonical(text);
   std::string out;
   bool pending_space = false;
   const auto put = [&](char32_t c, auto&& append) {

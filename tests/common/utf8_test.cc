@@ -59,5 +59,34 @@ TEST(Utf8Test, FoldCaseFoldsTheCapitalsOfLatinGreekAndCyrillic) {
   EXPECT_EQ(FoldCase(U'\u4e2d'), U'\u4e2d');  // no case
 }
 
+std::u32string Composed(std::u32string text) {
+  ComposeCanonical(text);
+  return text;
+}
+
+TEST(ComposeCanonicalTest, ALetterAndItsCombiningMarkBecomeThePrecomposedLetter) {
+  EXPECT_EQ(Composed(U"Direccio\u0301n"), U"Direcci\u00f3n");
+  EXPECT_EQ(Composed(U"O\u0301"), U"\u00d3");
+  EXPECT_EQ(Composed(U"\u0410\u0306"), U"\u04d0");  // Cyrillic A with breve
+  EXPECT_EQ(Composed(U"\u0435\u0308"), U"\u0451");  // ё
+  EXPECT_EQ(Composed(U"\u03b1\u0301"), U"\u03ac");  // Greek ά
+  EXPECT_EQ(Composed(U"Y\u0308"), U"\u0178");       // Ÿ
+}
+
+// Vietnamese letters carry two marks: the dot below (ccc 220) first in canonical order, then
+// the circumflex, each composing with the letter composed so far.
+TEST(ComposeCanonicalTest, MarksComposeInTurnWithTheLetterComposedSoFar) {
+  EXPECT_EQ(Composed(U"e\u0323\u0302"), U"\u1ec7");  // ệ
+  EXPECT_EQ(Composed(U"u\u0308\u0301"), U"\u01d8");  // ǘ
+}
+
+TEST(ComposeCanonicalTest, WhatHasNoPrecomposedFormStaysAsWritten) {
+  EXPECT_EQ(Composed(U"q\u0301"), U"q\u0301");  // no q with acute
+  EXPECT_EQ(Composed(U"\u0301a"), U"\u0301a");  // a mark with no letter before it
+  EXPECT_EQ(Composed(U"\u00e9"), U"\u00e9");    // already composed
+  EXPECT_EQ(Composed(U""), U"");
+  EXPECT_EQ(Composed(U"plain ascii"), U"plain ascii");
+}
+
 }  // namespace
 }  // namespace wb

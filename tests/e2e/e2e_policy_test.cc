@@ -30,11 +30,19 @@ std::string StaffDn() { return "ou=staff," + SlapdServer::people_dn(); }
 std::string StaffUserDn(const std::string& uid) { return "uid=" + uid + "," + StaffDn(); }
 std::string StaffPassword(const std::string& uid) { return uid + "-Staff-Initial-1"; }
 
-// A user in ou=staff, with employeeType when given.
+// An OU below ou=staff whose name has an accent written decomposed (o, then U+0301 COMBINING
+// ACUTE ACCENT), as a system that writes decomposed letters (macOS) would create it; the config
+// names it precomposed (ó, U+00F3).
+std::string DecomposedOuDn() { return "ou=Direccio\u0301n," + StaffDn(); }
+std::string PrecomposedOuDn() { return "OU=DIRECCI\u00D3N," + StaffDn(); }
+std::string DecomposedOuUserDn() { return "uid=nfd1," + DecomposedOuDn(); }
+
+// A user in ou=staff (or at `dn`), with employeeType when given.
 Status CreateStaffUser(const SlapdServer& slapd, const std::string& uid,
-                       const std::string& employee_type = "") {
+                       const std::string& employee_type = "", std::string dn = "") {
   auto admin = slapd.AdminClient();
   if (!admin.ok()) return admin.error();
+  if (dn.empty()) dn = StaffUserDn(uid);
   std::vector<LdapMod> attributes = {{LdapMod::Op::kAdd, "objectClass", {"inetOrgPerson"}},
                                      {LdapMod::Op::kAdd, "uid", {uid}},
                                      {LdapMod::Op::kAdd, "cn", {uid}},
@@ -43,7 +51,7 @@ Status CreateStaffUser(const SlapdServer& slapd, const std::string& uid,
   if (!employee_type.empty()) {
     attributes.push_back({LdapMod::Op::kAdd, "employeeType", {employee_type}});
   }
-  return admin->Add(StaffUserDn(uid), attributes);
+  return admin->Add(dn, attributes);
 }
 
 // The audit trail's records of one request, in order.
@@ -91,6 +99,10 @@ class EndToEndPolicyTest : public ::testing::Test {
       WB_RETURN_IF_ERROR(CreateStaffUser(*slapd_, uid));
     }
     WB_RETURN_IF_ERROR(CreateStaffUser(*slapd_, "con1", "contractor"));
+    WB_RETURN_IF_ERROR(
+        admin->Add(DecomposedOuDn(), {{LdapMod::Op::kAdd, "objectClass", {"organizationalUnit"}},
+                                      {LdapMod::Op::kAdd, "ou", {"Direccio\u0301n"}}}));
+    WB_RETURN_IF_ERROR(CreateStaffUser(*slapd_, "nfd1", "", DecomposedOuUserDn()));
     WB_RETURN_IF_ERROR(slapd_->CreateGroup(SlapdServer::group_dn("ops"), {StaffUserDn("ops1")}));
     return slapd_->CreateGroup(SlapdServer::group_dn("tier0"), {SlapdServer::group_dn("ops")});
   }
@@ -104,7 +116,7 @@ class EndToEndPolicyTest : public ::testing::Test {
            SlapdServer::group_dn("tier0") +
            "\"]\n"
            "protected_dns = [\"" +
-           StaffUserDn("root1") +
+           StaffUserDn("root1") + "\", \"" + PrecomposedOuDn() +
            "\"]\n"
            "\n[directory.admin_scope]\n"
            "mode = \"log_only\"\n"
@@ -221,6 +233,15 @@ TEST_F(EndToEndPolicyTest, AProtectedAccountIsDeniedAndKeepsItsPassword) {
   const std::string pw = "Protected-Pass-1";
   ExpectDeniedAndUnchanged(Submit({"--user", "root1"}, pw), "protected_account", "contact_admin",
                            StaffUserDn("root1"), StaffPassword("root1"), pw);
+}
+
+// The directory returns the account's DN with the accent as it was written, decomposed; the
+// config names the OU precomposed, in capitals. The same OU to slapd, and so to the policy:
+// before, the two forms compared unequal, and the protected account was reset.
+TEST_F(EndToEndPolicyTest, AProtectedOuProtectsWhetherItsAccentsAreWrittenComposedOrNot) {
+  const std::string pw = "Decomposed-Pass-1";
+  ExpectDeniedAndUnchanged(Submit({"--user", "nfd1"}, pw), "protected_account", "contact_admin",
+                           DecomposedOuUserDn(), StaffPassword("nfd1"), pw);
 }
 
 TEST_F(EndToEndPolicyTest, ARequestVerifiedOnlyByAWeakMethodIsDenied) {

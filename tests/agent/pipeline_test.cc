@@ -241,6 +241,7 @@ class FaultyQueue final : public queue::Queue {
   std::atomic<bool> fail_finish{false};
   std::atomic<bool> fail_retry{false};
   std::atomic<bool> fail_show{false};
+  std::atomic<bool> fail_acks{false};          // AcknowledgeResults fails each id with kUnavailable
   std::atomic<bool> fail_replay_reads{false};  // IsNonceRemembered and HoldsRequest
   std::atomic<bool> corrupt_storage{false};    // Take fails with kCorruption, no request ended
   std::atomic<int> failed_calls{0};
@@ -329,6 +330,10 @@ class FaultyQueue final : public queue::Queue {
   }
   Status AcknowledgeResult(std::string_view id) override { return inner_->AcknowledgeResult(id); }
   std::vector<Result<queue::Record>> AcknowledgeResults(std::span<const std::string> ids) override {
+    if (fail_acks) {
+      ++failed_calls;
+      return std::vector<Result<queue::Record>>(ids.size(), Unavailable("database is locked"));
+    }
     return inner_->AcknowledgeResults(ids);
   }
   Result<queue::MaintenanceReport> Maintain() override { return inner_->Maintain(); }
@@ -1307,6 +1312,34 @@ TEST_F(PipelineTest, AcksOfResultsTheAgentDoesNotHoldAreLoggedTwentyAMinuteAndTh
             1);
   EXPECT_EQ(LogLinesWith(": not_found 30"), 1);
   EXPECT_TRUE(pipeline_->HelloState().unacked_results.empty());
+}
+
+// An ack the queue could not store is the agent's failure, not the cloud's: each is logged at
+// error (never counted away with the cloud's unmatched acks), nothing is recorded as
+// acknowledged, and the result stays owed, so that the cloud's next ack of it is stored.
+TEST_F(PipelineTest, AnAckTheQueueCouldNotStoreIsLoggedEachTimeAndTheResultStaysOwed) {
+  auto c = Claims();
+  pipeline_->OnRequest({Seal(c)});
+  ASSERT_TRUE(ResultArrives(c.id).ok());
+  faulty_->fail_acks = true;
+  for (int i = 0; i < 30; ++i) pipeline_->OnResultAck(c.id);
+  EXPECT_EQ(LogLinesWith("result_ack for " + c.id + ": unavailable: database is locked"), 30);
+  EXPECT_EQ(LogLinesWith("not logged one by one"), 0);
+  pipeline_->OnChannelLost();
+  EXPECT_EQ(LogLinesWith("not logged one by one"), 0);
+  for (const audit::Record& record : Trail()) {
+    EXPECT_NE(record.event.type, audit::EventType::kResultAcknowledged);
+  }
+  EXPECT_EQ(pipeline_->HelloState().unacked_results, std::vector<std::string>{c.id});
+
+  faulty_->fail_acks = false;
+  pipeline_->OnResultAck(c.id);
+  EXPECT_TRUE(pipeline_->HelloState().unacked_results.empty());
+  int recorded = 0;
+  for (const audit::Record& record : Trail()) {
+    if (record.event.type == audit::EventType::kResultAcknowledged) ++recorded;
+  }
+  EXPECT_EQ(recorded, 1);
 }
 
 // A result the channel's full outgoing queue refused is not left for the next connection: the

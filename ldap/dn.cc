@@ -16,17 +16,28 @@ namespace {
 
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
+// Case folded and canonically composed. Folded before decomposing, so that what FoldCase
+// folds whole stays folded whole (U+0130 is `i`), and after, so that the letter inside a
+// composite FoldCase does not know (Ș, U+0218: S and a comma below) is folded too.
+void FoldThroughDecomposition(std::u32string& text) {
+  for (char32_t& c : text) c = FoldCase(c);
+  DecomposeCanonical(text);
+  for (char32_t& c : text) c = FoldCase(c);
+  ComposeCanonical(text);
+}
+
 // caseIgnoreMatch's form of a string value: letters case folded (FoldCase: ASCII, Latin-1,
-// Latin Extended-A, Greek, Cyrillic) after decomposed letters are composed
-// (ComposeCanonical), insignificant spaces removed. Folding beyond ASCII matters to the lists
-// that protect: `protected_dns = ["OU=DIRECCIÓN,..."]` must match the directory's
-// `OU=Dirección,...`, which is the same entry to AD and to slapd; and so must the same name
-// with its Ó written as O and a combining acute (slapd normalises both forms to one entry). A
-// value that is not UTF-8 has its ASCII letters folded and its other bytes kept.
+// Latin Extended-A, Greek, Cyrillic, and the letters inside any composite of them) and
+// canonically composed (FoldThroughDecomposition), insignificant spaces removed. Folding
+// beyond ASCII matters to the lists that protect: `protected_dns = ["OU=DIRECCIÓN,..."]` must
+// match the directory's `OU=Dirección,...`, which is the same entry to AD and to slapd; and so
+// must the same name with its Ó written as O and a combining acute (slapd normalises both
+// forms to one entry). A value that is not UTF-8 has its ASCII letters folded and its other
+// bytes kept.
 std::string MatchingForm(std::string_view value) {
   std::u32string text;
   const bool utf8 = DecodeUtf8Into(value, text);
-  if (utf8) ComposeCanonical(text);
+  if (utf8) FoldThroughDecomposition(text);
   std::string out;
   bool pending_space = false;
   const auto put = [&](char32_t c, auto&& append) {
@@ -39,7 +50,7 @@ std::string MatchingForm(std::string_view value) {
     append(c);
   };
   if (utf8) {
-    for (const char32_t c : text) put(c, [&](char32_t k) { AppendUtf8(FoldCase(k), out); });
+    for (const char32_t c : text) put(c, [&](char32_t k) { AppendUtf8(k, out); });
   } else {
     for (const char c : value) {
       put(static_cast<unsigned char>(c), [&](char32_t) { out.push_back(AsciiLower(c)); });

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
 #include <string>
 
 namespace wb {
@@ -59,33 +60,52 @@ TEST(Utf8Test, FoldCaseFoldsTheCapitalsOfLatinGreekAndCyrillic) {
   EXPECT_EQ(FoldCase(U'\u4e2d'), U'\u4e2d');  // no case
 }
 
-std::u32string Composed(std::u32string text) {
+std::u32string Decomposed(std::u32string text) {
+  DecomposeCanonical(text);
+  return text;
+}
+std::u32string Normalized(std::u32string text) {
+  DecomposeCanonical(text);
   ComposeCanonical(text);
   return text;
 }
 
-TEST(ComposeCanonicalTest, ALetterAndItsCombiningMarkBecomeThePrecomposedLetter) {
-  EXPECT_EQ(Composed(U"Direccio\u0301n"), U"Direcci\u00f3n");
-  EXPECT_EQ(Composed(U"O\u0301"), U"\u00d3");
-  EXPECT_EQ(Composed(U"\u0410\u0306"), U"\u04d0");  // Cyrillic A with breve
-  EXPECT_EQ(Composed(U"\u0435\u0308"), U"\u0451");  // ё
-  EXPECT_EQ(Composed(U"\u03b1\u0301"), U"\u03ac");  // Greek ά
-  EXPECT_EQ(Composed(U"Y\u0308"), U"\u0178");       // Ÿ
+struct NormalizationVector {
+  std::u32string input;
+  std::u32string nfd;
+  std::u32string nfc;
+};
+
+// Every canonical decomposition below U+2000 and in U+2100-U+21FF, Hangul, and 400 random
+// sequences of letters and marks in any order, with what Python's unicodedata.normalize makes
+// of them (scripts/gen-unicode-tables.py).
+const NormalizationVector kVectors[] = {
+#include "tests/common/normalization_vectors.inc"
+};
+
+TEST(NormalizationTest, DecomposeAndComposeAgreeWithUnicodesNfdAndNfc) {
+  ASSERT_GT(std::size(kVectors), 1000u);
+  for (const NormalizationVector& v : kVectors) {
+    EXPECT_EQ(Decomposed(v.input), v.nfd) << std::size(v.input);
+    EXPECT_EQ(Normalized(v.input), v.nfc) << std::size(v.input);
+  }
 }
 
-// Vietnamese letters carry two marks: the dot below (ccc 220) first in canonical order, then
-// the circumflex, each composing with the letter composed so far.
-TEST(ComposeCanonicalTest, MarksComposeInTurnWithTheLetterComposedSoFar) {
-  EXPECT_EQ(Composed(U"e\u0323\u0302"), U"\u1ec7");  // ệ
-  EXPECT_EQ(Composed(U"u\u0308\u0301"), U"\u01d8");  // ǘ
+TEST(NormalizationTest, ALetterAndItsMarksBecomeThePrecomposedLetter) {
+  EXPECT_EQ(Normalized(U"Direccio\u0301n"), U"Direcci\u00f3n");
+  EXPECT_EQ(Normalized(U"e\u0302\u0323"), U"\u1ec7");  // marks in either order: ệ
+  EXPECT_EQ(Normalized(U"e\u0323\u0302"), U"\u1ec7");
+  EXPECT_EQ(Normalized(U"\u1100\u1161\u11a8"), U"\uac01");  // Hangul jamo: 각
+  EXPECT_EQ(Normalized(U"\u212b"), U"\u00c5");              // ANGSTROM SIGN is Å
+  EXPECT_EQ(Decomposed(U"\u01d8"), U"u\u0308\u0301");       // ǘ, two levels down
 }
 
-TEST(ComposeCanonicalTest, WhatHasNoPrecomposedFormStaysAsWritten) {
-  EXPECT_EQ(Composed(U"q\u0301"), U"q\u0301");  // no q with acute
-  EXPECT_EQ(Composed(U"\u0301a"), U"\u0301a");  // a mark with no letter before it
-  EXPECT_EQ(Composed(U"\u00e9"), U"\u00e9");    // already composed
-  EXPECT_EQ(Composed(U""), U"");
-  EXPECT_EQ(Composed(U"plain ascii"), U"plain ascii");
+TEST(NormalizationTest, WhatHasNoPrecomposedFormStaysAsWritten) {
+  EXPECT_EQ(Normalized(U"q\u0301"), U"q\u0301");
+  EXPECT_EQ(Normalized(U"\u0301a"), U"\u0301a");  // a mark with no letter before it
+  EXPECT_EQ(Normalized(U""), U"");
+  EXPECT_EQ(Normalized(U"plain ascii"), U"plain ascii");
+  EXPECT_EQ(Normalized(U"\U0001F600"), U"\U0001F600");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/files.h"
+#include "common/log_escape.h"
 
 namespace wb::agent {
 namespace {
@@ -120,6 +121,40 @@ Status RemoveBreakerCommand(const std::filesystem::path& state_dir) {
   std::filesystem::remove(BreakerCommandPath(state_dir), ec);
   if (ec) return Status(Code::kUnavailable, "cannot remove the breaker command: " + ec.message());
   return Status::Ok();
+}
+
+UnsavedBreakerWarning WarnOfUnsavedBreaker(const std::filesystem::path& state_dir,
+                                           const BreakerFile& unsaved,
+                                           const Result<BreakerFile>& kept) {
+  const std::string path = EscapeForLog(BreakerStatePath(state_dir).string());
+  const bool tripped = unsaved.state.tripped;
+  const std::string content = tripped ? R"({"tripped":true})" : R"({"tripped":false})";
+  const std::string prefix = "breaker state: not written at stop";
+  if (!kept.ok()) {
+    return {true, prefix + ", and " + path + " cannot be read (" + kept.error().ToString() +
+                      "): the next start will refuse to run until it can. Fix the cause logged "
+                      "above, then write " +
+                      content + " into it (mode 0600, owned by the agent's user): the breaker " +
+                      (tripped ? "is tripped" : "is not tripped")};
+  }
+  if (tripped && !kept->state.tripped) {
+    return {true, prefix + ": the breaker is tripped, but " + path +
+                      " says it is not, and the next start would admit the requests it holds "
+                      "by the ordinary rules. Before starting wbagent again, fix the cause "
+                      "logged above and write " +
+                      content +
+                      " into it (mode 0600, owned by the agent's user): the next start then "
+                      "keeps them held. `wbagent queue list --state received` lists them"};
+  }
+  if (!tripped && kept->state.tripped) {
+    return {false, prefix + ": an administrator's release or reject ended the trip, but " + path +
+                       " still says tripped: the next start holds every new request until "
+                       "`wbagent breaker release` (or `reject`) is run again"};
+  }
+  return {false, prefix + ": " + path + " says the breaker is " +
+                     (tripped ? "tripped" : "not tripped") +
+                     ", as it is, but holds an older last action or count: `wbagent breaker "
+                     "status` may show an earlier action"};
 }
 
 }  // namespace wb::agent

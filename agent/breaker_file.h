@@ -42,6 +42,18 @@ std::filesystem::path BreakerCommandPath(const std::filesystem::path& state_dir)
 Result<BreakerFile> ReadBreakerFile(const std::filesystem::path& state_dir);
 Status WriteBreakerFile(const std::filesystem::path& state_dir, const BreakerFile& file);
 
+// What to say when the daemon stops with `unsaved` not written, given what breaker.json holds
+// (`kept`, as ReadBreakerFile read it): whether the next start would hold what the running
+// agent held, and how to make it. `critical` when the next start would admit held requests
+// or not start at all.
+struct UnsavedBreakerWarning {
+  bool critical = false;
+  std::string text;
+};
+UnsavedBreakerWarning WarnOfUnsavedBreaker(const std::filesystem::path& state_dir,
+                                           const BreakerFile& unsaved,
+                                           const Result<BreakerFile>& kept);
+
 // The pending command, nullopt when there is none. kInvalidArgument when the file holds
 // anything else (it is then removed by TakeBreakerCommand's caller, and logged).
 Result<std::optional<BreakerAction>> ReadBreakerCommand(const std::filesystem::path& state_dir);

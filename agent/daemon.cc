@@ -568,24 +568,14 @@ std::optional<BreakerOutcome> Daemon::LastBreakerAction() {
 
 // The last chance to write it: what is not written now the next start does not know. The
 // trail has the trip and the administrator's decisions (policy_decision records); the log
-// says what the file should have said, so that an administrator can act on it.
+// says what the file says against what it should, and how to make the next start right.
 void Daemon::KeepUnsavedBreakerAtStop() {
   RetryBreaker();
   std::lock_guard lock(breaker_mu_);
   if (!unsaved_breaker_) return;
-  if (unsaved_breaker_->state.tripped) {
-    log_->critical(
-        "breaker state: not written at stop: the breaker is tripped, but {} does not say so, "
-        "and the next start would admit the requests it holds by the ordinary rules. Fix the "
-        "cause logged above (disk space, permissions) before starting wbagent again; `wbagent "
-        "queue list --state received` lists the requests it holds",
-        EscapeForLog(BreakerStatePath(config_.agent.state_dir).string()));
-  } else {
-    log_->error(
-        "breaker state: not written at stop: {} still holds an older state than the running "
-        "agent had (the breaker is not tripped)",
-        EscapeForLog(BreakerStatePath(config_.agent.state_dir).string()));
-  }
+  const UnsavedBreakerWarning warning = WarnOfUnsavedBreaker(
+      config_.agent.state_dir, *unsaved_breaker_, ReadBreakerFile(config_.agent.state_dir));
+  log_->log(warning.critical ? spdlog::level::critical : spdlog::level::err, "{}", warning.text);
 }
 
 void Daemon::RetryBreaker() {

@@ -312,7 +312,7 @@ struct ServedScope {
 };
 
 void WarnScope(const toml::value& dir, const std::string& dir_path, const ServedScope& served,
-               Diagnostics& diag) {
+               PolicyMode mode, Diagnostics& diag) {
   const toml::value* table = Find(dir, served.table);
   if (table == nullptr) return;
   struct Rule {
@@ -321,7 +321,11 @@ void WarnScope(const toml::value& dir, const std::string& dir_path, const Served
     std::string_view accounts;
   };
   const Rule rules[] = {
-      {"allow_protected", served.scope.allow_protected, "protected accounts"},
+      // Only where some account is protected: adminCount (AD) or protected_dns.
+      {"allow_protected",
+       served.scope.allow_protected &&
+           (served.scope.protect_admin_count || !served.scope.protected_dns.empty()),
+       "protected accounts"},
       {"privileged_groups", !served.scope.privileged_groups.empty(),
        "members of privileged_groups"},
   };
@@ -330,11 +334,13 @@ void WarnScope(const toml::value& dir, const std::string& dir_path, const Served
     if (!rule.set || value == nullptr) continue;
     for (const auto& [verification_table, verification] : served.verifications) {
       if (!verification->privileged_methods.empty()) continue;
+      // As the engine decides it: the verification table's mode, else policy.mode.
+      const bool enforced = verification->mode.value_or(mode) == PolicyMode::kEnforce;
       std::string what = "every ";
       what += verification_table == "policy.verification" ? "self-service" : "admin";
       what += " request for ";
       what += rule.accounts;
-      what += " is denied: [";
+      what += enforced ? " is denied: [" : " would be denied (log_only: allowed and logged now): [";
       what += verification_table;
       what +=
           "] names no privileged_methods, and one of them is required; set it to the "
@@ -362,10 +368,11 @@ void WarnPrivilegedRulesWithoutMethods(const toml::value& root, const Config& co
     ServedScope scope{"scope", d.scope, {{"policy.verification", &self}}};
     // Without an admin_scope, the scope serves admin requests too.
     if (!d.admin_scope) scope.verifications.emplace_back("policy.verification.admin", &admin);
-    WarnScope(tables[i], path, scope, diag);
+    WarnScope(tables[i], path, scope, config.policy.mode, diag);
     if (d.admin_scope) {
       WarnScope(tables[i], path,
-                {"admin_scope", *d.admin_scope, {{"policy.verification.admin", &admin}}}, diag);
+                {"admin_scope", *d.admin_scope, {{"policy.verification.admin", &admin}}},
+                config.policy.mode, diag);
     }
   }
 }

@@ -211,7 +211,11 @@ const std::vector<std::string>& Entry::All(const std::string& name) const {
 
 Result<std::unique_ptr<Connection>, Outcome> Connection::Open(const config::LdapUrl& url,
                                                               const ConnectionSettings& settings,
-                                                              const Secret& bind_password) {
+                                                              const Secret& bind_password,
+                                                              Step* reached) {
+  Step ignored = Step::kConnect;
+  Step& step = reached != nullptr ? *reached : ignored;
+  step = Step::kConnect;
   IgnoreSigpipe();
   const auto started = std::chrono::steady_clock::now();
   auto fd = ConnectTcp(url.address.host, url.address.port, settings.connect_timeout);
@@ -233,6 +237,7 @@ Result<std::unique_ptr<Connection>, Outcome> Connection::Open(const config::Ldap
   if (Status s = LimitResponseSize(ld, settings.max_response_bytes); !s.ok()) {
     return MakeOutcome(OutcomeCode::kInternalError, s.message());
   }
+  step = Step::kTls;
   if (Status s = ConfigureTls(ld, settings); !s.ok()) {
     return MakeOutcome(OutcomeCode::kTlsFailure, s.message());
   }
@@ -245,6 +250,7 @@ Result<std::unique_ptr<Connection>, Outcome> Connection::Open(const config::Ldap
     o.server = url.url;
     return o;
   }
+  step = Step::kBind;
   Outcome bound = conn->Bind(settings, bind_password);
   guard.Disarm();
   if (!bound.ok()) {

@@ -70,10 +70,15 @@ struct ConnectionSettings {
 
 class Connection {
  public:
+  // The steps of Open, in order: the one a failure happened in tells a TLS failure from a
+  // bind the server could not complete (both may be directory_unavailable or _timeout).
+  enum class Step { kConnect, kTls, kBind };
   // Connects to `url`, verifies TLS and binds. `bind_password` is used only during this call.
+  // `reached`, when given, is set to the last step begun.
   static Result<std::unique_ptr<Connection>, Outcome> Open(const config::LdapUrl& url,
                                                            const ConnectionSettings& settings,
-                                                           const Secret& bind_password);
+                                                           const Secret& bind_password,
+                                                           Step* reached = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -138,8 +138,9 @@ std::unique_ptr<Connection> CheckUrl(const config::DirectoryConfig& c, std::size
   }
   close(*fd);
   out.push_back(CheckOk(id + ".tcp", tcp_title, "connected"));
-  auto conn = Connection::Open(url, SettingsOf(c), password);
-  if (!conn.ok() && conn.error().code != OutcomeCode::kServiceBindFailed) {
+  Connection::Step reached = Connection::Step::kConnect;
+  auto conn = Connection::Open(url, SettingsOf(c), password, &reached);
+  if (!conn.ok() && reached != Connection::Step::kBind) {
     out.push_back(CheckFail(id + ".tls", tls_title, conn.error().ToString(),
                             "make ca_file (" + c.ca_file.string() +
                                 ") hold the CA that signed the server's certificate, and name the "
@@ -150,9 +151,14 @@ std::unique_ptr<Connection> CheckUrl(const config::DirectoryConfig& c, std::size
   }
   out.push_back(CheckCertificateExpiry(c, url, id + ".tls", tls_title, now));
   if (!conn.ok()) {
+    // The server may have failed the bind for a reason of its own (busy, an operations error):
+    // then the account is not what to check.
+    const bool refused = conn.error().code == OutcomeCode::kServiceBindFailed;
     out.push_back(CheckFail(id + ".bind", bind_title, conn.error().ToString(),
-                            "check bind_dn and the password in its bind password file, and that "
-                            "the account is enabled and not locked"));
+                            refused ? "check bind_dn and the password in its bind password file, "
+                                      "and that the account is enabled and not locked"
+                                    : "the server could not complete the bind: see its own log, "
+                                      "and try again once it answers"));
     return nullptr;
   }
   out.push_back(CheckOk(id + ".bind", bind_title, "bound"));

@@ -355,6 +355,29 @@ TEST_F(ConfigTest, PrivilegedRulesWarnOnlyForTheRequestsWhoseTableNamesNoMethod)
   EXPECT_TRUE(LoadOk(text).warnings.empty()) << FormatErrors(LoadOk(text).warnings);
 }
 
+// In log_only nothing is denied yet: the warning says what enforce would do.
+TEST_F(ConfigTest, PrivilegedRulesInLogOnlySayTheyWouldBeDenied) {
+  std::string text = SetKey(kMinimal, "[directory.admin_scope]", "allow_protected", "true");
+  text = SetKey(text, "[policy.verification.admin]", "mode", "\"log_only\"");
+  const Config config = LoadOk(text);
+  ASSERT_EQ(config.warnings.size(), 1u) << FormatErrors(config.warnings);
+  EXPECT_NE(config.warnings[0].problem.find("every admin request for protected accounts would be "
+                                            "denied (log_only"),
+            std::string::npos)
+      << config.warnings[0].problem;
+}
+
+// allow_protected on OpenLDAP without protected_dns protects nobody (adminCount is AD's):
+// there is nothing it would deny.
+TEST_F(ConfigTest, AllowProtectedWhereNothingIsProtectedDoesNotWarn) {
+  std::string text = SetKey(kMinimal, "[[directory]]", "kind", "\"openldap\"");
+  text = SetKey(text, "[directory.scope]", "allow_protected", "true");
+  EXPECT_TRUE(LoadOk(text).warnings.empty()) << FormatErrors(LoadOk(text).warnings);
+  text = SetKey(text, "[directory.scope]", "protected_dns",
+                "[\"OU=Break Glass,DC=corp,DC=example,DC=com\"]");
+  EXPECT_EQ(LoadOk(text).warnings.size(), 2u) << FormatErrors(LoadOk(text).warnings);
+}
+
 TEST_F(ConfigTest, AnAdminScopeWithPrivilegedRulesWarnsOfTheAdminTableAlone) {
   std::string text = SetKey(kMinimal, "[directory.admin_scope]", "allow_protected", "true");
   const Config config = LoadOk(text);

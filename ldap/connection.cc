@@ -31,6 +31,14 @@ std::string Diagnostic(LDAP* ld) {
   return out;
 }
 
+// libldap keeps the last result's text on the handle until another result replaces it, and
+// Failed() reads the handle's text when a call fails before any result: without this, a
+// refusal that quoted one request's new password would come back as the diagnostic of a later
+// request's failure on the same pooled connection, past that request's echo filter (which
+// knows only its own passwords), into its outcome, the log and status.json. Cleared before
+// every operation and as soon as a result's text is copied out.
+void ForgetDiagnostic(LDAP* ld) { ldap_set_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, nullptr); }
+
 int ResultCode(LDAP* ld) {
   int rc = LDAP_OTHER;
   ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &rc);
@@ -263,6 +271,7 @@ Result<std::unique_ptr<Connection>, Outcome> Connection::Open(const config::Ldap
 Connection::~Connection() { ldap_unbind_ext(ld_, nullptr, nullptr); }
 
 Outcome Connection::Bind(const ConnectionSettings& settings, const Secret& bind_password) {
+  ForgetDiagnostic(ld_);
   int msgid = -1;
   int rc;
   if (settings.bind_method == config::BindMethod::kSaslExternal) {
@@ -326,6 +335,7 @@ Outcome Connection::Finish(LDAPMessage* result, OperationKind kind) {
   int rc = ldap_parse_result(ld_, result, &err, nullptr, &errmsg, nullptr, nullptr, 1);
   std::string diag = errmsg != nullptr ? errmsg : "";
   ldap_memfree(errmsg);
+  ForgetDiagnostic(ld_);
   if (rc != LDAP_SUCCESS) return Failed(rc, kind);
   Outcome o = OutcomeFromLdap(err, diag, kind);
   o.server = url_;
@@ -366,6 +376,7 @@ Result<Connection::Sample, Outcome> Connection::SearchSample(
     const std::vector<RequestControl>& controls) {
   last_request_sent_ = false;  // set by Await once the request is out
   Controls request_controls(controls);
+  ForgetDiagnostic(ld_);
   std::vector<char*> attrs;
   for (const auto& a : attributes) attrs.push_back(const_cast<char*>(a.c_str()));
   attrs.push_back(nullptr);
@@ -390,6 +401,7 @@ Result<Connection::Sample, Outcome> Connection::SearchSample(
   rc = ldap_parse_result(ld_, *result, &err, nullptr, &errmsg, nullptr, nullptr, 1);
   std::string diag = errmsg != nullptr ? errmsg : "";
   ldap_memfree(errmsg);
+  ForgetDiagnostic(ld_);
   if (rc != LDAP_SUCCESS) return Failed(rc, OperationKind::kSearch);
   // sizeLimitExceeded still returns the entries found; whose limit it was, the caller decides.
   sample.more = err == LDAP_SIZELIMIT_EXCEEDED;
@@ -411,6 +423,7 @@ Result<bool, Outcome> Connection::Matches(const std::string& dn, const std::stri
 Outcome Connection::Modify(const std::string& dn, const std::vector<Modification>& mods,
                            const std::vector<RequestControl>& controls, OperationKind kind) {
   last_request_sent_ = false;  // set by Await once the request is out
+  ForgetDiagnostic(ld_);
   ModArrays arrays(mods);
   Controls server_controls(controls);
   int msgid = -1;
@@ -424,6 +437,7 @@ Outcome Connection::Modify(const std::string& dn, const std::vector<Modification
 Outcome Connection::PasswordModify(const std::string& dn, const Secret* old_password,
                                    const Secret& new_password) {
   last_request_sent_ = false;  // set by Await once the request is out
+  ForgetDiagnostic(ld_);
   LDAPControl* ppolicy = nullptr;
   if (ldap_create_passwordpolicy_control(ld_, &ppolicy) != LDAP_SUCCESS) {
     return MakeOutcome(OutcomeCode::kInternalError, "cannot create the ppolicy control");
@@ -446,6 +460,7 @@ Outcome Connection::PasswordModify(const std::string& dn, const Secret* old_pass
   rc = ldap_parse_result(ld_, *result, &err, nullptr, &errmsg, nullptr, &response_controls, 1);
   std::string diag = errmsg != nullptr ? errmsg : "";
   ldap_memfree(errmsg);
+  ForgetDiagnostic(ld_);
   if (rc != LDAP_SUCCESS) return Failed(rc, OperationKind::kPasswordChange);
   LDAPPasswordPolicyError pp_error = PP_noError;
   LDAPControl* response =

@@ -1,6 +1,14 @@
 // The OpenLDAP writer against a real slapd with ppolicy. Each test names what it proves.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
 
 #include "common/clock.h"
 #include "ldap/connection.h"
@@ -716,6 +724,116 @@ TEST_F(OpenLdapWriterTest, AResponseLargerThanTheLimitFailsAndBreaksTheConnectio
   ASSERT_TRUE(whole.ok()) << whole.error().ToString();
   ASSERT_EQ(whole->size(), 1u);
   EXPECT_EQ(whole->front().First("description").value_or("").size(), 20'000u);
+}
+
+// A TCP forwarder to a server, on a loopback port of its own, that can cut the connections it
+// carries: the server's side stays up, the client's sees its connection closed.
+class CuttableProxy {
+ public:
+  explicit CuttableProxy(int upstream_port) : upstream_port_(upstream_port) {
+    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr = Loopback(0);
+    socklen_t len = sizeof addr;
+    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(listen(listener_, 4), 0);
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~CuttableProxy() {
+    stop_ = true;
+    Cut();
+    shutdown(listener_, SHUT_RDWR);
+    thread_.join();
+    close(listener_);
+  }
+  int port() const { return port_; }
+  // Closes the connection it carries (both sides); later connections are carried again.
+  void Cut() {
+    const int client = client_.exchange(-1);
+    if (client >= 0) shutdown(client, SHUT_RDWR);
+  }
+
+ private:
+  static sockaddr_in Loopback(int port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    return addr;
+  }
+  void Run() {
+    while (!stop_) {
+      const int client = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) return;
+      const int server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in up = Loopback(upstream_port_);
+      if (connect(server, reinterpret_cast<sockaddr*>(&up), sizeof up) != 0) {
+        close(client);
+        close(server);
+        continue;
+      }
+      client_ = client;
+      Carry(client, server);
+      close(server);
+      close(client);
+    }
+  }
+  // Copies both ways until either side closes.
+  static void Carry(int client, int server) {
+    char buf[16384];
+    for (;;) {
+      pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+      if (poll(fds, 2, 200) < 0) return;
+      for (int i = 0; i < 2; ++i) {
+        if (fds[i].revents == 0) continue;
+        const ssize_t n = read(fds[i].fd, buf, sizeof buf);
+        if (n <= 0 || write(fds[1 - i].fd, buf, static_cast<std::size_t>(n)) != n) return;
+      }
+    }
+  }
+
+  int upstream_port_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<int> client_{-1};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// libldap keeps a result's text on the connection until the next result replaces it: a
+// later call that fails before any result (the server closed the idle connection) must not
+// report the earlier text as its own. That text can quote another request's new password
+// (a password check module's refusal), which the later request's echo filter cannot know.
+TEST_F(OpenLdapWriterTest, AFailureWithoutAResultDoesNotReportAnEarlierResultsText) {
+  const std::string url = server_->ldaps_url();
+  CuttableProxy proxy(std::stoi(url.substr(url.rfind(':') + 1)));
+  const config::LdapUrl through_proxy{
+      .url = "ldaps://127.0.0.1:" + std::to_string(proxy.port()),
+      .transport = config::LdapTransport::kLdaps,
+      .address = {"127.0.0.1", static_cast<std::uint16_t>(proxy.port())}};
+  ConnectionSettings settings;
+  settings.ca_file = server_->ca_file();
+  settings.bind_dn = SlapdServer::service_dn();
+  auto conn = Connection::Open(through_proxy, settings, Secret(SlapdServer::service_password()));
+  ASSERT_TRUE(conn.ok()) << conn.error().ToString();
+  // slapd names the attribute in its refusal: text a request's own result carries.
+  const Outcome refused = (*conn)->Modify(SlapdServer::user_dn("alice"),
+                                          {{LDAP_MOD_REPLACE, "wbEchoedMarkerAttribute", {"x"}}},
+                                          {}, OperationKind::kWrite);
+  ASSERT_FALSE(refused.ok());
+  ASSERT_NE(refused.diagnostic.find("wbEchoedMarkerAttribute"), std::string::npos)
+      << refused.ToString();
+  ASSERT_FALSE((*conn)->broken());
+
+  proxy.Cut();
+  auto after =
+      (*conn)->Search(SlapdServer::user_dn("alice"), LDAP_SCOPE_BASE, "(objectClass=*)", {"1.1"});
+  ASSERT_FALSE(after.ok()) << "the search went through a cut connection";
+  EXPECT_EQ(after.error().diagnostic.find("wbEchoedMarkerAttribute"), std::string::npos)
+      << after.error().ToString();
+  EXPECT_EQ(after.error().reason.find("wbEchoedMarkerAttribute"), std::string::npos)
+      << after.error().ToString();
 }
 
 TEST_F(OpenLdapWriterTest, SaslExternalWithoutAClientCertificateFails) {

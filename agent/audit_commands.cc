@@ -14,6 +14,7 @@
 #include "agent/commands.h"
 #include "audit/audit.h"
 #include "common/clock.h"
+#include "common/log_escape.h"
 #include "config/config.h"
 #include "queue/state_lock.h"
 
@@ -122,6 +123,19 @@ int QueryRequests(const std::filesystem::path& file, const audit::QueryFilter& f
   return Print(audit::FormatRequests(result->rows, format), result->skipped_lines);
 }
 
+// Not a failure (a power loss can tear a slot), but never passed over: such a start may also
+// be an edit of the newer slot that undid the last sync, which the trail alone cannot tell.
+void PrintCheckpointRecoveries(const audit::VerifyReport& report) {
+  for (const auto& r : report.checkpoint_recoveries) {
+    std::printf(
+        "NOTE: seq %llu: a start found one checkpoint slot failing its check and went on from "
+        "the other: a power loss that tore it, or an edit that undid the last sync before it. "
+        "Compare the witnessed head or an off-host copy of the trail (docs/audit.md, \"Crashes "
+        "and torn lines\"). Detail: %s\n",
+        static_cast<unsigned long long>(r.seq), EscapeForLog(r.detail, 512).c_str());
+  }
+}
+
 void PrintReport(const audit::VerifyReport& report, const audit::VerifyOptions& options) {
   if (report.ok()) {
     std::string checkpoint;
@@ -142,6 +156,7 @@ void PrintReport(const audit::VerifyReport& report, const audit::VerifyOptions& 
     std::printf("OK: %s, %s (last seq %llu): HMACs, chain and rotation links verified; %s\n",
                 Plural(report.files, "file").c_str(), Plural(report.records, "record").c_str(),
                 static_cast<unsigned long long>(report.last_seq), checkpoint.c_str());
+    PrintCheckpointRecoveries(report);
     return;
   }
   const audit::Finding& f = *report.finding;

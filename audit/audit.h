@@ -420,6 +420,15 @@ struct VerifyReport {
   // counted). Unset: the whole trail was verified.
   std::optional<std::uint64_t> from_seq;
   std::optional<Finding> finding;  // the first problem, in trail order
+  // The audit_recovered records (checkpoint_slot_failed) among those verified: a start that
+  // found one checkpoint slot failing and went on from the other. A power loss that tore the
+  // slot, or an edit that undid the last sync before it (the records between the two slots'
+  // heads); the trail verifies either way, so they are listed for people to judge.
+  struct CheckpointRecoveryRecord {
+    std::uint64_t seq = 0;
+    std::string detail;
+  };
+  std::vector<CheckpointRecoveryRecord> checkpoint_recoveries;
   bool ok() const { return !finding.has_value(); }
 };
 

@@ -308,6 +308,10 @@ bool Verifier::CheckLine(const TrailFile& file, const Line& line, bool first_in_
   }
   prev_hash_ = hash;
   report_.last_seq = record->seq;
+  if (record->event.type == EventType::kAuditRecovered &&
+      record->event.outcome == "checkpoint_slot_failed") {
+    report_.checkpoint_recoveries.push_back({record->seq, record->event.detail});
+  }
   // The checkpoint's own record, where VerifyFromCheckpoint starts, is checked, not counted.
   if (started_ || !from_checkpoint_) ++report_.records;
   started_ = true;

@@ -2,7 +2,10 @@
 // renews the agent's certificate or rolls its signing keys.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <tuple>
+#include <vector>
 
 #include "channel/identity.h"
 #include "common/log_escape.h"
@@ -68,6 +71,21 @@ void RecoverRenewal(const StatePaths& paths) {
   }
 }
 
+namespace {
+
+// The same keys, in any order: each key's kid and point.
+bool SameKeys(const protocol::Jwks& a, const protocol::Jwks& b) {
+  auto points = [](const protocol::Jwks& jwks) {
+    std::vector<std::tuple<std::string, std::string, std::string>> out;
+    for (const auto& k : jwks.keys) out.emplace_back(k.kid, k.x, k.y);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  return points(a) == points(b);
+}
+
+}  // namespace
+
 Result<std::optional<protocol::Jwks>> ApplyKeySet(const StatePaths& paths, Enrollment& enrollment,
                                                   std::string_view jws, const Clock& clock,
                                                   std::chrono::seconds max_skew) {
@@ -77,6 +95,17 @@ Result<std::optional<protocol::Jwks>> ApplyKeySet(const StatePaths& paths, Enrol
   auto verified = protocol::VerifyKeySet(jws, *trusted, enrollment.tenant, clock, max_skew,
                                          enrollment.keys_issued_at);
   if (!verified.ok()) return verified.error();
+  // No set since enrollment, so no iat to be newer than: the keys enrollment gave stand for a
+  // set issued then. One issued before that (beyond the skew) is an old set replayed, and
+  // would bring back keys a later rollover retired, unless it is the very set enrollment
+  // gave (the cloud sends its current set after welcome): that one changes no trust and
+  // pins its iat.
+  if (!enrollment.keys_issued_at && verified->issued_at + max_skew < enrollment.enrolled_at &&
+      !SameKeys(verified->keys, *trusted)) {
+    return InvalidArgument(
+        "the key set was issued before this agent was enrolled and holds other keys than "
+        "enrollment gave: an old set sent again; refused");
+  }
   WB_RETURN_IF_ERROR(SaveCloudKeys(paths, verified->keys));
   Enrollment updated = enrollment;
   updated.keys_issued_at = verified->issued_at;

@@ -105,6 +105,8 @@ Pipeline::Pipeline(PipelineDeps deps, PipelineKeys keys, int workers)
       keys_(std::move(keys)),
       unauthenticated_(kUnauthenticatedPerWindow, kUnauthenticatedWindow, *deps_.clock),
       unmatched_acks_(kUnauthenticatedPerWindow, kUnauthenticatedWindow, *deps_.clock),
+      rejected_recently_(kRepeatMemory, kRepeatWindow, *deps_.clock),
+      repeated_rejections_(0, kUnauthenticatedWindow, *deps_.clock),
       worker_count_(std::max(1, workers)) {
   policy_ = std::move(deps_.policy);
 }
@@ -162,6 +164,7 @@ void Pipeline::Stop() {
   // The channel has stopped: no count of suppressed rejections is left unrecorded.
   if (auto summary = unauthenticated_.Flush()) RecordSuppressed(*summary);
   if (auto summary = unmatched_acks_.Flush()) LogSuppressedAcks(*summary);
+  FlushRepeatedRejections();
 }
 
 Result<int> Pipeline::RetryWaitingNow() {
@@ -194,6 +197,7 @@ void Pipeline::OnChannelLost() {
   MarkChannelLost();
   if (auto summary = unauthenticated_.Flush()) RecordSuppressed(*summary);
   if (auto summary = unmatched_acks_.Flush()) LogSuppressedAcks(*summary);
+  FlushRepeatedRejections();
 }
 
 void Pipeline::Notify(std::size_t requests) {

@@ -419,6 +419,19 @@ class Pipeline final : public IntakeTarget {
   // are logged one by one, the rest counted in one line, so a cloud repeating them cannot
   // flood the log. The intake's thread only (and Stop, after the intake has stopped).
   BurstLimiter unmatched_acks_;
+  // Authenticated rejections already recorded: the same envelope rejected again for the same
+  // reason (a front end that re-sends an expired envelope forever, a cloud that redelivers
+  // what was refused) is answered each time but recorded once per kRepeatWindow and counted
+  // after, in one summary per kUnauthenticatedWindow. Bounded: kRepeatMemory (id, code) pairs.
+  // Guarded by repeats_mu_ (the intake's thread and the daemon's tick both reject).
+  static constexpr std::size_t kRepeatMemory = 4096;
+  static constexpr std::chrono::milliseconds kRepeatWindow{15 * 60'000};
+  std::mutex repeats_mu_;
+  RecentKeys rejected_recently_;
+  BurstLimiter repeated_rejections_;
+  bool IsRepeatedRejection(const protocol::Rejection& rejection);
+  void FlushRepeatedRejections();
+  void RecordRepeatsSuppressed(const BurstSummary& summary);
   const int worker_count_;
   mutable std::mutex mu_;
   std::condition_variable wake_;

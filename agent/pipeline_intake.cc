@@ -471,6 +471,8 @@ bool Pipeline::RecordRejection(const protocol::Rejection& rejection, audit::Dura
     BurstLimiter::Decision d = unauthenticated_.Note(code);
     if (d.summary) RecordSuppressed(*d.summary);
     if (!d.record) return false;
+  } else if (IsRepeatedRejection(rejection)) {
+    return false;
   }
   audit::Event e;
   e.type = audit::EventType::kRequestRejected;
@@ -498,6 +500,42 @@ bool Pipeline::RecordRejection(const protocol::Rejection& rejection, audit::Dura
                                  : "(unauthenticated) " + rejection.request_id,
       code, rejection.reason);
   return true;
+}
+
+// The same envelope (its authenticated id) rejected for the same reason within kRepeatWindow:
+// counted, not recorded again; the count is recorded once a minute at most.
+bool Pipeline::IsRepeatedRejection(const protocol::Rejection& rejection) {
+  const std::string code(protocol::RejectCodeName(rejection.code));
+  std::optional<BurstSummary> summary;
+  bool repeated = false;
+  {
+    std::lock_guard lock(repeats_mu_);
+    repeated = rejected_recently_.Seen(rejection.request_id + '\n' + code);
+    if (repeated) summary = repeated_rejections_.Note(code).summary;  // never to record
+  }
+  if (summary) RecordRepeatsSuppressed(*summary);
+  return repeated;
+}
+
+void Pipeline::FlushRepeatedRejections() {
+  std::optional<BurstSummary> summary;
+  {
+    std::lock_guard lock(repeats_mu_);
+    summary = repeated_rejections_.Flush();
+  }
+  if (summary) RecordRepeatsSuppressed(*summary);
+}
+
+void Pipeline::RecordRepeatsSuppressed(const BurstSummary& summary) {
+  audit::Event e;
+  e.type = audit::EventType::kRequestRejected;
+  e.outcome = std::string(kBurstOutcome);
+  for (const auto& [kind, count] : summary.kinds) e.reasons.push_back(kind);
+  e.detail = summary.Describe(
+      "more rejections of envelopes already rejected for the same reason, each recorded once "
+      "before, not recorded again,");
+  Audit(e);
+  Log(*deps_.log, spdlog::level::warn, {.event = LogEvent::kRejectionsSummarized}, "{}", e.detail);
 }
 
 void Pipeline::LogSuppressedAcks(const BurstSummary& summary) {

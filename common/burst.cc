@@ -39,4 +39,25 @@ std::optional<BurstSummary> BurstLimiter::Flush() {
   return std::exchange(suppressed_, std::nullopt);
 }
 
+bool RecentKeys::Seen(const std::string& key) {
+  const auto now = clock_.Monotonic();
+  ForgetOld(now);
+  if (keys_.contains(key)) return true;
+  if (capacity_ == 0) return false;
+  if (order_.size() >= capacity_) {
+    keys_.erase(order_.front().second);
+    order_.pop_front();
+  }
+  keys_.insert(key);
+  order_.emplace_back(now, key);
+  return false;
+}
+
+void RecentKeys::ForgetOld(std::chrono::steady_clock::time_point now) {
+  while (!order_.empty() && now - order_.front().first >= window_) {
+    keys_.erase(order_.front().second);
+    order_.pop_front();
+  }
+}
+
 }  // namespace wb

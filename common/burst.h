@@ -15,10 +15,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/clock.h"
 
@@ -53,6 +56,26 @@ class BurstLimiter {
   std::optional<std::chrono::steady_clock::time_point> window_start_;
   std::size_t in_window_ = 0;
   std::optional<BurstSummary> suppressed_;
+};
+
+// The keys noted within the last `window`, at most `capacity` of them (the oldest forgotten
+// first, so memory is bounded whatever a peer sends): Seen(key) says whether `key` was noted
+// within the window, and notes it now when it was not. For telling an event repeated (the same
+// envelope rejected again for the same reason) from a new one. Not thread-safe.
+class RecentKeys {
+ public:
+  RecentKeys(std::size_t capacity, std::chrono::milliseconds window, const Clock& clock)
+      : capacity_(capacity), window_(window), clock_(clock) {}
+  bool Seen(const std::string& key);
+
+ private:
+  void ForgetOld(std::chrono::steady_clock::time_point now);
+
+  const std::size_t capacity_;
+  const std::chrono::milliseconds window_;
+  const Clock& clock_;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> order_;
+  std::set<std::string, std::less<>> keys_;
 };
 
 }  // namespace wb

@@ -1731,7 +1731,45 @@ TEST_F(PipelineTest, AReSentIdReuseIsRefusedAgainNeverAnsweredAsTheStoredRequest
   EXPECT_EQ(RejectionsOf(outbound_, first.id),
             (std::vector{protocol::RejectCode::kReplayed, protocol::RejectCode::kReplayed}));
   EXPECT_EQ(outbound_.All<protocol::Accepted>().size(), 1u);  // the first request only
+  // Recorded once; the same envelope refused again for the same reason is counted, and the
+  // count recorded (at the latest when the channel is lost).
+  EXPECT_EQ(AuditedRejections().size(), 1u);
+  pipeline_->OnChannelLost();
+  const auto rejections = AuditedRejections();
+  ASSERT_EQ(rejections.size(), 2u);
+  EXPECT_EQ(rejections[1].outcome, "rejections_summarized");
+  EXPECT_NE(rejections[1].detail.find("1 more rejections of envelopes already rejected"),
+            std::string::npos)
+      << rejections[1].detail;
+}
+
+// A front end that re-sends one captured envelope forever (here expired) cannot grow the
+// trail or the log with it: every copy is answered, the first is recorded, the rest counted
+// in one summary a minute. Another envelope is recorded as ever.
+TEST_F(PipelineTest, AnEnvelopeRejectedAgainAndAgainIsRecordedOnceAndTheRepeatsCounted) {
+  auto c = Claims();
+  c.issued_at = clock_->Now() - std::chrono::hours(1);
+  c.expires_at = c.issued_at + std::chrono::minutes(15);
+  const std::string envelope = Seal(c);
+  for (int i = 0; i < 100; ++i) pipeline_->OnRequest({envelope});
+  EXPECT_EQ(RejectionsOf(outbound_, c.id).size(), 100u);
+  ASSERT_EQ(AuditedRejections().size(), 1u);
+  EXPECT_EQ(AuditedRejections()[0].outcome, "expired");
+  EXPECT_EQ(LogLinesWith("request " + c.id + " rejected"), 1);
+  auto other = Claims();
+  other.issued_at = c.issued_at;
+  other.expires_at = c.expires_at;
+  pipeline_->OnRequest({Seal(other)});
   EXPECT_EQ(AuditedRejections().size(), 2u);
+  pipeline_->OnChannelLost();
+  const auto rejections = AuditedRejections();
+  ASSERT_EQ(rejections.size(), 3u);
+  EXPECT_EQ(rejections[2].outcome, "rejections_summarized");
+  EXPECT_NE(rejections[2].detail.find("99 more rejections of envelopes already rejected for the "
+                                      "same reason"),
+            std::string::npos)
+      << rejections[2].detail;
+  EXPECT_NE(rejections[2].detail.find("expired 99"), std::string::npos) << rejections[2].detail;
 }
 
 // The same within one batch: the reuse comes before the first envelope is stored.

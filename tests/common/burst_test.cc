@@ -59,5 +59,26 @@ TEST(BurstLimiterTest, FlushHandsOverTheCountOnceSoNothingIsLostOrCountedTwice) 
   EXPECT_FALSE(limiter.Flush().has_value());
 }
 
+TEST(RecentKeysTest, AKeyIsSeenWithinTheWindowAndNewAfterIt) {
+  testing::FakeClock clock;
+  RecentKeys recent(8, std::chrono::minutes(15), clock);
+  EXPECT_FALSE(recent.Seen("a"));
+  EXPECT_TRUE(recent.Seen("a"));
+  EXPECT_FALSE(recent.Seen("b"));
+  clock.Advance(std::chrono::minutes(15));
+  EXPECT_FALSE(recent.Seen("a")) << "remembered past its window";
+  EXPECT_TRUE(recent.Seen("a"));
+}
+
+// A peer that sends ever new keys cannot grow the memory: the oldest is forgotten first.
+TEST(RecentKeysTest, BeyondItsCapacityTheOldestKeyIsForgotten) {
+  testing::FakeClock clock;
+  RecentKeys recent(3, std::chrono::minutes(15), clock);
+  for (const char* k : {"a", "b", "c", "d"}) EXPECT_FALSE(recent.Seen(k));
+  EXPECT_TRUE(recent.Seen("d"));
+  EXPECT_TRUE(recent.Seen("b"));
+  EXPECT_FALSE(recent.Seen("a")) << "the oldest key should have made room";
+}
+
 }  // namespace
 }  // namespace wb

@@ -105,6 +105,7 @@ Pipeline::Pipeline(PipelineDeps deps, PipelineKeys keys, int workers)
       keys_(std::move(keys)),
       unauthenticated_(kUnauthenticatedPerWindow, kUnauthenticatedWindow, *deps_.clock),
       unmatched_acks_(kUnauthenticatedPerWindow, kUnauthenticatedWindow, *deps_.clock),
+      failed_acks_(kUnauthenticatedPerWindow, kUnauthenticatedWindow, *deps_.clock),
       rejected_recently_(kRepeatMemory, kRepeatWindow, *deps_.clock),
       repeated_rejections_(0, kUnauthenticatedWindow, *deps_.clock),
       worker_count_(std::max(1, workers)) {
@@ -164,6 +165,7 @@ void Pipeline::Stop() {
   // The channel has stopped: no count of suppressed rejections is left unrecorded.
   if (auto summary = unauthenticated_.Flush()) RecordSuppressed(*summary);
   if (auto summary = unmatched_acks_.Flush()) LogSuppressedAcks(*summary);
+  if (auto summary = failed_acks_.Flush()) LogFailedAcks(*summary);
   FlushRepeatedRejections();
 }
 
@@ -189,6 +191,7 @@ void Pipeline::MarkChannelLost() {
   resend_after_.reset();
   ++resend_generation_;
   unanswered_deliveries_.clear();
+  unsent_rejections_.clear();
 }
 
 // Again after the intake stored what arrived before the loss: those requests, stored after
@@ -197,6 +200,7 @@ void Pipeline::OnChannelLost() {
   MarkChannelLost();
   if (auto summary = unauthenticated_.Flush()) RecordSuppressed(*summary);
   if (auto summary = unmatched_acks_.Flush()) LogSuppressedAcks(*summary);
+  if (auto summary = failed_acks_.Flush()) LogFailedAcks(*summary);
   FlushRepeatedRejections();
 }
 
@@ -421,7 +425,28 @@ void Pipeline::ResendResults() {
 
 // Only the results the channel refused, each once per tick: a result it took is not sent again
 // (its resend is the next connection's), so a slow or silent cloud adds no duplicates.
+// Before the owed results: a result ends every delivery of its id (docs/protocol.md, section
+// 8), so a rejection of another envelope with that id must go first.
+void Pipeline::SendOwedRejections() {
+  std::vector<protocol::Rejected> owed;
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(unsent_mu_);
+    owed.swap(unsent_rejections_);
+    generation = resend_generation_;
+  }
+  std::vector<protocol::Rejected> refused;
+  for (const protocol::Rejected& r : owed) {
+    if (deps_.outbound->Send(r).code() == Code::kResourceExhausted) refused.push_back(r);
+  }
+  if (refused.empty()) return;
+  std::lock_guard lock(unsent_mu_);
+  if (generation != resend_generation_) return;  // the connection they belong to is gone
+  unsent_rejections_.insert(unsent_rejections_.begin(), refused.begin(), refused.end());
+}
+
 void Pipeline::SendOwedResults() {
+  SendOwedRejections();
   std::vector<std::string> owed;
   {
     std::lock_guard lock(unsent_mu_);

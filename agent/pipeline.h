@@ -419,6 +419,8 @@ class Pipeline final : public IntakeTarget {
   // are logged one by one, the rest counted in one line, so a cloud repeating them cannot
   // flood the log. The intake's thread only (and Stop, after the intake has stopped).
   BurstLimiter unmatched_acks_;
+  BurstLimiter failed_acks_;  // acks the queue could not store: logged at error, 20 a minute
+  void LogFailedAcks(const BurstSummary& summary);
   // Authenticated rejections already recorded: the same envelope rejected again for the same
   // reason (a front end that re-sends an expired envelope forever, a cloud that redelivers
   // what was refused) is answered each time but recorded once per kRepeatWindow and counted
@@ -454,6 +456,11 @@ class Pipeline final : public IntakeTarget {
   // again. At most the queue's unacknowledged results.
   std::mutex unsent_mu_;
   std::set<std::string> unsent_results_;  // guarded by unsent_mu_
+  // Rejections of the current connection that its full outgoing queue refused: each holds a
+  // credit until it is answered, so the tick sends them again (SendOwedRejections); a lost
+  // channel forgets them (the cloud sends the envelopes again). At most the credits' worth.
+  std::vector<protocol::Rejected> unsent_rejections_;  // guarded by unsent_mu_
+  void SendOwedRejections();
   // Where this connection's re-send of the outbox stopped, while more results may follow it
   // (SendOwedResults sends the next page); unset when the whole outbox went. Guarded by
   // unsent_mu_.

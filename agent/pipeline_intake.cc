@@ -263,11 +263,21 @@ void Pipeline::Answer(std::vector<Arrival>& arrivals) {
   // A rejection whose record may be missing is not sent (pipeline.h, "When the audit trail
   // fails"): the cloud hears nothing and sends the envelope again.
   const bool may_reject = !AuditFailed();
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(unsent_mu_);
+    generation = resend_generation_;
+  }
   for (const Arrival& a : arrivals) {
     if (a.rejection) {
       if (!may_reject) continue;
-      (void)deps_.outbound->Send(
-          protocol::Rejected{a.rejection->request_id, a.rejection->code, a.rejection->reason});
+      protocol::Rejected rejected{a.rejection->request_id, a.rejection->code, a.rejection->reason};
+      if (deps_.outbound->Send(rejected).code() == Code::kResourceExhausted) {
+        // Its credit stays taken until it is answered: the next tick sends it, unless the
+        // connection it came on is gone meanwhile.
+        std::lock_guard lock(unsent_mu_);
+        if (generation == resend_generation_) unsent_rejections_.push_back(std::move(rejected));
+      }
     } else if (a.stored) {
       (void)deps_.outbound->Send(protocol::Accepted{a.stored->info.id});
     }
@@ -538,6 +548,12 @@ void Pipeline::RecordRepeatsSuppressed(const BurstSummary& summary) {
   Log(*deps_.log, spdlog::level::warn, {.event = LogEvent::kRejectionsSummarized}, "{}", e.detail);
 }
 
+void Pipeline::LogFailedAcks(const BurstSummary& summary) {
+  deps_.log->error("result_ack: {}",
+                   summary.Describe("more acknowledgements the queue could not store, not "
+                                    "logged one by one,"));
+}
+
 void Pipeline::LogSuppressedAcks(const BurstSummary& summary) {
   deps_.log->warn("result_ack: {}",
                   summary.Describe("more acknowledgements of results this agent does not hold, "
@@ -568,8 +584,14 @@ void Pipeline::OnResultAcks(std::span<const std::string> ids) {
     if (!acknowledged[i].ok()) {
       const Status& error = acknowledged[i].error();
       if (error.code() != Code::kNotFound && error.code() != Code::kFailedPrecondition) {
-        // The queue failed, not the cloud: never summarised away.
-        deps_.log->error("result_ack for {}: {}", EscapeForLog(ids[i]), error.ToString());
+        // The queue failed, not the cloud: logged at error, apart from the cloud's unmatched
+        // acks, but a flood of acks during a storage incident logs 20 a minute and counts
+        // the rest.
+        BurstLimiter::Decision d = failed_acks_.Note(std::string(CodeName(error.code())));
+        if (d.summary) LogFailedAcks(*d.summary);
+        if (d.record) {
+          deps_.log->error("result_ack for {}: {}", EscapeForLog(ids[i]), error.ToString());
+        }
         continue;
       }
       BurstLimiter::Decision d = unmatched_acks_.Note(std::string(CodeName(error.code())));

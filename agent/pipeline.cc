@@ -423,8 +423,6 @@ void Pipeline::ResendResults() {
   }
 }
 
-// Only the results the channel refused, each once per tick: a result it took is not sent again
-// (its resend is the next connection's), so a slow or silent cloud adds no duplicates.
 // Before the owed results: a result ends every delivery of its id (docs/protocol.md, section
 // 8), so a rejection of another envelope with that id must go first.
 void Pipeline::SendOwedRejections() {
@@ -445,6 +443,8 @@ void Pipeline::SendOwedRejections() {
   unsent_rejections_.insert(unsent_rejections_.begin(), refused.begin(), refused.end());
 }
 
+// Only the results the channel refused, each once per tick: a result it took is not sent again
+// (its resend is the next connection's), so a slow or silent cloud adds no duplicates.
 void Pipeline::SendOwedResults() {
   SendOwedRejections();
   std::vector<std::string> owed;

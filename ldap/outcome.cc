@@ -155,8 +155,8 @@ bool IsConnectivity(int rc) {
          rc == LDAP_UNAVAILABLE || rc == LDAP_TIMEOUT || rc == LDAP_TIMELIMIT_EXCEEDED;
 }
 
-// A server that could not complete an operation for a reason of its own (a backend error, an
-// administrative limit): it says nothing about what was asked.
+// Answers to the service account's bind from a server that could not complete it for a reason
+// of its own (a backend error, an administrative limit): they say nothing of the credentials.
 bool IsServerTrouble(int rc) {
   return rc == LDAP_OTHER || rc == LDAP_ADMINLIMIT_EXCEEDED || rc == LDAP_OPERATIONS_ERROR;
 }

@@ -83,7 +83,7 @@ Result<BreakerFile> ReadBreakerFile(const std::filesystem::path& state_dir) {
   return out;
 }
 
-Status WriteBreakerFile(const std::filesystem::path& state_dir, const BreakerFile& file) {
+std::string BreakerFileText(const BreakerFile& file) {
   nlohmann::json j;
   j["tripped"] = file.state.tripped;
   if (file.state.tripped_at) j["tripped_at_ms"] = ToMillis(*file.state.tripped_at);
@@ -93,7 +93,11 @@ Status WriteBreakerFile(const std::filesystem::path& state_dir, const BreakerFil
                         {"at_ms", ToMillis(file.last_action->at)},
                         {"requests", file.last_action->requests}};
   }
-  return WriteFileAtomic(BreakerStatePath(state_dir), j.dump() + "\n", 0600);
+  return j.dump();
+}
+
+Status WriteBreakerFile(const std::filesystem::path& state_dir, const BreakerFile& file) {
+  return WriteFileAtomic(BreakerStatePath(state_dir), BreakerFileText(file) + "\n", 0600);
 }
 
 Result<std::optional<BreakerAction>> ReadBreakerCommand(const std::filesystem::path& state_dir) {
@@ -128,33 +132,46 @@ UnsavedBreakerWarning WarnOfUnsavedBreaker(const std::filesystem::path& state_di
                                            const Result<BreakerFile>& kept) {
   const std::string path = EscapeForLog(BreakerStatePath(state_dir).string());
   const bool tripped = unsaved.state.tripped;
-  const std::string content = tripped ? R"({"tripped":true})" : R"({"tripped":false})";
+  // What the agent would have written: with it, the next start holds and counts as this one.
+  const std::string write =
+      "write " + BreakerFileText(unsaved) + " into it (mode 0600, owned by the agent's user)";
   const std::string prefix = "breaker state: not written at stop";
   if (!kept.ok()) {
     return {true, prefix + ", and " + path + " cannot be read (" + kept.error().ToString() +
                       "): the next start will refuse to run until it can. Fix the cause logged "
-                      "above, then write " +
-                      content + " into it (mode 0600, owned by the agent's user): the breaker " +
-                      (tripped ? "is tripped" : "is not tripped")};
+                      "above, then " +
+                      write};
   }
   if (tripped && !kept->state.tripped) {
     return {true, prefix + ": the breaker is tripped, but " + path +
                       " says it is not, and the next start would admit the requests it holds "
                       "by the ordinary rules. Before starting wbagent again, fix the cause "
-                      "logged above and write " +
-                      content +
-                      " into it (mode 0600, owned by the agent's user): the next start then "
-                      "keeps them held. `wbagent queue list --state received` lists them"};
+                      "logged above and " +
+                      write +
+                      ": the next start then keeps them held. `wbagent queue list --state "
+                      "received` lists them"};
   }
   if (!tripped && kept->state.tripped) {
     return {false, prefix + ": an administrator's release or reject ended the trip, but " + path +
                        " still says tripped: the next start holds every new request until "
-                       "`wbagent breaker release` (or `reject`) is run again"};
+                       "`wbagent breaker release` (or `reject`) is run again; or fix the cause "
+                       "logged above and " +
+                       write};
+  }
+  if (unsaved.state != kept->state) {
+    // A release restarts the overall count after the requests it admitted; without it, the
+    // next start counts them again and may trip at once (held, not admitted: safe).
+    return {false, prefix + ": " + path +
+                       " holds an older count of the overall rate limit: the next start may "
+                       "trip the breaker again on requests already released (`wbagent breaker "
+                       "status` shows it); to start as this agent stopped, fix the cause "
+                       "logged above and " +
+                       write};
   }
   return {false, prefix + ": " + path + " says the breaker is " +
                      (tripped ? "tripped" : "not tripped") +
-                     ", as it is, but holds an older last action or count: `wbagent breaker "
-                     "status` may show an earlier action"};
+                     ", as it is, but holds an older last action: `wbagent breaker status` may "
+                     "show an earlier action"};
 }
 
 }  // namespace wb::agent

@@ -41,6 +41,9 @@ std::filesystem::path BreakerCommandPath(const std::filesystem::path& state_dir)
 // kNotFound never: a missing file is the default state. kCorruption when it does not parse.
 Result<BreakerFile> ReadBreakerFile(const std::filesystem::path& state_dir);
 Status WriteBreakerFile(const std::filesystem::path& state_dir, const BreakerFile& file);
+// The JSON WriteBreakerFile writes (without its newline): also what an administrator is told
+// to write by hand when the agent could not (WarnOfUnsavedBreaker).
+std::string BreakerFileText(const BreakerFile& file);
 
 // What to say when the daemon stops with `unsaved` not written, given what breaker.json holds
 // (`kept`, as ReadBreakerFile read it): whether the next start would hold what the running

@@ -31,8 +31,13 @@ std::string AccountKey(const protocol::Target& target) {
   return AccountKey(protocol::TargetKindName(target.kind), target.value);
 }
 
-// Version 1 (no version recorded) was the requested text as it came; 2 is the form above.
-constexpr char kAccountKeyRuleVersion[] = "2";
+// Version 1 (no version recorded) was the requested text as it came; 2 case-folded it; 3 is
+// the form above since DN values compare in Unicode's canonical form (ldap/dn.cc: an accent
+// written as a combining mark is the precomposed letter, and the letter inside Ș is folded).
+// A new version re-keys the stored requests at the next start (queue::Options), so that one
+// account's old and new requests keep one key: its order, its rate limits and the check of
+// the agent's own earlier write all go by it.
+constexpr char kAccountKeyRuleVersion[] = "3";
 
 // Who asked and how they were verified: kept with the request for the audit trail.
 std::string RequesterJson(const protocol::Requester& r) {

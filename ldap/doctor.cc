@@ -157,8 +157,10 @@ std::unique_ptr<Connection> CheckUrl(const config::DirectoryConfig& c, std::size
     out.push_back(CheckFail(id + ".bind", bind_title, conn.error().ToString(),
                             refused ? "check bind_dn and the password in its bind password file, "
                                       "and that the account is enabled and not locked"
-                                    : "the server could not complete the bind: see its own log, "
-                                      "and try again once it answers"));
+                                    : "the server could not complete the bind, or closed the "
+                                      "connection during it: see its own log (with a client "
+                                      "certificate, check that the server accepts it), and try "
+                                      "again once it answers"));
     return nullptr;
   }
   out.push_back(CheckOk(id + ".bind", bind_title, "bound"));

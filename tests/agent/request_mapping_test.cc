@@ -84,10 +84,11 @@ TEST(RequestMappingTest, ADnTargetsAccountKeyIsItsParsedRdns) {
 TEST(RequestMappingTest, TheQueuesRekeyRuleGivesTheKeyANewRequestGets) {
   using protocol::TargetKind;
   const auto rule = AccountKeyRule();
-  EXPECT_EQ(rule.version, "2");
+  EXPECT_EQ(rule.version, "3");
   for (TargetKind kind : {TargetKind::kDn, TargetKind::kUserPrincipalName,
                           TargetKind::kSamAccountName, TargetKind::kUid, TargetKind::kMail}) {
-    for (const char* value : {"uid=Alice, OU=People,dc=example,dc=test", "  ÁNGEL ", "Not A DN"}) {
+    for (const char* value : {"uid=Alice, OU=People,dc=example,dc=test", "  ÁNGEL ", "Not A DN",
+                              "uid=A,ou=Direccio\u0301n", "S\u0326TEFAN"}) {
       EXPECT_EQ(rule.key_of(protocol::TargetKindName(kind), value), AccountKeyOf(kind, value))
           << protocol::TargetKindName(kind) << " " << value;
     }
@@ -96,11 +97,11 @@ TEST(RequestMappingTest, TheQueuesRekeyRuleGivesTheKeyANewRequestGets) {
   EXPECT_EQ(rule.key_of("employeeNumber", " X7 "), "employeeNumber:x7");
 }
 
-// The keys of rule version 2, pinned: a change to any of them (ldap::CaseIgnoreForm, Dn::Key,
+// The keys of rule version 3, pinned: a change to any of them (ldap::CaseIgnoreForm, Dn::Key,
 // FoldCase) must come with a new version, or queues stored before it are never re-keyed.
 TEST(RequestMappingTest, TheKeysOfTheRuleVersionArePinned) {
   const auto rule = AccountKeyRule();
-  ASSERT_EQ(rule.version, "2") << "a new version: pin its keys here";
+  ASSERT_EQ(rule.version, "3") << "a new version: pin its keys here";
   const std::vector<std::array<std::string, 3>> pinned = {
       {"uid", "  Ana  MARÍA ", "uid:ana maría"},
       {"sAMAccountName", "ŸVES", "sAMAccountName:ÿves"},
@@ -109,6 +110,11 @@ TEST(RequestMappingTest, TheKeysOfTheRuleVersionArePinned) {
       {"dn", "userid=Ann,organizationalUnitName=People,DC=Test", "dn:uid=ann,ou=people,dc=test"},
       {"dn", "2.5.4.3=a+UID=B, dc=test", "dn:cn=a+uid=b,dc=test"},
       {"dn", "Not A DN", "dn:not a dn"},
+      // Version 3: the canonical form, whichever way the accents are written.
+      {"uid", "Ana Mari\u0301a", "uid:ana mar\u00eda"},
+      {"uid", "\u0218TEFAN", "uid:\u0219tefan"},
+      {"uid", "S\u0326tefan", "uid:\u0219tefan"},
+      {"dn", "uid=a,OU=Direccio\u0301n,dc=test", "dn:uid=a,ou=direcci\u00f3n,dc=test"},
   };
   for (const auto& [kind, value, key] : pinned) {
     EXPECT_EQ(rule.key_of(kind, value), key) << kind << " " << value;

@@ -739,8 +739,7 @@ TEST_F(EndToEndPolicyTest, AStopWithTheTrippedBreakerUnwrittenSaysSoAtCritical) 
   EXPECT_NE(log.substr(line == std::string::npos ? 0 : line, at - line).find("critical"),
             std::string::npos)
       << log.substr(line == std::string::npos ? 0 : line, 200);
-  EXPECT_NE(log.find(R"(write {\"tripped\":true} into it)", at), std::string::npos)
-      << log.substr(at, 400);
+  EXPECT_NE(log.find(R"(write {\"tripped\":true,)", at), std::string::npos) << log.substr(at, 400);
   EXPECT_TRUE(std::filesystem::is_directory(breaker_file));
 }
 

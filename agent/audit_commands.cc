@@ -166,6 +166,7 @@ void PrintReport(const audit::VerifyReport& report, const audit::VerifyOptions& 
   std::printf("%s: %s: %s: %s\n", label, where.c_str(), std::string(Name(f.problem)).c_str(),
               f.message.c_str());
   std::printf("(%s verified)\n", Plural(report.records, "record").c_str());
+  PrintCheckpointRecoveries(report);  // those among the records verified before the finding
 }
 
 // <state_dir>/audit-evidence-20261205T154800Z

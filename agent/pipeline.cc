@@ -163,10 +163,7 @@ void Pipeline::Stop() {
   for (auto& t : workers_) t.join();
   workers_.clear();
   // The channel has stopped: no count of suppressed rejections is left unrecorded.
-  if (auto summary = unauthenticated_.Flush()) RecordSuppressed(*summary);
-  if (auto summary = unmatched_acks_.Flush()) LogSuppressedAcks(*summary);
-  if (auto summary = failed_acks_.Flush()) LogFailedAcks(*summary);
-  FlushRepeatedRejections();
+  FlushSummaries();
 }
 
 Result<int> Pipeline::RetryWaitingNow() {
@@ -198,10 +195,7 @@ void Pipeline::MarkChannelLost() {
 // MarkChannelLost, are checked too.
 void Pipeline::OnChannelLost() {
   MarkChannelLost();
-  if (auto summary = unauthenticated_.Flush()) RecordSuppressed(*summary);
-  if (auto summary = unmatched_acks_.Flush()) LogSuppressedAcks(*summary);
-  if (auto summary = failed_acks_.Flush()) LogFailedAcks(*summary);
-  FlushRepeatedRejections();
+  FlushSummaries();
 }
 
 void Pipeline::Notify(std::size_t requests) {

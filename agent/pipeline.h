@@ -337,8 +337,21 @@ class Pipeline final : public IntakeTarget {
   // Audits (with `durability`) and logs a rejection; false when it was summarised instead.
   bool RecordRejection(const protocol::Rejection& rejection,
                        audit::Durability durability = audit::Durability::kDurable);
-  void RecordSuppressed(const BurstSummary& summary);
-  void LogSuppressedAcks(const BurstSummary& summary);
+  // The summaries of what the BurstLimiters below counted instead of recording or logging.
+  static constexpr std::string_view kUnauthenticatedSummary =
+      "more rejections with unauthenticated ids, not recorded one by one,";
+  static constexpr std::string_view kRepeatedSummary =
+      "more rejections of envelopes already rejected for the same reason, each recorded once "
+      "before, not recorded again,";
+  static constexpr std::string_view kUnmatchedAcksSummary =
+      "more acknowledgements of results this agent does not hold, not logged one by one,";
+  static constexpr std::string_view kFailedAcksSummary =
+      "more acknowledgements the queue could not store, not logged one by one,";
+  void RecordRejectionSummary(const BurstSummary& summary, std::string_view what,
+                              bool unauthenticated);
+  void LogAckSummary(spdlog::level::level_enum level, const BurstSummary& summary,
+                     std::string_view what);
+  void FlushSummaries();
   // Answers a redelivered (id, nonce) with the state the queue holds for it; false when the
   // queue holds nothing for it, so that the request is enqueued as new.
   // One delivery of an envelope, by its signed id and nonce, whose answer waits for the queue
@@ -420,7 +433,6 @@ class Pipeline final : public IntakeTarget {
   // flood the log. The intake's thread only (and Stop, after the intake has stopped).
   BurstLimiter unmatched_acks_;
   BurstLimiter failed_acks_;  // acks the queue could not store: logged at error, 20 a minute
-  void LogFailedAcks(const BurstSummary& summary);
   // Authenticated rejections already recorded: the same envelope rejected again for the same
   // reason (a front end that re-sends an expired envelope forever, a cloud that redelivers
   // what was refused) is answered each time but recorded once per kRepeatWindow and counted
@@ -432,8 +444,6 @@ class Pipeline final : public IntakeTarget {
   RecentKeys rejected_recently_;
   BurstLimiter repeated_rejections_;
   bool IsRepeatedRejection(const protocol::Rejection& rejection);
-  void FlushRepeatedRejections();
-  void RecordRepeatsSuppressed(const BurstSummary& summary);
   const int worker_count_;
   mutable std::mutex mu_;
   std::condition_variable wake_;

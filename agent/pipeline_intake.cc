@@ -479,7 +479,7 @@ bool Pipeline::RecordRejection(const protocol::Rejection& rejection, audit::Dura
   const std::string code(protocol::RejectCodeName(rejection.code));
   if (!rejection.id_authenticated) {
     BurstLimiter::Decision d = unauthenticated_.Note(code);
-    if (d.summary) RecordSuppressed(*d.summary);
+    if (d.summary) RecordRejectionSummary(*d.summary, kUnauthenticatedSummary, true);
     if (!d.record) return false;
   } else if (IsRepeatedRejection(rejection)) {
     return false;
@@ -523,50 +523,44 @@ bool Pipeline::IsRepeatedRejection(const protocol::Rejection& rejection) {
     repeated = rejected_recently_.Seen(rejection.request_id + '\n' + code);
     if (repeated) summary = repeated_rejections_.Note(code).summary;  // never to record
   }
-  if (summary) RecordRepeatsSuppressed(*summary);
+  if (summary) RecordRejectionSummary(*summary, kRepeatedSummary, false);
   return repeated;
 }
 
-void Pipeline::FlushRepeatedRejections() {
-  std::optional<BurstSummary> summary;
+// Every count not recorded yet, at a disconnect or at the stop: none is lost.
+void Pipeline::FlushSummaries() {
+  if (auto summary = unauthenticated_.Flush()) {
+    RecordRejectionSummary(*summary, kUnauthenticatedSummary, true);
+  }
+  if (auto summary = unmatched_acks_.Flush()) {
+    LogAckSummary(spdlog::level::warn, *summary, kUnmatchedAcksSummary);
+  }
+  if (auto summary = failed_acks_.Flush()) {
+    LogAckSummary(spdlog::level::err, *summary, kFailedAcksSummary);
+  }
+  std::optional<BurstSummary> repeats;
   {
     std::lock_guard lock(repeats_mu_);
-    summary = repeated_rejections_.Flush();
+    repeats = repeated_rejections_.Flush();
   }
-  if (summary) RecordRepeatsSuppressed(*summary);
+  if (repeats) RecordRejectionSummary(*repeats, kRepeatedSummary, false);
 }
 
-void Pipeline::RecordRepeatsSuppressed(const BurstSummary& summary) {
+void Pipeline::LogAckSummary(spdlog::level::level_enum level, const BurstSummary& summary,
+                             std::string_view what) {
+  deps_.log->log(level, "result_ack: {}", summary.Describe(what));
+}
+
+// One request_rejected record (and a log line) for the rejections a BurstLimiter counted
+// instead of recording; `unauthenticated` when their ids were not (docs/audit.md).
+void Pipeline::RecordRejectionSummary(const BurstSummary& summary, std::string_view what,
+                                      bool unauthenticated) {
   audit::Event e;
   e.type = audit::EventType::kRequestRejected;
   e.outcome = std::string(kBurstOutcome);
   for (const auto& [kind, count] : summary.kinds) e.reasons.push_back(kind);
-  e.detail = summary.Describe(
-      "more rejections of envelopes already rejected for the same reason, each recorded once "
-      "before, not recorded again,");
-  Audit(e);
-  Log(*deps_.log, spdlog::level::warn, {.event = LogEvent::kRejectionsSummarized}, "{}", e.detail);
-}
-
-void Pipeline::LogFailedAcks(const BurstSummary& summary) {
-  deps_.log->error("result_ack: {}",
-                   summary.Describe("more acknowledgements the queue could not store, not "
-                                    "logged one by one,"));
-}
-
-void Pipeline::LogSuppressedAcks(const BurstSummary& summary) {
-  deps_.log->warn("result_ack: {}",
-                  summary.Describe("more acknowledgements of results this agent does not hold, "
-                                   "not logged one by one,"));
-}
-
-void Pipeline::RecordSuppressed(const BurstSummary& summary) {
-  audit::Event e;
-  e.type = audit::EventType::kRequestRejected;
-  e.outcome = std::string(kBurstOutcome);
-  for (const auto& [kind, count] : summary.kinds) e.reasons.push_back(kind);
-  e.reasons.push_back(std::string(kUnauthenticatedReason));
-  e.detail = summary.Describe("more rejections with unauthenticated ids, not recorded one by one,");
+  if (unauthenticated) e.reasons.push_back(std::string(kUnauthenticatedReason));
+  e.detail = summary.Describe(what);
   Audit(e);
   Log(*deps_.log, spdlog::level::warn, {.event = LogEvent::kRejectionsSummarized}, "{}", e.detail);
 }
@@ -588,14 +582,14 @@ void Pipeline::OnResultAcks(std::span<const std::string> ids) {
         // acks, but a flood of acks during a storage incident logs 20 a minute and counts
         // the rest.
         BurstLimiter::Decision d = failed_acks_.Note(std::string(CodeName(error.code())));
-        if (d.summary) LogFailedAcks(*d.summary);
+        if (d.summary) LogAckSummary(spdlog::level::err, *d.summary, kFailedAcksSummary);
         if (d.record) {
           deps_.log->error("result_ack for {}: {}", EscapeForLog(ids[i]), error.ToString());
         }
         continue;
       }
       BurstLimiter::Decision d = unmatched_acks_.Note(std::string(CodeName(error.code())));
-      if (d.summary) LogSuppressedAcks(*d.summary);
+      if (d.summary) LogAckSummary(spdlog::level::warn, *d.summary, kUnmatchedAcksSummary);
       if (d.record)
         deps_.log->warn("result_ack for {}: {}", EscapeForLog(ids[i]), error.ToString());
       continue;

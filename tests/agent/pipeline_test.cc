@@ -497,6 +497,13 @@ class PipelineTest : public ::testing::Test {
   }
   void TearDown() override { pipeline_.reset(); }
 
+  // Claims of an envelope that expired 45 minutes ago: refused `expired`, whatever else.
+  protocol::RequestClaims ExpiredClaims() {
+    auto c = Claims();
+    c.issued_at = std::chrono::floor<std::chrono::seconds>(clock_->Now()) - std::chrono::hours(1);
+    c.expires_at = c.issued_at + std::chrono::minutes(15);
+    return c;
+  }
   protocol::RequestClaims Claims(std::string id = protocol::NewRequestId(),
                                  std::string nonce = protocol::NewNonce()) {
     protocol::RequestClaims c;
@@ -1348,9 +1355,7 @@ TEST_F(PipelineTest, AnAckTheQueueCouldNotStoreIsLoggedAtErrorAndTheResultStaysO
 // A rejection the channel's full outgoing queue refused holds the delivery's credit: the next
 // tick sends it (before any owed result), and a lost channel forgets it.
 TEST_F(PipelineTest, ARejectionTheChannelCouldNotTakeIsSentAtTheNextTick) {
-  auto c = Claims();
-  c.issued_at = clock_->Now() - std::chrono::hours(1);
-  c.expires_at = c.issued_at + std::chrono::minutes(15);
+  auto c = ExpiredClaims();
   outbound_.refuse_rejections = 1;
   pipeline_->OnRequest({Seal(c)});
   EXPECT_TRUE(RejectionsOf(outbound_, c.id).empty());
@@ -1359,9 +1364,7 @@ TEST_F(PipelineTest, ARejectionTheChannelCouldNotTakeIsSentAtTheNextTick) {
   pipeline_->SendOwedResults();
   EXPECT_EQ(RejectionsOf(outbound_, c.id).size(), 1u) << "sent twice";
 
-  auto lost = Claims();
-  lost.issued_at = c.issued_at;
-  lost.expires_at = c.expires_at;
+  auto lost = ExpiredClaims();
   outbound_.refuse_rejections = 1;
   pipeline_->OnRequest({Seal(lost)});
   pipeline_->OnChannelLost();
@@ -1775,18 +1778,14 @@ TEST_F(PipelineTest, AReSentIdReuseIsRefusedAgainNeverAnsweredAsTheStoredRequest
 // trail or the log with it: every copy is answered, the first is recorded, the rest counted
 // in one summary a minute. Another envelope is recorded as ever.
 TEST_F(PipelineTest, AnEnvelopeRejectedAgainAndAgainIsRecordedOnceAndTheRepeatsCounted) {
-  auto c = Claims();
-  c.issued_at = clock_->Now() - std::chrono::hours(1);
-  c.expires_at = c.issued_at + std::chrono::minutes(15);
+  auto c = ExpiredClaims();
   const std::string envelope = Seal(c);
   for (int i = 0; i < 100; ++i) pipeline_->OnRequest({envelope});
   EXPECT_EQ(RejectionsOf(outbound_, c.id).size(), 100u);
   ASSERT_EQ(AuditedRejections().size(), 1u);
   EXPECT_EQ(AuditedRejections()[0].outcome, "expired");
   EXPECT_EQ(LogLinesWith("request " + c.id + " rejected"), 1);
-  auto other = Claims();
-  other.issued_at = c.issued_at;
-  other.expires_at = c.expires_at;
+  auto other = ExpiredClaims();
   pipeline_->OnRequest({Seal(other)});
   EXPECT_EQ(AuditedRejections().size(), 2u);
   pipeline_->OnChannelLost();

@@ -64,7 +64,10 @@ Status CheckSecretFilePermissions(const std::filesystem::path& path) {
 }
 
 Result<Secret> ReadSecretFile(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  // O_NONBLOCK: a FIFO planted at the path would otherwise hold the open (and the agent's
+  // start) until something writes to it; opened at once, it is refused below as not a regular
+  // file. On a regular file the flag changes nothing.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return ErrnoStatus(errno, path.string());
   struct stat st {};
   // fstat on the opened descriptor: the checked file is the file read.

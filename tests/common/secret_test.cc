@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <string>
 
 namespace wb {
@@ -61,6 +63,22 @@ TEST_F(SecretFileTest, DirectoryIsRefused) {
   std::filesystem::create_directory(dir_ / "d");
   ::chmod((dir_ / "d").c_str(), 0700);
   EXPECT_EQ(ReadSecretFile(dir_ / "d").error().code(), Code::kInvalidArgument);
+}
+
+TEST_F(SecretFileTest, FifoIsRefusedWithoutWaitingForAWriter) {
+  const auto fifo = dir_ / "pw";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto read = std::async(std::launch::async, [&fifo] { return ReadSecretFile(fifo); });
+  if (read.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    // Unblock the read so that the test can end, and fail.
+    const int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (writer >= 0) ::close(writer);
+    FAIL() << "ReadSecretFile waited for a writer on a FIFO";
+  }
+  const Result<Secret> result = read.get();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code(), Code::kInvalidArgument) << result.error().ToString();
+  EXPECT_NE(result.error().message().find("not a regular file"), std::string::npos);
 }
 
 TEST_F(SecretFileTest, SymlinkIsRefused) {

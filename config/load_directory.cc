@@ -151,7 +151,7 @@ void LoadRoutes(TableReader& dir, DirectoryConfig& out, DirectoryRoutes& routes)
   if (auto dns = dir.GetStringArray("base_dns", Presence::kOptional, true)) {
     for (const Field<std::string>& dn : *dns) {
       if (!Expect(dir, dn, CheckDn(dn.value))) continue;
-      routes.base_dns.push_back({*CanonicalDn(dn.value), dn.at, dn.key});
+      routes.base_dns.push_back(dn);
       out.base_dns.push_back(dn.value);
     }
   }

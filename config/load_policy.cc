@@ -116,23 +116,29 @@ std::optional<RateLimit> ParseRateLimit(std::string_view text) {
   const char* unit = text.data() + text.size() - 1;
   auto [amount_end, amount_error] = std::from_chars(begin, unit, amount);
   if (amount_error != std::errc() || amount_end != unit || amount < 1) return std::nullopt;
-  std::int64_t seconds = 0;
+  std::int64_t unit_seconds = 0;
   switch (*unit) {
     case 's':
-      seconds = amount;
+      unit_seconds = 1;
       break;
     case 'm':
-      seconds = amount * 60;
+      unit_seconds = 60;
       break;
     case 'h':
-      seconds = amount * 3600;
+      unit_seconds = 3600;
       break;
     case 'd':
-      seconds = amount * 86400;
+      unit_seconds = 86400;
       break;
     default:
       return std::nullopt;
   }
+  // Saturated rather than multiplied past the range ("5/213503982334602d" once wrapped to a
+  // window of 17 hours, and a larger one to a negative window): the caller refuses it as longer
+  // than the longest window.
+  const std::int64_t seconds = amount > std::numeric_limits<std::int64_t>::max() / unit_seconds
+                                   ? std::numeric_limits<std::int64_t>::max()
+                                   : amount * unit_seconds;
   limit.window = std::chrono::seconds(seconds);
   return limit;
 }
@@ -261,6 +267,24 @@ PasswordRulesConfig LoadPasswordRules(TableReader& table, const LoadContext& ctx
   return out;
 }
 
+bool SetsAnyRule(const PasswordRulesConfig& rules) {
+  return rules.min_length > 0 || rules.max_length > 0 || rules.min_classes > 0 ||
+         !rules.forbidden_characters.empty() || rules.max_repeated > 0 || rules.not_same_as_old ||
+         rules.no_name_parts || rules.banned_words_file.has_value() ||
+         rules.breached_file.has_value();
+}
+
+// A table that applies is used whole, so one written with only `mode` (or only the banned or
+// breached thresholds) replaces the tables below it with no rule at all, for every request it
+// serves: seldom what "log_only for this directory" meant.
+void WarnIfNoRule(TableReader& table, const PasswordRulesConfig& rules) {
+  if (SetsAnyRule(rules)) return;
+  table.diag().Warn(table.where(), table.path(),
+                    "sets no password rule, and the table that applies is used whole (nothing "
+                    "is inherited): the requests it serves are checked against no rule at all; "
+                    "set the rules in it too, or remove it");
+}
+
 // A [*.password] table and its [*.password.admin] sub-table. A file with only
 // [directory.password.admin] has an empty [directory.password] that no one wrote: it is not a
 // table of rules (which would replace [policy.password] for self-service with no rules at all).
@@ -269,12 +293,30 @@ void LoadPasswordTables(TableReader& parent, const LoadContext& ctx,
                         std::optional<PasswordRulesConfig>& admin) {
   auto table = OpenTable(parent, "password", Presence::kOptional);
   if (!table) return;
-  if (table->HasKeysBesides("admin")) self = LoadPasswordRules(*table, ctx);
+  if (table->HasKeysBesides("admin")) {
+    self = LoadPasswordRules(*table, ctx);
+    // [policy.password] replaces nothing: with no rule it is the default, no rules.
+    if (parent.path() != "policy") WarnIfNoRule(*table, *self);
+  }
   if (auto admin_table = OpenTable(*table, "admin", Presence::kOptional)) {
     admin = LoadPasswordRules(*admin_table, ctx);
+    WarnIfNoRule(*admin_table, *admin);
     admin_table->ReportUnknownKeys();
   }
   table->ReportUnknownKeys();
+}
+
+// admin_requesters in [directory.scope] names who may make admin requests, but an
+// [directory.admin_scope] replaces the scope for admin requests whole, so the key would restrict
+// nothing: any admin requester was let through while the file seemed to say otherwise.
+void RefuseShadowedAdminRequesters(std::optional<TableReader>& scope) {
+  if (!scope) return;
+  const toml::value* ids = scope->Get("admin_requesters", Presence::kOptional);
+  if (ids == nullptr) return;
+  scope->diag().Add(LocationOf(*ids), scope->KeyPath("admin_requesters"),
+                    "has no effect: this directory has an admin_scope, which replaces the scope "
+                    "for admin requests whole (nothing is inherited); move admin_requesters "
+                    "into [directory.admin_scope]");
 }
 
 }  // namespace
@@ -283,13 +325,13 @@ void LoadScopes(TableReader& dir, std::optional<DirectoryKind> kind, const LoadC
                 DirectoryConfig& out) {
   // adminCount is protected by default where it exists.
   out.scope.protect_admin_count = kind != DirectoryKind::kOpenLdap;
-  if (auto scope = OpenTable(dir, "scope", Presence::kOptional)) {
-    out.scope = LoadScope(*scope, kind, out.scope);
-  }
+  std::optional<TableReader> scope = OpenTable(dir, "scope", Presence::kOptional);
+  if (scope) out.scope = LoadScope(*scope, kind, out.scope);
   if (auto admin = OpenTable(dir, "admin_scope", Presence::kOptional)) {
     ScopeConfig defaults;
     defaults.protect_admin_count = kind != DirectoryKind::kOpenLdap;
     out.admin_scope = LoadScope(*admin, kind, defaults);
+    RefuseShadowedAdminRequesters(scope);
   }
   LoadPasswordTables(dir, ctx, out.password, out.admin_password);
 }

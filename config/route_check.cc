@@ -5,6 +5,7 @@
 #include <map>
 
 #include "config/internal/sections.h"
+#include "ldap/dn.h"
 
 namespace wb::config::internal {
 namespace {
@@ -32,7 +33,7 @@ void CheckUniqueNames(const std::vector<DirectoryRoutes>& routes, Diagnostics& d
   }
 }
 
-// One value (a UPN suffix, a canonical base DN) may route to one directory only.
+// One value (a UPN suffix) may route to one directory only.
 void CheckUniqueRoutes(const std::vector<DirectoryRoutes>& routes,
                        std::vector<Field<std::string>> DirectoryRoutes::*member,
                        Diagnostics& diag) {
@@ -54,6 +55,52 @@ void CheckUniqueRoutes(const std::vector<DirectoryRoutes>& routes,
   }
 }
 
+struct ParsedBase {
+  const Field<std::string>* field;
+  std::size_t directory;
+  ldap::Dn dn;
+};
+
+// Base DNs, compared as the router compares them (ldap::Dn: parsed RDNs, case folded). The
+// router takes the first directory, in file order, with a base DN the target lies within. A
+// base DN that can never be reached is refused: one spelt another way than an earlier one
+// ("OU=Dirección" and "ou=DIRECCIÓN", which once passed as different text), and one inside an
+// earlier directory's ("ou=Lab,dc=corp" after "dc=corp"), whose accounts went to the outer
+// directory, under its scope and password rules. The reverse order, the more specific first
+// (a child domain before its parent, a catch-all last), routes as written and is allowed, as
+// are nested base DNs within one directory.
+void CheckBaseDnsRouteOnce(const std::vector<DirectoryRoutes>& routes, Diagnostics& diag) {
+  std::vector<ParsedBase> seen;
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    for (const Field<std::string>& route : routes[i].base_dns) {
+      Result<ldap::Dn> dn = ldap::Dn::Parse(route.value);
+      if (!dn.ok()) continue;  // refused where it was loaded (CheckDn)
+      for (const ParsedBase& earlier : seen) {
+        const bool same_directory = earlier.directory == i;
+        if (*dn == earlier.dn) {
+          diag.Add(route.at, route.key,
+                   same_directory ? "is listed twice (also " + earlier.field->key + ")"
+                                  : Quote(route.value) + " already routes to " +
+                                        DirectoryLabel(routes, earlier.directory) + " (as " +
+                                        Quote(earlier.field->value) +
+                                        "); a route may lead to one directory only");
+          break;
+        }
+        if (!same_directory && dn->IsWithin(earlier.dn)) {
+          diag.Add(route.at, route.key,
+                   Quote(route.value) + " lies within " + Quote(earlier.field->value) +
+                       ", a base DN of " + DirectoryLabel(routes, earlier.directory) +
+                       ", which comes first: the router takes the first directory whose base "
+                       "DN holds the account, so no request would reach this one; list the "
+                       "more specific directory first");
+          break;
+        }
+      }
+      seen.push_back({&route, i, std::move(*dn)});
+    }
+  }
+}
+
 }  // namespace
 
 void CheckDirectoryRoutes(const std::vector<DirectoryRoutes>& routes, Diagnostics& diag) {
@@ -68,7 +115,7 @@ void CheckDirectoryRoutes(const std::vector<DirectoryRoutes>& routes, Diagnostic
     }
   }
   CheckUniqueRoutes(routes, &DirectoryRoutes::upn_suffixes, diag);
-  CheckUniqueRoutes(routes, &DirectoryRoutes::base_dns, diag);
+  CheckBaseDnsRouteOnce(routes, diag);
 }
 
 }  // namespace wb::config::internal

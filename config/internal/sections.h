@@ -46,7 +46,7 @@ struct DirectoryRoutes {
   std::string key;  // "directory[2]"
   std::optional<Field<std::string>> name;
   std::vector<Field<std::string>> upn_suffixes;  // valid ones, lower-cased
-  std::vector<Field<std::string>> base_dns;      // valid ones, in CanonicalDn form
+  std::vector<Field<std::string>> base_dns;      // valid ones, as written
 };
 
 // Unique names; with two or more directories, a route for each and no route to two.

@@ -305,6 +305,47 @@ TEST_F(ConfigTest, BaseDnRoutingToTwoDirectoriesIsRefused) {
   ExpectOneError(text, "directory[1].base_dns[0]", "already routes to directory \"corp\"");
 }
 
+// The router compares parsed DNs with case folded beyond ASCII (ldap::Dn): two spellings of one
+// base DN once passed this check, as different text, and the first directory took both.
+TEST_F(ConfigTest, BaseDnSpelledAnotherWayInASecondDirectoryIsRefused) {
+  std::string text =
+      SetKey(kMinimal, kDir, "base_dns", "[\"OU=Direcci\u00D3n,DC=corp,DC=example\"]");
+  text = WithSecondDirectory(text, "base_dns = [\"ou=direcci\u00f3n,dc=corp,dc=example\"]");
+  ExpectOneError(text, "directory[1].base_dns[0]", "already routes to directory \"corp\"");
+}
+
+// A base DN inside another directory's: the router takes the first directory whose base DN
+// holds the target, so the nested directory's accounts went to the outer one.
+TEST_F(ConfigTest, BaseDnWithinAnotherDirectorysBaseDnIsRefused) {
+  std::string text = SetKey(kMinimal, kDir, "base_dns", "[\"dc=corp,dc=example\"]");
+  text = WithSecondDirectory(text, "base_dns = [\"ou=Lab,DC=Corp,dc=example\"]");
+  const ConfigError e =
+      ExpectOneError(text, "directory[1].base_dns[0]", "lies within \"dc=corp,dc=example\"");
+  EXPECT_THAT(e.problem, HasSubstr("directory \"corp\" (directory[0]), which comes first"));
+  EXPECT_EQ(e.line, LineOf(text, "ou=Lab"));
+}
+
+// The more specific directory first (a child domain before its parent, a catch-all last)
+// routes as written: the router takes the first match.
+TEST_F(ConfigTest, ABaseDnContainingAnEarlierDirectorysBaseDnLoads) {
+  std::string text = SetKey(kMinimal, kDir, "base_dns", "[\"dc=emea,dc=corp,dc=example\"]");
+  text = WithSecondDirectory(text, "base_dns = [\"dc=corp,dc=example\"]");
+  EXPECT_EQ(LoadOk(text).directories.size(), 2u);
+}
+
+// An escaped comma makes one RDN: "ou=Lab\\,dc=corp,dc=example" is an entry directly under
+// dc=example whose ou holds a comma, not a DN under dc=corp (as a text suffix check took it).
+TEST_F(ConfigTest, BaseDnWithAnEscapedCommaIsNotTakenAsNested) {
+  std::string text = SetKey(kMinimal, kDir, "base_dns", "[\"dc=corp,dc=example\"]");
+  text = WithSecondDirectory(text, "base_dns = [\"ou=Lab\\\\,dc=corp,dc=example\"]");
+  LoadOk(text);
+}
+
+TEST_F(ConfigTest, NestedBaseDnsWithinOneDirectoryLoad) {
+  LoadOk(SetKey(kMinimal, kDir, "base_dns",
+                "[\"dc=corp,dc=example\", \"ou=Lab,dc=corp,dc=example\"]"));
+}
+
 TEST_F(ConfigTest, UpnSuffixListedTwiceInOneDirectoryIsRefused) {
   std::string text = SetKey(kMinimal, kDir, "upn_suffixes", "[\"a.example\", \"a.example\"]");
   ExpectOneError(text, "directory[0].upn_suffixes[1]", "is listed twice");
@@ -387,6 +428,23 @@ TEST_F(ConfigTest, AnAdminScopeWithPrivilegedRulesWarnsOfTheAdminTableAlone) {
   // allow_protected = false needs nothing.
   EXPECT_TRUE(
       LoadOk(SetKey(kMinimal, "[directory.scope]", "allow_protected", "false")).warnings.empty());
+}
+
+// admin_scope replaces the scope for admin requests whole: admin_requesters left in the scope
+// once restricted nothing, and any admin requester was let through.
+TEST_F(ConfigTest, AdminRequestersInTheScopeBesideAnAdminScopeAreRefused) {
+  std::string text = SetKey(kMinimal, "[directory.scope]", "admin_requesters", "[\"helpdesk-*\"]");
+  LoadOk(text);  // alone, the scope serves admin requests and the key restricts them
+  text = SetKey(text, "[directory.admin_scope]", "allowed_subtrees",
+                "[\"OU=Students,DC=corp,DC=example,DC=com\"]");
+  const ConfigError e =
+      ExpectOneError(text, "directory[0].scope.admin_requesters", "has no effect");
+  EXPECT_THAT(e.problem, HasSubstr("move admin_requesters into [directory.admin_scope]"));
+  EXPECT_EQ(e.line, LineOf(text, "admin_requesters"));
+  // Where the admin scope says it, it is what it seems.
+  LoadOk(SetKey(SetKey(kMinimal, "[directory.admin_scope]", "admin_requesters", "[\"helpdesk-*\"]"),
+                "[directory.scope]", "allowed_subtrees",
+                "[\"OU=Students,DC=corp,DC=example,DC=com\"]"));
 }
 
 }  // namespace

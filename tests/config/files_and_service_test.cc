@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "tests/config/config_test_util.h"
 
 namespace wb::config::testing {
@@ -42,6 +44,37 @@ TEST_F(ConfigTest, StateDirThatIsAFileIsRefused) {
 TEST_F(ConfigTest, PolicyModeMustBeKnown) {
   std::string text = SetKey(kMinimal, "[policy]", "mode", "\"audit\"");
   ExpectOneError(text, "policy.mode", "must be one of \"enforce\", \"log_only\"");
+}
+
+TEST_F(ConfigTest, RateLimitsLoadAsCountsPerWindow) {
+  const Config c = LoadOk(std::string(kMinimal) +
+                          "[policy.rate_limits]\nper_account = \"5/1h\"\n"
+                          "per_requester = \"20/30m\"\noverall = \"1/7d\"\n");
+  EXPECT_EQ(c.policy.rate_limits.per_account.count, 5);
+  EXPECT_EQ(c.policy.rate_limits.per_account.window, std::chrono::hours(1));
+  EXPECT_EQ(c.policy.rate_limits.per_requester.window, std::chrono::minutes(30));
+  EXPECT_EQ(c.policy.rate_limits.overall.window, std::chrono::hours(24 * 7));
+}
+
+TEST_F(ConfigTest, RateLimitWindowLongerThanSevenDaysIsRefused) {
+  ExpectOneError(std::string(kMinimal) + "[policy.rate_limits]\nper_account = \"1/604801s\"\n",
+                 "policy.rate_limits.per_account", "7 days or shorter");
+}
+
+// The window's seconds once came from an unchecked multiplication: these wrapped to about 17
+// hours and to a negative window, and both loaded.
+TEST_F(ConfigTest, RateLimitWindowThatOverflowsIsRefusedNotWrapped) {
+  for (const char* limit : {"5/213503982334602d", "5/106751991167301d", "5/9223372036854775807m"}) {
+    ExpectOneError(std::string(kMinimal) + "[policy.rate_limits]\noverall = \"" + limit + "\"\n",
+                   "policy.rate_limits.overall", "7 days or shorter");
+  }
+}
+
+TEST_F(ConfigTest, RateLimitThatIsNotACountPerWindowIsRefused) {
+  for (const char* limit : {"5", "0/1h", "5/0h", "5/1w", "-1/1h", "5/h", "/1h"}) {
+    ExpectOneError(std::string(kMinimal) + "[policy.rate_limits]\noverall = \"" + limit + "\"\n",
+                   "policy.rate_limits.overall", "count per window");
+  }
 }
 
 TEST_F(ConfigTest, MaxInFlightGreaterThanMaxPendingIsRefused) {

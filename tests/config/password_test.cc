@@ -12,6 +12,8 @@
 namespace wb::config::testing {
 namespace {
 
+using ::testing::HasSubstr;
+
 TEST_F(ConfigTest, PasswordTablesLoadEveryKey) {
   WriteFile("banned.txt", "contoso\n");
   WriteFile("breached.bin", "");
@@ -73,6 +75,37 @@ TEST_F(ConfigTest, ADirectoryAdminPasswordTableAloneLeavesSelfServiceToThePolicy
   ASSERT_TRUE(c.directories.back().admin_password.has_value());
   EXPECT_EQ(c.directories.back().admin_password->min_length, 16);
   EXPECT_EQ(c.policy.self_password.min_length, 12);
+}
+
+// A table that applies is used whole: one with only `mode` replaced [policy.password] for this
+// directory with no rules at all, and check-config said nothing.
+TEST_F(ConfigTest, DirectoryPasswordTableWithNoRuleWarnsThatItChecksNothing) {
+  const std::string text = std::string(kMinimal) +
+                           "[policy.password]\nmin_length = 12\n"
+                           "[directory.password]\nmode = \"log_only\"\n";
+  const Config c = LoadOk(text);
+  ASSERT_EQ(c.warnings.size(), 1u) << FormatErrors(c.warnings);
+  EXPECT_EQ(c.warnings[0].key, "directory[0].password");
+  EXPECT_THAT(c.warnings[0].problem, HasSubstr("checked against no rule at all"));
+  EXPECT_EQ(c.warnings[0].line, LineOf(text, "[directory.password]"));
+}
+
+TEST_F(ConfigTest, AdminPasswordTablesWithNoRuleWarnToo) {
+  const Config c = LoadOk(std::string(kMinimal) +
+                          "[policy.password]\nmin_length = 12\n"
+                          "[policy.password.admin]\nbanned_min_score = 6\n"
+                          "[directory.password.admin]\nmode = \"enforce\"\n");
+  ASSERT_EQ(c.warnings.size(), 2u) << FormatErrors(c.warnings);
+  EXPECT_EQ(c.warnings[0].key, "policy.password.admin");
+  EXPECT_EQ(c.warnings[1].key, "directory[0].password.admin");
+}
+
+// [policy.password] is the last table: with no rule it replaces nothing, and says nothing.
+TEST_F(ConfigTest, PasswordTablesWithRulesOrThePolicysOwnDoNotWarn) {
+  EXPECT_TRUE(LoadOk(std::string(kMinimal) + "[policy.password]\nmode = \"log_only\"\n"
+                                             "[directory.password]\nmin_classes = 3\n"
+                                             "[directory.password.admin]\nno_name_parts = true\n")
+                  .warnings.empty());
 }
 
 TEST_F(ConfigTest, PasswordMaxLengthBelowMinLengthIsRefusedAtItsLine) {

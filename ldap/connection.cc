@@ -302,7 +302,7 @@ Outcome Connection::Failed(int rc, OperationKind kind) {
 }
 
 Result<LDAPMessage*, Outcome> Connection::Await(int msgid, OperationKind kind) {
-  last_request_sent_ = true;
+  ++requests_sent_;
   timeval tv = ToTimeval(op_timeout_);
   LDAPMessage* result = nullptr;
   errno = 0;
@@ -374,7 +374,6 @@ Result<Connection::Sample, Outcome> Connection::SearchSample(
     const std::string& base, int scope, const std::string& filter,
     const std::vector<std::string>& attributes, int size_limit,
     const std::vector<RequestControl>& controls) {
-  last_request_sent_ = false;  // set by Await once the request is out
   Controls request_controls(controls);
   ForgetDiagnostic(ld_);
   std::vector<char*> attrs;
@@ -422,7 +421,6 @@ Result<bool, Outcome> Connection::Matches(const std::string& dn, const std::stri
 
 Outcome Connection::Modify(const std::string& dn, const std::vector<Modification>& mods,
                            const std::vector<RequestControl>& controls, OperationKind kind) {
-  last_request_sent_ = false;  // set by Await once the request is out
   ForgetDiagnostic(ld_);
   ModArrays arrays(mods);
   Controls server_controls(controls);
@@ -436,7 +434,6 @@ Outcome Connection::Modify(const std::string& dn, const std::vector<Modification
 
 Outcome Connection::PasswordModify(const std::string& dn, const Secret* old_password,
                                    const Secret& new_password) {
-  last_request_sent_ = false;  // set by Await once the request is out
   ForgetDiagnostic(ld_);
   LDAPControl* ppolicy = nullptr;
   if (ldap_create_passwordpolicy_control(ld_, &ppolicy) != LDAP_SUCCESS) {

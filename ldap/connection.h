@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -86,9 +87,10 @@ class Connection {
   const std::string& url() const { return url_; }
   // True after a timeout or a connection-level error: the pool must not reuse it.
   bool broken() const { return broken_; }
-  // False when the last operation failed before its request was sent: only then is it
-  // certain the server did not act on it, so a write may be retried on another connection.
-  bool last_request_sent() const { return last_request_sent_; }
+  // How many requests this connection has sent (each counted once it is out). A caller
+  // compares the count before and after a sequence of operations: when it did not move, the
+  // server cannot have acted on any of them, so a write may be retried on another connection.
+  std::uint64_t requests_sent() const { return requests_sent_; }
 
   // The entries under `base` in `scope` that match `filter`, at most `size_limit` of them
   // (0: no limit of the agent's). An answer the server cut short below `size_limit` (its own
@@ -138,7 +140,7 @@ class Connection {
   std::string url_;
   std::chrono::milliseconds op_timeout_;
   bool broken_ = false;
-  bool last_request_sent_ = false;
+  std::uint64_t requests_sent_ = 0;
 };
 
 }  // namespace wb::ldap

@@ -1,6 +1,7 @@
 #include "ldap/directory.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "common/log_escape.h"
 #include "ldap/dn.h"
@@ -195,6 +196,14 @@ class LdapDirectory final : public Directory {
     return refused;
   }
 
+  Outcome MissingBaseDnOutcome(Outcome from_server) const {
+    from_server.code = OutcomeCode::kInternalError;
+    from_server.reason = "base_dn '" + config_.base_dn + "' of directory '" + config_.name +
+                         "' does not exist on the server, or the service account cannot see "
+                         "it; nothing was changed (`wbagent doctor` checks it)";
+    return from_server;
+  }
+
   Result<Account, Outcome> Lookup(Connection& conn, const Target& target) {
     const bool by_dn = target.kind == config::LookupAttribute::kDn;
     auto found = by_dn ? conn.Search(target.value, LDAP_SCOPE_BASE, AccountFilter(config_.kind),
@@ -203,8 +212,10 @@ class LdapDirectory final : public Directory {
                                      UserFilter(config_.kind, target.kind, target.value),
                                      ops_->AccountAttributes(), kLookupEntries);
     if (!found.ok()) {
-      if (found.error().code == OutcomeCode::kUserNotFound) return NotFoundOutcome(target);
-      return found.error();
+      if (found.error().code != OutcomeCode::kUserNotFound) return found.error();
+      // noSuchObject on a search of base_dn is about base_dn, not the user: a configuration
+      // or rights problem for the administrator, not "we could not verify your account".
+      return by_dn ? NotFoundOutcome(target) : MissingBaseDnOutcome(found.error());
     }
     if (found->empty()) return NotFoundOutcome(target);
     if (found->size() > 1) {
@@ -224,19 +235,23 @@ class LdapDirectory final : public Directory {
 
   // Runs `fn` (Connection& -> Outcome) on a pooled connection. A connection that failed
   // before its request went out (e.g. an idle connection the server had closed) is replaced
-  // once; a write whose request was sent is never repeated here, because the server may
-  // have applied it.
+  // once; a write is repeated here only when `fn` sent no request at all. (Judged by the last
+  // operation alone, a password change that succeeded followed by a search that failed
+  // unsent, as in an unlock or a pwdReset clean-up, made the whole of `fn`, the change
+  // included, run again.) The caller's retries check for their own earlier write.
   template <typename Fn>
   Outcome Run(bool is_write, Fn fn) {
     Outcome outcome;
     for (int attempt = 0; attempt < 2; ++attempt) {
       auto lease = pool_.Acquire();
       if (!lease.ok()) return lease.error();
+      const std::uint64_t sent_before = (*lease)->requests_sent();
       outcome = fn(**lease);
       pool_.Observe((*lease)->url(), outcome, is_write);
       if (outcome.ok()) return outcome;
-      const bool retryable = (*lease)->broken() && outcome.transient() &&
-                             (!is_write || !(*lease)->last_request_sent());
+      const bool sent_nothing = (*lease)->requests_sent() == sent_before;
+      const bool retryable =
+          (*lease)->broken() && outcome.transient() && (!is_write || sent_nothing);
       if (!retryable) return outcome;
     }
     return outcome;

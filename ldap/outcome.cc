@@ -109,9 +109,27 @@ Outcome ConstraintViolation(std::string_view diag, OperationKind kind) {
   return MakeOutcome(OutcomeCode::kDirectoryRefused, "the directory refused the operation");
 }
 
+// slapd's ppolicy lets an account whose password was reset under pwdMustChange (pwdReset:
+// TRUE) do nothing but bind and change its own password, and says so with insufficientAccess
+// (and PP_changeAfterReset when the control was sent). For the service account that is a fault
+// of the agent's own setup, like a refused bind: it waits for the administrator's fix (so it is
+// transient) instead of failing users with "contact your administrator" and advice about read
+// rights it already has.
+constexpr std::string_view kRestrictedAfterReset =
+    "Operations are restricted to bind/unbind/abandon/StartTLS/modify password";
+
+Outcome ServiceAccountMustChangePassword() {
+  return MakeOutcome(OutcomeCode::kServiceBindFailed,
+                     "the service account's password was reset and must be changed first "
+                     "(pwdReset under the policy's pwdMustChange): slapd lets it do nothing "
+                     "else; set its password again with pwdReset removed, or give it a policy "
+                     "without pwdMustChange");
+}
+
 // In no directory kind's words: the kind's writer knows what it asked for and which right
 // that needs there, and replaces this reason (ldap/access_denied.h).
-Outcome InsufficientAccess(OperationKind kind) {
+Outcome InsufficientAccess(std::string_view diag, OperationKind kind) {
+  if (Contains(diag, kRestrictedAfterReset)) return ServiceAccountMustChangePassword();
   if (kind == OperationKind::kSearch) {
     return MakeOutcome(OutcomeCode::kAccessDenied,
                        "the service account may not read this entry: give it read access");
@@ -137,6 +155,23 @@ Outcome UnwillingToPerform(std::string_view diag, OperationKind kind) {
   }
   return MakeOutcome(OutcomeCode::kDirectoryRefused,
                      "the directory is unwilling to perform the operation");
+}
+
+// Referrals are not chased: the agent talks only to the servers it was given.
+Outcome Referral(OperationKind kind) {
+  if (kind == OperationKind::kSearch) {
+    // A read of an entry this server does not hold (a DN in another domain or naming
+    // context): every server of the directory answers so, so it is no server's failure.
+    return MakeOutcome(OutcomeCode::kInternalError,
+                       "the server referred the read to another server (LDAP referral): the "
+                       "entry is in a naming context this directory's servers do not hold");
+  }
+  // A read-only replica (an AD RODC: "0000202B: RefErr", a slapd consumer with olcUpdateRef)
+  // refers writes to its provider. As a server failure this one is backed off and the next
+  // URL tried, instead of every write failing on it for good.
+  return MakeOutcome(OutcomeCode::kDirectoryUnavailable,
+                     "the server referred the write to another server (LDAP referral): it is "
+                     "probably a read-only replica; list writable servers in urls");
 }
 
 Outcome ConnectFailure(int rc, std::string_view diag) {
@@ -179,7 +214,7 @@ Outcome ErrorResult(int rc, std::string_view diag, OperationKind kind) {
     case LDAP_CONSTRAINT_VIOLATION:
       return ConstraintViolation(diag, kind);
     case LDAP_INSUFFICIENT_ACCESS:
-      return InsufficientAccess(kind);
+      return InsufficientAccess(diag, kind);
     case LDAP_UNWILLING_TO_PERFORM:
       return UnwillingToPerform(diag, kind);
     case LDAP_NO_SUCH_OBJECT:
@@ -211,6 +246,8 @@ Outcome ErrorResult(int rc, std::string_view diag, OperationKind kind) {
     case LDAP_TIMELIMIT_EXCEEDED:
       return MakeOutcome(OutcomeCode::kDirectoryTimeout,
                          "the directory server did not answer in time");
+    case LDAP_REFERRAL:
+      return Referral(kind);
     default:
       return MakeOutcome(OutcomeCode::kInternalError, std::string("unexpected LDAP result ") +
                                                           std::to_string(rc) + " (" +
@@ -362,6 +399,9 @@ Outcome OutcomeFromPpolicy(int ppolicy_error, std::string_view diagnostic) {
     case PP_mustSupplyOldPassword:
       o = MakeOutcome(OutcomeCode::kPolicyOldPasswordRequired,
                       "the policy requires the old password for this change (pwdSafeModify)");
+      break;
+    case PP_changeAfterReset:
+      o = ServiceAccountMustChangePassword();
       break;
     case PP_accountLocked:
       o = MakeOutcome(OutcomeCode::kPolicyViolation, "the account is locked by the policy");

@@ -386,6 +386,48 @@ TEST_F(OpenLdapWriterTest, UnknownDnIsUserNotFound) {
   EXPECT_EQ(a.error().code, OutcomeCode::kUserNotFound);
 }
 
+// noSuchObject for the search of base_dn is about base_dn: once it was user_not_found ("we
+// could not verify your account") for every user, while the fault was the configuration's.
+TEST_F(OpenLdapWriterTest, AMissingBaseDnIsTheAdministratorsProblemNotTheUsers) {
+  auto c = Config();
+  c.base_dn = "ou=nowhere," + SlapdServer::base_dn();
+  auto dir = Open(c);
+  ASSERT_NE(dir, nullptr);
+  auto a = dir->FindAccount({LookupAttribute::kUid, "alice"});
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, OutcomeCode::kInternalError) << a.error().ToString();
+  EXPECT_FALSE(a.error().transient());
+  EXPECT_NE(a.error().reason.find("base_dn 'ou=nowhere,"), std::string::npos) << a.error().reason;
+  EXPECT_NE(a.error().reason.find("does not exist on the server"), std::string::npos);
+}
+
+// A service account whose password was reset under pwdMustChange may only change its own
+// password: slapd answers its searches with insufficientAccess and "Operations are restricted
+// ...". That was access_denied, permanent ("contact your administrator", and "give it read
+// access"); it is the agent's own setup failing, as a refused bind is, and waits for the fix.
+TEST_F(OpenLdapWriterTest, AServiceAccountThatMustChangeItsPasswordIsAServiceBindFailure) {
+  ASSERT_TRUE(server_->SetPolicy({.must_change = true}).ok());
+  auto admin = server_->AdminClient();
+  ASSERT_TRUE(admin.ok()) << admin.error().ToString();
+  using Op = testing::LdapMod::Op;
+  ASSERT_TRUE(
+      admin->Modify(SlapdServer::limited_dn(), {{Op::kReplace, "pwdReset", {"TRUE"}}}).ok());
+  auto c = Config();
+  c.bind_dn = SlapdServer::limited_dn();
+  ASSERT_TRUE(
+      testing::WriteFile(*c.bind_password_file, SlapdServer::limited_password(), 0600).ok());
+  auto dir = Open(c);
+  ASSERT_NE(dir, nullptr);
+  auto a = dir->FindAccount({LookupAttribute::kUid, "alice"});
+  // Put back before any assertion can end the test (the server is shared).
+  const Status restored = admin->Modify(SlapdServer::limited_dn(), {{Op::kDelete, "pwdReset", {}}});
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, OutcomeCode::kServiceBindFailed) << a.error().ToString();
+  EXPECT_TRUE(a.error().transient());
+  EXPECT_NE(a.error().reason.find("must be changed first"), std::string::npos) << a.error().reason;
+  EXPECT_TRUE(restored.ok()) << restored.ToString();
+}
+
 TEST_F(OpenLdapWriterTest, SharedMailIsAmbiguous) {
   auto dir = Open();
   auto a = dir->FindAccount({LookupAttribute::kMail, "shared@example.test"});

@@ -179,6 +179,31 @@ TEST(OutcomeTest, AServersOwnFaultDuringTheBindIsNotABindRefusal) {
   }
 }
 
+// A read-only replica refers writes to its provider. Once the default branch made that a
+// permanent internal_error on the same server for every request; as a server failure the pool
+// backs that server off and tries the next URL, and the reason says what to fix.
+TEST(OutcomeTest, AReferralIsAServerFailureThatNamesTheReplica) {
+  const Outcome o = Write(LDAP_REFERRAL,
+                          "0000202B: RefErr: DSID-0310082F, data 0, 1 access points\n\tref 1: "
+                          "'dc1.corp.example.com'\n");
+  EXPECT_EQ(o.code, OutcomeCode::kDirectoryUnavailable) << o.ToString();
+  EXPECT_TRUE(o.transient());
+  EXPECT_NE(o.reason.find("read-only replica"), std::string::npos) << o.reason;
+  EXPECT_NE(o.ToString().find("dc1.corp.example.com"), std::string::npos) << o.ToString();
+  for (OperationKind kind : {OperationKind::kPasswordChange, OperationKind::kClearAttribute}) {
+    EXPECT_EQ(OutcomeFromLdap(LDAP_REFERRAL, "", kind).code, OutcomeCode::kDirectoryUnavailable);
+  }
+}
+
+// A read referred elsewhere names an entry no server of the directory holds: a server failure
+// there would back healthy servers off, one after another, for one request's DN.
+TEST(OutcomeTest, AReferralOnAReadIsNoServersFailure) {
+  const Outcome o = OutcomeFromLdap(LDAP_REFERRAL, "", OperationKind::kSearch);
+  EXPECT_EQ(o.code, OutcomeCode::kInternalError) << o.ToString();
+  EXPECT_FALSE(o.transient());
+  EXPECT_NE(o.reason.find("naming context"), std::string::npos) << o.reason;
+}
+
 TEST(OutcomeTest, ConnectionFailuresAreTransient) {
   EXPECT_TRUE(Write(LDAP_SERVER_DOWN, "").transient());
   EXPECT_TRUE(Write(LDAP_BUSY, "").transient());
@@ -222,6 +247,22 @@ TEST(OutcomeTest, PpolicyErrorsMapOneToOne) {
   EXPECT_EQ(OutcomeFromPpolicy(PP_mustSupplyOldPassword, "").code,
             OutcomeCode::kPolicyOldPasswordRequired);
   EXPECT_TRUE(OutcomeFromPpolicy(PP_noError, "").ok());
+}
+
+// Only the service account's own operations can meet slapd's restriction after a reset: it is
+// a fault of the agent's setup (transient, like a refused bind), never the user's password.
+TEST(OutcomeTest, TheServiceAccountRestrictedAfterAResetIsAServiceBindFailure) {
+  const Outcome by_text =
+      Write(LDAP_INSUFFICIENT_ACCESS,
+            "Operations are restricted to bind/unbind/abandon/StartTLS/modify password");
+  EXPECT_EQ(by_text.code, OutcomeCode::kServiceBindFailed) << by_text.ToString();
+  EXPECT_TRUE(by_text.transient());
+  const Outcome by_control = OutcomeFromPpolicy(PP_changeAfterReset, "");
+  EXPECT_EQ(by_control.code, OutcomeCode::kServiceBindFailed) << by_control.ToString();
+  EXPECT_EQ(by_control.reason, by_text.reason);
+  // Any other insufficientAccess stays the missing right it is.
+  EXPECT_EQ(Write(LDAP_INSUFFICIENT_ACCESS, "no write access to parent").code,
+            OutcomeCode::kAccessDenied);
 }
 
 TEST(OutcomeTest, UnchangedPasswordIsRecognised) {

@@ -2,6 +2,8 @@
 #include <string>
 
 #include "agent/commands.h"
+#include "agent/open.h"
+#include "common/clock.h"
 #include "config/config.h"
 
 namespace wb::agent {
@@ -14,6 +16,15 @@ int CheckConfigCommand(const std::filesystem::path& config_file) {
     for (const auto& error : loaded.error()) std::fprintf(stderr, "%s\n", error.ToString().c_str());
     std::fprintf(stderr, "%s: %zu problem%s found\n", config_file.c_str(), loaded.error().size(),
                  loaded.error().size() == 1 ? "" : "s");
+    return kExitUsage;
+  }
+  // The files the policy reads at its start (each banned_words_file's terms, each breached
+  // list's header), as the daemon's start and reload open them: a file that passes the
+  // loader's checks of size and mode may still be refused for what it holds.
+  if (Status files = CheckPolicyFiles(*loaded, SystemClock()); !files.ok()) {
+    std::fprintf(stderr, "%s: the policy's files: %s\n", config_file.c_str(),
+                 files.ToString().c_str());
+    std::fprintf(stderr, "%s: 1 problem found\n", config_file.c_str());
     return kExitUsage;
   }
   // Warnings do not change the exit status: the config is valid, and the daemon runs it.

@@ -502,10 +502,32 @@ bool Daemon::AuditFailed() const {
   return audit_->AppendFailures() > 0 || (pipeline_ && pipeline_->AuditFailed());
 }
 
-void Daemon::Reloaded(const config::Config& config, bool accepted, const std::string& why) {
-  (void)audit_->Append(LifecycleEvent(
-      accepted ? audit::EventType::kConfigLoaded : audit::EventType::kConfigRejected, why));
-  if (!accepted) return;
+bool Daemon::Reloaded(const config::Config& config, bool accepted, const std::string& why) {
+  if (!accepted) {
+    (void)audit_->Append(LifecycleEvent(audit::EventType::kConfigRejected, why));
+    return false;
+  }
+  std::vector<std::string> waiting;
+  const config::Config rules = RulesForRunningDirectories(config, config_, waiting);
+  const bool rules_changed =
+      !(rules.policy == config_.policy &&
+        PolicyTablesOf(rules.directories) == PolicyTablesOf(config_.directories));
+  // The trail says config_loaded only for a configuration that is in force: one whose rules
+  // cannot be opened (a banned-words file that is not UTF-8, a corrupt breached list) is
+  // rejected whole, and recorded so.
+  if (rules_changed) {
+    if (Status s = ReloadPolicy(rules, why); !s.ok()) {
+      const std::string reason =
+          "the policy's new rules could not be put in force, the running configuration "
+          "stays: " +
+          s.ToString();
+      log_->error("reload: {}", reason);
+      (void)audit_->Append(LifecycleEvent(audit::EventType::kConfigRejected, reason));
+      return false;
+    }
+  } else {
+    (void)audit_->Append(LifecycleEvent(audit::EventType::kConfigLoaded, why));
+  }
   if (!(SameConnections(config.directories, config_.directories) && config.cloud == config_.cloud &&
         config.queue == config_.queue)) {
     log_->warn(
@@ -513,40 +535,39 @@ void Daemon::Reloaded(const config::Config& config, bool accepted, const std::st
         "level, [policy] and the directories' scope and password tables apply now");
   }
   config_.log = config.log;
-  std::vector<std::string> waiting;
-  const config::Config rules = RulesForRunningDirectories(config, config_, waiting);
   for (const std::string& name : waiting) {
     log_->warn(
         "reload: directory \"{}\" was renamed, removed or connected elsewhere: it keeps the "
         "scope and password tables it has until the restart that applies that change",
         EscapeForLog(name));
   }
-  if (rules.policy == config_.policy &&
-      PolicyTablesOf(rules.directories) == PolicyTablesOf(config_.directories)) {
-    return;
+  if (rules_changed) {
+    log_->warn(
+        "reload: the policy's rules changed and apply from now to every admission and account "
+        "check (requests already past their checks finish as they started)");
   }
-  ReloadPolicy(rules);
+  return true;
 }
 
 // The new rules from now on: the rate limits counted again from the queue's records (as at a
-// start), the breaker as it is. A config whose rules cannot be opened leaves the old ones.
-void Daemon::ReloadPolicy(const config::Config& config) {
+// start), the breaker as it is. Rules that cannot be opened leave the old ones. The reload's
+// config_loaded record is appended once the new rules are open and before they replace the
+// old, so that no decision under them precedes it in the trail.
+Status Daemon::ReloadPolicy(const config::Config& config, const std::string& why) {
   Status s = pipeline_->ReplacePolicy(
       [&](const policy::BreakerState& breaker) -> Result<std::unique_ptr<policy::Policy>> {
         auto history = RateLimitHistory(config, *queue_, clock_);
         if (!history.ok()) return history.error().WithContext("rate limit history");
-        return policy::Policy::Open(config, clock_, *history, breaker);
+        auto opened = policy::Policy::Open(config, clock_, *history, breaker);
+        if (opened.ok()) {
+          (void)audit_->Append(LifecycleEvent(audit::EventType::kConfigLoaded, why));
+        }
+        return opened;
       });
-  if (!s.ok()) {
-    log_->error("reload: the policy's new rules could not be applied, the old ones stay: {}",
-                s.ToString());
-    return;
-  }
+  if (!s.ok()) return s;
   config_.policy = config.policy;
   config_.directories = config.directories;  // the running ones, with the new tables
-  log_->warn(
-      "reload: the policy's rules changed and apply from now to every admission and account "
-      "check (requests already past their checks finish as they started)");
+  return Status::Ok();
 }
 
 void Daemon::KeepBreaker(const policy::BreakerState& state, std::optional<BreakerOutcome> action) {

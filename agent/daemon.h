@@ -60,8 +60,10 @@ class Daemon {
   // main loop adds its own, and agent/watchdog.h feeds systemd's watchdog from them.
   Liveness& liveness() { return liveness_; }
   // A reloaded config: applies what can change while running (the log level, [policy] and the
-  // scope tables), audits the reload, and warns of what needs a restart.
-  void Reloaded(const config::Config& config, bool accepted, const std::string& why);
+  // scope tables), audits the reload, and warns of what needs a restart. False when nothing of
+  // it applies: `accepted` was false, or its policy rules could not be opened (the running
+  // configuration stays; the trail has config_rejected with the reason).
+  bool Reloaded(const config::Config& config, bool accepted, const std::string& why);
   // At every reload (SIGHUP), whatever the config says: re-reads the directories' secret
   // files and retries at once the requests that wait out a back-off, so that a fixed service
   // account or CA lets them through now.
@@ -97,8 +99,9 @@ class Daemon {
   void RetryBreaker();
   void KeepUnsavedBreakerAtStop();
   std::optional<BreakerOutcome> LastBreakerAction();  // REQUIRES: breaker_mu_ held
-  // A reload changed [policy] or a scope table: the pipeline's rules are replaced.
-  void ReloadPolicy(const config::Config& config);
+  // A reload changed [policy] or a scope table: the pipeline's rules are replaced, and the
+  // reload recorded as config_loaded (`why`) just before. The error when they cannot be opened.
+  Status ReloadPolicy(const config::Config& config, const std::string& why);
   // Carries out a pending `wbagent breaker release|reject` (breaker_file.h).
   void ApplyBreakerCommand();
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "agent/commands.h"
+#include "agent/open.h"
 #include "audit/audit.h"
 #include "channel/doctor.h"
 #include "channel/identity.h"
@@ -274,6 +275,14 @@ int DoctorCommand(const DoctorArgs& args, const Clock& clock) {
     }
     checks.push_back(CheckFail("agent.config", "config " + args.config_file.string(), detail,
                                "fix the keys named (`wbagent check-config` lists every problem)"));
+    checks.push_back(CheckSkipped("agent", "the agent, the cloud and the directories",
+                                  "the config is not valid"));
+  } else if (Status files = CheckPolicyFiles(*loaded, clock); !files.ok()) {
+    // As check-config and the start: a banned-words file or breached list the policy cannot
+    // open makes the configuration one the agent refuses.
+    checks.push_back(CheckFail("agent.config", "config " + args.config_file.string(),
+                               "the policy's files: " + files.ToString(),
+                               "fix the file named (`wbagent check-config` says the same)"));
     checks.push_back(CheckSkipped("agent", "the agent, the cloud and the directories",
                                   "the config is not valid"));
   } else {

@@ -45,6 +45,11 @@ Result<std::vector<policy::PastRequest>> RateLimitHistory(const config::Config& 
   return out;
 }
 
+Status CheckPolicyFiles(const config::Config& config, const Clock& clock) {
+  auto opened = policy::Policy::Open(config, clock, {}, {});
+  return opened.ok() ? Status::Ok() : opened.error();
+}
+
 Result<std::unique_ptr<policy::Policy>> OpenPolicy(const config::Config& config,
                                                    const std::vector<policy::PastRequest>& history,
                                                    const Clock& clock) {

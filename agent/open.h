@@ -25,6 +25,12 @@ Result<std::unique_ptr<ldap::Router>> OpenDirectories(const config::Config& conf
 Result<std::vector<policy::PastRequest>> RateLimitHistory(const config::Config& config,
                                                           queue::Queue& queue, const Clock& clock);
 
+// Opens the files the policy reads at a start (each banned_words_file's terms, each
+// breached_file's header), as the start and a reload do, without the queue or the breaker:
+// for check-config and doctor, so that they refuse what the start would. Errors: the file's
+// key and FILE:LINE (kInvalidArgument, kCorruption...).
+Status CheckPolicyFiles(const config::Config& config, const Clock& clock);
+
 // policy::Policy::Open with `history` and the breaker state kept in <state_dir>/breaker.json
 // (closed when the file does not exist). Errors: an unreadable or invalid breaker.json (named
 // "breaker state"), an invalid scope DN.

@@ -242,12 +242,17 @@ audit::Decision AuditDecision(policy::Verdict verdict) {
 // `reasons`, and each rule's name and reason in `detail`.
 bool Pipeline::RecordDecision(const queue::RequestInfo& info, const policy::Decision& decision,
                               std::string_view stage, const std::string& dn,
-                              const std::string& directory, audit::Durability durability) {
+                              const std::string& directory, audit::Durability durability,
+                              std::string_view why) {
   audit::Event e = AuditEventFor(audit::EventType::kPolicyDecision, info);
   e.decision = AuditDecision(decision.verdict);
   e.target.dn = dn;
   e.directory = directory;
   std::string detail(stage);
+  if (!why.empty()) {
+    detail += ": ";
+    detail += why;
+  }
   for (const auto& m : decision.matches) {
     e.reasons.push_back(std::string(policy::CodeName(m.code)));
     detail += "; ";
@@ -323,8 +328,8 @@ Result<int> Pipeline::ReleaseHeld() {
   std::vector<std::string> ids;
   for (const auto& record : *held) {
     const policy::Decision released;  // allow: no rule holds it any more
-    if (!RecordDecision(record.info, released,
-                        "breaker release: admitted by an administrator after review")) {
+    if (!RecordDecision(record.info, released, "breaker release", "", "",
+                        audit::Durability::kDurable, "admitted by an administrator after review")) {
       return Unavailable(std::string(kAuditFailedRefusal));
     }
     ids.push_back(record.info.id);

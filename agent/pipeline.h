@@ -279,11 +279,13 @@ class Pipeline final : public IntakeTarget {
   // and reports the answer. Nothing is written.
   void Validate(const queue::Work& work, ldap::Directory& directory, const ldap::Account& account,
                 std::chrono::steady_clock::time_point start);
-  // Records a policy decision; false when it is not in the trail.
+  // Records a policy decision; false when it is not in the trail. `stage` is the metrics'
+  // label and begins the record's detail; `why`, when given, follows it there.
   bool RecordDecision(const queue::RequestInfo& info, const policy::Decision& decision,
                       std::string_view stage, const std::string& dn = "",
                       const std::string& directory = "",
-                      audit::Durability durability = audit::Durability::kDurable);
+                      audit::Durability durability = audit::Durability::kDurable,
+                      std::string_view why = {});
   // Ends a request that a rule denied: nothing was written. False (logged) when it could not
   // be ended.
   bool EndDenied(const queue::RequestInfo& info, const policy::RuleMatch& rule,

@@ -75,8 +75,12 @@ void Reload(config::Config& running, const config::LoadOptions& options, Daemon&
   } else if (*loaded == running) {
     log.info("reload of {}: no change to the configuration", running.file.string());
     LogWarnings(*loaded, log);
+  } else if (!daemon.Reloaded(*loaded, true, running.file.string())) {
+    Log(log, spdlog::level::err, {.event = LogEvent::kReloadRefused},
+        "reload of {} refused, keeping the running configuration: its policy rules could not be "
+        "put in force (the error is above)",
+        running.file.string());
   } else {
-    daemon.Reloaded(*loaded, true, running.file.string());
     running = std::move(*loaded);
     ApplyLogLevel(log, running.log.level);
     Log(log, spdlog::level::info, {.event = LogEvent::kReloaded}, "reloaded configuration from {}",

@@ -35,7 +35,8 @@ std::string RequesterCell(const RequestRow& row) {
   return internal::RequesterText(row.requester, row.target);
 }
 
-// "succeeded", "policy_denied (protected_account)", "succeeded, 3 attempts".
+// "succeeded", "protected_account" (a denial ends with its deciding rule's code),
+// "succeeded, 3 attempts".
 std::string ResultCell(const RequestRow& row) {
   std::string out = row.outcome.empty() ? "(no result yet)" : row.outcome;
   const std::string reasons = ReasonsText(row);

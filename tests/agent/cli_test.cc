@@ -154,6 +154,23 @@ TEST(CliTest, CheckConfigReportsEveryMistakeWithItsLine) {
   EXPECT_NE(r.output.find("3 problems"), std::string::npos) << r.output;
 }
 
+// The loader checks a banned-words file's size and mode; its terms are read when the policy
+// opens. check-config once stopped at the loader and said OK for a file the start refuses.
+TEST(CliTest, CheckConfigRefusesABannedWordsFileTheStartWouldRefuse) {
+  ConfigDir dir;
+  ASSERT_TRUE(WriteFile(dir.path() / "banned.txt", "contoso\n\xff\xfe not utf-8\n", 0644).ok());
+  dir.Write(dir.Valid() + "\n[policy.password]\nbanned_words_file = \"banned.txt\"\n");
+  CommandResult r = Wbagent({"check-config", "--config", dir.file().string()});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("banned_words_file"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("banned.txt:2"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find(": OK ("), std::string::npos) << r.output;
+  // The same file with valid terms passes.
+  ASSERT_TRUE(WriteFile(dir.path() / "banned.txt", "contoso\nfabrikam\n", 0644).ok());
+  r = Wbagent({"check-config", "--config", dir.file().string()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
 TEST(CliTest, RunRefusesAnInvalidConfig) {
   ConfigDir dir;
   dir.Write("[agent]\n");

@@ -133,6 +133,22 @@ TEST_F(DoctorCliTest, AnInvalidConfigFailsNamingFileLineAndKeyAndSkipsTheRest) {
   EXPECT_EQ(checks["agent"]["result"], "skipped");
 }
 
+// The policy's files are opened as the start opens them: doctor once called a configuration
+// valid that check-config and the start refuse (a banned-words file that is not UTF-8).
+TEST_F(DoctorCliTest, ABannedWordsFileTheStartWouldRefuseFailsTheConfig) {
+  const std::filesystem::path banned = dir_.path() / "banned.txt";
+  ASSERT_TRUE(WriteFile(banned, "contoso\n\xff\xfe\n", 0644).ok());
+  ASSERT_TRUE(WriteFile(config(), ConfigText() + "\n[policy.password]\nbanned_words_file = \"" +
+                                      banned.string() + "\"\n")
+                  .ok());
+  auto [exit_code, checks] = Doctor();
+  EXPECT_EQ(exit_code, 1);
+  EXPECT_EQ(checks["agent.config"]["result"], "fail") << checks.dump(2);
+  const std::string detail = checks["agent.config"]["detail"];
+  EXPECT_TRUE(Contains(detail, banned.string() + ":2")) << detail;
+  EXPECT_EQ(checks["agent"]["result"], "skipped");
+}
+
 TEST_F(DoctorCliTest, AUsageErrorExitsTwo) {
   EXPECT_EQ(Wbagent({"doctor", "--bogus", "-c", config().string()}).exit_code, 2);
 }

@@ -645,6 +645,42 @@ TEST_F(EndToEndPolicyTest, AReloadAppliesNewScopeVerificationAndPasswordRulesAtO
       },
       std::chrono::seconds(20));
   EXPECT_TRUE(told.ok()) << told.ToString() << d->cloud->StatusJson().dump();
+
+  // A reload whose rules cannot be opened (a banned-words file that is not UTF-8: the loader
+  // checks only its size) is refused whole: the old rules stay, and the trail says
+  // config_rejected, not config_loaded, for it.
+  const std::size_t log_before_bad = ReadFileOrEmpty(agent.log()).size();
+  ASSERT_TRUE(WriteFile(dir.path() / "banned.txt", "contoso\n\xff\xfe\n", 0644).ok());
+  toml = ReadFileOrEmpty(agent.config());
+  toml.replace(
+      toml.find("min_length = 40"), std::string("min_length = 40").size(),
+      "min_length = 10\nbanned_words_file = \"" + (dir.path() / "banned.txt").string() + "\"");
+  ASSERT_TRUE(WriteFile(agent.config(), toml, 0600).ok());
+  agent.Signal(SIGHUP);
+  ASSERT_TRUE(WaitUntil(
+                  [&] {
+                    return ReadFileOrEmpty(agent.log())
+                                       .substr(log_before_bad)
+                                       .find("refused, keeping the running configuration") !=
+                                   std::string::npos
+                               ? Status::Ok()
+                               : NotFound("no refused reload in the log");
+                  },
+                  std::chrono::seconds(20))
+                  .ok())
+      << ReadFileOrEmpty(agent.log());
+  EXPECT_EQ(submit({"email", "sms"}, "Thirty-Five-Characters-Is-Too-Short-6").value("outcome", ""),
+            "password_too_short");  // still min_length 40
+  std::vector<std::string> reloads;
+  std::ifstream trail(agent.state() / "audit" / "audit.jsonl");
+  for (std::string line; std::getline(trail, line);) {
+    const Json j = Json::parse(line, nullptr, false);
+    const std::string type = j.is_object() ? j.value("event", "") : "";
+    if (type == "config_loaded" || type == "config_rejected") reloads.push_back(type);
+  }
+  // The start's, the two reloads', and the refused one.
+  EXPECT_EQ(reloads, (std::vector<std::string>{"config_loaded", "config_loaded", "config_loaded",
+                                               "config_rejected"}));
   (void)agent.Stop();
 }
 

@@ -345,14 +345,42 @@ audit::Event QueueEndAuditEvent(const queue::Record& record) {
   return e;
 }
 
+// `rejected`: the directory's own rules refused the password (the user may try another);
+// `failed`: anything else. Every code listed (no default, no test of the name's prefix): a new
+// code must be placed on purpose (-Wswitch).
 queue::State TerminalStateFor(const ldap::Outcome& outcome) {
   using ldap::OutcomeCode;
-  if (outcome.ok()) return queue::State::kSucceeded;
-  const std::string_view name = ldap::OutcomeName(outcome.code);
-  const bool directory_rule = name.rfind("policy_", 0) == 0 ||
-                              outcome.code == OutcomeCode::kWrongOldPassword ||
-                              outcome.code == OutcomeCode::kHistoryNotEnforceable;
-  return directory_rule ? queue::State::kRejected : queue::State::kFailed;
+  switch (outcome.code) {
+    case OutcomeCode::kSucceeded:
+      return queue::State::kSucceeded;
+    case OutcomeCode::kPolicyTooShort:
+    case OutcomeCode::kPolicyTooLong:
+    case OutcomeCode::kPolicyInHistory:
+    case OutcomeCode::kPolicyTooYoung:
+    case OutcomeCode::kPolicyComplexity:
+    case OutcomeCode::kPolicyUnchanged:
+    case OutcomeCode::kPolicyChangeNotAllowed:
+    case OutcomeCode::kPolicyOldPasswordRequired:
+    case OutcomeCode::kPolicyViolation:
+    case OutcomeCode::kWrongOldPassword:
+    case OutcomeCode::kHistoryNotEnforceable:
+      return queue::State::kRejected;
+    case OutcomeCode::kUserNotFound:
+    case OutcomeCode::kAmbiguousUser:
+    case OutcomeCode::kLookupNotEnabled:
+    case OutcomeCode::kOutOfScope:
+    case OutcomeCode::kAccountDisabled:
+    case OutcomeCode::kAccessDenied:
+    case OutcomeCode::kDirectoryRefused:
+    case OutcomeCode::kServiceBindFailed:
+    case OutcomeCode::kDirectoryUnavailable:
+    case OutcomeCode::kDirectoryTimeout:
+    case OutcomeCode::kTlsFailure:
+    case OutcomeCode::kNotSupported:
+    case OutcomeCode::kInternalError:
+      return queue::State::kFailed;
+  }
+  return queue::State::kFailed;
 }
 
 std::vector<std::string> OutcomeCodes() {

@@ -314,15 +314,37 @@ std::string_view OutcomeName(OutcomeCode code) {
 }
 
 bool IsTransient(OutcomeCode code) {
+  // Every code listed, no default: a new code must be placed here on purpose (-Wswitch).
   switch (code) {
     case OutcomeCode::kDirectoryUnavailable:
     case OutcomeCode::kDirectoryTimeout:
     case OutcomeCode::kServiceBindFailed:
     case OutcomeCode::kTlsFailure:
       return true;
-    default:
+    case OutcomeCode::kSucceeded:
+    case OutcomeCode::kUserNotFound:
+    case OutcomeCode::kAmbiguousUser:
+    case OutcomeCode::kLookupNotEnabled:
+    case OutcomeCode::kOutOfScope:
+    case OutcomeCode::kAccountDisabled:
+    case OutcomeCode::kAccessDenied:
+    case OutcomeCode::kDirectoryRefused:
+    case OutcomeCode::kPolicyTooShort:
+    case OutcomeCode::kPolicyTooLong:
+    case OutcomeCode::kPolicyInHistory:
+    case OutcomeCode::kPolicyTooYoung:
+    case OutcomeCode::kPolicyComplexity:
+    case OutcomeCode::kPolicyUnchanged:
+    case OutcomeCode::kPolicyChangeNotAllowed:
+    case OutcomeCode::kPolicyOldPasswordRequired:
+    case OutcomeCode::kPolicyViolation:
+    case OutcomeCode::kWrongOldPassword:
+    case OutcomeCode::kHistoryNotEnforceable:
+    case OutcomeCode::kNotSupported:
+    case OutcomeCode::kInternalError:
       return false;
   }
+  return false;
 }
 
 std::string Outcome::ToString() const {

@@ -10,11 +10,10 @@ std::chrono::seconds Backoff(int failures) {
   return std::chrono::seconds(std::min(60, 1 << std::min(failures - 1, 6)));
 }
 
-// The failures that say something about this server rather than about the request.
-bool IsServerFailure(const Outcome& o) {
-  return o.code == OutcomeCode::kDirectoryUnavailable || o.code == OutcomeCode::kDirectoryTimeout ||
-         o.code == OutcomeCode::kTlsFailure || o.code == OutcomeCode::kServiceBindFailed;
-}
+// The failures that say something about this server rather than about the request: the
+// transient ones, by definition (IsTransient lists every code), since a request that failed
+// on its own account would fail the same way when retried.
+bool IsServerFailure(const Outcome& o) { return IsTransient(o.code); }
 
 }  // namespace
 

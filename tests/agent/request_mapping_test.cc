@@ -122,4 +122,22 @@ TEST(RequestMappingTest, TheKeysOfTheRuleVersionArePinned) {
 }
 
 }  // namespace
+// The directory's own password rules end a request `rejected` (the user may try another
+// password), everything else `failed`: the codes named policy_*, a wrong old password and
+// history that cannot be enforced, and no other.
+TEST(RequestMappingTest, OnlyTheDirectorysPasswordRulesEndARequestRejected) {
+  for (int c = 0; c <= static_cast<int>(ldap::kLastOutcomeCode); ++c) {
+    const auto code = static_cast<ldap::OutcomeCode>(c);
+    const std::string_view name = ldap::OutcomeName(code);
+    SCOPED_TRACE(std::string(name));
+    const queue::State want = code == ldap::OutcomeCode::kSucceeded ? queue::State::kSucceeded
+                              : name.starts_with("policy_") ||
+                                      code == ldap::OutcomeCode::kWrongOldPassword ||
+                                      code == ldap::OutcomeCode::kHistoryNotEnforceable
+                                  ? queue::State::kRejected
+                                  : queue::State::kFailed;
+    EXPECT_EQ(TerminalStateFor(ldap::MakeOutcome(code, "")), want);
+  }
+}
+
 }  // namespace wb::agent

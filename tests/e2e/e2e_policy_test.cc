@@ -65,6 +65,18 @@ std::vector<Json> AuditedFor(const Agent& agent, const std::string& request_id) 
   return out;
 }
 
+// Waits until `text` is in the agent's log after its first `from` bytes (a reload's line).
+Status WaitForLog(const Agent& agent, std::size_t from, std::string_view text) {
+  return WaitUntil(
+      [&] {
+        const std::string log = ReadFileOrEmpty(agent.log());
+        return log.size() > from && log.find(text, from) != std::string::npos
+                   ? Status::Ok()
+                   : NotFound("\"" + std::string(text) + "\" is not in the log");
+      },
+      std::chrono::seconds(20));
+}
+
 class EndToEndPolicyTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -588,15 +600,7 @@ TEST_F(EndToEndPolicyTest, AReloadAppliesNewScopeVerificationAndPasswordRulesAtO
   toml += "\n[policy.verification]\nmin_methods = 2\n";
   ASSERT_TRUE(WriteFile(agent.config(), toml, 0600).ok());
   agent.Signal(SIGHUP);
-  ASSERT_TRUE(WaitUntil(
-                  [&] {
-                    return ReadFileOrEmpty(agent.log()).find("the policy's rules changed") !=
-                                   std::string::npos
-                               ? Status::Ok()
-                               : NotFound("no reload in the log");
-                  },
-                  std::chrono::seconds(20))
-                  .ok())
+  ASSERT_TRUE(WaitForLog(agent, 0, "the policy's rules changed").ok())
       << ReadFileOrEmpty(agent.log());
 
   EXPECT_EQ(submit({"email"}, "One-Method-Pass-2").value("outcome", ""),
@@ -615,16 +619,7 @@ TEST_F(EndToEndPolicyTest, AReloadAppliesNewScopeVerificationAndPasswordRulesAtO
   toml.replace(rule, std::string("min_length = 30").size(), "min_length = 40");
   ASSERT_TRUE(WriteFile(agent.config(), toml, 0600).ok());
   agent.Signal(SIGHUP);
-  ASSERT_TRUE(WaitUntil(
-                  [&] {
-                    return ReadFileOrEmpty(agent.log())
-                                       .substr(log_size)
-                                       .find("the policy's rules changed") != std::string::npos
-                               ? Status::Ok()
-                               : NotFound("no second reload in the log");
-                  },
-                  std::chrono::seconds(20))
-                  .ok())
+  ASSERT_TRUE(WaitForLog(agent, log_size, "the policy's rules changed").ok())
       << ReadFileOrEmpty(agent.log());
   EXPECT_EQ(submit({"email", "sms"}, "Thirty-Five-Characters-Is-Too-Short-5").value("outcome", ""),
             "password_too_short");
@@ -657,17 +652,7 @@ TEST_F(EndToEndPolicyTest, AReloadAppliesNewScopeVerificationAndPasswordRulesAtO
       "min_length = 10\nbanned_words_file = \"" + (dir.path() / "banned.txt").string() + "\"");
   ASSERT_TRUE(WriteFile(agent.config(), toml, 0600).ok());
   agent.Signal(SIGHUP);
-  ASSERT_TRUE(WaitUntil(
-                  [&] {
-                    return ReadFileOrEmpty(agent.log())
-                                       .substr(log_before_bad)
-                                       .find("refused, keeping the running configuration") !=
-                                   std::string::npos
-                               ? Status::Ok()
-                               : NotFound("no refused reload in the log");
-                  },
-                  std::chrono::seconds(20))
-                  .ok())
+  ASSERT_TRUE(WaitForLog(agent, log_before_bad, "refused, keeping the running configuration").ok())
       << ReadFileOrEmpty(agent.log());
   EXPECT_EQ(submit({"email", "sms"}, "Thirty-Five-Characters-Is-Too-Short-6").value("outcome", ""),
             "password_too_short");  // still min_length 40

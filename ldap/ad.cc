@@ -40,11 +40,20 @@ class AdOps final : public KindOps {
   explicit AdOps(const config::DirectoryConfig& config) : config_(config) {}
 
   std::vector<std::string> AccountAttributes() const override {
-    return {"sAMAccountName",     "userPrincipalName", "mail",
-            "displayName",        "givenName",         "sn",
-            "userAccountControl", "lockoutTime",       "pwdLastSet",
-            "adminCount",         "memberOf",          "objectSid",
-            "primaryGroupID"};
+    return {"sAMAccountName",
+            "userPrincipalName",
+            "mail",
+            "displayName",
+            "givenName",
+            "sn",
+            "userAccountControl",
+            "lockoutTime",
+            "pwdLastSet",
+            "adminCount",
+            "memberOf",
+            "objectSid",
+            "primaryGroupID",
+            "replPropertyMetaData"};
   }
 
   Result<Account, Outcome> Complete(Connection& conn, const Entry& found) override {
@@ -214,12 +223,25 @@ class AdOps final : public KindOps {
                             : ParseInteger(e.First("lockouttime")).value_or(0) != 0;
     const auto pwd_last_set = ParseInteger(e.First("pwdlastset"));
     a.must_change_password = pwd_last_set && *pwd_last_set == 0;
-    if (pwd_last_set) a.password_changed_at = FileTimeToWallTime(*pwd_last_set);
+    a.password_changed_at = PasswordWrittenAt(e, pwd_last_set);
     a.protected_account = ParseInteger(e.First("admincount")).value_or(0) == 1;
     a.groups = e.All("memberof");
     a.primary_group_sid = PrimaryGroupSid(e);
     if (computed) a.password_policy_dn = computed->First("msds-resultantpso");
     return a;
+  }
+
+  // When the password was last written: unicodePwd's own stamp in replPropertyMetaData.
+  // pwdLastSet cannot say it in two cases that matter to the hand-over and retry checks
+  // (Directory::PasswordChangedSince): a reset that requires a change sets it to 0, and clearing
+  // "must change" sets it to the clearing's time with no password written. pwdLastSet is the
+  // fallback where the service account cannot read replPropertyMetaData.
+  static std::optional<WallTime> PasswordWrittenAt(const Entry& e,
+                                                   std::optional<long long> pwd_last_set) {
+    if (const auto meta = e.First("replpropertymetadata")) {
+      if (auto written = AttributeWrittenAt(*meta, kUnicodePwdAttid)) return written;
+    }
+    return pwd_last_set ? FileTimeToWallTime(*pwd_last_set) : std::nullopt;
   }
 
   // "S-1-5-21-...-RID" from the entry's objectSid and primaryGroupID; empty when either is

@@ -57,10 +57,12 @@ struct Account {
   // lock (pwdAccountLockedTime 000001010000Z). The pipeline writes nothing to such an account.
   bool enabled = true;
   bool locked = false;
-  bool must_change_password = false;            // AD pwdLastSet = 0; OpenLDAP pwdReset = TRUE
-  std::optional<WallTime> password_changed_at;  // AD pwdLastSet; OpenLDAP pwdChangedTime
-  bool protected_account = false;               // AD adminCount = 1
-  std::vector<std::string> groups;              // memberOf DNs, where the directory provides them
+  bool must_change_password = false;  // AD pwdLastSet = 0; OpenLDAP pwdReset = TRUE
+  // When the password was last written: AD, unicodePwd's stamp in replPropertyMetaData (else
+  // pwdLastSet, where that cannot be read); OpenLDAP, pwdChangedTime.
+  std::optional<WallTime> password_changed_at;
+  bool protected_account = false;   // AD adminCount = 1
+  std::vector<std::string> groups;  // memberOf DNs, where the directory provides them
   // AD: the SID of the account's primary group ("S-1-5-21-...-513"), from objectSid and
   // primaryGroupID. memberOf never names that group, and IN_CHAIN does not follow it, so
   // AnswerScope asks about it on its own. Empty on OpenLDAP, and when AD did not return both.
@@ -69,8 +71,7 @@ struct Account {
 };
 
 // True when `account`'s password was set at or after `since`, compared at the directories'
-// one-second resolution. An account without a password timestamp (or, on AD, with
-// pwdLastSet 0 after "must change") has none to compare: false.
+// one-second resolution. An account without a password timestamp has none to compare: false.
 inline bool PasswordChangedAtOrAfter(const Account& account, WallTime since) {
   return account.password_changed_at &&
          *account.password_changed_at >= std::chrono::floor<std::chrono::seconds>(since);

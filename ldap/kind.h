@@ -3,9 +3,11 @@
 // describe an account, how a change is written, where the password policy lives, how nested
 // group membership is found.
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ldap/connection.h"
@@ -39,6 +41,21 @@ std::unique_ptr<KindOps> MakeOpenLdapOps(const config::DirectoryConfig& config);
 std::optional<WallTime> ParseGeneralizedTime(std::string_view text);
 // AD's FILETIME (pwdLastSet): 100 ns intervals since 1601-01-01; 0 (and less) is "no time".
 std::optional<WallTime> FileTimeToWallTime(long long ticks);
+// unicodePwd's attribute ID ([MS-ADA3] unicodePwd, 1.2.840.113556.1.4.90, under the prefix every
+// AD forest maps to 0x0009): the same on every DC, so it is known without reading the schema.
+inline constexpr std::uint32_t kUnicodePwdAttid = 0x9005A;
+// When the attribute `attid` of an object was last written, at the DC where the write
+// originated, from the object's replPropertyMetaData value (binary). AD keeps one stamp per
+// attribute there: its ID, a version that every write increments, the write's time in seconds
+// since 1601, the originating DC and two USNs, 48 bytes each after a 16-byte header (version 1,
+// a reserved word, the count, a reserved word; little-endian throughout, the layout Samba's
+// drsblobs.idl names replPropertyMetaDataBlob and Windows keeps as its property meta-data
+// vector). nullopt when the value is not exactly that (another version, a length that does not
+// match its count), when it has no stamp for `attid`, or when the time is before 1970 (0: never
+// written) or one the clock cannot hold: the value comes from the directory, and nothing here
+// trusts its lengths.
+std::optional<WallTime> AttributeWrittenAt(std::string_view repl_property_meta_data,
+                                           std::uint32_t attid);
 std::optional<long long> ParseInteger(const std::optional<std::string>& text);
 // "\"password\"" as UTF-16LE, the value AD's unicodePwd takes; kPolicyViolation when the
 // password is not valid UTF-8.

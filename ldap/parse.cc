@@ -1,5 +1,6 @@
 #include <cstdio>
 #include <ctime>
+#include <limits>
 #include <string>
 
 #include "common/secret.h"
@@ -8,6 +9,16 @@
 
 namespace wb::ldap {
 namespace {
+
+std::uint32_t Le32(std::string_view bytes, std::size_t at) {
+  std::uint32_t v = 0;
+  for (std::size_t i = 4; i-- > 0;) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
+  return v;
+}
+
+std::uint64_t Le64(std::string_view bytes, std::size_t at) {
+  return (static_cast<std::uint64_t>(Le32(bytes, at + 4)) << 32) | Le32(bytes, at);
+}
 
 int SequenceLength(unsigned char lead) {
   if (lead < 0x80) return 1;
@@ -46,6 +57,29 @@ std::optional<WallTime> FileTimeToWallTime(long long ticks) {
   constexpr long long kUnixEpochTicks = 116444736000000000LL;
   using Ticks = std::chrono::duration<long long, std::ratio<1, 10'000'000>>;
   return WallTimeSinceEpoch<Ticks>(ticks - kUnixEpochTicks);  // no overflow: ticks > 0
+}
+
+std::optional<WallTime> AttributeWrittenAt(std::string_view meta, std::uint32_t attid) {
+  constexpr std::size_t kHeader = 16;
+  constexpr std::size_t kStamp = 48;  // attid, version, time, invocation GUID, two USNs
+  if (meta.size() < kHeader || Le32(meta, 0) != 1) return std::nullopt;
+  const std::uint64_t count = Le32(meta, 8);
+  if ((meta.size() - kHeader) % kStamp != 0 || (meta.size() - kHeader) / kStamp != count) {
+    return std::nullopt;
+  }
+  for (std::size_t at = kHeader; at < meta.size(); at += kStamp) {
+    if (Le32(meta, at) != attid) continue;
+    const std::uint64_t seconds_since_1601 = Le64(meta, at + 8);
+    constexpr std::uint64_t kUnixEpoch = 11644473600;  // 1970-01-01 in seconds since 1601
+    if (seconds_since_1601 <= kUnixEpoch ||
+        seconds_since_1601 - kUnixEpoch >
+            static_cast<std::uint64_t>(std::numeric_limits<long long>::max())) {
+      return std::nullopt;
+    }
+    return WallTimeSinceEpoch<std::chrono::seconds>(
+        static_cast<long long>(seconds_since_1601 - kUnixEpoch));
+  }
+  return std::nullopt;
 }
 
 std::optional<WallTime> ParseGeneralizedTime(std::string_view text) {

@@ -181,6 +181,29 @@ TEST_F(AdWriterTest, PwdLastSetTellsWhetherThePasswordChangedSince) {
   EXPECT_FALSE(PasswordChangedAtOrAfter(*fresh, clock_.Now() + std::chrono::seconds(5)));
 }
 
+// A reset that requires a change leaves pwdLastSet 0, yet the checks still see when it was
+// written (unicodePwd's stamp in replPropertyMetaData). Without that, a retry whose first answer
+// was lost could not tell its own write and would write again; on a DC that enforces history on
+// resets the DC refuses that as in history, and the user is told to pick a stronger password
+// for a password that was set.
+TEST_F(AdWriterTest, AResetThatRequiresAChangeIsStillSeenAsWritten) {
+  auto dir = Open();
+  Account a = NewUser(*dir, "adsince2", "Initial-Pass-91");
+  const WallTime before = std::chrono::floor<std::chrono::seconds>(clock_.Now());
+  ASSERT_TRUE(Reset(*dir, a, "Since-Pass-Birch-45", PasswordChange::MustChange::kRequire).ok());
+  ASSERT_EQ(PwdLastSet("adsince2"), 0);
+  auto changed = dir->PasswordChangedSince(a, before);
+  ASSERT_TRUE(changed.ok()) << changed.error().ToString();
+  EXPECT_TRUE(*changed);
+  auto fresh = dir->FindAccount({LookupAttribute::kSamAccountName, "adsince2"});
+  ASSERT_TRUE(fresh.ok() && fresh->password_changed_at);
+  EXPECT_TRUE(fresh->must_change_password);
+  EXPECT_LT(std::chrono::abs(*fresh->password_changed_at - clock_.Now()), std::chrono::seconds(5));
+  changed = dir->PasswordChangedSince(a, clock_.Now() + std::chrono::seconds(5));
+  ASSERT_TRUE(changed.ok());
+  EXPECT_FALSE(*changed);
+}
+
 TEST_F(AdWriterTest, UnicodePasswordIsEncodedForAd) {
   auto dir = Open();
   Account a = NewUser(*dir, "adunicode", "Initial-Pass-91");

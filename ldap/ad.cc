@@ -37,7 +37,8 @@ struct DcCapabilities {
 
 class AdOps final : public KindOps {
  public:
-  explicit AdOps(const config::DirectoryConfig& config) : config_(config) {}
+  AdOps(const config::DirectoryConfig& config, const Clock& clock)
+      : config_(config), clock_(clock) {}
 
   std::vector<std::string> AccountAttributes() const override {
     return {"sAMAccountName",
@@ -82,7 +83,18 @@ class AdOps final : public KindOps {
     Outcome o = conn.Modify(account.dn, Modifications(change, new_value, old_value), controls);
     if (o.ok()) o.note = note;
     if (o.code == OutcomeCode::kAccessDenied) o.reason = AdAccessDeniedReason(account, change);
+    if (o.code == OutcomeCode::kPolicyViolation &&
+        change.password == PasswordChange::Password::kChange) {
+      return ExplainRefusedChange(conn, account, std::move(o));
+    }
     return o;
+  }
+
+  // The account's policy is read only after a refusal that named no rule.
+  Outcome ExplainRefusedChange(Connection& conn, const Account& account, Outcome refused) {
+    auto policy = ReadPolicy(conn, account);
+    if (!policy.ok()) return refused;
+    return ldap::ExplainRefusedChange(std::move(refused), account, *policy, clock_.Now());
   }
 
   Result<PasswordPolicy, Outcome> ReadPolicy(Connection& conn, const Account& account) override {
@@ -404,14 +416,36 @@ class AdOps final : public KindOps {
   }
 
   const config::DirectoryConfig config_;
+  const Clock& clock_;
   std::mutex mu_;
   std::map<std::string, DcCapabilities> capabilities_;  // by server URL; guarded by mu_
 };
 
 }  // namespace
 
-std::unique_ptr<KindOps> MakeAdOps(const config::DirectoryConfig& config) {
-  return std::make_unique<AdOps>(config);
+std::unique_ptr<KindOps> MakeAdOps(const config::DirectoryConfig& config, const Clock& clock) {
+  return std::make_unique<AdOps>(config, clock);
+}
+
+Outcome ExplainRefusedChange(Outcome refused, const Account& account, const PasswordPolicy& policy,
+                             WallTime now) {
+  constexpr auto kClockTolerance = std::chrono::seconds(5);
+  if (refused.code != OutcomeCode::kPolicyViolation || policy.min_age <= std::chrono::seconds(0) ||
+      !account.password_changed_at) {
+    return refused;
+  }
+  // In seconds on both sides: a minimum age read from the directory can be too large to
+  // compare in the clock's nanoseconds.
+  const auto age = std::chrono::floor<std::chrono::seconds>(now - *account.password_changed_at);
+  if (age + kClockTolerance >= policy.min_age) return refused;
+  Outcome too_young = MakeOutcome(
+      OutcomeCode::kPolicyTooYoung,
+      "the domain controller gave no reason, and the password was last set at " +
+          FormatUtcSeconds(*account.password_changed_at) +
+          ", less than the minimum password age (" + std::to_string(policy.min_age.count()) +
+          " s, " + EscapeForLog(policy.source) + ") ago: no new password is accepted until then");
+  too_young.diagnostic = std::move(refused.diagnostic);
+  return too_young;
 }
 
 }  // namespace wb::ldap

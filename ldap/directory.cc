@@ -57,7 +57,7 @@ class LdapDirectory final : public Directory {
  public:
   LdapDirectory(const config::DirectoryConfig& config, Secret bind_password, const Clock& clock)
       : config_(config),
-        ops_(config.kind == config::DirectoryKind::kActiveDirectory ? MakeAdOps(config)
+        ops_(config.kind == config::DirectoryKind::kActiveDirectory ? MakeAdOps(config, clock)
                                                                     : MakeOpenLdapOps(config)),
         pool_(config.urls, SettingsFor(config), std::move(bind_password), config.pool_size, clock),
         base_(Dn::Parse(config.base_dn)) {}

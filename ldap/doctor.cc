@@ -233,7 +233,8 @@ void CheckPolicy(const config::DirectoryConfig& c, Connection& conn,
                                "its pwdPolicySubentry (`wbagent policy test` shows it)"));
     return;
   }
-  std::unique_ptr<KindOps> ops = ad ? MakeAdOps(c) : MakeOpenLdapOps(c);
+  const SystemClock clock;  // only reads here: no refused change to judge
+  std::unique_ptr<KindOps> ops = ad ? MakeAdOps(c, clock) : MakeOpenLdapOps(c);
   auto policy = ops->ReadPolicy(conn, Account{});
   if (!policy.ok()) {
     out.push_back(CheckFail(id, title, policy.error().ToString(),

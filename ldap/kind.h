@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/clock.h"
 #include "ldap/connection.h"
 #include "ldap/directory.h"
 #include "ldap/dn.h"
@@ -32,7 +33,8 @@ class KindOps {
                                                              const std::vector<Dn>& groups) = 0;
 };
 
-std::unique_ptr<KindOps> MakeAdOps(const config::DirectoryConfig& config);
+// `clock` judges a refused change against the minimum password age (ExplainRefusedChange).
+std::unique_ptr<KindOps> MakeAdOps(const config::DirectoryConfig& config, const Clock& clock);
 std::unique_ptr<KindOps> MakeOpenLdapOps(const config::DirectoryConfig& config);
 
 // Shared parsing helpers. A time the clock cannot hold (WallTime counts nanoseconds from 1970
@@ -57,6 +59,14 @@ inline constexpr std::uint32_t kUnicodePwdAttid = 0x9005A;
 std::optional<WallTime> AttributeWrittenAt(std::string_view repl_property_meta_data,
                                            std::uint32_t attid);
 std::optional<long long> ParseInteger(const std::optional<std::string>& text);
+// A Windows DC refuses a user's change against any of its password rules with the same bare
+// 0000052D, no words naming the rule (Samba's words name it: kPolicyTooYoung and the rest come
+// from them). Within the minimum password age no password can pass, so such a refusal
+// (`refused`, kPolicyViolation) of an account whose password was written less than
+// `policy.min_age` ago, by more than 5 s of clock difference, is kPolicyTooYoung: the user is
+// told to try later, not to pick a stronger password. Otherwise `refused` unchanged.
+Outcome ExplainRefusedChange(Outcome refused, const Account& account, const PasswordPolicy& policy,
+                             WallTime now);
 // "\"password\"" as UTF-16LE, the value AD's unicodePwd takes; kPolicyViolation when the
 // password is not valid UTF-8.
 Result<Secret, Outcome> AdQuotedUtf16(std::string_view utf8);

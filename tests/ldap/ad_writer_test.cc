@@ -223,6 +223,26 @@ TEST_F(AdWriterTest, ChangeWithTheRightOldPasswordWorks) {
   EXPECT_TRUE(UserBind("adchange1", "Changed-Pass-Otter-5").ok());
 }
 
+// The domain's minimum age refuses a user's change of a password set moments ago, whatever the
+// new password: the user is told to try later (Samba names the rule; for Windows DCs, which do
+// not, ExplainRefusedChange judges it from the password's age). Nothing is written.
+TEST_F(AdWriterTest, AChangeWithinTheMinimumAgeIsTooYoung) {
+  ASSERT_TRUE(dc_->SetDomainPolicy({.min_age_days = 1}).ok());
+  struct Restore {
+    SambaDc& dc;
+    ~Restore() { EXPECT_TRUE(dc.SetDomainPolicy({.min_age_days = 0}).ok()); }
+  } restore{*dc_};
+  auto dir = Open();
+  Account a = NewUser(*dir, "adyoung", "Initial-Pass-91");
+  Secret old_pw("Initial-Pass-91");
+  Secret new_pw("Changed-Pass-Finch-8");
+  Outcome o = dir->Apply(a, {.password = PasswordChange::Password::kChange,
+                             .new_password = &new_pw,
+                             .old_password = &old_pw});
+  EXPECT_EQ(o.code, OutcomeCode::kPolicyTooYoung) << o.ToString();
+  EXPECT_TRUE(UserBind("adyoung", "Initial-Pass-91").ok());
+}
+
 TEST_F(AdWriterTest, ChangeWithAWrongOldPasswordIs00000056) {
   auto dir = Open();
   Account a = NewUser(*dir, "adchange2", "Initial-Pass-91");

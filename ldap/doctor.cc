@@ -390,23 +390,55 @@ void CheckAdRightsOn(const config::DirectoryConfig& c, Connection& conn, const R
           missing + " (docs/troubleshooting.md, \"access_denied\")"));
 }
 
+std::string PasswordStampsTitle(const std::string& root) {
+  return "when passwords under " + root + " were last written";
+}
+
+// Whether the service account can see when a user's password was last written (unicodePwd's
+// stamp in replPropertyMetaData). The retry and hand-over checks need it to see a landed reset
+// that requires a change (pwdLastSet is 0 then); without it they fall back to pwdLastSet.
+CheckResult CheckPasswordStamps(const config::DirectoryConfig& c, const std::string& root,
+                                const Connection::Sample& sample) {
+  const std::string id = Prefix(c) + ".password_stamps";
+  std::size_t stamped = 0;
+  for (const Entry& u : sample.entries) {
+    const auto meta = u.First("replpropertymetadata");
+    if (meta && AttributeWrittenAt(*meta, kUnicodePwdAttid)) ++stamped;
+  }
+  std::string detail = std::to_string(stamped) + " of " + std::to_string(sample.entries.size()) +
+                       " users read show when their password was last written (unicodePwd's "
+                       "stamp in replPropertyMetaData)";
+  if (stamped > 0 || sample.entries.empty()) {
+    return CheckOk(id, PasswordStampsTitle(root), detail);
+  }
+  return CheckFail(id, PasswordStampsTitle(root), detail,
+                   "let the service account read replPropertyMetaData on users under " + root +
+                       " (Read Property; an operational attribute). Without it, a reset that "
+                       "requires a change and whose answer was lost is written again "
+                       "(docs/protocol.md, \"Hand-over without a second write\")");
+}
+
 // Users in scope whose DACL does not inherit (SE_DACL_PROTECTED), and those with adminCount=1.
 void SampleUsers(const config::DirectoryConfig& c, Connection& conn, const std::string& root,
                  std::vector<CheckResult>& out) {
   const std::string id = Prefix(c) + ".users";
   const std::string title = "users under " + root + " that do not inherit its rights";
   // A sample: the server's own size limit (MaxPageSize) may cut it shorter than ours.
-  auto sample = conn.SearchSample(root, LDAP_SCOPE_SUBTREE, AccountFilter(c.kind),
-                                  {"nTSecurityDescriptor", "adminCount"}, kSampleUsers,
-                                  {{kSdFlagsOid, std::string(kSdFlagsDaclOnly, 5), true}});
+  auto sample =
+      conn.SearchSample(root, LDAP_SCOPE_SUBTREE, AccountFilter(c.kind),
+                        {"nTSecurityDescriptor", "adminCount", "replPropertyMetaData"},
+                        kSampleUsers, {{kSdFlagsOid, std::string(kSdFlagsDaclOnly, 5), true}});
   if (!sample.ok()) {
     out.push_back(CheckFail(id, title, sample.error().ToString(),
                             "let the service account read users' nTSecurityDescriptor (Read "
                             "Permissions) under " +
                                 root));
+    out.push_back(CheckSkipped(Prefix(c) + ".password_stamps", PasswordStampsTitle(root),
+                               "the users could not be read"));
     return;
   }
   const std::vector<Entry>& users = sample->entries;
+  out.push_back(CheckPasswordStamps(c, root, *sample));
   std::vector<std::string> inheritance_off;  // and not adminCount=1: in scope, yet no rights
   std::vector<std::string> admin_count;
   for (const Entry& u : users) {

@@ -15,7 +15,9 @@
 //     service account's tokenGroups: Reset Password, Write lockoutTime, Write pwdLastSet (also
 //     through the property set the schema puts them in, read from the schema, not assumed),
 //     and Unexpire Password. Then users in scope are sampled for inheritance disabled
-//     (SE_DACL_PROTECTED) and adminCount=1: counts and a few DNs.
+//     (SE_DACL_PROTECTED) and adminCount=1: counts and a few DNs; and, from the same sample,
+//     for when their password was last written (unicodePwd's stamp in replPropertyMetaData,
+//     which the retry and hand-over checks read): failed when no user shows one.
 //   - OpenLDAP: which rights the ACLs give cannot be read without writing (slapd has no
 //     effective-rights control); the check says so and is shown as skipped, never as a pass.
 // A check whose prerequisite failed is kSkipped with the reason.

@@ -141,7 +141,8 @@ TEST_F(DoctorSambaTest, EveryCheckPassesForTheDelegatedAccountAndTheRunningAgent
                          "directory.samdom.policy",
                          "directory.samdom.size_limit",
                          "directory.samdom.rights",
-                         "directory.samdom.users"}) {
+                         "directory.samdom.users",
+                         "directory.samdom.password_stamps"}) {
     EXPECT_TRUE(run.checks.contains(id)) << id << "\n" << run.output;
   }
   EXPECT_NE(Field(run, "directory.samdom.rights", "detail").find("Reset Password"),
@@ -150,6 +151,11 @@ TEST_F(DoctorSambaTest, EveryCheckPassesForTheDelegatedAccountAndTheRunningAgent
   EXPECT_NE(Field(run, "directory.samdom.users", "detail").find("adminCount=1: 1"),
             std::string::npos)
       << Field(run, "directory.samdom.users", "detail");
+  // Samba lets the delegated service account read when passwords were written.
+  EXPECT_EQ(Result(run, "directory.samdom.password_stamps"), "ok") << run.output;
+  EXPECT_EQ(Field(run, "directory.samdom.password_stamps", "detail").find("0 of"),
+            std::string::npos)
+      << Field(run, "directory.samdom.password_stamps", "detail");
   // The probe stopped after the upgrade: the agent's session was not replaced. The cloud saw
   // one hello (the agent's), and the probe's connection as one that "sent no hello".
   const std::string cloud_log = ReadFileOrEmpty(cloud_->state().parent_path() / "wbcloud.log");

@@ -52,6 +52,28 @@ Result<std::string> ReadSmallFile(const std::filesystem::path& path, std::size_t
   return data;
 }
 
+std::string NameText(const X509_NAME* name) {
+  BioPtr out(BIO_new(BIO_s_mem()));
+  if (!out || X509_NAME_print_ex(out.get(), name, 0, XN_FLAG_RFC2253) < 0) return "";
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(out.get(), &data);
+  return EscapeForLog(std::string_view(data, static_cast<std::size_t>(len)));
+}
+
+std::string NameDer(const X509_NAME* name) {
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_NAME(name, &der);
+  if (len <= 0) return "";
+  std::string out(reinterpret_cast<char*>(der), static_cast<std::size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
+X509NamePtr ParseNameDer(const std::string& der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  return X509NamePtr(d2i_X509_NAME(nullptr, &p, static_cast<long>(der.size())));
+}
+
 }  // namespace
 
 Status EnsurePrivateDirectory(const std::filesystem::path& dir) {
@@ -160,6 +182,14 @@ bool CertificateInfo::matches(const protocol::EcPrivateKey& key) const {
   return same;
 }
 
+bool CertificateInfo::same_issuer(const CertificateInfo& other) const {
+  const X509NamePtr mine = ParseNameDer(issuer_der);
+  const X509NamePtr theirs = ParseNameDer(other.issuer_der);
+  const bool same = mine && theirs && X509_NAME_cmp(mine.get(), theirs.get()) == 0;
+  ERR_clear_error();
+  return same;
+}
+
 Result<CertificateInfo> ParseCertificate(std::string_view pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
@@ -174,11 +204,9 @@ Result<CertificateInfo> ParseCertificate(std::string_view pem) {
   if (!na.ok()) return na.error();
   info.not_before = *nb;
   info.not_after = *na;
-  BioPtr out(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(out.get(), X509_get_subject_name(cert.get()), 0, XN_FLAG_RFC2253);
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(out.get(), &data);
-  info.subject = EscapeForLog(std::string_view(data, static_cast<std::size_t>(len)));
+  info.subject = NameText(X509_get_subject_name(cert.get()));
+  info.issuer = NameText(X509_get_issuer_name(cert.get()));
+  info.issuer_der = NameDer(X509_get_issuer_name(cert.get()));
   char cn[256] = {0};
   if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, cn, sizeof cn) >
       0) {

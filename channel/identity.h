@@ -60,11 +60,16 @@ Result<std::string> MakeCsr(const protocol::EcPrivateKey& key, std::string_view 
 
 struct CertificateInfo {
   std::string subject;  // one line, RFC 2253
+  std::string issuer;   // one line, RFC 2253 (for messages; compare with same_issuer)
   std::string common_name;
   WallTime not_before{};
   WallTime not_after{};
   bool matches(const protocol::EcPrivateKey& key) const;
+  // Whether `other` names the same issuer, compared as names (X509_NAME_cmp: attribute by
+  // attribute, after OpenSSL's canonical folding of case and spaces), not as text.
+  bool same_issuer(const CertificateInfo& other) const;
   std::string public_key_der;  // SubjectPublicKeyInfo, DER
+  std::string issuer_der;      // the issuer's Name, DER
 };
 
 // The first certificate of a PEM text (the leaf of a chain).
@@ -84,9 +89,11 @@ namespace wb::channel {
 Result<std::string> BeginRenewal(const StatePaths& paths, std::string_view agent_id);
 
 // Completes a renewal with the certificate the cloud sent: it must be for the key in
-// renewal_key(), name `agent_id` and be valid at `now`. The key and certificate replace
-// agent.key and agent.crt (certificate written first as agent.crt.new, so that a crash in
-// between is completed by RecoverRenewal).
+// renewal_key(), name `agent_id`, be valid at `now` and come from the issuer of the current
+// certificate (cert()): one from another CA would not be accepted by the cloud's TLS, and the
+// agent, having replaced its key, could not connect again until registered anew. The key and
+// certificate replace agent.key and agent.crt (certificate written first as agent.crt.new, so that
+// a crash in between is completed by RecoverRenewal).
 Result<CertificateInfo> FinishRenewal(const StatePaths& paths, std::string_view agent_id,
                                       std::string_view certificate_pem, WallTime now);
 

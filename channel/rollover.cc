@@ -53,6 +53,13 @@ Result<CertificateInfo> FinishRenewal(const StatePaths& paths, std::string_view 
   if (now < cert->not_before - std::chrono::minutes(5) || now >= cert->not_after) {
     return InvalidArgument("the renewed certificate is not valid now");
   }
+  auto current = ReadCertificate(paths.cert());
+  if (!current.ok()) return current.error().WithContext("the certificate being renewed");
+  if (!cert->same_issuer(*current)) {
+    return InvalidArgument("the renewed certificate is issued by \"" + cert->issuer +
+                           "\", not by \"" + current->issuer +
+                           "\", the issuer of this agent's certificate");
+  }
   WB_RETURN_IF_ERROR(WriteFileAtomic(NewCertPath(paths), certificate_pem, 0644));
   WB_RETURN_IF_ERROR(Rename(paths.renewal_key(), paths.key()));
   WB_RETURN_IF_ERROR(Rename(NewCertPath(paths), paths.cert()));

@@ -12,6 +12,7 @@
 #include "protocol/protocol.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/process.h"
+#include "tests/support/test_ca.h"
 
 namespace wb::channel {
 namespace {
@@ -59,6 +60,68 @@ TEST(IdentityTest, RenewalIsDueAfterTwoThirdsOfAnOrdinaryLifetime) {
   auto info = ParseCertificate(pem);
   ASSERT_TRUE(info.ok()) << info.error().ToString();
   EXPECT_EQ(FormatUtcSeconds(RenewalDue(*info)), "2026-01-21T00:00:00Z");
+}
+
+// Certificate renewal (rollover.cc): the cloud's answer to the agent's CSR replaces key and
+// certificate only when it is fit to connect with.
+class RenewalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto ca = testing::TestCa::Create(dir_.path() / "ca", "Wb Agents CA");
+    auto other = testing::TestCa::Create(dir_.path() / "other", "Other CA");
+    ASSERT_TRUE(ca.ok() && other.ok());
+    ca_ = std::make_unique<testing::TestCa>(std::move(*ca));
+    other_ = std::make_unique<testing::TestCa>(std::move(*other));
+    std::filesystem::create_directories(paths_.dir);
+    auto current = ca_->IssueClient("agent-1");
+    ASSERT_TRUE(current.ok());
+    std::filesystem::copy_file(current->cert, paths_.cert());
+    std::filesystem::copy_file(current->key, paths_.key());
+  }
+  // The certificate `ca` makes of the agent's CSR, as PEM.
+  std::string Sign(const testing::TestCa& ca, const std::string& csr) {
+    const auto csr_file = dir_.path() / "agent.csr";
+    const auto out = dir_.path() / "renewed.crt";
+    EXPECT_TRUE(testing::WriteFile(csr_file, csr, 0600).ok());
+    testing::CommandResult r = testing::RunCommand(
+        {"openssl", "x509", "-req", "-in", csr_file.string(), "-CA", ca.cert().string(), "-CAkey",
+         ca.ca().key.string(), "-days", "30", "-out", out.string()});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return testing::ReadFileOrEmpty(out);
+  }
+
+  testing::TempDir dir_;
+  StatePaths paths_{dir_.path() / "state"};
+  std::unique_ptr<testing::TestCa> ca_;
+  std::unique_ptr<testing::TestCa> other_;
+};
+
+TEST_F(RenewalTest, ACertificateFromTheSameIssuerReplacesKeyAndCertificate) {
+  auto csr = BeginRenewal(paths_, "agent-1");
+  ASSERT_TRUE(csr.ok()) << csr.error().ToString();
+  const std::string renewed = Sign(*ca_, *csr);
+  auto done = FinishRenewal(paths_, "agent-1", renewed, std::chrono::system_clock::now());
+  ASSERT_TRUE(done.ok()) << done.error().ToString();
+  EXPECT_EQ(testing::ReadFileOrEmpty(paths_.cert()), renewed);
+  EXPECT_FALSE(std::filesystem::exists(paths_.renewal_key()));
+}
+
+// Another CA's certificate would be refused by the cloud's TLS: after the key was replaced the
+// agent could not connect again. It is refused, the key and certificate in use are kept, and
+// the renewal stays pending for a right answer.
+TEST_F(RenewalTest, ACertificateFromAnotherIssuerIsRefusedAndChangesNothing) {
+  const std::string cert_before = testing::ReadFileOrEmpty(paths_.cert());
+  const std::string key_before = testing::ReadFileOrEmpty(paths_.key());
+  auto csr = BeginRenewal(paths_, "agent-1");
+  ASSERT_TRUE(csr.ok());
+  auto done =
+      FinishRenewal(paths_, "agent-1", Sign(*other_, *csr), std::chrono::system_clock::now());
+  ASSERT_FALSE(done.ok());
+  EXPECT_NE(done.error().message().find("Other CA"), std::string::npos) << done.error().ToString();
+  EXPECT_NE(done.error().message().find("Wb Agents CA"), std::string::npos);
+  EXPECT_EQ(testing::ReadFileOrEmpty(paths_.cert()), cert_before);
+  EXPECT_EQ(testing::ReadFileOrEmpty(paths_.key()), key_before);
+  EXPECT_TRUE(std::filesystem::exists(paths_.renewal_key()));
 }
 
 // Signing-key rollover right after enrollment, before any signed set was seen: an old set,

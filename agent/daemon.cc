@@ -162,7 +162,10 @@ class Daemon::Link final : public channel::Handler {
     }
     // An ErrorMessage needs nothing more: the channel has logged it.
   }
-  void OnFrameRejected(const protocol::Rejected& sent) override { intake_.PostFrameRejected(sent); }
+  void OnFrameRejected(const protocol::Rejected& rejected) override {
+    intake_.PostFrameRejected(rejected);
+  }
+  bool MayReject() override { return !pipeline_.AuditFailed(); }
   void OnKeySetChanged(const protocol::Jwks& keys) override { intake_.PostKeySetChanged(keys); }
   void OnCertificateRenewed(const channel::RenewedCertificate& renewed) override {
     intake_.PostCertificateRenewed(renewed);

@@ -474,17 +474,22 @@ class Channel::Impl final : public internal::SessionOwner {
   }
 
   // A `rejected` the channel sends itself, for a request it did not admit (so it ends nothing in
-  // flight), audited by the handler.
+  // flight), audited by the handler: its record is durable before it leaves (Settle), and it
+  // does not leave when the record may be missing (MayReject). Only a cloud that sends what a
+  // correct one never does gets here, so waiting for the handler costs a correct one nothing.
   void RejectBeforeHandler(protocol::Rejected rejected) {
-    Reply(protocol::Serialize(rejected));
     {
       std::lock_guard lock(mu_);
       CountInvalidEnvelope(rejected);
     }
     handler_->OnFrameRejected(rejected);
-    // Its audit record is durable before the `rejected` leaves (the writer runs on this thread,
-    // after this frame). Only a cloud that sends what a correct one never does gets here.
     handler_->Settle();
+    if (!handler_->MayReject()) {
+      log_->error("cloud channel: request {} not rejected ({}): the audit trail has failed",
+                  EscapeForLog(rejected.id), protocol::RejectCodeName(rejected.code));
+      return;
+    }
+    Reply(protocol::Serialize(rejected));
   }
 
   // Section 8: a request beyond the credits announced is refused unopened (it costs no

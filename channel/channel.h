@@ -19,7 +19,8 @@
 //   - judges every frame as docs/protocol.md sections 2 to 4 say: a frame that is not a valid
 //     message ends the connection with `error` and the documented close status (binary 1003,
 //     another version 1002, anything else 1008; over 64 KiB 1009), except a `request`, which is
-//     answered `rejected` (malformed/too_large) and passed to OnFrameRejected; a valid message
+//     answered `rejected` (malformed/too_large) once OnFrameRejected has recorded it (not at
+//     all when Handler::MayReject says the record may be missing); a valid message
 //     at the wrong time (before welcome, a second welcome, an unasked certificate) ends it
 //     with `protocol_violation`;
 //   - counts the requests in flight against the credits of its hello (section 8): a request
@@ -159,10 +160,14 @@ class Handler {
   // Request, ResultAck and ErrorMessage from the cloud. Envelope checks are the handler's
   // (protocol::OpenRequest); answer with Send(Accepted/Rejected/ResultMessage).
   virtual void OnMessage(protocol::Message message) = 0;
-  // The channel answered a request itself with this `rejected` (for the audit): the frame did
+  // The channel answers a request itself with this `rejected`, for the audit: the frame did
   // not parse as a request, or the request was beyond the credits. Its id is never
-  // authenticated.
-  virtual void OnFrameRejected(const protocol::Rejected& sent) { (void)sent; }
+  // authenticated. Then Settle, then MayReject: the `rejected` leaves only when that is true.
+  virtual void OnFrameRejected(const protocol::Rejected& rejected) { (void)rejected; }
+  // Whether a `rejected` the channel made itself may leave, asked after Settle: false once its
+  // record may be missing (the agent's audit trail failed). The cloud then hears nothing and
+  // sends the request again, as for the handler's own rejections.
+  virtual bool MayReject() { return true; }
   // A new signed key set was verified and stored in <state_dir>/cloud-keys.json.
   virtual void OnKeySetChanged(const protocol::Jwks& keys) { (void)keys; }
   // The agent's client certificate and key were renewed and stored (agent.crt, agent.key);

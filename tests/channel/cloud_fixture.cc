@@ -185,6 +185,17 @@ void TestHandler::OnKeySetChanged(const protocol::Jwks&) {
   cv_.notify_all();
 }
 
+void TestHandler::OnFrameRejected(const protocol::Rejected& frame) {
+  std::lock_guard lock(mu);
+  frame_rejections.emplace_back(protocol::RejectCodeName(frame.code));
+  cv_.notify_all();
+}
+
+bool TestHandler::MayReject() {
+  std::lock_guard lock(mu);
+  return may_reject;
+}
+
 void TestHandler::OnCertificateRenewed(const channel::RenewedCertificate& renewed) {
   std::lock_guard lock(mu);
   renewals.push_back(renewed);

@@ -90,6 +90,8 @@ class TestHandler : public channel::Handler {
   void OnMessage(protocol::Message message) override;
   void OnKeySetChanged(const protocol::Jwks& keys) override;
   void OnCertificateRenewed(const channel::RenewedCertificate& renewed) override;
+  void OnFrameRejected(const protocol::Rejected& frame) override;
+  bool MayReject() override;
   void OnDisconnected(const Status& why) override;
 
   // Waits (bounded) until `ready` holds; `ready` runs under the handler's lock.
@@ -115,6 +117,8 @@ class TestHandler : public channel::Handler {
   int connected = 0;
   int keysets = 0;
   std::vector<channel::RenewedCertificate> renewals;
+  std::vector<std::string> frame_rejections;  // "code" per rejection the channel made itself
+  bool may_reject = true;                     // MayReject's answer
 
  private:
   void Answer(const protocol::Request& request);

@@ -176,6 +176,43 @@ INSTANTIATE_TEST_SUITE_P(Faults, EnvelopeRejectionTest,
                            return name;
                          });
 
+// A request frame that does not parse is answered by the channel itself (without an id: none
+// could be read), once the handler has recorded it.
+TEST_F(DispatchTest, AnUnparsableRequestIsRejectedByTheChannelOnceRecorded) {
+  Agent agent(cloud_, dir_.path(), "agent-1", TestHandler::Mode::kAnswer);
+  ASSERT_TRUE(agent.Enroll(cloud_).ok());
+  ASSERT_TRUE(agent.Connect().ok());
+  ASSERT_EQ(Submit({"--fault", "unparsable"}, /*wait=*/false).exit_code, 0);
+  ASSERT_TRUE(WaitUntil(
+                  [&] {
+                    return cloud_.Log().find("rejected a message: malformed") != std::string::npos
+                               ? Status::Ok()
+                               : Unavailable("no rejection yet");
+                  },
+                  kWait)
+                  .ok())
+      << cloud_.Log();
+  std::lock_guard lock(agent.handler.mu);
+  ASSERT_FALSE(agent.handler.frame_rejections.empty());
+  EXPECT_EQ(agent.handler.frame_rejections.front(), "malformed");
+}
+
+// When the record may be missing (the agent's audit trail failed), the channel's own
+// `rejected` does not leave either: the cloud hears nothing of it.
+TEST_F(DispatchTest, AChannelRejectionIsNotSentWhenItsRecordMayBeMissing) {
+  Agent agent(cloud_, dir_.path(), "agent-1", TestHandler::Mode::kAnswer);
+  agent.handler.may_reject = false;
+  ASSERT_TRUE(agent.Enroll(cloud_).ok());
+  ASSERT_TRUE(agent.Connect().ok());
+  ASSERT_EQ(Submit({"--fault", "unparsable"}, /*wait=*/false).exit_code, 0);
+  ASSERT_TRUE(agent.handler.WaitFor([&] { return !agent.handler.frame_rejections.empty(); }));
+  // Frames leave in order on the one connection: once a later request is answered, a
+  // `rejected` made for the first would have reached the cloud.
+  CommandResult later = Submit();
+  EXPECT_EQ(later.exit_code, 0) << later.output;
+  EXPECT_THAT(cloud_.Log(), Not(HasSubstr("rejected a message")));
+}
+
 TEST_F(DispatchTest, RequestIsRedeliveredWhenTheAgentDropsBeforeAccepting) {
   Agent silent(cloud_, dir_.path(), "agent-a", TestHandler::Mode::kRecord);
   Agent good(cloud_, dir_.path(), "agent-b", TestHandler::Mode::kAnswer);

@@ -29,6 +29,8 @@ std::string Tamper(std::string envelope, std::string_view fault) {
     envelope += std::string(protocol::kMaxEnvelopeBytes, 'A');
   } else if (fault == "malformed") {
     envelope = "not-a-jws";
+  } else if (fault == "unparsable") {
+    envelope = "not-a-jws\x01";
   }
   return envelope;
 }

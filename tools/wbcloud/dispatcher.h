@@ -72,7 +72,7 @@ struct SubmitSpec {
   std::chrono::seconds ttl{600};
   // Testing and demos only: deliver a deliberately broken envelope. One of "",
   // "bad-signature", "unknown-kid", "expired", "not-yet-valid", "wrong-key", "oversized",
-  // "malformed".
+  // "malformed", "unparsable" (the request frame does not parse: a control character).
   std::string fault;
 };
 

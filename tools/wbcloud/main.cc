@@ -363,7 +363,7 @@ int Main(int argc, char** argv) {
   submit_cmd->add_option("--correlation-id", submit.correlation_id, "Correlation id");
   submit_cmd->add_option("--fault", submit.fault, "Testing only: send a broken envelope")
       ->check(CLI::IsMember({"bad-signature", "unknown-kid", "expired", "not-yet-valid",
-                             "wrong-key", "oversized", "malformed"}));
+                             "wrong-key", "oversized", "malformed", "unparsable"}));
 
   SubmitArgs validate{.op = "validate", .wait = true, .requester_type = "self"};
   CLI::App* validate_cmd = app.add_subcommand(

@@ -67,6 +67,16 @@ class AdWriterTest : public ::testing::Test {
                          .must_change = must});
   }
 
+  // The user's own change, from `old_password` to `new_password`.
+  static Outcome Change(Directory& dir, const Account& a, const std::string& old_password,
+                        const std::string& new_password) {
+    Secret old_secret(old_password);
+    Secret new_secret(new_password);
+    return dir.Apply(a, {.password = PasswordChange::Password::kChange,
+                         .new_password = &new_secret,
+                         .old_password = &old_secret});
+  }
+
   // A search bound as the user: proof the password works, without the writer binding.
   Status UserBind(const std::string& name, const std::string& password) {
     auto c = testing::LdapTestClient::Connect(dc_->ldaps_url(), dc_->ca_file(),
@@ -214,11 +224,7 @@ TEST_F(AdWriterTest, UnicodePasswordIsEncodedForAd) {
 TEST_F(AdWriterTest, ChangeWithTheRightOldPasswordWorks) {
   auto dir = Open();
   Account a = NewUser(*dir, "adchange1", "Initial-Pass-91");
-  Secret old_pw("Initial-Pass-91");
-  Secret new_pw("Changed-Pass-Otter-5");
-  Outcome o = dir->Apply(a, {.password = PasswordChange::Password::kChange,
-                             .new_password = &new_pw,
-                             .old_password = &old_pw});
+  Outcome o = Change(*dir, a, "Initial-Pass-91", "Changed-Pass-Otter-5");
   ASSERT_TRUE(o.ok()) << o.ToString();
   EXPECT_TRUE(UserBind("adchange1", "Changed-Pass-Otter-5").ok());
 }
@@ -234,11 +240,7 @@ TEST_F(AdWriterTest, AChangeWithinTheMinimumAgeIsTooYoung) {
   } restore{*dc_};
   auto dir = Open();
   Account a = NewUser(*dir, "adyoung", "Initial-Pass-91");
-  Secret old_pw("Initial-Pass-91");
-  Secret new_pw("Changed-Pass-Finch-8");
-  Outcome o = dir->Apply(a, {.password = PasswordChange::Password::kChange,
-                             .new_password = &new_pw,
-                             .old_password = &old_pw});
+  Outcome o = Change(*dir, a, "Initial-Pass-91", "Changed-Pass-Finch-8");
   EXPECT_EQ(o.code, OutcomeCode::kPolicyTooYoung) << o.ToString();
   EXPECT_TRUE(UserBind("adyoung", "Initial-Pass-91").ok());
 }
@@ -246,11 +248,7 @@ TEST_F(AdWriterTest, AChangeWithinTheMinimumAgeIsTooYoung) {
 TEST_F(AdWriterTest, ChangeWithAWrongOldPasswordIs00000056) {
   auto dir = Open();
   Account a = NewUser(*dir, "adchange2", "Initial-Pass-91");
-  Secret old_pw("Not-The-Pass-00");
-  Secret new_pw("Changed-Pass-Otter-5");
-  Outcome o = dir->Apply(a, {.password = PasswordChange::Password::kChange,
-                             .new_password = &new_pw,
-                             .old_password = &old_pw});
+  Outcome o = Change(*dir, a, "Not-The-Pass-00", "Changed-Pass-Otter-5");
   EXPECT_EQ(o.code, OutcomeCode::kWrongOldPassword) << o.ToString();
   EXPECT_NE(o.diagnostic.find("00000056"), std::string::npos);
   EXPECT_TRUE(UserBind("adchange2", "Initial-Pass-91").ok());

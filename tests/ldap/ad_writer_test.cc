@@ -67,14 +67,9 @@ class AdWriterTest : public ::testing::Test {
                          .must_change = must});
   }
 
-  // The user's own change, from `old_password` to `new_password`.
   static Outcome Change(Directory& dir, const Account& a, const std::string& old_password,
                         const std::string& new_password) {
-    Secret old_secret(old_password);
-    Secret new_secret(new_password);
-    return dir.Apply(a, {.password = PasswordChange::Password::kChange,
-                         .new_password = &new_secret,
-                         .old_password = &old_secret});
+    return testing::ChangePassword(dir, a, old_password, new_password);
   }
 
   // A search bound as the user: proof the password works, without the writer binding.

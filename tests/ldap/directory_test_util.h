@@ -3,7 +3,9 @@
 
 #include <string>
 
+#include "common/secret.h"
 #include "config/config.h"
+#include "ldap/directory.h"
 #include "tests/support/process.h"
 
 namespace wb::testing {
@@ -48,6 +50,17 @@ inline config::DirectoryConfig MakeDirectoryConfig(const TestDirectory& t,
   c.operation_timeout = std::chrono::seconds(2);
   c.pool_size = 2;
   return c;
+}
+
+// The user's own change of `a`'s password, from `old_password` to `new_password`.
+inline ldap::Outcome ChangePassword(ldap::Directory& dir, const ldap::Account& a,
+                                    const std::string& old_password,
+                                    const std::string& new_password) {
+  Secret old_secret(old_password);
+  Secret new_secret(new_password);
+  return dir.Apply(a, {.password = ldap::PasswordChange::Password::kChange,
+                       .new_password = &new_secret,
+                       .old_password = &old_secret});
 }
 
 }  // namespace wb::testing

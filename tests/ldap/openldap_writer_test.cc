@@ -108,11 +108,7 @@ class OpenLdapWriterTest : public ::testing::Test {
 
   static Outcome Change(Directory& dir, const Account& a, const std::string& old_password,
                         const std::string& new_password) {
-    Secret old_secret(old_password);
-    Secret new_secret(new_password);
-    return dir.Apply(a, {.password = PasswordChange::Password::kChange,
-                         .new_password = &new_secret,
-                         .old_password = &old_secret});
+    return testing::ChangePassword(dir, a, old_password, new_password);
   }
 
   std::vector<std::string> Read(const std::string& uid, const std::string& attribute) {

@@ -274,7 +274,8 @@ ldap::PasswordChange RestAfterFoundPassword(const queue::Operations& ops,
   rest.unlock = ops.unlock;
   if (ops.require_change) {
     rest.must_change = ldap::PasswordChange::MustChange::kRequire;
-  } else if (ops.clear_require_change || (after_own_attempt && account.must_change_password)) {
+  } else if (ops.clear_require_change ||
+             (after_own_attempt && account.must_change_password && account.reset_may_leave_mark)) {
     rest.must_change = ldap::PasswordChange::MustChange::kClear;
   }
   return rest;

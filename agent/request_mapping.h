@@ -64,10 +64,11 @@ bool WritesPasswordAlone(const queue::Operations& ops);
 // flag (password kKeep). On OpenLDAP they are writes of their own after the password, which an
 // attempt cut short may not have reached; they are idempotent. A password write without a flag
 // leaves the user free to keep the password (ldap::PasswordChange), so after this agent's own
-// earlier attempt (`after_own_attempt`), an account that still shows must-change (OpenLDAP sets
-// pwdReset on an administrator's reset under pwdMustChange, and the agent clears it after) is
-// owed the clear too. Not after another agent's or someone else's change: the mark may then be
-// an administrator's, set since. Nothing to write: HasParts is false.
+// earlier attempt (`after_own_attempt`), an account that still shows must-change on a directory
+// whose reset may leave that mark itself (Account::reset_may_leave_mark: OpenLDAP sets pwdReset
+// on an administrator's reset under pwdMustChange, and the agent clears it after) is owed the
+// clear too. Not on AD, nor after another agent's or someone else's change: the mark may then
+// be an administrator's, set since. Nothing to write: HasParts is false.
 ldap::PasswordChange RestAfterFoundPassword(const queue::Operations& ops,
                                             const ldap::Account& account, bool after_own_attempt);
 bool HasParts(const ldap::PasswordChange& change);

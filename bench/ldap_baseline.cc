@@ -187,7 +187,8 @@ void AdReset(LDAP* ld, const Args& a, const std::string& user, const std::string
   const std::string dn =
       Search(ld, a.base_dn, LDAP_SCOPE_SUBTREE, "(sAMAccountName=" + user + ")",
              {"sAMAccountName", "userPrincipalName", "mail", "displayName", "givenName", "sn",
-              "userAccountControl", "lockoutTime", "pwdLastSet", "adminCount", "memberOf"});
+              "userAccountControl", "lockoutTime", "pwdLastSet", "adminCount", "memberOf",
+              "objectSid", "primaryGroupID", "replPropertyMetaData"});
   if (dn.empty()) Die("no user " + user);
   (void)Search(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)",
                {"msDS-ResultantPSO", "msDS-User-Account-Control-Computed"});

@@ -486,7 +486,8 @@ class Channel::Impl final : public internal::SessionOwner {
     handler_->Settle();
     if (!handler_->MayReject()) {
       log_->error("cloud channel: request {} not rejected ({}): the audit trail has failed",
-                  EscapeForLog(rejected.id), protocol::RejectCodeName(rejected.code));
+                  rejected.id.empty() ? "(no id could be read)" : EscapeForLog(rejected.id),
+                  protocol::RejectCodeName(rejected.code));
       return;
     }
     Reply(protocol::Serialize(rejected));

@@ -236,6 +236,7 @@ class AdOps final : public KindOps {
     const auto pwd_last_set = ParseInteger(e.First("pwdlastset"));
     a.must_change_password = pwd_last_set && *pwd_last_set == 0;
     a.password_changed_at = PasswordWrittenAt(e, pwd_last_set);
+    if (pwd_last_set) a.password_last_set = FileTimeToWallTime(*pwd_last_set);
     a.protected_account = ParseInteger(e.First("admincount")).value_or(0) == 1;
     a.groups = e.All("memberof");
     a.primary_group_sid = PrimaryGroupSid(e);
@@ -430,20 +431,24 @@ std::unique_ptr<KindOps> MakeAdOps(const config::DirectoryConfig& config, const 
 Outcome ExplainRefusedChange(Outcome refused, const Account& account, const PasswordPolicy& policy,
                              WallTime now) {
   constexpr auto kClockTolerance = std::chrono::seconds(5);
-  if (refused.code != OutcomeCode::kPolicyViolation || policy.min_age <= std::chrono::seconds(0) ||
-      !account.password_changed_at) {
+  // The DC does not hold a user who must change the password to the minimum age (nor does
+  // Samba), so such a refusal is for another rule.
+  if (refused.code != OutcomeCode::kPolicyViolation ||
+      refused.diagnostic.find("0000052D") == std::string::npos ||
+      policy.min_age <= std::chrono::seconds(0) || account.must_change_password ||
+      !account.password_last_set) {
     return refused;
   }
   // In seconds on both sides: a minimum age read from the directory can be too large to
   // compare in the clock's nanoseconds.
-  const auto age = std::chrono::floor<std::chrono::seconds>(now - *account.password_changed_at);
+  const auto age = std::chrono::floor<std::chrono::seconds>(now - *account.password_last_set);
   if (age + kClockTolerance >= policy.min_age) return refused;
   Outcome too_young = MakeOutcome(
       OutcomeCode::kPolicyTooYoung,
       "the domain controller gave no reason, and the password was last set at " +
-          FormatUtcSeconds(*account.password_changed_at) +
-          ", less than the minimum password age (" + std::to_string(policy.min_age.count()) +
-          " s, " + EscapeForLog(policy.source) + ") ago: no new password is accepted until then");
+          FormatUtcSeconds(*account.password_last_set) + ", less than the minimum password age (" +
+          std::to_string(policy.min_age.count()) + " s, " + EscapeForLog(policy.source) +
+          ") ago: no new password is accepted until then");
   too_young.diagnostic = std::move(refused.diagnostic);
   return too_young;
 }

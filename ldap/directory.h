@@ -61,6 +61,14 @@ struct Account {
   // When the password was last written: AD, unicodePwd's stamp in replPropertyMetaData (else
   // pwdLastSet, where that cannot be read); OpenLDAP, pwdChangedTime.
   std::optional<WallTime> password_changed_at;
+  // AD only: pwdLastSet as a time (none while it is 0). A Windows DC counts the minimum password
+  // age from it, which clearing "must change" moves without writing the password.
+  std::optional<WallTime> password_last_set;
+  // OpenLDAP: slapd itself marks the account must-change (pwdReset) on an administrator's reset
+  // under pwdMustChange, and the agent clears the mark in a write of its own after the
+  // password. AD: false; a reset sets pwdLastSet in the same modify, so a mark seen after it
+  // was set since, by someone else.
+  bool reset_may_leave_mark = false;
   bool protected_account = false;   // AD adminCount = 1
   std::vector<std::string> groups;  // memberOf DNs, where the directory provides them
   // AD: the SID of the account's primary group ("S-1-5-21-...-513"), from objectSid and

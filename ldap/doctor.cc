@@ -487,6 +487,8 @@ void CheckAdRights(const config::DirectoryConfig& c, Connection& conn, const Roo
                             "let the service account read its own objectSid and tokenGroups"));
     out.push_back(CheckSkipped(Prefix(c) + ".users", "users that do not inherit rights",
                                "the service account's groups could not be read"));
+    out.push_back(CheckSkipped(Prefix(c) + ".password_stamps", "when passwords were last written",
+                               "the service account's groups could not be read"));
     return;
   }
   for (const std::string& root : ScopeRoots(c)) {

@@ -62,9 +62,11 @@ std::optional<long long> ParseInteger(const std::optional<std::string>& text);
 // A Windows DC refuses a user's change against any of its password rules with the same bare
 // 0000052D, no words naming the rule (Samba's words name it: kPolicyTooYoung and the rest come
 // from them). Within the minimum password age no password can pass, so such a refusal
-// (`refused`, kPolicyViolation) of an account whose password was written less than
+// (`refused`, kPolicyViolation with 0000052D) of an account whose pwdLastSet is less than
 // `policy.min_age` ago, by more than 5 s of clock difference, is kPolicyTooYoung: the user is
-// told to try later, not to pick a stronger password. Otherwise `refused` unchanged.
+// told to try later, not to pick a stronger password. Not while the user must change the
+// password (pwdLastSet 0): the DC does not apply the minimum age then. Otherwise `refused`
+// unchanged.
 Outcome ExplainRefusedChange(Outcome refused, const Account& account, const PasswordPolicy& policy,
                              WallTime now);
 // "\"password\"" as UTF-16LE, the value AD's unicodePwd takes; kPolicyViolation when the

@@ -35,6 +35,7 @@ class OpenLdapOps final : public KindOps {
     a.enabled = locked_time != kAdministrativeLock;
     a.locked = locked_time.has_value() && a.enabled;
     a.must_change_password = e.First("pwdreset").value_or("FALSE") == "TRUE";
+    a.reset_may_leave_mark = true;
     if (auto changed = e.First("pwdchangedtime")) {
       a.password_changed_at = ParseGeneralizedTime(*changed);
     }

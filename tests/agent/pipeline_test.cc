@@ -95,6 +95,7 @@ class FakeDirectory final : public ldap::Directory {
     a.protected_account = protected_accounts_.count(t.value) > 0;
     a.enabled = disabled_accounts_.count(t.value) == 0;
     a.must_change_password = must_change_.count(t.value) > 0;
+    a.reset_may_leave_mark = resets_may_leave_mark;
     if (auto it = password_changed_at_.find(t.value); it != password_changed_at_.end()) {
       a.password_changed_at = it->second;
     }
@@ -176,6 +177,9 @@ class FakeDirectory final : public ldap::Directory {
     std::lock_guard lock(mu_);
     disabled_accounts_.insert(uid);
   }
+  // Whether the accounts found say a reset may leave a must-change mark (OpenLDAP, the default
+  // here) or not (AD).
+  std::atomic<bool> resets_may_leave_mark{true};
   // As slapd marks an account after an administrator's reset under pwdMustChange.
   void MarkMustChange(const std::string& uid) {
     std::lock_guard lock(mu_);
@@ -1029,6 +1033,15 @@ TEST_F(PipelineTest, ARetriedResetClearsTheMustChangeMarkTheDirectoryLeft) {
   const auto changes = RetriedAfterThePasswordLanded({protocol::Operation::kReset});
   ASSERT_EQ(changes.size(), 2u);
   EXPECT_TRUE(OnlyTheRest(changes[1], false, ldap::PasswordChange::MustChange::kClear));
+}
+
+// On AD a reset sets pwdLastSet in its own modify: a must-change mark seen after the landed
+// password was set since by someone else (an administrator), and stays.
+TEST_F(PipelineTest, ARetriedResetOnAdLeavesAMustChangeMarkSetSince) {
+  directory_->resets_may_leave_mark = false;
+  directory_->on_apply = [&](const ldap::Account& a) { directory_->MarkMustChange(a.dn); };
+  const auto changes = RetriedAfterThePasswordLanded({protocol::Operation::kReset});
+  EXPECT_EQ(changes.size(), 1u);  // the password, once; nothing after it
 }
 
 // When the rest fails, the request is not reported succeeded: the attempt ends as that

@@ -21,9 +21,11 @@ Outcome BareRefusal() {
   return o;
 }
 
+// pwdLastSet `ago`; the minimum age counts from it.
 Account WrittenAgo(seconds ago) {
   Account a;
-  a.password_changed_at = kNow - ago;
+  a.password_last_set = kNow - ago;
+  a.password_changed_at = a.password_last_set;
   return a;
 }
 
@@ -70,6 +72,10 @@ TEST(ExplainRefusedChangeTest, WithoutAMinimumAgeOrAPasswordTimeTheRefusalStands
       OutcomeCode::kPolicyViolation);
   EXPECT_EQ(ExplainRefusedChange(BareRefusal(), Account{}, MinimumAge(hours(24)), kNow).code,
             OutcomeCode::kPolicyViolation);
+  Account stamped_only;  // the password's stamp alone does not count
+  stamped_only.password_changed_at = kNow - hours(1);
+  EXPECT_EQ(ExplainRefusedChange(BareRefusal(), stamped_only, MinimumAge(hours(24)), kNow).code,
+            OutcomeCode::kPolicyViolation);
 }
 
 // A minimum age read from the directory is not trusted to fit the clock's nanoseconds.
@@ -78,6 +84,38 @@ TEST(ExplainRefusedChangeTest, AnEnormousMinimumAgeDoesNotOverflow) {
                                  MinimumAge(seconds(922'337'203'685LL)), kNow)
                 .code,
             OutcomeCode::kPolicyTooYoung);
+}
+
+// pwdLastSet 0: the DC does not hold such a user to the minimum age, so the refusal was for
+// another rule, whenever the password itself was written.
+TEST(ExplainRefusedChangeTest, AUserWhoMustChangeIsNotHeldToTheMinimumAge) {
+  Account a;
+  a.must_change_password = true;
+  a.password_changed_at = kNow - hours(1);  // the reset that required the change
+  EXPECT_EQ(ExplainRefusedChange(BareRefusal(), a, MinimumAge(hours(24)), kNow).code,
+            OutcomeCode::kPolicyViolation);
+}
+
+// Clearing "must change" sets pwdLastSet without writing the password: the age counts from
+// pwdLastSet, as the DC's does.
+TEST(ExplainRefusedChangeTest, TheAgeCountsFromPwdLastSetNotFromThePasswordsStamp) {
+  Account a;
+  a.password_changed_at = kNow - hours(48);
+  a.password_last_set = kNow - hours(1);
+  EXPECT_EQ(ExplainRefusedChange(BareRefusal(), a, MinimumAge(hours(24)), kNow).code,
+            OutcomeCode::kPolicyTooYoung);
+  a.password_last_set = kNow - hours(48);
+  a.password_changed_at = kNow - hours(1);
+  EXPECT_EQ(ExplainRefusedChange(BareRefusal(), a, MinimumAge(hours(24)), kNow).code,
+            OutcomeCode::kPolicyViolation);
+}
+
+// Only the DC's bare password-rule refusal: another constraint violation is not judged.
+TEST(ExplainRefusedChangeTest, ARefusalWithoutThePasswordRulesCodeIsLeftAlone) {
+  Outcome other = MakeOutcome(OutcomeCode::kPolicyViolation, "refused");
+  other.diagnostic = "00002082: AtrErr: DSID-03151904, #1: 0: 00002082";
+  EXPECT_EQ(ExplainRefusedChange(other, WrittenAgo(hours(1)), MinimumAge(hours(24)), kNow).code,
+            OutcomeCode::kPolicyViolation);
 }
 
 TEST(ExplainRefusedChangeTest, ARefusalThatNamesItsRuleIsLeftAlone) {

@@ -755,6 +755,20 @@ std::string PayloadOf(const std::string& envelope) {
   return protocol::Base64UrlDecode(envelope.substr(first + 1, second - first - 1)).value_or("");
 }
 
+// Sends `frame` `count` times. The agent ends the connection once the flood limit is crossed,
+// which may be while the later frames are still being written: a send that fails after
+// `at_least` frames went out meets that close, and is no failure of the test.
+::testing::AssertionResult SendFlood(PeerConnection& c, const std::string& frame, int count,
+                                     int at_least) {
+  for (int i = 0; i < count; ++i) {
+    const Status sent = c.SendText(frame);
+    if (sent.ok()) continue;
+    if (i >= at_least) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "frame " << i + 1 << ": " << sent.ToString();
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // §6 and §15: a flood of forged envelopes is answered one by one and then cut off: more than
 // 32 invalid envelopes within a minute end the connection with 1008 (no error). Audit
 // (audit.md): the forgeries all name a real request's id, yet none is filed under it; the
@@ -773,7 +787,7 @@ void FloodOfForgedEnvelopesEndsTheConnection() {
   const std::string forged = ctx.Signed(PayloadOf(real.envelope), &*forger);
   constexpr int kSent = 40;
   constexpr int kAnswered = 33;  // the 33rd crosses the limit of 32
-  for (int i = 0; i < kSent; ++i) ASSERT_TRUE((*open)->SendText(RequestFrame(forged)).ok());
+  ASSERT_TRUE(SendFlood(**open, RequestFrame(forged), kSent, kAnswered));
   std::vector<PeerFrame> frames;
   const std::optional<int> close = (*open)->ExpectClose(10s, &frames);
   suite->conn.reset();
@@ -820,7 +834,7 @@ void FloodOfCloudErrorsEndsTheConnection() {
   const std::string frame =
       R"({"type":"error","v":1,"code":"internal","message":")" + marker + R"("})";
   constexpr int kSent = 40;
-  for (int i = 0; i < kSent; ++i) ASSERT_TRUE((*open)->SendText(frame).ok());
+  ASSERT_TRUE(SendFlood(**open, frame, kSent, /*at_least=*/33));
   std::vector<PeerFrame> frames;
   const std::optional<int> close = (*open)->ExpectClose(10s, &frames);
   suite->conn.reset();
@@ -847,7 +861,7 @@ void FloodOfRefusedKeySetsEndsTheConnection() {
   const std::string refused = KeySetFrame(kTenant, NowSeconds(), *stranger, "stranger");
   constexpr int kSent = 40;
   constexpr int kAnswered = 33;  // the 33rd crosses the limit of 32
-  for (int i = 0; i < kSent; ++i) ASSERT_TRUE((*open)->SendText(refused).ok());
+  ASSERT_TRUE(SendFlood(**open, refused, kSent, kAnswered));
   std::vector<PeerFrame> frames;
   const std::optional<int> close = (*open)->ExpectClose(10s, &frames);
   suite->conn.reset();
